@@ -1,0 +1,161 @@
+"""`academichub ingest` and `academichub stats`."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from assistant.cli.common import UserError, app, console, err_console, friendly_errors, print_json, settings
+from ingest.catalog import Catalog
+from ingest.pipeline import IngestSummary, Ingestor, SourceRun, arxiv_run, file_runs, sample_run
+from ingest.sources import ArxivRequest
+
+
+def _parse_day(value: str | None, option: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+class _ProgressBars:
+    """Two rich bars: records read and papers embedded (the slow part)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.read = progress.add_task("reading records", total=None)
+        self.embed = progress.add_task("embedding papers", total=0)
+        self._embed_total = 0
+
+    def __call__(self, phase: str, advance: int, total: int | None) -> None:
+        if phase == "read":
+            if total is not None:
+                current = self.progress.tasks[self.read].total or 0
+                self.progress.update(self.read, total=current + total)
+            self.progress.advance(self.read, advance)
+        else:
+            if total is not None:
+                self._embed_total += total
+                self.progress.update(self.embed, total=self._embed_total)
+            self.progress.advance(self.embed, advance)
+
+
+def print_summary(summary: IngestSummary) -> None:
+    table = Table(title="Ingest summary", show_header=False, title_justify="left")
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("records read", summary.records_read),
+        ("papers new", summary.new),
+        ("papers updated", summary.updated),
+        ("papers unchanged", summary.unchanged),
+        ("records superseded (older/duplicate)", summary.superseded),
+        ("records skipped", summary.skipped),
+        ("papers embedded", summary.embedded),
+    ]
+    if summary.resumed:
+        rows.append(("resumed from an interrupted run", summary.resumed))
+    rows += [("papers in index", summary.papers_total), ("vectors in index", summary.vectors_total)]
+    for name, value in rows:
+        table.add_row(name, str(value))
+    table.add_row("time", f"{summary.seconds:.1f} s")
+    console.print(table)
+    if summary.skipped:
+        console.print("[bold]Skipped:[/] " + ", ".join(f"{n}× {r}" for r, n in summary.skip_reasons.most_common()))
+        for example in summary.skip_examples:
+            console.print(f"  {example.where}: {example.reason}", highlight=False)
+
+
+@app.command()
+@friendly_errors
+def ingest(
+    file: list[Path] = typer.Option(None, "--file", "-f", help="JSONL/JSONL.gz file (snapshot or daily layout)."),
+    use_arxiv: bool = typer.Option(False, "--arxiv", help="Fetch from the live arXiv API."),
+    category: list[str] = typer.Option(None, "--category", "-c", help="arXiv category, e.g. cs.LG (repeatable)."),
+    since: str = typer.Option(None, help="With --arxiv: submitted on or after YYYY-MM-DD."),
+    until: str = typer.Option(None, help="With --arxiv: submitted on or before YYYY-MM-DD."),
+    query: str = typer.Option(None, help="With --arxiv: free arXiv query, e.g. 'abs:unlearning'."),
+    max_results: int = typer.Option(None, "--max", min=1, help="With --arxiv: at most this many papers."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Build or update the index. With no source options: the bundled sample (offline)."""
+    cfg = settings()
+    runs: list[SourceRun] = []
+    ingestor = Ingestor(cfg)
+    try:
+        if file:
+            runs += file_runs(file)
+        if use_arxiv:
+            request = ArxivRequest(
+                categories=tuple(category or ()),
+                since=_parse_day(since, "--since"),
+                until=_parse_day(until, "--until"),
+                query=query,
+                max_results=max_results,
+            )
+            runs.append(arxiv_run(request, cfg, ingestor.catalog))
+        elif category or since or until or query or max_results:
+            raise UserError("--category/--since/--until/--query/--max go with --arxiv")
+        if not runs:
+            runs.append(sample_run())
+        summary = _run_with_progress(ingestor, runs, quiet=as_json)
+    finally:
+        ingestor.close()
+    if as_json:
+        print_json(summary.to_dict())
+    else:
+        print_summary(summary)
+    if summary.papers == 0 and summary.skipped and not summary.resumed:
+        err_console.print("[bold red]error:[/] nothing could be read from the input (see the reasons above).")
+        raise typer.Exit(1)
+
+
+def _run_with_progress(ingestor: Ingestor, runs: list[SourceRun], quiet: bool) -> IngestSummary:
+    progress = Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err_console, disable=quiet, transient=False,
+    )
+    with progress:
+        ingestor.on_progress = _ProgressBars(progress)
+        return ingestor.run(runs)
+
+
+@app.command()
+@friendly_errors
+def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
+    """Papers per category and the date range of the index."""
+    cfg = settings()
+    catalog = Catalog(cfg.catalog_path)
+    try:
+        first, last = catalog.date_range()
+        payload = {
+            "home": str(cfg.home),
+            "papers": catalog.count(),
+            "pending_embeddings": catalog.count_pending(),
+            "first_date": first.isoformat() if first else None,
+            "last_date": last.isoformat() if last else None,
+            "categories": catalog.known_categories(),
+            "primary_categories": catalog.primary_category_counts(),
+        }
+    finally:
+        catalog.close()
+    if as_json:
+        print_json(payload)
+        return
+    if not payload["papers"]:
+        console.print(f"The index at {cfg.home} is empty: run [bold]academichub ingest[/].")
+        return
+    console.print(
+        f"[bold]{payload['papers']}[/] papers in {cfg.home}, listed {payload['first_date']} to {payload['last_date']}"
+    )
+    table = Table("category", "papers (any listing)", "papers (primary)")
+    primary = payload["primary_categories"]
+    for cat, count in list(payload["categories"].items())[:40]:
+        table.add_row(cat, str(count), str(primary.get(cat, 0)))
+    console.print(table)

@@ -1,0 +1,1 @@
+"""Benchmarks and dataset builders: print figures, never assert them."""

@@ -1,0 +1,341 @@
+"""The catalog: one SQLite row per paper (keyed by versionless arXiv id), an FTS5 lexical index, and the
+per-paper embedding state that makes ingestion idempotent and resumable.
+
+`content_hash` is the hash of the embedded text; `embedded_hash` is the hash of what is in the vector
+store. They differ exactly when a paper still needs (re-)embedding, e.g. after a killed run.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from ingest.paper import Paper, archive_of
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS papers (
+    id TEXT PRIMARY KEY,
+    version INTEGER,
+    title TEXT NOT NULL,
+    abstract TEXT NOT NULL,
+    title_original TEXT NOT NULL,
+    abstract_original TEXT NOT NULL,
+    authors TEXT NOT NULL,            -- JSON list
+    authors_folded TEXT NOT NULL,     -- lower-case, accents stripped, one name per line (author filter)
+    categories TEXT NOT NULL,         -- JSON list, primary first
+    primary_category TEXT NOT NULL,
+    published INTEGER,                -- YYYYMMDD
+    updated INTEGER,                  -- YYYYMMDD
+    comment TEXT,
+    doi TEXT,
+    journal_ref TEXT,
+    record_hash TEXT NOT NULL,        -- everything we store: detects metadata-only changes
+    content_hash TEXT NOT NULL,       -- the embedded text
+    embedded_hash TEXT,               -- what the vector store holds; NULL or different = pending
+    ingested_at REAL NOT NULL,        -- first time this paper entered the catalog (unix seconds)
+    changed_at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
+CREATE INDEX IF NOT EXISTS papers_ingested ON papers(ingested_at);
+CREATE TABLE IF NOT EXISTS paper_categories (
+    id TEXT NOT NULL,
+    category TEXT NOT NULL,
+    archive TEXT NOT NULL,
+    PRIMARY KEY (id, category)
+);
+CREATE INDEX IF NOT EXISTS paper_categories_category ON paper_categories(category);
+CREATE INDEX IF NOT EXISTS paper_categories_archive ON paper_categories(archive);
+CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5(
+    id UNINDEXED, title, abstract, authors, comment,
+    tokenize = 'porter unicode61 remove_diacritics 2'
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    key TEXT PRIMARY KEY,
+    position INTEGER NOT NULL,
+    updated_at REAL NOT NULL
+);
+"""
+
+
+def fold(text: str) -> str:
+    """Case- and accent-insensitive form: 'Müller' -> 'muller'."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
+
+
+def date_to_int(day: date | None) -> int | None:
+    return day.year * 10000 + day.month * 100 + day.day if day else None
+
+
+def int_to_date(value: int | None) -> date | None:
+    if not value:
+        return None
+    return date(value // 10000, value // 100 % 100, value % 100)
+
+
+@dataclass(frozen=True)
+class StoredState:
+    version: int | None
+    record_hash: str
+    content_hash: str
+    embedded_hash: str | None
+    published: int | None
+    updated: int | None
+
+
+@dataclass(frozen=True)
+class PaperFilter:
+    """Exact filters shared by every retrieval path. Categories match exactly or by archive prefix."""
+
+    categories: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+    author: str | None = None
+    exclude_ids: frozenset[str] = field(default_factory=frozenset)
+
+    @property
+    def active(self) -> bool:
+        return bool(self.categories or self.since or self.until or self.author or self.exclude_ids)
+
+    def where_sql(self, alias: str = "p") -> tuple[str, list[object]]:
+        clauses: list[str] = []
+        params: list[object] = []
+        if self.categories:
+            marks = ",".join("?" * len(self.categories))
+            clauses.append(
+                f"{alias}.id IN (SELECT id FROM paper_categories WHERE category IN ({marks}) "
+                f"OR archive IN ({marks}))"
+            )
+            params += list(self.categories) * 2
+        if self.since:
+            clauses.append(f"{alias}.published >= ?")
+            params.append(date_to_int(self.since))
+        if self.until:
+            clauses.append(f"{alias}.published <= ?")
+            params.append(date_to_int(self.until))
+        if self.author and self.author.strip():
+            clauses.append(f"instr({alias}.authors_folded, ?) > 0")
+            params.append(fold(self.author.strip()))
+        if self.exclude_ids:
+            marks = ",".join("?" * len(self.exclude_ids))
+            clauses.append(f"{alias}.id NOT IN ({marks})")
+            params += sorted(self.exclude_ids)
+        return (" AND ".join(clauses) or "1"), params
+
+
+def record_hash(paper: Paper) -> str:
+    import hashlib
+
+    payload = paper.model_dump(mode="json", exclude={"abs_url", "pdf_url", "html_url"})
+    return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _row_to_paper(row: sqlite3.Row) -> Paper:
+    return Paper(
+        id=row["id"],
+        version=row["version"],
+        title=row["title"],
+        abstract=row["abstract"],
+        title_original=row["title_original"],
+        abstract_original=row["abstract_original"],
+        authors=json.loads(row["authors"]),
+        categories=json.loads(row["categories"]),
+        published=int_to_date(row["published"]),
+        updated=int_to_date(row["updated"]),
+        comment=row["comment"],
+        doi=row["doi"],
+        journal_ref=row["journal_ref"],
+    )
+
+
+class Catalog:
+    """SQLite catalog of papers. One connection per object; open one per thread."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
+        self.conn.row_factory = sqlite3.Row
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self.conn:
+            yield self.conn
+
+    # --- writes (ingestion) ---------------------------------------------------------------------------
+
+    def states(self, ids: Sequence[str]) -> dict[str, StoredState]:
+        found: dict[str, StoredState] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(
+                "SELECT id, version, record_hash, content_hash, embedded_hash, published, updated "
+                f"FROM papers WHERE id IN ({marks})",
+                chunk,
+            )
+            for row in rows:
+                found[row["id"]] = StoredState(
+                    row["version"], row["record_hash"], row["content_hash"], row["embedded_hash"],
+                    row["published"], row["updated"],
+                )
+        return found
+
+    def upsert(self, papers: Iterable[Paper]) -> None:
+        """Insert or replace papers; their vectors become pending when the embedded text changed."""
+        now = time.time()
+        with self.transaction() as conn:
+            for paper in papers:
+                authors_json = json.dumps(paper.authors, ensure_ascii=False)
+                conn.execute(
+                    """
+                    INSERT INTO papers (id, version, title, abstract, title_original, abstract_original,
+                        authors, authors_folded, categories, primary_category, published, updated, comment,
+                        doi, journal_ref, record_hash, content_hash, embedded_hash, ingested_at, changed_at)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)
+                    ON CONFLICT(id) DO UPDATE SET
+                        version=excluded.version, title=excluded.title, abstract=excluded.abstract,
+                        title_original=excluded.title_original, abstract_original=excluded.abstract_original,
+                        authors=excluded.authors, authors_folded=excluded.authors_folded,
+                        categories=excluded.categories, primary_category=excluded.primary_category,
+                        published=excluded.published, updated=excluded.updated, comment=excluded.comment,
+                        doi=excluded.doi, journal_ref=excluded.journal_ref, record_hash=excluded.record_hash,
+                        content_hash=excluded.content_hash, changed_at=excluded.changed_at
+                    """,
+                    (
+                        paper.id, paper.version, paper.title, paper.abstract, paper.title_original,
+                        paper.abstract_original, authors_json, "\n".join(fold(a) for a in paper.authors),
+                        json.dumps(paper.categories), paper.primary_category, date_to_int(paper.published),
+                        date_to_int(paper.updated), paper.comment, paper.doi, paper.journal_ref,
+                        record_hash(paper), paper.content_hash, now, now,
+                    ),
+                )
+                conn.execute("DELETE FROM paper_categories WHERE id = ?", (paper.id,))
+                conn.executemany(
+                    "INSERT OR IGNORE INTO paper_categories (id, category, archive) VALUES (?,?,?)",
+                    [(paper.id, c, archive_of(c)) for c in paper.categories],
+                )
+                conn.execute("DELETE FROM papers_fts WHERE id = ?", (paper.id,))
+                conn.execute(
+                    "INSERT INTO papers_fts (id, title, abstract, authors, comment) VALUES (?,?,?,?,?)",
+                    (paper.id, paper.title, paper.abstract, " ".join(paper.authors), paper.comment or ""),
+                )
+
+    def pending_ids(self, limit: int | None = None) -> list[str]:
+        sql = "SELECT id FROM papers WHERE embedded_hash IS NULL OR embedded_hash != content_hash ORDER BY rowid"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return [row[0] for row in self.conn.execute(sql)]
+
+    def count_pending(self) -> int:
+        return int(
+            self.conn.execute(
+                "SELECT count(*) FROM papers WHERE embedded_hash IS NULL OR embedded_hash != content_hash"
+            ).fetchone()[0]
+        )
+
+    def mark_embedded(self, hashes: dict[str, str]) -> None:
+        with self.transaction() as conn:
+            conn.executemany(
+                "UPDATE papers SET embedded_hash = ? WHERE id = ?", [(h, pid) for pid, h in hashes.items()]
+            )
+
+    # --- cursors (resumable API ingests) --------------------------------------------------------------
+
+    def get_cursor(self, key: str) -> int:
+        row = self.conn.execute("SELECT position FROM cursors WHERE key = ?", (key,)).fetchone()
+        return int(row[0]) if row else 0
+
+    def set_cursor(self, key: str, position: int) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO cursors (key, position, updated_at) VALUES (?,?,?) "
+                "ON CONFLICT(key) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
+                (key, position, time.time()),
+            )
+
+    def clear_cursor(self, key: str) -> None:
+        with self.transaction() as conn:
+            conn.execute("DELETE FROM cursors WHERE key = ?", (key,))
+
+    # --- reads ----------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+
+    def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
+        found: dict[str, Paper] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self.conn.execute(f"SELECT * FROM papers WHERE id IN ({marks})", chunk):
+                found[row["id"]] = _row_to_paper(row)
+        return found
+
+    def get_paper(self, paper_id: str) -> Paper | None:
+        return self.get_papers([paper_id]).get(paper_id)
+
+    def ingested_at(self, ids: Sequence[str]) -> dict[str, float]:
+        found: dict[str, float] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            rows = self.conn.execute(f"SELECT id, ingested_at FROM papers WHERE id IN ({marks})", chunk)
+            found.update({row[0]: float(row[1]) for row in rows})
+        return found
+
+    def filter_ids(self, paper_filter: PaperFilter) -> list[str]:
+        where, params = paper_filter.where_sql()
+        return [row[0] for row in self.conn.execute(f"SELECT p.id FROM papers p WHERE {where}", params)]
+
+    def lexical_search(self, match: str, limit: int, paper_filter: PaperFilter | None = None) -> list[tuple[str, float]]:
+        """BM25 over title (weighted ×3), abstract, authors and comment. `match` is an FTS5 expression."""
+        where, params = (paper_filter or PaperFilter()).where_sql()
+        rows = self.conn.execute(
+            f"""
+            SELECT f.id, bm25(papers_fts, 0.0, 3.0, 1.0, 1.0, 0.5) AS score
+            FROM papers_fts f JOIN papers p ON p.id = f.id
+            WHERE papers_fts MATCH ? AND {where}
+            ORDER BY score LIMIT ?
+            """,
+            [match, *params, limit],
+        )
+        # FTS5's bm25() is lower-is-better and negative; flip it so higher is better.
+        return [(row[0], -float(row[1])) for row in rows]
+
+    def known_categories(self) -> dict[str, int]:
+        rows = self.conn.execute(
+            "SELECT category, count(*) FROM paper_categories GROUP BY category ORDER BY count(*) DESC"
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    def known_archives(self) -> set[str]:
+        return {row[0] for row in self.conn.execute("SELECT DISTINCT archive FROM paper_categories")}
+
+    def date_range(self) -> tuple[date | None, date | None]:
+        row = self.conn.execute("SELECT min(published), max(published) FROM papers").fetchone()
+        return int_to_date(row[0]), int_to_date(row[1])
+
+    def primary_category_counts(self) -> dict[str, int]:
+        rows = self.conn.execute(
+            "SELECT primary_category, count(*) FROM papers GROUP BY primary_category ORDER BY count(*) DESC"
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
+    def all_ids(self) -> list[str]:
+        return [row[0] for row in self.conn.execute("SELECT id FROM papers ORDER BY rowid")]
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

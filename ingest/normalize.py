@@ -1,0 +1,271 @@
+"""Raw records (arXiv API results, snapshot lines, daily-listing lines) -> `Paper`.
+
+Each function either returns a Paper or raises `RecordError` with a reason a user can act on.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any, Protocol
+
+from ingest.paper import InvalidArxivId, Paper, parse_arxiv_id
+
+
+class RecordError(ValueError):
+    """A record that cannot become a Paper; the message is the reason shown in the ingest summary."""
+
+
+# --- text ---------------------------------------------------------------------------------------------
+
+_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "c": "\u0327",
+            "=": "\u0304", ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b"}
+_ACCENT_RE = re.compile(r"""\\(['`^"~=.]|[cuvH](?=[\s{]))\s*\{?\s*\\?([A-Za-z])\}?""")
+_SYMBOLS = {
+    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
+    "eta": "η", "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π",
+    "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ", "varphi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
+    "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ",
+    "Omega": "Ω", "ell": "ℓ", "infty": "∞", "times": "×", "cdot": "·", "pm": "±", "leq": "≤", "le": "≤",
+    "geq": "≥", "ge": "≥", "neq": "≠", "approx": "≈", "sim": "~", "to": "→", "rightarrow": "→",
+    "leftarrow": "←", "in": "∈", "sqrt": "√", "sum": "Σ", "partial": "∂", "nabla": "∇", "prime": "′",
+    "ldots": "…", "dots": "…", "cdots": "…", "%": "%", "&": "&", "_": "_", "#": "#", "$": "$",
+    "AA": "Å", "aa": "å", "ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "l": "ł", "L": "Ł",
+}
+_SYMBOL_RE = re.compile(r"\\(" + "|".join(sorted(map(re.escape, _SYMBOLS), key=len, reverse=True)) + r")(?![A-Za-z])")
+# Formatting commands whose argument is the visible text.
+_WRAPPER_RE = re.compile(
+    r"\\(?:emph|textbf|textit|texttt|textrm|textsc|textsf|mathrm|mathbf|mathit|mathcal|mathbb|mathsf|"
+    r"boldsymbol|text|mbox|operatorname|underline|url)\s*\{([^{}]*)\}"
+)
+
+
+def _accent(match: re.Match[str]) -> str:
+    return unicodedata.normalize("NFC", match.group(2) + _ACCENTS[match.group(1)])
+
+
+def clean_text(raw: str | None) -> str:
+    """LaTeX-light and whitespace normalisation for display and search; the original is kept elsewhere."""
+    if not raw:
+        return ""
+    text = unicodedata.normalize("NFC", raw)
+    text = _ACCENT_RE.sub(_accent, text)
+    for _ in range(3):  # nested wrappers: \textbf{\emph{x}}
+        text = _WRAPPER_RE.sub(r"\1", text)
+    text = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(1)], text)
+    text = re.sub(r"(?<!\\)\$\$?", "", text)  # math delimiters
+    text = text.replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
+    text = text.replace("---", "—").replace("--", "–").replace("``", "“").replace("''", "”")
+    text = re.sub(r"\\\\", " ", text)
+    text = re.sub(r"(?<![\\\w])~", " ", text)
+    text = re.sub(r"\s+", " ", text)
+    return text.strip()
+
+
+def _clean_or_none(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = clean_text(str(value))
+    return text or None
+
+
+# --- authors and categories ---------------------------------------------------------------------------
+
+_PAREN_RE = re.compile(r"\([^()]*\)")
+
+
+def split_author_string(authors: str) -> list[str]:
+    """'A. One, B. Two (MIT) and C. Three' -> ['A. One', 'B. Two', 'C. Three']."""
+    text = clean_text(_PAREN_RE.sub("", authors or ""))
+    parts = re.split(r",\s*(?:and\s+)?|\s+and\s+|;\s*", text)
+    return [p.strip() for p in parts if p.strip() and p.strip().lower() not in {"et al.", "et al"}]
+
+
+def _authors_from_parsed(parsed: Any) -> list[str] | None:
+    """The snapshot's `authors_parsed`: [[last, first, suffix], ...]."""
+    if not isinstance(parsed, list) or not parsed:
+        return None
+    names = []
+    for entry in parsed:
+        if not isinstance(entry, list) or not entry:
+            return None
+        last, first, suffix = (list(entry) + ["", "", ""])[:3]
+        name = " ".join(part for part in (clean_text(first), clean_text(last), clean_text(suffix)) if part)
+        if name:
+            names.append(name)
+    return names or None
+
+
+def normalize_categories(categories: Any, primary: str | None = None) -> list[str]:
+    if isinstance(categories, str):
+        items = categories.split()
+    elif isinstance(categories, list | tuple):
+        items = [str(c).strip() for c in categories]
+    else:
+        items = []
+    items = [c for c in items if c]
+    if primary and primary in items:
+        items.remove(primary)
+        items.insert(0, primary)
+    elif primary:
+        items.insert(0, primary)
+    return list(dict.fromkeys(items))
+
+
+# --- dates --------------------------------------------------------------------------------------------
+
+
+def parse_date(value: Any) -> date | None:
+    """ISO dates/datetimes and the snapshot's RFC 2822 version stamps; None when absent or unreadable."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(text).date()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+# --- builders -----------------------------------------------------------------------------------------
+
+
+def _require_text(record: Mapping[str, Any], key: str, what: str) -> str:
+    value = record.get(key)
+    if not isinstance(value, str) or not value.strip():
+        raise RecordError(f"missing {what}")
+    return value
+
+
+def _parse_id(raw: Any) -> tuple[str, int | None]:
+    if not isinstance(raw, str) or not raw.strip():
+        raise RecordError("missing id")
+    try:
+        return parse_arxiv_id(raw)
+    except InvalidArxivId as err:
+        raise RecordError(str(err)) from None
+
+
+def _make_paper(pid: str, version: int | None, title: str, abstract: str, **fields: Any) -> Paper:
+    clean_title, clean_abstract = clean_text(title), clean_text(abstract)
+    if not clean_title:
+        raise RecordError("missing title")
+    if not clean_abstract:
+        raise RecordError("missing abstract")
+    return Paper(id=pid, version=version, title=clean_title, abstract=clean_abstract,
+                 title_original=title, abstract_original=abstract, **fields)
+
+
+def from_snapshot(record: Mapping[str, Any]) -> Paper:
+    """arXiv metadata snapshot layout (Kaggle/`arxiv-metadata-oai-snapshot.json`)."""
+    pid, version = _parse_id(record.get("id"))
+    versions = record.get("versions") or []
+    created = [parse_date(v.get("created")) for v in versions if isinstance(v, Mapping)]
+    if version is None and versions and isinstance(versions[-1], Mapping):
+        last = re.fullmatch(r"v(\d+)", str(versions[-1].get("version", "")))
+        version = int(last.group(1)) if last else None
+    authors = _authors_from_parsed(record.get("authors_parsed"))
+    if authors is None:
+        raw_authors = record.get("authors")
+        authors = split_author_string(raw_authors) if isinstance(raw_authors, str) else []
+    dates = [d for d in created if d]
+    return _make_paper(
+        pid, version,
+        _require_text(record, "title", "title"), _require_text(record, "abstract", "abstract"),
+        authors=authors,
+        categories=normalize_categories(record.get("categories")),
+        published=dates[0] if dates else parse_date(record.get("update_date")),
+        updated=parse_date(record.get("update_date")) or (dates[-1] if dates else None),
+        comment=_clean_or_none(record.get("comments")),
+        doi=_clean_or_none(record.get("doi")),
+        journal_ref=_clean_or_none(record.get("journal-ref")),
+    )
+
+
+def from_daily_listing(record: Mapping[str, Any], listing_date: date | None) -> Paper:
+    """Daily-listing layout (`summary`, list-valued `authors`/`categories`); dated by the listing day."""
+    pid, version = _parse_id(record.get("id"))
+    raw_authors = record.get("authors")
+    if isinstance(raw_authors, list):
+        authors = [clean_text(str(a)) for a in raw_authors if str(a).strip()]
+    elif isinstance(raw_authors, str):
+        authors = split_author_string(raw_authors)
+    else:
+        authors = []
+    listed = parse_date(record.get("date") or record.get("published")) or listing_date
+    return _make_paper(
+        pid, version,
+        _require_text(record, "title", "title"), _require_text(record, "summary", "abstract"),
+        authors=authors,
+        categories=normalize_categories(record.get("categories")),
+        published=listed,
+        updated=listed,
+        comment=_clean_or_none(record.get("comment")),
+        doi=_clean_or_none(record.get("doi")),
+        journal_ref=_clean_or_none(record.get("journal_ref")),
+    )
+
+
+def detect_layout(record: Mapping[str, Any]) -> str:
+    """'snapshot', 'daily' or 'unknown' (per line: one file may mix layouts)."""
+    if "abstract" in record and "id" in record:
+        return "snapshot"
+    if "summary" in record and "id" in record:
+        return "daily"
+    return "unknown"
+
+
+def from_json_record(record: Any, listing_date: date | None = None) -> Paper:
+    if not isinstance(record, Mapping):
+        raise RecordError("line is JSON but not an object")
+    layout = detect_layout(record)
+    if layout == "snapshot":
+        return from_snapshot(record)
+    if layout == "daily":
+        return from_daily_listing(record, listing_date)
+    if "id" not in record:
+        raise RecordError("missing id")
+    raise RecordError("unknown layout (no 'abstract' or 'summary' field)")
+
+
+class ArxivResultLike(Protocol):
+    """The fields of `arxiv.Result` we read (a Protocol keeps tests free to pass plain objects)."""
+
+    entry_id: str
+    title: str
+    summary: str
+    authors: list[Any]
+    categories: list[str]
+    primary_category: str
+    published: datetime
+    updated: datetime
+    comment: str | None
+    doi: str | None
+    journal_ref: str | None
+
+
+def from_arxiv_result(result: ArxivResultLike) -> Paper:
+    """An `arxiv.Result` from the live API."""
+    pid, version = _parse_id(result.entry_id)
+    if not result.summary or not result.summary.strip():
+        raise RecordError("missing abstract")
+    return _make_paper(
+        pid, version, result.title or "", result.summary,
+        authors=[clean_text(str(a)) for a in result.authors],
+        categories=normalize_categories(list(result.categories), result.primary_category),
+        published=parse_date(result.published),
+        updated=parse_date(result.updated),
+        comment=_clean_or_none(result.comment),
+        doi=_clean_or_none(result.doi),
+        journal_ref=_clean_or_none(result.journal_ref),
+    )

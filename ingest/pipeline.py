@@ -1,0 +1,367 @@
+"""Ingestion: sources -> catalog (SQLite) -> vectors (Chroma), idempotent, incremental and resumable.
+
+Order of writes per batch: catalog rows (vectors marked pending) -> embed -> Chroma -> mark embedded ->
+source checkpoint. A process killed anywhere leaves pending rows that the next run embeds first; Chroma
+writes are delete-then-add by arXiv id, so nothing is ever duplicated.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ingest.catalog import Catalog, StoredState, date_to_int, record_hash
+from ingest.embedding import Embedder, get_embedder
+from ingest.paper import Paper
+from ingest.settings import Settings
+from ingest.sources import (
+    ArxivRequest,
+    ArxivSource,
+    SourceError,
+    SourceItem,
+    Skipped,
+    read_jsonl,
+    read_sample,
+)
+from ingest.vectors import VectorIndex
+
+BATCH_SIZE = 256
+MAX_SKIP_EXAMPLES = 8
+
+
+class IngestBusy(RuntimeError):
+    """Another ingest holds the lock on this data directory."""
+
+
+class IngestLock:
+    """An advisory file lock (released by the OS even when the holder is killed with -9)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._handle: Any = None
+
+    def __enter__(self) -> IngestLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        handle = self.path.open("a+")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            handle.close()
+            raise IngestBusy(
+                f"another ingest is running on {self.path.parent} (pid {holder}); "
+                "wait for it to finish or stop it, then run this again"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._handle = handle
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._handle:
+            fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
+            self._handle.close()
+            self._handle = None
+
+
+@dataclass
+class SourceRun:
+    """One input of an ingest run: its items, and what to do once a prefix of them is safely stored."""
+
+    label: str
+    items: Iterable[SourceItem]
+    checkpoint: Callable[[], None] | None = None
+    finish: Callable[[], None] | None = None
+    expected: int | None = None  # records, when cheap to know (for the progress bar)
+
+
+@dataclass
+class IngestSummary:
+    records_read: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    superseded: int = 0
+    skipped: int = 0
+    skip_reasons: Counter[str] = field(default_factory=Counter)
+    skip_examples: list[Skipped] = field(default_factory=list)
+    embedded: int = 0
+    resumed: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    papers_total: int = 0
+    vectors_total: int = 0
+
+    def skip(self, item: Skipped) -> None:
+        self.skipped += 1
+        reason = item.reason.split(":", 1)[0] if item.reason.startswith("not an arXiv id") else item.reason
+        self.skip_reasons[reason] += 1
+        if len(self.skip_examples) < MAX_SKIP_EXAMPLES:
+            self.skip_examples.append(item)
+
+    @property
+    def papers(self) -> int:
+        return self.new + self.updated + self.unchanged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "records_read": self.records_read,
+            "papers": self.papers,
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "superseded_records": self.superseded,
+            "skipped": self.skipped,
+            "skip_reasons": dict(self.skip_reasons),
+            "skip_examples": [{"where": s.where, "reason": s.reason} for s in self.skip_examples],
+            "embedded": self.embedded,
+            "resumed_from_earlier_run": self.resumed,
+            "seconds": round(self.seconds, 3),
+            "embed_seconds": round(self.embed_seconds, 3),
+            "papers_total": self.papers_total,
+            "vectors_total": self.vectors_total,
+        }
+
+
+ProgressCallback = Callable[[str, int, int | None], None]
+"""(phase, advance, total): phase is 'read' or 'embed'; total is set when it becomes known."""
+
+
+def _is_older(paper: Paper, stored: StoredState) -> bool:
+    """True if the stored record is newer than `paper` (newest version wins; then the later date)."""
+    if paper.version is not None and stored.version is not None and paper.version != stored.version:
+        return paper.version < stored.version
+    incoming = date_to_int(paper.updated)
+    return bool(incoming and stored.updated and incoming < stored.updated)
+
+
+def _newer_of(a: Paper, b: Paper) -> Paper:
+    if a.version is not None and b.version is not None and a.version != b.version:
+        return a if a.version > b.version else b
+    if a.updated and b.updated and a.updated != b.updated:
+        return a if a.updated > b.updated else b
+    return b  # the later record in input order
+
+
+def _keep_first_published(paper: Paper, earliest: int | None) -> Paper:
+    """A paper keeps the first date it was seen (re-listings and replacements don't make it new)."""
+    current = date_to_int(paper.published)
+    if earliest and (current is None or earliest < current):
+        from ingest.catalog import int_to_date
+
+        return paper.model_copy(update={"published": int_to_date(earliest)})
+    return paper
+
+
+class Ingestor:
+    """Runs sources into the index. Loads the embedding model only if something needs embedding."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_progress: ProgressCallback | None = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.settings = settings
+        self.catalog = Catalog(settings.catalog_path)
+        self.vectors = VectorIndex(settings)
+        self._embedder = embedder
+        self.on_progress: ProgressCallback = on_progress or (lambda phase, advance, total: None)
+        self._status: dict[str, str] = {}
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(self.settings)
+        return self._embedder
+
+    def close(self) -> None:
+        self.catalog.close()
+
+    # --- the run --------------------------------------------------------------------------------------
+
+    def run(self, sources: Iterable[SourceRun]) -> IngestSummary:
+        summary = IngestSummary()
+        started = time.perf_counter()
+        with IngestLock(self.settings.lock_path):
+            self._repair_vectors()
+            summary.resumed = self._embed_pending(summary)
+            for source in sources:
+                self._run_source(source, summary)
+        summary.seconds = time.perf_counter() - started
+        summary.papers_total = self.catalog.count()
+        summary.vectors_total = self.vectors.count()
+        return summary
+
+    def _run_source(self, source: SourceRun, summary: IngestSummary) -> None:
+        if source.expected:
+            self.on_progress("read", 0, source.expected)
+        batch: list[Paper] = []
+        try:
+            for item in source.items:
+                summary.records_read += 1
+                self.on_progress("read", 1, None)
+                if isinstance(item, Skipped):
+                    summary.skip(item)
+                    continue
+                batch.append(item)
+                if len(batch) >= BATCH_SIZE:
+                    self._store_batch(batch, summary)
+                    batch = []
+                    if source.checkpoint:
+                        source.checkpoint()
+        except SourceError as err:
+            self._store_batch(batch, summary)
+            if source.checkpoint:
+                source.checkpoint()
+            summary.skip(Skipped(source.label, str(err)))
+            return
+        self._store_batch(batch, summary)
+        if source.checkpoint:
+            source.checkpoint()
+        if source.finish:
+            source.finish()
+
+    def _store_batch(self, batch: list[Paper], summary: IngestSummary) -> None:
+        if not batch:
+            return
+        newest: dict[str, Paper] = {}
+        for paper in batch:
+            if paper.id in newest:
+                summary.superseded += 1
+                paper = _newer_of(newest[paper.id], paper)
+            newest[paper.id] = paper
+        states = self.catalog.states(list(newest))
+        to_write: list[Paper] = []
+        for pid, paper in newest.items():
+            stored = states.get(pid)
+            if pid in self._status:
+                summary.superseded += 1  # a paper counts once per run; its further records are superseded
+            else:
+                self._status[pid] = "unchanged" if stored else "new"
+                if stored:
+                    summary.unchanged += 1
+                else:
+                    summary.new += 1
+            if stored and _is_older(paper, stored):
+                continue
+            candidate = _keep_first_published(paper, stored.published if stored else None)
+            if stored and record_hash(candidate) == stored.record_hash:
+                continue
+            to_write.append(candidate)
+            if stored and self._status[pid] == "unchanged":
+                self._status[pid] = "updated"
+                summary.unchanged -= 1
+                summary.updated += 1
+        if not to_write:
+            return
+        self.catalog.upsert(to_write)
+        metadata_only = [
+            p for p in to_write
+            if (s := states.get(p.id)) and s.embedded_hash == p.content_hash
+        ]
+        self.vectors.update_metadata(metadata_only)
+        needs_vectors = [p for p in to_write if p not in metadata_only]
+        self._embed(needs_vectors, summary)
+
+    def _embed(self, papers: list[Paper], summary: IngestSummary) -> None:
+        if not papers:
+            return
+        self.on_progress("embed", 0, len(papers))
+        started = time.perf_counter()
+        vectors = self.embedder.encode([p.embedding_text for p in papers])
+        summary.embed_seconds += time.perf_counter() - started
+        self.vectors.upsert(papers, vectors)
+        self.catalog.mark_embedded({p.id: p.content_hash for p in papers})
+        summary.embedded += len(papers)
+        self.on_progress("embed", len(papers), None)
+
+    # --- recovery -------------------------------------------------------------------------------------
+
+    def _embed_pending(self, summary: IngestSummary) -> int:
+        """Embed papers a killed run stored in the catalog but never finished embedding."""
+        total = 0
+        while pending := self.catalog.pending_ids(limit=BATCH_SIZE):
+            papers = list(self.catalog.get_papers(pending).values())
+            self._embed(papers, summary)
+            total += len(papers)
+        return total
+
+    def _repair_vectors(self) -> None:
+        """If the vector store lost vectors (deleted folder, different server), mark them pending."""
+        embedded = self.catalog.count() - self.catalog.count_pending()
+        if self.vectors.count() >= embedded:
+            return
+        present = set(self.vectors.all_ids())
+        missing = [pid for pid in self.catalog.all_ids() if pid not in present]
+        with self.catalog.transaction() as conn:
+            conn.executemany("UPDATE papers SET embedded_hash = NULL WHERE id = ?", [(m,) for m in missing])
+
+
+# --- building source runs -----------------------------------------------------------------------------
+
+
+def _count_lines(path: Path) -> int | None:
+    try:
+        return sum(1 for _ in read_lines_cheap(path))
+    except Exception:
+        return None
+
+
+def read_lines_cheap(path: Path) -> Iterator[bytes]:
+    import gzip
+
+    with path.open("rb") as probe:
+        gz = probe.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rb") if gz else path.open("rb")) as handle:
+        yield from handle
+
+
+def file_runs(paths: Iterable[Path]) -> list[SourceRun]:
+    runs = []
+    for path in paths:
+        def items(p: Path = path) -> Iterator[SourceItem]:
+            try:
+                yield from read_jsonl(p)
+            except SourceError as err:
+                yield Skipped(p.name, str(err))
+
+        runs.append(SourceRun(label=str(path), items=items(), expected=_count_lines(path) if path.is_file() else None))
+    return runs
+
+
+def sample_run() -> SourceRun:
+    from ingest.sources import SAMPLE_PATH
+
+    return SourceRun(label="bundled sample", items=read_sample(), expected=_count_lines(SAMPLE_PATH))
+
+
+def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> SourceRun:
+    """A resumable arXiv API source: its offset is saved after each stored batch, cleared when done."""
+    key = request.cursor_key()
+    source = ArxivSource(
+        request,
+        api_url=settings.arxiv_api_url,
+        delay_seconds=settings.arxiv_delay_seconds,
+        retries=settings.arxiv_retries,
+        backoff_seconds=settings.arxiv_backoff_seconds,
+        page_size=settings.arxiv_page_size,
+        start_offset=catalog.get_cursor(key),
+    )
+    return SourceRun(
+        label=f"arXiv API ({request.search_query()})",
+        items=source,
+        checkpoint=lambda: catalog.set_cursor(key, source.position),
+        finish=lambda: catalog.clear_cursor(key),
+        expected=request.max_results,
+    )

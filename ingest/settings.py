@@ -1,0 +1,101 @@
+"""The one settings class: environment variables (ACADEMICHUB_*, OPENAI_*) and an optional `.env` file."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path(platformdirs.user_data_dir("academichub", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Documented in `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ACADEMICHUB_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    # Storage
+    home: Path = Field(default_factory=_default_home, description="Data directory (catalog, vectors, state).")
+    collection: str = Field("papers", min_length=3, description="Chroma collection name (3+ characters).")
+    chroma_host: str | None = Field(None, description="Chroma server host; unset = embedded PersistentClient.")
+    chroma_port: int = 8000
+
+    # Embeddings
+    embedding_model: str = Field("", description="sentence-transformers name or path; empty = packaged MiniLM.")
+    embedding_backend: Literal["torch", "onnx"] = "torch"
+    embed_batch_size: int = Field(32, ge=1, le=1024)
+    allow_model_download: bool = Field(False, description="Let sentence-transformers reach the HF hub.")
+
+    # arXiv API
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    arxiv_delay_seconds: float = Field(3.0, ge=0.0)
+    arxiv_retries: int = Field(5, ge=0)
+    arxiv_backoff_seconds: float = Field(5.0, ge=0.0)
+    arxiv_page_size: int = Field(100, ge=1, le=2000)
+
+    # Retrieval
+    default_k: int = Field(8, ge=1, le=100)
+    rrf_k: int = Field(60, ge=1)
+    min_relevance: float = Field(0.30, description="Cosine below which a paper does not count as relevant.")
+
+    # Language model (any OpenAI-compatible endpoint)
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("OPENAI_API_KEY", "ACADEMICHUB_OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("OPENAI_BASE_URL", "OPENAI_API_BASE", "ACADEMICHUB_OPENAI_BASE_URL"),
+    )
+    model: str = Field("gpt-4o-mini", description="Chat model name at the endpoint.")
+    llm_timeout_seconds: float = Field(60.0, gt=0)
+    llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
+
+    # Chat app
+    auth_users: str = Field("", description="Comma-separated user:bcrypt-hash pairs; empty = no login.")
+    chat_history: bool = Field(False, description="Persist chat history in SQLite (Chainlit data layer).")
+
+    @field_validator("home", mode="before")
+    @classmethod
+    def _expand_home(cls, value: object) -> object:
+        if isinstance(value, str) and value:
+            return Path(value).expanduser()
+        return value
+
+    @property
+    def llm_configured(self) -> bool:
+        return bool(self.openai_api_key or self.openai_base_url)
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.home / "catalog.sqlite3"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.home / "chroma"
+
+    @property
+    def state_path(self) -> Path:
+        """Radar topics, seen papers and resumable-ingest cursors."""
+        return self.home / "state.sqlite3"
+
+    @property
+    def lock_path(self) -> Path:
+        return self.home / "ingest.lock"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.home / "cache"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings read once per process; tests clear this cache after changing the environment."""
+    return Settings()

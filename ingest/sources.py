@@ -1,0 +1,212 @@
+"""Where papers come from: JSONL files, the bundled sample, and the live arXiv API.
+
+Every source yields `Paper`s and `Skipped` notes, in order; nothing here touches the index.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import logging
+import re
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+
+import arxiv
+import requests
+
+from ingest.normalize import RecordError, from_arxiv_result, from_json_record
+from ingest.paper import Paper
+
+log = logging.getLogger(__name__)
+
+SAMPLE_PATH = Path(__file__).parent / "sample" / "arxiv_sample.jsonl.gz"
+_DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """A record (or a whole input) that could not be ingested, with where and why."""
+
+    where: str
+    reason: str
+
+
+SourceItem = Paper | Skipped
+
+
+class SourceError(RuntimeError):
+    """A source that cannot be read at all (missing file, arXiv unreachable after retries)."""
+
+
+# --- files --------------------------------------------------------------------------------------------
+
+
+def listing_date_from_name(path: Path) -> date | None:
+    match = _DATE_IN_NAME.search(path.name)
+    if not match:
+        return None
+    try:
+        return date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    with path.open("rb") as probe:
+        magic = probe.read(2)
+    raw = gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
+    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+
+
+def read_jsonl(path: Path) -> Iterator[SourceItem]:
+    """Papers from a JSONL or JSONL.gz file in either layout, detected per line.
+
+    Bad lines become `Skipped` with their line number; a gzip cut short yields what was readable, then a
+    `Skipped` saying where it broke off.
+    """
+    if not path.exists():
+        raise SourceError(f"{path}: no such file")
+    if path.is_dir():
+        raise SourceError(f"{path}: is a directory, expected a .jsonl or .jsonl.gz file")
+    listing_date = listing_date_from_name(path)
+    lines = 0
+    try:
+        with _open_text(path) as handle:
+            for lineno, line in enumerate(handle, start=1):
+                lines = lineno
+                if not line.strip():
+                    continue
+                where = f"{path.name}:{lineno}"
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError as err:
+                    yield Skipped(where, f"malformed JSON ({err.msg})")
+                    continue
+                try:
+                    yield from_json_record(record, listing_date)
+                except RecordError as err:
+                    yield Skipped(where, str(err))
+    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
+        yield Skipped(f"{path.name}:{lines + 1}", f"file cut short or corrupt ({err.__class__.__name__}: {err})")
+        return
+    if lines == 0:
+        yield Skipped(path.name, "empty file")
+
+
+def read_sample() -> Iterator[SourceItem]:
+    """The bundled sample of real arXiv records (ships inside the package)."""
+    return read_jsonl(SAMPLE_PATH)
+
+
+# --- arXiv API ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ArxivRequest:
+    """What to fetch from the arXiv API."""
+
+    categories: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+    query: str | None = None
+    max_results: int | None = None
+
+    def search_query(self) -> str:
+        parts: list[str] = []
+        if self.categories:
+            cats = " OR ".join(f"cat:{c}" for c in self.categories)
+            parts.append(f"({cats})" if len(self.categories) > 1 else cats)
+        if self.query:
+            parts.append(f"({self.query})" if parts else self.query)
+        if self.since or self.until:
+            start = (self.since or date(1991, 1, 1)).strftime("%Y%m%d0000")
+            end = (self.until or date.today() + timedelta(days=1)).strftime("%Y%m%d2359")
+            parts.append(f"submittedDate:[{start} TO {end}]")
+        if not parts:
+            raise SourceError("an arXiv ingest needs at least a category, a query or a date window")
+        return " AND ".join(parts)
+
+    def cursor_key(self) -> str:
+        """Identifies this request for resuming: same query and limit, same cursor."""
+        text = f"{self.search_query()}|{self.max_results}"
+        return "arxiv:" + hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+# Statuses worth another try: rate limiting and server trouble. 4xx other than 429 are final.
+_RETRY_STATUSES = {429, 500, 502, 503, 504}
+
+
+class ArxivSource:
+    """Pages through an arXiv API search with the `arxiv` client: its 3 s spacing between requests, our
+    exponential back-off on 429/5xx, connection errors and empty pages, and a resumable offset.
+
+    The offset of the last yielded result is exposed as `position`; the ingest pipeline persists it only
+    after the papers before it are safely in the catalog, so a killed run resumes without loss.
+    """
+
+    def __init__(
+        self,
+        request: ArxivRequest,
+        *,
+        api_url: str,
+        delay_seconds: float,
+        retries: int,
+        backoff_seconds: float,
+        page_size: int,
+        start_offset: int = 0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.request = request
+        self.position = start_offset
+        self._retries = retries
+        self._backoff = backoff_seconds
+        self._sleep = sleep
+        self._client = arxiv.Client(page_size=page_size, delay_seconds=delay_seconds, num_retries=0)
+        # The client formats its URLs from this attribute; point it at a mirror or a local stand-in.
+        self._client.query_url_format = api_url.rstrip("?") + "?{}"
+        self._search = arxiv.Search(
+            query=request.search_query(),
+            max_results=request.max_results,
+            sort_by=arxiv.SortCriterion.SubmittedDate,
+            sort_order=arxiv.SortOrder.Descending,
+        )
+
+    def __iter__(self) -> Iterator[SourceItem]:
+        failures = 0
+        while True:
+            try:
+                for result in self._client.results(self._search, offset=self.position):
+                    failures = 0
+                    self.position += 1
+                    try:
+                        yield from_arxiv_result(result)
+                    except RecordError as err:
+                        yield Skipped(f"arXiv result {self.position}", str(err))
+                return
+            except arxiv.HTTPError as err:
+                if err.status not in _RETRY_STATUSES:
+                    raise SourceError(f"arXiv API refused the request (HTTP {err.status}): {err.url}") from None
+                failures = self._wait_or_give_up(failures, f"HTTP {err.status}")
+            except arxiv.UnexpectedEmptyPageError:
+                failures = self._wait_or_give_up(failures, "an empty page")
+            except (requests.ConnectionError, requests.Timeout) as err:
+                failures = self._wait_or_give_up(failures, f"connection error ({err.__class__.__name__})")
+
+    def _wait_or_give_up(self, failures: int, what: str) -> int:
+        failures += 1
+        if failures > self._retries:
+            raise SourceError(
+                f"arXiv API unreachable: {what}, {failures} tries at offset {self.position}. "
+                "Run the same command again later: it resumes where it stopped."
+            )
+        pause = self._backoff * 2 ** (failures - 1)
+        log.warning("arXiv API gave %s; retrying in %.1f s (try %d of %d)", what, pause, failures, self._retries)
+        self._sleep(pause)
+        return failures

@@ -1,0 +1,109 @@
+"""The dense side of the index: one vector per paper in Chroma, through llama-index's ChromaVectorStore.
+
+Embedded (PersistentClient under the data directory) by default; a Chroma server when
+ACADEMICHUB_CHROMA_HOST is set (the scale-out path: several app workers, an ingest job beside the app).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ingest.catalog import date_to_int
+from ingest.paper import Paper
+from ingest.settings import Settings
+
+
+class VectorStoreError(RuntimeError):
+    """Chroma cannot be opened or reached."""
+
+
+def _chroma_client(settings: Settings) -> Any:
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    try:
+        if settings.chroma_host:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+    except Exception as err:  # chromadb raises a variety of errors for an unreachable server
+        where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.chroma_path
+        raise VectorStoreError(f"cannot open the Chroma vector store at {where}: {err}") from err
+
+
+def paper_metadata(paper: Paper) -> dict[str, Any]:
+    """Flat metadata (Chroma allows str/int/float/bool): dates as YYYYMMDD ints for range filters."""
+    return {
+        "title": paper.title[:500],
+        "primary_category": paper.primary_category,
+        "archives": "|" + "|".join(paper.archives) + "|",
+        "published": date_to_int(paper.published) or 0,
+    }
+
+
+class VectorIndex:
+    def __init__(self, settings: Settings) -> None:
+        from llama_index.vector_stores.chroma import ChromaVectorStore
+
+        self.client = _chroma_client(settings)
+        try:
+            self.collection = self.client.get_or_create_collection(
+                settings.collection, metadata={"hnsw:space": "cosine"}
+            )
+        except Exception as err:
+            raise VectorStoreError(f"cannot open Chroma collection {settings.collection!r}: {err}") from err
+        self.store = ChromaVectorStore(chroma_collection=self.collection)
+
+    def count(self) -> int:
+        return int(self.collection.count())
+
+    def upsert(self, papers: Sequence[Paper], vectors: np.ndarray) -> None:
+        """Replace the vectors of these papers (delete-then-add keeps ids unique even if interrupted)."""
+        from llama_index.core.schema import TextNode
+
+        if not papers:
+            return
+        ids = [p.id for p in papers]
+        self.store.delete_nodes(node_ids=ids)
+        nodes = [
+            TextNode(id_=p.id, text=p.embedding_text, embedding=vec.tolist(), metadata=paper_metadata(p))
+            for p, vec in zip(papers, vectors, strict=True)
+        ]
+        self.store.add(nodes)
+
+    def update_metadata(self, papers: Sequence[Paper]) -> None:
+        """Metadata-only changes (categories, dates) without re-embedding."""
+        if papers:
+            self.collection.update(ids=[p.id for p in papers], metadatas=[paper_metadata(p) for p in papers])
+
+    def has_ids(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        return set(self.collection.get(ids=list(ids), include=[])["ids"])
+
+    def all_ids(self) -> list[str]:
+        return list(self.collection.get(include=[])["ids"])
+
+    def query(self, vector: np.ndarray, k: int, restrict_to: Sequence[str] | None = None) -> list[tuple[str, float]]:
+        """Top-k (id, cosine similarity), optionally only among `restrict_to` ids (exact filters)."""
+        from llama_index.core.vector_stores.types import VectorStoreQuery
+
+        if restrict_to is not None and not restrict_to:
+            return []
+        extra: dict[str, Any] = {}
+        if restrict_to is not None:
+            extra["ids"] = list(restrict_to)
+        n = min(k, self.count() if restrict_to is None else len(restrict_to))
+        if n <= 0:
+            return []
+        result = self.store.query(VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=n), **extra)
+        # llama-index reports exp(-distance); Chroma's cosine space has distance = 1 - cosine similarity.
+        return [
+            (pid, 1.0 - (-math.log(sim) if sim > 0 else 2.0))
+            for pid, sim in zip(result.ids or [], result.similarities or [], strict=False)
+        ]
