@@ -99,10 +99,14 @@ class PaperFilter:
     until: date | None = None
     author: str | None = None
     exclude_ids: frozenset[str] = field(default_factory=frozenset)
+    only_ids: frozenset[str] | None = None  # restrict to these papers (e.g. today's new papers of a topic)
 
     @property
     def active(self) -> bool:
-        return bool(self.categories or self.since or self.until or self.author or self.exclude_ids)
+        return bool(
+            self.categories or self.since or self.until or self.author or self.exclude_ids
+            or self.only_ids is not None
+        )
 
     def where_sql(self, alias: str = "p") -> tuple[str, list[object]]:
         clauses: list[str] = []
@@ -127,6 +131,10 @@ class PaperFilter:
             marks = ",".join("?" * len(self.exclude_ids))
             clauses.append(f"{alias}.id NOT IN ({marks})")
             params += sorted(self.exclude_ids)
+        if self.only_ids is not None:
+            marks = ",".join("?" * len(self.only_ids))
+            clauses.append(f"{alias}.id IN ({marks})" if self.only_ids else "0")
+            params += sorted(self.only_ids)
         return (" AND ".join(clauses) or "1"), params
 
 

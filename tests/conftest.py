@@ -1,0 +1,88 @@
+"""Shared fixtures: real SQLite, real Chroma, the real packaged embedding model (loaded once per session).
+
+Test corpora are small (tens of papers from the bundled sample) because the encoder does ~15 abstracts/s
+on two cores.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Tests never talk to a real LLM endpoint or read a developer's .env.
+for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "ACADEMICHUB_CHROMA_HOST"):
+    os.environ.pop(_var, None)
+
+from ingest.embedding import Embedder, get_embedder  # noqa: E402
+from ingest.pipeline import Ingestor, file_runs  # noqa: E402
+from ingest.settings import Settings, get_settings  # noqa: E402
+from ingest.sources import SAMPLE_PATH  # noqa: E402
+
+TESTS_DIR = Path(__file__).parent
+DATA_DIR = TESTS_DIR / "data"
+SMALL_CORPUS_SIZE = 60
+
+
+def make_settings(home: Path, **overrides: object) -> Settings:
+    """Settings for a data directory, without reading the developer's `.env`."""
+    return Settings(_env_file=None, home=home, **overrides)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def use_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[callable]:  # type: ignore[valid-type]
+    """Point ACADEMICHUB_HOME (and the cached settings) at a directory for CLI-level tests."""
+
+    def point(home: Path) -> Settings:
+        monkeypatch.setenv("ACADEMICHUB_HOME", str(home))
+        get_settings.cache_clear()
+        return get_settings()
+
+    yield point
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def embedder(tmp_path_factory: pytest.TempPathFactory) -> Embedder:
+    return get_embedder(make_settings(tmp_path_factory.mktemp("model-home")))
+
+
+def sample_records(n: int | None = None) -> list[dict]:
+    with gzip.open(SAMPLE_PATH, "rt", encoding="utf-8") as handle:
+        records = [json.loads(line) for line in handle]
+    return records[:n] if n else records
+
+
+def write_jsonl(path: Path, records: list[dict], gz: bool = False) -> Path:
+    text = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if gz:
+        with gzip.open(path, "wt", encoding="utf-8") as handle:
+            handle.write(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def small_corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first SMALL_CORPUS_SIZE papers of the bundled sample, as a daily-layout JSONL file."""
+    return write_jsonl(tmp_path_factory.mktemp("corpus") / "small.jsonl", sample_records(SMALL_CORPUS_SIZE))
+
+
+@pytest.fixture(scope="session")
+def small_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, small_corpus_file: Path) -> Settings:
+    """A read-only index of the small corpus. Tests that write must build their own."""
+    settings = make_settings(tmp_path_factory.mktemp("small-index"))
+    ingestor = Ingestor(settings, embedder=embedder)
+    try:
+        summary = ingestor.run(file_runs([small_corpus_file]))
+    finally:
+        ingestor.close()
+    assert summary.new == SMALL_CORPUS_SIZE
+    return settings

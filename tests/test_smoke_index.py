@@ -1,0 +1,12 @@
+"""The small shared index is built with real parts and answers a search."""
+
+from assistant.retrieval import Retriever
+
+
+def test_small_index_search_finds_a_paper_by_its_title(small_index, embedder, small_corpus_file):
+    import json
+
+    first = json.loads(small_corpus_file.read_text().splitlines()[5])
+    hits = Retriever(small_index, embedder=embedder).search(first["title"], k=3)
+    assert hits[0].paper.id == first["id"]
+    assert hits[0].paper.abs_url == f"https://arxiv.org/abs/{first['id']}"
