@@ -104,7 +104,11 @@ class PaperFilter:
     @property
     def active(self) -> bool:
         return bool(
-            self.categories or self.since or self.until or self.author or self.exclude_ids
+            self.categories
+            or self.since
+            or self.until
+            or self.author
+            or self.exclude_ids
             or self.only_ids is not None
         )
 
@@ -196,8 +200,12 @@ class Catalog:
             )
             for row in rows:
                 found[row["id"]] = StoredState(
-                    row["version"], row["record_hash"], row["content_hash"], row["embedded_hash"],
-                    row["published"], row["updated"],
+                    row["version"],
+                    row["record_hash"],
+                    row["content_hash"],
+                    row["embedded_hash"],
+                    row["published"],
+                    row["updated"],
                 )
         return found
 
@@ -223,11 +231,25 @@ class Catalog:
                         content_hash=excluded.content_hash, changed_at=excluded.changed_at
                     """,
                     (
-                        paper.id, paper.version, paper.title, paper.abstract, paper.title_original,
-                        paper.abstract_original, authors_json, "\n".join(fold(a) for a in paper.authors),
-                        json.dumps(paper.categories), paper.primary_category, date_to_int(paper.published),
-                        date_to_int(paper.updated), paper.comment, paper.doi, paper.journal_ref,
-                        record_hash(paper), paper.content_hash, now, now,
+                        paper.id,
+                        paper.version,
+                        paper.title,
+                        paper.abstract,
+                        paper.title_original,
+                        paper.abstract_original,
+                        authors_json,
+                        "\n".join(fold(a) for a in paper.authors),
+                        json.dumps(paper.categories),
+                        paper.primary_category,
+                        date_to_int(paper.published),
+                        date_to_int(paper.updated),
+                        paper.comment,
+                        paper.doi,
+                        paper.journal_ref,
+                        record_hash(paper),
+                        paper.content_hash,
+                        now,
+                        now,
                     ),
                 )
                 conn.execute("DELETE FROM paper_categories WHERE id = ?", (paper.id,))
@@ -242,7 +264,10 @@ class Catalog:
                 )
 
     def pending_ids(self, limit: int | None = None) -> list[str]:
-        sql = "SELECT id FROM papers WHERE embedded_hash IS NULL OR embedded_hash != content_hash ORDER BY rowid"
+        sql = (
+            "SELECT id FROM papers WHERE embedded_hash IS NULL OR embedded_hash != content_hash "
+            "ORDER BY rowid"
+        )
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [row[0] for row in self.conn.execute(sql)]
@@ -306,18 +331,35 @@ class Catalog:
         where, params = paper_filter.where_sql()
         return [row[0] for row in self.conn.execute(f"SELECT p.id FROM papers p WHERE {where}", params)]
 
-    def lexical_search(self, match: str, limit: int, paper_filter: PaperFilter | None = None) -> list[tuple[str, float]]:
-        """BM25 over title (weighted ×3), abstract, authors and comment. `match` is an FTS5 expression."""
-        where, params = (paper_filter or PaperFilter()).where_sql()
-        rows = self.conn.execute(
-            f"""
-            SELECT f.id, bm25(papers_fts, 0.0, 3.0, 1.0, 1.0, 0.5) AS score
-            FROM papers_fts f JOIN papers p ON p.id = f.id
-            WHERE papers_fts MATCH ? AND {where}
-            ORDER BY score LIMIT ?
-            """,
-            [match, *params, limit],
-        )
+    def lexical_search(
+        self,
+        match: str,
+        limit: int,
+        paper_filter: PaperFilter | None = None,
+        weights: tuple[float, float, float, float] = (3.0, 1.0, 1.0, 0.5),
+    ) -> list[tuple[str, float]]:
+        """BM25 over title, abstract, authors and comment (column `weights` in that order).
+
+        `match` is an FTS5 expression."""
+        marks = ", ".join(str(float(w)) for w in weights)
+        if paper_filter is None or not paper_filter.active:
+            # No join with `papers` when nothing is filtered: 2-3x faster on common query words.
+            sql = (
+                f"SELECT id, bm25(papers_fts, 0.0, {marks}) AS score FROM papers_fts "
+                "WHERE papers_fts MATCH ? ORDER BY score LIMIT ?"
+            )
+            rows = self.conn.execute(sql, [match, limit])
+        else:
+            where, params = paper_filter.where_sql()
+            rows = self.conn.execute(
+                f"""
+                SELECT f.id, bm25(papers_fts, 0.0, {marks}) AS score
+                FROM papers_fts f JOIN papers p ON p.id = f.id
+                WHERE papers_fts MATCH ? AND {where}
+                ORDER BY score LIMIT ?
+                """,
+                [match, *params, limit],
+            )
         # FTS5's bm25() is lower-is-better and negative; flip it so higher is better.
         return [(row[0], -float(row[1])) for row in rows]
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,8 +20,16 @@ if TYPE_CHECKING:
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
 
+PACKAGED_MODEL_LABEL = "all-MiniLM-L6-v2 (packaged)"
+ENCODER_KEYS = ("embedding_model", "embedding_backend")
+
+
 class EmbeddingModelError(RuntimeError):
     """The configured model cannot be loaded (missing path, no network for a hub name)."""
+
+
+class EncoderMismatchError(EmbeddingModelError):
+    """The index was built with another encoder than the configured one (its vectors would not compare)."""
 
 
 def packaged_model_path() -> Path:
@@ -31,6 +40,36 @@ def packaged_model_path() -> Path:
 
 def resolve_model_name(settings: Settings) -> str:
     return settings.embedding_model or str(packaged_model_path())
+
+
+def encoder_identity(settings: Settings) -> dict[str, str]:
+    """What an index records about the encoder that made its vectors (portable: no install paths)."""
+    return {
+        "embedding_model": settings.embedding_model or PACKAGED_MODEL_LABEL,
+        "embedding_backend": settings.embedding_backend,
+    }
+
+
+def check_index_encoder(
+    recorded: Mapping[str, Any] | None, configured: Mapping[str, str], where: str
+) -> None:
+    """Refuse to mix encoders: an index is queried with the encoder it was built with.
+
+    An index from before encoders were recorded carries no identity and passes; the next ingest records one.
+    """
+    stored = {key: (recorded or {}).get(key) for key in ENCODER_KEYS}
+    if any(value is None for value in stored.values()) or stored == dict(configured):
+        return
+    model, backend = stored["embedding_model"], stored["embedding_backend"]
+    settings_hint = f"ACADEMICHUB_EMBEDDING_BACKEND={backend}"
+    if model != PACKAGED_MODEL_LABEL:
+        settings_hint += f" and ACADEMICHUB_EMBEDDING_MODEL={model}"
+    raise EncoderMismatchError(
+        f"the index at {where} was built with the encoder {model} ({backend} backend), but the configured "
+        f"encoder is {configured['embedding_model']} ({configured['embedding_backend']} backend); vectors of "
+        f"different encoders do not compare. Set {settings_hint} to use this index, or ingest into a fresh "
+        "data directory (ACADEMICHUB_HOME) to build an index with the new encoder"
+    )
 
 
 class Embedder:
@@ -47,7 +86,9 @@ class Embedder:
     @property
     def dimension(self) -> int:
         model = self.llama._model
-        dim = model.get_sentence_embedding_dimension()
+        # sentence-transformers 5.x renamed the method; keep working with either.
+        getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+        dim = getter()
         return int(dim) if dim else len(self.encode(["x"])[0])
 
     def encode(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
@@ -76,9 +117,14 @@ def _load(name: str, backend: str, batch_size: int, allow_download: bool, cache_
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from llama_index.embeddings.huggingface import HuggingFaceEmbedding
 
-    from ingest.onnx_backend import onnx_model_kwargs
+    from ingest.onnx_backend import OnnxExportError, onnx_model_kwargs
 
-    kwargs = onnx_model_kwargs(name, Path(cache_dir)) if backend == "onnx" else {}
+    try:
+        kwargs = onnx_model_kwargs(name, Path(cache_dir)) if backend == "onnx" else {}
+    except OnnxExportError as err:
+        raise EmbeddingModelError(
+            f"{err} (set ACADEMICHUB_EMBEDDING_BACKEND=torch to use the default encoder)"
+        ) from err
     try:
         llama = HuggingFaceEmbedding(
             model_name=kwargs.pop("model_name", name),

@@ -21,26 +21,132 @@ class RecordError(ValueError):
 
 # --- text ---------------------------------------------------------------------------------------------
 
-_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "c": "\u0327",
-            "=": "\u0304", ".": "\u0307", "u": "\u0306", "v": "\u030c", "H": "\u030b"}
+_ACCENTS = {
+    "'": "\u0301",
+    "`": "\u0300",
+    "^": "\u0302",
+    '"': "\u0308",
+    "~": "\u0303",
+    "c": "\u0327",
+    "=": "\u0304",
+    ".": "\u0307",
+    "u": "\u0306",
+    "v": "\u030c",
+    "H": "\u030b",
+}
 _ACCENT_RE = re.compile(r"""\\(['`^"~=.]|[cuvH](?=[\s{]))\s*\{?\s*\\?([A-Za-z])\}?""")
 _SYMBOLS = {
-    "alpha": "α", "beta": "β", "gamma": "γ", "delta": "δ", "epsilon": "ε", "varepsilon": "ε", "zeta": "ζ",
-    "eta": "η", "theta": "θ", "kappa": "κ", "lambda": "λ", "mu": "μ", "nu": "ν", "xi": "ξ", "pi": "π",
-    "rho": "ρ", "sigma": "σ", "tau": "τ", "phi": "φ", "varphi": "φ", "chi": "χ", "psi": "ψ", "omega": "ω",
-    "Gamma": "Γ", "Delta": "Δ", "Theta": "Θ", "Lambda": "Λ", "Sigma": "Σ", "Phi": "Φ", "Psi": "Ψ",
-    "Omega": "Ω", "ell": "ℓ", "infty": "∞", "times": "×", "cdot": "·", "pm": "±", "leq": "≤", "le": "≤",
-    "geq": "≥", "ge": "≥", "neq": "≠", "approx": "≈", "sim": "~", "to": "→", "rightarrow": "→",
-    "leftarrow": "←", "in": "∈", "sqrt": "√", "sum": "Σ", "partial": "∂", "nabla": "∇", "prime": "′",
-    "ldots": "…", "dots": "…", "cdots": "…", "%": "%", "&": "&", "_": "_", "#": "#", "$": "$",
-    "AA": "Å", "aa": "å", "ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "l": "ł", "L": "Ł",
+    "alpha": "α",
+    "beta": "β",
+    "gamma": "γ",
+    "delta": "δ",
+    "epsilon": "ε",
+    "varepsilon": "ε",
+    "zeta": "ζ",
+    "eta": "η",
+    "theta": "θ",
+    "kappa": "κ",
+    "lambda": "λ",
+    "mu": "μ",
+    "nu": "ν",
+    "xi": "ξ",
+    "pi": "π",
+    "rho": "ρ",
+    "sigma": "σ",
+    "tau": "τ",
+    "phi": "φ",
+    "varphi": "φ",
+    "chi": "χ",
+    "psi": "ψ",
+    "omega": "ω",
+    "Gamma": "Γ",
+    "Delta": "Δ",
+    "Theta": "Θ",
+    "Lambda": "Λ",
+    "Sigma": "Σ",
+    "Phi": "Φ",
+    "Psi": "Ψ",
+    "Omega": "Ω",
+    "ell": "ℓ",
+    "infty": "∞",
+    "times": "×",
+    "cdot": "·",
+    "pm": "±",
+    "leq": "≤",
+    "le": "≤",
+    "geq": "≥",
+    "ge": "≥",
+    "neq": "≠",
+    "approx": "≈",
+    "sim": "~",
+    "to": "→",
+    "rightarrow": "→",
+    "leftarrow": "←",
+    "in": "∈",
+    "sqrt": "√",
+    "sum": "Σ",
+    "partial": "∂",
+    "nabla": "∇",
+    "prime": "′",
+    "ldots": "…",
+    "dots": "…",
+    "cdots": "…",
+    "%": "%",
+    "&": "&",
+    "_": "_",
+    "#": "#",
+    "$": "$",
+    "AA": "Å",
+    "aa": "å",
+    "ss": "ß",
+    "o": "ø",
+    "O": "Ø",
+    "ae": "æ",
+    "l": "ł",
+    "L": "Ł",
 }
-_SYMBOL_RE = re.compile(r"\\(" + "|".join(sorted(map(re.escape, _SYMBOLS), key=len, reverse=True)) + r")(?![A-Za-z])")
+_SYMBOL_RE = re.compile(
+    r"\\(" + "|".join(sorted(map(re.escape, _SYMBOLS), key=len, reverse=True)) + r")(?![A-Za-z])"
+)
 # Formatting commands whose argument is the visible text.
 _WRAPPER_RE = re.compile(
     r"\\(?:emph|textbf|textit|texttt|textrm|textsc|textsf|mathrm|mathbf|mathit|mathcal|mathbb|mathsf|"
     r"boldsymbol|text|mbox|operatorname|underline|url)\s*\{([^{}]*)\}"
 )
+
+# Math delimiters come in pairs; a dollar without a partner is money ("$1M", "$5 and $10"). Escaped `\$` never
+# delimits. A pair is math unless it looks like two amounts: spacing on one side only ("$5 and $"), a range
+# of amounts ("$500-$780") or words after a number ("$1.5M to re-prefill, only ~$0.03M"). Authors do put
+# words in math ("$neglect-zero effect$"), so words alone do not make a pair money.
+_DISPLAY_MATH_RE = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$", re.DOTALL)
+_DOLLAR_RE = re.compile(r"(?<!\\)\$")
+_PLAIN_WORD_RE = re.compile(r"(?<![\\\w])[A-Za-z]{2,}")
+
+
+_TILDE_RE = re.compile(r"(?<![\\\w])~")  # LaTeX's non-breaking space, not "~5 s"
+
+
+def _is_inline_math(content: str, after: str) -> bool:
+    if not content.strip() or content[0].isspace() != content[-1].isspace():
+        return False
+    if content[0].isdigit():  # an amount: "$500-$780", "$1.5M to re-prefill, only ~$0.03M"
+        return not after.isdigit() and len(_PLAIN_WORD_RE.findall(content)) < 3
+    return True
+
+
+def _strip_inline_math(text: str) -> str:
+    spots = [m.start() for m in _DOLLAR_RE.finditer(text)]
+    parts: list[str] = []
+    done, k = 0, 0
+    while k < len(spots) - 1:
+        opening, closing = spots[k], spots[k + 1]
+        if _is_inline_math(text[opening + 1 : closing], text[closing + 1 : closing + 2]):
+            parts += [text[done:opening], text[opening + 1 : closing]]
+            done, k = closing + 1, k + 2
+        else:
+            k += 1  # a lone dollar; the next one may still open a pair
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 def _accent(match: re.Match[str]) -> str:
@@ -52,17 +158,25 @@ def clean_text(raw: str | None) -> str:
     if not raw:
         return ""
     text = unicodedata.normalize("NFC", raw)
-    text = _ACCENT_RE.sub(_accent, text)
-    for _ in range(3):  # nested wrappers: \textbf{\emph{x}}
-        text = _WRAPPER_RE.sub(r"\1", text)
-    text = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(1)], text)
-    text = re.sub(r"(?<!\\)\$\$?", "", text)  # math delimiters
-    text = text.replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
-    text = text.replace("---", "—").replace("--", "–").replace("``", "“").replace("''", "”")
-    text = re.sub(r"\\\\", " ", text)
-    text = re.sub(r"(?<![\\\w])~", " ", text)
-    text = re.sub(r"\s+", " ", text)
-    return text.strip()
+    # Each step runs only when its trigger character is present: most names and many titles have none,
+    # and this runs for every author of every record (the cost of re-reading an unchanged corpus).
+    if "\\" in text:
+        text = _ACCENT_RE.sub(_accent, text)
+        for _ in range(3):  # nested wrappers: \textbf{\emph{x}}
+            text = _WRAPPER_RE.sub(r"\1", text)
+    if "$" in text:
+        # Math delimiters first, while an escaped `\$` is still told apart from a delimiter.
+        text = _DISPLAY_MATH_RE.sub(r"\1", text)
+        text = _strip_inline_math(text)
+    if "\\" in text:
+        text = _SYMBOL_RE.sub(lambda m: _SYMBOLS[m.group(1)], text)
+        text = text.replace("\\(", "").replace("\\)", "").replace("\\[", "").replace("\\]", "")
+        text = text.replace("\\\\", " ")
+    if "--" in text or "``" in text or "''" in text:
+        text = text.replace("---", "—").replace("--", "–").replace("``", "“").replace("''", "”")
+    if "~" in text:
+        text = _TILDE_RE.sub(" ", text)
+    return " ".join(text.split())
 
 
 def _clean_or_none(value: Any) -> str | None:
@@ -92,7 +206,7 @@ def _authors_from_parsed(parsed: Any) -> list[str] | None:
     for entry in parsed:
         if not isinstance(entry, list) or not entry:
             return None
-        last, first, suffix = (list(entry) + ["", "", ""])[:3]
+        last, first, suffix = [*entry, "", "", ""][:3]
         name = " ".join(part for part in (clean_text(first), clean_text(last), clean_text(suffix)) if part)
         if name:
             names.append(name)
@@ -162,8 +276,15 @@ def _make_paper(pid: str, version: int | None, title: str, abstract: str, **fiel
         raise RecordError("missing title")
     if not clean_abstract:
         raise RecordError("missing abstract")
-    return Paper(id=pid, version=version, title=clean_title, abstract=clean_abstract,
-                 title_original=title, abstract_original=abstract, **fields)
+    return Paper(
+        id=pid,
+        version=version,
+        title=clean_title,
+        abstract=clean_abstract,
+        title_original=title,
+        abstract_original=abstract,
+        **fields,
+    )
 
 
 def from_snapshot(record: Mapping[str, Any]) -> Paper:
@@ -180,8 +301,10 @@ def from_snapshot(record: Mapping[str, Any]) -> Paper:
         authors = split_author_string(raw_authors) if isinstance(raw_authors, str) else []
     dates = [d for d in created if d]
     return _make_paper(
-        pid, version,
-        _require_text(record, "title", "title"), _require_text(record, "abstract", "abstract"),
+        pid,
+        version,
+        _require_text(record, "title", "title"),
+        _require_text(record, "abstract", "abstract"),
         authors=authors,
         categories=normalize_categories(record.get("categories")),
         published=dates[0] if dates else parse_date(record.get("update_date")),
@@ -204,8 +327,10 @@ def from_daily_listing(record: Mapping[str, Any], listing_date: date | None) -> 
         authors = []
     listed = parse_date(record.get("date") or record.get("published")) or listing_date
     return _make_paper(
-        pid, version,
-        _require_text(record, "title", "title"), _require_text(record, "summary", "abstract"),
+        pid,
+        version,
+        _require_text(record, "title", "title"),
+        _require_text(record, "summary", "abstract"),
         authors=authors,
         categories=normalize_categories(record.get("categories")),
         published=listed,
@@ -260,7 +385,10 @@ def from_arxiv_result(result: ArxivResultLike) -> Paper:
     if not result.summary or not result.summary.strip():
         raise RecordError("missing abstract")
     return _make_paper(
-        pid, version, result.title or "", result.summary,
+        pid,
+        version,
+        result.title or "",
+        result.summary,
         authors=[clean_text(str(a)) for a in result.authors],
         categories=normalize_categories(list(result.categories), result.primary_category),
         published=parse_date(result.published),

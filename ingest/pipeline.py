@@ -16,22 +16,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ingest.catalog import Catalog, StoredState, date_to_int, record_hash
+from ingest.catalog import Catalog, StoredState, date_to_int, int_to_date, record_hash
 from ingest.embedding import Embedder, get_embedder
 from ingest.paper import Paper
 from ingest.settings import Settings
 from ingest.sources import (
     ArxivRequest,
     ArxivSource,
+    Skipped,
     SourceError,
     SourceItem,
-    Skipped,
     read_jsonl,
     read_sample,
 )
 from ingest.vectors import VectorIndex
 
-BATCH_SIZE = 256
 MAX_SKIP_EXAMPLES = 8
 
 
@@ -82,6 +81,7 @@ class SourceRun:
     checkpoint: Callable[[], None] | None = None
     finish: Callable[[], None] | None = None
     expected: int | None = None  # records, when cheap to know (for the progress bar)
+    describe_resume: Callable[[], str | None] | None = None  # a notice when it resumed an earlier run
 
 
 @dataclass
@@ -100,6 +100,12 @@ class IngestSummary:
     embed_seconds: float = 0.0
     papers_total: int = 0
     vectors_total: int = 0
+    failures: list[Skipped] = field(default_factory=list)  # sources that stopped early (also in skipped)
+    notices: list[str] = field(default_factory=list)
+
+    def fail(self, item: Skipped) -> None:
+        self.failures.append(item)
+        self.skip(item)
 
     def skip(self, item: Skipped) -> None:
         self.skipped += 1
@@ -129,6 +135,8 @@ class IngestSummary:
             "embed_seconds": round(self.embed_seconds, 3),
             "papers_total": self.papers_total,
             "vectors_total": self.vectors_total,
+            "failures": [{"source": s.where, "error": s.reason} for s in self.failures],
+            "notices": self.notices,
         }
 
 
@@ -145,19 +153,21 @@ def _is_older(paper: Paper, stored: StoredState) -> bool:
 
 
 def _newer_of(a: Paper, b: Paper) -> Paper:
+    """The newer of two records of one paper, keeping the earlier first-listing date of the two."""
     if a.version is not None and b.version is not None and a.version != b.version:
-        return a if a.version > b.version else b
-    if a.updated and b.updated and a.updated != b.updated:
-        return a if a.updated > b.updated else b
-    return b  # the later record in input order
+        newer = a if a.version > b.version else b
+    elif a.updated and b.updated and a.updated != b.updated:
+        newer = a if a.updated > b.updated else b
+    else:
+        newer = b  # the later record in input order
+    older = a if newer is b else b
+    return _keep_first_published(newer, date_to_int(older.published))
 
 
 def _keep_first_published(paper: Paper, earliest: int | None) -> Paper:
     """A paper keeps the first date it was seen (re-listings and replacements don't make it new)."""
     current = date_to_int(paper.published)
     if earliest and (current is None or earliest < current):
-        from ingest.catalog import int_to_date
-
         return paper.model_copy(update={"published": int_to_date(earliest)})
     return paper
 
@@ -192,10 +202,15 @@ class Ingestor:
 
     def run(self, sources: Iterable[SourceRun]) -> IngestSummary:
         summary = IngestSummary()
+        self._status = {}  # per run: each paper counts once as new, updated or unchanged
         started = time.perf_counter()
         with IngestLock(self.settings.lock_path):
             self._repair_vectors()
             summary.resumed = self._embed_pending(summary)
+            if summary.resumed:
+                summary.notices.append(
+                    f"embedded {summary.resumed} papers an interrupted run had left pending"
+                )
             for source in sources:
                 self._run_source(source, summary)
         summary.seconds = time.perf_counter() - started
@@ -215,7 +230,7 @@ class Ingestor:
                     summary.skip(item)
                     continue
                 batch.append(item)
-                if len(batch) >= BATCH_SIZE:
+                if len(batch) >= self.settings.ingest_batch_size:
                     self._store_batch(batch, summary)
                     batch = []
                     if source.checkpoint:
@@ -224,8 +239,11 @@ class Ingestor:
             self._store_batch(batch, summary)
             if source.checkpoint:
                 source.checkpoint()
-            summary.skip(Skipped(source.label, str(err)))
+            summary.fail(Skipped(source.label, str(err)))
             return
+        finally:
+            if source.describe_resume and (note := source.describe_resume()):
+                summary.notices.append(note)
         self._store_batch(batch, summary)
         if source.checkpoint:
             source.checkpoint()
@@ -242,6 +260,9 @@ class Ingestor:
                 paper = _newer_of(newest[paper.id], paper)
             newest[paper.id] = paper
         states = self.catalog.states(list(newest))
+        # Records older than what is stored change nothing but, possibly, the first-listing date.
+        older = [pid for pid, paper in newest.items() if (st := states.get(pid)) and _is_older(paper, st)]
+        stored_older = self.catalog.get_papers(older) if older else {}
         to_write: list[Paper] = []
         for pid, paper in newest.items():
             stored = states.get(pid)
@@ -253,9 +274,10 @@ class Ingestor:
                     summary.unchanged += 1
                 else:
                     summary.new += 1
-            if stored and _is_older(paper, stored):
-                continue
-            candidate = _keep_first_published(paper, stored.published if stored else None)
+            if pid in stored_older:
+                candidate = _keep_first_published(stored_older[pid], date_to_int(paper.published))
+            else:
+                candidate = _keep_first_published(paper, stored.published if stored else None)
             if stored and record_hash(candidate) == stored.record_hash:
                 continue
             to_write.append(candidate)
@@ -266,12 +288,10 @@ class Ingestor:
         if not to_write:
             return
         self.catalog.upsert(to_write)
-        metadata_only = [
-            p for p in to_write
-            if (s := states.get(p.id)) and s.embedded_hash == p.content_hash
-        ]
+        metadata_only = [p for p in to_write if (s := states.get(p.id)) and s.embedded_hash == p.content_hash]
         self.vectors.update_metadata(metadata_only)
-        needs_vectors = [p for p in to_write if p not in metadata_only]
+        metadata_only_ids = {p.id for p in metadata_only}
+        needs_vectors = [p for p in to_write if p.id not in metadata_only_ids]
         self._embed(needs_vectors, summary)
 
     def _embed(self, papers: list[Paper], summary: IngestSummary) -> None:
@@ -291,7 +311,7 @@ class Ingestor:
     def _embed_pending(self, summary: IngestSummary) -> int:
         """Embed papers a killed run stored in the catalog but never finished embedding."""
         total = 0
-        while pending := self.catalog.pending_ids(limit=BATCH_SIZE):
+        while pending := self.catalog.pending_ids(limit=self.settings.ingest_batch_size):
             papers = list(self.catalog.get_papers(pending).values())
             self._embed(papers, summary)
             total += len(papers)
@@ -323,20 +343,23 @@ def read_lines_cheap(path: Path) -> Iterator[bytes]:
 
     with path.open("rb") as probe:
         gz = probe.read(2) == b"\x1f\x8b"
-    with (gzip.open(path, "rb") if gz else path.open("rb")) as handle:
+    with gzip.open(path, "rb") if gz else path.open("rb") as handle:
         yield from handle
 
 
 def file_runs(paths: Iterable[Path]) -> list[SourceRun]:
     runs = []
     for path in paths:
+
         def items(p: Path = path) -> Iterator[SourceItem]:
             try:
                 yield from read_jsonl(p)
             except SourceError as err:
                 yield Skipped(p.name, str(err))
 
-        runs.append(SourceRun(label=str(path), items=items(), expected=_count_lines(path) if path.is_file() else None))
+        runs.append(
+            SourceRun(label=str(path), items=items(), expected=_count_lines(path) if path.is_file() else None)
+        )
     return runs
 
 
@@ -347,7 +370,10 @@ def sample_run() -> SourceRun:
 
 
 def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> SourceRun:
-    """A resumable arXiv API source: its offset is saved after each stored batch, cleared when done."""
+    """A resumable arXiv API source: its offset is saved after each stored batch, cleared when done.
+
+    The saved offset is read when iteration starts, i.e. inside the ingest lock, so it is never stale.
+    """
     key = request.cursor_key()
     source = ArxivSource(
         request,
@@ -356,12 +382,24 @@ def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> So
         retries=settings.arxiv_retries,
         backoff_seconds=settings.arxiv_backoff_seconds,
         page_size=settings.arxiv_page_size,
-        start_offset=catalog.get_cursor(key),
+        timeout_seconds=settings.arxiv_timeout_seconds,
     )
+    label = f"arXiv API ({request.search_query()})"
+
+    def items() -> Iterator[SourceItem]:
+        source.position = source.resumed_from = catalog.get_cursor(key)
+        yield from source
+
+    def describe_resume() -> str | None:
+        if not source.resumed_from:
+            return None
+        return f"{label}: resumed at result {source.resumed_from}, where an earlier run stopped"
+
     return SourceRun(
-        label=f"arXiv API ({request.search_query()})",
-        items=source,
+        label=label,
+        items=items(),
         checkpoint=lambda: catalog.set_cursor(key, source.position),
         finish=lambda: catalog.clear_cursor(key),
         expected=request.max_results,
+        describe_resume=describe_resume,
     )

@@ -25,13 +25,23 @@ class Settings(BaseSettings):
     # Storage
     home: Path = Field(default_factory=_default_home, description="Data directory (catalog, vectors, state).")
     collection: str = Field("papers", min_length=3, description="Chroma collection name (3+ characters).")
-    chroma_host: str | None = Field(None, description="Chroma server host; unset = embedded PersistentClient.")
+    chroma_host: str | None = Field(
+        None, description="Chroma server host; unset = embedded PersistentClient."
+    )
     chroma_port: int = 8000
 
     # Embeddings
-    embedding_model: str = Field("", description="sentence-transformers name or path; empty = packaged MiniLM.")
+    embedding_model: str = Field(
+        "", description="sentence-transformers name or path; empty = packaged MiniLM."
+    )
     embedding_backend: Literal["torch", "onnx"] = "torch"
     embed_batch_size: int = Field(32, ge=1, le=1024)
+    ingest_batch_size: int = Field(
+        256,
+        ge=1,
+        le=100_000,
+        description="Papers stored, embedded and checkpointed together while ingesting.",
+    )
     allow_model_download: bool = Field(False, description="Let sentence-transformers reach the HF hub.")
 
     # arXiv API
@@ -40,11 +50,20 @@ class Settings(BaseSettings):
     arxiv_retries: int = Field(5, ge=0)
     arxiv_backoff_seconds: float = Field(5.0, ge=0.0)
     arxiv_page_size: int = Field(100, ge=1, le=2000)
+    arxiv_timeout_seconds: float = Field(30.0, gt=0, description="Per-request timeout for the arXiv API.")
 
     # Retrieval
     default_k: int = Field(8, ge=1, le=100)
-    rrf_k: int = Field(60, ge=1)
+    rrf_k: int = Field(10, ge=1, description="Reciprocal rank fusion constant (tuned on the June dev split).")
+    retrieval_depth: int = Field(50, ge=1, le=1000, description="Candidates from each of dense and BM25.")
+    lexical_weight: float = Field(1.0, ge=0.0, description="Weight of the BM25 list in fusion (dense = 1).")
+    lexical_confidence_boost: float = Field(
+        40.0, ge=0.0, description="BM25 weight x (1 + this x BM25 top-1 margin): trust clear lexical hits."
+    )
     min_relevance: float = Field(0.30, description="Cosine below which a paper does not count as relevant.")
+    radar_min_relevance: float = Field(
+        0.35, ge=0.0, le=1.0, description="Cosine a new paper needs to enter a radar topic's feed."
+    )
 
     # Language model (any OpenAI-compatible endpoint)
     openai_api_key: SecretStr | None = Field(
@@ -57,6 +76,11 @@ class Settings(BaseSettings):
     model: str = Field("gpt-4o-mini", description="Chat model name at the endpoint.")
     llm_timeout_seconds: float = Field(60.0, gt=0)
     llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
+    llm_max_retries: int = Field(1, ge=0, le=10, description="Retries on 429/5xx/timeouts, then fall back.")
+    llm_context_window: int = Field(16384, ge=1024, description="Context window of the model (tokens).")
+    min_support: float = Field(
+        0.45, description="Cosine below which a cited sentence counts as unsupported by its cited abstract."
+    )
 
     # Chat app
     auth_users: str = Field("", description="Comma-separated user:bcrypt-hash pairs; empty = no login.")

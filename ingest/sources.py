@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import io
 import json
 import logging
 import re
@@ -17,9 +16,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any, TextIO
 
 import arxiv
 import requests
+from requests.adapters import HTTPAdapter
 
 from ingest.normalize import RecordError, from_arxiv_result, from_json_record
 from ingest.paper import Paper
@@ -58,11 +59,13 @@ def listing_date_from_name(path: Path) -> date | None:
         return None
 
 
-def _open_text(path: Path) -> io.TextIOBase:
+def _open_text(path: Path) -> TextIO:
+    """A text reader over the file, gunzipping when the content (not the name) says gzip."""
     with path.open("rb") as probe:
         magic = probe.read(2)
-    raw = gzip.open(path, "rb") if magic == b"\x1f\x8b" else path.open("rb")
-    return io.TextIOWrapper(raw, encoding="utf-8", errors="replace")
+    if magic == b"\x1f\x8b":
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
+    return path.open(encoding="utf-8", errors="replace")
 
 
 def read_jsonl(path: Path) -> Iterator[SourceItem]:
@@ -94,7 +97,9 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
                 except RecordError as err:
                     yield Skipped(where, str(err))
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
-        yield Skipped(f"{path.name}:{lines + 1}", f"file cut short or corrupt ({err.__class__.__name__}: {err})")
+        yield Skipped(
+            f"{path.name}:{lines + 1}", f"file cut short or corrupt ({err.__class__.__name__}: {err})"
+        )
         return
     if lines == 0:
         yield Skipped(path.name, "empty file")
@@ -143,6 +148,44 @@ class ArxivRequest:
 _RETRY_STATUSES = {429, 500, 502, 503, 504}
 
 
+class _TimeoutAdapter(HTTPAdapter):
+    """The `arxiv` client sends requests without a timeout; a stalled server must not hang an ingest."""
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__()
+        self.timeout = timeout
+
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        if kwargs.get("timeout") is None:
+            kwargs["timeout"] = self.timeout
+        return super().send(request, **kwargs)
+
+
+class _ResumableClient(arxiv.Client):
+    """`arxiv.Client` that tells a glitch from the end of the results when a search starts mid-way.
+
+    The stock client treats an empty *first* page as "no results". A resumed run or a retry starts at an
+    offset, and arXiv's sporadic empty pages happen there too: while the header (or an earlier page)
+    says more results exist, an empty page is an error to retry, not the end.
+    """
+
+    known_total = 0
+
+    def _results(self, search: arxiv.Search, offset: int = 0) -> Iterator[arxiv.Result]:
+        while True:
+            url = self._format_url(search, offset, self.page_size)
+            feed = self._parse_feed(url, first_page=True)
+            self.known_total = max(self.known_total, feed.header.total_results)
+            if not feed.results:
+                if offset < self.known_total:
+                    raise arxiv.UnexpectedEmptyPageError(url, 0, feed)
+                return
+            yield from feed.results
+            offset += len(feed.results)
+            if offset >= self.known_total:
+                return
+
+
 class ArxivSource:
     """Pages through an arXiv API search with the `arxiv` client: its 3 s spacing between requests, our
     exponential back-off on 429/5xx, connection errors and empty pages, and a resumable offset.
@@ -160,15 +203,20 @@ class ArxivSource:
         retries: int,
         backoff_seconds: float,
         page_size: int,
+        timeout_seconds: float = 30.0,
         start_offset: int = 0,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.request = request
         self.position = start_offset
+        self.resumed_from = start_offset
         self._retries = retries
         self._backoff = backoff_seconds
         self._sleep = sleep
-        self._client = arxiv.Client(page_size=page_size, delay_seconds=delay_seconds, num_retries=0)
+        self._client = _ResumableClient(page_size=page_size, delay_seconds=delay_seconds, num_retries=0)
+        adapter = _TimeoutAdapter(timeout_seconds)
+        self._client._session.mount("http://", adapter)
+        self._client._session.mount("https://", adapter)
         # The client formats its URLs from this attribute; point it at a mirror or a local stand-in.
         self._client.query_url_format = api_url.rstrip("?") + "?{}"
         self._search = arxiv.Search(
@@ -192,21 +240,27 @@ class ArxivSource:
                 return
             except arxiv.HTTPError as err:
                 if err.status not in _RETRY_STATUSES:
-                    raise SourceError(f"arXiv API refused the request (HTTP {err.status}): {err.url}") from None
+                    raise SourceError(
+                        f"arXiv API refused the request (HTTP {err.status}); check the categories and the "
+                        f"query syntax: {err.url}"
+                    ) from None
                 failures = self._wait_or_give_up(failures, f"HTTP {err.status}")
             except arxiv.UnexpectedEmptyPageError:
                 failures = self._wait_or_give_up(failures, "an empty page")
-            except (requests.ConnectionError, requests.Timeout) as err:
-                failures = self._wait_or_give_up(failures, f"connection error ({err.__class__.__name__})")
+            except requests.RequestException as err:
+                failures = self._wait_or_give_up(failures, f"a connection error ({err.__class__.__name__})")
 
     def _wait_or_give_up(self, failures: int, what: str) -> int:
         failures += 1
         if failures > self._retries:
             raise SourceError(
-                f"arXiv API unreachable: {what}, {failures} tries at offset {self.position}. "
+                f"arXiv API at {self._client.query_url_format.split('?')[0]} gave {what} "
+                f"{failures} times in a row at result {self.position}; stopped. "
                 "Run the same command again later: it resumes where it stopped."
             )
         pause = self._backoff * 2 ** (failures - 1)
-        log.warning("arXiv API gave %s; retrying in %.1f s (try %d of %d)", what, pause, failures, self._retries)
+        log.warning(
+            "arXiv API gave %s; retrying in %.1f s (try %d of %d)", what, pause, failures, self._retries
+        )
         self._sleep(pause)
         return failures

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from ingest.catalog import date_to_int
+from ingest.embedding import check_index_encoder, encoder_identity
 from ingest.paper import Paper
 from ingest.settings import Settings
 
@@ -28,11 +29,15 @@ def _chroma_client(settings: Settings) -> Any:
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     try:
         if settings.chroma_host:
-            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+            return chromadb.HttpClient(
+                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            )
         settings.chroma_path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
     except Exception as err:  # chromadb raises a variety of errors for an unreachable server
-        where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.chroma_path
+        where = (
+            f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.chroma_path
+        )
         raise VectorStoreError(f"cannot open the Chroma vector store at {where}: {err}") from err
 
 
@@ -51,27 +56,48 @@ class VectorIndex:
         from llama_index.vector_stores.chroma import ChromaVectorStore
 
         self.client = _chroma_client(settings)
+        # The encoder that makes the vectors is recorded with them (a new collection at creation, an older
+        # one at its next write) and checked on every open: mixing encoders gives meaningless similarities.
+        self.encoder = encoder_identity(settings)
         try:
             self.collection = self.client.get_or_create_collection(
-                settings.collection, metadata={"hnsw:space": "cosine"}
+                settings.collection, metadata={"hnsw:space": "cosine", **self.encoder}
             )
         except Exception as err:
             raise VectorStoreError(f"cannot open Chroma collection {settings.collection!r}: {err}") from err
+        where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.home
+        check_index_encoder(
+            self.collection.metadata, self.encoder, f"{where} (collection {settings.collection!r})"
+        )
         self.store = ChromaVectorStore(chroma_collection=self.collection)
+
+    def _record_encoder(self, dimension: int) -> None:
+        metadata = dict(self.collection.metadata or {})
+        if (
+            all(metadata.get(key) == value for key, value in self.encoder.items())
+            and "embedding_dimension" in metadata
+        ):
+            return
+        # Chroma refuses any hnsw:* key in modify(), even unchanged; the distance stays in the configuration.
+        kept = {key: value for key, value in metadata.items() if not key.startswith("hnsw:")}
+        self.collection.modify(metadata={**kept, **self.encoder, "embedding_dimension": dimension})
 
     def count(self) -> int:
         return int(self.collection.count())
 
     def upsert(self, papers: Sequence[Paper], vectors: np.ndarray) -> None:
         """Replace the vectors of these papers (delete-then-add keeps ids unique even if interrupted)."""
-        from llama_index.core.schema import TextNode
+        from llama_index.core.schema import BaseNode, TextNode
 
         if not papers:
             return
+        self._record_encoder(int(vectors.shape[1]))
         ids = [p.id for p in papers]
         self.store.delete_nodes(node_ids=ids)
-        nodes = [
-            TextNode(id_=p.id, text=p.embedding_text, embedding=vec.tolist(), metadata=paper_metadata(p))
+        # No text in Chroma: the catalog holds it and nothing reads it back from here; storing it twice more
+        # (document + node JSON, full-text indexed by Chroma) roughly doubled the cost of each write.
+        nodes: list[BaseNode] = [
+            TextNode(id_=p.id, text="", embedding=vec.tolist(), metadata=paper_metadata(p))
             for p, vec in zip(papers, vectors, strict=True)
         ]
         self.store.add(nodes)
@@ -89,7 +115,9 @@ class VectorIndex:
     def all_ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])
 
-    def query(self, vector: np.ndarray, k: int, restrict_to: Sequence[str] | None = None) -> list[tuple[str, float]]:
+    def query(
+        self, vector: np.ndarray, k: int, restrict_to: Sequence[str] | None = None
+    ) -> list[tuple[str, float]]:
         """Top-k (id, cosine similarity), optionally only among `restrict_to` ids (exact filters)."""
         from llama_index.core.vector_stores.types import VectorStoreQuery
 
@@ -101,7 +129,9 @@ class VectorIndex:
         n = min(k, self.count() if restrict_to is None else len(restrict_to))
         if n <= 0:
             return []
-        result = self.store.query(VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=n), **extra)
+        result = self.store.query(
+            VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=n), **extra
+        )
         # llama-index reports exp(-distance); Chroma's cosine space has distance = 1 - cosine similarity.
         return [
             (pid, 1.0 - (-math.log(sim) if sim > 0 else 2.0))

@@ -76,7 +76,9 @@ def small_corpus_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def small_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, small_corpus_file: Path) -> Settings:
+def small_index(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, small_corpus_file: Path
+) -> Settings:
     """A read-only index of the small corpus. Tests that write must build their own."""
     settings = make_settings(tmp_path_factory.mktemp("small-index"))
     ingestor = Ingestor(settings, embedder=embedder)

@@ -5,8 +5,15 @@ Each command group lives in its own module and registers itself on `app`.
 
 from __future__ import annotations
 
+from assistant.cli import (
+    answer_cmd,  # noqa: F401  (registers commands)
+    bench_cmd,  # noqa: F401  (registers commands)
+    ingest_cmd,  # noqa: F401  (registers commands)
+    radar_cmd,  # noqa: F401  (registers commands)
+    search_cmd,  # noqa: F401  (registers commands)
+    serve_cmd,  # noqa: F401  (registers commands)
+)
 from assistant.cli.common import app
-from assistant.cli import ingest_cmd  # noqa: F401  (registers commands)
 
 
 def main() -> None:

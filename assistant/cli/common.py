@@ -47,7 +47,9 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             err_console.print(f"[bold red]error:[/] {err}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
-            err_console.print("[yellow]interrupted[/]: the index is consistent; run the command again to resume.")
+            err_console.print(
+                "[yellow]interrupted[/]: the index is consistent; run the command again to resume."
+            )
             raise typer.Exit(130) from None
 
     return wrapper

@@ -11,8 +11,10 @@ from rich.table import Table
 
 from assistant.cli.common import UserError, app, console, err_console, friendly_errors, print_json, settings
 from ingest.catalog import Catalog
-from ingest.pipeline import IngestSummary, Ingestor, SourceRun, arxiv_run, file_runs, sample_run
+from ingest.pipeline import Ingestor, IngestSummary, SourceRun, arxiv_run, file_runs, sample_run
+from ingest.settings import Settings
 from ingest.sources import ArxivRequest
+from ingest.vectors import VectorIndex
 
 
 def _parse_day(value: str | None, option: str) -> date | None:
@@ -66,8 +68,12 @@ def print_summary(summary: IngestSummary) -> None:
         table.add_row(name, str(value))
     table.add_row("time", f"{summary.seconds:.1f} s")
     console.print(table)
+    for note in summary.notices:
+        console.print(f"[bold]note:[/] {note}", highlight=False)
     if summary.skipped:
-        console.print("[bold]Skipped:[/] " + ", ".join(f"{n}× {r}" for r, n in summary.skip_reasons.most_common()))
+        console.print(
+            "[bold]Skipped:[/] " + ", ".join(f"{n}× {r}" for r, n in summary.skip_reasons.most_common())
+        )
         for example in summary.skip_examples:
             console.print(f"  {example.where}: {example.reason}", highlight=False)
 
@@ -75,13 +81,22 @@ def print_summary(summary: IngestSummary) -> None:
 @app.command()
 @friendly_errors
 def ingest(
-    file: list[Path] = typer.Option(None, "--file", "-f", help="JSONL/JSONL.gz file (snapshot or daily layout)."),
+    file: list[Path] = typer.Option(
+        None, "--file", "-f", help="JSONL/JSONL.gz file (snapshot or daily layout)."
+    ),
     use_arxiv: bool = typer.Option(False, "--arxiv", help="Fetch from the live arXiv API."),
-    category: list[str] = typer.Option(None, "--category", "-c", help="arXiv category, e.g. cs.LG (repeatable)."),
+    category: list[str] = typer.Option(
+        None, "--category", "-c", help="arXiv category, e.g. cs.LG (repeatable)."
+    ),
     since: str = typer.Option(None, help="With --arxiv: submitted on or after YYYY-MM-DD."),
     until: str = typer.Option(None, help="With --arxiv: submitted on or before YYYY-MM-DD."),
     query: str = typer.Option(None, help="With --arxiv: free arXiv query, e.g. 'abs:unlearning'."),
     max_results: int = typer.Option(None, "--max", min=1, help="With --arxiv: at most this many papers."),
+    daily: bool = typer.Option(
+        False,
+        "--daily",
+        help="For cron: yesterday's and today's arXiv papers in the fields of all radar topics.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Build or update the index. With no source options: the bundled sample (offline)."""
@@ -91,7 +106,11 @@ def ingest(
     try:
         if file:
             runs += file_runs(file)
-        if use_arxiv:
+        if daily:
+            runs.append(
+                _daily_run(cfg, ingestor, category or [], max_results, use_arxiv or since or until or query)
+            )
+        elif use_arxiv:
             request = ArxivRequest(
                 categories=tuple(category or ()),
                 since=_parse_day(since, "--since"),
@@ -111,6 +130,28 @@ def ingest(
         print_json(summary.to_dict())
     else:
         print_summary(summary)
+    exit_for(summary)
+
+
+def _daily_run(
+    cfg: Settings, ingestor: Ingestor, category: list[str], max_results: int | None, conflicting: object
+) -> SourceRun:
+    """`--daily`: the radar's topics decide the categories (read from the radar state, not from ingest)."""
+    from assistant.radar import RadarError, daily_request
+
+    if conflicting:
+        raise UserError("--daily fetches yesterday and today by itself: drop --arxiv/--since/--until/--query")
+    try:
+        request = daily_request(cfg, ingestor.catalog, category, max_results)
+    except RadarError as err:
+        raise UserError(str(err)) from None
+    return arxiv_run(request, cfg, ingestor.catalog)
+
+
+def exit_for(summary: IngestSummary) -> None:
+    """Source failures go to stderr; exit code 1 only when nothing at all could be read."""
+    for failure in summary.failures:
+        err_console.print(f"[bold red]error:[/] {failure.where}: {failure.reason}", highlight=False)
     if summary.papers == 0 and summary.skipped and not summary.resumed:
         err_console.print("[bold red]error:[/] nothing could be read from the input (see the reasons above).")
         raise typer.Exit(1)
@@ -118,8 +159,13 @@ def ingest(
 
 def _run_with_progress(ingestor: Ingestor, runs: list[SourceRun], quiet: bool) -> IngestSummary:
     progress = Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err_console, disable=quiet, transient=False,
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=False,
     )
     with progress:
         ingestor.on_progress = _ProgressBars(progress)
@@ -134,28 +180,33 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
     catalog = Catalog(cfg.catalog_path)
     try:
         first, last = catalog.date_range()
-        payload = {
-            "home": str(cfg.home),
-            "papers": catalog.count(),
-            "pending_embeddings": catalog.count_pending(),
-            "first_date": first.isoformat() if first else None,
-            "last_date": last.isoformat() if last else None,
-            "categories": catalog.known_categories(),
-            "primary_categories": catalog.primary_category_counts(),
-        }
+        categories = catalog.known_categories()
+        primary = catalog.primary_category_counts()
+        papers, pending = catalog.count(), catalog.count_pending()
     finally:
         catalog.close()
+    vectors = VectorIndex(cfg).count()
+    payload = {
+        "home": str(cfg.home),
+        "papers": papers,
+        "vectors": vectors,
+        "pending_embeddings": pending,
+        "first_date": first.isoformat() if first else None,
+        "last_date": last.isoformat() if last else None,
+        "categories": categories,
+        "primary_categories": primary,
+    }
     if as_json:
         print_json(payload)
         return
-    if not payload["papers"]:
+    if not papers:
         console.print(f"The index at {cfg.home} is empty: run [bold]academichub ingest[/].")
         return
     console.print(
-        f"[bold]{payload['papers']}[/] papers in {cfg.home}, listed {payload['first_date']} to {payload['last_date']}"
+        f"[bold]{papers}[/] papers ({vectors} vectors, {pending} waiting to be embedded) in {cfg.home}, "
+        f"listed {payload['first_date']} to {payload['last_date']}"
     )
     table = Table("category", "papers (any listing)", "papers (primary)")
-    primary = payload["primary_categories"]
-    for cat, count in list(payload["categories"].items())[:40]:
+    for cat, count in list(categories.items())[:40]:
         table.add_row(cat, str(count), str(primary.get(cat, 0)))
     console.print(table)
