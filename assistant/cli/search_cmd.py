@@ -1,0 +1,177 @@
+"""`academichub search`: hybrid retrieval from the command line (one query, or one per line of a file)."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.markup import escape
+
+from assistant.cli.common import UserError, app, console, err_console, friendly_errors, print_json, settings
+from assistant.retrieval import MAX_QUERY_CHARS, Hit, Mode, RetrievalError, Retriever, make_filter
+from ingest.catalog import PaperFilter
+
+
+def hit_to_dict(hit: Hit) -> dict[str, Any]:
+    paper = hit.paper
+    return {
+        "id": paper.id,
+        "title": paper.title,
+        "authors": paper.authors,
+        "categories": paper.categories,
+        "published": paper.published.isoformat() if paper.published else None,
+        "score": round(hit.score, 6),
+        "relevance": round(hit.relevance, 4),
+        "abs_url": paper.abs_url,
+        "pdf_url": paper.pdf_url,
+    }
+
+
+@dataclass
+class SearchOutcome:
+    query: str
+    hits: list[Hit]
+    error: str | None = None
+    notice: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"query": self.query, "results": [hit_to_dict(h) for h in self.hits]}
+        if self.error:
+            payload["error"] = self.error
+        if self.notice:
+            payload["notice"] = self.notice
+        return payload
+
+
+def run_search(
+    retriever: Retriever, query: str, k: int, flt: PaperFilter, mode: Mode, diverse: bool
+) -> SearchOutcome:
+    """One search; input the retriever refuses becomes a message, never an exception."""
+    notice = None
+    if len(query.strip()) > MAX_QUERY_CHARS:
+        notice = (
+            f"the query is {len(query.strip())} characters long: only its first {MAX_QUERY_CHARS} were used"
+        )
+    try:
+        hits = retriever.search(query, k=k, paper_filter=flt, mode=mode, diversify=diverse)
+    except RetrievalError as err:
+        return SearchOutcome(query, [], error=str(err))
+    return SearchOutcome(query, hits, notice=notice)
+
+
+def print_hits(outcome: SearchOutcome, flt: PaperFilter) -> None:
+    if outcome.notice:
+        err_console.print(f"[yellow]note:[/] {outcome.notice}", highlight=False)
+    if not outcome.hits:
+        why = " matching the filters" if flt.active else ""
+        console.print(f"No papers{why} found for [bold]{escape(outcome.query[:200])}[/].")
+        return
+    for rank, hit in enumerate(outcome.hits, start=1):
+        paper = hit.paper
+        console.print(
+            f"[bold]{rank:>2}.[/] [bold link={paper.abs_url}]{escape(paper.title)}[/]", highlight=False
+        )
+        details = " · ".join(
+            part
+            for part in (
+                escape(paper.short_authors()),
+                paper.published.isoformat() if paper.published else "",
+                escape(", ".join(paper.categories)),
+                f"relevance {hit.relevance:.2f}",
+            )
+            if part
+        )
+        console.print(f"    [dim]{details}[/]", highlight=False)
+        console.print(f"    [cyan]{paper.abs_url}[/]  [dim]PDF[/] [cyan]{paper.pdf_url}[/]", highlight=False)
+
+
+def _parse_day(value: str | None, option: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _read_queries(path: Path) -> Iterator[str]:
+    """Non-blank lines of the file ('-' = standard input)."""
+    if str(path) == "-":
+        lines: Iterator[str] = iter(sys.stdin)
+    else:
+        if not path.is_file():
+            raise UserError(f"--queries-file {path}: no such file")
+        try:
+            lines = iter(path.read_text(encoding="utf-8", errors="replace").splitlines())
+        except OSError as err:
+            raise UserError(f"--queries-file {path}: cannot read it ({err.strerror})") from None
+    for line in lines:
+        if line.strip():
+            yield line.rstrip("\n")
+
+
+@app.command()
+@friendly_errors
+def search(
+    query: str = typer.Argument(None, help="What you are looking for, in your own words."),
+    k: int = typer.Option(10, "--k", "-k", min=1, max=200, help="Number of papers to show."),
+    category: list[str] = typer.Option(
+        None,
+        "--category",
+        "-c",
+        help="Only these categories; an archive matches its subjects (q-bio = q-bio.*).",
+    ),
+    since: str = typer.Option(None, help="Only papers listed on or after YYYY-MM-DD."),
+    until: str = typer.Option(None, help="Only papers listed on or before YYYY-MM-DD."),
+    author: str = typer.Option(None, help="Only papers with an author matching this (case/accents ignored)."),
+    mode: str = typer.Option("hybrid", help="hybrid (default), dense or lexical (BM25)."),
+    diverse: bool = typer.Option(
+        False, "--diverse", help="Spread results out (MMR) instead of pure ranking."
+    ),
+    queries_file: Path = typer.Option(
+        None, "--queries-file", help="Answer every non-blank line of this file ('-' = stdin) as a JSON line."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a list."),
+) -> None:
+    """Find papers: dense + BM25 hybrid retrieval with exact filters."""
+    if mode not in ("hybrid", "dense", "lexical"):
+        raise UserError(f"--mode {mode!r}: choose hybrid, dense or lexical")
+    if queries_file is None and query is None:
+        raise UserError('give a query (academichub search "graph neural networks for EEG") or --queries-file')
+    if queries_file is not None and query is not None:
+        raise UserError("give either a query or --queries-file, not both")
+    try:
+        flt = make_filter(
+            categories=category,
+            since=_parse_day(since, "--since"),
+            until=_parse_day(until, "--until"),
+            author=author,
+        )
+    except UserError as err:
+        if as_json or queries_file is not None:
+            print_json({"query": query, "results": [], "error": str(err)})
+        raise
+    retriever = Retriever(settings())
+    search_mode: Mode = mode
+    if queries_file is not None:
+        for line in _read_queries(queries_file):
+            outcome = run_search(retriever, line, k, flt, search_mode, diverse)
+            print_json(outcome.to_dict())
+            if outcome.error:
+                err_console.print(
+                    f"[bold red]error:[/] {escape(line[:80])}: {outcome.error}", highlight=False
+                )
+        return
+    outcome = run_search(retriever, query, k, flt, search_mode, diverse)
+    if as_json:
+        print_json(outcome.to_dict())
+    if outcome.error:
+        err_console.print(f"[bold red]error:[/] {outcome.error}", highlight=False)
+        raise typer.Exit(2)
+    if not as_json:
+        print_hits(outcome, flt)
