@@ -1,0 +1,482 @@
+"""Cited answers: question (+ chat history) -> standalone question -> retrieval -> LLM or extractive
+composer -> citation check -> `Answer`.
+
+The chat app and `academichub ask` both call `Answerer.answer`; nothing here prints or renders.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from assistant.citations import (
+    check_citations,
+    cited_numbers,
+    escape_markdown,
+    neutralise_links,
+    strip_citations,
+)
+from assistant.extractive import (
+    SentenceBank,
+    compose_answer,
+    lexical_score,
+    rank_quotes,
+    sentence_support,
+    split_sentences,
+)
+from assistant.llm import LLMClient, LLMError, Message
+from assistant.prompts import load_prompt, render_prompt
+from assistant.retrieval import Hit, RetrievalError, Retriever
+from ingest.catalog import PaperFilter
+from ingest.paper import Paper
+from ingest.settings import Settings
+
+Mode = Literal["llm", "extractive"]
+NOT_FOUND_TEXT = "I could not find this in the indexed papers."
+NO_LLM_NOTICE = (
+    "No language model is configured: extractive mode (sentences quoted from the retrieved abstracts)."
+)
+
+
+@dataclass
+class Source:
+    """A numbered source shown to the user; `number` is the [n] used in the text."""
+
+    number: int
+    hit: Hit
+
+    @property
+    def paper(self) -> Paper:
+        return self.hit.paper
+
+    def to_dict(self) -> dict[str, Any]:
+        paper = self.paper
+        return {
+            "number": self.number,
+            "id": paper.id,
+            "title": paper.title,
+            "authors": list(paper.authors),
+            "published": paper.published.isoformat() if paper.published else None,
+            "categories": list(paper.categories),
+            "abs_url": paper.abs_url,
+            "pdf_url": paper.pdf_url,
+            "score": round(self.hit.score, 6),
+            "relevance": round(self.hit.relevance, 4),
+        }
+
+
+def number_sources(hits: Sequence[Hit]) -> list[Source]:
+    return [Source(number, hit) for number, hit in enumerate(hits, start=1)]
+
+
+@dataclass
+class Answer:
+    question: str
+    standalone_question: str  # after condensing with chat history
+    text: str  # Markdown with [n] citations
+    sources: list[Source]  # numbered 1..n in order; every [n] in text maps to one of them
+    mode: Mode
+    found: bool  # False => text says "I could not find this in the indexed papers"
+    notices: list[str] = field(default_factory=list)
+    removed_citations: list[int] = field(default_factory=list)
+    unsupported_sentences: list[str] = field(default_factory=list)
+
+    @property
+    def citations(self) -> dict[int, str]:
+        """Citation number -> arXiv id, for the numbers the text actually uses."""
+        by_number = {s.number: s.paper.id for s in self.sources}
+        return {n: by_number[n] for n in sorted(cited_numbers(self.text)) if n in by_number}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "text": self.text,
+            "citations": {str(n): pid for n, pid in self.citations.items()},
+            "sources": [s.to_dict() for s in self.sources],
+            "mode": self.mode,
+            "found": self.found,
+            "notices": list(self.notices),
+            "removed_citations": list(self.removed_citations),
+            "unsupported_sentences": list(self.unsupported_sentences),
+        }
+
+
+def format_sources(sources: Sequence[Source], abstract_chars: int = 2500) -> str:
+    """Numbered sources for a prompt. Abstract text is data: it cannot close the fence that marks it."""
+    blocks = []
+    for source in sources:
+        paper = source.paper
+        abstract = fence_safe(paper.abstract)
+        if len(abstract) > abstract_chars:
+            abstract = abstract[:abstract_chars].rsplit(" ", 1)[0] + " ..."
+        blocks.append(
+            f"[{source.number}] {fence_safe(paper.title)}\n"
+            f"Authors: {fence_safe(paper.short_authors(6))}\n"
+            f"Published: {paper.published.isoformat() if paper.published else 'unknown'}\n"
+            f"Categories: {', '.join(paper.categories)}\n"
+            f"Abstract: {abstract}"
+        )
+    return "\n\n".join(blocks)
+
+
+def fence_safe(text: str) -> str:
+    return re.sub(r"<{3,}|>{3,}", lambda m: " ".join(m.group(0)), text)
+
+
+def find_unsupported(
+    text: str, sources: Sequence[Source], bank: SentenceBank, min_support: float
+) -> list[str]:
+    """Cited sentences that neither share most of their words with, nor are close in meaning to, any
+    sentence of the abstracts they cite."""
+    by_number = {s.number: s for s in sources}
+    claims: list[tuple[str, list[int]]] = []
+    for line in text.splitlines():
+        body = _BULLET_RE.sub("", line).strip()
+        if not body or body.startswith("#"):
+            continue
+        for sentence in split_sentences(body):
+            numbers = sorted(n for n in cited_numbers(sentence) if n in by_number)
+            if numbers and len(strip_citations(sentence).split()) >= 4:
+                claims.append((sentence, numbers))
+    if not claims:
+        return []
+    entries = bank.get_many(
+        list({by_number[n].paper.id: by_number[n].paper for _, ns in claims for n in ns}.values())
+    )
+    doubtful = []
+    for sentence, numbers in claims:
+        evidence = [entries[by_number[n].paper.id] for n in numbers]
+        titles = [by_number[n].paper.title for n in numbers]
+        if lexical_score(sentence, evidence, titles) < LEXICAL_SUPPORT:
+            doubtful.append((sentence, evidence))
+    if not doubtful:
+        return []
+    vectors = bank.embedder.encode([strip_citations(s) for s, _ in doubtful])
+    flagged = []
+    for (sentence, evidence), vector in zip(doubtful, vectors, strict=True):
+        if sentence_support([sentence], evidence, vector[None, :])[0] < min_support:
+            flagged.append(sentence.strip())
+    return flagged
+
+
+_BULLET_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+LEXICAL_SUPPORT = 0.6
+_NOT_FOUND_MARK = "could not find this in the indexed papers"
+
+
+# --- follow-up questions --------------------------------------------------------------------------------
+
+_ORDINAL_WORDS = {
+    "first": 1,
+    "second": 2,
+    "third": 3,
+    "fourth": 4,
+    "fifth": 5,
+    "sixth": 6,
+    "seventh": 7,
+    "eighth": 8,
+    "ninth": 9,
+    "tenth": 10,
+    "last": -1,
+}
+_NOUNS = r"(?:one|paper|article|source|result|work|study|preprint)s?"
+_ORDINAL_RE = re.compile(
+    r"\bthe\s+(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d{1,2}(?:st|nd|rd|th))"
+    rf"(?:\s+{_NOUNS})?\b",
+    re.IGNORECASE,
+)
+_NUMBERED_RE = re.compile(
+    r"\b(?:paper|source|reference|result|number|no\.?)\s*(?:#\s*)?\[?(\d{1,2})\]?(?!\w)|#(\d{1,2})\b|\[(\d{1,2})\]",
+    re.IGNORECASE,
+)
+_THIS_PAPER_RE = re.compile(rf"\b(?:this|that)\s+{_NOUNS}\b", re.IGNORECASE)
+_PLURAL_RE = re.compile(
+    r"\b(these|those)(\s+(?:papers|ones|works|studies|articles|preprints))?\b", re.IGNORECASE
+)
+_THEM_RE = re.compile(r"\b(them|they|both|either|all of them)\b", re.IGNORECASE)
+_IT_RE = re.compile(r"\b(it|its|this|that|there)\b", re.IGNORECASE)
+_CONTINUATION_RE = re.compile(
+    r"^\s*(?:and|also|what about|how about|and what about|and how about|or)\b[\s,]*", re.I
+)
+_TERM_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
+_QUESTION_STOPWORDS = frozenset(
+    str.split(
+        "a an and are as at be but by can could do does did for from has have how i in into is it its of "
+        "on or so such than that the their them then there these they this those to was we what when "
+        "where which who why will with would you your about over under between across using use used via "
+        "vs me tell explain describe give show list find any some more most other papers paper recent "
+        "new latest work works study studies approaches approach methods method one ones please know say "
+        "said"
+    )
+)
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """A follow-up made to stand alone; `only_ids` restricts retrieval to papers it points at."""
+
+    question: str
+    only_ids: frozenset[str] | None = None
+
+
+def key_terms(question: str, limit: int = 8) -> str:
+    words = [w for w in _TERM_RE.findall(question) if w.lower() not in _QUESTION_STOPWORDS]
+    return " ".join(list(dict.fromkeys(words))[:limit])
+
+
+def _ordinal_number(token: str) -> int:
+    token = token.lower()
+    if token in _ORDINAL_WORDS:
+        return _ORDINAL_WORDS[token]
+    return int(re.sub(r"\D", "", token))
+
+
+def rewrite_follow_up(
+    question: str, previous_question: str, previous_answer: str, previous: Sequence[Source]
+) -> Rewrite:
+    """Deterministic rewrite of a follow-up against the previous turn (extractive mode, and the fallback
+    when the model cannot condense): "the second one" / "paper 2" / "[2]" -> that source's title;
+    "this paper" -> the first paper the previous answer cited; "these"/"them" -> the previous sources;
+    "it", "and ...?" or a very short question -> the previous question's key terms added."""
+    terms = key_terms(previous_question)
+    by_number = {s.number: s for s in previous}
+    pointed: list[Source] = []
+
+    def title_of(number: int) -> str | None:
+        if number == -1 and previous:
+            number = previous[-1].number
+        source = by_number.get(number)
+        if source is None:
+            return None
+        pointed.append(source)
+        return f'"{source.paper.title}"'
+
+    text = _ORDINAL_RE.sub(lambda m: title_of(_ordinal_number(m.group(1))) or m.group(0), question)
+    text = _NUMBERED_RE.sub(lambda m: title_of(int(next(g for g in m.groups() if g))) or m.group(0), text)
+    if not pointed and _THIS_PAPER_RE.search(text):
+        cited = sorted(cited_numbers(previous_answer)) or ([previous[0].number] if previous else [])
+        text = (
+            _THIS_PAPER_RE.sub(lambda m: title_of(cited[0]) or m.group(0), text, count=1) if cited else text
+        )
+    if pointed:
+        return Rewrite(_tidy(text), frozenset(s.paper.id for s in pointed))
+    about = f" on {terms}" if terms else ""
+    if _PLURAL_RE.search(text) and previous:
+        text = _PLURAL_RE.sub(lambda m: f"{m.group(1)} papers{about}", text, count=1)
+        return Rewrite(_tidy(text), frozenset(s.paper.id for s in previous))
+    if _THEM_RE.search(text) and previous:
+        text = _THEM_RE.sub(lambda m: f"the papers{about}", text, count=1)
+        return Rewrite(_tidy(text), frozenset(s.paper.id for s in previous))
+    short = len(key_terms(text).split()) <= 2
+    if terms and (_CONTINUATION_RE.search(text) or _IT_RE.search(text) or short):
+        body = _CONTINUATION_RE.sub("", text).strip() or text.strip()
+        return Rewrite(_tidy(f"{terms}: {body}"))
+    return Rewrite(question.strip())
+
+
+def _tidy(text: str) -> str:
+    text = _CONTINUATION_RE.sub("", text).strip()
+    text = re.sub(r"\s+", " ", text)
+    return text[:1].upper() + text[1:] if text else text
+
+
+# --- the answerer ---------------------------------------------------------------------------------------
+
+
+class Answerer:
+    """Answers questions over the index. One per process (it holds the retriever, the LLM client and the
+    sentence-vector cache); safe to call from several threads."""
+
+    def __init__(self, settings: Settings, retriever: Retriever, llm: LLMClient | None = None) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.llm = llm
+        self._bank: SentenceBank | None = None
+
+    @property
+    def bank(self) -> SentenceBank:
+        if self._bank is None:
+            self._bank = SentenceBank(self.retriever.embedder)
+        return self._bank
+
+    def answer(
+        self,
+        question: str,
+        *,
+        history: Sequence[tuple[str, str]] = (),
+        paper_filter: PaperFilter | None = None,
+        k: int | None = None,
+        use_llm: bool | None = None,
+        exclude_ids: Collection[str] = (),
+        on_token: Callable[[str], None] | None = None,
+    ) -> Answer:
+        """Answer `question`. `on_token` receives the model's tokens as they stream (LLM mode only); the
+        returned `Answer.text` is authoritative (after the citation check). Raises RetrievalError for input
+        retrieval cannot serve (empty question, unknown category, empty index)."""
+        notices: list[str] = []
+        llm = self._llm_for(use_llm, notices)
+        flt = merge_exclusions(paper_filter, exclude_ids)
+        standalone, flt = self.condense(question, history, flt, llm, notices)
+        hits = self.retriever.search(standalone, k or self.settings.default_k, flt)
+        relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
+        mode: Mode = "llm" if llm else "extractive"
+        if not relevant:
+            return Answer(question, standalone, NOT_FOUND_TEXT, [], mode, False, notices)
+        sources = number_sources(relevant)
+        text: str | None = None
+        if llm is not None:
+            text = self._generate(llm, standalone, sources, on_token, notices)
+        if text is None:
+            mode = "extractive"
+            text = self.extractive_text(standalone, sources)
+        checked = check_citations(neutralise_links(text), [s.number for s in sources])
+        text = checked.text.strip()
+        if checked.removed:
+            notices.append(
+                "Removed citation"
+                + ("s " if len(checked.removed) > 1 else " ")
+                + ", ".join(f"[{n}]" for n in checked.removed)
+                + f": only sources [1] to [{len(sources)}] exist."
+            )
+        found = not (_NOT_FOUND_MARK in text.lower() and not checked.used)
+        unsupported: list[str] = []
+        if mode == "llm" and found:
+            unsupported = find_unsupported(text, sources, self.bank, self.settings.min_support)
+            if unsupported:
+                notices.append(
+                    f"{len(unsupported)} sentence{'s' if len(unsupported) > 1 else ''} not supported by the "
+                    "cited abstract (flagged)."
+                )
+        return Answer(question, standalone, text, sources, mode, found, notices, checked.removed, unsupported)
+
+    # --- steps ------------------------------------------------------------------------------------------
+
+    def _llm_for(self, use_llm: bool | None, notices: list[str]) -> LLMClient | None:
+        if use_llm is False:
+            notices.append(
+                "Extractive mode (language model switched off): sentences quoted from the abstracts."
+            )
+            return None
+        if self.llm is None:
+            notices.append(NO_LLM_NOTICE)
+            return None
+        return self.llm
+
+    def condense(
+        self,
+        question: str,
+        history: Sequence[tuple[str, str]],
+        flt: PaperFilter,
+        llm: LLMClient | None,
+        notices: list[str],
+    ) -> tuple[str, PaperFilter]:
+        """The question made to stand alone (and retrieval restricted to the papers it points at)."""
+        text = (question or "").strip()
+        if not history or not text:
+            return text, flt
+        previous_question, previous_answer = history[-1]
+        previous = self._previous_sources(history, flt)
+        prev_standalone = self._standalone_of(previous_question, history[:-1], flt, depth=2)
+        rewrite = rewrite_follow_up(text, prev_standalone, previous_answer, previous)
+        standalone = rewrite.question
+        if llm is not None:
+            condensed = self._condense_with_llm(llm, text, history, previous, notices)
+            if condensed:
+                standalone = condensed
+        if rewrite.only_ids:
+            only = rewrite.only_ids if flt.only_ids is None else rewrite.only_ids & flt.only_ids
+            flt = replace(flt, only_ids=only)
+        return standalone, flt
+
+    def _standalone_of(
+        self, question: str, history: Sequence[tuple[str, str]], flt: PaperFilter, depth: int
+    ) -> str:
+        if not history or depth <= 0:
+            return question
+        previous = self._sources_for(self._standalone_of(history[-1][0], history[:-1], flt, depth - 1), flt)
+        prev_standalone = self._standalone_of(history[-1][0], history[:-1], flt, depth - 1)
+        return rewrite_follow_up(question, prev_standalone, history[-1][1], previous).question
+
+    def _previous_sources(self, history: Sequence[tuple[str, str]], flt: PaperFilter) -> list[Source]:
+        """The sources of the previous answer: retrieval is deterministic, so asking again gives them."""
+        return self._sources_for(self._standalone_of(history[-1][0], history[:-1], flt, depth=2), flt)
+
+    def _sources_for(self, question: str, flt: PaperFilter) -> list[Source]:
+        try:
+            hits = self.retriever.search(question, self.settings.default_k, flt)
+        except RetrievalError:
+            return []
+        return number_sources([h for h in hits if h.relevance >= self.settings.min_relevance])
+
+    def _condense_with_llm(
+        self,
+        llm: LLMClient,
+        question: str,
+        history: Sequence[tuple[str, str]],
+        previous: Sequence[Source],
+        notices: list[str],
+    ) -> str | None:
+        turns = []
+        for user, assistant in history[-3:]:
+            turns.append(f"User: {user.strip()}")
+            turns.append(f"Assistant: {_clip(assistant, 600)}")
+        listed = "\n".join(f"[{s.number}] {fence_safe(s.paper.title)}" for s in previous) or "(none)"
+        prompt = render_prompt(
+            "condense-question", history="\n".join(turns), previous_sources=listed, question=question
+        )
+        try:
+            reply = llm.chat([Message("user", prompt)])
+        except LLMError as err:
+            notices.append(
+                f"Could not rewrite the follow-up with the language model ({err}); used a simple rewrite."
+            )
+            return None
+        line = next((ln.strip() for ln in reply.splitlines() if ln.strip()), "")
+        line = re.sub(r"^(?:standalone question:\s*)", "", line, flags=re.IGNORECASE).strip().strip("\"'")
+        return line if 0 < len(line) <= 500 else None
+
+    def _generate(
+        self,
+        llm: LLMClient,
+        question: str,
+        sources: Sequence[Source],
+        on_token: Callable[[str], None] | None,
+        notices: list[str],
+    ) -> str | None:
+        prompt = render_prompt(
+            "answer", question=question, sources=format_sources(sources), count=len(sources)
+        )
+        messages = [Message("system", load_prompt("system")), Message("user", prompt)]
+        try:
+            reply = llm.chat(messages, on_token=on_token)
+        except LLMError as err:
+            notices.append(f"Language model unavailable: {err}. Fell back to extractive mode.")
+            return None
+        if not reply.strip():
+            notices.append("The language model returned an empty answer. Fell back to extractive mode.")
+            return None
+        return reply
+
+    def extractive_text(self, question: str, sources: Sequence[Source], limit: int = 6) -> str:
+        query = self.retriever.embedder.encode_query(question)
+        numbered = [(s.number, s.paper, s.hit.relevance) for s in sources]
+        quotes = rank_quotes(query, question, numbered, self.bank, limit=limit, per_paper=2)
+        if not quotes:
+            return NOT_FOUND_TEXT
+        titles = {s.number: escape_markdown(s.paper.title) for s in sources}
+        return compose_answer(quotes, titles)
+
+
+def _clip(text: str, limit: int) -> str:
+    text = re.sub(r"\s+", " ", text or "").strip()
+    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + " ..."
+
+
+def merge_exclusions(paper_filter: PaperFilter | None, exclude_ids: Collection[str]) -> PaperFilter:
+    flt = paper_filter or PaperFilter()
+    if not exclude_ids:
+        return flt
+    return replace(flt, exclude_ids=frozenset(flt.exclude_ids) | frozenset(exclude_ids))

@@ -1,0 +1,168 @@
+"""`academichub ask` (a cited answer) and `academichub brief` (a cross-field briefing, Markdown + BibTeX)."""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+
+import typer
+from rich.markdown import Markdown
+from rich.markup import escape
+
+from assistant.answer import Answer, Answerer, Source
+from assistant.briefing import Briefer, BriefingError
+from assistant.cli.common import UserError, app, console, err_console, friendly_errors, print_json, settings
+from assistant.llm import LLMClient, get_llm
+from assistant.retrieval import RetrievalError, Retriever, make_filter
+
+
+def _parse_day(value: str | None, option: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
+
+
+def _llm(extractive: bool) -> LLMClient | None:
+    return None if extractive else get_llm(settings())
+
+
+def _print_notices(notices: list[str]) -> None:
+    for notice in notices:
+        err_console.print(f"[yellow]note:[/] {escape(notice)}", highlight=False)
+
+
+def _print_sources(sources: list[Source]) -> None:
+    """One block per source; links printed whole (a table would truncate them in narrow terminals)."""
+    console.print("[bold]Sources[/]")
+    for source in sources:
+        paper = source.paper
+        when = paper.published.isoformat() if paper.published else "undated"
+        console.print(f"[bold]\\[{source.number}][/] {escape(paper.title)}", highlight=False)
+        console.print(
+            f"    {escape(paper.short_authors())} · {when} · {', '.join(paper.categories[:4])}",
+            highlight=False,
+        )
+        console.print(f"    {paper.abs_url}  (PDF {paper.pdf_url})", highlight=False, soft_wrap=True)
+
+
+def _stream_to_terminal(token: str) -> None:
+    sys.stdout.write(token)
+    sys.stdout.flush()
+
+
+@app.command()
+@friendly_errors
+def ask(
+    question: str = typer.Argument(..., help="The question, in plain words."),
+    category: list[str] = typer.Option(
+        None, "--category", "-c", help="Only papers in this category or archive."
+    ),
+    since: str = typer.Option(None, help="Only papers listed on or after YYYY-MM-DD."),
+    until: str = typer.Option(None, help="Only papers listed on or before YYYY-MM-DD."),
+    author: str = typer.Option(None, help="Only papers with an author matching this name."),
+    k: int = typer.Option(None, "--k", "-k", min=1, max=50, help="How many papers to retrieve (default 8)."),
+    extractive: bool = typer.Option(False, "--extractive", help="Do not use the language model."),
+    as_json: bool = typer.Option(False, "--json", help="Print the answer, citations and sources as JSON."),
+) -> None:
+    """A short answer in which every claim cites a retrieved paper [n]."""
+    cfg = settings()
+    flt = make_filter(category, _parse_day(since, "--since"), _parse_day(until, "--until"), author)
+    answerer = Answerer(cfg, Retriever(cfg), _llm(extractive))
+    streamed: list[str] = []
+
+    def on_token(token: str) -> None:
+        streamed.append(token)
+        _stream_to_terminal(token)
+
+    try:
+        answer = answerer.answer(
+            question,
+            paper_filter=flt,
+            k=k,
+            use_llm=False if extractive else None,
+            on_token=None if as_json else on_token,
+        )
+    except RetrievalError as err:
+        raise UserError(str(err)) from None
+    if as_json:
+        print_json(answer.to_dict())
+        return
+    _print_answer(answer, streamed_text="".join(streamed))
+
+
+def _print_answer(answer: Answer, streamed_text: str) -> None:
+    if streamed_text:
+        sys.stdout.write("\n")
+        if streamed_text.strip() != answer.text.strip():
+            console.rule("checked answer")
+            console.print(Markdown(answer.text))
+    else:
+        console.print(Markdown(answer.text))
+    if answer.sources:
+        _print_sources(answer.sources)
+    if answer.unsupported_sentences:
+        err_console.print("[yellow]flagged (no support in the cited abstract):[/]")
+        for sentence in answer.unsupported_sentences:
+            err_console.print(f"  - {escape(sentence)}", highlight=False)
+    _print_notices(answer.notices)
+
+
+@app.command()
+@friendly_errors
+def brief(
+    topic: str = typer.Argument(..., help="What the briefing is about."),
+    field: list[str] = typer.Option(
+        None, "--field", "-f", help="A field: category or archive prefix, e.g. cs.LG or q-bio (repeatable)."
+    ),
+    since: str = typer.Option(None, help="Only papers listed on or after YYYY-MM-DD."),
+    until: str = typer.Option(None, help="Only papers listed on or before YYYY-MM-DD."),
+    per_field: int = typer.Option(4, "--per-field", min=1, max=12, help="Papers per field."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write the Markdown briefing to this file."),
+    bibtex: Path = typer.Option(None, "--bibtex", help="Write the references as BibTeX to this file."),
+    extractive: bool = typer.Option(False, "--extractive", help="Do not use the language model."),
+    as_json: bool = typer.Option(False, "--json", help="Print the briefing and its sources as JSON."),
+) -> None:
+    """A cited cross-field briefing: overview, a section per field, bridges, open questions, references."""
+    cfg = settings()
+    for target in (out, bibtex):
+        if target is not None and target.exists() and target.is_dir():
+            raise UserError(f"{target} is a directory: give a file name")
+    briefer = Briefer(cfg, Retriever(cfg), _llm(extractive))
+    streaming = not as_json and out is None
+    try:
+        briefing = briefer.brief(
+            topic,
+            fields=field or None,
+            since=_parse_day(since, "--since"),
+            until=_parse_day(until, "--until"),
+            per_field=per_field,
+            use_llm=False if extractive else None,
+            on_token=_stream_to_terminal if streaming else None,
+        )
+    except (RetrievalError, BriefingError) as err:
+        raise UserError(str(err)) from None
+    written = []
+    try:
+        if out is not None:
+            out.write_text(briefing.markdown, encoding="utf-8")
+            written.append(str(out))
+        if bibtex is not None:
+            bibtex.write_text(briefing.to_bibtex(), encoding="utf-8")
+            written.append(str(bibtex))
+    except OSError as err:
+        raise UserError(f"cannot write {err.filename}: {err.strerror}") from None
+    if as_json:
+        print_json(briefing.to_dict())
+    elif out is None:
+        if briefing.mode == "llm" and streaming:
+            sys.stdout.write("\n")
+            console.rule("briefing")
+        console.print(Markdown(briefing.markdown))
+    if not as_json:
+        for path in written:
+            err_console.print(f"wrote {escape(path)}", highlight=False)
+        _print_notices(briefing.notices)

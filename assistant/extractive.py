@@ -1,0 +1,231 @@
+"""Extractive mode: answers and briefings composed of sentences quoted from the retrieved abstracts, ranked
+by query-sentence similarity with the same embedding model the index uses. Deterministic and free.
+
+`SentenceBank` owns the one cache of abstract-sentence vectors (per paper id and content hash, bounded),
+shared by the answerer, the briefing composer and the citation support check.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from assistant.citations import content_stems, lexical_support, neutralise_links
+from ingest.embedding import Embedder
+from ingest.paper import Paper
+
+_ABBREVIATIONS = frozenset(
+    str.split("e.g i.e et al etc vs cf fig figs eq eqs ref refs sec approx resp no dr prof mr ms st ca viz")
+)
+_BOUNDARY_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_WORDS_RE = re.compile(r"\S+")
+MIN_WORDS = 5
+MAX_WORDS = 90
+DUPLICATE_COSINE = 0.92
+CANDIDATES_PER_PAPER = 3
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of an abstract; abbreviations (e.g., et al., Fig.) and decimals do not end a sentence."""
+    text = re.sub(r"\s+", " ", text or "").strip()
+    if not text:
+        return []
+    sentences: list[str] = []
+    start = 0
+    for match in _BOUNDARY_RE.finditer(text):
+        candidate = text[start : match.start()].strip()
+        last_word = candidate.rsplit(" ", 1)[-1].rstrip(".!?").lower() if candidate else ""
+        if last_word in _ABBREVIATIONS or (len(last_word) == 1 and last_word.isalpha()):
+            continue  # "et al. Smith", "J. Doe": not a boundary
+        sentences.append(candidate)
+        start = match.end()
+    tail = text[start:].strip()
+    if tail:
+        sentences.append(tail)
+    return [s for s in sentences if s]
+
+
+def is_quotable(sentence: str) -> bool:
+    """Long enough to say something, short enough to read, and not just a pointer to code or data."""
+    words = len(_WORDS_RE.findall(sentence))
+    if words < MIN_WORDS or words > MAX_WORDS:
+        return False
+    lowered = sentence.lower()
+    return not (("http" in lowered or "github" in lowered or "www." in lowered) and words < 25)
+
+
+@dataclass(frozen=True)
+class PaperSentences:
+    paper_id: str
+    sentences: list[str]
+    vectors: np.ndarray  # one unit row per sentence
+
+
+class SentenceBank:
+    """Sentence vectors cached per sentence text (bounded LRU), so a paper seen before costs nothing and
+    only the sentences a ranking actually needs are encoded. Thread-safe."""
+
+    def __init__(self, embedder: Embedder, max_sentences: int = 100_000) -> None:
+        self.embedder = embedder
+        self.max_sentences = max_sentences
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._split: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def sentences(self, paper: Paper) -> list[str]:
+        key = (paper.id, paper.content_hash)
+        with self._lock:
+            cached = self._split.get(key)
+            if cached is not None:
+                return cached
+        sentences = split_sentences(paper.abstract)
+        with self._lock:
+            self._split[key] = sentences
+            while len(self._split) > self.max_sentences // 8:
+                self._split.popitem(last=False)
+        return sentences
+
+    def vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """One unit row per text; the texts not seen before are encoded in one batch."""
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        if missing:
+            encoded = self.embedder.encode(missing)
+            with self._lock:
+                for text, vector in zip(missing, encoded, strict=True):
+                    self._vectors[text] = vector
+                while len(self._vectors) > self.max_sentences:
+                    self._vectors.popitem(last=False)
+        with self._lock:
+            rows = []
+            for text in texts:
+                vector = self._vectors.get(text)
+                if vector is None:  # evicted between the two locks by a very large concurrent batch
+                    vector = self.embedder.encode([text])[0]
+                else:
+                    self._vectors.move_to_end(text)
+                rows.append(vector)
+        return np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+
+    def get_many(self, papers: Sequence[Paper]) -> dict[str, PaperSentences]:
+        """Every sentence of each paper with its vector (one encode batch for all that are missing)."""
+        split = {paper.id: self.sentences(paper) for paper in papers}
+        flat = [s for sentences in split.values() for s in sentences]
+        matrix = self.vectors(flat) if flat else np.zeros((0, 0), dtype=np.float32)
+        result: dict[str, PaperSentences] = {}
+        offset = 0
+        for paper_id, sentences in split.items():
+            result[paper_id] = PaperSentences(paper_id, sentences, matrix[offset : offset + len(sentences)])
+            offset += len(sentences)
+        return result
+
+
+def lexical_candidates(query_text: str, sentences: Sequence[str], keep: int) -> list[int]:
+    """Positions of the quotable sentences sharing most content words with the query (earlier first on
+    ties): the cheap first stage before the embedding ranks them."""
+    query_words = content_stems(query_text)
+    scored = [
+        (len(content_stems(sentence) & query_words), position)
+        for position, sentence in enumerate(sentences)
+        if is_quotable(sentence)
+    ]
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    return sorted(position for _, position in scored[:keep])
+
+
+@dataclass(frozen=True)
+class Quote:
+    number: int  # source number ([n])
+    paper_id: str
+    sentence: str
+    score: float
+    position: int  # sentence index in the abstract
+
+
+def rank_quotes(
+    query: np.ndarray,
+    query_text: str,
+    numbered: Sequence[tuple[int, Paper, float]],
+    bank: SentenceBank,
+    *,
+    limit: int,
+    per_paper: int = 2,
+    candidates_per_paper: int = CANDIDATES_PER_PAPER,
+    min_score: float = 0.15,
+) -> list[Quote]:
+    """The best quotable sentences for a query across papers: (number, paper, paper relevance) triples.
+
+    Two stages: each paper's sentences sharing most words with the query (`candidates_per_paper`), then
+    score = query-sentence cosine + a small bonus for the paper's relevance (ties go to the better paper).
+    Near-duplicate sentences (cosine > 0.92, or the same text) are kept once."""
+    picked: list[tuple[int, Paper, float, int, str]] = []
+    for number, paper, relevance in numbered:
+        sentences = bank.sentences(paper)
+        for position in lexical_candidates(query_text, sentences, candidates_per_paper):
+            picked.append((number, paper, relevance, position, sentences[position]))
+    matrix = bank.vectors([p[4] for p in picked]) if picked else np.zeros((0, 0), dtype=np.float32)
+    candidates: list[tuple[float, int, int, str, np.ndarray, str]] = []
+    for (number, paper, relevance, position, sentence), vector in zip(picked, matrix, strict=True):
+        score = float(vector @ query) + 0.15 * relevance
+        candidates.append((score, number, position, sentence, vector, paper.id))
+    candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
+    chosen: list[Quote] = []
+    chosen_vectors: list[np.ndarray] = []
+    seen_text: set[str] = set()
+    taken: dict[int, int] = {}
+    for score, number, position, sentence, vector, paper_id in candidates:
+        if len(chosen) >= limit:
+            break
+        if score < min_score and chosen:
+            break
+        norm = re.sub(r"\W+", " ", sentence.lower()).strip()
+        if norm in seen_text or taken.get(number, 0) >= per_paper:
+            continue
+        if any(float(vector @ other) > DUPLICATE_COSINE for other in chosen_vectors):
+            continue
+        chosen.append(Quote(number, paper_id, sentence, score, position))
+        chosen_vectors.append(vector)
+        seen_text.add(norm)
+        taken[number] = taken.get(number, 0) + 1
+    return chosen
+
+
+def cite(sentence: str, numbers: Sequence[int]) -> str:
+    """`sentence` (links neutralised) with its citation before the final full stop: "... result [2]."."""
+    marks = "".join(f"[{n}]" for n in numbers)
+    text = neutralise_links(sentence).strip()
+    if text.endswith("."):
+        return f"{text[:-1]} {marks}."
+    return f"{text} {marks}"
+
+
+def compose_answer(quotes: Sequence[Quote], titles: dict[int, str]) -> str:
+    """Bullets, one per paper in order of its best sentence, each sentence cited."""
+    by_number: dict[int, list[Quote]] = {}
+    for quote in quotes:
+        by_number.setdefault(quote.number, []).append(quote)
+    lines = ["From the retrieved abstracts:", ""]
+    for number, group in by_number.items():
+        body = " ".join(cite(q.sentence, [number]) for q in sorted(group, key=lambda q: q.position))
+        lines.append(f"- *{titles[number]}*: {body}")
+    return "\n".join(lines)
+
+
+def sentence_support(
+    sentences: Sequence[str], evidence: Sequence[PaperSentences], sentence_vectors: np.ndarray
+) -> list[float]:
+    """For each sentence: its best cosine against the evidence sentences (0 when there is none)."""
+    rows = [e.vectors for e in evidence if len(e.sentences)]
+    if not rows or not len(sentences):
+        return [0.0] * len(sentences)
+    matrix = np.vstack(rows)
+    return [float(v) for v in (sentence_vectors @ matrix.T).max(axis=1)]
+
+
+def lexical_score(sentence: str, evidence: Sequence[PaperSentences], titles: Sequence[str]) -> float:
+    return lexical_support(sentence, [*titles, *(" ".join(e.sentences) for e in evidence)])

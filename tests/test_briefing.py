@@ -1,0 +1,185 @@
+"""Cross-field briefings on real papers (small index: real SQLite, Chroma and the packaged model); the LLM
+variant against tests/openai_standin.py, a local HTTP server speaking the OpenAI chat-completions protocol
+with SSE streaming (no real endpoint is reachable from the tests)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from openai_standin import OpenAIStandin, Reply
+from typer.testing import CliRunner
+
+from assistant.briefing import Briefer, Briefing, BriefingError, bibtex_entries
+from assistant.citations import cited_numbers
+from assistant.cli.common import app
+from assistant.llm import get_llm
+from assistant.retrieval import RetrievalError, Retriever
+from ingest.embedding import Embedder
+from ingest.paper import Paper
+from ingest.settings import Settings
+
+TOPIC = "machine unlearning and safety of language and vision models"
+FIELDS = ["cs.CL", "cs.CV", "cs.AI"]
+
+
+def parse_bibtex(text: str) -> list[dict[str, str]]:
+    """A strict little BibTeX reader: @type{key, name = {brace-balanced value}, ...}. Raises on bad input."""
+    entries: list[dict[str, str]] = []
+    pos = 0
+    while True:
+        start = text.find("@", pos)
+        if start < 0:
+            break
+        head = re.compile(r"@(\w+)\s*\{\s*([^,\s{}]+)\s*,").match(text, start)
+        assert head, f"bad entry head at {start}: {text[start : start + 40]!r}"
+        entry = {"ENTRYTYPE": head.group(1), "ID": head.group(2)}
+        pos = head.end()
+        while True:
+            field = re.compile(r"\s*(\w+)\s*=\s*\{").match(text, pos)
+            if not field:
+                break
+            depth, i = 1, field.end()
+            while depth:
+                assert i < len(text), "unbalanced braces"
+                if text[i] == "\\":
+                    i += 2
+                    continue
+                depth += {"{": 1, "}": -1}.get(text[i], 0)
+                i += 1
+            entry[field.group(1).lower()] = text[field.end() : i - 1]
+            pos = i
+            comma = re.compile(r"\s*,").match(text, pos)
+            if comma:
+                pos = comma.end()
+        close = re.compile(r"\s*\}").match(text, pos)
+        assert close, f"entry {entry['ID']} is not closed"
+        pos = close.end()
+        entries.append(entry)
+    return entries
+
+
+@pytest.fixture(scope="module")
+def briefer(small_index: Settings, embedder: Embedder) -> Briefer:
+    return Briefer(small_index, Retriever(small_index, embedder=embedder))
+
+
+@pytest.fixture(scope="module")
+def three_fields(briefer: Briefer) -> Briefing:
+    return briefer.brief(TOPIC, fields=FIELDS, per_field=3)
+
+
+def sections_of(markdown: str) -> dict[str, str]:
+    return dict(re.findall(r"^## (.+)\n([\s\S]*?)(?=^## |\Z)", markdown, flags=re.MULTILINE))
+
+
+def test_a_three_field_briefing_has_a_section_per_field_and_bridges(three_fields: Briefing) -> None:
+    briefing = three_fields
+    assert briefing.mode == "extractive" and briefing.fields == FIELDS
+    sections = sections_of(briefing.markdown)
+    assert briefing.markdown.startswith(f"# Briefing: {TOPIC}")
+    assert list(sections) == ["Overview", *FIELDS, "Bridges", "Open questions", "References"]
+    for name in FIELDS:
+        numbers = cited_numbers(sections[name])
+        assert numbers, f"section {name} cites nothing"
+        for n in numbers:  # every paper of a field section is listed in that field
+            paper = briefing.sources[n - 1].paper
+            assert any(c == name for c in paper.categories), (name, paper.categories)
+    # The two unlearning papers listed in both cs.CV and cs.AI are bridges.
+    bridge_ids = {briefing.sources[b.numbers[0] - 1].paper.id for b in briefing.bridges if b.kind == "paper"}
+    assert {"2606.00105", "2606.00380"} & bridge_ids
+    assert "is listed in cs.CV and cs.AI" in sections["Bridges"]
+    assert cited_numbers(briefing.markdown) <= {s.number for s in briefing.sources}
+    for source in briefing.sources:
+        assert f"[abs](https://arxiv.org/abs/{source.paper.id})" in sections["References"]
+        assert f"[PDF](https://arxiv.org/pdf/{source.paper.id})" in sections["References"]
+
+
+def test_bibtex_of_the_briefing_parses(three_fields: Briefing) -> None:
+    entries = parse_bibtex(three_fields.to_bibtex())
+    assert len(entries) == len(three_fields.sources)
+    assert len({e["ID"] for e in entries}) == len(entries)
+    for entry, source in zip(entries, three_fields.sources, strict=True):
+        assert entry["ENTRYTYPE"] == "misc"
+        assert entry["eprint"] == source.paper.id and entry["archiveprefix"] == "arXiv"
+        assert entry["primaryclass"] == source.paper.primary_category
+        assert entry["url"] == f"https://arxiv.org/abs/{source.paper.id}"
+
+
+def test_bibtex_escapes_special_characters_and_keeps_keys_unique() -> None:
+    tricky = Paper(
+        id="2606.00001",
+        title="{Braces} & 100% of $x_1$ #tags ~ ^ \\ back",
+        abstract="a",
+        authors=["Zoë Müller", "A. O'Neil"],
+        categories=["cs.LG"],
+    )
+    twin = tricky.model_copy(update={"id": "2606.00002"})
+    entries = parse_bibtex(bibtex_entries([tricky, twin]))
+    assert [e["eprint"] for e in entries] == ["2606.00001", "2606.00002"]
+    assert entries[0]["ID"] != entries[1]["ID"]
+    assert r"\{Braces\} \& 100\% of \$x\_1\$ \#tags" in entries[0]["title"]
+    assert entries[0]["author"] == "Zoë Müller and A. O'Neil"
+
+
+def test_fields_are_chosen_from_the_papers_when_none_are_given(briefer: Briefer) -> None:
+    briefing = briefer.brief("machine unlearning", per_field=2)
+    assert 1 <= len(briefing.fields) <= 3
+    assert any("Fields chosen from the retrieved papers" in n for n in briefing.notices)
+    assert list(sections_of(briefing.markdown))[1 : 1 + len(briefing.fields)] == briefing.fields
+
+
+def test_bad_briefing_input_is_a_readable_error(briefer: Briefer) -> None:
+    with pytest.raises(BriefingError, match="topic is empty"):
+        briefer.brief("  ")
+    with pytest.raises(RetrievalError, match="unknown category"):
+        briefer.brief(TOPIC, fields=["cs.XX"])
+
+
+# --- the LLM variant ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def standin() -> Iterator[OpenAIStandin]:
+    with OpenAIStandin() as server:
+        yield server
+
+
+def test_llm_briefing_keeps_the_structure_and_checks_citations(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    standin.default = Reply(
+        "## Overview\nUnlearning is studied across fields [1] and in [42].\n\n"
+        "## cs.CL\nDecoding-time unlearning uses auxiliary models [1].\n\n"
+        "## Bridges\n- Vision and language unlearning meet [2].\n\n"
+        "## Open questions\n- Whether unlearning is reversible [3]."
+    )
+    settings = small_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
+    briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    tokens: list[str] = []
+    briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=3, on_token=tokens.append)
+    assert briefing.mode == "llm" and tokens
+    sections = sections_of(briefing.markdown)
+    assert list(sections) == ["Overview", *FIELDS, "Bridges", "Open questions", "References"]
+    assert "Decoding-time unlearning uses auxiliary models [1]." in sections["cs.CL"]
+    assert cited_numbers(sections["cs.CV"])  # the model skipped cs.CV: filled from the abstracts
+    assert briefing.removed_citations == [42] and "[42]" not in briefing.markdown
+    prompt = standin.requests[-1].messages[1]["content"]
+    assert "## cs.CV" in prompt and "## Bridges" in prompt and "<<<SOURCES" in prompt
+
+
+def test_brief_cli_writes_markdown_and_bibtex(small_index: Settings, use_home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def,unused-ignore]
+    use_home(Path(small_index.home))
+    out, bib = tmp_path / "brief.md", tmp_path / "refs.bib"
+    args = ["brief", TOPIC, "--per-field", "2", "--out", str(out), "--bibtex", str(bib), "--json"]
+    for name in FIELDS:
+        args += ["--field", name]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert out.read_text(encoding="utf-8") == payload["markdown"]
+    assert len(parse_bibtex(bib.read_text(encoding="utf-8"))) == len(payload["sources"])
+    assert payload["citations"] == {str(s["number"]): s["id"] for s in payload["sources"]}
