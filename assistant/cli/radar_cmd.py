@@ -1,0 +1,218 @@
+"""`academichub radar ...`: saved topics, the feed of new papers in batches, followed authors, the daily
+briefing. A thin shell over `assistant.radar.Radar` (the chat app's Radar profile uses the same object)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+
+import typer
+from rich.markup import escape
+from rich.panel import Panel
+from rich.table import Table
+
+from assistant.cli.common import UserError, app, console, friendly_errors, print_json, settings
+from assistant.radar import FeedBatch, NothingNewError, Radar, RadarError, Topic
+from assistant.retrieval import RetrievalError, Retriever
+
+radar_app = typer.Typer(
+    help="Daily research radar: saved topics, new papers since your last visit, another batch, a briefing.",
+    no_args_is_help=True,
+)
+app.add_typer(radar_app, name="radar")
+
+JSON_HELP = "Print the result as JSON."
+
+
+@contextmanager
+def _radar() -> Iterator[Radar]:
+    cfg = settings()
+    radar = Radar(cfg, Retriever(cfg))
+    try:
+        yield radar
+    except (RadarError, RetrievalError) as err:
+        raise UserError(str(err)) from None
+    finally:
+        radar.close()
+
+
+def _when(timestamp: float | None) -> str:
+    return datetime.fromtimestamp(timestamp).strftime("%Y-%m-%d %H:%M") if timestamp else "never"
+
+
+def _print_topic(topic: Topic, verb: str) -> None:
+    console.print(f"{verb} topic [bold]{escape(topic.name)}[/]: {escape(topic.query)}")
+    if topic.fields:
+        console.print("  fields: " + ", ".join(topic.fields), highlight=False)
+    if topic.authors:
+        console.print("  following: " + escape("; ".join(topic.authors)), highlight=False)
+
+
+@radar_app.command("add")
+@friendly_errors
+def add(
+    name: str = typer.Argument(..., help="Topic name (unique, case-insensitive)."),
+    query: str = typer.Option(..., "--query", "-q", help="What the topic is about, in words."),
+    field: list[str] = typer.Option(None, "--field", "-f", help="arXiv category or archive (repeatable)."),
+    author: list[str] = typer.Option(None, "--author", "-a", help="Follow this author (repeatable)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Save a topic to follow."""
+    with _radar() as radar:
+        topic = radar.add_topic(name, query, fields=field or (), authors=author or ())
+    if as_json:
+        print_json(topic.to_dict())
+        return
+    _print_topic(topic, "Saved")
+    console.print(f"See what is new: [bold]academichub radar feed {escape(_quoted(topic.name))}[/]")
+
+
+@radar_app.command("list")
+@friendly_errors
+def list_topics(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Saved topics."""
+    with _radar() as radar:
+        topics = radar.list_topics()
+        papers = radar.retriever.catalog.count()
+    if as_json:
+        print_json({"topics": [t.to_dict() for t in topics], "papers_in_index": papers})
+        return
+    if not papers:
+        console.print("The index is empty: run [bold]academichub ingest[/] first, then add topics.")
+    if not topics:
+        console.print('No saved topics. Add one: [bold]academichub radar add NAME --query "..."[/]')
+        return
+    table = Table("topic", "query", "fields", "following", "last visit")
+    for topic in topics:
+        table.add_row(
+            escape(topic.name),
+            escape(topic.query),
+            ", ".join(topic.fields) or "all",
+            escape("; ".join(topic.authors)),
+            _when(topic.last_visit),
+        )
+    console.print(table)
+
+
+@radar_app.command("remove")
+@friendly_errors
+def remove(
+    name: str = typer.Argument(..., help="Topic name."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Delete a topic and what it has seen."""
+    with _radar() as radar:
+        topic = radar.get_topic(name)
+        radar.remove_topic(name)
+    if as_json:
+        print_json({"removed": topic.name})
+    else:
+        console.print(f"Removed topic [bold]{escape(topic.name)}[/].")
+
+
+@radar_app.command("follow")
+@friendly_errors
+def follow(
+    name: str = typer.Argument(..., help="Topic name."),
+    author: str = typer.Argument(..., help="Author name (or part of it; case and accents don't matter)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Follow an author in a topic: their new papers are on the feed whatever they are about."""
+    with _radar() as radar:
+        topic = radar.follow_author(name, author)
+    if as_json:
+        print_json(topic.to_dict())
+    else:
+        _print_topic(topic, "Updated")
+
+
+@radar_app.command("feed")
+@friendly_errors
+def feed(
+    name: str = typer.Argument(..., help="Topic name."),
+    batch: int = typer.Option(10, "--batch", "-n", min=1, max=100, help="Papers per batch."),
+    next_batch: bool = typer.Option(False, "--next", help="Another batch: the next papers not yet seen."),
+    author: str = typer.Option(None, "--author", "-a", help="Only papers by this author (substring)."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """New papers for a topic since your last visit, one batch at a time."""
+    with _radar() as radar:
+        result = radar.feed(name, batch=batch, next_batch=next_batch, author=author)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_feed(result)
+
+
+def print_feed(result: FeedBatch) -> None:
+    topic = result.topic
+    since = result.since.strftime("%Y-%m-%d %H:%M").removesuffix(" 00:00") if result.since else "the start"
+    if result.items:
+        console.print(
+            f"[bold]{escape(topic.name)}[/] · new since {since} · batch {result.batch_number} · "
+            f"{len(result.items)} shown, {result.remaining} more not yet seen",
+            highlight=False,
+        )
+    for number, hit in enumerate(result.items, start=1):
+        paper = hit.paper
+        lines = [
+            escape(paper.short_authors(6)),
+            f"{paper.published or 'undated'} · {', '.join(paper.categories)} · relevance {hit.relevance:.2f}",
+            f"[link={paper.abs_url}]{paper.abs_url}[/link] · [link={paper.pdf_url}]PDF[/link]",
+        ]
+        followed = result.followed.get(paper.id)
+        if followed:
+            lines.append(f"[green]followed author: {escape(followed)}[/]")
+        console.print(
+            Panel("\n".join(lines), title=f"[bold]{number}. {escape(paper.title)}[/]", title_align="left"),
+            highlight=False,
+        )
+    if result.message:
+        console.print(result.message, highlight=False)
+    elif result.remaining:
+        console.print(f"Another batch: [bold]academichub radar feed {escape(_quoted(topic.name))} --next[/]")
+
+
+@radar_app.command("brief")
+@friendly_errors
+def brief(
+    name: str = typer.Argument(..., help="Topic name."),
+    out: Path = typer.Option(None, "--out", "-o", help="Also write the briefing to this Markdown file."),
+    use_llm: bool = typer.Option(
+        None, "--llm/--no-llm", help="Use the language model (default: if configured)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """A cross-field briefing over today's new papers for a topic."""
+    if out is not None and not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: the folder {out.parent} does not exist")
+    with _radar() as radar:
+        try:
+            briefing = radar.brief(name, use_llm=use_llm)
+        except NothingNewError as err:
+            if as_json:
+                print_json({"topic": radar.get_topic(name).to_dict(), "briefing": None, "message": str(err)})
+            else:
+                console.print(str(err), highlight=False)
+            return
+    if out is not None:
+        try:
+            out.write_text(briefing.markdown, encoding="utf-8")
+        except OSError as err:
+            raise UserError(f"cannot write {out}: {err.strerror}") from None
+    if as_json:
+        print_json(briefing.to_dict())
+        return
+    for notice in briefing.notices:
+        console.print(f"[yellow]note:[/] {escape(notice)}")
+    from rich.markdown import Markdown
+
+    console.print(Markdown(briefing.markdown))
+    if out is not None:
+        console.print(f"Written to {out}", highlight=False)
+
+
+def _quoted(name: str) -> str:
+    return f'"{name}"' if any(ch.isspace() for ch in name) else name

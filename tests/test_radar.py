@@ -1,0 +1,268 @@
+"""The daily radar with real parts: real SQLite catalog and radar state, real Chroma, the packaged model.
+
+The corpus is three listing days of the bundled sample (15 + 19 + 13 real papers), written as daily files
+and ingested one day at a time, the way `academichub ingest --daily` grows an index.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from arxiv_standin import ArxivStandIn
+from conftest import make_settings, sample_records, write_jsonl
+from typer.testing import CliRunner
+
+from assistant.cli import app
+from assistant.radar import NothingNewError, Radar, RadarError
+from assistant.retrieval import Retriever, make_filter
+from ingest.embedding import Embedder
+from ingest.pipeline import Ingestor, file_runs
+from ingest.settings import Settings
+
+DAYS = ["2026-06-04", "2026-06-05", "2026-06-08"]
+LLM_QUERY = "large language model agents and reasoning"
+
+
+@pytest.fixture(scope="module")
+def daily_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("daily")
+    records = sample_records()
+    return {
+        day: write_jsonl(folder / f"{day}.jsonl", [r for r in records if r["date"] == day]) for day in DAYS
+    }
+
+
+@pytest.fixture(scope="module")
+def day_ids(daily_files: dict[str, Path]) -> dict[str, set[str]]:
+    return {
+        day: {json.loads(line)["id"] for line in path.read_text().splitlines()}
+        for day, path in daily_files.items()
+    }
+
+
+def ingest_day(settings: Settings, embedder: Embedder, path: Path) -> None:
+    ingestor = Ingestor(settings, embedder=embedder)
+    try:
+        ingestor.run(file_runs([path]))
+    finally:
+        ingestor.close()
+
+
+@pytest.fixture(scope="module")
+def day1_home(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, daily_files: dict[str, Path]
+) -> Path:
+    home = tmp_path_factory.mktemp("day1") / "home"
+    ingest_day(make_settings(home), embedder, daily_files[DAYS[0]])
+    return home
+
+
+@pytest.fixture
+def home(tmp_path: Path, day1_home: Path) -> Path:
+    """A private copy of the day-1 index: radar state is written under the data directory."""
+    return Path(shutil.copytree(day1_home, tmp_path / "home"))
+
+
+def make_radar(home: Path, embedder: Embedder) -> Radar:
+    settings = make_settings(home)
+    return Radar(settings, Retriever(settings, embedder=embedder))
+
+
+def read_whole_feed(radar: Radar, name: str, batch: int = 3) -> list[list[str]]:
+    """The batches a user sees: the feed, then `--next` until the radar says it is exhausted."""
+    result = radar.feed(name, batch=batch)
+    batches = [[h.paper.id for h in result.items]] if result.items else []
+    while not result.exhausted:
+        result = radar.feed(name, batch=batch, next_batch=True)
+        batches.append([h.paper.id for h in result.items])
+    return batches
+
+
+@pytest.mark.slow
+def test_feed_after_each_day_shows_only_that_days_new_matching_papers(
+    home: Path, embedder: Embedder, daily_files: dict[str, Path], day_ids: dict[str, set[str]]
+) -> None:
+    radar = make_radar(home, embedder)
+    radar.add_topic("LLM agents", LLM_QUERY)
+    threshold = radar.settings.radar_min_relevance
+    seen_before: set[str] = set()
+    for number, day in enumerate(DAYS):
+        if number:
+            ingest_day(radar.settings, embedder, daily_files[day])
+        batches = read_whole_feed(radar, "LLM agents")
+        shown = [pid for batch in batches for pid in batch]
+        # Only that day's papers, never one twice, none seen on an earlier day.
+        assert set(shown) <= day_ids[day], day
+        assert len(shown) == len(set(shown))
+        assert not set(shown) & seen_before
+        # All of that day's matches, and only them: the same query over that day's papers alone.
+        expected = {
+            h.paper.id
+            for h in radar.retriever.search(LLM_QUERY, k=200, paper_filter=make_filter(only_ids=day_ids[day]))
+            if h.relevance >= threshold
+        }
+        assert set(shown) == expected
+        assert shown, f"the topic should match something on {day}"
+        assert all(len(batch) <= 3 for batch in batches)
+        seen_before |= set(shown)
+        # Another batch after the end: nothing repeats, the radar says so.
+        after = radar.feed("LLM agents", batch=3, next_batch=True)
+        assert after.items == [] and after.exhausted
+        assert "seen everything new" in (after.message or "")
+        # Opening the radar again without a new ingest shows where the user left off.
+        again = radar.feed("LLM agents", batch=3)
+        assert [h.paper.id for h in again.items] == batches[-1]
+
+
+def test_first_visit_after_a_backfill_shows_the_latest_listing_day(
+    home: Path, embedder: Embedder, daily_files: dict[str, Path], day_ids: dict[str, set[str]]
+) -> None:
+    radar = make_radar(home, embedder)
+    ingest_day(radar.settings, embedder, daily_files[DAYS[1]])
+    radar.add_topic("LLM agents", LLM_QUERY)
+    result = radar.feed("LLM agents", batch=50)
+    assert result.items
+    assert {h.paper.id for h in result.items} <= day_ids[DAYS[1]]
+    assert result.since == datetime(2026, 6, 5)
+
+
+def test_nothing_new_is_a_message_not_an_error(home: Path, embedder: Embedder) -> None:
+    radar = make_radar(home, embedder)
+    radar.add_topic("Cryptography", "lattice-based post-quantum cryptography", fields=["cs.CR"])
+    result = radar.feed("Cryptography")
+    assert result.items == [] and result.exhausted
+    assert result.message == "nothing new for 'Cryptography' in the latest listing (2026-06-04)"
+    with pytest.raises(NothingNewError, match="nothing new for 'Cryptography'"):
+        radar.brief("Cryptography")
+
+
+def test_followed_author_papers_come_first_and_author_filter_is_accent_insensitive(
+    home: Path, embedder: Embedder
+) -> None:
+    radar = make_radar(home, embedder)
+    radar.add_topic("Speech", "speech recognition with large language models", fields=["cs.CL"])
+    first = radar.feed("Speech", batch=2)
+    assert "2606.04779" not in {h.paper.id for h in first.items}  # a math.CO / cs.AI paper: off topic
+    topic = radar.follow_author("speech", "andrea FERRARIO")
+    assert topic.authors == ["andrea FERRARIO"]
+    following = radar.feed("Speech", batch=2, next_batch=True)
+    assert following.items[0].paper.id == "2606.04779"
+    assert following.followed == {"2606.04779": "andrea FERRARIO"}
+    # Following twice changes nothing.
+    assert radar.follow_author("Speech", "Andrea Ferrario").authors == ["andrea FERRARIO"]
+    # The author chip: "zufle" finds Maike Züfle's paper, and only hers.
+    radar.add_topic("LLM agents", LLM_QUERY)
+    by_author = radar.feed("LLM agents", author="zufle")
+    assert [h.paper.id for h in by_author.items] == ["2606.04730"]
+    assert all("Züfle" in " ".join(h.paper.authors) for h in by_author.items)
+
+
+def test_bad_input_gets_readable_errors(home: Path, tmp_path: Path, embedder: Embedder) -> None:
+    radar = make_radar(home, embedder)
+    radar.add_topic("LLM agents", LLM_QUERY)
+    with pytest.raises(RadarError, match="a topic named 'LLM agents' already exists"):
+        radar.add_topic("llm   AGENTS", "something else")
+    with pytest.raises(RadarError, match="query for topic 'Empty' is empty"):
+        radar.add_topic("Empty", "   ")
+    with pytest.raises(RadarError, match=r"unknown category: 'cs.CLL' \(did you mean cs.CL"):
+        radar.add_topic("Typo", "speech", fields=["cs.CLL"])
+    with pytest.raises(RadarError, match=r"no topic named 'nope'\. Saved topics: LLM agents"):
+        radar.feed("nope")
+    with pytest.raises(RadarError, match="batch size must be between 1 and 100"):
+        radar.feed("LLM agents", batch=0)
+    assert [t.name for t in radar.list_topics()] == ["LLM agents"]  # nothing lost
+    empty = make_radar(tmp_path / "empty-home", embedder)
+    with pytest.raises(RadarError, match="the index is empty: run `academichub ingest` first"):
+        empty.add_topic("LLM agents", LLM_QUERY)
+
+
+@pytest.fixture
+def shared_model(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> Embedder:
+    """CLI commands get the session's model instead of loading a second one."""
+    monkeypatch.setattr("assistant.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("ingest.pipeline.get_embedder", lambda settings: embedder)
+    return embedder
+
+
+def run_cli(args: list[str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, args)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_cli_radar_commands_with_json(home: Path, use_home, tmp_path: Path, shared_model: Embedder) -> None:  # type: ignore[no-untyped-def]
+    use_home(home)
+    code, out, _ = run_cli(["radar", "add", "LLM agents", "--query", LLM_QUERY, "--field", "cs", "--json"])
+    assert code == 0 and json.loads(out)["fields"] == ["cs"]
+    code, out, _ = run_cli(["radar", "list", "--json"])
+    assert [t["name"] for t in json.loads(out)["topics"]] == ["LLM agents"]
+    code, out, _ = run_cli(["radar", "feed", "LLM agents", "--batch", "2", "--json"])
+    first = json.loads(out)
+    assert code == 0 and first["batch_number"] == 1 and len(first["items"]) == 2
+    assert first["items"][0]["abs_url"].startswith("https://arxiv.org/abs/2606.")
+    code, out, _ = run_cli(["radar", "feed", "LLM agents", "--batch", "2", "--next", "--json"])
+    second = json.loads(out)
+    assert second["batch_number"] == 2
+    assert not {i["id"] for i in first["items"]} & {i["id"] for i in second["items"]}
+    # Human output: cards with title, date, fields and links.
+    code, out, _ = run_cli(["radar", "feed", "LLM agents", "--batch", "2"])
+    assert code == 0 and "batch 2" in out and "2026-06-04" in out and "arxiv.org/abs/" in out
+    # Daily briefing (extractive: no language model in tests), only over today's new papers.
+    briefing_file = tmp_path / "brief.md"
+    code, out, _ = run_cli(["radar", "brief", "LLM agents", "--out", str(briefing_file), "--json"])
+    assert code == 0, out
+    payload = json.loads(out)
+    cited = {s["id"] for s in payload["sources"]}
+    assert cited and cited <= {i["id"] for i in first["items"] + second["items"]} | set(_window(home))
+    assert briefing_file.read_text().strip()
+    code, out, _ = run_cli(["radar", "follow", "LLM agents", "Ferrario", "--json"])
+    assert json.loads(out)["authors"] == ["Ferrario"]
+    code, _, err = run_cli(["radar", "add", "llm agents", "--query", "x"])
+    assert code == 2 and "already exists" in err
+    code, out, _ = run_cli(["radar", "remove", "LLM agents", "--json"])
+    assert json.loads(out) == {"removed": "LLM agents"}
+    code, _, err = run_cli(["radar", "feed", "LLM agents"])
+    assert code == 2 and "no topic named 'LLM agents'" in err and "Traceback" not in err
+
+
+def _window(home: Path) -> list[str]:
+    import sqlite3
+
+    with sqlite3.connect(home / "state.sqlite3") as conn:
+        return [r[0] for r in conn.execute("SELECT paper_id FROM radar_items")]
+
+
+def test_cli_before_any_ingestion(tmp_path: Path, use_home) -> None:  # type: ignore[no-untyped-def]
+    use_home(tmp_path / "fresh")
+    code, _, err = run_cli(["radar", "add", "LLM agents", "--query", LLM_QUERY])
+    assert code == 2 and "the index is empty: run `academichub ingest` first" in err
+    code, out, _ = run_cli(["radar", "list"])
+    assert code == 0 and "The index is empty" in out
+    code, _, err = run_cli(["ingest", "--daily"])
+    assert code == 2 and "there are none yet" in " ".join(err.split())  # rich wraps long lines
+
+
+def test_ingest_daily_fetches_yesterday_and_today_in_the_topics_fields(
+    home: Path, use_home, monkeypatch: pytest.MonkeyPatch, shared_model: Embedder
+) -> None:  # type: ignore[no-untyped-def]
+    """`ingest --daily` against a local stand-in for the arXiv API (real HTTP on 127.0.0.1, recorded
+    pages)."""
+    settings = use_home(home)
+    Radar(settings, Retriever(settings)).add_topic("Speech", "speech", fields=["cs.CL", "eess"])
+    Radar(settings, Retriever(settings)).add_topic("Games", "auctions", fields=["cs.GT"])
+    with ArxivStandIn() as standin:
+        monkeypatch.setenv("ACADEMICHUB_ARXIV_API_URL", standin.url)
+        monkeypatch.setenv("ACADEMICHUB_ARXIV_DELAY_SECONDS", "0")
+        monkeypatch.setenv("ACADEMICHUB_ARXIV_PAGE_SIZE", "10")
+        settings = use_home(home)
+        code, out, err = run_cli(["ingest", "--daily", "--max", "10", "--json"])
+    assert code == 0, err
+    assert json.loads(out)["new"] == 10
+    query = standin.requests[0]["search_query"]
+    today = datetime.now(UTC).date()
+    yesterday = today - timedelta(days=1)
+    assert "cat:cs.CL" in query and "cat:eess.AS" in query and "cat:cs.GT" in query  # eess -> its categories
+    assert f"submittedDate:[{yesterday:%Y%m%d}0000 TO {today:%Y%m%d}2359]" in query
