@@ -1,0 +1,724 @@
+"""The Chainlit chat app: a thin shell over `Answerer`, `Briefer` and `Radar`.
+
+Start it with `academichub serve`. Profiles: Ask (cited Q&A with follow-ups), Briefing (topic -> cited
+cross-field briefing) and Radar (saved topics, new papers in batches, daily briefing). What is shown is
+built by `assistant.chat_view` (pure, unit-tested); this module only wires engine calls to Chainlit.
+
+Engine calls block (model, SQLite, Chroma, LLM), so they run in worker threads; tokens streamed by the
+engine hop back to the event loop through an asyncio queue.
+"""
+
+# No `from __future__ import annotations`: Chainlit executes this file without registering it in
+# sys.modules, and dataclasses cannot resolve string annotations of such a module.
+import asyncio
+import functools
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import chainlit as cl
+from chainlit.input_widget import MultiSelect, Slider, Switch, TextInput
+from chainlit.types import ThreadDict
+
+from assistant import chat_view as view
+from assistant.answer import Answer, Answerer, Source
+from assistant.auth import check_password, parse_auth_users
+from assistant.briefing import Briefer, Briefing, BriefingError
+from assistant.chat_history import conninfo, ensure_tables, history_path
+from assistant.llm import LLMError, get_llm
+from assistant.radar import FeedBatch, Radar, RadarError
+from assistant.retrieval import EmptyIndexError, RetrievalError, Retriever
+from ingest.paper import Paper
+from ingest.settings import Settings, get_settings
+
+log = logging.getLogger("academichub.app")
+T = TypeVar("T")
+
+ASK, BRIEFING, RADAR = "Ask", "Briefing", "Radar"
+HISTORY_TURNS = 6
+RADAR_LIST_COMMANDS = {"topics", "my topics", "show my topics", "list", "list topics"}
+
+
+# --- the engine: one per process -------------------------------------------------------------------
+
+
+@dataclass
+class IndexStatus:
+    papers: int
+    first_day: str | None
+    last_day: str | None
+    categories: dict[str, int]
+
+
+class Engine:
+    """The process-wide engine: one retriever (and embedding model), LLM client, answerer, briefer, radar."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.retriever = Retriever(settings)
+        self.llm = get_llm(settings)
+        self.answerer = Answerer(settings, self.retriever, self.llm)
+        self.briefer = Briefer(settings, self.retriever, self.llm)
+        self.radar = Radar(settings, self.retriever)
+
+    def status(self) -> IndexStatus:
+        catalog = self.retriever.catalog
+        count = catalog.count()
+        first, last = catalog.date_range() if count else (None, None)
+        return IndexStatus(
+            count,
+            first.isoformat() if first else None,
+            last.isoformat() if last else None,
+            catalog.known_categories() if count else {},
+        )
+
+
+@functools.lru_cache(maxsize=1)
+def engine() -> Engine:
+    return Engine(get_settings())
+
+
+async def in_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    return await asyncio.to_thread(func, *args, **kwargs)
+
+
+async def streamed(msg: cl.Message, call: Callable[[Callable[[str], None]], T]) -> T:
+    """Run `call(on_token)` in a worker thread, streaming each token into `msg` as it arrives."""
+    loop = asyncio.get_running_loop()
+    tokens: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def on_token(token: str) -> None:
+        loop.call_soon_threadsafe(tokens.put_nowait, token)
+
+    task = asyncio.ensure_future(asyncio.to_thread(call, on_token))
+    task.add_done_callback(lambda _: tokens.put_nowait(None))
+    while (token := await tokens.get()) is not None:
+        await msg.stream_token(token)
+    return await task
+
+
+def readable_error(err: BaseException) -> str:
+    """What the user reads instead of a traceback."""
+    if isinstance(err, EmptyIndexError):
+        return (
+            "**The index is empty.** Run `academichub ingest` (the bundled sample) or "
+            "`academichub ingest --file papers.jsonl` / `--arxiv --category cs.LG`, then ask again."
+        )
+    if isinstance(err, RetrievalError | RadarError | BriefingError | view.SettingsError):
+        return f"**Cannot do that:** {err}"
+    if isinstance(err, LLMError):
+        return f"**The language model failed:** {err}"
+    log.exception("unexpected error in a chat handler", exc_info=err)
+    return f"**Something went wrong** ({type(err).__name__}: {err}). The server log has the details."
+
+
+async def send_error(err: BaseException) -> None:
+    await cl.Message(content=readable_error(err), author="AcademicHub").send()
+
+
+# --- per-session state -----------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    """An answer or briefing shown in the chat; actions under it refer to it by id."""
+
+    kind: str  # "answer" | "briefing"
+    query: str
+    title: str
+    body: str
+    numbered: list[tuple[int, Paper]]
+    shown_ids: set[str] = field(default_factory=set)
+    bibtex: str | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+def prefs() -> view.ChatPrefs:
+    current = cl.user_session.get("prefs")
+    return current if isinstance(current, view.ChatPrefs) else view.ChatPrefs(k=get_settings().default_k)
+
+
+def remember(result: Result) -> None:
+    results: dict[str, Result] = cl.user_session.get("results") or {}
+    results[result.id] = result
+    cl.user_session.set("results", results)
+
+
+def recall(action: cl.Action) -> Result | None:
+    results: dict[str, Result] = cl.user_session.get("results") or {}
+    return results.get(str(action.payload.get("result", "")))
+
+
+# --- profiles, starters, settings ------------------------------------------------------------------
+
+
+def mode_banner(settings: Settings, status: IndexStatus | None) -> str:
+    if status is not None and status.papers == 0:
+        index = "**The index is empty:** run `academichub ingest` first."
+    elif status is not None:
+        index = f"{status.papers:,} papers indexed ({status.first_day} to {status.last_day})."
+    else:
+        index = ""
+    if settings.llm_configured:
+        mode = "A language model writes the answers; every claim cites a paper."
+    else:
+        mode = (
+            "**Extractive mode:** no language model is configured, so answers quote the retrieved "
+            "abstracts, with citations. Set `OPENAI_BASE_URL` / `OPENAI_API_KEY` to plug one in."
+        )
+    return f"{index} {mode}".strip()
+
+
+def starters_for(profile: str) -> list[cl.Starter]:
+    if profile == BRIEFING:
+        return [
+            cl.Starter(label="Brief me: graph neural networks", message="graph neural networks"),
+            cl.Starter(label="Brief me: diffusion models across fields", message="diffusion models"),
+            cl.Starter(
+                label="Brief me: reinforcement learning for robotics",
+                message="reinforcement learning for robot control",
+            ),
+        ]
+    if profile == RADAR:
+        return [
+            cl.Starter(label="Show my topics", message="show my topics"),
+            cl.Starter(
+                label="Track: large language model agents", message="track: large language model agents"
+            ),
+            cl.Starter(
+                label="Track: EEG and brain-computer interfaces",
+                message="track: EEG brain-computer interfaces",
+            ),
+        ]
+    return [
+        cl.Starter(label="Which papers use diffusion models?", message="Which papers use diffusion models?"),
+        cl.Starter(
+            label="How do LLM agents plan?", message="How do large language model agents plan and use tools?"
+        ),
+        cl.Starter(
+            label="Federated learning and privacy", message="What is new in federated learning and privacy?"
+        ),
+    ]
+
+
+@cl.set_chat_profiles
+async def chat_profiles(current_user: cl.User | None = None) -> list[cl.ChatProfile]:
+    settings = get_settings()
+    try:
+        status: IndexStatus | None = await in_thread(engine().status)
+    except Exception:  # the banner must not break the page; the first question reports the problem
+        status = None
+    banner = mode_banner(settings, status)
+    return [
+        cl.ChatProfile(
+            name=ASK,
+            icon="/public/ask.svg",
+            default=True,
+            markdown_description=f"Ask questions about the indexed papers; answers cite them. {banner}",
+            starters=starters_for(ASK),
+        ),
+        cl.ChatProfile(
+            name=BRIEFING,
+            icon="/public/briefing.svg",
+            markdown_description=f"Type a topic: get a cited briefing across fields. {banner}",
+            starters=starters_for(BRIEFING),
+        ),
+        cl.ChatProfile(
+            name=RADAR,
+            icon="/public/radar.svg",
+            markdown_description=(
+                "Your daily radar: saved topics, new papers in batches, followed authors and a daily "
+                f"briefing. Type `track: <topic>` to add one. {banner}"
+            ),
+            starters=starters_for(RADAR),
+        ),
+    ]
+
+
+def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs) -> list[Any]:
+    settings = get_settings()
+    count_label = {ASK: "Number of sources", BRIEFING: "Papers per field", RADAR: "Batch size"}[profile]
+    widgets: list[Any] = [
+        MultiSelect(
+            id="fields",
+            label="Fields",
+            items=view.field_choices(status.categories) or {"(index is empty)": ""},
+            initial=list(current.fields),
+            description="Only papers in these fields/categories (none selected: all).",
+        ),
+        TextInput(
+            id="since",
+            label="Published since",
+            placeholder=status.first_day or "YYYY-MM-DD",
+            initial=current.since.isoformat() if current.since else "",
+        ),
+        TextInput(
+            id="until",
+            label="Published until",
+            placeholder=status.last_day or "YYYY-MM-DD",
+            initial=current.until.isoformat() if current.until else "",
+        ),
+        Slider(id="k", label=count_label, initial=current.k, min=1, max=view.MAX_SOURCES, step=1),
+    ]
+    if settings.llm_configured:
+        widgets.append(
+            Switch(
+                id="use_llm",
+                label="Use language model",
+                initial=current.use_llm is not False,
+                description="Off: extractive answers quoted from the abstracts.",
+            )
+        )
+    return widgets
+
+
+async def send_settings(profile: str) -> IndexStatus:
+    status = await in_thread(engine().status)
+    cl.user_session.set("known_fields", view.field_choices(status.categories).values())
+    await cl.ChatSettings(settings_widgets(profile, status, prefs())).send()
+    return status
+
+
+@cl.on_chat_start
+async def on_chat_start() -> None:
+    cl.user_session.set("prefs", view.ChatPrefs(k=get_settings().default_k))
+    cl.user_session.set("history", [])
+    cl.user_session.set("results", {})
+    try:
+        await send_settings(profile())
+    except Exception as err:
+        await send_error(err)
+
+
+@cl.on_settings_update
+async def on_settings_update(values: dict[str, Any]) -> None:
+    settings = get_settings()
+    known = cl.user_session.get("known_fields") or []
+    try:
+        new = view.prefs_from_settings(values, known, settings.default_k, settings.llm_configured)
+    except view.SettingsError as err:
+        await send_error(err)
+        return
+    cl.user_session.set("prefs", new)
+    await cl.Message(
+        content=f"Settings applied to the next search: {new.describe()}.", author="AcademicHub"
+    ).send()
+
+
+def profile() -> str:
+    name = cl.user_session.get("chat_profile")
+    return name if name in (ASK, BRIEFING, RADAR) else ASK
+
+
+# --- Ask ---------------------------------------------------------------------------------------------
+
+
+def numbered(sources: list[Source]) -> list[tuple[int, Paper]]:
+    return [(s.number, s.paper) for s in sources]
+
+
+def source_elements(sources: list[Source]) -> list[cl.Text]:
+    return [
+        cl.Text(
+            name=view.marker(s.number),
+            content=view.source_markdown(s.number, s.paper, s.hit.relevance),
+            display="side",
+        )
+        for s in sources
+    ]
+
+
+def result_actions(result: Result) -> list[cl.Action]:
+    payload = {"result": result.id}
+    actions = []
+    if result.kind == "answer":
+        actions.append(
+            cl.Action(name="brief_on_this", payload=payload, label="Brief me on this", icon="newspaper")
+        )
+    actions += [
+        cl.Action(name="another_batch", payload=payload, label="Show another batch", icon="refresh-cw"),
+        cl.Action(name="export_markdown", payload=payload, label="Export Markdown", icon="file-text"),
+        cl.Action(name="export_bibtex", payload=payload, label="Export BibTeX", icon="book-open"),
+    ]
+    return actions
+
+
+def rendered(notices: list[str], text: str, sources: list[Source]) -> str:
+    parts = [view.notices_markdown(notices) + text.strip()]
+    listing = view.sources_list_markdown(numbered(sources))
+    if listing:
+        parts.append(listing)
+    return "\n\n".join(parts)
+
+
+async def retrieval_step(query: str, current: view.ChatPrefs, label: str) -> cl.Step:
+    step = cl.Step(name=label, type="retrieval", show_input=True)
+    step.input = f"query: {view.escape_md(query)}\n\nfilters: {current.describe()}"
+    await step.send()
+    return step
+
+
+async def close_step(step: cl.Step, sources: list[Source], query: str | None = None) -> None:
+    if query:
+        step.input = f"{step.input}\n\nsearched as: {view.escape_md(query)}"
+    if sources:
+        step.output = f"{len(sources)} papers found\n\n" + "\n".join(
+            f"- {view.marker(s.number)} {view.escape_md(s.paper.title)} "
+            f"({s.paper.id}, {view.paper_date(s.paper)}, match {s.hit.relevance:.2f})"
+            for s in sources
+        )
+    else:
+        step.output = "no matching papers"
+    await step.update()
+
+
+async def ask(question: str, *, exclude: set[str] | None = None, standalone: bool = False) -> None:
+    current = prefs()
+    history: list[tuple[str, str]] = cl.user_session.get("history") or []
+    step = await retrieval_step(question, current, "Retrieval")
+    msg = cl.Message(content="", author="AcademicHub")
+    answer: Answer = await streamed(
+        msg,
+        lambda on_token: engine().answerer.answer(
+            question,
+            history=() if standalone else history[-HISTORY_TURNS:],
+            paper_filter=current.paper_filter(),
+            k=current.k,
+            use_llm=current.use_llm,
+            exclude_ids=exclude or set(),
+            on_token=on_token,
+        ),
+    )
+    await close_step(
+        step, answer.sources, answer.standalone_question if answer.standalone_question != question else None
+    )
+    result = Result(
+        kind="answer",
+        query=answer.standalone_question or question,
+        title=answer.standalone_question or question,
+        body=view.notices_markdown(answer.notices) + answer.text,
+        numbered=numbered(answer.sources),
+        shown_ids=set(exclude or ()) | {s.paper.id for s in answer.sources},
+    )
+    remember(result)
+    if not standalone:
+        cl.user_session.set("history", [*history, (question, answer.text)][-HISTORY_TURNS:])
+    msg.content = rendered(answer.notices, answer.text, answer.sources)
+    msg.elements = source_elements(answer.sources)  # type: ignore[assignment]
+    msg.actions = result_actions(result) if answer.sources else []
+    await msg.send()  # ends the stream (if any) and attaches elements and actions
+
+
+# --- Briefing ----------------------------------------------------------------------------------------
+
+
+async def brief(topic: str, *, exclude: set[str] | None = None) -> None:
+    current = prefs()
+    step = await retrieval_step(topic, current, "Briefing retrieval")
+    msg = cl.Message(content="", author="AcademicHub")
+    briefing: Briefing = await streamed(
+        msg,
+        lambda on_token: engine().briefer.brief(
+            topic,
+            fields=list(current.fields) or None,
+            since=current.since,
+            until=current.until,
+            per_field=current.k,
+            use_llm=current.use_llm,
+            paper_filter=view.ChatPrefs(exclude_ids=frozenset(exclude or ())).paper_filter(),
+            on_token=on_token,
+        ),
+    )
+    await show_briefing(msg, step, briefing, topic, exclude)
+
+
+async def show_briefing(
+    msg: cl.Message, step: cl.Step | None, briefing: Briefing, topic: str, exclude: set[str] | None
+) -> None:
+    if step is not None:
+        await close_step(step, briefing.sources)
+    result = Result(
+        kind="briefing",
+        query=topic,
+        title=f"Briefing: {topic}",
+        body=view.notices_markdown(briefing.notices) + briefing.markdown,
+        numbered=numbered(briefing.sources),
+        shown_ids=set(exclude or ()) | {s.paper.id for s in briefing.sources},
+        bibtex=briefing.to_bibtex(),
+    )
+    remember(result)
+    msg.content = rendered(briefing.notices, briefing.markdown, briefing.sources)
+    msg.elements = source_elements(briefing.sources)  # type: ignore[assignment]
+    msg.actions = result_actions(result) if briefing.sources else []
+    await msg.send()  # ends the stream (if any) and attaches elements and actions
+
+
+# --- Radar -------------------------------------------------------------------------------------------
+
+
+def topic_actions(names: list[str]) -> list[cl.Action]:
+    return [
+        cl.Action(name="radar_open", payload={"topic": n}, label=f"Open “{n}”", icon="radar") for n in names
+    ]
+
+
+async def radar_topics() -> None:
+    topics = await in_thread(engine().radar.list_topics)
+    if not topics:
+        await cl.Message(
+            content="You have no saved topics yet. Type `track: <what you follow>`, e.g. "
+            "`track: graph neural networks for molecules`.",
+            author="AcademicHub",
+        ).send()
+        return
+    lines = ["**Your topics**", ""]
+    for t in topics:
+        extra = []
+        if t.fields:
+            extra.append("fields " + ", ".join(t.fields))
+        if t.authors:
+            extra.append("following " + ", ".join(t.authors))
+        lines.append(
+            f"- **{view.escape_md(t.name)}**: {view.escape_md(t.query)}"
+            + (f" ({view.escape_md('; '.join(extra))})" if extra else "")
+        )
+    await cl.Message(
+        content="\n".join(lines), actions=topic_actions([t.name for t in topics]), author="AcademicHub"
+    ).send()
+
+
+def topic_name(query: str) -> str:
+    words = query.split()
+    name = " ".join(words[:6])
+    return name[:60]
+
+
+async def radar_message(text: str) -> None:
+    command = text.strip()
+    if command.lower() in RADAR_LIST_COMMANDS:
+        await radar_topics()
+        return
+    radar = engine().radar
+    names = {t.name.lower(): t.name for t in await in_thread(radar.list_topics)}
+    if command.lower().startswith("track:"):
+        command = command.split(":", 1)[1].strip()
+    existing = names.get(command.lower()) or names.get(topic_name(command).lower())
+    if existing is None:
+        current = prefs()
+        topic = await in_thread(radar.add_topic, topic_name(command), command, list(current.fields))
+        await cl.Message(
+            content=f"Saved topic **{view.escape_md(topic.name)}**. Here are its newest papers.",
+            author="AcademicHub",
+        ).send()
+        existing = topic.name
+    await radar_feed(existing, next_batch=False)
+
+
+async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) -> None:
+    batch: FeedBatch = await in_thread(
+        engine().radar.feed, name, batch=prefs().k, next_batch=next_batch, author=author
+    )
+    since = batch.since.date().isoformat() if batch.since else "the start"
+    head = (
+        f"**Radar: {view.escape_md(batch.topic.name)}** · batch {batch.batch_number} · new since {since} · "
+        f"{batch.remaining} more unseen" + (f" · only {view.escape_md(batch.author)}" if batch.author else "")
+    )
+    if batch.message:
+        head += f"\n\n{view.escape_md(batch.message)}"
+    payload = {"topic": name, "author": author or ""}
+    actions = [
+        cl.Action(name="radar_brief", payload=payload, label="Brief me on today's papers", icon="newspaper")
+    ]
+    if not batch.exhausted:
+        actions.insert(
+            0, cl.Action(name="radar_next", payload=payload, label="Show another batch", icon="refresh-cw")
+        )
+    await cl.Message(content=head, author="AcademicHub").send()
+    for position, hit in enumerate(batch.items, start=1):
+        card = view.paper_card_markdown(hit.paper, position, hit.relevance)
+        followed = batch.followed.get(hit.paper.id)
+        if followed:
+            card += f"\n\n*by followed author {view.escape_md(followed)}*"
+        card_actions = [
+            cl.Action(
+                name="radar_follow",
+                payload={"topic": name, "author": a},
+                label=f"Follow {a}",
+                icon="user-plus",
+            )
+            for a in hit.paper.authors[:2]
+            if a not in batch.topic.authors
+        ]
+        await cl.Message(content=card, actions=card_actions, author="Radar").send()
+    await cl.Message(
+        content=f"{len(batch.items)} papers shown.", actions=actions, author="AcademicHub"
+    ).send()
+
+
+# --- message entry point and actions ---------------------------------------------------------------
+
+
+@cl.on_message
+async def on_message(message: cl.Message) -> None:
+    text = (message.content or "").strip()
+    try:
+        if profile() == BRIEFING:
+            await brief(text)
+        elif profile() == RADAR:
+            await radar_message(text)
+        else:
+            await ask(text)
+    except Exception as err:
+        await send_error(err)
+
+
+@cl.action_callback("another_batch")
+async def on_another_batch(action: cl.Action) -> None:
+    result = recall(action)
+    if result is None:
+        await cl.Message(content="That answer is no longer in this session: ask again.").send()
+        return
+    try:
+        if result.kind == "briefing":
+            await brief(result.query, exclude=result.shown_ids)
+        else:
+            await ask(result.query, exclude=result.shown_ids, standalone=True)
+    except Exception as err:
+        await send_error(err)
+
+
+@cl.action_callback("brief_on_this")
+async def on_brief_on_this(action: cl.Action) -> None:
+    result = recall(action)
+    if result is None:
+        await cl.Message(content="That answer is no longer in this session: ask again.").send()
+        return
+    try:
+        await brief(result.query)
+    except Exception as err:
+        await send_error(err)
+
+
+async def send_export(result: Result, kind: str) -> None:
+    if kind == "md":
+        content = view.export_markdown(result.title, result.body, result.numbered)
+        name, mime = f"{view.slug(result.title)}.md", "text/markdown"
+    else:
+        content = result.bibtex or view.export_bibtex(p for _, p in result.numbered)
+        name, mime = f"{view.slug(result.title)}.bib", "application/x-bibtex"
+    file = cl.File(name=name, content=content.encode("utf-8"), display="inline", mime=mime)
+    await cl.Message(content=f"Download: {name}", elements=[file], author="AcademicHub").send()
+
+
+@cl.action_callback("export_markdown")
+async def on_export_markdown(action: cl.Action) -> None:
+    result = recall(action)
+    if result is not None:
+        await send_export(result, "md")
+
+
+@cl.action_callback("export_bibtex")
+async def on_export_bibtex(action: cl.Action) -> None:
+    result = recall(action)
+    if result is not None:
+        await send_export(result, "bib")
+
+
+@cl.action_callback("radar_open")
+async def on_radar_open(action: cl.Action) -> None:
+    try:
+        await radar_feed(str(action.payload["topic"]), next_batch=False)
+    except Exception as err:
+        await send_error(err)
+
+
+@cl.action_callback("radar_next")
+async def on_radar_next(action: cl.Action) -> None:
+    try:
+        await radar_feed(
+            str(action.payload["topic"]), next_batch=True, author=action.payload.get("author") or None
+        )
+    except Exception as err:
+        await send_error(err)
+
+
+@cl.action_callback("radar_follow")
+async def on_radar_follow(action: cl.Action) -> None:
+    name, author = str(action.payload["topic"]), str(action.payload["author"])
+    try:
+        topic = await in_thread(engine().radar.follow_author, name, author)
+    except Exception as err:
+        await send_error(err)
+        return
+    await cl.Message(
+        content=f"Following **{view.escape_md(author)}** in **{view.escape_md(topic.name)}**: "
+        "their new papers will appear in this topic's feed.",
+        author="AcademicHub",
+    ).send()
+
+
+@cl.action_callback("radar_brief")
+async def on_radar_brief(action: cl.Action) -> None:
+    name = str(action.payload["topic"])
+    msg = cl.Message(content="", author="AcademicHub")
+    try:
+        briefing: Briefing = await streamed(
+            msg, lambda on_token: engine().radar.brief(name, use_llm=prefs().use_llm, on_token=on_token)
+        )
+        await show_briefing(msg, None, briefing, f"{name} (today)", None)
+    except Exception as err:
+        await send_error(err)
+
+
+# --- start-up, login, history ----------------------------------------------------------------------
+
+
+@cl.on_app_startup
+async def warm_up() -> None:
+    """Load the model and open the stores before the first question (one engine per process)."""
+    try:
+        await in_thread(engine().retriever.warm_up)
+    except Exception as err:  # an empty or missing index is reported in the chat, not at start-up
+        log.warning("warm-up incomplete: %s", err)
+
+
+_settings = get_settings()
+_users = parse_auth_users(_settings.auth_users)
+if _users:
+
+    @cl.password_auth_callback
+    async def password_login(username: str, password: str) -> cl.User | None:
+        if await in_thread(check_password, _users, username, password):  # bcrypt is slow on purpose
+            return cl.User(identifier=username, metadata={"provider": "password"})
+        return None
+
+
+if _settings.chat_history:
+    from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+
+    _history_file = ensure_tables(history_path(_settings))
+
+    @cl.data_layer
+    def chat_history_layer() -> SQLAlchemyDataLayer:
+        return SQLAlchemyDataLayer(conninfo=conninfo(_history_file))
+
+    @cl.on_chat_resume
+    async def on_chat_resume(thread: ThreadDict) -> None:
+        """Restore the follow-up context (question/answer turns) and the settings panel."""
+        turns: list[tuple[str, str]] = []
+        question: str | None = None
+        for step in thread.get("steps") or []:
+            if step.get("type") == "user_message":
+                question = step.get("output") or ""
+            elif step.get("type") == "assistant_message" and question is not None:
+                turns.append((question, step.get("output") or ""))
+                question = None
+        cl.user_session.set("history", turns[-HISTORY_TURNS:])
+        cl.user_session.set("results", {})
+        cl.user_session.set("prefs", view.ChatPrefs(k=_settings.default_k))
+        try:
+            await send_settings(profile())
+        except Exception as err:
+            await send_error(err)

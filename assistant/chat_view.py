@@ -1,0 +1,272 @@
+"""What the chat app shows, as pure functions: Markdown for answers, sources and radar cards, chat settings
+-> retrieval filters, and export files. No Chainlit import here, so all of it is unit-tested directly.
+
+Paper text (titles, abstracts, author names) is untrusted: everything taken from a paper goes through
+`escape_md`, so a title like `<script>...` or `[1](javascript:...)` renders as literal text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+
+from assistant.citations import escape_markdown
+from assistant.retrieval import make_filter
+from ingest.catalog import PaperFilter
+from ingest.paper import Paper, archive_of
+
+MAX_SOURCES = 20
+ABSTRACT_PREVIEW_CHARS = 1200
+
+
+def escape_md(text: str | None) -> str:
+    """Untrusted text as literal Markdown on one line (newlines collapse: no headings or lists injected)."""
+    return escape_markdown(" ".join((text or "").split()))
+
+
+def marker(number: int) -> str:
+    """The element name and in-text citation for source `number` (Chainlit links an element wherever its
+    exact name appears in the message)."""
+    return f"[{number}]"
+
+
+def paper_date(paper: Paper) -> str:
+    day = paper.published or paper.updated
+    return day.isoformat() if day else "undated"
+
+
+def paper_byline(paper: Paper, authors: int = 3) -> str:
+    """Authors, date and categories on one escaped line: "A. Author et al. · 2026-06-03 · cs.LG"."""
+    parts = [escape_md(paper.short_authors(authors)) or "unknown authors", paper_date(paper)]
+    if paper.categories:
+        parts.append(escape_md(", ".join(paper.categories)))
+    return " · ".join(parts)
+
+
+def paper_links(paper: Paper) -> str:
+    return f"[arXiv abstract]({paper.abs_url}) · [PDF]({paper.pdf_url})"
+
+
+def source_markdown(number: int, paper: Paper, relevance: float | None = None) -> str:
+    """The side panel opened by clicking [n]: title, authors, date, categories, links, abstract."""
+    abstract = paper.abstract or ""
+    if len(abstract) > ABSTRACT_PREVIEW_CHARS:
+        abstract = abstract[:ABSTRACT_PREVIEW_CHARS].rsplit(" ", 1)[0] + " …"
+    lines = [
+        f"### {marker(number)} {escape_md(paper.title)}",
+        "",
+        f"**Authors:** {escape_md(', '.join(paper.authors)) or 'unknown'}",
+        "",
+        f"**Published:** {paper_date(paper)}"
+        + (
+            f" (updated {paper.updated.isoformat()})"
+            if paper.updated and paper.updated != paper.published
+            else ""
+        ),
+        "",
+        f"**Categories:** {escape_md(', '.join(paper.categories)) or 'none'}",
+        "",
+        f"**arXiv:** {escape_md(paper.id)} · {paper_links(paper)}",
+    ]
+    if paper.journal_ref:
+        lines += ["", f"**Journal:** {escape_md(paper.journal_ref)}"]
+    if relevance is not None:
+        lines += ["", f"**Match with your question:** {relevance:.2f} (cosine)"]
+    lines += ["", "---", "", escape_md(abstract)]
+    return "\n".join(lines)
+
+
+def sources_list_markdown(numbered: Sequence[tuple[int, Paper]]) -> str:
+    """The list under an answer; each line starts with its marker, which Chainlit turns into a link."""
+    if not numbered:
+        return ""
+    lines = ["**Sources**", ""]
+    for number, paper in numbered:
+        lines.append(
+            f"- {marker(number)} **{escape_md(paper.title)}** — {paper_byline(paper)} · "
+            f"[abs]({paper.abs_url}) · [PDF]({paper.pdf_url})"
+        )
+    return "\n".join(lines)
+
+
+def paper_card_markdown(paper: Paper, position: int | None = None, relevance: float | None = None) -> str:
+    """A radar card: title, authors, date, fields, links."""
+    head = f"**{position}. " if position is not None else "**"
+    lines = [
+        f"{head}{escape_md(paper.title)}**",
+        "",
+        f"{escape_md(paper.short_authors(6)) or 'unknown authors'}",
+        "",
+        f"{paper_date(paper)} · fields: {escape_md(', '.join(paper.archives)) or 'none'} "
+        f"({escape_md(', '.join(paper.categories))})"
+        + (f" · match {relevance:.2f}" if relevance is not None else ""),
+        "",
+        f"arXiv {escape_md(paper.id)} · {paper_links(paper)}",
+    ]
+    return "\n".join(lines)
+
+
+def notices_markdown(notices: Iterable[str]) -> str:
+    """Engine notices (extractive mode, LLM fallback, ...) as a quoted note above the text."""
+    items = [n.strip() for n in notices if n and n.strip()]
+    return "\n".join(f"> ℹ️ {n}" for n in items) + ("\n\n" if items else "")
+
+
+# --- chat settings -> retrieval --------------------------------------------------------------------
+
+
+class SettingsError(ValueError):
+    """A chat setting the user typed that cannot be used (the message says what to type)."""
+
+
+@dataclass(frozen=True)
+class ChatPrefs:
+    """The retrieval-relevant chat settings of one session."""
+
+    fields: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+    k: int = 8
+    use_llm: bool | None = None  # None: use the model when one is configured
+    exclude_ids: frozenset[str] = field(default_factory=frozenset)
+
+    def paper_filter(self, exclude_ids: Iterable[str] = ()) -> PaperFilter:
+        return make_filter(
+            categories=list(self.fields),
+            since=self.since,
+            until=self.until,
+            exclude_ids=set(self.exclude_ids) | set(exclude_ids),
+        )
+
+    def describe(self) -> str:
+        """One line for the retrieval step: which filters apply."""
+        parts = [f"fields: {', '.join(self.fields)}" if self.fields else "all fields"]
+        if self.since or self.until:
+            parts.append(f"dates: {self.since or '…'} to {self.until or '…'}")
+        else:
+            parts.append("any date")
+        parts.append(f"{self.k} sources")
+        return "; ".join(parts)
+
+
+def parse_day(value: object, label: str) -> date | None:
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise SettingsError(
+            f"{label} {text!r} is not a date: type it as YYYY-MM-DD, e.g. 2026-06-01"
+        ) from None
+
+
+def prefs_from_settings(
+    values: Mapping[str, object], known_fields: Iterable[str], default_k: int, llm_configured: bool
+) -> ChatPrefs:
+    """Validate the chat settings panel. Raises SettingsError with a readable message."""
+    known = set(known_fields)
+    raw_fields = values.get("fields") or []
+    fields = tuple(str(f) for f in raw_fields) if isinstance(raw_fields, list | tuple) else (str(raw_fields),)
+    unknown = [f for f in fields if f not in known]
+    if unknown:
+        raise SettingsError(f"unknown field(s): {', '.join(unknown)}; pick fields from the list")
+    since = parse_day(values.get("since"), "'Published since'")
+    until = parse_day(values.get("until"), "'Published until'")
+    if since and until and since > until:
+        raise SettingsError(f"the date range is inverted: since {since} is after until {until}")
+    try:
+        k = int(float(str(values.get("k", default_k))))
+    except ValueError:
+        raise SettingsError(f"number of sources {values.get('k')!r} is not a number") from None
+    k = max(1, min(k, MAX_SOURCES))
+    use_llm: bool | None = None
+    if llm_configured and "use_llm" in values:
+        use_llm = bool(values["use_llm"])
+    return ChatPrefs(fields=fields, since=since, until=until, k=k, use_llm=use_llm)
+
+
+def field_choices(category_counts: Mapping[str, int]) -> dict[str, str]:
+    """Multi-select items (label -> value): whole fields (archives) first, then categories, by size."""
+    archives: dict[str, int] = {}
+    for category, count in category_counts.items():
+        archives[archive_of(category)] = archives.get(archive_of(category), 0) + count
+    items: dict[str, str] = {}
+    for archive, count in sorted(archives.items(), key=lambda kv: (-kv[1], kv[0])):
+        items[f"{archive} (all, {count})"] = archive
+    for category, count in sorted(category_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        if category not in archives:
+            items[f"{category} ({count})"] = category
+    return items
+
+
+# --- exports ---------------------------------------------------------------------------------------
+
+
+def slug(text: str, limit: int = 48) -> str:
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    out = "-".join(words)[:limit].strip("-")
+    return out or "academichub"
+
+
+def export_markdown(title: str, body: str, numbered: Sequence[tuple[int, Paper]]) -> str:
+    """A standalone Markdown document: the text as shown plus a references list with links."""
+    lines = [f"# {escape_md(title)}", "", body.strip(), "", "## References", ""]
+    for number, paper in numbered:
+        lines.append(
+            f"{marker(number)} {escape_md(paper.short_authors(6))}. *{escape_md(paper.title)}*. "
+            f"arXiv:{paper.id} ({paper_date(paper)}, {escape_md(paper.primary_category)}). "
+            f"<{paper.abs_url}>"
+        )
+    return "\n".join(lines) + "\n"
+
+
+_BIB_ESCAPES = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "&": r"\&",
+    "%": r"\%",
+    "$": r"\$",
+    "#": r"\#",
+    "_": r"\_",
+    "~": r"\textasciitilde{}",
+    "^": r"\textasciicircum{}",
+}
+
+
+def bib_escape(text: str) -> str:
+    return "".join(_BIB_ESCAPES.get(ch, ch) for ch in " ".join(text.split()))
+
+
+def bibtex_key(paper: Paper) -> str:
+    surname = re.sub(r"[^a-z]", "", (paper.authors[0].split()[-1] if paper.authors else "anon").lower())
+    return f"{surname or 'anon'}{paper.year or ''}_{re.sub(r'[^0-9a-z]', '', paper.id.lower())}"
+
+
+def bibtex_entry(paper: Paper) -> str:
+    fields = [
+        ("title", "{" + bib_escape(paper.title) + "}"),
+        ("author", " and ".join(bib_escape(a) for a in paper.authors) or "Unknown"),
+        ("year", str(paper.year or "")),
+        ("eprint", paper.id),
+        ("archivePrefix", "arXiv"),
+        ("primaryClass", paper.primary_category),
+        ("url", paper.abs_url),
+    ]
+    if paper.doi:
+        fields.append(("doi", paper.doi))
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
+    return f"@misc{{{bibtex_key(paper)},\n{body}\n}}\n"
+
+
+def export_bibtex(papers: Iterable[Paper]) -> str:
+    seen: set[str] = set()
+    entries = []
+    for paper in papers:
+        if paper.id not in seen:
+            seen.add(paper.id)
+            entries.append(bibtex_entry(paper))
+    return "\n".join(entries)

@@ -1,0 +1,102 @@
+"""`academichub serve` (the Chainlit app) and `academichub hash-password` (users for its login)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from pathlib import Path
+
+import typer
+
+from assistant.auth import AuthConfigError, hash_password, parse_auth_users
+from assistant.cli.common import UserError, app, console, err_console, friendly_errors, settings
+
+PACKAGE_DIR = Path(__file__).resolve().parents[1]  # assistant/
+APP_FILE = PACKAGE_DIR / "app.py"
+
+
+def app_root() -> Path:
+    """The folder holding chainlit.md, .chainlit/config.toml and public/: the project folder for a source
+    (editable) install, the package folder for a wheel (which carries chainlit.md inside the package).
+    Chainlit reads them relative to CHAINLIT_APP_ROOT, so `serve` works from any working directory."""
+    for candidate in (PACKAGE_DIR.parent, PACKAGE_DIR):
+        if (candidate / "chainlit.md").is_file():
+            return candidate
+    raise UserError(f"chainlit.md not found next to {PACKAGE_DIR}: the installation is incomplete")
+
+
+def check_port(host: str, port: int) -> None:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as err:
+            raise UserError(f"cannot listen on {host}:{port} ({err.strerror}): pick another --port") from None
+
+
+def check_login_settings() -> int:
+    try:
+        users = parse_auth_users(settings().auth_users)
+    except AuthConfigError as err:
+        raise UserError(str(err)) from None
+    if users and not os.environ.get("CHAINLIT_AUTH_SECRET"):
+        raise UserError(
+            "ACADEMICHUB_AUTH_USERS is set but CHAINLIT_AUTH_SECRET is not: make one with "
+            "`chainlit create-secret` and export it (or put it in .env)"
+        )
+    return len(users)
+
+
+@app.command()
+@friendly_errors
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on (0.0.0.0 = all)."),
+    port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port to listen on."),
+) -> None:
+    """Start the chat app (Ask, Briefing, Radar) at http://HOST:PORT."""
+    cfg = settings()
+    users = check_login_settings()
+    check_port(host, port)
+    root = app_root()
+    # Chainlit resolves its config, welcome screen and public files from CHAINLIT_APP_ROOT at import time,
+    # so set it (and the address) before importing chainlit.
+    os.environ["CHAINLIT_APP_ROOT"] = str(root)
+    os.environ["CHAINLIT_HOST"] = host
+    os.environ["CHAINLIT_PORT"] = str(port)
+    from chainlit.cli import run_chainlit
+    from chainlit.config import config
+
+    config.run.headless = True
+    mode = "language model" if cfg.llm_configured else "extractive mode (no language model configured)"
+    login = f"password login for {users} user(s)" if users else "no login"
+    history = "chat history on" if cfg.chat_history else "chat history off"
+    console.print(
+        f"AcademicHub on [bold]http://{host}:{port}[/] · data {cfg.home} · {mode} · {login} · {history}",
+        highlight=False,
+    )
+    console.print("Loading the embedding model, then serving. Ctrl+C stops.", style="dim")
+    try:
+        run_chainlit(str(APP_FILE))
+    except KeyboardInterrupt:
+        console.print("stopped.")
+
+
+@app.command("hash-password")
+@friendly_errors
+def hash_password_cmd(
+    user: str = typer.Argument(..., help="User name for the login."),
+    password_stdin: bool = typer.Option(False, "--password-stdin", help="Read the password from stdin."),
+) -> None:
+    """Print USER:bcrypt-hash for ACADEMICHUB_AUTH_USERS (comma-separate several users)."""
+    if not user.strip() or any(ch in user for ch in ":,"):
+        raise UserError("the user name must be non-empty and contain no ':' or ','")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        line = f"{user.strip()}:{hash_password(password)}"
+    except AuthConfigError as err:
+        raise UserError(str(err)) from None
+    sys.stdout.write(line + "\n")
+    err_console.print("Add this to ACADEMICHUB_AUTH_USERS (and set CHAINLIT_AUTH_SECRET).", style="dim")

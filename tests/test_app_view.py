@@ -1,0 +1,260 @@
+"""The chat app's logic without a browser: what a paper looks like on screen (escaped), chat settings ->
+filters, export files, login users, the chat-history tables and `academichub serve`/`hash-password`.
+
+Chat history is exercised through Chainlit's real SQLAlchemy data layer over a real SQLite file."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from datetime import date
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from assistant import chat_view as view
+from assistant.auth import AuthConfigError, check_password, hash_password, parse_auth_users
+from assistant.chat_history import conninfo, ensure_tables
+from assistant.cli import app
+from assistant.cli.serve_cmd import app_root
+from ingest.paper import Paper
+
+EVIL_TITLE = "<script>window.__pwned = 1</script> Attacks on [1](javascript:alert(1)) *bold* models"
+
+
+def make_paper(**overrides: object) -> Paper:
+    fields: dict[str, object] = {
+        "id": "2606.01234",
+        "title": "Sparse Attention for Long Documents",
+        "abstract": "We study sparse attention.\n\n# Not a heading\nIt scales to long documents.",
+        "authors": ["Ada Lovelace", "Alan Turing", "Grace Hopper", "Edsger Dijkstra"],
+        "categories": ["cs.CL", "cs.LG", "stat.ML"],
+        "published": date(2026, 6, 3),
+        "updated": date(2026, 6, 5),
+    }
+    fields.update(overrides)
+    return Paper(**fields)  # type: ignore[arg-type]
+
+
+# --- escaping -------------------------------------------------------------------------------------
+
+
+def test_paper_text_with_html_and_markdown_renders_as_literal_text() -> None:
+    shown = view.escape_md(EVIL_TITLE)
+    assert "<script>" not in shown and r"\<script\>" in shown
+    assert "[1](" not in shown  # no link can be formed from a title
+    assert r"\*bold\*" in shown
+
+
+def test_escape_collapses_newlines_so_abstracts_cannot_inject_headings() -> None:
+    assert view.escape_md("line one\n# heading\n- item") == r"line one \# heading - item"
+
+
+def test_source_panel_has_title_authors_date_categories_and_arxiv_links() -> None:
+    text = view.source_markdown(2, make_paper(), relevance=0.61)
+    assert text.startswith(r"### [2] Sparse Attention for Long Documents")
+    assert "Ada Lovelace, Alan Turing, Grace Hopper, Edsger Dijkstra" in text
+    assert "2026-06-03 (updated 2026-06-05)" in text
+    assert "cs.CL, cs.LG, stat.ML" in text
+    assert "(https://arxiv.org/abs/2606.01234)" in text and "(https://arxiv.org/pdf/2606.01234)" in text
+    assert "0.61" in text
+    assert r"\# Not a heading" in text  # abstract flattened and escaped
+
+
+def test_source_panel_escapes_a_hostile_title() -> None:
+    text = view.source_markdown(1, make_paper(title=EVIL_TITLE))
+    assert "<script>" not in text
+    # The only links are the two we build from the arXiv id.
+    assert re.findall(r"(?<!\\)\]\((\S+?)\)", text) == [
+        "https://arxiv.org/abs/2606.01234",
+        "https://arxiv.org/pdf/2606.01234",
+    ]
+
+
+def test_sources_list_starts_each_line_with_its_clickable_marker() -> None:
+    listing = view.sources_list_markdown([(1, make_paper()), (2, make_paper(id="2606.09999", title="Other"))])
+    lines = [line for line in listing.splitlines() if line.startswith("- ")]
+    assert [line.split()[1] for line in lines] == ["[1]", "[2]"]
+    assert "Ada Lovelace, Alan Turing, Grace Hopper et al." in lines[0]
+    assert view.sources_list_markdown([]) == ""
+
+
+def test_radar_card_shows_fields_and_links() -> None:
+    card = view.paper_card_markdown(make_paper(categories=["cs.LG", "q-bio.NC"]), position=3, relevance=0.5)
+    assert card.startswith("**3. Sparse Attention for Long Documents**")
+    assert "fields: cs, q-bio" in card and "match 0.50" in card
+    assert "https://arxiv.org/abs/2606.01234" in card
+
+
+def test_notices_become_a_quote_above_the_text() -> None:
+    assert view.notices_markdown(["LLM unreachable: fell back to extractive mode."]).startswith("> ")
+    assert view.notices_markdown(["", "  "]) == ""
+
+
+# --- settings -> filters ---------------------------------------------------------------------------
+
+
+def test_settings_become_a_paper_filter() -> None:
+    prefs = view.prefs_from_settings(
+        {
+            "fields": ["cs.LG", "q-bio"],
+            "since": "2026-06-01",
+            "until": " 2026-06-10 ",
+            "k": 5.0,
+            "use_llm": False,
+        },
+        known_fields=["cs", "cs.LG", "q-bio"],
+        default_k=8,
+        llm_configured=True,
+    )
+    assert prefs == view.ChatPrefs(("cs.LG", "q-bio"), date(2026, 6, 1), date(2026, 6, 10), 5, False)
+    flt = prefs.paper_filter(exclude_ids=["2606.00001"])
+    assert flt.categories == ("cs.LG", "q-bio") and flt.since == date(2026, 6, 1)
+    assert flt.exclude_ids == frozenset({"2606.00001"})
+    assert "fields: cs.LG, q-bio" in prefs.describe() and "5 sources" in prefs.describe()
+
+
+def test_model_switch_is_ignored_without_a_configured_model() -> None:
+    prefs = view.prefs_from_settings({"use_llm": True, "k": 50}, [], 8, llm_configured=False)
+    assert prefs.use_llm is None and prefs.k == view.MAX_SOURCES and prefs.fields == ()
+
+
+@pytest.mark.parametrize(
+    ("values", "message"),
+    [
+        ({"since": "June 1st"}, "is not a date"),
+        ({"since": "2026-06-10", "until": "2026-06-01"}, "inverted"),
+        ({"fields": ["cs.XX"]}, "unknown field"),
+        ({"k": "many"}, "not a number"),
+    ],
+)
+def test_bad_settings_say_what_to_type(values: dict[str, object], message: str) -> None:
+    with pytest.raises(view.SettingsError, match=message):
+        view.prefs_from_settings(values, ["cs", "cs.LG"], 8, llm_configured=False)
+
+
+def test_field_choices_list_whole_fields_then_categories_by_size() -> None:
+    items = view.field_choices({"cs.LG": 30, "cs.CL": 10, "q-bio.NC": 5})
+    assert list(items.values()) == ["cs", "q-bio", "cs.LG", "cs.CL", "q-bio.NC"]
+    assert "cs (all, 40)" in items
+
+
+# --- exports ---------------------------------------------------------------------------------------
+
+
+def test_markdown_export_has_text_and_linked_references() -> None:
+    doc = view.export_markdown("What is sparse attention?", "It is sparse [1].", [(1, make_paper())])
+    assert doc.startswith("# What is sparse attention?\n")
+    assert "It is sparse [1]." in doc
+    assert "[1] Ada Lovelace, Alan Turing, Grace Hopper, Edsger Dijkstra. *Sparse Attention" in doc
+    assert "<https://arxiv.org/abs/2606.01234>" in doc
+
+
+def test_bibtex_export_is_one_entry_per_paper_with_escaped_fields() -> None:
+    papers = [make_paper(title="Costs & 50% gains_v2"), make_paper(), make_paper(id="2606.00002", authors=[])]
+    bib = view.export_bibtex(papers)
+    assert bib.count("@misc{") == 2
+    assert "lovelace2026_260601234" in bib
+    assert r"title = {{Costs \& 50\% gains\_v2}}" in bib
+    assert "author = {Ada Lovelace and Alan Turing and Grace Hopper and Edsger Dijkstra}" in bib
+    assert (
+        "eprint = {2606.01234}" in bib
+        and "archivePrefix = {arXiv}" in bib
+        and "primaryClass = {cs.CL}" in bib
+    )
+    assert bib.count("{") == bib.count("}")
+
+
+def test_export_file_names_are_safe_slugs() -> None:
+    assert view.slug("What's new in <LLM> agents?!") == "what-s-new-in-llm-agents"
+    assert view.slug("???") == "academichub"
+
+
+# --- login users -----------------------------------------------------------------------------------
+
+
+def test_hashed_users_log_in_and_wrong_passwords_do_not() -> None:
+    line = f"alice:{hash_password('correct horse')}, bob:{hash_password('battery')}"
+    users = parse_auth_users(line)
+    assert set(users) == {"alice", "bob"}
+    assert check_password(users, "alice", "correct horse")
+    assert not check_password(users, "alice", "battery")
+    assert not check_password(users, "mallory", "battery")
+    assert parse_auth_users("") == {}
+
+
+@pytest.mark.parametrize("spec", ["alice", "alice:plaintext", ":$2b$12$" + "x" * 53])
+def test_malformed_user_lists_are_explained(spec: str) -> None:
+    with pytest.raises(AuthConfigError, match="ACADEMICHUB_AUTH_USERS"):
+        parse_auth_users(spec)
+
+
+def test_hash_password_command_prints_a_usable_line() -> None:
+    result = CliRunner().invoke(app, ["hash-password", "alice", "--password-stdin"], input="s3cret\n")
+    assert result.exit_code == 0, result.output
+    line = result.stdout.strip().splitlines()[0]
+    assert check_password(parse_auth_users(line), "alice", "s3cret")
+
+
+def test_serve_refuses_login_without_a_secret(
+    monkeypatch: pytest.MonkeyPatch, use_home, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("ACADEMICHUB_AUTH_USERS", f"alice:{hash_password('pw')}")
+    monkeypatch.delenv("CHAINLIT_AUTH_SECRET", raising=False)
+    use_home(tmp_path)
+    result = CliRunner().invoke(app, ["serve", "--port", "8123"])
+    assert result.exit_code == 2
+    assert "CHAINLIT_AUTH_SECRET" in result.output
+
+
+def test_app_root_holds_the_welcome_screen_and_config() -> None:
+    root = app_root()
+    assert "AcademicHub" in (root / "chainlit.md").read_text(encoding="utf-8")
+    assert 'name = "AcademicHub"' in (root / ".chainlit" / "config.toml").read_text(encoding="utf-8")
+
+
+# --- chat history ----------------------------------------------------------------------------------
+
+
+def test_chat_history_tables_work_with_chainlits_sqlalchemy_data_layer(tmp_path: Path) -> None:
+    from chainlit.context import init_http_context
+    from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
+    from chainlit.types import Pagination, ThreadFilter
+    from chainlit.user import User
+
+    path = ensure_tables(tmp_path / "chat.sqlite3")
+    ensure_tables(path)  # idempotent
+
+    async def roundtrip() -> dict:
+        init_http_context(thread_id="t-1")  # the data layer's writes run inside a Chainlit context
+        layer = SQLAlchemyDataLayer(conninfo=conninfo(path))
+        user = await layer.create_user(User(identifier="alice"))
+        assert user is not None
+        await layer.update_thread("t-1", name="Sparse attention", user_id=user.id)
+        for step_id, kind, text in [
+            ("s-1", "user_message", "what is sparse attention?"),
+            ("s-2", "assistant_message", "It is sparse [1]."),
+        ]:
+            await layer.create_step(
+                {
+                    "id": step_id,
+                    "threadId": "t-1",
+                    "name": "x",
+                    "type": kind,  # type: ignore[typeddict-item]
+                    "streaming": False,
+                    "output": text,
+                    "createdAt": "2026-06-03T10:00:00Z",
+                    "start": "2026-06-03T10:00:00Z",
+                    "end": "2026-06-03T10:00:01Z",
+                }
+            )
+        thread = await layer.get_thread("t-1")
+        threads = await layer.list_threads(Pagination(first=10), ThreadFilter(userId=user.id))
+        await layer.engine.dispose()
+        assert [t["id"] for t in threads.data] == ["t-1"]
+        return dict(thread or {})
+
+    thread = asyncio.run(roundtrip())
+    assert thread["name"] == "Sparse attention"
+    assert [s["output"] for s in thread["steps"]] == ["what is sparse attention?", "It is sparse [1]."]
