@@ -30,8 +30,28 @@ THEMES = {
 }
 # The June listings are computer-science listings with cross-lists into other archives: spread the sample
 # over cs sub-fields and over every other archive a paper is cross-listed in.
-FIELDS = ["cs.LG", "cs.CV", "cs.CL", "cs.AI", "cs.RO", "cs.CR", "cs.HC", "cs.SE", "cs.NE", "cs.IR", "cs.SD",
-          "eess", "math", "stat", "physics", "q-bio", "econ", "cond-mat", "q-fin", "quant-ph"]
+FIELDS = [
+    "cs.LG",
+    "cs.CV",
+    "cs.CL",
+    "cs.AI",
+    "cs.RO",
+    "cs.CR",
+    "cs.HC",
+    "cs.SE",
+    "cs.NE",
+    "cs.IR",
+    "cs.SD",
+    "eess",
+    "math",
+    "stat",
+    "physics",
+    "q-bio",
+    "econ",
+    "cond-mat",
+    "q-fin",
+    "quant-ph",
+]
 
 
 def load_daily(daily_dir: Path) -> dict[str, dict]:
@@ -63,8 +83,10 @@ def choose(papers: dict[str, dict], size: int) -> list[dict]:
     per_field = max(1, (size - len(chosen)) // len(FIELDS))
     for field in FIELDS:
         pool = [
-            i for i in ids
-            if i not in chosen and any(c == field or c.split(".")[0] == field for c in papers[i]["categories"])
+            i
+            for i in ids
+            if i not in chosen
+            and any(c == field or c.split(".")[0] == field for c in papers[i]["categories"])
         ]
         for i in rng.sample(pool, min(per_field, len(pool))):
             chosen[i] = papers[i]
@@ -72,7 +94,9 @@ def choose(papers: dict[str, dict], size: int) -> list[dict]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--daily-dir", type=Path, default=Path("../shared/data/arxiv-daily"))
     parser.add_argument("--size", type=int, default=400)
     parser.add_argument("--out", type=Path, default=SAMPLE_PATH)

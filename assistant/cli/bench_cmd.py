@@ -1,0 +1,56 @@
+"""`academichub bench ingest|query|retrieval|all`: thin wrappers over the `bench` modules (same options).
+
+Figures go to stderr as tables and to stdout as JSON; `--help` after a subcommand lists its options.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+from assistant.cli.common import UserError, app, friendly_errors
+
+bench_app = typer.Typer(
+    help="Benchmarks: ingest throughput, query latency and memory, retrieval quality.", no_args_is_help=True
+)
+app.add_typer(bench_app, name="bench")
+
+_PASS_THROUGH = {"allow_extra_args": True, "ignore_unknown_options": True, "help_option_names": []}
+
+
+@friendly_errors
+def _run(module: str, ctx: typer.Context) -> None:
+    try:
+        main = importlib.import_module(module).main
+    except ModuleNotFoundError as err:
+        if err.name != "bench" and not module.startswith(f"{err.name}."):
+            raise
+        raise UserError(
+            "the benchmarks ship with the source checkout: run this from the project folder"
+        ) from None
+    raise typer.Exit(main(list(ctx.args)))
+
+
+@bench_app.command("ingest", context_settings=_PASS_THROUGH)
+def bench_ingest(ctx: typer.Context) -> None:
+    """Raw encoder vs full ingest throughput, re-ingest time, and the ONNX encoder with --onnx."""
+    _run("bench.ingest", ctx)
+
+
+@bench_app.command("query", context_settings=_PASS_THROUGH)
+def bench_query(ctx: typer.Context) -> None:
+    """Warm search/ask/brief latency and peak RSS on the index and a 10% subset; serve cold start."""
+    _run("bench.query", ctx)
+
+
+@bench_app.command("retrieval", context_settings=_PASS_THROUGH)
+def bench_retrieval(ctx: typer.Context) -> None:
+    """Recall@k, MRR and nDCG of dense, BM25 and hybrid retrieval on known-item query sets."""
+    _run("bench.retrieval", ctx)
+
+
+@bench_app.command("all", context_settings=_PASS_THROUGH)
+def bench_all(ctx: typer.Context) -> None:
+    """Every benchmark in one run with a summary table (same as `make bench`)."""
+    _run("bench.__main__", ctx)

@@ -1,0 +1,111 @@
+"""The benchmarks run end to end on tiny inputs and print their figures (the figures themselves are not
+asserted: they depend on the machine). Real files from the bundled sample, real SQLite and Chroma, the
+shared packaged model."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import pytest
+from conftest import sample_records
+from rich.console import Console
+
+from bench import ingest as bench_ingest
+from bench import query as bench_query
+from bench.__main__ import summary_rows
+
+
+def _console() -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    return Console(file=buffer, width=150, force_terminal=False), buffer
+
+
+def _daily_dir(tmp_path: Path, n: int) -> Path:
+    """Two daily-layout files, named like the real listings."""
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    records = sample_records(n)
+    for name, part in (
+        ("2026-06-01.jsonl.gz", records[: n // 2]),
+        ("2026-06-02.jsonl.gz", records[n // 2 :]),
+    ):
+        with gzip.open(folder / name, "wt", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(r) + "\n" for r in part)
+    return folder
+
+
+@pytest.mark.slow
+def test_ingest_bench_prints_throughputs_ratio_and_reingest(tmp_path: Path, embedder) -> None:
+    args = bench_ingest.parse_args(["--n", "20", "--daily-dir", str(_daily_dir(tmp_path, 24))])
+    console, out = _console()
+    result = bench_ingest.run(args, console, embedder=embedder)
+    bench_ingest.print_table(result, console)
+
+    assert result["papers"] == 20 and result["reingest_unchanged"] == 20
+    assert result["raw_papers_per_second"] > 0 and result["ingest_papers_per_second"] > 0
+    assert result["ingest_to_raw_ratio"] == pytest.approx(
+        result["ingest_papers_per_second"] / result["raw_papers_per_second"], rel=0.01
+    )
+    assert result["reingest_seconds"] < result["ingest_seconds"]
+    printed = out.getvalue()
+    for label in (
+        "raw SentenceTransformer.encode",
+        "full ingest",
+        "ingest / raw",
+        "re-ingest, unchanged files",
+    ):
+        assert label in printed
+    assert f"{result['ingest_to_raw_ratio']:.3f}" in printed
+
+
+def test_ingest_bench_refuses_more_papers_than_the_listings_hold(tmp_path: Path) -> None:
+    args = bench_ingest.parse_args(["--n", "50", "--daily-dir", str(_daily_dir(tmp_path, 10))])
+    assert bench_ingest.main(["--n", "50", "--daily-dir", str(args.daily_dir)]) == 2
+
+
+@pytest.mark.slow
+def test_query_bench_prints_latency_and_memory_side_by_side(
+    tmp_path: Path,
+    embedder,
+    small_index,
+) -> None:
+    args = bench_query.parse_args(
+        [
+            "--home",
+            str(small_index.home),
+            "--rounds",
+            "1",
+            "--questions",
+            "2",
+            "--fraction",
+            "0.5",
+            "--work-dir",
+            str(tmp_path / "work"),
+            "--no-serve",
+        ]
+    )
+    console, out = _console()
+    result = bench_query.run(args, console, embedder=embedder)
+    bench_query.print_table(result, console)
+
+    assert result["full"]["papers"] == 60 and result["subset"]["papers"] == 30
+    for corpus in ("full", "subset"):
+        for op in ("search", "ask", "brief"):
+            figures = result[corpus][op]
+            assert figures["n"] == 2 and 0 < figures["p50_ms"] <= figures["p95_ms"]
+            assert figures["peak_rss_mb"] > 100  # the model alone is bigger than that
+    printed = out.getvalue()
+    assert "60 papers vs a subset of 30" in printed
+    assert all(op in printed for op in ("search", "ask", "brief"))
+
+    # The subset is built once and reused while the index is unchanged.
+    subset_home = Path(result["subset"]["home"])
+    marker = (subset_home / "subset.json").stat().st_mtime_ns
+    again = bench_query.subset_settings(small_index, tmp_path / "work", 0.5)
+    assert again.home == subset_home and (subset_home / "subset.json").stat().st_mtime_ns == marker
+
+    rows = dict((name, value) for name, value, _ in summary_rows({"query": result}))
+    assert rows["warm search p50"] == f"{result['full']['search']['p50_ms']:.0f} ms"
