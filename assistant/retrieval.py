@@ -74,16 +74,18 @@ def mmr(
     k: int,
     relevance: dict[str, float] | None = None,
     lam: float = 0.7,
+    seed: list[str] | None = None,
 ) -> list[str]:
-    """Maximal marginal relevance over candidate ids (in relevance order). `relevance` (0..1) defaults to the
-    cosine with the query; hybrid search passes its normalised fused score so the best paper stays first."""
+    """Maximal marginal relevance over candidate ids: `k` picks trading relevance (default: the cosine with
+    the query) against similarity to what is already picked (`seed`: papers picked before these)."""
+    picked = [s for s in (seed or []) if s in vectors]
     chosen: list[str] = []
-    pool = [c for c in candidates if c in vectors]
+    pool = [c for c in candidates if c in vectors and c not in picked]
     rel = relevance or {c: float(vectors[c] @ query) for c in pool}
     while pool and len(chosen) < k:
 
         def gain(cid: str) -> float:
-            redundancy = max((float(vectors[cid] @ vectors[s]) for s in chosen), default=0.0)
+            redundancy = max((float(vectors[cid] @ vectors[s]) for s in picked + chosen), default=0.0)
             return lam * rel.get(cid, 0.0) - (1 - lam) * redundancy
 
         best = max(pool, key=gain)
@@ -194,8 +196,9 @@ class Retriever:
         if diversify and found.query_vector is not None:
             pool = order[: max(depth, 3 * k)]
             self._add_vectors(found, pool)
-            top_score = fused[order[0]] if order else 1.0
-            order = mmr(found.query_vector, pool, found.vectors, k, {d: fused[d] / top_score for d in pool})
+            # Classic MMR (query cosine vs redundancy, on one scale) after the best fused paper: fused RRF
+            # scores fall off too steeply for a redundancy penalty to ever change the picks.
+            order = [*pool[:1], *mmr(found.query_vector, pool[1:], found.vectors, k - 1, seed=pool[:1])]
         top = order[:k]
         if found.query_vector is not None:
             self._add_vectors(found, top)
