@@ -312,10 +312,13 @@ class Answerer:
         use_llm: bool | None = None,
         exclude_ids: Collection[str] = (),
         on_token: Callable[[str], None] | None = None,
+        on_sources: Callable[[list[Source]], None] | None = None,
     ) -> Answer:
         """Answer `question`. `on_token` receives the model's tokens as they stream (LLM mode only); the
-        returned `Answer.text` is authoritative (after the citation check). Raises RetrievalError for input
-        retrieval cannot serve (empty question, unknown category, empty index)."""
+        returned `Answer.text` is authoritative (after the citation check). `on_sources` receives the
+        numbered sources (possibly none) once retrieval is done, before any text is written, so a caller
+        can show what was found first. Raises RetrievalError for input retrieval cannot serve (empty
+        question, unknown category, empty index)."""
         notices: list[str] = []
         llm = self._llm_for(use_llm, notices)
         flt = merge_exclusions(paper_filter, exclude_ids)
@@ -323,9 +326,11 @@ class Answerer:
         hits = self.retriever.search(standalone, k or self.settings.default_k, flt)
         relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
         mode: Mode = "llm" if llm else "extractive"
+        sources = number_sources(relevant)
+        if on_sources is not None:
+            on_sources(sources)
         if not relevant:
             return Answer(question, standalone, NOT_FOUND_TEXT, [], mode, False, notices)
-        sources = number_sources(relevant)
         text: str | None = None
         if llm is not None:
             text = self._generate(llm, standalone, sources, on_token, notices)

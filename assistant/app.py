@@ -14,13 +14,15 @@ import asyncio
 import functools
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import chainlit as cl
+from chainlit.context import context
 from chainlit.input_widget import MultiSelect, Slider, Switch, TextInput
 from chainlit.types import ThreadDict
+from chainlit.utils import utc_now
 
 from assistant import chat_view as view
 from assistant.answer import Answer, Answerer, Source
@@ -84,18 +86,30 @@ async def in_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(func, *args, **kwargs)
 
 
-async def streamed(msg: cl.Message, call: Callable[[Callable[[str], None]], T]) -> T:
-    """Run `call(on_token)` in a worker thread, streaming each token into `msg` as it arrives."""
+async def streamed(
+    msg: cl.Message,
+    call: Callable[[Callable[[str], None], Callable[[list[Source]], None]], T],
+    on_sources: Callable[[list[Source]], Awaitable[None]] | None = None,
+) -> T:
+    """Run `call(on_token, on_sources)` in a worker thread, streaming each token into `msg` as it arrives.
+    Sources reported by the engine (after retrieval, before any text) are handed to `on_sources` on the
+    event loop first: the retrieval step is closed before the answer message exists, so it shows above."""
     loop = asyncio.get_running_loop()
-    tokens: asyncio.Queue[str | None] = asyncio.Queue()
+    events: asyncio.Queue[str | list[Source] | None] = asyncio.Queue()
 
     def on_token(token: str) -> None:
-        loop.call_soon_threadsafe(tokens.put_nowait, token)
+        loop.call_soon_threadsafe(events.put_nowait, token)
 
-    task = asyncio.ensure_future(asyncio.to_thread(call, on_token))
-    task.add_done_callback(lambda _: tokens.put_nowait(None))
-    while (token := await tokens.get()) is not None:
-        await msg.stream_token(token)
+    def sources_found(sources: list[Source]) -> None:
+        loop.call_soon_threadsafe(events.put_nowait, list(sources))
+
+    task = asyncio.ensure_future(asyncio.to_thread(call, on_token, sources_found))
+    task.add_done_callback(lambda _: events.put_nowait(None))
+    while (event := await events.get()) is not None:
+        if isinstance(event, str):
+            await msg.stream_token(event)
+        elif on_sources is not None:
+            await on_sources(event)
     return await task
 
 
@@ -125,7 +139,7 @@ async def send_error(err: BaseException) -> None:
 class Result:
     """An answer or briefing shown in the chat; actions under it refer to it by id."""
 
-    kind: str  # "answer" | "briefing"
+    kind: str  # "answer" | "briefing" | "radar_briefing"
     query: str
     title: str
     body: str
@@ -337,8 +351,11 @@ def result_actions(result: Result) -> list[cl.Action]:
         actions.append(
             cl.Action(name="brief_on_this", payload=payload, label="Brief me on this", icon="newspaper")
         )
+    if result.kind in ("answer", "briefing"):  # a radar briefing covers today's papers: no other batch
+        actions.append(
+            cl.Action(name="another_batch", payload=payload, label="Show another batch", icon="refresh-cw")
+        )
     actions += [
-        cl.Action(name="another_batch", payload=payload, label="Show another batch", icon="refresh-cw"),
         cl.Action(name="export_markdown", payload=payload, label="Export Markdown", icon="file-text"),
         cl.Action(name="export_bibtex", payload=payload, label="Export BibTeX", icon="book-open"),
     ]
@@ -354,23 +371,40 @@ def rendered(notices: list[str], text: str, sources: list[Source]) -> str:
 
 
 async def retrieval_step(query: str, current: view.ChatPrefs, label: str) -> cl.Step:
-    step = cl.Step(name=label, type="retrieval", show_input=True)
+    """Open the step that shows the query, filters and papers found. Its parent is the current run (the
+    user's message), like the answer message's: Chainlit nests a step by `parent_id` and shows a parentless
+    one after the whole run, i.e. under the answer."""
+    parent = context.current_step
+    step = cl.Step(name=label, type="retrieval", show_input=True, parent_id=parent.id if parent else None)
     step.input = f"query: {view.escape_md(query)}\n\nfilters: {current.describe()}"
+    step.start = utc_now()  # started and not ended: the UI shows "Using <label>" while it runs
     await step.send()
     return step
 
 
 async def close_step(step: cl.Step, sources: list[Source], query: str | None = None) -> None:
+    if step.end is not None and query is None:
+        return  # already closed when the engine reported its sources
     if query:
         step.input = f"{step.input}\n\nsearched as: {view.escape_md(query)}"
     if sources:
-        step.output = f"{len(sources)} papers found\n\n" + "\n".join(
+        found = f"{len(sources)} paper{'s' if len(sources) > 1 else ''} found"
+        step.output = f"{found}\n\n" + "\n".join(
             f"- {view.marker(s.number)} {view.escape_md(s.paper.title)} "
             f"({s.paper.id}, {view.paper_date(s.paper)}, match {s.hit.relevance:.2f})"
             for s in sources
         )
     else:
         step.output = "no matching papers"
+    step.end = step.end or utc_now()
+    await step.update()
+
+
+async def fail_step(step: cl.Step) -> None:
+    """Close a step whose engine call failed (the chat shows the readable error below it)."""
+    step.is_error = True
+    step.output = "failed: see the message below"
+    step.end = utc_now()
     await step.update()
 
 
@@ -379,18 +413,24 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
     history: list[tuple[str, str]] = cl.user_session.get("history") or []
     step = await retrieval_step(question, current, "Retrieval")
     msg = cl.Message(content="", author="AcademicHub")
-    answer: Answer = await streamed(
-        msg,
-        lambda on_token: engine().answerer.answer(
-            question,
-            history=() if standalone else history[-HISTORY_TURNS:],
-            paper_filter=current.paper_filter(),
-            k=current.k,
-            use_llm=current.use_llm,
-            exclude_ids=exclude or set(),
-            on_token=on_token,
-        ),
-    )
+    try:
+        answer: Answer = await streamed(
+            msg,
+            lambda on_token, on_sources: engine().answerer.answer(
+                question,
+                history=() if standalone else history[-HISTORY_TURNS:],
+                paper_filter=current.paper_filter(),
+                k=current.k,
+                use_llm=current.use_llm,
+                exclude_ids=exclude or set(),
+                on_token=on_token,
+                on_sources=on_sources,
+            ),
+            functools.partial(close_step, step),
+        )
+    except Exception:
+        await fail_step(step)
+        raise
     await close_step(
         step, answer.sources, answer.standalone_question if answer.standalone_question != question else None
     )
@@ -418,38 +458,50 @@ async def brief(topic: str, *, exclude: set[str] | None = None) -> None:
     current = prefs()
     step = await retrieval_step(topic, current, "Briefing retrieval")
     msg = cl.Message(content="", author="AcademicHub")
-    briefing: Briefing = await streamed(
-        msg,
-        lambda on_token: engine().briefer.brief(
-            topic,
-            fields=list(current.fields) or None,
-            since=current.since,
-            until=current.until,
-            per_field=current.k,
-            use_llm=current.use_llm,
-            paper_filter=view.ChatPrefs(exclude_ids=frozenset(exclude or ())).paper_filter(),
-            on_token=on_token,
-        ),
-    )
+    try:
+        briefing: Briefing = await streamed(
+            msg,
+            lambda on_token, on_sources: engine().briefer.brief(
+                topic,
+                fields=list(current.fields) or None,
+                since=current.since,
+                until=current.until,
+                per_field=current.k,
+                use_llm=current.use_llm,
+                paper_filter=view.ChatPrefs(exclude_ids=frozenset(exclude or ())).paper_filter(),
+                on_token=on_token,
+                on_sources=on_sources,
+            ),
+            functools.partial(close_step, step),
+        )
+    except Exception:
+        await fail_step(step)
+        raise
     await show_briefing(msg, step, briefing, topic, exclude)
 
 
 async def show_briefing(
-    msg: cl.Message, step: cl.Step | None, briefing: Briefing, topic: str, exclude: set[str] | None
+    msg: cl.Message,
+    step: cl.Step | None,
+    briefing: Briefing,
+    topic: str,
+    exclude: set[str] | None,
+    kind: str = "briefing",
 ) -> None:
     if step is not None:
         await close_step(step, briefing.sources)
+    text = view.without_references(briefing.markdown)  # the Sources list below replaces it
     result = Result(
-        kind="briefing",
+        kind=kind,
         query=topic,
         title=f"Briefing: {topic}",
-        body=view.notices_markdown(briefing.notices) + briefing.markdown,
+        body=view.notices_markdown(briefing.notices) + text,
         numbered=numbered(briefing.sources),
         shown_ids=set(exclude or ()) | {s.paper.id for s in briefing.sources},
         bibtex=briefing.to_bibtex(),
     )
     remember(result)
-    msg.content = rendered(briefing.notices, briefing.markdown, briefing.sources)
+    msg.content = rendered(briefing.notices, text, briefing.sources)
     msg.elements = source_elements(briefing.sources)  # type: ignore[assignment]
     msg.actions = result_actions(result) if briefing.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
@@ -663,11 +715,13 @@ async def on_radar_follow(action: cl.Action) -> None:
 async def on_radar_brief(action: cl.Action) -> None:
     name = str(action.payload["topic"])
     msg = cl.Message(content="", author="AcademicHub")
+    use_llm = prefs().use_llm
     try:
         briefing: Briefing = await streamed(
-            msg, lambda on_token: engine().radar.brief(name, use_llm=prefs().use_llm, on_token=on_token)
+            msg,
+            lambda on_token, _sources: engine().radar.brief(name, use_llm=use_llm, on_token=on_token),
         )
-        await show_briefing(msg, None, briefing, f"{name} (today)", None)
+        await show_briefing(msg, None, briefing, f"{name} (today)", None, kind="radar_briefing")
     except Exception as err:
         await send_error(err)
 

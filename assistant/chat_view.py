@@ -19,6 +19,7 @@ from ingest.paper import Paper, archive_of
 
 MAX_SOURCES = 20
 ABSTRACT_PREVIEW_CHARS = 1200
+REFERENCES_HEADING = "## References"  # the last section of a briefing's Markdown
 
 
 def escape_md(text: str | None) -> str:
@@ -106,6 +107,13 @@ def paper_card_markdown(paper: Paper, position: int | None = None, relevance: fl
         f"arXiv {escape_md(paper.id)} · {paper_links(paper)}",
     ]
     return "\n".join(lines)
+
+
+def without_references(markdown: str) -> str:
+    """A briefing's text without its own trailing References section: the chat shows the Sources list
+    under it (clickable [n] markers), and exports add their own references, so it would show twice."""
+    head, heading, _ = markdown.rpartition(f"\n{REFERENCES_HEADING}\n")
+    return head.rstrip() + "\n" if heading else markdown
 
 
 def notices_markdown(notices: Iterable[str]) -> str:

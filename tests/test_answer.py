@@ -110,9 +110,17 @@ def test_llm_answer_streams_tokens_and_sends_the_abstracts(
     standin.default = Reply(reply)
     answerer = llm_answerer(small_index, embedder, standin)
     tokens: list[str] = []
-    answer = answerer.answer(UNLEARNING, k=5, on_token=tokens.append)
+    reported: list[tuple[list[str], int]] = []  # the sources, and how many tokens had arrived by then
+    answer = answerer.answer(
+        UNLEARNING,
+        k=5,
+        on_token=tokens.append,
+        on_sources=lambda found: reported.append(([s.paper.id for s in found], len(tokens))),
+    )
     assert answer.mode == "llm" and answer.found
     assert tokens == tokens_of(reply)
+    # The sources are reported once, before any text, so the app can show what was found first.
+    assert reported == [([s.paper.id for s in answer.sources], 0)]
     request = standin.requests[-1]
     assert request.stream
     system, user = request.messages

@@ -1,11 +1,14 @@
 """End to end: `academichub serve` on a free 127.0.0.1 port over a small real index, driven by headless
-Debian Chromium through Playwright. A user asks a question, reads the streamed cited answer, opens a
-source, finds its arXiv link, exports the answer, and a paper whose title carries a <script> tag shows
-as text. A screenshot is saved in the test's temp folder."""
+Debian Chromium through Playwright (one server for the module). In Ask, a user asks a question, sees the
+retrieval step above the streamed cited answer, opens a source, finds its arXiv link, exports the answer,
+and a paper whose title carries a <script> tag shows as text. In Radar, a user tracks a topic, pages
+through its new papers as cards, follows an author and gets the day's cited briefing. Screenshots are
+saved in each test's temp folder."""
 
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -18,6 +21,7 @@ import pytest
 from conftest import make_settings, sample_records, write_jsonl
 
 from ingest.embedding import Embedder
+from ingest.normalize import from_json_record
 from ingest.pipeline import Ingestor, file_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -32,6 +36,10 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 HOSTILE_PREFIX = "<script>window.__pwned = 1</script> "
+INDEXED_PAPERS = 27  # the bundled sample's first listing day (2026-06-01): all "today's papers" for the radar
+# Five of those papers match this topic above the radar's relevance threshold: two batches of 3.
+RADAR_TOPIC = "diffusion models for image generation"
+RADAR_BATCH = 3
 SERVER_START_SECONDS = 240
 
 
@@ -43,15 +51,16 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> tuple[Path, dict]:
-    """Ten sample papers indexed with the real model; the one the test asks about has a <script> title."""
-    records = sample_records(10)
+    """The sample's first day indexed with the real model; the paper Ask asks about has a <script> title."""
+    records = sample_records(INDEXED_PAPERS)
+    assert {r["date"] for r in records} == {"2026-06-01"}
     clean = records[0]
     records[0] = {**clean, "title": HOSTILE_PREFIX + clean["title"]}
     home = tmp_path_factory.mktemp("app-home")
     corpus = write_jsonl(home.parent / "app-corpus.jsonl", records)
     ingestor = Ingestor(make_settings(home), embedder=embedder)
     try:
-        assert ingestor.run(file_runs([corpus])).new == 10
+        assert ingestor.run(file_runs([corpus])).new == INDEXED_PAPERS
     finally:
         ingestor.close()
     return home, clean
@@ -128,8 +137,19 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             expect(answer).to_contain_text("Sources")
             assert answer.locator("a.element-link").count() >= 2  # markers in text and sources list
 
-            # The retrieval step names the query and how many papers were found.
-            expect(page.get_by_text("Retrieval").first).to_be_visible()
+            # The retrieval step names the query and how many papers were found, above the answer.
+            step = page.locator('[data-step-type="retrieval"]').first
+            expect(step).to_contain_text("Used Retrieval")
+            assert step.evaluate(
+                "(step, answer) => "
+                "Boolean(step.compareDocumentPosition(answer) & Node.DOCUMENT_POSITION_FOLLOWING)",
+                answer.element_handle(),
+            ), "the retrieval step is shown below the answer it belongs to"
+            step.get_by_text("Used Retrieval").click()
+            expect(step).to_contain_text(re.compile(r"\d+ papers? found"))
+            step.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)  # the side panel of sources slides in
+            page.screenshot(path=str(tmp_path / "academichub-ask-step.png"))
 
             # A hostile title is shown as text and never runs.
             expect(answer.get_by_text(HOSTILE_PREFIX.strip(), exact=False).first).to_be_visible()
@@ -168,10 +188,112 @@ def test_ask_read_sources_and_export_in_a_real_browser(
                     "links => links.map(a => a.href.split('/').pop())"
                 )
             )
-            # Ten papers only: the next batch may be short or empty, but it never repeats a paper.
+            # A small index: the next batch may be short or empty, but it never repeats a paper.
             assert not (second_ids & first_ids)
 
             page.screenshot(path=str(tmp_path / "academichub-ask.png"), full_page=True)
         finally:
             browser.close()
     assert (tmp_path / "academichub-ask.png").stat().st_size > 10_000
+
+
+def arxiv_ids(locator: object) -> list[str]:
+    """The arXiv ids of the abstract links inside a Playwright locator, in page order."""
+    return list(
+        dict.fromkeys(
+            locator.locator('a[href^="https://arxiv.org/abs/"]').evaluate_all(  # type: ignore[attr-defined]
+                "links => links.map(a => a.href.split('/').pop())"
+            )
+        )
+    )
+
+
+def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_path: Path) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    by_id = {p.id: p for p in map(from_json_record, sample_records(INDEXED_PAPERS))}
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(server)
+            expect(page.locator("#chat-submit")).to_be_attached(timeout=60_000)
+
+            # Switch to the Radar profile with the selector at the top left: its starters appear.
+            page.locator("#chat-profiles").click()
+            page.locator('[data-test="select-item:Radar"]').click()
+            expect(page.locator("#chat-profiles")).to_contain_text("Radar")
+            expect(page.locator("#starters")).to_contain_text("Show my topics", timeout=30_000)
+
+            # Batch size 3 through the chat settings slider.
+            page.locator("#chat-settings-open-modal").click()
+            slider = page.get_by_role("slider").first
+            expect(slider).to_be_visible(timeout=15_000)
+            slider.focus()
+            page.keyboard.press("Home")
+            for _ in range(RADAR_BATCH - 1):
+                page.keyboard.press("ArrowRight")
+            expect(slider).to_have_attribute("aria-valuenow", str(RADAR_BATCH))
+            page.locator("#confirm").click()
+            expect(page.get_by_text(f"{RADAR_BATCH} sources").first).to_be_visible(timeout=30_000)
+
+            page.locator("#chat-input").fill(f"track: {RADAR_TOPIC}")
+            submit = page.locator("#chat-submit")
+            expect(submit).to_be_enabled(timeout=30_000)
+            submit.click()
+
+            replies = page.locator('[data-step-type="assistant_message"]')
+            expect(replies.filter(has_text="Saved topic").first).to_contain_text(RADAR_TOPIC, timeout=90_000)
+            summaries = replies.filter(has_text="papers shown.")
+            expect(summaries).to_have_count(1, timeout=90_000)
+            expect(replies.filter(has_text="batch 1 ·").first).to_contain_text("new since 2026-06-01")
+
+            # The batch as cards: title, authors, date, fields and the paper's arXiv abstract link.
+            cards = replies.filter(has_text="fields:")
+            expect(cards).to_have_count(RADAR_BATCH)
+            first_batch = arxiv_ids(cards)
+            assert len(first_batch) == RADAR_BATCH
+            for index, paper_id in enumerate(first_batch):
+                card, paper = cards.nth(index), by_id[paper_id]
+                expect(card).to_contain_text(paper.title)
+                expect(card).to_contain_text(paper.authors[0])
+                expect(card).to_contain_text("2026-06-01")
+                expect(card).to_contain_text(f"fields: {', '.join(paper.archives)}")
+            expect(summaries.first).to_contain_text(f"{RADAR_BATCH} papers shown.")
+            cards.first.scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / "academichub-radar-cards.png"))
+
+            # Another batch: the remaining matches, none repeated; the topic is then exhausted.
+            summaries.first.get_by_role("button", name="Show another batch").click()
+            expect(summaries).to_have_count(2, timeout=90_000)
+            expect(replies.filter(has_text="batch 2 ·").first).to_be_visible()
+            second_batch = [i for i in arxiv_ids(cards) if i not in first_batch]
+            assert second_batch, "the second batch is empty"
+            assert arxiv_ids(cards) == first_batch + second_batch  # each card shown once
+            expect(cards).to_have_count(len(first_batch) + len(second_batch))
+            expect(replies.filter(has_text="that is everything new").first).to_be_visible()
+            expect(summaries.last.get_by_role("button", name="Show another batch")).to_have_count(0)
+
+            # Follow the first card's first author: a confirmation names the author and the topic.
+            author = by_id[first_batch[0]].authors[0]
+            cards.first.get_by_role("button", name=f"Follow {author}").click()
+            confirmation = replies.filter(has_text=f"Following {author}")
+            expect(confirmation).to_contain_text(RADAR_TOPIC, timeout=30_000)
+
+            # Today's briefing over the topic's new papers, with citation markers and a sources list.
+            summaries.last.get_by_role("button", name="Brief me on today's papers").click()
+            briefing = replies.filter(has_text="Sources").last
+            expect(briefing.locator("a.element-link", has_text="[1]").first).to_be_visible(timeout=90_000)
+            cited = set(arxiv_ids(briefing))
+            assert cited and cited <= set(first_batch + second_batch)
+            # One list of sources (not the briefing's own References too), and no "another batch" for a
+            # briefing on today's papers: it has no next batch.
+            expect(briefing.get_by_role("heading", name="References")).to_have_count(0)
+            expect(briefing.get_by_role("button", name="Show another batch")).to_have_count(0)
+            expect(briefing.get_by_role("button", name="Export Markdown")).to_be_visible()
+            page.wait_for_timeout(500)  # the side panel of sources slides in
+
+            page.screenshot(path=str(tmp_path / "academichub-radar.png"))
+        finally:
+            browser.close()
+    assert (tmp_path / "academichub-radar.png").stat().st_size > 10_000

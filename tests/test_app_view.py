@@ -17,7 +17,7 @@ from assistant import chat_view as view
 from assistant.auth import AuthConfigError, check_password, hash_password, parse_auth_users
 from assistant.chat_history import conninfo, ensure_tables
 from assistant.cli import app
-from assistant.cli.serve_cmd import app_root
+from assistant.cli.serve_cmd import app_root, use_private_files_dir
 from ingest.paper import Paper
 
 EVIL_TITLE = "<script>window.__pwned = 1</script> Attacks on [1](javascript:alert(1)) *bold* models"
@@ -151,6 +151,16 @@ def test_markdown_export_has_text_and_linked_references() -> None:
     assert "<https://arxiv.org/abs/2606.01234>" in doc
 
 
+def test_briefing_references_show_once_in_the_chat_and_in_the_export() -> None:
+    briefing = (
+        "# Briefing: x\n\n## Overview\n\nSparse [1].\n\n## References\n\n1. Ada. *Sparse*. arXiv:2606.01234\n"
+    )
+    text = view.without_references(briefing)
+    assert text == "# Briefing: x\n\n## Overview\n\nSparse [1].\n"
+    assert view.export_markdown("x", text, [(1, make_paper())]).count("## References") == 1
+    assert view.without_references("No references here [1].") == "No references here [1]."
+
+
 def test_bibtex_export_is_one_entry_per_paper_with_escaped_fields() -> None:
     papers = [make_paper(title="Costs & 50% gains_v2"), make_paper(), make_paper(id="2606.00002", authors=[])]
     bib = view.export_bibtex(papers)
@@ -206,6 +216,24 @@ def test_serve_refuses_login_without_a_secret(
     result = CliRunner().invoke(app, ["serve", "--port", "8123"])
     assert result.exit_code == 2
     assert "CHAINLIT_AUTH_SECRET" in result.output
+
+
+def test_each_server_keeps_its_files_apart_from_other_servers(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chainlit deletes its files folder when a server stops: two servers must not share one."""
+    import chainlit.config
+    import chainlit.server
+
+    for module in (chainlit.config, chainlit.server):  # restored after the test
+        monkeypatch.setattr(module, "FILES_DIRECTORY", module.FILES_DIRECTORY)
+    first = use_private_files_dir()
+    second = use_private_files_dir()
+    try:
+        assert first != second and first.is_dir() and second.is_dir()
+        assert chainlit.config.FILES_DIRECTORY == chainlit.server.FILES_DIRECTORY == second
+        assert app_root() not in second.parents
+    finally:
+        first.rmdir()
+        second.rmdir()
 
 
 def test_app_root_holds_the_welcome_screen_and_config() -> None:

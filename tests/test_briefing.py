@@ -160,8 +160,16 @@ def test_llm_briefing_keeps_the_structure_and_checks_citations(
     settings = small_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
     briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
     tokens: list[str] = []
-    briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=3, on_token=tokens.append)
+    reported: list[tuple[list[str], int]] = []  # the sources, and how many tokens had arrived by then
+    briefing = briefer.brief(
+        TOPIC,
+        fields=FIELDS,
+        per_field=3,
+        on_token=tokens.append,
+        on_sources=lambda found: reported.append(([s.paper.id for s in found], len(tokens))),
+    )
     assert briefing.mode == "llm" and tokens
+    assert reported == [([s.paper.id for s in briefing.sources], 0)]  # once, before any text
     sections = sections_of(briefing.markdown)
     assert list(sections) == ["Overview", *FIELDS, "Bridges", "Open questions", "References"]
     assert "Decoding-time unlearning uses auxiliary models [1]." in sections["cs.CL"]

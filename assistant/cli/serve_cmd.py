@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import sys
+import tempfile
 from pathlib import Path
 
 import typer
@@ -24,6 +25,22 @@ def app_root() -> Path:
         if (candidate / "chainlit.md").is_file():
             return candidate
     raise UserError(f"chainlit.md not found next to {PACKAGE_DIR}: the installation is incomplete")
+
+
+def use_private_files_dir() -> Path:
+    """Give this server its own folder for the files Chainlit serves (source panels, exports).
+
+    Chainlit keeps them in APP_ROOT/.files and deletes that whole folder when it stops, so two servers of
+    one installation (a developer's and a test's) would delete each other's files mid-session, and every
+    answer with sources would then fail with "No such file or directory". Chainlit still deletes this
+    folder at shutdown. Call after CHAINLIT_APP_ROOT is set."""
+    import chainlit.config
+    import chainlit.server
+
+    files = Path(tempfile.mkdtemp(prefix="academichub-chainlit-files-"))
+    chainlit.config.FILES_DIRECTORY = files  # read by sessions when they store a file
+    chainlit.server.FILES_DIRECTORY = files  # deleted by the server at shutdown
+    return files
 
 
 def check_port(host: str, port: int) -> None:
@@ -67,6 +84,7 @@ def serve(
     from chainlit.config import config
 
     config.run.headless = True
+    use_private_files_dir()
     mode = "language model" if cfg.llm_configured else "extractive mode (no language model configured)"
     login = f"password login for {users} user(s)" if users else "no login"
     history = "chat history on" if cfg.chat_history else "chat history off"
