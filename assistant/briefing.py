@@ -53,9 +53,16 @@ _GENERIC = frozenset(
         "demonstrate experiments experimental evaluation however across different various recent large "
         "significant significantly improve improves improved improvement learning training system systems "
         "first also well high low key main large-scale real-world approach extensive further more than "
-        "such these this that with from into their which while other both each paper"
+        "such these this that with from into their which while other both each paper remain remains "
+        "remained limited limitation limitations challenge challenges challenging available publicly code "
+        "github https http www com org released release make makes made often still however without within "
+        "between among through over under when where whether there here they them then than thus hence "
+        "able enable enables enabling achieve achieves achieving provide provides providing allows allow "
+        "leads lead leading remaining whereas although because since many most some several same given "
+        "prior previous current recently increasingly widely highly particularly especially"
     )
 )
+_URL = re.compile(r"https?://\S+|www\.\S+|\S+\.(?:com|org|io|net)\S*", re.IGNORECASE)
 
 
 class BriefingError(ValueError):
@@ -153,9 +160,12 @@ class Briefer:
         use_llm: bool | None = None,
         paper_filter: PaperFilter | None = None,
         on_token: Callable[[str], None] | None = None,
+        on_sources: Callable[[list[Source]], None] | None = None,
     ) -> Briefing:
         """A cited cross-field briefing. `on_token` receives LLM tokens as they stream (LLM mode only);
-        the returned `markdown` is authoritative. Raises RetrievalError/BriefingError for bad input."""
+        the returned `markdown` is authoritative. `on_sources` receives the numbered sources (possibly
+        none) once retrieval is done, before any text is written. Raises RetrievalError/BriefingError for
+        bad input."""
         topic = (topic or "").strip()
         if not topic:
             raise BriefingError("the topic is empty: say what the briefing should be about")
@@ -173,6 +183,8 @@ class Briefer:
             if wanted:
                 notices.append(f"Fields chosen from the retrieved papers: {', '.join(wanted)}.")
         sections, sources = self._retrieve(topic, wanted, base, per_field)
+        if on_sources is not None:
+            on_sources(sources)
         mode: Mode = "extractive"
         llm = self.llm if use_llm is not False else None
         if use_llm is False:
@@ -480,11 +492,13 @@ def find_bridges(sections: Sequence[FieldSection], fields: Sequence[str], limit:
 def method_terms(text: str) -> set[str]:
     """Adjacent content-word pairs ("graph neural", "contrastive learning"): cheap method names."""
     terms: set[str] = set()
-    for sentence in split_sentences(text):
+    for sentence in split_sentences(_URL.sub(" ", text)):
         words = _METHOD_WORDS.findall(sentence.lower())
         for first, second in pairwise(words):
-            if first not in _GENERIC and second not in _GENERIC and len(first) > 3 and len(second) > 3:
-                terms.add(f"{first} {second}")
+            # Adverbs ("significantly") and generic prose words do not name methods.
+            if any(w in _GENERIC or len(w) <= 3 or w.endswith("ly") for w in (first, second)):
+                continue
+            terms.add(f"{first} {second}")
     return terms
 
 
