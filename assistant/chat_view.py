@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
+from assistant.briefing import bibtex_entries
 from assistant.citations import escape_markdown
 from assistant.retrieval import make_filter
 from ingest.catalog import PaperFilter
@@ -231,50 +232,9 @@ def export_markdown(title: str, body: str, numbered: Sequence[tuple[int, Paper]]
     return "\n".join(lines) + "\n"
 
 
-_BIB_ESCAPES = {
-    "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-
-
-def bib_escape(text: str) -> str:
-    return "".join(_BIB_ESCAPES.get(ch, ch) for ch in " ".join(text.split()))
-
-
-def bibtex_key(paper: Paper) -> str:
-    surname = re.sub(r"[^a-z]", "", (paper.authors[0].split()[-1] if paper.authors else "anon").lower())
-    return f"{surname or 'anon'}{paper.year or ''}_{re.sub(r'[^0-9a-z]', '', paper.id.lower())}"
-
-
-def bibtex_entry(paper: Paper) -> str:
-    fields = [
-        ("title", "{" + bib_escape(paper.title) + "}"),
-        ("author", " and ".join(bib_escape(a) for a in paper.authors) or "Unknown"),
-        ("year", str(paper.year or "")),
-        ("eprint", paper.id),
-        ("archivePrefix", "arXiv"),
-        ("primaryClass", paper.primary_category),
-        ("url", paper.abs_url),
-    ]
-    if paper.doi:
-        fields.append(("doi", paper.doi))
-    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
-    return f"@misc{{{bibtex_key(paper)},\n{body}\n}}\n"
-
-
 def export_bibtex(papers: Iterable[Paper]) -> str:
-    seen: set[str] = set()
-    entries = []
+    """BibTeX for the papers of an answer (each once), written like a briefing's reference list."""
+    unique: dict[str, Paper] = {}
     for paper in papers:
-        if paper.id not in seen:
-            seen.add(paper.id)
-            entries.append(bibtex_entry(paper))
-    return "\n".join(entries)
+        unique.setdefault(paper.id, paper)
+    return bibtex_entries(list(unique.values()))

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 from collections import defaultdict, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qs, urlsplit
+
+from local_server import LocalHTTPServer
 
 RECORDINGS = Path(__file__).parent / "data" / "arxiv-api"
 _ENTRY_RE = re.compile(r"\s*<entry>.*?</entry>", re.DOTALL)
@@ -53,8 +54,7 @@ class ArxivStandIn:
         self.fixed = load_recordings(answer_everything_with)[(0, 100)] if answer_everything_with else None
         self.faults: dict[int, deque[Fault]] = defaultdict(deque)
         self.requests: list[dict[str, str]] = []
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LocalHTTPServer | None = None
 
     # --- control --------------------------------------------------------------------------------------
 
@@ -64,9 +64,8 @@ class ArxivStandIn:
 
     @property
     def url(self) -> str:
-        assert self._server is not None, "stand-in not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/api/query"
+        assert self._http is not None, "stand-in not started"
+        return f"{self._http.origin}/api/query"
 
     @property
     def starts(self) -> list[int]:
@@ -100,20 +99,13 @@ class ArxivStandIn:
             def log_message(self, format: str, *args: object) -> None:
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="arxiv-standin", daemon=True)
-        self._thread.start()
+        self._http = LocalHTTPServer(Handler, "arxiv-standin").start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def __enter__(self) -> ArxivStandIn:
         return self.start()

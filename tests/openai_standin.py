@@ -29,8 +29,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local_server import LocalHTTPServer
 
 _TOKEN_RE = re.compile(r"\s*\S+|\s+$")
 _ERROR_TYPES = {
@@ -83,8 +85,7 @@ class OpenAIStandin:
     def __post_init__(self) -> None:
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._http: LocalHTTPServer | None = None
 
     # --- control ---------------------------------------------------------------------------------------
 
@@ -103,9 +104,8 @@ class OpenAIStandin:
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start the stand-in first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
+        assert self._http is not None, "start the stand-in first"
+        return f"{self._http.origin}/v1"
 
     def start(self) -> OpenAIStandin:
         standin = self
@@ -113,31 +113,19 @@ class OpenAIStandin:
         class Handler(_Handler):
             owner = standin
 
-        self._server = _QuietServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="openai-standin", daemon=True)
-        self._thread.start()
+        self._http = LocalHTTPServer(Handler, "openai-standin").start()
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._http is not None:
+            self._http.stop()
+            self._http = None
 
     def __enter__(self) -> OpenAIStandin:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-class _QuietServer(ThreadingHTTPServer):
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        return  # a client that gave up (timeout test) closed the socket under us: expected, not news
 
 
 class _Handler(BaseHTTPRequestHandler):
