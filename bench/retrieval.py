@@ -6,8 +6,9 @@
 
 Known-item sets are built from the papers of `--daily-dir` that are in the index (see bench/datasets.py
 for how each set is made); the hand-written `paraphrase-written` set is read from `--written-file` when it
-exists, reported over all its queries (`--written-split`, it was never used for tuning) and kept out of
-the `known-item (all)` aggregate of the rule-made sets. A BEIR folder (corpus.jsonl, queries.jsonl,
+exists, reported on the same split as the others (`--written-split`: its dev half took part in choosing
+the fusion settings, see bench/tune_fusion.py) and kept out of the `known-item (all)` aggregate of the
+rule-made sets. A BEIR folder (corpus.jsonl, queries.jsonl,
 qrels/test.tsv) is indexed into a temporary directory first (the embedding model encodes ~15 documents/s
 on two cores: keep it small).
 
@@ -303,8 +304,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--written-split",
         choices=("dev", "test", "all"),
-        default="all",
-        help="split of the hand-written set (default all: it is not used for tuning)",
+        default=None,
+        help="split of the hand-written set (default: --split; its dev half was used for tuning)",
     )
     parser.add_argument("--n", type=int, default=200, help="queries per known-item set (before the split)")
     parser.add_argument("--split", choices=("dev", "test", "all"), default="test")
@@ -380,9 +381,8 @@ def run(args: argparse.Namespace, console: Console) -> Report:
         separate: list[QuerySet] = []
         if written in wanted and args.written_file.is_file():
             indexed = {p.id for p in papers}
-            separate.append(
-                restrict_split(load_written(args.written_file, indexed, args.n), args.written_split)
-            )
+            written_set = load_written(args.written_file, indexed, args.n)
+            separate.append(restrict_split(written_set, args.written_split or args.split))
         elif written in wanted:
             console.print(f"  {written}: {args.written_file} not found, skipped")
         report.info.update(
@@ -393,7 +393,7 @@ def run(args: argparse.Namespace, console: Console) -> Report:
                 "split": args.split,
                 "seed": args.seed,
                 "sets": {s.name: s.description for s in [*sets, *separate]},
-                "written_split": args.written_split,
+                "written_split": args.written_split or args.split,
             }
         )
         if not sets and not separate:
