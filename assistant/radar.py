@@ -8,7 +8,8 @@ A topic's feed is built over a *window* of catalog papers, opened by a *visit*:
 * A **visit** opens when `feed()` (without `next_batch`) or `brief()` is called and either the topic has
   never been visited, or papers entered the catalog after the current window was opened (an ingest ran).
   Calling `feed()` again with no ingest in between stays in the same window: it shows the latest batch
-  again (where you left off) and does not mark anything new as seen. `next_batch=True` never opens a
+  again (where you left off) and does not mark anything new as seen; once the window is exhausted it says
+  so ("you have seen everything new ...") and shows no old papers. `next_batch=True` never opens a
   visit: it pages on through the current window.
 * The **first visit** of a topic covers the latest listing day in the catalog (papers whose `published`
   date is the newest one in the index), plus anything ingested after the topic was created. That is "today's
@@ -323,7 +324,10 @@ class Radar:
                 items = [item for item in items if _by_author(item["paper"].authors, author_key)]
             shown: list[dict[str, Any]] = []
             number = 0
-            if not next_batch:
+            has_unseen = any(item["batch"] is None for item in items)
+            if not next_batch and has_unseen:
+                # Reopening the feed mid-window shows where the user left off; once everything new has
+                # been shown it says so instead of showing old papers again.
                 latest = max((item["batch"] for item in items if item["batch"]), default=0)
                 shown = [item for item in items if latest and item["batch"] == latest]
                 number = latest

@@ -76,6 +76,11 @@ def read_whole_feed(radar: Radar, name: str, batch: int = 3) -> list[list[str]]:
     """The batches a user sees: the feed, then `--next` until the radar says it is exhausted."""
     result = radar.feed(name, batch=batch)
     batches = [[h.paper.id for h in result.items]] if result.items else []
+    if not result.exhausted:
+        # Reopening the feed mid-window shows where the user left off, and marks nothing new as seen.
+        reopened = radar.feed(name, batch=batch)
+        assert [h.paper.id for h in reopened.items] == batches[-1]
+        assert reopened.remaining == result.remaining
     while not result.exhausted:
         result = radar.feed(name, batch=batch, next_batch=True)
         batches.append([h.paper.id for h in result.items])
@@ -113,9 +118,9 @@ def test_feed_after_each_day_shows_only_that_days_new_matching_papers(
         after = radar.feed("LLM agents", batch=3, next_batch=True)
         assert after.items == [] and after.exhausted
         assert "seen everything new" in (after.message or "")
-        # Opening the radar again without a new ingest shows where the user left off.
+        # Opening the radar again once everything new was shown: no old papers, a plain message.
         again = radar.feed("LLM agents", batch=3)
-        assert [h.paper.id for h in again.items] == batches[-1]
+        assert again.items == [] and "seen everything new" in (again.message or "")
 
 
 def test_first_visit_after_a_backfill_shows_the_latest_listing_day(
