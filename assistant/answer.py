@@ -290,16 +290,22 @@ class Answerer:
     """Answers questions over the index. One per process (it holds the retriever, the LLM client and the
     sentence-vector cache); safe to call from several threads."""
 
-    def __init__(self, settings: Settings, retriever: Retriever, llm: LLMClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: Retriever,
+        llm: LLMClient | None = None,
+        bank: SentenceBank | None = None,
+    ) -> None:
         self.settings = settings
         self.retriever = retriever
         self.llm = llm
-        self._bank: SentenceBank | None = None
+        self._bank = bank  # pass the answerer's bank to share one sentence-vector cache
 
     @property
     def bank(self) -> SentenceBank:
         if self._bank is None:
-            self._bank = SentenceBank(self.retriever.embedder)
+            self._bank = SentenceBank(lambda: self.retriever.embedder)
         return self._bank
 
     def answer(

@@ -62,8 +62,8 @@ class Engine:
         self.retriever = Retriever(settings)
         self.llm = get_llm(settings)
         self.answerer = Answerer(settings, self.retriever, self.llm)
-        self.briefer = Briefer(settings, self.retriever, self.llm)
-        self.radar = Radar(settings, self.retriever)
+        self.briefer = Briefer(settings, self.retriever, self.llm, bank=self.answerer.bank)
+        self.radar = Radar(settings, self.retriever, briefer=self.briefer)
 
     def status(self) -> IndexStatus:
         catalog = self.retriever.catalog

@@ -130,23 +130,25 @@ def in_field(paper: Paper, field_name: str) -> bool:
     return any(c == field_name or archive_of(c) == field_name for c in paper.categories)
 
 
-def field_label(field_name: str) -> str:
-    return field_name
-
-
 class Briefer:
     """Composes briefings over the index. One per process; shares the retriever and the LLM client."""
 
-    def __init__(self, settings: Settings, retriever: Retriever, llm: LLMClient | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: Retriever,
+        llm: LLMClient | None = None,
+        bank: SentenceBank | None = None,
+    ) -> None:
         self.settings = settings
         self.retriever = retriever
         self.llm = llm
-        self._bank: SentenceBank | None = None
+        self._bank = bank  # pass the answerer's bank to share one sentence-vector cache
 
     @property
     def bank(self) -> SentenceBank:
         if self._bank is None:
-            self._bank = SentenceBank(self.retriever.embedder)
+            self._bank = SentenceBank(lambda: self.retriever.embedder)
         return self._bank
 
     def brief(

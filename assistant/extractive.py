@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,12 +70,19 @@ class SentenceBank:
     """Sentence vectors cached per sentence text (bounded LRU), so a paper seen before costs nothing and
     only the sentences a ranking actually needs are encoded. Thread-safe."""
 
-    def __init__(self, embedder: Embedder, max_sentences: int = 100_000) -> None:
-        self.embedder = embedder
+    def __init__(self, embedder: Embedder | Callable[[], Embedder], max_sentences: int = 100_000) -> None:
+        # A callable defers loading the model until a sentence is first encoded.
+        self._embedder = embedder
         self.max_sentences = max_sentences
         self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
         self._split: OrderedDict[tuple[str, str], list[str]] = OrderedDict()
         self._lock = threading.Lock()
+
+    @property
+    def embedder(self) -> Embedder:
+        if not isinstance(self._embedder, Embedder):
+            self._embedder = self._embedder()
+        return self._embedder
 
     def sentences(self, paper: Paper) -> list[str]:
         key = (paper.id, paper.content_hash)

@@ -196,11 +196,11 @@ class Radar:
     """Saved topics and their feeds. One object per process; safe to call from a thread pool (one SQLite
     connection per thread, writes in immediate transactions)."""
 
-    def __init__(self, settings: Settings, retriever: Retriever) -> None:
+    def __init__(self, settings: Settings, retriever: Retriever, briefer: Briefer | None = None) -> None:
         self.settings = settings
         self.retriever = retriever
         self._local = threading.local()
-        self._briefer: Briefer | None = None
+        self._briefer = briefer  # the app passes its own; the CLI gets one made on first use
 
     # --- state database -------------------------------------------------------------------------------
 
