@@ -27,11 +27,11 @@ from chainlit.utils import utc_now
 from assistant import chat_view as view
 from assistant.answer import Answer, Answerer, Source
 from assistant.auth import check_password, parse_auth_users
-from assistant.briefing import Briefer, Briefing, BriefingError
+from assistant.briefing import Briefer, Briefing
 from assistant.chat_history import conninfo, ensure_tables, history_path
-from assistant.llm import LLMError, get_llm
-from assistant.radar import FeedBatch, Radar, RadarError
-from assistant.retrieval import EmptyIndexError, RetrievalError, Retriever
+from assistant.llm import get_llm
+from assistant.radar import FeedBatch, Radar
+from assistant.retrieval import Retriever
 from ingest.paper import Paper
 from ingest.settings import Settings, get_settings
 
@@ -113,23 +113,11 @@ async def streamed(
     return await task
 
 
-def readable_error(err: BaseException) -> str:
-    """What the user reads instead of a traceback."""
-    if isinstance(err, EmptyIndexError):
-        return (
-            "**The index is empty.** Run `academichub ingest` (the bundled sample) or "
-            "`academichub ingest --file papers.jsonl` / `--arxiv --category cs.LG`, then ask again."
-        )
-    if isinstance(err, RetrievalError | RadarError | BriefingError | view.SettingsError):
-        return f"**Cannot do that:** {err}"
-    if isinstance(err, LLMError):
-        return f"**The language model failed:** {err}"
-    log.exception("unexpected error in a chat handler", exc_info=err)
-    return f"**Something went wrong** ({type(err).__name__}: {err}). The server log has the details."
-
-
 async def send_error(err: BaseException) -> None:
-    await cl.Message(content=readable_error(err), author="AcademicHub").send()
+    message, expected = view.readable_error(err)
+    if not expected:
+        log.exception("unexpected error in a chat handler", exc_info=err)
+    await cl.Message(content=message, author="AcademicHub").send()
 
 
 # --- per-session state -----------------------------------------------------------------------------

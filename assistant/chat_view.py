@@ -12,11 +12,15 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from assistant.briefing import bibtex_entries
+from assistant.briefing import BriefingError, bibtex_entries
 from assistant.citations import escape_markdown
-from assistant.retrieval import make_filter
+from assistant.llm import LLMError
+from assistant.radar import RadarError
+from assistant.retrieval import EmptyIndexError, RetrievalError, make_filter
 from ingest.catalog import PaperFilter
+from ingest.embedding import EmbeddingModelError
 from ingest.paper import Paper, archive_of
+from ingest.vectors import VectorStoreError
 
 MAX_SOURCES = 20
 ABSTRACT_PREVIEW_CHARS = 1200
@@ -238,3 +242,21 @@ def export_bibtex(papers: Iterable[Paper]) -> str:
     for paper in papers:
         unique.setdefault(paper.id, paper)
     return bibtex_entries(list(unique.values()))
+
+
+def readable_error(err: BaseException) -> tuple[str, bool]:
+    """What the user reads instead of a traceback, and whether the error is one we expect (else: log it)."""
+    if isinstance(err, EmptyIndexError):
+        return (
+            "**The index is empty.** Run `academichub ingest` (the bundled sample) or "
+            "`academichub ingest --file papers.jsonl` / `--arxiv --category cs.LG`, then ask again.",
+            True,
+        )
+    text = escape_md(str(err))
+    if isinstance(err, RetrievalError | RadarError | BriefingError | SettingsError):
+        return f"**Cannot do that:** {text}", True
+    if isinstance(err, LLMError):
+        return f"**The language model failed:** {text}", True
+    if isinstance(err, EmbeddingModelError | VectorStoreError):
+        return f"**The index cannot be used:** {text}", True
+    return f"**Something went wrong** ({type(err).__name__}: {text}). The server log has the details.", False

@@ -286,3 +286,20 @@ def test_chat_history_tables_work_with_chainlits_sqlalchemy_data_layer(tmp_path:
     thread = asyncio.run(roundtrip())
     assert thread["name"] == "Sparse attention"
     assert [s["output"] for s in thread["steps"]] == ["what is sparse attention?", "It is sparse [1]."]
+
+
+def test_errors_read_as_sentences_not_tracebacks() -> None:
+    from assistant.llm import LLMError
+    from assistant.retrieval import EmptyIndexError, RetrievalError
+    from ingest.embedding import EncoderMismatchError
+
+    empty, expected = view.readable_error(EmptyIndexError("the index is empty"))
+    assert expected and "academichub ingest" in empty
+    unknown, expected = view.readable_error(RetrievalError("unknown category: 'q-bio.XX' *bold*"))
+    assert expected and unknown.startswith("**Cannot do that:**") and r"\*bold\*" in unknown
+    llm, expected = view.readable_error(LLMError("the endpoint answered 401"))
+    assert expected and "language model failed" in llm
+    mismatch, expected = view.readable_error(EncoderMismatchError("index built with another encoder"))
+    assert expected and "index cannot be used" in mismatch
+    surprise, expected = view.readable_error(KeyError("x"))
+    assert not expected and "Something went wrong" in surprise and "KeyError" in surprise
