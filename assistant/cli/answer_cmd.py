@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from datetime import date
 from pathlib import Path
 
 import typer
@@ -12,18 +11,18 @@ from rich.markup import escape
 
 from assistant.answer import Answer, Answerer, Source
 from assistant.briefing import Briefer, BriefingError
-from assistant.cli.common import UserError, app, console, err_console, friendly_errors, print_json, settings
+from assistant.cli.common import (
+    UserError,
+    app,
+    console,
+    err_console,
+    friendly_errors,
+    parse_day,
+    print_json,
+    settings,
+)
 from assistant.llm import LLMClient, get_llm
 from assistant.retrieval import RetrievalError, Retriever, make_filter
-
-
-def _parse_day(value: str | None, option: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
 def _llm(extractive: bool) -> LLMClient | None:
@@ -70,7 +69,7 @@ def ask(
 ) -> None:
     """A short answer in which every claim cites a retrieved paper [n]."""
     cfg = settings()
-    flt = make_filter(category, _parse_day(since, "--since"), _parse_day(until, "--until"), author)
+    flt = make_filter(category, parse_day(since, "--since"), parse_day(until, "--until"), author)
     answerer = Answerer(cfg, Retriever(cfg), _llm(extractive))
     streamed: list[str] = []
 
@@ -137,8 +136,8 @@ def brief(
         briefing = briefer.brief(
             topic,
             fields=field or None,
-            since=_parse_day(since, "--since"),
-            until=_parse_day(until, "--until"),
+            since=parse_day(since, "--since"),
+            until=parse_day(until, "--until"),
             per_field=per_field,
             use_llm=False if extractive else None,
             on_token=_stream_to_terminal if streaming else None,

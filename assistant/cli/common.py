@@ -6,6 +6,7 @@ import functools
 import json
 import sys
 from collections.abc import Callable
+from datetime import date
 from typing import Any, ParamSpec, TypeVar
 
 import typer
@@ -29,6 +30,16 @@ R = TypeVar("R")
 
 class UserError(Exception):
     """A problem the user can fix; printed as one line, exit code 2."""
+
+
+def parse_day(value: str | None, option: str) -> date | None:
+    """A `--since`/`--until` value: YYYY-MM-DD, or None when not given."""
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise UserError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -2,28 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assistant.cli.common import UserError, app, console, err_console, friendly_errors, print_json, settings
+from assistant.cli.common import (
+    UserError,
+    app,
+    console,
+    err_console,
+    friendly_errors,
+    parse_day,
+    print_json,
+    settings,
+)
 from ingest.catalog import Catalog
 from ingest.pipeline import Ingestor, IngestSummary, SourceRun, arxiv_run, file_runs, sample_run
 from ingest.settings import Settings
 from ingest.sources import ArxivRequest
 from ingest.vectors import VectorIndex
-
-
-def _parse_day(value: str | None, option: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise UserError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
 class _ProgressBars:
@@ -113,8 +112,8 @@ def ingest(
         elif use_arxiv:
             request = ArxivRequest(
                 categories=tuple(category or ()),
-                since=_parse_day(since, "--since"),
-                until=_parse_day(until, "--until"),
+                since=parse_day(since, "--since"),
+                until=parse_day(until, "--until"),
                 query=query,
                 max_results=max_results,
             )

@@ -5,14 +5,22 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.markup import escape
 
-from assistant.cli.common import UserError, app, console, err_console, friendly_errors, print_json, settings
+from assistant.cli.common import (
+    UserError,
+    app,
+    console,
+    err_console,
+    friendly_errors,
+    parse_day,
+    print_json,
+    settings,
+)
 from assistant.retrieval import MAX_QUERY_CHARS, Hit, Mode, RetrievalError, Retriever, make_filter
 from ingest.catalog import PaperFilter
 
@@ -90,15 +98,6 @@ def print_hits(outcome: SearchOutcome, flt: PaperFilter) -> None:
         console.print(f"    [cyan]{paper.abs_url}[/]  [dim]PDF[/] [cyan]{paper.pdf_url}[/]", highlight=False)
 
 
-def _parse_day(value: str | None, option: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise UserError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
-
-
 def _read_queries(path: Path) -> Iterator[str]:
     """Non-blank lines of the file ('-' = standard input)."""
     if str(path) == "-":
@@ -148,8 +147,8 @@ def search(
     try:
         flt = make_filter(
             categories=category,
-            since=_parse_day(since, "--since"),
-            until=_parse_day(until, "--until"),
+            since=parse_day(since, "--since"),
+            until=parse_day(until, "--until"),
             author=author,
         )
     except UserError as err:
