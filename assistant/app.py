@@ -153,6 +153,14 @@ def recall(action: cl.Action) -> Result | None:
     return results.get(str(action.payload.get("result", "")))
 
 
+async def recalled(action: cl.Action) -> Result | None:
+    """The answer or briefing an action refers to, or None after telling the user it is gone."""
+    result = recall(action)
+    if result is None:
+        await cl.Message(content="That answer is no longer in this session: ask again.").send()
+    return result
+
+
 # --- profiles, starters, settings ------------------------------------------------------------------
 
 
@@ -616,9 +624,8 @@ async def on_message(message: cl.Message) -> None:
 
 @cl.action_callback("another_batch")
 async def on_another_batch(action: cl.Action) -> None:
-    result = recall(action)
+    result = await recalled(action)
     if result is None:
-        await cl.Message(content="That answer is no longer in this session: ask again.").send()
         return
     try:
         if result.kind == "briefing":
@@ -631,9 +638,8 @@ async def on_another_batch(action: cl.Action) -> None:
 
 @cl.action_callback("brief_on_this")
 async def on_brief_on_this(action: cl.Action) -> None:
-    result = recall(action)
+    result = await recalled(action)
     if result is None:
-        await cl.Message(content="That answer is no longer in this session: ask again.").send()
         return
     try:
         await brief(result.query)
@@ -654,14 +660,14 @@ async def send_export(result: Result, kind: str) -> None:
 
 @cl.action_callback("export_markdown")
 async def on_export_markdown(action: cl.Action) -> None:
-    result = recall(action)
+    result = await recalled(action)
     if result is not None:
         await send_export(result, "md")
 
 
 @cl.action_callback("export_bibtex")
 async def on_export_bibtex(action: cl.Action) -> None:
-    result = recall(action)
+    result = await recalled(action)
     if result is not None:
         await send_export(result, "bib")
 

@@ -24,6 +24,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from bench.report import emit_json
 from ingest.settings import get_settings
 
 
@@ -158,10 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     for row in summary_rows(report):
         table.add_row(*row)
     console.print(table)
-    payload = json.dumps(report, ensure_ascii=False)
-    if args.output:
-        args.output.write_text(payload + "\n", encoding="utf-8")
-    sys.stdout.write(payload + "\n")
+    emit_json(report, args.output)
     return 0
 
 

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from bench.report import emit_json
 from ingest.embedding import Embedder, get_embedder
 from ingest.normalize import from_json_record
 from ingest.paper import Paper
@@ -256,10 +256,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[bold red]error:[/] {err}")
         return 2
     print_table(result, console)
-    payload = json.dumps(result, ensure_ascii=False)
-    if args.output:
-        args.output.write_text(payload + "\n", encoding="utf-8")
-    sys.stdout.write(payload + "\n")
+    emit_json(result, args.output)
     return 0
 
 

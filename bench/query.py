@@ -40,6 +40,7 @@ from rich.table import Table
 from assistant.answer import Answerer
 from assistant.briefing import Briefer
 from assistant.retrieval import Retriever
+from bench.report import emit_json
 from ingest.catalog import Catalog
 from ingest.embedding import Embedder, get_embedder
 from ingest.settings import Settings, get_settings
@@ -367,10 +368,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[bold red]error:[/] {err}")
         return 2
     print_table(result, console)
-    payload = json.dumps(result, ensure_ascii=False)
-    if args.output:
-        args.output.write_text(payload + "\n", encoding="utf-8")
-    sys.stdout.write(payload + "\n")
+    emit_json(result, args.output)
     return 0
 
 

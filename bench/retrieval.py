@@ -20,11 +20,9 @@ counts results that break the filter (must be 0). The table goes to stderr, the 
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import random
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -46,6 +44,7 @@ from bench.datasets import (
     load_written,
     restrict_split,
 )
+from bench.report import emit_json
 from ingest.catalog import Catalog, fold
 from ingest.embedding import Embedder, get_embedder
 from ingest.paper import Paper
@@ -440,10 +439,7 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"[bold red]error:[/] {err}")
         return 2
     print_table(report, console)
-    payload = json.dumps(report.to_dict(), ensure_ascii=False)
-    if args.output:
-        args.output.write_text(payload + "\n", encoding="utf-8")
-    sys.stdout.write(payload + "\n")
+    emit_json(report.to_dict(), args.output)
     return 0
 
 
