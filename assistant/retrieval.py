@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ingest.catalog import Catalog, PaperFilter
+from ingest.catalog import Catalog, PaperFilter, TermMatch
 from ingest.embedding import Embedder, get_embedder
 from ingest.paper import Paper
 from ingest.settings import Settings
@@ -33,6 +33,8 @@ _STOPWORDS_TEXT = (
     "will with within without would you your about over under between across using use used via vs "
 )
 _STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
+
+NO_MATCH = TermMatch(coverage=0.0, log_chance=0.0)
 
 
 class RetrievalError(ValueError):
@@ -55,11 +57,16 @@ class Hit:
     lexical_rank: int | None = None
 
 
-def fts_query(text: str) -> str:
-    """A safe FTS5 expression: the query's content words, quoted, OR-ed (BM25 ranks by how many match)."""
+def fts_terms(text: str) -> list[str]:
+    """The query's content words as quoted FTS5 terms (safe whatever the user typed)."""
     words = [w.strip("-'").lower() for w in _TOKEN_RE.findall(text)]
     terms = list(dict.fromkeys(w for w in words if w and w not in _STOPWORDS and len(w) > 1))[:64]
-    return " OR ".join(f'"{t}"' for t in terms)
+    return [f'"{t}"' for t in terms]
+
+
+def fts_query(text: str) -> str:
+    """A safe FTS5 expression: the query's content words OR-ed (BM25 ranks by how many match)."""
+    return " OR ".join(fts_terms(text))
 
 
 def rrf(ranking: list[str], k: int, weight: float = 1.0) -> dict[str, float]:
@@ -185,13 +192,7 @@ class Retriever:
         found = self.candidates(text, depth, flt, mode=mode, need_vector=diversify)
         if found is None:
             return []
-        fused = fuse(
-            found.dense,
-            found.lexical,
-            self.settings.rrf_k,
-            self.settings.lexical_weight,
-            self.settings.lexical_confidence_boost,
-        )
+        fused = self.rank(found, FusionParams.from_settings(self.settings))
         order = sorted(fused, key=lambda d: -fused[d])
         if diversify and found.query_vector is not None:
             pool = order[: max(depth, 3 * k)]
@@ -234,20 +235,35 @@ class Retriever:
             # both release the GIL, so the two waits overlap instead of adding up.
             lexical_job = self._lexical_pool().submit(self._lexical, text, depth, flt)
         qvec = self.encode_query(text) if mode != "lexical" or need_vector else None
-        found = Candidates(query_vector=qvec)
+        found = Candidates(query=text, query_vector=qvec)
         if mode in ("hybrid", "dense") and qvec is not None:
             found.dense = self._dense(qvec, depth, allowed, found.vectors)
         if lexical_job is not None:
-            found.lexical = lexical_job.result()
+            found.lexical, found.matches = lexical_job.result()
         return found
 
-    def _lexical(self, text: str, depth: int, flt: PaperFilter) -> list[tuple[str, float]]:
-        match = fts_query(text)
-        if not match:
-            return []
-        return self.catalog.lexical_search(
-            match, depth, flt if flt.active else None, weights=LEXICAL_COLUMN_WEIGHTS
+    def _lexical(
+        self, text: str, depth: int, flt: PaperFilter
+    ) -> tuple[list[tuple[str, float]], dict[str, TermMatch]]:
+        """BM25's ranked list, and how its top paper holds the query's words."""
+        terms = fts_terms(text)
+        if not terms:
+            return [], {}
+        ranked = self.catalog.lexical_search(
+            " OR ".join(terms), depth, flt if flt.active else None, weights=LEXICAL_COLUMN_WEIGHTS
         )
+        return ranked, self.catalog.term_matches(terms, [ranked[0][0]] if ranked else [])
+
+    def rank(self, found: Candidates, params: FusionParams) -> dict[str, float]:
+        """Fused scores: weighted RRF of the two lists, then the word-coverage vote on the head."""
+        fused = fuse(found, params)
+        if params.coverage_weight and found.dense and found.lexical:
+            head = top_ids(fused, params.coverage_depth)
+            missing = [d for d in head if d not in found.matches]
+            if missing:
+                found.matches.update(self.catalog.term_matches(fts_terms(found.query), missing))
+            fused = add_coverage_vote(fused, found, params)
+        return fused
 
     def _lexical_pool(self) -> ThreadPoolExecutor:
         with self._pool_lock:
@@ -304,31 +320,98 @@ class Retriever:
 class Candidates:
     """Ranked candidate lists of one query, best first, before fusion."""
 
+    query: str = ""
     query_vector: np.ndarray | None = None
     dense: list[tuple[str, float]] = field(default_factory=list)  # (id, cosine)
     lexical: list[tuple[str, float]] = field(default_factory=list)  # (id, BM25, higher is better)
+    matches: dict[str, TermMatch] = field(default_factory=dict)  # how papers hold the query's words
+
+    @property
+    def top_match(self) -> TermMatch:
+        """How BM25's top paper holds the query's words."""
+        return self.matches.get(self.lexical[0][0], NO_MATCH) if self.lexical else NO_MATCH
+
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # paper vectors fetched so far
 
 
-def fuse(
-    dense: list[tuple[str, float]],
-    lexical: list[tuple[str, float]],
-    rrf_k: int,
-    lexical_weight: float = 1.0,
-    confidence_boost: float = 0.0,
-) -> dict[str, float]:
-    """Weighted reciprocal rank fusion of the dense and BM25 lists.
+@dataclass(frozen=True)
+class FusionParams:
+    """How the dense and BM25 lists are weighed (Settings documents each; bench/tune_fusion.py chose them)."""
 
-    The BM25 weight grows with BM25's own confidence, the relative margin of its best score over the
-    second: a pasted sentence or a project URL matches one paper far better than any other, and then
-    BM25 should decide; a vague question scores many papers alike, and then dense has an equal say."""
-    weight = lexical_weight
-    if confidence_boost and len(lexical) > 1 and lexical[0][1] > 0:
-        weight *= 1.0 + confidence_boost * max(0.0, (lexical[0][1] - lexical[1][1]) / lexical[0][1])
-    fused = rrf([d for d, _ in dense], rrf_k)
-    for doc_id, score in rrf([d for d, _ in lexical], rrf_k, weight).items():
+    rrf_k: int = 10
+    lexical_weight: float = 0.5
+    confidence_boost: float = 5.0
+    coverage_threshold: float = 0.6
+    coverage_weight: float = 0.5
+    coverage_depth: int = 50
+    # The words' combination must be rare for coverage to count: from 1 paper expected by chance (no
+    # effect) to e^-5 = 1 in 150 (full effect). Fixed, not tuned.
+    specific_log_chance: float = -5.0
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> FusionParams:
+        return cls(
+            rrf_k=settings.rrf_k,
+            lexical_weight=settings.lexical_weight,
+            confidence_boost=settings.lexical_confidence_boost,
+            coverage_threshold=settings.lexical_coverage_threshold,
+            coverage_weight=settings.coverage_weight,
+            coverage_depth=settings.coverage_depth,
+        )
+
+
+def list_weights(found: Candidates, params: FusionParams) -> tuple[float, float]:
+    """(dense weight, BM25 weight) for this query: each list's say grows with its own confidence.
+
+    - BM25's margin: a pasted sentence or a project URL matches one paper far better than any other.
+    - BM25's coverage: when its top paper holds (nearly) all of the query's term weight, and those words
+      together are too rare to meet by chance, the user typed the paper's own words, and dense (which
+      reads them as a vague topic) only reshuffles a right answer. "language models" is covered by
+      thousands of papers: there dense keeps its say."""
+    lexical, weight = found.lexical, params.lexical_weight
+    if params.confidence_boost and len(lexical) > 1 and lexical[0][1] > 0:
+        margin = max(0.0, (lexical[0][1] - lexical[1][1]) / lexical[0][1])
+        weight *= 1.0 + params.confidence_boost * margin
+    if not (lexical and found.dense):
+        return 1.0, weight  # one list (a mode, or no query word BM25 can use): its own order stands
+    dense_weight = 1.0
+    if params.coverage_threshold < 1.0:
+        match = found.top_match
+        typed_its_words = _ramp(match.coverage, params.coverage_threshold, 1.0)
+        dense_weight -= typed_its_words * _ramp(match.log_chance, 0.0, params.specific_log_chance)
+    return dense_weight, weight
+
+
+def _ramp(value: float, zero_at: float, one_at: float) -> float:
+    """0 at `zero_at`, 1 at `one_at`, linear between, clipped (either direction)."""
+    return float(np.clip((value - zero_at) / (one_at - zero_at), 0.0, 1.0))
+
+
+def fuse(found: Candidates, params: FusionParams) -> dict[str, float]:
+    """Weighted reciprocal rank fusion of the dense and BM25 lists (weights from `list_weights`)."""
+    dense_weight, lexical_weight = list_weights(found, params)
+    fused = rrf([d for d, _ in found.dense], params.rrf_k, dense_weight)
+    for doc_id, score in rrf([d for d, _ in found.lexical], params.rrf_k, lexical_weight).items():
         fused[doc_id] = fused.get(doc_id, 0.0) + score
     return fused
+
+
+def add_coverage_vote(fused: dict[str, float], found: Candidates, params: FusionParams) -> dict[str, float]:
+    """A third RRF vote among the fused head: its papers ordered by the share of the query's word weight
+    each holds (`found.matches`; ties keep the fused order).
+
+    BM25 saturates repeated words and favours short texts; dense blurs a question into a topic. Which
+    paper holds the most of the question's rare words settles many near-ties between them (measured on the
+    June known-item sets: bench/tune_fusion.py). Its weight is a share of the other two lists' together."""
+    head = top_ids(fused, params.coverage_depth)
+    by_coverage = sorted(head, key=lambda d: -found.matches.get(d, NO_MATCH).coverage)  # stable
+    dense_weight, lexical_weight = list_weights(found, params)
+    vote = rrf(by_coverage, params.rrf_k, params.coverage_weight * (dense_weight + lexical_weight))
+    return {d: score + vote.get(d, 0.0) for d, score in fused.items()}
+
+
+def top_ids(scores: dict[str, float], n: int) -> list[str]:
+    return sorted(scores, key=lambda d: -scores[d])[:n]
 
 
 def make_filter(

@@ -8,10 +8,23 @@ from datetime import date
 import pytest
 from conftest import make_settings
 
-from assistant.retrieval import EmptyIndexError, RetrievalError, Retriever, make_filter
+from assistant.retrieval import (
+    NO_MATCH,
+    Candidates,
+    EmptyIndexError,
+    FusionParams,
+    RetrievalError,
+    Retriever,
+    add_coverage_vote,
+    fts_terms,
+    fuse,
+    list_weights,
+    make_filter,
+    top_ids,
+)
 from bench.datasets import KnownItemBuilder, middle_sentences, words
 from bench.retrieval import violation
-from ingest.catalog import fold
+from ingest.catalog import TermMatch, fold
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +64,71 @@ def test_a_query_that_only_matches_a_comment_is_found_by_hybrid_through_bm25(ret
     repo = paper.comment.split("github.com/", 1)[1].split()[0].strip(".,;)")
     hits = retriever.search(f"github {repo}", k=5)
     assert paper.id in [h.paper.id for h in hits]
+
+
+def test_a_papers_own_sentence_covers_the_query_and_is_too_rare_to_meet_by_chance(retriever, papers):
+    paper = next(p for p in papers if middle_sentences(p.abstract))
+    terms = fts_terms(middle_sentences(paper.abstract)[0])
+    others = [p.id for p in papers if p.id != paper.id]
+    matches = retriever.catalog.term_matches(terms, [paper.id, *others])
+    assert matches[paper.id].coverage == pytest.approx(1.0) and matches[paper.id].log_chance < -5
+    assert max(matches[o].coverage for o in others) < 0.7
+
+
+def test_common_words_held_by_many_papers_are_not_a_specific_match(retriever, papers):
+    with_both = [p for p in papers if {"language", "models"} <= set(words(p.embedding_text))]
+    assert len(with_both) >= 5
+    matches = retriever.catalog.term_matches(fts_terms("language models"), [p.id for p in with_both])
+    for match in matches.values():  # every one holds both words, a combination met by chance in >1 paper
+        assert match.coverage == pytest.approx(1.0) and match.log_chance > 0
+
+
+def test_fusion_weights_follow_each_lists_confidence():
+    params = FusionParams()
+    dense = [("a", 0.62), ("b", 0.55)]
+    lexical = [("a", 20.0), ("b", 19.0)]
+
+    def weights(top_match: TermMatch, dense_list=dense, lexical_list=lexical) -> tuple[float, float]:
+        found = Candidates(dense=dense_list, lexical=lexical_list, matches={"a": top_match})
+        return list_weights(found, params)
+
+    # pasted words: the top BM25 paper holds them all and they are rare together -> BM25 decides
+    assert weights(TermMatch(1.0, -12.0))[0] == 0.0
+    # "language models": fully covered but met by chance in thousands of papers -> dense keeps its say
+    assert weights(TermMatch(1.0, 7.0))[0] == 1.0
+    # a question in the user's own words covers little of any paper
+    assert weights(TermMatch(0.4, -12.0))[0] == 1.0
+    # one list only (a mode, or a query of stopwords): its order stands
+    assert weights(NO_MATCH, dense_list=[("a", 0.3)], lexical_list=[]) == (1.0, params.lexical_weight)
+    # BM25's weight grows with its top-1 margin
+    assert weights(NO_MATCH, lexical_list=[("a", 20.0), ("b", 10.0)])[1] > weights(NO_MATCH)[1]
+
+
+def test_the_coverage_vote_lifts_the_paper_holding_more_of_the_question_among_near_ties():
+    params = FusionParams(coverage_depth=3)
+    # "b" is dense's first and BM25's second, "a" the reverse: a near-tie that word coverage settles.
+    found = Candidates(
+        dense=[("b", 0.6), ("a", 0.59), ("c", 0.5), ("d", 0.4)],
+        lexical=[("a", 10.0), ("b", 9.9), ("d", 5.0)],
+        matches={"a": TermMatch(0.9, -9.0), "b": TermMatch(0.5, -4.0), "c": TermMatch(1.0, -12.0)},
+    )
+    fused = fuse(found, params)
+    voted = add_coverage_vote(fused, found, params)
+    assert set(voted) == set(fused)
+    assert top_ids(voted, 2) == ["a", "b"]
+    (outside,) = set(fused) - set(top_ids(fused, 3))
+    assert voted[outside] == fused[outside]  # beyond the head of 3: no vote
+    assert add_coverage_vote(fused, found, FusionParams(coverage_weight=0.0, coverage_depth=3)) == fused
+
+
+def test_ranking_looks_up_word_coverage_for_the_head_only(retriever, papers):
+    paper = next(p for p in papers if middle_sentences(p.abstract))
+    found = retriever.candidates(middle_sentences(paper.abstract)[0], 60, make_filter())
+    assert found is not None and set(found.matches) == {found.lexical[0][0]}  # BM25's top, for the weights
+    params = FusionParams(coverage_depth=5)
+    fused = retriever.rank(found, params)
+    assert top_ids(fused, 1) == [paper.id]
+    assert set(top_ids(fuse(found, params), 5)) <= set(found.matches) and len(found.matches) <= 6
 
 
 def test_every_mode_returns_ranked_papers_with_relevance_between_0_and_1(retriever):
