@@ -17,9 +17,13 @@ The rule-made "paraphrases" above test retrieval when the query shares no words 
 rewording with synonyms. Every set is split deterministically into `dev` and `test` halves by a hash of the
 paper id; tune on `dev`, report `test`.
 
-- `paraphrase-written`: 80 questions written by hand (by a language-model helper reading each abstract) in
-  other words than the paper's, loaded from bench/data/june_paraphrases.jsonl when it exists (how they were
-  written: bench/data/README.md). Never used for tuning, so all of it is reported by default.
+Two hand-written sets (by a language-model helper reading each abstract, before any retrieval run; how:
+bench/data/README.md), one question per paper, split into halves like the rest:
+
+- `paraphrase-written`: 80 questions in other words than the paper's own (descriptions instead of its
+  terms), bench/data/june_paraphrases.jsonl: the hardest case, vocabulary mismatch on purpose.
+- `natural-written`: 100 questions in a researcher's own words, none of the title's distinctive words,
+  field terms allowed, no 3-word run copied from the abstract, bench/data/june_natural.jsonl.
 """
 
 from __future__ import annotations
@@ -55,7 +59,9 @@ _BOILERPLATE = re.compile(
     r"under review|submitted|accepted|to appear|camera[- ]ready|version|v\d+)\b",
     re.IGNORECASE,
 )
-WRITTEN_PARAPHRASES = Path(__file__).resolve().parent / "data" / "june_paraphrases.jsonl"
+DATA_DIR = Path(__file__).resolve().parent / "data"
+WRITTEN_PARAPHRASES = DATA_DIR / "june_paraphrases.jsonl"
+WRITTEN_SETS = {"paraphrase-written": WRITTEN_PARAPHRASES, "natural-written": DATA_DIR / "june_natural.jsonl"}
 _TEMPLATES = ("papers on {}", "{}", "work about {}", "looking for {}", "research on {}")
 
 
@@ -303,7 +309,9 @@ def _read_jsonl(path: Path) -> list[dict]:
     return rows
 
 
-def load_written(path: Path, indexed: set[str], n: int | None = None) -> QuerySet:
+def load_written(
+    path: Path, indexed: set[str], n: int | None = None, name: str = "paraphrase-written"
+) -> QuerySet:
     """Hand-written known-item questions, one {"id": arXiv id, "query": text} per line.
 
     Questions whose paper is not in `indexed` are left out (the set is reused on smaller indexes)."""
@@ -321,11 +329,9 @@ def load_written(path: Path, indexed: set[str], n: int | None = None) -> QuerySe
             raise DatasetError(f"{path}: record {lineno} repeats paper {paper_id}")
         queries[paper_id.strip()] = text.strip()
     kept = dict(list((pid, q) for pid, q in queries.items() if pid in indexed)[:n])
-    name = "paraphrase-written"
     return QuerySet(
         name=name,
-        description=f"hand-written questions in other words than the paper ({path.name}, "
-        f"{len(kept)} of {len(queries)} papers in the index)",
+        description=f"hand-written questions ({path.name}, {len(kept)} of {len(queries)} papers indexed)",
         queries={f"{name}:{pid}": text for pid, text in kept.items()},
         qrels={f"{name}:{pid}": {pid: 1} for pid in kept},
     )

@@ -5,10 +5,10 @@
     python -m bench.retrieval --beir path/to/scifact --no-known-item
 
 Known-item sets are built from the papers of `--daily-dir` that are in the index (see bench/datasets.py
-for how each set is made); the hand-written `paraphrase-written` set is read from `--written-file` when it
-exists, reported on the same split as the others (`--written-split`: its dev half took part in choosing
-the fusion settings, see bench/tune_fusion.py) and kept out of the `known-item (all)` aggregate of the
-rule-made sets. A BEIR folder (corpus.jsonl, queries.jsonl,
+for how each set is made); the hand-written sets (`paraphrase-written`, `natural-written`) are read from
+bench/data (or `--written NAME=FILE`), reported on the same split as the others (`--written-split`: their
+dev halves took part in choosing the fusion settings, see bench/tune_fusion.py) and aggregated apart from
+the rule-made sets (`written (all)` and `known-item (all)`). A BEIR folder (corpus.jsonl, queries.jsonl,
 qrels/test.tsv) is indexed into a temporary directory first (the embedding model encodes ~15 documents/s
 on two cores: keep it small).
 
@@ -36,7 +36,7 @@ from rich.table import Table
 
 from assistant.retrieval import Mode, RetrievalError, Retriever, make_filter
 from bench.datasets import (
-    WRITTEN_PARAPHRASES,
+    WRITTEN_SETS,
     DatasetError,
     KnownItemBuilder,
     QuerySet,
@@ -295,16 +295,21 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-known-item", action="store_true", help="skip the known-item sets")
     parser.add_argument(
         "--sets",
-        default="sentence,comment,paraphrase-terms,paraphrase-gist,paraphrase-sentence,paraphrase-written",
+        default="sentence,comment,paraphrase-terms,paraphrase-gist,paraphrase-sentence,"
+        + ",".join(WRITTEN_SETS),
     )
     parser.add_argument(
-        "--written-file", type=Path, default=WRITTEN_PARAPHRASES, help="hand-written known-item questions"
+        "--written",
+        action="append",
+        default=[],
+        metavar="NAME=FILE",
+        help=f"read a hand-written set from FILE instead of bench/data ({', '.join(WRITTEN_SETS)})",
     )
     parser.add_argument(
         "--written-split",
         choices=("dev", "test", "all"),
         default=None,
-        help="split of the hand-written set (default: --split; its dev half was used for tuning)",
+        help="split of the hand-written sets (default: --split; their dev halves were used for tuning)",
     )
     parser.add_argument("--n", type=int, default=200, help="queries per known-item set (before the split)")
     parser.add_argument("--split", choices=("dev", "test", "all"), default="test")
@@ -316,6 +321,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--no-filter-check", action="store_true")
     parser.add_argument("--output", type=Path, help="also write the JSON here")
     return parser.parse_args(argv)
+
+
+def written_paths(overrides: list[str]) -> dict[str, Path]:
+    """The hand-written sets by name: bench/data's files, with `NAME=FILE` overrides."""
+    paths = dict(WRITTEN_SETS)
+    for item in overrides:
+        name, sep, file = item.partition("=")
+        if not sep or not name.strip() or not file.strip():
+            raise DatasetError(f"--written takes NAME=FILE, got {item!r}")
+        paths[name.strip()] = Path(file.strip())
+    return paths
 
 
 def _tuned(settings: Settings, args: argparse.Namespace) -> Settings:
@@ -350,6 +366,9 @@ def run(args: argparse.Namespace, console: Console) -> Report:
             "depth": settings.retrieval_depth,
             "lexical_weight": settings.lexical_weight,
             "lexical_confidence_boost": settings.lexical_confidence_boost,
+            "lexical_coverage_threshold": settings.lexical_coverage_threshold,
+            "coverage_weight": settings.coverage_weight,
+            "coverage_depth": settings.coverage_depth,
             "model": embedder.name,
         }
     )
@@ -372,18 +391,20 @@ def run(args: argparse.Namespace, console: Console) -> Report:
             "paraphrase-gist": builder.paraphrase_gist,
             "paraphrase-sentence": builder.paraphrase_sentence,
         }
-        written = "paraphrase-written"
-        unknown = [s for s in wanted if s not in makers and s != written]
+        written_files = written_paths(args.written)
+        unknown = [s for s in wanted if s not in makers and s not in written_files]
         if unknown:
-            raise DatasetError(f"unknown set(s) {unknown}; choose from {sorted([*makers, written])}")
+            raise DatasetError(f"unknown set(s) {unknown}; choose from {sorted([*makers, *written_files])}")
         sets = [restrict_split(makers[name](args.n), args.split) for name in wanted if name in makers]
         separate: list[QuerySet] = []
-        if written in wanted and args.written_file.is_file():
-            indexed = {p.id for p in papers}
-            written_set = load_written(args.written_file, indexed, args.n)
+        indexed = {p.id for p in papers}
+        for name in (n for n in wanted if n in written_files):
+            path = written_files[name]
+            if not path.is_file():
+                console.print(f"  {name}: {path} not found, skipped")
+                continue
+            written_set = load_written(path, indexed, args.n, name=name)
             separate.append(restrict_split(written_set, args.written_split or args.split))
-        elif written in wanted:
-            console.print(f"  {written}: {args.written_file} not found, skipped")
         report.info.update(
             {
                 "index": str(settings.home),
@@ -411,9 +432,17 @@ def run(args: argparse.Namespace, console: Console) -> Report:
                 QuerySet("known-item (all)", "all rule-made known-item sets", {}, {}, args.split),
                 overall,
             )
+        written_overall: dict[str, ModeResult] = {mode: ModeResult() for mode in modes}
         for query_set in separate:
             console.print(f"  {query_set.name}: {len(query_set)} queries ({query_set.split})")
-            report.add(str(settings.home), query_set, evaluate(retriever, query_set, modes))
+            results = evaluate(retriever, query_set, modes)
+            report.add(str(settings.home), query_set, results)
+            for mode in modes:
+                written_overall[mode].merge(results[mode])
+        if len(separate) > 1:
+            split = args.written_split or args.split
+            everything = QuerySet("written (all)", "all hand-written sets", {}, {}, split)
+            report.add(str(settings.home), everything, written_overall)
         if not args.no_filter_check:
             queries = [q for s in [*sets, *separate] for q in list(s.queries.values())[:3]]
             report.filter_checks[str(settings.home)] = check_filters(retriever, queries).to_dict()

@@ -1,18 +1,20 @@
-"""Grid search of the fusion settings (RRF k, BM25 weight and confidence boost, depth) on the `dev` split.
+"""Grid search of the fusion settings (assistant.retrieval.FusionParams) on the `dev` split.
 
-Two families of known-item questions weigh equally: the rule-made sets (sentences and terms lifted from the
-abstract, where BM25 is nearly perfect) and the hand-written paraphrases (bench/data, worded unlike the
-paper, where dense retrieval matters). Settings are ranked by the mean of the two families' Recall@5.
+Question families weigh equally: the rule-made sets (sentences and terms lifted from the abstract, where
+BM25 is nearly perfect) and each hand-written set (bench/data: questions in other words than the paper,
+where dense retrieval matters). Settings are ranked by the families' mean Recall@5, then mean MRR@10.
 
     python -m bench.tune_fusion --home /tmp/june-home
 
-Fetches each query's dense and BM25 lists once (deepest depth), then fuses them offline for every setting.
-Report the chosen setting's figures from `python -m bench.retrieval --split test`, never from this run.
+Fetches each query's dense and BM25 lists (and how every listed paper holds the query's words) once, then
+fuses them offline for every setting. Report the
+chosen setting's figures from `python -m bench.retrieval --split test`, never from this run.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import itertools
 import json
 import sys
@@ -21,11 +23,70 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from assistant.retrieval import Retriever, fuse
-from bench.datasets import WRITTEN_PARAPHRASES, KnownItemBuilder, load_written, restrict_split
+from assistant.retrieval import Candidates, FusionParams, Retriever, add_coverage_vote, fts_terms, fuse
+from bench.datasets import WRITTEN_SETS, KnownItemBuilder, load_written, restrict_split
 from bench.retrieval import DEFAULT_DAILY_DIR, daily_papers
 from ingest.catalog import PaperFilter
 from ingest.settings import get_settings
+
+RULE_MADE = "rule-made"
+RRF_KS = (10, 20, 30)
+LEXICAL_WEIGHTS = (0.5, 0.75, 1.0)
+CONFIDENCE_BOOSTS = (5.0, 20.0)
+COVERAGE_THRESHOLDS = (0.6, 0.8, 1.0)  # 1.0 is off
+DENSE_COSINE_RAMPS = ((0.0, 0.0), (0.4, 0.5))  # (floor, full); (0, 0) is off
+COVERAGE_VOTES = (
+    (0.0, 30),
+    (0.5, 20),
+    (0.5, 30),
+    (0.5, 50),
+    (1.0, 20),
+    (1.0, 30),
+    (1.0, 50),
+)  # (weight, depth)
+
+
+@dataclasses.dataclass
+class Question:
+    family: str
+    wanted: str
+    found: Candidates
+
+
+def grid() -> list[FusionParams]:
+    axes = (RRF_KS, LEXICAL_WEIGHTS, CONFIDENCE_BOOSTS, COVERAGE_THRESHOLDS, COVERAGE_VOTES)
+    return [
+        FusionParams(k, weight, boost, threshold, coverage_weight=vote, coverage_depth=depth)
+        for k, weight, boost, threshold, (vote, depth) in itertools.product(*axes)
+    ]
+
+
+def rank_of(wanted: str, ranked: list[str]) -> int | None:
+    return ranked.index(wanted) + 1 if wanted in ranked[:10] else None
+
+
+def family_scores(ranks: list[tuple[str, int | None]]) -> dict[str, tuple[float, float]]:
+    """Recall@5 and MRR@10 per question family."""
+    by_family: dict[str, list[int | None]] = {}
+    for family, rank in ranks:
+        by_family.setdefault(family, []).append(rank)
+    return {
+        family: (
+            sum(1 for r in got if r is not None and r <= 5) / len(got),
+            sum(1.0 / r for r in got if r) / len(got),
+        )
+        for family, got in by_family.items()
+    }
+
+
+def score_setting(questions: list[Question], params: FusionParams) -> dict[str, tuple[float, float]]:
+    ranks = []
+    for question in questions:
+        fused = fuse(question.found, params)
+        if params.coverage_weight:
+            fused = add_coverage_vote(fused, question.found, params)
+        ranks.append((question.family, rank_of(question.wanted, sorted(fused, key=lambda d: -fused[d]))))
+    return family_scores(ranks)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,77 +102,55 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.model_copy(update={"home": args.home})
     retriever = Retriever(settings)
     catalog = retriever.catalog
-    builder = KnownItemBuilder(daily_papers(args.daily_dir, set(catalog.all_ids()), catalog), seed=args.seed)
-    sets = [restrict_split(s, "dev") for s in builder.all_sets(args.n)]
-    if WRITTEN_PARAPHRASES.exists():
-        sets.append(restrict_split(load_written(WRITTEN_PARAPHRASES, set(catalog.all_ids())), "dev"))
-    depths, ks, weights, boosts = (
-        (50, 100),
-        (10, 30, 60, 100),
-        (0.5, 0.75, 1.0, 1.5),
-        (0.0, 5.0, 10.0, 20.0, 40.0),
-    )
-    lists = []
-    for query_set in sets:
+    indexed = set(catalog.all_ids())
+    builder = KnownItemBuilder(daily_papers(args.daily_dir, indexed, catalog), seed=args.seed)
+    families = [(RULE_MADE, restrict_split(s, "dev")) for s in builder.all_sets(args.n)]
+    for name, path in WRITTEN_SETS.items():
+        if path.exists():
+            families.append((name, restrict_split(load_written(path, indexed, name=name), "dev")))
+    questions = []
+    for family, query_set in families:
         for qid, text in query_set.queries.items():
-            found = retriever.candidates(text, max(depths), PaperFilter())
+            found = retriever.candidates(text, settings.retrieval_depth, PaperFilter())
             assert found is not None
+            # every paper any setting's head can hold: the coverage vote then runs offline
+            both = [d for d, _ in found.dense] + [d for d, _ in found.lexical]
+            found.matches.update(catalog.term_matches(fts_terms(text), both))
             (wanted,) = query_set.qrels[qid]
-            lists.append((query_set.name, wanted, found.dense, found.lexical))
-    console.print(f"{len(lists)} dev queries")
+            questions.append(Question(family, wanted, found))
+    console.print(f"{len(questions)} dev questions")
+    for label, pick in (("dense only", "dense"), ("BM25 only", "lexical")):
+        ranks = [(q.family, rank_of(q.wanted, [d for d, _ in getattr(q.found, pick)])) for q in questions]
+        console.print(f"{label}: " + _describe(family_scores(ranks)))
     rows = []
-    for depth, rrf_k, weight, boost in itertools.product(depths, ks, weights, boosts):
-        r5 = rr = 0.0
-        per_set: dict[str, list[float]] = {}
-        for name, wanted, dense, lexical in lists:
-            fused = fuse(dense[:depth], lexical[:depth], rrf_k, weight, boost)
-            ranked = sorted(fused, key=lambda d: -fused[d])[:10]
-            rank = ranked.index(wanted) + 1 if wanted in ranked else None
-            hit5 = float(rank is not None and rank <= 5)
-            r5 += hit5
-            rr += 1.0 / rank if rank else 0.0
-            per_set.setdefault(name, []).append(hit5)
-        worst = min(sum(v) / len(v) for v in per_set.values())
-        written = per_set.get("paraphrase-written", [])
-        rule_made = [h for name, hits in per_set.items() if name != "paraphrase-written" for h in hits]
-        families = [sum(f) / len(f) for f in (written, rule_made) if f]
+    for params in grid():
+        scores = score_setting(questions, params)
         rows.append(
             {
-                "depth": depth,
-                "rrf_k": rrf_k,
-                "lexical_weight": weight,
-                "boost": boost,
-                "recall@5": r5 / len(lists),
-                "mrr@10": rr / len(lists),
-                "worst_set_recall@5": worst,
-                "family_mean_recall@5": sum(families) / len(families),
+                **dataclasses.asdict(params),
+                "family_mean_recall@5": sum(r for r, _ in scores.values()) / len(scores),
+                "family_mean_mrr@10": sum(m for _, m in scores.values()) / len(scores),
+                "families": scores,
             }
         )
-    for label, use_dense in (("dense only", True), ("BM25 only", False)):
-        ranks = []
-        for _name, wanted, dense, lexical in lists:
-            ranked = [d for d, _ in (dense if use_dense else lexical)][:10]
-            ranks.append(ranked.index(wanted) + 1 if wanted in ranked else None)
-        recall5 = sum(1 for r in ranks if r is not None and r <= 5) / len(lists)
-        mrr = sum(1.0 / r for r in ranks if r) / len(lists)
-        console.print(f"{label}: R@5 {recall5:.3f}  MRR@10 {mrr:.3f}")
-    rows.sort(key=lambda r: (-r["family_mean_recall@5"], -r["mrr@10"]))
-    table = Table(
-        "depth",
-        "rrf_k",
-        "BM25 weight",
-        "boost",
-        "R@5",
-        "MRR@10",
-        "worst set R@5",
-        "family mean R@5",
-        title="dev split, best first",
-    )
+    rows.sort(key=lambda r: (-r["family_mean_recall@5"], -r["family_mean_mrr@10"]))
+    table = Table(*dataclasses.asdict(FusionParams()), "mean R@5", "mean MRR", "per family (R@5/MRR)")
+    table.title = "dev split, best first"
     for row in rows[:15]:
-        table.add_row(*(f"{row[c]:.3f}" if isinstance(row[c], float) else str(row[c]) for c in row))
+        values = [str(row[name]) for name in dataclasses.asdict(FusionParams())]
+        table.add_row(
+            *values,
+            f"{row['family_mean_recall@5']:.3f}",
+            f"{row['family_mean_mrr@10']:.3f}",
+            _describe(row["families"]),
+        )
     console.print(table)
     sys.stdout.write(json.dumps(rows) + "\n")
     return 0
+
+
+def _describe(scores: dict[str, tuple[float, float]]) -> str:
+    return "  ".join(f"{family} {r5:.3f}/{mrr:.3f}" for family, (r5, mrr) in scores.items())
 
 
 if __name__ == "__main__":

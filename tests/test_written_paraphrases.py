@@ -1,6 +1,7 @@
-"""The hand-written known-item set (`paraphrase-written`): the shipped file loads as one question per paper,
-bad files get a clear message, and the retrieval benchmark reports the set on its own row, on the split
-asked for (real SQLite, real Chroma, the session's already-loaded model, the bundled sample papers)."""
+"""The hand-written known-item sets (`paraphrase-written`, `natural-written`): the shipped files load as one
+question per paper and keep their writing rules, bad files get a clear message, and the retrieval benchmark
+reports each set on its own row, on the split asked for (real SQLite, real Chroma, the session's
+already-loaded model, the bundled sample papers)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,29 @@ import pytest
 from conftest import sample_records
 
 from bench import retrieval as bench_retrieval
-from bench.datasets import WRITTEN_PARAPHRASES, DatasetError, load_written
+from bench.datasets import (
+    STOPWORDS,
+    WRITTEN_PARAPHRASES,
+    WRITTEN_SETS,
+    DatasetError,
+    StemCache,
+    load_written,
+    words,
+)
+from bench.retrieval import DEFAULT_DAILY_DIR
+from ingest.paper import Paper
+from ingest.sources import read_jsonl
+
+# Words the natural set's writer was allowed to share with a title (bench/data/README.md).
+_GENERIC_TEXT = (
+    "model models learning data method network language large training image images analysis system "
+    "approach using based via towards"
+)
+GENERIC = frozenset(_GENERIC_TEXT.split())
 
 
-def shipped_rows() -> list[dict]:
-    return [json.loads(line) for line in WRITTEN_PARAPHRASES.read_text(encoding="utf-8").splitlines()]
+def shipped_rows(path=WRITTEN_PARAPHRASES) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_shipped_set_is_80_distinct_papers_with_questions_of_6_to_20_words():
@@ -27,6 +46,31 @@ def test_shipped_set_is_80_distinct_papers_with_questions_of_6_to_20_words():
     assert len(query_set) == 80
     for qid, relevant in query_set.qrels.items():
         assert relevant == {qid.split(":", 1)[1]: 1}
+
+
+def test_natural_set_is_100_other_papers_with_no_distinctive_title_word():
+    rows = shipped_rows(WRITTEN_SETS["natural-written"])
+    ids = [r["id"] for r in rows]
+    assert len(rows) == 100 and len(set(ids)) == 100
+    assert not set(ids) & {r["id"] for r in shipped_rows()}  # no paper of the other set
+    assert all(10 <= len(r["query"].split()) <= 25 for r in rows)
+    query_set = load_written(WRITTEN_SETS["natural-written"], set(ids), name="natural-written")
+    assert len(query_set) == 100 and all(q.startswith("natural-written:") for q in query_set.queries)
+
+
+@pytest.mark.skipif(not DEFAULT_DAILY_DIR.is_dir(), reason="needs the June listings of ../shared/data")
+def test_natural_questions_share_no_stem_with_their_papers_title_but_generic_words():
+    titles = {}
+    for path in sorted(DEFAULT_DAILY_DIR.glob("*.jsonl.gz")):
+        titles.update({item.id: item.title for item in read_jsonl(path) if isinstance(item, Paper)})
+    stems = StemCache()
+    for row in shipped_rows(WRITTEN_SETS["natural-written"]):
+        title = titles[row["id"]]
+
+        def distinctive(text: str) -> set[str]:
+            return {stems.stem(w) for w in words(text) if w not in STOPWORDS and w not in GENERIC}
+
+        assert not distinctive(title) & distinctive(row["query"]), (title, row["query"])
 
 
 def test_questions_whose_paper_is_not_indexed_are_left_out_and_n_caps_the_rest():
@@ -71,8 +115,8 @@ def test_benchmark_reports_the_written_set_on_its_own_row_on_the_split_asked_for
             str(small_corpus_file.parent),
             "--sets",
             "sentence,paraphrase-written",
-            "--written-file",
-            str(written),
+            "--written",
+            f"paraphrase-written={written}",
             "--written-split",
             "all",
             "--no-filter-check",
