@@ -64,11 +64,6 @@ def fts_terms(text: str) -> list[str]:
     return [f'"{t}"' for t in terms]
 
 
-def fts_query(text: str) -> str:
-    """A safe FTS5 expression: the query's content words OR-ed (BM25 ranks by how many match)."""
-    return " OR ".join(fts_terms(text))
-
-
 def rrf(ranking: list[str], k: int, weight: float = 1.0) -> dict[str, float]:
     """Reciprocal rank fusion terms of one ranking: weight / (k + rank)."""
     return {doc_id: weight / (k + rank) for rank, doc_id in enumerate(ranking, start=1)}
@@ -250,7 +245,10 @@ class Retriever:
         if not terms:
             return [], {}
         ranked = self.catalog.lexical_search(
-            " OR ".join(terms), depth, flt if flt.active else None, weights=LEXICAL_COLUMN_WEIGHTS
+            " OR ".join(terms),  # BM25 ranks by how many (and how rare) of them a paper holds
+            depth,
+            flt if flt.active else None,
+            weights=LEXICAL_COLUMN_WEIGHTS,
         )
         return ranked, self.catalog.term_matches(terms, [ranked[0][0]] if ranked else [])
 
@@ -325,13 +323,12 @@ class Candidates:
     dense: list[tuple[str, float]] = field(default_factory=list)  # (id, cosine)
     lexical: list[tuple[str, float]] = field(default_factory=list)  # (id, BM25, higher is better)
     matches: dict[str, TermMatch] = field(default_factory=dict)  # how papers hold the query's words
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # paper vectors fetched so far
 
     @property
     def top_match(self) -> TermMatch:
         """How BM25's top paper holds the query's words."""
         return self.matches.get(self.lexical[0][0], NO_MATCH) if self.lexical else NO_MATCH
-
-    vectors: dict[str, np.ndarray] = field(default_factory=dict)  # paper vectors fetched so far
 
 
 @dataclass(frozen=True)

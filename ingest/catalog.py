@@ -199,6 +199,7 @@ class Catalog:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
         self._scratch: sqlite3.Connection | None = None  # in-memory FTS5 for term_matches, made on first use
+        self._frequencies: dict[tuple[str, int], int] = {}  # (term, papers in catalog) -> papers with term
 
     def close(self) -> None:
         self.conn.close()
@@ -397,7 +398,7 @@ class Catalog:
         if not terms or total == 0 or not wanted:
             return {pid: TermMatch(0.0, 0.0) for pid in wanted}
         terms = list(dict.fromkeys(terms))
-        frequency = [int(self.conn.execute(FTS_COUNT, (term,)).fetchone()[0]) for term in terms]
+        frequency = [self._document_frequency(term, total) for term in terms]
         holders = self._scratch_holders(terms, wanted)
         weights = [math.log((total - n + 0.5) / (n + 0.5) + 1.0) for n in frequency]  # FTS5's BM25 IDF
         weight_sum = sum(weights)
@@ -408,6 +409,15 @@ class Catalog:
             log_chance = math.log(total) + sum(math.log(max(frequency[i], 1) / total) for i in held)
             found[pid] = TermMatch(coverage, log_chance)
         return found
+
+    def _document_frequency(self, term: str, total: int) -> int:
+        """Papers holding `term`, remembered while the paper count stays the same (one search asks twice)."""
+        key = (term, total)
+        if key not in self._frequencies:
+            if len(self._frequencies) >= 4096:
+                self._frequencies.clear()
+            self._frequencies[key] = int(self.conn.execute(FTS_COUNT, (term,)).fetchone()[0])
+        return self._frequencies[key]
 
     def _scratch_holders(self, terms: list[str], paper_ids: list[str]) -> dict[str, set[str]]:
         if self._scratch is None:
