@@ -7,8 +7,8 @@ where dense retrieval matters). Settings are ranked by the families' mean Recall
     python -m bench.tune_fusion --home /tmp/june-home
 
 Fetches each query's dense and BM25 lists (and how every listed paper holds the query's words) once, then
-fuses them offline for every setting. Report the
-chosen setting's figures from `python -m bench.retrieval --split test`, never from this run.
+fuses them offline for every setting. Report the chosen setting's figures from
+`python -m bench.retrieval --split test`, never from this run.
 """
 
 from __future__ import annotations
@@ -30,11 +30,18 @@ from ingest.catalog import PaperFilter
 from ingest.settings import get_settings
 
 RULE_MADE = "rule-made"
+TUNED = {  # FusionParams field -> table header
+    "rrf_k": "rrf k",
+    "lexical_weight": "BM25 w",
+    "confidence_boost": "boost",
+    "coverage_threshold": "cov. thr",
+    "coverage_weight": "vote w",
+    "coverage_depth": "vote depth",
+}
 RRF_KS = (10, 20, 30)
 LEXICAL_WEIGHTS = (0.5, 0.75, 1.0)
 CONFIDENCE_BOOSTS = (5.0, 20.0)
 COVERAGE_THRESHOLDS = (0.6, 0.8, 1.0)  # 1.0 is off
-DENSE_COSINE_RAMPS = ((0.0, 0.0), (0.4, 0.5))  # (floor, full); (0, 0) is off
 COVERAGE_VOTES = (
     (0.0, 30),
     (0.5, 20),
@@ -96,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--n", type=int, default=200)
     parser.add_argument("--seed", type=int, default=13)
     args = parser.parse_args(argv)
-    console = Console(stderr=True)
+    console = Console(stderr=True, width=max(Console(stderr=True).width, 160))
     settings = get_settings()
     if args.home:
         settings = settings.model_copy(update={"home": args.home})
@@ -134,15 +141,15 @@ def main(argv: list[str] | None = None) -> int:
             }
         )
     rows.sort(key=lambda r: (-r["family_mean_recall@5"], -r["family_mean_mrr@10"]))
-    table = Table(*dataclasses.asdict(FusionParams()), "mean R@5", "mean MRR", "per family (R@5/MRR)")
+    family_names = list(rows[0]["families"])
+    table = Table(*TUNED.values(), "mean R@5", "mean MRR", *(f"{f} R@5/MRR" for f in family_names))
     table.title = "dev split, best first"
     for row in rows[:15]:
-        values = [str(row[name]) for name in dataclasses.asdict(FusionParams())]
         table.add_row(
-            *values,
+            *(str(row[name]) for name in TUNED),
             f"{row['family_mean_recall@5']:.3f}",
             f"{row['family_mean_mrr@10']:.3f}",
-            _describe(row["families"]),
+            *(f"{row['families'][f][0]:.3f}/{row['families'][f][1]:.3f}" for f in family_names),
         )
     console.print(table)
     sys.stdout.write(json.dumps(rows) + "\n")
