@@ -286,9 +286,9 @@ def _tidy(text: str) -> str:
 # --- the answerer ---------------------------------------------------------------------------------------
 
 
-class Answerer:
-    """Answers questions over the index. One per process (it holds the retriever, the LLM client and the
-    sentence-vector cache); safe to call from several threads."""
+class IndexComposer:
+    """What the answerer and the briefing composer both hold: settings, the retriever, the LLM client (None:
+    extractive) and the sentence-vector cache, which one process's answerer and composer share."""
 
     def __init__(
         self,
@@ -307,6 +307,11 @@ class Answerer:
         if self._bank is None:
             self._bank = SentenceBank(lambda: self.retriever.embedder)
         return self._bank
+
+
+class Answerer(IndexComposer):
+    """Answers questions over the index. One per process (it holds the retriever, the LLM client and the
+    sentence-vector cache); safe to call from several threads."""
 
     def answer(
         self,

@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import chainlit as cl
 from chainlit.context import context
@@ -37,6 +37,7 @@ from ingest.settings import Settings, get_settings
 
 log = logging.getLogger("academichub.app")
 T = TypeVar("T")
+P = ParamSpec("P")
 
 ASK, BRIEFING, RADAR = "Ask", "Briefing", "Radar"
 HISTORY_TURNS = 6
@@ -118,6 +119,19 @@ async def send_error(err: BaseException) -> None:
     if not expected:
         log.exception("unexpected error in a chat handler", exc_info=err)
     await cl.Message(content=message, author="AcademicHub").send()
+
+
+def reports_errors(handler: Callable[P, Awaitable[None]]) -> Callable[P, Awaitable[None]]:
+    """A chat handler whose failures reach the user as a readable message instead of a dead spinner."""
+
+    @functools.wraps(handler)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            await handler(*args, **kwargs)
+        except Exception as err:
+            await send_error(err)
+
+    return wrapper
 
 
 # --- per-session state -----------------------------------------------------------------------------
@@ -292,14 +306,12 @@ async def send_settings(profile: str) -> IndexStatus:
 
 
 @cl.on_chat_start
+@reports_errors
 async def on_chat_start() -> None:
     cl.user_session.set("prefs", view.ChatPrefs(k=get_settings().default_k))
     cl.user_session.set("history", [])
     cl.user_session.set("results", {})
-    try:
-        await send_settings(profile())
-    except Exception as err:
-        await send_error(err)
+    await send_settings(profile())
 
 
 @cl.on_settings_update
@@ -609,42 +621,35 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
 
 
 @cl.on_message
+@reports_errors
 async def on_message(message: cl.Message) -> None:
     text = (message.content or "").strip()
-    try:
-        if profile() == BRIEFING:
-            await brief(text)
-        elif profile() == RADAR:
-            await radar_message(text)
-        else:
-            await ask(text)
-    except Exception as err:
-        await send_error(err)
+    if profile() == BRIEFING:
+        await brief(text)
+    elif profile() == RADAR:
+        await radar_message(text)
+    else:
+        await ask(text)
 
 
 @cl.action_callback("another_batch")
+@reports_errors
 async def on_another_batch(action: cl.Action) -> None:
     result = await recalled(action)
     if result is None:
         return
-    try:
-        if result.kind == "briefing":
-            await brief(result.query, exclude=result.shown_ids)
-        else:
-            await ask(result.query, exclude=result.shown_ids, standalone=True)
-    except Exception as err:
-        await send_error(err)
+    if result.kind == "briefing":
+        await brief(result.query, exclude=result.shown_ids)
+    else:
+        await ask(result.query, exclude=result.shown_ids, standalone=True)
 
 
 @cl.action_callback("brief_on_this")
+@reports_errors
 async def on_brief_on_this(action: cl.Action) -> None:
     result = await recalled(action)
-    if result is None:
-        return
-    try:
+    if result is not None:
         await brief(result.query)
-    except Exception as err:
-        await send_error(err)
 
 
 async def send_export(result: Result, kind: str) -> None:
@@ -673,31 +678,23 @@ async def on_export_bibtex(action: cl.Action) -> None:
 
 
 @cl.action_callback("radar_open")
+@reports_errors
 async def on_radar_open(action: cl.Action) -> None:
-    try:
-        await radar_feed(str(action.payload["topic"]), next_batch=False)
-    except Exception as err:
-        await send_error(err)
+    await radar_feed(str(action.payload["topic"]), next_batch=False)
 
 
 @cl.action_callback("radar_next")
+@reports_errors
 async def on_radar_next(action: cl.Action) -> None:
-    try:
-        await radar_feed(
-            str(action.payload["topic"]), next_batch=True, author=action.payload.get("author") or None
-        )
-    except Exception as err:
-        await send_error(err)
+    topic, author = str(action.payload["topic"]), action.payload.get("author") or None
+    await radar_feed(topic, next_batch=True, author=author)
 
 
 @cl.action_callback("radar_follow")
+@reports_errors
 async def on_radar_follow(action: cl.Action) -> None:
     name, author = str(action.payload["topic"]), str(action.payload["author"])
-    try:
-        topic = await in_thread(engine().radar.follow_author, name, author)
-    except Exception as err:
-        await send_error(err)
-        return
+    topic = await in_thread(engine().radar.follow_author, name, author)
     await cl.Message(
         content=f"Following **{view.escape_md(author)}** in **{view.escape_md(topic.name)}**: "
         "their new papers will appear in this topic's feed.",
@@ -706,18 +703,16 @@ async def on_radar_follow(action: cl.Action) -> None:
 
 
 @cl.action_callback("radar_brief")
+@reports_errors
 async def on_radar_brief(action: cl.Action) -> None:
     name = str(action.payload["topic"])
     msg = cl.Message(content="", author="AcademicHub")
     use_llm = prefs().use_llm
-    try:
-        briefing: Briefing = await streamed(
-            msg,
-            lambda on_token, _sources: engine().radar.brief(name, use_llm=use_llm, on_token=on_token),
-        )
-        await show_briefing(msg, None, briefing, f"{name} (today)", None, kind="radar_briefing")
-    except Exception as err:
-        await send_error(err)
+    briefing: Briefing = await streamed(
+        msg,
+        lambda on_token, _sources: engine().radar.brief(name, use_llm=use_llm, on_token=on_token),
+    )
+    await show_briefing(msg, None, briefing, f"{name} (today)", None, kind="radar_briefing")
 
 
 # --- start-up, login, history ----------------------------------------------------------------------

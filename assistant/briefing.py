@@ -20,6 +20,7 @@ import numpy as np
 
 from assistant.answer import (
     NO_LLM_NOTICE,
+    IndexComposer,
     Mode,
     Source,
     fence_safe,
@@ -27,13 +28,11 @@ from assistant.answer import (
     format_sources,
 )
 from assistant.citations import check_citations, escape_markdown, neutralise_links
-from assistant.extractive import SentenceBank, cite, rank_quotes, split_sentences
+from assistant.extractive import cite, rank_quotes, split_sentences
 from assistant.llm import LLMClient, LLMError, Message
 from assistant.prompts import load_prompt, render_prompt
-from assistant.retrieval import Retriever
 from ingest.catalog import PaperFilter
 from ingest.paper import Paper, archive_of
-from ingest.settings import Settings
 
 MAX_AUTO_FIELDS = 3
 OVERVIEW_HEADING = "## Overview"
@@ -130,26 +129,8 @@ def in_field(paper: Paper, field_name: str) -> bool:
     return any(c == field_name or archive_of(c) == field_name for c in paper.categories)
 
 
-class Briefer:
+class Briefer(IndexComposer):
     """Composes briefings over the index. One per process; shares the retriever and the LLM client."""
-
-    def __init__(
-        self,
-        settings: Settings,
-        retriever: Retriever,
-        llm: LLMClient | None = None,
-        bank: SentenceBank | None = None,
-    ) -> None:
-        self.settings = settings
-        self.retriever = retriever
-        self.llm = llm
-        self._bank = bank  # pass the answerer's bank to share one sentence-vector cache
-
-    @property
-    def bank(self) -> SentenceBank:
-        if self._bank is None:
-            self._bank = SentenceBank(lambda: self.retriever.embedder)
-        return self._bank
 
     def brief(
         self,

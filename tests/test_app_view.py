@@ -303,3 +303,26 @@ def test_errors_read_as_sentences_not_tracebacks() -> None:
     assert expected and "index cannot be used" in mismatch
     surprise, expected = view.readable_error(KeyError("x"))
     assert not expected and "Something went wrong" in surprise and "KeyError" in surprise
+
+
+def test_a_failing_chat_handler_reports_the_error_and_keeps_its_signature(monkeypatch):
+    """Chainlit passes arguments by the handler's parameter names: the wrapper must keep them."""
+    import inspect
+
+    import assistant.app as chat_app
+    from assistant.retrieval import RetrievalError
+
+    reported: list[BaseException] = []
+
+    async def record(err: BaseException) -> None:
+        reported.append(err)
+
+    monkeypatch.setattr(chat_app, "send_error", record)
+
+    @chat_app.reports_errors
+    async def handler(action: object) -> None:
+        raise RetrievalError(f"no papers for {action}")
+
+    assert list(inspect.signature(handler).parameters) == ["action"]
+    asyncio.run(handler(action="x"))
+    assert [str(e) for e in reported] == ["no papers for x"]
