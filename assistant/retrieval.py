@@ -394,14 +394,22 @@ def fuse(found: Candidates, params: FusionParams) -> dict[str, float]:
 
 
 def add_coverage_vote(fused: dict[str, float], found: Candidates, params: FusionParams) -> dict[str, float]:
-    """A third RRF vote among the fused head: its papers ordered by the share of the query's word weight
-    each holds (`found.matches`; ties keep the fused order).
+    """A third RRF vote among the fused head: first the papers holding all the query's words within one
+    passage, then by the share of the query's word weight each holds (`found.matches`; ties keep the fused
+    order).
 
     BM25 saturates repeated words and favours short texts; dense blurs a question into a topic. Which
     paper holds the most of the question's rare words settles many near-ties between them (measured on the
-    June known-item sets: bench/tune_fusion.py). Its weight is a share of the other two lists' together."""
+    June known-item sets: bench/tune_fusion.py), and when many papers hold all of a few common words, the
+    one holding them in a single passage is the one whose sentence the user trimmed. Its weight is a share
+    of the other two lists' together."""
     head = top_ids(fused, params.coverage_depth)
-    by_coverage = sorted(head, key=lambda d: -found.matches.get(d, NO_MATCH).coverage)  # stable
+
+    def passage_then_coverage(doc_id: str) -> tuple[bool, float]:
+        match = found.matches.get(doc_id, NO_MATCH)
+        return match.together, match.coverage
+
+    by_coverage = sorted(head, key=passage_then_coverage, reverse=True)  # stable: ties keep fused order
     dense_weight, lexical_weight = list_weights(found, params)
     vote = rrf(by_coverage, params.rrf_k, params.coverage_weight * (dense_weight + lexical_weight))
     return {d: score + vote.get(d, 0.0) for d, score in fused.items()}

@@ -178,13 +178,18 @@ class TermMatch:
     `coverage`: the share of the query's term weight (BM25 IDF) the paper holds, 0..1; 1.0 when it has
     every term, as when a user pastes its words. `log_chance`: log of how many papers would hold those same
     terms if words fell independently (log N + sum of log(df/N)); below 0, the combination is specific
-    enough to single out one paper, while "language models" is held by thousands."""
+    enough to single out one paper, while "language models" is held by thousands. `together`: the paper holds
+    every term within a sentence's span (`NEAR_SPAN`), as when a user pastes or trims one of its sentences.
+    """
 
     coverage: float
     log_chance: float
+    together: bool = False
 
 
 FTS_COUNT = "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH ?"
+# Tokens allowed between a query's terms for them to count as one passage (FTS5 NEAR): a sentence's worth.
+NEAR_SPAN = 15
 
 
 class Catalog:
@@ -400,6 +405,7 @@ class Catalog:
         terms = list(dict.fromkeys(terms))
         frequency = [self._document_frequency(term, total) for term in terms]
         holders = self._scratch_holders(terms, wanted)
+        together = self._scratch_ids(f"NEAR({' '.join(terms)}, {NEAR_SPAN})")
         weights = [math.log((total - n + 0.5) / (n + 0.5) + 1.0) for n in frequency]  # FTS5's BM25 IDF
         weight_sum = sum(weights)
         found = {}
@@ -407,7 +413,7 @@ class Catalog:
             held = [i for i, term in enumerate(terms) if pid in holders[term]]
             coverage = sum(weights[i] for i in held) / weight_sum if weight_sum else 0.0
             log_chance = math.log(total) + sum(math.log(max(frequency[i], 1) / total) for i in held)
-            found[pid] = TermMatch(coverage, log_chance)
+            found[pid] = TermMatch(coverage, log_chance, pid in together)
         return found
 
     def _document_frequency(self, term: str, total: int) -> int:
@@ -437,13 +443,13 @@ class Catalog:
                     for pid, title, abstract, authors, comment in rows
                 ],
             )
-        return {
-            term: {
-                row[0]
-                for row in scratch.execute("SELECT id FROM scratch_fts WHERE scratch_fts MATCH ?", (term,))
-            }
-            for term in terms
-        }
+        return {term: self._scratch_ids(term) for term in terms}
+
+    def _scratch_ids(self, match: str) -> set[str]:
+        """Ids of the scratch table's papers that match an FTS5 expression."""
+        assert self._scratch is not None
+        rows = self._scratch.execute("SELECT id FROM scratch_fts WHERE scratch_fts MATCH ?", (match,))
+        return {row[0] for row in rows}
 
     def known_categories(self) -> dict[str, int]:
         rows = self.conn.execute(

@@ -75,6 +75,15 @@ def test_a_papers_own_sentence_covers_the_query_and_is_too_rare_to_meet_by_chanc
     assert max(matches[o].coverage for o in others) < 0.7
 
 
+def test_words_from_one_passage_are_held_together_and_words_far_apart_are_not(retriever, papers):
+    paper = next(p for p in papers if len(words(p.abstract)) > 120 and middle_sentences(p.abstract))
+    trimmed = fts_terms(middle_sentences(paper.abstract)[0])[::2]  # every other content word, in order
+    first_and_last = fts_terms(" ".join(words(paper.abstract)[:3] + words(paper.abstract)[-3:]))
+    for terms, together in ((trimmed, True), (first_and_last, False)):
+        match = retriever.catalog.term_matches(terms, [paper.id])[paper.id]
+        assert match.coverage == pytest.approx(1.0) and match.together is together, terms
+
+
 def test_common_words_held_by_many_papers_are_not_a_specific_match(retriever, papers):
     with_both = [p for p in papers if {"language", "models"} <= set(words(p.embedding_text))]
     assert len(with_both) >= 5
@@ -119,6 +128,23 @@ def test_the_coverage_vote_lifts_the_paper_holding_more_of_the_question_among_ne
     (outside,) = set(fused) - set(top_ids(fused, 3))
     assert voted[outside] == fused[outside]  # beyond the head of 3: no vote
     assert add_coverage_vote(fused, found, FusionParams(coverage_weight=0.0, coverage_depth=3)) == fused
+
+
+def test_among_papers_holding_all_the_words_the_coverage_vote_prefers_one_passage():
+    params = FusionParams(coverage_depth=4)
+    # Four common words every paper holds: BM25 and dense disagree; "c" holds them in one sentence.
+    found = Candidates(
+        dense=[("a", 0.4), ("b", 0.39), ("c", 0.38), ("d", 0.37)],
+        lexical=[("b", 8.0), ("c", 7.9), ("a", 7.8), ("d", 7.7)],
+        matches={d: TermMatch(1.0, 2.0, together=d == "c") for d in "abcd"},
+    )
+    fused = fuse(found, params)
+    assert top_ids(fused, 4).index("c") == 2
+    assert top_ids(add_coverage_vote(fused, found, params), 4).index("c") == 1
+    scattered = {d: TermMatch(1.0, 2.0) for d in "abcd"}  # no passage: the vote keeps the fused order
+    no_passage = Candidates(dense=found.dense, lexical=found.lexical, matches=scattered)
+    voted = add_coverage_vote(fused, no_passage, params)
+    assert top_ids(voted, 4) == top_ids(fused, 4)
 
 
 def test_ranking_looks_up_word_coverage_for_the_head_only(retriever, papers):
