@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ingest.catalog import Catalog, PaperFilter, TermMatch
+from ingest.catalog import Catalog, PaperFilter, QueryTerms, TermMatch
 from ingest.embedding import Embedder, get_embedder
 from ingest.paper import Paper
 from ingest.settings import Settings
@@ -230,36 +230,38 @@ class Retriever:
             # both release the GIL, so the two waits overlap instead of adding up.
             lexical_job = self._lexical_pool().submit(self._lexical, text, depth, flt)
         qvec = self.encode_query(text) if mode != "lexical" or need_vector else None
-        found = Candidates(query=text, query_vector=qvec)
+        found = Candidates(query_vector=qvec)
         if mode in ("hybrid", "dense") and qvec is not None:
             found.dense = self._dense(qvec, depth, allowed, found.vectors)
         if lexical_job is not None:
-            found.lexical, found.matches = lexical_job.result()
+            found.lexical, found.terms, found.matches = lexical_job.result()
         return found
 
     def _lexical(
         self, text: str, depth: int, flt: PaperFilter
-    ) -> tuple[list[tuple[str, float]], dict[str, TermMatch]]:
-        """BM25's ranked list, and how its top paper holds the query's words."""
+    ) -> tuple[list[tuple[str, float]], QueryTerms | None, dict[str, TermMatch]]:
+        """BM25's ranked list, the query's terms with their document frequencies, and how the top paper
+        holds them."""
         terms = fts_terms(text)
         if not terms:
-            return [], {}
+            return [], None, {}
         ranked = self.catalog.lexical_search(
             " OR ".join(terms),  # BM25 ranks by how many (and how rare) of them a paper holds
             depth,
             flt if flt.active else None,
             weights=LEXICAL_COLUMN_WEIGHTS,
         )
-        return ranked, self.catalog.term_matches(terms, [ranked[0][0]] if ranked else [])
+        query = self.catalog.query_terms(terms)
+        return ranked, query, self.catalog.term_matches(query, [ranked[0][0]] if ranked else [])
 
     def rank(self, found: Candidates, params: FusionParams) -> dict[str, float]:
         """Fused scores: weighted RRF of the two lists, then the word-coverage vote on the head."""
         fused = fuse(found, params)
-        if params.coverage_weight and found.dense and found.lexical:
+        if params.coverage_weight and found.dense and found.lexical and found.terms is not None:
             head = top_ids(fused, params.coverage_depth)
             missing = [d for d in head if d not in found.matches]
             if missing:
-                found.matches.update(self.catalog.term_matches(fts_terms(found.query), missing))
+                found.matches.update(self.catalog.term_matches(found.terms, missing))
             fused = add_coverage_vote(fused, found, params)
         return fused
 
@@ -318,10 +320,10 @@ class Retriever:
 class Candidates:
     """Ranked candidate lists of one query, best first, before fusion."""
 
-    query: str = ""
     query_vector: np.ndarray | None = None
     dense: list[tuple[str, float]] = field(default_factory=list)  # (id, cosine)
     lexical: list[tuple[str, float]] = field(default_factory=list)  # (id, BM25, higher is better)
+    terms: QueryTerms | None = None  # the query's words BM25 used, with their document frequencies
     matches: dict[str, TermMatch] = field(default_factory=dict)  # how papers hold the query's words
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # paper vectors fetched so far
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from assistant.retrieval import Candidates, FusionParams, Retriever, add_coverage_vote, fts_terms, fuse
+from assistant.retrieval import Candidates, FusionParams, Retriever, add_coverage_vote, fuse
 from bench.datasets import WRITTEN_SETS, KnownItemBuilder, load_written, restrict_split
 from bench.retrieval import DEFAULT_DAILY_DIR, daily_papers
 from ingest.catalog import PaperFilter
@@ -122,7 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             assert found is not None
             # every paper any setting's head can hold: the coverage vote then runs offline
             both = [d for d, _ in found.dense] + [d for d, _ in found.lexical]
-            found.matches.update(catalog.term_matches(fts_terms(text), both))
+            assert found.terms is not None
+            found.matches.update(catalog.term_matches(found.terms, both))
             (wanted,) = query_set.qrels[qid]
             questions.append(Question(family, wanted, found))
     console.print(f"{len(questions)} dev questions")

@@ -188,6 +188,15 @@ class TermMatch:
     together: bool = False
 
 
+@dataclass(frozen=True)
+class QueryTerms:
+    """A query's FTS5 terms (one quoted word each) with how many of the index's `total` papers hold each."""
+
+    terms: tuple[str, ...]
+    frequencies: tuple[int, ...]
+    total: int
+
+
 FTS_COUNT = "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH ?"
 _WORD_RE = re.compile(r"[^\W_]+")  # the unicode61 tokenizer's tokens: letters and digits
 
@@ -213,7 +222,6 @@ class Catalog:
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
         self._scratch: sqlite3.Connection | None = None  # in-memory FTS5 for term_matches, made on first use
-        self._frequencies: dict[tuple[str, int], int] = {}  # (term, papers in catalog) -> papers with term
 
     def close(self) -> None:
         self.conn.close()
@@ -401,38 +409,33 @@ class Catalog:
         # FTS5's bm25() is lower-is-better and negative; flip it so higher is better.
         return [(row[0], -float(row[1])) for row in rows]
 
-    def term_matches(self, terms: list[str], paper_ids: Sequence[str]) -> dict[str, TermMatch]:
-        """How each of `paper_ids` holds the query's `terms` (FTS5 expressions, one quoted word each).
+    def query_terms(self, terms: list[str]) -> QueryTerms:
+        """The query's `terms` (FTS5 expressions, one quoted word each) with their document frequencies."""
+        unique = tuple(dict.fromkeys(terms))
+        frequencies = tuple(int(self.conn.execute(FTS_COUNT, (term,)).fetchone()[0]) for term in unique)
+        return QueryTerms(unique, frequencies, self.count())
 
-        Document frequencies come from the index; which paper holds which term is answered by a scratch
-        in-memory FTS5 table of just these papers, tokenised exactly like the index (a per-term lookup on
-        the index reads every row of a common word: 25 ms for "model")."""
-        total = self.count()
+    def term_matches(self, query: QueryTerms, paper_ids: Sequence[str]) -> dict[str, TermMatch]:
+        """How each of `paper_ids` holds the query's terms.
+
+        Which paper holds which term is answered by a scratch in-memory FTS5 table of just these papers,
+        tokenised exactly like the index (a per-term lookup on the index reads every row of a common word:
+        25 ms for "model")."""
+        terms, total = list(query.terms), query.total
         wanted = list(dict.fromkeys(paper_ids))
         if not terms or total == 0 or not wanted:
             return {pid: TermMatch(0.0, 0.0) for pid in wanted}
-        terms = list(dict.fromkeys(terms))
-        frequency = [self._document_frequency(term, total) for term in terms]
         holders = self._scratch_holders(terms, wanted)
         together = self._scratch_ids(f"NEAR({' '.join(terms)}, {passage_gap(terms)})")
-        weights = [math.log((total - n + 0.5) / (n + 0.5) + 1.0) for n in frequency]  # FTS5's BM25 IDF
+        weights = [math.log((total - n + 0.5) / (n + 0.5) + 1.0) for n in query.frequencies]  # BM25's IDF
         weight_sum = sum(weights)
         found = {}
         for pid in wanted:
             held = [i for i, term in enumerate(terms) if pid in holders[term]]
             coverage = sum(weights[i] for i in held) / weight_sum if weight_sum else 0.0
-            log_chance = math.log(total) + sum(math.log(max(frequency[i], 1) / total) for i in held)
+            log_chance = math.log(total) + sum(math.log(max(query.frequencies[i], 1) / total) for i in held)
             found[pid] = TermMatch(coverage, log_chance, pid in together)
         return found
-
-    def _document_frequency(self, term: str, total: int) -> int:
-        """Papers holding `term`, remembered while the paper count stays the same (one search asks twice)."""
-        key = (term, total)
-        if key not in self._frequencies:
-            if len(self._frequencies) >= 4096:
-                self._frequencies.clear()
-            self._frequencies[key] = int(self.conn.execute(FTS_COUNT, (term,)).fetchone()[0])
-        return self._frequencies[key]
 
     def _scratch_holders(self, terms: list[str], paper_ids: list[str]) -> dict[str, set[str]]:
         if self._scratch is None:

@@ -70,7 +70,7 @@ def test_a_papers_own_sentence_covers_the_query_and_is_too_rare_to_meet_by_chanc
     paper = next(p for p in papers if middle_sentences(p.abstract))
     terms = fts_terms(middle_sentences(paper.abstract)[0])
     others = [p.id for p in papers if p.id != paper.id]
-    matches = retriever.catalog.term_matches(terms, [paper.id, *others])
+    matches = retriever.catalog.term_matches(retriever.catalog.query_terms(terms), [paper.id, *others])
     assert matches[paper.id].coverage == pytest.approx(1.0) and matches[paper.id].log_chance < -5
     assert max(matches[o].coverage for o in others) < 0.7
 
@@ -81,14 +81,17 @@ def test_words_from_one_passage_are_held_together_and_words_far_apart_are_not(re
     trimmed = [term for i, term in enumerate(pasted) if i % 3 != 2]  # a third of its words skipped
     first_and_last = fts_terms(" ".join(words(paper.abstract)[:3] + words(paper.abstract)[-3:]))
     for terms, together in ((pasted, True), (trimmed, True), (first_and_last, False)):
-        match = retriever.catalog.term_matches(terms, [paper.id])[paper.id]
+        match = retriever.catalog.term_matches(retriever.catalog.query_terms(terms), [paper.id])[paper.id]
         assert match.coverage == pytest.approx(1.0) and match.together is together, terms
 
 
 def test_common_words_held_by_many_papers_are_not_a_specific_match(retriever, papers):
     with_both = [p for p in papers if {"language", "models"} <= set(words(p.embedding_text))]
     assert len(with_both) >= 5
-    matches = retriever.catalog.term_matches(fts_terms("language models"), [p.id for p in with_both])
+    catalog = retriever.catalog
+    matches = catalog.term_matches(
+        catalog.query_terms(fts_terms("language models")), [p.id for p in with_both]
+    )
     for match in matches.values():  # every one holds both words, a combination met by chance in >1 paper
         assert match.coverage == pytest.approx(1.0) and match.log_chance > 0
 
