@@ -416,29 +416,43 @@ async def fail_step(step: cl.Step) -> None:
     await step.update()
 
 
-async def ask(question: str, *, exclude: set[str] | None = None, standalone: bool = False) -> None:
-    current = prefs()
-    history: list[tuple[str, str]] = cl.user_session.get("history") or []
-    step = await retrieval_step(question, current, "Retrieval")
+async def run_with_retrieval_step(
+    query: str,
+    current: view.ChatPrefs,
+    label: str,
+    call: Callable[[Callable[[str], None], Callable[[list[Source]], None]], T],
+) -> tuple[T, cl.Step, cl.Message]:
+    """Open the retrieval step, then stream `call` into a new answer message; the step closes when the
+    engine reports its sources, or is marked failed if the call raises."""
+    step = await retrieval_step(query, current, label)
     msg = cl.Message(content="", author="AcademicHub")
     try:
-        answer: Answer = await streamed(
-            msg,
-            lambda on_token, on_sources: engine().answerer.answer(
-                question,
-                history=() if standalone else history[-HISTORY_TURNS:],
-                paper_filter=current.paper_filter(),
-                k=current.k,
-                use_llm=current.use_llm,
-                exclude_ids=exclude or set(),
-                on_token=on_token,
-                on_sources=on_sources,
-            ),
-            functools.partial(close_step, step),
-        )
+        result = await streamed(msg, call, functools.partial(close_step, step))
     except Exception:
         await fail_step(step)
         raise
+    return result, step, msg
+
+
+async def ask(question: str, *, exclude: set[str] | None = None, standalone: bool = False) -> None:
+    current = prefs()
+    history: list[tuple[str, str]] = cl.user_session.get("history") or []
+    answer: Answer
+    answer, step, msg = await run_with_retrieval_step(
+        question,
+        current,
+        "Retrieval",
+        lambda on_token, on_sources: engine().answerer.answer(
+            question,
+            history=() if standalone else history[-HISTORY_TURNS:],
+            paper_filter=current.paper_filter(),
+            k=current.k,
+            use_llm=current.use_llm,
+            exclude_ids=exclude or set(),
+            on_token=on_token,
+            on_sources=on_sources,
+        ),
+    )
     await close_step(
         step, answer.sources, answer.standalone_question if answer.standalone_question != question else None
     )
@@ -464,27 +478,23 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
 
 async def brief(topic: str, *, exclude: set[str] | None = None) -> None:
     current = prefs()
-    step = await retrieval_step(topic, current, "Briefing retrieval")
-    msg = cl.Message(content="", author="AcademicHub")
-    try:
-        briefing: Briefing = await streamed(
-            msg,
-            lambda on_token, on_sources: engine().briefer.brief(
-                topic,
-                fields=list(current.fields) or None,
-                since=current.since,
-                until=current.until,
-                per_field=current.k,
-                use_llm=current.use_llm,
-                paper_filter=view.ChatPrefs(exclude_ids=frozenset(exclude or ())).paper_filter(),
-                on_token=on_token,
-                on_sources=on_sources,
-            ),
-            functools.partial(close_step, step),
-        )
-    except Exception:
-        await fail_step(step)
-        raise
+    briefing: Briefing
+    briefing, step, msg = await run_with_retrieval_step(
+        topic,
+        current,
+        "Briefing retrieval",
+        lambda on_token, on_sources: engine().briefer.brief(
+            topic,
+            fields=list(current.fields) or None,
+            since=current.since,
+            until=current.until,
+            per_field=current.k,
+            use_llm=current.use_llm,
+            paper_filter=view.ChatPrefs(exclude_ids=frozenset(exclude or ())).paper_filter(),
+            on_token=on_token,
+            on_sources=on_sources,
+        ),
+    )
     await show_briefing(msg, step, briefing, topic, exclude)
 
 
