@@ -16,16 +16,15 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import itertools
-import json
-import sys
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from assistant.retrieval import Candidates, FusionParams, Retriever, add_coverage_vote, fuse
+from assistant.retrieval import Candidates, FusionParams, Retriever, top_ids
 from bench.datasets import WRITTEN_SETS, KnownItemBuilder, load_written, restrict_split
-from bench.retrieval import DEFAULT_DAILY_DIR, daily_papers
+from bench.report import emit_json
+from bench.retrieval import DEFAULT_DAILY_DIR, ModeResult, daily_papers
 from ingest.catalog import PaperFilter
 from ingest.settings import get_settings
 
@@ -68,32 +67,25 @@ def grid() -> list[FusionParams]:
     ]
 
 
-def rank_of(wanted: str, ranked: list[str]) -> int | None:
-    return ranked.index(wanted) + 1 if wanted in ranked[:10] else None
+def family_scores(ranked: list[tuple[str, str, list[str]]]) -> dict[str, tuple[float, float]]:
+    """Recall@5 and MRR@10 per question family, from (family, wanted paper, ranking) triples."""
+    results: dict[str, ModeResult] = {}
+    for family, wanted, ranking in ranked:
+        results.setdefault(family, ModeResult()).add(ranking, {wanted: 1}, 0.0)
+    summaries = {family: result.summary() for family, result in results.items()}
+    return {family: (float(s["recall@5"]), float(s["mrr@10"])) for family, s in summaries.items()}
 
 
-def family_scores(ranks: list[tuple[str, int | None]]) -> dict[str, tuple[float, float]]:
-    """Recall@5 and MRR@10 per question family."""
-    by_family: dict[str, list[int | None]] = {}
-    for family, rank in ranks:
-        by_family.setdefault(family, []).append(rank)
-    return {
-        family: (
-            sum(1 for r in got if r is not None and r <= 5) / len(got),
-            sum(1.0 / r for r in got if r) / len(got),
-        )
-        for family, got in by_family.items()
-    }
-
-
-def score_setting(questions: list[Question], params: FusionParams) -> dict[str, tuple[float, float]]:
-    ranks = []
+def score_setting(
+    retriever: Retriever, questions: list[Question], params: FusionParams
+) -> dict[str, tuple[float, float]]:
+    """Rank every question as search does with `params` (its papers' word matches are already known, so
+    no question goes back to the index)."""
+    ranked = []
     for question in questions:
-        fused = fuse(question.found, params)
-        if params.coverage_weight:
-            fused = add_coverage_vote(fused, question.found, params)
-        ranks.append((question.family, rank_of(question.wanted, sorted(fused, key=lambda d: -fused[d]))))
-    return family_scores(ranks)
+        fused = retriever.rank(question.found, params)
+        ranked.append((question.family, question.wanted, top_ids(fused, 10)))
+    return family_scores(ranked)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,11 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             questions.append(Question(family, wanted, found))
     console.print(f"{len(questions)} dev questions")
     for label, pick in (("dense only", "dense"), ("BM25 only", "lexical")):
-        ranks = [(q.family, rank_of(q.wanted, [d for d, _ in getattr(q.found, pick)])) for q in questions]
-        console.print(f"{label}: " + _describe(family_scores(ranks)))
+        lists = [(q.family, q.wanted, [d for d, _ in getattr(q.found, pick)]) for q in questions]
+        console.print(f"{label}: " + _describe(family_scores(lists)))
     rows = []
     for params in grid():
-        scores = score_setting(questions, params)
+        scores = score_setting(retriever, questions, params)
         rows.append(
             {
                 **dataclasses.asdict(params),
@@ -153,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
             *(f"{row['families'][f][0]:.3f}/{row['families'][f][1]:.3f}" for f in family_names),
         )
     console.print(table)
-    sys.stdout.write(json.dumps(rows) + "\n")
+    emit_json(rows, None)
     return 0
 
 
