@@ -22,8 +22,8 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from assistant.cli.common import app
-from assistant.retrieval import Retriever
+from assistant.search.retrieval import Retriever
+from assistant.ui.cli.common import app
 from ingest.paper import InvalidArxivId, parse_arxiv_id
 from ingest.settings import get_settings
 

@@ -37,9 +37,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from assistant.answer import Answerer
-from assistant.briefing import Briefer
-from assistant.retrieval import Retriever
+from assistant.compose.answer import Answerer
+from assistant.compose.briefing import Briefer
+from assistant.search.retrieval import Retriever
 from bench.report import emit_json
 from ingest.catalog import Catalog
 from ingest.embedding import Embedder, get_embedder
@@ -358,7 +358,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.retrieval import RetrievalError
+    from assistant.search.retrieval import RetrievalError
 
     args = parse_args(argv)
     console = Console(stderr=True)

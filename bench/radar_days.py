@@ -14,8 +14,8 @@ import argparse
 import time
 from pathlib import Path
 
-from assistant.radar import Radar
-from assistant.retrieval import Retriever, make_filter
+from assistant.radar.service import Radar
+from assistant.search.retrieval import Retriever, make_filter
 from bench.retrieval import DEFAULT_DAILY_DIR
 from ingest.embedding import get_embedder
 from ingest.pipeline import Ingestor, file_runs

@@ -34,7 +34,7 @@ from typing import Any, get_args
 from rich.console import Console
 from rich.table import Table
 
-from assistant.retrieval import Mode, RetrievalError, Retriever, make_filter
+from assistant.search.retrieval import Mode, RetrievalError, Retriever, make_filter
 from bench.datasets import (
     WRITTEN_SETS,
     DatasetError,

@@ -1,4 +1,4 @@
-"""Grid search of the fusion settings (assistant.retrieval.FusionParams) on the `dev` split.
+"""Grid search of the fusion settings (assistant.search.retrieval.FusionParams) on the `dev` split.
 
 Question families weigh equally: the rule-made sets (sentences and terms lifted from the abstract, where
 BM25 is nearly perfect) and each hand-written set (bench/data: questions in other words than the paper,
@@ -21,7 +21,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from assistant.retrieval import Candidates, FusionParams, Retriever, top_ids
+from assistant.search.retrieval import Candidates, FusionParams, Retriever, top_ids
 from bench.datasets import WRITTEN_SETS, KnownItemBuilder, load_written, restrict_split
 from bench.report import emit_json
 from bench.retrieval import DEFAULT_DAILY_DIR, ModeResult, daily_papers

@@ -14,11 +14,11 @@ from conftest import make_settings, sample_records, write_jsonl
 from openai_standin import OpenAIStandin, RecordedRequest, Reply, tokens_of
 from typer.testing import CliRunner
 
-from assistant.answer import NOT_FOUND_TEXT, Answerer
-from assistant.citations import cited_numbers
-from assistant.cli.common import app
-from assistant.llm import get_llm
-from assistant.retrieval import Retriever
+from assistant.compose.answer import NOT_FOUND_TEXT, Answerer
+from assistant.compose.citations import cited_numbers
+from assistant.compose.llm import get_llm
+from assistant.search.retrieval import Retriever
+from assistant.ui.cli.common import app
 from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
 from ingest.settings import Settings

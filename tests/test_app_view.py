@@ -13,11 +13,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant import chat_view as view
-from assistant.auth import AuthConfigError, check_password, hash_password, parse_auth_users
-from assistant.chat_history import conninfo, ensure_tables
-from assistant.cli import app
-from assistant.cli.serve_cmd import app_root, use_private_files_dir
+from assistant.ui import chat_view as view
+from assistant.ui.auth import AuthConfigError, check_password, hash_password, parse_auth_users
+from assistant.ui.chat_history import conninfo, ensure_tables
+from assistant.ui.cli import app
+from assistant.ui.cli.serve_cmd import app_root, use_private_files_dir
 from ingest.paper import Paper
 
 EVIL_TITLE = "<script>window.__pwned = 1</script> Attacks on [1](javascript:alert(1)) *bold* models"
@@ -289,8 +289,8 @@ def test_chat_history_tables_work_with_chainlits_sqlalchemy_data_layer(tmp_path:
 
 
 def test_errors_read_as_sentences_not_tracebacks() -> None:
-    from assistant.llm import LLMError
-    from assistant.retrieval import EmptyIndexError, RetrievalError
+    from assistant.compose.llm import LLMError
+    from assistant.search.retrieval import EmptyIndexError, RetrievalError
     from ingest.embedding import EncoderMismatchError
 
     empty, expected = view.readable_error(EmptyIndexError("the index is empty"))
@@ -309,8 +309,8 @@ def test_a_failing_chat_handler_reports_the_error_and_keeps_its_signature(monkey
     """Chainlit passes arguments by the handler's parameter names: the wrapper must keep them."""
     import inspect
 
-    import assistant.app as chat_app
-    from assistant.retrieval import RetrievalError
+    import assistant.ui.app as chat_app
+    from assistant.search.retrieval import RetrievalError
 
     reported: list[BaseException] = []
 

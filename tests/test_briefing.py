@@ -13,11 +13,11 @@ import pytest
 from openai_standin import OpenAIStandin, Reply
 from typer.testing import CliRunner
 
-from assistant.briefing import Briefer, Briefing, BriefingError, bibtex_entries
-from assistant.citations import cited_numbers
-from assistant.cli.common import app
-from assistant.llm import get_llm
-from assistant.retrieval import RetrievalError, Retriever
+from assistant.compose.briefing import Briefer, Briefing, BriefingError, bibtex_entries
+from assistant.compose.citations import cited_numbers
+from assistant.compose.llm import get_llm
+from assistant.search.retrieval import RetrievalError, Retriever
+from assistant.ui.cli.common import app
 from ingest.embedding import Embedder
 from ingest.paper import Paper
 from ingest.settings import Settings

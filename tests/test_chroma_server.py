@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
 
-from assistant.retrieval import Retriever
+from assistant.search.retrieval import Retriever
 from ingest.pipeline import Ingestor, file_runs
 from ingest.vectors import VectorIndex
 

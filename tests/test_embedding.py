@@ -13,8 +13,8 @@ import pytest
 from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
-from assistant.cli import app
-from assistant.retrieval import Retriever
+from assistant.search.retrieval import Retriever
+from assistant.ui.cli import app
 from ingest.embedding import (
     PACKAGED_MODEL_LABEL,
     EncoderMismatchError,

@@ -13,7 +13,7 @@ from arxiv_standin import ArxivStandIn
 from conftest import make_settings
 from typer.testing import CliRunner
 
-from assistant.cli import app
+from assistant.ui.cli import app
 from ingest.catalog import Catalog
 from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, IngestSummary, arxiv_run

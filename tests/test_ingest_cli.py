@@ -19,7 +19,7 @@ import pytest
 from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner, Result
 
-from assistant.cli import app
+from assistant.ui.cli import app
 from ingest.catalog import Catalog
 from ingest.pipeline import IngestLock, Ingestor, file_runs
 from ingest.vectors import VectorIndex

@@ -10,7 +10,7 @@ import pytest
 from conftest import make_settings
 from openai_standin import OpenAIStandin, Reply, tokens_of
 
-from assistant.llm import PLACEHOLDER_API_KEY, LLMClient, LLMError, Message, get_llm
+from assistant.compose.llm import PLACEHOLDER_API_KEY, LLMClient, LLMError, Message, get_llm
 
 
 @pytest.fixture

@@ -16,9 +16,9 @@ from arxiv_standin import ArxivStandIn
 from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
-from assistant.cli import app
-from assistant.radar import NothingNewError, Radar, RadarError
-from assistant.retrieval import Retriever, make_filter
+from assistant.radar.service import NothingNewError, Radar, RadarError
+from assistant.search.retrieval import Retriever, make_filter
+from assistant.ui.cli import app
 from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
 from ingest.settings import Settings
@@ -188,7 +188,7 @@ def test_bad_input_gets_readable_errors(home: Path, tmp_path: Path, embedder: Em
 @pytest.fixture
 def shared_model(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> Embedder:
     """CLI commands get the session's model instead of loading a second one."""
-    monkeypatch.setattr("assistant.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
     monkeypatch.setattr("ingest.pipeline.get_embedder", lambda settings: embedder)
     return embedder
 

@@ -8,7 +8,7 @@ from datetime import date
 import pytest
 from conftest import make_settings
 
-from assistant.retrieval import (
+from assistant.search.retrieval import (
     NO_MATCH,
     Candidates,
     EmptyIndexError,

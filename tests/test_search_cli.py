@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.cli import app
+from assistant.ui.cli import app
 
 runner = CliRunner()
 
 
 @pytest.fixture
 def cli_home(small_index, use_home, embedder, monkeypatch):
-    monkeypatch.setattr("assistant.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
     use_home(small_index.home)
     return small_index
 

@@ -1,6 +1,6 @@
 """The small shared index is built with real parts and answers a search."""
 
-from assistant.retrieval import Retriever
+from assistant.search.retrieval import Retriever
 
 
 def test_small_index_search_finds_a_paper_by_its_title(small_index, embedder, small_corpus_file):

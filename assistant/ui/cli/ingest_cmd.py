@@ -8,7 +8,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from assistant.cli.common import (
+from assistant.ui.cli.common import (
     UserError,
     app,
     console,
@@ -136,7 +136,7 @@ def _daily_run(
     cfg: Settings, ingestor: Ingestor, category: list[str], max_results: int | None, conflicting: object
 ) -> SourceRun:
     """`--daily`: the radar's topics decide the categories (read from the radar state, not from ingest)."""
-    from assistant.radar import RadarError, daily_request
+    from assistant.radar.service import RadarError, daily_request
 
     if conflicting:
         raise UserError("--daily fetches yesterday and today by itself: drop --arxiv/--since/--until/--query")

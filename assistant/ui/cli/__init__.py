@@ -5,7 +5,7 @@ Each command group lives in its own module and registers itself on `app`.
 
 from __future__ import annotations
 
-from assistant.cli import (
+from assistant.ui.cli import (
     answer_cmd,  # noqa: F401  (registers commands)
     bench_cmd,  # noqa: F401  (registers commands)
     ingest_cmd,  # noqa: F401  (registers commands)
@@ -13,7 +13,7 @@ from assistant.cli import (
     search_cmd,  # noqa: F401  (registers commands)
     serve_cmd,  # noqa: F401  (registers commands)
 )
-from assistant.cli.common import app
+from assistant.ui.cli.common import app
 
 
 def main() -> None:

@@ -11,7 +11,8 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from assistant.cli.common import (
+from assistant.search.retrieval import MAX_QUERY_CHARS, Hit, Mode, RetrievalError, Retriever, make_filter
+from assistant.ui.cli.common import (
     UserError,
     app,
     console,
@@ -21,7 +22,6 @@ from assistant.cli.common import (
     print_json,
     settings,
 )
-from assistant.retrieval import MAX_QUERY_CHARS, Hit, Mode, RetrievalError, Retriever, make_filter
 from ingest.catalog import PaperFilter
 
 

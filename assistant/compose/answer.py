@@ -11,14 +11,14 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from assistant.citations import (
+from assistant.compose.citations import (
     check_citations,
     cited_numbers,
     escape_markdown,
     neutralise_links,
     strip_citations,
 )
-from assistant.extractive import (
+from assistant.compose.extractive import (
     SentenceBank,
     compose_answer,
     lexical_score,
@@ -26,9 +26,9 @@ from assistant.extractive import (
     sentence_support,
     split_sentences,
 )
-from assistant.llm import LLMClient, LLMError, Message
-from assistant.prompts import load_prompt, render_prompt
-from assistant.retrieval import Hit, RetrievalError, Retriever
+from assistant.compose.llm import LLMClient, LLMError, Message
+from assistant.compose.prompts import load_prompt, render_prompt
+from assistant.search.retrieval import Hit, RetrievalError, Retriever
 from ingest.catalog import PaperFilter
 from ingest.paper import Paper
 from ingest.settings import Settings

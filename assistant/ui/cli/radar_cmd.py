@@ -1,5 +1,5 @@
 """`academichub radar ...`: saved topics, the feed of new papers in batches, followed authors, the daily
-briefing. A thin shell over `assistant.radar.Radar` (the chat app's Radar profile uses the same object)."""
+briefing. A thin shell over `assistant.radar.service.Radar` (the chat app's Radar profile uses it too)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from assistant.cli.common import UserError, app, console, friendly_errors, print_json, settings
-from assistant.radar import FeedBatch, NothingNewError, Radar, RadarError, Topic
-from assistant.retrieval import RetrievalError, Retriever
+from assistant.radar.service import FeedBatch, NothingNewError, Radar, RadarError, Topic
+from assistant.search.retrieval import RetrievalError, Retriever
+from assistant.ui.cli.common import UserError, app, console, friendly_errors, print_json, settings
 
 radar_app = typer.Typer(
     help="Daily research radar: saved topics, new papers since your last visit, another batch, a briefing.",

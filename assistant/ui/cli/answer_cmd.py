@@ -9,9 +9,11 @@ import typer
 from rich.markdown import Markdown
 from rich.markup import escape
 
-from assistant.answer import Answer, Answerer, Source
-from assistant.briefing import Briefer, BriefingError
-from assistant.cli.common import (
+from assistant.compose.answer import Answer, Answerer, Source
+from assistant.compose.briefing import Briefer, BriefingError
+from assistant.compose.llm import LLMClient, get_llm
+from assistant.search.retrieval import RetrievalError, Retriever, make_filter
+from assistant.ui.cli.common import (
     UserError,
     app,
     console,
@@ -21,8 +23,6 @@ from assistant.cli.common import (
     print_json,
     settings,
 )
-from assistant.llm import LLMClient, get_llm
-from assistant.retrieval import RetrievalError, Retriever, make_filter
 
 
 def _llm(extractive: bool) -> LLMClient | None:

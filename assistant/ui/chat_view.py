@@ -12,11 +12,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
-from assistant.briefing import BriefingError, bibtex_entries
-from assistant.citations import escape_markdown
-from assistant.llm import LLMError
-from assistant.radar import RadarError
-from assistant.retrieval import EmptyIndexError, RetrievalError, make_filter
+from assistant.compose.briefing import BriefingError, bibtex_entries
+from assistant.compose.citations import escape_markdown
+from assistant.compose.llm import LLMError
+from assistant.radar.service import RadarError
+from assistant.search.retrieval import EmptyIndexError, RetrievalError, make_filter
 from ingest.catalog import PaperFilter
 from ingest.embedding import EmbeddingModelError
 from ingest.paper import Paper, archive_of

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.answer import (
+from assistant.compose.answer import (
     NO_LLM_NOTICE,
     IndexComposer,
     Mode,
@@ -27,10 +27,10 @@ from assistant.answer import (
     find_unsupported,
     format_sources,
 )
-from assistant.citations import check_citations, escape_markdown, neutralise_links
-from assistant.extractive import cite, rank_quotes, split_sentences
-from assistant.llm import LLMClient, LLMError, Message
-from assistant.prompts import load_prompt, render_prompt
+from assistant.compose.citations import check_citations, escape_markdown, neutralise_links
+from assistant.compose.extractive import cite, rank_quotes, split_sentences
+from assistant.compose.llm import LLMClient, LLMError, Message
+from assistant.compose.prompts import load_prompt, render_prompt
 from ingest.catalog import PaperFilter
 from ingest.paper import Paper, archive_of
 

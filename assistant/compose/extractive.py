@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.citations import content_stems, lexical_support, neutralise_links
+from assistant.compose.citations import content_stems, lexical_support, neutralise_links
 from ingest.embedding import Embedder
 from ingest.paper import Paper
 

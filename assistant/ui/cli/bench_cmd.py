@@ -9,7 +9,7 @@ import importlib
 
 import typer
 
-from assistant.cli.common import UserError, app, friendly_errors
+from assistant.ui.cli.common import UserError, app, friendly_errors
 
 bench_app = typer.Typer(
     help="Benchmarks: ingest throughput, query latency and memory, retrieval quality.", no_args_is_help=True

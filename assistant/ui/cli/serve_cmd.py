@@ -10,11 +10,11 @@ from pathlib import Path
 
 import typer
 
-from assistant.auth import AuthConfigError, hash_password, parse_auth_users
-from assistant.cli.common import UserError, app, console, err_console, friendly_errors, settings
+from assistant.ui.auth import AuthConfigError, hash_password, parse_auth_users
+from assistant.ui.cli.common import UserError, app, console, err_console, friendly_errors, settings
 
-PACKAGE_DIR = Path(__file__).resolve().parents[1]  # assistant/
-APP_FILE = PACKAGE_DIR / "app.py"
+PACKAGE_DIR = Path(__file__).resolve().parents[2]  # assistant/
+APP_FILE = PACKAGE_DIR / "ui" / "app.py"
 
 
 def app_root() -> Path:

@@ -45,13 +45,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.retrieval import Hit, RetrievalError, Retriever, make_filter
+from assistant.search.retrieval import Hit, RetrievalError, Retriever, make_filter
 from ingest.catalog import Catalog, date_to_int, fold, int_to_date
 from ingest.settings import Settings
 from ingest.sources import ArxivRequest
 
 if TYPE_CHECKING:
-    from assistant.briefing import Briefer, Briefing
+    from assistant.compose.briefing import Briefer, Briefing
 
 BACKFILL_SLACK_DAYS = 7
 MAX_FEED = 200  # matches kept per window (the retriever's own cap on k)
@@ -382,8 +382,8 @@ class Radar:
     ) -> Briefing:
         """The cross-field briefing over this visit's new papers for the topic (raises NothingNewError,
         a RadarError, when there are none)."""
-        from assistant.briefing import Briefer, BriefingError
-        from assistant.llm import get_llm
+        from assistant.compose.briefing import Briefer, BriefingError
+        from assistant.compose.llm import get_llm
 
         topic = self.get_topic(name)
         ids = self.new_paper_ids(name)

@@ -2,7 +2,7 @@
 
 Start it with `academichub serve`. Profiles: Ask (cited Q&A with follow-ups), Briefing (topic -> cited
 cross-field briefing) and Radar (saved topics, new papers in batches, daily briefing). What is shown is
-built by `assistant.chat_view` (pure, unit-tested); this module only wires engine calls to Chainlit.
+built by `assistant.ui.chat_view` (pure, unit-tested); this module only wires engine calls to Chainlit.
 
 Engine calls block (model, SQLite, Chroma, LLM), so they run in worker threads; tokens streamed by the
 engine hop back to the event loop through an asyncio queue.
@@ -24,14 +24,14 @@ from chainlit.input_widget import MultiSelect, Slider, Switch, TextInput
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
-from assistant import chat_view as view
-from assistant.answer import Answer, Answerer, Source
-from assistant.auth import check_password, parse_auth_users
-from assistant.briefing import Briefer, Briefing
-from assistant.chat_history import conninfo, ensure_tables, history_path
-from assistant.llm import get_llm
-from assistant.radar import FeedBatch, Radar
-from assistant.retrieval import Retriever
+from assistant.compose.answer import Answer, Answerer, Source
+from assistant.compose.briefing import Briefer, Briefing
+from assistant.compose.llm import get_llm
+from assistant.radar.service import FeedBatch, Radar
+from assistant.search.retrieval import Retriever
+from assistant.ui import chat_view as view
+from assistant.ui.auth import check_password, parse_auth_users
+from assistant.ui.chat_history import conninfo, ensure_tables, history_path
 from ingest.paper import Paper
 from ingest.settings import Settings, get_settings
 

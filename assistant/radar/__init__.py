@@ -1,0 +1,1 @@
+"""The daily radar: saved topics, followed authors, new-since-last-visit windows and batches."""
