@@ -28,18 +28,41 @@
     return "Ask";
   }
 
+  // Radix dialogs and sheets carry a close button labelled (for screen readers) "Close".
+  function closeButtonOf(dialog) {
+    var buttons = dialog.querySelectorAll("button");
+    for (var i = 0; i < buttons.length; i++) {
+      var label = buttons[i].querySelector(".sr-only");
+      if (label && label.textContent === "Close") return buttons[i];
+    }
+    return null;
+  }
+
   function closeSidePanel() {
     var title = document.getElementById("side-view-title");
     if (!title) return;
     var dialog = title.closest('[role="dialog"]');
-    if (dialog) {
-      // Phone: the panel is a sheet (a dialog), which closes on Escape.
-      document.dispatchEvent(new KeyboardEvent("keydown", { key: "Escape", bubbles: true }));
-      return;
-    }
-    var close = title.querySelector("button");
+    var close = dialog ? closeButtonOf(dialog) : title.querySelector("button");
     if (close) close.click();
   }
+
+  // Escape closes the source panel (desktop and phone) and the full-screen Readme dialog, which in this
+  // Chainlit version ignore it.
+  document.addEventListener("keydown", function (event) {
+    if (event.key !== "Escape") return;
+    if (document.getElementById("side-view-title")) {
+      closeSidePanel();
+      return;
+    }
+    var readme = document.querySelectorAll('[role="dialog"]');
+    for (var i = 0; i < readme.length; i++) {
+      var heading = readme[i].querySelector("h2");
+      if (heading && heading.textContent === "Readme") {
+        var close = closeButtonOf(readme[i]);
+        if (close) close.click();
+      }
+    }
+  });
 
   var lastPanelTitle = null;
   function checkSidePanel() {

@@ -224,6 +224,7 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             expect(abs_link).to_be_visible(timeout=15_000)
             href = abs_link.get_attribute("href") or ""
             assert href.rsplit("/", 1)[-1][:4].isdigit()
+            page.wait_for_timeout(600)  # the panel slides in
             page.screenshot(path=str(tmp_path / "academichub-ask-panel.png"))
             side_panel_closes(page)
 
@@ -283,6 +284,7 @@ def test_phone_viewport_citation_panel_is_under_control(server: str, tmp_path: P
             page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
             page.goto(server)
             expect(page.locator("#academichub-tabs button")).to_have_count(3, timeout=60_000)
+            page.wait_for_timeout(800)  # the welcome screen fades in
             page.screenshot(path=str(tmp_path / "academichub-phone-first-page.png"))
             page.locator("#chat-input").fill("Which papers use diffusion models?")
             submit = page.locator("#chat-submit")
@@ -299,6 +301,7 @@ def test_phone_viewport_citation_panel_is_under_control(server: str, tmp_path: P
             panel = page.locator("#side-view-content")
             expect(panel).to_be_visible(timeout=15_000)
             expect(page.locator("#side-view-title")).to_have_text("[1]")
+            page.wait_for_timeout(600)  # the sheet slides in
             sheet = page.get_by_role("dialog").filter(has=panel).bounding_box()
             assert sheet is not None and sheet["y"] > 844 * 0.25, sheet  # the upper part stays the chat
             page.screenshot(path=str(tmp_path / "academichub-phone-panel.png"))

@@ -241,7 +241,8 @@ def test_the_page_loads_no_third_party_fonts_or_stylesheets() -> None:
     chainlit_page = (
         '<head><link rel="preconnect" href="https://fonts.googleapis.com" />\n'
         '<link rel="preconnect" href="https://fonts.gstatic.com" crossorigin />\n'
-        '<link\n  href="https://fonts.googleapis.com/css2?family=Inter&display=swap"\n  rel="stylesheet"\n/>\n'
+        '<link\n  href="https://fonts.googleapis.com/css2?family=Inter&display=swap"\n'
+        '  rel="stylesheet"\n/>\n'
         '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/katex@0.16.22/dist/katex.min.css" />\n'
         '<link rel="stylesheet" crossorigin href="/assets/index.css"></head>'
     )

@@ -134,7 +134,7 @@ def test_several_files_after_one_file_option_positional_paths_and_a_folder(tmp_p
     empty.mkdir()
     refused = invoke("ingest", str(empty))
     assert refused.exit_code != 0
-    assert "no .jsonl or .jsonl.gz files in this folder" in flat(refused.output)
+    assert "no .jsonl, .jsonl.gz or .json files in this folder" in flat(refused.output)
     assert "Traceback" not in refused.output
 
 
