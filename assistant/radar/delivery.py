@@ -54,7 +54,6 @@ FEED_MAX = 50
 DIGEST_MAX = 25
 DISCORD_LIMIT = 2000  # characters in one Discord message
 ATOM_NS = "http://www.w3.org/2005/Atom"
-ID_LINK = re.compile(r"^https://arxiv\.org/(abs|pdf|html)/[A-Za-z0-9.\-/]+$")
 Flavour = Literal["slack", "mattermost", "discord"]
 
 SCHEMA = """
@@ -98,9 +97,22 @@ def unlinkable(text: str) -> str:
     return defang(" ".join((text or "").split()))
 
 
-def defang_except_id_links(text: str) -> str:
-    """A briefing as plain text: its arXiv links (built from ids) stay, any other URL is defanged."""
-    pieces = re.split(r"(https://arxiv\.org/(?:abs|pdf|html)/\d{4}\.\d{4,5}(?:v\d+)?)", text)
+def id_links(papers: Sequence[Paper]) -> set[str]:
+    """The links built from these papers' ids (abstract, PDF, HTML and published-version pages)."""
+    links: set[str] = set()
+    for paper in papers:
+        links |= {paper.abs_url, paper.pdf_url, paper.html_url}
+        if paper.published_url:
+            links.add(paper.published_url)
+    return links
+
+
+def defang_except(text: str, allowed: set[str]) -> str:
+    """A briefing as plain text: the links built from its papers' ids stay, any other URL is defanged."""
+    if not allowed:
+        return defang(text)
+    keep = "|".join(re.escape(link) for link in sorted(allowed, key=len, reverse=True))
+    pieces = re.split(f"({keep})", text)
     return "".join(piece if i % 2 else defang(piece) for i, piece in enumerate(pieces))
 
 
@@ -299,13 +311,14 @@ def digest_text(digest: Digest) -> str:
         lines.append(f"   {paper.abs_url} · PDF {paper.pdf_url}")
         lines.append("")
     if digest.briefing is not None:
-        lines += ["", "Briefing", "", defang_except_id_links(digest.briefing.markdown)]
+        allowed = id_links([source.paper for source in digest.briefing.sources])
+        lines += ["", "Briefing", "", defang_except(digest.briefing.markdown, allowed)]
     return "\n".join(lines).rstrip() + "\n"
 
 
-def safe_markdown_html(markdown: str) -> str:
-    """A briefing's Markdown as HTML: raw HTML off, images off, and only links to arXiv pages kept (their
-    text stays, unlinked, for any other target)."""
+def safe_markdown_html(markdown: str, allowed: set[str]) -> str:
+    """A briefing's Markdown as HTML: raw HTML off, images off, and only the `allowed` links (built from
+    its papers' ids) kept; any other link keeps its text, unlinked."""
     md = MarkdownIt("commonmark", {"html": False}).disable("image")
     tokens = md.parse(markdown)
     for block in tokens:
@@ -314,7 +327,7 @@ def safe_markdown_html(markdown: str) -> str:
             if token.type in ("text", "code_inline"):
                 token.content = defang(token.content)  # mail clients link bare URLs in text
             elif token.type == "link_open":
-                keep = bool(ID_LINK.match(str(token.attrGet("href") or "")))
+                keep = str(token.attrGet("href") or "") in allowed
                 open_links.append(keep)
                 if not keep:
                     _blank(token)
@@ -349,7 +362,8 @@ def digest_html(digest: Digest) -> str:
         )
     if digest.briefing is not None:
         parts.append("<hr><h2>Briefing</h2>")
-        parts.append(safe_markdown_html(digest.briefing.markdown))
+        allowed = id_links([source.paper for source in digest.briefing.sources])
+        parts.append(safe_markdown_html(digest.briefing.markdown, allowed))
     parts.append("</body></html>")
     return "\n".join(parts)
 
