@@ -573,6 +573,8 @@ class Radar:
     def rank_papers(self, topic_id: int, topic: Topic, candidates: set[str]) -> list[tuple[Hit, str | None]]:
         """The topic's feed order over `candidates`: papers by followed authors first, then topic matches
         at or above `radar_min_relevance` (a library topic ranks by closeness to its library)."""
+        from assistant.radar.library import library_matches  # library.py builds on this module
+
         ranked: list[tuple[Hit, str | None]] = []
         followed: dict[str, str] = {}
         for author in topic.authors:
@@ -587,10 +589,15 @@ class Radar:
             )
             ranked += [(hit, followed[hit.paper.id]) for hit in author_hits]
         try:
-            matches = self.retriever.search(
-                topic.query,
-                k=MAX_FEED,
-                paper_filter=make_filter(categories=topic.fields, only_ids=candidates),
+            library = library_matches(self, topic_id, topic, candidates)
+            matches = (
+                library
+                if library is not None
+                else self.retriever.search(
+                    topic.query,
+                    k=MAX_FEED,
+                    paper_filter=make_filter(categories=topic.fields, only_ids=candidates),
+                )
             )
         except RetrievalError as err:
             raise RadarError(str(err)) from None
