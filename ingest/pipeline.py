@@ -351,10 +351,10 @@ INPUT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")  # what read_jsonl
 
 
 def input_files(paths: Iterable[Path]) -> list[Path]:
-    """The files to read for the given paths: a folder stands for every .jsonl/.jsonl.gz (and .json
-    API answer) file directly in it (sorted by name, so daily files load in date order); files are kept as given, each once. A folder
-    with no such file is an error (the user pointed at the wrong place); a missing file is reported by its
-    own run, so the other files still load."""
+    """The files to read for the given paths: a folder stands for every .jsonl/.jsonl.gz (and .json API
+    answer) file directly in it (sorted by name, so daily files load in date order); files are kept as
+    given, each once. A folder with no such file is an error (the user pointed at the wrong place); a
+    missing file is reported by its own run, so the other files still load."""
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
