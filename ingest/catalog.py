@@ -514,6 +514,19 @@ class Catalog:
     def known_archives(self) -> set[str]:
         return {row[0] for row in self.conn.execute("SELECT DISTINCT archive FROM paper_categories")}
 
+    def recent_titles(self, limit: int) -> list[str]:
+        """The titles of the `limit` most recently published papers (newest first)."""
+        rows = self.conn.execute("SELECT title FROM papers ORDER BY published DESC, id LIMIT ?", (limit,))
+        return [str(row[0]) for row in rows]
+
+    def archive_paper_counts(self) -> dict[str, int]:
+        """Papers per archive (`cs`, `q-bio`, ...), each paper counted once however many of the archive's
+        categories it lists (summing category counts would count cross-listings twice)."""
+        rows = self.conn.execute(
+            "SELECT archive, count(DISTINCT id) FROM paper_categories GROUP BY archive ORDER BY 2 DESC"
+        )
+        return {row[0]: int(row[1]) for row in rows}
+
     def date_range(self) -> tuple[date | None, date | None]:
         row = self.conn.execute("SELECT min(published), max(published) FROM papers").fetchone()
         return int_to_date(row[0]), int_to_date(row[1])

@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     radar_min_relevance: float = Field(
         0.35, ge=0.0, le=1.0, description="Cosine a new paper needs to enter a radar topic's feed."
     )
+    radar_backfill_days: int = Field(
+        7, ge=1, le=366, description="Listing days a new radar topic's first visit covers (up to the newest)."
+    )
 
     # Language model (any OpenAI-compatible endpoint)
     openai_api_key: SecretStr | None = Field(

@@ -135,9 +135,23 @@ def test_bad_settings_say_what_to_type(values: dict[str, object], message: str) 
 
 
 def test_field_choices_list_whole_fields_then_categories_by_size() -> None:
-    items = view.field_choices({"cs.LG": 30, "cs.CL": 10, "q-bio.NC": 5})
+    # 35 cs papers: 5 of them are listed in both cs.LG and cs.CL (40 memberships).
+    items = view.field_choices({"cs.LG": 30, "cs.CL": 10, "q-bio.NC": 5}, {"cs": 35, "q-bio": 5})
     assert list(items.values()) == ["cs", "q-bio", "cs.LG", "cs.CL", "q-bio.NC"]
-    assert "cs (all, 40)" in items
+    # Readable names with the code, and papers counted once per field (not category memberships).
+    assert "Computer Science (cs): all, 35 papers" in items
+    assert "Machine Learning (cs.LG): 30 papers" in items
+    assert "Neurons and Cognition (q-bio.NC): 5 papers" in items
+    assert not any("40" in label for label in items)
+
+
+def test_active_filters_show_as_chips_with_readable_names() -> None:
+    assert view.filter_chips(view.ChatPrefs()) == ""
+    chips = view.filter_chips(view.ChatPrefs(fields=("cs.LG",), since=date(2026, 6, 1)))
+    assert chips == "Filters: `Machine Learning (cs.LG)` `since 2026-06-01`"
+    radar = view.ChatPrefs(k=3).describe(("paper per batch", "papers per batch"))
+    assert radar.endswith("3 papers per batch") and "sources" not in radar
+    assert view.ChatPrefs(k=1).describe().endswith("1 source")
 
 
 # --- exports ---------------------------------------------------------------------------------------
@@ -396,3 +410,26 @@ def test_a_failing_chat_handler_reports_the_error_and_keeps_its_signature(monkey
     assert list(inspect.signature(handler).parameters) == ["action"]
     asyncio.run(handler(action="x"))
     assert [str(e) for e in reported] == ["no papers for x"]
+
+
+def test_the_fields_list_counts_papers_not_category_memberships(tmp_path: Path) -> None:
+    """A real catalog: a paper listed in cs.LG and cs.CL counts once for cs."""
+    from ingest.catalog import Catalog
+
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    try:
+        catalog.upsert(
+            [
+                make_paper(id="2606.00001", categories=["cs.LG", "cs.CL"]),
+                make_paper(id="2606.00002", categories=["cs.LG", "stat.ML"]),
+                make_paper(id="2606.00003", categories=["q-bio.NC"]),
+            ]
+        )
+        archives, categories = catalog.archive_paper_counts(), catalog.known_categories()
+    finally:
+        catalog.close()
+    assert archives == {"cs": 2, "stat": 1, "q-bio": 1}
+    assert categories["cs.LG"] == 2
+    items = view.field_choices(categories, archives)
+    assert "Computer Science (cs): all, 2 papers" in items
+    assert "Statistics (stat): all, 1 paper" in items

@@ -35,6 +35,7 @@ exactly that day's newly ingested papers, so the feed shows only that day's new 
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 import time
@@ -190,6 +191,7 @@ class _Window:
     first_day: int | None
     floor: int | None
     created_at: float
+    newest_day: int | None = None  # the newest listing day in the catalog when the window opened
 
 
 class Radar:
@@ -488,7 +490,15 @@ class Radar:
         now = time.time()
         if row["window_until"] is None:
             after, since_ts, floor = None, None, None
-            first_day = newest_day
+            # A new topic starts with the last `radar_backfill_days` days up to the newest listing day
+            # (from the oldest listing day, when the index holds fewer days).
+            newest = int_to_date(newest_day)
+            oldest_day = catalog.execute("SELECT min(published) FROM papers").fetchone()[0]
+            first_day = (
+                max(date_to_int(newest - timedelta(days=self.settings.radar_backfill_days - 1)), oldest_day)
+                if newest and oldest_day
+                else newest_day
+            )
         else:
             after = float(row["window_until"])
             since_ts = row["last_visit"]
@@ -602,8 +612,12 @@ class Radar:
         except RetrievalError as err:
             raise RadarError(str(err)) from None
         threshold = self.settings.radar_min_relevance
+        title_words = short_topic_words(topic.query)
         ranked += [
-            (hit, None) for hit in matches if hit.relevance >= threshold and hit.paper.id not in followed
+            (hit, None)
+            for hit in matches
+            if (hit.relevance >= threshold or title_names_topic(hit.paper.title, title_words))
+            and hit.paper.id not in followed
         ]
         return ranked
 
@@ -640,6 +654,35 @@ class Radar:
 
 
 # --- helpers ------------------------------------------------------------------------------------------
+
+_TITLE_WORD_RE = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+# Words that say nothing about what a short topic is about ("diffusion models" is about diffusion).
+_GENERIC_TOPIC_WORDS = frozenset(
+    {
+        *("a", "an", "and", "for", "in", "of", "on", "the", "to", "with", "new", "recent", "using", "based"),
+        *("model", "models", "method", "methods", "approach", "approaches", "system", "systems"),
+        *("technique", "techniques", "paper", "papers", "work", "works"),
+    }
+)
+SHORT_TOPIC_WORDS = 2
+
+
+def short_topic_words(query: str) -> frozenset[str]:
+    """The distinctive words of a short topic ("diffusion models" -> {"diffusion"}); empty for a longer
+    topic, whose matches the cosine threshold decides alone."""
+    words = [w.lower() for w in _TITLE_WORD_RE.findall(query)]
+    distinctive = frozenset(w for w in words if w not in _GENERIC_TOPIC_WORDS)
+    return distinctive if 0 < len(distinctive) <= SHORT_TOPIC_WORDS else frozenset()
+
+
+def title_names_topic(title: str, words: frozenset[str]) -> bool:
+    """Whether a paper's title holds every distinctive word of a short topic (a plural "s" ignored):
+    a short topic's embedding is vague, so its cosine can miss "...Diffusion Inverse Problems"."""
+    if not words:
+        return False
+    held = {w.lower() for w in _TITLE_WORD_RE.findall(title)}
+    held |= {w[:-1] for w in held if w.endswith("s")}
+    return all(w in held or w.rstrip("s") in held for w in words)
 
 
 def open_state(path: Path) -> sqlite3.Connection:
@@ -714,11 +757,19 @@ def _window_of(row: sqlite3.Row) -> _Window:
         first_day=row["window_first_day"],
         floor=row["window_floor"],
         created_at=float(row["created_at"]),
+        newest_day=row["window_newest_day"],
     )
 
 
 def _since_phrase(window: _Window) -> str:
     if window.after is None:
+        if (
+            window.first_day is not None
+            and window.newest_day is not None
+            and window.first_day < window.newest_day
+        ):
+            # a new topic's backfill: several listing days
+            return f"in the listings since {_describe_since(window.since)}"
         return f"in the latest listing ({_describe_since(window.since)})"
     return f"since your last visit ({_describe_since(window.since)})"
 

@@ -168,6 +168,18 @@ class Retriever:
                 + ". `academichub stats` lists the categories in the index"
             )
 
+    def unknown_terms(self, text: str) -> list[str]:
+        """The content words of `text` that no indexed paper contains (title, abstract, authors, comment),
+        in the order asked: the part of a question the index cannot speak to ("federated" in "federated
+        learning and privacy" over an index without federated-learning papers)."""
+        terms = fts_terms(text)
+        if not terms:
+            return []
+        found = self.catalog.query_terms(terms)
+        return [
+            term.strip('"') for term, count in zip(found.terms, found.frequencies, strict=True) if not count
+        ]
+
     # --- search ---------------------------------------------------------------------------------------
 
     def search(

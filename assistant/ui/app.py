@@ -56,7 +56,8 @@ class IndexStatus:
     papers: int
     first_day: str | None
     last_day: str | None
-    categories: dict[str, int]
+    categories: dict[str, int]  # papers per category
+    archives: dict[str, int] = field(default_factory=dict)  # papers per archive, each paper once
 
 
 class Engine:
@@ -79,6 +80,7 @@ class Engine:
             first.isoformat() if first else None,
             last.isoformat() if last else None,
             catalog.known_categories() if count else {},
+            catalog.archive_paper_counts() if count else {},
         )
 
 
@@ -269,28 +271,38 @@ async def chat_profiles(current_user: cl.User | None = None) -> list[cl.ChatProf
     ]
 
 
+COUNT_NOUNS = {
+    ASK: ("source", "sources"),
+    BRIEFING: ("paper per field", "papers per field"),
+    RADAR: ("paper per batch", "papers per batch"),
+}
+
+
 def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs) -> list[Any]:
     settings = get_settings()
-    count_label = {ASK: "Number of sources", BRIEFING: "Papers per field", RADAR: "Batch size"}[profile]
+    count_label = {ASK: "Number of sources", BRIEFING: "Papers per field", RADAR: "Papers per batch"}[profile]
+    first, last = status.first_day, status.last_day
+    # The dates come first: the fields list, once opened, drops down over what follows it.
     widgets: list[Any] = [
-        MultiSelect(
-            id="fields",
-            label="Fields",
-            items=view.field_choices(status.categories) or {"(index is empty)": ""},
-            initial=list(current.fields),
-            description="Only papers in these fields/categories (none selected: all).",
-        ),
         TextInput(
             id="since",
-            label="Published since",
-            placeholder=status.first_day or "YYYY-MM-DD",
+            label="Published since (YYYY-MM-DD)",
+            placeholder="YYYY-MM-DD · empty: no limit",
             initial=current.since.isoformat() if current.since else "",
+            description=f"Papers in the index were published {first} to {last}." if first else None,
         ),
         TextInput(
             id="until",
-            label="Published until",
-            placeholder=status.last_day or "YYYY-MM-DD",
+            label="Published until (YYYY-MM-DD)",
+            placeholder="YYYY-MM-DD · empty: no limit",
             initial=current.until.isoformat() if current.until else "",
+        ),
+        MultiSelect(
+            id="fields",
+            label="Fields",
+            items=view.field_choices(status.categories, status.archives) or {"(index is empty)": ""},
+            initial=list(current.fields),
+            description="Only papers in these fields (none selected: all fields).",
         ),
         Slider(id="k", label=count_label, initial=current.k, min=1, max=view.MAX_SOURCES, step=1),
     ]
@@ -308,9 +320,19 @@ def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs)
 
 async def send_settings(profile: str) -> IndexStatus:
     status = await in_thread(engine().status)
-    cl.user_session.set("known_fields", view.field_choices(status.categories).values())
+    known = view.field_choices(status.categories, status.archives).values()
+    cl.user_session.set("known_fields", list(known))
     await cl.ChatSettings(settings_widgets(profile, status, prefs())).send()
     return status
+
+
+async def tell(text: str, *, error: bool = False) -> None:
+    """A short notice: a toast before the first message (a message would replace the welcome screen and
+    its starters), a chat message after it."""
+    if not cl.user_session.get("chatted"):
+        await context.emitter.send_toast(text, "error" if error else "success")
+        return
+    await cl.Message(content=text, author="AcademicHub").send()
 
 
 @cl.on_chat_start
@@ -326,15 +348,21 @@ async def on_chat_start() -> None:
 async def on_settings_update(values: dict[str, Any]) -> None:
     settings = get_settings()
     known = cl.user_session.get("known_fields") or []
+    current = prefs()
     try:
         new = view.prefs_from_settings(values, known, settings.default_k, settings.llm_configured)
     except view.SettingsError as err:
-        await send_error(err)
+        # Nothing of the change is applied; say so, and what is still in force.
+        kept = view.filter_chips(current) or "no filters"
+        await tell(f"Settings not applied: {err}. Still in force: {kept}; {plural_k(current)}.", error=True)
         return
     cl.user_session.set("prefs", new)
-    await cl.Message(
-        content=f"Settings applied to the next search: {new.describe()}.", author="AcademicHub"
-    ).send()
+    chips = view.filter_chips(new) or "no filters (all fields, any date)"
+    await tell(f"Settings applied to the next search: {chips}; {plural_k(new)}.")
+
+
+def plural_k(current: view.ChatPrefs) -> str:
+    return view.plural(current.k, *COUNT_NOUNS[profile()])
 
 
 def profile() -> str:
@@ -408,8 +436,12 @@ def shown_sources(text: str, sources: list[Source]) -> tuple[list[Source], list[
     return [by_number[s.number] for s in cited], [by_number[s.number] for s in also]
 
 
-def rendered(notices: list[str], text: str, cited: list[Source], also: list[Source]) -> str:
-    parts = [view.notices_markdown(notices) + text.strip()]
+def rendered(
+    notices: list[str], text: str, cited: list[Source], also: list[Source], current: view.ChatPrefs
+) -> str:
+    """The message: active-filter chips (if any), notices, the text, then the sources it lists."""
+    chips = view.filter_chips(current)
+    parts = ([chips] if chips else []) + [view.notices_markdown(notices) + text.strip()]
     listing = view.sources_list_markdown(numbered(cited), numbered(also))
     if listing:
         parts.append(listing)
@@ -422,7 +454,7 @@ async def retrieval_step(query: str, current: view.ChatPrefs, label: str) -> cl.
     one after the whole run, i.e. under the answer."""
     parent = context.current_step
     step = cl.Step(name=label, type="retrieval", show_input=True, parent_id=parent.id if parent else None)
-    step.input = f"query: {view.escape_md(query)}\n\nfilters: {current.describe()}"
+    step.input = f"query: {view.escape_md(query)}\n\nfilters: {current.describe(COUNT_NOUNS[profile()])}"
     step.start = utc_now()  # started and not ended: the UI shows "Using <label>" while it runs
     await step.send()
     return step
@@ -500,7 +532,7 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
     remember(result)
     if not standalone:
         cl.user_session.set("history", [*history, (question, answer.text)][-HISTORY_TURNS:])
-    msg.content = rendered(answer.notices, answer.text, cited, also)
+    msg.content = rendered(answer.notices, answer.text, cited, also, current)
     msg.elements = message_elements(result, cited + also)
     msg.actions = result_actions(result) if answer.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
@@ -553,7 +585,9 @@ async def show_briefing(
         bibtex=briefing.to_bibtex(),
     )
     remember(result)
-    msg.content = rendered(briefing.notices, text, cited, also)
+    msg.content = rendered(
+        briefing.notices, text, cited, also, prefs() if kind == "briefing" else view.ChatPrefs()
+    )
     msg.elements = message_elements(result, cited + also)
     msg.actions = result_actions(result) if briefing.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
@@ -667,6 +701,7 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
 @cl.on_message
 @reports_errors
 async def on_message(message: cl.Message) -> None:
+    cl.user_session.set("chatted", True)
     text = (message.content or "").strip()
     if profile() == BRIEFING:
         await brief(text)

@@ -7,6 +7,7 @@ Paper text (titles, abstracts, author names) is untrusted: everything taken from
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from assistant.radar.service import RadarError
 from assistant.search.retrieval import EmptyIndexError, RetrievalError, make_filter
 from ingest.catalog import PaperFilter
 from ingest.embedding import EmbeddingModelError
-from ingest.paper import Paper, archive_of
+from ingest.fields import label as field_label
+from ingest.paper import Paper
 from ingest.vectors import VectorStoreError
 
 MAX_SOURCES = 20
@@ -188,6 +190,49 @@ def notices_markdown(notices: Iterable[str]) -> str:
     return "\n".join(f"> ℹ️ {n}" for n in items) + ("\n\n" if items else "")
 
 
+# --- starters ---------------------------------------------------------------------------------------
+
+_TOPIC_WORD_RE = re.compile(r"[a-z][a-z\-]+")
+# Words that never make a topic: function words and the generic vocabulary of titles.
+_NOT_TOPIC_WORDS = frozenset(
+    {
+        *("a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "its"),
+        *("of", "on", "or", "over", "the", "their", "this", "to", "under", "using", "via", "vs", "with"),
+        *("without", "towards", "toward", "through", "beyond", "can", "does", "do", "how", "what"),
+        *("when", "why", "which", "we", "our", "based", "novel", "new", "approach", "approaches"),
+        *("framework", "study", "studies", "analysis", "case", "large", "scale", "efficient", "paper"),
+        *("improving", "improved", "learning-based", "data-driven", "end-to-end"),
+    }
+)
+
+
+def frequent_topics(titles: Iterable[str], count: int = 6, min_papers: int = 3) -> list[str]:
+    """The index's most frequent two-word topics ("diffusion models", "language models"): word pairs that
+    appear in the titles of at least `min_papers` papers, most frequent first, no two sharing a word. The
+    starters are made from them, so a starter always finds papers in this index."""
+    pairs: dict[str, int] = {}
+    for title in titles:
+        words = _TOPIC_WORD_RE.findall(title.lower())
+        seen = {
+            f"{a} {b}"
+            for a, b in itertools.pairwise(words)
+            if len(a) > 2 and len(b) > 2 and a not in _NOT_TOPIC_WORDS and b not in _NOT_TOPIC_WORDS
+        }
+        for pair in seen:
+            pairs[pair] = pairs.get(pair, 0) + 1
+    chosen: list[str] = []
+    used: set[str] = set()
+    for pair, papers in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0])):
+        if papers < min_papers or len(chosen) == count:
+            break
+        words = set(pair.split())
+        if words & used:
+            continue
+        chosen.append(pair)
+        used |= words
+    return chosen
+
+
 # --- chat settings -> retrieval --------------------------------------------------------------------
 
 
@@ -214,14 +259,15 @@ class ChatPrefs:
             exclude_ids=set(self.exclude_ids) | set(exclude_ids),
         )
 
-    def describe(self) -> str:
-        """One line for the retrieval step: which filters apply."""
+    def describe(self, count: tuple[str, str] = ("source", "sources")) -> str:
+        """One line for the retrieval step: which filters apply; `count` names (singular, plural) what k
+        counts in this profile: sources, papers per field, papers per batch."""
         parts = [f"fields: {', '.join(self.fields)}" if self.fields else "all fields"]
         if self.since or self.until:
             parts.append(f"dates: {self.since or '…'} to {self.until or '…'}")
         else:
             parts.append("any date")
-        parts.append(f"{self.k} sources")
+        parts.append(plural(self.k, *count))
         return "; ".join(parts)
 
 
@@ -262,18 +308,29 @@ def prefs_from_settings(
     return ChatPrefs(fields=fields, since=since, until=until, k=k, use_llm=use_llm)
 
 
-def field_choices(category_counts: Mapping[str, int]) -> dict[str, str]:
-    """Multi-select items (label -> value): whole fields (archives) first, then categories, by size."""
-    archives: dict[str, int] = {}
-    for category, count in category_counts.items():
-        archives[archive_of(category)] = archives.get(archive_of(category), 0) + count
+def field_choices(category_counts: Mapping[str, int], archive_counts: Mapping[str, int]) -> dict[str, str]:
+    """Multi-select items (label -> value) with readable names: whole fields (archives) first, then
+    categories, each by its number of papers (an archive counts each paper once)."""
     items: dict[str, str] = {}
-    for archive, count in sorted(archives.items(), key=lambda kv: (-kv[1], kv[0])):
-        items[f"{archive} (all, {count})"] = archive
+    for archive, count in sorted(archive_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        items[f"{field_label(archive)}: all, {plural(count, 'paper')}"] = archive
     for category, count in sorted(category_counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        if category not in archives:
-            items[f"{category} ({count})"] = category
+        if category not in archive_counts:
+            items[f"{field_label(category)}: {plural(count, 'paper')}"] = category
     return items
+
+
+def filter_chips(prefs: ChatPrefs) -> str:
+    """The active filters as chips (inline code) on one line, or "" when none is set: fields by their
+    readable names, then the dates."""
+    chips = [field_label(code) for code in prefs.fields]
+    if prefs.since:
+        chips.append(f"since {prefs.since.isoformat()}")
+    if prefs.until:
+        chips.append(f"until {prefs.until.isoformat()}")
+    if not chips:
+        return ""
+    return "Filters: " + " ".join(f"`{chip.replace('`', '')}`" for chip in chips)
 
 
 # --- exports ---------------------------------------------------------------------------------------
