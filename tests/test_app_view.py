@@ -85,6 +85,19 @@ def test_radar_card_shows_fields_and_links() -> None:
     assert card.startswith("**3. Sparse Attention for Long Documents**")
     assert "fields: cs, q-bio" in card and "match 0.50" in card
     assert "https://arxiv.org/abs/2606.01234" in card
+    assert card.split("\n\n")[1].startswith("We study sparse attention.")  # the gist under the title
+
+
+def test_radar_head_says_the_listing_day_and_continues_the_numbering() -> None:
+    head = view.radar_head_markdown("diffusion", date(2026, 6, 30), first=4, shown=2, total=6, remaining=1)
+    assert head == (
+        "**Radar: diffusion** · latest listing day: 30 June 2026 · papers 4–5 of 6 · 1 more unseen"
+    )
+    nothing = view.radar_head_markdown("diffusion", date(2026, 6, 30), first=1, shown=0, total=0, remaining=0)
+    assert nothing == "**Radar: diffusion** · latest listing day: 30 June 2026"
+    assert "batch 0" not in nothing and "0 papers" not in nothing
+    long = make_paper(abstract="word " * 200 + ". Second sentence.")
+    assert len(view.paper_gist(long)) <= view.GIST_CHARS + 2 and view.paper_gist(long).endswith(" …")
 
 
 def test_notices_become_a_quote_above_the_text() -> None:

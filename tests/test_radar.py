@@ -296,3 +296,23 @@ def test_ingest_daily_fetches_yesterday_and_today_in_the_topics_fields(
     yesterday = today - timedelta(days=1)
     assert "cat:cs.CL" in query and "cat:eess.AS" in query and "cat:cs.GT" in query  # eess -> its categories
     assert f"submittedDate:[{yesterday:%Y%m%d}0000 TO {today:%Y%m%d}2359]" in query
+
+
+def test_rename_and_unfollow_keep_the_topic_and_what_was_seen(home: Path, embedder: Embedder) -> None:
+    radar = make_radar(home, embedder)
+    radar.add_topic("LLM agents", LLM_QUERY)
+    first = radar.feed("LLM agents", batch=2)
+    author = first.items[0].paper.authors[0]
+    radar.follow_author("LLM agents", author)
+    renamed = radar.rename_topic("LLM agents", "Agents")
+    assert (renamed.name, renamed.query, renamed.authors) == ("Agents", LLM_QUERY, [author])
+    assert [t.name for t in radar.list_topics()] == ["Agents"]
+    # What was shown under the old name stays seen under the new one.
+    rest = radar.feed("Agents", batch=100, next_batch=True)
+    assert not {h.paper.id for h in rest.items} & {h.paper.id for h in first.items}
+    assert radar.unfollow_author("Agents", author.upper()).authors == []
+    with pytest.raises(RadarError, match="does not follow"):
+        radar.unfollow_author("Agents", author)
+    radar.add_topic("Other", "protein structure")
+    with pytest.raises(RadarError, match="already exists"):
+        radar.rename_topic("Other", "agents")

@@ -429,6 +429,9 @@ class Briefer(IndexComposer):
 
 
 def window_text(flt: PaperFilter) -> str:
+    if flt.only_ids is not None:  # e.g. a radar topic's new papers: not "all indexed papers"
+        count = len(flt.only_ids)
+        return f"{count} selected paper{'s' if count != 1 else ''}"
     if flt.since and flt.until:
         return f"papers from {flt.since.isoformat()} to {flt.until.isoformat()}"
     if flt.since:

@@ -289,6 +289,41 @@ class Radar:
             conn.execute("DELETE FROM radar_items WHERE topic_id = ?", (row["id"],))
             conn.execute("DELETE FROM radar_topics WHERE id = ?", (row["id"],))
 
+    def rename_topic(self, name: str, new_name: str) -> Topic:
+        """Give a topic another name; its query, fields, authors and seen papers stay."""
+        row = self._topic_row(name)
+        clean = " ".join((new_name or "").split())
+        if not clean:
+            raise RadarError("the new name is empty")
+        if len(clean) > MAX_NAME_CHARS:
+            raise RadarError(
+                f"the topic name is {len(clean)} characters long; keep it under {MAX_NAME_CHARS}"
+            )
+        other = self._find(clean)
+        if other is not None and other["id"] != row["id"]:
+            raise RadarError(f"a topic named {other['name']!r} already exists; pick another name")
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE radar_topics SET name = ?, name_key = ? WHERE id = ?", (clean, fold(clean), row["id"])
+            )
+            row = conn.execute("SELECT * FROM radar_topics WHERE id = ?", (row["id"],)).fetchone()
+        return _row_to_topic(row)
+
+    def unfollow_author(self, name: str, author: str) -> Topic:
+        """Stop following an author in a topic: their papers no longer enter its feed by name (papers
+        already shown stay seen; unseen ones of the current window that only the author put there go)."""
+        row = self._topic_row(name)
+        authors = json.loads(row["authors"])
+        kept = [a for a in authors if fold(a) != fold(author or "")]
+        if len(kept) == len(authors):
+            raise RadarError(f"{row['name']!r} does not follow {author!r}")
+        with self._write() as conn:
+            conn.execute("UPDATE radar_topics SET authors = ? WHERE id = ?", (json.dumps(kept), row["id"]))
+            row = conn.execute("SELECT * FROM radar_topics WHERE id = ?", (row["id"],)).fetchone()
+            if row["window_until"] is not None:
+                self._rank_window(conn, row, _window_of(row))
+        return _row_to_topic(row)
+
     def follow_author(self, name: str, author: str) -> Topic:
         """Follow an author in a topic; their papers in the current window join the unseen feed."""
         row = self._topic_row(name)

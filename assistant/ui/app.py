@@ -15,7 +15,8 @@ import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import chainlit as cl
@@ -70,6 +71,14 @@ class Engine:
         self.answerer = Answerer(settings, self.retriever, self.llm)
         self.briefer = Briefer(settings, self.retriever, self.llm, bank=self.answerer.bank)
         self.radar = Radar(settings, self.retriever, briefer=self.briefer)
+
+    @functools.cached_property
+    def _starter_topics(self) -> list[str]:
+        return view.frequent_topics(self.retriever.catalog.recent_titles(STARTER_TITLES))
+
+    def starter_topics(self) -> list[str]:
+        """The index's most frequent title topics, found once per process (at start-up, see warm_up)."""
+        return self._starter_topics
 
     def status(self) -> IndexStatus:
         catalog = self.retriever.catalog
@@ -205,35 +214,22 @@ def mode_banner(settings: Settings, status: IndexStatus | None) -> str:
     return f"{index} {mode}".strip()
 
 
-def starters_for(profile: str) -> list[cl.Starter]:
-    if profile == BRIEFING:
-        return [
-            cl.Starter(label="Brief me: graph neural networks", message="graph neural networks"),
-            cl.Starter(label="Brief me: diffusion models across fields", message="diffusion models"),
-            cl.Starter(
-                label="Brief me: reinforcement learning for robotics",
-                message="reinforcement learning for robot control",
-            ),
-        ]
+STARTER_TITLES = 5000  # the newest papers whose titles give the starters' topics
+
+
+def starters_for(profile: str, topics: list[str]) -> list[cl.Starter]:
+    """Starters built from the index's most frequent title topics, so each one finds papers here."""
     if profile == RADAR:
-        return [
-            cl.Starter(label="Show my topics", message="show my topics"),
-            cl.Starter(
-                label="Track: large language model agents", message="track: large language model agents"
-            ),
-            cl.Starter(
-                label="Track: EEG and brain-computer interfaces",
-                message="track: EEG brain-computer interfaces",
-            ),
+        return [cl.Starter(label="Show my topics", message="show my topics")] + [
+            cl.Starter(label=f"Track: {t}", message=f"track: {t}") for t in topics[:2]
         ]
+    if not topics:  # an empty index: the first question explains how to fill it
+        return []
+    if profile == BRIEFING:
+        return [cl.Starter(label=f"Brief me: {t}", message=t) for t in topics[:3]]
     return [
-        cl.Starter(label="Which papers use diffusion models?", message="Which papers use diffusion models?"),
-        cl.Starter(
-            label="How do LLM agents plan?", message="How do large language model agents plan and use tools?"
-        ),
-        cl.Starter(
-            label="Federated learning and privacy", message="What is new in federated learning and privacy?"
-        ),
+        cl.Starter(label=f"Which papers work on {t}?", message=f"Which papers work on {t}?")
+        for t in topics[:3]
     ]
 
 
@@ -245,28 +241,33 @@ async def chat_profiles(current_user: cl.User | None = None) -> list[cl.ChatProf
     except Exception:  # the banner must not break the page; the first question reports the problem
         status = None
     banner = mode_banner(settings, status)
+    try:
+        topics = await in_thread(engine().starter_topics)
+    except Exception:
+        topics = []
     return [
         cl.ChatProfile(
             name=ASK,
             icon="/public/ask.svg",
             default=True,
             markdown_description=f"Ask questions about the indexed papers; answers cite them. {banner}",
-            starters=starters_for(ASK),
+            starters=starters_for(ASK, topics),
         ),
         cl.ChatProfile(
             name=BRIEFING,
             icon="/public/briefing.svg",
             markdown_description=f"Type a topic: get a cited briefing across fields. {banner}",
-            starters=starters_for(BRIEFING),
+            starters=starters_for(BRIEFING, topics),
         ),
         cl.ChatProfile(
             name=RADAR,
             icon="/public/radar.svg",
             markdown_description=(
                 "Your daily radar: saved topics, new papers in batches, followed authors and a daily "
-                f"briefing. Type `track: <topic>` to add one. {banner}"
+                "briefing. Type a question to search the recent papers, or `track: <topic>` to save one. "
+                f"{radar_scope_note(logged_in=current_user is not None)} {banner}"
             ),
-            starters=starters_for(RADAR),
+            starters=starters_for(RADAR, topics),
         ),
     ]
 
@@ -498,8 +499,15 @@ async def run_with_retrieval_step(
     return result, step, msg
 
 
-async def ask(question: str, *, exclude: set[str] | None = None, standalone: bool = False) -> None:
-    current = prefs()
+async def ask(
+    question: str,
+    *,
+    exclude: set[str] | None = None,
+    standalone: bool = False,
+    current: view.ChatPrefs | None = None,
+    extra_actions: list[cl.Action] | None = None,
+) -> None:
+    current = current or prefs()
     history: list[tuple[str, str]] = cl.user_session.get("history") or []
     answer: Answer
     answer, step, msg = await run_with_retrieval_step(
@@ -534,7 +542,7 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
         cl.user_session.set("history", [*history, (question, answer.text)][-HISTORY_TURNS:])
     msg.content = rendered(answer.notices, answer.text, cited, also, current)
     msg.elements = message_elements(result, cited + also)
-    msg.actions = result_actions(result) if answer.sources else []
+    msg.actions = (result_actions(result) if answer.sources else []) + (extra_actions or [])
     await msg.send()  # ends the stream (if any) and attaches elements and actions
 
 
@@ -594,37 +602,100 @@ async def show_briefing(
 
 
 # --- Radar -------------------------------------------------------------------------------------------
+#
+# Topics are per user when login is on (stored under the user's name, see `owned`); without login the app
+# is single-user and says so. Text typed in Radar is a search over recent papers; a topic is saved only
+# with the explicit "Save topic" button, after a confirmation.
+
+TRACK_PREFIXES = ("track:", "track ", "save topic:", "save topic ", "follow topic:", "add topic:")
+UNTRACK_PREFIXES = (
+    "untrack:",
+    "untrack ",
+    "remove topic:",
+    "remove topic ",
+    "delete topic:",
+    "unfollow topic:",
+)
 
 
-def topic_actions(names: list[str]) -> list[cl.Action]:
-    return [
-        cl.Action(name="radar_open", payload={"topic": n}, label=f"Open “{n}”", icon="radar") for n in names
+def owner_prefix() -> str:
+    """Where this user's topics live in the radar: "@alice/" with login, "" (the one shared user) without."""
+    user = cl.user_session.get("user")
+    identifier = getattr(user, "identifier", None) if user is not None else None
+    return f"@{identifier}/" if identifier else ""
+
+
+def owned(name: str) -> str:
+    """The stored name of this user's topic `name`."""
+    return owner_prefix() + name
+
+
+def shown_name(stored: str) -> str:
+    prefix = owner_prefix()
+    return stored[len(prefix) :] if prefix and stored.startswith(prefix) else stored
+
+
+async def my_topics() -> list[Any]:
+    """This user's topics (with login), or the topics saved without login (single-user mode)."""
+    prefix = owner_prefix()
+    topics = await in_thread(engine().radar.list_topics)
+    if prefix:
+        return [t for t in topics if t.name.startswith(prefix)]
+    return [t for t in topics if not t.name.startswith("@")]
+
+
+def radar_scope_note(logged_in: bool | None = None) -> str:
+    """Whose topics these are. `logged_in` None: ask the session (inside a chat)."""
+    if logged_in if logged_in is not None else bool(owner_prefix()):
+        return "Your topics are yours: other users of this app do not see them."
+    return (
+        "No login: this app is single-user, so everyone who opens it shares these topics "
+        "(turn on login for per-user topics, see the Readme)."
+    )
+
+
+def topic_actions(stored: str, authors: list[str]) -> list[cl.Action]:
+    name = shown_name(stored)
+    payload = {"topic": stored}
+    actions = [
+        cl.Action(name="radar_open", payload=payload, label=f"Open “{name}”", icon="radar"),
+        cl.Action(name="radar_rename", payload=payload, label="Rename", icon="pencil"),
+        cl.Action(name="radar_remove", payload=payload, label="Remove", icon="trash-2"),
     ]
+    actions += [
+        cl.Action(
+            name="radar_unfollow",
+            payload={"topic": stored, "author": a},
+            label=f"Unfollow {a}",
+            icon="user-minus",
+        )
+        for a in authors
+    ]
+    return actions
 
 
 async def radar_topics() -> None:
-    topics = await in_thread(engine().radar.list_topics)
+    topics = await my_topics()
     if not topics:
         await cl.Message(
-            content="You have no saved topics yet. Type `track: <what you follow>`, e.g. "
-            "`track: graph neural networks for molecules`.",
+            content="You have no saved topics yet. Type what you follow, e.g. `track: graph neural networks "
+            f"for molecules`, and confirm with *Save topic*. {radar_scope_note()}",
             author="AcademicHub",
         ).send()
         return
-    lines = ["**Your topics**", ""]
+    await cl.Message(
+        content=f"**Your topics** ({len(topics)}). {radar_scope_note()}", author="AcademicHub"
+    ).send()
     for t in topics:
         extra = []
         if t.fields:
             extra.append("fields " + ", ".join(t.fields))
         if t.authors:
             extra.append("following " + ", ".join(t.authors))
-        lines.append(
-            f"- **{view.escape_md(t.name)}**: {view.escape_md(t.query)}"
-            + (f" ({view.escape_md('; '.join(extra))})" if extra else "")
+        line = f"**{view.escape_md(shown_name(t.name))}**: {view.escape_md(t.query)}" + (
+            f" ({view.escape_md('; '.join(extra))})" if extra else ""
         )
-    await cl.Message(
-        content="\n".join(lines), actions=topic_actions([t.name for t in topics]), author="AcademicHub"
-    ).send()
+        await cl.Message(content=line, actions=topic_actions(t.name, t.authors), author="Radar").send()
 
 
 def topic_name(query: str) -> str:
@@ -633,48 +704,141 @@ def topic_name(query: str) -> str:
     return name[:60]
 
 
+def strip_prefix(text: str, prefixes: tuple[str, ...]) -> str | None:
+    lowered = text.lower()
+    for prefix in prefixes:
+        if lowered.startswith(prefix):
+            return text[len(prefix) :].strip()
+    return None
+
+
 async def radar_message(text: str) -> None:
     command = text.strip()
     if command.lower() in RADAR_LIST_COMMANDS:
         await radar_topics()
         return
-    radar = engine().radar
-    names = {t.name.lower(): t.name for t in await in_thread(radar.list_topics)}
-    if command.lower().startswith("track:"):
-        command = command.split(":", 1)[1].strip()
-    existing = names.get(command.lower()) or names.get(topic_name(command).lower())
-    if existing is None:
-        current = prefs()
-        topic = await in_thread(radar.add_topic, topic_name(command), command, list(current.fields))
+    tracked = strip_prefix(command, TRACK_PREFIXES)
+    if tracked is not None:
+        await confirm_track(tracked)
+        return
+    untracked = strip_prefix(command, UNTRACK_PREFIXES)
+    if untracked is not None:
+        await confirm_remove_by_name(untracked)
+        return
+    await recent_search(command)
+
+
+def track_action(query: str) -> cl.Action:
+    return cl.Action(
+        name="radar_track",
+        payload={"query": query},
+        label=f"Track “{topic_name(query)}” as a topic",
+        icon="bookmark-plus",
+    )
+
+
+async def confirm_track(query: str) -> None:
+    """Saving a topic takes an explicit click: the message says what will happen and offers the button."""
+    if not query:
+        await cl.Message(content="Say what to track, e.g. `track: diffusion models`.").send()
+        return
+    days = get_settings().radar_backfill_days
+    existing = {t.name.lower(): t.name for t in await my_topics()}.get(owned(topic_name(query)).lower())
+    if existing is not None:
         await cl.Message(
-            content=f"Saved topic **{view.escape_md(topic.name)}**. Here are its newest papers.",
+            content=f"You already track **{view.escape_md(shown_name(existing))}**: here are its papers.",
             author="AcademicHub",
         ).send()
-        existing = topic.name
-    await radar_feed(existing, next_batch=False)
+        await radar_feed(existing, next_batch=False)
+        return
+    await cl.Message(
+        content=f"Save **{view.escape_md(topic_name(query))}** as a radar topic? It starts with the matching "
+        f"papers of the last {days} listing days, then shows what each ingest adds. {radar_scope_note()}",
+        actions=[
+            cl.Action(name="radar_save", payload={"query": query}, label="Save topic", icon="bookmark-plus"),
+            cl.Action(name="radar_cancel", payload={}, label="Cancel", icon="x"),
+        ],
+        author="AcademicHub",
+    ).send()
+
+
+async def confirm_remove_by_name(name: str) -> None:
+    topics = {shown_name(t.name).lower(): t.name for t in await my_topics()}
+    stored = topics.get(" ".join(name.split()).lower())
+    if stored is None:
+        await cl.Message(
+            content=f"You have no topic named **{view.escape_md(name)}**: type `show my topics`.",
+            author="AcademicHub",
+        ).send()
+        return
+    await confirm_remove(stored)
+
+
+async def confirm_remove(stored: str) -> None:
+    name = view.escape_md(shown_name(stored))
+    reply = await cl.AskActionMessage(
+        content=f"Remove the topic **{name}** and what it has shown you?",
+        actions=[
+            cl.Action(name="yes", payload={"remove": True}, label="Remove", icon="trash-2"),
+            cl.Action(name="no", payload={"remove": False}, label="Keep it", icon="x"),
+        ],
+        author="AcademicHub",
+        timeout=300,
+    ).send()
+    if reply and reply.get("payload", {}).get("remove"):
+        await in_thread(engine().radar.remove_topic, stored)
+        await cl.Message(content=f"Removed the topic **{name}**.", author="AcademicHub").send()
+    else:
+        await cl.Message(content=f"Kept the topic **{name}**.", author="AcademicHub").send()
+
+
+async def recent_search(question: str) -> None:
+    """A question typed in Radar: answered over the recent papers (the last backfill days up to the newest
+    listing day), never saved; a button offers to track it."""
+    status = await in_thread(engine().status)
+    current = prefs()
+    if status.last_day:
+        days = get_settings().radar_backfill_days
+        recent = date.fromisoformat(status.last_day) - timedelta(days=days - 1)
+        since = max(recent, current.since) if current.since else recent
+        current = replace(current, since=since)
+        await cl.Message(
+            content=f"Searching the papers listed since {view.day_text(since)} (recent papers; not saved as "
+            "a topic).",
+            author="AcademicHub",
+        ).send()
+    await ask(question, standalone=True, current=current, extra_actions=[track_action(question)])
 
 
 async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) -> None:
     batch: FeedBatch = await in_thread(
         engine().radar.feed, name, batch=prefs().k, next_batch=next_batch, author=author
     )
-    since = batch.since.date().isoformat() if batch.since else "the start"
-    head = (
-        f"**Radar: {view.escape_md(batch.topic.name)}** · batch {batch.batch_number} · new since {since} · "
-        f"{batch.remaining} more unseen" + (f" · only {view.escape_md(batch.author)}" if batch.author else "")
+    status = await in_thread(engine().status)
+    latest = date.fromisoformat(status.last_day) if status.last_day else None
+    shown = len(batch.items)
+    first = batch.window_total - batch.remaining - shown + 1  # numbering continues across batches
+    head = view.radar_head_markdown(
+        shown_name(batch.topic.name), latest, first, shown, batch.window_total, batch.remaining, batch.author
     )
     if batch.message:
-        head += f"\n\n{view.escape_md(batch.message)}"
+        head += f"\n\n{view.escape_md(shown_name_in(batch.message, batch.topic.name))}"
     payload = {"topic": name, "author": author or ""}
-    actions = [
-        cl.Action(name="radar_brief", payload=payload, label="Brief me on today's papers", icon="newspaper")
-    ]
+    actions = []
     if not batch.exhausted:
-        actions.insert(
-            0, cl.Action(name="radar_next", payload=payload, label="Show another batch", icon="refresh-cw")
+        actions.append(
+            cl.Action(name="radar_next", payload=payload, label="Show another batch", icon="refresh-cw")
+        )
+    if batch.window_total:
+        actions.append(
+            cl.Action(
+                name="radar_brief", payload=payload, label="Brief me on these new papers", icon="newspaper"
+            )
         )
     await cl.Message(content=head, author="AcademicHub").send()
-    for position, hit in enumerate(batch.items, start=1):
+    # Within a batch: papers by followed authors first (asked for by name), then by match.
+    ordered = sorted(batch.items, key=lambda hit: (hit.paper.id not in batch.followed, -hit.relevance))
+    for position, hit in enumerate(ordered, start=first):
         card = view.paper_card_markdown(hit.paper, position, hit.relevance)
         followed = batch.followed.get(hit.paper.id)
         if followed:
@@ -690,9 +854,17 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
             if a not in batch.topic.authors
         ]
         await cl.Message(content=card, actions=card_actions, author="Radar").send()
-    await cl.Message(
-        content=f"{len(batch.items)} papers shown.", actions=actions, author="AcademicHub"
-    ).send()
+    if shown:
+        await cl.Message(
+            content=f"{view.plural(shown, 'paper')} shown.", actions=actions, author="AcademicHub"
+        ).send()
+    elif actions:
+        await cl.Message(content="Nothing more to show now.", actions=actions, author="AcademicHub").send()
+
+
+def shown_name_in(message: str, stored: str) -> str:
+    """A radar message names the topic by its stored name: show the user's name for it."""
+    return message.replace(repr(stored), repr(shown_name(stored)))
 
 
 # --- message entry point and actions ---------------------------------------------------------------
@@ -737,6 +909,71 @@ async def on_radar_open(action: cl.Action) -> None:
     await radar_feed(str(action.payload["topic"]), next_batch=False)
 
 
+@cl.action_callback("radar_track")
+@reports_errors
+async def on_radar_track(action: cl.Action) -> None:
+    await confirm_track(str(action.payload["query"]))
+
+
+@cl.action_callback("radar_save")
+@reports_errors
+async def on_radar_save(action: cl.Action) -> None:
+    query = str(action.payload["query"])
+    await action.remove()  # one save per confirmation
+    topic = await in_thread(engine().radar.add_topic, owned(topic_name(query)), query, list(prefs().fields))
+    days = get_settings().radar_backfill_days
+    await cl.Message(
+        content=f"Saved the topic **{view.escape_md(shown_name(topic.name))}**. Here are its papers from the "
+        f"last {days} listing days.",
+        author="AcademicHub",
+    ).send()
+    await radar_feed(topic.name, next_batch=False)
+
+
+@cl.action_callback("radar_cancel")
+async def on_radar_cancel(action: cl.Action) -> None:
+    await action.remove()
+    await cl.Message(content="Not saved.", author="AcademicHub").send()
+
+
+@cl.action_callback("radar_remove")
+@reports_errors
+async def on_radar_remove(action: cl.Action) -> None:
+    await confirm_remove(str(action.payload["topic"]))
+
+
+@cl.action_callback("radar_rename")
+@reports_errors
+async def on_radar_rename(action: cl.Action) -> None:
+    stored = str(action.payload["topic"])
+    reply = await cl.AskUserMessage(
+        content=f"New name for **{view.escape_md(shown_name(stored))}**?", author="AcademicHub", timeout=300
+    ).send()
+    new_name = " ".join(str((reply or {}).get("output") or "").split())
+    if not new_name:
+        await cl.Message(content="Not renamed.", author="AcademicHub").send()
+        return
+    topic = await in_thread(engine().radar.rename_topic, stored, owned(new_name))
+    await cl.Message(
+        content=f"Renamed to **{view.escape_md(shown_name(topic.name))}**.",
+        actions=topic_actions(topic.name, topic.authors),
+        author="AcademicHub",
+    ).send()
+
+
+@cl.action_callback("radar_unfollow")
+@reports_errors
+async def on_radar_unfollow(action: cl.Action) -> None:
+    stored, author = str(action.payload["topic"]), str(action.payload["author"])
+    topic = await in_thread(engine().radar.unfollow_author, stored, author)
+    await action.remove()
+    await cl.Message(
+        content=f"No longer following **{view.escape_md(author)}** in "
+        f"**{view.escape_md(shown_name(topic.name))}**.",
+        author="AcademicHub",
+    ).send()
+
+
 @cl.action_callback("radar_next")
 @reports_errors
 async def on_radar_next(action: cl.Action) -> None:
@@ -750,7 +987,7 @@ async def on_radar_follow(action: cl.Action) -> None:
     name, author = str(action.payload["topic"]), str(action.payload["author"])
     topic = await in_thread(engine().radar.follow_author, name, author)
     await cl.Message(
-        content=f"Following **{view.escape_md(author)}** in **{view.escape_md(topic.name)}**: "
+        content=f"Following **{view.escape_md(author)}** in **{view.escape_md(shown_name(topic.name))}**: "
         "their new papers will appear in this topic's feed.",
         author="AcademicHub",
     ).send()
@@ -766,7 +1003,7 @@ async def on_radar_brief(action: cl.Action) -> None:
         msg,
         lambda on_token, _sources: engine().radar.brief(name, use_llm=use_llm, on_token=on_token),
     )
-    await show_briefing(msg, None, briefing, f"{name} (today)", None, kind="radar_briefing")
+    await show_briefing(msg, None, briefing, f"{shown_name(name)}: new papers", None, kind="radar_briefing")
 
 
 # --- start-up, login, history ----------------------------------------------------------------------
@@ -777,6 +1014,7 @@ async def warm_up() -> None:
     """Load the model and open the stores before the first question (one engine per process)."""
     try:
         await in_thread(engine().retriever.warm_up)
+        await in_thread(engine().starter_topics)
     except Exception as err:  # an empty or missing index is reported in the chat, not at start-up
         log.warning("warm-up incomplete: %s", err)
 

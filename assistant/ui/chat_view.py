@@ -15,6 +15,7 @@ from datetime import date
 
 from assistant.compose.briefing import BriefingError, bibtex_entries
 from assistant.compose.citations import cited_numbers, escape_markdown
+from assistant.compose.extractive import split_sentences
 from assistant.compose.llm import LLMError
 from assistant.radar.service import RadarError
 from assistant.search.retrieval import EmptyIndexError, RetrievalError, make_filter
@@ -135,12 +136,26 @@ def sources_list_markdown(
     return "\n".join(lines)
 
 
+GIST_CHARS = 220
+
+
+def paper_gist(paper: Paper, limit: int = GIST_CHARS) -> str:
+    """A one-line gist of a paper: the first sentence of its abstract (escaped), cut at a word boundary."""
+    sentences = split_sentences(paper.abstract or "")
+    text = " ".join((sentences[0] if sentences else "").split())
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    return escape_md(text)
+
+
 def paper_card_markdown(paper: Paper, position: int | None = None, relevance: float | None = None) -> str:
-    """A radar card: title, authors, date, fields, links."""
+    """A radar card: title, a one-line gist, authors, date, fields, links."""
     head = f"**{position}. " if position is not None else "**"
-    lines = [
-        f"{head}{escape_md(paper.title)}**",
-        "",
+    lines = [f"{head}{escape_md(paper.title)}**", ""]
+    gist = paper_gist(paper)
+    if gist:
+        lines += [gist, ""]
+    lines += [
         f"{escape_md(paper.short_authors(6)) or 'unknown authors'}",
         "",
         f"{paper_date(paper)} · fields: {escape_md(', '.join(paper.archives)) or 'none'} "
@@ -150,6 +165,34 @@ def paper_card_markdown(paper: Paper, position: int | None = None, relevance: fl
         f"arXiv {escape_md(paper.id)} · {paper_links(paper)}",
     ]
     return "\n".join(lines)
+
+
+def day_text(day: date) -> str:
+    """A listing day as people write it: "30 June 2026"."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def radar_head_markdown(
+    topic: str,
+    latest_day: date | None,
+    first: int,
+    shown: int,
+    total: int,
+    remaining: int,
+    author: str | None = None,
+) -> str:
+    """The line above a radar batch: the topic, the latest listing day in the index (not "today": the
+    index may be older than the clock), which papers of the visit these are, and how many remain."""
+    parts = [f"**Radar: {escape_md(topic)}**"]
+    if latest_day:
+        parts.append(f"latest listing day: {day_text(latest_day)}")
+    if shown:
+        span = f"papers {first}–{first + shown - 1}" if shown > 1 else f"paper {first}"
+        parts.append(f"{span} of {total}")
+        parts.append(f"{remaining} more unseen" if remaining else "no more unseen")
+    if author:
+        parts.append(f"only {escape_md(author)}")
+    return " · ".join(parts)
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
@@ -225,11 +268,11 @@ def frequent_topics(titles: Iterable[str], count: int = 6, min_papers: int = 3) 
     for pair, papers in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0])):
         if papers < min_papers or len(chosen) == count:
             break
-        words = set(pair.split())
-        if words & used:
+        pair_words = set(pair.split())
+        if pair_words & used:
             continue
         chosen.append(pair)
-        used |= words
+        used |= pair_words
     return chosen
 
 
