@@ -717,6 +717,11 @@ async def radar_message(text: str) -> None:
     if command.lower() in RADAR_LIST_COMMANDS:
         await radar_topics()
         return
+    renaming = cl.user_session.get("renaming")
+    if renaming:  # the reply to "Type the new name for ..."
+        cl.user_session.set("renaming", None)
+        await rename(str(renaming), command)
+        return
     tracked = strip_prefix(command, TRACK_PREFIXES)
     if tracked is not None:
         await confirm_track(tracked)
@@ -775,21 +780,18 @@ async def confirm_remove_by_name(name: str) -> None:
 
 
 async def confirm_remove(stored: str) -> None:
+    """Removing a topic takes a second, explicit click."""
     name = view.escape_md(shown_name(stored))
-    reply = await cl.AskActionMessage(
+    await cl.Message(
         content=f"Remove the topic **{name}** and what it has shown you?",
         actions=[
-            cl.Action(name="yes", payload={"remove": True}, label="Remove", icon="trash-2"),
-            cl.Action(name="no", payload={"remove": False}, label="Keep it", icon="x"),
+            cl.Action(
+                name="radar_remove_confirmed", payload={"topic": stored}, label="Remove", icon="trash-2"
+            ),
+            cl.Action(name="radar_cancel", payload={"kept": stored}, label="Keep it", icon="x"),
         ],
         author="AcademicHub",
-        timeout=300,
     ).send()
-    if reply and reply.get("payload", {}).get("remove"):
-        await in_thread(engine().radar.remove_topic, stored)
-        await cl.Message(content=f"Removed the topic **{name}**.", author="AcademicHub").send()
-    else:
-        await cl.Message(content=f"Kept the topic **{name}**.", author="AcademicHub").send()
 
 
 async def recent_search(question: str) -> None:
@@ -933,7 +935,9 @@ async def on_radar_save(action: cl.Action) -> None:
 @cl.action_callback("radar_cancel")
 async def on_radar_cancel(action: cl.Action) -> None:
     await action.remove()
-    await cl.Message(content="Not saved.", author="AcademicHub").send()
+    kept = action.payload.get("kept")
+    text = f"Kept the topic **{view.escape_md(shown_name(str(kept)))}**." if kept else "Not saved."
+    await cl.Message(content=text, author="AcademicHub").send()
 
 
 @cl.action_callback("radar_remove")
@@ -942,15 +946,32 @@ async def on_radar_remove(action: cl.Action) -> None:
     await confirm_remove(str(action.payload["topic"]))
 
 
+@cl.action_callback("radar_remove_confirmed")
+@reports_errors
+async def on_radar_remove_confirmed(action: cl.Action) -> None:
+    stored = str(action.payload["topic"])
+    await action.remove()
+    await in_thread(engine().radar.remove_topic, stored)
+    await cl.Message(
+        content=f"Removed the topic **{view.escape_md(shown_name(stored))}**.", author="AcademicHub"
+    ).send()
+
+
 @cl.action_callback("radar_rename")
 @reports_errors
 async def on_radar_rename(action: cl.Action) -> None:
     stored = str(action.payload["topic"])
-    reply = await cl.AskUserMessage(
-        content=f"New name for **{view.escape_md(shown_name(stored))}**?", author="AcademicHub", timeout=300
+    cl.user_session.set("renaming", stored)
+    await cl.Message(
+        content=f"New name for **{view.escape_md(shown_name(stored))}**? Type it below (`cancel` keeps "
+        "the name).",
+        author="AcademicHub",
     ).send()
-    new_name = " ".join(str((reply or {}).get("output") or "").split())
-    if not new_name:
+
+
+async def rename(stored: str, new_name: str) -> None:
+    new_name = " ".join(new_name.split())
+    if not new_name or new_name.lower() == "cancel":
         await cl.Message(content="Not renamed.", author="AcademicHub").send()
         return
     topic = await in_thread(engine().radar.rename_topic, stored, owned(new_name))
