@@ -27,12 +27,14 @@ from chainlit.utils import utc_now
 from assistant.compose.answer import Answer, Answerer, Source
 from assistant.compose.briefing import Briefer, Briefing
 from assistant.compose.llm import get_llm
+from assistant.radar import charts
 from assistant.radar.service import FeedBatch, Radar
 from assistant.search.retrieval import Retriever
 from assistant.ui import chat_view as view
 from assistant.ui.auth import check_password, parse_auth_users
 from assistant.ui.chat_history import conninfo, ensure_tables, history_path
 from assistant.ui.feed_routes import add_feed_routes
+from assistant.ui.offline_page import keep_page_on_machine
 from ingest.paper import Paper
 from ingest.settings import Settings, get_settings
 
@@ -149,6 +151,7 @@ class Result:
     numbered: list[tuple[int, Paper]]
     shown_ids: set[str] = field(default_factory=set)
     bibtex: str | None = None
+    map_svg: str | None = None  # a briefing's field map, exported beside its Markdown
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -510,6 +513,7 @@ async def show_briefing(
     if step is not None:
         await close_step(step, briefing.sources)
     text = view.without_references(briefing.markdown)  # the Sources list below replaces it
+    points = await in_thread(charts.field_map, briefing, engine().retriever) if briefing.sources else None
     result = Result(
         kind=kind,
         query=topic,
@@ -518,10 +522,15 @@ async def show_briefing(
         numbered=numbered(briefing.sources),
         shown_ids=set(exclude or ()) | {s.paper.id for s in briefing.sources},
         bibtex=briefing.to_bibtex(),
+        map_svg=charts.field_map_svg(points) if points and points.points else None,
     )
     remember(result)
     msg.content = rendered(briefing.notices, text, briefing.sources)
-    msg.elements = source_elements(briefing.sources)  # type: ignore[assignment]
+    elements: list[Any] = source_elements(briefing.sources)
+    if points and points.points:  # the field map, next to the briefing
+        figure = charts.field_map_figure(points)
+        elements.append(cl.Plotly(name="Field map", figure=figure, display="inline", size="large"))
+    msg.elements = elements
     msg.actions = result_actions(result) if briefing.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
 
@@ -606,7 +615,13 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         actions.insert(
             0, cl.Action(name="radar_next", payload=payload, label="Show another batch", icon="refresh-cw")
         )
-    await cl.Message(content=head, author="AcademicHub").send()
+    chart: list[Any] = []
+    if not next_batch:  # how many matching papers each day brought, once per visit
+        counts = await in_thread(charts.daily_counts, engine().radar, name)
+        if counts.days:
+            figure = charts.radar_figure(counts)
+            chart = [cl.Plotly(name="Radar chart", figure=figure, display="inline", size="large")]
+    await cl.Message(content=head, elements=chart, author="AcademicHub").send()
     for position, hit in enumerate(batch.items, start=1):
         card = view.paper_card_markdown(hit.paper, position, hit.relevance)
         followed = batch.followed.get(hit.paper.id)
@@ -667,6 +682,17 @@ async def send_export(result: Result, kind: str) -> None:
     if kind == "md":
         content = view.export_markdown(result.title, result.body, result.numbered)
         name, mime = f"{view.slug(result.title)}.md", "text/markdown"
+        if result.map_svg:  # the field map travels with the Markdown, referenced from it
+            picture = f"{view.slug(result.title)}-map.svg"
+            content = content.rstrip() + f"\n\n## Field map\n\n![The briefing's papers by field]({picture})\n"
+            svg = cl.File(
+                name=picture, content=result.map_svg.encode("utf-8"), display="inline", mime="image/svg+xml"
+            )
+            markdown = cl.File(name=name, content=content.encode("utf-8"), display="inline", mime=mime)
+            await cl.Message(
+                content=f"Download: {name} and {picture}", elements=[markdown, svg], author="AcademicHub"
+            ).send()
+            return
     else:
         content = result.bibtex or view.export_bibtex(p for _, p in result.numbered)
         name, mime = f"{view.slug(result.title)}.bib", "application/x-bibtex"
@@ -739,6 +765,7 @@ async def warm_up() -> None:
 
 
 add_feed_routes(lambda: engine().radar)  # the topics' Atom feeds, on the app's own server
+keep_page_on_machine()  # no font or stylesheet from another host
 
 _settings = get_settings()
 _users = parse_auth_users(_settings.auth_users)
