@@ -324,8 +324,7 @@ class Ingestor:
             return
         present = set(self.vectors.all_ids())
         missing = [pid for pid in self.catalog.all_ids() if pid not in present]
-        with self.catalog.transaction() as conn:
-            conn.executemany("UPDATE papers SET embedded_hash = NULL WHERE id = ?", [(m,) for m in missing])
+        self.catalog.reset_embedded(missing)
 
 
 # --- building source runs -----------------------------------------------------------------------------

@@ -443,18 +443,14 @@ class Radar:
             raise RadarError(f"no topic named {name!r}.{hint}")
         return row
 
-    def _newest_ingested(self) -> float:
-        value = self.retriever.catalog.conn.execute("SELECT max(ingested_at) FROM papers").fetchone()[0]
-        return float(value or 0.0)
-
     def _catalog_moved(self, row: sqlite3.Row) -> bool:
-        return self._newest_ingested() > float(row["window_until"])
+        return self.retriever.catalog.newest_ingested() > float(row["window_until"])
 
     def _open_visit(self, conn: sqlite3.Connection, row: sqlite3.Row) -> sqlite3.Row:
         """Open the next window: what the previous one did not cover, up to the catalog's newest paper."""
-        catalog = self.retriever.catalog.conn
-        until = self._newest_ingested()
-        newest_day = catalog.execute("SELECT max(published) FROM papers").fetchone()[0]
+        catalog = self.retriever.catalog
+        until = catalog.newest_ingested()
+        newest_day = date_to_int(catalog.date_range()[1])
         now = time.time()
         if row["window_until"] is None:
             after, since_ts, floor = None, None, None
@@ -484,19 +480,10 @@ class Radar:
         return row
 
     def _window_ids(self, window: _Window) -> set[str]:
-        catalog = self.retriever.catalog.conn
+        catalog = self.retriever.catalog
         if window.after is None:
-            rows = catalog.execute(
-                "SELECT id FROM papers WHERE ingested_at <= ? AND (published >= ? OR ingested_at > ?)",
-                (window.until, window.first_day or 0, window.created_at),
-            )
-        else:
-            rows = catalog.execute(
-                "SELECT id FROM papers WHERE ingested_at > ? AND ingested_at <= ? "
-                "AND (published IS NULL OR published >= ?)",
-                (window.after, window.until, window.floor or 0),
-            )
-        return {r[0] for r in rows}
+            return catalog.ids_of_listing(int_to_date(window.first_day), window.until, window.created_at)
+        return catalog.ids_ingested_between(window.after, window.until, int_to_date(window.floor))
 
     def _rank_window(self, conn: sqlite3.Connection, row: sqlite3.Row, window: _Window) -> None:
         """(Re)build the unseen part of the window's feed: followed authors first, then topic matches."""
