@@ -136,7 +136,8 @@ def _daily_run(
     cfg: Settings, ingestor: Ingestor, category: list[str], max_results: int | None, conflicting: object
 ) -> SourceRun:
     """`--daily`: the radar's topics decide the categories (read from the radar state, not from ingest)."""
-    from assistant.radar.service import RadarError, daily_request
+    from assistant.radar.daily import daily_request
+    from assistant.radar.service import RadarError
 
     if conflicting:
         raise UserError("--daily fetches yesterday and today by itself: drop --arxiv/--since/--until/--query")
