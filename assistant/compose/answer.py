@@ -14,6 +14,7 @@ from typing import Any, Literal
 from assistant.compose.citations import (
     check_citations,
     cited_numbers,
+    drop_reference_marks,
     escape_markdown,
     neutralise_links,
     strip_citations,
@@ -105,15 +106,17 @@ class Answer:
 
 
 def format_sources(sources: Sequence[Source], abstract_chars: int = 2500) -> str:
-    """Numbered sources for a prompt. Abstract text is data: it cannot close the fence that marks it."""
+    """Numbered sources for a prompt. Abstract text is data: it cannot close the fence that marks it, and
+    its own reference marks ([1]-[4] of its bibliography) are dropped so only our numbers look like
+    citations."""
     blocks = []
     for source in sources:
         paper = source.paper
-        abstract = fence_safe(paper.abstract)
+        abstract = fence_safe(drop_reference_marks(paper.abstract))
         if len(abstract) > abstract_chars:
             abstract = abstract[:abstract_chars].rsplit(" ", 1)[0] + " ..."
         blocks.append(
-            f"[{source.number}] {fence_safe(paper.title)}\n"
+            f"[{source.number}] {fence_safe(drop_reference_marks(paper.title))}\n"
             f"Authors: {fence_safe(paper.short_authors(6))}\n"
             f"Published: {paper.published.isoformat() if paper.published else 'unknown'}\n"
             f"Categories: {', '.join(paper.categories)}\n"

@@ -38,6 +38,7 @@ window's papers (followed authors, relevance) and the batching; `assistant.radar
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -122,6 +123,7 @@ class FeedItem:
     hit: Hit
     followed_author: str | None
     batch: int | None
+    rank: int = 0  # its place in the window's feed order (1..)
 
 
 class Radar:
@@ -133,6 +135,11 @@ class Radar:
         self.retriever = retriever
         self.store = RadarStore(settings.state_path)
         self._briefer = briefer  # the app passes its own; the CLI gets one made on first use
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        """This thread's connection to the radar's state file (library and delivery keep tables there)."""
+        return self.store.db
 
     def close(self) -> None:
         self.store.close()
@@ -240,6 +247,33 @@ class Radar:
                 stored = self._open_visit(stored)
             return self.store.window_paper_ids(stored.id, _current(stored).number)
 
+    def window_items(self, name: str) -> tuple[Topic, list[tuple[Hit, str | None]], datetime | None]:
+        """The current window's feed (seen or not, feed order) with the followed author of each paper,
+        opening a visit if an ingest ran since: what a delivery (e-mail, webhook) sends from."""
+        self._stored(name)
+        self._require_index()
+        with self.store.transaction():
+            stored = self._stored(name)
+            if catalog_moved(self.retriever.catalog, stored.window):
+                stored = self._open_visit(stored)
+            window = _current(stored)
+            items = self._feed_items(stored.id, window.number)
+        items.sort(key=lambda item: item.rank)
+        return stored.topic, [(item.hit, item.followed_author) for item in items], window.since
+
+    def mark_seen(self, name: str, paper_ids: Sequence[str]) -> int:
+        """Mark papers of the current window as seen, as one batch (a delivered digest counts as shown);
+        returns the batch number, 0 when nothing was unseen."""
+        with self.store.transaction():
+            stored = self._stored(name)
+            window_number = stored.window.number if stored.window else 0
+            number = self.store.next_batch_number(stored.id, window_number)
+            changed = self.store.mark_shown(stored.id, window_number, number, paper_ids, time.time())
+        return number if changed else 0
+
+    def topic_id(self, name: str) -> int:
+        return self._stored(name).id
+
     def brief(
         self, name: str, *, use_llm: bool | None = None, on_token: Callable[[str], None] | None = None
     ) -> Briefing:
@@ -312,7 +346,7 @@ class Radar:
         self.store.clear_unseen(stored.id, window.number)
         if not candidates:
             return
-        ranked = self._rank(stored.topic, candidates)
+        ranked = self.rank_papers(stored.id, stored.topic, candidates)
         start = self.store.last_rank(stored.id, window.number)
         entries = [
             FeedEntry(
@@ -329,10 +363,13 @@ class Radar:
         ]
         self.store.add_entries(stored.id, window.number, entries)
 
-    def _rank(self, topic: Topic, candidates: set[str]) -> list[tuple[Hit, str | None]]:
-        """The feed order of a window's unseen papers, each with the followed author that put it there:
+    def rank_papers(self, topic_id: int, topic: Topic, candidates: set[str]) -> list[tuple[Hit, str | None]]:
+        """The topic's feed order over `candidates`, each with the followed author that put it there:
         papers by followed authors first (asked for by name), then topic matches in retrieval order whose
-        query-paper cosine reaches `radar_min_relevance`."""
+        query-paper cosine reaches `radar_min_relevance` (a library topic ranks by closeness to its
+        library)."""
+        from assistant.radar.library import library_matches  # library.py builds on this module
+
         followed = self._followed_papers(topic, candidates)
         ranked: list[tuple[Hit, str | None]] = []
         if followed:
@@ -344,10 +381,15 @@ class Radar:
             )
             ranked += [(hit, followed[hit.paper.id]) for hit in author_hits]
         try:
-            matches = self.retriever.search(
-                topic.query,
-                k=MAX_FEED,
-                paper_filter=make_filter(categories=topic.fields, only_ids=candidates),
+            library = library_matches(self, topic_id, topic, candidates)
+            matches = (
+                library
+                if library is not None
+                else self.retriever.search(
+                    topic.query,
+                    k=MAX_FEED,
+                    paper_filter=make_filter(categories=topic.fields, only_ids=candidates),
+                )
             )
         except RetrievalError as err:
             raise RadarError(str(err)) from None
@@ -374,7 +416,7 @@ class Radar:
             if paper is None:
                 continue  # removed from the catalog since: never shown
             hit = Hit(paper, e.score, e.relevance, e.dense_rank, e.lexical_rank)
-            items.append(FeedItem(hit, e.followed_author, e.batch))
+            items.append(FeedItem(hit, e.followed_author, e.batch, e.rank))
         return items
 
     def _show(self, topic_id: int, window: int, items: list[FeedItem]) -> int:

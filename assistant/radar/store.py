@@ -316,12 +316,13 @@ class RadarStore:
 
     def mark_shown(
         self, topic_id: int, window: int, batch: int, paper_ids: Sequence[str], when: float
-    ) -> None:
-        self.db.executemany(
+    ) -> int:
+        """Record unseen papers of the window as shown in `batch`; returns how many were unseen."""
+        return self.db.executemany(
             "UPDATE radar_items SET batch = ?, shown_at = ? "
-            "WHERE topic_id = ? AND window = ? AND paper_id = ?",
+            "WHERE topic_id = ? AND window = ? AND paper_id = ? AND batch IS NULL",
             [(batch, when, topic_id, window, pid) for pid in paper_ids],
-        )
+        ).rowcount
 
 
 # --- reading saved topics without a Radar (for `academichub ingest --daily`) ---------------------------
