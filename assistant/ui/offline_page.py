@@ -1,34 +1,39 @@
-"""The chat page makes no request off the machine (the product works offline, and paper text never
-triggers a fetch): Chainlit's page template links the Inter font from Google Fonts and KaTeX's stylesheet
-from a CDN. LaTeX rendering is off in `.chainlit/config.toml`, so KaTeX's stylesheet has nothing to style,
-and the page falls back to the system sans-serif font. plotly.js itself ships inside Chainlit's bundle.
+"""The chat page without third-party requests.
+
+Chainlit's index.html asks fonts.googleapis.com/fonts.gstatic.com for the Inter font and cdn.jsdelivr.net for
+KaTeX's stylesheet. Offline they fail (and slow the first paint); online they hand every visitor's IP address
+to third parties. We render no LaTeX (`latex = false` in .chainlit/config.toml) and our stylesheet sets a
+local font stack, so those tags are dropped from the page Chainlit serves.
 """
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Callable
 
-import chainlit.server
-
-_OFF_MACHINE_LINK = re.compile(r"<link\b[^>]*\bhref=\"https?://[^\"]*\"[^>]*/?>\s*", re.IGNORECASE)
-
-
-def strip_off_machine_links(page: str) -> str:
-    """Drop <link> tags (stylesheets, preconnects) that point at another host."""
-    return _OFF_MACHINE_LINK.sub("", page)
+THIRD_PARTY_HOSTS = ("fonts.googleapis.com", "fonts.gstatic.com", "cdn.jsdelivr.net")
+# A <link ...> tag (possibly over several lines) whose href points at one of those hosts.
+_LINK = re.compile(
+    r"<link\b[^>]*\bhref=\"https://(?:" + "|".join(map(re.escape, THIRD_PARTY_HOSTS)) + r")[^\"]*\"[^>]*>\s*",
+    re.IGNORECASE | re.DOTALL,
+)
 
 
-def keep_page_on_machine() -> None:
-    """Wrap Chainlit's page template once per process (it is looked up on every page request)."""
+def without_third_party_links(html: str) -> str:
+    """The page with every stylesheet/preconnect <link> to a third-party host removed."""
+    return _LINK.sub("", html)
+
+
+def serve_offline_page() -> None:
+    """Make Chainlit's page route serve the page without third-party links (idempotent)."""
+    import chainlit.server
+
     original: Callable[[str], str] = chainlit.server.get_html_template
-    if getattr(original, "academichub_offline", False):
+    if getattr(original, "offline", False):
         return
 
-    @functools.wraps(original)
-    def template(root_path: str) -> str:
-        return strip_off_machine_links(original(root_path))
+    def offline_template(root_path: str) -> str:
+        return without_third_party_links(original(root_path))
 
-    template.academichub_offline = True  # type: ignore[attr-defined]
-    chainlit.server.get_html_template = template
+    offline_template.offline = True  # type: ignore[attr-defined]
+    chainlit.server.get_html_template = offline_template
