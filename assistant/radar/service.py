@@ -46,7 +46,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.search.retrieval import Hit, RetrievalError, Retriever, make_filter
+from assistant.search.same_work import also_fields
 from ingest.catalog import Catalog, date_to_int, fold, int_to_date
+from ingest.rxiv_api import RxivRequest
+from ingest.rxiv_subjects import rxiv_server
 from ingest.settings import Settings
 from ingest.sources import ArxivRequest
 
@@ -166,6 +169,8 @@ def hit_to_dict(hit: Hit, followed_author: str | None = None) -> dict[str, Any]:
         "relevance": round(hit.relevance, 4),
         "score": round(hit.score, 6),
         "followed_author": followed_author,
+        **paper.source_fields(),
+        **also_fields(hit),
     }
 
 
@@ -694,16 +699,17 @@ def _feed_message(
     return None
 
 
-def daily_request(
+def daily_requests(
     settings: Settings,
     catalog: Catalog,
     extra_categories: Sequence[str] = (),
     max_results: int | None = None,
     today: date | None = None,
-) -> ArxivRequest:
-    """What `academichub ingest --daily` fetches: yesterday's and today's submissions (UTC, arXiv's clock)
-    in the fields of all saved topics. An archive field (`cs`) becomes its categories known to the index,
-    because the arXiv API matches `cat:` exactly."""
+) -> tuple[ArxivRequest | None, list[RxivRequest]]:
+    """What `academichub ingest --daily` fetches: yesterday's and today's postings (UTC, arXiv's clock)
+    in the fields of all saved topics: one arXiv request for the arXiv fields (an archive field `cs` becomes
+    its categories known to the index, because the arXiv API matches `cat:` exactly) and one bioRxiv/medRxiv
+    API request per server field (`biorxiv`) or subject (`biorxiv:neuroscience`)."""
     fields = list(
         dict.fromkeys([*saved_fields(settings), *(c.strip() for c in extra_categories if c.strip())])
     )
@@ -718,15 +724,25 @@ def daily_request(
             f"--daily fetches the fields of your saved radar topics, but {', '.join(names)} "
             "name no fields: add --field when saving a topic, or give --category"
         )
+    day = today or datetime.now(UTC).date()
+    since = day - timedelta(days=1)
+    rxiv = [
+        RxivRequest(server=server, since=since, until=day, category=name if ":" in name else None)
+        for name in fields
+        if (server := rxiv_server(name))
+    ]
     known = list(catalog.known_categories())
     categories: list[str] = []
     for name in fields:
+        if rxiv_server(name):
+            continue
         members = [c for c in known if "." not in name and c.startswith(name + ".")]
         categories += members or [name]
-    day = today or datetime.now(UTC).date()
-    return ArxivRequest(
-        categories=tuple(dict.fromkeys(categories)),
-        since=day - timedelta(days=1),
-        until=day,
-        max_results=max_results,
+    arxiv = (
+        ArxivRequest(
+            categories=tuple(dict.fromkeys(categories)), since=since, until=day, max_results=max_results
+        )
+        if categories
+        else None
     )
+    return arxiv, rxiv

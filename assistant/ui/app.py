@@ -345,7 +345,7 @@ def source_elements(sources: list[Source]) -> list[cl.Text]:
     return [
         cl.Text(
             name=view.marker(s.number),
-            content=view.source_markdown(s.number, s.paper, s.hit.relevance),
+            content=view.source_markdown(s.number, s.paper, s.hit.relevance, s.hit.also),
             display="side",
         )
         for s in sources
@@ -607,7 +607,7 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         )
     await cl.Message(content=head, author="AcademicHub").send()
     for position, hit in enumerate(batch.items, start=1):
-        card = view.paper_card_markdown(hit.paper, position, hit.relevance)
+        card = view.paper_card_markdown(hit.paper, position, hit.relevance, hit.also)
         followed = batch.followed.get(hit.paper.id)
         if followed:
             card += f"\n\n*by followed author {view.escape_md(followed)}*"
