@@ -25,7 +25,7 @@ from ingest.pipeline import Ingestor, IngestSummary, SourceRun, arxiv_run, file_
 from ingest.rxiv_api import RxivRequest
 from ingest.rxiv_subjects import rxiv_server
 from ingest.settings import Settings
-from ingest.sources import ArxivRequest
+from ingest.sources import ArxivRequest, SourceError
 from ingest.vectors import VectorIndex
 
 
@@ -84,8 +84,16 @@ def print_summary(summary: IngestSummary) -> None:
 @app.command()
 @friendly_errors
 def ingest(
+    paths: list[Path] = typer.Argument(
+        None,
+        help="JSONL/JSONL.gz files or folders (every .jsonl/.jsonl.gz in a folder), e.g. data/*.jsonl.gz.",
+        show_default=False,
+    ),
     file: list[Path] = typer.Option(
-        None, "--file", "-f", help="JSONL/JSONL.gz file (snapshot or daily layout)."
+        None,
+        "--file",
+        "-f",
+        help="JSONL/JSONL.gz file or folder (snapshot or daily layout); several may follow one --file.",
     ),
     use_arxiv: bool = typer.Option(False, "--arxiv", help="Fetch from the live arXiv API."),
     use_biorxiv: bool = typer.Option(False, "--biorxiv", help="Fetch from the bioRxiv API (needs --since)."),
@@ -112,8 +120,14 @@ def ingest(
     runs: list[SourceRun] = []
     ingestor = Ingestor(cfg)
     try:
-        if file:
-            runs += file_runs(file)
+        # `--file a b c` (what a shell glob gives): click takes `a` for --file and leaves `b c` as
+        # positional paths, so both lists together are the files the user named, in order.
+        files = [*(file or []), *(paths or [])]
+        if files:
+            try:
+                runs += file_runs(files)
+            except SourceError as err:
+                raise UserError(str(err)) from None
         wanted: dict[SourceName, bool] = {"biorxiv": use_biorxiv, "medrxiv": use_medrxiv}
         servers = [name for name, asked in wanted.items() if asked]
         arxiv_categories = [c for c in category or () if ":" not in c]
@@ -121,7 +135,9 @@ def ingest(
             conflicting = use_arxiv or servers or since or until or query
             runs += _daily_runs(cfg, ingestor, category or [], max_results, conflicting)
         elif servers:
-            runs += _rxiv_runs(cfg, ingestor, servers, category or [], since, until)
+            # With --arxiv too, a bare category is arXiv's; otherwise 'neuroscience' is a server's subject.
+            subjects = [c for c in category or () if ":" in c or not use_arxiv]
+            runs += _rxiv_runs(cfg, ingestor, servers, subjects, since, until)
         if not daily and use_arxiv:
             request = ArxivRequest(
                 categories=tuple(arxiv_categories),
@@ -176,7 +192,8 @@ def _daily_runs(
     cfg: Settings, ingestor: Ingestor, category: list[str], max_results: int | None, conflicting: object
 ) -> list[SourceRun]:
     """`--daily`: the radar's topics decide the categories (read from the radar state, not from ingest)."""
-    from assistant.radar.service import RadarError, daily_requests
+    from assistant.radar.daily import daily_requests
+    from assistant.radar.service import RadarError
 
     if conflicting:
         raise UserError(
