@@ -67,6 +67,10 @@ class Engine:
         self.briefer = Briefer(settings, self.retriever, self.llm, bank=self.answerer.bank)
         self.radar = Radar(settings, self.retriever, briefer=self.briefer)
 
+    def model_warning(self) -> str | None:
+        """A warning when the model server does not list ACADEMICHUB_MODEL (asked once, then cached)."""
+        return self.llm.model_warning() if self.llm is not None else None
+
     def status(self) -> IndexStatus:
         catalog = self.retriever.catalog
         count = catalog.count()
@@ -313,6 +317,9 @@ async def on_chat_start() -> None:
     cl.user_session.set("history", [])
     cl.user_session.set("results", {})
     await send_settings(profile())
+    warning = await in_thread(engine().model_warning)
+    if warning:
+        await cl.Message(content=view.model_warning_markdown(warning), author="AcademicHub").send()
 
 
 @cl.on_settings_update
@@ -371,8 +378,16 @@ def result_actions(result: Result) -> list[cl.Action]:
     return actions
 
 
-def rendered(notices: list[str], text: str, sources: list[Source]) -> str:
+def rendered(
+    notices: list[str],
+    text: str,
+    sources: list[Source],
+    flagged: list[str] | None = None,
+    uncited: list[str] | None = None,
+) -> str:
     parts = [view.notices_markdown(notices) + text.strip()]
+    if flagged:
+        parts.append(view.flagged_markdown(flagged, uncited or []))
     listing = view.sources_list_markdown(numbered(sources))
     if listing:
         parts.append(listing)
@@ -461,14 +476,18 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
         kind="answer",
         query=answer.standalone_question or question,
         title=answer.standalone_question or question,
-        body=view.notices_markdown(answer.notices) + answer.text,
+        body=view.notices_markdown(answer.notices)
+        + answer.text
+        + view.flagged_suffix(answer.unsupported_sentences, answer.uncited_sentences),
         numbered=numbered(answer.sources),
         shown_ids=set(exclude or ()) | {s.paper.id for s in answer.sources},
     )
     remember(result)
     if not standalone:
         cl.user_session.set("history", [*history, (question, answer.text)][-HISTORY_TURNS:])
-    msg.content = rendered(answer.notices, answer.text, answer.sources)
+    msg.content = rendered(
+        answer.notices, answer.text, answer.sources, answer.unsupported_sentences, answer.uncited_sentences
+    )
     msg.elements = source_elements(answer.sources)  # type: ignore[assignment]
     msg.actions = result_actions(result) if answer.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
@@ -514,13 +533,17 @@ async def show_briefing(
         kind=kind,
         query=topic,
         title=f"Briefing: {topic}",
-        body=view.notices_markdown(briefing.notices) + text,
+        body=view.notices_markdown(briefing.notices)
+        + text
+        + view.flagged_suffix(briefing.unsupported_sentences, briefing.uncited_sentences),
         numbered=numbered(briefing.sources),
         shown_ids=set(exclude or ()) | {s.paper.id for s in briefing.sources},
         bibtex=briefing.to_bibtex(),
     )
     remember(result)
-    msg.content = rendered(briefing.notices, text, briefing.sources)
+    msg.content = rendered(
+        briefing.notices, text, briefing.sources, briefing.unsupported_sentences, briefing.uncited_sentences
+    )
     msg.elements = source_elements(briefing.sources)  # type: ignore[assignment]
     msg.actions = result_actions(result) if briefing.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
@@ -736,6 +759,13 @@ async def warm_up() -> None:
         await in_thread(engine().retriever.warm_up)
     except Exception as err:  # an empty or missing index is reported in the chat, not at start-up
         log.warning("warm-up incomplete: %s", err)
+    try:
+        warning = await in_thread(engine().model_warning)  # lists the server's /v1/models once
+    except Exception as err:
+        log.warning("could not check the language model's name: %s", err)
+    else:
+        if warning:
+            log.warning("%s", warning)
 
 
 add_feed_routes(lambda: engine().radar)  # the topics' Atom feeds, on the app's own server

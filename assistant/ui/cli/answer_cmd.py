@@ -26,7 +26,13 @@ from assistant.ui.cli.common import (
 
 
 def _llm(extractive: bool) -> LLMClient | None:
-    return None if extractive else get_llm(settings())
+    """The configured model; on first use, a warning when its server does not list ACADEMICHUB_MODEL."""
+    llm = None if extractive else get_llm(settings())
+    if llm is not None:
+        warning = llm.model_warning()
+        if warning:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    return llm
 
 
 def _print_notices(notices: list[str]) -> None:
@@ -96,18 +102,27 @@ def ask(
 def _print_answer(answer: Answer, streamed_text: str) -> None:
     if streamed_text:
         sys.stdout.write("\n")
-        if streamed_text.strip() != answer.text.strip():
+        if answer.mode == "extractive":  # the model's streamed text failed the checks (see the notes)
+            console.rule("not used: the model's answer above; quoted from the abstracts instead")
+            console.print(Markdown(answer.text))
+        elif streamed_text.strip() != answer.text.strip():
             console.rule("checked answer")
             console.print(Markdown(answer.text))
     else:
         console.print(Markdown(answer.text))
     if answer.sources:
         _print_sources(answer.sources)
-    if answer.unsupported_sentences:
-        err_console.print("[yellow]flagged (no support in the cited abstract):[/]")
-        for sentence in answer.unsupported_sentences:
-            err_console.print(f"  - {escape(sentence)}", highlight=False)
+    _print_flagged(answer.unsupported_sentences, answer.uncited_sentences)
     _print_notices(answer.notices)
+
+
+def _print_flagged(flagged: list[str], uncited: list[str]) -> None:
+    if not flagged:
+        return
+    err_console.print("[yellow]flagged sentences (check them before use):[/]")
+    for sentence in flagged:
+        why = "cites no source" if sentence in uncited else "not supported by the cited abstract"
+        err_console.print(f"  - {escape(sentence)} [dim]({why})[/]", highlight=False)
 
 
 @app.command()
@@ -132,6 +147,12 @@ def brief(
             raise UserError(f"{target} is a directory: give a file name")
     briefer = Briefer(cfg, Retriever(cfg), _llm(extractive))
     streaming = not as_json and out is None
+    streamed: list[str] = []
+
+    def on_token(token: str) -> None:
+        streamed.append(token)
+        _stream_to_terminal(token)
+
     try:
         briefing = briefer.brief(
             topic,
@@ -140,7 +161,7 @@ def brief(
             until=parse_day(until, "--until"),
             per_field=per_field,
             use_llm=False if extractive else None,
-            on_token=_stream_to_terminal if streaming else None,
+            on_token=on_token if streaming else None,
         )
     except (RetrievalError, BriefingError) as err:
         raise UserError(str(err)) from None
@@ -157,11 +178,16 @@ def brief(
     if as_json:
         print_json(briefing.to_dict())
     elif out is None:
-        if briefing.mode == "llm" and streaming:
+        if streamed:
             sys.stdout.write("\n")
-            console.rule("briefing")
+            console.rule(
+                "briefing"
+                if briefing.mode == "llm"
+                else "not used: the model's text above; quoted from the abstracts instead"
+            )
         console.print(Markdown(briefing.markdown))
     if not as_json:
         for path in written:
             err_console.print(f"wrote {escape(path)}", highlight=False)
+        _print_flagged(briefing.unsupported_sentences, briefing.uncited_sentences)
         _print_notices(briefing.notices)
