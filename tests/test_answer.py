@@ -56,8 +56,10 @@ def test_extractive_answer_quotes_and_cites_the_retrieved_abstracts(answerer: An
     payload = answer.to_dict()
     assert payload["citations"] == {str(n): answer.sources[n - 1].paper.id for n in sorted(numbers)}
     assert all(s["abs_url"] == f"https://arxiv.org/abs/{s['id']}" for s in payload["sources"])
-    # Deterministic: the same question gives the same answer.
-    assert answerer.answer(UNLEARNING).text == answer.text
+    # Deterministic: the same question gives the same answer; it streams line by line like a model's.
+    tokens: list[str] = []
+    assert answerer.answer(UNLEARNING, on_token=tokens.append).text == answer.text
+    assert "".join(tokens) == answer.text and len(tokens) == answer.text.count("\n") + 1 > 2
 
 
 def test_off_topic_question_says_it_found_nothing(answerer: Answerer) -> None:

@@ -351,7 +351,8 @@ class Answerer(IndexComposer):
         on_token: Callable[[str], None] | None = None,
         on_sources: Callable[[list[Source]], None] | None = None,
     ) -> Answer:
-        """Answer `question`. `on_token` receives the model's tokens as they stream (LLM mode only); the
+        """Answer `question`. `on_token` receives the model's tokens as they stream (extractive mode: the
+        quoted answer, line by line, once composed); the
         returned `Answer.text` is authoritative (after the citation check). `on_sources` receives the
         numbered sources (possibly none) once retrieval is done, before any text is written, so a caller
         can show what was found first. Raises RetrievalError for input retrieval cannot serve (empty
@@ -369,12 +370,24 @@ class Answerer(IndexComposer):
         if not relevant:
             return Answer(question, standalone, NOT_FOUND_TEXT, [], mode, False, notices)
         checked: CheckedText | None = None
+        streamed = False  # whether the model's tokens reached `on_token` (then a fallback is not streamed)
+
+        def model_token(token: str) -> None:
+            nonlocal streamed
+            streamed = True
+            if on_token is not None:
+                on_token(token)
+
         if llm is not None:
-            checked = self._model_answer(llm, standalone, sources, on_token, notices)
+            checked = self._model_answer(
+                llm, standalone, sources, model_token if on_token is not None else None, notices
+            )
         if checked is None:
             mode = "extractive"
             valid = [s.number for s in sources]
             checked = checked_citations(self.extractive_text(standalone, sources), valid, valid, notices)
+            if on_token is not None and not streamed:
+                stream_lines(checked.text, on_token)  # a quoted answer streams line by line, like a model's
         found = not (_NOT_FOUND_MARK in checked.text.lower() and not checked.used)
         flagged = checked.uncited + [s for s in checked.unsupported if s not in checked.uncited]
         return Answer(
@@ -596,6 +609,14 @@ def checked_citations(
                 f"Removed citation{plural} {marks}: the model was given sources {numbers_text(valid)} only."
             )
     return CheckedText(checked.text.strip(), checked.removed, checked.used)
+
+
+def stream_lines(text: str, on_token: Callable[[str], None]) -> None:
+    """Hand a finished text to a token callback one line (an extractive quote bullet) at a time, so a
+    caller that shows tokens as they come shows the answer growing as it would from a model."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        on_token(line + ("\n" if index < len(lines) - 1 else ""))
 
 
 def _clip(text: str, limit: int) -> str:

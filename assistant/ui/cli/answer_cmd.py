@@ -102,7 +102,8 @@ def ask(
 def _print_answer(answer: Answer, streamed_text: str) -> None:
     if streamed_text:
         sys.stdout.write("\n")
-        if answer.mode == "extractive":  # the model's streamed text failed the checks (see the notes)
+        if answer.mode == "extractive" and streamed_text.strip() != answer.text.strip():
+            # The model's streamed text failed the checks (the notes say why).
             console.rule("not used: the model's answer above; quoted from the abstracts instead")
             console.print(Markdown(answer.text))
         elif streamed_text.strip() != answer.text.strip():
@@ -145,7 +146,8 @@ def brief(
     for target in (out, bibtex):
         if target is not None and target.exists() and target.is_dir():
             raise UserError(f"{target} is a directory: give a file name")
-    briefer = Briefer(cfg, Retriever(cfg), _llm(extractive))
+    retriever = Retriever(cfg)
+    briefer = Briefer(cfg, retriever, _llm(extractive))
     streaming = not as_json and out is None
     streamed: list[str] = []
 
@@ -166,17 +168,22 @@ def brief(
     except (RetrievalError, BriefingError) as err:
         raise UserError(str(err)) from None
     written = []
+    exported: str | None = None
     try:
         if out is not None:
-            out.write_text(briefing.markdown, encoding="utf-8")
+            from assistant.radar.charts import export_pictures
+
+            pictures = export_pictures(out, briefing, retriever)  # the field map, beside the Markdown
+            exported = briefing.markdown.rstrip() + "\n\n" + pictures
+            out.write_text(exported, encoding="utf-8")
             written.append(str(out))
         if bibtex is not None:
             bibtex.write_text(briefing.to_bibtex(), encoding="utf-8")
             written.append(str(bibtex))
     except OSError as err:
         raise UserError(f"cannot write {err.filename}: {err.strerror}") from None
-    if as_json:
-        print_json(briefing.to_dict())
+    if as_json:  # with --out, the Markdown as written (the briefing and its field map)
+        print_json({**briefing.to_dict(), **({"markdown": exported} if exported is not None else {})})
     elif out is None:
         if streamed:
             sys.stdout.write("\n")
