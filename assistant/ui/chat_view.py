@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from assistant.compose.briefing import BriefingError, bibtex_entries
-from assistant.compose.citations import cited_numbers, escape_markdown
+from assistant.compose.citations import cited_numbers, escape_markdown, neutralise_links
 from assistant.compose.llm import LLMError
 from assistant.radar.service import RadarError
 from assistant.search.retrieval import EmptyIndexError, RetrievalError, make_filter
@@ -197,6 +197,29 @@ def notices_markdown(notices: Iterable[str]) -> str:
     """Engine notices (extractive mode, LLM fallback, ...) as a quoted note above the text."""
     items = [n.strip() for n in notices if n and n.strip()]
     return "\n".join(f"> ℹ️ {n}" for n in items) + ("\n\n" if items else "")
+
+
+def flagged_markdown(flagged: Sequence[str], uncited: Sequence[str]) -> str:
+    """The model's sentences that failed the citation check, listed under the answer."""
+    if not flagged:
+        return ""
+    lines = ["**⚠️ Flagged sentences** (check them before use):", ""]
+    for sentence in flagged:
+        why = "cites no source" if sentence in uncited else "not supported by the cited abstract"
+        # Shown as the answer shows it: links, tags and URLs neutralised (bare URLs as code), on one line.
+        lines.append(f"- {neutralise_links(' '.join(sentence.split()))} *({why})*")
+    return "\n".join(lines)
+
+
+def flagged_suffix(flagged: Sequence[str], uncited: Sequence[str]) -> str:
+    """The flagged list as a block to append to a text (empty when nothing is flagged)."""
+    listing = flagged_markdown(flagged, uncited)
+    return f"\n\n{listing}" if listing else ""
+
+
+def model_warning_markdown(warning: str) -> str:
+    """The start-up warning about the configured model name."""
+    return f"> ⚠️ **Language model:** {escape_md(warning)}"
 
 
 # --- chat settings -> retrieval --------------------------------------------------------------------
