@@ -176,14 +176,7 @@ def field_map(briefing: Briefing, retriever: Retriever) -> FieldMap:
     bridges |= {n for n, times in listed.items() if times > 1}
     sources = list(briefing.sources)
     ids = [s.paper.id for s in sources]
-    got = (
-        retriever.vectors.collection.get(ids=ids, include=["embeddings"])
-        if ids
-        else {"ids": [], "embeddings": []}
-    )
-    vectors = {
-        pid: np.asarray(v, dtype=np.float32) for pid, v in zip(got["ids"], got["embeddings"], strict=True)
-    }
+    vectors = retriever.vectors.vectors_of(ids)
     kept = [s for s in sources if s.paper.id in vectors]
     xy = project(np.vstack([vectors[s.paper.id] for s in kept])) if kept else np.zeros((0, 2))
     points = [
