@@ -38,6 +38,7 @@ from assistant.compose.generation import generate_over_sources, numbers_text
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.search.retrieval import Hit, RetrievalError, Retriever
+from assistant.search.same_work import also_fields
 from ingest.catalog import PaperFilter
 from ingest.paper import Paper
 from ingest.settings import Settings
@@ -73,6 +74,8 @@ class Source:
             "pdf_url": paper.pdf_url,
             "score": round(self.hit.score, 6),
             "relevance": round(self.hit.relevance, 4),
+            **paper.source_fields(),
+            **also_fields(self.hit),
         }
 
 

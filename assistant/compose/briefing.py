@@ -571,7 +571,7 @@ def references_markdown(sources: Sequence[Source]) -> str:
         lines.append(
             f"{source.number}. {escape_markdown(paper.short_authors().rstrip('.'))}. "
             f"*{escape_markdown(paper.title)}*. "
-            f"arXiv:{paper.id} [{paper.primary_category}], {when}. "
+            f"{paper.reference_id} [{paper.primary_category}], {when}. "
             f"[abs]({paper.abs_url}) · [PDF]({paper.pdf_url})"
         )
     return "\n".join(lines)
@@ -640,6 +640,9 @@ def bibtex_entries(papers: Sequence[Paper]) -> str:
     taken: set[str] = set()
     entries = []
     for paper in papers:
+        if paper.source != "arxiv":
+            entries.append(_bibtex_preprint(paper, taken))
+            continue
         fields = [
             ("title", "{" + bibtex_escape(paper.title) + "}"),
             ("author", " and ".join(bibtex_escape(a) for a in paper.authors) or "Unknown"),
@@ -654,3 +657,19 @@ def bibtex_entries(papers: Sequence[Paper]) -> str:
         body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
         entries.append(f"@misc{{{bibtex_key(paper, taken)},\n{body}\n}}\n")
     return "\n".join(entries)
+
+
+def _bibtex_preprint(paper: Paper, taken: set[str]) -> str:
+    """A bioRxiv/medRxiv preprint: `@article` with the server as journal, its DOI and its versioned page."""
+    fields = [
+        ("title", "{" + bibtex_escape(paper.title) + "}"),
+        ("author", " and ".join(bibtex_escape(a) for a in paper.authors) or "Unknown"),
+        ("journal", paper.source_label),
+        ("year", str(paper.year or "")),
+        ("doi", bibtex_escape(paper.id)),
+        ("url", paper.abs_url),
+    ]
+    if paper.published_doi:
+        fields.append(("note", "Published version: doi:" + bibtex_escape(paper.published_doi)))
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
+    return f"@article{{{bibtex_key(paper, taken)},\n{body}\n}}\n"

@@ -16,9 +16,10 @@ from typing import Literal
 
 import numpy as np
 
+from assistant.search.same_work import merge_same_work
 from ingest.catalog import Catalog, PaperFilter, QueryTerms, TermMatch
 from ingest.embedding import Embedder, get_embedder
-from ingest.paper import Paper
+from ingest.paper import SOURCE_LABELS, Paper
 from ingest.settings import Settings
 from ingest.vectors import VectorIndex
 
@@ -55,6 +56,7 @@ class Hit:
     relevance: float
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    also: tuple[Paper, ...] = ()  # the same work on another server (arXiv and bioRxiv, say): one result
 
 
 def fts_terms(text: str) -> list[str]:
@@ -147,6 +149,11 @@ class Retriever:
             )
         if paper_filter.categories:
             self.check_categories(paper_filter.categories)
+        unknown_sources = [s for s in paper_filter.sources if s not in SOURCE_LABELS]
+        if unknown_sources:
+            raise RetrievalError(
+                f"unknown source {', '.join(map(repr, unknown_sources))}: choose {', '.join(SOURCE_LABELS)}"
+            )
         if self.catalog.count() == 0:
             raise EmptyIndexError("the index is empty: run `academichub ingest` first")
         return text[:MAX_QUERY_CHARS]
@@ -195,26 +202,40 @@ class Retriever:
             # Classic MMR (query cosine vs redundancy, on one scale) after the best fused paper: fused RRF
             # scores fall off too steeply for a redundancy penalty to ever change the picks.
             order = [*pool[:1], *mmr(found.query_vector, pool[1:], found.vectors, k - 1, seed=pool[:1])]
-        top = order[:k]
-        if found.query_vector is not None:
-            self._add_vectors(found, top)
-        papers = self.catalog.get_papers(top)
+        return self._hits(order, k, found, fused)
+
+    def _hits(self, order: list[str], k: int, found: Candidates, fused: dict[str, float]) -> list[Hit]:
+        """The top k results; the same work on two servers is one result, and the next papers fill in."""
         dense_rank = {d: i for i, (d, _) in enumerate(found.dense, start=1)}
         lexical_rank = {d: i for i, (d, _) in enumerate(found.lexical, start=1)}
-        hits = []
-        for doc_id in top:
-            if doc_id not in papers:
-                continue  # vector without a catalog row: never shown
-            vector = found.vectors.get(doc_id)
-            qvec = found.query_vector
-            relevance = (
-                float(np.clip(vector @ qvec, 0.0, 1.0)) if vector is not None and qvec is not None else 0.0
-            )
-            hits.append(
-                Hit(
-                    papers[doc_id], fused[doc_id], relevance, dense_rank.get(doc_id), lexical_rank.get(doc_id)
+        hits: list[Hit] = []
+        start = 0
+        while len(hits) < k and start < len(order):
+            top = order[start : start + k - len(hits)]
+            start += len(top)
+            if found.query_vector is not None:
+                self._add_vectors(found, top)
+            papers = self.catalog.get_papers(top)
+            for doc_id in top:
+                if doc_id not in papers:
+                    continue  # vector without a catalog row: never shown
+                vector = found.vectors.get(doc_id)
+                qvec = found.query_vector
+                relevance = (
+                    float(np.clip(vector @ qvec, 0.0, 1.0))
+                    if vector is not None and qvec is not None
+                    else 0.0
                 )
-            )
+                hits.append(
+                    Hit(
+                        papers[doc_id],
+                        fused[doc_id],
+                        relevance,
+                        dense_rank.get(doc_id),
+                        lexical_rank.get(doc_id),
+                    )
+                )
+            hits = merge_same_work(hits)
         return hits
 
     def candidates(
@@ -401,9 +422,11 @@ def make_filter(
     author: str | None = None,
     exclude_ids: set[str] | frozenset[str] | None = None,
     only_ids: set[str] | frozenset[str] | None = None,
+    sources: list[str] | tuple[str, ...] | None = None,
 ) -> PaperFilter:
     return PaperFilter(
         categories=tuple(c.strip() for c in (categories or ()) if c and c.strip()),
+        sources=tuple(s.strip().lower() for s in (sources or ()) if s and s.strip()),
         since=since,
         until=until,
         author=author.strip() if author and author.strip() else None,

@@ -362,7 +362,7 @@ def source_elements(sources: list[Source]) -> list[cl.Text]:
     return [
         cl.Text(
             name=view.marker(s.number),
-            content=view.source_markdown(s.number, s.paper, s.hit.relevance),
+            content=view.source_markdown(s.number, s.paper, s.hit.relevance, s.hit.also),
             display="side",
         )
         for s in sources
@@ -689,7 +689,7 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
             chart = [cl.Plotly(name="Radar chart", figure=figure, display="inline", size="large")]
     await cl.Message(content=head, elements=chart, author="AcademicHub").send()
     for position, hit in enumerate(batch.items, start=1):
-        card = view.paper_card_markdown(hit.paper, position, hit.relevance)
+        card = view.paper_card_markdown(hit.paper, position, hit.relevance, hit.also)
         followed = batch.followed.get(hit.paper.id)
         if followed:
             card += f"\n\n*by followed author {view.escape_md(followed)}*"

@@ -51,11 +51,20 @@ def paper_byline(paper: Paper, authors: int = 3) -> str:
     return " · ".join(parts)
 
 
-def paper_links(paper: Paper) -> str:
-    return f"[arXiv abstract]({paper.abs_url}) · [PDF]({paper.pdf_url})"
+def paper_links(paper: Paper, also: Sequence[Paper] = ()) -> str:
+    """Links built from ids: the abstract page and PDF, the journal version when the server reports one,
+    and the same work on its other servers."""
+    links = f"[{paper.source_label} abstract]({paper.abs_url}) · [PDF]({paper.pdf_url})"
+    if paper.published_url:  # built from the DOI the server reports, never copied
+        links += f" · [journal version]({paper.published_url})"
+    for twin in also:
+        links += f" · [also on {twin.source_label}]({twin.abs_url})"
+    return links
 
 
-def source_markdown(number: int, paper: Paper, relevance: float | None = None) -> str:
+def source_markdown(
+    number: int, paper: Paper, relevance: float | None = None, also: Sequence[Paper] = ()
+) -> str:
     """The side panel opened by clicking [n]: title, authors, date, categories, links, abstract."""
     abstract = paper.abstract or ""
     if len(abstract) > ABSTRACT_PREVIEW_CHARS:
@@ -74,7 +83,7 @@ def source_markdown(number: int, paper: Paper, relevance: float | None = None) -
         "",
         f"**Categories:** {escape_md(', '.join(paper.categories)) or 'none'}",
         "",
-        f"**arXiv:** {escape_md(paper.id)} · {paper_links(paper)}",
+        f"**{paper.source_label}:** {escape_md(paper.id)} · {paper_links(paper, also)}",
     ]
     if paper.journal_ref:
         lines += ["", f"**Journal:** {escape_md(paper.journal_ref)}"]
@@ -133,7 +142,9 @@ def sources_list_markdown(
     return "\n".join(lines)
 
 
-def paper_card_markdown(paper: Paper, position: int | None = None, relevance: float | None = None) -> str:
+def paper_card_markdown(
+    paper: Paper, position: int | None = None, relevance: float | None = None, also: Sequence[Paper] = ()
+) -> str:
     """A radar card: title, authors, date, fields, links."""
     head = f"**{position}. " if position is not None else "**"
     lines = [
@@ -145,7 +156,7 @@ def paper_card_markdown(paper: Paper, position: int | None = None, relevance: fl
         f"({escape_md(', '.join(paper.categories))})"
         + (f" · match {relevance:.2f}" if relevance is not None else ""),
         "",
-        f"arXiv {escape_md(paper.id)} · {paper_links(paper)}",
+        f"{paper.source_label} {escape_md(paper.id)} · {paper_links(paper, also)}",
     ]
     return "\n".join(lines)
 

@@ -69,13 +69,16 @@ def ask(
     since: str = typer.Option(None, help="Only papers listed on or after YYYY-MM-DD."),
     until: str = typer.Option(None, help="Only papers listed on or before YYYY-MM-DD."),
     author: str = typer.Option(None, help="Only papers with an author matching this name."),
+    source: list[str] = typer.Option(None, "--source", help="Only papers from arxiv, biorxiv or medrxiv."),
     k: int = typer.Option(None, "--k", "-k", min=1, max=50, help="How many papers to retrieve (default 8)."),
     extractive: bool = typer.Option(False, "--extractive", help="Do not use the language model."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer, citations and sources as JSON."),
 ) -> None:
     """A short answer in which every claim cites a retrieved paper [n]."""
     cfg = settings()
-    flt = make_filter(category, parse_day(since, "--since"), parse_day(until, "--until"), author)
+    flt = make_filter(
+        category, parse_day(since, "--since"), parse_day(until, "--until"), author, sources=source
+    )
     answerer = Answerer(cfg, Retriever(cfg), _llm(extractive))
     streamed: list[str] = []
 
