@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     arxiv_page_size: int = Field(100, ge=1, le=2000)
     arxiv_timeout_seconds: float = Field(30.0, gt=0, description="Per-request timeout for the arXiv API.")
 
+    # bioRxiv/medRxiv API (one API for both servers)
+    rxiv_api_url: str = "https://api.biorxiv.org"
+    rxiv_delay_seconds: float = Field(1.0, ge=0.0, description="Pause between pages of the bioRxiv API.")
+    rxiv_retries: int = Field(5, ge=0)
+    rxiv_backoff_seconds: float = Field(5.0, ge=0.0)
+    rxiv_timeout_seconds: float = Field(30.0, gt=0, description="Per-request timeout for the bioRxiv API.")
+
     # Retrieval. Fusion settings chosen on the dev halves of the June known-item sets (rule-made and the two
     # hand-written sets weigh equally; bench/tune_fusion.py): reported figures come from the test halves.
     default_k: int = Field(8, ge=1, le=100)
@@ -83,6 +90,13 @@ class Settings(BaseSettings):
     )
     radar_backfill_days: int = Field(
         7, ge=1, le=366, description="Listing days a new radar topic's first visit covers (up to the newest)."
+    )
+    radar_library_min_relevance: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Cosine to the closest library paper a new paper needs to enter a library topic's feed "
+        "(paper-to-paper cosines run higher than query-to-paper ones).",
     )
 
     # Language model (any OpenAI-compatible endpoint)

@@ -7,6 +7,8 @@ saved in each test's temp folder."""
 
 from __future__ import annotations
 
+import contextlib
+import html
 import os
 import re
 import socket
@@ -69,9 +71,19 @@ def app_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> tu
 @pytest.fixture(scope="module")
 def server(app_home: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home, _ = app_home
+    with serve_app(home, tmp_path_factory) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_app(
+    home: Path, tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`academichub serve` over `home` on a free port; yields its URL, stops it on exit."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHAINLIT_", "ACADEMICHUB_"))}
     env.update({"ACADEMICHUB_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    env.update(extra_env or {})
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     cli = Path(sys.executable).with_name("academichub")
     with log_path.open("wb") as log:
@@ -322,6 +334,20 @@ def arxiv_ids(locator: object) -> list[str]:
     )
 
 
+PLOT_TRACES = """plots => plots.map(p => p.data.map(t => ({
+    type: t.type,
+    x: Array.from(t.x || []),
+    y: Array.from(t.y || []),
+    hovertext: t.hovertext ? Array.from(t.hovertext) : [],
+    symbols: t.marker && t.marker.symbol ? [].concat(t.marker.symbol) : [],
+})))"""
+
+
+def plot_traces(page: object) -> list[list[dict]]:
+    """The data of every Plotly chart on the page, as plotly.js holds it (one list of traces per chart)."""
+    return page.locator(".js-plotly-plot").evaluate_all(PLOT_TRACES)  # type: ignore[attr-defined,no-any-return]
+
+
 def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -330,6 +356,11 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
+            off_machine: list[str] = []  # the page, plotly.js included, must fetch nothing from elsewhere
+            page.on(
+                "request",
+                lambda r: None if r.url.startswith((server, "data:", "blob:")) else off_machine.append(r.url),
+            )
             page.goto(server)
             expect(page.locator("#chat-submit")).to_be_attached(timeout=60_000)
 
@@ -404,6 +435,25 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             expect(summaries).to_have_count(1, timeout=90_000)
             head = replies.filter(has_text="latest listing day: 1 June 2026").first
             expect(head).to_contain_text(f"papers 1–{RADAR_BATCH} of ")
+            # The radar chart above the cards: one bar per day of the last four weeks.
+            plots = page.locator(".js-plotly-plot")
+            expect(plots).to_have_count(1, timeout=60_000)
+            [[bars]] = plot_traces(page)
+            assert bars["type"] == "bar" and len(bars["x"]) == len(bars["y"]) == 28
+            assert bars["x"][-1] == "2026-06-01"  # the newest listing day closes the chart
+            plots.first.scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / "academichub-radar-chart.png"))
+            # The topic's Atom feed link (a per-topic secret path on this server) serves valid Atom.
+            feed_link = head.get_by_role("link", name="Atom feed")
+            href = feed_link.get_attribute("href") or ""
+            assert re.fullmatch(r"/radar/feeds/[A-Za-z0-9_-]+\.atom", href), href
+            with urllib.request.urlopen(server + href, timeout=30) as response:
+                atom = response.read().decode("utf-8")
+            assert response.headers["Content-Type"].startswith("application/atom+xml")
+            import feedparser
+
+            feed = feedparser.parse(atom)
+            assert not feed.bozo and len(feed.entries) == 5  # the topic's five matches of the listing day
 
             # The batch as cards: title, gist, authors, date, fields, arXiv link; sorted by match; our avatar.
             cards = replies.filter(has_text="fields:")
@@ -456,6 +506,24 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             expect(briefing.get_by_role("button", name="Show another batch")).to_have_count(0)
             expect(briefing.get_by_role("button", name="Export Markdown")).to_be_visible()
             expect(briefing).not_to_contain_text("all indexed papers")
+            # The day's matches are the chart's last bar; the field map beside the briefing has one point
+            # per cited paper, its hover text the citation number and the title.
+            assert sum(bars["y"]) == bars["y"][-1] == len(first_batch + second_batch)
+            expect(plots).to_have_count(2, timeout=60_000)
+            field_map = plot_traces(page)[1]
+            points = [(text, trace["type"]) for trace in field_map for text in trace["hovertext"]]
+            assert len(points) == len(cited) and all(kind == "scatter" for _, kind in points)
+            for paper_id in cited:
+                title = html.escape(by_id[paper_id].title)  # plotly shows entities as the characters
+                assert any(text.endswith(title) or f"{title} · bridge" in text for text, _ in points), title
+            assert sorted(int(text.split("]")[0][1:]) for text, _ in points) == list(range(1, len(cited) + 1))
+            expect(plots.last.locator(".scatterlayer .point")).to_have_count(len(cited))
+            plots.last.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / "academichub-field-map.png"))
+            assert off_machine == []
+            page.wait_for_timeout(500)  # the side panel of sources slides in
+
             page.screenshot(path=str(tmp_path / "academichub-radar.png"))
 
             # The topics list: rename, unfollow, remove (confirmed) in the app.
@@ -492,3 +560,41 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
         finally:
             browser.close()
     assert (tmp_path / "academichub-radar.png").stat().st_size > 10_000
+
+
+# --- a small local model behind the app (issue 16) -------------------------------------------------------
+
+UNCITED_PROSE = "Diffusion models are the best image generators ever made and everyone uses them now."
+
+
+def test_a_wrong_model_name_is_warned_and_an_uncited_answer_is_not_shown_in_a_real_browser(
+    app_home: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from openai_standin import OpenAIStandin, Reply
+    from playwright.sync_api import expect, sync_playwright
+
+    home, _ = app_home
+    with OpenAIStandin(default=Reply(UNCITED_PROSE), models=["SmolLM2-135M-Instruct-Q8_0.gguf"]) as model:
+        env = {"OPENAI_BASE_URL": model.base_url, "ACADEMICHUB_MODEL": "gpt-4o-mini"}
+        with serve_app(home, tmp_path_factory, env) as url, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.goto(url)
+                # At the start of a chat: the server does not list the configured model.
+                warning = page.get_by_text("does not list the model", exact=False).first
+                expect(warning).to_be_visible(timeout=90_000)
+                expect(page.get_by_text("SmolLM2-135M-Instruct-Q8_0.gguf", exact=False).first).to_be_visible()
+                page.locator("#chat-input").fill("Which papers use diffusion models?")
+                submit = page.locator("#chat-submit")
+                expect(submit).to_be_enabled(timeout=30_000)
+                submit.click()
+                answer = page.locator('[data-step-type="assistant_message"]').filter(has_text="Sources").first
+                expect(answer).to_contain_text("cites none of the sources", timeout=90_000)
+                # The model's uncited prose was streamed, then replaced by the cited quotes.
+                expect(answer).to_contain_text("From the retrieved abstracts")
+                expect(answer).not_to_contain_text("everyone uses them now")
+                page.screenshot(path=str(tmp_path / "academichub-uncited-model-answer.png"))
+            finally:
+                browser.close()
+    assert any(request.stream for request in model.requests)

@@ -446,3 +446,21 @@ def test_the_fields_list_counts_papers_not_category_memberships(tmp_path: Path) 
     items = view.field_choices(categories, archives)
     assert "Computer Science (cs): all, 2 papers" in items
     assert "Statistics (stat): all, 1 paper" in items
+
+
+def test_flagged_model_sentences_are_listed_under_the_answer_without_links() -> None:
+    uncited = "Unlearning is solved [see](http://evil.example) <b>forever</b>."
+    unsupported = "Volcanoes on Mars follow an eleven-year cycle [1]."
+    shown = view.flagged_markdown([uncited, unsupported], [uncited])
+    assert "Flagged sentences" in shown
+    lines = shown.splitlines()
+    assert any("cites no source" in line and "Unlearning is solved" in line for line in lines)
+    assert any("not supported by the cited abstract" in line and "Volcanoes" in line for line in lines)
+    assert "](http" not in shown and "<b>" not in shown  # no link, no tag from model text
+    assert "evil.example" not in shown  # a link's target goes, its words stay
+    assert view.flagged_suffix([], []) == "" and view.flagged_suffix([unsupported], []).startswith("\n\n")
+
+
+def test_the_model_name_warning_is_a_quoted_note() -> None:
+    shown = view.model_warning_markdown("the server does not list the model 'x' [1](javascript:alert(1))")
+    assert shown.startswith("> ⚠️ **Language model:**") and "\\[1\\](javascript" in shown  # literal

@@ -9,8 +9,9 @@ library's distinctive terms (words several library papers share and the index ho
 the lexical side and the briefing.
 
 A library topic's feed ranks each new paper by its closeness to the library: the highest cosine between
-the paper and any library paper (its `relevance`, held to the same `radar_min_relevance` as any topic),
-fused with the lexical rank of the distinctive terms. The library's own papers never show as new.
+the paper and any library paper (its `relevance`, held to `radar_library_min_relevance`: abstract-to-abstract
+cosines run higher than the query-to-abstract ones `radar_min_relevance` is set for), fused with the lexical
+rank of the distinctive terms. The library's own papers never show as new.
 """
 
 from __future__ import annotations
@@ -413,12 +414,7 @@ def library_matches(radar: Radar, topic_id: int, topic: Topic, candidates: set[s
 
 
 def _vectors(radar: Radar, ids: list[str]) -> dict[str, np.ndarray]:
-    if not ids:
-        return {}
-    got = radar.retriever.vectors.collection.get(ids=ids, include=["embeddings"])
-    return {
-        pid: np.asarray(vec, dtype=np.float32) for pid, vec in zip(got["ids"], got["embeddings"], strict=True)
-    }
+    return radar.retriever.vectors.vectors_of(ids)
 
 
 def library_of(radar: Radar, name: str) -> list[dict[str, Any]]:
