@@ -464,3 +464,9 @@ def test_flagged_model_sentences_are_listed_under_the_answer_without_links() -> 
 def test_the_model_name_warning_is_a_quoted_note() -> None:
     shown = view.model_warning_markdown("the server does not list the model 'x' [1](javascript:alert(1))")
     assert shown.startswith("> ⚠️ **Language model:**") and "\\[1\\](javascript" in shown  # literal
+
+
+def test_a_briefing_keeps_every_source_listed_cited_ones_first() -> None:
+    sources = [listed(1, 0.62), listed(2, 0.55), listed(3, 0.30)]
+    cited, also = view.listed_sources("B [2].", sources, drop_weak=False)
+    assert [s.number for s in cited] == [2] and [s.number for s in also] == [1, 3]

@@ -449,11 +449,13 @@ def message_elements(result: Result, sources: list[Source]) -> list[Any]:
     return elements
 
 
-def shown_sources(text: str, sources: list[Source]) -> tuple[list[Source], list[Source]]:
+def shown_sources(
+    text: str, sources: list[Source], drop_weak: bool = True
+) -> tuple[list[Source], list[Source]]:
     """(cited, also relevant): the sources listed under a text, cited ones first (see view.listed_sources)."""
     by_number = {s.number: s for s in sources}
     cited, also = view.listed_sources(
-        text, [view.ListedSource(s.number, s.paper, s.hit.relevance) for s in sources]
+        text, [view.ListedSource(s.number, s.paper, s.hit.relevance) for s in sources], drop_weak
     )
     return [by_number[s.number] for s in cited], [by_number[s.number] for s in also]
 
@@ -620,7 +622,8 @@ async def show_briefing(
     if step is not None:
         await close_step(step, briefing.sources)
     text = view.without_references(briefing.markdown)  # the Sources list below replaces it
-    cited, also = shown_sources(text, briefing.sources)
+    # A briefing's sources were picked per field (quotas, diversity): all stay listed, cited ones first.
+    cited, also = shown_sources(text, briefing.sources, drop_weak=False)
     points = await in_thread(charts.field_map, briefing, engine().retriever) if briefing.sources else None
     result = Result(
         kind=kind,

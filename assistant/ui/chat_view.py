@@ -107,18 +107,18 @@ class ListedSource:
 
 
 def listed_sources(
-    text: str, sources: Sequence[ListedSource]
+    text: str, sources: Sequence[ListedSource], drop_weak: bool = True
 ) -> tuple[list[ListedSource], list[ListedSource]]:
     """The sources worth listing under a text: (cited, also relevant). The ones the text cites come first;
     an uncited source is listed after them only if it matches the question about as well as the weakest
     cited one (within ALSO_RELEVANT_MARGIN: the answer drew on papers down to that match; an unused paper
-    well below it is noise). A text
-    that cites nothing (nothing found) keeps every source as listed."""
+    well below it is noise; `drop_weak` False keeps them all, for a briefing whose sources were chosen
+    per field on purpose). A text that cites nothing (nothing found) keeps every source as listed."""
     cited_set = cited_numbers(text)
     cited = [s for s in sources if s.number in cited_set]
     if not cited:
         return list(sources), []
-    floor = min(s.match for s in cited) - ALSO_RELEVANT_MARGIN
+    floor = min(s.match for s in cited) - ALSO_RELEVANT_MARGIN if drop_weak else float("-inf")
     also = [s for s in sources if s.number not in cited_set and s.match >= floor]
     return cited, also
 
