@@ -496,7 +496,7 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
 
             # The briefing over the topic's new papers, with citation markers and a sources list.
             last_summary.get_by_role("button", name="Brief me on these new papers").click()
-            briefing = replies.filter(has_text="Sources").last
+            briefing = replies.filter(has_text="Sources").filter(has_text="Briefing: ").last
             expect(briefing.locator("a.element-link", has_text="[1]").first).to_be_visible(timeout=90_000)
             cited = set(arxiv_ids(briefing))
             assert cited and cited <= set(first_batch + second_batch)

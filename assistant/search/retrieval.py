@@ -179,7 +179,8 @@ class Retriever:
         """The content words of `text` that no indexed paper contains (title, abstract, authors, comment),
         in the order asked: the part of a question the index cannot speak to ("federated" in "federated
         learning and privacy" over an index without federated-learning papers)."""
-        terms = fts_terms(text)
+        # Contractions ("what's") and one- or two-letter words tell nothing about the topic.
+        terms = [t for t in fts_terms(text) if "'" not in t and len(t) > 4]
         if not terms:
             return []
         found = self.catalog.query_terms(terms)
@@ -275,7 +276,8 @@ class Retriever:
     ) -> tuple[list[tuple[str, float]], QueryTerms | None, dict[str, TermMatch]]:
         """BM25's ranked list, the query's terms with their document frequencies, and how the top paper
         holds them."""
-        terms = fts_terms(text)
+        # Contractions ("what's") and one- or two-letter words tell nothing about the topic.
+        terms = [t for t in fts_terms(text) if "'" not in t and len(t) > 4]
         if not terms:
             return [], None, {}
         ranked = self.catalog.lexical_search(
