@@ -63,7 +63,7 @@ def test_extractive_answer_quotes_and_cites_the_retrieved_abstracts(answerer: An
 
 
 def test_an_answer_names_the_part_of_the_question_no_paper_mentions(answerer: Answerer) -> None:
-    answer = answerer.answer("What's new in machine unlearning for quokka populations?")
+    answer = answerer.answer("What's new? " + UNLEARNING.replace("knowledge", "quokka knowledge"))
     assert answer.found
     notice = next(n for n in answer.notices if "No indexed paper mentions" in n)
     assert "“quokka”" in notice and "the answer covers the rest of the question" in notice
