@@ -81,6 +81,18 @@ class Settings(BaseSettings):
     radar_min_relevance: float = Field(
         0.35, ge=0.0, le=1.0, description="Cosine a new paper needs to enter a radar topic's feed."
     )
+    brief_min_coverage: float = Field(
+        0.66,
+        ge=0.0,
+        le=1.0,
+        description="Share of the topic's key words (IDF-weighted) a paper must hold to be in a briefing.",
+    )
+    brief_strong_relevance: float = Field(
+        0.55,
+        ge=0.0,
+        le=1.0,
+        description="Cosine making a paper on a briefing's topic without the words.",
+    )
 
     # Language model (any OpenAI-compatible endpoint)
     openai_api_key: SecretStr | None = Field(
