@@ -7,6 +7,7 @@ saved in each test's temp folder."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import socket
@@ -109,6 +110,25 @@ def server(app_home: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory
                 proc.wait()
 
 
+def third_party_requests(page: object, server: str) -> list[str]:
+    """Collect every request the page makes to a host other than the app's (fonts, CDNs, ...)."""
+    seen: list[str] = []
+    page.on(  # type: ignore[attr-defined]
+        "request",
+        lambda request: (
+            seen.append(request.url) if not request.url.startswith((server, "data:", "blob:")) else None
+        ),
+    )
+    return seen
+
+
+def side_panel_closes(page: object) -> None:
+    from playwright.sync_api import expect
+
+    page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    expect(page.locator("#side-view-content")).to_have_count(0, timeout=10_000)  # type: ignore[attr-defined]
+
+
 def test_ask_read_sources_and_export_in_a_real_browser(
     server: str, app_home: tuple[Path, dict], tmp_path: Path
 ) -> None:
@@ -119,11 +139,36 @@ def test_ask_read_sources_and_export_in_a_real_browser(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+            page = context.new_page()
+            outside = third_party_requests(page, server)
             page.goto(server)
-            # Welcome screen: profile description (extractive-mode banner) and starters.
+            # Welcome screen: the three modes as tabs, the extractive-mode banner (what it is, where the
+            # Readme explains a model) and starters; our own logo, favicon and footer line.
             expect(page.get_by_text("Extractive mode").first).to_be_visible(timeout=60_000)
             expect(page.locator("#starters")).to_be_visible()
+            tabs = page.locator("#academichub-tabs button")
+            expect(tabs).to_have_count(3, timeout=15_000)
+            expect(tabs).to_have_text([re.compile("^Ask"), re.compile("^Briefing"), re.compile("^Radar")])
+            expect(page.locator("#academichub-tabs [aria-pressed=true]")).to_contain_text("Ask")
+            expect(page.get_by_text("ACADEMICHUB_MODEL").first).to_be_visible()
+            expect(page.locator("#chat-input")).to_have_attribute("placeholder", re.compile("^Ask about"))
+            expect(page.get_by_text("LLMs can make mistakes")).to_have_count(0)
+            for path in ("/favicon", "/logo?theme=light", "/logo?theme=dark", "/avatars/AcademicHub"):
+                with urllib.request.urlopen(server + path, timeout=10) as response:
+                    assert b"AcademicHub" in response.read() or path.startswith(("/favicon", "/avatars"))
+            with urllib.request.urlopen(server + "/favicon", timeout=10) as response:
+                assert b"#1f4e79" in response.read()  # ours, not Chainlit's
+            expect(page.locator("#starters")).to_be_visible()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / "academichub-first-page.png"))
+
+            # The Readme dialog closes on Escape.
+            page.locator("#readme-button").click()
+            readme = page.get_by_role("dialog")
+            expect(readme).to_contain_text("Plug in a language model", timeout=10_000)
+            page.keyboard.press("Escape")
+            expect(readme).to_have_count(0, timeout=10_000)
 
             page.locator("#chat-input").fill(question)
             submit = page.locator("#chat-submit")
@@ -136,6 +181,13 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             expect(first_marker).to_be_visible(timeout=90_000)
             expect(answer).to_contain_text("Sources")
             assert answer.locator("a.element-link").count() >= 2  # markers in text and sources list
+            expect(answer).to_contain_text("From the retrieved abstracts")
+            # Nothing opens by itself: the side panel waits for a click on a citation.
+            page.wait_for_timeout(1500)
+            expect(page.locator("#side-view-content")).to_have_count(0)
+            # Citation chips are tap targets of at least 24x24 CSS px.
+            box = first_marker.bounding_box()
+            assert box is not None and box["width"] >= 24 and box["height"] >= 24, box
 
             # The retrieval step names the query and how many papers were found, above the answer.
             step = page.locator('[data-step-type="retrieval"]').first
@@ -146,29 +198,50 @@ def test_ask_read_sources_and_export_in_a_real_browser(
                 answer.element_handle(),
             ), "the retrieval step is shown below the answer it belongs to"
             step.get_by_text("Used Retrieval").click()
-            expect(step).to_contain_text(re.compile(r"\d+ papers? found"))
+            expect(step).to_contain_text(re.compile(r"\d+ papers? found, best ranked first"))
+            matches = [float(m) for m in re.findall(r"match (\d\.\d\d)", step.inner_text())]
+            assert matches, step.inner_text()
             step.scroll_into_view_if_needed()
-            page.wait_for_timeout(500)  # the side panel of sources slides in
             page.screenshot(path=str(tmp_path / "academichub-ask-step.png"))
 
             # A hostile title is shown as text and never runs.
             expect(answer.get_by_text(HOSTILE_PREFIX.strip(), exact=False).first).to_be_visible()
             assert page.evaluate("() => window.__pwned") is None
 
-            # Open source [1]: its panel shows the paper with its arXiv abstract link.
-            first_marker.click()
+            # Click the LAST marker of the sources list: the panel shows exactly that paper, header = marker.
+            listed = answer.locator("li a.element-link")
+            last = listed.last
+            label = last.inner_text().strip()
+            assert re.fullmatch(r"\[\d+\]", label), label
+            line = last.locator("xpath=ancestor::li[1]").inner_text()
+            listed_title = line.split("]", 1)[1].split(" — ")[0].strip()
+            last.click()
             panel = page.locator("#side-view-content")
             expect(panel).to_be_visible(timeout=15_000)
+            expect(page.locator("#side-view-title")).to_have_text(label)
+            expect(panel.locator("h3")).to_have_count(1)
+            expect(panel.locator("h3")).to_contain_text(f"{label} {listed_title[:30]}")
             abs_link = panel.locator('a[href^="https://arxiv.org/abs/"]').first
             expect(abs_link).to_be_visible(timeout=15_000)
             href = abs_link.get_attribute("href") or ""
             assert href.rsplit("/", 1)[-1][:4].isdigit()
+            page.wait_for_timeout(600)  # the panel slides in
+            page.screenshot(path=str(tmp_path / "academichub-ask-panel.png"))
+            side_panel_closes(page)
 
-            # An action: export the answer as Markdown -> a downloadable .md file appears.
-            page.keyboard.press("Escape")
-            answer.get_by_role("button", name="Export Markdown").click()
-            download_link = page.locator("a[download$='.md']").last
-            expect(download_link).to_be_visible(timeout=30_000)
+            # Export Markdown: one click downloads a clean .md named at a word boundary.
+            with page.expect_download(timeout=30_000) as download_info:
+                answer.get_by_role("button", name="Export Markdown").click()
+            download = download_info.value
+            assert download.suggested_filename.endswith(".md")
+            assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*\.md", download.suggested_filename)
+            exported = Path(download.path()).read_text(encoding="utf-8")
+            assert exported.count("\n# ") + exported.startswith("# ") == 1  # the title once
+            assert "ℹ" not in exported and "## References" in exported
+            with page.expect_download(timeout=30_000) as bib_info:
+                answer.get_by_role("button", name="Export BibTeX").click()
+            assert bib_info.value.suggested_filename.endswith(".bib")
+            assert "@misc{" in Path(bib_info.value.path()).read_text(encoding="utf-8")
 
             # Another batch: new papers for the same question, none repeated.
             first_ids = set(
@@ -190,11 +263,53 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             )
             # A small index: the next batch may be short or empty, but it never repeats a paper.
             assert not (second_ids & first_ids)
+            # The new answer's side elements did not open the panel either.
+            page.wait_for_timeout(1500)
+            expect(page.locator("#side-view-content")).to_have_count(0)
 
             page.screenshot(path=str(tmp_path / "academichub-ask.png"), full_page=True)
+            assert not outside, f"requests to third parties: {outside}"
         finally:
             browser.close()
     assert (tmp_path / "academichub-ask.png").stat().st_size > 10_000
+
+
+def test_phone_viewport_citation_panel_is_under_control(server: str, tmp_path: Path) -> None:
+    """On a 390x844 phone the source panel opens only on a tap, leaves the answer visible above it, and
+    closes with Escape."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            page.goto(server)
+            expect(page.locator("#academichub-tabs button")).to_have_count(3, timeout=60_000)
+            page.wait_for_timeout(800)  # the welcome screen fades in
+            page.screenshot(path=str(tmp_path / "academichub-phone-first-page.png"))
+            page.locator("#chat-input").fill("Which papers use diffusion models?")
+            submit = page.locator("#chat-submit")
+            expect(submit).to_be_enabled(timeout=30_000)
+            submit.click()
+            answer = page.locator('[data-step-type="assistant_message"]').filter(has_text="Sources").first
+            marker = answer.locator("a.element-link", has_text="[1]").first
+            expect(marker).to_be_visible(timeout=90_000)
+            page.wait_for_timeout(1500)
+            expect(page.locator("#side-view-content")).to_have_count(0)
+            box = marker.bounding_box()
+            assert box is not None and box["width"] >= 24 and box["height"] >= 24, box
+            marker.tap()
+            panel = page.locator("#side-view-content")
+            expect(panel).to_be_visible(timeout=15_000)
+            expect(page.locator("#side-view-title")).to_have_text("[1]")
+            page.wait_for_timeout(600)  # the sheet slides in
+            sheet = page.get_by_role("dialog").filter(has=panel).bounding_box()
+            assert sheet is not None and sheet["y"] > 844 * 0.25, sheet  # the upper part stays the chat
+            page.screenshot(path=str(tmp_path / "academichub-phone-panel.png"))
+            side_panel_closes(page)
+            page.screenshot(path=str(tmp_path / "academichub-phone-answer.png"))
+        finally:
+            browser.close()
 
 
 def arxiv_ids(locator: object) -> list[str]:
@@ -208,6 +323,20 @@ def arxiv_ids(locator: object) -> list[str]:
     )
 
 
+PLOT_TRACES = """plots => plots.map(p => p.data.map(t => ({
+    type: t.type,
+    x: Array.from(t.x || []),
+    y: Array.from(t.y || []),
+    hovertext: t.hovertext ? Array.from(t.hovertext) : [],
+    symbols: t.marker && t.marker.symbol ? [].concat(t.marker.symbol) : [],
+})))"""
+
+
+def plot_traces(page: object) -> list[list[dict]]:
+    """The data of every Plotly chart on the page, as plotly.js holds it (one list of traces per chart)."""
+    return page.locator(".js-plotly-plot").evaluate_all(PLOT_TRACES)  # type: ignore[attr-defined,no-any-return]
+
+
 def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -216,6 +345,11 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            off_machine: list[str] = []  # the page, plotly.js included, must fetch nothing from elsewhere
+            page.on(
+                "request",
+                lambda r: None if r.url.startswith((server, "data:", "blob:")) else off_machine.append(r.url),
+            )
             page.goto(server)
             expect(page.locator("#chat-submit")).to_be_attached(timeout=60_000)
 
@@ -247,6 +381,14 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             summaries = replies.filter(has_text="papers shown.")
             expect(summaries).to_have_count(1, timeout=90_000)
             expect(replies.filter(has_text="batch 1 ·").first).to_contain_text("new since 2026-06-01")
+            # The radar chart above the cards: one bar per day of the last four weeks.
+            plots = page.locator(".js-plotly-plot")
+            expect(plots).to_have_count(1, timeout=60_000)
+            [[bars]] = plot_traces(page)
+            assert bars["type"] == "bar" and len(bars["x"]) == len(bars["y"]) == 28
+            assert bars["x"][-1] == "2026-06-01"  # the newest listing day closes the chart
+            plots.first.scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / "academichub-radar-chart.png"))
 
             # The batch as cards: title, authors, date, fields and the paper's arXiv abstract link.
             cards = replies.filter(has_text="fields:")
@@ -291,6 +433,22 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             expect(briefing.get_by_role("heading", name="References")).to_have_count(0)
             expect(briefing.get_by_role("button", name="Show another batch")).to_have_count(0)
             expect(briefing.get_by_role("button", name="Export Markdown")).to_be_visible()
+            # The day's matches are the chart's last bar; the field map beside the briefing has one point
+            # per cited paper, its hover text the citation number and the title.
+            assert sum(bars["y"]) == bars["y"][-1] == len(first_batch + second_batch)
+            expect(plots).to_have_count(2, timeout=60_000)
+            field_map = plot_traces(page)[1]
+            points = [(text, trace["type"]) for trace in field_map for text in trace["hovertext"]]
+            assert len(points) == len(cited) and all(kind == "scatter" for _, kind in points)
+            for paper_id in cited:
+                title = html.escape(by_id[paper_id].title)  # plotly shows entities as the characters
+                assert any(text.endswith(title) or f"{title} · bridge" in text for text, _ in points), title
+            assert sorted(int(text.split("]")[0][1:]) for text, _ in points) == list(range(1, len(cited) + 1))
+            expect(plots.last.locator(".scatterlayer .point")).to_have_count(len(cited))
+            plots.last.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / "academichub-field-map.png"))
+            assert off_machine == []
             page.wait_for_timeout(500)  # the side panel of sources slides in
 
             page.screenshot(path=str(tmp_path / "academichub-radar.png"))

@@ -130,7 +130,8 @@ def brief(
     for target in (out, bibtex):
         if target is not None and target.exists() and target.is_dir():
             raise UserError(f"{target} is a directory: give a file name")
-    briefer = Briefer(cfg, Retriever(cfg), _llm(extractive))
+    retriever = Retriever(cfg)
+    briefer = Briefer(cfg, retriever, _llm(extractive))
     streaming = not as_json and out is None
     try:
         briefing = briefer.brief(
@@ -145,17 +146,22 @@ def brief(
     except (RetrievalError, BriefingError) as err:
         raise UserError(str(err)) from None
     written = []
+    exported: str | None = None
     try:
         if out is not None:
-            out.write_text(briefing.markdown, encoding="utf-8")
+            from assistant.radar.charts import export_pictures
+
+            pictures = export_pictures(out, briefing, retriever)  # the field map, beside the Markdown
+            exported = briefing.markdown.rstrip() + "\n\n" + pictures
+            out.write_text(exported, encoding="utf-8")
             written.append(str(out))
         if bibtex is not None:
             bibtex.write_text(briefing.to_bibtex(), encoding="utf-8")
             written.append(str(bibtex))
     except OSError as err:
         raise UserError(f"cannot write {err.filename}: {err.strerror}") from None
-    if as_json:
-        print_json(briefing.to_dict())
+    if as_json:  # with --out, the Markdown as written (the briefing and its field map)
+        print_json({**briefing.to_dict(), **({"markdown": exported} if exported is not None else {})})
     elif out is None:
         if briefing.mode == "llm" and streaming:
             sys.stdout.write("\n")
