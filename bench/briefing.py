@@ -1,7 +1,7 @@
 """Briefing quality: brief a set of topics across 2-3 fields each (fields where the index holds at least 5
 papers on the topic) and count what a researcher forwarding the briefing would be embarrassed by.
 
-    python -m bench.briefing --home /tmp/june-home        # an index of the June listings
+    ACADEMICHUB_EMBEDDING_BACKEND=onnx python -m bench.briefing --home /tmp/june-home   # June, ONNX-built
     academichub bench briefing --home /tmp/june-home
 
 Per topic and overall:
@@ -151,7 +151,7 @@ class OnTopic:
     def __init__(self, retriever: Retriever, topic: Topic) -> None:
         self.retriever = retriever
         self.pattern = topic.pattern()
-        self.query = retriever.encode_query(topic.query)
+        self.query = retriever.embedder.encode_query(topic.query)
 
     def test(self, papers: list[Paper]) -> dict[str, bool]:
         keyed = [p for p in papers if self.pattern.search(f"{p.title} {p.abstract}")]

@@ -343,7 +343,7 @@ class Briefer(IndexComposer):
         bridges: Sequence[Bridge],
         terms: dict[str, set[int]],
     ) -> dict[str, str]:
-        query = self.retriever.encode_query(topic)
+        query = self.retriever.embedder.encode_query(topic)
         used: set[str] = set()
         prose = {"overview": overview_text(topic, sections, sources, bridges, terms)}
         for section in sections:
