@@ -28,7 +28,7 @@ from assistant.compose.extractive import (
 )
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
-from assistant.search.retrieval import Hit, RetrievalError, Retriever
+from assistant.search.retrieval import Hit, RetrievalError, Retriever, hit_json
 from ingest.catalog import PaperFilter
 from ingest.paper import Paper
 from ingest.settings import Settings
@@ -52,19 +52,7 @@ class Source:
         return self.hit.paper
 
     def to_dict(self) -> dict[str, Any]:
-        paper = self.paper
-        return {
-            "number": self.number,
-            "id": paper.id,
-            "title": paper.title,
-            "authors": list(paper.authors),
-            "published": paper.published.isoformat() if paper.published else None,
-            "categories": list(paper.categories),
-            "abs_url": paper.abs_url,
-            "pdf_url": paper.pdf_url,
-            "score": round(self.hit.score, 6),
-            "relevance": round(self.hit.relevance, 4),
-        }
+        return hit_json(self.hit, self.number)
 
 
 def number_sources(hits: Sequence[Hit]) -> list[Source]:

@@ -32,6 +32,7 @@ from assistant.compose.extractive import cite, rank_quotes, split_sentences
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
 from ingest.catalog import PaperFilter
+from ingest.errors import UserFacingError
 from ingest.paper import Paper, archive_of
 
 MAX_AUTO_FIELDS = 3
@@ -64,7 +65,7 @@ _GENERIC = frozenset(
 _URL = re.compile(r"https?://\S+|www\.\S+|\S+\.(?:com|org|io|net)\S*", re.IGNORECASE)
 
 
-class BriefingError(ValueError):
+class BriefingError(UserFacingError, ValueError):
     """Input a briefing cannot serve (empty topic, inverted dates, unknown fields): a readable message."""
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ingest.errors import UserFacingError
 from ingest.settings import Settings
 
 Role = Literal["system", "user", "assistant"]
@@ -19,8 +20,10 @@ PLACEHOLDER_API_KEY = "not-needed"
 OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
 
 
-class LLMError(RuntimeError):
+class LLMError(UserFacingError, RuntimeError):
     """The endpoint failed (timeout, refused connection, 401, 429, 5xx, ...); the message says what to do."""
+
+    heading = "The language model failed"
 
 
 @dataclass(frozen=True)

@@ -45,8 +45,9 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from assistant.search.retrieval import Hit, RetrievalError, Retriever, make_filter
+from assistant.search.retrieval import Hit, RetrievalError, Retriever, hit_json, make_filter
 from ingest.catalog import Catalog, date_to_int, fold, int_to_date
+from ingest.errors import UserFacingError
 from ingest.settings import Settings
 from ingest.sources import ArxivRequest
 
@@ -95,7 +96,7 @@ CREATE INDEX IF NOT EXISTS radar_items_seen ON radar_items(topic_id, paper_id) W
 """
 
 
-class RadarError(ValueError):
+class RadarError(UserFacingError, ValueError):
     """Input the radar cannot serve: the message says what to change."""
 
 
@@ -148,25 +149,10 @@ class FeedBatch:
             "window_total": self.window_total,
             "author": self.author,
             "message": self.message,
-            "items": [hit_to_dict(hit, self.followed.get(hit.paper.id)) for hit in self.items],
+            "items": [
+                {**hit_json(hit), "followed_author": self.followed.get(hit.paper.id)} for hit in self.items
+            ],
         }
-
-
-def hit_to_dict(hit: Hit, followed_author: str | None = None) -> dict[str, Any]:
-    paper = hit.paper
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "authors": paper.authors,
-        "published": paper.published.isoformat() if paper.published else None,
-        "categories": paper.categories,
-        "fields": paper.archives,
-        "abs_url": paper.abs_url,
-        "pdf_url": paper.pdf_url,
-        "relevance": round(hit.relevance, 4),
-        "score": round(hit.score, 6),
-        "followed_author": followed_author,
-    }
 
 
 def _iso(timestamp: float) -> str:

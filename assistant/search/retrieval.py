@@ -18,7 +18,8 @@ import numpy as np
 
 from ingest.catalog import Catalog, PaperFilter, QueryTerms, TermMatch
 from ingest.embedding import Embedder, get_embedder
-from ingest.paper import Paper
+from ingest.errors import UserFacingError
+from ingest.paper import Paper, paper_json
 from ingest.settings import Settings
 from ingest.vectors import VectorIndex
 
@@ -37,12 +38,18 @@ _STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 NO_MATCH = TermMatch(coverage=0.0, log_chance=0.0)
 
 
-class RetrievalError(ValueError):
+class RetrievalError(UserFacingError, ValueError):
     """Input retrieval cannot serve (the message says what to change)."""
 
 
 class EmptyIndexError(RetrievalError):
     """Nothing has been ingested yet."""
+
+    heading = "The index is empty"
+    default_hint = (
+        "ingest the bundled sample (`academichub ingest`), a file (`academichub ingest --file papers.jsonl`) "
+        "or arXiv (`academichub ingest --arxiv --category cs.LG`), then ask again."
+    )
 
 
 @dataclass(frozen=True)
@@ -55,6 +62,17 @@ class Hit:
     relevance: float
     dense_rank: int | None = None
     lexical_rank: int | None = None
+
+
+def hit_json(hit: Hit, number: int | None = None) -> dict[str, Any]:
+    """A retrieved paper in JSON: `paper_json`, its scores, and its citation number [n] when it has one."""
+    head: dict[str, Any] = {"number": number} if number is not None else {}
+    return {
+        **head,
+        **paper_json(hit.paper),
+        "score": round(hit.score, 6),
+        "relevance": round(hit.relevance, 4),
+    }
 
 
 def fts_terms(text: str) -> list[str]:

@@ -10,19 +10,19 @@ from rich.markdown import Markdown
 from rich.markup import escape
 
 from assistant.compose.answer import Answer, Answerer, Source
-from assistant.compose.briefing import Briefer, BriefingError
+from assistant.compose.briefing import Briefer
 from assistant.compose.llm import LLMClient, get_llm
-from assistant.search.retrieval import RetrievalError, Retriever, make_filter
+from assistant.search.retrieval import Retriever, make_filter
 from assistant.ui.cli.common import (
     UserError,
     app,
     console,
     err_console,
     friendly_errors,
-    parse_day,
     print_json,
     settings,
 )
+from ingest.normalize import parse_day
 
 
 def _llm(extractive: bool) -> LLMClient | None:
@@ -77,16 +77,13 @@ def ask(
         streamed.append(token)
         _stream_to_terminal(token)
 
-    try:
-        answer = answerer.answer(
-            question,
-            paper_filter=flt,
-            k=k,
-            use_llm=False if extractive else None,
-            on_token=None if as_json else on_token,
-        )
-    except RetrievalError as err:
-        raise UserError(str(err)) from None
+    answer = answerer.answer(
+        question,
+        paper_filter=flt,
+        k=k,
+        use_llm=False if extractive else None,
+        on_token=None if as_json else on_token,
+    )
     if as_json:
         print_json(answer.to_dict())
         return
@@ -132,18 +129,15 @@ def brief(
             raise UserError(f"{target} is a directory: give a file name")
     briefer = Briefer(cfg, Retriever(cfg), _llm(extractive))
     streaming = not as_json and out is None
-    try:
-        briefing = briefer.brief(
-            topic,
-            fields=field or None,
-            since=parse_day(since, "--since"),
-            until=parse_day(until, "--until"),
-            per_field=per_field,
-            use_llm=False if extractive else None,
-            on_token=_stream_to_terminal if streaming else None,
-        )
-    except (RetrievalError, BriefingError) as err:
-        raise UserError(str(err)) from None
+    briefing = briefer.brief(
+        topic,
+        fields=field or None,
+        since=parse_day(since, "--since"),
+        until=parse_day(until, "--until"),
+        per_field=per_field,
+        use_llm=False if extractive else None,
+        on_token=_stream_to_terminal if streaming else None,
+    )
     written = []
     try:
         if out is not None:

@@ -14,11 +14,11 @@ from assistant.ui.cli.common import (
     console,
     err_console,
     friendly_errors,
-    parse_day,
     print_json,
     settings,
 )
 from ingest.catalog import Catalog
+from ingest.normalize import parse_day
 from ingest.pipeline import Ingestor, IngestSummary, SourceRun, arxiv_run, file_runs, sample_run
 from ingest.settings import Settings
 from ingest.sources import ArxivRequest
@@ -136,14 +136,11 @@ def _daily_run(
     cfg: Settings, ingestor: Ingestor, category: list[str], max_results: int | None, conflicting: object
 ) -> SourceRun:
     """`--daily`: the radar's topics decide the categories (read from the radar state, not from ingest)."""
-    from assistant.radar.service import RadarError, daily_request
+    from assistant.radar.service import daily_request
 
     if conflicting:
         raise UserError("--daily fetches yesterday and today by itself: drop --arxiv/--since/--until/--query")
-    try:
-        request = daily_request(cfg, ingestor.catalog, category, max_results)
-    except RadarError as err:
-        raise UserError(str(err)) from None
+    request = daily_request(cfg, ingestor.catalog, category, max_results)
     return arxiv_run(request, cfg, ingestor.catalog)
 
 

@@ -13,8 +13,8 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from assistant.radar.service import FeedBatch, NothingNewError, Radar, RadarError, Topic
-from assistant.search.retrieval import RetrievalError, Retriever
+from assistant.radar.service import FeedBatch, NothingNewError, Radar, Topic
+from assistant.search.retrieval import Retriever
 from assistant.ui.cli.common import UserError, app, console, friendly_errors, print_json, settings
 
 radar_app = typer.Typer(
@@ -32,8 +32,6 @@ def _radar() -> Iterator[Radar]:
     radar = Radar(cfg, Retriever(cfg))
     try:
         yield radar
-    except (RadarError, RetrievalError) as err:
-        raise UserError(str(err)) from None
     finally:
         radar.close()
 
