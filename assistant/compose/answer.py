@@ -11,6 +11,7 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from assistant.compose import notices as notes
 from assistant.compose.citations import (
     check_citations,
     cited_numbers,
@@ -29,15 +30,13 @@ from assistant.compose.extractive import (
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.search.retrieval import Hit, RetrievalError, Retriever, hit_json
+from assistant.search.words import QUESTION_STOPWORDS
 from ingest.catalog import PaperFilter
 from ingest.paper import Paper
 from ingest.settings import Settings
 
 Mode = Literal["llm", "extractive"]
 NOT_FOUND_TEXT = "I could not find this in the indexed papers."
-NO_LLM_NOTICE = (
-    "No language model is configured: extractive mode (sentences quoted from the retrieved abstracts)."
-)
 
 
 @dataclass
@@ -190,16 +189,6 @@ _CONTINUATION_RE = re.compile(
     r"^\s*(?:and|also|what about|how about|and what about|and how about|or)\b[\s,]*", re.I
 )
 _TERM_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
-_QUESTION_STOPWORDS = frozenset(
-    str.split(
-        "a an and are as at be but by can could do does did for from has have how i in into is it its of "
-        "on or so such than that the their them then there these they this those to was we what when "
-        "where which who why will with would you your about over under between across using use used via "
-        "vs me tell explain describe give show list find any some more most other papers paper recent "
-        "new latest work works study studies approaches approach methods method one ones please know say "
-        "said"
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -211,7 +200,7 @@ class Rewrite:
 
 
 def key_terms(question: str, limit: int = 8) -> str:
-    words = [w for w in _TERM_RE.findall(question) if w.lower() not in _QUESTION_STOPWORDS]
+    words = [w for w in _TERM_RE.findall(question) if w.lower() not in QUESTION_STOPWORDS]
     return " ".join(list(dict.fromkeys(words))[:limit])
 
 
@@ -339,33 +328,23 @@ class Answerer(IndexComposer):
         checked = check_citations(neutralise_links(text), [s.number for s in sources])
         text = checked.text.strip()
         if checked.removed:
-            notices.append(
-                "Removed citation"
-                + ("s " if len(checked.removed) > 1 else " ")
-                + ", ".join(f"[{n}]" for n in checked.removed)
-                + f": only sources [1] to [{len(sources)}] exist."
-            )
+            notices.append(notes.removed_citations(checked.removed, len(sources)))
         found = not (_NOT_FOUND_MARK in text.lower() and not checked.used)
         unsupported: list[str] = []
         if mode == "llm" and found:
             unsupported = find_unsupported(text, sources, self.bank, self.settings.min_support)
             if unsupported:
-                notices.append(
-                    f"{len(unsupported)} sentence{'s' if len(unsupported) > 1 else ''} not supported by the "
-                    "cited abstract (flagged)."
-                )
+                notices.append(notes.unsupported_sentences(len(unsupported)))
         return Answer(question, standalone, text, sources, mode, found, notices, checked.removed, unsupported)
 
     # --- steps ------------------------------------------------------------------------------------------
 
     def _llm_for(self, use_llm: bool | None, notices: list[str]) -> LLMClient | None:
         if use_llm is False:
-            notices.append(
-                "Extractive mode (language model switched off): sentences quoted from the abstracts."
-            )
+            notices.append(notes.LLM_SWITCHED_OFF)
             return None
         if self.llm is None:
-            notices.append(NO_LLM_NOTICE)
+            notices.append(notes.NO_LLM)
             return None
         return self.llm
 
@@ -457,10 +436,10 @@ class Answerer(IndexComposer):
         try:
             reply = llm.chat(messages, on_token=on_token)
         except LLMError as err:
-            notices.append(f"Language model unavailable: {err}. Fell back to extractive mode.")
+            notices.append(notes.llm_fallback(err))
             return None
         if not reply.strip():
-            notices.append("The language model returned an empty answer. Fell back to extractive mode.")
+            notices.append(notes.llm_fallback("it returned an empty answer"))
             return None
         return reply
 

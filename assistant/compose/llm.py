@@ -7,12 +7,16 @@ runs in extractive mode.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from ingest.errors import UserFacingError
 from ingest.settings import Settings
+
+if TYPE_CHECKING:
+    from llama_index.llms.openai_like import OpenAILike
 
 Role = Literal["system", "user", "assistant"]
 # A base URL alone (a local server) needs no key, but the client library insists on one.
@@ -36,23 +40,39 @@ class LLMClient:
     """One configured chat model. Thread-safe for concurrent calls (the openai client is)."""
 
     def __init__(self, settings: Settings) -> None:
-        from llama_index.llms.openai_like import OpenAILike
-
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else PLACEHOLDER_API_KEY
+        self.settings = settings
         self.base_url = (settings.openai_base_url or OPENAI_DEFAULT_BASE).rstrip("/")
         self.model = settings.model
         self.timeout = settings.llm_timeout_seconds
-        self._llm = OpenAILike(
-            model=settings.model,
-            api_base=self.base_url,
-            api_key=key,
-            is_chat_model=True,
-            is_function_calling_model=False,
-            context_window=settings.llm_context_window,
-            temperature=settings.llm_temperature,
-            timeout=settings.llm_timeout_seconds,
-            max_retries=settings.llm_max_retries,
-        )
+        self._client: OpenAILike | None = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def _llm(self) -> OpenAILike:
+        """The llama-index wrapper, made on the first call: importing llama-index takes seconds, and a
+        command that never calls the model (`radar list`, `ask --extractive`) should not pay for it."""
+        with self._client_lock:
+            if self._client is None:
+                from llama_index.llms.openai_like import OpenAILike
+
+                settings = self.settings
+                key = (
+                    settings.openai_api_key.get_secret_value()
+                    if settings.openai_api_key
+                    else PLACEHOLDER_API_KEY
+                )
+                self._client = OpenAILike(
+                    model=settings.model,
+                    api_base=self.base_url,
+                    api_key=key,
+                    is_chat_model=True,
+                    is_function_calling_model=False,
+                    context_window=settings.llm_context_window,
+                    temperature=settings.llm_temperature,
+                    timeout=settings.llm_timeout_seconds,
+                    max_retries=settings.llm_max_retries,
+                )
+            return self._client
 
     def describe(self) -> str:
         return f"{self.model} at {self.base_url}"

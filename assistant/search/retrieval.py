@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from assistant.search.words import FUNCTION_WORDS
 from ingest.catalog import Catalog, PaperFilter, QueryTerms, TermMatch
 from ingest.embedding import Embedder, get_embedder
 from ingest.errors import UserFacingError
@@ -28,12 +29,6 @@ MAX_QUERY_CHARS = 2000
 # BM25 column weights: title, abstract, authors, comment.
 LEXICAL_COLUMN_WEIGHTS = (3.0, 1.0, 1.0, 0.5)
 _TOKEN_RE = re.compile(r"[\w][\w\-']*", re.UNICODE)
-_STOPWORDS_TEXT = (
-    "a an and are as at be but by can do does for from has have how i in into is it its of on or our so "
-    "such than that the their them then there these they this to was we what when where which who why "
-    "will with within without would you your about over under between across using use used via vs "
-)
-_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 NO_MATCH = TermMatch(coverage=0.0, log_chance=0.0)
 
@@ -78,7 +73,7 @@ def hit_json(hit: Hit, number: int | None = None) -> dict[str, Any]:
 def fts_terms(text: str) -> list[str]:
     """The query's content words as quoted FTS5 terms (safe whatever the user typed)."""
     words = [w.strip("-'").lower() for w in _TOKEN_RE.findall(text)]
-    terms = list(dict.fromkeys(w for w in words if w and w not in _STOPWORDS and len(w) > 1))[:64]
+    terms = list(dict.fromkeys(w for w in words if w and w not in FUNCTION_WORDS and len(w) > 1))[:64]
     return [f'"{t}"' for t in terms]
 
 

@@ -24,11 +24,10 @@ from chainlit.input_widget import MultiSelect, Slider, Switch, TextInput
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
-from assistant.compose.answer import Answer, Answerer, Source
-from assistant.compose.briefing import Briefer, Briefing
-from assistant.compose.llm import get_llm
-from assistant.radar.service import FeedBatch, Radar
-from assistant.search.retrieval import Retriever
+from assistant.compose.answer import Answer, Source
+from assistant.compose.briefing import Briefing
+from assistant.engine import IndexStatus, engine
+from assistant.radar.service import FeedBatch
 from assistant.ui import chat_view as view
 from assistant.ui.auth import check_password, parse_auth_users
 from assistant.ui.chat_history import conninfo, ensure_tables, history_path
@@ -42,45 +41,6 @@ P = ParamSpec("P")
 ASK, BRIEFING, RADAR = "Ask", "Briefing", "Radar"
 HISTORY_TURNS = 6
 RADAR_LIST_COMMANDS = {"topics", "my topics", "show my topics", "list", "list topics"}
-
-
-# --- the engine: one per process -------------------------------------------------------------------
-
-
-@dataclass
-class IndexStatus:
-    papers: int
-    first_day: str | None
-    last_day: str | None
-    categories: dict[str, int]
-
-
-class Engine:
-    """The process-wide engine: one retriever (and embedding model), LLM client, answerer, briefer, radar."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.retriever = Retriever(settings)
-        self.llm = get_llm(settings)
-        self.answerer = Answerer(settings, self.retriever, self.llm)
-        self.briefer = Briefer(settings, self.retriever, self.llm, bank=self.answerer.bank)
-        self.radar = Radar(settings, self.retriever, briefer=self.briefer)
-
-    def status(self) -> IndexStatus:
-        catalog = self.retriever.catalog
-        count = catalog.count()
-        first, last = catalog.date_range() if count else (None, None)
-        return IndexStatus(
-            count,
-            first.isoformat() if first else None,
-            last.isoformat() if last else None,
-            catalog.known_categories() if count else {},
-        )
-
-
-@functools.lru_cache(maxsize=1)
-def engine() -> Engine:
-    return Engine(get_settings())
 
 
 async def in_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:

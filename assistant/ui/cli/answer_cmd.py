@@ -9,24 +9,18 @@ import typer
 from rich.markdown import Markdown
 from rich.markup import escape
 
-from assistant.compose.answer import Answer, Answerer, Source
-from assistant.compose.briefing import Briefer
-from assistant.compose.llm import LLMClient, get_llm
-from assistant.search.retrieval import Retriever, make_filter
+from assistant.compose.answer import Answer, Source
+from assistant.search.retrieval import make_filter
 from assistant.ui.cli.common import (
     UserError,
     app,
+    build_engine,
     console,
     err_console,
     friendly_errors,
     print_json,
-    settings,
 )
 from ingest.normalize import parse_day
-
-
-def _llm(extractive: bool) -> LLMClient | None:
-    return None if extractive else get_llm(settings())
 
 
 def _print_notices(notices: list[str]) -> None:
@@ -68,9 +62,8 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the answer, citations and sources as JSON."),
 ) -> None:
     """A short answer in which every claim cites a retrieved paper [n]."""
-    cfg = settings()
     flt = make_filter(category, parse_day(since, "--since"), parse_day(until, "--until"), author)
-    answerer = Answerer(cfg, Retriever(cfg), _llm(extractive))
+    answerer = build_engine(use_llm=not extractive).answerer
     streamed: list[str] = []
 
     def on_token(token: str) -> None:
@@ -123,11 +116,10 @@ def brief(
     as_json: bool = typer.Option(False, "--json", help="Print the briefing and its sources as JSON."),
 ) -> None:
     """A cited cross-field briefing: overview, a section per field, bridges, open questions, references."""
-    cfg = settings()
     for target in (out, bibtex):
         if target is not None and target.exists() and target.is_dir():
             raise UserError(f"{target} is a directory: give a file name")
-    briefer = Briefer(cfg, Retriever(cfg), _llm(extractive))
+    briefer = build_engine(use_llm=not extractive).briefer
     streaming = not as_json and out is None
     briefing = briefer.brief(
         topic,

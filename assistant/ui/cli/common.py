@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from assistant.engine import Engine
 from ingest.errors import UserFacingError
 from ingest.settings import Settings, get_settings
 
@@ -61,6 +62,11 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def settings() -> Settings:
     return get_settings()
+
+
+def build_engine(*, use_llm: bool = True) -> Engine:
+    """The command's engine (one per process, like the app's): retriever, model, LLM, answerer, radar."""
+    return Engine(settings(), use_llm=use_llm)
 
 
 def print_json(payload: Any) -> None:

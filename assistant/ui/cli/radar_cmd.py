@@ -14,8 +14,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from assistant.radar.service import FeedBatch, NothingNewError, Radar, Topic
-from assistant.search.retrieval import Retriever
-from assistant.ui.cli.common import UserError, app, console, friendly_errors, print_json, settings
+from assistant.ui.cli.common import UserError, app, build_engine, console, friendly_errors, print_json
 
 radar_app = typer.Typer(
     help="Daily research radar: saved topics, new papers since your last visit, another batch, a briefing.",
@@ -28,12 +27,11 @@ JSON_HELP = "Print the result as JSON."
 
 @contextmanager
 def _radar() -> Iterator[Radar]:
-    cfg = settings()
-    radar = Radar(cfg, Retriever(cfg))
+    engine = build_engine()
     try:
-        yield radar
+        yield engine.radar
     finally:
-        radar.close()
+        engine.close()
 
 
 def _when(timestamp: float | None) -> str:

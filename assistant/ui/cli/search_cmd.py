@@ -23,12 +23,12 @@ from assistant.search.retrieval import (
 from assistant.ui.cli.common import (
     UserError,
     app,
+    build_engine,
     console,
     err_console,
     friendly_errors,
     print_error,
     print_json,
-    settings,
 )
 from ingest.catalog import PaperFilter
 from ingest.errors import UserFacingError
@@ -150,7 +150,7 @@ def search(
         if as_json or queries_file is not None:
             print_json({"query": query, "results": [], "error": str(err)})
         raise
-    retriever = Retriever(settings())
+    retriever = build_engine().retriever
     search_mode: Mode = mode
     if queries_file is not None:
         for line in _read_queries(queries_file):
