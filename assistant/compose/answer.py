@@ -7,7 +7,7 @@ The chat app and `academichub ask` both call `Answerer.answer`; nothing here pri
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
@@ -29,7 +29,7 @@ from assistant.compose.extractive import (
 )
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
-from assistant.search.retrieval import Hit, RetrievalError, Retriever, hit_json
+from assistant.search.retrieval import Hit, Retriever, hit_json
 from assistant.search.words import QUESTION_STOPWORDS
 from ingest.catalog import PaperFilter
 from ingest.paper import Paper
@@ -71,6 +71,16 @@ class Answer:
     unsupported_sentences: list[str] = field(default_factory=list)
 
     @property
+    def turn(self) -> Turn:
+        """What this answer showed, for the follow-ups that refer to it."""
+        return Turn(
+            self.question,
+            self.standalone_question,
+            self.text,
+            tuple((s.number, s.paper.id) for s in self.sources),
+        )
+
+    @property
     def citations(self) -> dict[int, str]:
         """Citation number -> arXiv id, for the numbers the text actually uses."""
         by_number = {s.number: s.paper.id for s in self.sources}
@@ -89,6 +99,37 @@ class Answer:
             "removed_citations": list(self.removed_citations),
             "unsupported_sentences": list(self.unsupported_sentences),
         }
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One answered question as the user saw it: follow-ups read it instead of re-running retrieval, so
+    "[2]" or "the second one" always means the paper that was shown as [2], whatever was ingested since."""
+
+    question: str
+    standalone: str  # the question as it was searched (after its own follow-up rewrite)
+    answer: str  # the answer text with its [n] citations
+    sources: tuple[tuple[int, str], ...] = ()  # (number shown, paper id) of every numbered source
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON for storage (the chat app keeps it in the answer message's metadata)."""
+        return {
+            "question": self.question,
+            "standalone": self.standalone,
+            "answer": self.answer,
+            "sources": [[n, pid] for n, pid in self.sources],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Turn | None:
+        """A stored turn, or None when the data is not one (an old or damaged record)."""
+        try:
+            question, answer = str(data["question"]), str(data["answer"])
+            standalone = str(data.get("standalone") or question)
+            sources = tuple((int(n), str(pid)) for n, pid in data.get("sources") or ())
+        except (KeyError, TypeError, ValueError):
+            return None
+        return cls(question, standalone, answer, sources)
 
 
 def format_sources(sources: Sequence[Source], abstract_chars: int = 2500) -> str:
@@ -211,42 +252,45 @@ def _ordinal_number(token: str) -> int:
     return int(re.sub(r"\D", "", token))
 
 
+Numbered = Sequence[tuple[int, Paper]]  # papers as they were shown: (number [n], paper)
+
+
 def rewrite_follow_up(
-    question: str, previous_question: str, previous_answer: str, previous: Sequence[Source]
+    question: str, previous_question: str, previous_answer: str, previous: Numbered
 ) -> Rewrite:
     """Deterministic rewrite of a follow-up against the previous turn (extractive mode, and the fallback
     when the model cannot condense): "the second one" / "paper 2" / "[2]" -> that source's title;
     "this paper" -> the first paper the previous answer cited; "these"/"them" -> the previous sources;
     "it", "and ...?" or a very short question -> the previous question's key terms added."""
     terms = key_terms(previous_question)
-    by_number = {s.number: s for s in previous}
-    pointed: list[Source] = []
+    by_number = dict(previous)
+    pointed: list[Paper] = []
 
     def title_of(number: int) -> str | None:
         if number == -1 and previous:
-            number = previous[-1].number
-        source = by_number.get(number)
-        if source is None:
+            number = previous[-1][0]
+        paper = by_number.get(number)
+        if paper is None:
             return None
-        pointed.append(source)
-        return f'"{source.paper.title}"'
+        pointed.append(paper)
+        return f'"{paper.title}"'
 
     text = _ORDINAL_RE.sub(lambda m: title_of(_ordinal_number(m.group(1))) or m.group(0), question)
     text = _NUMBERED_RE.sub(lambda m: title_of(int(next(g for g in m.groups() if g))) or m.group(0), text)
     if not pointed and _THIS_PAPER_RE.search(text):
-        cited = sorted(cited_numbers(previous_answer)) or ([previous[0].number] if previous else [])
+        cited = sorted(cited_numbers(previous_answer)) or ([previous[0][0]] if previous else [])
         text = (
             _THIS_PAPER_RE.sub(lambda m: title_of(cited[0]) or m.group(0), text, count=1) if cited else text
         )
     if pointed:
-        return Rewrite(_tidy(text), frozenset(s.paper.id for s in pointed))
+        return Rewrite(_tidy(text), frozenset(p.id for p in pointed))
     about = f" on {terms}" if terms else ""
     if _PLURAL_RE.search(text) and previous:
         text = _PLURAL_RE.sub(lambda m: f"{m.group(1)} papers{about}", text, count=1)
-        return Rewrite(_tidy(text), frozenset(s.paper.id for s in previous))
+        return Rewrite(_tidy(text), frozenset(p.id for _, p in previous))
     if _THEM_RE.search(text) and previous:
         text = _THEM_RE.sub(lambda m: f"the papers{about}", text, count=1)
-        return Rewrite(_tidy(text), frozenset(s.paper.id for s in previous))
+        return Rewrite(_tidy(text), frozenset(p.id for _, p in previous))
     short = len(key_terms(text).split()) <= 2
     if terms and (_CONTINUATION_RE.search(text) or _IT_RE.search(text) or short):
         body = _CONTINUATION_RE.sub("", text).strip() or text.strip()
@@ -294,7 +338,7 @@ class Answerer(IndexComposer):
         self,
         question: str,
         *,
-        history: Sequence[tuple[str, str]] = (),
+        history: Sequence[Turn] = (),
         paper_filter: PaperFilter | None = None,
         k: int | None = None,
         use_llm: bool | None = None,
@@ -351,19 +395,19 @@ class Answerer(IndexComposer):
     def condense(
         self,
         question: str,
-        history: Sequence[tuple[str, str]],
+        history: Sequence[Turn],
         flt: PaperFilter,
         llm: LLMClient | None,
         notices: list[str],
     ) -> tuple[str, PaperFilter]:
-        """The question made to stand alone (and retrieval restricted to the papers it points at)."""
+        """The question made to stand alone (and retrieval restricted to the papers it points at), read
+        from the turns as they were shown: no earlier question is searched again."""
         text = (question or "").strip()
         if not history or not text:
             return text, flt
-        previous_question, previous_answer = history[-1]
-        previous = self._previous_sources(history, flt)
-        prev_standalone = self._standalone_of(previous_question, history[:-1], flt, depth=2)
-        rewrite = rewrite_follow_up(text, prev_standalone, previous_answer, previous)
+        last = history[-1]
+        previous = self.shown_papers(last)
+        rewrite = rewrite_follow_up(text, last.standalone, last.answer, previous)
         standalone = rewrite.question
         if llm is not None:
             condensed = self._condense_with_llm(llm, text, history, previous, notices)
@@ -374,39 +418,25 @@ class Answerer(IndexComposer):
             flt = replace(flt, only_ids=only)
         return standalone, flt
 
-    def _standalone_of(
-        self, question: str, history: Sequence[tuple[str, str]], flt: PaperFilter, depth: int
-    ) -> str:
-        if not history or depth <= 0:
-            return question
-        previous = self._sources_for(self._standalone_of(history[-1][0], history[:-1], flt, depth - 1), flt)
-        prev_standalone = self._standalone_of(history[-1][0], history[:-1], flt, depth - 1)
-        return rewrite_follow_up(question, prev_standalone, history[-1][1], previous).question
-
-    def _previous_sources(self, history: Sequence[tuple[str, str]], flt: PaperFilter) -> list[Source]:
-        """The sources of the previous answer: retrieval is deterministic, so asking again gives them."""
-        return self._sources_for(self._standalone_of(history[-1][0], history[:-1], flt, depth=2), flt)
-
-    def _sources_for(self, question: str, flt: PaperFilter) -> list[Source]:
-        try:
-            hits = self.retriever.search(question, self.settings.default_k, flt)
-        except RetrievalError:
-            return []
-        return number_sources([h for h in hits if h.relevance >= self.settings.min_relevance])
+    def shown_papers(self, turn: Turn) -> list[tuple[int, Paper]]:
+        """The numbered sources of a turn, fetched from the catalog by id (a paper since removed from the
+        index is left out: its number then points at nothing)."""
+        papers = self.retriever.catalog.get_papers([pid for _, pid in turn.sources])
+        return [(number, papers[pid]) for number, pid in turn.sources if pid in papers]
 
     def _condense_with_llm(
         self,
         llm: LLMClient,
         question: str,
-        history: Sequence[tuple[str, str]],
-        previous: Sequence[Source],
+        history: Sequence[Turn],
+        previous: Numbered,
         notices: list[str],
     ) -> str | None:
         turns = []
-        for user, assistant in history[-3:]:
-            turns.append(f"User: {user.strip()}")
-            turns.append(f"Assistant: {_clip(assistant, 600)}")
-        listed = "\n".join(f"[{s.number}] {fence_safe(s.paper.title)}" for s in previous) or "(none)"
+        for turn in history[-3:]:
+            turns.append(f"User: {turn.question.strip()}")
+            turns.append(f"Assistant: {_clip(turn.answer, 600)}")
+        listed = "\n".join(f"[{n}] {fence_safe(paper.title)}" for n, paper in previous) or "(none)"
         prompt = render_prompt(
             "condense-question", history="\n".join(turns), previous_sources=listed, question=question
         )

@@ -24,7 +24,7 @@ from chainlit.input_widget import MultiSelect, Slider, Switch, TextInput
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
-from assistant.compose.answer import Answer, Source
+from assistant.compose.answer import Answer, Source, Turn
 from assistant.compose.briefing import Briefing
 from assistant.engine import IndexStatus, engine
 from assistant.radar.service import FeedBatch
@@ -396,7 +396,7 @@ async def run_with_retrieval_step(
 
 async def ask(question: str, *, exclude: set[str] | None = None, standalone: bool = False) -> None:
     current = prefs()
-    history: list[tuple[str, str]] = cl.user_session.get("history") or []
+    history: list[Turn] = cl.user_session.get("history") or []
     answer: Answer
     answer, step, msg = await run_with_retrieval_step(
         question,
@@ -425,8 +425,10 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
         shown_ids=set(exclude or ()) | {s.paper.id for s in answer.sources},
     )
     remember(result)
-    if not standalone:
-        cl.user_session.set("history", [*history, (question, answer.text)][-HISTORY_TURNS:])
+    if not standalone:  # "another batch" is not a turn: a follow-up still refers to the answer before it
+        cl.user_session.set("history", [*history, answer.turn][-HISTORY_TURNS:])
+        # Saved with the chat history (when on): a resumed chat reads the turns back from it.
+        msg.metadata = {view.TURN_KEY: answer.turn.to_dict()}
     msg.content = rendered(answer.notices, answer.text, answer.sources)
     msg.elements = source_elements(answer.sources)  # type: ignore[assignment]
     msg.actions = result_actions(result) if answer.sources else []
@@ -719,16 +721,8 @@ if _settings.chat_history:
 
     @cl.on_chat_resume
     async def on_chat_resume(thread: ThreadDict) -> None:
-        """Restore the follow-up context (question/answer turns) and the settings panel."""
-        turns: list[tuple[str, str]] = []
-        question: str | None = None
-        for step in thread.get("steps") or []:
-            if step.get("type") == "user_message":
-                question = step.get("output") or ""
-            elif step.get("type") == "assistant_message" and question is not None:
-                turns.append((question, step.get("output") or ""))
-                question = None
-        cl.user_session.set("history", turns[-HISTORY_TURNS:])
+        """Restore the follow-up context (the turns as they were shown) and the settings panel."""
+        cl.user_session.set("history", view.turns_of(thread.get("steps") or [])[-HISTORY_TURNS:])
         cl.user_session.set("results", {})
         cl.user_session.set("prefs", view.ChatPrefs(k=_settings.default_k))
         try:

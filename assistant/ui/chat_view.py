@@ -7,11 +7,14 @@ Paper text (titles, abstracts, author names) is untrusted: everything taken from
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
+from assistant.compose.answer import Turn
 from assistant.compose.briefing import bibtex_entries
 from assistant.compose.citations import escape_markdown
 from assistant.search.retrieval import make_filter
@@ -240,3 +243,39 @@ def readable_error(err: BaseException) -> tuple[str, bool]:
         hint = f" {err.hint[:1].upper()}{err.hint[1:]}" if err.hint else ""  # our own text: Markdown kept
         return f"**{err.heading}:** {text}{hint}", True
     return f"**Something went wrong** ({type(err).__name__}: {text}). The server log has the details.", False
+
+
+# --- conversation turns in the stored chat history -----------------------------------------------
+
+TURN_KEY = "academichub_turn"  # answer message metadata: the turn it showed
+
+
+def turns_of(steps: Iterable[Mapping[str, Any]]) -> list[Turn]:
+    """The turns of a stored thread: each answer message keeps its turn (question, standalone form, text,
+    numbered source ids) in its metadata. A thread saved before that keeps question and text only: its
+    follow-ups are rewritten from the words, and "the second one" cannot point at a paper."""
+    turns: list[Turn] = []
+    question: str | None = None
+    for step in steps:
+        stored = _metadata(step).get(TURN_KEY)
+        turn = Turn.from_dict(stored) if isinstance(stored, dict) else None
+        if turn is not None:
+            turns.append(turn)
+            question = None
+        elif step.get("type") == "user_message":
+            question = step.get("output") or ""
+        elif step.get("type") == "assistant_message" and question is not None:
+            turns.append(Turn(question, question, step.get("output") or ""))
+            question = None
+    return turns
+
+
+def _metadata(step: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's metadata: a dict, or its JSON text (how SQLite hands it back through Chainlit's layer)."""
+    raw = step.get("metadata") or {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return raw if isinstance(raw, dict) else {}
