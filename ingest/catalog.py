@@ -1,5 +1,6 @@
-"""The catalog: one SQLite row per paper (keyed by versionless arXiv id), an FTS5 lexical index, and the
-per-paper embedding state that makes ingestion idempotent and resumable.
+"""The catalog: one SQLite row per paper (keyed by its source-local id: versionless arXiv id, or the DOI for
+bioRxiv/medRxiv), an FTS5 lexical index, and the per-paper embedding state that makes ingestion idempotent
+and resumable.
 
 `content_hash` is the hash of the embedded text; `embedded_hash` is the hash of what is in the vector
 store. They differ exactly when a paper still needs (re-)embedding, e.g. after a killed run.
@@ -29,6 +30,7 @@ FTS_COLUMNS = (
 SCHEMA_TEMPLATE = """
 CREATE TABLE IF NOT EXISTS papers (
     id TEXT PRIMARY KEY,
+    source TEXT NOT NULL DEFAULT 'arxiv',  -- arxiv | biorxiv | medrxiv
     version INTEGER,
     title TEXT NOT NULL,
     abstract TEXT NOT NULL,
@@ -43,6 +45,7 @@ CREATE TABLE IF NOT EXISTS papers (
     comment TEXT,
     doi TEXT,
     journal_ref TEXT,
+    published_doi TEXT,               -- the journal version's DOI, when the source reports one
     record_hash TEXT NOT NULL,        -- everything we store: detects metadata-only changes
     content_hash TEXT NOT NULL,       -- the embedded text
     embedded_hash TEXT,               -- what the vector store holds; NULL or different = pending
@@ -67,6 +70,26 @@ CREATE TABLE IF NOT EXISTS cursors (
 );
 """
 SCHEMA = SCHEMA_TEMPLATE.replace("{fts_columns}", FTS_COLUMNS)
+
+# Columns added after the first release, with their definitions: an older catalog gets them in place when
+# opened (every existing row was an arXiv paper, hence the default), so an upgraded install keeps its index.
+ADDED_COLUMNS = {
+    "source": "TEXT NOT NULL DEFAULT 'arxiv'",
+    "published_doi": "TEXT",
+}
+# Indexes on added columns are made after the migration (an old table has no such column before it).
+LATE_INDEXES = "CREATE INDEX IF NOT EXISTS papers_source ON papers(source);"
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Bring an existing catalog to the current schema in place; returns the columns it added."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(papers)")}
+    added = [name for name in ADDED_COLUMNS if name not in present]
+    with conn:
+        for name in added:
+            conn.execute(f"ALTER TABLE papers ADD COLUMN {name} {ADDED_COLUMNS[name]}")
+        conn.executescript(LATE_INDEXES)
+    return added
 
 
 def fold(text: str) -> str:
@@ -100,6 +123,7 @@ class PaperFilter:
     """Exact filters shared by every retrieval path. Categories match exactly or by archive prefix."""
 
     categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # 'arxiv', 'biorxiv', 'medrxiv'; empty = every source
     since: date | None = None
     until: date | None = None
     author: str | None = None
@@ -110,6 +134,7 @@ class PaperFilter:
     def active(self) -> bool:
         return bool(
             self.categories
+            or self.sources
             or self.since
             or self.until
             or self.author
@@ -127,6 +152,9 @@ class PaperFilter:
                 f"OR archive IN ({marks}))"
             )
             params += list(self.categories) * 2
+        if self.sources:
+            clauses.append(f"{alias}.source IN ({','.join('?' * len(self.sources))})")
+            params += list(self.sources)
         if self.since:
             clauses.append(f"{alias}.published >= ?")
             params.append(date_to_int(self.since))
@@ -151,12 +179,19 @@ def record_hash(paper: Paper) -> str:
     import hashlib
 
     payload = paper.model_dump(mode="json", exclude={"abs_url", "pdf_url", "html_url"})
+    # Fields added with other sources leave an arXiv record's hash as it was: no spurious "updated" papers
+    # when an upgraded install re-reads what it already holds.
+    if payload.get("source") == "arxiv":
+        del payload["source"]
+    if payload.get("published_doi") is None:
+        del payload["published_doi"]
     return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
 def _row_to_paper(row: sqlite3.Row) -> Paper:
     return Paper(
         id=row["id"],
+        source=row["source"],
         version=row["version"],
         title=row["title"],
         abstract=row["abstract"],
@@ -169,6 +204,7 @@ def _row_to_paper(row: sqlite3.Row) -> Paper:
         comment=row["comment"],
         doi=row["doi"],
         journal_ref=row["journal_ref"],
+        published_doi=row["published_doi"],
     )
 
 
@@ -221,6 +257,7 @@ class Catalog:
         self.conn.execute("PRAGMA journal_mode=WAL")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
+        migrate(self.conn)
         self._scratch: sqlite3.Connection | None = None  # in-memory FTS5 for term_matches, made on first use
 
     def close(self) -> None:
@@ -263,21 +300,25 @@ class Catalog:
                 authors_json = json.dumps(paper.authors, ensure_ascii=False)
                 conn.execute(
                     """
-                    INSERT INTO papers (id, version, title, abstract, title_original, abstract_original,
-                        authors, authors_folded, categories, primary_category, published, updated, comment,
-                        doi, journal_ref, record_hash, content_hash, embedded_hash, ingested_at, changed_at)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)
+                    INSERT INTO papers (id, source, version, title, abstract, title_original,
+                        abstract_original, authors, authors_folded, categories, primary_category, published,
+                        updated, comment, doi, journal_ref, published_doi, record_hash, content_hash,
+                        embedded_hash, ingested_at, changed_at)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)
                     ON CONFLICT(id) DO UPDATE SET
-                        version=excluded.version, title=excluded.title, abstract=excluded.abstract,
+                        source=excluded.source, version=excluded.version, title=excluded.title,
+                        abstract=excluded.abstract,
                         title_original=excluded.title_original, abstract_original=excluded.abstract_original,
                         authors=excluded.authors, authors_folded=excluded.authors_folded,
                         categories=excluded.categories, primary_category=excluded.primary_category,
                         published=excluded.published, updated=excluded.updated, comment=excluded.comment,
-                        doi=excluded.doi, journal_ref=excluded.journal_ref, record_hash=excluded.record_hash,
+                        doi=excluded.doi, journal_ref=excluded.journal_ref,
+                        published_doi=excluded.published_doi, record_hash=excluded.record_hash,
                         content_hash=excluded.content_hash, changed_at=excluded.changed_at
                     """,
                     (
                         paper.id,
+                        paper.source,
                         paper.version,
                         paper.title,
                         paper.abstract,
@@ -292,6 +333,7 @@ class Catalog:
                         paper.comment,
                         paper.doi,
                         paper.journal_ref,
+                        paper.published_doi,
                         record_hash(paper),
                         paper.content_hash,
                         now,
@@ -475,6 +517,11 @@ class Catalog:
     def date_range(self) -> tuple[date | None, date | None]:
         row = self.conn.execute("SELECT min(published), max(published) FROM papers").fetchone()
         return int_to_date(row[0]), int_to_date(row[1])
+
+    def source_counts(self) -> dict[str, int]:
+        """Papers per source ('arxiv', 'biorxiv', 'medrxiv'), largest first."""
+        rows = self.conn.execute("SELECT source, count(*) FROM papers GROUP BY source ORDER BY count(*) DESC")
+        return {row[0]: int(row[1]) for row in rows}
 
     def primary_category_counts(self) -> dict[str, int]:
         rows = self.conn.execute(

@@ -99,6 +99,26 @@ class Settings(BaseSettings):
         0.45, description="Cosine below which a cited sentence counts as unsupported by its cited abstract."
     )
 
+    # Radar delivery: e-mail digests (SMTP) and webhooks (Slack/Mattermost/Discord incoming webhooks)
+    smtp_host: str = Field("", description="SMTP server for `radar send --to`; empty = e-mail not set up.")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="starttls (port 587), ssl (implicit TLS, port 465) or none (local relay)."
+    )
+    smtp_user: str = Field("", description="SMTP login; empty = no authentication.")
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = Field("", description="From address of digests (default: smtp_user).")
+    smtp_timeout_seconds: float = Field(30.0, gt=0)
+    radar_mail_to: str = Field("", description="Default recipients of `radar send` (comma-separated).")
+    radar_webhook_url: SecretStr | None = Field(None, description="Default webhook of `radar send`.")
+    webhook_format: Literal["auto", "slack", "mattermost", "discord"] = Field(
+        "auto", description="Payload flavour; auto = from the webhook host (discord -> discord, else slack)."
+    )
+    webhook_timeout_seconds: float = Field(20.0, gt=0)
+    public_url: str = Field(
+        "", description="The app's address as readers reach it, for feed links (default http://HOST:PORT)."
+    )
+
     # Chat app
     auth_users: str = Field("", description="Comma-separated user:bcrypt-hash pairs; empty = no login.")
     chat_history: bool = Field(False, description="Persist chat history in SQLite (Chainlit data layer).")

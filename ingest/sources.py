@@ -1,4 +1,5 @@
-"""Where papers come from: JSONL files, the bundled sample, and the live arXiv API.
+"""Where papers come from: JSONL files (arXiv and bioRxiv/medRxiv layouts), the bundled sample, and the
+live arXiv API (the bioRxiv/medRxiv API is `ingest.rxiv_api`).
 
 Every source yields `Paper`s and `Skipped` notes, in order; nothing here touches the index.
 """
@@ -12,7 +13,7 @@ import logging
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ import arxiv
 import requests
 from requests.adapters import HTTPAdapter
 
+from ingest import rxiv
 from ingest.errors import UserFacingError
 from ingest.normalize import RecordError, from_arxiv_result, from_json_record
 from ingest.paper import Paper
@@ -69,8 +71,30 @@ def _open_text(path: Path) -> TextIO:
     return path.open(encoding="utf-8", errors="replace")
 
 
+def paper_from_record(record: Any, listing_date: date | None = None) -> Paper:
+    """One JSON record in any layout we know, detected per record: bioRxiv/medRxiv API records and daily
+    listings, then arXiv's snapshot and daily-listing layouts."""
+    if isinstance(record, Mapping):
+        if rxiv.is_api_record(record):
+            return rxiv.from_api_record(record)
+        if rxiv.is_daily_listing(record):
+            return rxiv.from_daily_listing(record, listing_date)
+    return from_json_record(record, listing_date)
+
+
+def records_of(value: Any) -> list[Any]:
+    """The records a JSON value holds: a saved API answer's `collection` (also inside a capture's `body`), or
+    the value itself."""
+    if isinstance(value, Mapping) and isinstance(value.get("body"), Mapping) and "url" in value:
+        value = value["body"]
+    if isinstance(value, Mapping) and isinstance(value.get("collection"), list):
+        return list(value["collection"])
+    return [value]
+
+
 def read_jsonl(path: Path) -> Iterator[SourceItem]:
-    """Papers from a JSONL or JSONL.gz file in either layout, detected per line.
+    """Papers from a JSONL or JSONL.gz file in any layout, detected per line (a line may also hold a saved
+    bioRxiv/medRxiv API answer); a `.json` file is read as one document (an API answer or a list of records).
 
     Bad lines become `Skipped` with their line number; a gzip cut short yields what was readable, then a
     `Skipped` saying where it broke off.
@@ -80,6 +104,9 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
     if path.is_dir():
         raise SourceError(f"{path}: is a directory, expected a .jsonl or .jsonl.gz file")
     listing_date = listing_date_from_name(path)
+    if path.name.endswith((".json", ".json.gz")):
+        yield from _read_json_document(path, listing_date)
+        return
     lines = 0
     try:
         with _open_text(path) as handle:
@@ -93,10 +120,13 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
                 except json.JSONDecodeError as err:
                     yield Skipped(where, f"malformed JSON ({err.msg})")
                     continue
-                try:
-                    yield from_json_record(record, listing_date)
-                except RecordError as err:
-                    yield Skipped(where, str(err))
+                records = records_of(record)
+                for index, item in enumerate(records, start=1):
+                    at = f"{where}#{index}" if len(records) > 1 else where
+                    try:
+                        yield paper_from_record(item, listing_date)
+                    except RecordError as err:
+                        yield Skipped(at, str(err))
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
         yield Skipped(
             f"{path.name}:{lines + 1}", f"file cut short or corrupt ({err.__class__.__name__}: {err})"
@@ -104,6 +134,27 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
         return
     if lines == 0:
         yield Skipped(path.name, "empty file")
+
+
+def _read_json_document(path: Path, listing_date: date | None) -> Iterator[SourceItem]:
+    """A whole-file JSON document (a saved API answer or a list of records), not one record per line."""
+    try:
+        with _open_text(path) as handle:
+            document = json.load(handle)
+    except json.JSONDecodeError as err:
+        yield Skipped(path.name, f"malformed JSON (line {err.lineno}: {err.msg})")
+        return
+    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
+        yield Skipped(path.name, f"file cut short or corrupt ({err.__class__.__name__}: {err})")
+        return
+    records = document if isinstance(document, list) else records_of(document)
+    if not records:
+        yield Skipped(path.name, "no records")
+    for index, record in enumerate(records, start=1):
+        try:
+            yield paper_from_record(record, listing_date)
+        except RecordError as err:
+            yield Skipped(f"{path.name}#{index}", str(err))
 
 
 def read_sample() -> Iterator[SourceItem]:

@@ -363,6 +363,36 @@ class Radar:
             ]
         return ids
 
+    def window_items(self, name: str) -> tuple[Topic, list[tuple[Hit, str | None]], datetime | None]:
+        """The current window's feed (seen or not, feed order) with the followed author of each paper,
+        opening a visit if an ingest ran since: what a delivery (e-mail, webhook) sends from."""
+        self._topic_row(name)
+        self._require_index()
+        with self._write() as conn:
+            row = self._topic_row(name, conn)
+            if row["window_until"] is None or self._catalog_moved(row):
+                row = self._open_visit(conn, row)
+            items = self._items(conn, row["id"], row["window_number"])
+        items.sort(key=lambda item: int(item["rank"]))
+        ranked = [(item["hit"], item["followed"]) for item in items]
+        return _row_to_topic(row), ranked, _window_of(row).since
+
+    def mark_seen(self, name: str, paper_ids: Sequence[str]) -> int:
+        """Mark papers of the current window as seen, as one batch (a delivered digest counts as shown);
+        returns the batch number, 0 when nothing was unseen."""
+        with self._write() as conn:
+            row = self._topic_row(name, conn)
+            number = self._next_batch_number(conn, row["id"], row["window_number"])
+            changed = conn.executemany(
+                "UPDATE radar_items SET batch = ?, shown_at = ? "
+                "WHERE topic_id = ? AND window = ? AND paper_id = ? AND batch IS NULL",
+                [(number, time.time(), row["id"], row["window_number"], pid) for pid in paper_ids],
+            ).rowcount
+        return number if changed else 0
+
+    def topic_id(self, name: str) -> int:
+        return int(self._topic_row(name)["id"])
+
     def brief(
         self, name: str, *, use_llm: bool | None = None, on_token: Callable[[str], None] | None = None
     ) -> Briefing:
@@ -500,31 +530,7 @@ class Radar:
         )
         if not candidates:
             return
-        ranked: list[tuple[Hit, str | None]] = []
-        followed: dict[str, str] = {}
-        for author in topic.authors:
-            for pid in self.retriever.catalog.filter_ids(make_filter(author=author, only_ids=candidates)):
-                followed.setdefault(pid, author)
-        if followed:
-            author_hits = self.retriever.search(
-                topic.query,
-                k=min(len(followed), MAX_FEED),
-                paper_filter=make_filter(only_ids=set(followed)),
-                mode="dense",
-            )
-            ranked += [(hit, followed[hit.paper.id]) for hit in author_hits]
-        try:
-            matches = self.retriever.search(
-                topic.query,
-                k=MAX_FEED,
-                paper_filter=make_filter(categories=topic.fields, only_ids=candidates),
-            )
-        except RetrievalError as err:
-            raise RadarError(str(err)) from None
-        threshold = self.settings.radar_min_relevance
-        ranked += [
-            (hit, None) for hit in matches if hit.relevance >= threshold and hit.paper.id not in followed
-        ]
+        ranked = self.rank_papers(row["id"], topic, candidates)
         start = int(
             conn.execute(
                 "SELECT coalesce(max(rank), 0) FROM radar_items WHERE topic_id = ? AND window = ?",
@@ -550,6 +556,36 @@ class Radar:
             ],
         )
 
+    def rank_papers(self, topic_id: int, topic: Topic, candidates: set[str]) -> list[tuple[Hit, str | None]]:
+        """The topic's feed order over `candidates`: papers by followed authors first, then topic matches
+        at or above `radar_min_relevance` (a library topic ranks by closeness to its library)."""
+        ranked: list[tuple[Hit, str | None]] = []
+        followed: dict[str, str] = {}
+        for author in topic.authors:
+            for pid in self.retriever.catalog.filter_ids(make_filter(author=author, only_ids=candidates)):
+                followed.setdefault(pid, author)
+        if followed:
+            author_hits = self.retriever.search(
+                topic.query,
+                k=min(len(followed), MAX_FEED),
+                paper_filter=make_filter(only_ids=set(followed)),
+                mode="dense",
+            )
+            ranked += [(hit, followed[hit.paper.id]) for hit in author_hits]
+        try:
+            matches = self.retriever.search(
+                topic.query,
+                k=MAX_FEED,
+                paper_filter=make_filter(categories=topic.fields, only_ids=candidates),
+            )
+        except RetrievalError as err:
+            raise RadarError(str(err)) from None
+        threshold = self.settings.radar_min_relevance
+        ranked += [
+            (hit, None) for hit in matches if hit.relevance >= threshold and hit.paper.id not in followed
+        ]
+        return ranked
+
     def _items(self, conn: sqlite3.Connection, topic_id: int, window: int) -> list[dict[str, Any]]:
         rows = conn.execute(
             "SELECT * FROM radar_items WHERE topic_id = ? AND window = ? ORDER BY batch IS NULL, batch, rank",
@@ -562,7 +598,15 @@ class Radar:
             if paper is None:
                 continue  # removed from the catalog since: never shown
             hit = Hit(paper, r["score"], r["relevance"], r["dense_rank"], r["lexical_rank"])
-            items.append({"paper": paper, "hit": hit, "batch": r["batch"], "followed": r["followed_author"]})
+            items.append(
+                {
+                    "paper": paper,
+                    "hit": hit,
+                    "batch": r["batch"],
+                    "followed": r["followed_author"],
+                    "rank": r["rank"],
+                }
+            )
         return items
 
     @staticmethod

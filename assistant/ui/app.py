@@ -31,6 +31,7 @@ from assistant.radar.service import FeedBatch
 from assistant.ui import chat_view as view
 from assistant.ui.auth import check_password, parse_auth_users
 from assistant.ui.chat_history import conninfo, ensure_tables, history_path
+from assistant.ui.feed_routes import add_feed_routes
 from ingest.paper import Paper
 from ingest.settings import Settings, get_settings
 
@@ -698,6 +699,8 @@ async def warm_up() -> None:
     except Exception as err:  # an empty or missing index is reported in the chat, not at start-up
         log.warning("warm-up incomplete: %s", err)
 
+
+add_feed_routes(lambda: engine().radar)  # the topics' Atom feeds, on the app's own server
 
 _settings = get_settings()
 _users = parse_auth_users(_settings.auth_users)

@@ -3,6 +3,7 @@ briefing. A thin shell over `assistant.radar.service.Radar` (the chat app's Rada
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -13,8 +14,18 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from assistant.radar import delivery
 from assistant.radar.service import FeedBatch, NothingNewError, Radar, Topic
-from assistant.ui.cli.common import UserError, app, build_engine, console, friendly_errors, print_json
+from assistant.ui.cli.common import (
+    UserError,
+    app,
+    build_engine,
+    console,
+    err_console,
+    friendly_errors,
+    print_json,
+    settings,
+)
 
 radar_app = typer.Typer(
     help="Daily research radar: saved topics, new papers since your last visit, another batch, a briefing.",
@@ -131,9 +142,29 @@ def feed(
     batch: int = typer.Option(10, "--batch", "-n", min=1, max=100, help="Papers per batch."),
     next_batch: bool = typer.Option(False, "--next", help="Another batch: the next papers not yet seen."),
     author: str = typer.Option(None, "--author", "-a", help="Only papers by this author (substring)."),
+    output: str = typer.Option(
+        "cards",
+        "--format",
+        help="cards (new since your last visit), atom (the topic's Atom feed: its matches of the last "
+        "7 listing days, marks nothing seen) or url (the app's secret feed URL for a feed reader).",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """New papers for a topic since your last visit, one batch at a time."""
+    """New papers for a topic since your last visit, one batch at a time (or its Atom feed)."""
+    if output not in ("cards", "atom", "url"):
+        raise UserError(f"--format {output!r}: use cards, atom or url")
+    if output != "cards":
+        with _radar() as radar:
+            if output == "atom":
+                sys.stdout.write(delivery.topic_feed(radar, name))
+                return
+            base = (radar.settings.public_url or "http://127.0.0.1:8000").rstrip("/")
+            url = base + delivery.feed_path(delivery.feed_token(radar, name))
+        if as_json:
+            print_json({"topic": name, "feed_url": url})
+        else:
+            sys.stdout.write(url + "\n")
+        return
     with _radar() as radar:
         result = radar.feed(name, batch=batch, next_batch=next_batch, author=author)
     if as_json:
@@ -169,6 +200,46 @@ def print_feed(result: FeedBatch) -> None:
         console.print(result.message, highlight=False)
     elif result.remaining:
         console.print(f"Another batch: [bold]academichub radar feed {escape(_quoted(topic.name))} --next[/]")
+
+
+@radar_app.command("send")
+@friendly_errors
+def send(
+    name: str = typer.Argument(..., help="Topic name."),
+    to: list[str] = typer.Option(
+        None, "--to", help="E-mail address (repeatable); SMTP from ACADEMICHUB_SMTP_*."
+    ),
+    webhook: str = typer.Option(None, "--webhook", help="Slack/Mattermost/Discord incoming-webhook URL."),
+    with_briefing: bool = typer.Option(False, "--brief", help="Add today's briefing to the e-mail."),
+    limit: int = typer.Option(delivery.DIGEST_MAX, "--max", min=1, max=100, help="Papers per digest."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Send the topic's new papers (not yet sent there) by e-mail and/or to a webhook; exit 2 if a send
+    failed (those papers stay unsent and unseen, so the next run sends them)."""
+    cfg = settings()
+    recipients = list(to or []) or [a for a in cfg.radar_mail_to.split(",") if a.strip()]
+    url = webhook or (cfg.radar_webhook_url.get_secret_value() if cfg.radar_webhook_url else None)
+    if not to and not webhook and not recipients and not url:
+        raise UserError(
+            "say where to send: --to ADDRESS and/or --webhook URL "
+            "(or ACADEMICHUB_RADAR_MAIL_TO / ACADEMICHUB_RADAR_WEBHOOK_URL)"
+        )
+    with _radar() as radar:
+        results = delivery.send_digest(
+            radar, name, to=recipients, webhook=url, with_briefing=with_briefing, limit=limit
+        )
+    failed = [r for r in results if not r.sent and r.message and not r.message.startswith("nothing new")]
+    if as_json:
+        print_json({"topic": name, "deliveries": [r.to_dict() for r in results]})
+    else:
+        for result in results:
+            if result in failed:
+                err_console.print(f"[bold red]error:[/] {escape(result.message)}", highlight=False)
+            else:
+                style = "green" if result.sent else "dim"
+                console.print(f"[{style}]{escape(result.message)}[/]", highlight=False)
+    if failed:
+        raise typer.Exit(2)
 
 
 @radar_app.command("brief")
