@@ -19,13 +19,9 @@ from assistant.ui.cli.common import (
     err_console,
     friendly_errors,
     print_json,
+    print_notices,
 )
 from ingest.normalize import parse_day
-
-
-def _print_notices(notices: list[str]) -> None:
-    for notice in notices:
-        err_console.print(f"[yellow]note:[/] {escape(notice)}", highlight=False)
 
 
 def _print_sources(sources: list[Source]) -> None:
@@ -97,7 +93,7 @@ def _print_answer(answer: Answer, streamed_text: str) -> None:
         err_console.print("[yellow]flagged (no support in the cited abstract):[/]")
         for sentence in answer.unsupported_sentences:
             err_console.print(f"  - {escape(sentence)}", highlight=False)
-    _print_notices(answer.notices)
+    print_notices(answer.notices)
 
 
 @app.command()
@@ -150,4 +146,4 @@ def brief(
     if not as_json:
         for path in written:
             err_console.print(f"wrote {escape(path)}", highlight=False)
-        _print_notices(briefing.notices)
+        print_notices(briefing.notices)

@@ -41,6 +41,13 @@ def print_error(err: UserFacingError) -> None:
         err_console.print(f"[dim]hint:[/] {escape(err.hint)}", highlight=False)
 
 
+def print_notices(notices: list[str]) -> None:
+    """The notes of an answer or briefing (extractive mode, model fallback, removed citations), on stderr
+    so that stdout stays the answer itself."""
+    for notice in notices:
+        err_console.print(f"[yellow]note:[/] {escape(notice)}", highlight=False)
+
+
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Turn every `UserFacingError` into its readable message and exit code 2 (no traceback)."""
 

@@ -24,6 +24,7 @@ from assistant.ui.cli.common import (
     err_console,
     friendly_errors,
     print_json,
+    print_notices,
     settings,
 )
 
@@ -272,8 +273,7 @@ def brief(
     if as_json:
         print_json(briefing.to_dict())
         return
-    for notice in briefing.notices:
-        console.print(f"[yellow]note:[/] {escape(notice)}")
+    print_notices(briefing.notices)
     from rich.markdown import Markdown
 
     console.print(Markdown(briefing.markdown))
