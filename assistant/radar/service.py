@@ -186,7 +186,7 @@ class Radar:
         self.settings = settings
         self.retriever = retriever
         self._local = threading.local()
-        self._briefer = briefer  # the app passes its own; the CLI gets one made on first use
+        self._briefer = briefer  # the engine passes its own; else made on first use (tests, bench)
 
     # --- state database -------------------------------------------------------------------------------
 
