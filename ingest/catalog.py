@@ -373,6 +373,11 @@ class Catalog:
                 "UPDATE papers SET embedded_hash = ? WHERE id = ?", [(h, pid) for pid, h in hashes.items()]
             )
 
+    def reset_embedded(self, ids: Sequence[str]) -> None:
+        """Mark these papers' vectors pending (the vector store lost them): the next ingest re-embeds them."""
+        with self.transaction() as conn:
+            conn.executemany("UPDATE papers SET embedded_hash = NULL WHERE id = ?", [(pid,) for pid in ids])
+
     # --- cursors (resumable API ingests) --------------------------------------------------------------
 
     def get_cursor(self, key: str) -> int:
@@ -406,14 +411,6 @@ class Catalog:
 
     def get_paper(self, paper_id: str) -> Paper | None:
         return self.get_papers([paper_id]).get(paper_id)
-
-    def ingested_at(self, ids: Sequence[str]) -> dict[str, float]:
-        found: dict[str, float] = {}
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(f"SELECT id, ingested_at FROM papers WHERE id IN ({marks})", chunk)
-            found.update({row[0]: float(row[1]) for row in rows})
-        return found
 
     def filter_ids(self, paper_filter: PaperFilter) -> list[str]:
         where, params = paper_filter.where_sql()
@@ -528,6 +525,36 @@ class Catalog:
             "SELECT primary_category, count(*) FROM papers GROUP BY primary_category ORDER BY count(*) DESC"
         )
         return {row[0]: int(row[1]) for row in rows}
+
+    # --- when papers entered the catalog (the radar's windows) -----------------------------------------
+
+    def newest_ingested(self) -> float:
+        """When the newest paper first entered the catalog (unix seconds; 0.0 for an empty catalog)."""
+        return float(self.conn.execute("SELECT max(ingested_at) FROM papers").fetchone()[0] or 0.0)
+
+    def ids_ingested_since(self, when: float) -> set[str]:
+        """Papers that first entered the catalog at or after `when` (a re-listed paper keeps its first)."""
+        rows = self.conn.execute("SELECT id FROM papers WHERE ingested_at >= ?", (when,))
+        return {row[0] for row in rows}
+
+    def ids_ingested_between(self, after: float, until: float, published_from: date | None) -> set[str]:
+        """Papers first ingested in (`after`, `until`], except those published before `published_from`
+        (a backfill of old papers); undated papers count."""
+        rows = self.conn.execute(
+            "SELECT id FROM papers WHERE ingested_at > ? AND ingested_at <= ? "
+            "AND (published IS NULL OR published >= ?)",
+            (after, until, date_to_int(published_from) or 0),
+        )
+        return {row[0] for row in rows}
+
+    def ids_of_listing(self, first_day: date | None, until: float, or_ingested_after: float) -> set[str]:
+        """Papers ingested by `until` that were published on or after `first_day` (the latest listing) or
+        entered the catalog after `or_ingested_after`."""
+        rows = self.conn.execute(
+            "SELECT id FROM papers WHERE ingested_at <= ? AND (published >= ? OR ingested_at > ?)",
+            (until, date_to_int(first_day) or 0, or_ingested_after),
+        )
+        return {row[0] for row in rows}
 
     def all_ids(self) -> list[str]:
         return [row[0] for row in self.conn.execute("SELECT id FROM papers ORDER BY rowid")]

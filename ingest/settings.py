@@ -91,10 +91,22 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENAI_BASE_URL", "OPENAI_API_BASE", "ACADEMICHUB_OPENAI_BASE_URL"),
     )
     model: str = Field("gpt-4o-mini", description="Chat model name at the endpoint.")
-    llm_timeout_seconds: float = Field(60.0, gt=0)
+    llm_timeout_seconds: float = Field(
+        60.0, gt=0, description="Seconds to wait for the first token (the prompt is read before it)."
+    )
+    llm_token_timeout_seconds: float = Field(
+        20.0, gt=0, description="Seconds to wait for the next token once the answer has started."
+    )
     llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
-    llm_max_retries: int = Field(1, ge=0, le=10, description="Retries on 429/5xx/timeouts, then fall back.")
-    llm_context_window: int = Field(16384, ge=1024, description="Context window of the model (tokens).")
+    llm_max_retries: int = Field(
+        1, ge=0, le=10, description="Retries on 429/5xx/refused connections (never after a timeout)."
+    )
+    llm_context_window: int = Field(
+        16384, ge=512, description="Context window of the model (tokens): prompt + answer must fit."
+    )
+    llm_max_tokens_answer: int = Field(600, ge=16, description="Longest answer the model may write (tokens).")
+    llm_max_tokens_briefing: int = Field(1500, ge=16, description="Longest briefing prose (tokens).")
+    llm_max_tokens_rewrite: int = Field(80, ge=8, description="Longest follow-up rewrite (tokens).")
     min_support: float = Field(
         0.45, description="Cosine below which a cited sentence counts as unsupported by its cited abstract."
     )

@@ -13,7 +13,7 @@ import logging
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -194,6 +194,24 @@ class ArxivRequest:
         """Identifies this request for resuming: same query and limit, same cursor."""
         text = f"{self.search_query()}|{self.max_results}"
         return "arxiv:" + hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def daily_arxiv_request(
+    fields: Sequence[str], known_categories: Iterable[str], day: date, max_results: int | None = None
+) -> ArxivRequest:
+    """The submissions of `day` and the day before (UTC, arXiv's clock) in these fields. An archive field
+    (`cs`) becomes its categories known to the index, because the arXiv API matches `cat:` exactly."""
+    known = list(known_categories)
+    categories: list[str] = []
+    for name in fields:
+        members = [c for c in known if "." not in name and c.startswith(name + ".")]
+        categories += members or [name]
+    return ArxivRequest(
+        categories=tuple(dict.fromkeys(categories)),
+        since=day - timedelta(days=1),
+        until=day,
+        max_results=max_results,
+    )
 
 
 # Statuses worth another try: rate limiting and server trouble. 4xx other than 429 are final.

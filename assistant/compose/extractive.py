@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.compose.citations import content_stems, lexical_support, neutralise_links
+from assistant.compose.citations import (
+    content_stems,
+    drop_reference_marks,
+    lexical_support,
+    neutralise_links,
+)
 from ingest.embedding import Embedder
 from ingest.paper import Paper
 
@@ -203,9 +208,10 @@ def rank_quotes(
 
 
 def cite(sentence: str, numbers: Sequence[int]) -> str:
-    """`sentence` (links neutralised) with its citation before the final full stop: "... result [2]."."""
+    """`sentence` (links and the paper's own reference marks neutralised) with its citation before the
+    final full stop: "... result [2]."."""
     marks = "".join(f"[{n}]" for n in numbers)
-    text = neutralise_links(sentence).strip()
+    text = drop_reference_marks(neutralise_links(sentence)).strip()
     if text.endswith("."):
         return f"{text[:-1]} {marks}."
     return f"{text} {marks}"

@@ -150,7 +150,10 @@ def _published(paper: Paper) -> str:
 
 def _state(radar: Radar) -> Any:
     conn = radar.db
-    conn.executescript(SCHEMA)  # idempotent; the radar's own tables exist once it has a connection
+    # execute(), not executescript(), which would commit a transaction the caller has open
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
     return conn
 
 

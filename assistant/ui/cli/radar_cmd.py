@@ -62,12 +62,23 @@ def _print_topic(topic: Topic, verb: str) -> None:
 @friendly_errors
 def add(
     name: str = typer.Argument(..., help="Topic name (unique, case-insensitive)."),
-    query: str = typer.Option(..., "--query", "-q", help="What the topic is about, in words."),
+    query: str = typer.Option(None, "--query", "-q", help="What the topic is about, in words."),
+    from_library: Path = typer.Option(
+        None,
+        "--from-library",
+        help="A BibTeX, RIS or CSL-JSON export (Zotero, Mendeley, JabRef): new papers are ranked by "
+        "closeness to these papers.",
+    ),
     field: list[str] = typer.Option(None, "--field", "-f", help="arXiv category or archive (repeatable)."),
     author: list[str] = typer.Option(None, "--author", "-a", help="Follow this author (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Save a topic to follow."""
+    """Save a topic to follow: what it is about (--query), or a library export of papers you care about."""
+    if from_library is not None:
+        _add_from_library(name, from_library, query, field or [], author or [], as_json)
+        return
+    if not query:
+        raise UserError('say what the topic is about: --query "..." or --from-library FILE')
     with _radar() as radar:
         topic = radar.add_topic(name, query, fields=field or (), authors=author or ())
     if as_json:
@@ -75,6 +86,36 @@ def add(
         return
     _print_topic(topic, "Saved")
     console.print(f"See what is new: [bold]academichub radar feed {escape(_quoted(topic.name))}[/]")
+
+
+def _add_from_library(
+    name: str, path: Path, query: str | None, fields: list[str], authors: list[str], as_json: bool
+) -> None:
+    from assistant.radar.library import add_library_topic
+
+    with _radar() as radar:
+        made = add_library_topic(radar, name, path, query=query, fields=fields)
+        for who in authors:
+            made.topic = radar.follow_author(made.topic.name, who)
+    if as_json:
+        print_json(made.to_dict())
+        return
+    inside = [m for m in made.matches if m.paper_id]
+    console.print(
+        f"Saved topic [bold]{escape(made.topic.name)}[/] from a {made.format} library of "
+        f"{len(made.matches)} papers: {len(inside)} in the index anchor it, "
+        f"{len(made.matches) - len(inside)} contribute their title/abstract.",
+        highlight=False,
+    )
+    console.print("  distinctive terms: " + escape(", ".join(made.terms)), highlight=False)
+    table = Table("#", "library paper", "in the index?")
+    for number, match in enumerate(made.matches, start=1):
+        style = "green" if match.paper_id else "yellow"
+        table.add_row(str(number), escape(match.entry.title[:90]), f"[{style}]{escape(match.status)}[/]")
+    console.print(table)
+    for reason in made.skipped:
+        console.print(f"[yellow]skipped:[/] {escape(reason)}", highlight=False)
+    console.print(f"See what is new: [bold]academichub radar feed {escape(_quoted(made.topic.name))}[/]")
 
 
 @radar_app.command("list")
