@@ -27,6 +27,7 @@ from chainlit.utils import utc_now
 from assistant.compose.answer import Answer, Source, Turn
 from assistant.compose.briefing import Briefing
 from assistant.engine import IndexStatus, engine
+from assistant.radar import charts
 from assistant.radar.service import FeedBatch
 from assistant.ui import chat_view as view
 from assistant.ui.auth import check_password, parse_auth_users
@@ -114,6 +115,7 @@ class Result:
     numbered: list[tuple[int, Paper]]
     shown_ids: set[str] = field(default_factory=set)
     bibtex: str | None = None
+    map_svg: str | None = None  # a briefing's field map, exported beside its Markdown
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -334,22 +336,34 @@ def result_actions(result: Result) -> list[cl.Action]:
     return actions
 
 
-EXPORT_LABELS = {"text/markdown": "Export Markdown", "application/x-bibtex": "Export BibTeX"}
+EXPORT_LABELS = {
+    "text/markdown": "Export Markdown",
+    "application/x-bibtex": "Export BibTeX",
+    "image/svg+xml": "Export field map (SVG)",
+}
 
 
 def export_element(result: Result) -> cl.CustomElement:
     """One-click Markdown/BibTeX downloads under the message (public/elements/AcademicHubExport.jsx)."""
-    files = view.export_files(result.title, result.body, result.numbered, result.bibtex)
-    return cl.CustomElement(
-        name="AcademicHubExport",
-        display="inline",
-        props={
-            "files": [
-                {"name": f.name, "mime": f.mime, "content": f.content, "label": EXPORT_LABELS[f.mime]}
-                for f in files
-            ]
-        },
-    )
+    files = [
+        {"name": f.name, "mime": f.mime, "content": f.content, "label": EXPORT_LABELS[f.mime]}
+        for f in view.export_files(result.title, result.body, result.numbered, result.bibtex)
+    ]
+    if result.map_svg:  # a briefing's field map travels with its Markdown, which shows it
+        picture = f"{view.slug(result.title)}-map.svg"
+        for item in files:
+            if item["mime"] == "text/markdown":
+                reference = f"\n\n## Field map\n\n![The briefing's papers by field]({picture})\n"
+                item["content"] = item["content"].rstrip() + reference
+        files.append(
+            {
+                "name": picture,
+                "mime": "image/svg+xml",
+                "content": result.map_svg,
+                "label": EXPORT_LABELS["image/svg+xml"],
+            }
+        )
+    return cl.CustomElement(name="AcademicHubExport", display="inline", props={"files": files})
 
 
 def message_elements(result: Result, sources: list[Source]) -> list[Any]:
@@ -505,6 +519,7 @@ async def show_briefing(
         await close_step(step, briefing.sources)
     text = view.without_references(briefing.markdown)  # the Sources list below replaces it
     cited, also = shown_sources(text, briefing.sources)
+    points = await in_thread(charts.field_map, briefing, engine().retriever) if briefing.sources else None
     result = Result(
         kind=kind,
         query=topic,
@@ -513,10 +528,15 @@ async def show_briefing(
         numbered=numbered(cited + also),
         shown_ids=set(exclude or ()) | {s.paper.id for s in briefing.sources},
         bibtex=briefing.to_bibtex(),
+        map_svg=charts.field_map_svg(points) if points and points.points else None,
     )
     remember(result)
     msg.content = rendered(briefing.notices, text, cited, also)
-    msg.elements = message_elements(result, cited + also)
+    elements = message_elements(result, cited + also)
+    if points and points.points:  # the field map, next to the briefing
+        figure = charts.field_map_figure(points)
+        elements.append(cl.Plotly(name="Field map", figure=figure, display="inline", size="large"))
+    msg.elements = elements
     msg.actions = result_actions(result) if briefing.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
 
@@ -601,7 +621,13 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         actions.insert(
             0, cl.Action(name="radar_next", payload=payload, label="Show another batch", icon="refresh-cw")
         )
-    await cl.Message(content=head, author="AcademicHub").send()
+    chart: list[Any] = []
+    if not next_batch:  # how many matching papers each day brought, once per visit
+        counts = await in_thread(charts.daily_counts, engine().radar, name)
+        if counts.days:
+            figure = charts.radar_figure(counts)
+            chart = [cl.Plotly(name="Radar chart", figure=figure, display="inline", size="large")]
+    await cl.Message(content=head, elements=chart, author="AcademicHub").send()
     for position, hit in enumerate(batch.items, start=1):
         card = view.paper_card_markdown(hit.paper, position, hit.relevance)
         followed = batch.followed.get(hit.paper.id)

@@ -115,7 +115,8 @@ def brief(
     for target in (out, bibtex):
         if target is not None and target.exists() and target.is_dir():
             raise UserError(f"{target} is a directory: give a file name")
-    briefer = build_engine(use_llm=not extractive).briefer
+    engine = build_engine(use_llm=not extractive)
+    retriever, briefer = engine.retriever, engine.briefer
     streaming = not as_json and out is None
     briefing = briefer.brief(
         topic,
@@ -127,17 +128,22 @@ def brief(
         on_token=_stream_to_terminal if streaming else None,
     )
     written = []
+    exported: str | None = None
     try:
         if out is not None:
-            out.write_text(briefing.markdown, encoding="utf-8")
+            from assistant.radar.charts import export_pictures
+
+            pictures = export_pictures(out, briefing, retriever)  # the field map, beside the Markdown
+            exported = briefing.markdown.rstrip() + "\n\n" + pictures
+            out.write_text(exported, encoding="utf-8")
             written.append(str(out))
         if bibtex is not None:
             bibtex.write_text(briefing.to_bibtex(), encoding="utf-8")
             written.append(str(bibtex))
     except OSError as err:
         raise UserError(f"cannot write {err.filename}: {err.strerror}") from None
-    if as_json:
-        print_json(briefing.to_dict())
+    if as_json:  # with --out, the Markdown as written (the briefing and its field map)
+        print_json({**briefing.to_dict(), **({"markdown": exported} if exported is not None else {})})
     elif out is None:
         if briefing.mode == "llm" and streaming:
             sys.stdout.write("\n")
