@@ -39,6 +39,10 @@ class Engine:
         self.briefer = Briefer(settings, self.retriever, self.llm, bank=self.answerer.bank)
         self.radar = Radar(settings, self.retriever, briefer=self.briefer)
 
+    def model_warning(self) -> str | None:
+        """A warning when the model server does not list ACADEMICHUB_MODEL (asked once, then cached)."""
+        return self.llm.model_warning() if self.llm is not None else None
+
     def status(self) -> IndexStatus:
         """How many papers, which days and categories the index holds (the app's banner and settings)."""
         catalog = self.retriever.catalog

@@ -176,14 +176,7 @@ def field_map(briefing: Briefing, retriever: Retriever) -> FieldMap:
     bridges |= {n for n, times in listed.items() if times > 1}
     sources = list(briefing.sources)
     ids = [s.paper.id for s in sources]
-    got = (
-        retriever.vectors.collection.get(ids=ids, include=["embeddings"])
-        if ids
-        else {"ids": [], "embeddings": []}
-    )
-    vectors = {
-        pid: np.asarray(v, dtype=np.float32) for pid, v in zip(got["ids"], got["embeddings"], strict=True)
-    }
+    vectors = retriever.vectors.vectors_of(ids)
     kept = [s for s in sources if s.paper.id in vectors]
     xy = project(np.vstack([vectors[s.paper.id] for s in kept])) if kept else np.zeros((0, 2))
     points = [
@@ -264,13 +257,11 @@ def _padded(values: list[float], share: float = 0.12) -> list[float]:
     return [low - pad, high + pad]
 
 
-def field_map_svg(data: FieldMap, width: int = 760, height: int = 460) -> str:
-    left, right, top, bottom = 24, 220, 44, 24
+def field_map_svg(data: FieldMap, width: int = 820, height: int = 460) -> str:
+    left, right, top, bottom = 24, 270, 44, 24
     plot_w, plot_h = width - left - right, height - top - bottom
-    xs = [p.x for p in data.points] or [0.0]
-    ys = [p.y for p in data.points] or [0.0]
-    x0, x1 = min(xs), max(xs)
-    y0, y1 = min(ys), max(ys)
+    x0, x1 = _padded([p.x for p in data.points])  # markers and [n] labels stay inside the frame
+    y0, y1 = _padded([p.y for p in data.points])
 
     def sx(x: float) -> float:
         return left + (plot_w * (x - x0) / (x1 - x0) if x1 > x0 else plot_w / 2)
@@ -304,7 +295,8 @@ def field_map_svg(data: FieldMap, width: int = 760, height: int = 460) -> str:
         parts.append(
             f'<circle cx="{width - right + 16}" cy="{y}" r="6" fill="{_colour(data.fields, field)}"/>'
         )
-        parts.append(_svg_text(width - right + 28, y + 4, label(field)[:30], 11))
+        name = label(field)
+        parts.append(_svg_text(width - right + 28, y + 4, name if len(name) <= 40 else name[:39] + "…", 11))
     parts.append("</svg>")
     return "\n".join(parts) + "\n"
 

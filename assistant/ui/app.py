@@ -282,6 +282,9 @@ async def on_chat_start() -> None:
     cl.user_session.set("history", [])
     cl.user_session.set("results", {})
     await send_settings(profile())
+    warning = await in_thread(engine().model_warning)
+    if warning:
+        await cl.Message(content=view.model_warning_markdown(warning), author="AcademicHub").send()
 
 
 @cl.on_settings_update
@@ -315,7 +318,7 @@ def source_elements(sources: list[Source]) -> list[cl.Text]:
     return [
         cl.Text(
             name=view.marker(s.number),
-            content=view.source_markdown(s.number, s.paper, s.hit.relevance),
+            content=view.source_markdown(s.number, s.paper, s.hit.relevance, s.hit.also),
             display="side",
         )
         for s in sources
@@ -382,8 +385,17 @@ def shown_sources(text: str, sources: list[Source]) -> tuple[list[Source], list[
     return [by_number[s.number] for s in cited], [by_number[s.number] for s in also]
 
 
-def rendered(notices: list[str], text: str, cited: list[Source], also: list[Source]) -> str:
+def rendered(
+    notices: list[str],
+    text: str,
+    cited: list[Source],
+    also: list[Source],
+    flagged: list[str] | None = None,
+    uncited: list[str] | None = None,
+) -> str:
     parts = [view.notices_markdown(notices) + text.strip()]
+    if flagged:  # the model's sentences that failed the citation check, right under the text
+        parts.append(view.flagged_markdown(flagged, uncited or []))
     listing = view.sources_list_markdown(numbered(cited), numbered(also))
     if listing:
         parts.append(listing)
@@ -467,7 +479,8 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
         kind="answer",
         query=answer.standalone_question or question,
         title=answer.standalone_question or question,
-        body=answer.text,  # exports carry the text without the app's notices
+        # exports carry the text without the app's notices, but with the flagged sentences
+        body=answer.text + view.flagged_suffix(answer.unsupported_sentences, answer.uncited_sentences),
         numbered=numbered(cited + also),
         shown_ids=set(exclude or ()) | {s.paper.id for s in answer.sources},
     )
@@ -476,7 +489,9 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
         cl.user_session.set("history", [*history, answer.turn][-HISTORY_TURNS:])
         # Saved with the chat history (when on): a resumed chat reads the turns back from it.
         msg.metadata = {view.TURN_KEY: answer.turn.to_dict()}
-    msg.content = rendered(answer.notices, answer.text, cited, also)
+    msg.content = rendered(
+        answer.notices, answer.text, cited, also, answer.unsupported_sentences, answer.uncited_sentences
+    )
     msg.elements = message_elements(result, cited + also)
     msg.actions = result_actions(result) if answer.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
@@ -524,14 +539,17 @@ async def show_briefing(
         kind=kind,
         query=topic,
         title=f"Briefing: {topic}",
-        body=text,  # exports carry the text without the app's notices
+        # exports carry the text without the app's notices, but with the flagged sentences
+        body=text + view.flagged_suffix(briefing.unsupported_sentences, briefing.uncited_sentences),
         numbered=numbered(cited + also),
         shown_ids=set(exclude or ()) | {s.paper.id for s in briefing.sources},
         bibtex=briefing.to_bibtex(),
         map_svg=charts.field_map_svg(points) if points and points.points else None,
     )
     remember(result)
-    msg.content = rendered(briefing.notices, text, cited, also)
+    msg.content = rendered(
+        briefing.notices, text, cited, also, briefing.unsupported_sentences, briefing.uncited_sentences
+    )
     elements = message_elements(result, cited + also)
     if points and points.points:  # the field map, next to the briefing
         figure = charts.field_map_figure(points)
@@ -629,7 +647,7 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
             chart = [cl.Plotly(name="Radar chart", figure=figure, display="inline", size="large")]
     await cl.Message(content=head, elements=chart, author="AcademicHub").send()
     for position, hit in enumerate(batch.items, start=1):
-        card = view.paper_card_markdown(hit.paper, position, hit.relevance)
+        card = view.paper_card_markdown(hit.paper, position, hit.relevance, hit.also)
         followed = batch.followed.get(hit.paper.id)
         if followed:
             card += f"\n\n*by followed author {view.escape_md(followed)}*"
@@ -732,6 +750,13 @@ async def warm_up() -> None:
         await in_thread(engine().retriever.warm_up)
     except Exception as err:  # an empty or missing index is reported in the chat, not at start-up
         log.warning("warm-up incomplete: %s", err)
+    try:
+        warning = await in_thread(engine().model_warning)  # lists the server's /v1/models once
+    except Exception as err:
+        log.warning("could not check the language model's name: %s", err)
+    else:
+        if warning:
+            log.warning("%s", warning)
 
 
 add_feed_routes(lambda: engine().radar)  # the topics' Atom feeds, on the app's own server

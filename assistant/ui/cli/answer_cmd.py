@@ -10,6 +10,7 @@ from rich.markdown import Markdown
 from rich.markup import escape
 
 from assistant.compose.answer import Answer, Source
+from assistant.engine import Engine
 from assistant.search.retrieval import make_filter
 from assistant.ui.cli.common import (
     UserError,
@@ -22,6 +23,16 @@ from assistant.ui.cli.common import (
     print_notices,
 )
 from ingest.normalize import parse_day
+
+
+def _engine(extractive: bool) -> Engine:
+    """The command's engine; on first use of a model, a warning when its server does not list
+    ACADEMICHUB_MODEL."""
+    engine = build_engine(use_llm=not extractive)
+    warning = engine.model_warning()
+    if warning:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    return engine
 
 
 def _print_sources(sources: list[Source]) -> None:
@@ -53,13 +64,16 @@ def ask(
     since: str = typer.Option(None, help="Only papers listed on or after YYYY-MM-DD."),
     until: str = typer.Option(None, help="Only papers listed on or before YYYY-MM-DD."),
     author: str = typer.Option(None, help="Only papers with an author matching this name."),
+    source: list[str] = typer.Option(None, "--source", help="Only papers from arxiv, biorxiv or medrxiv."),
     k: int = typer.Option(None, "--k", "-k", min=1, max=50, help="How many papers to retrieve (default 8)."),
     extractive: bool = typer.Option(False, "--extractive", help="Do not use the language model."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer, citations and sources as JSON."),
 ) -> None:
     """A short answer in which every claim cites a retrieved paper [n]."""
-    flt = make_filter(category, parse_day(since, "--since"), parse_day(until, "--until"), author)
-    answerer = build_engine(use_llm=not extractive).answerer
+    flt = make_filter(
+        category, parse_day(since, "--since"), parse_day(until, "--until"), author, sources=source
+    )
+    answerer = _engine(extractive).answerer
     streamed: list[str] = []
 
     def on_token(token: str) -> None:
@@ -82,18 +96,28 @@ def ask(
 def _print_answer(answer: Answer, streamed_text: str) -> None:
     if streamed_text:
         sys.stdout.write("\n")
-        if streamed_text.strip() != answer.text.strip():
+        if answer.mode == "extractive" and streamed_text.strip() != answer.text.strip():
+            # The model's streamed text failed the checks (the notes say why).
+            console.rule("not used: the model's answer above; quoted from the abstracts instead")
+            console.print(Markdown(answer.text))
+        elif streamed_text.strip() != answer.text.strip():
             console.rule("checked answer")
             console.print(Markdown(answer.text))
     else:
         console.print(Markdown(answer.text))
     if answer.sources:
         _print_sources(answer.sources)
-    if answer.unsupported_sentences:
-        err_console.print("[yellow]flagged (no support in the cited abstract):[/]")
-        for sentence in answer.unsupported_sentences:
-            err_console.print(f"  - {escape(sentence)}", highlight=False)
+    _print_flagged(answer.unsupported_sentences, answer.uncited_sentences)
     print_notices(answer.notices)
+
+
+def _print_flagged(flagged: list[str], uncited: list[str]) -> None:
+    if not flagged:
+        return
+    err_console.print("[yellow]flagged sentences (check them before use):[/]")
+    for sentence in flagged:
+        why = "cites no source" if sentence in uncited else "not supported by the cited abstract"
+        err_console.print(f"  - {escape(sentence)} [dim]({why})[/]", highlight=False)
 
 
 @app.command()
@@ -115,9 +139,15 @@ def brief(
     for target in (out, bibtex):
         if target is not None and target.exists() and target.is_dir():
             raise UserError(f"{target} is a directory: give a file name")
-    engine = build_engine(use_llm=not extractive)
+    engine = _engine(extractive)
     retriever, briefer = engine.retriever, engine.briefer
     streaming = not as_json and out is None
+    streamed: list[str] = []
+
+    def on_token(token: str) -> None:
+        streamed.append(token)
+        _stream_to_terminal(token)
+
     briefing = briefer.brief(
         topic,
         fields=field or None,
@@ -125,7 +155,7 @@ def brief(
         until=parse_day(until, "--until"),
         per_field=per_field,
         use_llm=False if extractive else None,
-        on_token=_stream_to_terminal if streaming else None,
+        on_token=on_token if streaming else None,
     )
     written = []
     exported: str | None = None
@@ -145,11 +175,16 @@ def brief(
     if as_json:  # with --out, the Markdown as written (the briefing and its field map)
         print_json({**briefing.to_dict(), **({"markdown": exported} if exported is not None else {})})
     elif out is None:
-        if briefing.mode == "llm" and streaming:
+        if streamed:
             sys.stdout.write("\n")
-            console.rule("briefing")
+            console.rule(
+                "briefing"
+                if briefing.mode == "llm"
+                else "not used: the model's text above; quoted from the abstracts instead"
+            )
         console.print(Markdown(briefing.markdown))
     if not as_json:
         for path in written:
             err_console.print(f"wrote {escape(path)}", highlight=False)
+        _print_flagged(briefing.unsupported_sentences, briefing.uncited_sentences)
         print_notices(briefing.notices)

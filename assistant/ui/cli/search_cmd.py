@@ -91,6 +91,8 @@ def print_hits(outcome: SearchOutcome, flt: PaperFilter) -> None:
         )
         console.print(f"    [dim]{details}[/]", highlight=False)
         console.print(f"    [cyan]{paper.abs_url}[/]  [dim]PDF[/] [cyan]{paper.pdf_url}[/]", highlight=False)
+        for twin in hit.also:
+            console.print(f"    [dim]also on {twin.source_label}[/] [cyan]{twin.abs_url}[/]", highlight=False)
 
 
 def _read_queries(path: Path) -> Iterator[str]:
@@ -118,11 +120,12 @@ def search(
         None,
         "--category",
         "-c",
-        help="Only these categories; an archive matches its subjects (q-bio = q-bio.*).",
+        help="Only these categories; an archive matches its subjects (q-bio = q-bio.*, biorxiv = biorxiv:*).",
     ),
     since: str = typer.Option(None, help="Only papers listed on or after YYYY-MM-DD."),
     until: str = typer.Option(None, help="Only papers listed on or before YYYY-MM-DD."),
     author: str = typer.Option(None, help="Only papers with an author matching this (case/accents ignored)."),
+    source: list[str] = typer.Option(None, "--source", help="Only papers from arxiv, biorxiv or medrxiv."),
     mode: str = typer.Option("hybrid", help="hybrid (default), dense or lexical (BM25)."),
     diverse: bool = typer.Option(
         False, "--diverse", help="Spread results out (MMR) instead of pure ranking."
@@ -145,6 +148,7 @@ def search(
             since=parse_day(since, "--since"),
             until=parse_day(until, "--until"),
             author=author,
+            sources=source,
         )
     except UserFacingError as err:
         if as_json or queries_file is not None:
