@@ -14,7 +14,7 @@ from conftest import make_settings, sample_records, write_jsonl
 from openai_standin import OpenAIStandin, RecordedRequest, Reply, prompt_tokens, tokens_of
 from typer.testing import CliRunner
 
-from assistant.compose.answer import NOT_FOUND_TEXT, Answerer
+from assistant.compose.answer import NOT_FOUND_TEXT, Answerer, Turn
 from assistant.compose.citations import cited_numbers
 from assistant.compose.llm import get_llm
 from assistant.search.retrieval import Retriever
@@ -382,7 +382,7 @@ def test_a_follow_up_rewrite_that_fails_is_said(
 
     standin.responder = respond
     answerer = llm_answerer(small_index, embedder, standin)
-    answer = answerer.answer("and the second one?", history=[(UNLEARNING, f"{SUPPORTED}")])
+    answer = answerer.answer("and the second one?", history=[Turn(UNLEARNING, UNLEARNING, SUPPORTED)])
     notice = next(n for n in answer.notices if "rewrite of your follow-up" in n)
     assert f"searched for “{answer.standalone_question}” instead" in notice
     condense = next(r for r in standin.requests if "Standalone question:" in r.text())

@@ -120,7 +120,7 @@ def test_a_follow_up_over_the_mixed_index_is_about_the_paper_shown(
     first = answerer.answer(question)
     assert first.found and any(s.paper.source == "biorxiv" for s in first.sources)
     second = first.sources[1].paper
-    follow = answerer.answer("tell me more about the second one", history=[(question, first.text)])
+    follow = answerer.answer("tell me more about the second one", history=[first.turn])
     assert [s.paper.id for s in follow.sources] == [second.id]
     payload = follow.to_dict()["sources"][0]
     assert payload["abs_url"] == second.abs_url
