@@ -194,6 +194,7 @@ def paper_json(paper: Paper) -> dict[str, Any]:
         "title": paper.title,
         "authors": list(paper.authors),
         "categories": list(paper.categories),
+        "fields": paper.archives,
         "published": paper.published.isoformat() if paper.published else None,
         "abs_url": paper.abs_url,
         "pdf_url": paper.pdf_url,
