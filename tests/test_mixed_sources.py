@@ -71,6 +71,8 @@ def test_sources_and_authors_filter_across_servers(mixed: tuple[Settings, dict],
     # "Gökbuget, N." is shown as "N. Gökbuget" and found without the accent, in any case.
     by_author = retriever.search("leukemia", k=5, paper_filter=make_filter(author="gokbuget"))
     assert by_author and "N. Gökbuget" in by_author[0].paper.authors
+    as_listed = retriever.search("leukemia", k=5, paper_filter=make_filter(author="GÖKBUGET, N."))
+    assert [h.paper.id for h in as_listed] == [h.paper.id for h in by_author]
 
 
 def test_one_work_on_two_servers_is_one_result_with_both_links(
