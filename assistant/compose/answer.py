@@ -570,7 +570,7 @@ class Answerer(IndexComposer):
             return checked
         if not checked.used:
             notices.append(
-                "The language model's answer cites none of the sources, so it is not shown: fell back to "
+                "The language model's answer cites none of the sources, so it is not used: fell back to "
                 "extractive mode (sentences quoted from the abstracts)."
             )
             return None

@@ -407,7 +407,7 @@ class Briefer(IndexComposer):
         checked = check_citations(reply, result.sent)
         if not checked.used:
             notices.append(
-                "The language model's briefing cites none of the sources, so it is not shown: fell back to "
+                "The language model's briefing cites none of the sources, so it is not used: fell back to "
                 "extractive mode."
             )
             return None
