@@ -400,6 +400,17 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             assert bars["x"][-1] == "2026-06-01"  # the newest listing day closes the chart
             plots.first.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "academichub-radar-chart.png"))
+            # The topic's Atom feed link (a per-topic secret path on this server) serves valid Atom.
+            feed_link = replies.filter(has_text="batch 1 ·").first.get_by_role("link", name="Atom feed")
+            href = feed_link.get_attribute("href") or ""
+            assert re.fullmatch(r"/radar/feeds/[A-Za-z0-9_-]+\.atom", href), href
+            with urllib.request.urlopen(server + href, timeout=30) as response:
+                atom = response.read().decode("utf-8")
+            assert response.headers["Content-Type"].startswith("application/atom+xml")
+            import feedparser
+
+            feed = feedparser.parse(atom)
+            assert not feed.bozo and len(feed.entries) == 5  # the topic's five matches of the listing day
 
             # The batch as cards: title, authors, date, fields and the paper's arXiv abstract link.
             cards = replies.filter(has_text="fields:")
