@@ -100,6 +100,13 @@ class Settings(BaseSettings):
         le=1.0,
         description="Cosine making a paper on a briefing's topic without the words.",
     )
+    radar_library_min_relevance: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Cosine to the closest library paper a new paper needs to enter a library topic's feed "
+        "(paper-to-paper cosines run higher than query-to-paper ones).",
+    )
 
     # Language model (any OpenAI-compatible endpoint)
     openai_api_key: SecretStr | None = Field(

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 from conftest import DATA_DIR, make_settings, sample_records, write_jsonl
 from test_briefing import parse_bibtex, sections_of
+from typer.testing import CliRunner
 
 from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
 from assistant.compose.citations import cited_numbers
 from assistant.radar.service import Radar
 from assistant.search.retrieval import Retriever, make_filter
+from assistant.ui.cli import app
 from ingest.embedding import Embedder
 from ingest.fields import label
 from ingest.pipeline import Ingestor, file_runs
@@ -70,6 +72,8 @@ def test_sources_and_authors_filter_across_servers(mixed: tuple[Settings, dict],
     # "Gökbuget, N." is shown as "N. Gökbuget" and found without the accent, in any case.
     by_author = retriever.search("leukemia", k=5, paper_filter=make_filter(author="gokbuget"))
     assert by_author and "N. Gökbuget" in by_author[0].paper.authors
+    as_listed = retriever.search("leukemia", k=5, paper_filter=make_filter(author="GÖKBUGET, N."))
+    assert [h.paper.id for h in as_listed] == [h.paper.id for h in by_author]
 
 
 def test_one_work_on_two_servers_is_one_result_with_both_links(
@@ -121,7 +125,7 @@ def test_a_follow_up_over_the_mixed_index_is_about_the_paper_shown(
     first = answerer.answer(question)
     assert first.found and any(s.paper.source == "biorxiv" for s in first.sources)
     second = first.sources[1].paper
-    follow = answerer.answer("tell me more about the second one", history=[(question, first.text)])
+    follow = answerer.answer("tell me more about the second one", history=[first.turn])
     assert [s.paper.id for s in follow.sources] == [second.id]
     payload = follow.to_dict()["sources"][0]
     assert payload["abs_url"] == second.abs_url
@@ -149,3 +153,19 @@ def test_a_radar_topic_on_biorxiv_shows_biorxiv_cards(
     items = feed.to_dict()["items"]
     assert all(re.match(r"https://www\.biorxiv\.org/content/10\.\d+/", i["abs_url"]) for i in items)
     assert all(i["source"] == "biorxiv" and i["fields"] == ["biorxiv"] for i in items)
+
+
+def test_search_cli_shows_one_work_with_both_links_and_names_bad_sources(
+    mixed: tuple[Settings, dict], use_home
+) -> None:
+    settings, record = mixed
+    use_home(settings.home)
+    runner = CliRunner()
+    shown = runner.invoke(app, ["search", record["title"], "--k", "3"])
+    assert shown.exit_code == 0, shown.output
+    assert "also on" in shown.output and record["doi"] in shown.output and TWIN_ID in shown.output
+    as_json = runner.invoke(app, ["search", record["title"], "--k", "3", "--json"])
+    top = json.loads(as_json.output)["results"][0]
+    assert {top["id"], top["also"][0]["id"]} == {TWIN_ID, record["doi"]}
+    bad = runner.invoke(app, ["search", "proteins", "--source", "chemrxiv"])
+    assert bad.exit_code != 0 and "unknown source 'chemrxiv'" in bad.output

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
+from assistant.compose import notices as notes
 from assistant.compose.answer import (
-    NO_LLM_NOTICE,
     IndexComposer,
     Mode,
     Source,
@@ -42,7 +42,6 @@ from assistant.compose.generation import generate_over_sources
 from assistant.compose.llm import LLMClient
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.compose.terms import (
-    GENERIC_WORDS,
     candidate_terms,
     is_specific,
     is_topic_only,
@@ -50,7 +49,9 @@ from assistant.compose.terms import (
     term_stats,
 )
 from assistant.search.retrieval import Hit, KeyWordMatch
+from assistant.search.words import GENERIC_WORDS
 from ingest.catalog import PaperFilter
+from ingest.errors import UserFacingError
 from ingest.fields import field_name, label
 from ingest.paper import Paper, archive_of
 
@@ -82,9 +83,10 @@ class ModelProse:
     prose: dict[str, str]
     uncited: list[str]
     removed: list[int]  # citations of sources the model was not given, taken out
+    incomplete: str | None = None  # why the model's text was cut short
 
 
-class BriefingError(ValueError):
+class BriefingError(UserFacingError, ValueError):
     """Input a briefing cannot serve (empty topic, inverted dates, unknown fields): a readable message."""
 
 
@@ -123,6 +125,7 @@ class Briefing:
     removed_citations: list[int] = field(default_factory=list)
     unsupported_sentences: list[str] = field(default_factory=list)  # flagged: uncited or unsupported
     uncited_sentences: list[str] = field(default_factory=list)
+    incomplete: str | None = None  # why the model's prose was cut short (sections it missed are quoted)
 
     def to_bibtex(self) -> str:
         return bibtex_entries([s.paper for s in self.sources])
@@ -156,6 +159,7 @@ class Briefing:
             "removed_citations": list(self.removed_citations),
             "unsupported_sentences": list(self.unsupported_sentences),
             "uncited_sentences": list(self.uncited_sentences),
+            "incomplete": self.incomplete,
         }
 
 
@@ -210,11 +214,9 @@ class Briefer(IndexComposer):
         mode: Mode = "extractive"
         llm = self.llm if use_llm is not False else None
         if use_llm is False:
-            notices.append(
-                "Extractive mode (language model switched off): sentences quoted from the abstracts."
-            )
+            notices.append(notes.LLM_SWITCHED_OFF)
         elif llm is None:
-            notices.append(NO_LLM_NOTICE)
+            notices.append(notes.NO_LLM)
         terms = self._specific_terms(topic, sources)
         bridges = find_bridges(sections, wanted, terms, self._squarely_on_topic(topic, sources))
         briefing = Briefing(
@@ -235,15 +237,13 @@ class Briefer(IndexComposer):
                 kept = "\n".join(prose.values())  # sentences of sections replaced by extractive ones are gone
                 uncited = [sentence for sentence in written.uncited if sentence in kept]
                 removed = written.removed
+                briefing.incomplete = written.incomplete
         markdown = self._assemble(topic, sections, sources, prose, base)
         checked = check_citations(markdown, [s.number for s in sources])
         briefing.markdown = checked.text
         briefing.removed_citations = sorted(set(removed) | set(checked.removed))
         if briefing.removed_citations:
-            notices.append(
-                "Removed citation(s) " + ", ".join(f"[{n}]" for n in briefing.removed_citations) + ": only "
-                f"[1] to [{len(sources)}] exist, and the model was given only the sources in its prompt."
-            )
+            notices.append(notes.removed_citations(briefing.removed_citations, len(sources)))
         if briefing.mode == "llm":
             unsupported = find_unsupported(
                 briefing.markdown.split("## References")[0], sources, self.bank, self.settings.min_support
@@ -251,13 +251,9 @@ class Briefer(IndexComposer):
             briefing.uncited_sentences = uncited
             briefing.unsupported_sentences = uncited + [s for s in unsupported if s not in uncited]
             if uncited:
-                notices.append(
-                    f"{len(uncited)} sentence(s) of the model's briefing cite no source (flagged)."
-                )
+                notices.append(notes.uncited_sentences(len(uncited)))
             if unsupported:
-                notices.append(
-                    f"{len(unsupported)} sentence(s) not supported by the cited abstract (flagged)."
-                )
+                notices.append(notes.unsupported_sentences(len(unsupported)))
         return briefing
 
     # --- retrieval ---------------------------------------------------------------------------------------
@@ -474,9 +470,10 @@ class Briefer(IndexComposer):
             notices.append(
                 f"Removed {echoed} line(s) in which the model repeated its prompt or the source list."
             )
+        incomplete: str | None = None
         if not generation.complete or not ends_finished(reply):
             reply, _ = drop_unfinished(reply, strict=not generation.complete)
-            why = generation.cut or "it stopped in the middle of a sentence"
+            why = incomplete = generation.cut or "it stopped in the middle of a sentence"
             notices.append(
                 f"The model's briefing is incomplete: {why}. Its unfinished end was removed; sections it did "
                 "not write are quoted from the abstracts."
@@ -484,7 +481,7 @@ class Briefer(IndexComposer):
         checked = check_citations(reply, result.sent)
         if not checked.used:
             notices.append(
-                "The language model's briefing cites none of the sources, so it is not shown: fell back to "
+                "The language model's briefing cites none of the sources, so it is not used: fell back to "
                 "extractive mode."
             )
             return None
@@ -513,7 +510,7 @@ class Briefer(IndexComposer):
             if key != "bridges"  # built from the application's connections
             for sentence in find_uncited(body, result.sent)
         ]
-        return ModelProse(prose, uncited, checked.removed)
+        return ModelProse(prose, uncited, checked.removed, incomplete)
 
     # --- assembly ------------------------------------------------------------------------------------------
 

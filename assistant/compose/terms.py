@@ -16,9 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.compose.extractive import split_sentences
+from assistant.search.words import GENERIC_WORDS as SHARED_GENERIC_WORDS
 
-# Words that never start or end a term: function words, reporting verbs, evaluative and generic nouns.
-GENERIC_WORDS = frozenset(
+# Heads of method names the shared list counts as generic prose: "contrastive learning", "adversarial
+# training", "synthetic data" are terms.
+_METHOD_HEADS = frozenset({"learning", "training", "data"})
+# Words that never start or end a term: the project's generic words (assistant.search.words) and more
+# reporting verbs, evaluative adjectives and generic nouns.
+GENERIC_WORDS = (SHARED_GENERIC_WORDS - _METHOD_HEADS) | frozenset(
     str.split(
         "during before after against around beyond despite cost costs overhead accuracy efficiency quality "
         "a an and are as at be been being but by can could do does did for from has have had how i in into "

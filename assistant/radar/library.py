@@ -9,8 +9,9 @@ library's distinctive terms (words several library papers share and the index ho
 the lexical side and the briefing.
 
 A library topic's feed ranks each new paper by its closeness to the library: the highest cosine between
-the paper and any library paper (its `relevance`, held to the same `radar_min_relevance` as any topic),
-fused with the lexical rank of the distinctive terms. The library's own papers never show as new.
+the paper and any library paper (its `relevance`, held to `radar_library_min_relevance`: abstract-to-abstract
+cosines run higher than the query-to-abstract ones `radar_min_relevance` is set for), fused with the lexical
+rank of the distinctive terms. The library's own papers never show as new.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bibtexparser.middlewares import LatexDecodingMiddleware
 
 from assistant.search.retrieval import Hit, fts_terms, make_filter
 from ingest.catalog import fold
+from ingest.errors import UserFacingError
 
 if TYPE_CHECKING:
     from assistant.radar.service import Radar, Topic
@@ -55,7 +57,7 @@ CREATE TABLE IF NOT EXISTS radar_library (
 """
 
 
-class LibraryError(ValueError):
+class LibraryError(UserFacingError, ValueError):
     """A library file that cannot be read (the message says which file and why)."""
 
 

@@ -47,15 +47,15 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.radar.store import FeedEntry, RadarStore, StoredTopic, Topic, Window
 from assistant.radar.windows import catalog_moved, open_next_window, since_phrase, window_paper_ids
-from assistant.search.retrieval import Hit, RetrievalError, Retriever, make_filter
-from assistant.search.same_work import also_fields
+from assistant.search.retrieval import Hit, RetrievalError, Retriever, hit_json, make_filter
 from ingest.catalog import fold
+from ingest.errors import UserFacingError
 from ingest.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.compose.briefing import Briefer, Briefing
 
-__all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic", "hit_to_dict"]
+__all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic"]
 
 MAX_FEED = 200  # matches kept per window (the retriever's own cap on k)
 MAX_NAME_CHARS = 80
@@ -63,7 +63,7 @@ MAX_QUERY_CHARS = 2000
 MAX_BATCH = 100
 
 
-class RadarError(ValueError):
+class RadarError(UserFacingError, ValueError):
     """Input the radar cannot serve: the message says what to change."""
 
 
@@ -96,27 +96,10 @@ class FeedBatch:
             "window_total": self.window_total,
             "author": self.author,
             "message": self.message,
-            "items": [hit_to_dict(hit, self.followed.get(hit.paper.id)) for hit in self.items],
+            "items": [
+                {**hit_json(hit), "followed_author": self.followed.get(hit.paper.id)} for hit in self.items
+            ],
         }
-
-
-def hit_to_dict(hit: Hit, followed_author: str | None = None) -> dict[str, Any]:
-    paper = hit.paper
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "authors": paper.authors,
-        "published": paper.published.isoformat() if paper.published else None,
-        "categories": paper.categories,
-        "fields": paper.archives,
-        "abs_url": paper.abs_url,
-        "pdf_url": paper.pdf_url,
-        "relevance": round(hit.relevance, 4),
-        "score": round(hit.score, 6),
-        "followed_author": followed_author,
-        **paper.source_fields(),
-        **also_fields(hit),
-    }
 
 
 @dataclass
@@ -137,7 +120,7 @@ class Radar:
         self.settings = settings
         self.retriever = retriever
         self.store = RadarStore(settings.state_path)
-        self._briefer = briefer  # the app passes its own; the CLI gets one made on first use
+        self._briefer = briefer  # the engine passes its own; else made on first use (tests, bench)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -370,7 +353,7 @@ class Radar:
         """The topic's feed order over `candidates`, each with the followed author that put it there:
         papers by followed authors first (asked for by name), then topic matches in retrieval order whose
         query-paper cosine reaches `radar_min_relevance` (a library topic ranks by closeness to its
-        library)."""
+        library, held to `radar_library_min_relevance`)."""
         from assistant.radar.library import library_matches  # library.py builds on this module
 
         followed = self._followed_papers(topic, candidates)
@@ -396,7 +379,11 @@ class Radar:
             )
         except RetrievalError as err:
             raise RadarError(str(err)) from None
-        threshold = self.settings.radar_min_relevance
+        threshold = (
+            self.settings.radar_library_min_relevance  # paper-to-paper cosines run higher
+            if library is not None
+            else self.settings.radar_min_relevance
+        )
         ranked += [
             (hit, None) for hit in matches if hit.relevance >= threshold and hit.paper.id not in followed
         ]
