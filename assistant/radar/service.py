@@ -38,7 +38,6 @@ window's papers (followed authors, relevance) and the batching; `assistant.radar
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -138,11 +137,6 @@ class Radar:
         self.retriever = retriever
         self.store = RadarStore(settings.state_path)
         self._briefer = briefer  # the app passes its own; the CLI gets one made on first use
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        """This thread's connection to the radar's state file (library and delivery keep tables there)."""
-        return self.store.db
 
     def close(self) -> None:
         self.store.close()
