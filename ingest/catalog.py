@@ -98,6 +98,12 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
+def author_as_stored(name: str) -> str:
+    """An author filter in the order names are stored: 'Gökbuget, N.' (bioRxiv's way) -> 'N. Gökbuget'."""
+    surname, comma, given = name.strip().partition(",")
+    return f"{given.strip()} {surname.strip()}" if comma and given.strip() else surname.strip()
+
+
 def date_to_int(day: date | None) -> int | None:
     return day.year * 10000 + day.month * 100 + day.day if day else None
 
@@ -163,7 +169,7 @@ class PaperFilter:
             params.append(date_to_int(self.until))
         if self.author and self.author.strip():
             clauses.append(f"instr({alias}.authors_folded, ?) > 0")
-            params.append(fold(self.author.strip()))
+            params.append(fold(author_as_stored(self.author)))
         if self.exclude_ids:
             marks = ",".join("?" * len(self.exclude_ids))
             clauses.append(f"{alias}.id NOT IN ({marks})")

@@ -32,6 +32,7 @@ from bibtexparser.middlewares import LatexDecodingMiddleware
 from assistant.radar.store import LibraryPaper
 from assistant.search.retrieval import Hit, fts_terms, make_filter
 from ingest.catalog import fold
+from ingest.errors import UserFacingError
 
 if TYPE_CHECKING:
     from assistant.radar.service import Radar, Topic
@@ -45,7 +46,7 @@ _ARXIV_ID = re.compile(
 )
 
 
-class LibraryError(ValueError):
+class LibraryError(UserFacingError, ValueError):
     """A library file that cannot be read (the message says which file and why)."""
 
 

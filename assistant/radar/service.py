@@ -46,15 +46,15 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.radar.store import FeedEntry, RadarStore, StoredTopic, Topic, Window
 from assistant.radar.windows import catalog_moved, open_next_window, since_phrase, window_paper_ids
-from assistant.search.retrieval import Hit, RetrievalError, Retriever, make_filter
-from assistant.search.same_work import also_fields
+from assistant.search.retrieval import Hit, RetrievalError, Retriever, hit_json, make_filter
 from ingest.catalog import fold
+from ingest.errors import UserFacingError
 from ingest.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.compose.briefing import Briefer, Briefing
 
-__all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic", "hit_to_dict"]
+__all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic"]
 
 MAX_FEED = 200  # matches kept per window (the retriever's own cap on k)
 MAX_NAME_CHARS = 80
@@ -62,7 +62,7 @@ MAX_QUERY_CHARS = 2000
 MAX_BATCH = 100
 
 
-class RadarError(ValueError):
+class RadarError(UserFacingError, ValueError):
     """Input the radar cannot serve: the message says what to change."""
 
 
@@ -95,27 +95,10 @@ class FeedBatch:
             "window_total": self.window_total,
             "author": self.author,
             "message": self.message,
-            "items": [hit_to_dict(hit, self.followed.get(hit.paper.id)) for hit in self.items],
+            "items": [
+                {**hit_json(hit), "followed_author": self.followed.get(hit.paper.id)} for hit in self.items
+            ],
         }
-
-
-def hit_to_dict(hit: Hit, followed_author: str | None = None) -> dict[str, Any]:
-    paper = hit.paper
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "authors": paper.authors,
-        "published": paper.published.isoformat() if paper.published else None,
-        "categories": paper.categories,
-        "fields": paper.archives,
-        "abs_url": paper.abs_url,
-        "pdf_url": paper.pdf_url,
-        "relevance": round(hit.relevance, 4),
-        "score": round(hit.score, 6),
-        "followed_author": followed_author,
-        **paper.source_fields(),
-        **also_fields(hit),
-    }
 
 
 @dataclass
@@ -136,7 +119,7 @@ class Radar:
         self.settings = settings
         self.retriever = retriever
         self.store = RadarStore(settings.state_path)
-        self._briefer = briefer  # the app passes its own; the CLI gets one made on first use
+        self._briefer = briefer  # the engine passes its own; else made on first use (tests, bench)
 
     def close(self) -> None:
         self.store.close()
