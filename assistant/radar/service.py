@@ -222,9 +222,7 @@ class Radar:
         self._stored(name)
         self._require_index()
         with self.store.transaction():
-            stored = self._stored(name)
-            if catalog_moved(self.retriever.catalog, stored.window):
-                stored = self._open_visit(stored)
+            stored = self._visit(name)
             return self.store.window_paper_ids(stored.id, _current(stored).number)
 
     def window_items(self, name: str) -> tuple[Topic, list[tuple[Hit, str | None]], datetime | None]:
@@ -233,9 +231,7 @@ class Radar:
         self._stored(name)
         self._require_index()
         with self.store.transaction():
-            stored = self._stored(name)
-            if catalog_moved(self.retriever.catalog, stored.window):
-                stored = self._open_visit(stored)
+            stored = self._visit(name)
             window = _current(stored)
             items = self._feed_items(stored.id, window.number)
         items.sort(key=lambda item: item.rank)
@@ -309,6 +305,14 @@ class Radar:
                 else " No topics saved yet: add one with `academichub radar add`."
             )
             raise RadarError(f"no topic named {name!r}.{hint}")
+        return stored
+
+    def _visit(self, name: str) -> StoredTopic:
+        """The topic with its current window, opening a visit first if an ingest ran since (call inside a
+        store transaction)."""
+        stored = self._stored(name)
+        if catalog_moved(self.retriever.catalog, stored.window):
+            stored = self._open_visit(stored)
         return stored
 
     def _open_visit(self, stored: StoredTopic) -> StoredTopic:
