@@ -38,7 +38,6 @@ window's papers (followed authors, relevance) and the batching; `assistant.radar
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -121,11 +120,6 @@ class Radar:
         self.retriever = retriever
         self.store = RadarStore(settings.state_path)
         self._briefer = briefer  # the engine passes its own; else made on first use (tests, bench)
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        """This thread's connection to the radar's state file (library and delivery keep tables there)."""
-        return self.store.db
 
     def close(self) -> None:
         self.store.close()
@@ -228,9 +222,7 @@ class Radar:
         self._stored(name)
         self._require_index()
         with self.store.transaction():
-            stored = self._stored(name)
-            if catalog_moved(self.retriever.catalog, stored.window):
-                stored = self._open_visit(stored)
+            stored = self._visit(name)
             return self.store.window_paper_ids(stored.id, _current(stored).number)
 
     def window_items(self, name: str) -> tuple[Topic, list[tuple[Hit, str | None]], datetime | None]:
@@ -239,9 +231,7 @@ class Radar:
         self._stored(name)
         self._require_index()
         with self.store.transaction():
-            stored = self._stored(name)
-            if catalog_moved(self.retriever.catalog, stored.window):
-                stored = self._open_visit(stored)
+            stored = self._visit(name)
             window = _current(stored)
             items = self._feed_items(stored.id, window.number)
         items.sort(key=lambda item: item.rank)
@@ -315,6 +305,14 @@ class Radar:
                 else " No topics saved yet: add one with `academichub radar add`."
             )
             raise RadarError(f"no topic named {name!r}.{hint}")
+        return stored
+
+    def _visit(self, name: str) -> StoredTopic:
+        """The topic with its current window, opening a visit first if an ingest ran since (call inside a
+        store transaction)."""
+        stored = self._stored(name)
+        if catalog_moved(self.retriever.catalog, stored.window):
+            stored = self._open_visit(stored)
         return stored
 
     def _open_visit(self, stored: StoredTopic) -> StoredTopic:
