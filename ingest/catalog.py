@@ -473,7 +473,7 @@ class Catalog:
                 continue
             inner = '"' + " ".join(words) + '"' if adjacent else " AND ".join(f'"{w}"' for w in words)
             match = "{title abstract} : (" + inner + ")"
-            counts[phrase] = int(self.conn.execute(FTS_COUNT, (match,)).fetchone()[0])
+            counts[phrase] = int(self._conn.execute(FTS_COUNT, (match,)).fetchone()[0])
         return counts
 
     def term_matches(self, query: QueryTerms, paper_ids: Sequence[str]) -> dict[str, TermMatch]:
