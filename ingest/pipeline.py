@@ -18,6 +18,7 @@ from typing import Any
 
 from ingest.catalog import Catalog, StoredState, date_to_int, int_to_date, record_hash
 from ingest.embedding import Embedder, get_embedder
+from ingest.errors import UserFacingError
 from ingest.paper import Paper
 from ingest.rxiv_api import RxivRequest, RxivSource
 from ingest.settings import Settings
@@ -35,7 +36,7 @@ from ingest.vectors import VectorIndex
 MAX_SKIP_EXAMPLES = 8
 
 
-class IngestBusy(RuntimeError):
+class IngestBusy(UserFacingError, RuntimeError):
     """Another ingest holds the lock on this data directory."""
 
 

@@ -16,12 +16,15 @@ import numpy as np
 
 from ingest.catalog import date_to_int
 from ingest.embedding import check_index_encoder, encoder_identity
+from ingest.errors import UserFacingError
 from ingest.paper import Paper
 from ingest.settings import Settings
 
 
-class VectorStoreError(RuntimeError):
+class VectorStoreError(UserFacingError, RuntimeError):
     """Chroma cannot be opened or reached."""
+
+    heading = "The index cannot be used"
 
 
 def _chroma_client(settings: Settings) -> Any:

@@ -7,23 +7,23 @@ Paper text (titles, abstracts, author names) is untrusted: everything taken from
 
 from __future__ import annotations
 
-import itertools
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from assistant.compose.briefing import BriefingError, bibtex_entries
+from assistant.compose.answer import Turn
+from assistant.compose.briefing import bibtex_entries
 from assistant.compose.citations import cited_numbers, escape_markdown, neutralise_links
 from assistant.compose.extractive import split_sentences
-from assistant.compose.llm import LLMError
-from assistant.radar.service import RadarError
-from assistant.search.retrieval import EmptyIndexError, RetrievalError, make_filter
+from assistant.search.retrieval import make_filter
 from ingest.catalog import PaperFilter
-from ingest.embedding import EmbeddingModelError
+from ingest.errors import UserFacingError
 from ingest.fields import label as field_label
+from ingest.normalize import DayError, parse_day
 from ingest.paper import Paper
-from ingest.vectors import VectorStoreError
 
 MAX_SOURCES = 20
 ABSTRACT_PREVIEW_CHARS = 1200
@@ -244,49 +244,6 @@ def notices_markdown(notices: Iterable[str]) -> str:
     return "\n".join(f"> ℹ️ {n}" for n in items) + ("\n\n" if items else "")
 
 
-# --- starters ---------------------------------------------------------------------------------------
-
-_TOPIC_WORD_RE = re.compile(r"[a-z][a-z\-]+")
-# Words that never make a topic: function words and the generic vocabulary of titles.
-_NOT_TOPIC_WORDS = frozenset(
-    {
-        *("a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "in", "into", "is", "it", "its"),
-        *("of", "on", "or", "over", "the", "their", "this", "to", "under", "using", "via", "vs", "with"),
-        *("without", "towards", "toward", "through", "beyond", "can", "does", "do", "how", "what"),
-        *("when", "why", "which", "we", "our", "based", "novel", "new", "approach", "approaches"),
-        *("framework", "study", "studies", "analysis", "case", "large", "scale", "efficient", "paper"),
-        *("improving", "improved", "learning-based", "data-driven", "end-to-end"),
-    }
-)
-
-
-def frequent_topics(titles: Iterable[str], count: int = 6, min_papers: int = 3) -> list[str]:
-    """The index's most frequent two-word topics ("diffusion models", "language models"): word pairs that
-    appear in the titles of at least `min_papers` papers, most frequent first, no two sharing a word. The
-    starters are made from them, so a starter always finds papers in this index."""
-    pairs: dict[str, int] = {}
-    for title in titles:
-        words = _TOPIC_WORD_RE.findall(title.lower())
-        seen = {
-            f"{a} {b}"
-            for a, b in itertools.pairwise(words)
-            if len(a) > 2 and len(b) > 2 and a not in _NOT_TOPIC_WORDS and b not in _NOT_TOPIC_WORDS
-        }
-        for pair in seen:
-            pairs[pair] = pairs.get(pair, 0) + 1
-    chosen: list[str] = []
-    used: set[str] = set()
-    for pair, papers in sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0])):
-        if papers < min_papers or len(chosen) == count:
-            break
-        pair_words = set(pair.split())
-        if pair_words & used:
-            continue
-        chosen.append(pair)
-        used |= pair_words
-    return chosen
-
-
 def flagged_markdown(flagged: Sequence[str], uncited: Sequence[str]) -> str:
     """The model's sentences that failed the citation check, listed under the answer."""
     if not flagged:
@@ -313,7 +270,7 @@ def model_warning_markdown(warning: str) -> str:
 # --- chat settings -> retrieval --------------------------------------------------------------------
 
 
-class SettingsError(ValueError):
+class SettingsError(UserFacingError, ValueError):
     """A chat setting the user typed that cannot be used (the message says what to type)."""
 
 
@@ -348,18 +305,6 @@ class ChatPrefs:
         return "; ".join(parts)
 
 
-def parse_day(value: object, label: str) -> date | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise SettingsError(
-            f"{label} {text!r} is not a date: type it as YYYY-MM-DD, e.g. 2026-06-01"
-        ) from None
-
-
 def prefs_from_settings(
     values: Mapping[str, object], known_fields: Iterable[str], default_k: int, llm_configured: bool
 ) -> ChatPrefs:
@@ -370,8 +315,11 @@ def prefs_from_settings(
     unknown = [f for f in fields if f not in known]
     if unknown:
         raise SettingsError(f"unknown field(s): {', '.join(unknown)}; pick fields from the list")
-    since = parse_day(values.get("since"), "'Published since'")
-    until = parse_day(values.get("until"), "'Published until'")
+    try:
+        since = parse_day(values.get("since"), "'Published since'")
+        until = parse_day(values.get("until"), "'Published until'")
+    except DayError as err:  # every settings-panel problem is a SettingsError (one kind for the app)
+        raise SettingsError(str(err)) from None
     if since and until and since > until:
         raise SettingsError(f"the date range is inverted: since {since} is after until {until}")
     try:
@@ -474,17 +422,44 @@ def export_bibtex(papers: Iterable[Paper]) -> str:
 
 def readable_error(err: BaseException) -> tuple[str, bool]:
     """What the user reads instead of a traceback, and whether the error is one we expect (else: log it)."""
-    if isinstance(err, EmptyIndexError):
-        return (
-            "**The index is empty.** Run `academichub ingest` (the bundled sample) or "
-            "`academichub ingest --file papers.jsonl` / `--arxiv --category cs.LG`, then ask again.",
-            True,
-        )
     text = escape_md(str(err))
-    if isinstance(err, RetrievalError | RadarError | BriefingError | SettingsError):
-        return f"**Cannot do that:** {text}", True
-    if isinstance(err, LLMError):
-        return f"**The language model failed:** {text}", True
-    if isinstance(err, EmbeddingModelError | VectorStoreError):
-        return f"**The index cannot be used:** {text}", True
+    if isinstance(err, UserFacingError):
+        hint = f" {err.hint[:1].upper()}{err.hint[1:]}" if err.hint else ""  # our own text: Markdown kept
+        return f"**{err.heading}:** {text}{hint}", True
     return f"**Something went wrong** ({type(err).__name__}: {text}). The server log has the details.", False
+
+
+# --- conversation turns in the stored chat history -----------------------------------------------
+
+TURN_KEY = "academichub_turn"  # answer message metadata: the turn it showed
+
+
+def turns_of(steps: Iterable[Mapping[str, Any]]) -> list[Turn]:
+    """The turns of a stored thread: each answer message keeps its turn (question, standalone form, text,
+    numbered source ids) in its metadata. A thread saved before that keeps question and text only: its
+    follow-ups are rewritten from the words, and "the second one" cannot point at a paper."""
+    turns: list[Turn] = []
+    question: str | None = None
+    for step in steps:
+        stored = _metadata(step).get(TURN_KEY)
+        turn = Turn.from_dict(stored) if isinstance(stored, dict) else None
+        if turn is not None:
+            turns.append(turn)
+            question = None
+        elif step.get("type") == "user_message":
+            question = step.get("output") or ""
+        elif step.get("type") == "assistant_message" and question is not None:
+            turns.append(Turn(question, question, step.get("output") or ""))
+            question = None
+    return turns
+
+
+def _metadata(step: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's metadata: a dict, or its JSON text (how SQLite hands it back through Chainlit's layer)."""
+    raw = step.get("metadata") or {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return raw if isinstance(raw, dict) else {}
