@@ -92,6 +92,22 @@ def test_follow_up_which_of_these_stays_within_the_previous_sources(answerer: An
     assert {s.paper.id for s in follow.sources} <= {s.paper.id for s in first.sources}
 
 
+def test_a_filter_follow_up_answers_about_the_papers_that_match_and_says_when_none_do(
+    answerer: Answerer,
+) -> None:
+    first = answerer.answer(UNLEARNING)
+    # A condition some previous papers meet: the answer is about those only.
+    word = "benchmark"
+    follow = answerer.answer(f"which of these use a {word}?", history=[first.turn])
+    assert follow.sources and all(
+        word in f"{s.paper.title} {s.paper.abstract}".lower() for s in follow.sources
+    )
+    # A condition none meets: said plainly, and nothing is made up.
+    none = answerer.answer("which of these use quokkas?", history=[first.turn])
+    assert any("None of the previous answer's papers mention “quokkas”" in n for n in none.notices)
+    assert not none.found and none.sources == []
+
+
 @pytest.mark.slow  # its own index, ingested twice
 def test_the_second_one_is_the_paper_shown_as_2_even_after_an_ingest(
     tmp_path: Path, embedder: Embedder, small_corpus_file: Path

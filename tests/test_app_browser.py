@@ -278,6 +278,14 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             page.wait_for_timeout(1500)
             expect(page.locator("#side-view-content")).to_have_count(0)
 
+            # A filter follow-up none of the previous papers meets says so plainly.
+            page.locator("#chat-input").fill("which of these use quokkas?")
+            expect(page.locator("#chat-submit")).to_be_enabled(timeout=30_000)
+            page.locator("#chat-submit").click()
+            expect(
+                page.get_by_text("None of the previous answer's papers mention “quokkas”").first
+            ).to_be_visible(timeout=90_000)
+
             page.screenshot(path=str(tmp_path / "academichub-ask.png"), full_page=True)
             assert not outside, f"requests to third parties: {outside}"
         finally:
