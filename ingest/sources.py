@@ -33,10 +33,17 @@ _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 @dataclass(frozen=True)
 class Skipped:
-    """A record (or a whole input) that could not be ingested, with where and why."""
+    """A record (or a whole input) that could not be ingested, with where and why. `record` is False for a
+    whole input (a missing or empty file): it is reported, but it is not a record read."""
 
     where: str
     reason: str
+    record: bool = True
+
+
+# A line longer than this is no paper (the largest real records, collaborations with thousands of authors,
+# are a few hundred kB): skipped unparsed, so one 50 MB line costs a read, not gigabytes of memory.
+MAX_LINE_CHARS = 2_000_000
 
 
 SourceItem = Paper | Skipped
@@ -87,22 +94,39 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
                 if not line.strip():
                     continue
                 where = f"{path.name}:{lineno}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    yield Skipped(where, f"malformed JSON ({err.msg})")
+                if len(line) > MAX_LINE_CHARS:
+                    too_long = f"line too long ({len(line):,} characters; at most {MAX_LINE_CHARS:,})"
+                    yield Skipped(where, too_long)
                     continue
-                try:
-                    yield from_json_record(record, listing_date)
-                except RecordError as err:
-                    yield Skipped(where, str(err))
+                yield _record_from_line(line, where, listing_date)
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
         yield Skipped(
-            f"{path.name}:{lines + 1}", f"file cut short or corrupt ({err.__class__.__name__}: {err})"
+            f"{path.name}:{lines + 1}",
+            f"file cut short or corrupt ({err.__class__.__name__}: {err})",
+            record=False,
         )
         return
     if lines == 0:
-        yield Skipped(path.name, "empty file")
+        yield Skipped(path.name, "empty file", record=False)
+
+
+def _record_from_line(line: str, where: str, listing_date: date | None) -> SourceItem:
+    """One line -> a Paper, or a Skipped naming what is wrong with this line (never an exception: one bad
+    line must not stop the file)."""
+    try:
+        return from_json_record(json.loads(line), listing_date)
+    except json.JSONDecodeError as err:
+        return Skipped(where, f"malformed JSON ({err.msg})")
+    except RecordError as err:
+        return Skipped(where, str(err))
+    except RecursionError:
+        return Skipped(where, "malformed JSON (nested too deeply)")
+    except ValueError as err:  # Python refuses integers over 4,300 digits
+        reason = "number too large" if "digits" in str(err) else f"unreadable value ({err})"
+        return Skipped(where, f"malformed JSON ({reason})")
+    except Exception as err:  # anything else inside one record is that record's problem only
+        log.warning("record %s: %r", where, err)
+        return Skipped(where, f"unreadable record ({err.__class__.__name__}: {str(err)[:200]})")
 
 
 def read_sample() -> Iterator[SourceItem]:
@@ -237,6 +261,11 @@ class ArxivSource:
                         yield from_arxiv_result(result)
                     except RecordError as err:
                         yield Skipped(f"arXiv result {self.position}", str(err))
+                    except Exception as err:  # one bad result is that result's problem only
+                        yield Skipped(
+                            f"arXiv result {self.position}",
+                            f"unreadable record ({err.__class__.__name__}: {str(err)[:200]})",
+                        )
                 return
             except arxiv.HTTPError as err:
                 if err.status not in _RETRY_STATUSES:

@@ -16,8 +16,9 @@ Usage (also from other test modules, e.g. the chat-app browser test):
     server.queue(Reply(status=429), Reply("ok [1]"))          # one-off replies, in order, before `default`
     server.responder = lambda request: Reply(...)             # or decide per request
 
-`Reply(text, status=200, delay=0.0)`: `delay` seconds pass before anything is sent (make it longer than the
-client's timeout to exercise timeouts).
+`Reply(text, status=200, delay=0.0, chunk_chars=0)`: `delay` seconds pass before anything is sent (make it
+longer than the client's timeout to exercise timeouts); `chunk_chars` streams fixed-size deltas instead of
+words, so a link or tag arrives cut in pieces (an adversarial model).
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class Reply:
     text: str = ""
     status: int = 200
     delay: float = 0.0
+    chunk_chars: int = 0  # > 0: stream deltas of this many characters, cutting links and tags mid-way
 
 
 @dataclass
@@ -161,7 +163,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         model = body.get("model") or self.owner.model
         if body.get("stream"):
-            self._stream(model, reply.text)
+            self._stream(model, reply.text, reply.chunk_chars)
         else:
             self._json(200, _completion(model, reply.text))
 
@@ -179,7 +181,7 @@ class _Handler(BaseHTTPRequestHandler):
         kind = _ERROR_TYPES.get(status, "server_error")
         self._json(status, {"error": {"message": message, "type": kind, "param": None, "code": kind}})
 
-    def _stream(self, model: str, text: str) -> None:
+    def _stream(self, model: str, text: str, chunk_chars: int = 0) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -187,7 +189,10 @@ class _Handler(BaseHTTPRequestHandler):
         created = int(time.time())
         first = {"role": "assistant", "content": ""}
         self._event(_chunk(model, created, first, None))
-        for token in tokens_of(text):
+        deltas = tokens_of(text)
+        if chunk_chars:
+            deltas = [text[i : i + chunk_chars] for i in range(0, len(text), chunk_chars)]
+        for token in deltas:
             self._event(_chunk(model, created, {"content": token}, None))
         self._event(_chunk(model, created, {}, "stop"))
         self.wfile.write(b"data: [DONE]\n\n")

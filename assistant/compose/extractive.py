@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.compose.citations import content_stems, lexical_support, neutralise_links
+from assistant.compose.citations import content_stems, escape_markdown, lexical_support
 from ingest.embedding import Embedder
 from ingest.paper import Paper
 
@@ -203,9 +203,10 @@ def rank_quotes(
 
 
 def cite(sentence: str, numbers: Sequence[int]) -> str:
-    """`sentence` (links neutralised) with its citation before the final full stop: "... result [2]."."""
+    """`sentence` (shown literally: paper text is data) with its citation before the final full stop:
+    "... result [2]."."""
     marks = "".join(f"[{n}]" for n in numbers)
-    text = neutralise_links(sentence).strip()
+    text = escape_markdown(sentence).strip()
     if text.endswith("."):
         return f"{text[:-1]} {marks}."
     return f"{text} {marks}"

@@ -16,11 +16,11 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ingest.catalog import Catalog, PaperFilter, QueryTerms, TermMatch
+from ingest.catalog import Catalog, CatalogError, PaperFilter, QueryTerms, TermMatch
 from ingest.embedding import Embedder, get_embedder
 from ingest.paper import Paper
 from ingest.settings import Settings
-from ingest.vectors import VectorIndex
+from ingest.vectors import VectorIndex, consistency_problem
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MAX_QUERY_CHARS = 2000
@@ -148,6 +148,10 @@ class Retriever:
         if paper_filter.categories:
             self.check_categories(paper_filter.categories)
         if self.catalog.count() == 0:
+            # An empty catalog beside a filled vector store is a lost catalog, not an empty index.
+            lost = consistency_problem(0, 0, self.vectors.count(), self.settings.home)
+            if lost:
+                raise CatalogError(lost)
             raise EmptyIndexError("the index is empty: run `academichub ingest` first")
         return text[:MAX_QUERY_CHARS]
 

@@ -27,6 +27,7 @@ from chainlit.utils import utc_now
 from assistant.compose.answer import Answer, Answerer, Source
 from assistant.compose.briefing import Briefer, Briefing
 from assistant.compose.llm import get_llm
+from assistant.compose.safe_markdown import SafeStream
 from assistant.radar.service import FeedBatch, Radar
 from assistant.search.retrieval import Retriever
 from assistant.ui import chat_view as view
@@ -106,11 +107,15 @@ async def streamed(
 
     task = asyncio.ensure_future(asyncio.to_thread(call, on_token, sources_found))
     task.add_done_callback(lambda _: events.put_nowait(None))
+    safe = SafeStream()  # raw model text never reaches the browser: an image would be fetched as it streams
     while (event := await events.get()) is not None:
         if isinstance(event, str):
-            await msg.stream_token(event)
+            if shown := safe.feed(event):
+                await msg.stream_token(shown)
         elif on_sources is not None:
             await on_sources(event)
+    if rest := safe.flush():
+        await msg.stream_token(rest)
     return await task
 
 

@@ -17,9 +17,10 @@ from assistant.compose.citations import escape_markdown
 from assistant.compose.llm import LLMError
 from assistant.radar.service import RadarError
 from assistant.search.retrieval import EmptyIndexError, RetrievalError, make_filter
-from ingest.catalog import PaperFilter
+from ingest.catalog import CatalogError, PaperFilter, storage_problem
 from ingest.embedding import EmbeddingModelError
 from ingest.paper import Paper, archive_of
+from ingest.settings import get_settings
 from ingest.vectors import VectorStoreError
 
 MAX_SOURCES = 20
@@ -123,7 +124,7 @@ def without_references(markdown: str) -> str:
 
 def notices_markdown(notices: Iterable[str]) -> str:
     """Engine notices (extractive mode, LLM fallback, ...) as a quoted note above the text."""
-    items = [n.strip() for n in notices if n and n.strip()]
+    items = [escape_md(n) for n in notices if n and n.strip()]  # they may quote a server's error text
     return "\n".join(f"> ℹ️ {n}" for n in items) + ("\n\n" if items else "")
 
 
@@ -257,6 +258,9 @@ def readable_error(err: BaseException) -> tuple[str, bool]:
         return f"**Cannot do that:** {text}", True
     if isinstance(err, LLMError):
         return f"**The language model failed:** {text}", True
-    if isinstance(err, EmbeddingModelError | VectorStoreError):
+    if isinstance(err, EmbeddingModelError | VectorStoreError | CatalogError):
         return f"**The index cannot be used:** {text}", True
+    problem = storage_problem(err, get_settings().home)
+    if problem:
+        return f"**The index cannot be used:** {escape_md(problem)}", True
     return f"**Something went wrong** ({type(err).__name__}: {text}). The server log has the details.", False

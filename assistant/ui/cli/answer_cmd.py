@@ -12,6 +12,7 @@ from rich.markup import escape
 from assistant.compose.answer import Answer, Answerer, Source
 from assistant.compose.briefing import Briefer, BriefingError
 from assistant.compose.llm import LLMClient, get_llm
+from assistant.compose.safe_markdown import SafeStream
 from assistant.search.retrieval import RetrievalError, Retriever, make_filter
 from assistant.ui.cli.common import (
     UserError,
@@ -23,6 +24,7 @@ from assistant.ui.cli.common import (
     print_json,
     settings,
 )
+from ingest.normalize import strip_control_chars
 
 
 def _llm(extractive: bool) -> LLMClient | None:
@@ -31,7 +33,7 @@ def _llm(extractive: bool) -> LLMClient | None:
 
 def _print_notices(notices: list[str]) -> None:
     for notice in notices:
-        err_console.print(f"[yellow]note:[/] {escape(notice)}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {escape(strip_control_chars(notice))}", highlight=False)
 
 
 def _print_sources(sources: list[Source]) -> None:
@@ -48,9 +50,27 @@ def _print_sources(sources: list[Source]) -> None:
         console.print(f"    {paper.abs_url}  (PDF {paper.pdf_url})", highlight=False, soft_wrap=True)
 
 
-def _stream_to_terminal(token: str) -> None:
-    sys.stdout.write(token)
-    sys.stdout.flush()
+class TerminalStream:
+    """Model tokens to the terminal, only after neutralisation (no link, image, HTML or control character
+    from the model is printed raw; an unfinished construct is held back until it closes)."""
+
+    def __init__(self) -> None:
+        self._safe = SafeStream()
+        self.shown: list[str] = []
+
+    def __call__(self, token: str) -> None:
+        self._write(self._safe.feed(token))
+
+    def finish(self) -> str:
+        """Print what was held back; the whole neutralised text shown."""
+        self._write(self._safe.flush())
+        return "".join(self.shown)
+
+    def _write(self, text: str) -> None:
+        if text:
+            self.shown.append(text)
+            sys.stdout.write(text)
+            sys.stdout.flush()
 
 
 @app.command()
@@ -71,26 +91,21 @@ def ask(
     cfg = settings()
     flt = make_filter(category, parse_day(since, "--since"), parse_day(until, "--until"), author)
     answerer = Answerer(cfg, Retriever(cfg), _llm(extractive))
-    streamed: list[str] = []
-
-    def on_token(token: str) -> None:
-        streamed.append(token)
-        _stream_to_terminal(token)
-
+    stream = TerminalStream()
     try:
         answer = answerer.answer(
             question,
             paper_filter=flt,
             k=k,
             use_llm=False if extractive else None,
-            on_token=None if as_json else on_token,
+            on_token=None if as_json else stream,
         )
     except RetrievalError as err:
         raise UserError(str(err)) from None
     if as_json:
         print_json(answer.to_dict())
         return
-    _print_answer(answer, streamed_text="".join(streamed))
+    _print_answer(answer, streamed_text=stream.finish())
 
 
 def _print_answer(answer: Answer, streamed_text: str) -> None:
@@ -106,7 +121,7 @@ def _print_answer(answer: Answer, streamed_text: str) -> None:
     if answer.unsupported_sentences:
         err_console.print("[yellow]flagged (no support in the cited abstract):[/]")
         for sentence in answer.unsupported_sentences:
-            err_console.print(f"  - {escape(sentence)}", highlight=False)
+            err_console.print(f"  - {escape(strip_control_chars(sentence))}", highlight=False)
     _print_notices(answer.notices)
 
 
@@ -132,6 +147,7 @@ def brief(
             raise UserError(f"{target} is a directory: give a file name")
     briefer = Briefer(cfg, Retriever(cfg), _llm(extractive))
     streaming = not as_json and out is None
+    stream = TerminalStream()
     try:
         briefing = briefer.brief(
             topic,
@@ -140,7 +156,7 @@ def brief(
             until=parse_day(until, "--until"),
             per_field=per_field,
             use_llm=False if extractive else None,
-            on_token=_stream_to_terminal if streaming else None,
+            on_token=stream if streaming else None,
         )
     except (RetrievalError, BriefingError) as err:
         raise UserError(str(err)) from None
@@ -157,7 +173,7 @@ def brief(
     if as_json:
         print_json(briefing.to_dict())
     elif out is None:
-        if briefing.mode == "llm" and streaming:
+        if stream.finish():
             sys.stdout.write("\n")
             console.rule("briefing")
         console.print(Markdown(briefing.markdown))

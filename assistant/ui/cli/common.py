@@ -11,6 +11,7 @@ from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ingest.settings import Settings, get_settings
 
@@ -47,6 +48,7 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from ingest.catalog import CatalogError, storage_problem
         from ingest.embedding import EmbeddingModelError
         from ingest.pipeline import IngestBusy
         from ingest.sources import SourceError
@@ -54,8 +56,24 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
 
         try:
             return func(*args, **kwargs)
-        except (UserError, IngestBusy, SourceError, VectorStoreError, EmbeddingModelError) as err:
-            err_console.print(f"[bold red]error:[/] {err}", highlight=False)
+        except (
+            UserError,
+            IngestBusy,
+            SourceError,
+            VectorStoreError,
+            EmbeddingModelError,
+            CatalogError,
+        ) as err:
+            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+            raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as err:
+            # A full disk, a read-only or damaged index (SQLite, Chroma, the file system): plain words.
+            problem = storage_problem(err, settings().home)
+            if problem is None:
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(problem)}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print(
