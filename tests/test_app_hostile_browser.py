@@ -198,7 +198,7 @@ def test_a_hostile_paper_and_model_make_no_foreign_request_or_link_in_a_real_bro
             else:
                 pytest.fail("no source panel shows the hostile paper")
             expect(panel).to_contain_text("attacker@evil.example", timeout=15_000)
-            expect(panel).to_contain_text("[Click me](http://evil.example/title)")
+            expect(panel).to_contain_text("[Click me](http://evil.example/title )")
             page.wait_for_timeout(1500)
             page.screenshot(path=str(tmp_path / "hostile-panel.png"), full_page=True)
 

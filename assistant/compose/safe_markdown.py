@@ -40,9 +40,9 @@ _LINKABLE_RE = re.compile(
     r"|(?<![\w:/])//[\w\-]+(?:\.[\w\-]+)+[^\s`<>]*)",  # scheme-relative "//host/path"
     re.IGNORECASE,
 )
-_SPECIAL_RE = re.compile(r"([\\`*_\[\]#|~&])")
+_SPECIAL_RE = re.compile(r"([\\`*_\[\]<>#|~&])")
 # Literal text is also kept free of what reads as markup to any later reader of the Markdown source (a
-# filter, a diff, a second renderer): angle brackets as entities, "](" and `href=` broken by escapes.
+# filter, a diff, a second renderer): "](" and `href=` are broken by escapes.
 _ATTRIBUTE_RE = re.compile(r"\b(href|src|srcset|action|formaction|style|on[a-z]+)(\s*)=", re.IGNORECASE)
 _LINE_START_RE = re.compile(r"^([ \t]*)(?:(\d{1,9})([.)])|([>+\-=]))")
 
@@ -56,7 +56,7 @@ def code_span(text: str) -> str:
 
 
 def _escape_chars(text: str) -> str:
-    text = _SPECIAL_RE.sub(r"\\\1", text).replace("<", "&lt;").replace(">", "&gt;")
+    text = _SPECIAL_RE.sub(r"\\\1", text)
     return _ATTRIBUTE_RE.sub(r"\1\2\\=", text.replace("\\](", "\\]\\("))
 
 
@@ -75,6 +75,8 @@ def _escape_plain(text: str) -> str:
             continue  # "ratio:1" or "Section:2", not a link
         out.append(_escape_chars(text[last : match.start()]))
         out.append(code_span(url))
+        if end < len(text) and not text[end].isspace():
+            out.append(" ")  # "`url`)" would read as one token to anything that scans for URLs
         last = end
     out.append(_escape_chars(text[last:]))
     return "".join(out)
@@ -92,6 +94,19 @@ def _escape_line_starts(text: str) -> str:
         return f"{match.group(1)}\\{match.group(4)}{line[match.end() :]}"
 
     return "\n".join(fix(line) for line in text.split("\n"))
+
+
+_TAG_RE = re.compile(
+    r"</?(?:a|abbr|audio|b|br|button|code|div|em|embed|form|i|iframe|img|input|link|meta|object|p|script|"
+    r"source|span|strong|style|sub|sup|svg|u|video)\b[^<>]*>",
+    re.IGNORECASE,
+)
+
+
+def without_tags(text: str) -> str:
+    """`text` without HTML tags of common elements (their text stays): for sentences quoted from an
+    abstract, where a tag is markup, not the author's words. `a<b` and `x > y` are left alone."""
+    return _TAG_RE.sub("", text) if "<" in text else text
 
 
 def literal_markdown(text: str | None) -> str:
@@ -219,7 +234,9 @@ def _block(node: SyntaxTreeNode) -> str:
     if kind == "table":
         return _table(node)
     if kind == "html_block":
-        return _escape_line_starts(_escape_plain(html_text(node.content).strip()))
+        # The text inside the model's HTML block is Markdown like the rest (its links lose their targets).
+        inner = html_text(node.content)
+        return _block(SyntaxTreeNode(_PARSER.parse(inner))) if "<" not in inner else _escape_plain(inner)
     if kind == "inline":
         return _escape_line_starts(_inline(node))
     return "\n\n".join(b for b in (_block(c) for c in node.children) if b)
