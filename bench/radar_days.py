@@ -57,8 +57,7 @@ def main(argv: list[str] | None = None) -> int:
             ingestor.run(file_runs([day_file]))
         finally:
             ingestor.close()
-        rows = retriever.catalog.conn.execute("SELECT id FROM papers WHERE ingested_at >= ?", (started,))
-        new_ids = {row[0] for row in rows}
+        new_ids = retriever.catalog.ids_ingested_since(started)
         if radar is None:
             radar = Radar(settings, retriever)
             for name, (query, fields) in TOPICS.items():

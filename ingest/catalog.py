@@ -1,5 +1,6 @@
-"""The catalog: one SQLite row per paper (keyed by versionless arXiv id), an FTS5 lexical index, and the
-per-paper embedding state that makes ingestion idempotent and resumable.
+"""The catalog: one SQLite row per paper (keyed by its source-local id: versionless arXiv id, or the DOI for
+bioRxiv/medRxiv), an FTS5 lexical index, and the per-paper embedding state that makes ingestion idempotent
+and resumable.
 
 `content_hash` is the hash of the embedded text; `embedded_hash` is the hash of what is in the vector
 store. They differ exactly when a paper still needs (re-)embedding, e.g. after a killed run.
@@ -31,6 +32,7 @@ FTS_COLUMNS = (
 SCHEMA_TEMPLATE = """
 CREATE TABLE IF NOT EXISTS papers (
     id TEXT PRIMARY KEY,
+    source TEXT NOT NULL DEFAULT 'arxiv',  -- arxiv | biorxiv | medrxiv
     version INTEGER,
     title TEXT NOT NULL,
     abstract TEXT NOT NULL,
@@ -45,6 +47,7 @@ CREATE TABLE IF NOT EXISTS papers (
     comment TEXT,
     doi TEXT,
     journal_ref TEXT,
+    published_doi TEXT,               -- the journal version's DOI, when the source reports one
     record_hash TEXT NOT NULL,        -- everything we store: detects metadata-only changes
     content_hash TEXT NOT NULL,       -- the embedded text
     embedded_hash TEXT,               -- what the vector store holds; NULL or different = pending
@@ -69,6 +72,26 @@ CREATE TABLE IF NOT EXISTS cursors (
 );
 """
 SCHEMA = SCHEMA_TEMPLATE.replace("{fts_columns}", FTS_COLUMNS)
+
+# Columns added after the first release, with their definitions: an older catalog gets them in place when
+# opened (every existing row was an arXiv paper, hence the default), so an upgraded install keeps its index.
+ADDED_COLUMNS = {
+    "source": "TEXT NOT NULL DEFAULT 'arxiv'",
+    "published_doi": "TEXT",
+}
+# Indexes on added columns are made after the migration (an old table has no such column before it).
+LATE_INDEXES = "CREATE INDEX IF NOT EXISTS papers_source ON papers(source);"
+
+
+def migrate(conn: sqlite3.Connection) -> list[str]:
+    """Bring an existing catalog to the current schema in place; returns the columns it added."""
+    present = {row[1] for row in conn.execute("PRAGMA table_info(papers)")}
+    added = [name for name in ADDED_COLUMNS if name not in present]
+    with conn:
+        for name in added:
+            conn.execute(f"ALTER TABLE papers ADD COLUMN {name} {ADDED_COLUMNS[name]}")
+        conn.executescript(LATE_INDEXES)
+    return added
 
 
 def fold(text: str) -> str:
@@ -102,6 +125,7 @@ class PaperFilter:
     """Exact filters shared by every retrieval path. Categories match exactly or by archive prefix."""
 
     categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()  # 'arxiv', 'biorxiv', 'medrxiv'; empty = every source
     since: date | None = None
     until: date | None = None
     author: str | None = None
@@ -112,6 +136,7 @@ class PaperFilter:
     def active(self) -> bool:
         return bool(
             self.categories
+            or self.sources
             or self.since
             or self.until
             or self.author
@@ -129,6 +154,9 @@ class PaperFilter:
                 f"OR archive IN ({marks}))"
             )
             params += list(self.categories) * 2
+        if self.sources:
+            clauses.append(f"{alias}.source IN ({','.join('?' * len(self.sources))})")
+            params += list(self.sources)
         if self.since:
             clauses.append(f"{alias}.published >= ?")
             params.append(date_to_int(self.since))
@@ -153,6 +181,12 @@ def record_hash(paper: Paper) -> str:
     import hashlib
 
     payload = paper.model_dump(mode="json", exclude={"abs_url", "pdf_url", "html_url"})
+    # Fields added with other sources leave an arXiv record's hash as it was: no spurious "updated" papers
+    # when an upgraded install re-reads what it already holds.
+    if payload.get("source") == "arxiv":
+        del payload["source"]
+    if payload.get("published_doi") is None:
+        del payload["published_doi"]
     return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
@@ -161,6 +195,7 @@ def _row_to_paper(row: sqlite3.Row) -> Paper:
     # escape sequence in a title must not reach the screen.
     return Paper(
         id=row["id"],
+        source=row["source"],
         version=row["version"],
         title=strip_control_chars(row["title"]),
         abstract=strip_control_chars(row["abstract"]),
@@ -173,6 +208,7 @@ def _row_to_paper(row: sqlite3.Row) -> Paper:
         comment=row["comment"],
         doi=row["doi"],
         journal_ref=row["journal_ref"],
+        published_doi=row["published_doi"],
     )
 
 
@@ -284,6 +320,7 @@ class Catalog:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(SCHEMA)
+            migrate(conn)
         except sqlite3.OperationalError as err:
             if "readonly" not in str(err).lower():
                 raise
@@ -353,21 +390,25 @@ class Catalog:
                 authors_json = json.dumps(paper.authors, ensure_ascii=False)
                 conn.execute(
                     """
-                    INSERT INTO papers (id, version, title, abstract, title_original, abstract_original,
-                        authors, authors_folded, categories, primary_category, published, updated, comment,
-                        doi, journal_ref, record_hash, content_hash, embedded_hash, ingested_at, changed_at)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)
+                    INSERT INTO papers (id, source, version, title, abstract, title_original,
+                        abstract_original, authors, authors_folded, categories, primary_category, published,
+                        updated, comment, doi, journal_ref, published_doi, record_hash, content_hash,
+                        embedded_hash, ingested_at, changed_at)
+                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)
                     ON CONFLICT(id) DO UPDATE SET
-                        version=excluded.version, title=excluded.title, abstract=excluded.abstract,
+                        source=excluded.source, version=excluded.version, title=excluded.title,
+                        abstract=excluded.abstract,
                         title_original=excluded.title_original, abstract_original=excluded.abstract_original,
                         authors=excluded.authors, authors_folded=excluded.authors_folded,
                         categories=excluded.categories, primary_category=excluded.primary_category,
                         published=excluded.published, updated=excluded.updated, comment=excluded.comment,
-                        doi=excluded.doi, journal_ref=excluded.journal_ref, record_hash=excluded.record_hash,
+                        doi=excluded.doi, journal_ref=excluded.journal_ref,
+                        published_doi=excluded.published_doi, record_hash=excluded.record_hash,
                         content_hash=excluded.content_hash, changed_at=excluded.changed_at
                     """,
                     (
                         paper.id,
+                        paper.source,
                         paper.version,
                         paper.title,
                         paper.abstract,
@@ -382,6 +423,7 @@ class Catalog:
                         paper.comment,
                         paper.doi,
                         paper.journal_ref,
+                        paper.published_doi,
                         record_hash(paper),
                         paper.content_hash,
                         now,
@@ -421,6 +463,11 @@ class Catalog:
                 "UPDATE papers SET embedded_hash = ? WHERE id = ?", [(h, pid) for pid, h in hashes.items()]
             )
 
+    def reset_embedded(self, ids: Sequence[str]) -> None:
+        """Mark these papers' vectors pending (the vector store lost them): the next ingest re-embeds them."""
+        with self.transaction() as conn:
+            conn.executemany("UPDATE papers SET embedded_hash = NULL WHERE id = ?", [(pid,) for pid in ids])
+
     # --- cursors (resumable API ingests) --------------------------------------------------------------
 
     def get_cursor(self, key: str) -> int:
@@ -454,14 +501,6 @@ class Catalog:
 
     def get_paper(self, paper_id: str) -> Paper | None:
         return self.get_papers([paper_id]).get(paper_id)
-
-    def ingested_at(self, ids: Sequence[str]) -> dict[str, float]:
-        found: dict[str, float] = {}
-        for chunk in _chunks(list(ids), 500):
-            marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(f"SELECT id, ingested_at FROM papers WHERE id IN ({marks})", chunk)
-            found.update({row[0]: float(row[1]) for row in rows})
-        return found
 
     def filter_ids(self, paper_filter: PaperFilter) -> list[str]:
         where, params = paper_filter.where_sql()
@@ -566,11 +605,46 @@ class Catalog:
         row = self.conn.execute("SELECT min(published), max(published) FROM papers").fetchone()
         return int_to_date(row[0]), int_to_date(row[1])
 
+    def source_counts(self) -> dict[str, int]:
+        """Papers per source ('arxiv', 'biorxiv', 'medrxiv'), largest first."""
+        rows = self.conn.execute("SELECT source, count(*) FROM papers GROUP BY source ORDER BY count(*) DESC")
+        return {row[0]: int(row[1]) for row in rows}
+
     def primary_category_counts(self) -> dict[str, int]:
         rows = self.conn.execute(
             "SELECT primary_category, count(*) FROM papers GROUP BY primary_category ORDER BY count(*) DESC"
         )
         return {row[0]: int(row[1]) for row in rows}
+
+    # --- when papers entered the catalog (the radar's windows) -----------------------------------------
+
+    def newest_ingested(self) -> float:
+        """When the newest paper first entered the catalog (unix seconds; 0.0 for an empty catalog)."""
+        return float(self.conn.execute("SELECT max(ingested_at) FROM papers").fetchone()[0] or 0.0)
+
+    def ids_ingested_since(self, when: float) -> set[str]:
+        """Papers that first entered the catalog at or after `when` (a re-listed paper keeps its first)."""
+        rows = self.conn.execute("SELECT id FROM papers WHERE ingested_at >= ?", (when,))
+        return {row[0] for row in rows}
+
+    def ids_ingested_between(self, after: float, until: float, published_from: date | None) -> set[str]:
+        """Papers first ingested in (`after`, `until`], except those published before `published_from`
+        (a backfill of old papers); undated papers count."""
+        rows = self.conn.execute(
+            "SELECT id FROM papers WHERE ingested_at > ? AND ingested_at <= ? "
+            "AND (published IS NULL OR published >= ?)",
+            (after, until, date_to_int(published_from) or 0),
+        )
+        return {row[0] for row in rows}
+
+    def ids_of_listing(self, first_day: date | None, until: float, or_ingested_after: float) -> set[str]:
+        """Papers ingested by `until` that were published on or after `first_day` (the latest listing) or
+        entered the catalog after `or_ingested_after`."""
+        rows = self.conn.execute(
+            "SELECT id FROM papers WHERE ingested_at <= ? AND (published >= ? OR ingested_at > ?)",
+            (until, date_to_int(first_day) or 0, or_ingested_after),
+        )
+        return {row[0] for row in rows}
 
     def all_ids(self) -> list[str]:
         return [row[0] for row in self.conn.execute("SELECT id FROM papers ORDER BY rowid")]

@@ -96,17 +96,32 @@ class Embedder:
         if not texts:
             return np.zeros((0, 0), dtype=np.float32)
         with self._lock:
-            vectors = self.llama._model.encode(
-                texts,
-                batch_size=batch_size or self.llama.embed_batch_size,
-                normalize_embeddings=True,
-                show_progress_bar=False,
-                convert_to_numpy=True,
-            )
-        return np.asarray(vectors, dtype=np.float32)
+            return self._encode_locked(texts, batch_size)
 
-    def encode_query(self, text: str) -> np.ndarray:
-        return self.encode([text])[0]
+    def encode_query(self, text: str, threads: int = 1) -> np.ndarray:
+        """One query vector, encoded with `threads` torch threads. One by default: a dozen tokens gain
+        nothing from intra-op parallelism, and on a busy machine two spinning threads made this 50x slower
+        (1.4 s instead of 26 ms, measured). torch's thread count is process-wide, so it is changed and
+        restored under the lock: a batch encode on another thread never runs with the query's setting."""
+        import torch
+
+        with self._lock:
+            previous = torch.get_num_threads()
+            torch.set_num_threads(threads)
+            try:
+                return self._encode_locked([text])[0]
+            finally:
+                torch.set_num_threads(previous)
+
+    def _encode_locked(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
+        vectors = self.llama._model.encode(
+            texts,
+            batch_size=batch_size or self.llama.embed_batch_size,
+            normalize_embeddings=True,
+            show_progress_bar=False,
+            convert_to_numpy=True,
+        )
+        return np.asarray(vectors, dtype=np.float32)
 
 
 def _load(name: str, backend: str, batch_size: int, allow_download: bool, cache_dir: str) -> Embedder:

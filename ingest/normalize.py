@@ -296,14 +296,23 @@ def _capped(text: str, limit: int, what: str) -> str:
     return text
 
 
-def _make_paper(pid: str, version: int | None, title: str, abstract: str, **fields: Any) -> Paper:
-    title = strip_control_chars(_capped(title, MAX_TITLE_CHARS, "title"))
-    abstract = strip_control_chars(_capped(abstract, MAX_ABSTRACT_CHARS, "abstract"))
-    authors = fields.get("authors") or []
+def guarded_text(text: str, limit: int, what: str) -> str:
+    """Raw record text within its size cap (else RecordError), without control characters."""
+    return strip_control_chars(_capped(text, limit, what))
+
+
+def check_authors(authors: list[str]) -> list[str]:
     if len(authors) > MAX_AUTHORS:
         raise RecordError(f"too many authors ({len(authors):,}; at most {MAX_AUTHORS:,})")
     for name in authors:
         _capped(name, MAX_AUTHOR_CHARS, "author name")
+    return authors
+
+
+def _make_paper(pid: str, version: int | None, title: str, abstract: str, **fields: Any) -> Paper:
+    title = guarded_text(title, MAX_TITLE_CHARS, "title")
+    abstract = guarded_text(abstract, MAX_ABSTRACT_CHARS, "abstract")
+    check_authors(fields.get("authors") or [])
     fields["categories"] = [
         strip_control_chars(_capped(c, MAX_FIELD_CHARS, "category")) for c in fields.get("categories") or []
     ]
@@ -321,17 +330,17 @@ def _make_paper(pid: str, version: int | None, title: str, abstract: str, **fiel
         abstract_original=abstract,
         **fields,
     )
-    _check_unicode(paper)
-    return paper
+    return check_unicode(paper)
 
 
-def _check_unicode(paper: Paper) -> None:
+def check_unicode(paper: Paper) -> Paper:
     """Every stored string must be encodable: a lone surrogate (`"\\ud800"` in JSON) decodes to a str that
     cannot be hashed, stored or shown, and aborted whole ingests before it became this record's problem."""
     try:
         json.dumps(paper.model_dump(mode="json"), ensure_ascii=False).encode("utf-8")
     except UnicodeEncodeError:
         raise RecordError("text is not valid Unicode (a lone surrogate such as \\ud800)") from None
+    return paper
 
 
 def from_snapshot(record: Mapping[str, Any]) -> Paper:

@@ -1,16 +1,32 @@
-"""The `Paper` record every source produces, and arXiv identifiers."""
+"""The `Paper` record every source produces, its identity (source + source-local id), and arXiv identifiers.
+
+A paper's links are built here from its source and id by that source's rules, never copied from input.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 from datetime import date
+from typing import Literal
 
 from pydantic import BaseModel, Field, computed_field
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"
 ARXIV_HTML = "https://arxiv.org/html/"
+
+SourceName = Literal["arxiv", "biorxiv", "medrxiv"]
+# How each source is named to readers; bioRxiv and medRxiv share one site layout (Cold Spring Harbor).
+SOURCE_LABELS: dict[str, str] = {"arxiv": "arXiv", "biorxiv": "bioRxiv", "medrxiv": "medRxiv"}
+_RXIV_CONTENT = {"biorxiv": "https://www.biorxiv.org/content/", "medrxiv": "https://www.medrxiv.org/content/"}
+# A bioRxiv/medRxiv DOI: Cold Spring Harbor's prefixes (10.1101 until 2025, 10.64898 since) and a suffix that
+# is either a date-stamped number (2026.05.27.728076) or, for the oldest papers, a plain number (000109).
+_RXIV_DOI_RE = re.compile(
+    r"^(?:doi:|https?://(?:dx\.)?doi\.org/)?(?P<doi>10\.\d{4,9}/(?:\d{4}\.\d{2}\.\d{2}\.)?\d{6,})"
+    r"(?:v(?P<version>\d+))?$",
+    re.IGNORECASE,
+)
 
 # New-style ids (0704.0001 onwards: YYMM.NNNN, 5 digits since 1501) and old-style ids (hep-th/9901001,
 # math.GT/0309136), optionally versioned, optionally written as a URL or with an "arXiv:" prefix.
@@ -43,15 +59,35 @@ def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
     return base, int(version) if version else None
 
 
+class InvalidDoi(ValueError):
+    """Raised for a string that is not a bioRxiv/medRxiv DOI."""
+
+
+def parse_rxiv_doi(raw: str) -> tuple[str, int | None]:
+    """Split a bioRxiv/medRxiv DOI (optionally `doi:`/doi.org-prefixed, optionally `v2`) into
+    (lower-case DOI, version or None). The DOI is the paper's catalog key: it never looks like an arXiv id."""
+    match = _RXIV_DOI_RE.match((raw or "").strip())
+    if not match:
+        raise InvalidDoi(f"not a bioRxiv/medRxiv DOI: {raw!r}")
+    version = match.group("version")
+    return match.group("doi").lower(), int(version) if version else None
+
+
 def archive_of(category: str) -> str:
-    """`q-bio.NC` -> `q-bio`, `hep-th` -> `hep-th`."""
+    """The field a category belongs to: `q-bio.NC` -> `q-bio`, `hep-th` -> `hep-th`,
+    `biorxiv:neuroscience` -> `biorxiv`."""
+    if ":" in category:
+        return category.split(":", 1)[0]
     return category.split(".", 1)[0]
 
 
 class Paper(BaseModel):
-    """One paper, keyed by its versionless arXiv id. Links are derived from the id, never stored."""
+    """One paper, keyed by its source-local id: the versionless arXiv id for arXiv, the DOI for bioRxiv and
+    medRxiv (a DOI never looks like an arXiv id, so keys of different sources cannot collide). Links are
+    derived from source, id and version, never stored."""
 
     id: str
+    source: SourceName = "arxiv"
     version: int | None = None
     title: str = Field(description="Display/search form: LaTeX and whitespace normalised.")
     abstract: str
@@ -62,23 +98,42 @@ class Paper(BaseModel):
     published: date | None = None
     updated: date | None = None
     comment: str | None = None
-    doi: str | None = None
+    doi: str | None = Field(None, description="arXiv: the DOI authors gave; bioRxiv/medRxiv: the id itself.")
     journal_ref: str | None = None
+    published_doi: str | None = Field(None, description="The journal version's DOI (bioRxiv/medRxiv API).")
+
+    @property
+    def source_label(self) -> str:
+        """'arXiv', 'bioRxiv', 'medRxiv'."""
+        return SOURCE_LABELS[self.source]
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def abs_url(self) -> str:
-        return ARXIV_ABS + self.id
+        if self.source == "arxiv":
+            return ARXIV_ABS + self.id
+        # The versioned page when the version is known; the bare DOI page shows the latest version.
+        version = f"v{self.version}" if self.version else ""
+        return f"{_RXIV_CONTENT[self.source]}{self.id}{version}"
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def pdf_url(self) -> str:
-        return ARXIV_PDF + self.id
+        if self.source == "arxiv":
+            return ARXIV_PDF + self.id
+        return self.abs_url + ".full.pdf"
 
     @computed_field  # type: ignore[prop-decorator]
     @property
     def html_url(self) -> str:
-        return ARXIV_HTML + self.id
+        if self.source == "arxiv":
+            return ARXIV_HTML + self.id
+        return self.abs_url + ".full"
+
+    @property
+    def published_url(self) -> str | None:
+        """The journal version, as a doi.org link built from the reported DOI."""
+        return f"https://doi.org/{self.published_doi}" if self.published_doi else None
 
     @property
     def primary_category(self) -> str:

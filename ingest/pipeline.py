@@ -363,8 +363,7 @@ class Ingestor:
             return
         present = set(self.vectors.all_ids())
         missing = [pid for pid in self.catalog.all_ids() if pid not in present]
-        with self.catalog.transaction() as conn:
-            conn.executemany("UPDATE papers SET embedded_hash = NULL WHERE id = ?", [(m,) for m in missing])
+        self.catalog.reset_embedded(missing)
 
 
 def set_index_aside(settings: Settings) -> list[str]:
@@ -405,9 +404,30 @@ def read_lines_cheap(path: Path) -> Iterator[bytes]:
         yield from handle
 
 
-def file_runs(paths: Iterable[Path]) -> list[SourceRun]:
-    runs = []
+INPUT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")  # what read_jsonl reads
+
+
+def input_files(paths: Iterable[Path]) -> list[Path]:
+    """The files to read for the given paths: a folder stands for every .jsonl/.jsonl.gz (and .json API
+    answer) file directly in it (sorted by name, so daily files load in date order); files are kept as
+    given, each once. A folder with no such file is an error (the user pointed at the wrong place); a
+    missing file is reported by its own run, so the other files still load."""
+    files: list[Path] = []
     for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(INPUT_SUFFIXES))
+            if not found:
+                raise SourceError(f"{path}: no .jsonl, .jsonl.gz or .json files in this folder")
+            files += found
+        else:
+            files.append(path)
+    return list(dict.fromkeys(files))
+
+
+def file_runs(paths: Iterable[Path]) -> list[SourceRun]:
+    """One source run per file; folders expand to their JSONL files (see `input_files`)."""
+    runs = []
+    for path in input_files(paths):
 
         def items(p: Path = path) -> Iterator[SourceItem]:
             try:

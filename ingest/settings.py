@@ -91,12 +91,44 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("OPENAI_BASE_URL", "OPENAI_API_BASE", "ACADEMICHUB_OPENAI_BASE_URL"),
     )
     model: str = Field("gpt-4o-mini", description="Chat model name at the endpoint.")
-    llm_timeout_seconds: float = Field(60.0, gt=0)
+    llm_timeout_seconds: float = Field(
+        60.0, gt=0, description="Seconds to wait for the first token (the prompt is read before it)."
+    )
+    llm_token_timeout_seconds: float = Field(
+        20.0, gt=0, description="Seconds to wait for the next token once the answer has started."
+    )
     llm_temperature: float = Field(0.1, ge=0.0, le=2.0)
-    llm_max_retries: int = Field(1, ge=0, le=10, description="Retries on 429/5xx/timeouts, then fall back.")
-    llm_context_window: int = Field(16384, ge=1024, description="Context window of the model (tokens).")
+    llm_max_retries: int = Field(
+        1, ge=0, le=10, description="Retries on 429/5xx/refused connections (never after a timeout)."
+    )
+    llm_context_window: int = Field(
+        16384, ge=512, description="Context window of the model (tokens): prompt + answer must fit."
+    )
+    llm_max_tokens_answer: int = Field(600, ge=16, description="Longest answer the model may write (tokens).")
+    llm_max_tokens_briefing: int = Field(1500, ge=16, description="Longest briefing prose (tokens).")
+    llm_max_tokens_rewrite: int = Field(80, ge=8, description="Longest follow-up rewrite (tokens).")
     min_support: float = Field(
         0.45, description="Cosine below which a cited sentence counts as unsupported by its cited abstract."
+    )
+
+    # Radar delivery: e-mail digests (SMTP) and webhooks (Slack/Mattermost/Discord incoming webhooks)
+    smtp_host: str = Field("", description="SMTP server for `radar send --to`; empty = e-mail not set up.")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = Field(
+        "starttls", description="starttls (port 587), ssl (implicit TLS, port 465) or none (local relay)."
+    )
+    smtp_user: str = Field("", description="SMTP login; empty = no authentication.")
+    smtp_password: SecretStr | None = None
+    smtp_sender: str = Field("", description="From address of digests (default: smtp_user).")
+    smtp_timeout_seconds: float = Field(30.0, gt=0)
+    radar_mail_to: str = Field("", description="Default recipients of `radar send` (comma-separated).")
+    radar_webhook_url: SecretStr | None = Field(None, description="Default webhook of `radar send`.")
+    webhook_format: Literal["auto", "slack", "mattermost", "discord"] = Field(
+        "auto", description="Payload flavour; auto = from the webhook host (discord -> discord, else slack)."
+    )
+    webhook_timeout_seconds: float = Field(20.0, gt=0)
+    public_url: str = Field(
+        "", description="The app's address as readers reach it, for feed links (default http://HOST:PORT)."
     )
 
     # Chat app

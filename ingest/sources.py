@@ -1,4 +1,5 @@
-"""Where papers come from: JSONL files, the bundled sample, and the live arXiv API.
+"""Where papers come from: JSONL files (arXiv and bioRxiv/medRxiv layouts), the bundled sample, and the
+live arXiv API (the bioRxiv/medRxiv API is `ingest.rxiv_api`).
 
 Every source yields `Paper`s and `Skipped` notes, in order; nothing here touches the index.
 """
@@ -12,7 +13,7 @@ import logging
 import re
 import time
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -22,6 +23,7 @@ import arxiv
 import requests
 from requests.adapters import HTTPAdapter
 
+from ingest import rxiv
 from ingest.normalize import RecordError, from_arxiv_result, from_json_record
 from ingest.paper import Paper
 
@@ -75,8 +77,30 @@ def _open_text(path: Path) -> TextIO:
     return path.open(encoding="utf-8", errors="replace")
 
 
+def paper_from_record(record: Any, listing_date: date | None = None) -> Paper:
+    """One JSON record in any layout we know, detected per record: bioRxiv/medRxiv API records and daily
+    listings, then arXiv's snapshot and daily-listing layouts."""
+    if isinstance(record, Mapping):
+        if rxiv.is_api_record(record):
+            return rxiv.from_api_record(record)
+        if rxiv.is_daily_listing(record):
+            return rxiv.from_daily_listing(record, listing_date)
+    return from_json_record(record, listing_date)
+
+
+def records_of(value: Any) -> list[Any]:
+    """The records a JSON value holds: a saved API answer's `collection` (also inside a capture's `body`), or
+    the value itself."""
+    if isinstance(value, Mapping) and isinstance(value.get("body"), Mapping) and "url" in value:
+        value = value["body"]
+    if isinstance(value, Mapping) and isinstance(value.get("collection"), list):
+        return list(value["collection"])
+    return [value]
+
+
 def read_jsonl(path: Path) -> Iterator[SourceItem]:
-    """Papers from a JSONL or JSONL.gz file in either layout, detected per line.
+    """Papers from a JSONL or JSONL.gz file in any layout, detected per line (a line may also hold a saved
+    bioRxiv/medRxiv API answer); a `.json` file is read as one document (an API answer or a list of records).
 
     Bad lines become `Skipped` with their line number; a gzip cut short yields what was readable, then a
     `Skipped` saying where it broke off.
@@ -86,6 +110,9 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
     if path.is_dir():
         raise SourceError(f"{path}: is a directory, expected a .jsonl or .jsonl.gz file")
     listing_date = listing_date_from_name(path)
+    if path.name.endswith((".json", ".json.gz")):
+        yield from _read_json_document(path, listing_date)
+        return
     lines = 0
     try:
         with _open_text(path) as handle:
@@ -98,7 +125,7 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
                     too_long = f"line too long ({len(line):,} characters; at most {MAX_LINE_CHARS:,})"
                     yield Skipped(where, too_long)
                     continue
-                yield _record_from_line(line, where, listing_date)
+                yield from _records_from_line(line, where, listing_date)
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
         yield Skipped(
             f"{path.name}:{lines + 1}",
@@ -110,23 +137,55 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
         yield Skipped(path.name, "empty file", record=False)
 
 
-def _record_from_line(line: str, where: str, listing_date: date | None) -> SourceItem:
-    """One line -> a Paper, or a Skipped naming what is wrong with this line (never an exception: one bad
-    line must not stop the file)."""
+def _records_from_line(line: str, where: str, listing_date: date | None) -> Iterator[SourceItem]:
+    """One line -> its Paper(s), or Skipped naming what is wrong (never an exception: one bad line must not
+    stop the file)."""
     try:
-        return from_json_record(json.loads(line), listing_date)
+        value = json.loads(line)
     except json.JSONDecodeError as err:
-        return Skipped(where, f"malformed JSON ({err.msg})")
-    except RecordError as err:
-        return Skipped(where, str(err))
+        yield Skipped(where, f"malformed JSON ({err.msg})")
+        return
     except RecursionError:
-        return Skipped(where, "malformed JSON (nested too deeply)")
+        yield Skipped(where, "malformed JSON (nested too deeply)")
+        return
     except ValueError as err:  # Python refuses integers over 4,300 digits
         reason = "number too large" if "digits" in str(err) else f"unreadable value ({err})"
-        return Skipped(where, f"malformed JSON ({reason})")
+        yield Skipped(where, f"malformed JSON ({reason})")
+        return
+    records = records_of(value)
+    for index, item in enumerate(records, start=1):
+        yield _paper_or_skip(item, f"{where}#{index}" if len(records) > 1 else where, listing_date)
+
+
+def _paper_or_skip(record: Any, where: str, listing_date: date | None) -> SourceItem:
+    try:
+        return paper_from_record(record, listing_date)
+    except RecordError as err:
+        return Skipped(where, str(err))
     except Exception as err:  # anything else inside one record is that record's problem only
         log.warning("record %s: %r", where, err)
         return Skipped(where, f"unreadable record ({err.__class__.__name__}: {str(err)[:200]})")
+
+
+def _read_json_document(path: Path, listing_date: date | None) -> Iterator[SourceItem]:
+    """A whole-file JSON document (a saved API answer or a list of records), not one record per line."""
+    try:
+        with _open_text(path) as handle:
+            document = json.load(handle)
+    except json.JSONDecodeError as err:
+        yield Skipped(path.name, f"malformed JSON (line {err.lineno}: {err.msg})")
+        return
+    except (RecursionError, ValueError) as err:
+        yield Skipped(path.name, f"malformed JSON ({err.__class__.__name__})")
+        return
+    except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
+        yield Skipped(path.name, f"file cut short or corrupt ({err.__class__.__name__}: {err})", record=False)
+        return
+    records = document if isinstance(document, list) else records_of(document)
+    if not records:
+        yield Skipped(path.name, "no records")
+    for index, record in enumerate(records, start=1):
+        yield _paper_or_skip(record, f"{path.name}#{index}", listing_date)
 
 
 def read_sample() -> Iterator[SourceItem]:
@@ -166,6 +225,24 @@ class ArxivRequest:
         """Identifies this request for resuming: same query and limit, same cursor."""
         text = f"{self.search_query()}|{self.max_results}"
         return "arxiv:" + hashlib.sha1(text.encode()).hexdigest()[:16]
+
+
+def daily_arxiv_request(
+    fields: Sequence[str], known_categories: Iterable[str], day: date, max_results: int | None = None
+) -> ArxivRequest:
+    """The submissions of `day` and the day before (UTC, arXiv's clock) in these fields. An archive field
+    (`cs`) becomes its categories known to the index, because the arXiv API matches `cat:` exactly."""
+    known = list(known_categories)
+    categories: list[str] = []
+    for name in fields:
+        members = [c for c in known if "." not in name and c.startswith(name + ".")]
+        categories += members or [name]
+    return ArxivRequest(
+        categories=tuple(dict.fromkeys(categories)),
+        since=day - timedelta(days=1),
+        until=day,
+        max_results=max_results,
+    )
 
 
 # Statuses worth another try: rate limiting and server trouble. 4xx other than 429 are final.

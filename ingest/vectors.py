@@ -7,7 +7,6 @@ ACADEMICHUB_CHROMA_HOST is set (the scale-out path: several app workers, an inge
 from __future__ import annotations
 
 import atexit
-import math
 import os
 import shutil
 import tempfile
@@ -155,33 +154,5 @@ class VectorIndex:
         """Delete the whole collection (a rebuild on a Chroma server)."""
         self.client.delete_collection(self.collection.name)
 
-    def has_ids(self, ids: Sequence[str]) -> set[str]:
-        if not ids:
-            return set()
-        return set(self.collection.get(ids=list(ids), include=[])["ids"])
-
     def all_ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])
-
-    def query(
-        self, vector: np.ndarray, k: int, restrict_to: Sequence[str] | None = None
-    ) -> list[tuple[str, float]]:
-        """Top-k (id, cosine similarity), optionally only among `restrict_to` ids (exact filters)."""
-        from llama_index.core.vector_stores.types import VectorStoreQuery
-
-        if restrict_to is not None and not restrict_to:
-            return []
-        extra: dict[str, Any] = {}
-        if restrict_to is not None:
-            extra["ids"] = list(restrict_to)
-        n = min(k, self.count() if restrict_to is None else len(restrict_to))
-        if n <= 0:
-            return []
-        result = self.store.query(
-            VectorStoreQuery(query_embedding=vector.tolist(), similarity_top_k=n), **extra
-        )
-        # llama-index reports exp(-distance); Chroma's cosine space has distance = 1 - cosine similarity.
-        return [
-            (pid, 1.0 - (-math.log(sim) if sim > 0 else 2.0))
-            for pid, sim in zip(result.ids or [], result.similarities or [], strict=False)
-        ]

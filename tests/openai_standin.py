@@ -2,8 +2,9 @@
 
 It speaks the real protocol the `openai` client uses: `POST /v1/chat/completions` answered as one JSON
 completion or, when the request has `"stream": true`, as Server-Sent Events (`data: {chunk}` lines ending
-with `data: [DONE]`); errors come back as the OpenAI error JSON with the HTTP status asked for. It listens
-on 127.0.0.1 only, on a free port, and records every request.
+with `data: [DONE]`, sent with chunked transfer encoding like llama.cpp's server); errors come back as the
+OpenAI error JSON with the HTTP status asked for; `GET /v1/models` lists `models`. It listens on 127.0.0.1
+only, on a free port, and records every request.
 
 Usage (also from other test modules, e.g. the chat-app browser test):
 
@@ -16,14 +17,30 @@ Usage (also from other test modules, e.g. the chat-app browser test):
     server.queue(Reply(status=429), Reply("ok [1]"))          # one-off replies, in order, before `default`
     server.responder = lambda request: Reply(...)             # or decide per request
 
-`Reply(text, status=200, delay=0.0, chunk_chars=0)`: `delay` seconds pass before anything is sent (make it
-longer than the client's timeout to exercise timeouts); `chunk_chars` streams fixed-size deltas instead of
-words, so a link or tag arrives cut in pieces (an adversarial model).
+Replaying what a real small local server (llama.cpp `llama-server`, Ollama) does:
+
+- `Reply(delay=...)`: nothing at all is sent for that long (not even headers);
+  `first_token_delay`: headers and the role chunk go out at once, the first token after that long (prompt
+  processing); `token_delay`: seconds between tokens (1 / tokens per second).
+- `finish="length"` ends with `finish_reason: length`; the request's `max_tokens` is honoured the same way
+  (the reply stops after that many tokens with `finish_reason: length`).
+- `end="no_done"`: the stream stops after the text without a finish reason and without `[DONE]`;
+  `end="drop"`: the connection is closed in the middle of the chunked body (the client sees an incomplete
+  chunked read, httpx's RemoteProtocolError).
+- `OpenAIStandin(context_size=2048)`: llama.cpp's context (`n_ctx`). A prompt longer than that gets HTTP 400
+  with llama.cpp's real error body (`llama_context_error`); a reply that would overflow it stops with
+  `finish_reason: length` where the context is full. Prompt tokens are counted as `prompt_tokens` does.
+- `Reply(echo=True)`: the reply starts with the first lines of the prompt's fenced source list, as the real
+  small models echoed it.
+- Uncited prose is just a `Reply` whose text has no [n].
+- `Reply(chunk_chars=3)`: deltas of 3 characters instead of words, so links, images and tags arrive cut in
+  pieces (an adversarial model).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 import threading
 import time
@@ -31,7 +48,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from typing import Any
+from typing import Any, Literal
 
 from local_server import LocalHTTPServer
 
@@ -45,12 +62,41 @@ _ERROR_TYPES = {
 }
 
 
+End = Literal["done", "no_done", "drop"]
+
+
 @dataclass
 class Reply:
     text: str = ""
     status: int = 200
     delay: float = 0.0
+    first_token_delay: float = 0.0
+    token_delay: float = 0.0
+    finish: str = "stop"
+    end: End = "done"
+    error: dict[str, Any] | None = None  # the error object for a status other than 200
+    echo: bool = False
     chunk_chars: int = 0  # > 0: stream deltas of this many characters, cutting links and tags mid-way
+
+
+def llama_context_error(n_prompt: int, n_ctx: int) -> Reply:
+    """llama.cpp's answer to a prompt longer than its context (HTTP 400, its real error body)."""
+    return Reply(
+        status=400,
+        error={
+            "code": 400,
+            "message": f"request ({n_prompt} tokens) exceeds the available context size ({n_ctx} tokens)",
+            "type": "exceed_context_size_error",
+            "n_prompt_tokens": n_prompt,
+            "n_ctx": n_ctx,
+        },
+    )
+
+
+def prompt_tokens(messages: list[dict[str, Any]]) -> int:
+    """The stand-in's token count of a prompt: about 4 characters a token (what a BPE tokenizer gives on
+    English abstracts) plus the chat template's few tokens per message."""
+    return sum(4 + math.ceil(len(str(m.get("content", ""))) / 4) for m in messages)
 
 
 @dataclass
@@ -72,8 +118,11 @@ class RecordedRequest:
         return "\n".join(str(m.get("content", "")) for m in self.messages)
 
 
-def tokens_of(text: str) -> list[str]:
-    """How the stand-in splits a reply into streamed deltas: one word (with its leading space) each."""
+def tokens_of(text: str, chunk_chars: int = 0) -> list[str]:
+    """How the stand-in splits a reply into streamed deltas: one word (with its leading space) each, or
+    pieces of `chunk_chars` characters (an adversarial model: a link or tag arrives cut in pieces)."""
+    if chunk_chars > 0:
+        return [text[i : i + chunk_chars] for i in range(0, len(text), chunk_chars)] or [text]
     return _TOKEN_RE.findall(text) or [text]
 
 
@@ -81,6 +130,8 @@ def tokens_of(text: str) -> list[str]:
 class OpenAIStandin:
     default: Reply = field(default_factory=lambda: Reply("I could not find this in the indexed papers."))
     model: str = "standin-model"
+    models: list[str] | None = None  # what /v1/models lists; None: just `model`
+    context_size: int | None = None  # llama.cpp's n_ctx; None: unlimited
     responder: Callable[[RecordedRequest], Reply] | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
 
@@ -139,7 +190,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if self.path.rstrip("/").endswith("/models"):
-            self._json(200, {"object": "list", "data": [{"id": self.owner.model, "object": "model"}]})
+            listed = self.owner.models if self.owner.models is not None else [self.owner.model]
+            data = [{"id": name, "object": "model", "owned_by": "standin"} for name in listed]
+            self._json(200, {"object": "list", "data": data})
         else:
             self._error(404, f"no route {self.path}")
 
@@ -158,14 +211,29 @@ class _Handler(BaseHTTPRequestHandler):
         reply = self.owner.next_reply(request)
         if reply.delay:
             time.sleep(reply.delay)
+        used = prompt_tokens(request.messages)
+        n_ctx = self.owner.context_size
+        if reply.status == 200 and n_ctx is not None and used > n_ctx:
+            reply = llama_context_error(used, n_ctx)
         if reply.status != 200:
-            self._error(reply.status, f"stand-in error {reply.status}")
+            if reply.error is not None:
+                self._json(reply.status, {"error": reply.error})
+            else:
+                self._error(reply.status, f"stand-in error {reply.status}")
             return
+        text = _echo(request) + reply.text if reply.echo else reply.text
+        tokens, finish = tokens_of(text, reply.chunk_chars), reply.finish
+        room = [int(body["max_tokens"])] if body.get("max_tokens") else []
+        if n_ctx is not None:
+            room.append(n_ctx - used)
+        if room and len(tokens) > min(room):
+            tokens, finish = tokens[: max(min(room), 0)], "length"
         model = body.get("model") or self.owner.model
         if body.get("stream"):
-            self._stream(model, reply.text, reply.chunk_chars)
-        else:
-            self._json(200, _completion(model, reply.text))
+            self._stream(model, tokens, finish, reply)
+        else:  # a non-streamed reply arrives when the last token is made
+            time.sleep(reply.first_token_delay + reply.token_delay * max(len(tokens) - 1, 0))
+            self._json(200, _completion(model, "".join(tokens), finish))
 
     # --- responses -------------------------------------------------------------------------------------
 
@@ -181,25 +249,39 @@ class _Handler(BaseHTTPRequestHandler):
         kind = _ERROR_TYPES.get(status, "server_error")
         self._json(status, {"error": {"message": message, "type": kind, "param": None, "code": kind}})
 
-    def _stream(self, model: str, text: str, chunk_chars: int = 0) -> None:
+    def _stream(self, model: str, tokens: list[str], finish: str, reply: Reply) -> None:
+        # Chunked transfer encoding, as llama.cpp's server sends it: a cut connection is then visible to
+        # the client as an incomplete body instead of a normal end.
+        self.protocol_version = "HTTP/1.1"
+        self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.send_header("Connection", "close")
         self.end_headers()
         created = int(time.time())
         first = {"role": "assistant", "content": ""}
         self._event(_chunk(model, created, first, None))
-        deltas = tokens_of(text)
-        if chunk_chars:
-            deltas = [text[i : i + chunk_chars] for i in range(0, len(text), chunk_chars)]
-        for token in deltas:
+        if reply.first_token_delay:
+            time.sleep(reply.first_token_delay)
+        for position, token in enumerate(tokens):
+            if position and reply.token_delay:
+                time.sleep(reply.token_delay)
             self._event(_chunk(model, created, {"content": token}, None))
-        self._event(_chunk(model, created, {}, "stop"))
-        self.wfile.write(b"data: [DONE]\n\n")
-        self.wfile.flush()
+        if reply.end == "drop":
+            self.wfile.flush()
+            return  # no terminating chunk: the socket closes mid-body
+        if reply.end == "done":
+            self._event(_chunk(model, created, {}, finish))
+            self._write_chunk(b"data: [DONE]\n\n")
+        self._write_chunk(b"")  # the terminating zero-length chunk
 
     def _event(self, payload: dict[str, Any]) -> None:
-        self.wfile.write(b"data: " + json.dumps(payload).encode("utf-8") + b"\n\n")
+        self._write_chunk(b"data: " + json.dumps(payload).encode("utf-8") + b"\n\n")
+
+    def _write_chunk(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
         self.wfile.flush()
 
 
@@ -213,7 +295,14 @@ def _chunk(model: str, created: int, delta: dict[str, Any], finish: str | None) 
     }
 
 
-def _completion(model: str, text: str) -> dict[str, Any]:
+def _echo(request: RecordedRequest) -> str:
+    """The first lines of the prompt's fenced source list (marker, first source's title and metadata)."""
+    prompt = str(request.messages[-1].get("content", "")) if request.messages else ""
+    start = prompt.find("<<<SOURCES")
+    return "\n".join(prompt[start:].splitlines()[:5]) + "\n" if start >= 0 else ""
+
+
+def _completion(model: str, text: str, finish: str = "stop") -> dict[str, Any]:
     return {
         "id": "chatcmpl-standin",
         "object": "chat.completion",
@@ -223,7 +312,7 @@ def _completion(model: str, text: str) -> dict[str, Any]:
             {
                 "index": 0,
                 "message": {"role": "assistant", "content": text},
-                "finish_reason": "stop",
+                "finish_reason": finish,
                 "logprobs": None,
             }
         ],

@@ -56,8 +56,10 @@ def test_extractive_answer_quotes_and_cites_the_retrieved_abstracts(answerer: An
     payload = answer.to_dict()
     assert payload["citations"] == {str(n): answer.sources[n - 1].paper.id for n in sorted(numbers)}
     assert all(s["abs_url"] == f"https://arxiv.org/abs/{s['id']}" for s in payload["sources"])
-    # Deterministic: the same question gives the same answer.
-    assert answerer.answer(UNLEARNING).text == answer.text
+    # Deterministic: the same question gives the same answer; it streams line by line like a model's.
+    tokens: list[str] = []
+    assert answerer.answer(UNLEARNING, on_token=tokens.append).text == answer.text
+    assert "".join(tokens) == answer.text and len(tokens) == answer.text.count("\n") + 1 > 2
 
 
 def test_off_topic_question_says_it_found_nothing(answerer: Answerer) -> None:
@@ -282,3 +284,57 @@ def test_ask_with_an_unknown_category_is_a_readable_error(small_index: Settings,
     result = CliRunner().invoke(app, ["ask", UNLEARNING, "--category", "cs.XX"])
     assert result.exit_code == 2
     assert "unknown category" in result.output and "Traceback" not in result.output
+
+
+# --- a paper's own reference marks (issue 16, item 6) ---------------------------------------------------
+
+MEDICAL_UNLEARNING = "How is machine unlearning applied to 3D medical image segmentation?"
+# 2606.16180's abstract cites its own references [1]-[4]; the others are what the sample retrieves with it.
+MARKED_ABSTRACT_IDS = ("2606.16180", "2606.14072", "2605.30893", "2606.00380", "2606.00630", "2606.20112")
+
+
+@pytest.fixture(scope="module")
+def marked_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Settings:
+    records = [r for r in sample_records() if r["id"] in MARKED_ABSTRACT_IDS]
+    assert len(records) == len(MARKED_ABSTRACT_IDS)
+    home = tmp_path_factory.mktemp("marked")
+    settings = make_settings(home)
+    ingestor = Ingestor(settings, embedder=embedder)
+    try:
+        ingestor.run(file_runs([write_jsonl(home / "papers.jsonl", records)]))
+    finally:
+        ingestor.close()
+    return settings
+
+
+def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
+    """(sentence without our marks, the numbers it cites) for every cited sentence of the answer."""
+    found = []
+    for line in text.splitlines():
+        body = line.split("*: ", 1)[-1]
+        for sentence in re.split(r"(?<=\.)\s+", body):
+            numbers = sorted(cited_numbers(sentence))
+            if numbers:
+                found.append((re.sub(r"\s*\[\d+\]", "", sentence).strip().rstrip("."), numbers))
+    return found
+
+
+def test_a_papers_own_reference_marks_never_become_our_citations(marked_index: Settings, use_home) -> None:  # type: ignore[no-untyped-def,unused-ignore]
+    use_home(Path(marked_index.home))
+    result = CliRunner().invoke(app, ["ask", MEDICAL_UNLEARNING, "--extractive", "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    abstracts = {
+        r["id"]: " ".join(r["summary"].split()) for r in sample_records() if r["id"] in MARKED_ABSTRACT_IDS
+    }
+    by_number = {int(n): pid for n, pid in payload["citations"].items()}
+    assert "2606.16180" in by_number.values()
+    sentences = cited_sentences(payload["text"])
+    assert sentences
+    for sentence, numbers in sentences:
+        # Each cited sentence is quoted from the abstract of the one paper it cites, and from no other.
+        assert len(numbers) == 1, sentence
+        own = re.sub(r"\s*\[\d+(?:[-–,]\s*\d+)*\]", "", abstracts[by_number[numbers[0]]])
+        assert sentence[:60] in own, (sentence, by_number[numbers[0]])
+    mrbrains = [numbers for sentence, numbers in sentences if "MRBrainS18 dataset" in sentence]
+    assert mrbrains and all(by_number[n] == "2606.16180" for numbers in mrbrains for n in numbers)

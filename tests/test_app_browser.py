@@ -109,6 +109,25 @@ def server(app_home: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory
                 proc.wait()
 
 
+def third_party_requests(page: object, server: str) -> list[str]:
+    """Collect every request the page makes to a host other than the app's (fonts, CDNs, ...)."""
+    seen: list[str] = []
+    page.on(  # type: ignore[attr-defined]
+        "request",
+        lambda request: (
+            seen.append(request.url) if not request.url.startswith((server, "data:", "blob:")) else None
+        ),
+    )
+    return seen
+
+
+def side_panel_closes(page: object) -> None:
+    from playwright.sync_api import expect
+
+    page.keyboard.press("Escape")  # type: ignore[attr-defined]
+    expect(page.locator("#side-view-content")).to_have_count(0, timeout=10_000)  # type: ignore[attr-defined]
+
+
 def test_ask_read_sources_and_export_in_a_real_browser(
     server: str, app_home: tuple[Path, dict], tmp_path: Path
 ) -> None:
@@ -119,11 +138,36 @@ def test_ask_read_sources_and_export_in_a_real_browser(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+            page = context.new_page()
+            outside = third_party_requests(page, server)
             page.goto(server)
-            # Welcome screen: profile description (extractive-mode banner) and starters.
+            # Welcome screen: the three modes as tabs, the extractive-mode banner (what it is, where the
+            # Readme explains a model) and starters; our own logo, favicon and footer line.
             expect(page.get_by_text("Extractive mode").first).to_be_visible(timeout=60_000)
             expect(page.locator("#starters")).to_be_visible()
+            tabs = page.locator("#academichub-tabs button")
+            expect(tabs).to_have_count(3, timeout=15_000)
+            expect(tabs).to_have_text([re.compile("^Ask"), re.compile("^Briefing"), re.compile("^Radar")])
+            expect(page.locator("#academichub-tabs [aria-pressed=true]")).to_contain_text("Ask")
+            expect(page.get_by_text("ACADEMICHUB_MODEL").first).to_be_visible()
+            expect(page.locator("#chat-input")).to_have_attribute("placeholder", re.compile("^Ask about"))
+            expect(page.get_by_text("LLMs can make mistakes")).to_have_count(0)
+            for path in ("/favicon", "/logo?theme=light", "/logo?theme=dark", "/avatars/AcademicHub"):
+                with urllib.request.urlopen(server + path, timeout=10) as response:
+                    assert b"AcademicHub" in response.read() or path.startswith(("/favicon", "/avatars"))
+            with urllib.request.urlopen(server + "/favicon", timeout=10) as response:
+                assert b"#1f4e79" in response.read()  # ours, not Chainlit's
+            expect(page.locator("#starters")).to_be_visible()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / "academichub-first-page.png"))
+
+            # The Readme dialog closes on Escape.
+            page.locator("#readme-button").click()
+            readme = page.get_by_role("dialog")
+            expect(readme).to_contain_text("Plug in a language model", timeout=10_000)
+            page.keyboard.press("Escape")
+            expect(readme).to_have_count(0, timeout=10_000)
 
             page.locator("#chat-input").fill(question)
             submit = page.locator("#chat-submit")
@@ -136,6 +180,13 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             expect(first_marker).to_be_visible(timeout=90_000)
             expect(answer).to_contain_text("Sources")
             assert answer.locator("a.element-link").count() >= 2  # markers in text and sources list
+            expect(answer).to_contain_text("From the retrieved abstracts")
+            # Nothing opens by itself: the side panel waits for a click on a citation.
+            page.wait_for_timeout(1500)
+            expect(page.locator("#side-view-content")).to_have_count(0)
+            # Citation chips are tap targets of at least 24x24 CSS px.
+            box = first_marker.bounding_box()
+            assert box is not None and box["width"] >= 24 and box["height"] >= 24, box
 
             # The retrieval step names the query and how many papers were found, above the answer.
             step = page.locator('[data-step-type="retrieval"]').first
@@ -146,29 +197,50 @@ def test_ask_read_sources_and_export_in_a_real_browser(
                 answer.element_handle(),
             ), "the retrieval step is shown below the answer it belongs to"
             step.get_by_text("Used Retrieval").click()
-            expect(step).to_contain_text(re.compile(r"\d+ papers? found"))
+            expect(step).to_contain_text(re.compile(r"\d+ papers? found, best ranked first"))
+            matches = [float(m) for m in re.findall(r"match (\d\.\d\d)", step.inner_text())]
+            assert matches, step.inner_text()
             step.scroll_into_view_if_needed()
-            page.wait_for_timeout(500)  # the side panel of sources slides in
             page.screenshot(path=str(tmp_path / "academichub-ask-step.png"))
 
             # A hostile title is shown as text and never runs.
             expect(answer.get_by_text(HOSTILE_PREFIX.strip(), exact=False).first).to_be_visible()
             assert page.evaluate("() => window.__pwned") is None
 
-            # Open source [1]: its panel shows the paper with its arXiv abstract link.
-            first_marker.click()
+            # Click the LAST marker of the sources list: the panel shows exactly that paper, header = marker.
+            listed = answer.locator("li a.element-link")
+            last = listed.last
+            label = last.inner_text().strip()
+            assert re.fullmatch(r"\[\d+\]", label), label
+            line = last.locator("xpath=ancestor::li[1]").inner_text()
+            listed_title = line.split("]", 1)[1].split(" — ")[0].strip()
+            last.click()
             panel = page.locator("#side-view-content")
             expect(panel).to_be_visible(timeout=15_000)
+            expect(page.locator("#side-view-title")).to_have_text(label)
+            expect(panel.locator("h3")).to_have_count(1)
+            expect(panel.locator("h3")).to_contain_text(f"{label} {listed_title[:30]}")
             abs_link = panel.locator('a[href^="https://arxiv.org/abs/"]').first
             expect(abs_link).to_be_visible(timeout=15_000)
             href = abs_link.get_attribute("href") or ""
             assert href.rsplit("/", 1)[-1][:4].isdigit()
+            page.wait_for_timeout(600)  # the panel slides in
+            page.screenshot(path=str(tmp_path / "academichub-ask-panel.png"))
+            side_panel_closes(page)
 
-            # An action: export the answer as Markdown -> a downloadable .md file appears.
-            page.keyboard.press("Escape")
-            answer.get_by_role("button", name="Export Markdown").click()
-            download_link = page.locator("a[download$='.md']").last
-            expect(download_link).to_be_visible(timeout=30_000)
+            # Export Markdown: one click downloads a clean .md named at a word boundary.
+            with page.expect_download(timeout=30_000) as download_info:
+                answer.get_by_role("button", name="Export Markdown").click()
+            download = download_info.value
+            assert download.suggested_filename.endswith(".md")
+            assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*\.md", download.suggested_filename)
+            exported = Path(download.path()).read_text(encoding="utf-8")
+            assert exported.count("\n# ") + exported.startswith("# ") == 1  # the title once
+            assert "ℹ" not in exported and "## References" in exported
+            with page.expect_download(timeout=30_000) as bib_info:
+                answer.get_by_role("button", name="Export BibTeX").click()
+            assert bib_info.value.suggested_filename.endswith(".bib")
+            assert "@misc{" in Path(bib_info.value.path()).read_text(encoding="utf-8")
 
             # Another batch: new papers for the same question, none repeated.
             first_ids = set(
@@ -190,11 +262,53 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             )
             # A small index: the next batch may be short or empty, but it never repeats a paper.
             assert not (second_ids & first_ids)
+            # The new answer's side elements did not open the panel either.
+            page.wait_for_timeout(1500)
+            expect(page.locator("#side-view-content")).to_have_count(0)
 
             page.screenshot(path=str(tmp_path / "academichub-ask.png"), full_page=True)
+            assert not outside, f"requests to third parties: {outside}"
         finally:
             browser.close()
     assert (tmp_path / "academichub-ask.png").stat().st_size > 10_000
+
+
+def test_phone_viewport_citation_panel_is_under_control(server: str, tmp_path: Path) -> None:
+    """On a 390x844 phone the source panel opens only on a tap, leaves the answer visible above it, and
+    closes with Escape."""
+    from playwright.sync_api import expect, sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+            page.goto(server)
+            expect(page.locator("#academichub-tabs button")).to_have_count(3, timeout=60_000)
+            page.wait_for_timeout(800)  # the welcome screen fades in
+            page.screenshot(path=str(tmp_path / "academichub-phone-first-page.png"))
+            page.locator("#chat-input").fill("Which papers use diffusion models?")
+            submit = page.locator("#chat-submit")
+            expect(submit).to_be_enabled(timeout=30_000)
+            submit.click()
+            answer = page.locator('[data-step-type="assistant_message"]').filter(has_text="Sources").first
+            marker = answer.locator("a.element-link", has_text="[1]").first
+            expect(marker).to_be_visible(timeout=90_000)
+            page.wait_for_timeout(1500)
+            expect(page.locator("#side-view-content")).to_have_count(0)
+            box = marker.bounding_box()
+            assert box is not None and box["width"] >= 24 and box["height"] >= 24, box
+            marker.tap()
+            panel = page.locator("#side-view-content")
+            expect(panel).to_be_visible(timeout=15_000)
+            expect(page.locator("#side-view-title")).to_have_text("[1]")
+            page.wait_for_timeout(600)  # the sheet slides in
+            sheet = page.get_by_role("dialog").filter(has=panel).bounding_box()
+            assert sheet is not None and sheet["y"] > 844 * 0.25, sheet  # the upper part stays the chat
+            page.screenshot(path=str(tmp_path / "academichub-phone-panel.png"))
+            side_panel_closes(page)
+            page.screenshot(path=str(tmp_path / "academichub-phone-answer.png"))
+        finally:
+            browser.close()
 
 
 def arxiv_ids(locator: object) -> list[str]:

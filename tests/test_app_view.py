@@ -181,6 +181,76 @@ def test_export_file_names_are_safe_slugs() -> None:
     assert view.slug("???") == "academichub"
 
 
+def test_export_file_names_are_cut_at_a_word_boundary() -> None:
+    name = view.slug("Briefing: graph neural networks for materials discovery and beyond")
+    assert name == "briefing-graph-neural-networks-for-materials"  # not "...-materials-discover"
+    assert len(name) <= 48
+    assert view.slug("x" * 60) == "x" * 48  # one overlong word: its start, not nothing
+
+
+def test_markdown_export_has_the_title_once_and_no_app_notices() -> None:
+    briefing = "# Briefing: diffusion models\n\n## Overview\n\nDiffusion [1].\n"
+    files = view.export_files("Briefing: diffusion models", briefing, [(1, make_paper())], None)
+    markdown, bibtex = files
+    assert (markdown.name, bibtex.name) == ("briefing-diffusion-models.md", "briefing-diffusion-models.bib")
+    assert markdown.content.count("# Briefing: diffusion models") == 1
+    assert "ℹ" not in markdown.content and "> " not in markdown.content
+    assert "## Overview" in markdown.content and "@misc{" in bibtex.content
+
+
+# --- sources under an answer, the retrieval step ---------------------------------------------------
+
+
+def listed(number: int, match: float) -> view.ListedSource:
+    return view.ListedSource(number, make_paper(id=f"2606.0000{number}", title=f"Paper {number}"), match)
+
+
+def test_cited_sources_are_listed_first_and_unused_weak_ones_are_dropped() -> None:
+    sources = [listed(1, 0.62), listed(2, 0.55), listed(3, 0.50), listed(4, 0.47), listed(5, 0.36)]
+    cited, also = view.listed_sources("A [1]. B [4]. C [2].", sources)
+    assert [s.number for s in cited] == [1, 2, 4]
+    # [3] matches better than the weakest cited (0.47); [5] (0.36) is far below it: dropped.
+    assert [s.number for s in also] == [3]
+    listing = view.sources_list_markdown(
+        [(s.number, s.paper) for s in cited], [(s.number, s.paper) for s in also]
+    )
+    assert listing.index("[4]") < listing.index("Also relevant (not quoted)") < listing.index("[3]")
+    assert "Paper 5" not in listing
+    # Nothing cited (nothing found): every source stays listed.
+    assert view.listed_sources("I could not find this.", sources) == (sources, [])
+
+
+def test_retrieval_step_lists_papers_in_rank_order_and_says_what_match_means() -> None:
+    hits = [
+        (1, make_paper(id="2606.00001", title="First"), 0.031, 0.42),
+        (2, make_paper(id="2606.00002", title="Second"), 0.020, 0.41),
+        (3, make_paper(id="2606.00003", title="Third"), 0.029, 0.31),
+    ]
+    text = view.retrieval_output_markdown(hits)
+    assert text.startswith("3 papers found, best ranked first")
+    assert "match = meaning similarity" in text
+    assert text.index("First") < text.index("Third") < text.index("Second")
+    assert "1. [1] First" in text and "2. [3] Third" in text
+    assert view.retrieval_output_markdown(hits[:1]).startswith("1 paper found")
+    assert view.retrieval_output_markdown([]) == "no matching papers"
+
+
+def test_the_page_loads_no_third_party_fonts_or_stylesheets() -> None:
+    from assistant.ui.offline_page import without_third_party_links
+
+    chainlit_page = (
+        '<head><link rel="preconnect" href="https://fonts.googleapis.com" />\n'
+        '<link rel="preconnect" href="https://fonts.gstatic.com" crossorigin />\n'
+        '<link\n  href="https://fonts.googleapis.com/css2?family=Inter&display=swap"\n'
+        '  rel="stylesheet"\n/>\n'
+        '<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/katex@0.16.22/dist/katex.min.css" />\n'
+        '<link rel="stylesheet" crossorigin href="/assets/index.css"></head>'
+    )
+    page = without_third_party_links(chainlit_page)
+    assert "googleapis" not in page and "gstatic" not in page and "jsdelivr" not in page
+    assert 'href="/assets/index.css"' in page
+
+
 # --- login users -----------------------------------------------------------------------------------
 
 

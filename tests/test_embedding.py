@@ -122,3 +122,39 @@ def test_onnx_int8_encoder_is_exported_once_and_agrees_with_the_default(
 
     ensure_quantized_export(str(packaged_model_path()), settings.cache_dir / "models")
     assert exported.stat().st_mtime_ns == made_at
+
+
+def test_query_encodes_use_one_thread_without_changing_a_concurrent_batch_encode(
+    embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch's thread count is process-wide: a query encode (one thread) on one Chainlit worker thread must
+    never make an ingest's batch encode on another thread run single-threaded, and is restored after."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    import torch
+
+    model = embedder.llama._model
+    real_encode = model.encode
+    threads_seen: list[tuple[int, int]] = []  # (texts in the call, torch threads while it ran)
+    record = threading.Lock()
+
+    def encode_and_record(texts, **kwargs):  # type: ignore[no-untyped-def]
+        with record:
+            threads_seen.append((len(texts), torch.get_num_threads()))
+        return real_encode(texts, **kwargs)
+
+    monkeypatch.setattr(model, "encode", encode_and_record)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        texts = [r["title"] for r in sample_records(2)]
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            jobs = [pool.submit(embedder.encode, texts) for _ in range(8)]
+            jobs += [pool.submit(embedder.encode_query, "graph neural networks") for _ in range(8)]
+            vectors = [job.result() for job in jobs]
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert sorted(threads_seen) == [(1, 1)] * 8 + [(2, 2)] * 8
+    assert all(v.shape == (2, 384) for v in vectors[:8]) and all(v.shape == (384,) for v in vectors[8:])

@@ -106,6 +106,38 @@ def test_valid_lines_are_ingested_and_exit_0_despite_bad_ones(tmp_path, use_home
     }
 
 
+def test_several_files_after_one_file_option_positional_paths_and_a_folder(tmp_path, use_home, shared_model):
+    """`ingest --file data/*.jsonl.gz` (a shell glob), positional paths and a folder all load every file."""
+    use_home(tmp_path)
+    records = sample_records(6)
+    folder = tmp_path / "daily"
+    folder.mkdir()
+    a = write_jsonl(folder / "a.jsonl", records[:2])
+    b = write_jsonl(folder / "b.jsonl", records[2:4])
+    (folder / "notes.txt").write_text("not a data file", encoding="utf-8")
+    c = write_jsonl(tmp_path / "c.jsonl", records[4:])
+
+    glob = invoke("ingest", "--json", "--file", str(a), str(b))
+    assert glob.exit_code == 0, glob.output
+    assert json.loads(glob.stdout)["new"] == 4
+
+    positional = invoke("ingest", "--json", str(c))
+    assert positional.exit_code == 0, positional.output
+    assert json.loads(positional.stdout)["new"] == 2
+
+    again = invoke("ingest", "--json", str(folder))  # a.jsonl and b.jsonl, not notes.txt
+    assert again.exit_code == 0, again.output
+    summary = json.loads(again.stdout)
+    assert (summary["records_read"], summary["unchanged"], summary["skipped"]) == (4, 4, 0)
+
+    empty = tmp_path / "empty-folder"
+    empty.mkdir()
+    refused = invoke("ingest", str(empty))
+    assert refused.exit_code != 0
+    assert "no .jsonl, .jsonl.gz or .json files in this folder" in flat(refused.output)
+    assert "Traceback" not in refused.output
+
+
 def test_options_that_need_arxiv_are_refused_without_it(tmp_path, use_home):
     use_home(tmp_path)
     result = invoke("ingest", "--category", "cs.LG")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_settings
-from openai_standin import OpenAIStandin, Reply, tokens_of
+from openai_standin import OpenAIStandin, Reply, llama_context_error, tokens_of
 
 from assistant.compose.llm import PLACEHOLDER_API_KEY, LLMClient, LLMError, Message, get_llm
 
@@ -21,7 +21,8 @@ def standin() -> Iterator[OpenAIStandin]:
 
 def client_for(server: OpenAIStandin, tmp_path: Path, **overrides: object) -> LLMClient:
     settings = make_settings(
-        tmp_path, openai_base_url=server.base_url, model="my-model", llm_max_retries=0, **overrides
+        tmp_path,
+        **{"openai_base_url": server.base_url, "model": "my-model", "llm_max_retries": 0, **overrides},
     )
     llm = get_llm(settings)
     assert llm is not None
@@ -42,10 +43,11 @@ def test_streamed_tokens_arrive_in_order_and_make_the_reply(standin: OpenAIStand
     assert request.headers["authorization"] == f"Bearer {PLACEHOLDER_API_KEY}"
 
 
-def test_non_streaming_chat_and_the_configured_key(standin: OpenAIStandin, tmp_path: Path) -> None:
+def test_chat_without_a_token_callback_and_the_configured_key(standin: OpenAIStandin, tmp_path: Path) -> None:
     llm = client_for(standin, tmp_path, openai_api_key="sk-test-123")
     assert llm.chat([Message("user", "hi")]) == "Sparse attention cuts memory [1] and keeps accuracy [2]."
-    assert not standin.requests[-1].stream
+    # Streamed internally even when nobody watches the tokens (--json): timeouts are per token (issue 16).
+    assert standin.requests[-1].stream
     assert standin.requests[-1].headers["authorization"] == "Bearer sk-test-123"
 
 
@@ -80,3 +82,93 @@ def test_unreachable_server_is_a_readable_error(tmp_path: Path) -> None:
 
 def test_no_key_and_no_base_url_means_no_llm(tmp_path: Path) -> None:
     assert get_llm(make_settings(tmp_path)) is None
+
+
+# --- a slow small local model (issue 16: what llama.cpp's server did) -----------------------------------
+
+TWELVE_WORDS = "Unlearning removes the forget set while the retained set keeps its accuracy [1]."
+
+
+def test_a_slow_start_and_slow_tokens_pass_when_each_wait_is_short_enough(
+    standin: OpenAIStandin, tmp_path: Path
+) -> None:
+    # First token after 1.2 s, then one token every 0.25 s: 4 s in all, longer than either timeout. The
+    # --json path (no token callback) must not need the whole answer inside one timeout.
+    standin.queue(Reply(TWELVE_WORDS, first_token_delay=1.2, token_delay=0.25))
+    llm = client_for(standin, tmp_path, llm_timeout_seconds=2.0, llm_token_timeout_seconds=1.0)
+    assert llm.chat([Message("user", "hi")]) == TWELVE_WORDS
+    assert standin.requests[-1].stream
+
+
+def test_a_stall_between_tokens_is_cut_at_the_gap_timeout_and_said(
+    standin: OpenAIStandin, tmp_path: Path
+) -> None:
+    standin.queue(Reply(TWELVE_WORDS, token_delay=3.0))
+    llm = client_for(standin, tmp_path, llm_timeout_seconds=5.0, llm_token_timeout_seconds=1.0)
+    generation = llm.generate([Message("user", "hi")])
+    assert generation.text == tokens_of(TWELVE_WORDS)[0]
+    assert not generation.complete and "stopped sending text for 1 s" in (generation.cut or "")
+
+
+def test_a_timeout_is_not_retried_so_the_fallback_comes_after_one_wait(
+    standin: OpenAIStandin, tmp_path: Path
+) -> None:
+    standin.default = Reply("late", delay=3.0)
+    llm = client_for(standin, tmp_path, llm_timeout_seconds=1.0, llm_max_retries=1)
+    with pytest.raises(LLMError, match=r"did not answer within 1 s"):
+        llm.chat([Message("user", "hi")])
+    assert len(standin.requests) == 1  # the retry would have doubled the wait before the fallback
+
+
+def test_a_quick_server_error_is_retried_within_the_same_wait(standin: OpenAIStandin, tmp_path: Path) -> None:
+    standin.queue(Reply(status=503))
+    llm = client_for(standin, tmp_path, llm_max_retries=1)
+    assert llm.chat([Message("user", "hi")]).startswith("Sparse attention")
+    assert len(standin.requests) == 2
+
+
+def test_max_tokens_is_sent(standin: OpenAIStandin, tmp_path: Path) -> None:
+    llm = client_for(standin, tmp_path)
+    generation = llm.generate([Message("user", "hi")], max_tokens=4)
+    assert standin.requests[-1].body["max_tokens"] == 4
+    # The server stopped at the limit: the reply says so instead of passing for a whole answer.
+    assert generation.finish_reason == "length" and generation.text == "Sparse attention cuts memory"
+    assert not generation.complete and "4-token length limit" in (generation.cut or "")
+
+
+def test_a_stream_without_its_end_is_not_complete(standin: OpenAIStandin, tmp_path: Path) -> None:
+    standin.queue(Reply("Partial answer [1]", end="no_done"))
+    generation = client_for(standin, tmp_path).generate([Message("user", "hi")])
+    assert generation.text == "Partial answer [1]"
+    assert not generation.complete and "ended before the answer was finished" in (generation.cut or "")
+
+
+def test_a_connection_dropped_mid_answer_is_said_in_plain_words(
+    standin: OpenAIStandin, tmp_path: Path
+) -> None:
+    standin.queue(Reply("Partial answer [1] and then", end="drop"))
+    generation = client_for(standin, tmp_path).generate([Message("user", "hi")])
+    assert generation.text == "Partial answer [1] and then"
+    assert "connection to the language model broke off" in (generation.cut or "")
+    assert "RemoteProtocolError" not in (generation.cut or "") and "chunked" not in (generation.cut or "")
+
+
+def test_a_context_error_keeps_the_servers_reason(standin: OpenAIStandin, tmp_path: Path) -> None:
+    standin.queue(llama_context_error(2550, 2048))
+    with pytest.raises(LLMError) as caught:
+        client_for(standin, tmp_path).chat([Message("user", "hi")])
+    assert "request (2550 tokens) exceeds the available context size (2048 tokens)" in str(caught.value)
+    assert caught.value.context_overflow
+    assert (caught.value.prompt_tokens, caught.value.context_size) == (2550, 2048)
+
+
+def test_a_model_name_the_server_does_not_list_is_warned_about(
+    standin: OpenAIStandin, tmp_path: Path
+) -> None:
+    standin.models = ["SmolLM2-135M-Instruct-Q8_0.gguf"]
+    warning = client_for(standin, tmp_path).model_warning()
+    assert warning is not None
+    assert "'my-model'" in warning and "SmolLM2-135M-Instruct-Q8_0.gguf" in warning
+    assert "ACADEMICHUB_MODEL" in warning
+    standin.models = ["other", "my-model"]
+    assert client_for(standin, tmp_path).model_warning() is None

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from assistant.compose.citations import (
     check_citations,
     cited_numbers,
+    drop_reference_marks,
     escape_markdown,
     neutralise_links,
     strip_citations,
@@ -105,15 +106,17 @@ class Answer:
 
 
 def format_sources(sources: Sequence[Source], abstract_chars: int = 2500) -> str:
-    """Numbered sources for a prompt. Abstract text is data: it cannot close the fence that marks it."""
+    """Numbered sources for a prompt. Abstract text is data: it cannot close the fence that marks it, and
+    its own reference marks ([1]-[4] of its bibliography) are dropped so only our numbers look like
+    citations."""
     blocks = []
     for source in sources:
         paper = source.paper
-        abstract = fence_safe(paper.abstract)
+        abstract = fence_safe(drop_reference_marks(paper.abstract))
         if len(abstract) > abstract_chars:
             abstract = abstract[:abstract_chars].rsplit(" ", 1)[0] + " ..."
         blocks.append(
-            f"[{source.number}] {fence_safe(paper.title)}\n"
+            f"[{source.number}] {fence_safe(drop_reference_marks(paper.title))}\n"
             f"Authors: {fence_safe(paper.short_authors(6))}\n"
             f"Published: {paper.published.isoformat() if paper.published else 'unknown'}\n"
             f"Categories: {', '.join(paper.categories)}\n"
@@ -325,7 +328,8 @@ class Answerer(IndexComposer):
         on_token: Callable[[str], None] | None = None,
         on_sources: Callable[[list[Source]], None] | None = None,
     ) -> Answer:
-        """Answer `question`. `on_token` receives the model's tokens as they stream (LLM mode only); the
+        """Answer `question`. `on_token` receives the model's tokens as they stream (extractive mode: the
+        quoted answer, line by line, once composed); the
         returned `Answer.text` is authoritative (after the citation check). `on_sources` receives the
         numbered sources (possibly none) once retrieval is done, before any text is written, so a caller
         can show what was found first. Raises RetrievalError for input retrieval cannot serve (empty
@@ -357,6 +361,8 @@ class Answerer(IndexComposer):
                 + ", ".join(f"[{n}]" for n in checked.removed)
                 + f": only sources [1] to [{len(sources)}] exist."
             )
+        if mode == "extractive" and on_token is not None:
+            stream_lines(text, on_token)  # a quoted answer streams line by line, like a model's
         found = not (_NOT_FOUND_MARK in text.lower() and not checked.used)
         unsupported: list[str] = []
         if mode == "llm" and found:
@@ -484,6 +490,14 @@ class Answerer(IndexComposer):
             return NOT_FOUND_TEXT
         titles = {s.number: escape_markdown(s.paper.title) for s in sources}
         return compose_answer(quotes, titles)
+
+
+def stream_lines(text: str, on_token: Callable[[str], None]) -> None:
+    """Hand a finished text to a token callback one line (an extractive quote bullet) at a time, so a
+    caller that shows tokens as they come shows the answer growing as it would from a model."""
+    lines = text.split("\n")
+    for index, line in enumerate(lines):
+        on_token(line + ("\n" if index < len(lines) - 1 else ""))
 
 
 def _clip(text: str, limit: int) -> str:

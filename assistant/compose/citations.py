@@ -101,6 +101,16 @@ def strip_citations(text: str) -> str:
     return _CITATION_RE.sub("", text)
 
 
+_OWN_REFERENCE_RE = re.compile(r"[ \t]*" + _CITATION_RE.pattern)
+
+
+def drop_reference_marks(text: str) -> str:
+    """Paper text without its own bracketed reference numbers ("the MRBrainS18 dataset [2]" -> "the
+    MRBrainS18 dataset"): they point into the paper's bibliography, and left in a quote or a prompt they
+    would read as our citations of other sources. Only the numbers we add are citations."""
+    return _OWN_REFERENCE_RE.sub("", text)
+
+
 def content_stems(text: str) -> set[str]:
     """Lower-cased word prefixes without stop words: a cheap, inflection-tolerant bag of words."""
     words = (w.lower() for w in _WORD_RE.findall(text))

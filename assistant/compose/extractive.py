@@ -15,7 +15,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.compose.citations import content_stems, escape_markdown, lexical_support
+from assistant.compose.citations import (
+    content_stems,
+    drop_reference_marks,
+    escape_markdown,
+    lexical_support,
+)
 from assistant.compose.safe_markdown import without_tags
 from ingest.embedding import Embedder
 from ingest.paper import Paper
@@ -204,10 +209,10 @@ def rank_quotes(
 
 
 def cite(sentence: str, numbers: Sequence[int]) -> str:
-    """`sentence` (shown literally: paper text is data) with its citation before the final full stop:
-    "... result [2]."."""
+    """`sentence` shown literally (paper text is data; HTML tags and the paper's own reference marks
+    dropped) with its citation before the final full stop: "... result [2]."."""
     marks = "".join(f"[{n}]" for n in numbers)
-    text = escape_markdown(without_tags(sentence)).strip()
+    text = escape_markdown(drop_reference_marks(without_tags(sentence))).strip()
     if text.endswith("."):
         return f"{text[:-1]} {marks}."
     return f"{text} {marks}"

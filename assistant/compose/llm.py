@@ -1,5 +1,15 @@
 """The language model: any OpenAI-compatible chat endpoint (OpenAI, Ollama, vLLM, llama.cpp server, ...)
-through llama-index `OpenAILike`, with streamed tokens and readable errors.
+through llama-index `OpenAILike`, always streamed, with readable errors.
+
+Every request streams, also when nobody watches the tokens (`--json`): a small local model may take 20 s
+before its first token and then write 10 tokens a second, so the waits that matter are the time to the
+first token (`llm_timeout_seconds`) and the gap between tokens (`llm_token_timeout_seconds`), never the
+total. A timeout is not retried (that would double the wait before the fallback); quick failures (429, 5xx,
+refused connection) are retried within the same first-token wait.
+
+`generate` returns a `Generation` that says whether the text is complete: cut at the length limit, a stream
+that ended without its finish reason, a connection that broke off or a stall mid-answer are all reported in
+`Generation.cut`, in words a researcher can act on.
 
 `get_llm(settings)` returns None when neither OPENAI_API_KEY nor OPENAI_BASE_URL is set: the caller then
 runs in extractive mode.
@@ -7,26 +17,76 @@ runs in extractive mode.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+import queue
+import re
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from ingest.settings import Settings
+
+log = logging.getLogger("academichub.llm")
 
 Role = Literal["system", "user", "assistant"]
 # A base URL alone (a local server) needs no key, but the client library insists on one.
 PLACEHOLDER_API_KEY = "not-needed"
 OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
+# The HTTP client's own read timeout is only a backstop behind the watchdog below (which measures tokens,
+# not bytes), so that an abandoned stream ends soon after the watchdog gave up on it.
+_BACKSTOP_SECONDS = 5.0
+_RETRY_PAUSE_SECONDS = 0.5
+_MODEL_LIST_TIMEOUT_SECONDS = 5.0
+
+# llama.cpp: "request (2550 tokens) exceeds the available context size (2048 tokens)"; OpenAI/vLLM: "This
+# model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens".
+_LLAMA_CONTEXT_RE = re.compile(r"\((\d+) tokens\) exceeds the available context size \((\d+) tokens\)")
+_OPENAI_CONTEXT_RE = re.compile(r"maximum context length is (\d+) tokens.*?resulted in (\d+) tokens", re.S)
+_CONTEXT_WORDS_RE = re.compile(
+    r"context (?:size|length|window)|exceeds? the|too (?:long|many tokens)|n_ctx", re.IGNORECASE
+)
 
 
 class LLMError(RuntimeError):
-    """The endpoint failed (timeout, refused connection, 401, 429, 5xx, ...); the message says what to do."""
+    """The endpoint failed (timeout, refused connection, 401, 429, 5xx, ...); the message says what to do.
+
+    `context_overflow` is set when the server refused the prompt as longer than its context window, with
+    the token counts the server gave when it gave them."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        context_overflow: bool = False,
+        prompt_tokens: int | None = None,
+        context_size: int | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.context_overflow = context_overflow
+        self.prompt_tokens = prompt_tokens
+        self.context_size = context_size
 
 
 @dataclass(frozen=True)
 class Message:
     role: Role
     content: str
+
+
+@dataclass(frozen=True)
+class Generation:
+    """What the model wrote. `cut` says, in a researcher's words, why the text is incomplete (None: the
+    model finished normally)."""
+
+    text: str
+    finish_reason: str | None
+    cut: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.cut is None
 
 
 class LLMClient:
@@ -38,7 +98,11 @@ class LLMClient:
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else PLACEHOLDER_API_KEY
         self.base_url = (settings.openai_base_url or OPENAI_DEFAULT_BASE).rstrip("/")
         self.model = settings.model
+        self.api_key = key
         self.timeout = settings.llm_timeout_seconds
+        self.token_timeout = settings.llm_token_timeout_seconds
+        self.max_retries = settings.llm_max_retries
+        self._model_warning: tuple[str | None] | None = None
         self._llm = OpenAILike(
             model=settings.model,
             api_base=self.base_url,
@@ -47,41 +111,157 @@ class LLMClient:
             is_function_calling_model=False,
             context_window=settings.llm_context_window,
             temperature=settings.llm_temperature,
-            timeout=settings.llm_timeout_seconds,
-            max_retries=settings.llm_max_retries,
+            timeout=max(self.timeout, self.token_timeout) + _BACKSTOP_SECONDS,
+            max_retries=0,  # retried here, within the first-token wait (see `generate`)
         )
 
     def describe(self) -> str:
         return f"{self.model} at {self.base_url}"
 
-    def chat(self, messages: Sequence[Message], on_token: Callable[[str], None] | None = None) -> str:
-        """The full reply. Tokens are streamed to `on_token` as they arrive when it is given."""
+    def chat(
+        self,
+        messages: Sequence[Message],
+        on_token: Callable[[str], None] | None = None,
+        max_tokens: int | None = None,
+    ) -> str:
+        """The reply text (possibly incomplete: use `generate` to know). Tokens go to `on_token` as they
+        arrive when it is given."""
+        return self.generate(messages, max_tokens=max_tokens, on_token=on_token).text
+
+    def generate(
+        self,
+        messages: Sequence[Message],
+        *,
+        max_tokens: int | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> Generation:
+        """Stream a reply. Raises LLMError when nothing usable came (no first token in time, HTTP errors);
+        a reply that started and then stopped early comes back with `cut` set."""
+        deadline = time.monotonic() + self.timeout
+        attempt = 0
+        while True:
+            try:
+                return self._stream_once(messages, max_tokens, on_token, deadline)
+            except _Retryable as failure:
+                attempt += 1
+                pause = _RETRY_PAUSE_SECONDS * 2 ** (attempt - 1)
+                if attempt > self.max_retries or time.monotonic() + pause >= deadline:
+                    raise LLMError(self.explain(failure.error)) from failure.error
+                log.info("retrying the language model after %s", type(failure.error).__name__)
+                time.sleep(pause)
+
+    def _stream_once(
+        self,
+        messages: Sequence[Message],
+        max_tokens: int | None,
+        on_token: Callable[[str], None] | None,
+        deadline: float,
+    ) -> Generation:
         from llama_index.core.llms import ChatMessage
 
         chat_messages = [ChatMessage(role=m.role, content=m.content) for m in messages]
+        kwargs: dict[str, Any] = {"max_tokens": max_tokens} if max_tokens else {}
+        events: queue.Queue[tuple[str, Any, Any]] = queue.Queue()
+        stop = threading.Event()
+
+        def pump() -> None:
+            """Read the stream in a worker thread, so that the caller can time out on tokens."""
+            stream: Iterator[Any] | None = None
+            try:
+                stream = iter(self._llm.stream_chat(chat_messages, **kwargs))
+                for chunk in stream:
+                    events.put(("delta", chunk.delta or "", _finish_reason(chunk.raw)))
+                    if stop.is_set():
+                        break
+                events.put(("end", None, None))
+            except BaseException as err:  # handed to the caller's thread, which explains it
+                events.put(("error", err, None))
+            finally:
+                close = getattr(stream, "close", None)
+                if close is not None:
+                    close()
+
+        threading.Thread(target=pump, name="llm-stream", daemon=True).start()
+        parts: list[str] = []
+        finish: str | None = None
         try:
-            if on_token is None:
-                response = self._llm.chat(chat_messages)
-                return response.message.content or ""
-            parts: list[str] = []
-            for chunk in self._llm.stream_chat(chat_messages):
-                delta = chunk.delta or ""
-                if delta:
-                    parts.append(delta)
-                    on_token(delta)
-            return "".join(parts)
-        except LLMError:
-            raise
-        except Exception as err:  # the openai and httpx exception trees; anything else is a bug upstream
-            raise LLMError(self.explain(err)) from err
+            while True:
+                try:
+                    kind, payload, reason = events.get(timeout=max(deadline - time.monotonic(), 0.0))
+                except queue.Empty:
+                    if not parts:
+                        raise LLMError(self._no_first_token()) from None
+                    return Generation(
+                        "".join(parts),
+                        finish,
+                        f"the language model stopped sending text for {self.token_timeout:g} s in the "
+                        "middle of its answer",
+                    )
+                if kind == "delta":
+                    finish = reason or finish
+                    if payload:
+                        parts.append(payload)
+                        if on_token is not None:
+                            on_token(payload)
+                        deadline = time.monotonic() + self.token_timeout
+                elif kind == "end":
+                    return Generation("".join(parts), finish, self._cut_reason(finish, max_tokens))
+                else:
+                    if parts:  # it broke off after writing something: keep it, say why it ended
+                        log.warning("language model stream failed mid-answer: %r", payload)
+                        return Generation(
+                            "".join(parts),
+                            finish,
+                            "the connection to the language model broke off in the middle of its answer",
+                        )
+                    raise self._failure(payload)
+        finally:
+            stop.set()
+
+    def _no_first_token(self) -> str:
+        return (
+            f"the language model ({self.describe()}) did not answer within {self.timeout:g} s "
+            "(a small local model may need a longer ACADEMICHUB_LLM_TIMEOUT_SECONDS)"
+        )
+
+    @staticmethod
+    def _cut_reason(finish: str | None, max_tokens: int | None) -> str | None:
+        if finish == "length":
+            limit = f"{max_tokens}-token " if max_tokens else ""
+            return f"the answer reached the model's {limit}length limit and was cut off"
+        if finish is None:
+            return "the model's stream ended before the answer was finished (no end-of-answer signal)"
+        return None
+
+    def _failure(self, err: BaseException) -> BaseException:
+        """The exception to raise for a failure before the first token."""
+        import openai
+
+        if isinstance(err, LLMError):
+            return err
+        if isinstance(err, openai.APITimeoutError):
+            return LLMError(self._no_first_token())
+        if isinstance(err, openai.RateLimitError | openai.InternalServerError | openai.APIConnectionError):
+            return _Retryable(err)
+        if isinstance(err, openai.BadRequestError):
+            reason = server_reason(err)
+            overflow = _context_numbers(reason)
+            if overflow is not None or _CONTEXT_WORDS_RE.search(reason):
+                prompt, context = overflow or (None, None)
+                return LLMError(
+                    self.explain(err), context_overflow=True, prompt_tokens=prompt, context_size=context
+                )
+        if not isinstance(err, Exception):
+            return err  # KeyboardInterrupt and friends go up unchanged
+        return LLMError(self.explain(err))
 
     def explain(self, err: BaseException) -> str:
-        """A readable sentence for an endpoint failure."""
+        """A readable sentence for an endpoint failure, with the server's own reason when it gave one."""
         import openai
 
         where = self.describe()
         if isinstance(err, openai.APITimeoutError):
-            return f"the language model ({where}) did not answer within {self.timeout:g} s"
+            return self._no_first_token()
         if isinstance(err, openai.APIConnectionError):
             return f"cannot reach the language model at {self.base_url} (is the server running?)"
         if isinstance(err, openai.AuthenticationError):
@@ -95,8 +275,77 @@ class LLMClient:
                 f"the language model at {self.base_url} is rate-limiting requests (HTTP 429): try again later"
             )
         if isinstance(err, openai.APIStatusError):
-            return f"the language model at {self.base_url} failed with HTTP {err.status_code}"
-        return f"the language model at {self.base_url} failed: {type(err).__name__}: {err}"
+            reason = server_reason(err)
+            said = f": the server says “{reason}”" if reason else ""
+            return f"the language model at {self.base_url} failed with HTTP {err.status_code}{said}"
+        log.warning("unexpected language model failure (%s)", where, exc_info=err)
+        return (
+            f"the language model at {self.base_url} failed unexpectedly; the server's log may say why "
+            "(the details are in this program's log)"
+        )
+
+    def model_warning(self) -> str | None:
+        """A warning when the server does not list ACADEMICHUB_MODEL among its models (llama.cpp serves its
+        one model whatever name is asked for). None when it does, or when the list cannot be had. Asked once
+        per client."""
+        if self._model_warning is None:
+            self._model_warning = (self._check_model(),)
+        return self._model_warning[0]
+
+    def _check_model(self) -> str | None:
+        import openai
+
+        client = openai.OpenAI(
+            base_url=self.base_url, api_key=self.api_key, timeout=_MODEL_LIST_TIMEOUT_SECONDS, max_retries=0
+        )
+        try:
+            served = [m.id for m in client.models.list()]
+        except Exception as err:  # a server without /models, or down: the first question says so
+            log.info("cannot list the models at %s: %s", self.base_url, err)
+            return None
+        finally:
+            client.close()
+        if not served or self.model in served:
+            return None
+        names = ", ".join(repr(name) for name in served[:5]) + (" ..." if len(served) > 5 else "")
+        return (
+            f"the language model server at {self.base_url} does not list the model {self.model!r}; it serves "
+            f"{names}. Set ACADEMICHUB_MODEL to one of these (a llama.cpp server answers with its own model "
+            "whatever name is asked for)."
+        )
+
+
+class _Retryable(Exception):
+    """A quick failure worth another try (429, 5xx, refused connection)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _finish_reason(raw: Any) -> str | None:
+    choices = getattr(raw, "choices", None) or []
+    return getattr(choices[0], "finish_reason", None) if choices else None
+
+
+def server_reason(err: BaseException) -> str:
+    """The server's own error message (llama.cpp, OpenAI and vLLM put it at error.message)."""
+    body = getattr(err, "body", None)
+    message = body.get("message") if isinstance(body, dict) else None
+    if not isinstance(message, str) or not message.strip():
+        return ""
+    return " ".join(message.split())[:300]
+
+
+def _context_numbers(reason: str) -> tuple[int, int] | None:
+    """(prompt tokens, context size) from a context-overflow message, when the server gave them."""
+    llama = _LLAMA_CONTEXT_RE.search(reason)
+    if llama:
+        return int(llama.group(1)), int(llama.group(2))
+    openai_style = _OPENAI_CONTEXT_RE.search(reason)
+    if openai_style:
+        return int(openai_style.group(2)), int(openai_style.group(1))
+    return None
 
 
 def get_llm(settings: Settings) -> LLMClient | None:

@@ -30,69 +30,36 @@ A topic's feed is built over a *window* of catalog papers, opened by a *visit*:
 
 With the June corpus ingested one daily file at a time and a visit after each, each visit's window is
 exactly that day's newly ingested papers, so the feed shows only that day's new matching papers.
+Where things are: the radar's tables and all of its SQL are in `assistant.radar.store` (`RadarStore`);
+what a window covers in `assistant.radar.windows`; this module holds the topic rules, the ranking of a
+window's papers (followed authors, relevance) and the batching; `assistant.radar.daily` says what
+`academichub ingest --daily` fetches.
 """
 
 from __future__ import annotations
 
-import json
 import sqlite3
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from assistant.radar.store import FeedEntry, RadarStore, StoredTopic, Topic, Window
+from assistant.radar.windows import catalog_moved, open_next_window, since_phrase, window_paper_ids
 from assistant.search.retrieval import Hit, RetrievalError, Retriever, make_filter
-from ingest.catalog import Catalog, date_to_int, fold, int_to_date
+from ingest.catalog import fold
 from ingest.settings import Settings
-from ingest.sources import ArxivRequest
 
 if TYPE_CHECKING:
     from assistant.compose.briefing import Briefer, Briefing
 
-BACKFILL_SLACK_DAYS = 7
+__all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic", "hit_to_dict"]
+
 MAX_FEED = 200  # matches kept per window (the retriever's own cap on k)
 MAX_NAME_CHARS = 80
 MAX_QUERY_CHARS = 2000
 MAX_BATCH = 100
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS radar_topics (
-    id INTEGER PRIMARY KEY,
-    name TEXT NOT NULL,
-    name_key TEXT NOT NULL UNIQUE,   -- folded name: names are unique case- and accent-insensitively
-    query TEXT NOT NULL,
-    fields TEXT NOT NULL,            -- JSON list of categories/archives
-    authors TEXT NOT NULL,           -- JSON list of followed authors
-    created_at REAL NOT NULL,
-    last_visit REAL,                 -- wall clock when the current window was opened
-    window_number INTEGER NOT NULL DEFAULT 0,
-    window_since REAL,               -- previous visit (NULL for the first window)
-    window_after REAL,               -- window = ingested_at in (window_after, window_until]
-    window_until REAL,
-    window_first_day INTEGER,        -- first window: papers published on/after this day (YYYYMMDD)
-    window_floor INTEGER,            -- later windows: papers published before this are backfill
-    window_newest_day INTEGER        -- newest published day in the catalog when the window opened
-);
-CREATE TABLE IF NOT EXISTS radar_items (
-    topic_id INTEGER NOT NULL REFERENCES radar_topics(id) ON DELETE CASCADE,
-    window INTEGER NOT NULL,
-    paper_id TEXT NOT NULL,
-    rank INTEGER NOT NULL,
-    score REAL NOT NULL,
-    relevance REAL NOT NULL,
-    dense_rank INTEGER,
-    lexical_rank INTEGER,
-    followed_author TEXT,            -- the followed author this paper is on the feed for, if any
-    batch INTEGER,                   -- NULL until shown
-    shown_at REAL,
-    PRIMARY KEY (topic_id, window, paper_id)
-);
-CREATE INDEX IF NOT EXISTS radar_items_seen ON radar_items(topic_id, paper_id) WHERE batch IS NOT NULL;
-"""
 
 
 class RadarError(ValueError):
@@ -101,26 +68,6 @@ class RadarError(ValueError):
 
 class NothingNewError(RadarError):
     """A briefing was asked for but the topic has no new papers (not a failure: nothing to brief on)."""
-
-
-@dataclass
-class Topic:
-    name: str
-    query: str
-    fields: list[str]
-    authors: list[str]
-    created_at: float
-    last_visit: float | None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "query": self.query,
-            "fields": self.fields,
-            "authors": self.authors,
-            "created_at": _iso(self.created_at),
-            "last_visit": _iso(self.last_visit) if self.last_visit else None,
-        }
 
 
 @dataclass
@@ -169,66 +116,33 @@ def hit_to_dict(hit: Hit, followed_author: str | None = None) -> dict[str, Any]:
     }
 
 
-def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp).isoformat(timespec="seconds")
+@dataclass
+class FeedItem:
+    """A paper on the current window's feed, as retrieved, with the batch that showed it (None: unseen)."""
 
-
-def _describe_since(since: datetime | None) -> str:
-    if since is None:
-        return "your last visit"
-    if since.time() == datetime.min.time():
-        return since.date().isoformat()
-    return since.strftime("%Y-%m-%d %H:%M")
-
-
-@dataclass(frozen=True)
-class _Window:
-    number: int
-    since: datetime | None
-    after: float | None
-    until: float
-    first_day: int | None
-    floor: int | None
-    created_at: float
+    hit: Hit
+    followed_author: str | None
+    batch: int | None
+    rank: int = 0  # its place in the window's feed order (1..)
 
 
 class Radar:
-    """Saved topics and their feeds. One object per process; safe to call from a thread pool (one SQLite
-    connection per thread, writes in immediate transactions)."""
+    """Saved topics and their feeds. One object per process; safe to call from a thread pool (the store
+    keeps one SQLite connection per thread, and visits and batches are written in immediate transactions)."""
 
     def __init__(self, settings: Settings, retriever: Retriever, briefer: Briefer | None = None) -> None:
         self.settings = settings
         self.retriever = retriever
-        self._local = threading.local()
+        self.store = RadarStore(settings.state_path)
         self._briefer = briefer  # the app passes its own; the CLI gets one made on first use
-
-    # --- state database -------------------------------------------------------------------------------
 
     @property
     def db(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = open_state(self.settings.state_path)
-            self._local.conn = conn
-        return conn
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """An immediate transaction: two sessions opening the same visit cannot both open it."""
-        conn = self.db
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield conn
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        conn.execute("COMMIT")
+        """This thread's connection to the radar's state file (library and delivery keep tables there)."""
+        return self.store.db
 
     def close(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        if conn is not None:
-            conn.close()
-            self._local.conn = None
+        self.store.close()
 
     # --- topics ---------------------------------------------------------------------------------------
 
@@ -251,58 +165,38 @@ class Radar:
             )
         self._require_index()
         clean_fields = self._check_fields(fields)
-        clean_authors = _clean_authors(authors)
-        existing = self._find(clean_name)
+        existing = self.store.find_topic(name_key(clean_name))
         if existing is not None:
-            raise RadarError(f"a topic named {existing['name']!r} already exists; pick another name")
-        now = time.time()
-        try:
-            with self._write() as conn:
-                conn.execute(
-                    "INSERT INTO radar_topics (name, name_key, query, fields, authors, created_at) "
-                    "VALUES (?,?,?,?,?,?)",
-                    (
-                        clean_name,
-                        fold(clean_name),
-                        clean_query,
-                        json.dumps(clean_fields),
-                        json.dumps(clean_authors),
-                        now,
-                    ),
-                )
-        except sqlite3.IntegrityError:
-            raise RadarError(f"a topic named {clean_name!r} already exists; pick another name") from None
-        return Topic(clean_name, clean_query, clean_fields, clean_authors, now, None)
+            raise RadarError(f"a topic named {existing.topic.name!r} already exists; pick another name")
+        topic = Topic(clean_name, clean_query, clean_fields, clean_authors(authors), time.time(), None)
+        if not self.store.add_topic(topic, name_key(clean_name)):
+            raise RadarError(f"a topic named {clean_name!r} already exists; pick another name")
+        return topic
 
     def list_topics(self) -> list[Topic]:
-        rows = self.db.execute("SELECT * FROM radar_topics ORDER BY created_at, id").fetchall()
-        return [_row_to_topic(row) for row in rows]
+        return [stored.topic for stored in self.store.topics()]
 
     def get_topic(self, name: str) -> Topic:
-        return _row_to_topic(self._topic_row(name))
+        return self._stored(name).topic
 
     def remove_topic(self, name: str) -> None:
-        row = self._topic_row(name)
-        with self._write() as conn:
-            conn.execute("DELETE FROM radar_items WHERE topic_id = ?", (row["id"],))
-            conn.execute("DELETE FROM radar_topics WHERE id = ?", (row["id"],))
+        self.store.remove_topic(self._stored(name).id)
 
     def follow_author(self, name: str, author: str) -> Topic:
         """Follow an author in a topic; their papers in the current window join the unseen feed."""
-        row = self._topic_row(name)
-        new = _clean_authors([author])
+        stored = self._stored(name)
+        new = clean_authors([author])
         if not new:
             raise RadarError("the author name is empty")
-        authors = json.loads(row["authors"])
+        authors = stored.topic.authors
         if any(fold(a) == fold(new[0]) for a in authors):
-            return _row_to_topic(row)
-        authors.append(new[0])
-        with self._write() as conn:
-            conn.execute("UPDATE radar_topics SET authors = ? WHERE id = ?", (json.dumps(authors), row["id"]))
-            row = conn.execute("SELECT * FROM radar_topics WHERE id = ?", (row["id"],)).fetchone()
-            if row["window_until"] is not None:
-                self._rank_window(conn, row, _window_of(row))
-        return _row_to_topic(row)
+            return stored.topic
+        with self.store.transaction():
+            self.store.set_authors(stored.id, [*authors, new[0]])
+            stored = self.store.get_topic(stored.id)
+            if stored.window is not None:
+                self._fill_window(stored, stored.window)
+        return stored.topic
 
     # --- the feed -------------------------------------------------------------------------------------
 
@@ -311,71 +205,74 @@ class Radar:
     ) -> FeedBatch:
         if batch < 1 or batch > MAX_BATCH:
             raise RadarError(f"the batch size must be between 1 and {MAX_BATCH} (got {batch})")
-        self._topic_row(name)  # unknown topic: say so before anything else
+        self._stored(name)  # unknown topic: say so before anything else
         self._require_index()
         author_key = fold(author.strip()) if author and author.strip() else None
-        with self._write() as conn:
-            row = self._topic_row(name, conn)
-            if row["window_until"] is None or (not next_batch and self._catalog_moved(row)):
-                row = self._open_visit(conn, row)
-            window = _window_of(row)
-            items = self._items(conn, row["id"], window.number)
+        with self.store.transaction():
+            stored = self._stored(name)
+            if stored.window is None or (
+                not next_batch and catalog_moved(self.retriever.catalog, stored.window)
+            ):
+                stored = self._open_visit(stored)
+            window = _current(stored)
+            items = self._feed_items(stored.id, window.number)
             if author_key:
-                items = [item for item in items if _by_author(item["paper"].authors, author_key)]
-            shown: list[dict[str, Any]] = []
-            number = 0
-            has_unseen = any(item["batch"] is None for item in items)
-            if not next_batch and has_unseen:
-                # Reopening the feed mid-window shows where the user left off; once everything new has
-                # been shown it says so instead of showing old papers again.
-                latest = max((item["batch"] for item in items if item["batch"]), default=0)
-                shown = [item for item in items if latest and item["batch"] == latest]
-                number = latest
+                items = [item for item in items if by_author(item.hit.paper.authors, author_key)]
+            shown, number = ([], 0) if next_batch else where_the_user_left_off(items)
             if not shown:
-                unseen = [item for item in items if item["batch"] is None]
-                shown = unseen[:batch]
+                shown = [item for item in items if item.batch is None][:batch]
                 if shown:
-                    number = self._next_batch_number(conn, row["id"], window.number)
-                    now = time.time()
-                    conn.executemany(
-                        "UPDATE radar_items SET batch = ?, shown_at = ? "
-                        "WHERE topic_id = ? AND window = ? AND paper_id = ?",
-                        [(number, now, row["id"], window.number, item["paper"].id) for item in shown],
-                    )
-                    for item in shown:
-                        item["batch"] = number
-            remaining = sum(1 for item in items if item["batch"] is None)
-        topic = _row_to_topic(row)
-        message = _feed_message(topic, window, items, shown, remaining, author)
+                    number = self._show(stored.id, window.number, shown)
+            remaining = sum(1 for item in items if item.batch is None)
         return FeedBatch(
-            topic=topic,
-            items=[item["hit"] for item in shown],
+            topic=stored.topic,
+            items=[item.hit for item in shown],
             since=window.since,
             batch_number=number if shown else 0,
             remaining=remaining,
             exhausted=remaining == 0,
-            message=message,
-            followed={item["paper"].id: item["followed"] for item in shown if item["followed"]},
+            message=feed_message(stored.topic, window, len(items), bool(shown), remaining, author),
+            followed={item.hit.paper.id: item.followed_author for item in shown if item.followed_author},
             window_total=len(items),
             author=author.strip() if author_key and author else None,
         )
 
     def new_paper_ids(self, name: str) -> list[str]:
         """The current window's feed papers (seen or not), opening a visit if an ingest ran since."""
-        self._topic_row(name)
+        self._stored(name)
         self._require_index()
-        with self._write() as conn:
-            row = self._topic_row(name, conn)
-            if row["window_until"] is None or self._catalog_moved(row):
-                row = self._open_visit(conn, row)
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT paper_id FROM radar_items WHERE topic_id = ? AND window = ? ORDER BY rank",
-                    (row["id"], row["window_number"]),
-                )
-            ]
-        return ids
+        with self.store.transaction():
+            stored = self._stored(name)
+            if catalog_moved(self.retriever.catalog, stored.window):
+                stored = self._open_visit(stored)
+            return self.store.window_paper_ids(stored.id, _current(stored).number)
+
+    def window_items(self, name: str) -> tuple[Topic, list[tuple[Hit, str | None]], datetime | None]:
+        """The current window's feed (seen or not, feed order) with the followed author of each paper,
+        opening a visit if an ingest ran since: what a delivery (e-mail, webhook) sends from."""
+        self._stored(name)
+        self._require_index()
+        with self.store.transaction():
+            stored = self._stored(name)
+            if catalog_moved(self.retriever.catalog, stored.window):
+                stored = self._open_visit(stored)
+            window = _current(stored)
+            items = self._feed_items(stored.id, window.number)
+        items.sort(key=lambda item: item.rank)
+        return stored.topic, [(item.hit, item.followed_author) for item in items], window.since
+
+    def mark_seen(self, name: str, paper_ids: Sequence[str]) -> int:
+        """Mark papers of the current window as seen, as one batch (a delivered digest counts as shown);
+        returns the batch number, 0 when nothing was unseen."""
+        with self.store.transaction():
+            stored = self._stored(name)
+            window_number = stored.window.number if stored.window else 0
+            number = self.store.next_batch_number(stored.id, window_number)
+            changed = self.store.mark_shown(stored.id, window_number, number, paper_ids, time.time())
+        return number if changed else 0
+
+    def topic_id(self, name: str) -> int:
+        return self._stored(name).id
 
     def brief(
         self, name: str, *, use_llm: bool | None = None, on_token: Callable[[str], None] | None = None
@@ -388,10 +285,8 @@ class Radar:
         topic = self.get_topic(name)
         ids = self.new_paper_ids(name)
         if not ids:
-            window = _window_of(self._topic_row(name))
-            raise NothingNewError(
-                f"nothing new for {topic.name!r} {_since_phrase(window)}: no briefing today"
-            )
+            window = _current(self._stored(name))
+            raise NothingNewError(f"nothing new for {topic.name!r} {since_phrase(window)}: no briefing today")
         if self._briefer is None:
             self._briefer = Briefer(self.settings, self.retriever, llm=get_llm(self.settings))
         try:
@@ -424,16 +319,9 @@ class Radar:
                 raise RadarError(str(err)) from None
         return clean
 
-    def _find(self, name: str, conn: sqlite3.Connection | None = None) -> sqlite3.Row | None:
-        key = fold(" ".join((name or "").split()))
-        row: sqlite3.Row | None = (
-            (conn or self.db).execute("SELECT * FROM radar_topics WHERE name_key = ?", (key,)).fetchone()
-        )
-        return row
-
-    def _topic_row(self, name: str, conn: sqlite3.Connection | None = None) -> sqlite3.Row:
-        row = self._find(name, conn)
-        if row is None:
+    def _stored(self, name: str) -> StoredTopic:
+        stored = self.store.find_topic(name_key(name))
+        if stored is None:
             names = [t.name for t in self.list_topics()]
             hint = (
                 f" Saved topics: {', '.join(names)}."
@@ -441,84 +329,49 @@ class Radar:
                 else " No topics saved yet: add one with `academichub radar add`."
             )
             raise RadarError(f"no topic named {name!r}.{hint}")
-        return row
+        return stored
 
-    def _newest_ingested(self) -> float:
-        value = self.retriever.catalog.conn.execute("SELECT max(ingested_at) FROM papers").fetchone()[0]
-        return float(value or 0.0)
-
-    def _catalog_moved(self, row: sqlite3.Row) -> bool:
-        return self._newest_ingested() > float(row["window_until"])
-
-    def _open_visit(self, conn: sqlite3.Connection, row: sqlite3.Row) -> sqlite3.Row:
+    def _open_visit(self, stored: StoredTopic) -> StoredTopic:
         """Open the next window: what the previous one did not cover, up to the catalog's newest paper."""
-        catalog = self.retriever.catalog.conn
-        until = self._newest_ingested()
-        newest_day = catalog.execute("SELECT max(published) FROM papers").fetchone()[0]
-        now = time.time()
-        if row["window_until"] is None:
-            after, since_ts, floor = None, None, None
-            first_day = newest_day
-        else:
-            after = float(row["window_until"])
-            since_ts = row["last_visit"]
-            first_day = None
-            previous_newest = int_to_date(row["window_newest_day"])
-            floor = (
-                date_to_int(previous_newest - timedelta(days=BACKFILL_SLACK_DAYS))
-                if previous_newest
-                else None
-            )
-        number = int(row["window_number"]) + 1
-        conn.execute(
-            "DELETE FROM radar_items WHERE topic_id = ? AND batch IS NULL", (row["id"],)
-        )  # unshown papers of the old window are not carried over: the new visit shows only what is new now
-        conn.execute(
-            """UPDATE radar_topics SET last_visit = ?, window_number = ?, window_since = ?,
-               window_after = ?, window_until = ?, window_first_day = ?, window_floor = ?,
-               window_newest_day = ? WHERE id = ?""",
-            (now, number, since_ts, after, until, first_day, floor, newest_day, row["id"]),
-        )
-        row = conn.execute("SELECT * FROM radar_topics WHERE id = ?", (row["id"],)).fetchone()
-        self._rank_window(conn, row, _window_of(row))
-        return row
+        topic = stored.topic
+        window = open_next_window(self.retriever.catalog, stored.window, topic.created_at, topic.last_visit)
+        self.store.open_window(stored.id, window, visit_at=time.time())
+        stored = self.store.get_topic(stored.id)
+        self._fill_window(stored, window)
+        return stored
 
-    def _window_ids(self, window: _Window) -> set[str]:
-        catalog = self.retriever.catalog.conn
-        if window.after is None:
-            rows = catalog.execute(
-                "SELECT id FROM papers WHERE ingested_at <= ? AND (published >= ? OR ingested_at > ?)",
-                (window.until, window.first_day or 0, window.created_at),
-            )
-        else:
-            rows = catalog.execute(
-                "SELECT id FROM papers WHERE ingested_at > ? AND ingested_at <= ? "
-                "AND (published IS NULL OR published >= ?)",
-                (window.after, window.until, window.floor or 0),
-            )
-        return {r[0] for r in rows}
-
-    def _rank_window(self, conn: sqlite3.Connection, row: sqlite3.Row, window: _Window) -> None:
+    def _fill_window(self, stored: StoredTopic, window: Window) -> None:
         """(Re)build the unseen part of the window's feed: followed authors first, then topic matches."""
-        topic = _row_to_topic(row)
-        seen = {
-            r[0]
-            for r in conn.execute(
-                "SELECT paper_id FROM radar_items WHERE topic_id = ? AND batch IS NOT NULL", (row["id"],)
-            )
-        }
-        candidates = self._window_ids(window) - seen
-        conn.execute(
-            "DELETE FROM radar_items WHERE topic_id = ? AND window = ? AND batch IS NULL",
-            (row["id"], window.number),
-        )
+        candidates = window_paper_ids(self.retriever.catalog, window) - self.store.seen_ids(stored.id)
+        self.store.clear_unseen(stored.id, window.number)
         if not candidates:
             return
+        ranked = self.rank_papers(stored.id, stored.topic, candidates)
+        start = self.store.last_rank(stored.id, window.number)
+        entries = [
+            FeedEntry(
+                paper_id=hit.paper.id,
+                rank=rank,
+                score=hit.score,
+                relevance=hit.relevance,
+                dense_rank=hit.dense_rank,
+                lexical_rank=hit.lexical_rank,
+                followed_author=author,
+                batch=None,
+            )
+            for rank, (hit, author) in enumerate(ranked[:MAX_FEED], start=start + 1)
+        ]
+        self.store.add_entries(stored.id, window.number, entries)
+
+    def rank_papers(self, topic_id: int, topic: Topic, candidates: set[str]) -> list[tuple[Hit, str | None]]:
+        """The topic's feed order over `candidates`, each with the followed author that put it there:
+        papers by followed authors first (asked for by name), then topic matches in retrieval order whose
+        query-paper cosine reaches `radar_min_relevance` (a library topic ranks by closeness to its
+        library)."""
+        from assistant.radar.library import library_matches  # library.py builds on this module
+
+        followed = self._followed_papers(topic, candidates)
         ranked: list[tuple[Hit, str | None]] = []
-        followed: dict[str, str] = {}
-        for author in topic.authors:
-            for pid in self.retriever.catalog.filter_ids(make_filter(author=author, only_ids=candidates)):
-                followed.setdefault(pid, author)
         if followed:
             author_hits = self.retriever.search(
                 topic.query,
@@ -528,10 +381,15 @@ class Radar:
             )
             ranked += [(hit, followed[hit.paper.id]) for hit in author_hits]
         try:
-            matches = self.retriever.search(
-                topic.query,
-                k=MAX_FEED,
-                paper_filter=make_filter(categories=topic.fields, only_ids=candidates),
+            library = library_matches(self, topic_id, topic, candidates)
+            matches = (
+                library
+                if library is not None
+                else self.retriever.search(
+                    topic.query,
+                    k=MAX_FEED,
+                    paper_filter=make_filter(categories=topic.fields, only_ids=candidates),
+                )
             )
         except RetrievalError as err:
             raise RadarError(str(err)) from None
@@ -539,91 +397,47 @@ class Radar:
         ranked += [
             (hit, None) for hit in matches if hit.relevance >= threshold and hit.paper.id not in followed
         ]
-        start = int(
-            conn.execute(
-                "SELECT coalesce(max(rank), 0) FROM radar_items WHERE topic_id = ? AND window = ?",
-                (row["id"], window.number),
-            ).fetchone()[0]
-        )
-        conn.executemany(
-            "INSERT OR IGNORE INTO radar_items (topic_id, window, paper_id, rank, score, relevance, "
-            "dense_rank, lexical_rank, followed_author) VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    row["id"],
-                    window.number,
-                    hit.paper.id,
-                    start + i,
-                    hit.score,
-                    hit.relevance,
-                    hit.dense_rank,
-                    hit.lexical_rank,
-                    author,
-                )
-                for i, (hit, author) in enumerate(ranked[:MAX_FEED], start=1)
-            ],
-        )
+        return ranked
 
-    def _items(self, conn: sqlite3.Connection, topic_id: int, window: int) -> list[dict[str, Any]]:
-        rows = conn.execute(
-            "SELECT * FROM radar_items WHERE topic_id = ? AND window = ? ORDER BY batch IS NULL, batch, rank",
-            (topic_id, window),
-        ).fetchall()
-        papers = self.retriever.catalog.get_papers([r["paper_id"] for r in rows])
+    def _followed_papers(self, topic: Topic, candidates: set[str]) -> dict[str, str]:
+        """Paper id -> the first of the topic's followed authors on it, among `candidates`."""
+        followed: dict[str, str] = {}
+        for author in topic.authors:
+            for pid in self.retriever.catalog.filter_ids(make_filter(author=author, only_ids=candidates)):
+                followed.setdefault(pid, author)
+        return followed
+
+    def _feed_items(self, topic_id: int, window: int) -> list[FeedItem]:
+        entries = self.store.entries(topic_id, window)
+        papers = self.retriever.catalog.get_papers([e.paper_id for e in entries])
         items = []
-        for r in rows:
-            paper = papers.get(r["paper_id"])
+        for e in entries:
+            paper = papers.get(e.paper_id)
             if paper is None:
                 continue  # removed from the catalog since: never shown
-            hit = Hit(paper, r["score"], r["relevance"], r["dense_rank"], r["lexical_rank"])
-            items.append({"paper": paper, "hit": hit, "batch": r["batch"], "followed": r["followed_author"]})
+            hit = Hit(paper, e.score, e.relevance, e.dense_rank, e.lexical_rank)
+            items.append(FeedItem(hit, e.followed_author, e.batch, e.rank))
         return items
 
-    @staticmethod
-    def _next_batch_number(conn: sqlite3.Connection, topic_id: int, window: int) -> int:
-        value = conn.execute(
-            "SELECT coalesce(max(batch), 0) FROM radar_items WHERE topic_id = ? AND window = ?",
-            (topic_id, window),
-        ).fetchone()[0]
-        return int(value) + 1
+    def _show(self, topic_id: int, window: int, items: list[FeedItem]) -> int:
+        """Record `items` as the window's next batch (seen from now on); returns the batch number."""
+        number = self.store.next_batch_number(topic_id, window)
+        self.store.mark_shown(topic_id, window, number, [item.hit.paper.id for item in items], time.time())
+        for item in items:
+            item.batch = number
+        return number
 
 
-# --- helpers ------------------------------------------------------------------------------------------
+# --- rules as small functions -------------------------------------------------------------------------
 
 
-def open_state(path: Path) -> sqlite3.Connection:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA foreign_keys=ON")
-    conn.executescript(SCHEMA)
-    return conn
+def name_key(name: str) -> str:
+    """Topic names are unique case-, accent- and whitespace-insensitively."""
+    return fold(" ".join((name or "").split()))
 
 
-def saved_fields(settings: Settings) -> list[str]:
-    """Fields (categories/archives) of all saved topics, for `academichub ingest --daily`; [] if none."""
-    if not settings.state_path.exists():
-        return []
-    conn = open_state(settings.state_path)
-    try:
-        rows = conn.execute("SELECT fields FROM radar_topics ORDER BY id").fetchall()
-    finally:
-        conn.close()
-    return list(dict.fromkeys(f for row in rows for f in json.loads(row[0])))
-
-
-def saved_topic_names(settings: Settings) -> list[str]:
-    if not settings.state_path.exists():
-        return []
-    conn = open_state(settings.state_path)
-    try:
-        return [row[0] for row in conn.execute("SELECT name FROM radar_topics ORDER BY id")]
-    finally:
-        conn.close()
-
-
-def _clean_authors(authors: Sequence[str]) -> list[str]:
+def clean_authors(authors: Sequence[str]) -> list[str]:
+    """Whitespace-normalised author names, once each (case/accent-insensitively), in the order given."""
     clean: dict[str, str] = {}
     for author in authors:
         name = " ".join((author or "").split())
@@ -632,101 +446,41 @@ def _clean_authors(authors: Sequence[str]) -> list[str]:
     return list(clean.values())
 
 
-def _by_author(authors: Sequence[str], author_key: str) -> bool:
+def by_author(authors: Sequence[str], author_key: str) -> bool:
+    """A folded author query matches as a substring of any folded author name ("zufle" finds Züfle)."""
     return any(author_key in fold(a) for a in authors)
 
 
-def _row_to_topic(row: sqlite3.Row) -> Topic:
-    return Topic(
-        name=row["name"],
-        query=row["query"],
-        fields=json.loads(row["fields"]),
-        authors=json.loads(row["authors"]),
-        created_at=float(row["created_at"]),
-        last_visit=float(row["last_visit"]) if row["last_visit"] is not None else None,
-    )
+def where_the_user_left_off(items: list[FeedItem]) -> tuple[list[FeedItem], int]:
+    """Reopening the feed mid-window shows the latest batch again (and its number); once everything new has
+    been shown, nothing (the feed then says so instead of showing old papers again)."""
+    if not any(item.batch is None for item in items):
+        return [], 0
+    latest = max((item.batch for item in items if item.batch), default=0)
+    if not latest:
+        return [], 0
+    return [item for item in items if item.batch == latest], latest
 
 
-def _window_of(row: sqlite3.Row) -> _Window:
-    if row["window_since"] is not None:
-        since: datetime | None = datetime.fromtimestamp(float(row["window_since"]))
-    elif row["window_first_day"]:
-        first = int_to_date(row["window_first_day"])
-        since = datetime.combine(first, datetime.min.time()) if first else None
-    else:
-        since = None
-    return _Window(
-        number=int(row["window_number"]),
-        since=since,
-        after=float(row["window_after"]) if row["window_after"] is not None else None,
-        until=float(row["window_until"] or 0.0),
-        first_day=row["window_first_day"],
-        floor=row["window_floor"],
-        created_at=float(row["created_at"]),
-    )
-
-
-def _since_phrase(window: _Window) -> str:
-    if window.after is None:
-        return f"in the latest listing ({_describe_since(window.since)})"
-    return f"since your last visit ({_describe_since(window.since)})"
-
-
-def _feed_message(
-    topic: Topic,
-    window: _Window,
-    items: list[dict[str, Any]],
-    shown: list[dict[str, Any]],
-    remaining: int,
-    author: str | None,
+def feed_message(
+    topic: Topic, window: Window, total: int, shown: bool, remaining: int, author: str | None
 ) -> str | None:
-    since = _since_phrase(window)
+    """What the feed says besides its papers (None when there is more to come)."""
+    since = since_phrase(window)
     who = f" by {author.strip()!r}" if author and author.strip() else ""
-    if not items:
+    if not total:
         return f"nothing new for {topic.name!r}{who} {since}"
     if not shown:
         return (
-            f"you have seen everything new for {topic.name!r}{who} {since} ({len(items)} papers); "
+            f"you have seen everything new for {topic.name!r}{who} {since} ({total} papers); "
             "more after the next ingest"
         )
     if remaining == 0:
-        return f"that is everything new for {topic.name!r}{who} {since} ({len(items)} papers)"
+        return f"that is everything new for {topic.name!r}{who} {since} ({total} papers)"
     return None
 
 
-def daily_request(
-    settings: Settings,
-    catalog: Catalog,
-    extra_categories: Sequence[str] = (),
-    max_results: int | None = None,
-    today: date | None = None,
-) -> ArxivRequest:
-    """What `academichub ingest --daily` fetches: yesterday's and today's submissions (UTC, arXiv's clock)
-    in the fields of all saved topics. An archive field (`cs`) becomes its categories known to the index,
-    because the arXiv API matches `cat:` exactly."""
-    fields = list(
-        dict.fromkeys([*saved_fields(settings), *(c.strip() for c in extra_categories if c.strip())])
-    )
-    if not fields:
-        names = saved_topic_names(settings)
-        if not names:
-            raise RadarError(
-                "--daily fetches the fields of your saved radar topics, and there are none yet: add one with "
-                '`academichub radar add NAME --query "..." --field cs.LG`, or give --category'
-            )
-        raise RadarError(
-            f"--daily fetches the fields of your saved radar topics, but {', '.join(names)} "
-            "name no fields: add --field when saving a topic, or give --category"
-        )
-    known = list(catalog.known_categories())
-    categories: list[str] = []
-    for name in fields:
-        members = [c for c in known if "." not in name and c.startswith(name + ".")]
-        categories += members or [name]
-    day = today or datetime.now(UTC).date()
-    return ArxivRequest(
-        categories=tuple(dict.fromkeys(categories)),
-        since=day - timedelta(days=1),
-        until=day,
-        max_results=max_results,
-    )
+def _current(stored: StoredTopic) -> Window:
+    """The topic's current window (a visit has been opened)."""
+    assert stored.window is not None, "a visit opens a window before the feed reads it"
+    return stored.window

@@ -233,7 +233,7 @@ class Retriever:
             # BM25 runs on its own thread (and SQLite connection) while the query is encoded: SQLite and torch
             # both release the GIL, so the two waits overlap instead of adding up.
             lexical_job = self._lexical_pool().submit(self._lexical, text, depth, flt)
-        qvec = self.encode_query(text) if mode != "lexical" or need_vector else None
+        qvec = self.embedder.encode_query(text) if mode != "lexical" or need_vector else None
         found = Candidates(query_vector=qvec)
         if mode in ("hybrid", "dense") and qvec is not None:
             found.dense = self._dense(qvec, depth, allowed, found.vectors)
@@ -274,18 +274,6 @@ class Retriever:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="bm25")
             return self._pool
-
-    def encode_query(self, text: str) -> np.ndarray:
-        """One query vector. One thread: a dozen tokens gain nothing from intra-op parallelism, and on a
-        busy machine two spinning threads made this 50x slower (1.4 s instead of 26 ms, measured)."""
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-        try:
-            return self.embedder.encode_query(text)
-        finally:
-            torch.set_num_threads(threads)
 
     def _dense(
         self, qvec: np.ndarray, depth: int, allowed: list[str] | None, vectors: dict[str, np.ndarray]

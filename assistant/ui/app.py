@@ -33,15 +33,19 @@ from assistant.search.retrieval import Retriever
 from assistant.ui import chat_view as view
 from assistant.ui.auth import check_password, parse_auth_users
 from assistant.ui.chat_history import conninfo, ensure_tables, history_path
+from assistant.ui.feed_routes import add_feed_routes
+from assistant.ui.offline_page import serve_offline_page
 from ingest.paper import Paper
 from ingest.settings import Settings, get_settings
 
 log = logging.getLogger("academichub.app")
+serve_offline_page()  # no Google Fonts / KaTeX CDN requests from the page
 T = TypeVar("T")
 P = ParamSpec("P")
 
 ASK, BRIEFING, RADAR = "Ask", "Briefing", "Radar"
 HISTORY_TURNS = 6
+STREAM_LINE_PAUSE = 0.12  # seconds between lines of a text that arrives all at once (extractive answers)
 RADAR_LIST_COMMANDS = {"topics", "my topics", "show my topics", "list", "list topics"}
 
 
@@ -112,6 +116,8 @@ async def streamed(
         if isinstance(event, str):
             if shown := safe.feed(event):
                 await msg.stream_token(shown)
+            if event.endswith(("\n", ". ")) and not events.empty():
+                await asyncio.sleep(STREAM_LINE_PAUSE)  # a composed answer arrives at once: let it show
         elif on_sources is not None:
             await on_sources(event)
     if rest := safe.flush():
@@ -194,8 +200,10 @@ def mode_banner(settings: Settings, status: IndexStatus | None) -> str:
         mode = "A language model writes the answers; every claim cites a paper."
     else:
         mode = (
-            "**Extractive mode:** no language model is configured, so answers quote the retrieved "
-            "abstracts, with citations. Set `OPENAI_BASE_URL` / `OPENAI_API_KEY` to plug one in."
+            "**Extractive mode:** answers and briefings quote sentences of the retrieved abstracts, with "
+            "citations; no language model writes them. To have one write answers, see *Plug in a language "
+            "model* in the **Readme** (top right): the server is started with `OPENAI_BASE_URL`, "
+            "`ACADEMICHUB_MODEL` and, for hosted endpoints, `OPENAI_API_KEY`."
         )
     return f"{index} {mode}".strip()
 
@@ -368,16 +376,46 @@ def result_actions(result: Result) -> list[cl.Action]:
         actions.append(
             cl.Action(name="another_batch", payload=payload, label="Show another batch", icon="refresh-cw")
         )
-    actions += [
-        cl.Action(name="export_markdown", payload=payload, label="Export Markdown", icon="file-text"),
-        cl.Action(name="export_bibtex", payload=payload, label="Export BibTeX", icon="book-open"),
-    ]
     return actions
 
 
-def rendered(notices: list[str], text: str, sources: list[Source]) -> str:
+EXPORT_LABELS = {"text/markdown": "Export Markdown", "application/x-bibtex": "Export BibTeX"}
+
+
+def export_element(result: Result) -> cl.CustomElement:
+    """One-click Markdown/BibTeX downloads under the message (public/elements/AcademicHubExport.jsx)."""
+    files = view.export_files(result.title, result.body, result.numbered, result.bibtex)
+    return cl.CustomElement(
+        name="AcademicHubExport",
+        display="inline",
+        props={
+            "files": [
+                {"name": f.name, "mime": f.mime, "content": f.content, "label": EXPORT_LABELS[f.mime]}
+                for f in files
+            ]
+        },
+    )
+
+
+def message_elements(result: Result, sources: list[Source]) -> list[Any]:
+    elements: list[Any] = source_elements(sources)
+    if sources:
+        elements.append(export_element(result))
+    return elements
+
+
+def shown_sources(text: str, sources: list[Source]) -> tuple[list[Source], list[Source]]:
+    """(cited, also relevant): the sources listed under a text, cited ones first (see view.listed_sources)."""
+    by_number = {s.number: s for s in sources}
+    cited, also = view.listed_sources(
+        text, [view.ListedSource(s.number, s.paper, s.hit.relevance) for s in sources]
+    )
+    return [by_number[s.number] for s in cited], [by_number[s.number] for s in also]
+
+
+def rendered(notices: list[str], text: str, cited: list[Source], also: list[Source]) -> str:
     parts = [view.notices_markdown(notices) + text.strip()]
-    listing = view.sources_list_markdown(numbered(sources))
+    listing = view.sources_list_markdown(numbered(cited), numbered(also))
     if listing:
         parts.append(listing)
     return "\n\n".join(parts)
@@ -400,15 +438,9 @@ async def close_step(step: cl.Step, sources: list[Source], query: str | None = N
         return  # already closed when the engine reported its sources
     if query:
         step.input = f"{step.input}\n\nsearched as: {view.escape_md(query)}"
-    if sources:
-        found = f"{len(sources)} paper{'s' if len(sources) > 1 else ''} found"
-        step.output = f"{found}\n\n" + "\n".join(
-            f"- {view.marker(s.number)} {view.escape_md(s.paper.title)} "
-            f"({s.paper.id}, {view.paper_date(s.paper)}, match {s.hit.relevance:.2f})"
-            for s in sources
-        )
-    else:
-        step.output = "no matching papers"
+    step.output = view.retrieval_output_markdown(
+        [(s.number, s.paper, s.hit.score, s.hit.relevance) for s in sources]
+    )
     step.end = step.end or utc_now()
     await step.update()
 
@@ -461,19 +493,20 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
     await close_step(
         step, answer.sources, answer.standalone_question if answer.standalone_question != question else None
     )
+    cited, also = shown_sources(answer.text, answer.sources)
     result = Result(
         kind="answer",
         query=answer.standalone_question or question,
         title=answer.standalone_question or question,
-        body=view.notices_markdown(answer.notices) + answer.text,
-        numbered=numbered(answer.sources),
+        body=answer.text,  # exports carry the text without the app's notices
+        numbered=numbered(cited + also),
         shown_ids=set(exclude or ()) | {s.paper.id for s in answer.sources},
     )
     remember(result)
     if not standalone:
         cl.user_session.set("history", [*history, (question, answer.text)][-HISTORY_TURNS:])
-    msg.content = rendered(answer.notices, answer.text, answer.sources)
-    msg.elements = source_elements(answer.sources)  # type: ignore[assignment]
+    msg.content = rendered(answer.notices, answer.text, cited, also)
+    msg.elements = message_elements(result, cited + also)
     msg.actions = result_actions(result) if answer.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
 
@@ -514,18 +547,19 @@ async def show_briefing(
     if step is not None:
         await close_step(step, briefing.sources)
     text = view.without_references(briefing.markdown)  # the Sources list below replaces it
+    cited, also = shown_sources(text, briefing.sources)
     result = Result(
         kind=kind,
         query=topic,
         title=f"Briefing: {topic}",
-        body=view.notices_markdown(briefing.notices) + text,
-        numbered=numbered(briefing.sources),
+        body=text,  # exports carry the text without the app's notices
+        numbered=numbered(cited + also),
         shown_ids=set(exclude or ()) | {s.paper.id for s in briefing.sources},
         bibtex=briefing.to_bibtex(),
     )
     remember(result)
-    msg.content = rendered(briefing.notices, text, briefing.sources)
-    msg.elements = source_elements(briefing.sources)  # type: ignore[assignment]
+    msg.content = rendered(briefing.notices, text, cited, also)
+    msg.elements = message_elements(result, cited + also)
     msg.actions = result_actions(result) if briefing.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
 
@@ -667,31 +701,6 @@ async def on_brief_on_this(action: cl.Action) -> None:
         await brief(result.query)
 
 
-async def send_export(result: Result, kind: str) -> None:
-    if kind == "md":
-        content = view.export_markdown(result.title, result.body, result.numbered)
-        name, mime = f"{view.slug(result.title)}.md", "text/markdown"
-    else:
-        content = result.bibtex or view.export_bibtex(p for _, p in result.numbered)
-        name, mime = f"{view.slug(result.title)}.bib", "application/x-bibtex"
-    file = cl.File(name=name, content=content.encode("utf-8"), display="inline", mime=mime)
-    await cl.Message(content=f"Download: {name}", elements=[file], author="AcademicHub").send()
-
-
-@cl.action_callback("export_markdown")
-async def on_export_markdown(action: cl.Action) -> None:
-    result = await recalled(action)
-    if result is not None:
-        await send_export(result, "md")
-
-
-@cl.action_callback("export_bibtex")
-async def on_export_bibtex(action: cl.Action) -> None:
-    result = await recalled(action)
-    if result is not None:
-        await send_export(result, "bib")
-
-
 @cl.action_callback("radar_open")
 @reports_errors
 async def on_radar_open(action: cl.Action) -> None:
@@ -741,6 +750,8 @@ async def warm_up() -> None:
     except Exception as err:  # an empty or missing index is reported in the chat, not at start-up
         log.warning("warm-up incomplete: %s", err)
 
+
+add_feed_routes(lambda: engine().radar)  # the topics' Atom feeds, on the app's own server
 
 _settings = get_settings()
 _users = parse_auth_users(_settings.auth_users)

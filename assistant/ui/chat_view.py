@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from assistant.compose.briefing import BriefingError, bibtex_entries
-from assistant.compose.citations import escape_markdown
+from assistant.compose.citations import cited_numbers, escape_markdown
 from assistant.compose.llm import LLMError
 from assistant.radar.service import RadarError
 from assistant.search.retrieval import EmptyIndexError, RetrievalError, make_filter
@@ -85,16 +85,52 @@ def source_markdown(number: int, paper: Paper, relevance: float | None = None) -
     return "\n".join(lines)
 
 
-def sources_list_markdown(numbered: Sequence[tuple[int, Paper]]) -> str:
-    """The list under an answer; each line starts with its marker, which Chainlit turns into a link."""
-    if not numbered:
+ALSO_RELEVANT_MARGIN = 0.08  # cosine: how far below the weakest cited source an uncited one may match
+
+
+@dataclass(frozen=True)
+class ListedSource:
+    number: int
+    paper: Paper
+    match: float  # cosine similarity to the question
+
+
+def listed_sources(
+    text: str, sources: Sequence[ListedSource]
+) -> tuple[list[ListedSource], list[ListedSource]]:
+    """The sources worth listing under a text: (cited, also relevant). The ones the text cites come first;
+    an uncited source is listed after them only if it matches the question about as well as the weakest
+    cited one (within ALSO_RELEVANT_MARGIN: the answer drew on papers down to that match; an unused paper
+    well below it is noise). A text
+    that cites nothing (nothing found) keeps every source as listed."""
+    cited_set = cited_numbers(text)
+    cited = [s for s in sources if s.number in cited_set]
+    if not cited:
+        return list(sources), []
+    floor = min(s.match for s in cited) - ALSO_RELEVANT_MARGIN
+    also = [s for s in sources if s.number not in cited_set and s.match >= floor]
+    return cited, also
+
+
+def sources_list_markdown(
+    numbered: Sequence[tuple[int, Paper]], also: Sequence[tuple[int, Paper]] = ()
+) -> str:
+    """The list under an answer (the sources it cites), then other relevant papers it did not quote; each
+    line starts with its marker, which Chainlit turns into a link."""
+    if not numbered and not also:
         return ""
-    lines = ["**Sources**", ""]
-    for number, paper in numbered:
-        lines.append(
-            f"- {marker(number)} **{escape_md(paper.title)}** — {paper_byline(paper)} · "
-            f"[abs]({paper.abs_url}) · [PDF]({paper.pdf_url})"
-        )
+    lines: list[str] = []
+    for heading, group in (("**Sources**", numbered), ("**Also relevant (not quoted)**", also)):
+        if not group:
+            continue
+        if lines:
+            lines.append("")
+        lines += [heading, ""]
+        for number, paper in group:
+            lines.append(
+                f"- {marker(number)} **{escape_md(paper.title)}** — {paper_byline(paper)} · "
+                f"[abs]({paper.abs_url}) · [PDF]({paper.pdf_url})"
+            )
     return "\n".join(lines)
 
 
@@ -112,6 +148,31 @@ def paper_card_markdown(paper: Paper, position: int | None = None, relevance: fl
         "",
         f"arXiv {escape_md(paper.id)} · {paper_links(paper)}",
     ]
+    return "\n".join(lines)
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    """ "1 paper", "2 papers", "0 papers"."""
+    return f"{count} {noun if count == 1 else (nouns or noun + 's')}"
+
+
+def retrieval_output_markdown(hits: Sequence[tuple[int, Paper, float, float]]) -> str:
+    """The retrieval step's output: the papers in the order the ranking put them (hybrid score, highest
+    first), each with its marker and its match (cosine similarity to the question, which the ranking
+    fuses with the keyword rank, so a lower match can rank higher). `hits`: (number, paper, score, match)."""
+    if not hits:
+        return "no matching papers"
+    ranked = sorted(hits, key=lambda h: -h[2])
+    lines = [
+        f"{plural(len(hits), 'paper')} found, best ranked first (ranking: meaning + keywords; "
+        "match = meaning similarity to the question)",
+        "",
+    ]
+    for rank, (number, paper, _score, match) in enumerate(ranked, start=1):
+        lines.append(
+            f"{rank}. {marker(number)} {escape_md(paper.title)} ({escape_md(paper.id)}, {paper_date(paper)}, "
+            f"match {match:.2f})"
+        )
     return "\n".join(lines)
 
 
@@ -220,14 +281,27 @@ def field_choices(category_counts: Mapping[str, int]) -> dict[str, str]:
 
 
 def slug(text: str, limit: int = 48) -> str:
+    """A file name stem from a title: lowercase words joined by '-', cut at a word boundary (never
+    mid-word) to at most `limit` characters."""
     words = re.findall(r"[a-z0-9]+", text.lower())
-    out = "-".join(words)[:limit].strip("-")
+    out = ""
+    for word in words:
+        candidate = f"{out}-{word}" if out else word
+        if len(candidate) > limit:
+            break
+        out = candidate
+    if not out and words:  # a single word longer than the limit: keep its start rather than nothing
+        out = words[0][:limit]
     return out or "academichub"
 
 
 def export_markdown(title: str, body: str, numbered: Sequence[tuple[int, Paper]]) -> str:
-    """A standalone Markdown document: the text as shown plus a references list with links."""
-    lines = [f"# {escape_md(title)}", "", body.strip(), "", "## References", ""]
+    """A standalone Markdown document: the title once, the text as shown (without the app's notices or a
+    heading of its own), then a references list with links."""
+    text = body.strip()
+    if text.startswith("# "):  # a briefing brings its own "# Briefing: ..." title: keep one
+        text = text.split("\n", 1)[1].strip() if "\n" in text else ""
+    lines = [f"# {escape_md(title)}", "", text, "", "## References", ""]
     for number, paper in numbered:
         lines.append(
             f"{marker(number)} {escape_md(paper.short_authors(6))}. *{escape_md(paper.title)}*. "
@@ -235,6 +309,26 @@ def export_markdown(title: str, body: str, numbered: Sequence[tuple[int, Paper]]
             f"<{paper.abs_url}>"
         )
     return "\n".join(lines) + "\n"
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    """A file the user downloads with one click (the Export element builds it in the browser)."""
+
+    name: str
+    mime: str
+    content: str
+
+
+def export_files(
+    title: str, text: str, numbered: Sequence[tuple[int, Paper]], bibtex: str | None
+) -> list[ExportFile]:
+    """The Markdown and BibTeX downloads of an answer or briefing; `text` is without notices."""
+    stem = slug(title)
+    return [
+        ExportFile(f"{stem}.md", "text/markdown", export_markdown(title, text, numbered)),
+        ExportFile(f"{stem}.bib", "application/x-bibtex", bibtex or export_bibtex(p for _, p in numbered)),
+    ]
 
 
 def export_bibtex(papers: Iterable[Paper]) -> str:

@@ -22,7 +22,7 @@ from assistant.ui.cli.common import (
 from ingest.catalog import Catalog
 from ingest.pipeline import Ingestor, IngestSummary, SourceRun, arxiv_run, file_runs, sample_run
 from ingest.settings import Settings
-from ingest.sources import ArxivRequest
+from ingest.sources import ArxivRequest, SourceError
 from ingest.vectors import VectorIndex, consistency_problem
 
 
@@ -84,8 +84,16 @@ def print_summary(summary: IngestSummary) -> None:
 @app.command()
 @friendly_errors
 def ingest(
+    paths: list[Path] = typer.Argument(
+        None,
+        help="JSONL/JSONL.gz files or folders (every .jsonl/.jsonl.gz in a folder), e.g. data/*.jsonl.gz.",
+        show_default=False,
+    ),
     file: list[Path] = typer.Option(
-        None, "--file", "-f", help="JSONL/JSONL.gz file (snapshot or daily layout)."
+        None,
+        "--file",
+        "-f",
+        help="JSONL/JSONL.gz file or folder (snapshot or daily layout); several may follow one --file.",
     ),
     use_arxiv: bool = typer.Option(False, "--arxiv", help="Fetch from the live arXiv API."),
     category: list[str] = typer.Option(
@@ -113,8 +121,14 @@ def ingest(
     runs: list[SourceRun] = []
     ingestor = Ingestor(cfg, rebuild=rebuild)
     try:
-        if file:
-            runs += file_runs(file)
+        # `--file a b c` (what a shell glob gives): click takes `a` for --file and leaves `b c` as
+        # positional paths, so both lists together are the files the user named, in order.
+        files = [*(file or []), *(paths or [])]
+        if files:
+            try:
+                runs += file_runs(files)
+            except SourceError as err:
+                raise UserError(str(err)) from None
         if daily:
             runs.append(
                 _daily_run(cfg, ingestor, category or [], max_results, use_arxiv or since or until or query)
@@ -147,7 +161,8 @@ def _daily_run(
     cfg: Settings, ingestor: Ingestor, category: list[str], max_results: int | None, conflicting: object
 ) -> SourceRun:
     """`--daily`: the radar's topics decide the categories (read from the radar state, not from ingest)."""
-    from assistant.radar.service import RadarError, daily_request
+    from assistant.radar.daily import daily_request
+    from assistant.radar.service import RadarError
 
     if conflicting:
         raise UserError("--daily fetches yesterday and today by itself: drop --arxiv/--since/--until/--query")

@@ -3,6 +3,7 @@ briefing. A thin shell over `assistant.radar.service.Radar` (the chat app's Rada
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -13,9 +14,18 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from assistant.radar import delivery
 from assistant.radar.service import FeedBatch, NothingNewError, Radar, RadarError, Topic
 from assistant.search.retrieval import RetrievalError, Retriever
-from assistant.ui.cli.common import UserError, app, console, friendly_errors, print_json, settings
+from assistant.ui.cli.common import (
+    UserError,
+    app,
+    console,
+    err_console,
+    friendly_errors,
+    print_json,
+    settings,
+)
 
 radar_app = typer.Typer(
     help="Daily research radar: saved topics, new papers since your last visit, another batch, a briefing.",
@@ -54,12 +64,23 @@ def _print_topic(topic: Topic, verb: str) -> None:
 @friendly_errors
 def add(
     name: str = typer.Argument(..., help="Topic name (unique, case-insensitive)."),
-    query: str = typer.Option(..., "--query", "-q", help="What the topic is about, in words."),
+    query: str = typer.Option(None, "--query", "-q", help="What the topic is about, in words."),
+    from_library: Path = typer.Option(
+        None,
+        "--from-library",
+        help="A BibTeX, RIS or CSL-JSON export (Zotero, Mendeley, JabRef): new papers are ranked by "
+        "closeness to these papers.",
+    ),
     field: list[str] = typer.Option(None, "--field", "-f", help="arXiv category or archive (repeatable)."),
     author: list[str] = typer.Option(None, "--author", "-a", help="Follow this author (repeatable)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """Save a topic to follow."""
+    """Save a topic to follow: what it is about (--query), or a library export of papers you care about."""
+    if from_library is not None:
+        _add_from_library(name, from_library, query, field or [], author or [], as_json)
+        return
+    if not query:
+        raise UserError('say what the topic is about: --query "..." or --from-library FILE')
     with _radar() as radar:
         topic = radar.add_topic(name, query, fields=field or (), authors=author or ())
     if as_json:
@@ -67,6 +88,39 @@ def add(
         return
     _print_topic(topic, "Saved")
     console.print(f"See what is new: [bold]academichub radar feed {escape(_quoted(topic.name))}[/]")
+
+
+def _add_from_library(
+    name: str, path: Path, query: str | None, fields: list[str], authors: list[str], as_json: bool
+) -> None:
+    from assistant.radar.library import LibraryError, add_library_topic
+
+    with _radar() as radar:
+        try:
+            made = add_library_topic(radar, name, path, query=query, fields=fields)
+        except LibraryError as err:
+            raise UserError(str(err)) from None
+        for who in authors:
+            made.topic = radar.follow_author(made.topic.name, who)
+    if as_json:
+        print_json(made.to_dict())
+        return
+    inside = [m for m in made.matches if m.paper_id]
+    console.print(
+        f"Saved topic [bold]{escape(made.topic.name)}[/] from a {made.format} library of "
+        f"{len(made.matches)} papers: {len(inside)} in the index anchor it, "
+        f"{len(made.matches) - len(inside)} contribute their title/abstract.",
+        highlight=False,
+    )
+    console.print("  distinctive terms: " + escape(", ".join(made.terms)), highlight=False)
+    table = Table("#", "library paper", "in the index?")
+    for number, match in enumerate(made.matches, start=1):
+        style = "green" if match.paper_id else "yellow"
+        table.add_row(str(number), escape(match.entry.title[:90]), f"[{style}]{escape(match.status)}[/]")
+    console.print(table)
+    for reason in made.skipped:
+        console.print(f"[yellow]skipped:[/] {escape(reason)}", highlight=False)
+    console.print(f"See what is new: [bold]academichub radar feed {escape(_quoted(made.topic.name))}[/]")
 
 
 @radar_app.command("list")
@@ -135,9 +189,29 @@ def feed(
     batch: int = typer.Option(10, "--batch", "-n", min=1, max=100, help="Papers per batch."),
     next_batch: bool = typer.Option(False, "--next", help="Another batch: the next papers not yet seen."),
     author: str = typer.Option(None, "--author", "-a", help="Only papers by this author (substring)."),
+    output: str = typer.Option(
+        "cards",
+        "--format",
+        help="cards (new since your last visit), atom (the topic's Atom feed: its matches of the last "
+        "7 listing days, marks nothing seen) or url (the app's secret feed URL for a feed reader).",
+    ),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
-    """New papers for a topic since your last visit, one batch at a time."""
+    """New papers for a topic since your last visit, one batch at a time (or its Atom feed)."""
+    if output not in ("cards", "atom", "url"):
+        raise UserError(f"--format {output!r}: use cards, atom or url")
+    if output != "cards":
+        with _radar() as radar:
+            if output == "atom":
+                sys.stdout.write(delivery.topic_feed(radar, name))
+                return
+            base = (radar.settings.public_url or "http://127.0.0.1:8000").rstrip("/")
+            url = base + delivery.feed_path(delivery.feed_token(radar, name))
+        if as_json:
+            print_json({"topic": name, "feed_url": url})
+        else:
+            sys.stdout.write(url + "\n")
+        return
     with _radar() as radar:
         result = radar.feed(name, batch=batch, next_batch=next_batch, author=author)
     if as_json:
@@ -173,6 +247,46 @@ def print_feed(result: FeedBatch) -> None:
         console.print(result.message, highlight=False)
     elif result.remaining:
         console.print(f"Another batch: [bold]academichub radar feed {escape(_quoted(topic.name))} --next[/]")
+
+
+@radar_app.command("send")
+@friendly_errors
+def send(
+    name: str = typer.Argument(..., help="Topic name."),
+    to: list[str] = typer.Option(
+        None, "--to", help="E-mail address (repeatable); SMTP from ACADEMICHUB_SMTP_*."
+    ),
+    webhook: str = typer.Option(None, "--webhook", help="Slack/Mattermost/Discord incoming-webhook URL."),
+    with_briefing: bool = typer.Option(False, "--brief", help="Add today's briefing to the e-mail."),
+    limit: int = typer.Option(delivery.DIGEST_MAX, "--max", min=1, max=100, help="Papers per digest."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Send the topic's new papers (not yet sent there) by e-mail and/or to a webhook; exit 2 if a send
+    failed (those papers stay unsent and unseen, so the next run sends them)."""
+    cfg = settings()
+    recipients = list(to or []) or [a for a in cfg.radar_mail_to.split(",") if a.strip()]
+    url = webhook or (cfg.radar_webhook_url.get_secret_value() if cfg.radar_webhook_url else None)
+    if not to and not webhook and not recipients and not url:
+        raise UserError(
+            "say where to send: --to ADDRESS and/or --webhook URL "
+            "(or ACADEMICHUB_RADAR_MAIL_TO / ACADEMICHUB_RADAR_WEBHOOK_URL)"
+        )
+    with _radar() as radar:
+        results = delivery.send_digest(
+            radar, name, to=recipients, webhook=url, with_briefing=with_briefing, limit=limit
+        )
+    failed = [r for r in results if not r.sent and r.message and not r.message.startswith("nothing new")]
+    if as_json:
+        print_json({"topic": name, "deliveries": [r.to_dict() for r in results]})
+    else:
+        for result in results:
+            if result in failed:
+                err_console.print(f"[bold red]error:[/] {escape(result.message)}", highlight=False)
+            else:
+                style = "green" if result.sent else "dim"
+                console.print(f"[{style}]{escape(result.message)}[/]", highlight=False)
+    if failed:
+        raise typer.Exit(2)
 
 
 @radar_app.command("brief")

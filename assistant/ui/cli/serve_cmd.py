@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import os
-import re
 import socket
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import typer
 
@@ -77,22 +75,6 @@ def restrict_origins(origins: list[str]) -> None:
         return origin is None or origin in origins or origin == f"{scheme}://{host}"
 
     chainlit.server.sio.eio.cors_allowed_origins = same_or_listed
-    _page_without_foreign_fetches(chainlit.server)
-
-
-_FOREIGN_LINK_RE = re.compile(r"<link\b[^>]*\bhref=\"(?:https?:)?//[^\"]*\"[^>]*>", re.DOTALL)
-
-
-def _page_without_foreign_fetches(server: Any) -> None:
-    """Chainlit's page template loads the Inter font from Google Fonts and KaTeX's CSS from jsDelivr: every
-    visit would tell third parties who reads what. The page keeps to the app's own origin (system fonts;
-    LaTeX rendering is off)."""
-    template = server.get_html_template
-
-    def own_origin_only(root_path: str) -> str:
-        return str(_FOREIGN_LINK_RE.sub("", template(root_path)))
-
-    server.get_html_template = own_origin_only
 
 
 def check_port(host: str, port: int) -> None:

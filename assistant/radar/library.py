@@ -1,0 +1,430 @@
+"""A reference library as a radar topic's interests: `academichub radar add NAME --from-library FILE`.
+
+The file is a BibTeX, RIS or CSL-JSON export (what Zotero, Mendeley and JabRef write), read with a
+maintained parser per format (bibtexparser, rispy, json). Each library paper is looked up in the index: by
+its arXiv id (an `eprint`, a DOI 10.48550/arXiv.*, an arxiv.org URL, a "arXiv:2606.01234" note), else by
+its exact title. Papers found there anchor the topic with their stored vectors; papers not in the index
+contribute their title and abstract (embedded once, kept with the topic). The topic's query is the
+library's distinctive terms (words several library papers share and the index holds rarely), which drives
+the lexical side and the briefing.
+
+A library topic's feed ranks each new paper by its closeness to the library: the highest cosine between
+the paper and any library paper (its `relevance`, held to the same `radar_min_relevance` as any topic),
+fused with the lexical rank of the distinctive terms. The library's own papers never show as new.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import bibtexparser
+import numpy as np
+import rispy
+from bibtexparser.middlewares import LatexDecodingMiddleware
+
+from assistant.search.retrieval import Hit, fts_terms, make_filter
+from ingest.catalog import fold
+
+if TYPE_CHECKING:
+    from assistant.radar.service import Radar, Topic
+
+Format = Literal["bibtex", "ris", "csl-json"]
+MAX_ENTRIES = 2000
+TERMS = 12
+LEXICAL_WEIGHT = 0.5  # the distinctive terms' vote beside closeness (dense = 1), as in search fusion
+_ARXIV_ID = re.compile(
+    r"(?i)(?:arxiv[.:/\s]*|arxiv\.org/(?:abs|pdf)/)(\d{4}\.\d{4,5})(?:v\d+)?|^(\d{4}\.\d{4,5})(?:v\d+)?$"
+)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS radar_library (
+    topic_id INTEGER NOT NULL REFERENCES radar_topics(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,       -- order in the library file
+    title TEXT NOT NULL,
+    paper_id TEXT,                   -- the indexed paper it is, if found
+    matched_by TEXT,                 -- 'arXiv id' | 'title' | NULL (not in the index)
+    vector BLOB,                     -- float32 embedding of title + abstract when not in the index
+    PRIMARY KEY (topic_id, position)
+);
+"""
+
+
+class LibraryError(ValueError):
+    """A library file that cannot be read (the message says which file and why)."""
+
+
+@dataclass
+class LibraryEntry:
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    arxiv_id: str | None = None
+    doi: str | None = None
+
+
+@dataclass
+class LibraryMatch:
+    entry: LibraryEntry
+    paper_id: str | None  # the indexed paper, if found
+    matched_by: str | None  # 'arXiv id' | 'title'
+
+    @property
+    def status(self) -> str:
+        if self.paper_id:
+            return f"in the index ({self.paper_id}, by {self.matched_by})"
+        return (
+            "not in the index: title and abstract used"
+            if self.entry.abstract
+            else "not in the index: title used"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "title": self.entry.title,
+            "arxiv_id": self.entry.arxiv_id,
+            "doi": self.entry.doi,
+            "paper_id": self.paper_id,
+            "matched_by": self.matched_by,
+            "in_index": self.paper_id is not None,
+        }
+
+
+@dataclass
+class LibraryTopic:
+    topic: Topic
+    format: Format
+    matches: list[LibraryMatch]
+    skipped: list[str]  # entries without a title, and blocks the parser could not read
+    terms: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic.to_dict(),
+            "format": self.format,
+            "terms": self.terms,
+            "in_index": sum(1 for m in self.matches if m.paper_id),
+            "not_in_index": sum(1 for m in self.matches if not m.paper_id),
+            "library": [m.to_dict() for m in self.matches],
+            "skipped": self.skipped,
+        }
+
+
+# --- reading the export ----------------------------------------------------------------------------------
+
+
+def detect_format(path: Path, text: str) -> Format:
+    suffix = path.suffix.lower()
+    if suffix in (".bib", ".bibtex"):
+        return "bibtex"
+    if suffix in (".ris", ".txt") and re.search(r"(?m)^TY  - ", text):
+        return "ris"
+    if suffix in (".json", ".csljson") or text.lstrip().startswith(("[", "{")):
+        return "csl-json"
+    if re.search(r"(?m)^TY  - ", text):
+        return "ris"
+    if re.search(r"(?m)^\s*@\w+\s*[{(]", text):
+        return "bibtex"
+    raise LibraryError(f"{path}: not a BibTeX (.bib), RIS (.ris) or CSL-JSON (.json) export")
+
+
+def arxiv_id_in(*values: object) -> str | None:
+    """The first arXiv id found in these fields (ids, DOIs, URLs, notes), versionless."""
+    for value in values:
+        for text in value if isinstance(value, list | tuple) else [value]:
+            if not text:
+                continue
+            match = _ARXIV_ID.search(str(text).strip())
+            if match:
+                return match.group(1) or match.group(2)
+    return None
+
+
+def _clean(text: object) -> str:
+    return " ".join(str(text or "").replace("{", "").replace("}", "").split())
+
+
+def _read_bibtex(text: str) -> tuple[list[LibraryEntry], list[str]]:
+    library = bibtexparser.parse_string(text, append_middleware=[LatexDecodingMiddleware()])
+    entries: list[LibraryEntry] = []
+    for item in library.entries:
+        fields = {key.lower(): _clean(field.value) for key, field in item.fields_dict.items()}
+        prefix = fields.get("archiveprefix", "") or fields.get("eprinttype", "")
+        eprint = fields.get("eprint") if "arxiv" in prefix.lower() or not prefix else None
+        entries.append(
+            LibraryEntry(
+                title=fields.get("title", ""),
+                abstract=fields.get("abstract", ""),
+                authors=tuple(a.strip() for a in fields.get("author", "").split(" and ") if a.strip()),
+                arxiv_id=arxiv_id_in(eprint, fields.get("doi"), fields.get("url"), fields.get("journal"))
+                or arxiv_id_in(fields.get("note"), fields.get("howpublished")),
+                doi=fields.get("doi") or None,
+            )
+        )
+    failed = [
+        f"unreadable BibTeX block at line {(block.start_line or 0) + 1}" for block in library.failed_blocks
+    ]
+    return entries, failed
+
+
+def _read_ris(text: str) -> tuple[list[LibraryEntry], list[str]]:
+    try:
+        records = rispy.loads(text)
+    except (OSError, ValueError) as err:
+        raise LibraryError(f"not a readable RIS file: {err}") from None
+    entries = []
+    for record in records:
+        title = record.get("title") or record.get("primary_title") or record.get("translated_title") or ""
+        entries.append(
+            LibraryEntry(
+                title=_clean(title),
+                abstract=_clean(record.get("abstract", "")),
+                authors=tuple(record.get("authors") or record.get("first_authors") or ()),
+                arxiv_id=arxiv_id_in(
+                    record.get("doi"), record.get("urls"), record.get("journal_name"), record.get("notes")
+                ),
+                doi=record.get("doi") or None,
+            )
+        )
+    return entries, []
+
+
+def _read_csl(text: str) -> tuple[list[LibraryEntry], list[str]]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise LibraryError(f"not valid CSL-JSON: {err.msg} at line {err.lineno}") from None
+    items = data if isinstance(data, list) else data.get("items", []) if isinstance(data, dict) else []
+    entries, skipped = [], []
+    for number, item in enumerate(items, start=1):
+        if not isinstance(item, dict):
+            skipped.append(f"item {number} is not a CSL object")
+            continue
+        authors = tuple(
+            " ".join(p for p in (a.get("given"), a.get("family")) if p) or a.get("literal", "")
+            for a in item.get("author") or []
+            if isinstance(a, dict)
+        )
+        entries.append(
+            LibraryEntry(
+                title=_clean(item.get("title")),
+                abstract=_clean(item.get("abstract")),
+                authors=authors,
+                arxiv_id=arxiv_id_in(
+                    item.get("DOI"),
+                    item.get("URL"),
+                    item.get("number"),
+                    item.get("container-title"),
+                    item.get("id"),
+                ),
+                doi=item.get("DOI") or None,
+            )
+        )
+    return entries, skipped
+
+
+def read_library(path: Path) -> tuple[Format, list[LibraryEntry], list[str]]:
+    """The export's papers (with a title) and what was skipped, with reasons."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise LibraryError(f"{path}: no such file") from None
+    except UnicodeDecodeError:
+        raise LibraryError(f"{path}: not a UTF-8 text file (export the library as UTF-8)") from None
+    except OSError as err:
+        raise LibraryError(f"{path}: {err.strerror}") from None
+    kind = detect_format(path, text)
+    reader = {"bibtex": _read_bibtex, "ris": _read_ris, "csl-json": _read_csl}[kind]
+    entries, skipped = reader(text)
+    kept = []
+    for number, entry in enumerate(entries, start=1):
+        if entry.title:
+            kept.append(entry)
+        else:
+            skipped.append(f"entry {number} has no title")
+    if not kept:
+        raise LibraryError(f"{path}: no papers with a title in this {kind} file")
+    if len(kept) > MAX_ENTRIES:
+        raise LibraryError(f"{path}: {len(kept)} papers; a topic takes at most {MAX_ENTRIES}")
+    return kind, kept, skipped
+
+
+# --- building the topic ----------------------------------------------------------------------------------
+
+
+def _state(radar: Radar) -> Any:
+    conn = radar.db
+    # execute(), not executescript(), which would commit a transaction the caller has open
+    for statement in SCHEMA.split(";"):
+        if statement.strip():
+            conn.execute(statement)
+    return conn
+
+
+def match_entries(radar: Radar, entries: list[LibraryEntry]) -> list[LibraryMatch]:
+    """Each entry's paper in the index: by arXiv id, else by the same title (case, accents, punctuation
+    and spacing ignored)."""
+    catalog = radar.retriever.catalog
+    found = catalog.get_papers([e.arxiv_id for e in entries if e.arxiv_id])
+    matches = []
+    for entry in entries:
+        if entry.arxiv_id and entry.arxiv_id in found:
+            matches.append(LibraryMatch(entry, entry.arxiv_id, "arXiv id"))
+            continue
+        key = _title_key(entry.title)
+        hits = radar.retriever.search(entry.title, k=3, mode="lexical") if fts_terms(entry.title) else []
+        same = next((h.paper.id for h in hits if _title_key(h.paper.title) == key), None)
+        matches.append(LibraryMatch(entry, same, "title" if same else None))
+    return matches
+
+
+def _title_key(title: str) -> str:
+    return " ".join(re.findall(r"\w+", fold(title)))
+
+
+def distinctive_terms(radar: Radar, texts: list[str], limit: int = TERMS) -> list[str]:
+    """Words that several library papers use and the index holds rarely (library frequency x IDF)."""
+    per_doc = [set(t.strip('"') for t in fts_terms(text)) for text in texts]
+    counts = Counter(word for words in per_doc for word in words if not word.isdigit() and len(word) > 2)
+    floor = 2 if len(texts) > 3 else 1
+    words = [w for w, n in counts.most_common(400) if n >= floor]
+    if not words:
+        return []
+    stats = radar.retriever.catalog.query_terms([f'"{w}"' for w in words])
+    total = max(stats.total, 1)
+
+    def weight(word: str, df: int) -> float:
+        return counts[word] * math.log((total + 1) / (df + 1))
+
+    scored = sorted(
+        (
+            (weight(t.strip('"'), df), t.strip('"'))
+            for t, df in zip(stats.terms, stats.frequencies, strict=True)
+        ),
+        reverse=True,
+    )
+    return [word for score, word in scored[:limit] if score > 0]
+
+
+def add_library_topic(
+    radar: Radar, name: str, path: Path, *, query: str | None = None, fields: list[str] | None = None
+) -> LibraryTopic:
+    kind, entries, skipped = read_library(path)
+    radar.retriever.catalog  # noqa: B018 (fail early on a missing index, before any work)
+    matches = match_entries(radar, entries)
+    in_index = radar.retriever.catalog.get_papers([m.paper_id for m in matches if m.paper_id])
+    texts = [
+        in_index[m.paper_id].embedding_text if m.paper_id else f"{m.entry.title}. {m.entry.abstract}"
+        for m in matches
+    ]
+    terms = distinctive_terms(radar, texts)
+    topic_query = query or " ".join(terms) or " ".join(m.entry.title for m in matches[:5])
+    outside = [i for i, m in enumerate(matches) if not m.paper_id]
+    vectors = (
+        radar.retriever.embedder.encode([texts[i] for i in outside])
+        if outside
+        else np.zeros((0, 0), np.float32)
+    )
+    topic = radar.add_topic(name, topic_query[:2000], fields=fields or ())
+    topic_id = radar.topic_id(topic.name)
+    rows = []
+    vector_of = dict(zip(outside, vectors, strict=True))
+    for position, match in enumerate(matches):
+        vector = vector_of.get(position)
+        blob = np.asarray(vector, dtype=np.float32).tobytes() if vector is not None else None
+        rows.append((topic_id, position, match.entry.title, match.paper_id, match.matched_by, blob))
+    try:
+        conn = _state(radar)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany(
+            "INSERT INTO radar_library (topic_id, position, title, paper_id, matched_by, vector) "
+            "VALUES (?,?,?,?,?,?)",
+            rows,
+        )
+        conn.execute("COMMIT")
+    except BaseException:
+        if radar.db.in_transaction:
+            radar.db.execute("ROLLBACK")
+        radar.remove_topic(topic.name)  # no half-made topic
+        raise
+    return LibraryTopic(topic, kind, matches, skipped, terms)
+
+
+# --- ranking new papers by closeness to the library ------------------------------------------------------
+
+
+def library_matches(radar: Radar, topic_id: int, topic: Topic, candidates: set[str]) -> list[Hit] | None:
+    """New papers ranked by closeness to the topic's library (None: not a library topic)."""
+    rows = (
+        _state(radar)
+        .execute(
+            "SELECT paper_id, vector FROM radar_library WHERE topic_id = ? ORDER BY position", (topic_id,)
+        )
+        .fetchall()
+    )
+    if not rows:
+        return None
+    own = {r[0] for r in rows if r[0]}
+    pool = set(candidates) - own
+    if topic.fields:
+        pool = set(radar.retriever.catalog.filter_ids(make_filter(categories=topic.fields, only_ids=pool)))
+    if not pool:
+        return []
+    anchors = [np.frombuffer(r[1], dtype=np.float32) for r in rows if r[1] is not None]
+    stored = _vectors(radar, sorted(own))
+    library = np.vstack([*stored.values(), *anchors]) if (stored or anchors) else None
+    if library is None:
+        return []
+    library = library / np.maximum(np.linalg.norm(library, axis=1, keepdims=True), 1e-12)
+    found = _vectors(radar, sorted(pool))
+    ids = list(found)
+    if not ids:
+        return []
+    matrix = np.vstack([found[i] for i in ids])
+    matrix = matrix / np.maximum(np.linalg.norm(matrix, axis=1, keepdims=True), 1e-12)
+    closeness = (matrix @ library.T).max(axis=1)
+    dense_order = [ids[i] for i in np.argsort(-closeness, kind="stable")]
+    dense_rank = {pid: rank for rank, pid in enumerate(dense_order, start=1)}
+    relevance = {pid: float(c) for pid, c in zip(ids, closeness, strict=True)}
+    lexical_rank: dict[str, int] = {}
+    if fts_terms(topic.query):
+        lexical = radar.retriever.search(
+            topic.query, k=min(len(ids), 200), paper_filter=make_filter(only_ids=set(ids)), mode="lexical"
+        )
+        lexical_rank = {hit.paper.id: rank for rank, hit in enumerate(lexical, start=1)}
+    k = radar.settings.rrf_k
+    score = {
+        pid: 1.0 / (k + dense_rank[pid])
+        + (LEXICAL_WEIGHT / (k + lexical_rank[pid]) if pid in lexical_rank else 0)
+        for pid in ids
+    }
+    order = sorted(ids, key=lambda pid: -score[pid])[:200]
+    papers = radar.retriever.catalog.get_papers(order)
+    return [
+        Hit(papers[pid], score[pid], relevance[pid], dense_rank[pid], lexical_rank.get(pid))
+        for pid in order
+        if pid in papers
+    ]
+
+
+def _vectors(radar: Radar, ids: list[str]) -> dict[str, np.ndarray]:
+    if not ids:
+        return {}
+    got = radar.retriever.vectors.collection.get(ids=ids, include=["embeddings"])
+    return {
+        pid: np.asarray(vec, dtype=np.float32) for pid, vec in zip(got["ids"], got["embeddings"], strict=True)
+    }
+
+
+def library_of(radar: Radar, name: str) -> list[dict[str, Any]]:
+    """The topic's library papers (title, indexed paper id and how it was matched), in file order."""
+    rows = _state(radar).execute(
+        "SELECT title, paper_id, matched_by FROM radar_library WHERE topic_id = ? ORDER BY position",
+        (radar.topic_id(name),),
+    )
+    return [{"title": r[0], "paper_id": r[1], "matched_by": r[2]} for r in rows]

@@ -1,0 +1,384 @@
+"""The radar's own SQLite tables (`state.sqlite3` in the data directory): saved topics with their followed
+authors and current window, and the papers each window put on a topic's feed, with the batch that showed
+them. All of the radar's SQL is here; the rules (what a window covers, what ranks where) are in
+`assistant.radar.windows` and `assistant.radar.service`.
+
+One connection per thread (Chainlit calls from a thread pool). Several steps that must not interleave with
+another session's (opening a visit, showing a batch) run inside `RadarStore.transaction()`: every method
+called on the same thread inside it is part of that one immediate transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from ingest.catalog import date_to_int, int_to_date
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS radar_topics (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL UNIQUE,   -- folded name: names are unique case- and accent-insensitively
+    query TEXT NOT NULL,
+    fields TEXT NOT NULL,            -- JSON list of categories/archives
+    authors TEXT NOT NULL,           -- JSON list of followed authors
+    created_at REAL NOT NULL,
+    last_visit REAL,                 -- wall clock when the current window was opened
+    window_number INTEGER NOT NULL DEFAULT 0,
+    window_since REAL,               -- previous visit (NULL for the first window)
+    window_after REAL,               -- window = ingested_at in (window_after, window_until]
+    window_until REAL,
+    window_first_day INTEGER,        -- first window: papers published on/after this day (YYYYMMDD)
+    window_floor INTEGER,            -- later windows: papers published before this are backfill
+    window_newest_day INTEGER        -- newest published day in the catalog when the window opened
+);
+CREATE TABLE IF NOT EXISTS radar_items (
+    topic_id INTEGER NOT NULL REFERENCES radar_topics(id) ON DELETE CASCADE,
+    window INTEGER NOT NULL,
+    paper_id TEXT NOT NULL,
+    rank INTEGER NOT NULL,
+    score REAL NOT NULL,
+    relevance REAL NOT NULL,
+    dense_rank INTEGER,
+    lexical_rank INTEGER,
+    followed_author TEXT,            -- the followed author this paper is on the feed for, if any
+    batch INTEGER,                   -- NULL until shown
+    shown_at REAL,
+    PRIMARY KEY (topic_id, window, paper_id)
+);
+CREATE INDEX IF NOT EXISTS radar_items_seen ON radar_items(topic_id, paper_id) WHERE batch IS NOT NULL;
+"""
+
+
+@dataclass
+class Topic:
+    name: str
+    query: str
+    fields: list[str]
+    authors: list[str]
+    created_at: float
+    last_visit: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "query": self.query,
+            "fields": self.fields,
+            "authors": self.authors,
+            "created_at": _iso(self.created_at),
+            "last_visit": _iso(self.last_visit) if self.last_visit else None,
+        }
+
+
+@dataclass(frozen=True)
+class Window:
+    """The catalog papers one visit of a topic covers (rules in `assistant.radar.windows`).
+
+    First window (`after` None): papers ingested by `until` and published on/after `first_day`, or ingested
+    after the topic was created (`created_at`). Later windows: papers first ingested in (`after`, `until`],
+    except those published before `floor` (a backfill of old papers)."""
+
+    number: int  # 1.. per topic
+    previous_visit: float | None  # when the previous window was opened (None for the first window)
+    after: float | None
+    until: float
+    first_day: date | None
+    floor: date | None
+    newest_day: date | None  # the catalog's newest listing day when the window opened
+    created_at: float
+
+    @property
+    def since(self) -> datetime | None:
+        """What "new since ..." refers to: the previous visit, or the latest listing day on a first visit."""
+        if self.previous_visit is not None:
+            return datetime.fromtimestamp(self.previous_visit)
+        if self.first_day:
+            return datetime.combine(self.first_day, datetime.min.time())
+        return None
+
+
+@dataclass(frozen=True)
+class StoredTopic:
+    """A saved topic as stored: its row id, the topic, and its current window (None before a first visit)."""
+
+    id: int
+    topic: Topic
+    window: Window | None
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    """A paper a window put on a topic's feed, with the retrieval figures it was ranked by."""
+
+    paper_id: str
+    rank: int
+    score: float
+    relevance: float
+    dense_rank: int | None
+    lexical_rank: int | None
+    followed_author: str | None  # the followed author it is on the feed for, if any
+    batch: int | None  # the batch that showed it; None while unseen
+
+
+def open_state(path: Path) -> sqlite3.Connection:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.executescript(SCHEMA)
+    return conn
+
+
+class RadarStore:
+    """The radar's tables. Safe to share between threads: each thread gets its own connection."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = open_state(self.path)
+            self._local.conn = conn
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """An immediate transaction: two sessions opening the same visit cannot both open it."""
+        conn = self.db
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def close(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        if conn is not None:
+            conn.close()
+            self._local.conn = None
+
+    # --- topics ---------------------------------------------------------------------------------------
+
+    def add_topic(self, topic: Topic, name_key: str) -> bool:
+        """Save a new topic; False when the (folded) name is taken."""
+        try:
+            with self.transaction():
+                self.db.execute(
+                    "INSERT INTO radar_topics (name, name_key, query, fields, authors, created_at) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (
+                        topic.name,
+                        name_key,
+                        topic.query,
+                        json.dumps(topic.fields),
+                        json.dumps(topic.authors),
+                        topic.created_at,
+                    ),
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
+    def topics(self) -> list[StoredTopic]:
+        rows = self.db.execute("SELECT * FROM radar_topics ORDER BY created_at, id").fetchall()
+        return [_stored_topic(row) for row in rows]
+
+    def find_topic(self, name_key: str) -> StoredTopic | None:
+        row = self.db.execute("SELECT * FROM radar_topics WHERE name_key = ?", (name_key,)).fetchone()
+        return _stored_topic(row) if row is not None else None
+
+    def get_topic(self, topic_id: int) -> StoredTopic:
+        return _stored_topic(
+            self.db.execute("SELECT * FROM radar_topics WHERE id = ?", (topic_id,)).fetchone()
+        )
+
+    def remove_topic(self, topic_id: int) -> None:
+        with self.transaction():
+            self.db.execute("DELETE FROM radar_items WHERE topic_id = ?", (topic_id,))
+            self.db.execute("DELETE FROM radar_topics WHERE id = ?", (topic_id,))
+
+    def set_authors(self, topic_id: int, authors: Sequence[str]) -> None:
+        self.db.execute(
+            "UPDATE radar_topics SET authors = ? WHERE id = ?", (json.dumps(list(authors)), topic_id)
+        )
+
+    def open_window(self, topic_id: int, window: Window, visit_at: float) -> None:
+        """Make `window` the topic's current one. Unshown papers of the old window are not carried over:
+        the new visit shows only what is new now."""
+        self.db.execute("DELETE FROM radar_items WHERE topic_id = ? AND batch IS NULL", (topic_id,))
+        self.db.execute(
+            """UPDATE radar_topics SET last_visit = ?, window_number = ?, window_since = ?,
+               window_after = ?, window_until = ?, window_first_day = ?, window_floor = ?,
+               window_newest_day = ? WHERE id = ?""",
+            (
+                visit_at,
+                window.number,
+                window.previous_visit,
+                window.after,
+                window.until,
+                date_to_int(window.first_day),
+                date_to_int(window.floor),
+                date_to_int(window.newest_day),
+                topic_id,
+            ),
+        )
+
+    # --- the feed's papers ----------------------------------------------------------------------------
+
+    def seen_ids(self, topic_id: int) -> set[str]:
+        """Papers shown for the topic in any window."""
+        rows = self.db.execute(
+            "SELECT paper_id FROM radar_items WHERE topic_id = ? AND batch IS NOT NULL", (topic_id,)
+        )
+        return {row[0] for row in rows}
+
+    def clear_unseen(self, topic_id: int, window: int) -> None:
+        self.db.execute(
+            "DELETE FROM radar_items WHERE topic_id = ? AND window = ? AND batch IS NULL", (topic_id, window)
+        )
+
+    def last_rank(self, topic_id: int, window: int) -> int:
+        value = self.db.execute(
+            "SELECT coalesce(max(rank), 0) FROM radar_items WHERE topic_id = ? AND window = ?",
+            (topic_id, window),
+        ).fetchone()[0]
+        return int(value)
+
+    def add_entries(self, topic_id: int, window: int, entries: Sequence[FeedEntry]) -> None:
+        """Put papers on the window's feed (a paper already on it keeps its place)."""
+        self.db.executemany(
+            "INSERT OR IGNORE INTO radar_items (topic_id, window, paper_id, rank, score, relevance, "
+            "dense_rank, lexical_rank, followed_author) VALUES (?,?,?,?,?,?,?,?,?)",
+            [
+                (
+                    topic_id,
+                    window,
+                    e.paper_id,
+                    e.rank,
+                    e.score,
+                    e.relevance,
+                    e.dense_rank,
+                    e.lexical_rank,
+                    e.followed_author,
+                )
+                for e in entries
+            ],
+        )
+
+    def entries(self, topic_id: int, window: int) -> list[FeedEntry]:
+        """The window's feed in the order a user meets it: shown batches in order, then unseen by rank."""
+        rows = self.db.execute(
+            "SELECT * FROM radar_items WHERE topic_id = ? AND window = ? ORDER BY batch IS NULL, batch, rank",
+            (topic_id, window),
+        ).fetchall()
+        return [
+            FeedEntry(
+                paper_id=r["paper_id"],
+                rank=int(r["rank"]),
+                score=float(r["score"]),
+                relevance=float(r["relevance"]),
+                dense_rank=r["dense_rank"],
+                lexical_rank=r["lexical_rank"],
+                followed_author=r["followed_author"],
+                batch=r["batch"],
+            )
+            for r in rows
+        ]
+
+    def window_paper_ids(self, topic_id: int, window: int) -> list[str]:
+        """The window's feed papers (seen or not) by rank."""
+        rows = self.db.execute(
+            "SELECT paper_id FROM radar_items WHERE topic_id = ? AND window = ? ORDER BY rank",
+            (topic_id, window),
+        )
+        return [row[0] for row in rows]
+
+    def next_batch_number(self, topic_id: int, window: int) -> int:
+        value = self.db.execute(
+            "SELECT coalesce(max(batch), 0) FROM radar_items WHERE topic_id = ? AND window = ?",
+            (topic_id, window),
+        ).fetchone()[0]
+        return int(value) + 1
+
+    def mark_shown(
+        self, topic_id: int, window: int, batch: int, paper_ids: Sequence[str], when: float
+    ) -> int:
+        """Record unseen papers of the window as shown in `batch`; returns how many were unseen."""
+        return self.db.executemany(
+            "UPDATE radar_items SET batch = ?, shown_at = ? "
+            "WHERE topic_id = ? AND window = ? AND paper_id = ? AND batch IS NULL",
+            [(batch, when, topic_id, window, pid) for pid in paper_ids],
+        ).rowcount
+
+
+# --- reading saved topics without a Radar (for `academichub ingest --daily`) ---------------------------
+
+
+def saved_fields(state_path: Path) -> list[str]:
+    """Fields (categories/archives) of all saved topics, in the order they were saved; [] if none."""
+    if not state_path.exists():
+        return []
+    conn = open_state(state_path)
+    try:
+        rows = conn.execute("SELECT fields FROM radar_topics ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    return list(dict.fromkeys(f for row in rows for f in json.loads(row[0])))
+
+
+def saved_topic_names(state_path: Path) -> list[str]:
+    if not state_path.exists():
+        return []
+    conn = open_state(state_path)
+    try:
+        return [row[0] for row in conn.execute("SELECT name FROM radar_topics ORDER BY id")]
+    finally:
+        conn.close()
+
+
+# --- rows -----------------------------------------------------------------------------------------------
+
+
+def _stored_topic(row: sqlite3.Row) -> StoredTopic:
+    topic = Topic(
+        name=row["name"],
+        query=row["query"],
+        fields=json.loads(row["fields"]),
+        authors=json.loads(row["authors"]),
+        created_at=float(row["created_at"]),
+        last_visit=float(row["last_visit"]) if row["last_visit"] is not None else None,
+    )
+    return StoredTopic(id=int(row["id"]), topic=topic, window=_window(row))
+
+
+def _window(row: sqlite3.Row) -> Window | None:
+    if row["window_until"] is None:
+        return None
+    return Window(
+        number=int(row["window_number"]),
+        previous_visit=float(row["window_since"]) if row["window_since"] is not None else None,
+        after=float(row["window_after"]) if row["window_after"] is not None else None,
+        until=float(row["window_until"]),
+        first_day=int_to_date(row["window_first_day"]),
+        floor=int_to_date(row["window_floor"]),
+        newest_day=int_to_date(row["window_newest_day"]),
+        created_at=float(row["created_at"]),
+    )
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp).isoformat(timespec="seconds")

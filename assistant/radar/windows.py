@@ -1,0 +1,92 @@
+"""What a radar visit covers: the rules that open a topic's next window over the catalog, and how a window
+is described to the user ("in the latest listing (2026-06-04)", "since your last visit (...)").
+
+The rules in full are in `assistant.radar.service`'s docstring. Windows are pure values (`Window`, stored by
+`RadarStore`); the catalog answers which papers fall in one.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+from assistant.radar.store import Window
+from ingest.catalog import Catalog
+
+# Papers published this many days before the newest listing day a window saw are a backfill, not news.
+BACKFILL_SLACK_DAYS = 7
+
+
+def catalog_moved(catalog: Catalog, window: Window | None) -> bool:
+    """True when a visit should open: never visited, or papers entered the catalog after the window."""
+    return window is None or catalog.newest_ingested() > window.until
+
+
+def next_window(
+    previous: Window | None,
+    *,
+    created_at: float,
+    last_visit: float | None,
+    newest_ingested: float,
+    newest_day: date | None,
+) -> Window:
+    """The window a new visit opens: what `previous` did not cover, up to the catalog's newest paper.
+
+    `newest_ingested`/`newest_day` are the catalog's newest ingest time and listing day now; the first
+    window covers the newest listing day (plus anything ingested after the topic was created)."""
+    if previous is None:
+        return Window(
+            number=1,
+            previous_visit=None,
+            after=None,
+            until=newest_ingested,
+            first_day=newest_day,
+            floor=None,
+            newest_day=newest_day,
+            created_at=created_at,
+        )
+    floor = previous.newest_day - timedelta(days=BACKFILL_SLACK_DAYS) if previous.newest_day else None
+    return Window(
+        number=previous.number + 1,
+        previous_visit=last_visit,
+        after=previous.until,
+        until=newest_ingested,
+        first_day=None,
+        floor=floor,
+        newest_day=newest_day,
+        created_at=created_at,
+    )
+
+
+def open_next_window(
+    catalog: Catalog, previous: Window | None, created_at: float, last_visit: float | None
+) -> Window:
+    """`next_window` with the catalog's current high-water marks."""
+    return next_window(
+        previous,
+        created_at=created_at,
+        last_visit=last_visit,
+        newest_ingested=catalog.newest_ingested(),
+        newest_day=catalog.date_range()[1],
+    )
+
+
+def window_paper_ids(catalog: Catalog, window: Window) -> set[str]:
+    """The catalog papers a window covers (before topic matching and before removing seen papers)."""
+    if window.after is None:
+        return catalog.ids_of_listing(window.first_day, window.until, or_ingested_after=window.created_at)
+    return catalog.ids_ingested_between(window.after, window.until, published_from=window.floor)
+
+
+def describe_since(since: datetime | None) -> str:
+    if since is None:
+        return "your last visit"
+    if since.time() == datetime.min.time():
+        return since.date().isoformat()
+    return since.strftime("%Y-%m-%d %H:%M")
+
+
+def since_phrase(window: Window) -> str:
+    """'in the latest listing (2026-06-04)' for a first visit, 'since your last visit (...)' after."""
+    if window.after is None:
+        return f"in the latest listing ({describe_since(window.since)})"
+    return f"since your last visit ({describe_since(window.since)})"

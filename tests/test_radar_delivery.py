@@ -1,0 +1,379 @@
+"""The radar delivered: the Atom feed (read back with feedparser), the e-mail digest through a real SMTP
+server on 127.0.0.1 (aiosmtpd), the webhook against a local HTTP server, and the app's feed routes on
+Chainlit's own FastAPI app.
+
+Index: the bundled sample's 2026-06-04 listing (15 real papers, one given a hostile title carrying a URL and
+markup), then 2026-06-05 (19) for "the next day".
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import json
+import re
+import shutil
+import socket
+from collections.abc import Iterator
+from email.message import Message
+from html.parser import HTMLParser
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Any, ClassVar
+
+import feedparser
+import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+from conftest import make_settings, sample_records, write_jsonl
+from local_server import LocalHTTPServer
+from typer.testing import CliRunner
+
+from assistant.radar import delivery
+from assistant.radar.service import Radar
+from assistant.search.retrieval import Retriever
+from assistant.ui.cli import app
+from ingest.embedding import Embedder
+from ingest.pipeline import Ingestor, file_runs
+from ingest.settings import Settings
+
+DAY1, DAY2 = "2026-06-04", "2026-06-05"
+TOPIC = "LLM agents"
+QUERY = "large language model agents and reasoning"
+HOSTILE = (
+    '<img src="https://evil.example.com/x.png"> see https://evil.example.com/steal '
+    "and [click](https://evil.example.com) "
+)
+
+
+def ingest(settings: Settings, embedder: Embedder, path: Path) -> None:
+    ingestor = Ingestor(settings, embedder=embedder)
+    try:
+        ingestor.run(file_runs([path]))
+    finally:
+        ingestor.close()
+
+
+@pytest.fixture(scope="module")
+def day_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("days")
+    records = sample_records()
+    day1 = [r for r in records if r["date"] == DAY1]
+    # The paper that matches the topic best gets a title with markup and URLs: it must stay inert text.
+    day1 = [{**r, "title": HOSTILE + r["title"]} if r["id"] == "2606.04730" else r for r in day1]
+    return {
+        DAY1: write_jsonl(folder / f"{DAY1}.jsonl", day1),
+        DAY2: write_jsonl(folder / f"{DAY2}.jsonl", [r for r in records if r["date"] == DAY2]),
+    }
+
+
+@pytest.fixture(scope="module")
+def base_home(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, day_files: dict[str, Path]
+) -> Path:
+    home = tmp_path_factory.mktemp("delivery") / "home"
+    ingest(make_settings(home), embedder, day_files[DAY1])
+    return home
+
+
+@pytest.fixture
+def home(tmp_path: Path, base_home: Path, embedder: Embedder) -> Path:
+    home = Path(shutil.copytree(base_home, tmp_path / "home"))
+    settings = make_settings(home)
+    Radar(settings, Retriever(settings, embedder=embedder)).add_topic(TOPIC, QUERY)
+    return home
+
+
+@pytest.fixture
+def shared_model(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> Embedder:
+    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("ingest.pipeline.get_embedder", lambda settings: embedder)
+    return embedder
+
+
+def run_cli(args: list[str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, args)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def expected_matches(home: Path, embedder: Embedder) -> list[str]:
+    settings = make_settings(home)
+    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    ids = set(radar.retriever.catalog.all_ids())
+    return [hit.paper.id for hit, _ in radar.rank_papers(radar.topic_id(TOPIC), radar.get_topic(TOPIC), ids)]
+
+
+class Links(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.hrefs: list[str] = []
+        self.images = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.hrefs += [value or "" for key, value in attrs if key == "href"]
+        self.images += tag == "img"
+
+
+def only_id_links(hrefs: list[str]) -> bool:
+    return all(re.fullmatch(r"https://arxiv\.org/(abs|pdf)/\d{4}\.\d{4,5}", h) for h in hrefs)
+
+
+# --- Atom -------------------------------------------------------------------------------------------------
+
+
+def test_atom_feed_is_valid_stable_and_inert(home: Path, use_home, shared_model: Embedder) -> None:  # type: ignore[no-untyped-def]
+    use_home(home)
+    code, out, err = run_cli(["radar", "feed", TOPIC, "--format", "atom"])
+    assert code == 0, err
+    parsed = feedparser.parse(out)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert parsed.version == "atom10"
+    matches = expected_matches(home, shared_model)
+    assert matches and "2606.04730" in matches
+    assert sorted(e.id for e in parsed.entries) == sorted(f"https://arxiv.org/abs/{pid}" for pid in matches)
+    for entry in parsed.entries:
+        assert entry.title and entry.summary and entry.authors and entry.published.startswith(DAY1)
+        assert entry.link == entry.id  # the abstract page, built from the id
+    hostile = next(e for e in parsed.entries if e.id.endswith("2606.04730"))
+    assert "<img" in hostile.title  # shown as the text it is, never as markup
+    assert "https://evil" not in out and "evil.example.com" not in out
+    hrefs = re.findall(r'href="([^"]+)"', out)
+    assert only_id_links(hrefs)
+    # A feed reader polling again gets the same document: same ids, nothing marked seen.
+    again = run_cli(["radar", "feed", TOPIC, "--format", "atom"])[1]
+    assert again == out
+    code, out, _ = run_cli(["radar", "feed", TOPIC, "--batch", "50", "--json"])
+    assert sorted(i["id"] for i in json.loads(out)["items"]) == sorted(matches)
+
+
+# --- e-mail -----------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Inbox:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, list[str], Message]] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.messages.append(
+            (
+                envelope.mail_from,
+                list(envelope.rcpt_tos),
+                email.message_from_bytes(envelope.content, policy=email.policy.default),
+            )
+        )
+        return "250 Message accepted for delivery"
+
+
+def login_check(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
+    ok = isinstance(auth_data, LoginPassword) and auth_data.login == b"alice"
+    ok = ok and auth_data.password == b"right"
+    return AuthResult(success=ok, handled=False)
+
+
+@pytest.fixture
+def smtp_server() -> Iterator[tuple[Inbox, int]]:
+    """A real SMTP server on 127.0.0.1 that wants a login (alice / right)."""
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(
+        inbox, hostname="127.0.0.1", port=port, authenticator=login_check, auth_require_tls=False
+    )
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+def smtp_env(monkeypatch: pytest.MonkeyPatch, port: int, password: str = "right") -> None:
+    for key, value in {
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(port),
+        "SMTP_SECURITY": "none",
+        "SMTP_USER": "alice",
+        "SMTP_PASSWORD": password,
+        "SMTP_SENDER": "radar@academichub.test",
+    }.items():
+        monkeypatch.setenv(f"ACADEMICHUB_{key}", value)
+
+
+def parts(message: Message) -> dict[str, str]:
+    found = {}
+    for part in message.walk():
+        if part.get_content_type() in ("text/plain", "text/html"):
+            payload = part.get_payload(decode=True)
+            assert isinstance(payload, bytes)
+            found[part.get_content_type()] = payload.decode(part.get_content_charset() or "utf-8")
+    return found
+
+
+@pytest.mark.slow
+def test_email_digest_arrives_once_and_a_failed_send_marks_nothing(
+    home: Path,
+    use_home,  # type: ignore[no-untyped-def]
+    shared_model: Embedder,
+    smtp_server: tuple[Inbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+    day_files: dict[str, Path],
+) -> None:
+    inbox, port = smtp_server
+    matches = expected_matches(home, shared_model)
+    # Login refused: a clear error, exit 2, nothing sent and nothing seen.
+    smtp_env(monkeypatch, port, password="wrong")
+    use_home(home)
+    code, _, err = run_cli(["radar", "send", TOPIC, "--to", "reader@lab.test"])
+    assert code == 2 and "refused the login for 'alice'" in " ".join(err.split())
+    assert inbox.messages == []
+
+    smtp_env(monkeypatch, port)
+    settings = use_home(home)
+    code, out, err = run_cli(["radar", "send", TOPIC, "--to", "reader@lab.test", "--brief", "--json"])
+    assert code == 0, err
+    [result] = json.loads(out)["deliveries"]
+    assert result["sent"] and sorted(result["papers"]) == sorted(matches)
+    [(sender, rcpts, message)] = inbox.messages
+    assert sender == "radar@academichub.test" and rcpts == ["reader@lab.test"]
+    assert message["Subject"].startswith(f"AcademicHub radar · {TOPIC}: {len(matches)} new papers")
+    body = parts(message)
+    assert set(body) == {"text/plain", "text/html"}
+    for pid in matches:
+        assert f"https://arxiv.org/abs/{pid}" in body["text/plain"]
+        assert f'href="https://arxiv.org/abs/{pid}"' in body["text/html"]
+    assert "Briefing" in body["text/html"] and "References" in body["text/plain"]
+    links = Links()
+    links.feed(body["text/html"])
+    assert links.images == 0 and only_id_links(links.hrefs)
+    assert "&lt;img" in body["text/html"] and "evil.example.com" not in body["text/html"]
+    # The papers sent count as seen in the radar.
+    radar = Radar(settings, Retriever(settings, embedder=shared_model))
+    assert radar.feed(TOPIC).items == []
+
+    # The same day again (the cron line re-run): nothing new, no second message.
+    code, out, _ = run_cli(["radar", "send", TOPIC, "--to", "reader@lab.test"])
+    assert code == 0 and "nothing new" in out and len(inbox.messages) == 1
+
+    # The next day's papers, with the server down: a clear error and the papers stay unseen and unsent.
+    ingest(settings, shared_model, day_files[DAY2])
+    smtp_env(monkeypatch, free_port())
+    use_home(home)
+    code, _, err = run_cli(["radar", "send", TOPIC, "--to", "reader@lab.test"])
+    assert code == 2 and "cannot reach the SMTP server 127.0.0.1" in " ".join(err.split())
+    smtp_env(monkeypatch, port)
+    use_home(home)
+    code, out, err = run_cli(["radar", "send", TOPIC, "--to", "reader@lab.test", "--json"])
+    assert code == 0, err
+    [result] = json.loads(out)["deliveries"]
+    assert result["sent"] and result["papers"] and not set(result["papers"]) & set(matches)
+    assert len(inbox.messages) == 2
+
+
+# --- webhook ----------------------------------------------------------------------------------------------
+
+
+class Hook:
+    posts: ClassVar[list[dict[str, Any]]] = []
+    status = 200
+
+
+class HookHandler(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        if Hook.status == 200:
+            content_type = self.headers["Content-Type"]
+            Hook.posts.append({"path": self.path, "type": content_type, "json": json.loads(body)})
+        self.send_response(Hook.status)
+        self.end_headers()
+        self.wfile.write(b"ok" if Hook.status == 200 else b"invalid_token")
+
+    def log_message(self, *args: Any) -> None:
+        return
+
+
+@pytest.fixture
+def hook_server() -> Iterator[LocalHTTPServer]:
+    Hook.posts, Hook.status = [], 200
+    server = LocalHTTPServer(HookHandler, "webhook").start()
+    yield server
+    server.stop()
+
+
+def test_webhook_posts_slack_compatible_json_once(
+    home: Path,
+    use_home,
+    shared_model: Embedder,
+    hook_server: LocalHTTPServer,  # type: ignore[no-untyped-def]
+) -> None:
+    use_home(home)
+    url = hook_server.origin + "/hooks/T000/B000/XXXX"
+    matches = expected_matches(home, shared_model)
+    Hook.status = 403
+    code, _, err = run_cli(["radar", "send", TOPIC, "--webhook", url])
+    assert code == 2 and "answered HTTP 403: invalid_token" in err
+    Hook.status = 200
+    code, out, err = run_cli(["radar", "send", TOPIC, "--webhook", url])
+    assert code == 0, err
+    [post] = Hook.posts
+    assert post["path"] == "/hooks/T000/B000/XXXX" and post["type"] == "application/json"
+    text = post["json"]["text"]
+    for pid in matches:
+        assert f"<https://arxiv.org/abs/{pid}|" in text
+    assert "&lt;img" in text and "evil.example.com" not in text
+    assert set(re.findall(r"<(https?://[^|>]+)\|", text)) == {f"https://arxiv.org/abs/{p}" for p in matches}
+    code, out, _ = run_cli(["radar", "send", TOPIC, "--webhook", url])
+    assert code == 0 and "nothing new" in out and len(Hook.posts) == 1
+
+
+def test_discord_and_mattermost_payloads_escape_markdown(home: Path, embedder: Embedder) -> None:
+    settings = make_settings(home)
+    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    topic, items, since = radar.window_items(TOPIC)
+    digest = delivery.Digest(topic, items, since)
+    assert delivery.webhook_flavour(settings, "https://discord.com/api/webhooks/1/x") == "discord"
+    discord = delivery.webhook_payload(digest, "discord")["content"]
+    mattermost = delivery.webhook_payload(digest, "mattermost")["text"]
+    for text in (discord, mattermost):
+        assert len(discord) <= delivery.DISCORD_LIMIT
+        targets = re.findall(r"\]\(([^)]+)\)", text)
+        assert targets and all(t.startswith("https://arxiv.org/abs/") for t in targets)
+        assert "\\[click\\]" in text and "evil.example.com" not in text
+
+
+# --- the app's feed routes --------------------------------------------------------------------------------
+
+
+def test_app_serves_the_feed_by_token_and_by_name_behind_login(
+    home: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The routes on Chainlit's own FastAPI app (in process), ahead of its catch-all chat page."""
+    import chainlit.config
+    from chainlit.server import app as server
+    from fastapi.testclient import TestClient
+
+    from assistant.ui.feed_routes import _holds_catch_all, add_feed_routes
+
+    settings = make_settings(home)
+    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    add_feed_routes(lambda: radar)
+    routes = server.router.routes
+    paths = [getattr(r, "path", "") for r in routes]
+    catch_all = next(i for i, r in enumerate(routes) if _holds_catch_all(r))
+    assert paths.index("/radar/feeds/{token}.atom") < catch_all
+    token = delivery.feed_token(radar, TOPIC)
+    assert delivery.feed_token(radar, TOPIC) == token  # stable
+    client = TestClient(server)
+    response = client.get(delivery.feed_path(token))
+    assert response.status_code == 200 and response.headers["content-type"].startswith("application/atom+xml")
+    parsed = feedparser.parse(response.text)
+    assert not parsed.bozo and len(parsed.entries) == len(expected_matches(home, embedder))
+    assert client.get("/radar/feeds/not-a-token.atom").status_code == 404
+    assert client.get("/radar/topics/LLM agents.atom").status_code == 200  # no login configured
+    # With login on, the by-name feed wants a session; the token URL still works for feed readers.
+    monkeypatch.setattr(chainlit.config.config.code, "password_auth_callback", lambda u, p: None)
+    assert client.get("/radar/topics/LLM agents.atom").status_code == 401
+    assert client.get(delivery.feed_path(token)).status_code == 200
+    radar.remove_topic(TOPIC)
+    assert client.get(delivery.feed_path(token)).status_code == 404  # the token went with the topic

@@ -1,0 +1,163 @@
+"""A radar topic from a reference library (tests/data/library: 32 real June-2026 papers on LLM agents, in
+BibTeX, RIS and CSL-JSON; see build.py there). The index holds 24 of them (listed 06-01 .. 06-24) and the
+bundled sample's last listing day, 2026-06-30 (32 papers): the topic's first visit is that day.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import DATA_DIR, make_settings, sample_records, write_jsonl
+from typer.testing import CliRunner
+
+from assistant.radar.library import LibraryError, library_of, read_library
+from assistant.radar.service import Radar
+from assistant.search.retrieval import Retriever
+from assistant.ui.cli import app
+from ingest.embedding import Embedder
+from ingest.pipeline import Ingestor, file_runs
+
+LIBRARY = DATA_DIR / "library"
+FORMATS = {"bibtex": "agents.bib", "ris": "agents.ris", "csl-json": "agents.json"}
+OUTSIDE = set((LIBRARY / "outside_ids.txt").read_text().split())
+HAND_TYPED = {"2606.03030", "2606.11543", "2606.19911"}  # entries without an arXiv id: found by title
+NEWEST_DAY = "2026-06-30"
+
+
+def library_ids() -> list[str]:
+    return [e.arxiv_id or "" for e in read_library(LIBRARY / "agents.ris")[1]]
+
+
+@pytest.fixture(scope="module")
+def base_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    records = sample_records()
+    in_sample = {r["id"] for r in records}
+    wanted = (set(library_ids()) | HAND_TYPED) & in_sample
+    chosen = [r for r in records if r["id"] in wanted or r["date"] == NEWEST_DAY]
+    home = tmp_path_factory.mktemp("library") / "home"
+    corpus = write_jsonl(home.parent / "corpus.jsonl", chosen)
+    ingestor = Ingestor(make_settings(home), embedder=embedder)
+    try:
+        ingestor.run(file_runs([corpus]))
+    finally:
+        ingestor.close()
+    return home
+
+
+@pytest.fixture
+def home(tmp_path: Path, base_home: Path) -> Path:
+    return Path(shutil.copytree(base_home, tmp_path / "home"))
+
+
+@pytest.fixture
+def shared_model(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> Embedder:
+    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    return embedder
+
+
+def run_cli(args: list[str]) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, args)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_the_three_exports_read_the_same_papers() -> None:
+    read = {kind: read_library(LIBRARY / file) for kind, file in FORMATS.items()}
+    titles = {kind: [e.title for e in entries] for kind, (_, entries, _) in read.items()}
+    assert len(titles["bibtex"]) == 32 and titles["bibtex"] == titles["ris"] == titles["csl-json"]
+    for kind, (detected, entries, skipped) in read.items():
+        assert detected == kind and skipped == []
+        ids = {e.arxiv_id for e in entries if e.arxiv_id}
+        assert len(ids) == 32 - len(HAND_TYPED) and not ids & HAND_TYPED, kind
+        assert all(e.abstract and e.authors for e in entries)
+    # LaTeX escapes in BibTeX are decoded ("16-18\\%" reads "16-18%"), the abstract is whole.
+    first = read["bibtex"][1][0]
+    assert "16-18% of LLM calls" in first.abstract and first.abstract == read["ris"][1][0].abstract
+
+
+def test_unreadable_libraries_are_clear_errors(tmp_path: Path) -> None:
+    bad_json = tmp_path / "lib.json"
+    bad_json.write_text("[{", encoding="utf-8")
+    with pytest.raises(LibraryError, match="not valid CSL-JSON"):
+        read_library(bad_json)
+    no_titles = tmp_path / "lib.ris"
+    no_titles.write_text("TY  - JOUR\nAU  - Doe, Jane\nER  - \n", encoding="utf-8")
+    with pytest.raises(LibraryError, match="no papers with a title"):
+        read_library(no_titles)
+    with pytest.raises(LibraryError, match="no such file"):
+        read_library(tmp_path / "missing.bib")
+    other = tmp_path / "notes.txt"
+    other.write_text("just some notes", encoding="utf-8")
+    with pytest.raises(LibraryError, match="not a BibTeX"):
+        read_library(other)
+    # One broken BibTeX entry is that entry's problem only.
+    mixed = tmp_path / "mixed.bib"
+    mixed.write_text(
+        "@article{ok, title={A Working Entry}, eprint={2606.03030}}\n@article{broken, title={Unclosed\n",
+        encoding="utf-8",
+    )
+    _, entries, skipped = read_library(mixed)
+    assert [e.title for e in entries] == ["A Working Entry"] and skipped and "line" in skipped[0]
+
+
+@pytest.mark.slow
+def test_a_library_topic_feeds_papers_close_to_the_library(
+    home: Path,
+    use_home,  # type: ignore[no-untyped-def]
+    shared_model: Embedder,
+) -> None:
+    use_home(home)
+    code, out, err = run_cli(
+        ["radar", "add", "agents", "--from-library", str(LIBRARY / "agents.bib"), "--json"]
+    )
+    assert code == 0, err
+    made = json.loads(out)
+    assert made["format"] == "bibtex" and made["in_index"] == 24 and made["not_in_index"] == 8
+    by_title = {e["paper_id"] for e in made["library"] if e["matched_by"] == "title"}
+    assert by_title == HAND_TYPED
+    assert {e["arxiv_id"] for e in made["library"] if not e["in_index"]} == OUTSIDE
+    assert "agents" in made["terms"] or "agent" in made["terms"] or "agentic" in made["terms"]
+    # Human output names each library paper and whether the index has it.
+    code, out, _ = run_cli(["radar", "add", "agents-ris", "--from-library", str(LIBRARY / "agents.ris")])
+    assert code == 0 and "24 in the index anchor it, 8 contribute their title/abstract" in " ".join(
+        out.split()
+    )
+    assert out.count("not in the index") == 8 and out.count("in the index (") == 24
+    code, out, _ = run_cli(["radar", "add", "agents-csl", "--from-library", str(LIBRARY / "agents.json")])
+    assert code == 0
+
+    settings = make_settings(home)
+    radar = Radar(settings, Retriever(settings, embedder=shared_model))
+    anchors = {e["paper_id"] for e in library_of(radar, "agents") if e["paper_id"]}
+    assert anchors == {e["paper_id"] for e in library_of(radar, "agents-csl") if e["paper_id"]}
+    # The first visit: the latest listing day, ranked by closeness to the library.
+    code, out, err = run_cli(["radar", "feed", "agents", "--batch", "5", "--json"])
+    assert code == 0, err
+    first = json.loads(out)
+    batch = first["items"]
+    assert batch and all(item["published"] == NEWEST_DAY for item in batch)
+    assert not {item["id"] for item in batch} & anchors  # your own papers are not news
+    threshold = settings.radar_min_relevance
+    assert all(item["relevance"] >= threshold for item in batch)
+    # Closer to the library than the day's papers left out of the feed.
+    day = {r["id"] for r in sample_records() if r["date"] == NEWEST_DAY}
+    closeness = _closeness(radar, day)
+    left_out = [c for pid, c in closeness.items() if c < threshold]
+    assert left_out and min(item["relevance"] for item in batch) > max(left_out)
+    agentic = [i for i in batch if "agent" in (i["title"]).lower() or "llm" in i["title"].lower()]
+    assert len(agentic) >= 3, [i["title"] for i in batch]
+    # Another batch: never a repeat, same threshold.
+    code, out, _ = run_cli(["radar", "feed", "agents", "--batch", "5", "--next", "--json"])
+    second = json.loads(out)["items"]
+    assert not {i["id"] for i in second} & {i["id"] for i in batch}
+    assert all(i["relevance"] >= threshold for i in second)
+
+
+def _closeness(radar: Radar, ids: set[str]) -> dict[str, float]:
+    from assistant.radar.library import library_matches
+
+    hits = library_matches(radar, radar.topic_id("agents"), radar.get_topic("agents"), ids)
+    assert hits is not None
+    return {hit.paper.id: hit.relevance for hit in hits}
