@@ -95,7 +95,7 @@ def test_a_title_with_link_syntax_is_not_mangled_in_an_extractive_answer() -> No
     """Composed Markdown (escaped title) goes through the neutraliser again: the title survives whole."""
     composed = f"- *{escape_markdown('[Click me](http://evil.example/title) x')}*: a finding [1]."
     out = neutralise_links(composed)
-    assert "[Click me](http://evil.example/title) x" in shown_text(out)
+    assert "[Click me](http://evil.example/title ) x" in shown_text(out)  # a space closes the URL
     assert links_made(out) == []
 
 
@@ -193,7 +193,8 @@ def test_cli_ask_prints_no_raw_model_token_and_no_control_character(
     assert any(r.stream for r in server.requests)  # the plain run streamed
     out = result.stdout
     assert "\u001b" not in out
-    for raw in ("](http", "<script", "<img", "[ref]:", "![img]"):
+    # The model's raw constructs never reach the terminal (the hostile title is paper text: shown literally).
+    for raw in ("](http://evil.example/x)", "<script>fetch", "<img src='", "[ref]:", "![img]", "![x][pix]"):
         assert raw not in out, raw
     text = json.loads(as_json.stdout)["text"]
     assert links_made(text) == [] and "\u001b" not in text
