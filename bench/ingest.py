@@ -92,7 +92,7 @@ def pick_corpus(daily_dir: Path, n: int, out_dir: Path) -> Corpus:
 
 def raw_encode(embedder: Embedder, texts: list[str], batch_size: int) -> tuple[np.ndarray, float]:
     """`SentenceTransformer.encode` itself, as the pipeline calls it (normalised, numpy), timed."""
-    model = embedder.llama._model
+    model = embedder.model
     started = time.perf_counter()
     vectors = model.encode(
         texts,

@@ -196,8 +196,7 @@ def subset_settings(source: Settings, work_dir: Path, fraction: float) -> Settin
     try:
         for start in range(0, len(chosen), 500):
             chunk = [pid for pid in chosen[start : start + 500] if pid in papers]
-            got = source_vectors.collection.get(ids=chunk, include=["embeddings"])
-            vectors = dict(zip(got["ids"], got["embeddings"], strict=True))
+            vectors = source_vectors.vectors_of(chunk)
             batch = [papers[pid] for pid in chunk if pid in vectors]
             # The pipeline's write order: catalog rows, vectors, then the rows marked embedded.
             target_catalog.upsert(batch)

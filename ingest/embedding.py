@@ -17,7 +17,7 @@ import numpy as np
 from ingest.settings import Settings
 
 if TYPE_CHECKING:
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from sentence_transformers import SentenceTransformer
 
 
 PACKAGED_MODEL_LABEL = "all-MiniLM-L6-v2 (packaged)"
@@ -73,19 +73,20 @@ def check_index_encoder(
 
 
 class Embedder:
-    """A llama-index embedding (sentence-transformers underneath) plus numpy helpers for our own code."""
+    """A sentence-transformers model with the encodes the project makes: unit-normalised float32 numpy."""
 
-    def __init__(self, llama_embedding: HuggingFaceEmbedding, name: str, backend: str) -> None:
-        self.llama = llama_embedding
+    def __init__(self, model: SentenceTransformer, name: str, backend: str, batch_size: int) -> None:
+        self.model = model
         self.name = name
         self.backend = backend
+        self.batch_size = batch_size
         # sentence-transformers is not safe to call from several threads at once (Chainlit runs handlers
         # in a thread pool); one lock keeps encodes in order.
         self._lock = threading.Lock()
 
     @property
     def dimension(self) -> int:
-        model = self.llama._model
+        model = self.model
         # sentence-transformers 5.x renamed the method; keep working with either.
         getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         dim = getter()
@@ -114,9 +115,9 @@ class Embedder:
                 torch.set_num_threads(previous)
 
     def _encode_locked(self, texts: list[str], batch_size: int | None = None) -> np.ndarray:
-        vectors = self.llama._model.encode(
+        vectors = self.model.encode(
             texts,
-            batch_size=batch_size or self.llama.embed_batch_size,
+            batch_size=batch_size or self.batch_size,
             normalize_embeddings=True,
             show_progress_bar=False,
             convert_to_numpy=True,
@@ -130,7 +131,7 @@ def _load(name: str, backend: str, batch_size: int, allow_download: bool, cache_
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
+    from sentence_transformers import SentenceTransformer
 
     from ingest.onnx_backend import OnnxExportError, onnx_model_kwargs
 
@@ -141,18 +142,13 @@ def _load(name: str, backend: str, batch_size: int, allow_download: bool, cache_
             f"{err} (set ACADEMICHUB_EMBEDDING_BACKEND=torch to use the default encoder)"
         ) from err
     try:
-        llama = HuggingFaceEmbedding(
-            model_name=kwargs.pop("model_name", name),
-            embed_batch_size=batch_size,
-            device="cpu",
-            cache_folder=cache_dir,
-            normalize=True,
-            **kwargs,
+        model = SentenceTransformer(
+            kwargs.pop("model_name", name), device="cpu", cache_folder=cache_dir, **kwargs
         )
     except (OSError, ValueError) as err:
         hint = "" if allow_download else " (downloads are off: set ACADEMICHUB_ALLOW_MODEL_DOWNLOAD=true)"
         raise EmbeddingModelError(f"cannot load embedding model {name!r}{hint}: {err}") from err
-    return Embedder(llama, name, backend)
+    return Embedder(model, name, backend, batch_size)
 
 
 @lru_cache(maxsize=2)

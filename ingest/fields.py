@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
+from ingest.rxiv_subjects import RXIV_NAMES
+
 # Archives (the part before the dot). Single-category archives (quant-ph, hep-th, ...) are their own
 # category. Names as arXiv spells them.
 _ARXIV_ARCHIVES: dict[str, str] = {
@@ -202,8 +204,9 @@ _ARXIV_CATEGORIES: dict[str, str] = {
 
 ARXIV_NAMES: Mapping[str, str] = MappingProxyType({**_ARXIV_ARCHIVES, **_ARXIV_CATEGORIES})
 
-# Other sources add their tables here (e.g. `**BIORXIV_NAMES`); arXiv codes stay authoritative.
-FIELD_NAMES: Mapping[str, str] = MappingProxyType({**ARXIV_NAMES})
+# Other sources add their tables here; arXiv codes stay authoritative. bioRxiv/medRxiv codes are the server
+# (`biorxiv`) and `server:subject` (`biorxiv:neuroscience`), which no arXiv code can be.
+FIELD_NAMES: Mapping[str, str] = MappingProxyType({**RXIV_NAMES, **ARXIV_NAMES})
 
 
 def field_name(code: str) -> str | None:

@@ -103,6 +103,6 @@ def ensure_quantized_export(name: str, cache_dir: Path) -> tuple[Path, str]:
 
 
 def onnx_model_kwargs(name: str, cache_dir: Path) -> dict[str, Any]:
-    """Arguments for `HuggingFaceEmbedding` that load the quantised ONNX export of `name`."""
+    """Arguments for `SentenceTransformer` that load the quantised ONNX export of `name`."""
     folder, file_name = ensure_quantized_export(name, cache_dir)
     return {"model_name": str(folder), "backend": "onnx", "model_kwargs": {"file_name": file_name}}

@@ -131,6 +131,25 @@ class Paper(BaseModel):
         return self.abs_url + ".full"
 
     @property
+    def reference_id(self) -> str:
+        """How a reference names the paper: 'arXiv:2401.12345', 'bioRxiv doi:10.1101/2026.05.27.728076'."""
+        if self.source == "arxiv":
+            return f"arXiv:{self.id}"
+        return f"{self.source_label} doi:{self.id}"
+
+    def source_fields(self) -> dict[str, str | int | None]:
+        """The JSON keys a paper of another source adds to its JSON (source, DOI, version, journal DOI);
+        none for arXiv, whose JSON stays as it always was."""
+        if self.source == "arxiv":
+            return {}
+        return {
+            "source": self.source,
+            "doi": self.doi or self.id,
+            "version": self.version,
+            "published_doi": self.published_doi,
+        }
+
+    @property
     def published_url(self) -> str | None:
         """The journal version, as a doi.org link built from the reported DOI."""
         return f"https://doi.org/{self.published_doi}" if self.published_doi else None

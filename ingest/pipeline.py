@@ -27,6 +27,7 @@ from ingest.catalog import (
 )
 from ingest.embedding import Embedder, get_embedder
 from ingest.paper import Paper
+from ingest.rxiv_api import RxivRequest, RxivSource
 from ingest.settings import Settings
 from ingest.sources import (
     ArxivRequest,
@@ -479,5 +480,37 @@ def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> So
         checkpoint=lambda: catalog.set_cursor(key, source.position),
         finish=lambda: catalog.clear_cursor(key),
         expected=request.max_results,
+        describe_resume=describe_resume,
+    )
+
+
+def rxiv_run(request: RxivRequest, settings: Settings, catalog: Catalog) -> SourceRun:
+    """A resumable bioRxiv/medRxiv API source: its cursor is saved after each stored batch, cleared when done
+    (the same protocol as `arxiv_run`)."""
+    key = request.cursor_key()
+    source = RxivSource(
+        request,
+        api_url=settings.rxiv_api_url,
+        delay_seconds=settings.rxiv_delay_seconds,
+        retries=settings.rxiv_retries,
+        backoff_seconds=settings.rxiv_backoff_seconds,
+        timeout_seconds=settings.rxiv_timeout_seconds,
+    )
+    label = request.describe()
+
+    def items() -> Iterator[SourceItem]:
+        source.position = source.resumed_from = catalog.get_cursor(key)
+        yield from source
+
+    def describe_resume() -> str | None:
+        if not source.resumed_from:
+            return None
+        return f"{label}: resumed at record {source.resumed_from}, where an earlier run stopped"
+
+    return SourceRun(
+        label=label,
+        items=items(),
+        checkpoint=lambda: catalog.set_cursor(key, source.position),
+        finish=lambda: catalog.clear_cursor(key),
         describe_resume=describe_resume,
     )

@@ -1,4 +1,5 @@
-"""bioRxiv and medRxiv subject categories as fields: a code (`biorxiv:neuroscience`) and a readable name.
+"""bioRxiv and medRxiv subject categories as fields: a code (`biorxiv:neuroscience`) and a readable name,
+merged into the product's one field table (`ingest.fields`).
 
 A server is a field like an arXiv archive (`biorxiv`, `medrxiv`) and its subjects are its categories, so
 filters, briefings and the radar treat them exactly like `cs` and `cs.LG`.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.paper import SOURCE_LABELS
+from ingest.paper import SOURCE_LABELS, SourceName
 
 BIORXIV_SUBJECTS = (
     "Animal Behavior and Cognition",
@@ -92,8 +93,14 @@ MEDRXIV_SUBJECTS = (
     "Transplantation",
     "Urology",
 )
-RXIV_SERVERS = ("biorxiv", "medrxiv")
+RXIV_SERVERS: tuple[SourceName, ...] = ("biorxiv", "medrxiv")
 _SLUG_RE = re.compile(r"[^a-z0-9]+")
+
+
+def rxiv_server(code: str) -> SourceName | None:
+    """The server a field code belongs to ('biorxiv:neuroscience' -> 'biorxiv'); None for arXiv codes."""
+    head = code.strip().split(":", 1)[0].lower()
+    return next((server for server in RXIV_SERVERS if server == head), None)
 
 
 def subject_slug(name: str) -> str:
@@ -111,13 +118,13 @@ def _table() -> dict[str, str]:
     names: dict[str, str] = {server: SOURCE_LABELS[server] for server in RXIV_SERVERS}
     for server, subjects in (("biorxiv", BIORXIV_SUBJECTS), ("medrxiv", MEDRXIV_SUBJECTS)):
         for subject in subjects:
-            names[subject_category(server, subject)] = f"{subject} ({SOURCE_LABELS[server]})"
+            names[subject_category(server, subject)] = f"{SOURCE_LABELS[server]} {subject}"
     return names
 
 
-RXIV_FIELD_NAMES: dict[str, str] = _table()
-"""Code -> readable name for the two servers and their subjects: 'biorxiv:neuroscience' -> 'Neuroscience
-(bioRxiv)'."""
+RXIV_NAMES: dict[str, str] = _table()
+"""Code -> readable name for the two servers and their subjects ('biorxiv:neuroscience' -> 'bioRxiv
+Neuroscience'); merged into `ingest.fields.FIELD_NAMES`."""
 
 
 def api_subject(category: str) -> str:

@@ -52,6 +52,13 @@ class Settings(BaseSettings):
     arxiv_page_size: int = Field(100, ge=1, le=2000)
     arxiv_timeout_seconds: float = Field(30.0, gt=0, description="Per-request timeout for the arXiv API.")
 
+    # bioRxiv/medRxiv API (one API for both servers)
+    rxiv_api_url: str = "https://api.biorxiv.org"
+    rxiv_delay_seconds: float = Field(1.0, ge=0.0, description="Pause between pages of the bioRxiv API.")
+    rxiv_retries: int = Field(5, ge=0)
+    rxiv_backoff_seconds: float = Field(5.0, ge=0.0)
+    rxiv_timeout_seconds: float = Field(30.0, gt=0, description="Per-request timeout for the bioRxiv API.")
+
     # Retrieval. Fusion settings chosen on the dev halves of the June known-item sets (rule-made and the two
     # hand-written sets weigh equally; bench/tune_fusion.py): reported figures come from the test halves.
     default_k: int = Field(8, ge=1, le=100)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
-from openai_standin import OpenAIStandin, RecordedRequest, Reply, tokens_of
+from openai_standin import OpenAIStandin, RecordedRequest, Reply, prompt_tokens, tokens_of
 from typer.testing import CliRunner
 
 from assistant.compose.answer import NOT_FOUND_TEXT, Answerer
@@ -193,6 +193,154 @@ def test_llm_condenses_a_follow_up_with_the_previous_sources(
     assert answer.mode == "llm"
 
 
+# --- what a small local model really sends back (issue 16) ---------------------------------------------
+
+SUPPORTED = "Large language models frequently memorize sensitive training data [1]."
+
+
+def test_an_uncited_model_answer_is_not_shown_as_a_cited_answer(
+    small_index: Settings,
+    embedder: Embedder,
+    standin: OpenAIStandin,
+    use_home,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # type: ignore[no-untyped-def,unused-ignore]
+    standin.default = Reply(
+        "Machine unlearning removes knowledge from a trained model without retraining it. "
+        "It is widely studied for large language models and their safety."
+    )
+    answer = llm_answerer(small_index, embedder, standin).answer(UNLEARNING, on_token=lambda _: None)
+    assert answer.mode == "extractive" and answer.found
+    assert any("cites none of the sources" in n and "extractive" in n for n in answer.notices)
+    assert cited_numbers(answer.text) and cited_numbers(answer.text) <= {s.number for s in answer.sources}
+    assert "widely studied" not in answer.text
+    # The same from the CLI's JSON, which a script reads: the mode and the note say it.
+    monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
+    monkeypatch.setenv("ACADEMICHUB_LLM_MAX_RETRIES", "0")
+    use_home(Path(small_index.home))  # settings are read again from here on
+    result = CliRunner().invoke(app, ["ask", UNLEARNING, "--json"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.stdout)
+    assert payload["mode"] == "extractive"
+    assert any("cites none of the sources" in n for n in payload["notices"]), payload["notices"]
+
+
+def test_uncited_sentences_of_a_cited_answer_are_flagged(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    uncited = "Unlearning methods are evaluated on many different benchmarks today."
+    standin.default = Reply(f"{SUPPORTED} {uncited}")
+    answer = llm_answerer(small_index, embedder, standin).answer(UNLEARNING)
+    assert answer.mode == "llm"
+    assert answer.uncited_sentences == [uncited]
+    assert uncited in answer.unsupported_sentences
+    assert any("1 sentence cites no source (flagged)" in n for n in answer.notices)
+    assert answer.to_dict()["uncited_sentences"] == [uncited]
+
+
+def test_an_answer_cut_at_the_length_limit_is_trimmed_and_said(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    standin.default = Reply(
+        f"{SUPPORTED} Divergence decoding removes that knowledge at inference time with auxiliary models [2]."
+    )
+    answerer = llm_answerer(small_index, embedder, standin, llm_max_tokens_answer=16)
+    answer = answerer.answer(UNLEARNING)
+    assert standin.requests[-1].body["max_tokens"] == 16
+    assert answer.mode == "llm" and answer.text == SUPPORTED
+    notice = next(n for n in answer.notices if "incomplete" in n)
+    assert "16-token length limit" in notice and "unfinished last sentence was removed" in notice
+
+
+def test_a_stream_that_ends_without_its_end_is_said_and_its_fragment_dropped(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    standin.default = Reply(f"{SUPPORTED} Partial answer [2]", end="no_done")
+    answer = llm_answerer(small_index, embedder, standin).answer(UNLEARNING)
+    assert answer.text == SUPPORTED
+    assert any("ended before the answer was finished" in n for n in answer.notices)
+    standin.default = Reply("Partial answer [1]", end="no_done")  # nothing complete at all
+    answer = llm_answerer(small_index, embedder, standin).answer(UNLEARNING)
+    assert answer.mode == "extractive" and "Partial answer" not in answer.text
+
+
+def test_a_connection_broken_mid_answer_is_said_in_a_researchers_words(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    standin.default = Reply(f"{SUPPORTED} And then the", end="drop")
+    answer = llm_answerer(small_index, embedder, standin).answer(UNLEARNING)
+    assert answer.text == SUPPORTED
+    notice = next(n for n in answer.notices if "incomplete" in n)
+    assert "connection to the language model broke off" in notice
+    assert not any("RemoteProtocolError" in n or "chunked" in n for n in answer.notices)
+
+
+def test_the_prompt_is_fitted_to_a_small_context_window(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    standin.context_size = 2048  # llama.cpp -c 2048: a longer prompt gets HTTP 400
+    standin.default = Reply(SUPPORTED)
+    answerer = llm_answerer(
+        small_index, embedder, standin, llm_context_window=2048, llm_max_tokens_answer=300, min_relevance=0.0
+    )
+    answer = answerer.answer(UNLEARNING, k=8)
+    assert answer.mode == "llm" and answer.text == SUPPORTED
+    request = standin.requests[-1]
+    assert prompt_tokens(request.messages) + 300 <= 2048
+    fenced = request.messages[1]["content"].split("<<<SOURCES", 1)[1]
+    sent = [s.number for s in answer.sources if f"[{s.number}] " in fenced]
+    assert sent == list(range(1, len(sent) + 1)) and 1 <= len(sent) < 8  # the least relevant left out
+    assert any("To fit the model's context window (2048 tokens)" in n for n in answer.notices)
+
+
+def test_a_context_error_is_retried_once_with_fewer_sources_and_its_reason_shown(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    standin.context_size = 2048  # the server's context is smaller than the configured 16384
+    standin.default = Reply(SUPPORTED)
+    answerer = llm_answerer(small_index, embedder, standin, min_relevance=0.0)
+    answer = answerer.answer(UNLEARNING, k=8)
+    assert len(standin.requests) == 2
+    first, second = standin.requests
+    assert prompt_tokens(first.messages) > 2048 >= prompt_tokens(second.messages)
+    assert answer.mode == "llm" and answer.text == SUPPORTED
+    notice = next(n for n in answer.notices if "too long for its context" in n)
+    assert re.search(r"request \(\d+ tokens\) exceeds the available context size \(2048 tokens\)", notice)
+    assert "Asked again with sources [1]" in notice
+
+
+def test_an_echoed_prompt_is_removed_and_its_citations_do_not_count(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    # The echo brings "[1] <title>": the only [1] in the reply; the prose itself cites nothing.
+    standin.default = Reply("The papers study how unlearning works in language models today.", echo=True)
+    answer = llm_answerer(small_index, embedder, standin).answer(UNLEARNING)
+    assert answer.mode == "extractive"
+    assert any("repeated its prompt or the source list" in n for n in answer.notices)
+    assert any("cites none of the sources" in n for n in answer.notices)
+    standin.default = Reply(SUPPORTED, echo=True)
+    answer = llm_answerer(small_index, embedder, standin).answer(UNLEARNING)
+    assert answer.mode == "llm" and answer.text == SUPPORTED
+    assert "SOURCES" not in answer.text and "Authors:" not in answer.text
+
+
+def test_a_follow_up_rewrite_that_fails_is_said(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    def respond(request: RecordedRequest) -> Reply:
+        if "Standalone question:" in request.text():
+            return Reply("")  # nothing usable
+        return Reply(SUPPORTED)
+
+    standin.responder = respond
+    answerer = llm_answerer(small_index, embedder, standin)
+    answer = answerer.answer("and the second one?", history=[(UNLEARNING, f"{SUPPORTED}")])
+    notice = next(n for n in answer.notices if "rewrite of your follow-up" in n)
+    assert f"searched for “{answer.standalone_question}” instead" in notice
+    condense = next(r for r in standin.requests if "Standalone question:" in r.text())
+    assert condense.body["max_tokens"] == answerer.settings.llm_max_tokens_rewrite
+
+
 # --- abstracts are data ---------------------------------------------------------------------------------
 
 INJECTED_ID = "2606.99999"
@@ -338,3 +486,19 @@ def test_a_papers_own_reference_marks_never_become_our_citations(marked_index: S
         assert sentence[:60] in own, (sentence, by_number[numbers[0]])
     mrbrains = [numbers for sentence, numbers in sentences if "MRBrainS18 dataset" in sentence]
     assert mrbrains and all(by_number[n] == "2606.16180" for numbers in mrbrains for n in numbers)
+
+
+def test_ask_warns_when_the_server_does_not_list_the_model(
+    small_index: Settings, standin: OpenAIStandin, use_home, monkeypatch: pytest.MonkeyPatch
+) -> None:  # type: ignore[no-untyped-def,unused-ignore]
+    # llama.cpp serves its one model whatever name is asked for: the name must be checked against the list.
+    standin.models = ["SmolLM2-135M-Instruct-Q8_0.gguf"]
+    standin.default = Reply(SUPPORTED)
+    monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
+    monkeypatch.setenv("ACADEMICHUB_MODEL", "gpt-4o-mini")
+    use_home(Path(small_index.home))
+    result = CliRunner().invoke(app, ["ask", UNLEARNING, "--json", "--k", "3"])
+    assert result.exit_code == 0, result.output
+    assert "does not list the model 'gpt-4o-mini'" in result.stderr
+    assert "SmolLM2-135M-Instruct-Q8_0.gguf" in result.stderr
+    assert json.loads(result.stdout)["mode"] == "llm"

@@ -7,6 +7,7 @@ saved in each test's temp folder."""
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import socket
@@ -322,6 +323,20 @@ def arxiv_ids(locator: object) -> list[str]:
     )
 
 
+PLOT_TRACES = """plots => plots.map(p => p.data.map(t => ({
+    type: t.type,
+    x: Array.from(t.x || []),
+    y: Array.from(t.y || []),
+    hovertext: t.hovertext ? Array.from(t.hovertext) : [],
+    symbols: t.marker && t.marker.symbol ? [].concat(t.marker.symbol) : [],
+})))"""
+
+
+def plot_traces(page: object) -> list[list[dict]]:
+    """The data of every Plotly chart on the page, as plotly.js holds it (one list of traces per chart)."""
+    return page.locator(".js-plotly-plot").evaluate_all(PLOT_TRACES)  # type: ignore[attr-defined,no-any-return]
+
+
 def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
@@ -330,6 +345,11 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            off_machine: list[str] = []  # the page, plotly.js included, must fetch nothing from elsewhere
+            page.on(
+                "request",
+                lambda r: None if r.url.startswith((server, "data:", "blob:")) else off_machine.append(r.url),
+            )
             page.goto(server)
             expect(page.locator("#chat-submit")).to_be_attached(timeout=60_000)
 
@@ -361,6 +381,14 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             summaries = replies.filter(has_text="papers shown.")
             expect(summaries).to_have_count(1, timeout=90_000)
             expect(replies.filter(has_text="batch 1 ·").first).to_contain_text("new since 2026-06-01")
+            # The radar chart above the cards: one bar per day of the last four weeks.
+            plots = page.locator(".js-plotly-plot")
+            expect(plots).to_have_count(1, timeout=60_000)
+            [[bars]] = plot_traces(page)
+            assert bars["type"] == "bar" and len(bars["x"]) == len(bars["y"]) == 28
+            assert bars["x"][-1] == "2026-06-01"  # the newest listing day closes the chart
+            plots.first.scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / "academichub-radar-chart.png"))
 
             # The batch as cards: title, authors, date, fields and the paper's arXiv abstract link.
             cards = replies.filter(has_text="fields:")
@@ -405,6 +433,22 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             expect(briefing.get_by_role("heading", name="References")).to_have_count(0)
             expect(briefing.get_by_role("button", name="Show another batch")).to_have_count(0)
             expect(briefing.get_by_role("button", name="Export Markdown")).to_be_visible()
+            # The day's matches are the chart's last bar; the field map beside the briefing has one point
+            # per cited paper, its hover text the citation number and the title.
+            assert sum(bars["y"]) == bars["y"][-1] == len(first_batch + second_batch)
+            expect(plots).to_have_count(2, timeout=60_000)
+            field_map = plot_traces(page)[1]
+            points = [(text, trace["type"]) for trace in field_map for text in trace["hovertext"]]
+            assert len(points) == len(cited) and all(kind == "scatter" for _, kind in points)
+            for paper_id in cited:
+                title = html.escape(by_id[paper_id].title)  # plotly shows entities as the characters
+                assert any(text.endswith(title) or f"{title} · bridge" in text for text, _ in points), title
+            assert sorted(int(text.split("]")[0][1:]) for text, _ in points) == list(range(1, len(cited) + 1))
+            expect(plots.last.locator(".scatterlayer .point")).to_have_count(len(cited))
+            plots.last.scroll_into_view_if_needed()
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / "academichub-field-map.png"))
+            assert off_machine == []
             page.wait_for_timeout(500)  # the side panel of sources slides in
 
             page.screenshot(path=str(tmp_path / "academichub-radar.png"))

@@ -396,3 +396,21 @@ def test_a_failing_chat_handler_reports_the_error_and_keeps_its_signature(monkey
     assert list(inspect.signature(handler).parameters) == ["action"]
     asyncio.run(handler(action="x"))
     assert [str(e) for e in reported] == ["no papers for x"]
+
+
+def test_flagged_model_sentences_are_listed_under_the_answer_without_links() -> None:
+    uncited = "Unlearning is solved [see](http://evil.example) <b>forever</b>."
+    unsupported = "Volcanoes on Mars follow an eleven-year cycle [1]."
+    shown = view.flagged_markdown([uncited, unsupported], [uncited])
+    assert "Flagged sentences" in shown
+    lines = shown.splitlines()
+    assert any("cites no source" in line and "Unlearning is solved" in line for line in lines)
+    assert any("not supported by the cited abstract" in line and "Volcanoes" in line for line in lines)
+    assert "](http" not in shown and "<b>" not in shown  # no link, no tag from model text
+    assert "evil.example" not in shown  # a link's target goes, its words stay
+    assert view.flagged_suffix([], []) == "" and view.flagged_suffix([unsupported], []).startswith("\n\n")
+
+
+def test_the_model_name_warning_is_a_quoted_note() -> None:
+    shown = view.model_warning_markdown("the server does not list the model 'x' [1](javascript:alert(1))")
+    assert shown.startswith("> ⚠️ **Language model:**") and "\\[1\\](javascript" in shown  # literal

@@ -191,3 +191,33 @@ def test_brief_cli_writes_markdown_and_bibtex(small_index: Settings, use_home, t
     assert out.read_text(encoding="utf-8") == payload["markdown"]
     assert len(parse_bibtex(bib.read_text(encoding="utf-8"))) == len(payload["sources"])
     assert payload["citations"] == {str(s["number"]): s["id"] for s in payload["sources"]}
+
+
+def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    settings = small_index.model_copy(
+        update={"openai_base_url": standin.base_url, "llm_max_retries": 0, "llm_max_tokens_briefing": 40}
+    )
+    briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    # Fluent prose that cites nothing is not shown as the model's cited briefing.
+    standin.default = Reply(
+        "## Overview\nUnlearning is an active and important area of research in many fields."
+    )
+    briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=2)
+    assert standin.requests[-1].body["max_tokens"] == 40
+    assert briefing.mode == "extractive"
+    assert any("cites none of the sources" in n for n in briefing.notices)
+    # Cut at the length limit: the unfinished end goes, the cut is said, missing sections are quoted.
+    standin.default = Reply(
+        "## Overview\nDecoding-time unlearning uses auxiliary models to remove knowledge [1]. "
+        "Other papers study the forgetting of visual concepts in diffusion models across many settings and "
+        "benchmarks with several metrics and find that the forgetting is often incomplete under attack in "
+        "practice today."
+    )
+    briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=2)
+    assert briefing.mode == "llm"
+    assert "Decoding-time unlearning uses auxiliary models to remove knowledge [1]." in briefing.markdown
+    assert "and find" not in briefing.markdown
+    assert any("incomplete" in n and "40-token length limit" in n for n in briefing.notices)
+    assert cited_numbers(sections_of(briefing.markdown)["cs.CV"])

@@ -134,7 +134,7 @@ def test_query_encodes_use_one_thread_without_changing_a_concurrent_batch_encode
 
     import torch
 
-    model = embedder.llama._model
+    model = embedder.model
     real_encode = model.encode
     threads_seen: list[tuple[int, int]] = []  # (texts in the call, torch threads while it ran)
     record = threading.Lock()

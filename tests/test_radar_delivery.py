@@ -377,3 +377,86 @@ def test_app_serves_the_feed_by_token_and_by_name_behind_login(
     assert client.get(delivery.feed_path(token)).status_code == 200
     radar.remove_topic(TOPIC)
     assert client.get(delivery.feed_path(token)).status_code == 404  # the token went with the topic
+
+
+# --- SMTP over TLS ----------------------------------------------------------------------------------------
+
+
+def self_signed(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key; the client trusts it through SSL_CERT_FILE."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    return cert_path, key_path
+
+
+@pytest.mark.parametrize("security", ["starttls", "ssl"])
+def test_smtp_over_tls_with_login(security: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """STARTTLS (port 587 style) and implicit TLS (465 style) against a real TLS SMTP server; the client
+    verifies the server's certificate (trusted here through SSL_CERT_FILE)."""
+    import ssl
+    from email.message import EmailMessage
+
+    cert, key = self_signed(tmp_path)
+    server_tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_tls.load_cert_chain(cert, key)
+    inbox, port = Inbox(), free_port()
+    options: dict[str, Any] = (
+        {"tls_context": server_tls, "require_starttls": True}
+        if security == "starttls"
+        # aiosmtpd does not count implicit TLS as TLS for AUTH: the connection is encrypted all the same.
+        else {"ssl_context": server_tls, "auth_require_tls": False}
+    )
+    controller = Controller(inbox, hostname="127.0.0.1", port=port, authenticator=login_check, **options)
+    controller.start()
+    try:
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        settings = make_settings(
+            tmp_path / "home",
+            smtp_host="127.0.0.1",
+            smtp_port=port,
+            smtp_security=security,
+            smtp_user="alice",
+            smtp_password="right",
+        )
+        message = EmailMessage()
+        message["Subject"], message["From"], message["To"] = "digest", "radar@lab.test", "reader@lab.test"
+        message.set_content("papers")
+        delivery.send_email(settings, message)
+        assert [m[2]["Subject"] for m in inbox.messages] == ["digest"]
+        # Not trusting the certificate is a clear error, not a silent plain-text send.
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "none.pem"))
+        with pytest.raises(delivery.DeliveryError, match=r"SMTP server 127\.0\.0\.1"):
+            delivery.send_email(settings, message)
+        assert len(inbox.messages) == 1
+    finally:
+        controller.stop()

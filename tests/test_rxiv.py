@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import DATA_DIR, sample_records, write_jsonl
 
+from ingest.fields import label
 from ingest.normalize import RecordError
 from ingest.paper import InvalidDoi, Paper, archive_of, parse_rxiv_doi
 from ingest.rxiv import clean_rxiv_text, display_name, from_api_record
-from ingest.rxiv_subjects import RXIV_FIELD_NAMES, api_subject, subject_category
+from ingest.rxiv_subjects import RXIV_NAMES, api_subject, subject_category
 from ingest.sources import Skipped, read_jsonl
 
 RXIV_DATA = DATA_DIR / "biorxiv"
@@ -104,8 +105,9 @@ def test_names_show_like_arxiv_names_in_composed_unicode() -> None:
 def test_subject_codes_and_readable_names() -> None:
     assert subject_category("biorxiv", "Cancer Biology ") == "biorxiv:cancer-biology"
     assert subject_category("medrxiv", "HIV/AIDS") == "medrxiv:hiv-aids"
-    assert RXIV_FIELD_NAMES["biorxiv:neuroscience"] == "Neuroscience (bioRxiv)"
-    assert RXIV_FIELD_NAMES["medrxiv"] == "medRxiv"
+    assert label("biorxiv:neuroscience") == "bioRxiv Neuroscience (biorxiv:neuroscience)"
+    assert label("medrxiv") == "medRxiv (medrxiv)"
+    assert RXIV_NAMES["medrxiv:hiv-aids"] == "medRxiv HIV/AIDS"
     assert api_subject("biorxiv:cancer-biology") == "cancer_biology"
 
 

@@ -11,6 +11,13 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from assistant.compose.checks import (
+    NOT_FOUND_MARK,
+    drop_unfinished,
+    ends_finished,
+    find_uncited,
+    strip_prompt_echo,
+)
 from assistant.compose.citations import (
     check_citations,
     cited_numbers,
@@ -27,9 +34,11 @@ from assistant.compose.extractive import (
     sentence_support,
     split_sentences,
 )
+from assistant.compose.generation import generate_over_sources, numbers_text
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.search.retrieval import Hit, RetrievalError, Retriever
+from assistant.search.same_work import also_fields
 from ingest.catalog import PaperFilter
 from ingest.paper import Paper
 from ingest.settings import Settings
@@ -65,6 +74,8 @@ class Source:
             "pdf_url": paper.pdf_url,
             "score": round(self.hit.score, 6),
             "relevance": round(self.hit.relevance, 4),
+            **paper.source_fields(),
+            **also_fields(self.hit),
         }
 
 
@@ -82,7 +93,10 @@ class Answer:
     found: bool  # False => text says "I could not find this in the indexed papers"
     notices: list[str] = field(default_factory=list)
     removed_citations: list[int] = field(default_factory=list)
+    # Flagged sentences: those citing no source (also in `uncited_sentences`) and those the cited abstract
+    # does not support.
     unsupported_sentences: list[str] = field(default_factory=list)
+    uncited_sentences: list[str] = field(default_factory=list)
 
     @property
     def citations(self) -> dict[int, str]:
@@ -102,7 +116,19 @@ class Answer:
             "notices": list(self.notices),
             "removed_citations": list(self.removed_citations),
             "unsupported_sentences": list(self.unsupported_sentences),
+            "uncited_sentences": list(self.uncited_sentences),
         }
+
+
+@dataclass
+class CheckedText:
+    """Text after the citation check: invalid numbers removed, the valid ones used, flagged sentences."""
+
+    text: str
+    removed: list[int]
+    used: list[int]
+    uncited: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
 
 
 def format_sources(sources: Sequence[Source], abstract_chars: int = 2500) -> str:
@@ -167,7 +193,7 @@ def find_unsupported(
 
 _BULLET_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 LEXICAL_SUPPORT = 0.6
-_NOT_FOUND_MARK = "could not find this in the indexed papers"
+_NOT_FOUND_MARK = NOT_FOUND_MARK
 
 
 # --- follow-up questions --------------------------------------------------------------------------------
@@ -346,33 +372,39 @@ class Answerer(IndexComposer):
             on_sources(sources)
         if not relevant:
             return Answer(question, standalone, NOT_FOUND_TEXT, [], mode, False, notices)
-        text: str | None = None
+        checked: CheckedText | None = None
+        streamed = False  # whether the model's tokens reached `on_token` (then a fallback is not streamed)
+
+        def model_token(token: str) -> None:
+            nonlocal streamed
+            streamed = True
+            if on_token is not None:
+                on_token(token)
+
         if llm is not None:
-            text = self._generate(llm, standalone, sources, on_token, notices)
-        if text is None:
-            mode = "extractive"
-            text = self.extractive_text(standalone, sources)
-        checked = check_citations(neutralise_links(text), [s.number for s in sources])
-        text = checked.text.strip()
-        if checked.removed:
-            notices.append(
-                "Removed citation"
-                + ("s " if len(checked.removed) > 1 else " ")
-                + ", ".join(f"[{n}]" for n in checked.removed)
-                + f": only sources [1] to [{len(sources)}] exist."
+            checked = self._model_answer(
+                llm, standalone, sources, model_token if on_token is not None else None, notices
             )
-        if mode == "extractive" and on_token is not None:
-            stream_lines(text, on_token)  # a quoted answer streams line by line, like a model's
-        found = not (_NOT_FOUND_MARK in text.lower() and not checked.used)
-        unsupported: list[str] = []
-        if mode == "llm" and found:
-            unsupported = find_unsupported(text, sources, self.bank, self.settings.min_support)
-            if unsupported:
-                notices.append(
-                    f"{len(unsupported)} sentence{'s' if len(unsupported) > 1 else ''} not supported by the "
-                    "cited abstract (flagged)."
-                )
-        return Answer(question, standalone, text, sources, mode, found, notices, checked.removed, unsupported)
+        if checked is None:
+            mode = "extractive"
+            valid = [s.number for s in sources]
+            checked = checked_citations(self.extractive_text(standalone, sources), valid, valid, notices)
+            if on_token is not None and not streamed:
+                stream_lines(checked.text, on_token)  # a quoted answer streams line by line, like a model's
+        found = not (_NOT_FOUND_MARK in checked.text.lower() and not checked.used)
+        flagged = checked.uncited + [s for s in checked.unsupported if s not in checked.uncited]
+        return Answer(
+            question,
+            standalone,
+            checked.text,
+            sources,
+            mode,
+            found,
+            notices,
+            checked.removed,
+            flagged,
+            checked.uncited,
+        )
 
     # --- steps ------------------------------------------------------------------------------------------
 
@@ -405,7 +437,7 @@ class Answerer(IndexComposer):
         rewrite = rewrite_follow_up(text, prev_standalone, previous_answer, previous)
         standalone = rewrite.question
         if llm is not None:
-            condensed = self._condense_with_llm(llm, text, history, previous, notices)
+            condensed = self._condense_with_llm(llm, text, history, previous, notices, standalone)
             if condensed:
                 standalone = condensed
         if rewrite.only_ids:
@@ -440,7 +472,10 @@ class Answerer(IndexComposer):
         history: Sequence[tuple[str, str]],
         previous: Sequence[Source],
         notices: list[str],
+        simple: str,
     ) -> str | None:
+        """The model's standalone rewrite of a follow-up, or None after saying why `simple` (the
+        deterministic rewrite) is searched for instead."""
         turns = []
         for user, assistant in history[-3:]:
             turns.append(f"User: {user.strip()}")
@@ -449,38 +484,104 @@ class Answerer(IndexComposer):
         prompt = render_prompt(
             "condense-question", history="\n".join(turns), previous_sources=listed, question=question
         )
+        instead = f"searched for “{_clip(simple, 160)}” instead"
         try:
-            reply = llm.chat([Message("user", prompt)])
+            reply = llm.generate([Message("user", prompt)], max_tokens=self.settings.llm_max_tokens_rewrite)
         except LLMError as err:
+            notices.append(f"The language model could not rewrite your follow-up ({err}); {instead}.")
+            return None
+        lines = [ln.strip() for ln in reply.text.splitlines() if ln.strip()]
+        line = lines[0] if lines else ""
+        line = re.sub(r"^(?:standalone question:\s*)", "", line, flags=re.IGNORECASE).strip().strip("\"'")
+        if not reply.complete and len(lines) <= 1:
             notices.append(
-                f"Could not rewrite the follow-up with the language model ({err}); used a simple rewrite."
+                f"The language model's rewrite of your follow-up was cut off ({reply.cut}); {instead}."
             )
             return None
-        line = next((ln.strip() for ln in reply.splitlines() if ln.strip()), "")
-        line = re.sub(r"^(?:standalone question:\s*)", "", line, flags=re.IGNORECASE).strip().strip("\"'")
-        return line if 0 < len(line) <= 500 else None
+        if not 0 < len(line) <= 500:
+            notices.append(f"The language model gave no usable rewrite of your follow-up; {instead}.")
+            return None
+        return line
 
-    def _generate(
+    def _model_answer(
         self,
         llm: LLMClient,
         question: str,
         sources: Sequence[Source],
         on_token: Callable[[str], None] | None,
         notices: list[str],
-    ) -> str | None:
-        prompt = render_prompt(
-            "answer", question=question, sources=format_sources(sources), count=len(sources)
+    ) -> CheckedText | None:
+        """The model's answer, checked: prompt echoes removed, an unfinished end cut off, invalid citations
+        removed, uncited and unsupported sentences flagged. None (with a notice) when the caller must fall
+        back to extractive mode: the model failed, wrote nothing usable, or cited no source at all."""
+
+        def render(kept: Sequence[Source], abstract_chars: int) -> str:
+            return render_prompt(
+                "answer", question=question, sources=format_sources(kept, abstract_chars), count=len(kept)
+            )
+
+        result = generate_over_sources(
+            llm,
+            system=load_prompt("system"),
+            render=render,
+            sources=sources,
+            context_window=self.settings.llm_context_window,
+            max_tokens=self.settings.llm_max_tokens_answer,
+            abstract_chars=ANSWER_ABSTRACT_CHARS,
+            on_token=on_token,
+            notices=notices,
         )
-        messages = [Message("system", load_prompt("system")), Message("user", prompt)]
-        try:
-            reply = llm.chat(messages, on_token=on_token)
-        except LLMError as err:
-            notices.append(f"Language model unavailable: {err}. Fell back to extractive mode.")
+        if result is None:
             return None
-        if not reply.strip():
-            notices.append("The language model returned an empty answer. Fell back to extractive mode.")
+        generation = result.generation
+        titles = {s.number: s.paper.title for s in sources}
+        text, echoed = strip_prompt_echo(neutralise_links(generation.text), result.prompt, titles)
+        if echoed:
+            notices.append(
+                f"Removed {echoed} line{'s' if echoed > 1 else ''} in which the model repeated its prompt or "
+                "the source list (citations there do not count)."
+            )
+        if not text.strip():
+            said = (
+                "returned an empty answer"
+                if generation.complete
+                else f"stopped before writing an answer ({generation.cut})"
+            )
+            notices.append(f"The language model {said}. Fell back to extractive mode.")
             return None
-        return reply
+        if not generation.complete or not ends_finished(text):
+            text, fragment = drop_unfinished(text, strict=not generation.complete)
+            why = generation.cut or "it stopped in the middle of a sentence"
+            notices.append(
+                f"The model's answer is incomplete: {why}."
+                + (" Its unfinished last sentence was removed." if fragment else "")
+            )
+            if not text.strip():
+                notices.append("Nothing complete was left of it. Fell back to extractive mode.")
+                return None
+        checked = checked_citations(text, result.sent, [s.number for s in sources], notices)
+        if _NOT_FOUND_MARK in checked.text.lower() and not checked.used:
+            return checked
+        if not checked.used:
+            notices.append(
+                "The language model's answer cites none of the sources, so it is not shown: fell back to "
+                "extractive mode (sentences quoted from the abstracts)."
+            )
+            return None
+        checked.uncited = find_uncited(checked.text, result.sent)
+        if checked.uncited:
+            count = len(checked.uncited)
+            notices.append(
+                f"{count} sentence{'s' if count > 1 else ''} cite{'' if count > 1 else 's'} no source "
+                "(flagged)."
+            )
+        checked.unsupported = find_unsupported(checked.text, sources, self.bank, self.settings.min_support)
+        if checked.unsupported:
+            count = len(checked.unsupported)
+            notices.append(
+                f"{count} sentence{'s' if count > 1 else ''} not supported by the cited abstract (flagged)."
+            )
+        return checked
 
     def extractive_text(self, question: str, sources: Sequence[Source], limit: int = 6) -> str:
         query = self.retriever.embedder.encode_query(question)
@@ -490,6 +591,27 @@ class Answerer(IndexComposer):
             return NOT_FOUND_TEXT
         titles = {s.number: escape_markdown(s.paper.title) for s in sources}
         return compose_answer(quotes, titles)
+
+
+ANSWER_ABSTRACT_CHARS = 2500
+
+
+def checked_citations(
+    text: str, valid: Sequence[int], listed: Sequence[int], notices: list[str]
+) -> CheckedText:
+    """Links neutralised, citations of numbers outside `valid` removed and reported. `listed` are all the
+    numbered sources shown; `valid` those the text could draw on (the model saw only those)."""
+    checked = check_citations(neutralise_links(text), valid)
+    if checked.removed:
+        marks = ", ".join(f"[{n}]" for n in checked.removed)
+        plural = "s" if len(checked.removed) > 1 else ""
+        if list(valid) == list(range(1, len(listed) + 1)):
+            notices.append(f"Removed citation{plural} {marks}: only sources [1] to [{len(listed)}] exist.")
+        else:
+            notices.append(
+                f"Removed citation{plural} {marks}: the model was given sources {numbers_text(valid)} only."
+            )
+    return CheckedText(checked.text.strip(), checked.removed, checked.used)
 
 
 def stream_lines(text: str, on_token: Callable[[str], None]) -> None:

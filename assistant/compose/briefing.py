@@ -27,14 +27,17 @@ from assistant.compose.answer import (
     find_unsupported,
     format_sources,
 )
+from assistant.compose.checks import drop_unfinished, ends_finished, find_uncited, strip_prompt_echo
 from assistant.compose.citations import check_citations, escape_markdown, neutralise_links
 from assistant.compose.extractive import cite, rank_quotes, split_sentences
-from assistant.compose.llm import LLMClient, LLMError, Message
+from assistant.compose.generation import generate_over_sources
+from assistant.compose.llm import LLMClient
 from assistant.compose.prompts import load_prompt, render_prompt
 from ingest.catalog import PaperFilter
 from ingest.paper import Paper, archive_of
 
 MAX_AUTO_FIELDS = 3
+BRIEFING_ABSTRACT_CHARS = 1500
 OVERVIEW_HEADING = "## Overview"
 BRIDGES_HEADING = "## Bridges"
 OPEN_HEADING = "## Open questions"
@@ -62,6 +65,15 @@ _GENERIC = frozenset(
     )
 )
 _URL = re.compile(r"https?://\S+|www\.\S+|\S+\.(?:com|org|io|net)\S*", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class ModelProse:
+    """The model's sections by key (overview, a field, bridges, open), and its sentences citing nothing."""
+
+    prose: dict[str, str]
+    uncited: list[str]
+    removed: list[int]  # citations of sources the model was not given, taken out
 
 
 class BriefingError(ValueError):
@@ -95,7 +107,8 @@ class Briefing:
     since: date | None = None
     until: date | None = None
     removed_citations: list[int] = field(default_factory=list)
-    unsupported_sentences: list[str] = field(default_factory=list)
+    unsupported_sentences: list[str] = field(default_factory=list)  # flagged: uncited or unsupported
+    uncited_sentences: list[str] = field(default_factory=list)
 
     def to_bibtex(self) -> str:
         return bibtex_entries([s.paper for s in self.sources])
@@ -121,6 +134,7 @@ class Briefing:
             "notices": list(self.notices),
             "removed_citations": list(self.removed_citations),
             "unsupported_sentences": list(self.unsupported_sentences),
+            "uncited_sentences": list(self.uncited_sentences),
         }
 
 
@@ -184,10 +198,13 @@ class Briefer(IndexComposer):
             briefing.markdown = self._empty_markdown(topic, wanted, base)
             return briefing
         prose: dict[str, str] | None = None
+        uncited: list[str] = []
+        removed: list[int] = []
         if llm is not None:
-            prose = self._llm_prose(llm, topic, wanted, sections, sources, bridges, base, on_token, notices)
-            if prose is not None:
+            written = self._llm_prose(llm, topic, wanted, sections, sources, bridges, base, on_token, notices)
+            if written is not None:
                 briefing.mode = "llm"
+                prose, uncited, removed = written.prose, written.uncited, written.removed
         extractive = self._extractive_prose(topic, wanted, sections, sources, bridges)
         if prose is None:
             prose = extractive
@@ -197,20 +214,25 @@ class Briefer(IndexComposer):
         markdown = self._assemble(topic, wanted, sections, sources, prose, base)
         checked = check_citations(markdown, [s.number for s in sources])
         briefing.markdown = checked.text
-        briefing.removed_citations = checked.removed
-        if checked.removed:
+        briefing.removed_citations = sorted(set(removed) | set(checked.removed))
+        if briefing.removed_citations:
             notices.append(
-                "Removed citation(s) " + ", ".join(f"[{n}]" for n in checked.removed) + f": only [1] to "
-                f"[{len(sources)}] exist."
+                "Removed citation(s) " + ", ".join(f"[{n}]" for n in briefing.removed_citations) + ": only "
+                f"[1] to [{len(sources)}] exist, and the model was given only the sources in its prompt."
             )
         if briefing.mode == "llm":
-            briefing.unsupported_sentences = find_unsupported(
+            unsupported = find_unsupported(
                 briefing.markdown.split("## References")[0], sources, self.bank, self.settings.min_support
             )
-            if briefing.unsupported_sentences:
+            briefing.uncited_sentences = uncited
+            briefing.unsupported_sentences = uncited + [s for s in unsupported if s not in uncited]
+            if uncited:
                 notices.append(
-                    f"{len(briefing.unsupported_sentences)} sentence(s) not supported by the cited abstract "
-                    "(flagged)."
+                    f"{len(uncited)} sentence(s) of the model's briefing cite no source (flagged)."
+                )
+            if unsupported:
+                notices.append(
+                    f"{len(unsupported)} sentence(s) not supported by the cited abstract (flagged)."
                 )
         return briefing
 
@@ -326,32 +348,65 @@ class Briefer(IndexComposer):
         base: PaperFilter,
         on_token: Callable[[str], None] | None,
         notices: list[str],
-    ) -> dict[str, str] | None:
-        grouped = []
-        for section in sections:
-            grouped.append(
-                f"### Field: {section.field}\n{format_sources(section.sources, abstract_chars=1500)}"
-            )
+    ) -> ModelProse | None:
         headings = [OVERVIEW_HEADING, *(f"## {s.field}" for s in sections), BRIDGES_HEADING, OPEN_HEADING]
         connections = "\n".join(f"- {b.kind}: {fence_safe(b.label)} {_marks(b.numbers)}" for b in bridges)
-        prompt = render_prompt(
-            "briefing",
-            topic=fence_safe(topic),
-            window=window_text(base),
-            fields=", ".join(s.field for s in sections),
-            sources="\n\n".join(grouped),
-            bridges=connections or "- none found",
-            sections="\n".join(headings),
-            count=len(sources),
-        )
-        try:
-            reply = llm.chat(
-                [Message("system", load_prompt("system")), Message("user", prompt)], on_token=on_token
+
+        def render(kept: Sequence[Source], abstract_chars: int) -> str:
+            sent = {s.number for s in kept}
+            grouped = [
+                f"### Field: {section.field}\n"
+                + format_sources([s for s in section.sources if s.number in sent], abstract_chars)
+                for section in sections
+            ]
+            return render_prompt(
+                "briefing",
+                topic=fence_safe(topic),
+                window=window_text(base),
+                fields=", ".join(s.field for s in sections),
+                sources="\n\n".join(grouped),
+                bridges=connections or "- none found",
+                sections="\n".join(headings),
+                count=len(sources),
             )
-        except LLMError as err:
-            notices.append(f"Language model unavailable: {err}. Fell back to extractive mode.")
+
+        # When not all fit, the least relevant papers (across fields) are left out first.
+        by_relevance = sorted(sources, key=lambda s: (-s.hit.relevance, s.number))
+        result = generate_over_sources(
+            llm,
+            system=load_prompt("system"),
+            render=render,
+            sources=by_relevance,
+            context_window=self.settings.llm_context_window,
+            max_tokens=self.settings.llm_max_tokens_briefing,
+            abstract_chars=BRIEFING_ABSTRACT_CHARS,
+            on_token=on_token,
+            notices=notices,
+        )
+        if result is None:
             return None
-        parts = split_sections(neutralise_links(reply))
+        generation = result.generation
+        titles = {s.number: s.paper.title for s in sources}
+        reply, echoed = strip_prompt_echo(neutralise_links(generation.text), result.prompt, titles)
+        if echoed:
+            notices.append(
+                f"Removed {echoed} line(s) in which the model repeated its prompt or the source list."
+            )
+        if not generation.complete or not ends_finished(reply):
+            reply, _ = drop_unfinished(reply, strict=not generation.complete)
+            why = generation.cut or "it stopped in the middle of a sentence"
+            notices.append(
+                f"The model's briefing is incomplete: {why}. Its unfinished end was removed; sections it did "
+                "not write are quoted from the abstracts."
+            )
+        checked = check_citations(reply, result.sent)
+        if not checked.used:
+            notices.append(
+                "The language model's briefing cites none of the sources, so it is not shown: fell back to "
+                "extractive mode."
+            )
+            return None
+        parts = split_sections(checked.text)
         prose: dict[str, str] = {}
         for heading, body in parts.items():
             key = heading.lower()
@@ -370,7 +425,13 @@ class Briefer(IndexComposer):
                 "The language model's briefing had none of the expected sections: used extractive text."
             )
             return None
-        return prose
+        uncited = [
+            sentence
+            for key, body in prose.items()
+            if key != "bridges"  # built from the application's connections
+            for sentence in find_uncited(body, result.sent)
+        ]
+        return ModelProse(prose, uncited, checked.removed)
 
     # --- assembly ------------------------------------------------------------------------------------------
 
@@ -510,7 +571,7 @@ def references_markdown(sources: Sequence[Source]) -> str:
         lines.append(
             f"{source.number}. {escape_markdown(paper.short_authors().rstrip('.'))}. "
             f"*{escape_markdown(paper.title)}*. "
-            f"arXiv:{paper.id} [{paper.primary_category}], {when}. "
+            f"{paper.reference_id} [{paper.primary_category}], {when}. "
             f"[abs]({paper.abs_url}) · [PDF]({paper.pdf_url})"
         )
     return "\n".join(lines)
@@ -579,6 +640,9 @@ def bibtex_entries(papers: Sequence[Paper]) -> str:
     taken: set[str] = set()
     entries = []
     for paper in papers:
+        if paper.source != "arxiv":
+            entries.append(_bibtex_preprint(paper, taken))
+            continue
         fields = [
             ("title", "{" + bibtex_escape(paper.title) + "}"),
             ("author", " and ".join(bibtex_escape(a) for a in paper.authors) or "Unknown"),
@@ -593,3 +657,19 @@ def bibtex_entries(papers: Sequence[Paper]) -> str:
         body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
         entries.append(f"@misc{{{bibtex_key(paper, taken)},\n{body}\n}}\n")
     return "\n".join(entries)
+
+
+def _bibtex_preprint(paper: Paper, taken: set[str]) -> str:
+    """A bioRxiv/medRxiv preprint: `@article` with the server as journal, its DOI and its versioned page."""
+    fields = [
+        ("title", "{" + bibtex_escape(paper.title) + "}"),
+        ("author", " and ".join(bibtex_escape(a) for a in paper.authors) or "Unknown"),
+        ("journal", paper.source_label),
+        ("year", str(paper.year or "")),
+        ("doi", bibtex_escape(paper.id)),
+        ("url", paper.abs_url),
+    ]
+    if paper.published_doi:
+        fields.append(("note", "Published version: doi:" + bibtex_escape(paper.published_doi)))
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
+    return f"@article{{{bibtex_key(paper, taken)},\n{body}\n}}\n"

@@ -1,30 +1,34 @@
-"""What `academichub ingest --daily` fetches: the arXiv request for the fields of all saved radar topics.
+"""What `academichub ingest --daily` fetches: the requests for the fields of all saved radar topics.
 
-The radar decides the fields (its saved topics, read from its store); ingest decides what a daily arXiv
-request is (`ingest.sources.daily_arxiv_request`).
+The radar decides the fields (its saved topics, read from its store); ingest decides what a daily request
+is: one arXiv request for the arXiv fields (`ingest.sources.daily_arxiv_request`) and one bioRxiv/medRxiv API
+request per server field (`biorxiv`) or subject (`biorxiv:neuroscience`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from assistant.radar.service import RadarError
 from assistant.radar.store import saved_fields, saved_topic_names
 from ingest.catalog import Catalog
+from ingest.rxiv_api import RxivRequest
+from ingest.rxiv_subjects import rxiv_server
 from ingest.settings import Settings
 from ingest.sources import ArxivRequest, daily_arxiv_request
 
 
-def daily_request(
+def daily_requests(
     settings: Settings,
     catalog: Catalog,
     extra_categories: Sequence[str] = (),
     max_results: int | None = None,
     today: date | None = None,
-) -> ArxivRequest:
-    """Yesterday's and today's submissions (UTC, arXiv's clock) in the fields of all saved topics plus
-    `extra_categories`; a RadarError saying what to add when there are none."""
+) -> tuple[ArxivRequest | None, list[RxivRequest]]:
+    """Yesterday's and today's postings (UTC, arXiv's clock) in the fields of all saved topics plus
+    `extra_categories`: the arXiv request (None when no field is arXiv's) and the bioRxiv/medRxiv requests;
+    a RadarError saying what to add when there are no fields."""
     fields = list(
         dict.fromkeys(
             [*saved_fields(settings.state_path), *(c.strip() for c in extra_categories if c.strip())]
@@ -42,4 +46,17 @@ def daily_request(
             "name no fields: add --field when saving a topic, or give --category"
         )
     day = today or datetime.now(UTC).date()
-    return daily_arxiv_request(fields, catalog.known_categories(), day, max_results)
+    rxiv = [
+        RxivRequest(
+            server=server, since=day - timedelta(days=1), until=day, category=name if ":" in name else None
+        )
+        for name in fields
+        if (server := rxiv_server(name))
+    ]
+    arxiv_fields = [name for name in fields if not rxiv_server(name)]
+    arxiv = (
+        daily_arxiv_request(arxiv_fields, catalog.known_categories(), day, max_results)
+        if arxiv_fields
+        else None
+    )
+    return arxiv, rxiv

@@ -413,12 +413,7 @@ def library_matches(radar: Radar, topic_id: int, topic: Topic, candidates: set[s
 
 
 def _vectors(radar: Radar, ids: list[str]) -> dict[str, np.ndarray]:
-    if not ids:
-        return {}
-    got = radar.retriever.vectors.collection.get(ids=ids, include=["embeddings"])
-    return {
-        pid: np.asarray(vec, dtype=np.float32) for pid, vec in zip(got["ids"], got["embeddings"], strict=True)
-    }
+    return radar.retriever.vectors.vectors_of(ids)
 
 
 def library_of(radar: Radar, name: str) -> list[dict[str, Any]]:

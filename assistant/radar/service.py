@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.radar.store import FeedEntry, RadarStore, StoredTopic, Topic, Window
 from assistant.radar.windows import catalog_moved, open_next_window, since_phrase, window_paper_ids
 from assistant.search.retrieval import Hit, RetrievalError, Retriever, make_filter
+from assistant.search.same_work import also_fields
 from ingest.catalog import fold
 from ingest.settings import Settings
 
@@ -113,6 +114,8 @@ def hit_to_dict(hit: Hit, followed_author: str | None = None) -> dict[str, Any]:
         "relevance": round(hit.relevance, 4),
         "score": round(hit.score, 6),
         "followed_author": followed_author,
+        **paper.source_fields(),
+        **also_fields(hit),
     }
 
 

@@ -12,13 +12,14 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 
+from assistant.search.same_work import merge_same_work
 from ingest.catalog import Catalog, CatalogError, PaperFilter, QueryTerms, TermMatch
 from ingest.embedding import Embedder, get_embedder
-from ingest.paper import Paper
+from ingest.paper import SOURCE_LABELS, Paper
 from ingest.settings import Settings
 from ingest.vectors import VectorIndex, consistency_problem
 
@@ -55,6 +56,7 @@ class Hit:
     relevance: float
     dense_rank: int | None = None
     lexical_rank: int | None = None
+    also: tuple[Paper, ...] = ()  # the same work on another server (arXiv and bioRxiv, say): one result
 
 
 def fts_terms(text: str) -> list[str]:
@@ -147,6 +149,11 @@ class Retriever:
             )
         if paper_filter.categories:
             self.check_categories(paper_filter.categories)
+        unknown_sources = [s for s in paper_filter.sources if s not in SOURCE_LABELS]
+        if unknown_sources:
+            raise RetrievalError(
+                f"unknown source {', '.join(map(repr, unknown_sources))}: choose {', '.join(SOURCE_LABELS)}"
+            )
         if self.catalog.count() == 0:
             # An empty catalog beside a filled vector store is a lost catalog, not an empty index.
             lost = consistency_problem(0, 0, self.vectors.count(), self.settings.home)
@@ -199,26 +206,40 @@ class Retriever:
             # Classic MMR (query cosine vs redundancy, on one scale) after the best fused paper: fused RRF
             # scores fall off too steeply for a redundancy penalty to ever change the picks.
             order = [*pool[:1], *mmr(found.query_vector, pool[1:], found.vectors, k - 1, seed=pool[:1])]
-        top = order[:k]
-        if found.query_vector is not None:
-            self._add_vectors(found, top)
-        papers = self.catalog.get_papers(top)
+        return self._hits(order, k, found, fused)
+
+    def _hits(self, order: list[str], k: int, found: Candidates, fused: dict[str, float]) -> list[Hit]:
+        """The top k results; the same work on two servers is one result, and the next papers fill in."""
         dense_rank = {d: i for i, (d, _) in enumerate(found.dense, start=1)}
         lexical_rank = {d: i for i, (d, _) in enumerate(found.lexical, start=1)}
-        hits = []
-        for doc_id in top:
-            if doc_id not in papers:
-                continue  # vector without a catalog row: never shown
-            vector = found.vectors.get(doc_id)
-            qvec = found.query_vector
-            relevance = (
-                float(np.clip(vector @ qvec, 0.0, 1.0)) if vector is not None and qvec is not None else 0.0
-            )
-            hits.append(
-                Hit(
-                    papers[doc_id], fused[doc_id], relevance, dense_rank.get(doc_id), lexical_rank.get(doc_id)
+        hits: list[Hit] = []
+        start = 0
+        while len(hits) < k and start < len(order):
+            top = order[start : start + k - len(hits)]
+            start += len(top)
+            if found.query_vector is not None:
+                self._add_vectors(found, top)
+            papers = self.catalog.get_papers(top)
+            for doc_id in top:
+                if doc_id not in papers:
+                    continue  # vector without a catalog row: never shown
+                vector = found.vectors.get(doc_id)
+                qvec = found.query_vector
+                relevance = (
+                    float(np.clip(vector @ qvec, 0.0, 1.0))
+                    if vector is not None and qvec is not None
+                    else 0.0
                 )
-            )
+                hits.append(
+                    Hit(
+                        papers[doc_id],
+                        fused[doc_id],
+                        relevance,
+                        dense_rank.get(doc_id),
+                        lexical_rank.get(doc_id),
+                    )
+                )
+            hits = merge_same_work(hits)
         return hits
 
     def candidates(
@@ -278,34 +299,19 @@ class Retriever:
     def _dense(
         self, qvec: np.ndarray, depth: int, allowed: list[str] | None, vectors: dict[str, np.ndarray]
     ) -> list[tuple[str, float]]:
-        """Top `depth` (id, cosine) from Chroma, among `allowed` ids when filtering (exact, not post-hoc).
-
-        Straight to the Chroma collection rather than through llama-index's wrapper, which also fetches
-        every document text and metadata: 7 ms instead of 22 ms per query on the June corpus (measured)."""
-        collection = self.vectors.collection
-        total = len(allowed) if allowed is not None else collection.count()
-        n = min(depth, total)
-        if n <= 0:
-            return []
-        extra: dict[str, Any] = {"ids": allowed} if allowed is not None else {}
-        result = collection.query(
-            query_embeddings=[qvec.tolist()], n_results=n, include=["distances", "embeddings"], **extra
-        )
-        ids = result["ids"][0]
-        embeddings = result["embeddings"][0] if result.get("embeddings") is not None else [None] * len(ids)
+        """Top `depth` (id, cosine) from Chroma, among `allowed` ids when filtering (exact, not post-hoc);
+        the papers' vectors go to `vectors` (relevance and MMR use them)."""
         ranked = []
-        for pid, distance, vector in zip(ids, result["distances"][0], embeddings, strict=True):
-            ranked.append((pid, 1.0 - float(distance)))  # cosine space: distance = 1 - cosine similarity
+        for pid, cosine, vector in self.vectors.nearest(qvec, depth, among=allowed):
+            ranked.append((pid, cosine))
             if vector is not None:
-                vectors[pid] = np.asarray(vector, dtype=np.float32)
+                vectors[pid] = vector
         return ranked
 
     def _add_vectors(self, found: Candidates, ids: list[str]) -> None:
         missing = [d for d in ids if d not in found.vectors]
         if missing:
-            got = self.vectors.collection.get(ids=missing, include=["embeddings"])
-            for pid, vec in zip(got["ids"], got["embeddings"], strict=True):
-                found.vectors[pid] = np.asarray(vec, dtype=np.float32)
+            found.vectors.update(self.vectors.vectors_of(missing))
 
 
 @dataclass
@@ -420,9 +426,11 @@ def make_filter(
     author: str | None = None,
     exclude_ids: set[str] | frozenset[str] | None = None,
     only_ids: set[str] | frozenset[str] | None = None,
+    sources: list[str] | tuple[str, ...] | None = None,
 ) -> PaperFilter:
     return PaperFilter(
         categories=tuple(c.strip() for c in (categories or ()) if c and c.strip()),
+        sources=tuple(s.strip().lower() for s in (sources or ()) if s and s.strip()),
         since=since,
         until=until,
         author=author.strip() if author and author.strip() else None,

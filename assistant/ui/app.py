@@ -28,6 +28,7 @@ from assistant.compose.answer import Answer, Answerer, Source
 from assistant.compose.briefing import Briefer, Briefing
 from assistant.compose.llm import get_llm
 from assistant.compose.safe_markdown import SafeStream
+from assistant.radar import charts
 from assistant.radar.service import FeedBatch, Radar
 from assistant.search.retrieval import Retriever
 from assistant.ui import chat_view as view
@@ -70,6 +71,10 @@ class Engine:
         self.answerer = Answerer(settings, self.retriever, self.llm)
         self.briefer = Briefer(settings, self.retriever, self.llm, bank=self.answerer.bank)
         self.radar = Radar(settings, self.retriever, briefer=self.briefer)
+
+    def model_warning(self) -> str | None:
+        """A warning when the model server does not list ACADEMICHUB_MODEL (asked once, then cached)."""
+        return self.llm.model_warning() if self.llm is not None else None
 
     def status(self) -> IndexStatus:
         catalog = self.retriever.catalog
@@ -159,6 +164,7 @@ class Result:
     numbered: list[tuple[int, Paper]]
     shown_ids: set[str] = field(default_factory=set)
     bibtex: str | None = None
+    map_svg: str | None = None  # a briefing's field map, exported beside its Markdown
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -325,6 +331,9 @@ async def on_chat_start() -> None:
     cl.user_session.set("history", [])
     cl.user_session.set("results", {})
     await send_settings(profile())
+    warning = await in_thread(engine().model_warning)
+    if warning:
+        await cl.Message(content=view.model_warning_markdown(warning), author="AcademicHub").send()
 
 
 @cl.on_settings_update
@@ -358,7 +367,7 @@ def source_elements(sources: list[Source]) -> list[cl.Text]:
     return [
         cl.Text(
             name=view.marker(s.number),
-            content=view.source_markdown(s.number, s.paper, s.hit.relevance),
+            content=view.source_markdown(s.number, s.paper, s.hit.relevance, s.hit.also),
             display="side",
         )
         for s in sources
@@ -379,22 +388,34 @@ def result_actions(result: Result) -> list[cl.Action]:
     return actions
 
 
-EXPORT_LABELS = {"text/markdown": "Export Markdown", "application/x-bibtex": "Export BibTeX"}
+EXPORT_LABELS = {
+    "text/markdown": "Export Markdown",
+    "application/x-bibtex": "Export BibTeX",
+    "image/svg+xml": "Export field map (SVG)",
+}
 
 
 def export_element(result: Result) -> cl.CustomElement:
     """One-click Markdown/BibTeX downloads under the message (public/elements/AcademicHubExport.jsx)."""
-    files = view.export_files(result.title, result.body, result.numbered, result.bibtex)
-    return cl.CustomElement(
-        name="AcademicHubExport",
-        display="inline",
-        props={
-            "files": [
-                {"name": f.name, "mime": f.mime, "content": f.content, "label": EXPORT_LABELS[f.mime]}
-                for f in files
-            ]
-        },
-    )
+    files = [
+        {"name": f.name, "mime": f.mime, "content": f.content, "label": EXPORT_LABELS[f.mime]}
+        for f in view.export_files(result.title, result.body, result.numbered, result.bibtex)
+    ]
+    if result.map_svg:  # a briefing's field map travels with its Markdown, which shows it
+        picture = f"{view.slug(result.title)}-map.svg"
+        for item in files:
+            if item["mime"] == "text/markdown":
+                reference = f"\n\n## Field map\n\n![The briefing's papers by field]({picture})\n"
+                item["content"] = item["content"].rstrip() + reference
+        files.append(
+            {
+                "name": picture,
+                "mime": "image/svg+xml",
+                "content": result.map_svg,
+                "label": EXPORT_LABELS["image/svg+xml"],
+            }
+        )
+    return cl.CustomElement(name="AcademicHubExport", display="inline", props={"files": files})
 
 
 def message_elements(result: Result, sources: list[Source]) -> list[Any]:
@@ -413,8 +434,17 @@ def shown_sources(text: str, sources: list[Source]) -> tuple[list[Source], list[
     return [by_number[s.number] for s in cited], [by_number[s.number] for s in also]
 
 
-def rendered(notices: list[str], text: str, cited: list[Source], also: list[Source]) -> str:
+def rendered(
+    notices: list[str],
+    text: str,
+    cited: list[Source],
+    also: list[Source],
+    flagged: list[str] | None = None,
+    uncited: list[str] | None = None,
+) -> str:
     parts = [view.notices_markdown(notices) + text.strip()]
+    if flagged:  # the model's sentences that failed the citation check, right under the text
+        parts.append(view.flagged_markdown(flagged, uncited or []))
     listing = view.sources_list_markdown(numbered(cited), numbered(also))
     if listing:
         parts.append(listing)
@@ -498,14 +528,17 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
         kind="answer",
         query=answer.standalone_question or question,
         title=answer.standalone_question or question,
-        body=answer.text,  # exports carry the text without the app's notices
+        # exports carry the text without the app's notices, but with the flagged sentences
+        body=answer.text + view.flagged_suffix(answer.unsupported_sentences, answer.uncited_sentences),
         numbered=numbered(cited + also),
         shown_ids=set(exclude or ()) | {s.paper.id for s in answer.sources},
     )
     remember(result)
     if not standalone:
         cl.user_session.set("history", [*history, (question, answer.text)][-HISTORY_TURNS:])
-    msg.content = rendered(answer.notices, answer.text, cited, also)
+    msg.content = rendered(
+        answer.notices, answer.text, cited, also, answer.unsupported_sentences, answer.uncited_sentences
+    )
     msg.elements = message_elements(result, cited + also)
     msg.actions = result_actions(result) if answer.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
@@ -548,18 +581,27 @@ async def show_briefing(
         await close_step(step, briefing.sources)
     text = view.without_references(briefing.markdown)  # the Sources list below replaces it
     cited, also = shown_sources(text, briefing.sources)
+    points = await in_thread(charts.field_map, briefing, engine().retriever) if briefing.sources else None
     result = Result(
         kind=kind,
         query=topic,
         title=f"Briefing: {topic}",
-        body=text,  # exports carry the text without the app's notices
+        # exports carry the text without the app's notices, but with the flagged sentences
+        body=text + view.flagged_suffix(briefing.unsupported_sentences, briefing.uncited_sentences),
         numbered=numbered(cited + also),
         shown_ids=set(exclude or ()) | {s.paper.id for s in briefing.sources},
         bibtex=briefing.to_bibtex(),
+        map_svg=charts.field_map_svg(points) if points and points.points else None,
     )
     remember(result)
-    msg.content = rendered(briefing.notices, text, cited, also)
-    msg.elements = message_elements(result, cited + also)
+    msg.content = rendered(
+        briefing.notices, text, cited, also, briefing.unsupported_sentences, briefing.uncited_sentences
+    )
+    elements = message_elements(result, cited + also)
+    if points and points.points:  # the field map, next to the briefing
+        figure = charts.field_map_figure(points)
+        elements.append(cl.Plotly(name="Field map", figure=figure, display="inline", size="large"))
+    msg.elements = elements
     msg.actions = result_actions(result) if briefing.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
 
@@ -644,9 +686,15 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         actions.insert(
             0, cl.Action(name="radar_next", payload=payload, label="Show another batch", icon="refresh-cw")
         )
-    await cl.Message(content=head, author="AcademicHub").send()
+    chart: list[Any] = []
+    if not next_batch:  # how many matching papers each day brought, once per visit
+        counts = await in_thread(charts.daily_counts, engine().radar, name)
+        if counts.days:
+            figure = charts.radar_figure(counts)
+            chart = [cl.Plotly(name="Radar chart", figure=figure, display="inline", size="large")]
+    await cl.Message(content=head, elements=chart, author="AcademicHub").send()
     for position, hit in enumerate(batch.items, start=1):
-        card = view.paper_card_markdown(hit.paper, position, hit.relevance)
+        card = view.paper_card_markdown(hit.paper, position, hit.relevance, hit.also)
         followed = batch.followed.get(hit.paper.id)
         if followed:
             card += f"\n\n*by followed author {view.escape_md(followed)}*"
@@ -749,6 +797,13 @@ async def warm_up() -> None:
         await in_thread(engine().retriever.warm_up)
     except Exception as err:  # an empty or missing index is reported in the chat, not at start-up
         log.warning("warm-up incomplete: %s", err)
+    try:
+        warning = await in_thread(engine().model_warning)  # lists the server's /v1/models once
+    except Exception as err:
+        log.warning("could not check the language model's name: %s", err)
+    else:
+        if warning:
+            log.warning("%s", warning)
 
 
 add_feed_routes(lambda: engine().radar)  # the topics' Atom feeds, on the app's own server

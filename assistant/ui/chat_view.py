@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from assistant.compose.briefing import BriefingError, bibtex_entries
-from assistant.compose.citations import cited_numbers, escape_markdown
+from assistant.compose.citations import cited_numbers, escape_markdown, neutralise_links
 from assistant.compose.llm import LLMError
 from assistant.radar.service import RadarError
 from assistant.search.retrieval import EmptyIndexError, RetrievalError, make_filter
@@ -52,11 +52,20 @@ def paper_byline(paper: Paper, authors: int = 3) -> str:
     return " · ".join(parts)
 
 
-def paper_links(paper: Paper) -> str:
-    return f"[arXiv abstract]({paper.abs_url}) · [PDF]({paper.pdf_url})"
+def paper_links(paper: Paper, also: Sequence[Paper] = ()) -> str:
+    """Links built from ids: the abstract page and PDF, the journal version when the server reports one,
+    and the same work on its other servers."""
+    links = f"[{paper.source_label} abstract]({paper.abs_url}) · [PDF]({paper.pdf_url})"
+    if paper.published_url:  # built from the DOI the server reports, never copied
+        links += f" · [journal version]({paper.published_url})"
+    for twin in also:
+        links += f" · [also on {twin.source_label}]({twin.abs_url})"
+    return links
 
 
-def source_markdown(number: int, paper: Paper, relevance: float | None = None) -> str:
+def source_markdown(
+    number: int, paper: Paper, relevance: float | None = None, also: Sequence[Paper] = ()
+) -> str:
     """The side panel opened by clicking [n]: title, authors, date, categories, links, abstract."""
     abstract = paper.abstract or ""
     if len(abstract) > ABSTRACT_PREVIEW_CHARS:
@@ -75,7 +84,7 @@ def source_markdown(number: int, paper: Paper, relevance: float | None = None) -
         "",
         f"**Categories:** {escape_md(', '.join(paper.categories)) or 'none'}",
         "",
-        f"**arXiv:** {escape_md(paper.id)} · {paper_links(paper)}",
+        f"**{paper.source_label}:** {escape_md(paper.id)} · {paper_links(paper, also)}",
     ]
     if paper.journal_ref:
         lines += ["", f"**Journal:** {escape_md(paper.journal_ref)}"]
@@ -134,7 +143,9 @@ def sources_list_markdown(
     return "\n".join(lines)
 
 
-def paper_card_markdown(paper: Paper, position: int | None = None, relevance: float | None = None) -> str:
+def paper_card_markdown(
+    paper: Paper, position: int | None = None, relevance: float | None = None, also: Sequence[Paper] = ()
+) -> str:
     """A radar card: title, authors, date, fields, links."""
     head = f"**{position}. " if position is not None else "**"
     lines = [
@@ -146,7 +157,7 @@ def paper_card_markdown(paper: Paper, position: int | None = None, relevance: fl
         f"({escape_md(', '.join(paper.categories))})"
         + (f" · match {relevance:.2f}" if relevance is not None else ""),
         "",
-        f"arXiv {escape_md(paper.id)} · {paper_links(paper)}",
+        f"{paper.source_label} {escape_md(paper.id)} · {paper_links(paper, also)}",
     ]
     return "\n".join(lines)
 
@@ -187,6 +198,29 @@ def notices_markdown(notices: Iterable[str]) -> str:
     """Engine notices (extractive mode, LLM fallback, ...) as a quoted note above the text."""
     items = [escape_md(n) for n in notices if n and n.strip()]  # they may quote a server's error text
     return "\n".join(f"> ℹ️ {n}" for n in items) + ("\n\n" if items else "")
+
+
+def flagged_markdown(flagged: Sequence[str], uncited: Sequence[str]) -> str:
+    """The model's sentences that failed the citation check, listed under the answer."""
+    if not flagged:
+        return ""
+    lines = ["**⚠️ Flagged sentences** (check them before use):", ""]
+    for sentence in flagged:
+        why = "cites no source" if sentence in uncited else "not supported by the cited abstract"
+        # Shown as the answer shows it: links, tags and URLs neutralised (bare URLs as code), on one line.
+        lines.append(f"- {neutralise_links(' '.join(sentence.split()))} *({why})*")
+    return "\n".join(lines)
+
+
+def flagged_suffix(flagged: Sequence[str], uncited: Sequence[str]) -> str:
+    """The flagged list as a block to append to a text (empty when nothing is flagged)."""
+    listing = flagged_markdown(flagged, uncited)
+    return f"\n\n{listing}" if listing else ""
+
+
+def model_warning_markdown(warning: str) -> str:
+    """The start-up warning about the configured model name."""
+    return f"> ⚠️ **Language model:** {escape_md(warning)}"
 
 
 # --- chat settings -> retrieval --------------------------------------------------------------------

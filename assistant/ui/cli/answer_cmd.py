@@ -28,7 +28,13 @@ from ingest.normalize import strip_control_chars
 
 
 def _llm(extractive: bool) -> LLMClient | None:
-    return None if extractive else get_llm(settings())
+    """The configured model; on first use, a warning when its server does not list ACADEMICHUB_MODEL."""
+    llm = None if extractive else get_llm(settings())
+    if llm is not None:
+        warning = llm.model_warning()
+        if warning:
+            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    return llm
 
 
 def _print_notices(notices: list[str]) -> None:
@@ -83,13 +89,16 @@ def ask(
     since: str = typer.Option(None, help="Only papers listed on or after YYYY-MM-DD."),
     until: str = typer.Option(None, help="Only papers listed on or before YYYY-MM-DD."),
     author: str = typer.Option(None, help="Only papers with an author matching this name."),
+    source: list[str] = typer.Option(None, "--source", help="Only papers from arxiv, biorxiv or medrxiv."),
     k: int = typer.Option(None, "--k", "-k", min=1, max=50, help="How many papers to retrieve (default 8)."),
     extractive: bool = typer.Option(False, "--extractive", help="Do not use the language model."),
     as_json: bool = typer.Option(False, "--json", help="Print the answer, citations and sources as JSON."),
 ) -> None:
     """A short answer in which every claim cites a retrieved paper [n]."""
     cfg = settings()
-    flt = make_filter(category, parse_day(since, "--since"), parse_day(until, "--until"), author)
+    flt = make_filter(
+        category, parse_day(since, "--since"), parse_day(until, "--until"), author, sources=source
+    )
     answerer = Answerer(cfg, Retriever(cfg), _llm(extractive))
     stream = TerminalStream()
     try:
@@ -111,18 +120,28 @@ def ask(
 def _print_answer(answer: Answer, streamed_text: str) -> None:
     if streamed_text:
         sys.stdout.write("\n")
-        if streamed_text.strip() != answer.text.strip():
+        if answer.mode == "extractive" and streamed_text.strip() != answer.text.strip():
+            # The model's streamed text failed the checks (the notes say why).
+            console.rule("not used: the model's answer above; quoted from the abstracts instead")
+            console.print(Markdown(answer.text))
+        elif streamed_text.strip() != answer.text.strip():
             console.rule("checked answer")
             console.print(Markdown(answer.text))
     else:
         console.print(Markdown(answer.text))
     if answer.sources:
         _print_sources(answer.sources)
-    if answer.unsupported_sentences:
-        err_console.print("[yellow]flagged (no support in the cited abstract):[/]")
-        for sentence in answer.unsupported_sentences:
-            err_console.print(f"  - {escape(strip_control_chars(sentence))}", highlight=False)
+    _print_flagged(answer.unsupported_sentences, answer.uncited_sentences)
     _print_notices(answer.notices)
+
+
+def _print_flagged(flagged: list[str], uncited: list[str]) -> None:
+    if not flagged:
+        return
+    err_console.print("[yellow]flagged sentences (check them before use):[/]")
+    for sentence in flagged:
+        why = "cites no source" if sentence in uncited else "not supported by the cited abstract"
+        err_console.print(f"  - {escape(strip_control_chars(sentence))} [dim]({why})[/]", highlight=False)
 
 
 @app.command()
@@ -145,7 +164,8 @@ def brief(
     for target in (out, bibtex):
         if target is not None and target.exists() and target.is_dir():
             raise UserError(f"{target} is a directory: give a file name")
-    briefer = Briefer(cfg, Retriever(cfg), _llm(extractive))
+    retriever = Retriever(cfg)
+    briefer = Briefer(cfg, retriever, _llm(extractive))
     streaming = not as_json and out is None
     stream = TerminalStream()
     try:
@@ -161,23 +181,33 @@ def brief(
     except (RetrievalError, BriefingError) as err:
         raise UserError(str(err)) from None
     written = []
+    exported: str | None = None
     try:
         if out is not None:
-            out.write_text(briefing.markdown, encoding="utf-8")
+            from assistant.radar.charts import export_pictures
+
+            pictures = export_pictures(out, briefing, retriever)  # the field map, beside the Markdown
+            exported = briefing.markdown.rstrip() + "\n\n" + pictures
+            out.write_text(exported, encoding="utf-8")
             written.append(str(out))
         if bibtex is not None:
             bibtex.write_text(briefing.to_bibtex(), encoding="utf-8")
             written.append(str(bibtex))
     except OSError as err:
         raise UserError(f"cannot write {err.filename}: {err.strerror}") from None
-    if as_json:
-        print_json(briefing.to_dict())
+    if as_json:  # with --out, the Markdown as written (the briefing and its field map)
+        print_json({**briefing.to_dict(), **({"markdown": exported} if exported is not None else {})})
     elif out is None:
         if stream.finish():
             sys.stdout.write("\n")
-            console.rule("briefing")
+            console.rule(
+                "briefing"
+                if briefing.mode == "llm"
+                else "not used: the model's text above; quoted from the abstracts instead"
+            )
         console.print(Markdown(briefing.markdown))
     if not as_json:
         for path in written:
             err_console.print(f"wrote {escape(path)}", highlight=False)
+        _print_flagged(briefing.unsupported_sentences, briefing.uncited_sentences)
         _print_notices(briefing.notices)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import typer
@@ -20,7 +21,10 @@ from assistant.ui.cli.common import (
     settings,
 )
 from ingest.catalog import Catalog
-from ingest.pipeline import Ingestor, IngestSummary, SourceRun, arxiv_run, file_runs, sample_run
+from ingest.paper import SOURCE_LABELS, SourceName
+from ingest.pipeline import Ingestor, IngestSummary, SourceRun, arxiv_run, file_runs, rxiv_run, sample_run
+from ingest.rxiv_api import RxivRequest
+from ingest.rxiv_subjects import rxiv_server
 from ingest.settings import Settings
 from ingest.sources import ArxivRequest, SourceError
 from ingest.vectors import VectorIndex, consistency_problem
@@ -96,11 +100,16 @@ def ingest(
         help="JSONL/JSONL.gz file or folder (snapshot or daily layout); several may follow one --file.",
     ),
     use_arxiv: bool = typer.Option(False, "--arxiv", help="Fetch from the live arXiv API."),
+    use_biorxiv: bool = typer.Option(False, "--biorxiv", help="Fetch from the bioRxiv API (needs --since)."),
+    use_medrxiv: bool = typer.Option(False, "--medrxiv", help="Fetch from the medRxiv API (needs --since)."),
     category: list[str] = typer.Option(
-        None, "--category", "-c", help="arXiv category, e.g. cs.LG (repeatable)."
+        None,
+        "--category",
+        "-c",
+        help="arXiv category (cs.LG) or bioRxiv/medRxiv subject (biorxiv:neuroscience) (repeatable).",
     ),
-    since: str = typer.Option(None, help="With --arxiv: submitted on or after YYYY-MM-DD."),
-    until: str = typer.Option(None, help="With --arxiv: submitted on or before YYYY-MM-DD."),
+    since: str = typer.Option(None, help="With --arxiv/--biorxiv/--medrxiv: posted on or after YYYY-MM-DD."),
+    until: str = typer.Option(None, help="With --arxiv/--biorxiv/--medrxiv: posted on or before YYYY-MM-DD."),
     query: str = typer.Option(None, help="With --arxiv: free arXiv query, e.g. 'abs:unlearning'."),
     max_results: int = typer.Option(None, "--max", min=1, help="With --arxiv: at most this many papers."),
     daily: bool = typer.Option(
@@ -129,21 +138,29 @@ def ingest(
                 runs += file_runs(files)
             except SourceError as err:
                 raise UserError(str(err)) from None
+        wanted: dict[SourceName, bool] = {"biorxiv": use_biorxiv, "medrxiv": use_medrxiv}
+        servers = [name for name, asked in wanted.items() if asked]
+        arxiv_categories = [c for c in category or () if ":" not in c]
         if daily:
-            runs.append(
-                _daily_run(cfg, ingestor, category or [], max_results, use_arxiv or since or until or query)
-            )
-        elif use_arxiv:
+            conflicting = use_arxiv or servers or since or until or query
+            runs += _daily_runs(cfg, ingestor, category or [], max_results, conflicting)
+        elif servers:
+            # With --arxiv too, a bare category is arXiv's; otherwise 'neuroscience' is a server's subject.
+            subjects = [c for c in category or () if ":" in c or not use_arxiv]
+            runs += _rxiv_runs(cfg, ingestor, servers, subjects, since, until)
+        if not daily and use_arxiv:
             request = ArxivRequest(
-                categories=tuple(category or ()),
+                categories=tuple(arxiv_categories),
                 since=parse_day(since, "--since"),
                 until=parse_day(until, "--until"),
                 query=query,
                 max_results=max_results,
             )
             runs.append(arxiv_run(request, cfg, ingestor.catalog))
-        elif category or since or until or query or max_results:
-            raise UserError("--category/--since/--until/--query/--max go with --arxiv")
+        elif not daily and not servers and (category or since or until or query or max_results):
+            raise UserError(
+                "--category/--since/--until/--query/--max go with --arxiv, --biorxiv or --medrxiv"
+            )
         if not runs:
             runs.append(sample_run())
         summary = _run_with_progress(ingestor, runs, quiet=as_json)
@@ -157,20 +174,49 @@ def ingest(
     exit_for(summary)
 
 
-def _daily_run(
+def _rxiv_runs(
+    cfg: Settings,
+    ingestor: Ingestor,
+    servers: list[SourceName],
+    category: list[str],
+    since: str | None,
+    until: str | None,
+) -> list[SourceRun]:
+    """One API request per server and subject (the API takes one subject at a time). A subject code names
+    its server ('biorxiv:neuroscience'); a bare subject ('neuroscience') applies to every server asked."""
+    first = parse_day(since, "--since")
+    if first is None:
+        raise UserError("--biorxiv/--medrxiv need --since YYYY-MM-DD (the API pages through a date window)")
+    last = parse_day(until, "--until") or date.today()
+    runs = []
+    for server in servers:
+        subjects: list[str | None] = [
+            c for c in category if rxiv_server(c) == server or ("." not in c and ":" not in c)
+        ]
+        for subject in subjects or [None]:
+            request = RxivRequest(server=server, since=first, until=last, category=subject)
+            runs.append(rxiv_run(request, cfg, ingestor.catalog))
+    return runs
+
+
+def _daily_runs(
     cfg: Settings, ingestor: Ingestor, category: list[str], max_results: int | None, conflicting: object
-) -> SourceRun:
+) -> list[SourceRun]:
     """`--daily`: the radar's topics decide the categories (read from the radar state, not from ingest)."""
-    from assistant.radar.daily import daily_request
+    from assistant.radar.daily import daily_requests
     from assistant.radar.service import RadarError
 
     if conflicting:
-        raise UserError("--daily fetches yesterday and today by itself: drop --arxiv/--since/--until/--query")
+        raise UserError(
+            "--daily fetches yesterday and today by itself: drop --arxiv/--biorxiv/--medrxiv/--since/--until/"
+            "--query"
+        )
     try:
-        request = daily_request(cfg, ingestor.catalog, category, max_results)
+        arxiv, rxiv = daily_requests(cfg, ingestor.catalog, category, max_results)
     except RadarError as err:
         raise UserError(str(err)) from None
-    return arxiv_run(request, cfg, ingestor.catalog)
+    runs = [arxiv_run(arxiv, cfg, ingestor.catalog)] if arxiv else []
+    return runs + [rxiv_run(request, cfg, ingestor.catalog) for request in rxiv]
 
 
 def exit_for(summary: IngestSummary) -> None:
@@ -200,13 +246,14 @@ def _run_with_progress(ingestor: Ingestor, runs: list[SourceRun], quiet: bool) -
 @app.command()
 @friendly_errors
 def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
-    """Papers per category and the date range of the index."""
+    """Papers per source and category, and the date range of the index."""
     cfg = settings()
     catalog = Catalog(cfg.catalog_path)
     try:
         first, last = catalog.date_range()
         categories = catalog.known_categories()
         primary = catalog.primary_category_counts()
+        sources = catalog.source_counts()
         papers, pending = catalog.count(), catalog.count_pending()
     finally:
         catalog.close()
@@ -224,6 +271,7 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
         "last_date": last.isoformat() if last else None,
         "categories": categories,
         "primary_categories": primary,
+        "sources": sources,
     }
     if as_json:
         print_json(payload)
@@ -234,6 +282,10 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
     console.print(
         f"[bold]{papers}[/] papers ({vectors} vectors, {pending} waiting to be embedded) in {cfg.home}, "
         f"listed {payload['first_date']} to {payload['last_date']}"
+    )
+    console.print(
+        "per source: "
+        + ", ".join(f"{SOURCE_LABELS.get(name, name)} {count}" for name, count in sources.items())
     )
     table = Table("category", "papers (any listing)", "papers (primary)")
     for cat, count in list(categories.items())[:40]:

@@ -312,8 +312,12 @@ def brief(
                 console.print(str(err), highlight=False)
             return
     if out is not None:
+        from assistant.radar.charts import daily_counts, export_pictures
+
         try:
-            out.write_text(briefing.markdown, encoding="utf-8")
+            with _radar() as radar:  # the radar chart and the field map, beside the Markdown
+                pictures = export_pictures(out, briefing, radar.retriever, daily_counts(radar, name))
+            out.write_text(briefing.markdown.rstrip() + "\n\n" + pictures, encoding="utf-8")
         except OSError as err:
             raise UserError(f"cannot write {out}: {err.strerror}") from None
     if as_json:

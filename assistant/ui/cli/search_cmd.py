@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 
 from assistant.search.retrieval import MAX_QUERY_CHARS, Hit, Mode, RetrievalError, Retriever, make_filter
+from assistant.search.same_work import also_fields
 from assistant.ui.cli.common import (
     UserError,
     app,
@@ -37,6 +38,8 @@ def hit_to_dict(hit: Hit) -> dict[str, Any]:
         "relevance": round(hit.relevance, 4),
         "abs_url": paper.abs_url,
         "pdf_url": paper.pdf_url,
+        **paper.source_fields(),
+        **also_fields(hit),
     }
 
 
@@ -96,6 +99,8 @@ def print_hits(outcome: SearchOutcome, flt: PaperFilter) -> None:
         )
         console.print(f"    [dim]{details}[/]", highlight=False)
         console.print(f"    [cyan]{paper.abs_url}[/]  [dim]PDF[/] [cyan]{paper.pdf_url}[/]", highlight=False)
+        for twin in hit.also:
+            console.print(f"    [dim]also on {twin.source_label}[/] [cyan]{twin.abs_url}[/]", highlight=False)
 
 
 def _read_queries(path: Path) -> Iterator[str]:
@@ -123,11 +128,12 @@ def search(
         None,
         "--category",
         "-c",
-        help="Only these categories; an archive matches its subjects (q-bio = q-bio.*).",
+        help="Only these categories; an archive matches its subjects (q-bio = q-bio.*, biorxiv = biorxiv:*).",
     ),
     since: str = typer.Option(None, help="Only papers listed on or after YYYY-MM-DD."),
     until: str = typer.Option(None, help="Only papers listed on or before YYYY-MM-DD."),
     author: str = typer.Option(None, help="Only papers with an author matching this (case/accents ignored)."),
+    source: list[str] = typer.Option(None, "--source", help="Only papers from arxiv, biorxiv or medrxiv."),
     mode: str = typer.Option("hybrid", help="hybrid (default), dense or lexical (BM25)."),
     diverse: bool = typer.Option(
         False, "--diverse", help="Spread results out (MMR) instead of pure ranking."
@@ -150,6 +156,7 @@ def search(
             since=parse_day(since, "--since"),
             until=parse_day(until, "--until"),
             author=author,
+            sources=source,
         )
     except UserError as err:
         if as_json or queries_file is not None:

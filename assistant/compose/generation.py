@@ -1,0 +1,151 @@
+"""One model call over numbered sources, shared by answers and briefings: fit the prompt to the context
+window, stream it, and when the server still refuses it as too long, ask once more with fewer sources.
+Every step that changes what the model sees, or why it saw nothing, becomes a notice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, TypeVar
+
+from assistant.compose.budget import FittedPrompt, estimate_tokens, fit_prompt, prompt_budget
+from assistant.compose.llm import Generation, LLMClient, LLMError, Message
+
+
+class Numbered(Protocol):
+    @property
+    def number(self) -> int: ...
+
+
+N = TypeVar("N", bound=Numbered)
+
+
+@dataclass(frozen=True)
+class SourcedGeneration:
+    generation: Generation
+    prompt: str  # the user prompt as sent (echo checks compare the reply with it)
+    sent: list[int]  # numbers of the sources in the prompt: the only valid citations
+
+
+def numbers_text(numbers: Sequence[int]) -> str:
+    """[1]-[4], or [1], [3] and [6]."""
+    ordered = sorted(numbers)
+    if not ordered:
+        return "none"
+    if ordered == list(range(ordered[0], ordered[-1] + 1)) and len(ordered) > 2:
+        return f"[{ordered[0]}]–[{ordered[-1]}]"
+    marks = [f"[{n}]" for n in ordered]
+    return marks[0] if len(marks) == 1 else ", ".join(marks[:-1]) + f" and {marks[-1]}"
+
+
+def generate_over_sources(
+    llm: LLMClient,
+    *,
+    system: str,
+    render: Callable[[Sequence[N], int], str],
+    sources: Sequence[N],
+    context_window: int,
+    max_tokens: int,
+    abstract_chars: int,
+    on_token: Callable[[str], None] | None,
+    notices: list[str],
+) -> SourcedGeneration | None:
+    """The model's reply over the sources that fit, or None (with a notice saying why) when the caller must
+    fall back to extractive text."""
+    budget = prompt_budget(context_window, max_tokens, system)
+    fitted = fit_prompt(render, sources, budget, abstract_chars)
+    if fitted is None:
+        notices.append(
+            f"The question and even one shortened abstract do not fit the language model's context window "
+            f"({context_window} tokens, of which {max_tokens} are kept for the answer): fell back to "
+            "extractive mode. Raise ACADEMICHUB_LLM_CONTEXT_WINDOW if the model allows more."
+        )
+        return None
+    _say_what_was_fitted(fitted, len(sources), context_window, notices)
+    try:
+        return _call(llm, system, fitted, max_tokens, on_token)
+    except LLMError as err:
+        if not err.context_overflow:
+            notices.append(f"Language model unavailable: {err}. Fell back to extractive mode.")
+            return None
+        retry = _smaller(render, fitted, err, max_tokens, system, abstract_chars)
+        if retry is None:
+            notices.append(
+                f"The language model refused the prompt as too long for its context: {err}. Fell back to "
+                "extractive mode. Set ACADEMICHUB_LLM_CONTEXT_WINDOW to the server's context size."
+            )
+            return None
+        notices.append(
+            f"The language model refused the prompt as too long for its context: {err}. Asked again with "
+            f"sources {numbers_text([s.number for s in retry.sources])} only; set "
+            "ACADEMICHUB_LLM_CONTEXT_WINDOW to the server's context size to avoid this."
+        )
+        answer_room = _room_for_answer(err, max_tokens)
+    try:
+        return _call(llm, system, retry, answer_room, on_token)
+    except LLMError as again:
+        notices.append(f"Language model unavailable: {again}. Fell back to extractive mode.")
+        return None
+
+
+def _call(
+    llm: LLMClient,
+    system: str,
+    fitted: FittedPrompt[N],
+    max_tokens: int,
+    on_token: Callable[[str], None] | None,
+) -> SourcedGeneration:
+    generation = llm.generate(
+        [Message("system", system), Message("user", fitted.text)], max_tokens=max_tokens, on_token=on_token
+    )
+    return SourcedGeneration(generation, fitted.text, [s.number for s in fitted.sources])
+
+
+def _room_for_answer(err: LLMError, max_tokens: int) -> int:
+    """The answer's token limit for the retry: at most a third of the server's context when it said it."""
+    if err.context_size:
+        return max(16, min(max_tokens, err.context_size // 3))
+    return max_tokens
+
+
+def _smaller(
+    render: Callable[[Sequence[N], int], str],
+    sent: FittedPrompt[N],
+    err: LLMError,
+    max_tokens: int,
+    system: str,
+    abstract_chars: int,
+) -> FittedPrompt[N] | None:
+    """A prompt for the retry. With the server's counts, scale our budget by how far off our estimate was
+    (plus 10 %); without them, keep half the sources."""
+    if err.prompt_tokens and err.context_size:
+        ours = estimate_tokens(sent.text)
+        room = err.context_size - _room_for_answer(err, max_tokens) - estimate_tokens(system)
+        budget = int(room * ours / err.prompt_tokens * 0.9)
+        fitted = fit_prompt(render, sent.sources, budget, sent.abstract_chars or abstract_chars)
+    else:
+        fitted = fit_prompt(
+            render, sent.sources, sent.tokens, abstract_chars, max_sources=max(1, len(sent.sources) // 2)
+        )
+    if fitted is None or fitted.text == sent.text:
+        return None
+    return fitted
+
+
+def _say_what_was_fitted(
+    fitted: FittedPrompt[N], total: int, context_window: int, notices: list[str]
+) -> None:
+    if not fitted.left_out and not fitted.shortened:
+        return
+    parts = []
+    if fitted.left_out:
+        parts.append(
+            f"only sources {numbers_text([s.number for s in fitted.sources])} of {total} were given to the "
+            "language model"
+        )
+    if fitted.shortened:
+        parts.append(f"abstracts were cut to {fitted.abstract_chars} characters")
+    notices.append(
+        f"To fit the model's context window ({context_window} tokens), {' and '.join(parts)}; raise "
+        "ACADEMICHUB_LLM_CONTEXT_WINDOW if the model allows more."
+    )

@@ -1,0 +1,66 @@
+"""One paper, two servers: the same work posted on arXiv and on bioRxiv/medRxiv is one search result.
+
+Two papers of different sources are the same work when they share a DOI (an arXiv record may carry the
+bioRxiv DOI, or both the same journal DOI), or when their titles are equal once case, accents, punctuation
+and spacing are ignored and at least one author surname is on both.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from ingest.catalog import fold
+from ingest.paper import Paper
+
+if TYPE_CHECKING:
+    from assistant.search.retrieval import Hit
+
+_NON_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def title_key(title: str) -> str:
+    return _NON_WORD.sub(" ", fold(title)).strip()
+
+
+def surnames(paper: Paper) -> set[str]:
+    return {words[-1] for name in paper.authors if (words := _NON_WORD.sub(" ", fold(name)).split())}
+
+
+def dois(paper: Paper) -> set[str]:
+    found = {paper.doi, paper.published_doi} | ({paper.id} if paper.source != "arxiv" else set())
+    return {d.strip().lower() for d in found if d}
+
+
+def same_work(a: Paper, b: Paper) -> bool:
+    if a.source == b.source:
+        return False  # within one source the id already is the identity
+    if dois(a) & dois(b):
+        return True
+    return title_key(a.title) == title_key(b.title) and bool(surnames(a) & surnames(b))
+
+
+def merge_same_work(hits: list[Hit]) -> list[Hit]:
+    """Hits in rank order with later copies of a work folded into the first one's `also` (its other
+    sources' papers, whose links are shown beside its own)."""
+    kept: list[Hit] = []
+    for hit in hits:
+        twin = next((i for i, k in enumerate(kept) if same_work(k.paper, hit.paper)), None)
+        if twin is None:
+            kept.append(hit)
+        else:
+            first = kept[twin]
+            kept[twin] = replace(first, also=(*first.also, hit.paper, *hit.also))
+    return kept
+
+
+def also_fields(hit: Hit) -> dict[str, list[dict[str, str]]]:
+    """The JSON key a merged result adds: its other sources' ids and links (absent when there are none)."""
+    if not hit.also:
+        return {}
+    return {
+        "also": [
+            {"source": p.source, "id": p.id, "abs_url": p.abs_url, "pdf_url": p.pdf_url} for p in hit.also
+        ]
+    }

@@ -1,0 +1,140 @@
+"""The pictures with real parts: the radar chart's daily counts and a briefing's field map over a real index
+(the bundled sample's 2026-06-04 and 06-05 listings, 34 papers), drawn as Plotly figures and as the SVG files
+an exported Markdown briefing references."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import make_settings, sample_records, write_jsonl
+from typer.testing import CliRunner
+
+from assistant.compose.briefing import Briefer
+from assistant.radar import charts
+from assistant.radar.service import Radar
+from assistant.search.retrieval import Retriever
+from assistant.ui.cli import app
+from ingest.embedding import Embedder
+from ingest.pipeline import Ingestor, file_runs
+
+DAYS = ("2026-06-04", "2026-06-05")
+TOPIC, QUERY = "LLM agents", "large language model agents and reasoning"
+SVG = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def base_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    home = tmp_path_factory.mktemp("charts") / "home"
+    records = [r for r in sample_records() if r["date"] in DAYS]
+    corpus = write_jsonl(home.parent / "corpus.jsonl", records)
+    ingestor = Ingestor(make_settings(home), embedder=embedder)
+    try:
+        ingestor.run(file_runs([corpus]))
+    finally:
+        ingestor.close()
+    return home
+
+
+@pytest.fixture
+def radar(tmp_path: Path, base_home: Path, embedder: Embedder) -> Radar:
+    settings = make_settings(Path(shutil.copytree(base_home, tmp_path / "home")))
+    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    radar.add_topic(TOPIC, QUERY)
+    return radar
+
+
+def test_projection_is_two_dimensional_and_reproducible() -> None:
+    rng = np.random.default_rng(7)
+    vectors = rng.normal(size=(12, 384)).astype(np.float32)
+    xy = charts.project(vectors)
+    assert xy.shape == (12, 2)
+    assert np.allclose(xy, charts.project(vectors.copy()))
+    # The first axis carries the most spread, as a principal component should.
+    assert xy[:, 0].var() >= xy[:, 1].var()
+    assert charts.project(vectors[:1]).shape == (1, 2) and charts.project(vectors[:0]).shape == (0, 2)
+
+
+def test_daily_counts_match_the_feed(radar: Radar) -> None:
+    counts = charts.daily_counts(radar, TOPIC, days=7)
+    assert [d.isoformat() for d in counts.days][-2:] == list(DAYS) and len(counts.days) == 7
+    # A first visit shows the newest listing day's matches: the chart's last bar.
+    feed = radar.feed(TOPIC, batch=100)
+    assert counts.counts[-1] == feed.window_total > 0
+    assert counts.counts[-2] > 0 and sum(counts.counts[:-2]) == 0  # no listings before 06-04
+    figure = charts.radar_figure(counts)
+    assert list(figure.data[0].y) == counts.counts
+    svg = ET.fromstring(charts.radar_svg(counts))
+    bars = [r for r in svg.iter(f"{SVG}rect") if r.get("class") == "bar"]
+    assert len(bars) == 7
+    assert [t.text for b in bars for t in b.iter(f"{SVG}title")][
+        -1
+    ] == f"{DAYS[1]}: {counts.counts[-1]} matching papers"
+
+
+def test_field_map_points_fields_and_bridges(radar: Radar) -> None:
+    briefing = Briefer(radar.settings, radar.retriever).brief(
+        QUERY, fields=["cs.CL", "cs.AI", "cs.LG"], per_field=4
+    )
+    data = charts.field_map(briefing, radar.retriever)
+    assert sorted(p.number for p in data.points) == [s.number for s in briefing.sources]
+    listed: dict[int, list[str]] = {}
+    for section in briefing.sections:
+        for source in section.sources:
+            listed.setdefault(source.number, []).append(section.field)
+    for point in data.points:
+        assert point.field == listed[point.number][0]
+        assert point.bridge == (len(listed[point.number]) > 1) or point.number in {
+            n for b in briefing.bridges if b.kind == "paper" for n in b.numbers
+        }
+    assert any(p.bridge for p in data.points), "cs.CL/cs.AI/cs.LG cross-lists should give a bridge paper"
+    assert len({(round(p.x, 6), round(p.y, 6)) for p in data.points}) == len(data.points)
+    figure = charts.field_map_figure(data)
+    assert sum(len(trace.x) for trace in figure.data) == len(data.points)
+    assert {trace.name for trace in figure.data} == {charts.label(f) for f in data.fields}
+    svg_text = charts.field_map_svg(data)
+    svg = ET.fromstring(svg_text)
+    shapes = [e for e in svg.iter() if (e.get("class") or "").startswith("point")]
+    assert len(shapes) == len(data.points)
+    assert sum("bridge" in (e.get("class") or "") for e in shapes) == sum(p.bridge for p in data.points)
+    assert "href" not in svg_text and "<script" not in svg_text
+
+
+def shared(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
+    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+
+
+@pytest.mark.slow
+def test_exported_briefings_reference_their_pictures(
+    radar: Radar,
+    use_home,  # type: ignore[no-untyped-def]
+    embedder: Embedder,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    shared(monkeypatch, embedder)
+    use_home(radar.settings.home)
+    out = tmp_path / "today.md"
+    result = CliRunner().invoke(app, ["radar", "brief", TOPIC, "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.stderr
+    cited = len(json.loads(result.stdout)["sources"])
+    markdown = out.read_text(encoding="utf-8")
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert images == ["today-radar.svg", "today-map.svg"]
+    field_map = ET.parse(tmp_path / "today-map.svg").getroot()
+    assert len([e for e in field_map.iter() if (e.get("class") or "").startswith("point")]) == cited
+    radar_chart = ET.parse(tmp_path / "today-radar.svg").getroot()
+    assert len([r for r in radar_chart.iter(f"{SVG}rect") if r.get("class") == "bar"]) == charts.CHART_DAYS
+
+    out = tmp_path / "brief.md"
+    result = CliRunner().invoke(
+        app, ["brief", QUERY, "--field", "cs.CL", "--field", "cs.AI", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert re.findall(r"!\[[^\]]*\]\(([^)]+)\)", out.read_text(encoding="utf-8")) == ["brief-map.svg"]
+    assert (tmp_path / "brief-map.svg").stat().st_size > 1000
