@@ -535,7 +535,10 @@ class Answerer(IndexComposer):
             return None
         generation = result.generation
         titles = {s.number: s.paper.title for s in sources}
-        text, echoed = strip_prompt_echo(neutralise_links(generation.text), result.prompt, titles)
+        # Echoes are found in the model's own words (fence markers, copied lines), then what is left is
+        # neutralised: escaping first would hide a copied "<<<SOURCES" line from the echo check.
+        text, echoed = strip_prompt_echo(generation.text, result.prompt, titles)
+        text = neutralise_links(text)
         if echoed:
             notices.append(
                 f"Removed {echoed} line{'s' if echoed > 1 else ''} in which the model repeated its prompt or "

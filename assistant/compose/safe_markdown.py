@@ -36,7 +36,7 @@ _PLACEHOLDER_RE = re.compile(f"{_OPEN}([^{_CLOSE}]*){_CLOSE}")
 # What a GFM renderer would turn into a link by itself: scheme URLs, www. hosts, e-mail addresses.
 _LINKABLE_RE = re.compile(
     r"(?:\b[a-z][a-z0-9+.\-]{1,20}:(?://)?[^\s`<>]+|\bwww\.[^\s`<>]+"
-    r"|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+|\b(?:mailto|xmpp|javascript|data|file):[^\s`<>]*"
+    r"|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+|\b(?:mailto|xmpp):[^\s`<>]*"
     r"|(?<![\w:/])//[\w\-]+(?:\.[\w\-]+)+[^\s`<>]*)",  # scheme-relative "//host/path"
     re.IGNORECASE,
 )
@@ -55,12 +55,14 @@ def code_span(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _escape_chars(text: str) -> str:
+def _escape_chars(text: str, strict: bool) -> str:
     text = _SPECIAL_RE.sub(r"\\\1", text)
-    return _ATTRIBUTE_RE.sub(r"\1\2\\=", text.replace("\\](", "\\]\\("))
+    if strict:  # rebuilt text (answers, briefings): not even an escaped "](" is left in the source
+        text = text.replace("\\](", "\\]\\(")
+    return _ATTRIBUTE_RE.sub(r"\1\2\\=", text)
 
 
-def _escape_plain(text: str) -> str:
+def _escape_plain(text: str, strict: bool = True) -> str:
     out: list[str] = []
     last = 0
     for match in _LINKABLE_RE.finditer(text):
@@ -70,15 +72,15 @@ def _escape_plain(text: str) -> str:
             ":" in url
             and "@" not in url
             and "//" not in url
-            and not url.lower().startswith(("mailto:", "xmpp:", "javascript:", "data:", "file:"))
+            and not url.lower().startswith(("mailto:", "xmpp:"))
         ):
             continue  # "ratio:1" or "Section:2", not a link
-        out.append(_escape_chars(text[last : match.start()]))
+        out.append(_escape_chars(text[last : match.start()], strict))
         out.append(code_span(url))
         if end < len(text) and not text[end].isspace():
             out.append(" ")  # "`url`)" would read as one token to anything that scans for URLs
         last = end
-    out.append(_escape_chars(text[last:]))
+    out.append(_escape_chars(text[last:], strict))
     return "".join(out)
 
 
@@ -112,7 +114,7 @@ def without_tags(text: str) -> str:
 def literal_markdown(text: str | None) -> str:
     """Paper text shown exactly as written: no emphasis, link, image, HTML or autolink can come of it."""
     clean = strip_control_chars(text or "").replace(_OPEN, "").replace(_CLOSE, "")
-    return _escape_line_starts(_escape_plain(clean))
+    return _escape_line_starts(_escape_plain(clean, strict=False))
 
 
 # --- rebuilding parsed Markdown ---------------------------------------------------------------------------
