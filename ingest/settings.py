@@ -88,6 +88,13 @@ class Settings(BaseSettings):
     radar_min_relevance: float = Field(
         0.35, ge=0.0, le=1.0, description="Cosine a new paper needs to enter a radar topic's feed."
     )
+    radar_library_min_relevance: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        description="Cosine to the closest library paper a new paper needs to enter a library topic's feed "
+        "(paper-to-paper cosines run higher than query-to-paper ones).",
+    )
 
     # Language model (any OpenAI-compatible endpoint)
     openai_api_key: SecretStr | None = Field(

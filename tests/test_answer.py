@@ -250,6 +250,7 @@ def test_an_answer_cut_at_the_length_limit_is_trimmed_and_said(
     assert answer.mode == "llm" and answer.text == SUPPORTED
     notice = next(n for n in answer.notices if "incomplete" in n)
     assert "16-token length limit" in notice and "unfinished last sentence was removed" in notice
+    assert "16-token length limit" in (answer.to_dict()["incomplete"] or "")  # scripts see it too
 
 
 def test_a_stream_that_ends_without_its_end_is_said_and_its_fragment_dropped(

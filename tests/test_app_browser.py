@@ -7,6 +7,7 @@ saved in each test's temp folder."""
 
 from __future__ import annotations
 
+import contextlib
 import html
 import os
 import re
@@ -70,9 +71,19 @@ def app_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> tu
 @pytest.fixture(scope="module")
 def server(app_home: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     home, _ = app_home
+    with serve_app(home, tmp_path_factory) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def serve_app(
+    home: Path, tmp_path_factory: pytest.TempPathFactory, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """`academichub serve` over `home` on a free port; yields its URL, stops it on exit."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHAINLIT_", "ACADEMICHUB_"))}
     env.update({"ACADEMICHUB_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    env.update(extra_env or {})
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     cli = Path(sys.executable).with_name("academichub")
     with log_path.open("wb") as log:
@@ -389,6 +400,17 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             assert bars["x"][-1] == "2026-06-01"  # the newest listing day closes the chart
             plots.first.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "academichub-radar-chart.png"))
+            # The topic's Atom feed link (a per-topic secret path on this server) serves valid Atom.
+            feed_link = replies.filter(has_text="batch 1 ·").first.get_by_role("link", name="Atom feed")
+            href = feed_link.get_attribute("href") or ""
+            assert re.fullmatch(r"/radar/feeds/[A-Za-z0-9_-]+\.atom", href), href
+            with urllib.request.urlopen(server + href, timeout=30) as response:
+                atom = response.read().decode("utf-8")
+            assert response.headers["Content-Type"].startswith("application/atom+xml")
+            import feedparser
+
+            feed = feedparser.parse(atom)
+            assert not feed.bozo and len(feed.entries) == 5  # the topic's five matches of the listing day
 
             # The batch as cards: title, authors, date, fields and the paper's arXiv abstract link.
             cards = replies.filter(has_text="fields:")
@@ -455,3 +477,41 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
         finally:
             browser.close()
     assert (tmp_path / "academichub-radar.png").stat().st_size > 10_000
+
+
+# --- a small local model behind the app (issue 16) -------------------------------------------------------
+
+UNCITED_PROSE = "Diffusion models are the best image generators ever made and everyone uses them now."
+
+
+def test_a_wrong_model_name_is_warned_and_an_uncited_answer_is_not_shown_in_a_real_browser(
+    app_home: tuple[Path, dict], tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    from openai_standin import OpenAIStandin, Reply
+    from playwright.sync_api import expect, sync_playwright
+
+    home, _ = app_home
+    with OpenAIStandin(default=Reply(UNCITED_PROSE), models=["SmolLM2-135M-Instruct-Q8_0.gguf"]) as model:
+        env = {"OPENAI_BASE_URL": model.base_url, "ACADEMICHUB_MODEL": "gpt-4o-mini"}
+        with serve_app(home, tmp_path_factory, env) as url, sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = browser.new_page(viewport={"width": 1400, "height": 900})
+                page.goto(url)
+                # At the start of a chat: the server does not list the configured model.
+                warning = page.get_by_text("does not list the model", exact=False).first
+                expect(warning).to_be_visible(timeout=90_000)
+                expect(page.get_by_text("SmolLM2-135M-Instruct-Q8_0.gguf", exact=False).first).to_be_visible()
+                page.locator("#chat-input").fill("Which papers use diffusion models?")
+                submit = page.locator("#chat-submit")
+                expect(submit).to_be_enabled(timeout=30_000)
+                submit.click()
+                answer = page.locator('[data-step-type="assistant_message"]').filter(has_text="Sources").first
+                expect(answer).to_contain_text("cites none of the sources", timeout=90_000)
+                # The model's uncited prose was streamed, then replaced by the cited quotes.
+                expect(answer).to_contain_text("From the retrieved abstracts")
+                expect(answer).not_to_contain_text("everyone uses them now")
+                page.screenshot(path=str(tmp_path / "academichub-uncited-model-answer.png"))
+            finally:
+                browser.close()
+    assert any(request.stream for request in model.requests)

@@ -220,4 +220,5 @@ def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
     assert "Decoding-time unlearning uses auxiliary models to remove knowledge [1]." in briefing.markdown
     assert "and find" not in briefing.markdown
     assert any("incomplete" in n and "40-token length limit" in n for n in briefing.notices)
+    assert "40-token length limit" in (briefing.to_dict()["incomplete"] or "")
     assert cited_numbers(sections_of(briefing.markdown)["cs.CV"])

@@ -12,12 +12,14 @@ from pathlib import Path
 import pytest
 from conftest import DATA_DIR, make_settings, sample_records, write_jsonl
 from test_briefing import parse_bibtex, sections_of
+from typer.testing import CliRunner
 
 from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
 from assistant.compose.citations import cited_numbers
 from assistant.radar.service import Radar
 from assistant.search.retrieval import Retriever, make_filter
+from assistant.ui.cli import app
 from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
 from ingest.settings import Settings
@@ -148,3 +150,19 @@ def test_a_radar_topic_on_biorxiv_shows_biorxiv_cards(
     items = feed.to_dict()["items"]
     assert all(re.match(r"https://www\.biorxiv\.org/content/10\.\d+/", i["abs_url"]) for i in items)
     assert all(i["source"] == "biorxiv" and i["fields"] == ["biorxiv"] for i in items)
+
+
+def test_search_cli_shows_one_work_with_both_links_and_names_bad_sources(
+    mixed: tuple[Settings, dict], use_home
+) -> None:
+    settings, record = mixed
+    use_home(settings.home)
+    runner = CliRunner()
+    shown = runner.invoke(app, ["search", record["title"], "--k", "3"])
+    assert shown.exit_code == 0, shown.output
+    assert "also on" in shown.output and record["doi"] in shown.output and TWIN_ID in shown.output
+    as_json = runner.invoke(app, ["search", record["title"], "--k", "3", "--json"])
+    top = json.loads(as_json.output)["results"][0]
+    assert {top["id"], top["also"][0]["id"]} == {TWIN_ID, record["doi"]}
+    bad = runner.invoke(app, ["search", "proteins", "--source", "chemrxiv"])
+    assert bad.exit_code != 0 and "unknown source 'chemrxiv'" in bad.output

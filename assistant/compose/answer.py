@@ -97,6 +97,7 @@ class Answer:
     # does not support.
     unsupported_sentences: list[str] = field(default_factory=list)
     uncited_sentences: list[str] = field(default_factory=list)
+    incomplete: str | None = None  # why the model's answer was cut short (its unfinished end removed)
 
     @property
     def citations(self) -> dict[int, str]:
@@ -117,6 +118,7 @@ class Answer:
             "removed_citations": list(self.removed_citations),
             "unsupported_sentences": list(self.unsupported_sentences),
             "uncited_sentences": list(self.uncited_sentences),
+            "incomplete": self.incomplete,
         }
 
 
@@ -129,6 +131,7 @@ class CheckedText:
     used: list[int]
     uncited: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
+    incomplete: str | None = None
 
 
 def format_sources(sources: Sequence[Source], abstract_chars: int = 2500) -> str:
@@ -404,6 +407,7 @@ class Answerer(IndexComposer):
             checked.removed,
             flagged,
             checked.uncited,
+            checked.incomplete,
         )
 
     # --- steps ------------------------------------------------------------------------------------------
@@ -552,9 +556,10 @@ class Answerer(IndexComposer):
             )
             notices.append(f"The language model {said}. Fell back to extractive mode.")
             return None
+        incomplete: str | None = None
         if not generation.complete or not ends_finished(text):
             text, fragment = drop_unfinished(text, strict=not generation.complete)
-            why = generation.cut or "it stopped in the middle of a sentence"
+            why = incomplete = generation.cut or "it stopped in the middle of a sentence"
             notices.append(
                 f"The model's answer is incomplete: {why}."
                 + (" Its unfinished last sentence was removed." if fragment else "")
@@ -563,6 +568,7 @@ class Answerer(IndexComposer):
                 notices.append("Nothing complete was left of it. Fell back to extractive mode.")
                 return None
         checked = checked_citations(text, result.sent, [s.number for s in sources], notices)
+        checked.incomplete = incomplete
         if _NOT_FOUND_MARK in checked.text.lower() and not checked.used:
             return checked
         if not checked.used:

@@ -74,6 +74,7 @@ class ModelProse:
     prose: dict[str, str]
     uncited: list[str]
     removed: list[int]  # citations of sources the model was not given, taken out
+    incomplete: str | None = None  # why the model's text was cut short
 
 
 class BriefingError(ValueError):
@@ -109,6 +110,7 @@ class Briefing:
     removed_citations: list[int] = field(default_factory=list)
     unsupported_sentences: list[str] = field(default_factory=list)  # flagged: uncited or unsupported
     uncited_sentences: list[str] = field(default_factory=list)
+    incomplete: str | None = None  # why the model's prose was cut short (sections it missed are quoted)
 
     def to_bibtex(self) -> str:
         return bibtex_entries([s.paper for s in self.sources])
@@ -135,6 +137,7 @@ class Briefing:
             "removed_citations": list(self.removed_citations),
             "unsupported_sentences": list(self.unsupported_sentences),
             "uncited_sentences": list(self.uncited_sentences),
+            "incomplete": self.incomplete,
         }
 
 
@@ -205,6 +208,7 @@ class Briefer(IndexComposer):
             if written is not None:
                 briefing.mode = "llm"
                 prose, uncited, removed = written.prose, written.uncited, written.removed
+                briefing.incomplete = written.incomplete
         extractive = self._extractive_prose(topic, wanted, sections, sources, bridges)
         if prose is None:
             prose = extractive
@@ -392,9 +396,10 @@ class Briefer(IndexComposer):
             notices.append(
                 f"Removed {echoed} line(s) in which the model repeated its prompt or the source list."
             )
+        incomplete: str | None = None
         if not generation.complete or not ends_finished(reply):
             reply, _ = drop_unfinished(reply, strict=not generation.complete)
-            why = generation.cut or "it stopped in the middle of a sentence"
+            why = incomplete = generation.cut or "it stopped in the middle of a sentence"
             notices.append(
                 f"The model's briefing is incomplete: {why}. Its unfinished end was removed; sections it did "
                 "not write are quoted from the abstracts."
@@ -431,7 +436,7 @@ class Briefer(IndexComposer):
             if key != "bridges"  # built from the application's connections
             for sentence in find_uncited(body, result.sent)
         ]
-        return ModelProse(prose, uncited, checked.removed)
+        return ModelProse(prose, uncited, checked.removed, incomplete)
 
     # --- assembly ------------------------------------------------------------------------------------------
 

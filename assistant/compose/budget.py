@@ -2,9 +2,10 @@
 
 The prompt and the longest answer must fit together: a small local model (llama.cpp `-c 2048`) refuses a
 longer prompt with HTTP 400, or, when the prompt just fits, fills its context after a few tokens and stops
-mid-sentence. Tokens are counted approximately but on the safe side (3 characters a token; BPE tokenizers
-give about 4 on English abstracts), then the least relevant sources are left out, then abstracts are
-shortened, until the prompt fits.
+mid-sentence. Tokens are counted approximately but on the safe side, 3 characters a token (the packaged
+MiniLM tokenizer counts 5.0 characters a token over the 379 sample abstracts, 3.5 on the densest one; BPE
+tokenizers of small chat models give about 4), then the least relevant sources are left out, then
+abstracts are shortened, until the prompt fits.
 """
 
 from __future__ import annotations

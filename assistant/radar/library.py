@@ -9,8 +9,9 @@ library's distinctive terms (words several library papers share and the index ho
 the lexical side and the briefing.
 
 A library topic's feed ranks each new paper by its closeness to the library: the highest cosine between
-the paper and any library paper (its `relevance`, held to the same `radar_min_relevance` as any topic),
-fused with the lexical rank of the distinctive terms. The library's own papers never show as new.
+the paper and any library paper (its `relevance`, held to `radar_library_min_relevance`: abstract-to-abstract
+cosines run higher than the query-to-abstract ones `radar_min_relevance` is set for), fused with the lexical
+rank of the distinctive terms. The library's own papers never show as new.
 """
 
 from __future__ import annotations

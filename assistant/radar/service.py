@@ -370,7 +370,7 @@ class Radar:
         """The topic's feed order over `candidates`, each with the followed author that put it there:
         papers by followed authors first (asked for by name), then topic matches in retrieval order whose
         query-paper cosine reaches `radar_min_relevance` (a library topic ranks by closeness to its
-        library)."""
+        library, held to `radar_library_min_relevance`)."""
         from assistant.radar.library import library_matches  # library.py builds on this module
 
         followed = self._followed_papers(topic, candidates)
@@ -396,7 +396,11 @@ class Radar:
             )
         except RetrievalError as err:
             raise RadarError(str(err)) from None
-        threshold = self.settings.radar_min_relevance
+        threshold = (
+            self.settings.radar_library_min_relevance  # paper-to-paper cosines run higher
+            if library is not None
+            else self.settings.radar_min_relevance
+        )
         ranked += [
             (hit, None) for hit in matches if hit.relevance >= threshold and hit.paper.id not in followed
         ]

@@ -28,7 +28,7 @@ from assistant.compose.answer import Answer, Answerer, Source
 from assistant.compose.briefing import Briefer, Briefing
 from assistant.compose.llm import get_llm
 from assistant.compose.safe_markdown import SafeStream
-from assistant.radar import charts
+from assistant.radar import charts, delivery
 from assistant.radar.service import FeedBatch, Radar
 from assistant.search.retrieval import Retriever
 from assistant.ui import chat_view as view
@@ -688,6 +688,9 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         )
     chart: list[Any] = []
     if not next_batch:  # how many matching papers each day brought, once per visit
+        # The topic's Atom feed for a feed reader: the only link here, built from the topic's secret token.
+        token = await in_thread(delivery.feed_token, engine().radar, name)
+        head += f" · [Atom feed]({delivery.feed_path(token)})"
         counts = await in_thread(charts.daily_counts, engine().radar, name)
         if counts.days:
             figure = charts.radar_figure(counts)

@@ -54,6 +54,10 @@ def _print_sources(sources: list[Source]) -> None:
             highlight=False,
         )
         console.print(f"    {paper.abs_url}  (PDF {paper.pdf_url})", highlight=False, soft_wrap=True)
+        if paper.published_url:
+            console.print(f"    journal version {paper.published_url}", highlight=False, soft_wrap=True)
+        for twin in source.hit.also:
+            console.print(f"    also on {twin.source_label} {twin.abs_url}", highlight=False, soft_wrap=True)
 
 
 class TerminalStream:
