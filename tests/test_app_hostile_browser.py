@@ -177,6 +177,9 @@ def test_a_hostile_paper_and_model_make_no_foreign_request_or_link_in_a_real_bro
             page.on("request", lambda r: requested.append(r.url))
             page.goto(hostile_server)
             expect(page.locator("#chat-input")).to_be_visible(timeout=60_000)
+            # The chat start warns that the stand-in does not list the configured model name; typing before
+            # that message arrives is lost.
+            expect(page.get_by_text("does not list the model").first).to_be_visible(timeout=60_000)
             page.locator("#chat-input").fill(f"What does '{target['title']}' report about the results page?")
             submit = page.locator("#chat-submit")
             expect(submit).to_be_enabled(timeout=30_000)
