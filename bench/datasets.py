@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ingest.errors import UserFacingError
 from ingest.paper import Paper
 
 WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)  # FTS5 unicode61 token boundaries (letters and digits)
@@ -292,7 +293,7 @@ def restrict_split(query_set: QuerySet, split: str) -> QuerySet:
 # --- BEIR -----------------------------------------------------------------------------------------------
 
 
-class DatasetError(ValueError):
+class DatasetError(UserFacingError, ValueError):
     """A dataset folder that is not in the expected layout (the message says what is missing)."""
 
 

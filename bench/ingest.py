@@ -32,6 +32,7 @@ from rich.table import Table
 
 from bench.report import emit_json
 from ingest.embedding import Embedder, get_embedder
+from ingest.errors import UserFacingError
 from ingest.normalize import from_json_record
 from ingest.paper import Paper
 from ingest.pipeline import Ingestor, file_runs
@@ -43,7 +44,7 @@ RATIO_TARGET = 0.85
 REINGEST_TARGET = 50.0
 
 
-class BenchError(RuntimeError):
+class BenchError(UserFacingError, RuntimeError):
     """The benchmark cannot run with these inputs (message says why)."""
 
 

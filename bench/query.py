@@ -43,6 +43,7 @@ from assistant.search.retrieval import Retriever
 from bench.report import emit_json
 from ingest.catalog import Catalog
 from ingest.embedding import Embedder, get_embedder
+from ingest.errors import UserFacingError
 from ingest.settings import Settings, get_settings
 from ingest.vectors import VectorIndex
 
@@ -80,7 +81,7 @@ SERVE_TARGET_S = 30.0
 RSS_TARGET_MB = 2048.0
 
 
-class BenchError(RuntimeError):
+class BenchError(UserFacingError, RuntimeError):
     """The benchmark cannot run with these inputs (message says why)."""
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from ingest.errors import UserFacingError
 from ingest.normalize import strip_control_chars
 from ingest.paper import Paper, archive_of
 
@@ -100,6 +101,12 @@ def fold(text: str) -> str:
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
+def author_as_stored(name: str) -> str:
+    """An author filter in the order names are stored: 'Gökbuget, N.' (bioRxiv's way) -> 'N. Gökbuget'."""
+    surname, comma, given = name.strip().partition(",")
+    return f"{given.strip()} {surname.strip()}" if comma and given.strip() else surname.strip()
+
+
 def date_to_int(day: date | None) -> int | None:
     return day.year * 10000 + day.month * 100 + day.day if day else None
 
@@ -165,7 +172,7 @@ class PaperFilter:
             params.append(date_to_int(self.until))
         if self.author and self.author.strip():
             clauses.append(f"instr({alias}.authors_folded, ?) > 0")
-            params.append(fold(self.author.strip()))
+            params.append(fold(author_as_stored(self.author)))
         if self.exclude_ids:
             marks = ",".join("?" * len(self.exclude_ids))
             clauses.append(f"{alias}.id NOT IN ({marks})")
@@ -250,9 +257,11 @@ def passage_gap(terms: list[str]) -> int:
     return 3 * sum(len(_WORD_RE.findall(term)) for term in terms) + 5
 
 
-class CatalogError(RuntimeError):
+class CatalogError(UserFacingError, RuntimeError):
     """The catalog cannot be used: damaged, unreadable, or read-only for a command that writes. The message
     says what is wrong and how to recover."""
+
+    heading = "The index cannot be used"
 
 
 REBUILD_HINT = (
@@ -295,7 +304,8 @@ def _existing_parent(path: Path) -> Path:
 
 
 class Catalog:
-    """SQLite catalog of papers. One connection per object; open one per thread.
+    """SQLite catalog of papers. One connection per object; open one per thread. Every question about papers
+    is a method here: the connection is private, so no SQL on the catalog's tables lives anywhere else.
 
     In a data directory this process cannot write to (a shared, read-only index on a lab server), the
     catalog opens read-only: every read works, a write raises CatalogError saying so."""
@@ -304,8 +314,8 @@ class Catalog:
         self.path = path
         self.read_only = not _writable(path)
         try:
-            self.conn = self._open_read_only() if self.read_only else self._open_writable()
-            self.conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            self._conn = self._open_read_only() if self.read_only else self._open_writable()
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as err:
             raise CatalogError(
                 storage_problem(err, path.parent) or f"cannot open the catalog {path}: {err}"
@@ -351,14 +361,14 @@ class Catalog:
             raise CatalogError(storage_problem(OSError(30, "read-only"), self.path.parent) or "read-only")
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
         if self._scratch is not None:
             self._scratch.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.conn:
-            yield self.conn
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._conn:
+            yield self._conn
 
     # --- writes (ingestion) ---------------------------------------------------------------------------
 
@@ -366,7 +376,7 @@ class Catalog:
         found: dict[str, StoredState] = {}
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
+            rows = self._conn.execute(
                 "SELECT id, version, record_hash, content_hash, embedded_hash, published, updated "
                 f"FROM papers WHERE id IN ({marks})",
                 chunk,
@@ -385,7 +395,7 @@ class Catalog:
     def upsert(self, papers: Iterable[Paper]) -> None:
         """Insert or replace papers; their vectors become pending when the embedded text changed."""
         now = time.time()
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             for paper in papers:
                 authors_json = json.dumps(paper.authors, ensure_ascii=False)
                 conn.execute(
@@ -448,34 +458,34 @@ class Catalog:
         )
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [row[0] for row in self.conn.execute(sql)]
+        return [row[0] for row in self._conn.execute(sql)]
 
     def count_pending(self) -> int:
         return int(
-            self.conn.execute(
+            self._conn.execute(
                 "SELECT count(*) FROM papers WHERE embedded_hash IS NULL OR embedded_hash != content_hash"
             ).fetchone()[0]
         )
 
     def mark_embedded(self, hashes: dict[str, str]) -> None:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.executemany(
                 "UPDATE papers SET embedded_hash = ? WHERE id = ?", [(h, pid) for pid, h in hashes.items()]
             )
 
     def reset_embedded(self, ids: Sequence[str]) -> None:
         """Mark these papers' vectors pending (the vector store lost them): the next ingest re-embeds them."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.executemany("UPDATE papers SET embedded_hash = NULL WHERE id = ?", [(pid,) for pid in ids])
 
     # --- cursors (resumable API ingests) --------------------------------------------------------------
 
     def get_cursor(self, key: str) -> int:
-        row = self.conn.execute("SELECT position FROM cursors WHERE key = ?", (key,)).fetchone()
+        row = self._conn.execute("SELECT position FROM cursors WHERE key = ?", (key,)).fetchone()
         return int(row[0]) if row else 0
 
     def set_cursor(self, key: str, position: int) -> None:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO cursors (key, position, updated_at) VALUES (?,?,?) "
                 "ON CONFLICT(key) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
@@ -483,19 +493,19 @@ class Catalog:
             )
 
     def clear_cursor(self, key: str) -> None:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute("DELETE FROM cursors WHERE key = ?", (key,))
 
     # --- reads ----------------------------------------------------------------------------------------
 
     def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+        return int(self._conn.execute("SELECT count(*) FROM papers").fetchone()[0])
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
-            for row in self.conn.execute(f"SELECT * FROM papers WHERE id IN ({marks})", chunk):
+            for row in self._conn.execute(f"SELECT * FROM papers WHERE id IN ({marks})", chunk):
                 found[row["id"]] = _row_to_paper(row)
         return found
 
@@ -504,7 +514,7 @@ class Catalog:
 
     def filter_ids(self, paper_filter: PaperFilter) -> list[str]:
         where, params = paper_filter.where_sql()
-        return [row[0] for row in self.conn.execute(f"SELECT p.id FROM papers p WHERE {where}", params)]
+        return [row[0] for row in self._conn.execute(f"SELECT p.id FROM papers p WHERE {where}", params)]
 
     def lexical_search(
         self,
@@ -523,10 +533,10 @@ class Catalog:
                 f"SELECT id, bm25(papers_fts, 0.0, {marks}) AS score FROM papers_fts "
                 "WHERE papers_fts MATCH ? ORDER BY score LIMIT ?"
             )
-            rows = self.conn.execute(sql, [match, limit])
+            rows = self._conn.execute(sql, [match, limit])
         else:
             where, params = paper_filter.where_sql()
-            rows = self.conn.execute(
+            rows = self._conn.execute(
                 f"""
                 SELECT f.id, bm25(papers_fts, 0.0, {marks}) AS score
                 FROM papers_fts f JOIN papers p ON p.id = f.id
@@ -541,7 +551,7 @@ class Catalog:
     def query_terms(self, terms: list[str]) -> QueryTerms:
         """The query's `terms` (FTS5 expressions, one quoted word each) with their document frequencies."""
         unique = tuple(dict.fromkeys(terms))
-        frequencies = tuple(int(self.conn.execute(FTS_COUNT, (term,)).fetchone()[0]) for term in unique)
+        frequencies = tuple(int(self._conn.execute(FTS_COUNT, (term,)).fetchone()[0]) for term in unique)
         return QueryTerms(unique, frequencies, self.count())
 
     def term_matches(self, query: QueryTerms, paper_ids: Sequence[str]) -> dict[str, TermMatch]:
@@ -574,7 +584,7 @@ class Catalog:
         scratch.execute("DELETE FROM scratch_fts")
         for chunk in _chunks(paper_ids, 500):
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
+            rows = self._conn.execute(
                 f"SELECT id, title, abstract, authors, comment FROM papers WHERE id IN ({marks})", chunk
             ).fetchall()
             scratch.executemany(
@@ -593,25 +603,27 @@ class Catalog:
         return {row[0] for row in rows}
 
     def known_categories(self) -> dict[str, int]:
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT category, count(*) FROM paper_categories GROUP BY category ORDER BY count(*) DESC"
         )
         return {row[0]: int(row[1]) for row in rows}
 
     def known_archives(self) -> set[str]:
-        return {row[0] for row in self.conn.execute("SELECT DISTINCT archive FROM paper_categories")}
+        return {row[0] for row in self._conn.execute("SELECT DISTINCT archive FROM paper_categories")}
 
     def date_range(self) -> tuple[date | None, date | None]:
-        row = self.conn.execute("SELECT min(published), max(published) FROM papers").fetchone()
+        row = self._conn.execute("SELECT min(published), max(published) FROM papers").fetchone()
         return int_to_date(row[0]), int_to_date(row[1])
 
     def source_counts(self) -> dict[str, int]:
         """Papers per source ('arxiv', 'biorxiv', 'medrxiv'), largest first."""
-        rows = self.conn.execute("SELECT source, count(*) FROM papers GROUP BY source ORDER BY count(*) DESC")
+        rows = self._conn.execute(
+            "SELECT source, count(*) FROM papers GROUP BY source ORDER BY count(*) DESC"
+        )
         return {row[0]: int(row[1]) for row in rows}
 
     def primary_category_counts(self) -> dict[str, int]:
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT primary_category, count(*) FROM papers GROUP BY primary_category ORDER BY count(*) DESC"
         )
         return {row[0]: int(row[1]) for row in rows}
@@ -620,17 +632,17 @@ class Catalog:
 
     def newest_ingested(self) -> float:
         """When the newest paper first entered the catalog (unix seconds; 0.0 for an empty catalog)."""
-        return float(self.conn.execute("SELECT max(ingested_at) FROM papers").fetchone()[0] or 0.0)
+        return float(self._conn.execute("SELECT max(ingested_at) FROM papers").fetchone()[0] or 0.0)
 
     def ids_ingested_since(self, when: float) -> set[str]:
         """Papers that first entered the catalog at or after `when` (a re-listed paper keeps its first)."""
-        rows = self.conn.execute("SELECT id FROM papers WHERE ingested_at >= ?", (when,))
+        rows = self._conn.execute("SELECT id FROM papers WHERE ingested_at >= ?", (when,))
         return {row[0] for row in rows}
 
     def ids_ingested_between(self, after: float, until: float, published_from: date | None) -> set[str]:
         """Papers first ingested in (`after`, `until`], except those published before `published_from`
         (a backfill of old papers); undated papers count."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT id FROM papers WHERE ingested_at > ? AND ingested_at <= ? "
             "AND (published IS NULL OR published >= ?)",
             (after, until, date_to_int(published_from) or 0),
@@ -640,14 +652,14 @@ class Catalog:
     def ids_of_listing(self, first_day: date | None, until: float, or_ingested_after: float) -> set[str]:
         """Papers ingested by `until` that were published on or after `first_day` (the latest listing) or
         entered the catalog after `or_ingested_after`."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT id FROM papers WHERE ingested_at <= ? AND (published >= ? OR ingested_at > ?)",
             (until, date_to_int(first_day) or 0, or_ingested_after),
         )
         return {row[0] for row in rows}
 
     def all_ids(self) -> list[str]:
-        return [row[0] for row in self.conn.execute("SELECT id FROM papers ORDER BY rowid")]
+        return [row[0] for row in self._conn.execute("SELECT id FROM papers ORDER BY rowid")]
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ingest.errors import UserFacingError
 from ingest.settings import Settings
 
 if TYPE_CHECKING:
@@ -24,8 +25,10 @@ PACKAGED_MODEL_LABEL = "all-MiniLM-L6-v2 (packaged)"
 ENCODER_KEYS = ("embedding_model", "embedding_backend")
 
 
-class EmbeddingModelError(RuntimeError):
+class EmbeddingModelError(UserFacingError, RuntimeError):
     """The configured model cannot be loaded (missing path, no network for a hub name)."""
+
+    heading = "The index cannot be used"
 
 
 class EncoderMismatchError(EmbeddingModelError):

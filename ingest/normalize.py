@@ -13,10 +13,11 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
+from ingest.errors import UserFacingError
 from ingest.paper import InvalidArxivId, Paper, parse_arxiv_id
 
 
-class RecordError(ValueError):
+class RecordError(UserFacingError, ValueError):
     """A record that cannot become a Paper; the message is the reason shown in the ingest summary."""
 
 
@@ -250,6 +251,22 @@ def normalize_categories(categories: Any, primary: str | None = None) -> list[st
 
 
 # --- dates --------------------------------------------------------------------------------------------
+
+
+class DayError(UserFacingError, ValueError):
+    """A day the user typed that is not YYYY-MM-DD."""
+
+
+def parse_day(value: object, label: str) -> date | None:
+    """A day typed by the user (`--since`, the app's 'Published since'): strictly YYYY-MM-DD, or None when
+    blank. Unlike `parse_date` (lenient, for records), a typo is an error: a filter must not vanish."""
+    text = str(value or "").strip()
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise DayError(f"{label} {text!r} is not a date: type it as YYYY-MM-DD, e.g. 2026-06-01") from None
 
 
 def parse_date(value: Any) -> date | None:

@@ -18,10 +18,12 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ingest.errors import UserFacingError
+
 FP32_FILE = "onnx/model.onnx"
 
 
-class OnnxExportError(RuntimeError):
+class OnnxExportError(UserFacingError, RuntimeError):
     """The model cannot be exported or quantised on this machine."""
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import hashlib
 import re
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, computed_field
+
+from ingest.errors import UserFacingError
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"
@@ -39,7 +41,7 @@ _ID_RE = re.compile(
 )
 
 
-class InvalidArxivId(ValueError):
+class InvalidArxivId(UserFacingError, ValueError):
     """Raised for a string that is not an arXiv identifier."""
 
 
@@ -59,7 +61,7 @@ def parse_arxiv_id(raw: str) -> tuple[str, int | None]:
     return base, int(version) if version else None
 
 
-class InvalidDoi(ValueError):
+class InvalidDoi(UserFacingError, ValueError):
     """Raised for a string that is not a bioRxiv/medRxiv DOI."""
 
 
@@ -182,3 +184,19 @@ class Paper(BaseModel):
     def year(self) -> int | None:
         day = self.published or self.updated
         return day.year if day else None
+
+
+def paper_json(paper: Paper) -> dict[str, Any]:
+    """The one JSON shape of a paper in every `--json` output (search, ask, brief, radar feed). Links come
+    from the id. Documented in the README ("JSON output"): add a key here and it appears everywhere."""
+    return {
+        "id": paper.id,
+        "title": paper.title,
+        "authors": list(paper.authors),
+        "categories": list(paper.categories),
+        "fields": paper.archives,
+        "published": paper.published.isoformat() if paper.published else None,
+        "abs_url": paper.abs_url,
+        "pdf_url": paper.pdf_url,
+        **paper.source_fields(),
+    }

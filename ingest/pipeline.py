@@ -26,6 +26,7 @@ from ingest.catalog import (
     storage_problem,
 )
 from ingest.embedding import Embedder, get_embedder
+from ingest.errors import UserFacingError
 from ingest.paper import Paper
 from ingest.rxiv_api import RxivRequest, RxivSource
 from ingest.settings import Settings
@@ -44,7 +45,7 @@ MAX_SKIP_EXAMPLES = 8  # listed in the printed summary; the JSON summary lists u
 MAX_SKIPS_KEPT = 10_000
 
 
-class IngestBusy(RuntimeError):
+class IngestBusy(UserFacingError, RuntimeError):
     """Another ingest holds the lock on this data directory."""
 
 

@@ -24,6 +24,7 @@ import requests
 from requests.adapters import HTTPAdapter
 
 from ingest import rxiv
+from ingest.errors import UserFacingError
 from ingest.normalize import RecordError, from_arxiv_result, from_json_record
 from ingest.paper import Paper
 
@@ -51,7 +52,7 @@ MAX_LINE_CHARS = 2_000_000
 SourceItem = Paper | Skipped
 
 
-class SourceError(RuntimeError):
+class SourceError(UserFacingError, RuntimeError):
     """A source that cannot be read at all (missing file, arXiv unreachable after retries)."""
 
 

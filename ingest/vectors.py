@@ -21,12 +21,15 @@ import numpy as np
 
 from ingest.catalog import REBUILD_HINT, date_to_int
 from ingest.embedding import check_index_encoder, encoder_identity
+from ingest.errors import UserFacingError
 from ingest.paper import Paper
 from ingest.settings import Settings
 
 
-class VectorStoreError(RuntimeError):
+class VectorStoreError(UserFacingError, RuntimeError):
     """Chroma cannot be opened or reached."""
+
+    heading = "The index cannot be used"
 
 
 def consistency_problem(papers: int, embedded: int, vectors: int, home: object) -> str | None:

@@ -14,7 +14,7 @@ from conftest import make_settings, sample_records, write_jsonl
 from openai_standin import OpenAIStandin, RecordedRequest, Reply, prompt_tokens, tokens_of
 from typer.testing import CliRunner
 
-from assistant.compose.answer import NOT_FOUND_TEXT, Answerer
+from assistant.compose.answer import NOT_FOUND_TEXT, Answerer, Turn
 from assistant.compose.citations import cited_numbers
 from assistant.compose.llm import get_llm
 from assistant.search.retrieval import Retriever
@@ -71,7 +71,7 @@ def test_off_topic_question_says_it_found_nothing(answerer: Answerer) -> None:
 def test_follow_up_the_second_one_is_about_that_paper(answerer: Answerer) -> None:
     first = answerer.answer(UNLEARNING)
     second_paper = first.sources[1].paper
-    follow = answerer.answer("and the second one?", history=[(UNLEARNING, first.text)])
+    follow = answerer.answer("and the second one?", history=[first.turn])
     assert second_paper.title in follow.standalone_question
     assert [s.paper.id for s in follow.sources] == [second_paper.id]
     assert cited_numbers(follow.text) == {1}
@@ -79,9 +79,57 @@ def test_follow_up_the_second_one_is_about_that_paper(answerer: Answerer) -> Non
 
 def test_follow_up_which_of_these_stays_within_the_previous_sources(answerer: Answerer) -> None:
     first = answerer.answer(UNLEARNING)
-    follow = answerer.answer("which of these use images?", history=[(UNLEARNING, first.text)])
+    follow = answerer.answer("which of these use images?", history=[first.turn])
     assert "unlearning" in follow.standalone_question.lower()
     assert {s.paper.id for s in follow.sources} <= {s.paper.id for s in first.sources}
+
+
+@pytest.mark.slow  # its own index, ingested twice
+def test_the_second_one_is_the_paper_shown_as_2_even_after_an_ingest(
+    tmp_path: Path, embedder: Embedder, small_corpus_file: Path
+) -> None:
+    """A follow-up reads what the previous answer showed: a paper ingested between the two turns that now
+    outranks the old [2] does not change what "the second one" means."""
+    settings = make_settings(tmp_path)
+    ingestor = Ingestor(settings, embedder=embedder)
+    try:
+        ingestor.run(file_runs([small_corpus_file]))
+        answerer = Answerer(settings, Retriever(settings, embedder=embedder))
+        first = answerer.answer(UNLEARNING)
+        shown_second = first.sources[1].paper
+        newcomer = dict(sample_records(1)[0])
+        newcomer.update(
+            id="2606.99998",
+            title="How machine unlearning removes knowledge from large language models",
+            summary=f"{UNLEARNING} {first.sources[0].paper.abstract}",
+        )
+        ingestor.run(file_runs([write_jsonl(tmp_path / "new.jsonl", [newcomer])]))
+    finally:
+        ingestor.close()
+    asked_again = answerer.answer(UNLEARNING)
+    # Asking the first question again would now show another paper as [2].
+    assert asked_again.sources[0].paper.id == "2606.99998"
+    assert asked_again.sources[1].paper.id != shown_second.id
+
+    follow = answerer.answer("tell me more about the second one", history=[first.turn])
+    assert shown_second.title in follow.standalone_question
+    assert [s.paper.id for s in follow.sources] == [shown_second.id]
+
+
+def test_a_follow_up_does_not_search_the_earlier_questions_again(
+    answerer: Answerer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = answerer.answer(UNLEARNING)
+    searched: list[str] = []
+    search = answerer.retriever.search
+
+    def recording_search(query: str, *args: object, **kwargs: object) -> object:
+        searched.append(query)
+        return search(query, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(answerer.retriever, "search", recording_search)
+    follow = answerer.answer("which of these use images?", history=[first.turn])
+    assert searched == [follow.standalone_question]
 
 
 # --- the LLM path ---------------------------------------------------------------------------------------
@@ -185,7 +233,7 @@ def test_llm_condenses_a_follow_up_with_the_previous_sources(
     standin.responder = respond
     answerer = llm_answerer(small_index, embedder, standin)
     first = answerer.answer(UNLEARNING)
-    answer = answerer.answer("how does the second one work?", history=[(UNLEARNING, first.text)])
+    answer = answerer.answer("how does the second one work?", history=[first.turn])
     condense = next(r for r in standin.requests if "Standalone question:" in r.text())
     assert f"[2] {first.sources[1].paper.title}" in condense.text()
     assert "how does the second one work?" in condense.text()
@@ -335,7 +383,7 @@ def test_a_follow_up_rewrite_that_fails_is_said(
 
     standin.responder = respond
     answerer = llm_answerer(small_index, embedder, standin)
-    answer = answerer.answer("and the second one?", history=[(UNLEARNING, f"{SUPPORTED}")])
+    answer = answerer.answer("and the second one?", history=[Turn(UNLEARNING, UNLEARNING, SUPPORTED)])
     notice = next(n for n in answer.notices if "rewrite of your follow-up" in n)
     assert f"searched for “{answer.standalone_question}” instead" in notice
     condense = next(r for r in standin.requests if "Standalone question:" in r.text())

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from assistant.compose.answer import Turn
 from assistant.ui import chat_view as view
 from assistant.ui.auth import AuthConfigError, check_password, hash_password, parse_auth_users
 from assistant.ui.chat_history import conninfo, ensure_tables
@@ -330,9 +331,11 @@ def test_chat_history_tables_work_with_chainlits_sqlalchemy_data_layer(tmp_path:
         user = await layer.create_user(User(identifier="alice"))
         assert user is not None
         await layer.update_thread("t-1", name="Sparse attention", user_id=user.id)
-        for step_id, kind, text in [
-            ("s-1", "user_message", "what is sparse attention?"),
-            ("s-2", "assistant_message", "It is sparse [1]."),
+        for step_id, kind, text, metadata in [
+            ("s-1", "user_message", "what is sparse attention?", {}),
+            ("s-2", "assistant_message", "It is sparse [1].", {view.TURN_KEY: turn.to_dict()}),
+            ("s-3", "user_message", "and dense?", {}),
+            ("s-4", "assistant_message", "Dense is not [1].", {}),  # saved before turns were stored
         ]:
             await layer.create_step(
                 {
@@ -342,6 +345,7 @@ def test_chat_history_tables_work_with_chainlits_sqlalchemy_data_layer(tmp_path:
                     "type": kind,  # type: ignore[typeddict-item]
                     "streaming": False,
                     "output": text,
+                    "metadata": metadata,
                     "createdAt": "2026-06-03T10:00:00Z",
                     "start": "2026-06-03T10:00:00Z",
                     "end": "2026-06-03T10:00:01Z",
@@ -353,9 +357,14 @@ def test_chat_history_tables_work_with_chainlits_sqlalchemy_data_layer(tmp_path:
         assert [t["id"] for t in threads.data] == ["t-1"]
         return dict(thread or {})
 
+    turn = Turn(
+        "what is sparse attention?", "What is sparse attention?", "It is sparse [1].", ((1, "2606.00001"),)
+    )
     thread = asyncio.run(roundtrip())
     assert thread["name"] == "Sparse attention"
-    assert [s["output"] for s in thread["steps"]] == ["what is sparse attention?", "It is sparse [1]."]
+    assert [s["output"] for s in thread["steps"]][:2] == ["what is sparse attention?", "It is sparse [1]."]
+    # A resumed chat gets its turns back as they were shown: the numbered sources are ids, not a new search.
+    assert view.turns_of(thread["steps"]) == [turn, Turn("and dense?", "and dense?", "Dense is not [1].")]
 
 
 def test_errors_read_as_sentences_not_tracebacks() -> None:

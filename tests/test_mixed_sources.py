@@ -71,6 +71,8 @@ def test_sources_and_authors_filter_across_servers(mixed: tuple[Settings, dict],
     # "Gökbuget, N." is shown as "N. Gökbuget" and found without the accent, in any case.
     by_author = retriever.search("leukemia", k=5, paper_filter=make_filter(author="gokbuget"))
     assert by_author and "N. Gökbuget" in by_author[0].paper.authors
+    as_listed = retriever.search("leukemia", k=5, paper_filter=make_filter(author="GÖKBUGET, N."))
+    assert [h.paper.id for h in as_listed] == [h.paper.id for h in by_author]
 
 
 def test_one_work_on_two_servers_is_one_result_with_both_links(
@@ -122,7 +124,7 @@ def test_a_follow_up_over_the_mixed_index_is_about_the_paper_shown(
     first = answerer.answer(question)
     assert first.found and any(s.paper.source == "biorxiv" for s in first.sources)
     second = first.sources[1].paper
-    follow = answerer.answer("tell me more about the second one", history=[(question, first.text)])
+    follow = answerer.answer("tell me more about the second one", history=[first.turn])
     assert [s.paper.id for s in follow.sources] == [second.id]
     payload = follow.to_dict()["sources"][0]
     assert payload["abs_url"] == second.abs_url

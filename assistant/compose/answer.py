@@ -7,10 +7,11 @@ The chat app and `academichub ask` both call `Answerer.answer`; nothing here pri
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
+from assistant.compose import notices as notes
 from assistant.compose.checks import (
     NOT_FOUND_MARK,
     drop_unfinished,
@@ -37,17 +38,14 @@ from assistant.compose.extractive import (
 from assistant.compose.generation import generate_over_sources, numbers_text
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
-from assistant.search.retrieval import Hit, RetrievalError, Retriever
-from assistant.search.same_work import also_fields
+from assistant.search.retrieval import Hit, Retriever, hit_json
+from assistant.search.words import QUESTION_STOPWORDS
 from ingest.catalog import PaperFilter
 from ingest.paper import Paper
 from ingest.settings import Settings
 
 Mode = Literal["llm", "extractive"]
 NOT_FOUND_TEXT = "I could not find this in the indexed papers."
-NO_LLM_NOTICE = (
-    "No language model is configured: extractive mode (sentences quoted from the retrieved abstracts)."
-)
 
 
 @dataclass
@@ -62,21 +60,7 @@ class Source:
         return self.hit.paper
 
     def to_dict(self) -> dict[str, Any]:
-        paper = self.paper
-        return {
-            "number": self.number,
-            "id": paper.id,
-            "title": paper.title,
-            "authors": list(paper.authors),
-            "published": paper.published.isoformat() if paper.published else None,
-            "categories": list(paper.categories),
-            "abs_url": paper.abs_url,
-            "pdf_url": paper.pdf_url,
-            "score": round(self.hit.score, 6),
-            "relevance": round(self.hit.relevance, 4),
-            **paper.source_fields(),
-            **also_fields(self.hit),
-        }
+        return hit_json(self.hit, self.number)
 
 
 def number_sources(hits: Sequence[Hit]) -> list[Source]:
@@ -100,6 +84,16 @@ class Answer:
     incomplete: str | None = None  # why the model's answer was cut short (its unfinished end removed)
 
     @property
+    def turn(self) -> Turn:
+        """What this answer showed, for the follow-ups that refer to it."""
+        return Turn(
+            self.question,
+            self.standalone_question,
+            self.text,
+            tuple((s.number, s.paper.id) for s in self.sources),
+        )
+
+    @property
     def citations(self) -> dict[int, str]:
         """Citation number -> arXiv id, for the numbers the text actually uses."""
         by_number = {s.number: s.paper.id for s in self.sources}
@@ -120,6 +114,37 @@ class Answer:
             "uncited_sentences": list(self.uncited_sentences),
             "incomplete": self.incomplete,
         }
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One answered question as the user saw it: follow-ups read it instead of re-running retrieval, so
+    "[2]" or "the second one" always means the paper that was shown as [2], whatever was ingested since."""
+
+    question: str
+    standalone: str  # the question as it was searched (after its own follow-up rewrite)
+    answer: str  # the answer text with its [n] citations
+    sources: tuple[tuple[int, str], ...] = ()  # (number shown, paper id) of every numbered source
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON for storage (the chat app keeps it in the answer message's metadata)."""
+        return {
+            "question": self.question,
+            "standalone": self.standalone,
+            "answer": self.answer,
+            "sources": [[n, pid] for n, pid in self.sources],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Turn | None:
+        """A stored turn, or None when the data is not one (an old or damaged record)."""
+        try:
+            question, answer = str(data["question"]), str(data["answer"])
+            standalone = str(data.get("standalone") or question)
+            sources = tuple((int(n), str(pid)) for n, pid in data.get("sources") or ())
+        except (KeyError, TypeError, ValueError):
+            return None
+        return cls(question, standalone, answer, sources)
 
 
 @dataclass
@@ -234,16 +259,6 @@ _CONTINUATION_RE = re.compile(
     r"^\s*(?:and|also|what about|how about|and what about|and how about|or)\b[\s,]*", re.I
 )
 _TERM_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
-_QUESTION_STOPWORDS = frozenset(
-    str.split(
-        "a an and are as at be but by can could do does did for from has have how i in into is it its of "
-        "on or so such than that the their them then there these they this those to was we what when "
-        "where which who why will with would you your about over under between across using use used via "
-        "vs me tell explain describe give show list find any some more most other papers paper recent "
-        "new latest work works study studies approaches approach methods method one ones please know say "
-        "said"
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -255,7 +270,7 @@ class Rewrite:
 
 
 def key_terms(question: str, limit: int = 8) -> str:
-    words = [w for w in _TERM_RE.findall(question) if w.lower() not in _QUESTION_STOPWORDS]
+    words = [w for w in _TERM_RE.findall(question) if w.lower() not in QUESTION_STOPWORDS]
     return " ".join(list(dict.fromkeys(words))[:limit])
 
 
@@ -266,42 +281,45 @@ def _ordinal_number(token: str) -> int:
     return int(re.sub(r"\D", "", token))
 
 
+Numbered = Sequence[tuple[int, Paper]]  # papers as they were shown: (number [n], paper)
+
+
 def rewrite_follow_up(
-    question: str, previous_question: str, previous_answer: str, previous: Sequence[Source]
+    question: str, previous_question: str, previous_answer: str, previous: Numbered
 ) -> Rewrite:
     """Deterministic rewrite of a follow-up against the previous turn (extractive mode, and the fallback
     when the model cannot condense): "the second one" / "paper 2" / "[2]" -> that source's title;
     "this paper" -> the first paper the previous answer cited; "these"/"them" -> the previous sources;
     "it", "and ...?" or a very short question -> the previous question's key terms added."""
     terms = key_terms(previous_question)
-    by_number = {s.number: s for s in previous}
-    pointed: list[Source] = []
+    by_number = dict(previous)
+    pointed: list[Paper] = []
 
     def title_of(number: int) -> str | None:
         if number == -1 and previous:
-            number = previous[-1].number
-        source = by_number.get(number)
-        if source is None:
+            number = previous[-1][0]
+        paper = by_number.get(number)
+        if paper is None:
             return None
-        pointed.append(source)
-        return f'"{source.paper.title}"'
+        pointed.append(paper)
+        return f'"{paper.title}"'
 
     text = _ORDINAL_RE.sub(lambda m: title_of(_ordinal_number(m.group(1))) or m.group(0), question)
     text = _NUMBERED_RE.sub(lambda m: title_of(int(next(g for g in m.groups() if g))) or m.group(0), text)
     if not pointed and _THIS_PAPER_RE.search(text):
-        cited = sorted(cited_numbers(previous_answer)) or ([previous[0].number] if previous else [])
+        cited = sorted(cited_numbers(previous_answer)) or ([previous[0][0]] if previous else [])
         text = (
             _THIS_PAPER_RE.sub(lambda m: title_of(cited[0]) or m.group(0), text, count=1) if cited else text
         )
     if pointed:
-        return Rewrite(_tidy(text), frozenset(s.paper.id for s in pointed))
+        return Rewrite(_tidy(text), frozenset(p.id for p in pointed))
     about = f" on {terms}" if terms else ""
     if _PLURAL_RE.search(text) and previous:
         text = _PLURAL_RE.sub(lambda m: f"{m.group(1)} papers{about}", text, count=1)
-        return Rewrite(_tidy(text), frozenset(s.paper.id for s in previous))
+        return Rewrite(_tidy(text), frozenset(p.id for _, p in previous))
     if _THEM_RE.search(text) and previous:
         text = _THEM_RE.sub(lambda m: f"the papers{about}", text, count=1)
-        return Rewrite(_tidy(text), frozenset(s.paper.id for s in previous))
+        return Rewrite(_tidy(text), frozenset(p.id for _, p in previous))
     short = len(key_terms(text).split()) <= 2
     if terms and (_CONTINUATION_RE.search(text) or _IT_RE.search(text) or short):
         body = _CONTINUATION_RE.sub("", text).strip() or text.strip()
@@ -349,7 +367,7 @@ class Answerer(IndexComposer):
         self,
         question: str,
         *,
-        history: Sequence[tuple[str, str]] = (),
+        history: Sequence[Turn] = (),
         paper_filter: PaperFilter | None = None,
         k: int | None = None,
         use_llm: bool | None = None,
@@ -414,31 +432,29 @@ class Answerer(IndexComposer):
 
     def _llm_for(self, use_llm: bool | None, notices: list[str]) -> LLMClient | None:
         if use_llm is False:
-            notices.append(
-                "Extractive mode (language model switched off): sentences quoted from the abstracts."
-            )
+            notices.append(notes.LLM_SWITCHED_OFF)
             return None
         if self.llm is None:
-            notices.append(NO_LLM_NOTICE)
+            notices.append(notes.NO_LLM)
             return None
         return self.llm
 
     def condense(
         self,
         question: str,
-        history: Sequence[tuple[str, str]],
+        history: Sequence[Turn],
         flt: PaperFilter,
         llm: LLMClient | None,
         notices: list[str],
     ) -> tuple[str, PaperFilter]:
-        """The question made to stand alone (and retrieval restricted to the papers it points at)."""
+        """The question made to stand alone (and retrieval restricted to the papers it points at), read
+        from the turns as they were shown: no earlier question is searched again."""
         text = (question or "").strip()
         if not history or not text:
             return text, flt
-        previous_question, previous_answer = history[-1]
-        previous = self._previous_sources(history, flt)
-        prev_standalone = self._standalone_of(previous_question, history[:-1], flt, depth=2)
-        rewrite = rewrite_follow_up(text, prev_standalone, previous_answer, previous)
+        last = history[-1]
+        previous = self.shown_papers(last)
+        rewrite = rewrite_follow_up(text, last.standalone, last.answer, previous)
         standalone = rewrite.question
         if llm is not None:
             condensed = self._condense_with_llm(llm, text, history, previous, notices, standalone)
@@ -449,42 +465,28 @@ class Answerer(IndexComposer):
             flt = replace(flt, only_ids=only)
         return standalone, flt
 
-    def _standalone_of(
-        self, question: str, history: Sequence[tuple[str, str]], flt: PaperFilter, depth: int
-    ) -> str:
-        if not history or depth <= 0:
-            return question
-        previous = self._sources_for(self._standalone_of(history[-1][0], history[:-1], flt, depth - 1), flt)
-        prev_standalone = self._standalone_of(history[-1][0], history[:-1], flt, depth - 1)
-        return rewrite_follow_up(question, prev_standalone, history[-1][1], previous).question
-
-    def _previous_sources(self, history: Sequence[tuple[str, str]], flt: PaperFilter) -> list[Source]:
-        """The sources of the previous answer: retrieval is deterministic, so asking again gives them."""
-        return self._sources_for(self._standalone_of(history[-1][0], history[:-1], flt, depth=2), flt)
-
-    def _sources_for(self, question: str, flt: PaperFilter) -> list[Source]:
-        try:
-            hits = self.retriever.search(question, self.settings.default_k, flt)
-        except RetrievalError:
-            return []
-        return number_sources([h for h in hits if h.relevance >= self.settings.min_relevance])
+    def shown_papers(self, turn: Turn) -> list[tuple[int, Paper]]:
+        """The numbered sources of a turn, fetched from the catalog by id (a paper since removed from the
+        index is left out: its number then points at nothing)."""
+        papers = self.retriever.catalog.get_papers([pid for _, pid in turn.sources])
+        return [(number, papers[pid]) for number, pid in turn.sources if pid in papers]
 
     def _condense_with_llm(
         self,
         llm: LLMClient,
         question: str,
-        history: Sequence[tuple[str, str]],
-        previous: Sequence[Source],
+        history: Sequence[Turn],
+        previous: Numbered,
         notices: list[str],
         simple: str,
     ) -> str | None:
         """The model's standalone rewrite of a follow-up, or None after saying why `simple` (the
         deterministic rewrite) is searched for instead."""
         turns = []
-        for user, assistant in history[-3:]:
-            turns.append(f"User: {user.strip()}")
-            turns.append(f"Assistant: {_clip(assistant, 600)}")
-        listed = "\n".join(f"[{s.number}] {fence_safe(s.paper.title)}" for s in previous) or "(none)"
+        for turn in history[-3:]:
+            turns.append(f"User: {turn.question.strip()}")
+            turns.append(f"Assistant: {_clip(turn.answer, 600)}")
+        listed = "\n".join(f"[{n}] {fence_safe(paper.title)}" for n, paper in previous) or "(none)"
         prompt = render_prompt(
             "condense-question", history="\n".join(turns), previous_sources=listed, question=question
         )
@@ -573,23 +575,16 @@ class Answerer(IndexComposer):
             return checked
         if not checked.used:
             notices.append(
-                "The language model's answer cites none of the sources, so it is not shown: fell back to "
+                "The language model's answer cites none of the sources, so it is not used: fell back to "
                 "extractive mode (sentences quoted from the abstracts)."
             )
             return None
         checked.uncited = find_uncited(checked.text, result.sent)
         if checked.uncited:
-            count = len(checked.uncited)
-            notices.append(
-                f"{count} sentence{'s' if count > 1 else ''} cite{'' if count > 1 else 's'} no source "
-                "(flagged)."
-            )
+            notices.append(notes.uncited_sentences(len(checked.uncited)))
         checked.unsupported = find_unsupported(checked.text, sources, self.bank, self.settings.min_support)
         if checked.unsupported:
-            count = len(checked.unsupported)
-            notices.append(
-                f"{count} sentence{'s' if count > 1 else ''} not supported by the cited abstract (flagged)."
-            )
+            notices.append(notes.unsupported_sentences(len(checked.unsupported)))
         return checked
 
     def extractive_text(self, question: str, sources: Sequence[Source], limit: int = 6) -> str:
@@ -612,14 +607,9 @@ def checked_citations(
     numbered sources shown; `valid` those the text could draw on (the model saw only those)."""
     checked = check_citations(neutralise_links(text), valid)
     if checked.removed:
-        marks = ", ".join(f"[{n}]" for n in checked.removed)
-        plural = "s" if len(checked.removed) > 1 else ""
-        if list(valid) == list(range(1, len(listed) + 1)):
-            notices.append(f"Removed citation{plural} {marks}: only sources [1] to [{len(listed)}] exist.")
-        else:
-            notices.append(
-                f"Removed citation{plural} {marks}: the model was given sources {numbers_text(valid)} only."
-            )
+        all_listed = list(valid) == list(range(1, len(listed) + 1))
+        given = None if all_listed else numbers_text(valid)
+        notices.append(notes.removed_citations(checked.removed, len(listed), given))
     return CheckedText(checked.text.strip(), checked.removed, checked.used)
 
 

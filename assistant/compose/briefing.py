@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from assistant.compose import notices as notes
 from assistant.compose.answer import (
-    NO_LLM_NOTICE,
     IndexComposer,
     Mode,
     Source,
@@ -33,7 +33,9 @@ from assistant.compose.extractive import cite, rank_quotes, split_sentences
 from assistant.compose.generation import generate_over_sources
 from assistant.compose.llm import LLMClient
 from assistant.compose.prompts import load_prompt, render_prompt
+from assistant.search.words import GENERIC_WORDS
 from ingest.catalog import PaperFilter
+from ingest.errors import UserFacingError
 from ingest.paper import Paper, archive_of
 
 MAX_AUTO_FIELDS = 3
@@ -47,23 +49,6 @@ _OPEN_CUES = re.compile(
     re.IGNORECASE,
 )
 _METHOD_WORDS = re.compile(r"[a-z][a-z\-]{2,}")
-_GENERIC = frozenset(
-    str.split(
-        "approach approaches method methods model models results result paper papers work works study "
-        "studies propose proposed novel new existing state-of-the-art performance data dataset datasets "
-        "framework frameworks task tasks problem problems analysis based using used use show shows shown "
-        "demonstrate experiments experimental evaluation however across different various recent large "
-        "significant significantly improve improves improved improvement learning training system systems "
-        "first also well high low key main large-scale real-world extensive further more than "
-        "such these this that with from into their which while other both each remain remains "
-        "remained limited limitation limitations challenge challenges challenging available publicly code "
-        "github https http www com org released release make makes made often still without within "
-        "between among through over under when where whether there here they them then thus hence "
-        "able enable enables enabling achieve achieves achieving provide provides providing allows allow "
-        "leads lead leading remaining whereas although because since many most some several same given "
-        "prior previous current recently increasingly widely highly particularly especially"
-    )
-)
 _URL = re.compile(r"https?://\S+|www\.\S+|\S+\.(?:com|org|io|net)\S*", re.IGNORECASE)
 
 
@@ -77,7 +62,7 @@ class ModelProse:
     incomplete: str | None = None  # why the model's text was cut short
 
 
-class BriefingError(ValueError):
+class BriefingError(UserFacingError, ValueError):
     """Input a briefing cannot serve (empty topic, inverted dates, unknown fields): a readable message."""
 
 
@@ -188,11 +173,9 @@ class Briefer(IndexComposer):
         mode: Mode = "extractive"
         llm = self.llm if use_llm is not False else None
         if use_llm is False:
-            notices.append(
-                "Extractive mode (language model switched off): sentences quoted from the abstracts."
-            )
+            notices.append(notes.LLM_SWITCHED_OFF)
         elif llm is None:
-            notices.append(NO_LLM_NOTICE)
+            notices.append(notes.NO_LLM)
         bridges = find_bridges(sections, wanted)
         briefing = Briefing(
             topic, wanted, "", sources, mode, notices, sections, bridges, base.since, base.until
@@ -220,10 +203,7 @@ class Briefer(IndexComposer):
         briefing.markdown = checked.text
         briefing.removed_citations = sorted(set(removed) | set(checked.removed))
         if briefing.removed_citations:
-            notices.append(
-                "Removed citation(s) " + ", ".join(f"[{n}]" for n in briefing.removed_citations) + ": only "
-                f"[1] to [{len(sources)}] exist, and the model was given only the sources in its prompt."
-            )
+            notices.append(notes.removed_citations(briefing.removed_citations, len(sources)))
         if briefing.mode == "llm":
             unsupported = find_unsupported(
                 briefing.markdown.split("## References")[0], sources, self.bank, self.settings.min_support
@@ -231,13 +211,9 @@ class Briefer(IndexComposer):
             briefing.uncited_sentences = uncited
             briefing.unsupported_sentences = uncited + [s for s in unsupported if s not in uncited]
             if uncited:
-                notices.append(
-                    f"{len(uncited)} sentence(s) of the model's briefing cite no source (flagged)."
-                )
+                notices.append(notes.uncited_sentences(len(uncited)))
             if unsupported:
-                notices.append(
-                    f"{len(unsupported)} sentence(s) not supported by the cited abstract (flagged)."
-                )
+                notices.append(notes.unsupported_sentences(len(unsupported)))
         return briefing
 
     # --- retrieval ---------------------------------------------------------------------------------------
@@ -407,7 +383,7 @@ class Briefer(IndexComposer):
         checked = check_citations(reply, result.sent)
         if not checked.used:
             notices.append(
-                "The language model's briefing cites none of the sources, so it is not shown: fell back to "
+                "The language model's briefing cites none of the sources, so it is not used: fell back to "
                 "extractive mode."
             )
             return None
@@ -545,7 +521,7 @@ def method_terms(text: str) -> set[str]:
         words = _METHOD_WORDS.findall(sentence.lower())
         for first, second in pairwise(words):
             # Adverbs ("significantly") and generic prose words do not name methods.
-            if any(w in _GENERIC or len(w) <= 3 or w.endswith("ly") for w in (first, second)):
+            if any(w in GENERIC_WORDS or len(w) <= 3 or w.endswith("ly") for w in (first, second)):
                 continue
             terms.add(f"{first} {second}")
     return terms
@@ -624,7 +600,8 @@ def bibtex_key(paper: Paper, taken: set[str]) -> str:
     last = paper.authors[0].split()[-1] if paper.authors and paper.authors[0].split() else "anon"
     stem = re.sub(r"[^A-Za-z0-9]", "", _ascii(last)).lower() or "anon"
     word = next(
-        (w for w in re.findall(r"[A-Za-z]{4,}", _ascii(paper.title)) if w.lower() not in _GENERIC), "paper"
+        (w for w in re.findall(r"[A-Za-z]{4,}", _ascii(paper.title)) if w.lower() not in GENERIC_WORDS),
+        "paper",
     )
     base = f"{stem}{paper.year or ''}{word.lower()}"
     key, suffix = base, 0

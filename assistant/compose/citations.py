@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from assistant.compose.safe_markdown import CITATION_PATTERN, literal_markdown, neutralise_markdown
+from assistant.search.words import CLAIM_STOPWORDS
 
 # [3], [2, 5], [2;5], [1-3], [1–3]; not a Markdown link "[3](...)" (handled by neutralise_links first).
 _CITATION_RE = re.compile(r"(?<!\\)" + CITATION_PATTERN)  # "\\[3]" is escaped text
@@ -21,16 +22,6 @@ _MAX_RANGE = 20
 
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z\-]+|\d+(?:\.\d+)?")
 _STEM = 6
-_CHECK_STOPWORDS = frozenset(
-    str.split(
-        "the a an and or of to in on for with by from at as is are was were be been being this that "
-        "these those it its their they we our us which who whom whose what when where why how than then "
-        "also not no can could may might will would should such both each more most other some any into "
-        "over under between across using use used based via while whereas however thus therefore paper "
-        "papers work study studies propose proposes proposed present presents show shows shown approach "
-        "method methods result results new novel"
-    )
-)
 
 
 @dataclass(frozen=True)
@@ -114,7 +105,7 @@ def drop_reference_marks(text: str) -> str:
 def content_stems(text: str) -> set[str]:
     """Lower-cased word prefixes without stop words: a cheap, inflection-tolerant bag of words."""
     words = (w.lower() for w in _WORD_RE.findall(text))
-    return {w[:_STEM] for w in words if w not in _CHECK_STOPWORDS and len(w) > 2}
+    return {w[:_STEM] for w in words if w not in CLAIM_STOPWORDS and len(w) > 2}
 
 
 def lexical_support(sentence: str, evidence: Sequence[str]) -> float:

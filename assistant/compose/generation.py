@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
+from assistant.compose import notices as notes
 from assistant.compose.budget import FittedPrompt, estimate_tokens, fit_prompt, prompt_budget
 from assistant.compose.llm import Generation, LLMClient, LLMError, Message
 
@@ -66,7 +67,7 @@ def generate_over_sources(
         return _call(llm, system, fitted, max_tokens, on_token)
     except LLMError as err:
         if not err.context_overflow:
-            notices.append(f"Language model unavailable: {err}. Fell back to extractive mode.")
+            notices.append(notes.llm_fallback(err))
             return None
         retry = _smaller(render, fitted, err, max_tokens, system, abstract_chars)
         if retry is None:
@@ -84,7 +85,7 @@ def generate_over_sources(
     try:
         return _call(llm, system, retry, answer_room, on_token)
     except LLMError as again:
-        notices.append(f"Language model unavailable: {again}. Fell back to extractive mode.")
+        notices.append(notes.llm_fallback(again))
         return None
 
 

@@ -24,9 +24,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
+from ingest.errors import UserFacingError
 from ingest.settings import Settings
+
+if TYPE_CHECKING:
+    from llama_index.llms.openai_like import OpenAILike
 
 log = logging.getLogger("academichub.llm")
 
@@ -49,7 +53,7 @@ _CONTEXT_WORDS_RE = re.compile(
 )
 
 
-class LLMError(RuntimeError):
+class LLMError(UserFacingError, RuntimeError):
     """The endpoint failed (timeout, refused connection, 401, 429, 5xx, ...); the message says what to do.
 
     `context_overflow` is set when the server refused the prompt as longer than its context window, with
@@ -67,6 +71,8 @@ class LLMError(RuntimeError):
         self.context_overflow = context_overflow
         self.prompt_tokens = prompt_tokens
         self.context_size = context_size
+
+    heading = "The language model failed"
 
 
 @dataclass(frozen=True)
@@ -93,9 +99,8 @@ class LLMClient:
     """One configured chat model. Thread-safe for concurrent calls (the openai client is)."""
 
     def __init__(self, settings: Settings) -> None:
-        from llama_index.llms.openai_like import OpenAILike
-
         key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else PLACEHOLDER_API_KEY
+        self.settings = settings
         self.base_url = (settings.openai_base_url or OPENAI_DEFAULT_BASE).rstrip("/")
         self.model = settings.model
         self.api_key = key
@@ -103,17 +108,29 @@ class LLMClient:
         self.token_timeout = settings.llm_token_timeout_seconds
         self.max_retries = settings.llm_max_retries
         self._model_warning: tuple[str | None] | None = None
-        self._llm = OpenAILike(
-            model=settings.model,
-            api_base=self.base_url,
-            api_key=key,
-            is_chat_model=True,
-            is_function_calling_model=False,
-            context_window=settings.llm_context_window,
-            temperature=settings.llm_temperature,
-            timeout=max(self.timeout, self.token_timeout) + _BACKSTOP_SECONDS,
-            max_retries=0,  # retried here, within the first-token wait (see `generate`)
-        )
+        self._client: OpenAILike | None = None
+        self._client_lock = threading.Lock()
+
+    @property
+    def _llm(self) -> OpenAILike:
+        """The llama-index wrapper, made on the first call: importing llama-index takes seconds, and a
+        command that never calls the model (`radar list`, `ask --extractive`) should not pay for it."""
+        with self._client_lock:
+            if self._client is None:
+                from llama_index.llms.openai_like import OpenAILike
+
+                self._client = OpenAILike(
+                    model=self.model,
+                    api_base=self.base_url,
+                    api_key=self.api_key,
+                    is_chat_model=True,
+                    is_function_calling_model=False,
+                    context_window=self.settings.llm_context_window,
+                    temperature=self.settings.llm_temperature,
+                    timeout=max(self.timeout, self.token_timeout) + _BACKSTOP_SECONDS,
+                    max_retries=0,  # retried here, within the first-token wait (see `generate`)
+                )
+            return self._client
 
     def describe(self) -> str:
         return f"{self.model} at {self.base_url}"

@@ -11,11 +11,13 @@ import re
 from functools import lru_cache
 from importlib import resources
 
+from ingest.errors import UserFacingError
+
 _HEADER_RE = re.compile(r"\A\s*<!--.*?-->\s*", re.DOTALL)
 _VARIABLE_RE = re.compile(r"\{\{(\w+)\}\}")
 
 
-class PromptError(LookupError):
+class PromptError(UserFacingError, LookupError):
     """A missing prompt file or a variable the caller did not supply."""
 
 

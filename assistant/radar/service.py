@@ -38,7 +38,6 @@ window's papers (followed authors, relevance) and the batching; `assistant.radar
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -47,15 +46,15 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.radar.store import FeedEntry, RadarStore, StoredTopic, Topic, Window
 from assistant.radar.windows import catalog_moved, open_next_window, since_phrase, window_paper_ids
-from assistant.search.retrieval import Hit, RetrievalError, Retriever, make_filter
-from assistant.search.same_work import also_fields
+from assistant.search.retrieval import Hit, RetrievalError, Retriever, hit_json, make_filter
 from ingest.catalog import fold
+from ingest.errors import UserFacingError
 from ingest.settings import Settings
 
 if TYPE_CHECKING:
     from assistant.compose.briefing import Briefer, Briefing
 
-__all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic", "hit_to_dict"]
+__all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic"]
 
 MAX_FEED = 200  # matches kept per window (the retriever's own cap on k)
 MAX_NAME_CHARS = 80
@@ -63,7 +62,7 @@ MAX_QUERY_CHARS = 2000
 MAX_BATCH = 100
 
 
-class RadarError(ValueError):
+class RadarError(UserFacingError, ValueError):
     """Input the radar cannot serve: the message says what to change."""
 
 
@@ -96,27 +95,10 @@ class FeedBatch:
             "window_total": self.window_total,
             "author": self.author,
             "message": self.message,
-            "items": [hit_to_dict(hit, self.followed.get(hit.paper.id)) for hit in self.items],
+            "items": [
+                {**hit_json(hit), "followed_author": self.followed.get(hit.paper.id)} for hit in self.items
+            ],
         }
-
-
-def hit_to_dict(hit: Hit, followed_author: str | None = None) -> dict[str, Any]:
-    paper = hit.paper
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "authors": paper.authors,
-        "published": paper.published.isoformat() if paper.published else None,
-        "categories": paper.categories,
-        "fields": paper.archives,
-        "abs_url": paper.abs_url,
-        "pdf_url": paper.pdf_url,
-        "relevance": round(hit.relevance, 4),
-        "score": round(hit.score, 6),
-        "followed_author": followed_author,
-        **paper.source_fields(),
-        **also_fields(hit),
-    }
 
 
 @dataclass
@@ -137,12 +119,7 @@ class Radar:
         self.settings = settings
         self.retriever = retriever
         self.store = RadarStore(settings.state_path)
-        self._briefer = briefer  # the app passes its own; the CLI gets one made on first use
-
-    @property
-    def db(self) -> sqlite3.Connection:
-        """This thread's connection to the radar's state file (library and delivery keep tables there)."""
-        return self.store.db
+        self._briefer = briefer  # the engine passes its own; else made on first use (tests, bench)
 
     def close(self) -> None:
         self.store.close()
@@ -245,9 +222,7 @@ class Radar:
         self._stored(name)
         self._require_index()
         with self.store.transaction():
-            stored = self._stored(name)
-            if catalog_moved(self.retriever.catalog, stored.window):
-                stored = self._open_visit(stored)
+            stored = self._visit(name)
             return self.store.window_paper_ids(stored.id, _current(stored).number)
 
     def window_items(self, name: str) -> tuple[Topic, list[tuple[Hit, str | None]], datetime | None]:
@@ -256,9 +231,7 @@ class Radar:
         self._stored(name)
         self._require_index()
         with self.store.transaction():
-            stored = self._stored(name)
-            if catalog_moved(self.retriever.catalog, stored.window):
-                stored = self._open_visit(stored)
+            stored = self._visit(name)
             window = _current(stored)
             items = self._feed_items(stored.id, window.number)
         items.sort(key=lambda item: item.rank)
@@ -332,6 +305,14 @@ class Radar:
                 else " No topics saved yet: add one with `academichub radar add`."
             )
             raise RadarError(f"no topic named {name!r}.{hint}")
+        return stored
+
+    def _visit(self, name: str) -> StoredTopic:
+        """The topic with its current window, opening a visit first if an ingest ran since (call inside a
+        store transaction)."""
+        stored = self._stored(name)
+        if catalog_moved(self.retriever.catalog, stored.window):
+            stored = self._open_visit(stored)
         return stored
 
     def _open_visit(self, stored: StoredTopic) -> StoredTopic:

@@ -12,14 +12,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
-from assistant.search.same_work import merge_same_work
+from assistant.search.same_work import also_fields, merge_same_work
+from assistant.search.words import FUNCTION_WORDS
 from ingest.catalog import Catalog, CatalogError, PaperFilter, QueryTerms, TermMatch
 from ingest.embedding import Embedder, get_embedder
-from ingest.paper import SOURCE_LABELS, Paper
+from ingest.errors import UserFacingError
+from ingest.paper import SOURCE_LABELS, Paper, paper_json
 from ingest.settings import Settings
 from ingest.vectors import VectorIndex, consistency_problem
 
@@ -28,22 +30,22 @@ MAX_QUERY_CHARS = 2000
 # BM25 column weights: title, abstract, authors, comment.
 LEXICAL_COLUMN_WEIGHTS = (3.0, 1.0, 1.0, 0.5)
 _TOKEN_RE = re.compile(r"[\w][\w\-']*", re.UNICODE)
-_STOPWORDS_TEXT = (
-    "a an and are as at be but by can do does for from has have how i in into is it its of on or our so "
-    "such than that the their them then there these they this to was we what when where which who why "
-    "will with within without would you your about over under between across using use used via vs "
-)
-_STOPWORDS = frozenset(_STOPWORDS_TEXT.split())
 
 NO_MATCH = TermMatch(coverage=0.0, log_chance=0.0)
 
 
-class RetrievalError(ValueError):
+class RetrievalError(UserFacingError, ValueError):
     """Input retrieval cannot serve (the message says what to change)."""
 
 
 class EmptyIndexError(RetrievalError):
     """Nothing has been ingested yet."""
+
+    heading = "The index is empty"
+    default_hint = (
+        "ingest the bundled sample (`academichub ingest`), a file (`academichub ingest --file papers.jsonl`) "
+        "or arXiv (`academichub ingest --arxiv --category cs.LG`), then ask again."
+    )
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,22 @@ class Hit:
     also: tuple[Paper, ...] = ()  # the same work on another server (arXiv and bioRxiv, say): one result
 
 
+def hit_json(hit: Hit, number: int | None = None) -> dict[str, Any]:
+    """A retrieved paper in JSON: `paper_json`, its scores, and its citation number [n] when it has one."""
+    head: dict[str, Any] = {"number": number} if number is not None else {}
+    return {
+        **head,
+        **paper_json(hit.paper),
+        "score": round(hit.score, 6),
+        "relevance": round(hit.relevance, 4),
+        **also_fields(hit),
+    }
+
+
 def fts_terms(text: str) -> list[str]:
     """The query's content words as quoted FTS5 terms (safe whatever the user typed)."""
     words = [w.strip("-'").lower() for w in _TOKEN_RE.findall(text)]
-    terms = list(dict.fromkeys(w for w in words if w and w not in _STOPWORDS and len(w) > 1))[:64]
+    terms = list(dict.fromkeys(w for w in words if w and w not in FUNCTION_WORDS and len(w) > 1))[:64]
     return [f'"{t}"' for t in terms]
 
 

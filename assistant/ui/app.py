@@ -24,13 +24,12 @@ from chainlit.input_widget import MultiSelect, Slider, Switch, TextInput
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
-from assistant.compose.answer import Answer, Answerer, Source
-from assistant.compose.briefing import Briefer, Briefing
-from assistant.compose.llm import get_llm
+from assistant.compose.answer import Answer, Source, Turn
+from assistant.compose.briefing import Briefing
 from assistant.compose.safe_markdown import SafeStream
+from assistant.engine import IndexStatus, engine
 from assistant.radar import charts, delivery
-from assistant.radar.service import FeedBatch, Radar
-from assistant.search.retrieval import Retriever
+from assistant.radar.service import FeedBatch
 from assistant.ui import chat_view as view
 from assistant.ui.auth import check_password, parse_auth_users
 from assistant.ui.chat_history import conninfo, ensure_tables, history_path
@@ -48,49 +47,6 @@ ASK, BRIEFING, RADAR = "Ask", "Briefing", "Radar"
 HISTORY_TURNS = 6
 STREAM_LINE_PAUSE = 0.12  # seconds between lines of a text that arrives all at once (extractive answers)
 RADAR_LIST_COMMANDS = {"topics", "my topics", "show my topics", "list", "list topics"}
-
-
-# --- the engine: one per process -------------------------------------------------------------------
-
-
-@dataclass
-class IndexStatus:
-    papers: int
-    first_day: str | None
-    last_day: str | None
-    categories: dict[str, int]
-
-
-class Engine:
-    """The process-wide engine: one retriever (and embedding model), LLM client, answerer, briefer, radar."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.retriever = Retriever(settings)
-        self.llm = get_llm(settings)
-        self.answerer = Answerer(settings, self.retriever, self.llm)
-        self.briefer = Briefer(settings, self.retriever, self.llm, bank=self.answerer.bank)
-        self.radar = Radar(settings, self.retriever, briefer=self.briefer)
-
-    def model_warning(self) -> str | None:
-        """A warning when the model server does not list ACADEMICHUB_MODEL (asked once, then cached)."""
-        return self.llm.model_warning() if self.llm is not None else None
-
-    def status(self) -> IndexStatus:
-        catalog = self.retriever.catalog
-        count = catalog.count()
-        first, last = catalog.date_range() if count else (None, None)
-        return IndexStatus(
-            count,
-            first.isoformat() if first else None,
-            last.isoformat() if last else None,
-            catalog.known_categories() if count else {},
-        )
-
-
-@functools.lru_cache(maxsize=1)
-def engine() -> Engine:
-    return Engine(get_settings())
 
 
 async def in_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -503,7 +459,7 @@ async def run_with_retrieval_step(
 
 async def ask(question: str, *, exclude: set[str] | None = None, standalone: bool = False) -> None:
     current = prefs()
-    history: list[tuple[str, str]] = cl.user_session.get("history") or []
+    history: list[Turn] = cl.user_session.get("history") or []
     answer: Answer
     answer, step, msg = await run_with_retrieval_step(
         question,
@@ -534,8 +490,10 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
         shown_ids=set(exclude or ()) | {s.paper.id for s in answer.sources},
     )
     remember(result)
-    if not standalone:
-        cl.user_session.set("history", [*history, (question, answer.text)][-HISTORY_TURNS:])
+    if not standalone:  # "another batch" is not a turn: a follow-up still refers to the answer before it
+        cl.user_session.set("history", [*history, answer.turn][-HISTORY_TURNS:])
+        # Saved with the chat history (when on): a resumed chat reads the turns back from it.
+        msg.metadata = {view.TURN_KEY: answer.turn.to_dict()}
     msg.content = rendered(
         answer.notices, answer.text, cited, also, answer.unsupported_sentences, answer.uncited_sentences
     )
@@ -833,16 +791,8 @@ if _settings.chat_history:
 
     @cl.on_chat_resume
     async def on_chat_resume(thread: ThreadDict) -> None:
-        """Restore the follow-up context (question/answer turns) and the settings panel."""
-        turns: list[tuple[str, str]] = []
-        question: str | None = None
-        for step in thread.get("steps") or []:
-            if step.get("type") == "user_message":
-                question = step.get("output") or ""
-            elif step.get("type") == "assistant_message" and question is not None:
-                turns.append((question, step.get("output") or ""))
-                question = None
-        cl.user_session.set("history", turns[-HISTORY_TURNS:])
+        """Restore the follow-up context (the turns as they were shown) and the settings panel."""
+        cl.user_session.set("history", view.turns_of(thread.get("steps") or [])[-HISTORY_TURNS:])
         cl.user_session.set("results", {})
         cl.user_session.set("prefs", view.ChatPrefs(k=_settings.default_k))
         try:

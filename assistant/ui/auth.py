@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import bcrypt
 
+from ingest.errors import UserFacingError
 
-class AuthConfigError(ValueError):
+
+class AuthConfigError(UserFacingError, ValueError):
     """ACADEMICHUB_AUTH_USERS cannot be read (the message says which entry and why)."""
 
 

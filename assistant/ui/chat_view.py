@@ -7,21 +7,22 @@ Paper text (titles, abstracts, author names) is untrusted: everything taken from
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from assistant.compose.briefing import BriefingError, bibtex_entries
+from assistant.compose.answer import Turn
+from assistant.compose.briefing import bibtex_entries
 from assistant.compose.citations import cited_numbers, escape_markdown, neutralise_links
-from assistant.compose.llm import LLMError
-from assistant.radar.service import RadarError
-from assistant.search.retrieval import EmptyIndexError, RetrievalError, make_filter
-from ingest.catalog import CatalogError, PaperFilter, storage_problem
-from ingest.embedding import EmbeddingModelError
+from assistant.search.retrieval import make_filter
+from ingest.catalog import PaperFilter, storage_problem
+from ingest.errors import UserFacingError
+from ingest.normalize import DayError, parse_day
 from ingest.paper import Paper, archive_of
 from ingest.settings import get_settings
-from ingest.vectors import VectorStoreError
 
 MAX_SOURCES = 20
 ABSTRACT_PREVIEW_CHARS = 1200
@@ -226,7 +227,7 @@ def model_warning_markdown(warning: str) -> str:
 # --- chat settings -> retrieval --------------------------------------------------------------------
 
 
-class SettingsError(ValueError):
+class SettingsError(UserFacingError, ValueError):
     """A chat setting the user typed that cannot be used (the message says what to type)."""
 
 
@@ -260,18 +261,6 @@ class ChatPrefs:
         return "; ".join(parts)
 
 
-def parse_day(value: object, label: str) -> date | None:
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise SettingsError(
-            f"{label} {text!r} is not a date: type it as YYYY-MM-DD, e.g. 2026-06-01"
-        ) from None
-
-
 def prefs_from_settings(
     values: Mapping[str, object], known_fields: Iterable[str], default_k: int, llm_configured: bool
 ) -> ChatPrefs:
@@ -282,8 +271,11 @@ def prefs_from_settings(
     unknown = [f for f in fields if f not in known]
     if unknown:
         raise SettingsError(f"unknown field(s): {', '.join(unknown)}; pick fields from the list")
-    since = parse_day(values.get("since"), "'Published since'")
-    until = parse_day(values.get("until"), "'Published until'")
+    try:
+        since = parse_day(values.get("since"), "'Published since'")
+        until = parse_day(values.get("until"), "'Published until'")
+    except DayError as err:  # every settings-panel problem is a SettingsError (one kind for the app)
+        raise SettingsError(str(err)) from None
     if since and until and since > until:
         raise SettingsError(f"the date range is inverted: since {since} is after until {until}")
     try:
@@ -375,20 +367,47 @@ def export_bibtex(papers: Iterable[Paper]) -> str:
 
 def readable_error(err: BaseException) -> tuple[str, bool]:
     """What the user reads instead of a traceback, and whether the error is one we expect (else: log it)."""
-    if isinstance(err, EmptyIndexError):
-        return (
-            "**The index is empty.** Run `academichub ingest` (the bundled sample) or "
-            "`academichub ingest --file papers.jsonl` / `--arxiv --category cs.LG`, then ask again.",
-            True,
-        )
     text = escape_md(str(err))
-    if isinstance(err, RetrievalError | RadarError | BriefingError | SettingsError):
-        return f"**Cannot do that:** {text}", True
-    if isinstance(err, LLMError):
-        return f"**The language model failed:** {text}", True
-    if isinstance(err, EmbeddingModelError | VectorStoreError | CatalogError):
-        return f"**The index cannot be used:** {text}", True
-    problem = storage_problem(err, get_settings().home)
+    if isinstance(err, UserFacingError):
+        hint = f" {err.hint[:1].upper()}{err.hint[1:]}" if err.hint else ""  # our own text: Markdown kept
+        return f"**{err.heading}:** {text}{hint}", True
+    problem = storage_problem(err, get_settings().home)  # a full disk, a read-only or damaged index
     if problem:
         return f"**The index cannot be used:** {escape_md(problem)}", True
     return f"**Something went wrong** ({type(err).__name__}: {text}). The server log has the details.", False
+
+
+# --- conversation turns in the stored chat history -----------------------------------------------
+
+TURN_KEY = "academichub_turn"  # answer message metadata: the turn it showed
+
+
+def turns_of(steps: Iterable[Mapping[str, Any]]) -> list[Turn]:
+    """The turns of a stored thread: each answer message keeps its turn (question, standalone form, text,
+    numbered source ids) in its metadata. A thread saved before that keeps question and text only: its
+    follow-ups are rewritten from the words, and "the second one" cannot point at a paper."""
+    turns: list[Turn] = []
+    question: str | None = None
+    for step in steps:
+        stored = _metadata(step).get(TURN_KEY)
+        turn = Turn.from_dict(stored) if isinstance(stored, dict) else None
+        if turn is not None:
+            turns.append(turn)
+            question = None
+        elif step.get("type") == "user_message":
+            question = step.get("output") or ""
+        elif step.get("type") == "assistant_message" and question is not None:
+            turns.append(Turn(question, question, step.get("output") or ""))
+            question = None
+    return turns
+
+
+def _metadata(step: Mapping[str, Any]) -> dict[str, Any]:
+    """A step's metadata: a dict, or its JSON text (how SQLite hands it back through Chainlit's layer)."""
+    raw = step.get("metadata") or {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    return raw if isinstance(raw, dict) else {}

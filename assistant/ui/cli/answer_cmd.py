@@ -9,37 +9,31 @@ import typer
 from rich.markdown import Markdown
 from rich.markup import escape
 
-from assistant.compose.answer import Answer, Answerer, Source
-from assistant.compose.briefing import Briefer, BriefingError
-from assistant.compose.llm import LLMClient, get_llm
+from assistant.compose.answer import Answer, Source
 from assistant.compose.safe_markdown import SafeStream
-from assistant.search.retrieval import RetrievalError, Retriever, make_filter
+from assistant.engine import Engine
+from assistant.search.retrieval import make_filter
 from assistant.ui.cli.common import (
     UserError,
     app,
+    build_engine,
     console,
     err_console,
     friendly_errors,
-    parse_day,
     print_json,
-    settings,
+    print_notices,
 )
-from ingest.normalize import strip_control_chars
+from ingest.normalize import parse_day, strip_control_chars
 
 
-def _llm(extractive: bool) -> LLMClient | None:
-    """The configured model; on first use, a warning when its server does not list ACADEMICHUB_MODEL."""
-    llm = None if extractive else get_llm(settings())
-    if llm is not None:
-        warning = llm.model_warning()
-        if warning:
-            err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
-    return llm
-
-
-def _print_notices(notices: list[str]) -> None:
-    for notice in notices:
-        err_console.print(f"[yellow]note:[/] {escape(strip_control_chars(notice))}", highlight=False)
+def _engine(extractive: bool) -> Engine:
+    """The command's engine; on first use of a model, a warning when its server does not list
+    ACADEMICHUB_MODEL."""
+    engine = build_engine(use_llm=not extractive)
+    warning = engine.model_warning()
+    if warning:
+        err_console.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
+    return engine
 
 
 def _print_sources(sources: list[Source]) -> None:
@@ -99,22 +93,18 @@ def ask(
     as_json: bool = typer.Option(False, "--json", help="Print the answer, citations and sources as JSON."),
 ) -> None:
     """A short answer in which every claim cites a retrieved paper [n]."""
-    cfg = settings()
     flt = make_filter(
         category, parse_day(since, "--since"), parse_day(until, "--until"), author, sources=source
     )
-    answerer = Answerer(cfg, Retriever(cfg), _llm(extractive))
+    answerer = _engine(extractive).answerer
     stream = TerminalStream()
-    try:
-        answer = answerer.answer(
-            question,
-            paper_filter=flt,
-            k=k,
-            use_llm=False if extractive else None,
-            on_token=None if as_json else stream,
-        )
-    except RetrievalError as err:
-        raise UserError(str(err)) from None
+    answer = answerer.answer(
+        question,
+        paper_filter=flt,
+        k=k,
+        use_llm=False if extractive else None,
+        on_token=None if as_json else stream,
+    )
     if as_json:
         print_json(answer.to_dict())
         return
@@ -136,7 +126,7 @@ def _print_answer(answer: Answer, streamed_text: str) -> None:
     if answer.sources:
         _print_sources(answer.sources)
     _print_flagged(answer.unsupported_sentences, answer.uncited_sentences)
-    _print_notices(answer.notices)
+    print_notices(answer.notices)
 
 
 def _print_flagged(flagged: list[str], uncited: list[str]) -> None:
@@ -164,26 +154,22 @@ def brief(
     as_json: bool = typer.Option(False, "--json", help="Print the briefing and its sources as JSON."),
 ) -> None:
     """A cited cross-field briefing: overview, a section per field, bridges, open questions, references."""
-    cfg = settings()
     for target in (out, bibtex):
         if target is not None and target.exists() and target.is_dir():
             raise UserError(f"{target} is a directory: give a file name")
-    retriever = Retriever(cfg)
-    briefer = Briefer(cfg, retriever, _llm(extractive))
+    engine = _engine(extractive)
+    retriever, briefer = engine.retriever, engine.briefer
     streaming = not as_json and out is None
     stream = TerminalStream()
-    try:
-        briefing = briefer.brief(
-            topic,
-            fields=field or None,
-            since=parse_day(since, "--since"),
-            until=parse_day(until, "--until"),
-            per_field=per_field,
-            use_llm=False if extractive else None,
-            on_token=stream if streaming else None,
-        )
-    except (RetrievalError, BriefingError) as err:
-        raise UserError(str(err)) from None
+    briefing = briefer.brief(
+        topic,
+        fields=field or None,
+        since=parse_day(since, "--since"),
+        until=parse_day(until, "--until"),
+        per_field=per_field,
+        use_llm=False if extractive else None,
+        on_token=stream if streaming else None,
+    )
     written = []
     exported: str | None = None
     try:
@@ -214,4 +200,4 @@ def brief(
         for path in written:
             err_console.print(f"wrote {escape(path)}", highlight=False)
         _print_flagged(briefing.unsupported_sentences, briefing.uncited_sentences)
-        _print_notices(briefing.notices)
+        print_notices(briefing.notices)

@@ -6,13 +6,15 @@ import functools
 import json
 import sys
 from collections.abc import Callable
-from datetime import date
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
+from assistant.engine import Engine
+from ingest.errors import UserFacingError
+from ingest.normalize import strip_control_chars
 from ingest.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -29,47 +31,40 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-class UserError(Exception):
-    """A problem the user can fix; printed as one line, exit code 2."""
+class UserError(UserFacingError):
+    """A command-line mistake (a bad option value, a missing file): printed as one line, exit code 2."""
 
 
-def parse_day(value: str | None, option: str) -> date | None:
-    """A `--since`/`--until` value: YYYY-MM-DD, or None when not given."""
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value.strip())
-    except ValueError:
-        raise UserError(f"{option} {value!r} is not a date (expected YYYY-MM-DD)") from None
+def print_error(err: UserFacingError) -> None:
+    """The one way the CLI shows an error a user can act on: its message, then its hint if any."""
+    err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+    if err.hint:
+        err_console.print(f"[dim]hint:[/] {escape(err.hint)}", highlight=False)
+
+
+def print_notices(notices: list[str]) -> None:
+    """The notes of an answer or briefing (extractive mode, model fallback, removed citations), on stderr
+    so that stdout stays the answer itself."""
+    for notice in notices:  # they may quote a server's error text: no control characters reach the terminal
+        err_console.print(f"[yellow]note:[/] {escape(strip_control_chars(notice))}", highlight=False)
 
 
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn the errors a user can act on into one readable line and a non-zero exit code."""
+    """Turn every `UserFacingError` into its readable message and exit code 2 (no traceback)."""
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from ingest.catalog import CatalogError, storage_problem
-        from ingest.embedding import EmbeddingModelError
-        from ingest.pipeline import IngestBusy
-        from ingest.sources import SourceError
-        from ingest.vectors import VectorStoreError
-
         try:
             return func(*args, **kwargs)
-        except (
-            UserError,
-            IngestBusy,
-            SourceError,
-            VectorStoreError,
-            EmbeddingModelError,
-            CatalogError,
-        ) as err:
-            err_console.print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+        except UserFacingError as err:
+            print_error(err)
             raise typer.Exit(2) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except Exception as err:
             # A full disk, a read-only or damaged index (SQLite, Chroma, the file system): plain words.
+            from ingest.catalog import storage_problem
+
             problem = storage_problem(err, settings().home)
             if problem is None:
                 raise
@@ -86,6 +81,11 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
 
 def settings() -> Settings:
     return get_settings()
+
+
+def build_engine(*, use_llm: bool = True) -> Engine:
+    """The command's engine (one per process, like the app's): retriever, model, LLM, answerer, radar."""
+    return Engine(settings(), use_llm=use_llm)
 
 
 def print_json(payload: Any) -> None:

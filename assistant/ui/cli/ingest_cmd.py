@@ -16,17 +16,17 @@ from assistant.ui.cli.common import (
     console,
     err_console,
     friendly_errors,
-    parse_day,
     print_json,
     settings,
 )
 from ingest.catalog import Catalog
+from ingest.normalize import parse_day
 from ingest.paper import SOURCE_LABELS, SourceName
 from ingest.pipeline import Ingestor, IngestSummary, SourceRun, arxiv_run, file_runs, rxiv_run, sample_run
 from ingest.rxiv_api import RxivRequest
 from ingest.rxiv_subjects import rxiv_server
 from ingest.settings import Settings
-from ingest.sources import ArxivRequest, SourceError
+from ingest.sources import ArxivRequest
 from ingest.vectors import VectorIndex, consistency_problem
 
 
@@ -134,10 +134,7 @@ def ingest(
         # positional paths, so both lists together are the files the user named, in order.
         files = [*(file or []), *(paths or [])]
         if files:
-            try:
-                runs += file_runs(files)
-            except SourceError as err:
-                raise UserError(str(err)) from None
+            runs += file_runs(files)
         wanted: dict[SourceName, bool] = {"biorxiv": use_biorxiv, "medrxiv": use_medrxiv}
         servers = [name for name, asked in wanted.items() if asked]
         arxiv_categories = [c for c in category or () if ":" not in c]
@@ -204,17 +201,13 @@ def _daily_runs(
 ) -> list[SourceRun]:
     """`--daily`: the radar's topics decide the categories (read from the radar state, not from ingest)."""
     from assistant.radar.daily import daily_requests
-    from assistant.radar.service import RadarError
 
     if conflicting:
         raise UserError(
             "--daily fetches yesterday and today by itself: drop --arxiv/--biorxiv/--medrxiv/--since/--until/"
             "--query"
         )
-    try:
-        arxiv, rxiv = daily_requests(cfg, ingestor.catalog, category, max_results)
-    except RadarError as err:
-        raise UserError(str(err)) from None
+    arxiv, rxiv = daily_requests(cfg, ingestor.catalog, category, max_results)
     runs = [arxiv_run(arxiv, cfg, ingestor.catalog)] if arxiv else []
     return runs + [rxiv_run(request, cfg, ingestor.catalog) for request in rxiv]
 

@@ -15,15 +15,16 @@ from rich.panel import Panel
 from rich.table import Table
 
 from assistant.radar import delivery
-from assistant.radar.service import FeedBatch, NothingNewError, Radar, RadarError, Topic
-from assistant.search.retrieval import RetrievalError, Retriever
+from assistant.radar.service import FeedBatch, NothingNewError, Radar, Topic
 from assistant.ui.cli.common import (
     UserError,
     app,
+    build_engine,
     console,
     err_console,
     friendly_errors,
     print_json,
+    print_notices,
     settings,
 )
 
@@ -38,14 +39,11 @@ JSON_HELP = "Print the result as JSON."
 
 @contextmanager
 def _radar() -> Iterator[Radar]:
-    cfg = settings()
-    radar = Radar(cfg, Retriever(cfg))
+    engine = build_engine()
     try:
-        yield radar
-    except (RadarError, RetrievalError) as err:
-        raise UserError(str(err)) from None
+        yield engine.radar
     finally:
-        radar.close()
+        engine.close()
 
 
 def _when(timestamp: float | None) -> str:
@@ -93,13 +91,10 @@ def add(
 def _add_from_library(
     name: str, path: Path, query: str | None, fields: list[str], authors: list[str], as_json: bool
 ) -> None:
-    from assistant.radar.library import LibraryError, add_library_topic
+    from assistant.radar.library import add_library_topic
 
     with _radar() as radar:
-        try:
-            made = add_library_topic(radar, name, path, query=query, fields=fields)
-        except LibraryError as err:
-            raise UserError(str(err)) from None
+        made = add_library_topic(radar, name, path, query=query, fields=fields)
         for who in authors:
             made.topic = radar.follow_author(made.topic.name, who)
     if as_json:
@@ -323,8 +318,7 @@ def brief(
     if as_json:
         print_json(briefing.to_dict())
         return
-    for notice in briefing.notices:
-        console.print(f"[yellow]note:[/] {escape(notice)}")
+    print_notices(briefing.notices)
     from rich.markdown import Markdown
 
     console.print(Markdown(briefing.markdown))

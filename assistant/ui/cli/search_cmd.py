@@ -11,49 +11,41 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from assistant.search.retrieval import MAX_QUERY_CHARS, Hit, Mode, RetrievalError, Retriever, make_filter
-from assistant.search.same_work import also_fields
+from assistant.search.retrieval import (
+    MAX_QUERY_CHARS,
+    Hit,
+    Mode,
+    RetrievalError,
+    Retriever,
+    hit_json,
+    make_filter,
+)
 from assistant.ui.cli.common import (
     UserError,
     app,
+    build_engine,
     console,
     err_console,
     friendly_errors,
-    parse_day,
+    print_error,
     print_json,
-    settings,
 )
 from ingest.catalog import PaperFilter
-
-
-def hit_to_dict(hit: Hit) -> dict[str, Any]:
-    paper = hit.paper
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "authors": paper.authors,
-        "categories": paper.categories,
-        "published": paper.published.isoformat() if paper.published else None,
-        "score": round(hit.score, 6),
-        "relevance": round(hit.relevance, 4),
-        "abs_url": paper.abs_url,
-        "pdf_url": paper.pdf_url,
-        **paper.source_fields(),
-        **also_fields(hit),
-    }
+from ingest.errors import UserFacingError
+from ingest.normalize import parse_day
 
 
 @dataclass
 class SearchOutcome:
     query: str
     hits: list[Hit]
-    error: str | None = None
+    error: RetrievalError | None = None
     notice: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"query": self.query, "results": [hit_to_dict(h) for h in self.hits]}
+        payload: dict[str, Any] = {"query": self.query, "results": [hit_json(h) for h in self.hits]}
         if self.error:
-            payload["error"] = self.error
+            payload["error"] = str(self.error)
         if self.notice:
             payload["notice"] = self.notice
         return payload
@@ -71,7 +63,7 @@ def run_search(
     try:
         hits = retriever.search(query, k=k, paper_filter=flt, mode=mode, diversify=diverse)
     except RetrievalError as err:
-        return SearchOutcome(query, [], error=str(err))
+        return SearchOutcome(query, [], error=err)
     return SearchOutcome(query, hits, notice=notice)
 
 
@@ -160,26 +152,24 @@ def search(
             author=author,
             sources=source,
         )
-    except UserError as err:
+    except UserFacingError as err:
         if as_json or queries_file is not None:
             print_json({"query": query, "results": [], "error": str(err)})
         raise
-    retriever = Retriever(settings())
+    retriever = build_engine().retriever
     search_mode: Mode = mode
     if queries_file is not None:
         for line in _read_queries(queries_file):
             outcome = run_search(retriever, line, k, flt, search_mode, diverse)
             print_json(outcome.to_dict())
-            if outcome.error:
-                err_console.print(
-                    f"[bold red]error:[/] {escape(line[:80])}: {outcome.error}", highlight=False
-                )
+            if outcome.error:  # one bad line is that line's problem: report it and go on
+                err_console.print(f"[dim]{escape(line[:80])}:[/]", highlight=False)
+                print_error(outcome.error)
         return
     outcome = run_search(retriever, query, k, flt, search_mode, diverse)
     if as_json:
         print_json(outcome.to_dict())
     if outcome.error:
-        err_console.print(f"[bold red]error:[/] {outcome.error}", highlight=False)
-        raise typer.Exit(2)
+        raise outcome.error  # after the JSON line: scripts read the error there, people on stderr
     if not as_json:
         print_hits(outcome, flt)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import typer
 
-from assistant.ui.auth import AuthConfigError, hash_password, parse_auth_users
+from assistant.ui.auth import hash_password, parse_auth_users
 from assistant.ui.cli.common import UserError, app, console, err_console, friendly_errors, settings
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]  # assistant/
@@ -86,10 +86,7 @@ def check_port(host: str, port: int) -> None:
 
 
 def check_login_settings() -> int:
-    try:
-        users = parse_auth_users(settings().auth_users)
-    except AuthConfigError as err:
-        raise UserError(str(err)) from None
+    users = parse_auth_users(settings().auth_users)
     if users and not os.environ.get("CHAINLIT_AUTH_SECRET"):
         raise UserError(
             "ACADEMICHUB_AUTH_USERS is set but CHAINLIT_AUTH_SECRET is not: make one with "
@@ -147,9 +144,6 @@ def hash_password_cmd(
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-    try:
-        line = f"{user.strip()}:{hash_password(password)}"
-    except AuthConfigError as err:
-        raise UserError(str(err)) from None
+    line = f"{user.strip()}:{hash_password(password)}"
     sys.stdout.write(line + "\n")
     err_console.print("Add this to ACADEMICHUB_AUTH_USERS (and set CHAINLIT_AUTH_SECRET).", style="dim")

@@ -1,0 +1,41 @@
+"""The notes shown above an answer or a briefing, worded once (both composers and the model transport use
+them)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+NO_LLM = "No language model is configured: extractive mode (sentences quoted from the retrieved abstracts)."
+LLM_SWITCHED_OFF = "Extractive mode (language model switched off): sentences quoted from the abstracts."
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+def _marks(numbers: Sequence[int]) -> str:
+    return ", ".join(f"[{n}]" for n in numbers)
+
+
+def llm_fallback(reason: object) -> str:
+    """The model failed or gave nothing usable: the text below is extractive."""
+    return f"Language model unavailable: {reason}. Fell back to extractive mode."
+
+
+def removed_citations(removed: Sequence[int], source_count: int, given: str | None = None) -> str:
+    """Citations to numbers that are not listed sources (or, with `given`, sources the model was not
+    given: e.g. "[1]-[3]") were taken out of the text."""
+    word = "citations" if len(removed) > 1 else "citation"
+    if given is not None:
+        return f"Removed {word} {_marks(removed)}: the model was given sources {given} only."
+    return f"Removed {word} {_marks(removed)}: only sources [1] to [{source_count}] exist."
+
+
+def unsupported_sentences(count: int) -> str:
+    """Cited sentences the cited abstracts do not support (listed and flagged)."""
+    return f"{_plural(count, 'sentence')} not supported by the cited abstract (flagged)."
+
+
+def uncited_sentences(count: int) -> str:
+    """Factual sentences of a model's text that cite no source (listed and flagged)."""
+    return f"{_plural(count, 'sentence')} cite{'s' if count == 1 else ''} no source (flagged)."

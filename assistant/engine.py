@@ -1,0 +1,66 @@
+"""The one wiring place: settings -> retriever (and embedding model) -> LLM client -> answerer, briefer,
+radar. The CLI commands and the chat app both build from `Engine`, so the parts are made the same way
+everywhere and the model is loaded once per process (`engine()` is the process-wide instance).
+
+Nothing heavy happens here: the retriever loads the model on first use and the LLM client imports
+llama-index on its first call, so a command that only lists radar topics stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from assistant.compose.answer import Answerer
+from assistant.compose.briefing import Briefer
+from assistant.compose.llm import LLMClient, get_llm
+from assistant.radar.service import Radar
+from assistant.search.retrieval import Retriever
+from ingest.settings import Settings, get_settings
+
+
+@dataclass
+class IndexStatus:
+    papers: int
+    first_day: str | None
+    last_day: str | None
+    categories: dict[str, int]
+
+
+class Engine:
+    """One retriever (and embedding model), LLM client, answerer, briefer and radar, sharing one
+    sentence-vector cache. `use_llm=False` (the CLI's `--extractive`) leaves the language model out."""
+
+    def __init__(self, settings: Settings, *, use_llm: bool = True) -> None:
+        self.settings = settings
+        self.retriever = Retriever(settings)
+        self.llm: LLMClient | None = get_llm(settings) if use_llm else None
+        self.answerer = Answerer(settings, self.retriever, self.llm)
+        self.briefer = Briefer(settings, self.retriever, self.llm, bank=self.answerer.bank)
+        self.radar = Radar(settings, self.retriever, briefer=self.briefer)
+
+    def model_warning(self) -> str | None:
+        """A warning when the model server does not list ACADEMICHUB_MODEL (asked once, then cached)."""
+        return self.llm.model_warning() if self.llm is not None else None
+
+    def status(self) -> IndexStatus:
+        """How many papers, which days and categories the index holds (the app's banner and settings)."""
+        catalog = self.retriever.catalog
+        count = catalog.count()
+        first, last = catalog.date_range() if count else (None, None)
+        return IndexStatus(
+            count,
+            first.isoformat() if first else None,
+            last.isoformat() if last else None,
+            catalog.known_categories() if count else {},
+        )
+
+    def close(self) -> None:
+        """Close this thread's radar state connection (a CLI command ends here)."""
+        self.radar.close()
+
+
+@functools.lru_cache(maxsize=1)
+def engine() -> Engine:
+    """The process-wide engine (the chat app's): built on first use from the environment's settings."""
+    return Engine(get_settings())
