@@ -543,10 +543,7 @@ class Answerer(IndexComposer):
         titles = {s.number: s.paper.title for s in sources}
         text, echoed = strip_prompt_echo(neutralise_links(generation.text), result.prompt, titles)
         if echoed:
-            notices.append(
-                f"Removed {echoed} line{'s' if echoed > 1 else ''} in which the model repeated its prompt or "
-                "the source list (citations there do not count)."
-            )
+            notices.append(notes.prompt_echo(echoed))
         if not text.strip():
             said = (
                 "returned an empty answer"
@@ -571,10 +568,7 @@ class Answerer(IndexComposer):
         if _NOT_FOUND_MARK in checked.text.lower() and not checked.used:
             return checked
         if not checked.used:
-            notices.append(
-                "The language model's answer cites none of the sources, so it is not used: fell back to "
-                "extractive mode (sentences quoted from the abstracts)."
-            )
+            notices.append(notes.cites_nothing("answer"))
             return None
         checked.uncited = find_uncited(checked.text, result.sent)
         if checked.uncited:

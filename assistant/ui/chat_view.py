@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from assistant.compose import notices as notes
 from assistant.compose.answer import Turn
 from assistant.compose.briefing import bibtex_entries
 from assistant.compose.citations import cited_numbers, escape_markdown, neutralise_links
@@ -206,7 +207,7 @@ def flagged_markdown(flagged: Sequence[str], uncited: Sequence[str]) -> str:
         return ""
     lines = ["**⚠️ Flagged sentences** (check them before use):", ""]
     for sentence in flagged:
-        why = "cites no source" if sentence in uncited else "not supported by the cited abstract"
+        why = notes.flag_reason(sentence, uncited)
         # Shown as the answer shows it: links, tags and URLs neutralised (bare URLs as code), on one line.
         lines.append(f"- {neutralise_links(' '.join(sentence.split()))} *({why})*")
     return "\n".join(lines)
