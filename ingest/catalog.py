@@ -253,28 +253,29 @@ def passage_gap(terms: list[str]) -> int:
 
 
 class Catalog:
-    """SQLite catalog of papers. One connection per object; open one per thread."""
+    """SQLite catalog of papers. One connection per object; open one per thread. Every question about papers
+    is a method here: the connection is private, so no SQL on the catalog's tables lives anywhere else."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self.conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
-        self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA journal_mode=WAL")
-        self.conn.execute("PRAGMA synchronous=NORMAL")
-        self.conn.executescript(SCHEMA)
-        migrate(self.conn)
+        self._conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        self._conn.executescript(SCHEMA)
+        migrate(self._conn)
         self._scratch: sqlite3.Connection | None = None  # in-memory FTS5 for term_matches, made on first use
 
     def close(self) -> None:
-        self.conn.close()
+        self._conn.close()
         if self._scratch is not None:
             self._scratch.close()
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.conn:
-            yield self.conn
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._conn:
+            yield self._conn
 
     # --- writes (ingestion) ---------------------------------------------------------------------------
 
@@ -282,7 +283,7 @@ class Catalog:
         found: dict[str, StoredState] = {}
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
+            rows = self._conn.execute(
                 "SELECT id, version, record_hash, content_hash, embedded_hash, published, updated "
                 f"FROM papers WHERE id IN ({marks})",
                 chunk,
@@ -301,7 +302,7 @@ class Catalog:
     def upsert(self, papers: Iterable[Paper]) -> None:
         """Insert or replace papers; their vectors become pending when the embedded text changed."""
         now = time.time()
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             for paper in papers:
                 authors_json = json.dumps(paper.authors, ensure_ascii=False)
                 conn.execute(
@@ -364,34 +365,34 @@ class Catalog:
         )
         if limit:
             sql += f" LIMIT {int(limit)}"
-        return [row[0] for row in self.conn.execute(sql)]
+        return [row[0] for row in self._conn.execute(sql)]
 
     def count_pending(self) -> int:
         return int(
-            self.conn.execute(
+            self._conn.execute(
                 "SELECT count(*) FROM papers WHERE embedded_hash IS NULL OR embedded_hash != content_hash"
             ).fetchone()[0]
         )
 
     def mark_embedded(self, hashes: dict[str, str]) -> None:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.executemany(
                 "UPDATE papers SET embedded_hash = ? WHERE id = ?", [(h, pid) for pid, h in hashes.items()]
             )
 
     def reset_embedded(self, ids: Sequence[str]) -> None:
         """Mark these papers' vectors pending (the vector store lost them): the next ingest re-embeds them."""
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.executemany("UPDATE papers SET embedded_hash = NULL WHERE id = ?", [(pid,) for pid in ids])
 
     # --- cursors (resumable API ingests) --------------------------------------------------------------
 
     def get_cursor(self, key: str) -> int:
-        row = self.conn.execute("SELECT position FROM cursors WHERE key = ?", (key,)).fetchone()
+        row = self._conn.execute("SELECT position FROM cursors WHERE key = ?", (key,)).fetchone()
         return int(row[0]) if row else 0
 
     def set_cursor(self, key: str, position: int) -> None:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute(
                 "INSERT INTO cursors (key, position, updated_at) VALUES (?,?,?) "
                 "ON CONFLICT(key) DO UPDATE SET position=excluded.position, updated_at=excluded.updated_at",
@@ -399,19 +400,19 @@ class Catalog:
             )
 
     def clear_cursor(self, key: str) -> None:
-        with self.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute("DELETE FROM cursors WHERE key = ?", (key,))
 
     # --- reads ----------------------------------------------------------------------------------------
 
     def count(self) -> int:
-        return int(self.conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+        return int(self._conn.execute("SELECT count(*) FROM papers").fetchone()[0])
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
-            for row in self.conn.execute(f"SELECT * FROM papers WHERE id IN ({marks})", chunk):
+            for row in self._conn.execute(f"SELECT * FROM papers WHERE id IN ({marks})", chunk):
                 found[row["id"]] = _row_to_paper(row)
         return found
 
@@ -420,7 +421,7 @@ class Catalog:
 
     def filter_ids(self, paper_filter: PaperFilter) -> list[str]:
         where, params = paper_filter.where_sql()
-        return [row[0] for row in self.conn.execute(f"SELECT p.id FROM papers p WHERE {where}", params)]
+        return [row[0] for row in self._conn.execute(f"SELECT p.id FROM papers p WHERE {where}", params)]
 
     def lexical_search(
         self,
@@ -439,10 +440,10 @@ class Catalog:
                 f"SELECT id, bm25(papers_fts, 0.0, {marks}) AS score FROM papers_fts "
                 "WHERE papers_fts MATCH ? ORDER BY score LIMIT ?"
             )
-            rows = self.conn.execute(sql, [match, limit])
+            rows = self._conn.execute(sql, [match, limit])
         else:
             where, params = paper_filter.where_sql()
-            rows = self.conn.execute(
+            rows = self._conn.execute(
                 f"""
                 SELECT f.id, bm25(papers_fts, 0.0, {marks}) AS score
                 FROM papers_fts f JOIN papers p ON p.id = f.id
@@ -457,8 +458,23 @@ class Catalog:
     def query_terms(self, terms: list[str]) -> QueryTerms:
         """The query's `terms` (FTS5 expressions, one quoted word each) with their document frequencies."""
         unique = tuple(dict.fromkeys(terms))
-        frequencies = tuple(int(self.conn.execute(FTS_COUNT, (term,)).fetchone()[0]) for term in unique)
+        frequencies = tuple(int(self._conn.execute(FTS_COUNT, (term,)).fetchone()[0]) for term in unique)
         return QueryTerms(unique, frequencies, self.count())
+
+    def phrase_frequencies(self, phrases: Sequence[str], *, adjacent: bool = True) -> dict[str, int]:
+        """How many papers hold each phrase in their title or abstract, stemmed like the index: its words
+        adjacent and in order, or (`adjacent=False`) anywhere. The term statistics that tell "gradient
+        ascent" from "remarkable success". A phrase with no indexable word counts 0."""
+        counts: dict[str, int] = {}
+        for phrase in dict.fromkeys(phrases):
+            words = _WORD_RE.findall(phrase)
+            if not words:
+                counts[phrase] = 0
+                continue
+            inner = '"' + " ".join(words) + '"' if adjacent else " AND ".join(f'"{w}"' for w in words)
+            match = "{title abstract} : (" + inner + ")"
+            counts[phrase] = int(self._conn.execute(FTS_COUNT, (match,)).fetchone()[0])
+        return counts
 
     def term_matches(self, query: QueryTerms, paper_ids: Sequence[str]) -> dict[str, TermMatch]:
         """How each of `paper_ids` holds the query's terms.
@@ -482,6 +498,13 @@ class Catalog:
             found[pid] = TermMatch(coverage, log_chance, pid in together)
         return found
 
+    def term_holders_many(self, terms: Sequence[str], paper_ids: Sequence[str]) -> dict[str, set[str]]:
+        """For each FTS5 term (a quoted word): which of `paper_ids` hold it, tokenised like the index."""
+        wanted = list(dict.fromkeys(paper_ids))
+        if not wanted or not terms:
+            return {term: set() for term in terms}
+        return self._scratch_holders(list(dict.fromkeys(terms)), wanted)
+
     def _scratch_holders(self, terms: list[str], paper_ids: list[str]) -> dict[str, set[str]]:
         if self._scratch is None:
             self._scratch = sqlite3.connect(":memory:")
@@ -490,7 +513,7 @@ class Catalog:
         scratch.execute("DELETE FROM scratch_fts")
         for chunk in _chunks(paper_ids, 500):
             marks = ",".join("?" * len(chunk))
-            rows = self.conn.execute(
+            rows = self._conn.execute(
                 f"SELECT id, title, abstract, authors, comment FROM papers WHERE id IN ({marks})", chunk
             ).fetchall()
             scratch.executemany(
@@ -509,25 +532,40 @@ class Catalog:
         return {row[0] for row in rows}
 
     def known_categories(self) -> dict[str, int]:
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT category, count(*) FROM paper_categories GROUP BY category ORDER BY count(*) DESC"
         )
         return {row[0]: int(row[1]) for row in rows}
 
     def known_archives(self) -> set[str]:
-        return {row[0] for row in self.conn.execute("SELECT DISTINCT archive FROM paper_categories")}
+        return {row[0] for row in self._conn.execute("SELECT DISTINCT archive FROM paper_categories")}
+
+    def recent_titles(self, limit: int) -> list[str]:
+        """The titles of the `limit` most recently published papers (newest first)."""
+        rows = self._conn.execute("SELECT title FROM papers ORDER BY published DESC, id LIMIT ?", (limit,))
+        return [str(row[0]) for row in rows]
+
+    def archive_paper_counts(self) -> dict[str, int]:
+        """Papers per archive (`cs`, `q-bio`, ...), each paper counted once however many of the archive's
+        categories it lists (summing category counts would count cross-listings twice)."""
+        rows = self._conn.execute(
+            "SELECT archive, count(DISTINCT id) FROM paper_categories GROUP BY archive ORDER BY 2 DESC"
+        )
+        return {row[0]: int(row[1]) for row in rows}
 
     def date_range(self) -> tuple[date | None, date | None]:
-        row = self.conn.execute("SELECT min(published), max(published) FROM papers").fetchone()
+        row = self._conn.execute("SELECT min(published), max(published) FROM papers").fetchone()
         return int_to_date(row[0]), int_to_date(row[1])
 
     def source_counts(self) -> dict[str, int]:
         """Papers per source ('arxiv', 'biorxiv', 'medrxiv'), largest first."""
-        rows = self.conn.execute("SELECT source, count(*) FROM papers GROUP BY source ORDER BY count(*) DESC")
+        rows = self._conn.execute(
+            "SELECT source, count(*) FROM papers GROUP BY source ORDER BY count(*) DESC"
+        )
         return {row[0]: int(row[1]) for row in rows}
 
     def primary_category_counts(self) -> dict[str, int]:
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT primary_category, count(*) FROM papers GROUP BY primary_category ORDER BY count(*) DESC"
         )
         return {row[0]: int(row[1]) for row in rows}
@@ -536,17 +574,17 @@ class Catalog:
 
     def newest_ingested(self) -> float:
         """When the newest paper first entered the catalog (unix seconds; 0.0 for an empty catalog)."""
-        return float(self.conn.execute("SELECT max(ingested_at) FROM papers").fetchone()[0] or 0.0)
+        return float(self._conn.execute("SELECT max(ingested_at) FROM papers").fetchone()[0] or 0.0)
 
     def ids_ingested_since(self, when: float) -> set[str]:
         """Papers that first entered the catalog at or after `when` (a re-listed paper keeps its first)."""
-        rows = self.conn.execute("SELECT id FROM papers WHERE ingested_at >= ?", (when,))
+        rows = self._conn.execute("SELECT id FROM papers WHERE ingested_at >= ?", (when,))
         return {row[0] for row in rows}
 
     def ids_ingested_between(self, after: float, until: float, published_from: date | None) -> set[str]:
         """Papers first ingested in (`after`, `until`], except those published before `published_from`
         (a backfill of old papers); undated papers count."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT id FROM papers WHERE ingested_at > ? AND ingested_at <= ? "
             "AND (published IS NULL OR published >= ?)",
             (after, until, date_to_int(published_from) or 0),
@@ -556,14 +594,14 @@ class Catalog:
     def ids_of_listing(self, first_day: date | None, until: float, or_ingested_after: float) -> set[str]:
         """Papers ingested by `until` that were published on or after `first_day` (the latest listing) or
         entered the catalog after `or_ingested_after`."""
-        rows = self.conn.execute(
+        rows = self._conn.execute(
             "SELECT id FROM papers WHERE ingested_at <= ? AND (published >= ? OR ingested_at > ?)",
             (until, date_to_int(first_day) or 0, or_ingested_after),
         )
         return {row[0] for row in rows}
 
     def all_ids(self) -> list[str]:
-        return [row[0] for row in self.conn.execute("SELECT id FROM papers ORDER BY rowid")]
+        return [row[0] for row in self._conn.execute("SELECT id FROM papers ORDER BY rowid")]
 
 
 def _chunks(items: list[str], size: int) -> Iterator[list[str]]:

@@ -7,8 +7,17 @@ import time
 from datetime import date, datetime
 from pathlib import Path
 
+import numpy as np
+
 from assistant.radar.service import FeedItem, where_the_user_left_off
-from assistant.radar.store import FeedEntry, RadarStore, Topic, saved_fields, saved_topic_names
+from assistant.radar.store import (
+    FeedEntry,
+    LibraryPaper,
+    RadarStore,
+    Topic,
+    saved_fields,
+    saved_topic_names,
+)
 from assistant.radar.windows import BACKFILL_SLACK_DAYS, next_window, since_phrase
 from assistant.search.retrieval import Hit
 from ingest.paper import Paper
@@ -86,3 +95,39 @@ def test_reopening_the_feed_shows_the_latest_batch_until_everything_was_shown() 
     assert [i.hit.paper.id for i in shown] == ["b", "c"] and number == 2
     assert where_the_user_left_off(items[:3]) == ([], 0)  # nothing unseen left: no old papers again
     assert where_the_user_left_off([item("d", None)]) == ([], 0)  # nothing shown yet
+
+
+def test_store_keeps_a_library_topics_papers_feed_token_and_deliveries(tmp_path: Path) -> None:
+    store = RadarStore(tmp_path / "state.sqlite3")
+    assert store.add_topic(Topic("Agents", "agents", [], [], 100.0, None), "agents")
+    stored = store.find_topic("agents")
+    assert stored is not None
+    vector = np.arange(4, dtype=np.float32) / 4
+    store.add_library(
+        stored.id,
+        [
+            LibraryPaper(0, "In the index", "2606.04730", "arXiv id", None),
+            LibraryPaper(1, "Outside the index", None, None, vector),
+        ],
+    )
+    library = store.library(stored.id)
+    assert [(p.title, p.paper_id, p.matched_by) for p in library] == [
+        ("In the index", "2606.04730", "arXiv id"),
+        ("Outside the index", None, None),
+    ]
+    assert library[0].vector is None and library[1].vector is not None
+    assert np.array_equal(library[1].vector, vector)
+
+    token = store.feed_token(stored.id, new_token="first")
+    assert token == "first" and store.feed_token(stored.id, new_token="second") == "first"  # kept
+    assert store.topic_for_token("first") == "Agents" and store.topic_for_token("second") is None
+
+    store.record_delivery(stored.id, "mailto:a@example.org", ["2606.04730"], when=200.0)
+    store.record_delivery(stored.id, "mailto:a@example.org", ["2606.04730", "2606.00001"], when=300.0)
+    assert store.delivered(stored.id, "mailto:a@example.org") == {"2606.04730", "2606.00001"}
+    assert store.delivered(stored.id, "webhook:abc") == set()
+
+    store.remove_topic(stored.id)  # its library, token and deliveries go with it
+    assert store.library(stored.id) == [] and store.topic_for_token("first") is None
+    assert store.delivered(stored.id, "mailto:a@example.org") == set()
+    store.close()

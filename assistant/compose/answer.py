@@ -387,6 +387,13 @@ class Answerer(IndexComposer):
         standalone, flt = self.condense(question, history, flt, llm, notices)
         hits = self.retriever.search(standalone, k or self.settings.default_k, flt)
         relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
+        unknown = self.retriever.unknown_terms(standalone)
+        if unknown:  # say which part of the question the index has nothing on
+            notices.append(
+                "No indexed paper mentions "
+                + ", ".join(f"“{word}”" for word in unknown)
+                + (": the answer covers the rest of the question." if relevant else ".")
+            )
         mode: Mode = "llm" if llm else "extractive"
         sources = number_sources(relevant)
         if on_sources is not None:

@@ -4,7 +4,7 @@ Paper text is data here as everywhere: titles, authors and abstract sentences ar
 hand (XML, HTML, Slack mrkdwn, Markdown) and written so no mail client, chat app or feed reader turns a URL
 inside them into a link (`unlinkable`). The only links are the ones built from arXiv ids.
 
-Delivery state (state.sqlite3, beside the radar's tables):
+Delivery state (tables of `RadarStore` in state.sqlite3):
 * `radar_feed_tokens`: the per-topic secret that makes a topic's feed URL (`/radar/feeds/TOKEN.atom`).
 * `radar_deliveries`: which papers went to which channel (`mailto:` recipients, `webhook:` hash of the URL).
   A digest carries the current window's feed papers that channel has not had; after a successful send they
@@ -55,20 +55,6 @@ DIGEST_MAX = 25
 DISCORD_LIMIT = 2000  # characters in one Discord message
 ATOM_NS = "http://www.w3.org/2005/Atom"
 Flavour = Literal["slack", "mattermost", "discord"]
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS radar_feed_tokens (
-    topic_id INTEGER PRIMARY KEY REFERENCES radar_topics(id) ON DELETE CASCADE,
-    token TEXT NOT NULL UNIQUE
-);
-CREATE TABLE IF NOT EXISTS radar_deliveries (
-    topic_id INTEGER NOT NULL REFERENCES radar_topics(id) ON DELETE CASCADE,
-    channel TEXT NOT NULL,           -- mailto:a@b,c@d | webhook:<sha256 of the URL, 16 hex>
-    paper_id TEXT NOT NULL,
-    sent_at REAL NOT NULL,
-    PRIMARY KEY (topic_id, channel, paper_id)
-);
-"""
 
 
 class DeliveryError(RadarError):
@@ -148,41 +134,14 @@ def _published(paper: Paper) -> str:
 # --- state --------------------------------------------------------------------------------------------------
 
 
-def _state(radar: Radar) -> Any:
-    conn = radar.db
-    # execute(), not executescript(), which would commit a transaction the caller has open
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    return conn
-
-
 def feed_token(radar: Radar, name: str) -> str:
     """The topic's secret feed token (made on first use; kept until the topic is removed)."""
-    topic_id = radar.topic_id(name)
-    conn = _state(radar)
-    row = conn.execute("SELECT token FROM radar_feed_tokens WHERE topic_id = ?", (topic_id,)).fetchone()
-    if row:
-        return str(row[0])
-    token = secrets.token_urlsafe(24)
-    conn.execute("INSERT OR IGNORE INTO radar_feed_tokens (topic_id, token) VALUES (?, ?)", (topic_id, token))
-    return str(
-        conn.execute("SELECT token FROM radar_feed_tokens WHERE topic_id = ?", (topic_id,)).fetchone()[0]
-    )
+    return radar.store.feed_token(radar.topic_id(name), new_token=secrets.token_urlsafe(24))
 
 
 def topic_for_token(radar: Radar, token: str) -> str | None:
     """The topic name a feed token belongs to, or None."""
-    row = (
-        _state(radar)
-        .execute(
-            "SELECT t.name FROM radar_feed_tokens f JOIN radar_topics t ON t.id = f.topic_id "
-            "WHERE f.token = ?",
-            (token,),
-        )
-        .fetchone()
-    )
-    return str(row[0]) if row else None
+    return radar.store.topic_for_token(token)
 
 
 def feed_path(token: str) -> str:
@@ -190,25 +149,11 @@ def feed_path(token: str) -> str:
 
 
 def _delivered(radar: Radar, topic_id: int, channel: str) -> set[str]:
-    rows = _state(radar).execute(
-        "SELECT paper_id FROM radar_deliveries WHERE topic_id = ? AND channel = ?", (topic_id, channel)
-    )
-    return {r[0] for r in rows}
+    return radar.store.delivered(topic_id, channel)
 
 
 def _record(radar: Radar, topic_id: int, channel: str, paper_ids: Sequence[str]) -> None:
-    now = time.time()
-    conn = _state(radar)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.executemany(
-            "INSERT OR IGNORE INTO radar_deliveries (topic_id, channel, paper_id, sent_at) VALUES (?,?,?,?)",
-            [(topic_id, channel, pid, now) for pid in paper_ids],
-        )
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
+    radar.store.record_delivery(topic_id, channel, paper_ids, time.time())
 
 
 # --- Atom ---------------------------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import numpy as np
 import rispy
 from bibtexparser.middlewares import LatexDecodingMiddleware
 
+from assistant.radar.store import LibraryPaper
 from assistant.search.retrieval import Hit, fts_terms, make_filter
 from ingest.catalog import fold
 from ingest.errors import UserFacingError
@@ -43,18 +44,6 @@ LEXICAL_WEIGHT = 0.5  # the distinctive terms' vote beside closeness (dense = 1)
 _ARXIV_ID = re.compile(
     r"(?i)(?:arxiv[.:/\s]*|arxiv\.org/(?:abs|pdf)/)(\d{4}\.\d{4,5})(?:v\d+)?|^(\d{4}\.\d{4,5})(?:v\d+)?$"
 )
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS radar_library (
-    topic_id INTEGER NOT NULL REFERENCES radar_topics(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,       -- order in the library file
-    title TEXT NOT NULL,
-    paper_id TEXT,                   -- the indexed paper it is, if found
-    matched_by TEXT,                 -- 'arXiv id' | 'title' | NULL (not in the index)
-    vector BLOB,                     -- float32 embedding of title + abstract when not in the index
-    PRIMARY KEY (topic_id, position)
-);
-"""
 
 
 class LibraryError(UserFacingError, ValueError):
@@ -259,15 +248,6 @@ def read_library(path: Path) -> tuple[Format, list[LibraryEntry], list[str]]:
 # --- building the topic ----------------------------------------------------------------------------------
 
 
-def _state(radar: Radar) -> Any:
-    conn = radar.db
-    # execute(), not executescript(), which would commit a transaction the caller has open
-    for statement in SCHEMA.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-    return conn
-
-
 def match_entries(radar: Radar, entries: list[LibraryEntry]) -> list[LibraryMatch]:
     """Each entry's paper in the index: by arXiv id, else by the same title (case, accents, punctuation
     and spacing ignored)."""
@@ -334,24 +314,14 @@ def add_library_topic(
     )
     topic = radar.add_topic(name, topic_query[:2000], fields=fields or ())
     topic_id = radar.topic_id(topic.name)
-    rows = []
     vector_of = dict(zip(outside, vectors, strict=True))
-    for position, match in enumerate(matches):
-        vector = vector_of.get(position)
-        blob = np.asarray(vector, dtype=np.float32).tobytes() if vector is not None else None
-        rows.append((topic_id, position, match.entry.title, match.paper_id, match.matched_by, blob))
+    library = [
+        LibraryPaper(position, match.entry.title, match.paper_id, match.matched_by, vector_of.get(position))
+        for position, match in enumerate(matches)
+    ]
     try:
-        conn = _state(radar)
-        conn.execute("BEGIN IMMEDIATE")
-        conn.executemany(
-            "INSERT INTO radar_library (topic_id, position, title, paper_id, matched_by, vector) "
-            "VALUES (?,?,?,?,?,?)",
-            rows,
-        )
-        conn.execute("COMMIT")
+        radar.store.add_library(topic_id, library)
     except BaseException:
-        if radar.db.in_transaction:
-            radar.db.execute("ROLLBACK")
         radar.remove_topic(topic.name)  # no half-made topic
         raise
     return LibraryTopic(topic, kind, matches, skipped, terms)
@@ -362,22 +332,16 @@ def add_library_topic(
 
 def library_matches(radar: Radar, topic_id: int, topic: Topic, candidates: set[str]) -> list[Hit] | None:
     """New papers ranked by closeness to the topic's library (None: not a library topic)."""
-    rows = (
-        _state(radar)
-        .execute(
-            "SELECT paper_id, vector FROM radar_library WHERE topic_id = ? ORDER BY position", (topic_id,)
-        )
-        .fetchall()
-    )
+    rows = radar.store.library(topic_id)
     if not rows:
         return None
-    own = {r[0] for r in rows if r[0]}
+    own = {r.paper_id for r in rows if r.paper_id}
     pool = set(candidates) - own
     if topic.fields:
         pool = set(radar.retriever.catalog.filter_ids(make_filter(categories=topic.fields, only_ids=pool)))
     if not pool:
         return []
-    anchors = [np.frombuffer(r[1], dtype=np.float32) for r in rows if r[1] is not None]
+    anchors = [r.vector for r in rows if r.vector is not None]
     stored = _vectors(radar, sorted(own))
     library = np.vstack([*stored.values(), *anchors]) if (stored or anchors) else None
     if library is None:
@@ -420,8 +384,5 @@ def _vectors(radar: Radar, ids: list[str]) -> dict[str, np.ndarray]:
 
 def library_of(radar: Radar, name: str) -> list[dict[str, Any]]:
     """The topic's library papers (title, indexed paper id and how it was matched), in file order."""
-    rows = _state(radar).execute(
-        "SELECT title, paper_id, matched_by FROM radar_library WHERE topic_id = ? ORDER BY position",
-        (radar.topic_id(name),),
-    )
-    return [{"title": r[0], "paper_id": r[1], "matched_by": r[2]} for r in rows]
+    rows = radar.store.library(radar.topic_id(name))
+    return [{"title": r.title, "paper_id": r.paper_id, "matched_by": r.matched_by} for r in rows]

@@ -1,7 +1,8 @@
 """The radar's own SQLite tables (`state.sqlite3` in the data directory): saved topics with their followed
-authors and current window, and the papers each window put on a topic's feed, with the batch that showed
-them. All of the radar's SQL is here; the rules (what a window covers, what ranks where) are in
-`assistant.radar.windows` and `assistant.radar.service`.
+authors and current window, the papers each window put on a topic's feed with the batch that showed them,
+library topics' reference papers, feed tokens and what each delivery channel was sent. All of the radar's
+SQL is here; the rules (what a window covers, what ranks where, what is delivered) are in the radar's
+`windows`, `service`, `library` and `delivery` modules.
 
 One connection per thread (Chainlit calls from a thread pool). Several steps that must not interleave with
 another session's (opening a visit, showing a batch) run inside `RadarStore.transaction()`: every method
@@ -19,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from ingest.catalog import date_to_int, int_to_date
 
@@ -55,6 +58,26 @@ CREATE TABLE IF NOT EXISTS radar_items (
     PRIMARY KEY (topic_id, window, paper_id)
 );
 CREATE INDEX IF NOT EXISTS radar_items_seen ON radar_items(topic_id, paper_id) WHERE batch IS NOT NULL;
+CREATE TABLE IF NOT EXISTS radar_library (
+    topic_id INTEGER NOT NULL REFERENCES radar_topics(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,       -- order in the library file
+    title TEXT NOT NULL,
+    paper_id TEXT,                   -- the indexed paper it is, if found
+    matched_by TEXT,                 -- 'arXiv id' | 'title' | NULL (not in the index)
+    vector BLOB,                     -- float32 embedding of title + abstract when not in the index
+    PRIMARY KEY (topic_id, position)
+);
+CREATE TABLE IF NOT EXISTS radar_feed_tokens (
+    topic_id INTEGER PRIMARY KEY REFERENCES radar_topics(id) ON DELETE CASCADE,
+    token TEXT NOT NULL UNIQUE
+);
+CREATE TABLE IF NOT EXISTS radar_deliveries (
+    topic_id INTEGER NOT NULL REFERENCES radar_topics(id) ON DELETE CASCADE,
+    channel TEXT NOT NULL,           -- mailto:a@b,c@d | webhook:<sha256 of the URL, 16 hex>
+    paper_id TEXT NOT NULL,
+    sent_at REAL NOT NULL,
+    PRIMARY KEY (topic_id, channel, paper_id)
+);
 """
 
 
@@ -126,6 +149,17 @@ class FeedEntry:
     lexical_rank: int | None
     followed_author: str | None  # the followed author it is on the feed for, if any
     batch: int | None  # the batch that showed it; None while unseen
+
+
+@dataclass(frozen=True)
+class LibraryPaper:
+    """One paper of a library topic's reference file (`assistant.radar.library`)."""
+
+    position: int  # order in the library file
+    title: str
+    paper_id: str | None  # the indexed paper it is, if found
+    matched_by: str | None  # 'arXiv id' | 'title' | None (not in the index)
+    vector: np.ndarray | None  # its title + abstract embedded, when it is not in the index
 
 
 def open_state(path: Path) -> sqlite3.Connection:
@@ -210,6 +244,17 @@ class RadarStore:
         with self.transaction():
             self.db.execute("DELETE FROM radar_items WHERE topic_id = ?", (topic_id,))
             self.db.execute("DELETE FROM radar_topics WHERE id = ?", (topic_id,))
+
+    def rename_topic(self, topic_id: int, name: str, name_key: str) -> bool:
+        """Give a topic another name; False when the (folded) name is taken."""
+        try:
+            with self.transaction():
+                self.db.execute(
+                    "UPDATE radar_topics SET name = ?, name_key = ? WHERE id = ?", (name, name_key, topic_id)
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
 
     def set_authors(self, topic_id: int, authors: Sequence[str]) -> None:
         self.db.execute(
@@ -323,6 +368,85 @@ class RadarStore:
             "WHERE topic_id = ? AND window = ? AND paper_id = ? AND batch IS NULL",
             [(batch, when, topic_id, window, pid) for pid in paper_ids],
         ).rowcount
+
+    # --- library topics (assistant.radar.library) -----------------------------------------------------
+
+    def add_library(self, topic_id: int, papers: Sequence[LibraryPaper]) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO radar_library (topic_id, position, title, paper_id, matched_by, vector) "
+                "VALUES (?,?,?,?,?,?)",
+                [
+                    (
+                        topic_id,
+                        p.position,
+                        p.title,
+                        p.paper_id,
+                        p.matched_by,
+                        np.asarray(p.vector, dtype=np.float32).tobytes() if p.vector is not None else None,
+                    )
+                    for p in papers
+                ],
+            )
+
+    def library(self, topic_id: int) -> list[LibraryPaper]:
+        """The topic's library in file order; [] for a topic not made from a library."""
+        rows = self.db.execute(
+            "SELECT position, title, paper_id, matched_by, vector FROM radar_library WHERE topic_id = ? "
+            "ORDER BY position",
+            (topic_id,),
+        )
+        return [
+            LibraryPaper(
+                position=int(r["position"]),
+                title=r["title"],
+                paper_id=r["paper_id"],
+                matched_by=r["matched_by"],
+                vector=np.frombuffer(r["vector"], dtype=np.float32) if r["vector"] is not None else None,
+            )
+            for r in rows
+        ]
+
+    # --- delivery (assistant.radar.delivery) -------------------------------------------------------------
+
+    def feed_token(self, topic_id: int, new_token: str) -> str:
+        """The topic's feed token; `new_token` becomes it when the topic has none yet."""
+        row = self.db.execute(
+            "SELECT token FROM radar_feed_tokens WHERE topic_id = ?", (topic_id,)
+        ).fetchone()
+        if row:
+            return str(row[0])
+        self.db.execute(
+            "INSERT OR IGNORE INTO radar_feed_tokens (topic_id, token) VALUES (?, ?)", (topic_id, new_token)
+        )
+        row = self.db.execute(
+            "SELECT token FROM radar_feed_tokens WHERE topic_id = ?", (topic_id,)
+        ).fetchone()
+        return str(row[0])
+
+    def topic_for_token(self, token: str) -> str | None:
+        """The name of the topic a feed token belongs to, or None."""
+        row = self.db.execute(
+            "SELECT t.name FROM radar_feed_tokens f JOIN radar_topics t ON t.id = f.topic_id "
+            "WHERE f.token = ?",
+            (token,),
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def delivered(self, topic_id: int, channel: str) -> set[str]:
+        """Papers of the topic already sent on this channel."""
+        rows = self.db.execute(
+            "SELECT paper_id FROM radar_deliveries WHERE topic_id = ? AND channel = ?", (topic_id, channel)
+        )
+        return {r[0] for r in rows}
+
+    def record_delivery(self, topic_id: int, channel: str, paper_ids: Sequence[str], when: float) -> None:
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR IGNORE INTO radar_deliveries (topic_id, channel, paper_id, sent_at) "
+                "VALUES (?,?,?,?)",
+                [(topic_id, channel, pid, when) for pid in paper_ids],
+            )
 
 
 # --- reading saved topics without a Radar (for `academichub ingest --daily`) ---------------------------
