@@ -1,4 +1,5 @@
-"""All benchmarks in one command (`make bench`): ingest, query, retrieval; a summary against the targets.
+"""All benchmarks in one command (`make bench`): ingest, query, retrieval, briefing; a summary against the
+targets.
 
     python -m bench                              # index at ACADEMICHUB_HOME
     python -m bench --home /tmp/june-home --n 500
@@ -97,6 +98,15 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
                 ("serve cold start until the page answers", f"{serve['ready_seconds']:.1f} s", "<= 30 s")
             )
             rows.append(("serve RSS after start", f"{serve['rss_mb']:.0f} MB", "<= 2048 MB"))
+    brief = (report.get("briefing") or {}).get("summary")
+    if brief:
+        rows += [
+            ("briefing: listed papers on topic", f"{brief['on_topic_share']:.0%}", ">= 90%"),
+            ("briefing: sections < 2 on topic (field has >= 5)", str(brief["short_sections"]), "0"),
+            ("briefing: generic bridges", str(brief["generic_bridges"]), "0"),
+        ]
+    elif "error" in (report.get("briefing") or {}):
+        rows.append(("briefing", report["briefing"]["error"], ""))
     for key, label in (("retrieval", "default encoder"), ("retrieval_onnx", "ONNX int8 encoder")):
         summary = report.get(key, {}).get("summary") or {}
         for mode in ("dense", "hybrid"):
@@ -119,7 +129,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--onnx-home", type=Path, help="an index built with the ONNX encoder (retrieval quality)"
     )
-    parser.add_argument("--skip", default="", help="comma-separated: ingest,query,retrieval")
+    parser.add_argument("--skip", default="", help="comma-separated: ingest,query,retrieval,briefing")
     parser.add_argument("--query-args", default="", help="extra arguments for bench.query, e.g. '--no-serve'")
     parser.add_argument("--retrieval-args", default="--n 100", help="extra arguments for bench.retrieval")
     parser.add_argument("--output", type=Path, help="also write the JSON here")
@@ -150,6 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                 env={"ACADEMICHUB_EMBEDDING_BACKEND": "onnx"},
             )
             report["retrieval_onnx"] = {"summary": retrieval_summary(result), "raw": result}
+    if "briefing" not in skip and has_index:
+        console.rule("briefing")
+        report["briefing"] = run_bench("briefing", ["--home", str(home)])
     if not has_index:
         report["note"] = f"no index at {home}: query and retrieval benchmarks skipped (pass --home)"
         console.print(report["note"])

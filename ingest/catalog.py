@@ -554,6 +554,21 @@ class Catalog:
         frequencies = tuple(int(self._conn.execute(FTS_COUNT, (term,)).fetchone()[0]) for term in unique)
         return QueryTerms(unique, frequencies, self.count())
 
+    def phrase_frequencies(self, phrases: Sequence[str], *, adjacent: bool = True) -> dict[str, int]:
+        """How many papers hold each phrase in their title or abstract, stemmed like the index: its words
+        adjacent and in order, or (`adjacent=False`) anywhere. The term statistics that tell "gradient
+        ascent" from "remarkable success". A phrase with no indexable word counts 0."""
+        counts: dict[str, int] = {}
+        for phrase in dict.fromkeys(phrases):
+            words = _WORD_RE.findall(phrase)
+            if not words:
+                counts[phrase] = 0
+                continue
+            inner = '"' + " ".join(words) + '"' if adjacent else " AND ".join(f'"{w}"' for w in words)
+            match = "{title abstract} : (" + inner + ")"
+            counts[phrase] = int(self._conn.execute(FTS_COUNT, (match,)).fetchone()[0])
+        return counts
+
     def term_matches(self, query: QueryTerms, paper_ids: Sequence[str]) -> dict[str, TermMatch]:
         """How each of `paper_ids` holds the query's terms.
 
@@ -575,6 +590,13 @@ class Catalog:
             log_chance = math.log(total) + sum(math.log(max(query.frequencies[i], 1) / total) for i in held)
             found[pid] = TermMatch(coverage, log_chance, pid in together)
         return found
+
+    def term_holders_many(self, terms: Sequence[str], paper_ids: Sequence[str]) -> dict[str, set[str]]:
+        """For each FTS5 term (a quoted word): which of `paper_ids` hold it, tokenised like the index."""
+        wanted = list(dict.fromkeys(paper_ids))
+        if not wanted or not terms:
+            return {term: set() for term in terms}
+        return self._scratch_holders(list(dict.fromkeys(terms)), wanted)
 
     def _scratch_holders(self, terms: list[str], paper_ids: list[str]) -> dict[str, set[str]]:
         if self._scratch is None:
@@ -610,6 +632,19 @@ class Catalog:
 
     def known_archives(self) -> set[str]:
         return {row[0] for row in self._conn.execute("SELECT DISTINCT archive FROM paper_categories")}
+
+    def recent_titles(self, limit: int) -> list[str]:
+        """The titles of the `limit` most recently published papers (newest first)."""
+        rows = self._conn.execute("SELECT title FROM papers ORDER BY published DESC, id LIMIT ?", (limit,))
+        return [str(row[0]) for row in rows]
+
+    def archive_paper_counts(self) -> dict[str, int]:
+        """Papers per archive (`cs`, `q-bio`, ...), each paper counted once however many of the archive's
+        categories it lists (summing category counts would count cross-listings twice)."""
+        rows = self._conn.execute(
+            "SELECT archive, count(DISTINCT id) FROM paper_categories GROUP BY archive ORDER BY 2 DESC"
+        )
+        return {row[0]: int(row[1]) for row in rows}
 
     def date_range(self) -> tuple[date | None, date | None]:
         row = self._conn.execute("SELECT min(published), max(published) FROM papers").fetchone()

@@ -88,6 +88,21 @@ class Settings(BaseSettings):
     radar_min_relevance: float = Field(
         0.35, ge=0.0, le=1.0, description="Cosine a new paper needs to enter a radar topic's feed."
     )
+    radar_backfill_days: int = Field(
+        7, ge=1, le=366, description="Listing days a new radar topic's first visit covers (up to the newest)."
+    )
+    brief_min_coverage: float = Field(
+        0.66,
+        ge=0.0,
+        le=1.0,
+        description="Share of the topic's key words (IDF-weighted) a paper must hold to be in a briefing.",
+    )
+    brief_strong_relevance: float = Field(
+        0.55,
+        ge=0.0,
+        le=1.0,
+        description="Cosine making a paper on a briefing's topic without the words.",
+    )
     radar_library_min_relevance: float = Field(
         0.5,
         ge=0.0,

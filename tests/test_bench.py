@@ -109,3 +109,26 @@ def test_query_bench_prints_latency_and_memory_side_by_side(
 
     rows = dict((name, value) for name, value, _ in summary_rows({"query": result}))
     assert rows["warm search p50"] == f"{result['full']['search']['p50_ms']:.0f} ms"
+
+
+def test_briefing_bench_reports_on_topic_share_sections_and_bridges(
+    small_index, use_home, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def,unused-ignore]
+    from bench import briefing as bench_briefing
+
+    use_home(Path(small_index.home))
+    assert bench_briefing.main(["--topic", "machine unlearning"]) == 0
+    captured = capsys.readouterr()
+    report = json.loads(captured.out)
+    (topic,) = report["topics"]
+    assert topic["topic"] == "machine unlearning" and topic["fields"] == ["cs.LG", "cs.CL", "cs.CV"]
+    assert topic["listed"] == report["summary"]["listed"] >= topic["on_topic"]
+    assert set(report["summary"]) >= {
+        "on_topic_share",
+        "short_sections",
+        "generic_bridges",
+        "open_without_cue",
+    }
+    assert "Briefing quality" in captured.err
+    rows = {name: value for name, value, _ in summary_rows({"briefing": report})}
+    assert rows["briefing: generic bridges"] == str(report["summary"]["generic_bridges"])

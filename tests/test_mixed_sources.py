@@ -21,6 +21,7 @@ from assistant.radar.service import Radar
 from assistant.search.retrieval import Retriever, make_filter
 from assistant.ui.cli import app
 from ingest.embedding import Embedder
+from ingest.fields import label
 from ingest.pipeline import Ingestor, file_runs
 from ingest.settings import Settings
 
@@ -99,9 +100,9 @@ def test_cross_field_briefing_over_cs_lg_and_biorxiv(
         "machine learning for protein structure", fields=["cs.LG", "biorxiv"], per_field=3
     )
     sections = sections_of(briefing.markdown)
-    assert list(sections)[1:3] == ["cs.LG", "biorxiv"]
+    assert list(sections)[1:3] == [label("cs.LG"), label("biorxiv")]  # readable field names
     for name, host in (("cs.LG", "https://arxiv.org/abs/"), ("biorxiv", "https://www.biorxiv.org/content/")):
-        numbers = cited_numbers(sections[name])
+        numbers = cited_numbers(sections[label(name)])
         assert numbers, f"section {name} cites nothing"
         for n in numbers:
             paper = briefing.sources[n - 1].paper

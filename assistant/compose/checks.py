@@ -48,8 +48,8 @@ def strip_prompt_echo(text: str, prompt: str, titles: Mapping[int, str]) -> tupl
     removed = 0
     for line in text.splitlines():
         normal = _normal(line)
-        if not normal or NOT_FOUND_MARK in normal:
-            kept.append(line)
+        if not normal or NOT_FOUND_MARK in normal or _HEADING_RE.match(line):
+            kept.append(line)  # a heading repeats the prompt on purpose ("## Machine Learning (cs.LG)")
             continue
         if _FENCE_RE.search(line) or _LABEL_RE.match(line) or normal in prompt_lines or _lists(line, listed):
             removed += 1

@@ -243,3 +243,79 @@ def sentence_support(
 
 def lexical_score(sentence: str, evidence: Sequence[PaperSentences], titles: Sequence[str]) -> float:
     return lexical_support(sentence, [*titles, *(" ".join(e.sentences) for e in evidence)])
+
+
+# --- briefing sentences: what a paper does for a topic, and what it leaves open -----------------------------
+
+# A stated limitation, open problem or future work (the only sentences a briefing lists as open questions).
+LIMITATION_CUES = re.compile(
+    r"\b(?:remains?|remained)\s+(?:largely\s+|still\s+|an?\s+|poorly\s+|highly\s+)?"
+    r"(?:open|unclear|unknown|unexplored|under-?explored|elusive|unresolved|unsolved|understudied|"
+    r"understood|uncertain|unaddressed|challenging|difficult|limited|an?\s+open)\b"
+    r"|\bremains?\s+to\s+be\s+(?:seen|explored|determined|investigated|understood|established)\b"
+    r"|\bopen\s+(?:research\s+)?(?:questions?|problems?|challenges?|issues?)\b"
+    r"|\bfuture\s+(?:work|research|directions?|studies|investigations?)\b"
+    r"|\blimitations?\b"
+    r"|\b(?:it\s+is|it's)\s+(?:still\s+|not\s+yet\s+|currently\s+|also\s+)?(?:unknown|unclear|"
+    r"not\s+(?:known|clear|understood|well\s+understood))\b"
+    r"|\blittle\s+is\s+known\b|\bpoorly\s+understood\b|\bnot\s+(?:yet\s+|well\s+|fully\s+)understood\b"
+    r"|\b(?:has|have)\s+(?:not\s+(?:yet\s+)?been|yet\s+to\s+be)\s+(?:systematically\s+|thoroughly\s+)?"
+    r"(?:studied|explored|addressed|investigated|examined|established|evaluated|understood)\b"
+    r"|\b(?:under-?explored|unexplored|understudied)\b"
+    r"|\bwhether\b[^.]*\b(?:unclear|unknown|open)\b",
+    re.IGNORECASE,
+)
+# "To address this limitation, we propose ..." states the paper's method, not an open problem.
+_METHOD_FRAME = re.compile(
+    r"\b(?:to|we|this\s+paper|this\s+work)\s+(?:address|addresses|overcome|overcomes|mitigate|mitigates|"
+    r"tackle|tackles|alleviate|resolve|solve|bridge|fill|fills|propose|proposes|introduce|introduces|"
+    r"present|presents|develop|design)\b",
+    re.IGNORECASE,
+)
+_STRONG_OPEN = re.compile(
+    r"\bfuture\s+(?:work|research|directions?)\b|\bopen\s+(?:questions?|problems?)\b|\bremains?\s+unclear\b"
+    r"|\bremains?\s+an?\s+open\b|\bit\s+is\s+(?:still\s+)?(?:unknown|unclear)\b",
+    re.IGNORECASE,
+)
+_CONTRIBUTION = re.compile(
+    r"\b(?:we|this\s+(?:paper|work|study)|our\s+(?:method|approach|framework|work|results?|analysis))\s+"
+    r"(?:\w+\s+)?(?:propose|present|introduce|develop|design|show|find|demonstrate|study|investigate|"
+    r"analy[sz]e|evaluate|benchmark|formulate|derive|provide|report|build|release)",
+    re.IGNORECASE,
+)
+
+
+def states_open_problem(sentence: str) -> bool:
+    """A question, or a sentence stating a limitation, an open problem or future work; not a method
+    description that merely mentions one ("To address this limitation, we propose ...")."""
+    text = sentence.strip()
+    if text.endswith("?"):
+        return True
+    if not LIMITATION_CUES.search(text):
+        return False
+    return not _METHOD_FRAME.search(text) or bool(_STRONG_OPEN.search(text))
+
+
+def topic_sentence(
+    query: np.ndarray, query_text: str, paper: Paper, bank: SentenceBank, avoid: set[str]
+) -> str | None:
+    """The sentence of the abstract that best says what the paper does for the topic: close in meaning to
+    the topic, preferably a contribution ("we propose ...", "this paper shows ..."), never the opening
+    (background) sentence when there is another, never a sentence in `avoid` (already quoted)."""
+    sentences = bank.sentences(paper)
+    usable = [(i, s) for i, s in enumerate(sentences) if is_quotable(s) and s not in avoid]
+    later = [(i, s) for i, s in usable if i > 0]
+    usable = later or usable
+    if not usable:
+        return None
+    vectors = bank.vectors([s for _, s in usable])
+    topic_words = content_stems(query_text)
+    best: tuple[float, str] | None = None
+    for (_, sentence), vector in zip(usable, vectors, strict=True):
+        score = float(vector @ query)
+        score += 0.15 if _CONTRIBUTION.search(sentence) else 0.0
+        score += 0.05 if content_stems(sentence) & topic_words else 0.0
+        score -= 0.1 if states_open_problem(sentence) else 0.0  # those go to the open questions
+        if best is None or score > best[0]:
+            best = (score, sentence)
+    return best[1] if best else None

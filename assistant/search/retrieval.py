@@ -7,6 +7,7 @@ chat app all call.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +28,7 @@ from ingest.vectors import VectorIndex, consistency_problem
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MAX_QUERY_CHARS = 2000
+KEY_WORD_FACTOR = 4  # a query word held by at most 4x as many papers as its rarest word is a key word
 # BM25 column weights: title, abstract, authors, comment.
 LEXICAL_COLUMN_WEIGHTS = (3.0, 1.0, 1.0, 0.5)
 _TOKEN_RE = re.compile(r"[\w][\w\-']*", re.UNICODE)
@@ -193,6 +195,19 @@ class Retriever:
                 + ". `academichub stats` lists the categories in the index"
             )
 
+    def unknown_terms(self, text: str) -> list[str]:
+        """The content words of `text` that no indexed paper contains (title, abstract, authors, comment),
+        in the order asked: the part of a question the index cannot speak to ("federated" in "federated
+        learning and privacy" over an index without federated-learning papers)."""
+        # Contractions ("what's") and one- or two-letter words tell nothing about the topic.
+        terms = [t for t in fts_terms(text) if "'" not in t and len(t) > 4]
+        if not terms:
+            return []
+        found = self.catalog.query_terms(terms)
+        return [
+            term.strip('"') for term, count in zip(found.terms, found.frequencies, strict=True) if not count
+        ]
+
     # --- search ---------------------------------------------------------------------------------------
 
     def search(
@@ -256,6 +271,43 @@ class Retriever:
             hits = merge_same_work(hits)
         return hits
 
+    def paper_vectors(self, ids: list[str]) -> dict[str, np.ndarray]:
+        """The stored (unit) vectors of these papers, for diversity among papers already judged relevant."""
+        found = Candidates()
+        self._add_vectors(found, list(dict.fromkeys(ids)))
+        return found.vectors
+
+    def key_words(self, query: str) -> dict[str, float]:
+        """The query's key words (FTS5 terms) with their BM25 IDF: the rarest word the index holds and those
+        nearly as rare (held by at most KEY_WORD_FACTOR times as many papers). "unlearning" in "machine
+        unlearning" (20 papers against 306 for "machine" in June); "medical" and "segmentation" but not
+        "image" in "medical image segmentation"."""
+        terms = fts_terms(query)
+        if not terms:
+            return {}
+        query_terms = self.catalog.query_terms(terms)
+        total = max(query_terms.total, 1)
+        held = [(n, t) for n, t in zip(query_terms.frequencies, query_terms.terms, strict=True) if n > 0]
+        if not held:
+            return {}
+        rarest = min(n for n, _ in held)
+        return {
+            t: math.log((total - n + 0.5) / (n + 0.5) + 1.0) for n, t in held if n <= KEY_WORD_FACTOR * rarest
+        }
+
+    def topic_coverage(self, query: str, ids: list[str]) -> dict[str, KeyWordMatch]:
+        """For each paper: how it holds the query's key words (`key_words`)."""
+        weights = self.key_words(query) if ids else {}
+        if not weights:
+            return {pid: KeyWordMatch(0.0, 0, 0) for pid in ids}
+        holders = self.catalog.term_holders_many(list(weights), ids)
+        full = sum(weights.values())
+        matches = {}
+        for pid in ids:
+            held = [t for t in weights if pid in holders[t]]
+            matches[pid] = KeyWordMatch(sum(weights[t] for t in held) / full, len(held), len(weights))
+        return matches
+
     def candidates(
         self, text: str, depth: int, flt: PaperFilter, *, mode: Mode = "hybrid", need_vector: bool = False
     ) -> Candidates | None:
@@ -281,7 +333,8 @@ class Retriever:
     ) -> tuple[list[tuple[str, float]], QueryTerms | None, dict[str, TermMatch]]:
         """BM25's ranked list, the query's terms with their document frequencies, and how the top paper
         holds them."""
-        terms = fts_terms(text)
+        # Contractions ("what's") and one- or two-letter words tell nothing about the topic.
+        terms = [t for t in fts_terms(text) if "'" not in t and len(t) > 4]
         if not terms:
             return [], None, {}
         ranked = self.catalog.lexical_search(
@@ -326,6 +379,15 @@ class Retriever:
         missing = [d for d in ids if d not in found.vectors]
         if missing:
             found.vectors.update(self.vectors.vectors_of(missing))
+
+
+@dataclass(frozen=True)
+class KeyWordMatch:
+    """How a paper holds a query's key words: their IDF-weighted share (0..1), how many, out of how many."""
+
+    share: float
+    held: int
+    keys: int
 
 
 @dataclass

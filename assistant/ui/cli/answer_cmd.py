@@ -9,6 +9,7 @@ import typer
 from rich.markdown import Markdown
 from rich.markup import escape
 
+from assistant.compose import notices as notes
 from assistant.compose.answer import Answer, Source
 from assistant.compose.safe_markdown import SafeStream
 from assistant.engine import Engine
@@ -134,7 +135,7 @@ def _print_flagged(flagged: list[str], uncited: list[str]) -> None:
         return
     err_console.print("[yellow]flagged sentences (check them before use):[/]")
     for sentence in flagged:
-        why = "cites no source" if sentence in uncited else "not supported by the cited abstract"
+        why = notes.flag_reason(sentence, uncited)
         err_console.print(f"  - {escape(strip_control_chars(sentence))} [dim]({why})[/]", highlight=False)
 
 

@@ -12,7 +12,8 @@ import typer
 from assistant.ui.cli.common import UserError, app, friendly_errors
 
 bench_app = typer.Typer(
-    help="Benchmarks: ingest throughput, query latency and memory, retrieval quality.", no_args_is_help=True
+    help="Benchmarks: ingest throughput, query latency and memory, retrieval and briefing quality.",
+    no_args_is_help=True,
 )
 app.add_typer(bench_app, name="bench")
 
@@ -48,6 +49,12 @@ def bench_query(ctx: typer.Context) -> None:
 def bench_retrieval(ctx: typer.Context) -> None:
     """Recall@k, MRR and nDCG of dense, BM25 and hybrid retrieval on known-item query sets."""
     _run("bench.retrieval", ctx)
+
+
+@bench_app.command("briefing", context_settings=_PASS_THROUGH)
+def bench_briefing(ctx: typer.Context) -> None:
+    """Briefing quality on the June index: listed papers on topic, short sections, generic bridges."""
+    _run("bench.briefing", ctx)
 
 
 @bench_app.command("all", context_settings=_PASS_THROUGH)
