@@ -62,6 +62,14 @@ def test_extractive_answer_quotes_and_cites_the_retrieved_abstracts(answerer: An
     assert "".join(tokens) == answer.text and len(tokens) == answer.text.count("\n") + 1 > 2
 
 
+def test_an_answer_names_the_part_of_the_question_no_paper_mentions(answerer: Answerer) -> None:
+    answer = answerer.answer("What's new? " + UNLEARNING.replace("knowledge", "quokka knowledge"))
+    assert answer.found
+    notice = next(n for n in answer.notices if "No indexed paper mentions" in n)
+    assert "“quokka”" in notice and "the answer covers the rest of the question" in notice
+    assert "what" not in notice.lower().split("mentions", 1)[1]  # not the contraction "What's"
+
+
 def test_off_topic_question_says_it_found_nothing(answerer: Answerer) -> None:
     answer = answerer.answer("best pizza dough hydration for a Neapolitan crust")
     assert not answer.found

@@ -387,6 +387,13 @@ class Answerer(IndexComposer):
         standalone, flt = self.condense(question, history, flt, llm, notices)
         hits = self.retriever.search(standalone, k or self.settings.default_k, flt)
         relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
+        unknown = self.retriever.unknown_terms(standalone)
+        if unknown:  # say which part of the question the index has nothing on
+            notices.append(
+                "No indexed paper mentions "
+                + ", ".join(f"“{word}”" for word in unknown)
+                + (": the answer covers the rest of the question." if relevant else ".")
+            )
         mode: Mode = "llm" if llm else "extractive"
         sources = number_sources(relevant)
         if on_sources is not None:
@@ -541,12 +548,12 @@ class Answerer(IndexComposer):
             return None
         generation = result.generation
         titles = {s.number: s.paper.title for s in sources}
-        text, echoed = strip_prompt_echo(neutralise_links(generation.text), result.prompt, titles)
+        # Echoes are found in the model's own words (fence markers, copied lines), then what is left is
+        # neutralised: escaping first would hide a copied "<<<SOURCES" line from the echo check.
+        text, echoed = strip_prompt_echo(generation.text, result.prompt, titles)
+        text = neutralise_links(text)
         if echoed:
-            notices.append(
-                f"Removed {echoed} line{'s' if echoed > 1 else ''} in which the model repeated its prompt or "
-                "the source list (citations there do not count)."
-            )
+            notices.append(notes.prompt_echo(echoed))
         if not text.strip():
             said = (
                 "returned an empty answer"
@@ -571,10 +578,7 @@ class Answerer(IndexComposer):
         if _NOT_FOUND_MARK in checked.text.lower() and not checked.used:
             return checked
         if not checked.used:
-            notices.append(
-                "The language model's answer cites none of the sources, so it is not used: fell back to "
-                "extractive mode (sentences quoted from the abstracts)."
-            )
+            notices.append(notes.cites_nothing("answer"))
             return None
         checked.uncited = find_uncited(checked.text, result.sent)
         if checked.uncited:
