@@ -14,7 +14,16 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from ingest.normalize import RecordError, clean_text, parse_date
+from ingest.normalize import (
+    MAX_ABSTRACT_CHARS,
+    MAX_TITLE_CHARS,
+    RecordError,
+    check_authors,
+    check_unicode,
+    clean_text,
+    guarded_text,
+    parse_date,
+)
 from ingest.paper import InvalidArxivId, InvalidDoi, Paper, SourceName, parse_arxiv_id, parse_rxiv_doi
 from ingest.rxiv_subjects import subject_category
 
@@ -195,12 +204,15 @@ def _make(
     posted: date | None,
     journal_doi: str | None = None,
 ) -> Paper:
+    check_authors(authors)
+    title = guarded_text(title, MAX_TITLE_CHARS, "title")
+    abstract = guarded_text(abstract, MAX_ABSTRACT_CHARS, "abstract")
     clean_title, clean_abstract = clean_rxiv_text(title), clean_rxiv_text(abstract)
     if not clean_title:
         raise RecordError("missing title")
     if not clean_abstract:
         raise RecordError("missing abstract")
-    return Paper(
+    paper = Paper(
         id=doi,
         source=source,
         version=version,
@@ -215,6 +227,7 @@ def _make(
         doi=doi,
         published_doi=journal_doi,
     )
+    return check_unicode(paper)
 
 
 def from_api_record(record: Mapping[str, Any], server: SourceName | None = None) -> Paper:

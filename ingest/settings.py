@@ -163,6 +163,11 @@ class Settings(BaseSettings):
     # Chat app
     auth_users: str = Field("", description="Comma-separated user:bcrypt-hash pairs; empty = no login.")
     chat_history: bool = Field(False, description="Persist chat history in SQLite (Chainlit data layer).")
+    allow_origins: str = Field(
+        "",
+        description="Comma-separated origins (scheme://host:port) besides the app's own that may call the "
+        "chat app with the user's cookie (CORS, socket.io); empty = the app's own origin only.",
+    )
 
     @field_validator("home", mode="before")
     @classmethod

@@ -508,6 +508,10 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             expect(briefing.locator("a.element-link", has_text="[1]").first).to_be_visible(timeout=90_000)
             cited = set(arxiv_ids(briefing))
             assert cited and cited <= set(first_batch + second_batch)
+            # Field names are readable ("Computer Vision and Pattern Recognition (cs.CV)"), never a bare code.
+            readable = re.compile(r"^[A-Z][\w ,\-]+ \([a-z\-]+(?:\.[A-Za-z\-]+)?\)$")
+            expect(briefing.get_by_role("heading", name=readable).first).to_be_visible()
+            expect(briefing.get_by_role("heading", name=re.compile(r"^[a-z\-]+\.[A-Z]{2}$"))).to_have_count(0)
             # One list of sources (not the briefing's own References too), and no "another batch" for a
             # briefing on today's papers: it has no next batch.
             expect(briefing.get_by_role("heading", name="References")).to_have_count(0)

@@ -614,12 +614,12 @@ class Answerer(IndexComposer):
             return None
         generation = result.generation
         titles = {s.number: s.paper.title for s in sources}
-        text, echoed = strip_prompt_echo(neutralise_links(generation.text), result.prompt, titles)
+        # Echoes are found in the model's own words (fence markers, copied lines), then what is left is
+        # neutralised: escaping first would hide a copied "<<<SOURCES" line from the echo check.
+        text, echoed = strip_prompt_echo(generation.text, result.prompt, titles)
+        text = neutralise_links(text)
         if echoed:
-            notices.append(
-                f"Removed {echoed} line{'s' if echoed > 1 else ''} in which the model repeated its prompt or "
-                "the source list (citations there do not count)."
-            )
+            notices.append(notes.prompt_echo(echoed))
         if not text.strip():
             said = (
                 "returned an empty answer"
@@ -644,10 +644,7 @@ class Answerer(IndexComposer):
         if _NOT_FOUND_MARK in checked.text.lower() and not checked.used:
             return checked
         if not checked.used:
-            notices.append(
-                "The language model's answer cites none of the sources, so it is not used: fell back to "
-                "extractive mode (sentences quoted from the abstracts)."
-            )
+            notices.append(notes.cites_nothing("answer"))
             return None
         checked.uncited = find_uncited(checked.text, result.sent)
         if checked.uncited:

@@ -19,12 +19,12 @@ import numpy as np
 
 from assistant.search.same_work import also_fields, merge_same_work
 from assistant.search.words import FUNCTION_WORDS
-from ingest.catalog import Catalog, PaperFilter, QueryTerms, TermMatch
+from ingest.catalog import Catalog, CatalogError, PaperFilter, QueryTerms, TermMatch
 from ingest.embedding import Embedder, get_embedder
 from ingest.errors import UserFacingError
 from ingest.paper import SOURCE_LABELS, Paper, paper_json
 from ingest.settings import Settings
-from ingest.vectors import VectorIndex
+from ingest.vectors import VectorIndex, consistency_problem
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MAX_QUERY_CHARS = 2000
@@ -171,6 +171,10 @@ class Retriever:
                 f"unknown source {', '.join(map(repr, unknown_sources))}: choose {', '.join(SOURCE_LABELS)}"
             )
         if self.catalog.count() == 0:
+            # An empty catalog beside a filled vector store is a lost catalog, not an empty index.
+            lost = consistency_problem(0, 0, self.vectors.count(), self.settings.home)
+            if lost:
+                raise CatalogError(lost)
             raise EmptyIndexError("the index is empty: run `academichub ingest` first")
         return text[:MAX_QUERY_CHARS]
 

@@ -27,6 +27,7 @@ from chainlit.utils import utc_now
 
 from assistant.compose.answer import Answer, Source, Turn
 from assistant.compose.briefing import Briefing
+from assistant.compose.safe_markdown import SafeStream
 from assistant.engine import IndexStatus, engine
 from assistant.radar import charts, delivery
 from assistant.radar.service import FeedBatch
@@ -72,13 +73,17 @@ async def streamed(
 
     task = asyncio.ensure_future(asyncio.to_thread(call, on_token, sources_found))
     task.add_done_callback(lambda _: events.put_nowait(None))
+    safe = SafeStream()  # raw model text never reaches the browser: an image would be fetched as it streams
     while (event := await events.get()) is not None:
         if isinstance(event, str):
-            await msg.stream_token(event)
+            if shown := safe.feed(event):
+                await msg.stream_token(shown)
             if event.endswith(("\n", ". ")) and not events.empty():
                 await asyncio.sleep(STREAM_LINE_PAUSE)  # a composed answer arrives at once: let it show
         elif on_sources is not None:
             await on_sources(event)
+    if rest := safe.flush():
+        await msg.stream_token(rest)
     return await task
 
 

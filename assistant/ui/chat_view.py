@@ -14,16 +14,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from assistant.compose import notices as notes
 from assistant.compose.answer import Turn
 from assistant.compose.briefing import bibtex_entries
 from assistant.compose.citations import cited_numbers, escape_markdown, neutralise_links
 from assistant.compose.extractive import split_sentences
 from assistant.search.retrieval import make_filter
-from ingest.catalog import PaperFilter
+from ingest.catalog import PaperFilter, storage_problem
 from ingest.errors import UserFacingError
 from ingest.fields import label as field_label
 from ingest.normalize import DayError, parse_day
 from ingest.paper import Paper
+from ingest.settings import get_settings
 
 MAX_SOURCES = 20
 ABSTRACT_PREVIEW_CHARS = 1200
@@ -240,7 +242,7 @@ def without_references(markdown: str) -> str:
 
 def notices_markdown(notices: Iterable[str]) -> str:
     """Engine notices (extractive mode, LLM fallback, ...) as a quoted note above the text."""
-    items = [n.strip() for n in notices if n and n.strip()]
+    items = [escape_md(n) for n in notices if n and n.strip()]  # they may quote a server's error text
     return "\n".join(f"> ℹ️ {n}" for n in items) + ("\n\n" if items else "")
 
 
@@ -250,7 +252,7 @@ def flagged_markdown(flagged: Sequence[str], uncited: Sequence[str]) -> str:
         return ""
     lines = ["**⚠️ Flagged sentences** (check them before use):", ""]
     for sentence in flagged:
-        why = "cites no source" if sentence in uncited else "not supported by the cited abstract"
+        why = notes.flag_reason(sentence, uncited)
         # Shown as the answer shows it: links, tags and URLs neutralised (bare URLs as code), on one line.
         lines.append(f"- {neutralise_links(' '.join(sentence.split()))} *({why})*")
     return "\n".join(lines)
@@ -426,6 +428,9 @@ def readable_error(err: BaseException) -> tuple[str, bool]:
     if isinstance(err, UserFacingError):
         hint = f" {err.hint[:1].upper()}{err.hint[1:]}" if err.hint else ""  # our own text: Markdown kept
         return f"**{err.heading}:** {text}{hint}", True
+    problem = storage_problem(err, get_settings().home)  # a full disk, a read-only or damaged index
+    if problem:
+        return f"**The index cannot be used:** {escape_md(problem)}", True
     return f"**Something went wrong** ({type(err).__name__}: {text}). The server log has the details.", False
 
 
