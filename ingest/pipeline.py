@@ -412,14 +412,16 @@ INPUT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")  # what read_jsonl
 def input_files(paths: Iterable[Path]) -> list[Path]:
     """The files to read for the given paths: a folder stands for every .jsonl/.jsonl.gz (and .json API
     answer) file directly in it (sorted by name, so daily files load in date order); files are kept as
-    given, each once. A folder with no such file is an error (the user pointed at the wrong place); a
-    missing file is reported by its own run, so the other files still load."""
+    given, each once. A folder with no such file and a missing file stay as given: each is reported as a
+    skipped source by its own run, so the other paths still load (one bad path is that path's problem)."""
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
-            found = sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(INPUT_SUFFIXES))
-            if not found:
-                raise SourceError(f"{path}: no .jsonl, .jsonl.gz or .json files in this folder")
+        found = (
+            sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(INPUT_SUFFIXES))
+            if path.is_dir()
+            else []
+        )
+        if found:
             files += found
         else:
             files.append(path)

@@ -109,7 +109,7 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
     if not path.exists():
         raise SourceError(f"{path}: no such file")
     if path.is_dir():
-        raise SourceError(f"{path}: is a directory, expected a .jsonl or .jsonl.gz file")
+        raise SourceError(f"{path}: is a directory with no .jsonl, .jsonl.gz or .json files in this folder")
     listing_date = listing_date_from_name(path)
     if path.name.endswith((".json", ".json.gz")):
         yield from _read_json_document(path, listing_date)

@@ -3,6 +3,7 @@ real packaged embedding model (the session `embedder` fixture)."""
 
 from __future__ import annotations
 
+import re
 from datetime import date
 
 import pytest
@@ -64,6 +65,18 @@ def test_a_query_that_only_matches_a_comment_is_found_by_hybrid_through_bm25(ret
     repo = paper.comment.split("github.com/", 1)[1].split()[0].strip(".,;)")
     hits = retriever.search(f"github {repo}", k=5)
     assert paper.id in [h.paper.id for h in hits]
+
+
+def test_two_letter_words_count_in_bm25(retriever, papers):
+    """ "3D", "AI", "QA": short words are often the distinctive ones; BM25 must still search them."""
+    held: dict[str, list[str]] = {}
+    for paper in papers:
+        text = f"{paper.title} {paper.abstract} {paper.comment or ''}"
+        for word in {w.lower() for w in re.findall(r"\b[A-Za-z0-9]{2}\b", text) if not w.isdigit()}:
+            held.setdefault(word, []).append(paper.id)
+    word, (paper_id,) = next((w, ids) for w, ids in sorted(held.items()) if len(ids) == 1)
+    hits = retriever.search(word, k=5, mode="lexical")
+    assert [h.paper.id for h in hits][:1] == [paper_id], word
 
 
 def test_a_papers_own_sentence_covers_the_query_and_is_too_rare_to_meet_by_chance(retriever, papers):

@@ -333,8 +333,9 @@ class Retriever:
     ) -> tuple[list[tuple[str, float]], QueryTerms | None, dict[str, TermMatch]]:
         """BM25's ranked list, the query's terms with their document frequencies, and how the top paper
         holds them."""
-        # Contractions ("what's") and one- or two-letter words tell nothing about the topic.
-        terms = [t for t in fts_terms(text) if "'" not in t and len(t) > 4]
+        # Every content word counts here, short ones too ("3D", "AI", "22 pages"): only the unknown-word
+        # notice ignores them.
+        terms = fts_terms(text)
         if not terms:
             return [], None, {}
         ranked = self.catalog.lexical_search(
