@@ -161,3 +161,23 @@ def _closeness(radar: Radar, ids: set[str]) -> dict[str, float]:
     hits = library_matches(radar, radar.topic_id("agents"), radar.get_topic("agents"), ids)
     assert hits is not None
     return {hit.paper.id: hit.relevance for hit in hits}
+
+
+def test_a_bad_author_leaves_no_half_made_library_topic(home: Path, use_home, shared_model: Embedder) -> None:  # type: ignore[no-untyped-def]
+    use_home(home)
+    library = str(LIBRARY / "agents.ris")
+    code, _, err = run_cli(
+        ["radar", "add", "mine", "--from-library", library, "--author", "Ada Lovelace", "-a", " "]
+    )
+    assert code == 2 and "author name is empty" in err
+    code, out, _ = run_cli(["radar", "list", "--json"])
+    assert (
+        code == 0 and json.loads(out)["topics"] == []
+    )  # nothing stored: the same command can simply be rerun
+    code, out, err = run_cli(
+        ["radar", "add", "mine", "--from-library", library, "--author", "Ada Lovelace", "--json"]
+    )
+    assert code == 0, err
+    code, out, _ = run_cli(["radar", "list", "--json"])
+    [topic] = json.loads(out)["topics"]
+    assert topic["name"] == "mine" and topic["authors"] == ["Ada Lovelace"]

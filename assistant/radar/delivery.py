@@ -13,7 +13,7 @@ Delivery state (tables of `RadarStore` in state.sqlite3):
 
 The Atom feed is a pull: it never opens a visit or marks anything seen. It lists the topic's matches among
 the papers of the last `FEED_DAYS` listing days, newest first, each entry keyed by its arXiv abstract URL
-(stable across versions and days, so a reader never shows a paper twice).
+or `urn:doi:` for bioRxiv/medRxiv (stable across versions and days, so a reader never shows a paper twice).
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from markdown_it import MarkdownIt
@@ -41,6 +41,7 @@ from markdown_it.token import Token
 
 from assistant.compose.extractive import is_quotable, split_sentences
 from assistant.radar.service import NothingNewError, Radar, RadarError, Topic
+from assistant.radar.xmltext import xml_safe
 from assistant.search.retrieval import Hit, make_filter
 from ingest.catalog import fold
 from ingest.paper import Paper
@@ -63,8 +64,11 @@ class DeliveryError(RadarError):
 
 # --- display-safe text ------------------------------------------------------------------------------------
 
-_SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto)(:/*)")
-_DOMAIN_DOT = re.compile(r"(?i)(?<=[a-z0-9])\.(?=(?:com|org|net|io|ai|dev|edu|gov|co|ly|me|info|app)\b)")
+# Schemes a client may turn into a link or a fetch, when something follows the colon ("data: we" is prose).
+_SCHEME = re.compile(r"(?i)\b(https?|s?ftp|file|mailto|data|javascript|vbscript|tel|sms|ssh|git)(:/*)(?=\S)")
+# Any `host.tld` shape: a dot between a letter/digit and a label that starts with a letter and ends the word
+# (`evil.ru/x`, `evil.example/y`, `x.org`); clients link new TLDs too, so this is a shape, not a list.
+_DOMAIN_DOT = re.compile(r"(?i)(?<=[a-z0-9])\.(?=[a-z][a-z0-9-]{1,62}\b)")
 _WWW = re.compile(r"(?i)\bwww\.")
 _AT = re.compile(r"(?<=\w)@(?=\w)")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
@@ -79,8 +83,8 @@ def defang(text: str) -> str:
 
 
 def unlinkable(text: str) -> str:
-    """Paper text as plain words on one line that no client auto-links."""
-    return defang(" ".join((text or "").split()))
+    """Paper text as plain words on one line that no client auto-links (and that XML may carry)."""
+    return defang(" ".join(xml_safe(text).split()))
 
 
 def id_links(papers: Sequence[Paper]) -> set[str]:
@@ -148,6 +152,15 @@ def feed_path(token: str) -> str:
     return f"/radar/feeds/{token}.atom"
 
 
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
+
+
+def public_url(settings: Settings, path: str) -> str:
+    """An address on the app as readers reach it: ACADEMICHUB_PUBLIC_URL (never a request's Host header,
+    which any client sets, so a feed's self link cannot point elsewhere with the secret token in it)."""
+    return (settings.public_url.strip() or DEFAULT_PUBLIC_URL).rstrip("/") + path
+
+
 def _delivered(radar: Radar, topic_id: int, channel: str) -> set[str]:
     return radar.store.delivered(topic_id, channel)
 
@@ -177,7 +190,8 @@ def _atom_time(day: date | None) -> str:
 
 
 def atom_feed(topic: Topic, hits: Sequence[Hit], self_url: str | None = None) -> str:
-    """A valid Atom 1.0 document for the topic's entries. Entry ids are the papers' abstract URLs."""
+    """A valid Atom 1.0 document for the topic's entries (ids: `entry_id`). Characters XML forbids are
+    dropped from paper text, so one bad title cannot break the feed."""
     ET.register_namespace("", ATOM_NS)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -188,8 +202,8 @@ def atom_feed(topic: Topic, hits: Sequence[Hit], self_url: str | None = None) ->
 
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     sub(feed, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'academichub:radar:' + fold(topic.name))}")
-    sub(feed, "title", f"AcademicHub radar: {topic.name}")
-    sub(feed, "subtitle", f"New papers on {topic.query}"[:300])
+    sub(feed, "title", xml_safe(f"AcademicHub radar: {topic.name}"))
+    sub(feed, "subtitle", xml_safe(f"New papers on {topic.query}"[:300]))
     days = [hit.paper.updated or hit.paper.published for hit in hits]
     sub(feed, "updated", _atom_time(max((d for d in days if d), default=None)))
     author = sub(feed, "author")
@@ -200,7 +214,7 @@ def atom_feed(topic: Topic, hits: Sequence[Hit], self_url: str | None = None) ->
     for hit in hits:
         paper = hit.paper
         entry = sub(feed, "entry")
-        sub(entry, "id", paper.abs_url)
+        sub(entry, "id", entry_id(paper))
         sub(entry, "title", unlinkable(paper.title))
         sub(entry, "updated", _atom_time(paper.updated or paper.published))
         sub(entry, "published", _atom_time(paper.published))
@@ -212,6 +226,18 @@ def atom_feed(topic: Topic, hits: Sequence[Hit], self_url: str | None = None) ->
             sub(entry, "category", term=category)
         sub(entry, "summary", unlinkable(gist(paper)), type="text")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
+
+
+def entry_id(paper: Paper) -> str:
+    """An entry id that stays the same across the paper's versions: the versionless abstract URL for arXiv,
+    the DOI as a URN for bioRxiv/medRxiv (whose abstract URL carries `v{n}`)."""
+    if paper.source == "arxiv":
+        return paper.abs_url
+    return f"urn:doi:{paper.doi or paper.id}"
+
+
+def topic_path(name: str) -> str:
+    return f"/radar/topics/{quote(name, safe='')}.atom"
 
 
 def topic_feed(radar: Radar, name: str, self_url: str | None = None) -> str:
@@ -270,6 +296,8 @@ def safe_markdown_html(markdown: str, allowed: set[str]) -> str:
     md = MarkdownIt("commonmark", {"html": False}).disable("image")
     tokens = md.parse(markdown)
     for block in tokens:
+        if block.type in ("fence", "code_block"):
+            block.content = defang(block.content)  # clients link bare URLs inside <pre> too
         open_links: list[bool] = []
         for token in block.children or []:
             if token.type in ("text", "code_inline"):

@@ -294,8 +294,18 @@ def distinctive_terms(radar: Radar, texts: list[str], limit: int = TERMS) -> lis
 
 
 def add_library_topic(
-    radar: Radar, name: str, path: Path, *, query: str | None = None, fields: list[str] | None = None
+    radar: Radar,
+    name: str,
+    path: Path,
+    *,
+    query: str | None = None,
+    fields: list[str] | None = None,
+    authors: list[str] | None = None,
 ) -> LibraryTopic:
+    """Save a topic from a library export, with its followed authors, in one go: any bad input is found
+    before the topic is stored, so a failure never leaves a half-made topic."""
+    if any(not (author or "").strip() for author in authors or ()):
+        raise LibraryError("an author name is empty (--author)")
     kind, entries, skipped = read_library(path)
     radar.retriever.catalog  # noqa: B018 (fail early on a missing index, before any work)
     matches = match_entries(radar, entries)
@@ -312,7 +322,7 @@ def add_library_topic(
         if outside
         else np.zeros((0, 0), np.float32)
     )
-    topic = radar.add_topic(name, topic_query[:2000], fields=fields or ())
+    topic = radar.add_topic(name, topic_query[:2000], fields=fields or (), authors=authors or ())
     topic_id = radar.topic_id(topic.name)
     vector_of = dict(zip(outside, vectors, strict=True))
     library = [
