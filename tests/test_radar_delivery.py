@@ -587,3 +587,56 @@ def test_send_uses_the_configured_channels_only_when_no_option_is_given(
     assert channels == ["mailto:team@lab.test", delivery.webhook_channel(url)]
     assert [p["path"] for p in Hook.posts] == ["/hooks/mine", "/hooks/default"]
     assert [rcpts for _, rcpts, _ in inbox.messages] == [["me@lab.test"], ["team@lab.test"]]
+
+
+@pytest.mark.slow
+def test_failed_and_capped_digests_lose_no_papers_when_the_next_ingest_lands(
+    home: Path,
+    use_home,  # type: ignore[no-untyped-def]
+    shared_model: Embedder,
+    smtp_server: tuple[Inbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+    day_files: dict[str, Path],
+) -> None:
+    """The cron line `ingest --daily && radar send`: day 1's digest fails (server down), day 2 lands; and a
+    digest capped by --max leaves the rest for the next run, across an ingest."""
+    _, port = smtp_server
+    day1 = expected_matches(home, shared_model)
+    assert len(day1) > 3
+    smtp_env(monkeypatch, free_port())  # nobody listening
+    settings = use_home(home)
+    code, _, err = run_cli(["radar", "send", TOPIC, "--to", "a@lab.test"])
+    assert code == 2 and "cannot reach" in err
+    # The cron's other channel: a capped digest on day 1 (3 of the matches).
+    smtp_env(monkeypatch, port)
+    use_home(home)
+    code, out, err = run_cli(["radar", "send", TOPIC, "--to", "b@lab.test", "--max", "3", "--json"])
+    assert code == 0, err
+    [capped] = json.loads(out)["deliveries"]
+    sent_b = list(capped["papers"])
+    assert len(sent_b) == 3
+    radar = Radar(settings, Retriever(settings, embedder=shared_model))
+    assert radar.store.get_topic(radar.topic_id(TOPIC)).window is None  # a cron send opens no radar visit
+
+    ingest(settings, shared_model, day_files[DAY2])
+    both_days = expected_matches(home, shared_model)
+    assert set(day1) < set(both_days)
+    use_home(home)
+    code, out, err = run_cli(["radar", "send", TOPIC, "--to", "a@lab.test", "--max", "100", "--json"])
+    assert code == 0, err
+    [first] = json.loads(out)["deliveries"]
+    assert sorted(first["papers"]) == sorted(both_days)  # day 1's papers were not lost
+    for _ in range(len(both_days)):
+        code, out, err = run_cli(["radar", "send", TOPIC, "--to", "b@lab.test", "--max", "3", "--json"])
+        assert code == 0, err
+        [result] = json.loads(out)["deliveries"]
+        if not result["sent"]:
+            break
+        assert len(result["papers"]) <= 3
+        sent_b += result["papers"]
+    assert "nothing new" in result["message"]
+    assert sorted(sent_b) == sorted(both_days)  # every match once, none lost past --max
+    code, out, _ = run_cli(["radar", "send", TOPIC, "--to", "a@lab.test", "--json"])
+    assert json.loads(out)["deliveries"][0]["papers"] == []
+    # What was sent counts as seen: the interactive feed does not show it again.
+    assert Radar(settings, Retriever(settings, embedder=shared_model)).feed(TOPIC).items == []

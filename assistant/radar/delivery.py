@@ -7,9 +7,12 @@ inside them into a link (`unlinkable`). The only links are the ones built from a
 Delivery state (tables of `RadarStore` in state.sqlite3):
 * `radar_feed_tokens`: the per-topic secret that makes a topic's feed URL (`/radar/feeds/TOKEN.atom`).
 * `radar_deliveries`: which papers went to which channel (`mailto:` recipients, `webhook:` hash of the URL).
-  A digest carries the current window's feed papers that channel has not had; after a successful send they
-  are recorded and marked seen in the radar (the reader has been shown them). A failed send records nothing,
-  so the next run sends the same papers; a second run on the same day finds nothing new and sends nothing.
+* `radar_delivery_cursors`: per channel, the ingest time by which every match has gone there.
+  A digest carries the topic's matches ingested since the channel's cursor that it has not had
+  (`digest_candidates`; chosen per channel, never from the radar's visit window, so a failed or capped send
+  loses nothing when the next ingest lands). After a successful send they are recorded and count as seen
+  (later radar windows leave them out). A failed send records nothing, so the next run sends the same papers
+  (and the newer ones); a second run on the same day finds nothing new and sends nothing.
 
 The Atom feed is a pull: it never opens a visit or marks anything seen. It lists the topic's matches among
 the papers of the last `FEED_DAYS` listing days, newest first, each entry keyed by its arXiv abstract URL
@@ -41,6 +44,8 @@ from markdown_it.token import Token
 
 from assistant.compose.extractive import is_quotable, split_sentences
 from assistant.radar.service import NothingNewError, Radar, RadarError, Topic
+from assistant.radar.store import Window
+from assistant.radar.windows import BACKFILL_SLACK_DAYS, window_paper_ids
 from assistant.radar.xmltext import xml_safe
 from assistant.search.retrieval import Hit, make_filter
 from ingest.catalog import fold
@@ -159,14 +164,6 @@ def public_url(settings: Settings, path: str) -> str:
     """An address on the app as readers reach it: ACADEMICHUB_PUBLIC_URL (never a request's Host header,
     which any client sets, so a feed's self link cannot point elsewhere with the secret token in it)."""
     return (settings.public_url.strip() or DEFAULT_PUBLIC_URL).rstrip("/") + path
-
-
-def _delivered(radar: Radar, topic_id: int, channel: str) -> set[str]:
-    return radar.store.delivered(topic_id, channel)
-
-
-def _record(radar: Radar, topic_id: int, channel: str, paper_ids: Sequence[str]) -> None:
-    radar.store.record_delivery(topic_id, channel, paper_ids, time.time())
 
 
 # --- Atom ---------------------------------------------------------------------------------------------------
@@ -469,6 +466,37 @@ def check_recipients(recipients: Sequence[str]) -> list[str]:
     return clean
 
 
+@dataclass
+class Candidates:
+    """What a channel's next digest chooses from: the topic's matches it has not had, in feed order."""
+
+    items: list[tuple[Hit, str | None]]
+    since: datetime | None
+    cursor: tuple[float, date | None]  # where the channel's cursor goes once all `items` went there
+
+
+def digest_candidates(radar: Radar, name: str, channel: str) -> Candidates:
+    """The topic's matches among the papers ingested since the channel's cursor (all matches ingested by
+    then went there), minus the papers it already had. Before the channel's first complete delivery that
+    is the listing that was newest when the topic was saved plus everything ingested after. Opens no radar
+    visit: what the interactive feed shows is not changed by choosing."""
+    topic = radar.get_topic(name)
+    topic_id = radar.topic_id(name)
+    catalog = radar.retriever.catalog
+    until, newest_day = catalog.newest_ingested(), catalog.date_range()[1]
+    cursor = radar.store.delivery_cursor(topic_id, channel)
+    if cursor is None:
+        first_day = catalog.newest_day_ingested_by(topic.created_at) or newest_day
+        window = Window(0, None, None, until, first_day, None, newest_day, topic.created_at)
+    else:
+        after, day = cursor
+        floor = day - timedelta(days=BACKFILL_SLACK_DAYS) if day else None
+        window = Window(0, after, after, until, None, floor, newest_day, topic.created_at)
+    candidates = window_paper_ids(catalog, window) - radar.store.delivered(topic_id, channel)
+    items = radar.rank_papers(topic_id, topic, candidates) if candidates else []
+    return Candidates(items, window.since, (until, newest_day))
+
+
 def send_digest(
     radar: Radar,
     name: str,
@@ -478,7 +506,9 @@ def send_digest(
     with_briefing: bool = False,
     limit: int = DIGEST_MAX,
 ) -> list[DeliveryResult]:
-    """Send the current window's feed papers each channel has not had yet; one result per channel.
+    """Send each channel the topic's matches it has not had (`digest_candidates`), at most `limit`; one
+    result per channel. Nothing is lost: a failed send records nothing, and a capped digest leaves the
+    channel's cursor in place, so the next run sends the rest (with whatever was ingested since).
 
     A channel whose send fails reports the error in its result (and the others are still tried); its
     papers are neither recorded nor marked seen."""
@@ -487,10 +517,10 @@ def send_digest(
         raise DeliveryError(f"the webhook {webhook!r} is not an http(s) URL")
     if not recipients and not webhook:
         raise DeliveryError("say where to send: --to ADDRESS and/or --webhook URL")
-    topic, items, since = radar.window_items(name)
+    topic = radar.get_topic(name)
     topic_id = radar.topic_id(name)
-    briefing: Briefing | None = None
-    briefed = False
+    if radar.retriever.catalog.count() == 0:
+        radar.new_paper_ids(name)  # raises the radar's own "the index is empty" error
     channels: list[tuple[str, str]] = []
     if recipients:
         channels.append(("mail", mail_channel(recipients)))
@@ -498,20 +528,22 @@ def send_digest(
         channels.append(("webhook", webhook_channel(webhook)))
     results: list[DeliveryResult] = []
     for kind, channel in channels:
-        done = _delivered(radar, topic_id, channel)
-        todo = [(hit, who) for hit, who in items if hit.paper.id not in done][:limit]
+        chosen = digest_candidates(radar, name, channel)
+        todo = chosen.items[:limit]
+        complete = len(chosen.items) <= limit
         result = DeliveryResult(channel=channel)
         results.append(result)
         if not todo:
+            radar.store.record_delivery(topic_id, channel, [], time.time(), chosen.cursor)
             result.message = f"nothing new for {topic.name!r} to send to {channel}"
             continue
-        if with_briefing and not briefed:
-            briefed = True
+        briefing: Briefing | None = None
+        if with_briefing and kind == "mail":
             try:
-                briefing = radar.brief(name)
+                briefing = radar.brief(name, paper_ids=[hit.paper.id for hit, _ in todo])
             except NothingNewError:
                 briefing = None
-        digest = Digest(topic, todo, since, briefing if kind == "mail" else None)
+        digest = Digest(topic, todo, chosen.since, briefing)
         try:
             if kind == "mail":
                 sender = radar.settings.smtp_sender or radar.settings.smtp_user
@@ -526,8 +558,9 @@ def send_digest(
             result.message = str(err)
             continue
         ids = [hit.paper.id for hit, _ in todo]
-        _record(radar, topic_id, channel, ids)
-        radar.mark_seen(name, ids)
+        radar.store.record_delivery(topic_id, channel, ids, time.time(), chosen.cursor if complete else None)
+        radar.mark_seen(name, ids)  # in an open radar window; later windows leave delivered papers out
         result.sent, result.paper_ids = True, ids
-        result.message = f"sent {len(ids)} paper{'s' * (len(ids) != 1)} for {topic.name!r} to {channel}"
+        more = "" if complete else f" ({len(chosen.items) - len(ids)} more next time)"
+        result.message = f"sent {len(ids)} paper{'s' * (len(ids) != 1)} for {topic.name!r} to {channel}{more}"
     return results
