@@ -5,6 +5,7 @@ Each function either returns a Paper or raises `RecordError` with a reason a use
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping
@@ -14,6 +15,8 @@ from typing import Any, Protocol
 
 from ingest.errors import UserFacingError
 from ingest.paper import InvalidArxivId, Paper, parse_arxiv_id
+
+log = logging.getLogger(__name__)
 
 
 class RecordError(UserFacingError, ValueError):
@@ -214,14 +217,40 @@ def _authors_from_parsed(parsed: Any) -> list[str] | None:
     return names or None
 
 
-def normalize_categories(categories: Any, primary: str | None = None) -> list[str]:
+# A category code: arXiv's `archive(.SUB)?` (cs.LG, hep-th, cond-mat.stat-mech) or a bioRxiv/medRxiv subject
+# (biorxiv:cancer-biology). Nothing else can reach an output where it could become a link or a field.
+_CATEGORY_RE = re.compile(
+    r"^(?:[a-z][a-z-]*(?:\.[A-Za-z][A-Za-z-]*)?|(?:biorxiv|medrxiv):[a-z0-9][a-z0-9-]*)$"
+)
+
+
+def is_category_code(code: str) -> bool:
+    return len(code) <= 80 and bool(_CATEGORY_RE.match(code))
+
+
+def normalize_categories(categories: Any, primary: str | None = None, where: str = "a record") -> list[str]:
+    """Category codes, primary first, without repeats. Tokens that are not category codes are dropped with a
+    note (the paper is kept, with the categories that are valid, possibly none)."""
     if isinstance(categories, str):
         items = categories.split()
     elif isinstance(categories, list | tuple):
         items = [str(c).strip() for c in categories]
     else:
         items = []
-    items = [c for c in items if c]
+    if primary is not None:
+        primary = primary.strip()
+    dropped = [c for c in [*items, primary or ""] if c and not is_category_code(c)]
+    if dropped:
+        log.warning(
+            "%s: dropped %d invalid categor%s: %s",
+            where,
+            len(dropped),
+            "y" if len(dropped) == 1 else "ies",
+            ", ".join(repr(c[:60]) for c in dropped),
+        )
+    items = [c for c in items if c and is_category_code(c)]
+    if primary and not is_category_code(primary):
+        primary = None
     if primary and primary in items:
         items.remove(primary)
         items.insert(0, primary)
@@ -323,7 +352,7 @@ def from_snapshot(record: Mapping[str, Any]) -> Paper:
         _require_text(record, "title", "title"),
         _require_text(record, "abstract", "abstract"),
         authors=authors,
-        categories=normalize_categories(record.get("categories")),
+        categories=normalize_categories(record.get("categories"), where=pid),
         published=dates[0] if dates else parse_date(record.get("update_date")),
         updated=parse_date(record.get("update_date")) or (dates[-1] if dates else None),
         comment=_clean_or_none(record.get("comments")),
@@ -349,7 +378,7 @@ def from_daily_listing(record: Mapping[str, Any], listing_date: date | None) -> 
         _require_text(record, "title", "title"),
         _require_text(record, "summary", "abstract"),
         authors=authors,
-        categories=normalize_categories(record.get("categories")),
+        categories=normalize_categories(record.get("categories"), where=pid),
         published=listed,
         updated=listed,
         comment=_clean_or_none(record.get("comment")),
@@ -407,7 +436,7 @@ def from_arxiv_result(result: ArxivResultLike) -> Paper:
         result.title or "",
         result.summary,
         authors=[clean_text(str(a)) for a in result.authors],
-        categories=normalize_categories(list(result.categories), result.primary_category),
+        categories=normalize_categories(list(result.categories), result.primary_category, where=pid),
         published=parse_date(result.published),
         updated=parse_date(result.updated),
         comment=_clean_or_none(result.comment),

@@ -45,6 +45,20 @@ class Skipped:
 SourceItem = Paper | Skipped
 
 
+def record_item(where: str, build: Callable[..., Paper], *args: Any) -> SourceItem:
+    """The paper one record makes, or a `Skipped` saying why not. Any failure of one record (a record that is
+    not an object, a number too long to read...) is that record's problem only, never the whole input's."""
+    try:
+        return build(*args)
+    except RecordError as err:
+        return Skipped(where, str(err))
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as err:
+        log.warning("%s: unreadable record", where, exc_info=True)
+        return Skipped(where, f"unreadable record ({err.__class__.__name__}: {str(err)[:200]})")
+
+
 class SourceError(UserFacingError, RuntimeError):
     """A source that cannot be read at all (missing file, arXiv unreachable after retries)."""
 
@@ -120,13 +134,13 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
                 except json.JSONDecodeError as err:
                     yield Skipped(where, f"malformed JSON ({err.msg})")
                     continue
+                except RecursionError:  # nested deeper than the parser goes: that line's problem only
+                    yield Skipped(where, "malformed JSON (nested too deeply)")
+                    continue
                 records = records_of(record)
                 for index, item in enumerate(records, start=1):
                     at = f"{where}#{index}" if len(records) > 1 else where
-                    try:
-                        yield paper_from_record(item, listing_date)
-                    except RecordError as err:
-                        yield Skipped(at, str(err))
+                    yield record_item(at, paper_from_record, item, listing_date)
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
         yield Skipped(
             f"{path.name}:{lines + 1}", f"file cut short or corrupt ({err.__class__.__name__}: {err})"
@@ -144,6 +158,9 @@ def _read_json_document(path: Path, listing_date: date | None) -> Iterator[Sourc
     except json.JSONDecodeError as err:
         yield Skipped(path.name, f"malformed JSON (line {err.lineno}: {err.msg})")
         return
+    except RecursionError:
+        yield Skipped(path.name, "malformed JSON (nested too deeply)")
+        return
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
         yield Skipped(path.name, f"file cut short or corrupt ({err.__class__.__name__}: {err})")
         return
@@ -151,10 +168,7 @@ def _read_json_document(path: Path, listing_date: date | None) -> Iterator[Sourc
     if not records:
         yield Skipped(path.name, "no records")
     for index, record in enumerate(records, start=1):
-        try:
-            yield paper_from_record(record, listing_date)
-        except RecordError as err:
-            yield Skipped(f"{path.name}#{index}", str(err))
+        yield record_item(f"{path.name}#{index}", paper_from_record, record, listing_date)
 
 
 def read_sample() -> Iterator[SourceItem]:

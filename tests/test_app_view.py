@@ -423,3 +423,10 @@ def test_flagged_model_sentences_are_listed_under_the_answer_without_links() -> 
 def test_the_model_name_warning_is_a_quoted_note() -> None:
     shown = view.model_warning_markdown("the server does not list the model 'x' [1](javascript:alert(1))")
     assert shown.startswith("> ⚠️ **Language model:**") and "\\[1\\](javascript" in shown  # literal
+
+
+def test_the_markdown_export_names_a_biorxiv_paper_by_its_doi_not_as_arxiv() -> None:
+    preprint = make_paper(id="10.1101/2026.05.27.728076", source="biorxiv", version=2, categories=[])
+    exported = view.export_markdown("Question", "Answer [1].", [(1, preprint), (2, make_paper())])
+    assert "bioRxiv doi:10.1101/2026.05.27.728076" in exported
+    assert "arXiv:10.1101" not in exported and "arXiv:2606.01234" in exported
