@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -316,8 +316,17 @@ def _parse_id(raw: Any) -> tuple[str, int | None]:
         raise RecordError(str(err)) from None
 
 
-def _make_paper(pid: str, version: int | None, title: str, abstract: str, **fields: Any) -> Paper:
-    clean_title, clean_abstract = clean_text(title), clean_text(abstract)
+def make_paper(
+    pid: str,
+    version: int | None,
+    title: str,
+    abstract: str,
+    clean: Callable[[str], str] = clean_text,
+    **fields: Any,
+) -> Paper:
+    """A paper from one record of any source: the cleaned title and abstract (`clean` is the source's own
+    text normalisation) beside the originals; a title or abstract that cleans to nothing is refused."""
+    clean_title, clean_abstract = clean(title), clean(abstract)
     if not clean_title:
         raise RecordError("missing title")
     if not clean_abstract:
@@ -346,7 +355,7 @@ def from_snapshot(record: Mapping[str, Any]) -> Paper:
         raw_authors = record.get("authors")
         authors = split_author_string(raw_authors) if isinstance(raw_authors, str) else []
     dates = [d for d in created if d]
-    return _make_paper(
+    return make_paper(
         pid,
         version,
         _require_text(record, "title", "title"),
@@ -372,7 +381,7 @@ def from_daily_listing(record: Mapping[str, Any], listing_date: date | None) -> 
     else:
         authors = []
     listed = parse_date(record.get("date") or record.get("published")) or listing_date
-    return _make_paper(
+    return make_paper(
         pid,
         version,
         _require_text(record, "title", "title"),
@@ -430,7 +439,7 @@ def from_arxiv_result(result: ArxivResultLike) -> Paper:
     pid, version = _parse_id(result.entry_id)
     if not result.summary or not result.summary.strip():
         raise RecordError("missing abstract")
-    return _make_paper(
+    return make_paper(
         pid,
         version,
         result.title or "",

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from ingest.normalize import RecordError, clean_text, parse_date
+from ingest.normalize import RecordError, clean_text, make_paper, parse_date
 from ingest.paper import (
     JOURNAL_DOI_RE,
     InvalidArxivId,
@@ -200,43 +200,17 @@ def _text(record: Mapping[str, Any], key: str, what: str) -> str:
 
 
 def _make(
-    source: SourceName,
-    doi: str,
-    version: int | None,
-    title: str,
-    abstract: str,
-    *,
-    authors: list[str],
-    category: str,
-    posted: date | None,
-    journal_doi: str | None = None,
+    source: SourceName, doi: str, version: int | None, title: str, abstract: str, **fields: Any
 ) -> Paper:
-    clean_title, clean_abstract = clean_rxiv_text(title), clean_rxiv_text(abstract)
-    if not clean_title:
-        raise RecordError("missing title")
-    if not clean_abstract:
-        raise RecordError("missing abstract")
-    return Paper(
-        id=doi,
-        source=source,
-        version=version,
-        title=clean_title,
-        abstract=clean_abstract,
-        title_original=title,
-        abstract_original=abstract,
-        authors=authors,
-        categories=[subject_category(source, category)],
-        published=posted,
-        updated=posted,
-        doi=doi,
-        published_doi=journal_doi,
-    )
+    """A bioRxiv/medRxiv paper: keyed (and DOI-ed) by its DOI, its own text quirks cleaned."""
+    return make_paper(doi, version, title, abstract, clean_rxiv_text, source=source, doi=doi, **fields)
 
 
 def from_api_record(record: Mapping[str, Any], server: SourceName | None = None) -> Paper:
     """One record of the API's `collection` (`details` endpoint): doi, version, date, category, published."""
     doi, doi_version = _doi_of(record)
     source = server or server_of(record)
+    posted = parse_date(record.get("date"))
     return _make(
         source,
         doi,
@@ -244,9 +218,10 @@ def from_api_record(record: Mapping[str, Any], server: SourceName | None = None)
         _text(record, "title", "title"),
         _text(record, "abstract", "abstract"),
         authors=rxiv_authors(record.get("authors")),
-        category=str(record.get("category") or ""),
-        posted=parse_date(record.get("date")),
-        journal_doi=published_doi(record.get("published"), doi),
+        categories=[subject_category(source, str(record.get("category") or ""))],
+        published=posted,
+        updated=posted,
+        published_doi=published_doi(record.get("published"), doi),
     )
 
 
@@ -255,6 +230,7 @@ def from_daily_listing(record: Mapping[str, Any], listing_date: date | None) -> 
     `category` is a crawler's topic label, not the server's subject: the paper is filed under the server."""
     doi, version = _doi_of(record)
     source = server_of(record)
+    posted = parse_date(record.get("published") or record.get("date")) or listing_date
     return _make(
         source,
         doi,
@@ -262,8 +238,9 @@ def from_daily_listing(record: Mapping[str, Any], listing_date: date | None) -> 
         _text(record, "title", "title"),
         _text(record, "summary", "abstract"),
         authors=rxiv_authors(record.get("authors")),
-        category="",
-        posted=parse_date(record.get("published") or record.get("date")) or listing_date,
+        categories=[subject_category(source, "")],
+        published=posted,
+        updated=posted,
     )
 
 
