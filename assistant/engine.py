@@ -9,14 +9,17 @@ llama-index on its first call, so a command that only lists radar topics stays f
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
 from assistant.compose.llm import LLMClient, get_llm
 from assistant.radar.service import Radar
 from assistant.search.retrieval import Retriever
+from assistant.search.topics import frequent_topics
 from ingest.settings import Settings, get_settings
+
+STARTER_TITLES = 5000  # the newest papers whose titles give the starters' topics
 
 
 @dataclass
@@ -24,7 +27,8 @@ class IndexStatus:
     papers: int
     first_day: str | None
     last_day: str | None
-    categories: dict[str, int]
+    categories: dict[str, int]  # papers per category
+    archives: dict[str, int] = field(default_factory=dict)  # papers per archive, each paper once
 
 
 class Engine:
@@ -53,7 +57,16 @@ class Engine:
             first.isoformat() if first else None,
             last.isoformat() if last else None,
             catalog.known_categories() if count else {},
+            catalog.archive_paper_counts() if count else {},
         )
+
+    @functools.cached_property
+    def _starter_topics(self) -> list[str]:
+        return frequent_topics(self.retriever.catalog.recent_titles(STARTER_TITLES))
+
+    def starter_topics(self) -> list[str]:
+        """The index's most frequent title topics (the app's starters), found once per process."""
+        return self._starter_topics
 
     def close(self) -> None:
         """Close this thread's radar state connection (a CLI command ends here)."""

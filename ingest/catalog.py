@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sqlite3
 import time
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from ingest.errors import UserFacingError
+from ingest.normalize import strip_control_chars
 from ingest.paper import Paper, archive_of
 
 # The lexical index's columns and tokenizer (also used for scratch tables that must tokenise the same way).
@@ -195,15 +198,17 @@ def record_hash(paper: Paper) -> str:
 
 
 def _row_to_paper(row: sqlite3.Row) -> Paper:
+    # Ingest keeps control characters out; an index built before that still holds them, and a terminal
+    # escape sequence in a title must not reach the screen.
     return Paper(
         id=row["id"],
         source=row["source"],
         version=row["version"],
-        title=row["title"],
-        abstract=row["abstract"],
+        title=strip_control_chars(row["title"]),
+        abstract=strip_control_chars(row["abstract"]),
         title_original=row["title_original"],
         abstract_original=row["abstract_original"],
-        authors=json.loads(row["authors"]),
+        authors=[strip_control_chars(a) for a in json.loads(row["authors"])],
         categories=json.loads(row["categories"]),
         published=int_to_date(row["published"]),
         updated=int_to_date(row["updated"]),
@@ -252,20 +257,108 @@ def passage_gap(terms: list[str]) -> int:
     return 3 * sum(len(_WORD_RE.findall(term)) for term in terms) + 5
 
 
+class CatalogError(UserFacingError, RuntimeError):
+    """The catalog cannot be used: damaged, unreadable, or read-only for a command that writes. The message
+    says what is wrong and how to recover."""
+
+    heading = "The index cannot be used"
+
+
+REBUILD_HINT = (
+    "rebuild it from your sources with `academichub ingest --rebuild` plus the same --file/--arxiv options "
+    "you ingested with (no options: the bundled sample)"
+)
+
+
+def storage_problem(err: BaseException, home: Path) -> str | None:
+    """A plain-words explanation of a storage failure (disk full, read-only, damaged files), or None."""
+    text = str(err).lower()
+    errno = getattr(err, "errno", None)
+    if errno == 28 or "disk is full" in text or "no space left" in text:
+        return (
+            f"the disk holding {home} is full. Free some space and run the same command again: what was "
+            "already stored is kept, and an ingest resumes where it stopped."
+        )
+    if errno in (13, 30) or "readonly" in text or "read-only" in text:
+        return (
+            f"the data directory {home} is read-only: this command needs to write there. Reading commands "
+            "(search, ask, brief, stats) still work; to ingest, make it writable or set ACADEMICHUB_HOME to "
+            "a writable folder."
+        )
+    if "malformed" in text or "not a database" in text or "disk image" in text or "corrupt" in text:
+        return f"the index in {home} is damaged ({err}); {REBUILD_HINT}."
+    return None
+
+
+def _writable(path: Path) -> bool:
+    folder = path.parent
+    if not folder.exists():
+        return os.access(_existing_parent(folder), os.W_OK)
+    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
+
+
+def _existing_parent(path: Path) -> Path:
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
 class Catalog:
     """SQLite catalog of papers. One connection per object; open one per thread. Every question about papers
-    is a method here: the connection is private, so no SQL on the catalog's tables lives anywhere else."""
+    is a method here: the connection is private, so no SQL on the catalog's tables lives anywhere else.
+
+    In a data directory this process cannot write to (a shared, read-only index on a lab server), the
+    catalog opens read-only: every read works, a write raises CatalogError saying so."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False)
-        self._conn.row_factory = sqlite3.Row
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        self._conn.executescript(SCHEMA)
-        migrate(self._conn)
+        self.read_only = not _writable(path)
+        try:
+            self._conn = self._open_read_only() if self.read_only else self._open_writable()
+            self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.DatabaseError as err:
+            raise CatalogError(
+                storage_problem(err, path.parent) or f"cannot open the catalog {path}: {err}"
+            ) from None
         self._scratch: sqlite3.Connection | None = None  # in-memory FTS5 for term_matches, made on first use
+
+    def _open_writable(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        conn = sqlite3.connect(str(self.path), timeout=30.0, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(SCHEMA)
+            migrate(conn)
+        except sqlite3.OperationalError as err:
+            if "readonly" not in str(err).lower():
+                raise
+            conn.close()  # writable by permissions but not in fact (a read-only mount seen through NFS, ...)
+            self.read_only = True
+            return self._open_read_only()
+        return conn
+
+    def _open_read_only(self) -> sqlite3.Connection:
+        if not self.path.is_file():
+            raise CatalogError(
+                f"there is no index in {self.path.parent}, and that directory is read-only: set "
+                "ACADEMICHUB_HOME to the index's folder, or to a writable one and run `academichub ingest`"
+            )
+        uri = f"{self.path.resolve().as_uri()}?mode=ro"
+        conn = sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        except sqlite3.OperationalError:
+            # A WAL-mode file whose -shm cannot be made here: nothing can change it from this side either.
+            conn.close()
+            conn = sqlite3.connect(f"{uri}&immutable=1", uri=True, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def require_writable(self) -> None:
+        if self.read_only:
+            raise CatalogError(storage_problem(OSError(30, "read-only"), self.path.parent) or "read-only")
 
     def close(self) -> None:
         self._conn.close()
@@ -539,6 +632,19 @@ class Catalog:
 
     def known_archives(self) -> set[str]:
         return {row[0] for row in self._conn.execute("SELECT DISTINCT archive FROM paper_categories")}
+
+    def recent_titles(self, limit: int) -> list[str]:
+        """The titles of the `limit` most recently published papers (newest first)."""
+        rows = self._conn.execute("SELECT title FROM papers ORDER BY published DESC, id LIMIT ?", (limit,))
+        return [str(row[0]) for row in rows]
+
+    def archive_paper_counts(self) -> dict[str, int]:
+        """Papers per archive (`cs`, `q-bio`, ...), each paper counted once however many of the archive's
+        categories it lists (summing category counts would count cross-listings twice)."""
+        rows = self._conn.execute(
+            "SELECT archive, count(DISTINCT id) FROM paper_categories GROUP BY archive ORDER BY 2 DESC"
+        )
+        return {row[0]: int(row[1]) for row in rows}
 
     def date_range(self) -> tuple[date | None, date | None]:
         row = self._conn.execute("SELECT min(published), max(published) FROM papers").fetchone()

@@ -14,9 +14,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from ingest.catalog import Catalog, StoredState, date_to_int, int_to_date, record_hash
+from ingest.catalog import (
+    Catalog,
+    CatalogError,
+    StoredState,
+    date_to_int,
+    int_to_date,
+    record_hash,
+    storage_problem,
+)
 from ingest.embedding import Embedder, get_embedder
 from ingest.errors import UserFacingError
 from ingest.paper import Paper
@@ -33,7 +41,8 @@ from ingest.sources import (
 )
 from ingest.vectors import VectorIndex
 
-MAX_SKIP_EXAMPLES = 8
+MAX_SKIP_EXAMPLES = 8  # listed in the printed summary; the JSON summary lists up to MAX_SKIPS_KEPT
+MAX_SKIPS_KEPT = 10_000
 
 
 class IngestBusy(UserFacingError, RuntimeError):
@@ -48,8 +57,13 @@ class IngestLock:
         self._handle: Any = None
 
     def __enter__(self) -> IngestLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("a+")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            handle = self.path.open("a+")
+        except OSError as err:  # a read-only data directory, a full disk: said plainly, before any work
+            raise CatalogError(
+                storage_problem(err, self.path.parent) or f"cannot write in {self.path.parent}: {err}"
+            ) from None
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -96,6 +110,7 @@ class IngestSummary:
     skipped: int = 0
     skip_reasons: Counter[str] = field(default_factory=Counter)
     skip_examples: list[Skipped] = field(default_factory=list)
+    skipped_records: list[Skipped] = field(default_factory=list)  # every skip, up to MAX_SKIPS_KEPT
     embedded: int = 0
     resumed: int = 0
     seconds: float = 0.0
@@ -115,6 +130,8 @@ class IngestSummary:
         self.skip_reasons[reason] += 1
         if len(self.skip_examples) < MAX_SKIP_EXAMPLES:
             self.skip_examples.append(item)
+        if len(self.skipped_records) < MAX_SKIPS_KEPT:
+            self.skipped_records.append(item)
 
     @property
     def papers(self) -> int:
@@ -131,6 +148,7 @@ class IngestSummary:
             "skipped": self.skipped,
             "skip_reasons": dict(self.skip_reasons),
             "skip_examples": [{"where": s.where, "reason": s.reason} for s in self.skip_examples],
+            "skipped_records": [{"where": s.where, "reason": s.reason} for s in self.skipped_records],
             "embedded": self.embedded,
             "resumed_from_earlier_run": self.resumed,
             "seconds": round(self.seconds, 3),
@@ -175,7 +193,8 @@ def _keep_first_published(paper: Paper, earliest: int | None) -> Paper:
 
 
 class Ingestor:
-    """Runs sources into the index. Loads the embedding model only if something needs embedding."""
+    """Runs sources into the index. Holds the ingest lock from construction to `close()`; loads the embedding
+    model only if something needs embedding."""
 
     def __init__(
         self,
@@ -183,10 +202,23 @@ class Ingestor:
         *,
         on_progress: ProgressCallback | None = None,
         embedder: Embedder | None = None,
+        rebuild: bool = False,
     ) -> None:
+        """`rebuild`: set the current catalog and vectors aside (renamed, not deleted) and start empty, for
+        a damaged or inconsistent index."""
         self.settings = settings
-        self.catalog = Catalog(settings.catalog_path)
-        self.vectors = VectorIndex(settings)
+        self.set_aside: list[str] = []
+        # The lock comes first: a second ingest is refused at once, before Chroma and the model load.
+        self._lock = IngestLock(settings.lock_path).__enter__()
+        try:
+            if rebuild:
+                self.set_aside = set_index_aside(settings)
+            self.catalog = Catalog(settings.catalog_path)
+            self.catalog.require_writable()
+            self.vectors = VectorIndex(settings)
+        except BaseException:
+            self._lock.__exit__()
+            raise
         self._embedder = embedder
         self.on_progress: ProgressCallback = on_progress or (lambda phase, advance, total: None)
         self._status: dict[str, str] = {}
@@ -199,6 +231,7 @@ class Ingestor:
 
     def close(self) -> None:
         self.catalog.close()
+        self._lock.__exit__()
 
     # --- the run --------------------------------------------------------------------------------------
 
@@ -206,15 +239,12 @@ class Ingestor:
         summary = IngestSummary()
         self._status = {}  # per run: each paper counts once as new, updated or unchanged
         started = time.perf_counter()
-        with IngestLock(self.settings.lock_path):
-            self._repair_vectors()
-            summary.resumed = self._embed_pending(summary)
-            if summary.resumed:
-                summary.notices.append(
-                    f"embedded {summary.resumed} papers an interrupted run had left pending"
-                )
-            for source in sources:
-                self._run_source(source, summary)
+        self._repair_vectors()
+        summary.resumed = self._embed_pending(summary)
+        if summary.resumed:
+            summary.notices.append(f"embedded {summary.resumed} papers an interrupted run had left pending")
+        for source in sources:
+            self._run_source(source, summary)
         summary.seconds = time.perf_counter() - started
         summary.papers_total = self.catalog.count()
         summary.vectors_total = self.vectors.count()
@@ -226,8 +256,9 @@ class Ingestor:
         batch: list[Paper] = []
         try:
             for item in source.items:
-                summary.records_read += 1
-                self.on_progress("read", 1, None)
+                if not isinstance(item, Skipped) or item.record:
+                    summary.records_read += 1
+                    self.on_progress("read", 1, None)
                 if isinstance(item, Skipped):
                     summary.skip(item)
                     continue
@@ -320,13 +351,40 @@ class Ingestor:
         return total
 
     def _repair_vectors(self) -> None:
-        """If the vector store lost vectors (deleted folder, different server), mark them pending."""
+        """If the vector store lost vectors (deleted folder, different server), mark them pending; vectors of
+        papers the catalog does not hold (a catalog lost or replaced) are removed."""
         embedded = self.catalog.count() - self.catalog.count_pending()
-        if self.vectors.count() >= embedded:
+        stored = self.vectors.count()
+        if stored > embedded:
+            known = set(self.catalog.all_ids())
+            orphans = [pid for pid in self.vectors.all_ids() if pid not in known]
+            if orphans:
+                self.vectors.delete(orphans)
+            return
+        if stored == embedded:
             return
         present = set(self.vectors.all_ids())
         missing = [pid for pid in self.catalog.all_ids() if pid not in present]
         self.catalog.reset_embedded(missing)
+
+
+def set_index_aside(settings: Settings) -> list[str]:
+    """Rename the catalog (and an embedded vector store) to `*.set-aside-<time>`, or drop a Chroma server's
+    collection, so that an ingest builds the index afresh. Returns what was set aside."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    moved: list[str] = []
+    targets = [settings.catalog_path, *(Path(f"{settings.catalog_path}{s}") for s in ("-wal", "-shm"))]
+    if not settings.chroma_host:
+        targets.append(settings.chroma_path)
+    for path in targets:
+        if path.exists():
+            aside = path.with_name(f"{path.name}.set-aside-{stamp}")
+            path.rename(aside)
+            moved.append(str(aside))
+    if settings.chroma_host:
+        VectorIndex(settings).drop()
+        moved.append(f"collection {settings.collection!r} on {settings.chroma_host}:{settings.chroma_port}")
+    return moved
 
 
 # --- building source runs -----------------------------------------------------------------------------
@@ -377,7 +435,7 @@ def file_runs(paths: Iterable[Path]) -> list[SourceRun]:
             try:
                 yield from read_jsonl(p)
             except SourceError as err:
-                yield Skipped(p.name, str(err))
+                yield Skipped(p.name, str(err), record=False)
 
         runs.append(
             SourceRun(label=str(path), items=items(), expected=_count_lines(path) if path.is_file() else None)
@@ -391,12 +449,44 @@ def sample_run() -> SourceRun:
     return SourceRun(label="bundled sample", items=read_sample(), expected=_count_lines(SAMPLE_PATH))
 
 
-def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> SourceRun:
-    """A resumable arXiv API source: its offset is saved after each stored batch, cleared when done.
+class ResumableSource(Protocol):
+    """A paged API source that counts what it has yielded (`position`) and can start from a saved count."""
 
-    The saved offset is read when iteration starts, i.e. inside the ingest lock, so it is never stale.
+    position: int
+    resumed_from: int
+
+    def __iter__(self) -> Iterator[SourceItem]: ...
+
+
+def resumable_run(
+    source: ResumableSource, key: str, label: str, unit: str, catalog: Catalog, expected: int | None = None
+) -> SourceRun:
+    """A resumable API source: its position is saved under `key` after each stored batch, cleared when done.
+
+    The saved position is read when iteration starts, i.e. inside the ingest lock, so it is never stale.
     """
-    key = request.cursor_key()
+
+    def items() -> Iterator[SourceItem]:
+        source.position = source.resumed_from = catalog.get_cursor(key)
+        yield from source
+
+    def describe_resume() -> str | None:
+        if not source.resumed_from:
+            return None
+        return f"{label}: resumed at {unit} {source.resumed_from}, where an earlier run stopped"
+
+    return SourceRun(
+        label=label,
+        items=items(),
+        checkpoint=lambda: catalog.set_cursor(key, source.position),
+        finish=lambda: catalog.clear_cursor(key),
+        expected=expected,
+        describe_resume=describe_resume,
+    )
+
+
+def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> SourceRun:
+    """A resumable arXiv API source (its offset saved after each stored batch, cleared when done)."""
     source = ArxivSource(
         request,
         api_url=settings.arxiv_api_url,
@@ -407,30 +497,11 @@ def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> So
         timeout_seconds=settings.arxiv_timeout_seconds,
     )
     label = f"arXiv API ({request.search_query()})"
-
-    def items() -> Iterator[SourceItem]:
-        source.position = source.resumed_from = catalog.get_cursor(key)
-        yield from source
-
-    def describe_resume() -> str | None:
-        if not source.resumed_from:
-            return None
-        return f"{label}: resumed at result {source.resumed_from}, where an earlier run stopped"
-
-    return SourceRun(
-        label=label,
-        items=items(),
-        checkpoint=lambda: catalog.set_cursor(key, source.position),
-        finish=lambda: catalog.clear_cursor(key),
-        expected=request.max_results,
-        describe_resume=describe_resume,
-    )
+    return resumable_run(source, request.cursor_key(), label, "result", catalog, expected=request.max_results)
 
 
 def rxiv_run(request: RxivRequest, settings: Settings, catalog: Catalog) -> SourceRun:
-    """A resumable bioRxiv/medRxiv API source: its cursor is saved after each stored batch, cleared when done
-    (the same protocol as `arxiv_run`)."""
-    key = request.cursor_key()
+    """A resumable bioRxiv/medRxiv API source (cursor saved after each stored batch, cleared when done)."""
     source = RxivSource(
         request,
         api_url=settings.rxiv_api_url,
@@ -439,21 +510,4 @@ def rxiv_run(request: RxivRequest, settings: Settings, catalog: Catalog) -> Sour
         backoff_seconds=settings.rxiv_backoff_seconds,
         timeout_seconds=settings.rxiv_timeout_seconds,
     )
-    label = request.describe()
-
-    def items() -> Iterator[SourceItem]:
-        source.position = source.resumed_from = catalog.get_cursor(key)
-        yield from source
-
-    def describe_resume() -> str | None:
-        if not source.resumed_from:
-            return None
-        return f"{label}: resumed at record {source.resumed_from}, where an earlier run stopped"
-
-    return SourceRun(
-        label=label,
-        items=items(),
-        checkpoint=lambda: catalog.set_cursor(key, source.position),
-        finish=lambda: catalog.clear_cursor(key),
-        describe_resume=describe_resume,
-    )
+    return resumable_run(source, request.cursor_key(), request.describe(), "record", catalog)

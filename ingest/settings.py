@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     radar_min_relevance: float = Field(
         0.35, ge=0.0, le=1.0, description="Cosine a new paper needs to enter a radar topic's feed."
     )
+    radar_backfill_days: int = Field(
+        7, ge=1, le=366, description="Listing days a new radar topic's first visit covers (up to the newest)."
+    )
     brief_min_coverage: float = Field(
         0.66,
         ge=0.0,
@@ -160,6 +163,11 @@ class Settings(BaseSettings):
     # Chat app
     auth_users: str = Field("", description="Comma-separated user:bcrypt-hash pairs; empty = no login.")
     chat_history: bool = Field(False, description="Persist chat history in SQLite (Chainlit data layer).")
+    allow_origins: str = Field(
+        "",
+        description="Comma-separated origins (scheme://host:port) besides the app's own that may call the "
+        "chat app with the user's cookie (CORS, socket.io); empty = the app's own origin only.",
+    )
 
     @field_validator("home", mode="before")
     @classmethod

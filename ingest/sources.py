@@ -36,10 +36,17 @@ _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 
 @dataclass(frozen=True)
 class Skipped:
-    """A record (or a whole input) that could not be ingested, with where and why."""
+    """A record (or a whole input) that could not be ingested, with where and why. `record` is False for a
+    whole input (a missing or empty file): it is reported, but it is not a record read."""
 
     where: str
     reason: str
+    record: bool = True
+
+
+# A line longer than this is no paper (the largest real records, collaborations with thousands of authors,
+# are a few hundred kB): skipped unparsed, so one 50 MB line costs a read, not gigabytes of memory.
+MAX_LINE_CHARS = 2_000_000
 
 
 SourceItem = Paper | Skipped
@@ -115,25 +122,58 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
                 if not line.strip():
                     continue
                 where = f"{path.name}:{lineno}"
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError as err:
-                    yield Skipped(where, f"malformed JSON ({err.msg})")
+                if len(line) > MAX_LINE_CHARS:
+                    too_long = f"line too long ({len(line):,} characters; at most {MAX_LINE_CHARS:,})"
+                    yield Skipped(where, too_long)
                     continue
-                records = records_of(record)
-                for index, item in enumerate(records, start=1):
-                    at = f"{where}#{index}" if len(records) > 1 else where
-                    try:
-                        yield paper_from_record(item, listing_date)
-                    except RecordError as err:
-                        yield Skipped(at, str(err))
+                yield from _records_from_line(line, where, listing_date)
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
         yield Skipped(
-            f"{path.name}:{lines + 1}", f"file cut short or corrupt ({err.__class__.__name__}: {err})"
+            f"{path.name}:{lines + 1}",
+            f"file cut short or corrupt ({err.__class__.__name__}: {err})",
+            record=False,
         )
         return
     if lines == 0:
-        yield Skipped(path.name, "empty file")
+        yield Skipped(path.name, "empty file", record=False)
+
+
+def _records_from_line(line: str, where: str, listing_date: date | None) -> Iterator[SourceItem]:
+    """One line -> its Paper(s), or Skipped naming what is wrong (never an exception: one bad line must not
+    stop the file)."""
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as err:
+        yield Skipped(where, f"malformed JSON ({err.msg})")
+        return
+    except RecursionError:
+        yield Skipped(where, "malformed JSON (nested too deeply)")
+        return
+    except ValueError as err:  # Python refuses integers over 4,300 digits
+        reason = "number too large" if "digits" in str(err) else f"unreadable value ({err})"
+        yield Skipped(where, f"malformed JSON ({reason})")
+        return
+    records = records_of(value)
+    for index, item in enumerate(records, start=1):
+        yield _paper_or_skip(item, f"{where}#{index}" if len(records) > 1 else where, listing_date)
+
+
+def _paper_or_skip(record: Any, where: str, listing_date: date | None) -> SourceItem:
+    return record_item(where, paper_from_record, record, listing_date)
+
+
+def record_item(where: str, build: Callable[..., Paper], *args: Any) -> SourceItem:
+    """The paper `build(*args)` makes of one record, or a `Skipped` saying why not. Any failure inside one
+    record (a record that is not an object, a number too long to read...) is that record's problem only."""
+    try:
+        return build(*args)
+    except RecordError as err:
+        return Skipped(where, str(err))
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as err:
+        log.warning("record %s: %r", where, err)
+        return Skipped(where, f"unreadable record ({err.__class__.__name__}: {str(err)[:200]})")
 
 
 def _read_json_document(path: Path, listing_date: date | None) -> Iterator[SourceItem]:
@@ -144,17 +184,17 @@ def _read_json_document(path: Path, listing_date: date | None) -> Iterator[Sourc
     except json.JSONDecodeError as err:
         yield Skipped(path.name, f"malformed JSON (line {err.lineno}: {err.msg})")
         return
+    except (RecursionError, ValueError) as err:
+        yield Skipped(path.name, f"malformed JSON ({err.__class__.__name__})")
+        return
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
-        yield Skipped(path.name, f"file cut short or corrupt ({err.__class__.__name__}: {err})")
+        yield Skipped(path.name, f"file cut short or corrupt ({err.__class__.__name__}: {err})", record=False)
         return
     records = document if isinstance(document, list) else records_of(document)
     if not records:
         yield Skipped(path.name, "no records")
     for index, record in enumerate(records, start=1):
-        try:
-            yield paper_from_record(record, listing_date)
-        except RecordError as err:
-            yield Skipped(f"{path.name}#{index}", str(err))
+        yield _paper_or_skip(record, f"{path.name}#{index}", listing_date)
 
 
 def read_sample() -> Iterator[SourceItem]:
@@ -307,6 +347,11 @@ class ArxivSource:
                         yield from_arxiv_result(result)
                     except RecordError as err:
                         yield Skipped(f"arXiv result {self.position}", str(err))
+                    except Exception as err:  # one bad result is that result's problem only
+                        yield Skipped(
+                            f"arXiv result {self.position}",
+                            f"unreadable record ({err.__class__.__name__}: {str(err)[:200]})",
+                        )
                 return
             except arxiv.HTTPError as err:
                 if err.status not in _RETRY_STATUSES:

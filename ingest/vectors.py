@@ -9,12 +9,17 @@ ACADEMICHUB_CHROMA_HOST is set (the scale-out path: several app workers, an inge
 
 from __future__ import annotations
 
+import atexit
+import os
+import shutil
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ingest.catalog import date_to_int
+from ingest.catalog import REBUILD_HINT, date_to_int
 from ingest.embedding import check_index_encoder, encoder_identity
 from ingest.errors import UserFacingError
 from ingest.paper import Paper
@@ -27,6 +32,26 @@ class VectorStoreError(UserFacingError, RuntimeError):
     heading = "The index cannot be used"
 
 
+def consistency_problem(papers: int, embedded: int, vectors: int, home: object) -> str | None:
+    """What is wrong when the catalog and the vector store disagree (and how to recover), else None.
+
+    `embedded`: catalog papers whose vectors should be in the store. A running ingest may briefly hold a few
+    vectors more than it has marked embedded, so only a store with vectors but an empty catalog (the catalog
+    was lost or replaced: a 0-byte file is read as an empty database) or fewer vectors than embedded
+    papers (vectors lost) count."""
+    if papers == 0 and vectors > 0:
+        return (
+            f"the catalog in {home} holds no papers but the vector store holds {vectors} vectors: the "
+            f"catalog was lost or replaced. {REBUILD_HINT[0].upper()}{REBUILD_HINT[1:]}."
+        )
+    if vectors < embedded:
+        return (
+            f"the vector store holds {vectors} vectors for {embedded} embedded papers in {home}: vectors "
+            "were lost. Run `academichub ingest` (any source): it embeds the missing papers again."
+        )
+    return None
+
+
 def _chroma_client(settings: Settings) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
@@ -37,13 +62,28 @@ def _chroma_client(settings: Settings) -> Any:
             return chromadb.HttpClient(
                 host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
             )
-        settings.chroma_path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(settings.chroma_path), settings=chroma_settings)
+        path = settings.chroma_path
+        if path.is_dir() and not os.access(path, os.W_OK):
+            path = _private_copy(path)
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as err:  # chromadb raises a variety of errors for an unreachable server
         where = (
             f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.chroma_path
         )
         raise VectorStoreError(f"cannot open the Chroma vector store at {where}: {err}") from err
+
+
+def _private_copy(path: Path) -> Path:
+    """A read-only data directory (a shared index on a lab server): embedded Chroma cannot open a store it
+    cannot write to (it writes to its SQLite file on open), so this process reads a private copy of it,
+    removed at exit. Writing (ingest) is refused earlier, with a message."""
+    copy = Path(tempfile.mkdtemp(prefix="academichub-readonly-vectors-"))
+    atexit.register(shutil.rmtree, copy, ignore_errors=True)
+    shutil.copytree(path, copy / "chroma")
+    for item in (copy / "chroma").rglob("*"):
+        item.chmod(item.stat().st_mode | 0o200)
+    return copy / "chroma"
 
 
 def paper_metadata(paper: Paper) -> dict[str, Any]:
@@ -108,6 +148,14 @@ class VectorIndex:
         """Metadata-only changes (categories, dates) without re-embedding."""
         if papers:
             self.collection.update(ids=[p.id for p in papers], metadatas=[paper_metadata(p) for p in papers])
+
+    def delete(self, ids: Sequence[str]) -> None:
+        if ids:
+            self.collection.delete(ids=list(ids))
+
+    def drop(self) -> None:
+        """Delete the whole collection (a rebuild on a Chroma server)."""
+        self.client.delete_collection(self.collection.name)
 
     def all_ids(self) -> list[str]:
         return list(self.collection.get(include=[])["ids"])

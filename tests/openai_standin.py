@@ -33,6 +33,8 @@ Replaying what a real small local server (llama.cpp `llama-server`, Ollama) does
 - `Reply(echo=True)`: the reply starts with the first lines of the prompt's fenced source list, as the real
   small models echoed it.
 - Uncited prose is just a `Reply` whose text has no [n].
+- `Reply(chunk_chars=3)`: deltas of 3 characters instead of words, so links, images and tags arrive cut in
+  pieces (an adversarial model).
 """
 
 from __future__ import annotations
@@ -74,6 +76,7 @@ class Reply:
     end: End = "done"
     error: dict[str, Any] | None = None  # the error object for a status other than 200
     echo: bool = False
+    chunk_chars: int = 0  # > 0: stream deltas of this many characters, cutting links and tags mid-way
 
 
 def llama_context_error(n_prompt: int, n_ctx: int) -> Reply:
@@ -115,8 +118,11 @@ class RecordedRequest:
         return "\n".join(str(m.get("content", "")) for m in self.messages)
 
 
-def tokens_of(text: str) -> list[str]:
-    """How the stand-in splits a reply into streamed deltas: one word (with its leading space) each."""
+def tokens_of(text: str, chunk_chars: int = 0) -> list[str]:
+    """How the stand-in splits a reply into streamed deltas: one word (with its leading space) each, or
+    pieces of `chunk_chars` characters (an adversarial model: a link or tag arrives cut in pieces)."""
+    if chunk_chars > 0:
+        return [text[i : i + chunk_chars] for i in range(0, len(text), chunk_chars)] or [text]
     return _TOKEN_RE.findall(text) or [text]
 
 
@@ -216,7 +222,7 @@ class _Handler(BaseHTTPRequestHandler):
                 self._error(reply.status, f"stand-in error {reply.status}")
             return
         text = _echo(request) + reply.text if reply.echo else reply.text
-        tokens, finish = tokens_of(text), reply.finish
+        tokens, finish = tokens_of(text, reply.chunk_chars), reply.finish
         room = [int(body["max_tokens"])] if body.get("max_tokens") else []
         if n_ctx is not None:
             room.append(n_ctx - used)

@@ -62,6 +62,14 @@ def test_extractive_answer_quotes_and_cites_the_retrieved_abstracts(answerer: An
     assert "".join(tokens) == answer.text and len(tokens) == answer.text.count("\n") + 1 > 2
 
 
+def test_an_answer_names_the_part_of_the_question_no_paper_mentions(answerer: Answerer) -> None:
+    answer = answerer.answer("What's new? " + UNLEARNING.replace("knowledge", "quokka knowledge"))
+    assert answer.found
+    notice = next(n for n in answer.notices if "No indexed paper mentions" in n)
+    assert "“quokka”" in notice and "the answer covers the rest of the question" in notice
+    assert "what" not in notice.lower().split("mentions", 1)[1]  # not the contraction "What's"
+
+
 def test_off_topic_question_says_it_found_nothing(answerer: Answerer) -> None:
     answer = answerer.answer("best pizza dough hydration for a Neapolitan crust")
     assert not answer.found
@@ -82,6 +90,22 @@ def test_follow_up_which_of_these_stays_within_the_previous_sources(answerer: An
     follow = answerer.answer("which of these use images?", history=[first.turn])
     assert "unlearning" in follow.standalone_question.lower()
     assert {s.paper.id for s in follow.sources} <= {s.paper.id for s in first.sources}
+
+
+def test_a_filter_follow_up_answers_about_the_papers_that_match_and_says_when_none_do(
+    answerer: Answerer,
+) -> None:
+    first = answerer.answer(UNLEARNING)
+    # A condition some previous papers meet: the answer is about those only.
+    word = "benchmark"
+    follow = answerer.answer(f"which of these use a {word}?", history=[first.turn])
+    assert follow.sources and all(
+        word in f"{s.paper.title} {s.paper.abstract}".lower() for s in follow.sources
+    )
+    # A condition none meets: said plainly, and nothing is made up.
+    none = answerer.answer("which of these use quokkas?", history=[first.turn])
+    assert any("None of the previous answer's papers mention “quokkas”" in n for n in none.notices)
+    assert not none.found and none.sources == []
 
 
 @pytest.mark.slow  # its own index, ingested twice

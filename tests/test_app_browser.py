@@ -278,6 +278,14 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             page.wait_for_timeout(1500)
             expect(page.locator("#side-view-content")).to_have_count(0)
 
+            # A filter follow-up none of the previous papers meets says so plainly.
+            page.locator("#chat-input").fill("which of these use quokkas?")
+            expect(page.locator("#chat-submit")).to_be_enabled(timeout=30_000)
+            page.locator("#chat-submit").click()
+            expect(
+                page.get_by_text("None of the previous answer's papers mention “quokkas”").first
+            ).to_be_visible(timeout=90_000)
+
             page.screenshot(path=str(tmp_path / "academichub-ask.png"), full_page=True)
             assert not outside, f"requests to third parties: {outside}"
         finally:
@@ -355,7 +363,7 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
             off_machine: list[str] = []  # the page, plotly.js included, must fetch nothing from elsewhere
             page.on(
                 "request",
@@ -364,14 +372,34 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             page.goto(server)
             expect(page.locator("#chat-submit")).to_be_attached(timeout=60_000)
 
-            # Switch to the Radar profile with the selector at the top left: its starters appear.
-            page.locator("#chat-profiles").click()
-            page.locator('[data-test="select-item:Radar"]').click()
+            # Switch to Radar with its tab on the first page: its starters and placeholder appear.
+            page.locator("#academichub-tabs button", has_text="Radar").click()
             expect(page.locator("#chat-profiles")).to_contain_text("Radar")
             expect(page.locator("#starters")).to_contain_text("Show my topics", timeout=30_000)
+            expect(page.locator("#starters")).to_contain_text("Track: diffusion models")  # from the index
+            expect(page.locator("#chat-input")).to_have_attribute("placeholder", re.compile("track: <topic>"))
+            expect(page.get_by_text("single-user").first).to_be_visible()
 
-            # Batch size 3 through the chat settings slider.
+            # Settings: readable field names with paper counts; an invalid date is refused and says what
+            # stays in force; batch size 3; confirming before the first message keeps the welcome screen.
             page.locator("#chat-settings-open-modal").click()
+            since = page.locator("#since")
+            expect(since).to_be_visible(timeout=15_000)
+            expect(since).to_have_attribute("placeholder", re.compile("YYYY-MM-DD"))
+            expect(since).to_have_value("")
+            since.fill("June 1st")
+            page.locator("#confirm").click()
+            expect(page.get_by_text("Settings not applied").first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text("Still in force: no filters").first).to_be_visible()
+            expect(page.locator("#starters")).to_be_visible()
+            page.locator("#chat-settings-open-modal").click()
+            page.locator("#since").fill("")
+            page.locator("#chat-settings").get_by_role("combobox").click()
+            expect(
+                page.get_by_text(re.compile(r"Computer Science \(cs\): all, \d+ papers")).first
+            ).to_be_visible(timeout=15_000)
+            page.screenshot(path=str(tmp_path / "academichub-settings-fields.png"))
+            page.locator("#chat-settings").get_by_text("Settings panel").click()  # closes the list
             slider = page.get_by_role("slider").first
             expect(slider).to_be_visible(timeout=15_000)
             slider.focus()
@@ -380,18 +408,41 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
                 page.keyboard.press("ArrowRight")
             expect(slider).to_have_attribute("aria-valuenow", str(RADAR_BATCH))
             page.locator("#confirm").click()
-            expect(page.get_by_text(f"{RADAR_BATCH} sources").first).to_be_visible(timeout=30_000)
+            expect(page.get_by_text(f"{RADAR_BATCH} papers per batch").first).to_be_visible(timeout=30_000)
+            expect(page.locator("#starters")).to_be_visible()
+            expect(page.get_by_text("Your daily radar").first).to_be_visible()
 
-            page.locator("#chat-input").fill(f"track: {RADAR_TOPIC}")
-            submit = page.locator("#chat-submit")
-            expect(submit).to_be_enabled(timeout=30_000)
-            submit.click()
+            def send(text: str) -> None:
+                page.locator("#chat-input").fill(text)
+                submit = page.locator("#chat-submit")
+                expect(submit).to_be_enabled(timeout=30_000)
+                submit.click()
 
             replies = page.locator('[data-step-type="assistant_message"]')
-            expect(replies.filter(has_text="Saved topic").first).to_contain_text(RADAR_TOPIC, timeout=90_000)
+            # A question typed in Radar is answered over the recent papers, and not saved as a topic.
+            send("what's new on diffusion models?")
+            expect(replies.filter(has_text="Searching the papers listed since").first).to_be_visible(
+                timeout=90_000
+            )
+            answer = replies.filter(has_text="Sources").first
+            expect(answer).to_be_visible(timeout=90_000)
+            expect(answer.get_by_role("button", name=re.compile("Track “"))).to_be_visible()
+            send("show my topics")
+            expect(replies.filter(has_text="no saved topics yet").first).to_be_visible(timeout=60_000)
+
+            # Tracking takes an explicit Save after a confirmation.
+            send(f"track: {RADAR_TOPIC}")
+            confirm = replies.filter(has_text="as a radar topic?").first
+            expect(confirm).to_contain_text(RADAR_TOPIC, timeout=60_000)
+            expect(replies.filter(has_text="Saved the topic")).to_have_count(0)
+            confirm.get_by_role("button", name="Save topic").click()
+            expect(replies.filter(has_text="Saved the topic").first).to_contain_text(
+                RADAR_TOPIC, timeout=90_000
+            )
             summaries = replies.filter(has_text="papers shown.")
             expect(summaries).to_have_count(1, timeout=90_000)
-            expect(replies.filter(has_text="batch 1 ·").first).to_contain_text("new since 2026-06-01")
+            head = replies.filter(has_text="latest listing day: 1 June 2026").first
+            expect(head).to_contain_text(f"papers 1–{RADAR_BATCH} of ")
             # The radar chart above the cards: one bar per day of the last four weeks.
             plots = page.locator(".js-plotly-plot")
             expect(plots).to_have_count(1, timeout=60_000)
@@ -401,7 +452,7 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             plots.first.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "academichub-radar-chart.png"))
             # The topic's Atom feed link (a per-topic secret path on this server) serves valid Atom.
-            feed_link = replies.filter(has_text="batch 1 ·").first.get_by_role("link", name="Atom feed")
+            feed_link = head.get_by_role("link", name="Atom feed")
             href = feed_link.get_attribute("href") or ""
             assert re.fullmatch(r"/radar/feeds/[A-Za-z0-9_-]+\.atom", href), href
             with urllib.request.urlopen(server + href, timeout=30) as response:
@@ -412,31 +463,38 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             feed = feedparser.parse(atom)
             assert not feed.bozo and len(feed.entries) == 5  # the topic's five matches of the listing day
 
-            # The batch as cards: title, authors, date, fields and the paper's arXiv abstract link.
+            # The batch as cards: title, gist, authors, date, fields, arXiv link; sorted by match; our avatar.
             cards = replies.filter(has_text="fields:")
             expect(cards).to_have_count(RADAR_BATCH)
             first_batch = arxiv_ids(cards)
             assert len(first_batch) == RADAR_BATCH
             for index, paper_id in enumerate(first_batch):
                 card, paper = cards.nth(index), by_id[paper_id]
-                expect(card).to_contain_text(paper.title)
+                expect(card).to_contain_text(f"{index + 1}. {paper.title}")
+                expect(card).to_contain_text(paper.abstract[:40])
                 expect(card).to_contain_text(paper.authors[0])
                 expect(card).to_contain_text("2026-06-01")
                 expect(card).to_contain_text(f"fields: {', '.join(paper.archives)}")
+            matches = [float(re.findall(r"match (\d\.\d\d)", cards.nth(i).inner_text())[0]) for i in range(3)]
+            assert matches == sorted(matches, reverse=True), matches
+            avatar = cards.first.locator("img").first
+            assert "avatars" in (avatar.get_attribute("src") or "")
+            assert avatar.evaluate("img => img.naturalWidth") > 0
             expect(summaries.first).to_contain_text(f"{RADAR_BATCH} papers shown.")
             cards.first.scroll_into_view_if_needed()
             page.screenshot(path=str(tmp_path / "academichub-radar-cards.png"))
 
-            # Another batch: the remaining matches, none repeated; the topic is then exhausted.
+            # Another batch: the remaining matches, none repeated, numbered on from the first batch.
             summaries.first.get_by_role("button", name="Show another batch").click()
-            expect(summaries).to_have_count(2, timeout=90_000)
-            expect(replies.filter(has_text="batch 2 ·").first).to_be_visible()
+            expect(replies.filter(has_text=f"papers {RADAR_BATCH + 1}–").first).to_be_visible(timeout=90_000)
+            expect(cards.nth(RADAR_BATCH)).to_contain_text(f"{RADAR_BATCH + 1}. ", timeout=30_000)
             second_batch = [i for i in arxiv_ids(cards) if i not in first_batch]
             assert second_batch, "the second batch is empty"
             assert arxiv_ids(cards) == first_batch + second_batch  # each card shown once
             expect(cards).to_have_count(len(first_batch) + len(second_batch))
             expect(replies.filter(has_text="that is everything new").first).to_be_visible()
-            expect(summaries.last.get_by_role("button", name="Show another batch")).to_have_count(0)
+            last_summary = replies.filter(has_text=re.compile(r"papers? shown\.")).last
+            expect(last_summary.get_by_role("button", name="Show another batch")).to_have_count(0)
 
             # Follow the first card's first author: a confirmation names the author and the topic.
             author = by_id[first_batch[0]].authors[0]
@@ -444,17 +502,22 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             confirmation = replies.filter(has_text=f"Following {author}")
             expect(confirmation).to_contain_text(RADAR_TOPIC, timeout=30_000)
 
-            # Today's briefing over the topic's new papers, with citation markers and a sources list.
-            summaries.last.get_by_role("button", name="Brief me on today's papers").click()
-            briefing = replies.filter(has_text="Sources").last
+            # The briefing over the topic's new papers, with citation markers and a sources list.
+            last_summary.get_by_role("button", name="Brief me on these new papers").click()
+            briefing = replies.filter(has_text="Sources").filter(has_text="Briefing: ").last
             expect(briefing.locator("a.element-link", has_text="[1]").first).to_be_visible(timeout=90_000)
             cited = set(arxiv_ids(briefing))
             assert cited and cited <= set(first_batch + second_batch)
+            # Field names are readable ("Computer Vision and Pattern Recognition (cs.CV)"), never a bare code.
+            readable = re.compile(r"^[A-Z][\w ,\-]+ \([a-z\-]+(?:\.[A-Za-z\-]+)?\)$")
+            expect(briefing.get_by_role("heading", name=readable).first).to_be_visible()
+            expect(briefing.get_by_role("heading", name=re.compile(r"^[a-z\-]+\.[A-Z]{2}$"))).to_have_count(0)
             # One list of sources (not the briefing's own References too), and no "another batch" for a
             # briefing on today's papers: it has no next batch.
             expect(briefing.get_by_role("heading", name="References")).to_have_count(0)
             expect(briefing.get_by_role("button", name="Show another batch")).to_have_count(0)
             expect(briefing.get_by_role("button", name="Export Markdown")).to_be_visible()
+            expect(briefing).not_to_contain_text("all indexed papers")
             # The day's matches are the chart's last bar; the field map beside the briefing has one point
             # per cited paper, its hover text the citation number and the title.
             assert sum(bars["y"]) == bars["y"][-1] == len(first_batch + second_batch)
@@ -474,6 +537,38 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             page.wait_for_timeout(500)  # the side panel of sources slides in
 
             page.screenshot(path=str(tmp_path / "academichub-radar.png"))
+
+            # The topics list: rename, unfollow, remove (confirmed) in the app.
+            send("show my topics")
+            listed = (
+                replies.filter(has_text=RADAR_TOPIC)
+                .filter(has=page.get_by_role("button", name="Rename"))
+                .last
+            )
+            expect(listed).to_be_visible(timeout=60_000)
+            listed.get_by_role("button", name=f"Unfollow {author}").click()
+            expect(replies.filter(has_text=f"No longer following {author}").first).to_be_visible(
+                timeout=30_000
+            )
+            listed.get_by_role("button", name="Rename").click()
+            expect(replies.filter(has_text="New name for").last).to_be_visible(timeout=30_000)
+            send("image diffusion")
+            expect(replies.filter(has_text="Renamed to image diffusion").last).to_be_visible(timeout=30_000)
+            send("show my topics")
+            renamed = replies.filter(has_text="image diffusion").filter(
+                has=page.get_by_role("button", name="Rename")
+            )
+            expect(renamed.last).to_be_visible(timeout=60_000)
+            renamed.last.get_by_role("button", name="Remove").click()
+            ask_remove = replies.filter(has_text="Remove the topic image diffusion").last
+            expect(ask_remove).to_be_visible(timeout=30_000)
+            ask_remove.get_by_role("button", name="Remove").click()
+            expect(replies.filter(has_text="Removed the topic image diffusion").first).to_be_visible(
+                timeout=30_000
+            )
+            send("show my topics")
+            expect(replies.filter(has_text="no saved topics yet")).to_have_count(2, timeout=60_000)
+            page.screenshot(path=str(tmp_path / "academichub-radar-topics.png"))
         finally:
             browser.close()
     assert (tmp_path / "academichub-radar.png").stat().st_size > 10_000

@@ -86,6 +86,19 @@ def test_radar_card_shows_fields_and_links() -> None:
     assert card.startswith("**3. Sparse Attention for Long Documents**")
     assert "fields: cs, q-bio" in card and "match 0.50" in card
     assert "https://arxiv.org/abs/2606.01234" in card
+    assert card.split("\n\n")[1].startswith("We study sparse attention.")  # the gist under the title
+
+
+def test_radar_head_says_the_listing_day_and_continues_the_numbering() -> None:
+    head = view.radar_head_markdown("diffusion", date(2026, 6, 30), first=4, shown=2, total=6, remaining=1)
+    assert head == (
+        "**Radar: diffusion** · latest listing day: 30 June 2026 · papers 4–5 of 6 · 1 more unseen"
+    )
+    nothing = view.radar_head_markdown("diffusion", date(2026, 6, 30), first=1, shown=0, total=0, remaining=0)
+    assert nothing == "**Radar: diffusion** · latest listing day: 30 June 2026"
+    assert "batch 0" not in nothing and "0 papers" not in nothing
+    long = make_paper(abstract="word " * 200 + ". Second sentence.")
+    assert len(view.paper_gist(long)) <= view.GIST_CHARS + 2 and view.paper_gist(long).endswith(" …")
 
 
 def test_notices_become_a_quote_above_the_text() -> None:
@@ -136,9 +149,23 @@ def test_bad_settings_say_what_to_type(values: dict[str, object], message: str) 
 
 
 def test_field_choices_list_whole_fields_then_categories_by_size() -> None:
-    items = view.field_choices({"cs.LG": 30, "cs.CL": 10, "q-bio.NC": 5})
+    # 35 cs papers: 5 of them are listed in both cs.LG and cs.CL (40 memberships).
+    items = view.field_choices({"cs.LG": 30, "cs.CL": 10, "q-bio.NC": 5}, {"cs": 35, "q-bio": 5})
     assert list(items.values()) == ["cs", "q-bio", "cs.LG", "cs.CL", "q-bio.NC"]
-    assert "cs (all, 40)" in items
+    # Readable names with the code, and papers counted once per field (not category memberships).
+    assert "Computer Science (cs): all, 35 papers" in items
+    assert "Machine Learning (cs.LG): 30 papers" in items
+    assert "Neurons and Cognition (q-bio.NC): 5 papers" in items
+    assert not any("40" in label for label in items)
+
+
+def test_active_filters_show_as_chips_with_readable_names() -> None:
+    assert view.filter_chips(view.ChatPrefs()) == ""
+    chips = view.filter_chips(view.ChatPrefs(fields=("cs.LG",), since=date(2026, 6, 1)))
+    assert chips == "Filters: `Machine Learning (cs.LG)` `since 2026-06-01`"
+    radar = view.ChatPrefs(k=3).describe(("paper per batch", "papers per batch"))
+    assert radar.endswith("3 papers per batch") and "sources" not in radar
+    assert view.ChatPrefs(k=1).describe().endswith("1 source")
 
 
 # --- exports ---------------------------------------------------------------------------------------
@@ -407,6 +434,29 @@ def test_a_failing_chat_handler_reports_the_error_and_keeps_its_signature(monkey
     assert [str(e) for e in reported] == ["no papers for x"]
 
 
+def test_the_fields_list_counts_papers_not_category_memberships(tmp_path: Path) -> None:
+    """A real catalog: a paper listed in cs.LG and cs.CL counts once for cs."""
+    from ingest.catalog import Catalog
+
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    try:
+        catalog.upsert(
+            [
+                make_paper(id="2606.00001", categories=["cs.LG", "cs.CL"]),
+                make_paper(id="2606.00002", categories=["cs.LG", "stat.ML"]),
+                make_paper(id="2606.00003", categories=["q-bio.NC"]),
+            ]
+        )
+        archives, categories = catalog.archive_paper_counts(), catalog.known_categories()
+    finally:
+        catalog.close()
+    assert archives == {"cs": 2, "stat": 1, "q-bio": 1}
+    assert categories["cs.LG"] == 2
+    items = view.field_choices(categories, archives)
+    assert "Computer Science (cs): all, 2 papers" in items
+    assert "Statistics (stat): all, 1 paper" in items
+
+
 def test_flagged_model_sentences_are_listed_under_the_answer_without_links() -> None:
     uncited = "Unlearning is solved [see](http://evil.example) <b>forever</b>."
     unsupported = "Volcanoes on Mars follow an eleven-year cycle [1]."
@@ -423,3 +473,31 @@ def test_flagged_model_sentences_are_listed_under_the_answer_without_links() -> 
 def test_the_model_name_warning_is_a_quoted_note() -> None:
     shown = view.model_warning_markdown("the server does not list the model 'x' [1](javascript:alert(1))")
     assert shown.startswith("> ⚠️ **Language model:**") and "\\[1\\](javascript" in shown  # literal
+
+
+def test_a_briefing_keeps_every_source_listed_cited_ones_first() -> None:
+    sources = [listed(1, 0.62), listed(2, 0.55), listed(3, 0.30)]
+    cited, also = view.listed_sources("B [2].", sources, drop_weak=False)
+    assert [s.number for s in cited] == [2] and [s.number for s in also] == [1, 3]
+
+
+def test_starters_come_from_the_most_frequent_title_topics() -> None:
+    from assistant.search.topics import frequent_topics
+
+    titles = [
+        "Diffusion Models for Images",
+        "Faster diffusion models",
+        "Diffusion models in physics",
+        "Graph neural networks for molecules",
+        "Graph neural networks at scale",
+        "Federated averaging once",
+    ]
+    assert frequent_topics(titles, min_papers=2) == ["diffusion models", "graph neural"]
+    assert frequent_topics(titles, min_papers=3) == ["diffusion models"]  # never a topic the index lacks
+
+
+def test_the_markdown_export_names_a_biorxiv_paper_by_its_doi_not_as_arxiv() -> None:
+    preprint = make_paper(id="10.1101/2026.05.27.728076", source="biorxiv", version=2, categories=[])
+    exported = view.export_markdown("Question", "Answer [1].", [(1, preprint), (2, make_paper())])
+    assert "bioRxiv doi:10.1101/2026.05.27.728076" in exported
+    assert "arXiv:10.1101" not in exported and "arXiv:2606.01234" in exported

@@ -67,8 +67,8 @@ def home(tmp_path: Path, day1_home: Path) -> Path:
     return Path(shutil.copytree(day1_home, tmp_path / "home"))
 
 
-def make_radar(home: Path, embedder: Embedder) -> Radar:
-    settings = make_settings(home)
+def make_radar(home: Path, embedder: Embedder, **overrides: object) -> Radar:
+    settings = make_settings(home, **overrides)
     return Radar(settings, Retriever(settings, embedder=embedder))
 
 
@@ -126,13 +126,38 @@ def test_feed_after_each_day_shows_only_that_days_new_matching_papers(
 def test_first_visit_after_a_backfill_shows_the_latest_listing_day(
     home: Path, embedder: Embedder, daily_files: dict[str, Path], day_ids: dict[str, set[str]]
 ) -> None:
-    radar = make_radar(home, embedder)
+    radar = make_radar(home, embedder, radar_backfill_days=1)
     ingest_day(radar.settings, embedder, daily_files[DAYS[1]])
     radar.add_topic("LLM agents", LLM_QUERY)
     result = radar.feed("LLM agents", batch=50)
     assert result.items
     assert {h.paper.id for h in result.items} <= day_ids[DAYS[1]]
     assert result.since == datetime(2026, 6, 5)
+
+
+def test_a_new_topic_starts_with_the_last_seven_days_and_short_topics_match_titles(
+    home: Path, embedder: Embedder, daily_files: dict[str, Path], day_ids: dict[str, set[str]]
+) -> None:
+    """By default a new topic's first visit covers the last 7 listing days (here both ingested days); a
+    short topic ("speech models") also takes the papers whose title names it, whatever their cosine."""
+    radar = make_radar(home, embedder)
+    ingest_day(radar.settings, embedder, daily_files[DAYS[1]])
+    radar.add_topic("LLM agents", LLM_QUERY)
+    result = radar.feed("LLM agents", batch=100)
+    shown = {h.paper.id for h in result.items}
+    assert shown & day_ids[DAYS[0]] and shown & day_ids[DAYS[1]]
+    assert result.since == datetime(2026, 6, 4)  # the oldest day in the index, within 7 days
+    assert "in the listings since 2026-06-04" in (result.message or "")
+
+    radar.add_topic("Speech", "speech models")
+    titled = {
+        p.id
+        for p in radar.retriever.catalog.get_papers(sorted(day_ids[DAYS[0]] | day_ids[DAYS[1]])).values()
+        if "speech" in p.title.lower()
+    }
+    assert len(titled) == 3, "the two days hold three papers with 'speech' in the title"
+    feed = radar.feed("Speech", batch=100)
+    assert titled <= {h.paper.id for h in feed.items}
 
 
 def test_nothing_new_is_a_message_not_an_error(home: Path, embedder: Embedder) -> None:
@@ -271,3 +296,23 @@ def test_ingest_daily_fetches_yesterday_and_today_in_the_topics_fields(
     yesterday = today - timedelta(days=1)
     assert "cat:cs.CL" in query and "cat:eess.AS" in query and "cat:cs.GT" in query  # eess -> its categories
     assert f"submittedDate:[{yesterday:%Y%m%d}0000 TO {today:%Y%m%d}2359]" in query
+
+
+def test_rename_and_unfollow_keep_the_topic_and_what_was_seen(home: Path, embedder: Embedder) -> None:
+    radar = make_radar(home, embedder)
+    radar.add_topic("LLM agents", LLM_QUERY)
+    first = radar.feed("LLM agents", batch=2)
+    author = first.items[0].paper.authors[0]
+    radar.follow_author("LLM agents", author)
+    renamed = radar.rename_topic("LLM agents", "Agents")
+    assert (renamed.name, renamed.query, renamed.authors) == ("Agents", LLM_QUERY, [author])
+    assert [t.name for t in radar.list_topics()] == ["Agents"]
+    # What was shown under the old name stays seen under the new one.
+    rest = radar.feed("Agents", batch=100, next_batch=True)
+    assert not {h.paper.id for h in rest.items} & {h.paper.id for h in first.items}
+    assert radar.unfollow_author("Agents", author.upper()).authors == []
+    with pytest.raises(RadarError, match="does not follow"):
+        radar.unfollow_author("Agents", author)
+    radar.add_topic("Other", "protein structure")
+    with pytest.raises(RadarError, match="already exists"):
+        radar.rename_topic("Other", "agents")

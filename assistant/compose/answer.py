@@ -267,6 +267,8 @@ class Rewrite:
 
     question: str
     only_ids: frozenset[str] | None = None
+    # A filter over the previous papers ("which of these use transformers?"): the words they must hold.
+    condition: tuple[str, ...] = ()
 
 
 def key_terms(question: str, limit: int = 8) -> str:
@@ -315,16 +317,65 @@ def rewrite_follow_up(
         return Rewrite(_tidy(text), frozenset(p.id for p in pointed))
     about = f" on {terms}" if terms else ""
     if _PLURAL_RE.search(text) and previous:
+        condition = condition_words(_PLURAL_RE.sub(" ", text))
         text = _PLURAL_RE.sub(lambda m: f"{m.group(1)} papers{about}", text, count=1)
-        return Rewrite(_tidy(text), frozenset(p.id for _, p in previous))
+        return Rewrite(_tidy(text), frozenset(p.id for _, p in previous), condition)
     if _THEM_RE.search(text) and previous:
+        condition = condition_words(_THEM_RE.sub(" ", text))
         text = _THEM_RE.sub(lambda m: f"the papers{about}", text, count=1)
-        return Rewrite(_tidy(text), frozenset(p.id for _, p in previous))
+        return Rewrite(_tidy(text), frozenset(p.id for _, p in previous), condition)
     short = len(key_terms(text).split()) <= 2
     if terms and (_CONTINUATION_RE.search(text) or _IT_RE.search(text) or short):
         body = _CONTINUATION_RE.sub("", text).strip() or text.strip()
         return Rewrite(_tidy(f"{terms}: {body}"))
     return Rewrite(question.strip())
+
+
+_CONDITION_VERBS = frozenset(
+    [
+        "use",
+        "uses",
+        "used",
+        "using",
+        "apply",
+        "applies",
+        "applied",
+        "mention",
+        "mentions",
+        "mentioned",
+        "study",
+        "studies",
+        "involve",
+        "involves",
+        "rely",
+        "relies",
+        "include",
+        "includes",
+        "contain",
+        "contains",
+        "have",
+        "has",
+        "do",
+        "does",
+        "focus",
+        "focuses",
+        "address",
+        "addresses",
+    ]
+)
+
+
+def condition_words(text: str) -> tuple[str, ...]:
+    """The words a filter follow-up asks the previous papers to hold ("use transformers" -> transformers)."""
+    words = [w.lower() for w in _TERM_RE.findall(text)]
+    kept = [w for w in words if w not in QUESTION_STOPWORDS and w not in _CONDITION_VERBS]
+    return tuple(dict.fromkeys(kept))[:4]
+
+
+def holds_words(paper: Paper, words: Sequence[str]) -> bool:
+    """Whether a paper's title or abstract holds every word (a plural "s" ignored)."""
+    text = f"{paper.title} {paper.abstract}".lower()
+    return all(w in text or (w.endswith("s") and w[:-1] in text) for w in words)
 
 
 def _tidy(text: str) -> str:
@@ -387,6 +438,13 @@ class Answerer(IndexComposer):
         standalone, flt = self.condense(question, history, flt, llm, notices)
         hits = self.retriever.search(standalone, k or self.settings.default_k, flt)
         relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
+        unknown = self.retriever.unknown_terms(standalone)
+        if unknown:  # say which part of the question the index has nothing on
+            notices.append(
+                "No indexed paper mentions "
+                + ", ".join(f"“{word}”" for word in unknown)
+                + (": the answer covers the rest of the question." if relevant else ".")
+            )
         mode: Mode = "llm" if llm else "extractive"
         sources = number_sources(relevant)
         if on_sources is not None:
@@ -462,8 +520,23 @@ class Answerer(IndexComposer):
                 standalone = condensed
         if rewrite.only_ids:
             only = rewrite.only_ids if flt.only_ids is None else rewrite.only_ids & flt.only_ids
+            if rewrite.condition:
+                only = self._filter_follow_up(only, previous, rewrite.condition, notices)
             flt = replace(flt, only_ids=only)
         return standalone, flt
+
+    @staticmethod
+    def _filter_follow_up(
+        only: frozenset[str], previous: Numbered, condition: Sequence[str], notices: list[str]
+    ) -> frozenset[str]:
+        """The papers a filter follow-up is about: those of the previous answer that hold its words
+        ("which of these use transformers?" -> the ones whose title or abstract mentions transformers).
+        Says plainly when none of them does, instead of answering about the others again."""
+        keep = frozenset(p.id for _, p in previous if p.id in only and holds_words(p, condition))
+        if not keep:
+            words = ", ".join(f"“{w}”" for w in condition)
+            notices.append(f"None of the previous answer's papers mention {words}.")
+        return keep
 
     def shown_papers(self, turn: Turn) -> list[tuple[int, Paper]]:
         """The numbered sources of a turn, fetched from the catalog by id (a paper since removed from the
@@ -541,12 +614,12 @@ class Answerer(IndexComposer):
             return None
         generation = result.generation
         titles = {s.number: s.paper.title for s in sources}
-        text, echoed = strip_prompt_echo(neutralise_links(generation.text), result.prompt, titles)
+        # Echoes are found in the model's own words (fence markers, copied lines), then what is left is
+        # neutralised: escaping first would hide a copied "<<<SOURCES" line from the echo check.
+        text, echoed = strip_prompt_echo(generation.text, result.prompt, titles)
+        text = neutralise_links(text)
         if echoed:
-            notices.append(
-                f"Removed {echoed} line{'s' if echoed > 1 else ''} in which the model repeated its prompt or "
-                "the source list (citations there do not count)."
-            )
+            notices.append(notes.prompt_echo(echoed))
         if not text.strip():
             said = (
                 "returned an empty answer"
@@ -571,10 +644,7 @@ class Answerer(IndexComposer):
         if _NOT_FOUND_MARK in checked.text.lower() and not checked.used:
             return checked
         if not checked.used:
-            notices.append(
-                "The language model's answer cites none of the sources, so it is not used: fell back to "
-                "extractive mode (sentences quoted from the abstracts)."
-            )
+            notices.append(notes.cites_nothing("answer"))
             return None
         checked.uncited = find_uncited(checked.text, result.sent)
         if checked.uncited:

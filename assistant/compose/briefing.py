@@ -467,9 +467,7 @@ class Briefer(IndexComposer):
         titles = {s.number: s.paper.title for s in sources}
         reply, echoed = strip_prompt_echo(neutralise_links(generation.text), result.prompt, titles)
         if echoed:
-            notices.append(
-                f"Removed {echoed} line(s) in which the model repeated its prompt or the source list."
-            )
+            notices.append(notes.prompt_echo(echoed))
         incomplete: str | None = None
         if not generation.complete or not ends_finished(reply):
             reply, _ = drop_unfinished(reply, strict=not generation.complete)
@@ -480,10 +478,7 @@ class Briefer(IndexComposer):
             )
         checked = check_citations(reply, result.sent)
         if not checked.used:
-            notices.append(
-                "The language model's briefing cites none of the sources, so it is not used: fell back to "
-                "extractive mode."
-            )
+            notices.append(notes.cites_nothing("briefing"))
             return None
         parts = split_sections(checked.text)
         prose: dict[str, str] = {}
@@ -569,6 +564,9 @@ _TOPIC_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
 
 
 def window_text(flt: PaperFilter) -> str:
+    if flt.only_ids is not None:  # e.g. a radar topic's new papers: not "all indexed papers"
+        count = len(flt.only_ids)
+        return f"{count} selected paper{'s' if count != 1 else ''}"
     if flt.since and flt.until:
         return f"papers from {flt.since.isoformat()} to {flt.until.isoformat()}"
     if flt.since:
@@ -901,7 +899,7 @@ def bibtex_entries(papers: Sequence[Paper]) -> str:
             ("year", str(paper.year or "")),
             ("eprint", paper.id),
             ("archivePrefix", "arXiv"),
-            ("primaryClass", paper.primary_category),
+            ("primaryClass", bibtex_escape(paper.primary_category)),
             ("url", paper.abs_url),
         ]
         if paper.doi:

@@ -12,22 +12,13 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from assistant.compose.safe_markdown import CITATION_PATTERN, literal_markdown, neutralise_markdown
 from assistant.search.words import CLAIM_STOPWORDS
 
 # [3], [2, 5], [2;5], [1-3], [1–3]; not a Markdown link "[3](...)" (handled by neutralise_links first).
-_CITATION_RE = re.compile(r"\[\s*(\d{1,3}(?:\s*(?:[,;]|[-–])\s*\d{1,3})*)\s*\](?!\()")
+_CITATION_RE = re.compile(r"(?<!\\)" + CITATION_PATTERN)  # "\\[3]" is escaped text
 _SPACE_BEFORE_RE = re.compile(r"[ \t]+$")
 _MAX_RANGE = 20
-
-_IMAGE_RE = re.compile(r"!\[([^\]\n]*)\]\([^)\n]*\)")
-_LINK_RE = re.compile(r"\[([^\]\n]*)\]\(\s*[^)\s]*(?:\s+\"[^\"\n]*\")?\s*\)")
-_REF_DEF_RE = re.compile(r"^[ \t]*\[[^\]\n]+\]:[ \t]*\S+.*$", re.MULTILINE)
-_AUTOLINK_RE = re.compile(r"<((?:https?|ftp|mailto):[^>\s]+)>", re.IGNORECASE)
-_TAG_RE = re.compile(r"</?\s*[a-zA-Z][a-zA-Z0-9\-]*(?:\s[^<>]*)?/?>")
-_URL_RE = re.compile(
-    r"(?<![`\w/])((?:https?://|ftp://|www\.)[^\s<>`\"')\]]+[^\s<>`\"')\].,;:!?])", re.IGNORECASE
-)
-_CODE_SPAN_RE = re.compile(r"`[^`\n]*`")
 
 _WORD_RE = re.compile(r"[A-Za-z][A-Za-z\-]+|\d+(?:\.\d+)?")
 _STEM = 6
@@ -86,37 +77,15 @@ def check_citations(text: str, valid: Iterable[int]) -> CitationCheck:
 
 
 def neutralise_links(text: str) -> str:
-    """Plain text for every link, image, HTML tag and URL: the text keeps its words, loses its targets.
-
-    Citation markers written as links ("[3](https://...)") keep their number. Bare URLs become code spans
-    so that no renderer turns them into links."""
-    text = _IMAGE_RE.sub(lambda m: m.group(1), text)
-    text = _LINK_RE.sub(
-        lambda m: m.group(0)[: len(m.group(1)) + 2] if m.group(1).strip().isdigit() else m.group(1), text
-    )
-    text = _REF_DEF_RE.sub("", text)
-    text = _AUTOLINK_RE.sub(lambda m: f"`{m.group(1)}`", text)
-    text = _TAG_RE.sub("", text)
-    return _protect_urls(text)
-
-
-def _protect_urls(text: str) -> str:
-    out: list[str] = []
-    last = 0
-    for span in _CODE_SPAN_RE.finditer(text):  # URLs already in code spans stay as they are
-        out.append(_URL_RE.sub(lambda m: f"`{m.group(1)}`", text[last : span.start()]))
-        out.append(span.group(0))
-        last = span.end()
-    out.append(_URL_RE.sub(lambda m: f"`{m.group(1)}`", text[last:]))
-    return "".join(out)
-
-
-_MD_SPECIAL_RE = re.compile(r"([\\`*_\[\]<>#|~])")
+    """Model output (or text we composed) rebuilt by a Markdown parser from the constructs we allow: every
+    link form, image and HTML tag keeps only its text; citation markers "[3]" (also written as links) stay."""
+    return neutralise_markdown(text)
 
 
 def escape_markdown(text: str) -> str:
-    """Literal text inside Markdown we generate (titles, author names): no emphasis, links or HTML."""
-    return _MD_SPECIAL_RE.sub(r"\\\1", text)
+    """Literal text inside Markdown we generate (titles, author names): no emphasis, link, image, HTML or
+    autolink can come of it."""
+    return literal_markdown(text)
 
 
 def strip_citations(text: str) -> str:

@@ -18,9 +18,10 @@ import numpy as np
 from assistant.compose.citations import (
     content_stems,
     drop_reference_marks,
+    escape_markdown,
     lexical_support,
-    neutralise_links,
 )
+from assistant.compose.safe_markdown import without_tags
 from ingest.embedding import Embedder
 from ingest.paper import Paper
 
@@ -208,10 +209,10 @@ def rank_quotes(
 
 
 def cite(sentence: str, numbers: Sequence[int]) -> str:
-    """`sentence` (links and the paper's own reference marks neutralised) with its citation before the
-    final full stop: "... result [2]."."""
+    """`sentence` shown literally (paper text is data; HTML tags and the paper's own reference marks
+    dropped) with its citation before the final full stop: "... result [2]."."""
     marks = "".join(f"[{n}]" for n in numbers)
-    text = drop_reference_marks(neutralise_links(sentence)).strip()
+    text = escape_markdown(drop_reference_marks(without_tags(sentence))).strip()
     if text.endswith("."):
         return f"{text[:-1]} {marks}."
     return f"{text} {marks}"

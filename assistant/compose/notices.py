@@ -31,6 +31,27 @@ def removed_citations(removed: Sequence[int], source_count: int, given: str | No
     return f"Removed {word} {_marks(removed)}: only sources [1] to [{source_count}] exist."
 
 
+def prompt_echo(lines: int) -> str:
+    """Lines in which the model repeated its prompt were taken out (their [n] do not count)."""
+    return (
+        f"Removed {_plural(lines, 'line')} in which the model repeated its prompt or the source list "
+        "(citations there do not count)."
+    )
+
+
+def cites_nothing(what: str) -> str:
+    """The model's `what` ("answer", "briefing") cites no source, so the extractive text replaces it."""
+    return (
+        f"The language model's {what} cites none of the sources, so it is not used: fell back to extractive "
+        "mode (sentences quoted from the abstracts)."
+    )
+
+
+def flag_reason(sentence: str, uncited: Sequence[str]) -> str:
+    """Why a flagged sentence is flagged, as the CLI and the app list it under the text."""
+    return "cites no source" if sentence in uncited else "not supported by the cited abstract"
+
+
 def unsupported_sentences(count: int) -> str:
     """Cited sentences the cited abstracts do not support (listed and flagged)."""
     return f"{_plural(count, 'sentence')} not supported by the cited abstract (flagged)."

@@ -275,7 +275,7 @@ def digest_text(digest: Digest) -> str:
         paper = hit.paper
         lines.append(f"{number}. {unlinkable(paper.title)}")
         lines.append(f"   {unlinkable(paper.short_authors(6))}")
-        lines.append(f"   {_published(paper)} · {', '.join(paper.categories)}")
+        lines.append(f"   {_published(paper)} · {unlinkable(', '.join(paper.categories))}")
         if followed:
             lines.append(f"   followed author: {unlinkable(followed)}")
         lines.append(f"   {unlinkable(gist(paper))}")

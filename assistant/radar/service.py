@@ -38,6 +38,7 @@ window's papers (followed authors, relevance) and the batching; `assistant.radar
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -161,6 +162,39 @@ class Radar:
 
     def remove_topic(self, name: str) -> None:
         self.store.remove_topic(self._stored(name).id)
+
+    def rename_topic(self, name: str, new_name: str) -> Topic:
+        """Give a topic another name; its query, fields, authors and seen papers stay."""
+        stored = self._stored(name)
+        clean = " ".join((new_name or "").split())
+        if not clean:
+            raise RadarError("the new name is empty")
+        if len(clean) > MAX_NAME_CHARS:
+            raise RadarError(
+                f"the topic name is {len(clean)} characters long; keep it under {MAX_NAME_CHARS}"
+            )
+        other = self.store.find_topic(name_key(clean))
+        if (other is not None and other.id != stored.id) or not self.store.rename_topic(
+            stored.id, clean, name_key(clean)
+        ):
+            taken = other.topic.name if other is not None else clean
+            raise RadarError(f"a topic named {taken!r} already exists; pick another name")
+        return self.store.get_topic(stored.id).topic
+
+    def unfollow_author(self, name: str, author: str) -> Topic:
+        """Stop following an author in a topic: their papers no longer enter its feed by name (papers
+        already shown stay seen; the unseen part of the current window is ranked again)."""
+        stored = self._stored(name)
+        authors = stored.topic.authors
+        kept = [a for a in authors if fold(a) != fold(author or "")]
+        if len(kept) == len(authors):
+            raise RadarError(f"{stored.topic.name!r} does not follow {author!r}")
+        with self.store.transaction():
+            self.store.set_authors(stored.id, kept)
+            stored = self.store.get_topic(stored.id)
+            if stored.window is not None:
+                self._fill_window(stored, stored.window)
+        return stored.topic
 
     def follow_author(self, name: str, author: str) -> Topic:
         """Follow an author in a topic; their papers in the current window join the unseen feed."""
@@ -323,7 +357,13 @@ class Radar:
     def _open_visit(self, stored: StoredTopic) -> StoredTopic:
         """Open the next window: what the previous one did not cover, up to the catalog's newest paper."""
         topic = stored.topic
-        window = open_next_window(self.retriever.catalog, stored.window, topic.created_at, topic.last_visit)
+        window = open_next_window(
+            self.retriever.catalog,
+            stored.window,
+            topic.created_at,
+            topic.last_visit,
+            backfill_days=self.settings.radar_backfill_days,
+        )
         self.store.open_window(stored.id, window, visit_at=time.time())
         stored = self.store.get_topic(stored.id)
         self._fill_window(stored, window)
@@ -389,8 +429,14 @@ class Radar:
             if library is not None
             else self.settings.radar_min_relevance
         )
+        # A short written topic's embedding is vague: a paper whose title names it is a match whatever
+        # its cosine ("diffusion models" -> "... for Diffusion Inverse Problems").
+        title_words = short_topic_words(topic.query) if library is None else frozenset()
         ranked += [
-            (hit, None) for hit in matches if hit.relevance >= threshold and hit.paper.id not in followed
+            (hit, None)
+            for hit in matches
+            if (hit.relevance >= threshold or title_names_topic(hit.paper.title, title_words))
+            and hit.paper.id not in followed
         ]
         return ranked
 
@@ -479,3 +525,32 @@ def _current(stored: StoredTopic) -> Window:
     """The topic's current window (a visit has been opened)."""
     assert stored.window is not None, "a visit opens a window before the feed reads it"
     return stored.window
+
+
+_TITLE_WORD_RE = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
+# Words that say nothing about what a short topic is about ("diffusion models" is about diffusion).
+_GENERIC_TOPIC_WORDS = frozenset(
+    {
+        *("a", "an", "and", "for", "in", "of", "on", "the", "to", "with", "new", "recent", "using", "based"),
+        *("model", "models", "method", "methods", "approach", "approaches", "system", "systems"),
+        *("technique", "techniques", "paper", "papers", "work", "works"),
+    }
+)
+SHORT_TOPIC_WORDS = 2
+
+
+def short_topic_words(query: str) -> frozenset[str]:
+    """The distinctive words of a short topic ("diffusion models" -> {"diffusion"}); empty for a longer
+    topic, whose matches the cosine threshold decides alone."""
+    words = [w.lower() for w in _TITLE_WORD_RE.findall(query)]
+    distinctive = frozenset(w for w in words if w not in _GENERIC_TOPIC_WORDS)
+    return distinctive if 0 < len(distinctive) <= SHORT_TOPIC_WORDS else frozenset()
+
+
+def title_names_topic(title: str, words: frozenset[str]) -> bool:
+    """Whether a paper's title holds every distinctive word of a short topic (a plural "s" ignored)."""
+    if not words:
+        return False
+    held = {w.lower() for w in _TITLE_WORD_RE.findall(title)}
+    held |= {w[:-1] for w in held if w.endswith("s")}
+    return all(w in held or w.rstrip("s") in held for w in words)

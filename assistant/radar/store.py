@@ -252,6 +252,17 @@ class RadarStore:
             self.db.execute("DELETE FROM radar_items WHERE topic_id = ?", (topic_id,))
             self.db.execute("DELETE FROM radar_topics WHERE id = ?", (topic_id,))
 
+    def rename_topic(self, topic_id: int, name: str, name_key: str) -> bool:
+        """Give a topic another name; False when the (folded) name is taken."""
+        try:
+            with self.transaction():
+                self.db.execute(
+                    "UPDATE radar_topics SET name = ?, name_key = ? WHERE id = ?", (name, name_key, topic_id)
+                )
+        except sqlite3.IntegrityError:
+            return False
+        return True
+
     def set_authors(self, topic_id: int, authors: Sequence[str]) -> None:
         self.db.execute(
             "UPDATE radar_topics SET authors = ? WHERE id = ?", (json.dumps(list(authors)), topic_id)

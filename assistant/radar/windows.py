@@ -28,18 +28,26 @@ def next_window(
     last_visit: float | None,
     newest_ingested: float,
     newest_day: date | None,
+    backfill_days: int = 1,
+    oldest_day: date | None = None,
 ) -> Window:
     """The window a new visit opens: what `previous` did not cover, up to the catalog's newest paper.
 
     `newest_ingested`/`newest_day` are the catalog's newest ingest time and listing day now; the first
-    window covers the newest listing day (plus anything ingested after the topic was created)."""
+    window covers the last `backfill_days` listing days up to the newest (not before `oldest_day`, the
+    catalog's oldest), plus anything ingested after the topic was created."""
     if previous is None:
+        first_day = newest_day
+        if newest_day is not None and backfill_days > 1:
+            first_day = newest_day - timedelta(days=backfill_days - 1)
+            if oldest_day is not None:
+                first_day = max(first_day, oldest_day)
         return Window(
             number=1,
             previous_visit=None,
             after=None,
             until=newest_ingested,
-            first_day=newest_day,
+            first_day=first_day,
             floor=None,
             newest_day=newest_day,
             created_at=created_at,
@@ -58,15 +66,22 @@ def next_window(
 
 
 def open_next_window(
-    catalog: Catalog, previous: Window | None, created_at: float, last_visit: float | None
+    catalog: Catalog,
+    previous: Window | None,
+    created_at: float,
+    last_visit: float | None,
+    backfill_days: int = 1,
 ) -> Window:
     """`next_window` with the catalog's current high-water marks."""
+    oldest_day, newest_day = catalog.date_range()
     return next_window(
         previous,
         created_at=created_at,
         last_visit=last_visit,
         newest_ingested=catalog.newest_ingested(),
-        newest_day=catalog.date_range()[1],
+        newest_day=newest_day,
+        backfill_days=backfill_days,
+        oldest_day=oldest_day,
     )
 
 
@@ -86,7 +101,10 @@ def describe_since(since: datetime | None) -> str:
 
 
 def since_phrase(window: Window) -> str:
-    """'in the latest listing (2026-06-04)' for a first visit, 'since your last visit (...)' after."""
+    """'in the latest listing (2026-06-04)' (or 'in the listings since ...' over several days) for a first
+    visit, 'since your last visit (...)' after."""
     if window.after is None:
+        if window.first_day and window.newest_day and window.first_day < window.newest_day:
+            return f"in the listings since {describe_since(window.since)}"  # a new topic's backfill
         return f"in the latest listing ({describe_since(window.since)})"
     return f"since your last visit ({describe_since(window.since)})"

@@ -19,12 +19,12 @@ import numpy as np
 
 from assistant.search.same_work import also_fields, merge_same_work
 from assistant.search.words import FUNCTION_WORDS
-from ingest.catalog import Catalog, PaperFilter, QueryTerms, TermMatch
+from ingest.catalog import Catalog, CatalogError, PaperFilter, QueryTerms, TermMatch
 from ingest.embedding import Embedder, get_embedder
 from ingest.errors import UserFacingError
 from ingest.paper import SOURCE_LABELS, Paper, paper_json
 from ingest.settings import Settings
-from ingest.vectors import VectorIndex
+from ingest.vectors import VectorIndex, consistency_problem
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MAX_QUERY_CHARS = 2000
@@ -171,6 +171,10 @@ class Retriever:
                 f"unknown source {', '.join(map(repr, unknown_sources))}: choose {', '.join(SOURCE_LABELS)}"
             )
         if self.catalog.count() == 0:
+            # An empty catalog beside a filled vector store is a lost catalog, not an empty index.
+            lost = consistency_problem(0, 0, self.vectors.count(), self.settings.home)
+            if lost:
+                raise CatalogError(lost)
             raise EmptyIndexError("the index is empty: run `academichub ingest` first")
         return text[:MAX_QUERY_CHARS]
 
@@ -190,6 +194,19 @@ class Retriever:
                 + "; ".join(hints)
                 + ". `academichub stats` lists the categories in the index"
             )
+
+    def unknown_terms(self, text: str) -> list[str]:
+        """The content words of `text` that no indexed paper contains (title, abstract, authors, comment),
+        in the order asked: the part of a question the index cannot speak to ("federated" in "federated
+        learning and privacy" over an index without federated-learning papers)."""
+        # Contractions ("what's") and one- or two-letter words tell nothing about the topic.
+        terms = [t for t in fts_terms(text) if "'" not in t and len(t) > 4]
+        if not terms:
+            return []
+        found = self.catalog.query_terms(terms)
+        return [
+            term.strip('"') for term, count in zip(found.terms, found.frequencies, strict=True) if not count
+        ]
 
     # --- search ---------------------------------------------------------------------------------------
 
@@ -316,7 +333,8 @@ class Retriever:
     ) -> tuple[list[tuple[str, float]], QueryTerms | None, dict[str, TermMatch]]:
         """BM25's ranked list, the query's terms with their document frequencies, and how the top paper
         holds them."""
-        terms = fts_terms(text)
+        # Contractions ("what's") and one- or two-letter words tell nothing about the topic.
+        terms = [t for t in fts_terms(text) if "'" not in t and len(t) > 4]
         if not terms:
             return [], None, {}
         ranked = self.catalog.lexical_search(

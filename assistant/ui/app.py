@@ -15,7 +15,8 @@ import functools
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
 from typing import Any, ParamSpec, TypeVar
 
 import chainlit as cl
@@ -26,6 +27,7 @@ from chainlit.utils import utc_now
 
 from assistant.compose.answer import Answer, Source, Turn
 from assistant.compose.briefing import Briefing
+from assistant.compose.safe_markdown import SafeStream
 from assistant.engine import IndexStatus, engine
 from assistant.radar import charts, delivery
 from assistant.radar.service import FeedBatch
@@ -71,13 +73,17 @@ async def streamed(
 
     task = asyncio.ensure_future(asyncio.to_thread(call, on_token, sources_found))
     task.add_done_callback(lambda _: events.put_nowait(None))
+    safe = SafeStream()  # raw model text never reaches the browser: an image would be fetched as it streams
     while (event := await events.get()) is not None:
         if isinstance(event, str):
-            await msg.stream_token(event)
+            if shown := safe.feed(event):
+                await msg.stream_token(shown)
             if event.endswith(("\n", ". ")) and not events.empty():
                 await asyncio.sleep(STREAM_LINE_PAUSE)  # a composed answer arrives at once: let it show
         elif on_sources is not None:
             await on_sources(event)
+    if rest := safe.flush():
+        await msg.stream_token(rest)
     return await task
 
 
@@ -165,35 +171,19 @@ def mode_banner(settings: Settings, status: IndexStatus | None) -> str:
     return f"{index} {mode}".strip()
 
 
-def starters_for(profile: str) -> list[cl.Starter]:
-    if profile == BRIEFING:
-        return [
-            cl.Starter(label="Brief me: graph neural networks", message="graph neural networks"),
-            cl.Starter(label="Brief me: diffusion models across fields", message="diffusion models"),
-            cl.Starter(
-                label="Brief me: reinforcement learning for robotics",
-                message="reinforcement learning for robot control",
-            ),
-        ]
+def starters_for(profile: str, topics: list[str]) -> list[cl.Starter]:
+    """Starters built from the index's most frequent title topics, so each one finds papers here."""
     if profile == RADAR:
-        return [
-            cl.Starter(label="Show my topics", message="show my topics"),
-            cl.Starter(
-                label="Track: large language model agents", message="track: large language model agents"
-            ),
-            cl.Starter(
-                label="Track: EEG and brain-computer interfaces",
-                message="track: EEG brain-computer interfaces",
-            ),
+        return [cl.Starter(label="Show my topics", message="show my topics")] + [
+            cl.Starter(label=f"Track: {t}", message=f"track: {t}") for t in topics[:2]
         ]
+    if not topics:  # an empty index: the first question explains how to fill it
+        return []
+    if profile == BRIEFING:
+        return [cl.Starter(label=f"Brief me: {t}", message=t) for t in topics[:3]]
     return [
-        cl.Starter(label="Which papers use diffusion models?", message="Which papers use diffusion models?"),
-        cl.Starter(
-            label="How do LLM agents plan?", message="How do large language model agents plan and use tools?"
-        ),
-        cl.Starter(
-            label="Federated learning and privacy", message="What is new in federated learning and privacy?"
-        ),
+        cl.Starter(label=f"Which papers work on {t}?", message=f"Which papers work on {t}?")
+        for t in topics[:3]
     ]
 
 
@@ -205,54 +195,69 @@ async def chat_profiles(current_user: cl.User | None = None) -> list[cl.ChatProf
     except Exception:  # the banner must not break the page; the first question reports the problem
         status = None
     banner = mode_banner(settings, status)
+    try:
+        topics = await in_thread(engine().starter_topics)
+    except Exception:
+        topics = []
     return [
         cl.ChatProfile(
             name=ASK,
             icon="/public/ask.svg",
             default=True,
             markdown_description=f"Ask questions about the indexed papers; answers cite them. {banner}",
-            starters=starters_for(ASK),
+            starters=starters_for(ASK, topics),
         ),
         cl.ChatProfile(
             name=BRIEFING,
             icon="/public/briefing.svg",
             markdown_description=f"Type a topic: get a cited briefing across fields. {banner}",
-            starters=starters_for(BRIEFING),
+            starters=starters_for(BRIEFING, topics),
         ),
         cl.ChatProfile(
             name=RADAR,
             icon="/public/radar.svg",
             markdown_description=(
                 "Your daily radar: saved topics, new papers in batches, followed authors and a daily "
-                f"briefing. Type `track: <topic>` to add one. {banner}"
+                "briefing. Type a question to search the recent papers, or `track: <topic>` to save one. "
+                f"{radar_scope_note(logged_in=current_user is not None)} {banner}"
             ),
-            starters=starters_for(RADAR),
+            starters=starters_for(RADAR, topics),
         ),
     ]
 
 
+COUNT_NOUNS = {
+    ASK: ("source", "sources"),
+    BRIEFING: ("paper per field", "papers per field"),
+    RADAR: ("paper per batch", "papers per batch"),
+}
+
+
 def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs) -> list[Any]:
     settings = get_settings()
-    count_label = {ASK: "Number of sources", BRIEFING: "Papers per field", RADAR: "Batch size"}[profile]
+    count_label = {ASK: "Number of sources", BRIEFING: "Papers per field", RADAR: "Papers per batch"}[profile]
+    first, last = status.first_day, status.last_day
+    # The dates come first: the fields list, once opened, drops down over what follows it.
     widgets: list[Any] = [
-        MultiSelect(
-            id="fields",
-            label="Fields",
-            items=view.field_choices(status.categories) or {"(index is empty)": ""},
-            initial=list(current.fields),
-            description="Only papers in these fields/categories (none selected: all).",
-        ),
         TextInput(
             id="since",
-            label="Published since",
-            placeholder=status.first_day or "YYYY-MM-DD",
+            label="Published since (YYYY-MM-DD)",
+            placeholder="YYYY-MM-DD · empty: no limit",
             initial=current.since.isoformat() if current.since else "",
+            description=f"Papers in the index were published {first} to {last}." if first else None,
         ),
         TextInput(
             id="until",
-            label="Published until",
-            placeholder=status.last_day or "YYYY-MM-DD",
+            label="Published until (YYYY-MM-DD)",
+            placeholder="YYYY-MM-DD · empty: no limit",
             initial=current.until.isoformat() if current.until else "",
+        ),
+        MultiSelect(
+            id="fields",
+            label="Fields",
+            items=view.field_choices(status.categories, status.archives) or {"(index is empty)": ""},
+            initial=list(current.fields),
+            description="Only papers in these fields (none selected: all fields).",
         ),
         Slider(id="k", label=count_label, initial=current.k, min=1, max=view.MAX_SOURCES, step=1),
     ]
@@ -270,9 +275,19 @@ def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs)
 
 async def send_settings(profile: str) -> IndexStatus:
     status = await in_thread(engine().status)
-    cl.user_session.set("known_fields", view.field_choices(status.categories).values())
+    known = view.field_choices(status.categories, status.archives).values()
+    cl.user_session.set("known_fields", list(known))
     await cl.ChatSettings(settings_widgets(profile, status, prefs())).send()
     return status
+
+
+async def tell(text: str, *, error: bool = False) -> None:
+    """A short notice: a toast before the first message (a message would replace the welcome screen and
+    its starters), a chat message after it."""
+    if not cl.user_session.get("chatted"):
+        await context.emitter.send_toast(text, "error" if error else "success")
+        return
+    await cl.Message(content=text, author="AcademicHub").send()
 
 
 @cl.on_chat_start
@@ -291,15 +306,21 @@ async def on_chat_start() -> None:
 async def on_settings_update(values: dict[str, Any]) -> None:
     settings = get_settings()
     known = cl.user_session.get("known_fields") or []
+    current = prefs()
     try:
         new = view.prefs_from_settings(values, known, settings.default_k, settings.llm_configured)
     except view.SettingsError as err:
-        await send_error(err)
+        # Nothing of the change is applied; say so, and what is still in force.
+        kept = view.filter_chips(current) or "no filters"
+        await tell(f"Settings not applied: {err}. Still in force: {kept}; {plural_k(current)}.", error=True)
         return
     cl.user_session.set("prefs", new)
-    await cl.Message(
-        content=f"Settings applied to the next search: {new.describe()}.", author="AcademicHub"
-    ).send()
+    chips = view.filter_chips(new) or "no filters (all fields, any date)"
+    await tell(f"Settings applied to the next search: {chips}; {plural_k(new)}.")
+
+
+def plural_k(current: view.ChatPrefs) -> str:
+    return view.plural(current.k, *COUNT_NOUNS[profile()])
 
 
 def profile() -> str:
@@ -376,11 +397,13 @@ def message_elements(result: Result, sources: list[Source]) -> list[Any]:
     return elements
 
 
-def shown_sources(text: str, sources: list[Source]) -> tuple[list[Source], list[Source]]:
+def shown_sources(
+    text: str, sources: list[Source], drop_weak: bool = True
+) -> tuple[list[Source], list[Source]]:
     """(cited, also relevant): the sources listed under a text, cited ones first (see view.listed_sources)."""
     by_number = {s.number: s for s in sources}
     cited, also = view.listed_sources(
-        text, [view.ListedSource(s.number, s.paper, s.hit.relevance) for s in sources]
+        text, [view.ListedSource(s.number, s.paper, s.hit.relevance) for s in sources], drop_weak
     )
     return [by_number[s.number] for s in cited], [by_number[s.number] for s in also]
 
@@ -390,10 +413,13 @@ def rendered(
     text: str,
     cited: list[Source],
     also: list[Source],
+    current: view.ChatPrefs,
     flagged: list[str] | None = None,
     uncited: list[str] | None = None,
 ) -> str:
-    parts = [view.notices_markdown(notices) + text.strip()]
+    """The message: active-filter chips (if any), notices, the text, flagged sentences, the sources."""
+    chips = view.filter_chips(current)
+    parts = ([chips] if chips else []) + [view.notices_markdown(notices) + text.strip()]
     if flagged:  # the model's sentences that failed the citation check, right under the text
         parts.append(view.flagged_markdown(flagged, uncited or []))
     listing = view.sources_list_markdown(numbered(cited), numbered(also))
@@ -408,7 +434,7 @@ async def retrieval_step(query: str, current: view.ChatPrefs, label: str) -> cl.
     one after the whole run, i.e. under the answer."""
     parent = context.current_step
     step = cl.Step(name=label, type="retrieval", show_input=True, parent_id=parent.id if parent else None)
-    step.input = f"query: {view.escape_md(query)}\n\nfilters: {current.describe()}"
+    step.input = f"query: {view.escape_md(query)}\n\nfilters: {current.describe(COUNT_NOUNS[profile()])}"
     step.start = utc_now()  # started and not ended: the UI shows "Using <label>" while it runs
     await step.send()
     return step
@@ -452,8 +478,15 @@ async def run_with_retrieval_step(
     return result, step, msg
 
 
-async def ask(question: str, *, exclude: set[str] | None = None, standalone: bool = False) -> None:
-    current = prefs()
+async def ask(
+    question: str,
+    *,
+    exclude: set[str] | None = None,
+    standalone: bool = False,
+    current: view.ChatPrefs | None = None,
+    extra_actions: list[cl.Action] | None = None,
+) -> None:
+    current = current or prefs()
     history: list[Turn] = cl.user_session.get("history") or []
     answer: Answer
     answer, step, msg = await run_with_retrieval_step(
@@ -490,10 +523,16 @@ async def ask(question: str, *, exclude: set[str] | None = None, standalone: boo
         # Saved with the chat history (when on): a resumed chat reads the turns back from it.
         msg.metadata = {view.TURN_KEY: answer.turn.to_dict()}
     msg.content = rendered(
-        answer.notices, answer.text, cited, also, answer.unsupported_sentences, answer.uncited_sentences
+        answer.notices,
+        answer.text,
+        cited,
+        also,
+        current,
+        answer.unsupported_sentences,
+        answer.uncited_sentences,
     )
     msg.elements = message_elements(result, cited + also)
-    msg.actions = result_actions(result) if answer.sources else []
+    msg.actions = (result_actions(result) if answer.sources else []) + (extra_actions or [])
     await msg.send()  # ends the stream (if any) and attaches elements and actions
 
 
@@ -533,7 +572,8 @@ async def show_briefing(
     if step is not None:
         await close_step(step, briefing.sources)
     text = view.without_references(briefing.markdown)  # the Sources list below replaces it
-    cited, also = shown_sources(text, briefing.sources)
+    # A briefing's sources were picked per field (quotas, diversity): all stay listed, cited ones first.
+    cited, also = shown_sources(text, briefing.sources, drop_weak=False)
     points = await in_thread(charts.field_map, briefing, engine().retriever) if briefing.sources else None
     result = Result(
         kind=kind,
@@ -548,7 +588,13 @@ async def show_briefing(
     )
     remember(result)
     msg.content = rendered(
-        briefing.notices, text, cited, also, briefing.unsupported_sentences, briefing.uncited_sentences
+        briefing.notices,
+        text,
+        cited,
+        also,
+        prefs() if kind == "briefing" else view.ChatPrefs(),
+        briefing.unsupported_sentences,
+        briefing.uncited_sentences,
     )
     elements = message_elements(result, cited + also)
     if points and points.points:  # the field map, next to the briefing
@@ -560,37 +606,100 @@ async def show_briefing(
 
 
 # --- Radar -------------------------------------------------------------------------------------------
+#
+# Topics are per user when login is on (stored under the user's name, see `owned`); without login the app
+# is single-user and says so. Text typed in Radar is a search over recent papers; a topic is saved only
+# with the explicit "Save topic" button, after a confirmation.
+
+TRACK_PREFIXES = ("track:", "track ", "save topic:", "save topic ", "follow topic:", "add topic:")
+UNTRACK_PREFIXES = (
+    "untrack:",
+    "untrack ",
+    "remove topic:",
+    "remove topic ",
+    "delete topic:",
+    "unfollow topic:",
+)
 
 
-def topic_actions(names: list[str]) -> list[cl.Action]:
-    return [
-        cl.Action(name="radar_open", payload={"topic": n}, label=f"Open “{n}”", icon="radar") for n in names
+def owner_prefix() -> str:
+    """Where this user's topics live in the radar: "@alice/" with login, "" (the one shared user) without."""
+    user = cl.user_session.get("user")
+    identifier = getattr(user, "identifier", None) if user is not None else None
+    return f"@{identifier}/" if identifier else ""
+
+
+def owned(name: str) -> str:
+    """The stored name of this user's topic `name`."""
+    return owner_prefix() + name
+
+
+def shown_name(stored: str) -> str:
+    prefix = owner_prefix()
+    return stored[len(prefix) :] if prefix and stored.startswith(prefix) else stored
+
+
+async def my_topics() -> list[Any]:
+    """This user's topics (with login), or the topics saved without login (single-user mode)."""
+    prefix = owner_prefix()
+    topics = await in_thread(engine().radar.list_topics)
+    if prefix:
+        return [t for t in topics if t.name.startswith(prefix)]
+    return [t for t in topics if not t.name.startswith("@")]
+
+
+def radar_scope_note(logged_in: bool | None = None) -> str:
+    """Whose topics these are. `logged_in` None: ask the session (inside a chat)."""
+    if logged_in if logged_in is not None else bool(owner_prefix()):
+        return "Your topics are yours: other users of this app do not see them."
+    return (
+        "No login: this app is single-user, so everyone who opens it shares these topics "
+        "(turn on login for per-user topics, see the Readme)."
+    )
+
+
+def topic_actions(stored: str, authors: list[str]) -> list[cl.Action]:
+    name = shown_name(stored)
+    payload = {"topic": stored}
+    actions = [
+        cl.Action(name="radar_open", payload=payload, label=f"Open “{name}”", icon="radar"),
+        cl.Action(name="radar_rename", payload=payload, label="Rename", icon="pencil"),
+        cl.Action(name="radar_remove", payload=payload, label="Remove", icon="trash-2"),
     ]
+    actions += [
+        cl.Action(
+            name="radar_unfollow",
+            payload={"topic": stored, "author": a},
+            label=f"Unfollow {a}",
+            icon="user-minus",
+        )
+        for a in authors
+    ]
+    return actions
 
 
 async def radar_topics() -> None:
-    topics = await in_thread(engine().radar.list_topics)
+    topics = await my_topics()
     if not topics:
         await cl.Message(
-            content="You have no saved topics yet. Type `track: <what you follow>`, e.g. "
-            "`track: graph neural networks for molecules`.",
+            content="You have no saved topics yet. Type what you follow, e.g. `track: graph neural networks "
+            f"for molecules`, and confirm with *Save topic*. {radar_scope_note()}",
             author="AcademicHub",
         ).send()
         return
-    lines = ["**Your topics**", ""]
+    await cl.Message(
+        content=f"**Your topics** ({len(topics)}). {radar_scope_note()}", author="AcademicHub"
+    ).send()
     for t in topics:
         extra = []
         if t.fields:
             extra.append("fields " + ", ".join(t.fields))
         if t.authors:
             extra.append("following " + ", ".join(t.authors))
-        lines.append(
-            f"- **{view.escape_md(t.name)}**: {view.escape_md(t.query)}"
-            + (f" ({view.escape_md('; '.join(extra))})" if extra else "")
+        line = f"**{view.escape_md(shown_name(t.name))}**: {view.escape_md(t.query)}" + (
+            f" ({view.escape_md('; '.join(extra))})" if extra else ""
         )
-    await cl.Message(
-        content="\n".join(lines), actions=topic_actions([t.name for t in topics]), author="AcademicHub"
-    ).send()
+        await cl.Message(content=line, actions=topic_actions(t.name, t.authors), author="Radar").send()
 
 
 def topic_name(query: str) -> str:
@@ -599,45 +708,138 @@ def topic_name(query: str) -> str:
     return name[:60]
 
 
+def strip_prefix(text: str, prefixes: tuple[str, ...]) -> str | None:
+    lowered = text.lower()
+    for prefix in prefixes:
+        if lowered.startswith(prefix):
+            return text[len(prefix) :].strip()
+    return None
+
+
 async def radar_message(text: str) -> None:
     command = text.strip()
     if command.lower() in RADAR_LIST_COMMANDS:
         await radar_topics()
         return
-    radar = engine().radar
-    names = {t.name.lower(): t.name for t in await in_thread(radar.list_topics)}
-    if command.lower().startswith("track:"):
-        command = command.split(":", 1)[1].strip()
-    existing = names.get(command.lower()) or names.get(topic_name(command).lower())
-    if existing is None:
-        current = prefs()
-        topic = await in_thread(radar.add_topic, topic_name(command), command, list(current.fields))
+    renaming = cl.user_session.get("renaming")
+    if renaming:  # the reply to "Type the new name for ..."
+        cl.user_session.set("renaming", None)
+        await rename(str(renaming), command)
+        return
+    tracked = strip_prefix(command, TRACK_PREFIXES)
+    if tracked is not None:
+        await confirm_track(tracked)
+        return
+    untracked = strip_prefix(command, UNTRACK_PREFIXES)
+    if untracked is not None:
+        await confirm_remove_by_name(untracked)
+        return
+    await recent_search(command)
+
+
+def track_action(query: str) -> cl.Action:
+    return cl.Action(
+        name="radar_track",
+        payload={"query": query},
+        label=f"Track “{topic_name(query)}” as a topic",
+        icon="bookmark-plus",
+    )
+
+
+async def confirm_track(query: str) -> None:
+    """Saving a topic takes an explicit click: the message says what will happen and offers the button."""
+    if not query:
+        await cl.Message(content="Say what to track, e.g. `track: diffusion models`.").send()
+        return
+    days = get_settings().radar_backfill_days
+    existing = {t.name.lower(): t.name for t in await my_topics()}.get(owned(topic_name(query)).lower())
+    if existing is not None:
         await cl.Message(
-            content=f"Saved topic **{view.escape_md(topic.name)}**. Here are its newest papers.",
+            content=f"You already track **{view.escape_md(shown_name(existing))}**: here are its papers.",
             author="AcademicHub",
         ).send()
-        existing = topic.name
-    await radar_feed(existing, next_batch=False)
+        await radar_feed(existing, next_batch=False)
+        return
+    await cl.Message(
+        content=f"Save **{view.escape_md(topic_name(query))}** as a radar topic? It starts with the matching "
+        f"papers of the last {days} listing days, then shows what each ingest adds. {radar_scope_note()}",
+        actions=[
+            cl.Action(name="radar_save", payload={"query": query}, label="Save topic", icon="bookmark-plus"),
+            cl.Action(name="radar_cancel", payload={}, label="Cancel", icon="x"),
+        ],
+        author="AcademicHub",
+    ).send()
+
+
+async def confirm_remove_by_name(name: str) -> None:
+    topics = {shown_name(t.name).lower(): t.name for t in await my_topics()}
+    stored = topics.get(" ".join(name.split()).lower())
+    if stored is None:
+        await cl.Message(
+            content=f"You have no topic named **{view.escape_md(name)}**: type `show my topics`.",
+            author="AcademicHub",
+        ).send()
+        return
+    await confirm_remove(stored)
+
+
+async def confirm_remove(stored: str) -> None:
+    """Removing a topic takes a second, explicit click."""
+    name = view.escape_md(shown_name(stored))
+    await cl.Message(
+        content=f"Remove the topic **{name}** and what it has shown you?",
+        actions=[
+            cl.Action(
+                name="radar_remove_confirmed", payload={"topic": stored}, label="Remove", icon="trash-2"
+            ),
+            cl.Action(name="radar_cancel", payload={"kept": stored}, label="Keep it", icon="x"),
+        ],
+        author="AcademicHub",
+    ).send()
+
+
+async def recent_search(question: str) -> None:
+    """A question typed in Radar: answered over the recent papers (the last backfill days up to the newest
+    listing day), never saved; a button offers to track it."""
+    status = await in_thread(engine().status)
+    current = prefs()
+    if status.last_day:
+        days = get_settings().radar_backfill_days
+        recent = date.fromisoformat(status.last_day) - timedelta(days=days - 1)
+        since = max(recent, current.since) if current.since else recent
+        current = replace(current, since=since)
+        await cl.Message(
+            content=f"Searching the papers listed since {view.day_text(since)} (recent papers; not saved as "
+            "a topic).",
+            author="AcademicHub",
+        ).send()
+    await ask(question, standalone=True, current=current, extra_actions=[track_action(question)])
 
 
 async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) -> None:
     batch: FeedBatch = await in_thread(
         engine().radar.feed, name, batch=prefs().k, next_batch=next_batch, author=author
     )
-    since = batch.since.date().isoformat() if batch.since else "the start"
-    head = (
-        f"**Radar: {view.escape_md(batch.topic.name)}** · batch {batch.batch_number} · new since {since} · "
-        f"{batch.remaining} more unseen" + (f" · only {view.escape_md(batch.author)}" if batch.author else "")
+    status = await in_thread(engine().status)
+    latest = date.fromisoformat(status.last_day) if status.last_day else None
+    shown = len(batch.items)
+    first = batch.window_total - batch.remaining - shown + 1  # numbering continues across batches
+    head = view.radar_head_markdown(
+        shown_name(batch.topic.name), latest, first, shown, batch.window_total, batch.remaining, batch.author
     )
     if batch.message:
-        head += f"\n\n{view.escape_md(batch.message)}"
+        head += f"\n\n{view.escape_md(shown_name_in(batch.message, batch.topic.name))}"
     payload = {"topic": name, "author": author or ""}
-    actions = [
-        cl.Action(name="radar_brief", payload=payload, label="Brief me on today's papers", icon="newspaper")
-    ]
+    actions = []
     if not batch.exhausted:
-        actions.insert(
-            0, cl.Action(name="radar_next", payload=payload, label="Show another batch", icon="refresh-cw")
+        actions.append(
+            cl.Action(name="radar_next", payload=payload, label="Show another batch", icon="refresh-cw")
+        )
+    if batch.window_total:
+        actions.append(
+            cl.Action(
+                name="radar_brief", payload=payload, label="Brief me on these new papers", icon="newspaper"
+            )
         )
     chart: list[Any] = []
     if not next_batch:  # how many matching papers each day brought, once per visit
@@ -649,7 +851,9 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
             figure = charts.radar_figure(counts)
             chart = [cl.Plotly(name="Radar chart", figure=figure, display="inline", size="large")]
     await cl.Message(content=head, elements=chart, author="AcademicHub").send()
-    for position, hit in enumerate(batch.items, start=1):
+    # Within a batch: papers by followed authors first (asked for by name), then by match.
+    ordered = sorted(batch.items, key=lambda hit: (hit.paper.id not in batch.followed, -hit.relevance))
+    for position, hit in enumerate(ordered, start=first):
         card = view.paper_card_markdown(hit.paper, position, hit.relevance, hit.also)
         followed = batch.followed.get(hit.paper.id)
         if followed:
@@ -665,9 +869,17 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
             if a not in batch.topic.authors
         ]
         await cl.Message(content=card, actions=card_actions, author="Radar").send()
-    await cl.Message(
-        content=f"{len(batch.items)} papers shown.", actions=actions, author="AcademicHub"
-    ).send()
+    if shown:
+        await cl.Message(
+            content=f"{view.plural(shown, 'paper')} shown.", actions=actions, author="AcademicHub"
+        ).send()
+    elif actions:
+        await cl.Message(content="Nothing more to show now.", actions=actions, author="AcademicHub").send()
+
+
+def shown_name_in(message: str, stored: str) -> str:
+    """A radar message names the topic by its stored name: show the user's name for it."""
+    return message.replace(repr(stored), repr(shown_name(stored)))
 
 
 # --- message entry point and actions ---------------------------------------------------------------
@@ -676,6 +888,7 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
 @cl.on_message
 @reports_errors
 async def on_message(message: cl.Message) -> None:
+    cl.user_session.set("chatted", True)
     text = (message.content or "").strip()
     if profile() == BRIEFING:
         await brief(text)
@@ -711,6 +924,90 @@ async def on_radar_open(action: cl.Action) -> None:
     await radar_feed(str(action.payload["topic"]), next_batch=False)
 
 
+@cl.action_callback("radar_track")
+@reports_errors
+async def on_radar_track(action: cl.Action) -> None:
+    await confirm_track(str(action.payload["query"]))
+
+
+@cl.action_callback("radar_save")
+@reports_errors
+async def on_radar_save(action: cl.Action) -> None:
+    query = str(action.payload["query"])
+    await action.remove()  # one save per confirmation
+    topic = await in_thread(engine().radar.add_topic, owned(topic_name(query)), query, list(prefs().fields))
+    days = get_settings().radar_backfill_days
+    await cl.Message(
+        content=f"Saved the topic **{view.escape_md(shown_name(topic.name))}**. Here are its papers from the "
+        f"last {days} listing days.",
+        author="AcademicHub",
+    ).send()
+    await radar_feed(topic.name, next_batch=False)
+
+
+@cl.action_callback("radar_cancel")
+async def on_radar_cancel(action: cl.Action) -> None:
+    await action.remove()
+    kept = action.payload.get("kept")
+    text = f"Kept the topic **{view.escape_md(shown_name(str(kept)))}**." if kept else "Not saved."
+    await cl.Message(content=text, author="AcademicHub").send()
+
+
+@cl.action_callback("radar_remove")
+@reports_errors
+async def on_radar_remove(action: cl.Action) -> None:
+    await confirm_remove(str(action.payload["topic"]))
+
+
+@cl.action_callback("radar_remove_confirmed")
+@reports_errors
+async def on_radar_remove_confirmed(action: cl.Action) -> None:
+    stored = str(action.payload["topic"])
+    await action.remove()
+    await in_thread(engine().radar.remove_topic, stored)
+    await cl.Message(
+        content=f"Removed the topic **{view.escape_md(shown_name(stored))}**.", author="AcademicHub"
+    ).send()
+
+
+@cl.action_callback("radar_rename")
+@reports_errors
+async def on_radar_rename(action: cl.Action) -> None:
+    stored = str(action.payload["topic"])
+    cl.user_session.set("renaming", stored)
+    await cl.Message(
+        content=f"New name for **{view.escape_md(shown_name(stored))}**? Type it below (`cancel` keeps "
+        "the name).",
+        author="AcademicHub",
+    ).send()
+
+
+async def rename(stored: str, new_name: str) -> None:
+    new_name = " ".join(new_name.split())
+    if not new_name or new_name.lower() == "cancel":
+        await cl.Message(content="Not renamed.", author="AcademicHub").send()
+        return
+    topic = await in_thread(engine().radar.rename_topic, stored, owned(new_name))
+    await cl.Message(
+        content=f"Renamed to **{view.escape_md(shown_name(topic.name))}**.",
+        actions=topic_actions(topic.name, topic.authors),
+        author="AcademicHub",
+    ).send()
+
+
+@cl.action_callback("radar_unfollow")
+@reports_errors
+async def on_radar_unfollow(action: cl.Action) -> None:
+    stored, author = str(action.payload["topic"]), str(action.payload["author"])
+    topic = await in_thread(engine().radar.unfollow_author, stored, author)
+    await action.remove()
+    await cl.Message(
+        content=f"No longer following **{view.escape_md(author)}** in "
+        f"**{view.escape_md(shown_name(topic.name))}**.",
+        author="AcademicHub",
+    ).send()
+
+
 @cl.action_callback("radar_next")
 @reports_errors
 async def on_radar_next(action: cl.Action) -> None:
@@ -724,7 +1021,7 @@ async def on_radar_follow(action: cl.Action) -> None:
     name, author = str(action.payload["topic"]), str(action.payload["author"])
     topic = await in_thread(engine().radar.follow_author, name, author)
     await cl.Message(
-        content=f"Following **{view.escape_md(author)}** in **{view.escape_md(topic.name)}**: "
+        content=f"Following **{view.escape_md(author)}** in **{view.escape_md(shown_name(topic.name))}**: "
         "their new papers will appear in this topic's feed.",
         author="AcademicHub",
     ).send()
@@ -740,7 +1037,7 @@ async def on_radar_brief(action: cl.Action) -> None:
         msg,
         lambda on_token, _sources: engine().radar.brief(name, use_llm=use_llm, on_token=on_token),
     )
-    await show_briefing(msg, None, briefing, f"{name} (today)", None, kind="radar_briefing")
+    await show_briefing(msg, None, briefing, f"{shown_name(name)}: new papers", None, kind="radar_briefing")
 
 
 # --- start-up, login, history ----------------------------------------------------------------------
@@ -751,6 +1048,7 @@ async def warm_up() -> None:
     """Load the model and open the stores before the first question (one engine per process)."""
     try:
         await in_thread(engine().retriever.warm_up)
+        await in_thread(engine().starter_topics)
     except Exception as err:  # an empty or missing index is reported in the chat, not at start-up
         log.warning("warm-up incomplete: %s", err)
     try:

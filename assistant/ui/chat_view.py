@@ -14,14 +14,18 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from assistant.compose import notices as notes
 from assistant.compose.answer import Turn
 from assistant.compose.briefing import bibtex_entries
 from assistant.compose.citations import cited_numbers, escape_markdown, neutralise_links
+from assistant.compose.extractive import split_sentences
 from assistant.search.retrieval import make_filter
-from ingest.catalog import PaperFilter
+from ingest.catalog import PaperFilter, storage_problem
 from ingest.errors import UserFacingError
+from ingest.fields import label as field_label
 from ingest.normalize import DayError, parse_day
-from ingest.paper import Paper, archive_of
+from ingest.paper import Paper
+from ingest.settings import get_settings
 
 MAX_SOURCES = 20
 ABSTRACT_PREVIEW_CHARS = 1200
@@ -105,18 +109,18 @@ class ListedSource:
 
 
 def listed_sources(
-    text: str, sources: Sequence[ListedSource]
+    text: str, sources: Sequence[ListedSource], drop_weak: bool = True
 ) -> tuple[list[ListedSource], list[ListedSource]]:
     """The sources worth listing under a text: (cited, also relevant). The ones the text cites come first;
     an uncited source is listed after them only if it matches the question about as well as the weakest
     cited one (within ALSO_RELEVANT_MARGIN: the answer drew on papers down to that match; an unused paper
-    well below it is noise). A text
-    that cites nothing (nothing found) keeps every source as listed."""
+    well below it is noise; `drop_weak` False keeps them all, for a briefing whose sources were chosen
+    per field on purpose). A text that cites nothing (nothing found) keeps every source as listed."""
     cited_set = cited_numbers(text)
     cited = [s for s in sources if s.number in cited_set]
     if not cited:
         return list(sources), []
-    floor = min(s.match for s in cited) - ALSO_RELEVANT_MARGIN
+    floor = min(s.match for s in cited) - ALSO_RELEVANT_MARGIN if drop_weak else float("-inf")
     also = [s for s in sources if s.number not in cited_set and s.match >= floor]
     return cited, also
 
@@ -143,14 +147,28 @@ def sources_list_markdown(
     return "\n".join(lines)
 
 
+GIST_CHARS = 220
+
+
+def paper_gist(paper: Paper, limit: int = GIST_CHARS) -> str:
+    """A one-line gist of a paper: the first sentence of its abstract (escaped), cut at a word boundary."""
+    sentences = split_sentences(paper.abstract or "")
+    text = " ".join((sentences[0] if sentences else "").split())
+    if len(text) > limit:
+        text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
+    return escape_md(text)
+
+
 def paper_card_markdown(
     paper: Paper, position: int | None = None, relevance: float | None = None, also: Sequence[Paper] = ()
 ) -> str:
-    """A radar card: title, authors, date, fields, links."""
+    """A radar card: title, a one-line gist, authors, date, fields, links."""
     head = f"**{position}. " if position is not None else "**"
-    lines = [
-        f"{head}{escape_md(paper.title)}**",
-        "",
+    lines = [f"{head}{escape_md(paper.title)}**", ""]
+    gist = paper_gist(paper)
+    if gist:
+        lines += [gist, ""]
+    lines += [
         f"{escape_md(paper.short_authors(6)) or 'unknown authors'}",
         "",
         f"{paper_date(paper)} · fields: {escape_md(', '.join(paper.archives)) or 'none'} "
@@ -160,6 +178,34 @@ def paper_card_markdown(
         f"{paper.source_label} {escape_md(paper.id)} · {paper_links(paper, also)}",
     ]
     return "\n".join(lines)
+
+
+def day_text(day: date) -> str:
+    """A listing day as people write it: "30 June 2026"."""
+    return f"{day.day} {day:%B %Y}"
+
+
+def radar_head_markdown(
+    topic: str,
+    latest_day: date | None,
+    first: int,
+    shown: int,
+    total: int,
+    remaining: int,
+    author: str | None = None,
+) -> str:
+    """The line above a radar batch: the topic, the latest listing day in the index (not "today": the
+    index may be older than the clock), which papers of the visit these are, and how many remain."""
+    parts = [f"**Radar: {escape_md(topic)}**"]
+    if latest_day:
+        parts.append(f"latest listing day: {day_text(latest_day)}")
+    if shown:
+        span = f"papers {first}–{first + shown - 1}" if shown > 1 else f"paper {first}"
+        parts.append(f"{span} of {total}")
+        parts.append(f"{remaining} more unseen" if remaining else "no more unseen")
+    if author:
+        parts.append(f"only {escape_md(author)}")
+    return " · ".join(parts)
 
 
 def plural(count: int, noun: str, nouns: str | None = None) -> str:
@@ -196,7 +242,7 @@ def without_references(markdown: str) -> str:
 
 def notices_markdown(notices: Iterable[str]) -> str:
     """Engine notices (extractive mode, LLM fallback, ...) as a quoted note above the text."""
-    items = [n.strip() for n in notices if n and n.strip()]
+    items = [escape_md(n) for n in notices if n and n.strip()]  # they may quote a server's error text
     return "\n".join(f"> ℹ️ {n}" for n in items) + ("\n\n" if items else "")
 
 
@@ -206,7 +252,7 @@ def flagged_markdown(flagged: Sequence[str], uncited: Sequence[str]) -> str:
         return ""
     lines = ["**⚠️ Flagged sentences** (check them before use):", ""]
     for sentence in flagged:
-        why = "cites no source" if sentence in uncited else "not supported by the cited abstract"
+        why = notes.flag_reason(sentence, uncited)
         # Shown as the answer shows it: links, tags and URLs neutralised (bare URLs as code), on one line.
         lines.append(f"- {neutralise_links(' '.join(sentence.split()))} *({why})*")
     return "\n".join(lines)
@@ -249,14 +295,15 @@ class ChatPrefs:
             exclude_ids=set(self.exclude_ids) | set(exclude_ids),
         )
 
-    def describe(self) -> str:
-        """One line for the retrieval step: which filters apply."""
+    def describe(self, count: tuple[str, str] = ("source", "sources")) -> str:
+        """One line for the retrieval step: which filters apply; `count` names (singular, plural) what k
+        counts in this profile: sources, papers per field, papers per batch."""
         parts = [f"fields: {', '.join(self.fields)}" if self.fields else "all fields"]
         if self.since or self.until:
             parts.append(f"dates: {self.since or '…'} to {self.until or '…'}")
         else:
             parts.append("any date")
-        parts.append(f"{self.k} sources")
+        parts.append(plural(self.k, *count))
         return "; ".join(parts)
 
 
@@ -288,18 +335,29 @@ def prefs_from_settings(
     return ChatPrefs(fields=fields, since=since, until=until, k=k, use_llm=use_llm)
 
 
-def field_choices(category_counts: Mapping[str, int]) -> dict[str, str]:
-    """Multi-select items (label -> value): whole fields (archives) first, then categories, by size."""
-    archives: dict[str, int] = {}
-    for category, count in category_counts.items():
-        archives[archive_of(category)] = archives.get(archive_of(category), 0) + count
+def field_choices(category_counts: Mapping[str, int], archive_counts: Mapping[str, int]) -> dict[str, str]:
+    """Multi-select items (label -> value) with readable names: whole fields (archives) first, then
+    categories, each by its number of papers (an archive counts each paper once)."""
     items: dict[str, str] = {}
-    for archive, count in sorted(archives.items(), key=lambda kv: (-kv[1], kv[0])):
-        items[f"{archive} (all, {count})"] = archive
+    for archive, count in sorted(archive_counts.items(), key=lambda kv: (-kv[1], kv[0])):
+        items[f"{field_label(archive)}: all, {plural(count, 'paper')}"] = archive
     for category, count in sorted(category_counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        if category not in archives:
-            items[f"{category} ({count})"] = category
+        if category not in archive_counts:
+            items[f"{field_label(category)}: {plural(count, 'paper')}"] = category
     return items
+
+
+def filter_chips(prefs: ChatPrefs) -> str:
+    """The active filters as chips (inline code) on one line, or "" when none is set: fields by their
+    readable names, then the dates."""
+    chips = [field_label(code) for code in prefs.fields]
+    if prefs.since:
+        chips.append(f"since {prefs.since.isoformat()}")
+    if prefs.until:
+        chips.append(f"until {prefs.until.isoformat()}")
+    if not chips:
+        return ""
+    return "Filters: " + " ".join(f"`{chip.replace('`', '')}`" for chip in chips)
 
 
 # --- exports ---------------------------------------------------------------------------------------
@@ -330,7 +388,7 @@ def export_markdown(title: str, body: str, numbered: Sequence[tuple[int, Paper]]
     for number, paper in numbered:
         lines.append(
             f"{marker(number)} {escape_md(paper.short_authors(6))}. *{escape_md(paper.title)}*. "
-            f"arXiv:{paper.id} ({paper_date(paper)}, {escape_md(paper.primary_category)}). "
+            f"{escape_md(paper.reference_id)} ({paper_date(paper)}, {escape_md(paper.primary_category)}). "
             f"<{paper.abs_url}>"
         )
     return "\n".join(lines) + "\n"
@@ -370,6 +428,9 @@ def readable_error(err: BaseException) -> tuple[str, bool]:
     if isinstance(err, UserFacingError):
         hint = f" {err.hint[:1].upper()}{err.hint[1:]}" if err.hint else ""  # our own text: Markdown kept
         return f"**{err.heading}:** {text}{hint}", True
+    problem = storage_problem(err, get_settings().home)  # a full disk, a read-only or damaged index
+    if problem:
+        return f"**The index cannot be used:** {escape_md(problem)}", True
     return f"**Something went wrong** ({type(err).__name__}: {text}). The server log has the details.", False
 
 

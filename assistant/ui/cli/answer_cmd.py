@@ -9,7 +9,9 @@ import typer
 from rich.markdown import Markdown
 from rich.markup import escape
 
+from assistant.compose import notices as notes
 from assistant.compose.answer import Answer, Source
+from assistant.compose.safe_markdown import SafeStream
 from assistant.engine import Engine
 from assistant.search.retrieval import make_filter
 from assistant.ui.cli.common import (
@@ -22,7 +24,7 @@ from assistant.ui.cli.common import (
     print_json,
     print_notices,
 )
-from ingest.normalize import parse_day
+from ingest.normalize import parse_day, strip_control_chars
 
 
 def _engine(extractive: bool) -> Engine:
@@ -43,19 +45,39 @@ def _print_sources(sources: list[Source]) -> None:
         when = paper.published.isoformat() if paper.published else "undated"
         console.print(f"[bold]\\[{source.number}][/] {escape(paper.title)}", highlight=False)
         console.print(
-            f"    {escape(paper.short_authors())} · {when} · {', '.join(paper.categories[:4])}",
+            f"    {escape(paper.short_authors())} · {when} · {escape(', '.join(paper.categories[:4]))}",
             highlight=False,
         )
         console.print(f"    {paper.abs_url}  (PDF {paper.pdf_url})", highlight=False, soft_wrap=True)
         if paper.published_url:
-            console.print(f"    journal version {paper.published_url}", highlight=False, soft_wrap=True)
+            console.print(
+                f"    journal version {escape(paper.published_url)}", highlight=False, soft_wrap=True
+            )
         for twin in source.hit.also:
             console.print(f"    also on {twin.source_label} {twin.abs_url}", highlight=False, soft_wrap=True)
 
 
-def _stream_to_terminal(token: str) -> None:
-    sys.stdout.write(token)
-    sys.stdout.flush()
+class TerminalStream:
+    """Model tokens to the terminal, only after neutralisation (no link, image, HTML or control character
+    from the model is printed raw; an unfinished construct is held back until it closes)."""
+
+    def __init__(self) -> None:
+        self._safe = SafeStream()
+        self.shown: list[str] = []
+
+    def __call__(self, token: str) -> None:
+        self._write(self._safe.feed(token))
+
+    def finish(self) -> str:
+        """Print what was held back; the whole neutralised text shown."""
+        self._write(self._safe.flush())
+        return "".join(self.shown)
+
+    def _write(self, text: str) -> None:
+        if text:
+            self.shown.append(text)
+            sys.stdout.write(text)
+            sys.stdout.flush()
 
 
 @app.command()
@@ -78,23 +100,18 @@ def ask(
         category, parse_day(since, "--since"), parse_day(until, "--until"), author, sources=source
     )
     answerer = _engine(extractive).answerer
-    streamed: list[str] = []
-
-    def on_token(token: str) -> None:
-        streamed.append(token)
-        _stream_to_terminal(token)
-
+    stream = TerminalStream()
     answer = answerer.answer(
         question,
         paper_filter=flt,
         k=k,
         use_llm=False if extractive else None,
-        on_token=None if as_json else on_token,
+        on_token=None if as_json else stream,
     )
     if as_json:
         print_json(answer.to_dict())
         return
-    _print_answer(answer, streamed_text="".join(streamed))
+    _print_answer(answer, streamed_text=stream.finish())
 
 
 def _print_answer(answer: Answer, streamed_text: str) -> None:
@@ -120,8 +137,8 @@ def _print_flagged(flagged: list[str], uncited: list[str]) -> None:
         return
     err_console.print("[yellow]flagged sentences (check them before use):[/]")
     for sentence in flagged:
-        why = "cites no source" if sentence in uncited else "not supported by the cited abstract"
-        err_console.print(f"  - {escape(sentence)} [dim]({why})[/]", highlight=False)
+        why = notes.flag_reason(sentence, uncited)
+        err_console.print(f"  - {escape(strip_control_chars(sentence))} [dim]({why})[/]", highlight=False)
 
 
 @app.command()
@@ -146,12 +163,7 @@ def brief(
     engine = _engine(extractive)
     retriever, briefer = engine.retriever, engine.briefer
     streaming = not as_json and out is None
-    streamed: list[str] = []
-
-    def on_token(token: str) -> None:
-        streamed.append(token)
-        _stream_to_terminal(token)
-
+    stream = TerminalStream()
     briefing = briefer.brief(
         topic,
         fields=field or None,
@@ -159,7 +171,7 @@ def brief(
         until=parse_day(until, "--until"),
         per_field=per_field,
         use_llm=False if extractive else None,
-        on_token=on_token if streaming else None,
+        on_token=stream if streaming else None,
     )
     written = []
     exported: str | None = None
@@ -179,7 +191,7 @@ def brief(
     if as_json:  # with --out, the Markdown as written (the briefing and its field map)
         print_json({**briefing.to_dict(), **({"markdown": exported} if exported is not None else {})})
     elif out is None:
-        if streamed:
+        if stream.finish():
             sys.stdout.write("\n")
             console.rule(
                 "briefing"

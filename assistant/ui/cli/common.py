@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from assistant.engine import Engine
 from ingest.errors import UserFacingError
+from ingest.normalize import strip_control_chars
 from ingest.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -44,8 +45,8 @@ def print_error(err: UserFacingError) -> None:
 def print_notices(notices: list[str]) -> None:
     """The notes of an answer or briefing (extractive mode, model fallback, removed citations), on stderr
     so that stdout stays the answer itself."""
-    for notice in notices:
-        err_console.print(f"[yellow]note:[/] {escape(notice)}", highlight=False)
+    for notice in notices:  # they may quote a server's error text: no control characters reach the terminal
+        err_console.print(f"[yellow]note:[/] {escape(strip_control_chars(notice))}", highlight=False)
 
 
 def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -57,6 +58,17 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except UserFacingError as err:
             print_error(err)
+            raise typer.Exit(2) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as err:
+            # A full disk, a read-only or damaged index (SQLite, Chroma, the file system): plain words.
+            from ingest.catalog import storage_problem
+
+            problem = storage_problem(err, settings().home)
+            if problem is None:
+                raise
+            err_console.print(f"[bold red]error:[/] {escape(problem)}", highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print(

@@ -6,6 +6,7 @@ from datetime import date
 from pathlib import Path
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -26,7 +27,7 @@ from ingest.rxiv_api import RxivRequest
 from ingest.rxiv_subjects import rxiv_server
 from ingest.settings import Settings
 from ingest.sources import ArxivRequest
-from ingest.vectors import VectorIndex
+from ingest.vectors import VectorIndex, consistency_problem
 
 
 class _ProgressBars:
@@ -78,7 +79,10 @@ def print_summary(summary: IngestSummary) -> None:
             "[bold]Skipped:[/] " + ", ".join(f"{n}× {r}" for r, n in summary.skip_reasons.most_common())
         )
         for example in summary.skip_examples:
-            console.print(f"  {example.where}: {example.reason}", highlight=False)
+            console.print(f"  {escape(example.where)}: {escape(example.reason)}", highlight=False)
+        if summary.skipped > len(summary.skip_examples):
+            more = summary.skipped - len(summary.skip_examples)
+            console.print(f"  … and {more} more; full list with --json")
 
 
 @app.command()
@@ -113,12 +117,18 @@ def ingest(
         "--daily",
         help="For cron: yesterday's and today's arXiv papers in the fields of all radar topics.",
     ),
+    rebuild: bool = typer.Option(
+        False,
+        "--rebuild",
+        help="Set the current index aside (renamed, not deleted) and build it afresh from the given sources: "
+        "for a damaged catalog or one that disagrees with the vectors.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Build or update the index. With no source options: the bundled sample (offline)."""
     cfg = settings()
     runs: list[SourceRun] = []
-    ingestor = Ingestor(cfg)
+    ingestor = Ingestor(cfg, rebuild=rebuild)
     try:
         # `--file a b c` (what a shell glob gives): click takes `a` for --file and leaves `b c` as
         # positional paths, so both lists together are the files the user named, in order.
@@ -151,6 +161,7 @@ def ingest(
         if not runs:
             runs.append(sample_run())
         summary = _run_with_progress(ingestor, runs, quiet=as_json)
+        summary.notices += [f"set aside: {path}" for path in ingestor.set_aside]
     finally:
         ingestor.close()
     if as_json:
@@ -240,10 +251,14 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
     finally:
         catalog.close()
     vectors = VectorIndex(cfg).count()
+    problem = consistency_problem(papers, papers - pending, vectors, cfg.home)
+    if problem:
+        err_console.print(f"[bold yellow]warning:[/] {escape(problem)}", highlight=False)
     payload = {
         "home": str(cfg.home),
         "papers": papers,
         "vectors": vectors,
+        "problem": problem,
         "pending_embeddings": pending,
         "first_date": first.isoformat() if first else None,
         "last_date": last.isoformat() if last else None,

@@ -225,7 +225,8 @@ def print_feed(result: FeedBatch) -> None:
         paper = hit.paper
         lines = [
             escape(paper.short_authors(6)),
-            f"{paper.published or 'undated'} · {', '.join(paper.categories)} · relevance {hit.relevance:.2f}",
+            f"{paper.published or 'undated'} · {escape(', '.join(paper.categories))} · "
+            f"relevance {hit.relevance:.2f}",
             f"[link={paper.abs_url}]{paper.abs_url}[/link] · [link={paper.pdf_url}]PDF[/link]",
         ]
         followed = result.followed.get(paper.id)

@@ -43,6 +43,40 @@ def use_private_files_dir() -> Path:
     return files
 
 
+def own_origins(host: str, port: int, extra: str = "") -> list[str]:
+    """The origins allowed to call the app with a user's cookie: its own address (and its loopback alias),
+    then the configured extra ones. Never "*"."""
+    origins = [f"http://{'[' + host + ']' if ':' in host else host}:{port}"]
+    if host in ("127.0.0.1", "localhost", "::1"):
+        origins += [f"http://127.0.0.1:{port}", f"http://localhost:{port}", f"http://[::1]:{port}"]
+    origins += [o.strip().rstrip("/") for o in extra.split(",") if o.strip()]
+    return list(dict.fromkeys(o for o in origins if o != "*"))
+
+
+def restrict_origins(origins: list[str]) -> None:
+    """Apply the allowed origins to Chainlit's CORS middleware and to its socket.io server.
+
+    Chainlit passes `config.project.allow_origins` to Starlette's CORSMiddleware when `chainlit.server` is
+    imported (so call this first), and starts socket.io with origin checks off (`cors_allowed_origins=[]`):
+    a page anywhere could open a websocket with the user's cookie. The socket now accepts the origins
+    above and the page's own origin (its Host header: a server on 0.0.0.0 is reached by many names)."""
+    import sys
+
+    from chainlit.config import config
+
+    if "chainlit.server" in sys.modules:
+        raise RuntimeError("restrict_origins must run before chainlit.server is imported")
+    config.project.allow_origins = list(origins)
+    import chainlit.server
+
+    def same_or_listed(origin: str | None, environ: dict[str, str]) -> bool:
+        host = environ.get("HTTP_HOST", "")
+        scheme = environ.get("wsgi.url_scheme", "http")
+        return origin is None or origin in origins or origin == f"{scheme}://{host}"
+
+    chainlit.server.sio.eio.cors_allowed_origins = same_or_listed
+
+
 def check_port(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
@@ -81,6 +115,7 @@ def serve(
     from chainlit.config import config
 
     config.run.headless = True
+    restrict_origins(own_origins(host, port, cfg.allow_origins))
     use_private_files_dir()
     mode = "language model" if cfg.llm_configured else "extractive mode (no language model configured)"
     login = f"password login for {users} user(s)" if users else "no login"
