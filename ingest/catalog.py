@@ -669,6 +669,13 @@ class Catalog:
         """When the newest paper first entered the catalog (unix seconds; 0.0 for an empty catalog)."""
         return float(self._conn.execute("SELECT max(ingested_at) FROM papers").fetchone()[0] or 0.0)
 
+    def newest_day_ingested_by(self, when: float) -> date | None:
+        """The newest listing day among papers in the catalog at `when` (its newest day as it was then)."""
+        row = self._conn.execute(
+            "SELECT max(published) FROM papers WHERE ingested_at <= ?", (when,)
+        ).fetchone()
+        return int_to_date(row[0])
+
     def ids_ingested_since(self, when: float) -> set[str]:
         """Papers that first entered the catalog at or after `when` (a re-listed paper keeps its first)."""
         rows = self._conn.execute("SELECT id FROM papers WHERE ingested_at >= ?", (when,))

@@ -6,15 +6,18 @@ Each function either returns a Paper or raises `RecordError` with a reason a use
 from __future__ import annotations
 
 import json
+import logging
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
 from ingest.errors import UserFacingError
 from ingest.paper import InvalidArxivId, Paper, parse_arxiv_id
+
+log = logging.getLogger(__name__)
 
 
 class RecordError(UserFacingError, ValueError):
@@ -234,14 +237,40 @@ def _authors_from_parsed(parsed: Any) -> list[str] | None:
     return names or None
 
 
-def normalize_categories(categories: Any, primary: str | None = None) -> list[str]:
+# A category code: arXiv's `archive(.SUB)?` (cs.LG, hep-th, cond-mat.stat-mech) or a bioRxiv/medRxiv subject
+# (biorxiv:cancer-biology). Nothing else can reach an output where it could become a link or a field.
+_CATEGORY_RE = re.compile(
+    r"^(?:[a-z][a-z-]*(?:\.[A-Za-z][A-Za-z-]*)?|(?:biorxiv|medrxiv):[a-z0-9][a-z0-9-]*)$"
+)
+
+
+def is_category_code(code: str) -> bool:
+    return len(code) <= 80 and bool(_CATEGORY_RE.match(code))
+
+
+def normalize_categories(categories: Any, primary: str | None = None, where: str = "a record") -> list[str]:
+    """Category codes, primary first, without repeats. Tokens that are not category codes are dropped with a
+    note (the paper is kept, with the categories that are valid, possibly none)."""
     if isinstance(categories, str):
         items = categories.split()
     elif isinstance(categories, list | tuple):
         items = [str(c).strip() for c in categories]
     else:
         items = []
-    items = [c for c in items if c]
+    if primary is not None:
+        primary = primary.strip()
+    dropped = [c for c in [*items, primary or ""] if c and not is_category_code(c)]
+    if dropped:
+        log.warning(
+            "%s: dropped %d invalid categor%s: %s",
+            where,
+            len(dropped),
+            "y" if len(dropped) == 1 else "ies",
+            ", ".join(repr(c[:60]) for c in dropped),
+        )
+    items = [c for c in items if c and is_category_code(c)]
+    if primary and not is_category_code(primary):
+        primary = None
     if primary and primary in items:
         items.remove(primary)
         items.insert(0, primary)
@@ -326,14 +355,24 @@ def check_authors(authors: list[str]) -> list[str]:
     return authors
 
 
-def _make_paper(pid: str, version: int | None, title: str, abstract: str, **fields: Any) -> Paper:
+def make_paper(
+    pid: str,
+    version: int | None,
+    title: str,
+    abstract: str,
+    clean: Callable[[str], str] = clean_text,
+    **fields: Any,
+) -> Paper:
+    """A paper from one record of any source: title, abstract, authors and categories within their caps and
+    without control characters, the title and abstract cleaned (`clean` is the source's own normalisation)
+    beside the originals; a title or abstract that cleans to nothing is refused."""
     title = guarded_text(title, MAX_TITLE_CHARS, "title")
     abstract = guarded_text(abstract, MAX_ABSTRACT_CHARS, "abstract")
     check_authors(fields.get("authors") or [])
     fields["categories"] = [
         strip_control_chars(_capped(c, MAX_FIELD_CHARS, "category")) for c in fields.get("categories") or []
     ]
-    clean_title, clean_abstract = clean_text(title), clean_text(abstract)
+    clean_title, clean_abstract = clean(title), clean(abstract)
     if not clean_title:
         raise RecordError("missing title")
     if not clean_abstract:
@@ -373,13 +412,13 @@ def from_snapshot(record: Mapping[str, Any]) -> Paper:
         raw_authors = record.get("authors")
         authors = split_author_string(raw_authors) if isinstance(raw_authors, str) else []
     dates = [d for d in created if d]
-    return _make_paper(
+    return make_paper(
         pid,
         version,
         _require_text(record, "title", "title"),
         _require_text(record, "abstract", "abstract"),
         authors=authors,
-        categories=normalize_categories(record.get("categories")),
+        categories=normalize_categories(record.get("categories"), where=pid),
         published=dates[0] if dates else parse_date(record.get("update_date")),
         updated=parse_date(record.get("update_date")) or (dates[-1] if dates else None),
         comment=_clean_or_none(record.get("comments")),
@@ -399,13 +438,13 @@ def from_daily_listing(record: Mapping[str, Any], listing_date: date | None) -> 
     else:
         authors = []
     listed = parse_date(record.get("date") or record.get("published")) or listing_date
-    return _make_paper(
+    return make_paper(
         pid,
         version,
         _require_text(record, "title", "title"),
         _require_text(record, "summary", "abstract"),
         authors=authors,
-        categories=normalize_categories(record.get("categories")),
+        categories=normalize_categories(record.get("categories"), where=pid),
         published=listed,
         updated=listed,
         comment=_clean_or_none(record.get("comment")),
@@ -457,13 +496,13 @@ def from_arxiv_result(result: ArxivResultLike) -> Paper:
     pid, version = _parse_id(result.entry_id)
     if not result.summary or not result.summary.strip():
         raise RecordError("missing abstract")
-    return _make_paper(
+    return make_paper(
         pid,
         version,
         result.title or "",
         result.summary,
         authors=[clean_text(str(a)) for a in result.authors],
-        categories=normalize_categories(list(result.categories), result.primary_category),
+        categories=normalize_categories(list(result.categories), result.primary_category, where=pid),
         published=parse_date(result.published),
         updated=parse_date(result.updated),
         comment=_clean_or_none(result.comment),

@@ -9,6 +9,7 @@ import hashlib
 import re
 from datetime import date
 from typing import Any, Literal
+from urllib.parse import quote
 
 from pydantic import BaseModel, Field, computed_field
 
@@ -21,6 +22,9 @@ ARXIV_HTML = "https://arxiv.org/html/"
 SourceName = Literal["arxiv", "biorxiv", "medrxiv"]
 # How each source is named to readers; bioRxiv and medRxiv share one site layout (Cold Spring Harbor).
 SOURCE_LABELS: dict[str, str] = {"arxiv": "arXiv", "biorxiv": "bioRxiv", "medrxiv": "medRxiv"}
+# A journal DOI as the bioRxiv/medRxiv API reports it: strictly the characters a DOI needs, so nothing in it
+# can close a Markdown link, open Rich markup or start a new BibTeX field.
+JOURNAL_DOI_RE = re.compile(r"^10\.\d{4,9}/[-._;/:A-Za-z0-9]+$")
 _RXIV_CONTENT = {"biorxiv": "https://www.biorxiv.org/content/", "medrxiv": "https://www.medrxiv.org/content/"}
 # A bioRxiv/medRxiv DOI: Cold Spring Harbor's prefixes (10.1101 until 2025, 10.64898 since) and a suffix that
 # is either a date-stamped number (2026.05.27.728076) or, for the oldest papers, a plain number (000109).
@@ -154,7 +158,9 @@ class Paper(BaseModel):
     @property
     def published_url(self) -> str | None:
         """The journal version, as a doi.org link built from the reported DOI."""
-        return f"https://doi.org/{self.published_doi}" if self.published_doi else None
+        if not self.published_doi or not JOURNAL_DOI_RE.match(self.published_doi):
+            return None  # an index written before the DOI was checked at read time: no link from it
+        return "https://doi.org/" + quote(self.published_doi, safe="/")
 
     @property
     def primary_category(self) -> str:

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from ingest.catalog import (
     Catalog,
@@ -451,12 +451,44 @@ def sample_run() -> SourceRun:
     return SourceRun(label="bundled sample", items=read_sample(), expected=_count_lines(SAMPLE_PATH))
 
 
-def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> SourceRun:
-    """A resumable arXiv API source: its offset is saved after each stored batch, cleared when done.
+class ResumableSource(Protocol):
+    """A paged API source that counts what it has yielded (`position`) and can start from a saved count."""
 
-    The saved offset is read when iteration starts, i.e. inside the ingest lock, so it is never stale.
+    position: int
+    resumed_from: int
+
+    def __iter__(self) -> Iterator[SourceItem]: ...
+
+
+def resumable_run(
+    source: ResumableSource, key: str, label: str, unit: str, catalog: Catalog, expected: int | None = None
+) -> SourceRun:
+    """A resumable API source: its position is saved under `key` after each stored batch, cleared when done.
+
+    The saved position is read when iteration starts, i.e. inside the ingest lock, so it is never stale.
     """
-    key = request.cursor_key()
+
+    def items() -> Iterator[SourceItem]:
+        source.position = source.resumed_from = catalog.get_cursor(key)
+        yield from source
+
+    def describe_resume() -> str | None:
+        if not source.resumed_from:
+            return None
+        return f"{label}: resumed at {unit} {source.resumed_from}, where an earlier run stopped"
+
+    return SourceRun(
+        label=label,
+        items=items(),
+        checkpoint=lambda: catalog.set_cursor(key, source.position),
+        finish=lambda: catalog.clear_cursor(key),
+        expected=expected,
+        describe_resume=describe_resume,
+    )
+
+
+def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> SourceRun:
+    """A resumable arXiv API source (its offset saved after each stored batch, cleared when done)."""
     source = ArxivSource(
         request,
         api_url=settings.arxiv_api_url,
@@ -467,30 +499,11 @@ def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> So
         timeout_seconds=settings.arxiv_timeout_seconds,
     )
     label = f"arXiv API ({request.search_query()})"
-
-    def items() -> Iterator[SourceItem]:
-        source.position = source.resumed_from = catalog.get_cursor(key)
-        yield from source
-
-    def describe_resume() -> str | None:
-        if not source.resumed_from:
-            return None
-        return f"{label}: resumed at result {source.resumed_from}, where an earlier run stopped"
-
-    return SourceRun(
-        label=label,
-        items=items(),
-        checkpoint=lambda: catalog.set_cursor(key, source.position),
-        finish=lambda: catalog.clear_cursor(key),
-        expected=request.max_results,
-        describe_resume=describe_resume,
-    )
+    return resumable_run(source, request.cursor_key(), label, "result", catalog, expected=request.max_results)
 
 
 def rxiv_run(request: RxivRequest, settings: Settings, catalog: Catalog) -> SourceRun:
-    """A resumable bioRxiv/medRxiv API source: its cursor is saved after each stored batch, cleared when done
-    (the same protocol as `arxiv_run`)."""
-    key = request.cursor_key()
+    """A resumable bioRxiv/medRxiv API source (cursor saved after each stored batch, cleared when done)."""
     source = RxivSource(
         request,
         api_url=settings.rxiv_api_url,
@@ -499,21 +512,4 @@ def rxiv_run(request: RxivRequest, settings: Settings, catalog: Catalog) -> Sour
         backoff_seconds=settings.rxiv_backoff_seconds,
         timeout_seconds=settings.rxiv_timeout_seconds,
     )
-    label = request.describe()
-
-    def items() -> Iterator[SourceItem]:
-        source.position = source.resumed_from = catalog.get_cursor(key)
-        yield from source
-
-    def describe_resume() -> str | None:
-        if not source.resumed_from:
-            return None
-        return f"{label}: resumed at record {source.resumed_from}, where an earlier run stopped"
-
-    return SourceRun(
-        label=label,
-        items=items(),
-        checkpoint=lambda: catalog.set_cursor(key, source.position),
-        finish=lambda: catalog.clear_cursor(key),
-        describe_resume=describe_resume,
-    )
+    return resumable_run(source, request.cursor_key(), request.describe(), "record", catalog)

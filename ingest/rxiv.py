@@ -8,24 +8,26 @@ A paper is keyed by its DOI (`10.1101/2026.05.27.728076`); its links are built f
 from __future__ import annotations
 
 import html
+import logging
 import re
 import unicodedata
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from ingest.normalize import (
-    MAX_ABSTRACT_CHARS,
-    MAX_TITLE_CHARS,
-    RecordError,
-    check_authors,
-    check_unicode,
-    clean_text,
-    guarded_text,
-    parse_date,
+from ingest.normalize import RecordError, clean_text, make_paper, parse_date
+from ingest.paper import (
+    JOURNAL_DOI_RE,
+    InvalidArxivId,
+    InvalidDoi,
+    Paper,
+    SourceName,
+    parse_arxiv_id,
+    parse_rxiv_doi,
 )
-from ingest.paper import InvalidArxivId, InvalidDoi, Paper, SourceName, parse_arxiv_id, parse_rxiv_doi
 from ingest.rxiv_subjects import subject_category
+
+log = logging.getLogger(__name__)
 
 # --- text quirks --------------------------------------------------------------------------------------
 
@@ -145,7 +147,6 @@ def rxiv_authors(raw: Any) -> list[str]:
 # --- records ------------------------------------------------------------------------------------------
 
 _SERVERS: dict[str, SourceName] = {"biorxiv": "biorxiv", "medrxiv": "medrxiv"}
-_PUBLISHED_DOI_RE = re.compile(r"^10\.\d{4,9}/[-._;()/:A-Za-z0-9<>\[\]]+$")
 
 
 def server_of(record: Mapping[str, Any], default: SourceName = "biorxiv") -> SourceName:
@@ -162,12 +163,17 @@ def server_of(record: Mapping[str, Any], default: SourceName = "biorxiv") -> Sou
     return default
 
 
-def published_doi(value: Any) -> str | None:
-    """The journal version's DOI from the API's `published` field ('NA' when unpublished)."""
+def published_doi(value: Any, where: str = "a record") -> str | None:
+    """The journal version's DOI from the API's `published` field ('NA' when unpublished). A value that is not
+    strictly a DOI is dropped with a note: the paper is kept, without a journal link."""
     text = str(value or "").strip()
     if text.lower().startswith("https://doi.org/"):
         text = text[len("https://doi.org/") :]
-    return text if _PUBLISHED_DOI_RE.match(text) else None
+    if JOURNAL_DOI_RE.match(text):
+        return text
+    if text and text.upper() != "NA":
+        log.warning("%s: dropped its journal DOI %r (not a DOI)", where, text[:120])
+    return None
 
 
 def _doi_of(record: Mapping[str, Any]) -> tuple[str, int | None]:
@@ -182,7 +188,8 @@ def _doi_of(record: Mapping[str, Any]) -> tuple[str, int | None]:
 
 def _version(value: Any) -> int | None:
     text = str(value or "").strip()
-    return int(text) if text.isdigit() and int(text) > 0 else None
+    # ASCII digits, bounded: int() refuses '²' and over 4300 digits; no preprint has ten thousand versions.
+    return int(text) if re.fullmatch(r"[0-9]{1,4}", text) and int(text) > 0 else None
 
 
 def _text(record: Mapping[str, Any], key: str, what: str) -> str:
@@ -193,47 +200,17 @@ def _text(record: Mapping[str, Any], key: str, what: str) -> str:
 
 
 def _make(
-    source: SourceName,
-    doi: str,
-    version: int | None,
-    title: str,
-    abstract: str,
-    *,
-    authors: list[str],
-    category: str,
-    posted: date | None,
-    journal_doi: str | None = None,
+    source: SourceName, doi: str, version: int | None, title: str, abstract: str, **fields: Any
 ) -> Paper:
-    check_authors(authors)
-    title = guarded_text(title, MAX_TITLE_CHARS, "title")
-    abstract = guarded_text(abstract, MAX_ABSTRACT_CHARS, "abstract")
-    clean_title, clean_abstract = clean_rxiv_text(title), clean_rxiv_text(abstract)
-    if not clean_title:
-        raise RecordError("missing title")
-    if not clean_abstract:
-        raise RecordError("missing abstract")
-    paper = Paper(
-        id=doi,
-        source=source,
-        version=version,
-        title=clean_title,
-        abstract=clean_abstract,
-        title_original=title,
-        abstract_original=abstract,
-        authors=authors,
-        categories=[subject_category(source, category)],
-        published=posted,
-        updated=posted,
-        doi=doi,
-        published_doi=journal_doi,
-    )
-    return check_unicode(paper)
+    """A bioRxiv/medRxiv paper: keyed (and DOI-ed) by its DOI, its own text quirks cleaned."""
+    return make_paper(doi, version, title, abstract, clean_rxiv_text, source=source, doi=doi, **fields)
 
 
 def from_api_record(record: Mapping[str, Any], server: SourceName | None = None) -> Paper:
     """One record of the API's `collection` (`details` endpoint): doi, version, date, category, published."""
     doi, doi_version = _doi_of(record)
     source = server or server_of(record)
+    posted = parse_date(record.get("date"))
     return _make(
         source,
         doi,
@@ -241,9 +218,10 @@ def from_api_record(record: Mapping[str, Any], server: SourceName | None = None)
         _text(record, "title", "title"),
         _text(record, "abstract", "abstract"),
         authors=rxiv_authors(record.get("authors")),
-        category=str(record.get("category") or ""),
-        posted=parse_date(record.get("date")),
-        journal_doi=published_doi(record.get("published")),
+        categories=[subject_category(source, str(record.get("category") or ""))],
+        published=posted,
+        updated=posted,
+        published_doi=published_doi(record.get("published"), doi),
     )
 
 
@@ -252,6 +230,7 @@ def from_daily_listing(record: Mapping[str, Any], listing_date: date | None) -> 
     `category` is a crawler's topic label, not the server's subject: the paper is filed under the server."""
     doi, version = _doi_of(record)
     source = server_of(record)
+    posted = parse_date(record.get("published") or record.get("date")) or listing_date
     return _make(
         source,
         doi,
@@ -259,8 +238,9 @@ def from_daily_listing(record: Mapping[str, Any], listing_date: date | None) -> 
         _text(record, "title", "title"),
         _text(record, "summary", "abstract"),
         authors=rxiv_authors(record.get("authors")),
-        category="",
-        posted=parse_date(record.get("published") or record.get("date")) or listing_date,
+        categories=[subject_category(source, "")],
+        published=posted,
+        updated=posted,
     )
 
 

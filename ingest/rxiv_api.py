@@ -17,11 +17,10 @@ from typing import Any
 
 import requests
 
-from ingest.normalize import RecordError
 from ingest.paper import SOURCE_LABELS, SourceName
 from ingest.rxiv import from_api_record
 from ingest.rxiv_subjects import api_subject
-from ingest.sources import Skipped, SourceError, SourceItem
+from ingest.sources import SourceError, SourceItem, record_item
 
 log = logging.getLogger(__name__)
 
@@ -108,10 +107,8 @@ class RxivSource:
             failures = 0
             for record in page.records:
                 self.position += 1
-                try:
-                    yield from_api_record(record, self.request.server)
-                except RecordError as err:
-                    yield Skipped(f"{self.request.describe()} record {self.position}", str(err))
+                where = f"{self.request.describe()} record {self.position}"
+                yield record_item(where, from_api_record, record, self.request.server)
             if not page.records or self.position >= page.total:
                 return
 

@@ -159,11 +159,19 @@ def _records_from_line(line: str, where: str, listing_date: date | None) -> Iter
 
 
 def _paper_or_skip(record: Any, where: str, listing_date: date | None) -> SourceItem:
+    return record_item(where, paper_from_record, record, listing_date)
+
+
+def record_item(where: str, build: Callable[..., Paper], *args: Any) -> SourceItem:
+    """The paper `build(*args)` makes of one record, or a `Skipped` saying why not. Any failure inside one
+    record (a record that is not an object, a number too long to read...) is that record's problem only."""
     try:
-        return paper_from_record(record, listing_date)
+        return build(*args)
     except RecordError as err:
         return Skipped(where, str(err))
-    except Exception as err:  # anything else inside one record is that record's problem only
+    except (KeyboardInterrupt, SystemExit, MemoryError):
+        raise
+    except Exception as err:
         log.warning("record %s: %r", where, err)
         return Skipped(where, f"unreadable record ({err.__class__.__name__}: {str(err)[:200]})")
 

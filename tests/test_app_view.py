@@ -494,3 +494,10 @@ def test_starters_come_from_the_most_frequent_title_topics() -> None:
     ]
     assert frequent_topics(titles, min_papers=2) == ["diffusion models", "graph neural"]
     assert frequent_topics(titles, min_papers=3) == ["diffusion models"]  # never a topic the index lacks
+
+
+def test_the_markdown_export_names_a_biorxiv_paper_by_its_doi_not_as_arxiv() -> None:
+    preprint = make_paper(id="10.1101/2026.05.27.728076", source="biorxiv", version=2, categories=[])
+    exported = view.export_markdown("Question", "Answer [1].", [(1, preprint), (2, make_paper())])
+    assert "bioRxiv doi:10.1101/2026.05.27.728076" in exported
+    assert "arXiv:10.1101" not in exported and "arXiv:2606.01234" in exported

@@ -352,3 +352,25 @@ def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
     assert any("incomplete" in n and "40-token length limit" in n for n in briefing.notices)
     assert "40-token length limit" in (briefing.to_dict()["incomplete"] or "")
     assert cited_numbers(sections_of(briefing.markdown)[LABELS[1]])
+
+
+def test_a_category_can_never_add_a_bibtex_field_or_a_markdown_link() -> None:
+    """Categories are checked at ingest, but an older index may hold anything: every output escapes them."""
+    from markdown_it import MarkdownIt
+
+    from assistant.compose.answer import Source
+    from assistant.compose.briefing import references_markdown
+    from assistant.search.retrieval import Hit
+
+    injected = Paper(
+        id="2606.00003",
+        title="Title",
+        abstract="a",
+        authors=["A. Author"],
+        categories=["cs.LG},howpublished={\\url{http://evil.example/x}"],
+    )
+    (entry,) = parse_bibtex(bibtex_entries([injected]))
+    assert "howpublished" not in entry and "evil.example" in entry["primaryclass"]
+    linked = injected.model_copy(update={"categories": ["x](//evil.example/y)"]})
+    rendered = MarkdownIt().render(references_markdown([Source(1, Hit(linked, 1.0, 1.0))]))
+    assert "evil.example" in rendered and 'href="//evil.example' not in rendered

@@ -18,8 +18,9 @@ from assistant.ui.cli import app
 from ingest.catalog import Catalog
 from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, IngestSummary, rxiv_run
-from ingest.rxiv_api import RxivRequest
+from ingest.rxiv_api import RxivRequest, RxivSource
 from ingest.settings import Settings
+from ingest.sources import Skipped
 
 CANCER = RxivRequest("biorxiv", date(2026, 9, 7), date(2026, 9, 9), "biorxiv:cancer-biology")
 AUGUST_TO_SEPTEMBER = RxivRequest("biorxiv", date(2026, 8, 1), date(2026, 9, 30))
@@ -159,3 +160,28 @@ def test_cli_ingests_medrxiv_by_date_and_biorxiv_by_subject(
     assert daily.exit_code == 0, daily.output
     assert len(standin.requests) == 1 and standin.requests[0].startswith("/details/biorxiv/")
     assert standin.requests[0].endswith("/0/json?category=cancer_biology")
+
+
+def test_one_odd_record_in_an_api_answer_is_skipped_and_the_rest_ingested() -> None:
+    """A record that is not an object, or whose version is 5000 digits, is that record's problem only."""
+    request = RxivRequest("biorxiv", date(2026, 1, 1), date(2026, 1, 2))
+    with RxivStandIn() as standin:
+        first, second, third = standin.records[:3]
+        odd = ["not", "an", "object"]
+        collection = [first, odd, dict(second, version="9" * 5000), third]
+        header = {"status": "ok", "cursor": 0, "count": len(collection), "total": str(len(collection))}
+        standin.complete["/details/biorxiv/2026-01-01/2026-01-02/0/json"] = {
+            "messages": [header],
+            "collection": collection,
+        }
+        source = RxivSource(request, api_url=standin.url, delay_seconds=0, retries=0, backoff_seconds=0)
+        items = list(source)
+    kinds = [type(item).__name__ for item in items]
+    assert kinds == ["Paper", "Skipped", "Paper", "Paper"]
+    skipped = items[1]
+    assert isinstance(skipped, Skipped) and skipped.where.endswith("record 2")
+    assert [item.id for item in items if not isinstance(item, Skipped)] == [
+        first["doi"],
+        second["doi"],
+        third["doi"],
+    ]

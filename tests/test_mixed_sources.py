@@ -169,3 +169,19 @@ def test_search_cli_shows_one_work_with_both_links_and_names_bad_sources(
     assert {top["id"], top["also"][0]["id"]} == {TWIN_ID, record["doi"]}
     bad = runner.invoke(app, ["search", "proteins", "--source", "chemrxiv"])
     assert bad.exit_code != 0 and "unknown source 'chemrxiv'" in bad.output
+
+
+@pytest.mark.parametrize("titles", [("∑∑∑", "★"), ("Reply", "reply."), ("", "")])
+def test_titles_folding_to_nothing_or_almost_nothing_never_make_two_works_one(
+    titles: tuple[str, str],
+) -> None:
+    from assistant.search.same_work import same_work
+    from ingest.paper import Paper
+
+    on_arxiv = Paper(id="2606.00005", title=titles[0], abstract="a", authors=["Ada Smith"])
+    on_biorxiv = Paper(
+        id="10.1101/2026.05.27.728076", source="biorxiv", title=titles[1], abstract="b", authors=["Bo Smith"]
+    )
+    assert not same_work(on_arxiv, on_biorxiv)
+    retitled = on_biorxiv.model_copy(update={"title": "Sparse attention, for long documents"})
+    assert same_work(on_arxiv.model_copy(update={"title": "Sparse Attention for Long Documents"}), retitled)

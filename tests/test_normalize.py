@@ -232,3 +232,23 @@ def test_api_result_uses_its_primary_category_and_dates():
     assert paper.categories == ["cs.SE", "cs.LG"]
     assert (paper.published, paper.updated) == (date(2022, 2, 24), date(2022, 3, 1))
     assert paper.title == "Testing Deep Learning Models"
+
+
+def test_tokens_that_are_not_category_codes_are_dropped_and_the_paper_kept() -> None:
+    """A category ends up in Markdown, BibTeX and Rich markup: only category codes get that far."""
+    from ingest.normalize import from_json_record
+
+    assert normalize_categories(
+        "cs.LG x](//evil.example/y) cond-mat.stat-mech [link=http://evil.example/x]cs.LG[/link] hep-th "
+        "biorxiv:cancer-biology cs.LG},howpublished={\\url{http://evil.example/x}",
+        primary="<b>",
+    ) == ["cs.LG", "cond-mat.stat-mech", "hep-th", "biorxiv:cancer-biology"]
+    record = {
+        "id": "2606.01234",
+        "title": "A title",
+        "abstract": "An abstract.",
+        "authors": "A. Author",
+        "categories": "x](//evil.example/y)",
+    }
+    paper = from_json_record(record)
+    assert paper.id == "2606.01234" and paper.categories == []  # kept, with no category rather than a bad one

@@ -8,7 +8,9 @@ import json
 import re
 import shutil
 import xml.etree.ElementTree as ET
+from datetime import date
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pytest
@@ -139,3 +141,43 @@ def test_exported_briefings_reference_their_pictures(
     assert result.exit_code == 0, result.stderr
     assert re.findall(r"!\[[^\]]*\]\(([^)]+)\)", out.read_text(encoding="utf-8")) == ["brief-map.svg"]
     assert (tmp_path / "brief-map.svg").stat().st_size > 1000
+    # The same export again replaces its own pictures; a file of that name that is not ours stops it.
+    assert CliRunner().invoke(app, ["brief", QUERY, "--field", "cs.CL", "--out", str(out)]).exit_code == 0
+    mine = tmp_path / "notes-map.svg"
+    mine.write_text("<svg>my own drawing</svg>", encoding="utf-8")
+    result = CliRunner().invoke(
+        app, ["brief", QUERY, "--field", "cs.CL", "--out", str(tmp_path / "notes.md")]
+    )
+    assert result.exit_code == 2 and "notes-map.svg exists" in " ".join(result.stderr.split())
+    assert mine.read_text(encoding="utf-8") == "<svg>my own drawing</svg>"
+    assert not (tmp_path / "notes.md").exists()
+
+
+def test_pictures_never_overwrite_a_file_they_did_not_write(tmp_path: Path) -> None:
+    counts = charts.DailyCounts("T", [date(2026, 6, 4), date(2026, 6, 5)], [3, 1])
+    no_retriever = cast(Retriever, None)  # only the field map (no briefing here) needs it
+    out = tmp_path / "today.md"
+    picture = tmp_path / "today-radar.svg"
+    picture.write_text("holiday photo", encoding="utf-8")
+    with pytest.raises(charts.ExportError, match=r"today-radar\.svg exists"):
+        charts.export_pictures(out, None, no_retriever, counts)
+    assert picture.read_text(encoding="utf-8") == "holiday photo"
+    picture.unlink()
+    assert "today-radar.svg" in charts.export_pictures(out, None, no_retriever, counts)
+    first = picture.read_text(encoding="utf-8")
+    charts.export_pictures(out, None, no_retriever, counts)  # ours, for the same export: replaced
+    assert picture.read_text(encoding="utf-8") == first
+    ET.parse(picture)  # the mark line keeps the picture a valid SVG document
+    with pytest.raises(charts.ExportError):  # ours, but for another export of the same stem elsewhere
+        charts.export_pictures(tmp_path / "today.markdown", None, no_retriever, counts)
+
+
+def test_control_characters_do_not_break_the_svg_pictures() -> None:
+    title = "Agents \x1b[31mred\x00 \x0b"
+    chart = charts.radar_svg(charts.DailyCounts(title, [date(2026, 6, 4)], [2]))
+    points = [charts.MapPoint(1, "2606.00001", title, "cs.AI", True, 0.0, 1.0)]
+    points.append(charts.MapPoint(2, "2606.00002", "Plain", "cs.CL", False, 1.0, 0.0))
+    field_map = charts.field_map_svg(charts.FieldMap(title, ["cs.AI", "cs.CL"], points))
+    for text in (chart, field_map):
+        root = ET.fromstring(text)  # well-formed
+        assert any("Agents [31mred" in (t.text or "") for t in root.iter(f"{SVG}text"))

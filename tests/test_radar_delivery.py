@@ -14,7 +14,9 @@ import json
 import re
 import shutil
 import socket
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from datetime import date
 from email.message import Message
 from html.parser import HTMLParser
 from http.server import BaseHTTPRequestHandler
@@ -30,10 +32,11 @@ from local_server import LocalHTTPServer
 from typer.testing import CliRunner
 
 from assistant.radar import delivery
-from assistant.radar.service import Radar
-from assistant.search.retrieval import Retriever
+from assistant.radar.service import Radar, Topic
+from assistant.search.retrieval import Hit, Retriever
 from assistant.ui.cli import app
 from ingest.embedding import Embedder
+from ingest.paper import Paper
 from ingest.pipeline import Ingestor, file_runs
 from ingest.settings import Settings
 
@@ -355,7 +358,7 @@ def test_app_serves_the_feed_by_token_and_by_name_behind_login(
 
     from assistant.ui.feed_routes import _holds_catch_all, add_feed_routes
 
-    settings = make_settings(home)
+    settings = make_settings(home).model_copy(update={"public_url": "https://hub.lab.test/"})
     radar = Radar(settings, Retriever(settings, embedder=embedder))
     add_feed_routes(lambda: radar)
     routes = server.router.routes
@@ -369,6 +372,20 @@ def test_app_serves_the_feed_by_token_and_by_name_behind_login(
     assert response.status_code == 200 and response.headers["content-type"].startswith("application/atom+xml")
     parsed = feedparser.parse(response.text)
     assert not parsed.bozo and len(parsed.entries) == len(expected_matches(home, embedder))
+    # The self link is on the configured public address, whatever Host header the request carries.
+    for host in ("evil.example", "127.0.0.1:8000"):
+        body = client.get(delivery.feed_path(token), headers={"Host": host}).text
+        assert "evil.example" not in body
+        assert [link.href for link in feedparser.parse(body).feed.links if link.rel == "self"] == [
+            f"https://hub.lab.test/radar/feeds/{token}.atom"
+        ]
+    named = feedparser.parse(
+        client.get("/radar/topics/LLM agents.atom", headers={"Host": "evil.example"}).text
+    )
+    assert [link.href for link in named.feed.links if link.rel == "self"] == [
+        "https://hub.lab.test/radar/topics/LLM%20agents.atom"
+    ]
+    assert delivery.public_url(make_settings(home), "/x") == "http://127.0.0.1:8000/x"  # the default
     assert client.get("/radar/feeds/not-a-token.atom").status_code == 404
     assert client.get("/radar/topics/LLM agents.atom").status_code == 200  # no login configured
     # With login on, the by-name feed wants a session; the token URL still works for feed readers.
@@ -460,3 +477,166 @@ def test_smtp_over_tls_with_login(security: str, tmp_path: Path, monkeypatch: py
         assert len(inbox.messages) == 1
     finally:
         controller.stop()
+
+
+# --- review fixes: hostile characters and text, stable ids, the self link, where `send` goes -------------
+
+
+def _paper(pid: str, title: str, **extra: Any) -> Paper:
+    return Paper(
+        id=pid,
+        title=title,
+        abstract="We study agents. See evil.ru/x and file:///etc/passwd for nothing.",
+        authors=["Ada \x1bLovelace"],
+        categories=["cs.AI"],
+        published=date(2026, 6, 4),
+        **extra,
+    )
+
+
+def _topic() -> Topic:
+    return Topic(TOPIC, QUERY, [], [], 0.0, None)
+
+
+def test_control_characters_in_paper_text_do_not_break_the_feed() -> None:
+    """One \\x1b or \\x00 in a title used to make the whole document not well-formed."""
+    papers = [_paper("2606.00001", "Agents \x1b[31mred\x00 and \x0bmore"), _paper("2606.00002", "Plain")]
+    text = delivery.atom_feed(_topic(), [Hit(p, 1.0, 1.0) for p in papers])
+    ET.fromstring(text)  # well-formed
+    parsed = feedparser.parse(text)
+    assert not parsed.bozo, parsed.get("bozo_exception")
+    assert [e.title for e in parsed.entries] == ["Agents [31mred and more", "Plain"]
+    assert parsed.entries[0].authors[0]["name"] == "Ada Lovelace"
+
+
+def test_rxiv_entry_ids_stay_the_same_across_versions() -> None:
+    doi = "10.1101/2026.05.27.728076"
+    ids = [
+        delivery.entry_id(Paper(id=doi, source="biorxiv", version=v, title="T", abstract="A")) for v in (1, 2)
+    ]
+    assert ids == [f"urn:doi:{doi}"] * 2
+    arxiv = Paper(id="2606.04730", version=3, title="T", abstract="A")
+    assert delivery.entry_id(arxiv) == "https://arxiv.org/abs/2606.04730"  # unchanged for arXiv
+    feed = feedparser.parse(
+        delivery.atom_feed(
+            _topic(), [Hit(Paper(id=doi, source="medrxiv", version=4, title="T", abstract="A"), 1, 1)]
+        )
+    )
+    assert feed.entries[0].id == f"urn:doi:{doi}" and feed.entries[0].link.endswith("v4")
+
+
+def test_every_url_shape_in_paper_and_model_text_is_defanged() -> None:
+    hostile = [
+        "http://evil.example/fence",
+        "evil.ru/x",
+        "evil.example/y",
+        "file:///etc/passwd",
+        "ftp://files.evil.ru/a",
+        "javascript:alert(1)",
+        "data:text/html,boom",
+        "mailto:someone@evil.ru",
+    ]
+    for text in hostile:
+        for shown in (delivery.unlinkable(text), delivery.slack_text(text), delivery.html_text(text)):
+            assert not re.search(r"[a-z0-9]\.(ru|example)\b", shown), shown
+            assert not re.search(r"(?i)\b(https?|file|ftp|javascript|data|mailto):", shown), shown
+    assert delivery.unlinkable("data: we collect e.g. 3.5 samples") == "data: we collect e.g. 3.5 samples"
+    own = "https://arxiv.org/abs/2606.04730"
+    markdown = (
+        f"Agents [1]({own}).\n\n```\nhttp://evil.example/fence\nevil.ru/x\n```\n\n"
+        "    http://evil.example/indent file:///etc/passwd\n\n"
+        "Inline `evil.ru/y` and [x](file:///etc/passwd) and evil.example/z.\n"
+    )
+    rendered = delivery.safe_markdown_html(markdown, {own})
+    links = Links()
+    links.feed(rendered)
+    assert links.hrefs == [own]  # our id-built link intact, nothing else
+    assert "evil.example/" not in rendered and "evil.ru/" not in rendered and "file:/" not in rendered
+    assert "http[:]//evil[.]example/fence" in rendered  # the code is still shown, defanged
+    text = delivery.defang_except(markdown, {own})
+    assert own in text and "evil.ru/" not in text and "evil.example/" not in text and "file:/" not in text
+
+
+def test_send_uses_the_configured_channels_only_when_no_option_is_given(
+    home: Path,
+    use_home,  # type: ignore[no-untyped-def]
+    shared_model: Embedder,
+    smtp_server: tuple[Inbox, int],
+    hook_server: LocalHTTPServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    inbox, port = smtp_server
+    url = hook_server.origin + "/hooks/default"
+    smtp_env(monkeypatch, port)
+    monkeypatch.setenv("ACADEMICHUB_RADAR_MAIL_TO", "team@lab.test")
+    monkeypatch.setenv("ACADEMICHUB_RADAR_WEBHOOK_URL", url)
+    use_home(home)
+    code, out, err = run_cli(["radar", "send", TOPIC, "--to", "me@lab.test", "--json"])
+    assert code == 0, err
+    assert [d["channel"] for d in json.loads(out)["deliveries"]] == ["mailto:me@lab.test"]
+    assert [rcpts for _, rcpts, _ in inbox.messages] == [["me@lab.test"]] and Hook.posts == []
+    code, out, err = run_cli(
+        ["radar", "send", TOPIC, "--webhook", hook_server.origin + "/hooks/mine", "--json"]
+    )
+    assert code == 0, err
+    assert [p["path"] for p in Hook.posts] == ["/hooks/mine"] and len(inbox.messages) == 1
+    # Neither option: both configured defaults.
+    code, out, err = run_cli(["radar", "send", TOPIC, "--json"])
+    assert code == 0, err
+    channels = [d["channel"] for d in json.loads(out)["deliveries"]]
+    assert channels == ["mailto:team@lab.test", delivery.webhook_channel(url)]
+    assert [p["path"] for p in Hook.posts] == ["/hooks/mine", "/hooks/default"]
+    assert [rcpts for _, rcpts, _ in inbox.messages] == [["me@lab.test"], ["team@lab.test"]]
+
+
+@pytest.mark.slow
+def test_failed_and_capped_digests_lose_no_papers_when_the_next_ingest_lands(
+    home: Path,
+    use_home,  # type: ignore[no-untyped-def]
+    shared_model: Embedder,
+    smtp_server: tuple[Inbox, int],
+    monkeypatch: pytest.MonkeyPatch,
+    day_files: dict[str, Path],
+) -> None:
+    """The cron line `ingest --daily && radar send`: day 1's digest fails (server down), day 2 lands; and a
+    digest capped by --max leaves the rest for the next run, across an ingest."""
+    _, port = smtp_server
+    day1 = expected_matches(home, shared_model)
+    assert len(day1) > 3
+    smtp_env(monkeypatch, free_port())  # nobody listening
+    settings = use_home(home)
+    code, _, err = run_cli(["radar", "send", TOPIC, "--to", "a@lab.test"])
+    assert code == 2 and "cannot reach" in err
+    # The cron's other channel: a capped digest on day 1 (3 of the matches).
+    smtp_env(monkeypatch, port)
+    use_home(home)
+    code, out, err = run_cli(["radar", "send", TOPIC, "--to", "b@lab.test", "--max", "3", "--json"])
+    assert code == 0, err
+    [capped] = json.loads(out)["deliveries"]
+    sent_b = list(capped["papers"])
+    assert len(sent_b) == 3
+    radar = Radar(settings, Retriever(settings, embedder=shared_model))
+    assert radar.store.get_topic(radar.topic_id(TOPIC)).window is None  # a cron send opens no radar visit
+
+    ingest(settings, shared_model, day_files[DAY2])
+    both_days = expected_matches(home, shared_model)
+    assert set(day1) < set(both_days)
+    use_home(home)
+    code, out, err = run_cli(["radar", "send", TOPIC, "--to", "a@lab.test", "--max", "100", "--json"])
+    assert code == 0, err
+    [first] = json.loads(out)["deliveries"]
+    assert sorted(first["papers"]) == sorted(both_days)  # day 1's papers were not lost
+    for _ in range(len(both_days)):
+        code, out, err = run_cli(["radar", "send", TOPIC, "--to", "b@lab.test", "--max", "3", "--json"])
+        assert code == 0, err
+        [result] = json.loads(out)["deliveries"]
+        if not result["sent"]:
+            break
+        assert len(result["papers"]) <= 3
+        sent_b += result["papers"]
+    assert "nothing new" in result["message"]
+    assert sorted(sent_b) == sorted(both_days)  # every match once, none lost past --max
+    code, out, _ = run_cli(["radar", "send", TOPIC, "--to", "a@lab.test", "--json"])
+    assert json.loads(out)["deliveries"][0]["papers"] == []
+    # What was sent counts as seen: the interactive feed does not show it again.
+    assert Radar(settings, Retriever(settings, embedder=shared_model)).feed(TOPIC).items == []

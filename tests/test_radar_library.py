@@ -161,3 +161,55 @@ def _closeness(radar: Radar, ids: set[str]) -> dict[str, float]:
     hits = library_matches(radar, radar.topic_id("agents"), radar.get_topic("agents"), ids)
     assert hits is not None
     return {hit.paper.id: hit.relevance for hit in hits}
+
+
+def test_a_bad_author_leaves_no_half_made_library_topic(home: Path, use_home, shared_model: Embedder) -> None:  # type: ignore[no-untyped-def]
+    use_home(home)
+    library = str(LIBRARY / "agents.ris")
+    code, _, err = run_cli(
+        ["radar", "add", "mine", "--from-library", library, "--author", "Ada Lovelace", "-a", " "]
+    )
+    assert code == 2 and "author name is empty" in err
+    code, out, _ = run_cli(["radar", "list", "--json"])
+    assert (
+        code == 0 and json.loads(out)["topics"] == []
+    )  # nothing stored: the same command can simply be rerun
+    code, out, err = run_cli(
+        ["radar", "add", "mine", "--from-library", library, "--author", "Ada Lovelace", "--json"]
+    )
+    assert code == 0, err
+    code, out, _ = run_cli(["radar", "list", "--json"])
+    [topic] = json.loads(out)["topics"]
+    assert topic["name"] == "mine" and topic["authors"] == ["Ada Lovelace"]
+
+
+def test_a_library_entry_with_a_biorxiv_doi_is_found_by_it(
+    tmp_path: Path, home: Path, embedder: Embedder
+) -> None:
+    """The index keys bioRxiv/medRxiv papers by DOI: a library entry carrying one (any case, with a version
+    or a doi.org prefix) anchors the topic even when its title was retyped."""
+    from assistant.radar.library import match_entries
+
+    record = json.loads(
+        (DATA_DIR / "biorxiv" / "api" / "biorxiv_details_2026-08-01_2026-08-05_trimmed.json").read_text()
+    )["body"]["collection"][0]
+    settings = make_settings(home)
+    ingestor = Ingestor(settings, embedder=embedder)
+    try:
+        ingestor.run(file_runs([write_jsonl(tmp_path / "rxiv.jsonl", [record])]))
+    finally:
+        ingestor.close()
+    library = [
+        {
+            "id": "a",
+            "type": "article",
+            "title": "A retyped title",
+            "DOI": f"https://doi.org/{record['doi']}v1",
+        },
+        {"id": "b", "type": "article", "title": "Another paper", "DOI": "10.1101/2026.01.01.999999"},
+    ]
+    path = tmp_path / "library.json"
+    path.write_text(json.dumps(library), encoding="utf-8")
+    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    matches = match_entries(radar, read_library(path)[1])
+    assert [(m.paper_id, m.matched_by) for m in matches] == [(record["doi"].lower(), "DOI"), (None, None)]

@@ -148,3 +148,44 @@ def test_every_real_daily_listing_reads_with_readable_text() -> None:
         assert "{beta}" not in paper.abstract and "&gt;" not in paper.abstract and "  " not in paper.abstract
         assert paper.abstract_original  # the original is kept, as for arXiv
         assert all(unicodedata.is_normalized("NFC", a) and "," not in a for a in paper.authors)
+
+
+# --- hostile or odd API values (reviewer's findings H1, M2) ---------------------------------------------
+
+
+def test_a_journal_doi_that_could_close_a_link_is_dropped_and_never_becomes_a_link() -> None:
+    from markdown_it import MarkdownIt
+
+    from assistant.ui.chat_view import paper_links
+
+    record = dict(api_records("biorxiv_details_2026-08-01_2026-08-05_trimmed.json")[0])
+    record["published"] = "10.1234/x)[here](//evil.example/a"
+    paper = from_api_record(record)
+    assert paper.published_doi is None and paper.published_url is None  # the paper is kept, without it
+    assert "evil.example" not in MarkdownIt().render(paper_links(paper))
+    # An index written before the check: the stored value still never makes a link.
+    old = paper.model_copy(update={"published_doi": "10.1234/x)[here](//evil.example/a"})
+    assert old.published_url is None and "evil.example" not in MarkdownIt().render(paper_links(old))
+    # A real journal DOI keeps its link; the URL is built with the DOI percent-quoted.
+    record["published"] = "10.1016/j.cell.2026.01.002;x:y"
+    assert from_api_record(record).published_url == "https://doi.org/10.1016/j.cell.2026.01.002%3Bx%3Ay"
+
+
+@pytest.mark.parametrize("version", ["9" * 5000, "²", "0"])
+def test_an_absurd_version_number_is_ignored_not_a_crash(version: str) -> None:
+    record = dict(api_records("biorxiv_details_2026-08-01_2026-08-05_trimmed.json")[0])
+    record["version"] = version
+    assert from_api_record(record).version is None
+
+
+def test_a_bad_middle_line_of_an_api_layout_file_is_skipped_and_the_others_are_kept(tmp_path: Path) -> None:
+    first, _, third = api_records("biorxiv_details_2026-08-01_2026-08-05_trimmed.json")[:3]
+    bad = dict(first, doi="10.64898/2026.07.31.000001", version="9" * 5000, authors=None)
+    path = tmp_path / "rxiv.jsonl"
+    deep = "[" * 100_000 + "]" * 100_000  # deeper than the JSON parser goes
+    path.write_text(json.dumps(first) + "\n" + deep + "\n" + json.dumps(third) + "\n", encoding="utf-8")
+    items = list(read_jsonl(path))
+    assert [type(i).__name__ for i in items] == ["Paper", "Skipped", "Paper"]
+    assert isinstance(items[1], Skipped) and items[1].where == "rxiv.jsonl:2"
+    write_jsonl(path, [first, bad, third])
+    assert [type(i).__name__ for i in read_jsonl(path)] == ["Paper", "Paper", "Paper"]

@@ -157,3 +157,26 @@ def test_console_script_answers_a_queries_file_end_to_end(small_index, tmp_path)
     lines = json_lines(done.stdout)
     assert [line["query"] for line in lines] == ["speech synthesis", "robot grasping", "protein structure"]
     assert all(len(line["results"]) == 3 for line in lines)
+
+
+def test_a_category_in_rich_markup_is_shown_as_text_never_as_a_terminal_link() -> None:
+    """An older index may hold any category text: the CLI's sources and radar cards print it literally."""
+    from assistant.compose.answer import Source
+    from assistant.radar.service import FeedBatch
+    from assistant.radar.store import Topic
+    from assistant.search.retrieval import Hit
+    from assistant.ui.cli.answer_cmd import _print_sources
+    from assistant.ui.cli.common import console
+    from assistant.ui.cli.radar_cmd import print_feed
+    from ingest.paper import Paper
+
+    category = "[link=http://evil.example/x]cs.LG[/link]"
+    paper = Paper(id="2606.00004", title="Title", abstract="a", authors=["A. Author"], categories=[category])
+    hit = Hit(paper, 1.0, 0.9)
+    topic = Topic(name="t", query="q", fields=[], authors=[], created_at=0.0, last_visit=None)
+    batch = FeedBatch(topic, [hit], None, 1, 0, True, None)
+    with console.capture() as captured:
+        _print_sources([Source(1, hit)])
+        print_feed(batch)
+    shown = captured.get().replace("\n", "").replace("│", "").replace(" ", "")
+    assert shown.count(category) == 2

@@ -899,7 +899,7 @@ def bibtex_entries(papers: Sequence[Paper]) -> str:
             ("year", str(paper.year or "")),
             ("eprint", paper.id),
             ("archivePrefix", "arXiv"),
-            ("primaryClass", paper.primary_category),
+            ("primaryClass", bibtex_escape(paper.primary_category)),
             ("url", paper.abs_url),
         ]
         if paper.doi:

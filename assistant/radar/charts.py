@@ -19,7 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.radar.xmltext import xml_safe
 from assistant.search.retrieval import Retriever, make_filter
+from ingest.errors import UserFacingError
 from ingest.fields import label
 
 if TYPE_CHECKING:
@@ -277,7 +279,7 @@ def field_map_svg(data: FieldMap, width: int = 820, height: int = 460) -> str:
     for p in data.points:
         colour = _colour(data.fields, p.field)
         x, y = sx(p.x), sy(p.y)
-        tip = f"<title>[{p.number}] {html.escape(p.title)}{' · bridge' if p.bridge else ''}</title>"
+        tip = f"<title>[{p.number}] {html.escape(xml_safe(p.title))}{' · bridge' if p.bridge else ''}</title>"
         if p.bridge:
             r = 9
             shape = (
@@ -315,28 +317,63 @@ def _svg_open(width: int, height: int) -> str:
 def _svg_text(x: float, y: float, text: str, size: int, anchor: str = "start") -> str:
     return (
         f'<text x="{x:.1f}" y="{y:.1f}" font-size="{size}" text-anchor="{anchor}" fill="#222">'
-        f"{html.escape(text)}</text>"
+        f"{html.escape(xml_safe(text))}</text>"
     )
+
+
+class ExportError(UserFacingError, ValueError):
+    """A picture file beside a Markdown export exists and is not one we wrote for that export."""
+
+    heading = "Will not overwrite"
+
+
+def _export_mark(out: Path) -> str:
+    """The first line of every picture we write beside `out`: a later export to the same Markdown file may
+    replace it; any other file of that name is the user's and is left alone."""
+    return f"<!-- written by AcademicHub for {html.escape(out.name).replace('--', '- -')} -->"
+
+
+def _claim(out: Path, path: Path) -> None:
+    if not path.exists():
+        return
+    try:
+        with path.open(encoding="utf-8", errors="replace") as existing:
+            first = existing.readline().rstrip("\n")
+    except OSError:
+        first = ""
+    if first != _export_mark(out):
+        raise ExportError(
+            f"{path} exists and is not a picture AcademicHub wrote for {out.name}; "
+            "move it away or pick another --out name"
+        )
 
 
 def export_pictures(
     out: Path, briefing: Briefing | None, retriever: Retriever, counts: DailyCounts | None = None
 ) -> str:
     """Write the pictures beside a Markdown export (`brief.md` -> `brief-map.svg`, `brief-radar.svg`) and
-    return the Markdown that shows them (image paths relative to the Markdown file)."""
+    return the Markdown that shows them (image paths relative to the Markdown file).
+
+    A picture file of that name that we did not write for this same export is never overwritten: the export
+    stops with an `ExportError` before writing anything."""
+    chart = counts is not None and bool(counts.days)
+    drawn = briefing is not None and bool(briefing.sources)
+    radar_path, map_path = out.with_name(f"{out.stem}-radar.svg"), out.with_name(f"{out.stem}-map.svg")
+    for path in ([radar_path] if chart else []) + ([map_path] if drawn else []):
+        _claim(out, path)
+    mark = _export_mark(out) + "\n"
     sections = []
-    if counts is not None and counts.days:
-        path = out.with_name(f"{out.stem}-radar.svg")
-        path.write_text(radar_svg(counts), encoding="utf-8")
+    if counts is not None and chart:
+        radar_path.write_text(mark + radar_svg(counts), encoding="utf-8")
         sections.append(
-            f"## Radar\n\n![Matching papers per listing day for {_alt(counts.topic)}]({path.name})\n"
+            f"## Radar\n\n![Matching papers per listing day for {_alt(counts.topic)}]({radar_path.name})\n"
         )
-    if briefing is not None and briefing.sources:
+    if briefing is not None and drawn:
         data = field_map(briefing, retriever)
-        path = out.with_name(f"{out.stem}-map.svg")
-        path.write_text(field_map_svg(data), encoding="utf-8")
+        map_path.write_text(mark + field_map_svg(data), encoding="utf-8")
         sections.append(
-            f"## Field map\n\n![The briefing's papers by field; diamonds are bridge papers]({path.name})\n\n"
+            "## Field map\n\n"
+            f"![The briefing's papers by field; diamonds are bridge papers]({map_path.name})\n\n"
             "Papers as points from their abstract vectors (first two principal components), coloured by "
             "field; hover a point for its citation number and title.\n"
         )

@@ -7,13 +7,16 @@ inside them into a link (`unlinkable`). The only links are the ones built from a
 Delivery state (tables of `RadarStore` in state.sqlite3):
 * `radar_feed_tokens`: the per-topic secret that makes a topic's feed URL (`/radar/feeds/TOKEN.atom`).
 * `radar_deliveries`: which papers went to which channel (`mailto:` recipients, `webhook:` hash of the URL).
-  A digest carries the current window's feed papers that channel has not had; after a successful send they
-  are recorded and marked seen in the radar (the reader has been shown them). A failed send records nothing,
-  so the next run sends the same papers; a second run on the same day finds nothing new and sends nothing.
+* `radar_delivery_cursors`: per channel, the ingest time by which every match has gone there.
+  A digest carries the topic's matches ingested since the channel's cursor that it has not had
+  (`digest_candidates`; chosen per channel, never from the radar's visit window, so a failed or capped send
+  loses nothing when the next ingest lands). After a successful send they are recorded and count as seen
+  (later radar windows leave them out). A failed send records nothing, so the next run sends the same papers
+  (and the newer ones); a second run on the same day finds nothing new and sends nothing.
 
 The Atom feed is a pull: it never opens a visit or marks anything seen. It lists the topic's matches among
 the papers of the last `FEED_DAYS` listing days, newest first, each entry keyed by its arXiv abstract URL
-(stable across versions and days, so a reader never shows a paper twice).
+or `urn:doi:` for bioRxiv/medRxiv (stable across versions and days, so a reader never shows a paper twice).
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import httpx
 from markdown_it import MarkdownIt
@@ -41,6 +44,9 @@ from markdown_it.token import Token
 
 from assistant.compose.extractive import is_quotable, split_sentences
 from assistant.radar.service import NothingNewError, Radar, RadarError, Topic
+from assistant.radar.store import Window
+from assistant.radar.windows import BACKFILL_SLACK_DAYS, window_paper_ids
+from assistant.radar.xmltext import xml_safe
 from assistant.search.retrieval import Hit, make_filter
 from ingest.catalog import fold
 from ingest.paper import Paper
@@ -63,8 +69,11 @@ class DeliveryError(RadarError):
 
 # --- display-safe text ------------------------------------------------------------------------------------
 
-_SCHEME = re.compile(r"(?i)\b(https?|ftp|mailto)(:/*)")
-_DOMAIN_DOT = re.compile(r"(?i)(?<=[a-z0-9])\.(?=(?:com|org|net|io|ai|dev|edu|gov|co|ly|me|info|app)\b)")
+# Schemes a client may turn into a link or a fetch, when something follows the colon ("data: we" is prose).
+_SCHEME = re.compile(r"(?i)\b(https?|s?ftp|file|mailto|data|javascript|vbscript|tel|sms|ssh|git)(:/*)(?=\S)")
+# Any `host.tld` shape: a dot between a letter/digit and a label that starts with a letter and ends the word
+# (`evil.ru/x`, `evil.example/y`, `x.org`); clients link new TLDs too, so this is a shape, not a list.
+_DOMAIN_DOT = re.compile(r"(?i)(?<=[a-z0-9])\.(?=[a-z][a-z0-9-]{1,62}\b)")
 _WWW = re.compile(r"(?i)\bwww\.")
 _AT = re.compile(r"(?<=\w)@(?=\w)")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
@@ -79,8 +88,8 @@ def defang(text: str) -> str:
 
 
 def unlinkable(text: str) -> str:
-    """Paper text as plain words on one line that no client auto-links."""
-    return defang(" ".join((text or "").split()))
+    """Paper text as plain words on one line that no client auto-links (and that XML may carry)."""
+    return defang(" ".join(xml_safe(text).split()))
 
 
 def id_links(papers: Sequence[Paper]) -> set[str]:
@@ -148,12 +157,13 @@ def feed_path(token: str) -> str:
     return f"/radar/feeds/{token}.atom"
 
 
-def _delivered(radar: Radar, topic_id: int, channel: str) -> set[str]:
-    return radar.store.delivered(topic_id, channel)
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 
 
-def _record(radar: Radar, topic_id: int, channel: str, paper_ids: Sequence[str]) -> None:
-    radar.store.record_delivery(topic_id, channel, paper_ids, time.time())
+def public_url(settings: Settings, path: str) -> str:
+    """An address on the app as readers reach it: ACADEMICHUB_PUBLIC_URL (never a request's Host header,
+    which any client sets, so a feed's self link cannot point elsewhere with the secret token in it)."""
+    return (settings.public_url.strip() or DEFAULT_PUBLIC_URL).rstrip("/") + path
 
 
 # --- Atom ---------------------------------------------------------------------------------------------------
@@ -177,7 +187,8 @@ def _atom_time(day: date | None) -> str:
 
 
 def atom_feed(topic: Topic, hits: Sequence[Hit], self_url: str | None = None) -> str:
-    """A valid Atom 1.0 document for the topic's entries. Entry ids are the papers' abstract URLs."""
+    """A valid Atom 1.0 document for the topic's entries (ids: `entry_id`). Characters XML forbids are
+    dropped from paper text, so one bad title cannot break the feed."""
     ET.register_namespace("", ATOM_NS)
 
     def sub(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
@@ -188,8 +199,8 @@ def atom_feed(topic: Topic, hits: Sequence[Hit], self_url: str | None = None) ->
 
     feed = ET.Element(f"{{{ATOM_NS}}}feed")
     sub(feed, "id", f"urn:uuid:{uuid.uuid5(uuid.NAMESPACE_URL, 'academichub:radar:' + fold(topic.name))}")
-    sub(feed, "title", f"AcademicHub radar: {topic.name}")
-    sub(feed, "subtitle", f"New papers on {topic.query}"[:300])
+    sub(feed, "title", xml_safe(f"AcademicHub radar: {topic.name}"))
+    sub(feed, "subtitle", xml_safe(f"New papers on {topic.query}"[:300]))
     days = [hit.paper.updated or hit.paper.published for hit in hits]
     sub(feed, "updated", _atom_time(max((d for d in days if d), default=None)))
     author = sub(feed, "author")
@@ -200,7 +211,7 @@ def atom_feed(topic: Topic, hits: Sequence[Hit], self_url: str | None = None) ->
     for hit in hits:
         paper = hit.paper
         entry = sub(feed, "entry")
-        sub(entry, "id", paper.abs_url)
+        sub(entry, "id", entry_id(paper))
         sub(entry, "title", unlinkable(paper.title))
         sub(entry, "updated", _atom_time(paper.updated or paper.published))
         sub(entry, "published", _atom_time(paper.published))
@@ -212,6 +223,18 @@ def atom_feed(topic: Topic, hits: Sequence[Hit], self_url: str | None = None) ->
             sub(entry, "category", term=category)
         sub(entry, "summary", unlinkable(gist(paper)), type="text")
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(feed, encoding="unicode") + "\n"
+
+
+def entry_id(paper: Paper) -> str:
+    """An entry id that stays the same across the paper's versions: the versionless abstract URL for arXiv,
+    the DOI as a URN for bioRxiv/medRxiv (whose abstract URL carries `v{n}`)."""
+    if paper.source == "arxiv":
+        return paper.abs_url
+    return f"urn:doi:{paper.doi or paper.id}"
+
+
+def topic_path(name: str) -> str:
+    return f"/radar/topics/{quote(name, safe='')}.atom"
 
 
 def topic_feed(radar: Radar, name: str, self_url: str | None = None) -> str:
@@ -252,7 +275,7 @@ def digest_text(digest: Digest) -> str:
         paper = hit.paper
         lines.append(f"{number}. {unlinkable(paper.title)}")
         lines.append(f"   {unlinkable(paper.short_authors(6))}")
-        lines.append(f"   {_published(paper)} · {', '.join(paper.categories)}")
+        lines.append(f"   {_published(paper)} · {unlinkable(', '.join(paper.categories))}")
         if followed:
             lines.append(f"   followed author: {unlinkable(followed)}")
         lines.append(f"   {unlinkable(gist(paper))}")
@@ -270,6 +293,8 @@ def safe_markdown_html(markdown: str, allowed: set[str]) -> str:
     md = MarkdownIt("commonmark", {"html": False}).disable("image")
     tokens = md.parse(markdown)
     for block in tokens:
+        if block.type in ("fence", "code_block"):
+            block.content = defang(block.content)  # clients link bare URLs inside <pre> too
         open_links: list[bool] = []
         for token in block.children or []:
             if token.type in ("text", "code_inline"):
@@ -441,6 +466,37 @@ def check_recipients(recipients: Sequence[str]) -> list[str]:
     return clean
 
 
+@dataclass
+class Candidates:
+    """What a channel's next digest chooses from: the topic's matches it has not had, in feed order."""
+
+    items: list[tuple[Hit, str | None]]
+    since: datetime | None
+    cursor: tuple[float, date | None]  # where the channel's cursor goes once all `items` went there
+
+
+def digest_candidates(radar: Radar, name: str, channel: str) -> Candidates:
+    """The topic's matches among the papers ingested since the channel's cursor (all matches ingested by
+    then went there), minus the papers it already had. Before the channel's first complete delivery that
+    is the listing that was newest when the topic was saved plus everything ingested after. Opens no radar
+    visit: what the interactive feed shows is not changed by choosing."""
+    topic = radar.get_topic(name)
+    topic_id = radar.topic_id(name)
+    catalog = radar.retriever.catalog
+    until, newest_day = catalog.newest_ingested(), catalog.date_range()[1]
+    cursor = radar.store.delivery_cursor(topic_id, channel)
+    if cursor is None:
+        first_day = catalog.newest_day_ingested_by(topic.created_at) or newest_day
+        window = Window(0, None, None, until, first_day, None, newest_day, topic.created_at)
+    else:
+        after, day = cursor
+        floor = day - timedelta(days=BACKFILL_SLACK_DAYS) if day else None
+        window = Window(0, after, after, until, None, floor, newest_day, topic.created_at)
+    candidates = window_paper_ids(catalog, window) - radar.store.delivered(topic_id, channel)
+    items = radar.rank_papers(topic_id, topic, candidates) if candidates else []
+    return Candidates(items, window.since, (until, newest_day))
+
+
 def send_digest(
     radar: Radar,
     name: str,
@@ -450,7 +506,9 @@ def send_digest(
     with_briefing: bool = False,
     limit: int = DIGEST_MAX,
 ) -> list[DeliveryResult]:
-    """Send the current window's feed papers each channel has not had yet; one result per channel.
+    """Send each channel the topic's matches it has not had (`digest_candidates`), at most `limit`; one
+    result per channel. Nothing is lost: a failed send records nothing, and a capped digest leaves the
+    channel's cursor in place, so the next run sends the rest (with whatever was ingested since).
 
     A channel whose send fails reports the error in its result (and the others are still tried); its
     papers are neither recorded nor marked seen."""
@@ -459,10 +517,10 @@ def send_digest(
         raise DeliveryError(f"the webhook {webhook!r} is not an http(s) URL")
     if not recipients and not webhook:
         raise DeliveryError("say where to send: --to ADDRESS and/or --webhook URL")
-    topic, items, since = radar.window_items(name)
+    topic = radar.get_topic(name)
     topic_id = radar.topic_id(name)
-    briefing: Briefing | None = None
-    briefed = False
+    if radar.retriever.catalog.count() == 0:
+        radar.new_paper_ids(name)  # raises the radar's own "the index is empty" error
     channels: list[tuple[str, str]] = []
     if recipients:
         channels.append(("mail", mail_channel(recipients)))
@@ -470,20 +528,22 @@ def send_digest(
         channels.append(("webhook", webhook_channel(webhook)))
     results: list[DeliveryResult] = []
     for kind, channel in channels:
-        done = _delivered(radar, topic_id, channel)
-        todo = [(hit, who) for hit, who in items if hit.paper.id not in done][:limit]
+        chosen = digest_candidates(radar, name, channel)
+        todo = chosen.items[:limit]
+        complete = len(chosen.items) <= limit
         result = DeliveryResult(channel=channel)
         results.append(result)
         if not todo:
+            radar.store.record_delivery(topic_id, channel, [], time.time(), chosen.cursor)
             result.message = f"nothing new for {topic.name!r} to send to {channel}"
             continue
-        if with_briefing and not briefed:
-            briefed = True
+        briefing: Briefing | None = None
+        if with_briefing and kind == "mail":
             try:
-                briefing = radar.brief(name)
+                briefing = radar.brief(name, paper_ids=[hit.paper.id for hit, _ in todo])
             except NothingNewError:
                 briefing = None
-        digest = Digest(topic, todo, since, briefing if kind == "mail" else None)
+        digest = Digest(topic, todo, chosen.since, briefing)
         try:
             if kind == "mail":
                 sender = radar.settings.smtp_sender or radar.settings.smtp_user
@@ -498,8 +558,9 @@ def send_digest(
             result.message = str(err)
             continue
         ids = [hit.paper.id for hit, _ in todo]
-        _record(radar, topic_id, channel, ids)
-        radar.mark_seen(name, ids)
+        radar.store.record_delivery(topic_id, channel, ids, time.time(), chosen.cursor if complete else None)
+        radar.mark_seen(name, ids)  # in an open radar window; later windows leave delivered papers out
         result.sent, result.paper_ids = True, ids
-        result.message = f"sent {len(ids)} paper{'s' * (len(ids) != 1)} for {topic.name!r} to {channel}"
+        more = "" if complete else f" ({len(chosen.items) - len(ids)} more next time)"
+        result.message = f"sent {len(ids)} paper{'s' * (len(ids) != 1)} for {topic.name!r} to {channel}{more}"
     return results

@@ -2,9 +2,10 @@
 
 The file is a BibTeX, RIS or CSL-JSON export (what Zotero, Mendeley and JabRef write), read with a
 maintained parser per format (bibtexparser, rispy, json). Each library paper is looked up in the index: by
-its arXiv id (an `eprint`, a DOI 10.48550/arXiv.*, an arxiv.org URL, a "arXiv:2606.01234" note), else by
-its exact title. Papers found there anchor the topic with their stored vectors; papers not in the index
-contribute their title and abstract (embedded once, kept with the topic). The topic's query is the
+its arXiv id (an `eprint`, a DOI 10.48550/arXiv.*, an arxiv.org URL, a "arXiv:2606.01234" note), or its
+bioRxiv/medRxiv DOI (the paper's id in the index), else by its exact title. Papers found there anchor the
+topic with their stored vectors; papers not in the index contribute their title and abstract (embedded once,
+kept with the topic). The topic's query is the
 library's distinctive terms (words several library papers share and the index holds rarely), which drives
 the lexical side and the briefing.
 
@@ -33,6 +34,7 @@ from assistant.radar.store import LibraryPaper
 from assistant.search.retrieval import Hit, fts_terms, make_filter
 from ingest.catalog import fold
 from ingest.errors import UserFacingError
+from ingest.paper import InvalidDoi, parse_rxiv_doi
 
 if TYPE_CHECKING:
     from assistant.radar.service import Radar, Topic
@@ -63,7 +65,7 @@ class LibraryEntry:
 class LibraryMatch:
     entry: LibraryEntry
     paper_id: str | None  # the indexed paper, if found
-    matched_by: str | None  # 'arXiv id' | 'title'
+    matched_by: str | None  # 'arXiv id' | 'DOI' | 'title'
 
     @property
     def status(self) -> str:
@@ -249,20 +251,32 @@ def read_library(path: Path) -> tuple[Format, list[LibraryEntry], list[str]]:
 
 
 def match_entries(radar: Radar, entries: list[LibraryEntry]) -> list[LibraryMatch]:
-    """Each entry's paper in the index: by arXiv id, else by the same title (case, accents, punctuation
-    and spacing ignored)."""
+    """Each entry's paper in the index: by arXiv id, by bioRxiv/medRxiv DOI (lower case, version dropped),
+    else by the same title (case, accents, punctuation and spacing ignored)."""
     catalog = radar.retriever.catalog
-    found = catalog.get_papers([e.arxiv_id for e in entries if e.arxiv_id])
+    rxiv_ids = [rxiv_id_of(e.doi) for e in entries]
+    found = catalog.get_papers([e.arxiv_id for e in entries if e.arxiv_id] + [d for d in rxiv_ids if d])
     matches = []
-    for entry in entries:
+    for entry, rxiv_id in zip(entries, rxiv_ids, strict=True):
         if entry.arxiv_id and entry.arxiv_id in found:
             matches.append(LibraryMatch(entry, entry.arxiv_id, "arXiv id"))
+            continue
+        if rxiv_id and rxiv_id in found:
+            matches.append(LibraryMatch(entry, rxiv_id, "DOI"))
             continue
         key = _title_key(entry.title)
         hits = radar.retriever.search(entry.title, k=3, mode="lexical") if fts_terms(entry.title) else []
         same = next((h.paper.id for h in hits if _title_key(h.paper.title) == key), None)
         matches.append(LibraryMatch(entry, same, "title" if same else None))
     return matches
+
+
+def rxiv_id_of(doi: str | None) -> str | None:
+    """A bioRxiv/medRxiv DOI as the index keys it ('10.1101/2026.05.27.728076'), or None."""
+    try:
+        return parse_rxiv_doi(doi)[0] if doi else None
+    except InvalidDoi:
+        return None
 
 
 def _title_key(title: str) -> str:
@@ -294,8 +308,18 @@ def distinctive_terms(radar: Radar, texts: list[str], limit: int = TERMS) -> lis
 
 
 def add_library_topic(
-    radar: Radar, name: str, path: Path, *, query: str | None = None, fields: list[str] | None = None
+    radar: Radar,
+    name: str,
+    path: Path,
+    *,
+    query: str | None = None,
+    fields: list[str] | None = None,
+    authors: list[str] | None = None,
 ) -> LibraryTopic:
+    """Save a topic from a library export, with its followed authors, in one go: any bad input is found
+    before the topic is stored, so a failure never leaves a half-made topic."""
+    if any(not (author or "").strip() for author in authors or ()):
+        raise LibraryError("an author name is empty (--author)")
     kind, entries, skipped = read_library(path)
     radar.retriever.catalog  # noqa: B018 (fail early on a missing index, before any work)
     matches = match_entries(radar, entries)
@@ -312,7 +336,7 @@ def add_library_topic(
         if outside
         else np.zeros((0, 0), np.float32)
     )
-    topic = radar.add_topic(name, topic_query[:2000], fields=fields or ())
+    topic = radar.add_topic(name, topic_query[:2000], fields=fields or (), authors=authors or ())
     topic_id = radar.topic_id(topic.name)
     vector_of = dict(zip(outside, vectors, strict=True))
     library = [

@@ -285,15 +285,20 @@ class Radar:
         return self._stored(name).id
 
     def brief(
-        self, name: str, *, use_llm: bool | None = None, on_token: Callable[[str], None] | None = None
+        self,
+        name: str,
+        *,
+        use_llm: bool | None = None,
+        on_token: Callable[[str], None] | None = None,
+        paper_ids: Sequence[str] | None = None,
     ) -> Briefing:
-        """The cross-field briefing over this visit's new papers for the topic (raises NothingNewError,
-        a RadarError, when there are none)."""
+        """The cross-field briefing over this visit's new papers for the topic, or over `paper_ids` (a
+        digest's papers; no visit is opened then). Raises NothingNewError (a RadarError) when none."""
         from assistant.compose.briefing import Briefer, BriefingError
         from assistant.compose.llm import get_llm
 
         topic = self.get_topic(name)
-        ids = self.new_paper_ids(name)
+        ids = list(paper_ids) if paper_ids is not None else self.new_paper_ids(name)
         if not ids:
             window = _current(self._stored(name))
             raise NothingNewError(f"nothing new for {topic.name!r} {since_phrase(window)}: no briefing today")
@@ -366,7 +371,9 @@ class Radar:
 
     def _fill_window(self, stored: StoredTopic, window: Window) -> None:
         """(Re)build the unseen part of the window's feed: followed authors first, then topic matches."""
-        candidates = window_paper_ids(self.retriever.catalog, window) - self.store.seen_ids(stored.id)
+        # Papers a digest delivered count as shown (README): they do not come back on the feed.
+        shown = self.store.seen_ids(stored.id) | self.store.delivered_ids(stored.id)
+        candidates = window_paper_ids(self.retriever.catalog, window) - shown
         self.store.clear_unseen(stored.id, window.number)
         if not candidates:
             return

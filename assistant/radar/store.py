@@ -78,6 +78,13 @@ CREATE TABLE IF NOT EXISTS radar_deliveries (
     sent_at REAL NOT NULL,
     PRIMARY KEY (topic_id, channel, paper_id)
 );
+CREATE TABLE IF NOT EXISTS radar_delivery_cursors (
+    topic_id INTEGER NOT NULL REFERENCES radar_topics(id) ON DELETE CASCADE,
+    channel TEXT NOT NULL,
+    until REAL NOT NULL,             -- every match ingested by this time has gone to the channel
+    newest_day INTEGER,              -- the catalog's newest listing day then (YYYYMMDD): backfill floor
+    PRIMARY KEY (topic_id, channel)
+);
 """
 
 
@@ -440,13 +447,45 @@ class RadarStore:
         )
         return {r[0] for r in rows}
 
-    def record_delivery(self, topic_id: int, channel: str, paper_ids: Sequence[str], when: float) -> None:
+    def delivered_ids(self, topic_id: int) -> set[str]:
+        """Papers of the topic sent on any channel (a delivered digest counts as shown)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT paper_id FROM radar_deliveries WHERE topic_id = ?", (topic_id,)
+        )
+        return {r[0] for r in rows}
+
+    def delivery_cursor(self, topic_id: int, channel: str) -> tuple[float, date | None] | None:
+        """(until, newest listing day) of the channel: all matches ingested by `until` went there; None
+        before its first complete delivery."""
+        row = self.db.execute(
+            "SELECT until, newest_day FROM radar_delivery_cursors WHERE topic_id = ? AND channel = ?",
+            (topic_id, channel),
+        ).fetchone()
+        return (float(row[0]), int_to_date(row[1])) if row else None
+
+    def record_delivery(
+        self,
+        topic_id: int,
+        channel: str,
+        paper_ids: Sequence[str],
+        when: float,
+        cursor: tuple[float, date | None] | None = None,
+    ) -> None:
+        """Record papers sent on a channel; `cursor` (until, newest day) when the channel now has every
+        match ingested by `until` (a capped digest leaves the cursor where it was, so the rest go next)."""
         with self.transaction():
             self.db.executemany(
                 "INSERT OR IGNORE INTO radar_deliveries (topic_id, channel, paper_id, sent_at) "
                 "VALUES (?,?,?,?)",
                 [(topic_id, channel, pid, when) for pid in paper_ids],
             )
+            if cursor is not None:
+                self.db.execute(
+                    "INSERT INTO radar_delivery_cursors (topic_id, channel, until, newest_day) "
+                    "VALUES (?,?,?,?) ON CONFLICT (topic_id, channel) "
+                    "DO UPDATE SET until = excluded.until, newest_day = excluded.newest_day",
+                    (topic_id, channel, cursor[0], date_to_int(cursor[1])),
+                )
 
 
 # --- reading saved topics without a Radar (for `academichub ingest --daily`) ---------------------------

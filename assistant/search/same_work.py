@@ -2,7 +2,7 @@
 
 Two papers of different sources are the same work when they share a DOI (an arXiv record may carry the
 bioRxiv DOI, or both the same journal DOI), or when their titles are equal once case, accents, punctuation
-and spacing are ignored and at least one author surname is on both.
+and spacing are ignored (and long enough to name one work) and at least one author surname is on both.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from assistant.search.retrieval import Hit
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+# A folded title shorter than this ("", "notes", "reply") names no one work: two such titles never match.
+MIN_TITLE_KEY = 12
 
 
 def title_key(title: str) -> str:
@@ -38,7 +40,8 @@ def same_work(a: Paper, b: Paper) -> bool:
         return False  # within one source the id already is the identity
     if dois(a) & dois(b):
         return True
-    return title_key(a.title) == title_key(b.title) and bool(surnames(a) & surnames(b))
+    key = title_key(a.title)
+    return len(key) >= MIN_TITLE_KEY and key == title_key(b.title) and bool(surnames(a) & surnames(b))
 
 
 def merge_same_work(hits: list[Hit]) -> list[Hit]:

@@ -388,7 +388,7 @@ def export_markdown(title: str, body: str, numbered: Sequence[tuple[int, Paper]]
     for number, paper in numbered:
         lines.append(
             f"{marker(number)} {escape_md(paper.short_authors(6))}. *{escape_md(paper.title)}*. "
-            f"arXiv:{paper.id} ({paper_date(paper)}, {escape_md(paper.primary_category)}). "
+            f"{escape_md(paper.reference_id)} ({paper_date(paper)}, {escape_md(paper.primary_category)}). "
             f"<{paper.abs_url}>"
         )
     return "\n".join(lines) + "\n"

@@ -16,7 +16,7 @@ from typing import Any
 
 from chainlit.auth import get_current_user
 from chainlit.server import app as server
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException
 from fastapi.responses import Response
 from starlette.routing import BaseRoute
 
@@ -27,9 +27,10 @@ ATOM_TYPE = "application/atom+xml; charset=utf-8"
 CATCH_ALL = "/{full_path:path}"
 
 
-def _atom(radar: Radar, name: str, request: Request) -> Response:
+def _atom(radar: Radar, name: str, path: str) -> Response:
+    """The feed, its self link on the configured public address (never from the request's Host header)."""
     try:
-        body = delivery.topic_feed(radar, name, self_url=str(request.url))
+        body = delivery.topic_feed(radar, name, self_url=delivery.public_url(radar.settings, path))
     except RadarError:
         raise HTTPException(status_code=404, detail="no such feed") from None
     return Response(content=body, media_type=ATOM_TYPE)
@@ -40,15 +41,15 @@ def add_feed_routes(radar: Callable[[], Radar]) -> None:
     if any(getattr(route, "path", "") == "/radar/feeds/{token}.atom" for route in server.router.routes):
         return
 
-    def feed_by_token(token: str, request: Request) -> Response:
+    def feed_by_token(token: str) -> Response:
         name = delivery.topic_for_token(radar(), token)
         if name is None:
             raise HTTPException(status_code=404, detail="no such feed")
-        return _atom(radar(), name, request)
+        return _atom(radar(), name, delivery.feed_path(token))
 
-    def feed_by_name(name: str, request: Request, user: Any = Depends(get_current_user)) -> Response:
+    def feed_by_name(name: str, user: Any = Depends(get_current_user)) -> Response:
         # get_current_user answers 401 when login is on and the request carries no valid session.
-        return _atom(radar(), name, request)
+        return _atom(radar(), name, delivery.topic_path(name))
 
     server.add_api_route("/radar/feeds/{token}.atom", feed_by_token, methods=["GET"])
     server.add_api_route("/radar/topics/{name}.atom", feed_by_name, methods=["GET"])

@@ -45,12 +45,14 @@ def _print_sources(sources: list[Source]) -> None:
         when = paper.published.isoformat() if paper.published else "undated"
         console.print(f"[bold]\\[{source.number}][/] {escape(paper.title)}", highlight=False)
         console.print(
-            f"    {escape(paper.short_authors())} · {when} · {', '.join(paper.categories[:4])}",
+            f"    {escape(paper.short_authors())} · {when} · {escape(', '.join(paper.categories[:4]))}",
             highlight=False,
         )
         console.print(f"    {paper.abs_url}  (PDF {paper.pdf_url})", highlight=False, soft_wrap=True)
         if paper.published_url:
-            console.print(f"    journal version {paper.published_url}", highlight=False, soft_wrap=True)
+            console.print(
+                f"    journal version {escape(paper.published_url)}", highlight=False, soft_wrap=True
+            )
         for twin in source.hit.also:
             console.print(f"    also on {twin.source_label} {twin.abs_url}", highlight=False, soft_wrap=True)
 

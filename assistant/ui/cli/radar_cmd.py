@@ -94,9 +94,7 @@ def _add_from_library(
     from assistant.radar.library import add_library_topic
 
     with _radar() as radar:
-        made = add_library_topic(radar, name, path, query=query, fields=fields)
-        for who in authors:
-            made.topic = radar.follow_author(made.topic.name, who)
+        made = add_library_topic(radar, name, path, query=query, fields=fields, authors=authors)
     if as_json:
         print_json(made.to_dict())
         return
@@ -200,8 +198,7 @@ def feed(
             if output == "atom":
                 sys.stdout.write(delivery.topic_feed(radar, name))
                 return
-            base = (radar.settings.public_url or "http://127.0.0.1:8000").rstrip("/")
-            url = base + delivery.feed_path(delivery.feed_token(radar, name))
+            url = delivery.public_url(radar.settings, delivery.feed_path(delivery.feed_token(radar, name)))
         if as_json:
             print_json({"topic": name, "feed_url": url})
         else:
@@ -228,7 +225,8 @@ def print_feed(result: FeedBatch) -> None:
         paper = hit.paper
         lines = [
             escape(paper.short_authors(6)),
-            f"{paper.published or 'undated'} · {', '.join(paper.categories)} · relevance {hit.relevance:.2f}",
+            f"{paper.published or 'undated'} · {escape(', '.join(paper.categories))} · "
+            f"relevance {hit.relevance:.2f}",
             f"[link={paper.abs_url}]{paper.abs_url}[/link] · [link={paper.pdf_url}]PDF[/link]",
         ]
         followed = result.followed.get(paper.id)
@@ -259,9 +257,12 @@ def send(
     """Send the topic's new papers (not yet sent there) by e-mail and/or to a webhook; exit 2 if a send
     failed (those papers stay unsent and unseen, so the next run sends them)."""
     cfg = settings()
-    recipients = list(to or []) or [a for a in cfg.radar_mail_to.split(",") if a.strip()]
-    url = webhook or (cfg.radar_webhook_url.get_secret_value() if cfg.radar_webhook_url else None)
-    if not to and not webhook and not recipients and not url:
+    recipients: list[str] = list(to or [])
+    url: str | None = webhook
+    if not recipients and not url:  # the configured defaults only when neither option is given
+        recipients = [a for a in cfg.radar_mail_to.split(",") if a.strip()]
+        url = cfg.radar_webhook_url.get_secret_value() if cfg.radar_webhook_url else None
+    if not recipients and not url:
         raise UserError(
             "say where to send: --to ADDRESS and/or --webhook URL "
             "(or ACADEMICHUB_RADAR_MAIL_TO / ACADEMICHUB_RADAR_WEBHOOK_URL)"

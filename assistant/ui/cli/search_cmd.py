@@ -92,7 +92,9 @@ def print_hits(outcome: SearchOutcome, flt: PaperFilter) -> None:
         console.print(f"    [dim]{details}[/]", highlight=False)
         console.print(f"    [cyan]{paper.abs_url}[/]  [dim]PDF[/] [cyan]{paper.pdf_url}[/]", highlight=False)
         if paper.published_url:
-            console.print(f"    [dim]journal version[/] [cyan]{paper.published_url}[/]", highlight=False)
+            console.print(
+                f"    [dim]journal version[/] [cyan]{escape(paper.published_url)}[/]", highlight=False
+            )
         for twin in hit.also:
             console.print(f"    [dim]also on {twin.source_label}[/] [cyan]{twin.abs_url}[/]", highlight=False)
 
