@@ -56,11 +56,7 @@ def generate_over_sources(
     budget = prompt_budget(context_window, max_tokens, system)
     fitted = fit_prompt(render, sources, budget, abstract_chars)
     if fitted is None:
-        notices.append(
-            f"The question and even one shortened abstract do not fit the language model's context window "
-            f"({context_window} tokens, of which {max_tokens} are kept for the answer): fell back to "
-            "extractive mode. Raise ACADEMICHUB_LLM_CONTEXT_WINDOW if the model allows more."
-        )
+        notices.append(notes.prompt_does_not_fit(context_window, max_tokens))
         return None
     _say_what_was_fitted(fitted, len(sources), context_window, notices)
     try:
@@ -71,15 +67,10 @@ def generate_over_sources(
             return None
         retry = _smaller(render, fitted, err, max_tokens, system, abstract_chars)
         if retry is None:
-            notices.append(
-                f"The language model refused the prompt as too long for its context: {err}. Fell back to "
-                "extractive mode. Set ACADEMICHUB_LLM_CONTEXT_WINDOW to the server's context size."
-            )
+            notices.append(notes.context_refused(err, retried_with=None))
             return None
         notices.append(
-            f"The language model refused the prompt as too long for its context: {err}. Asked again with "
-            f"sources {numbers_text([s.number for s in retry.sources])} only; set "
-            "ACADEMICHUB_LLM_CONTEXT_WINDOW to the server's context size to avoid this."
+            notes.context_refused(err, retried_with=numbers_text([s.number for s in retry.sources]))
         )
         answer_room = _room_for_answer(err, max_tokens)
     try:
@@ -138,15 +129,11 @@ def _say_what_was_fitted(
 ) -> None:
     if not fitted.left_out and not fitted.shortened:
         return
-    parts = []
-    if fitted.left_out:
-        parts.append(
-            f"only sources {numbers_text([s.number for s in fitted.sources])} of {total} were given to the "
-            "language model"
-        )
-    if fitted.shortened:
-        parts.append(f"abstracts were cut to {fitted.abstract_chars} characters")
     notices.append(
-        f"To fit the model's context window ({context_window} tokens), {' and '.join(parts)}; raise "
-        "ACADEMICHUB_LLM_CONTEXT_WINDOW if the model allows more."
+        notes.prompt_fitted(
+            context_window,
+            given=numbers_text([s.number for s in fitted.sources]) if fitted.left_out else None,
+            total=total,
+            abstract_chars=fitted.abstract_chars if fitted.shortened else None,
+        )
     )

@@ -60,3 +60,40 @@ def unsupported_sentences(count: int) -> str:
 def uncited_sentences(count: int) -> str:
     """Factual sentences of a model's text that cite no source (listed and flagged)."""
     return f"{_plural(count, 'sentence')} cite{'s' if count == 1 else ''} no source (flagged)."
+
+
+def prompt_does_not_fit(context_window: int, max_tokens: int) -> str:
+    """Not even the question and one shortened abstract fit the model's context window."""
+    return (
+        f"The question and even one shortened abstract do not fit the language model's context window "
+        f"({context_window} tokens, of which {max_tokens} are kept for the answer): fell back to extractive "
+        "mode. Raise ACADEMICHUB_LLM_CONTEXT_WINDOW if the model allows more."
+    )
+
+
+def context_refused(reason: object, retried_with: str | None) -> str:
+    """The server refused the prompt as too long; `retried_with` names the sources of the retry, if any."""
+    head = f"The language model refused the prompt as too long for its context: {reason}."
+    if retried_with is None:
+        return (
+            f"{head} Fell back to extractive mode. Set ACADEMICHUB_LLM_CONTEXT_WINDOW to the server's "
+            "context size."
+        )
+    return (
+        f"{head} Asked again with sources {retried_with} only; set ACADEMICHUB_LLM_CONTEXT_WINDOW to the "
+        "server's context size to avoid this."
+    )
+
+
+def prompt_fitted(context_window: int, given: str | None, total: int, abstract_chars: int | None) -> str:
+    """What was left out or cut so the prompt fits the context window (`given`: the sources sent, when
+    some were left out; `abstract_chars`: the cut, when abstracts were shortened)."""
+    parts = []
+    if given is not None:
+        parts.append(f"only sources {given} of {total} were given to the language model")
+    if abstract_chars is not None:
+        parts.append(f"abstracts were cut to {abstract_chars} characters")
+    return (
+        f"To fit the model's context window ({context_window} tokens), {' and '.join(parts)}; raise "
+        "ACADEMICHUB_LLM_CONTEXT_WINDOW if the model allows more."
+    )
