@@ -574,14 +574,22 @@ class Answerer(IndexComposer):
         earlier = [h for h in relevant if h.paper.id in matching][:k]
         candidates = [
             h
-            for h in relevant
+            for h in hits
             if h.paper.id not in narrowing.shown_ids and holds_words(h.paper, narrowing.condition)
         ]
         # The search's match mixes topic and condition: a paper that only matches the condition ("images"
         # in a plankton dataset) is not about the topic. It must also hold one of the topic's key words (a
-        # word count in the catalog, not a search of the earlier question).
+        # word count in the catalog, not a search of the earlier question). A paper that holds all of them
+        # counts even below the usual cosine threshold: the sleep-EEG foundation model Hypnos (2606.09605,
+        # cosine 0.23 to "Which of these papers on EEG foundation models use transformers?") is the one
+        # the issue asks for, and the condition words plus every topic word are stronger evidence.
         coverage = self.retriever.topic_coverage(narrowing.topic, [h.paper.id for h in candidates])
-        others = [h for h in candidates if coverage[h.paper.id].held or not coverage[h.paper.id].keys]
+        others = [
+            h
+            for h in candidates
+            if (h.relevance >= minimum and (coverage[h.paper.id].held or not coverage[h.paper.id].keys))
+            or (coverage[h.paper.id].keys and coverage[h.paper.id].share >= 1.0)
+        ]
         others = others[: max(k - len(earlier), 2)]
         words = ", ".join(f"“{w}”" for w in narrowing.condition)
         first_other = len(earlier) + 1
