@@ -85,11 +85,22 @@ def test_follow_up_the_second_one_is_about_that_paper(answerer: Answerer) -> Non
     assert cited_numbers(follow.text) == {1}
 
 
-def test_follow_up_which_of_these_stays_within_the_previous_sources(answerer: Answerer) -> None:
+def test_follow_up_which_of_these_starts_with_the_previous_sources(answerer: Answerer) -> None:
+    """Issue 19 item 3 widened this (it was "stays within the previous sources"): a filter follow-up is
+    about the papers that meet its condition, so after the previous answer's matching papers (always
+    first) it may add other indexed papers on the same topic that hold the condition word, each labelled
+    "Also in the index". Nothing else from outside the previous answer gets in."""
     first = answerer.answer(UNLEARNING)
     follow = answerer.answer("which of these use images?", history=[first.turn])
     assert "unlearning" in follow.standalone_question.lower()
-    assert {s.paper.id for s in follow.sources} <= {s.paper.id for s in first.sources}
+    earlier = {s.paper.id for s in first.sources}
+    from_first = [s.paper.id in earlier for s in follow.sources]
+    assert from_first == sorted(from_first, reverse=True)  # the previous answer's papers come first
+    added = [s for s in follow.sources if s.paper.id not in earlier]
+    assert all("image" in f"{s.paper.title} {s.paper.abstract}".lower() for s in added)
+    if added:
+        notice = next(n for n in follow.notices if n.startswith("Also in the index:"))
+        assert all(f"[{s.number}]" in notice for s in added)
 
 
 def test_a_filter_follow_up_answers_about_the_papers_that_match_and_says_when_none_do(
@@ -106,6 +117,37 @@ def test_a_filter_follow_up_answers_about_the_papers_that_match_and_says_when_no
     none = answerer.answer("which of these use quokkas?", history=[first.turn])
     assert any("None of the previous answer's papers mention “quokkas”" in n for n in none.notices)
     assert not none.found and none.sources == []
+
+
+def test_a_filter_follow_up_finds_a_matching_paper_the_previous_answer_did_not_list(
+    answerer: Answerer,
+) -> None:
+    """Issue 19 item 3: "which of these use images?" after an unlearning question. The image-unlearning
+    paper SUPREME (2606.00380) was not among the first answer's sources; the follow-up's one search finds
+    it, cites it and says it comes from outside the previous answer."""
+    supreme = "2606.00380"
+    first = answerer.answer(UNLEARNING)
+    assert supreme not in {s.paper.id for s in first.sources}
+    follow = answerer.answer("which of these use images?", history=[first.turn])
+    by_id = {s.paper.id: s.number for s in follow.sources}
+    assert supreme in by_id and by_id[supreme] in cited_numbers(follow.text)
+    notice = next(n for n in follow.notices if n.startswith("Also in the index:"))
+    assert f"[{by_id[supreme]}]" in notice and "“images”" in notice
+
+    # Shown only the previous papers that do not mention images: said plainly, and SUPREME still found.
+    no_images = {
+        s.number for s in first.sources if "image" not in f"{s.paper.title} {s.paper.abstract}".lower()
+    }
+    assert no_images
+    none = answerer.answer("which of these use images?", history=[first.shown_turn(no_images)])
+    assert [s.paper.id for s in none.sources][:1] == [supreme] or supreme in {
+        s.paper.id for s in none.sources
+    }
+    assert all(s.paper.id not in {first.sources[n - 1].paper.id for n in no_images} for s in none.sources)
+    notice = next(n for n in none.notices if "None of the previous answer's papers mention “images”" in n)
+    number = next(s.number for s in none.sources if s.paper.id == supreme)
+    assert "these other indexed papers do: " in notice and f"[{number}]" in notice
+    assert none.found and number in cited_numbers(none.text)
 
 
 @pytest.mark.slow  # its own index, ingested twice

@@ -501,3 +501,33 @@ def test_the_markdown_export_names_a_biorxiv_paper_by_its_doi_not_as_arxiv() -> 
     exported = view.export_markdown("Question", "Answer [1].", [(1, preprint), (2, make_paper())])
     assert "bioRxiv doi:10.1101/2026.05.27.728076" in exported
     assert "arXiv:10.1101" not in exported and "arXiv:2606.01234" in exported
+
+
+def test_a_follow_up_refers_only_to_the_sources_the_app_listed() -> None:
+    """Reviewer M6: the app lists the cited sources and the "also relevant" ones; the turn it stores for
+    follow-ups holds exactly those, numbered as shown, so "the last one" is the last listed paper (not a
+    weak source the list dropped) and "these" never reaches a paper the user did not see."""
+    from assistant.compose.answer import Answer, Source, rewrite_follow_up
+    from assistant.search.retrieval import Hit
+    from assistant.ui.app import listed_turn
+
+    papers = [make_paper(id=f"2606.0000{n}", title=f"Paper {n}") for n in range(1, 6)]
+    matches = [0.62, 0.55, 0.50, 0.47, 0.36]  # [5] is far below the weakest cited one: not listed
+    pairs = enumerate(zip(papers, matches, strict=True), start=1)
+    sources = [Source(n, Hit(p, 1.0 / n, m)) for n, (p, m) in pairs]
+    answer = Answer("q?", "q?", "A [1]. B [4]. C [2].", sources, "extractive", True)
+    turn = listed_turn(answer)
+    assert turn.sources == (
+        (1, "2606.00001"),
+        (2, "2606.00002"),
+        (3, "2606.00003"),
+        (4, "2606.00004"),
+    )
+    assert Turn.from_dict(turn.to_dict()) == turn  # what a resumed chat reads back
+    shown = [(n, p) for n, p in enumerate(papers, start=1) if n in dict(turn.sources)]
+    last = rewrite_follow_up("tell me more about the last one", "q?", answer.text, shown)
+    assert "Paper 4" in last.question and last.only_ids == {"2606.00004"}
+    these = rewrite_follow_up("which of these use attention?", "q?", answer.text, shown)
+    assert these.only_ids == {p.id for p in papers[:4]}
+    # The CLI and JSON list every source: their turn keeps them all.
+    assert [n for n, _ in answer.turn.sources] == [1, 2, 3, 4, 5]

@@ -85,12 +85,22 @@ class Answer:
 
     @property
     def turn(self) -> Turn:
-        """What this answer showed, for the follow-ups that refer to it."""
+        """What this answer showed, for the follow-ups that refer to it (every numbered source: the CLI and
+        JSON list them all; the chat app lists fewer and uses `shown_turn`)."""
+        return self.shown_turn(None)
+
+    def shown_turn(self, shown_numbers: Collection[int] | None) -> Turn:
+        """The turn as the user saw it when only the sources numbered `shown_numbers` were listed (None: all).
+        The numbers stay as shown, so "the last one" and "these" mean the listed papers, never hidden ones."""
         return Turn(
             self.question,
             self.standalone_question,
             self.text,
-            tuple((s.number, s.paper.id) for s in self.sources),
+            tuple(
+                (s.number, s.paper.id)
+                for s in self.sources
+                if shown_numbers is None or s.number in shown_numbers
+            ),
         )
 
     @property
@@ -271,6 +281,17 @@ class Rewrite:
     condition: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True)
+class FilterFollowUp:
+    """A filter follow-up over the previous answer: the words asked for, the previous papers that hold them
+    (in the order shown) and every paper the previous answer showed."""
+
+    condition: tuple[str, ...]
+    matching_ids: tuple[str, ...]
+    shown_ids: frozenset[str]
+    topic: str = ""  # the previous question as it was searched: what the other papers must be about
+
+
 def key_terms(question: str, limit: int = 8) -> str:
     words = [w for w in _TERM_RE.findall(question) if w.lower() not in QUESTION_STOPWORDS]
     return " ".join(list(dict.fromkeys(words))[:limit])
@@ -435,9 +456,14 @@ class Answerer(IndexComposer):
         notices: list[str] = []
         llm = self._llm_for(use_llm, notices)
         flt = merge_exclusions(paper_filter, exclude_ids)
-        standalone, flt = self.condense(question, history, flt, llm, notices)
-        hits = self.retriever.search(standalone, k or self.settings.default_k, flt)
-        relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
+        standalone, flt, narrowing = self.condense(question, history, flt, llm, notices)
+        if narrowing is not None:
+            relevant = self._filter_follow_up(
+                standalone, k or self.settings.default_k, flt, narrowing, notices
+            )
+        else:
+            hits = self.retriever.search(standalone, k or self.settings.default_k, flt)
+            relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
         unknown = self.retriever.unknown_terms(standalone)
         if unknown:  # say which part of the question the index has nothing on
             notices.append(
@@ -504,12 +530,14 @@ class Answerer(IndexComposer):
         flt: PaperFilter,
         llm: LLMClient | None,
         notices: list[str],
-    ) -> tuple[str, PaperFilter]:
+    ) -> tuple[str, PaperFilter, FilterFollowUp | None]:
         """The question made to stand alone (and retrieval restricted to the papers it points at), read
-        from the turns as they were shown: no earlier question is searched again."""
+        from the turns as they were shown: no earlier question is searched again. A filter follow-up
+        ("which of these use transformers?") comes back as a FilterFollowUp and keeps the filter as is:
+        its one search also looks beyond the previous papers (see `_filter_follow_up`)."""
         text = (question or "").strip()
         if not history or not text:
-            return text, flt
+            return text, flt, None
         last = history[-1]
         previous = self.shown_papers(last)
         rewrite = rewrite_follow_up(text, last.standalone, last.answer, previous)
@@ -518,25 +546,66 @@ class Answerer(IndexComposer):
             condensed = self._condense_with_llm(llm, text, history, previous, notices, standalone)
             if condensed:
                 standalone = condensed
+        if rewrite.only_ids and rewrite.condition:
+            pointed = rewrite.only_ids if flt.only_ids is None else rewrite.only_ids & flt.only_ids
+            matching = tuple(
+                p.id for _, p in previous if p.id in pointed and holds_words(p, rewrite.condition)
+            )
+            shown = frozenset(p.id for _, p in previous)
+            return standalone, flt, FilterFollowUp(rewrite.condition, matching, shown, last.standalone)
         if rewrite.only_ids:
             only = rewrite.only_ids if flt.only_ids is None else rewrite.only_ids & flt.only_ids
-            if rewrite.condition:
-                only = self._filter_follow_up(only, previous, rewrite.condition, notices)
             flt = replace(flt, only_ids=only)
-        return standalone, flt
+        return standalone, flt, None
 
-    @staticmethod
     def _filter_follow_up(
-        only: frozenset[str], previous: Numbered, condition: Sequence[str], notices: list[str]
-    ) -> frozenset[str]:
-        """The papers a filter follow-up is about: those of the previous answer that hold its words
-        ("which of these use transformers?" -> the ones whose title or abstract mentions transformers).
-        Says plainly when none of them does, instead of answering about the others again."""
-        keep = frozenset(p.id for _, p in previous if p.id in only and holds_words(p, condition))
-        if not keep:
-            words = ", ".join(f"“{w}”" for w in condition)
+        self, standalone: str, k: int, flt: PaperFilter, narrowing: FilterFollowUp, notices: list[str]
+    ) -> list[Hit]:
+        """The papers a filter follow-up is about, from ONE search for the standalone question (topic and
+        condition): first the previous answer's papers that hold the condition words (the ones whose title
+        or abstract mentions "transformers"), then other relevant indexed papers that hold them, which the
+        previous answer did not list ("Also in the index"). Says plainly when none of the previous papers
+        matches, and which other papers do."""
+        minimum = self.settings.min_relevance
+        # Deep enough that the previous papers (relevant to the same topic) are among the results.
+        hits = self.retriever.search(standalone, max(3 * k, k + len(narrowing.shown_ids)), flt)
+        relevant = [h for h in hits if h.relevance >= minimum]
+        matching = set(narrowing.matching_ids)
+        earlier = [h for h in relevant if h.paper.id in matching][:k]
+        candidates = [
+            h
+            for h in hits
+            if h.paper.id not in narrowing.shown_ids and holds_words(h.paper, narrowing.condition)
+        ]
+        # The search's match mixes topic and condition: a paper that only matches the condition ("images"
+        # in a plankton dataset) is not about the topic. It must also hold one of the topic's key words (a
+        # word count in the catalog, not a search of the earlier question). A paper that holds all of them
+        # counts even below the usual cosine threshold: the sleep-EEG foundation model Hypnos (2606.09605,
+        # cosine 0.23 to "Which of these papers on EEG foundation models use transformers?") is the one
+        # the issue asks for, and the condition words plus every topic word are stronger evidence.
+        coverage = self.retriever.topic_coverage(narrowing.topic, [h.paper.id for h in candidates])
+        others = [
+            h
+            for h in candidates
+            if (h.relevance >= minimum and (coverage[h.paper.id].held or not coverage[h.paper.id].keys))
+            or (coverage[h.paper.id].keys and coverage[h.paper.id].share >= 1.0)
+        ]
+        others = others[: max(k - len(earlier), 2)]
+        words = ", ".join(f"“{w}”" for w in narrowing.condition)
+        first_other = len(earlier) + 1
+        listed = ", ".join(f"[{n}]" for n in range(first_other, first_other + len(others)))
+        if not earlier and others:
+            notices.append(
+                f"None of the previous answer's papers mention {words}; "
+                f"these other indexed papers do: {listed}."
+            )
+        elif not earlier:
             notices.append(f"None of the previous answer's papers mention {words}.")
-        return keep
+        elif others:
+            notices.append(
+                f"Also in the index: {listed}: they mention {words} but were not in the previous answer."
+            )
+        return earlier + others
 
     def shown_papers(self, turn: Turn) -> list[tuple[int, Paper]]:
         """The numbered sources of a turn, fetched from the catalog by id (a paper since removed from the

@@ -408,6 +408,12 @@ def shown_sources(
     return [by_number[s.number] for s in cited], [by_number[s.number] for s in also]
 
 
+def listed_turn(answer: Answer) -> Turn:
+    """The turn as the user saw it: only the sources listed under the answer, numbered as listed."""
+    cited, also = shown_sources(answer.text, answer.sources)
+    return answer.shown_turn({s.number for s in cited + also})
+
+
 def rendered(
     notices: list[str],
     text: str,
@@ -519,9 +525,11 @@ async def ask(
     )
     remember(result)
     if not standalone:  # "another batch" is not a turn: a follow-up still refers to the answer before it
-        cl.user_session.set("history", [*history, answer.turn][-HISTORY_TURNS:])
+        # The turn keeps only the listed sources: "the last one" / "these" mean what the user saw.
+        turn = listed_turn(answer)
+        cl.user_session.set("history", [*history, turn][-HISTORY_TURNS:])
         # Saved with the chat history (when on): a resumed chat reads the turns back from it.
-        msg.metadata = {view.TURN_KEY: answer.turn.to_dict()}
+        msg.metadata = {view.TURN_KEY: turn.to_dict()}
     msg.content = rendered(
         answer.notices,
         answer.text,
