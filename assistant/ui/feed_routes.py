@@ -36,10 +36,17 @@ def _atom(radar: Radar, name: str, path: str) -> Response:
     return Response(content=body, media_type=ATOM_TYPE)
 
 
-def add_feed_routes(radar: Callable[[], Radar]) -> None:
-    """Register the feed routes once per process, ahead of Chainlit's catch-all page route."""
+def add_feed_routes(radar_provider: Callable[[], Radar]) -> None:
+    """Serve the feeds of `radar_provider()`'s radar. The routes are registered once per process, ahead of
+    Chainlit's catch-all page route; the provider is kept on the server's state, so the latest call's radar
+    is the one served (a process that re-points its radar never serves another index's feeds)."""
+    server.state.academichub_radar = radar_provider
     if any(getattr(route, "path", "") == "/radar/feeds/{token}.atom" for route in server.router.routes):
         return
+
+    def radar() -> Radar:
+        provider: Callable[[], Radar] = server.state.academichub_radar
+        return provider()
 
     def feed_by_token(token: str) -> Response:
         name = delivery.topic_for_token(radar(), token)
