@@ -150,6 +150,36 @@ def test_a_filter_follow_up_finds_a_matching_paper_the_previous_answer_did_not_l
     assert none.found and number in cited_numbers(none.text)
 
 
+def test_which_of_these_use_transformers_finds_hypnos_among_the_eeg_papers(
+    tmp_path: Path, embedder: Embedder
+) -> None:
+    """Issue 19 item 3 as reported, on the bundled sample's EEG papers: the sleep-EEG foundation model
+    Hypnos (2606.09605) mentions a transformer but matches the EEG question below the usual threshold, so
+    the first answer does not list it; the follow-up finds and cites it, and says that none of the
+    previous papers mention transformers."""
+    hypnos = "2606.09605"
+    records = [
+        r
+        for r in sample_records()
+        if r["id"].startswith(hypnos) or "eeg" in f"{r['title']} {r['summary']}".lower()
+    ]
+    assert any(r["id"].startswith(hypnos) for r in records) and len(records) < 40
+    settings = make_settings(tmp_path)
+    ingestor = Ingestor(settings, embedder=embedder)
+    try:
+        ingestor.run(file_runs([write_jsonl(tmp_path / "eeg.jsonl", records)]))
+    finally:
+        ingestor.close()
+    answerer = Answerer(settings, Retriever(settings, embedder=embedder))
+    first = answerer.answer("which papers use EEG foundation models?")
+    assert first.found and hypnos not in {s.paper.id for s in first.sources}
+    follow = answerer.answer("which of these use transformers?", history=[first.turn])
+    by_id = {s.paper.id: s.number for s in follow.sources}
+    assert hypnos in by_id and by_id[hypnos] in cited_numbers(follow.text)
+    notice = next(n for n in follow.notices if "previous answer's papers mention “transformers”" in n)
+    assert notice.startswith("None of") and f"[{by_id[hypnos]}]" in notice
+
+
 @pytest.mark.slow  # its own index, ingested twice
 def test_the_second_one_is_the_paper_shown_as_2_even_after_an_ingest(
     tmp_path: Path, embedder: Embedder, small_corpus_file: Path

@@ -583,7 +583,9 @@ class Answerer(IndexComposer):
         # counts even below the usual cosine threshold: the sleep-EEG foundation model Hypnos (2606.09605,
         # cosine 0.23 to "Which of these papers on EEG foundation models use transformers?") is the one
         # the issue asks for, and the condition words plus every topic word are stronger evidence.
-        coverage = self.retriever.topic_coverage(narrowing.topic, [h.paper.id for h in candidates])
+        # The topic's content words only: "papers" or "use" of the question's wording are no topic.
+        topic = key_terms(narrowing.topic) or narrowing.topic
+        coverage = self.retriever.topic_coverage(topic, [h.paper.id for h in candidates])
         others = [
             h
             for h in candidates
