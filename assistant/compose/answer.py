@@ -17,7 +17,6 @@ from assistant.compose.checks import (
     drop_unfinished,
     ends_finished,
     find_uncited,
-    strip_prompt_echo,
 )
 from assistant.compose.citations import (
     check_citations,
@@ -35,7 +34,7 @@ from assistant.compose.extractive import (
     sentence_support,
     split_sentences,
 )
-from assistant.compose.generation import generate_over_sources, numbers_text
+from assistant.compose.generation import checked_reply, generate_over_sources, numbers_text
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.search.retrieval import Hit, Retriever, hit_json
@@ -684,20 +683,14 @@ class Answerer(IndexComposer):
         if result is None:
             return None
         generation = result.generation
-        titles = {s.number: s.paper.title for s in sources}
-        # Echoes are found in the model's own words (fence markers, copied lines), then what is left is
-        # neutralised: escaping first would hide a copied "<<<SOURCES" line from the echo check.
-        text, echoed = strip_prompt_echo(generation.text, result.prompt, titles)
-        text = neutralise_links(text)
-        if echoed:
-            notices.append(notes.prompt_echo(echoed))
+        text = checked_reply(result, {s.number: s.paper.title for s in sources}, notices)
         if not text.strip():
             said = (
                 "returned an empty answer"
                 if generation.complete
                 else f"stopped before writing an answer ({generation.cut})"
             )
-            notices.append(f"The language model {said}. Fell back to extractive mode.")
+            notices.append(notes.llm_gave_nothing(said))
             return None
         incomplete: str | None = None
         if not generation.complete or not ends_finished(text):

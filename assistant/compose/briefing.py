@@ -28,17 +28,16 @@ from assistant.compose.answer import (
     find_unsupported,
     format_sources,
 )
-from assistant.compose.checks import drop_unfinished, ends_finished, find_uncited, strip_prompt_echo
+from assistant.compose.checks import drop_unfinished, ends_finished, find_uncited
 from assistant.compose.citations import (
     check_citations,
     cited_numbers,
     content_stems,
     escape_markdown,
-    neutralise_links,
     strip_citations,
 )
 from assistant.compose.extractive import cite, split_sentences, states_open_problem, topic_sentence
-from assistant.compose.generation import generate_over_sources
+from assistant.compose.generation import checked_reply, generate_over_sources
 from assistant.compose.llm import LLMClient
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.compose.terms import (
@@ -464,10 +463,7 @@ class Briefer(IndexComposer):
         if result is None:
             return None
         generation = result.generation
-        titles = {s.number: s.paper.title for s in sources}
-        reply, echoed = strip_prompt_echo(neutralise_links(generation.text), result.prompt, titles)
-        if echoed:
-            notices.append(notes.prompt_echo(echoed))
+        reply = checked_reply(result, {s.number: s.paper.title for s in sources}, notices)
         incomplete: str | None = None
         if not generation.complete or not ends_finished(reply):
             reply, _ = drop_unfinished(reply, strict=not generation.complete)

@@ -10,6 +10,8 @@ from typing import Protocol, TypeVar
 
 from assistant.compose import notices as notes
 from assistant.compose.budget import FittedPrompt, estimate_tokens, fit_prompt, prompt_budget
+from assistant.compose.checks import strip_prompt_echo
+from assistant.compose.citations import neutralise_links
 from assistant.compose.llm import Generation, LLMClient, LLMError, Message
 
 
@@ -137,3 +139,12 @@ def _say_what_was_fitted(
             abstract_chars=fitted.abstract_chars if fitted.shortened else None,
         )
     )
+
+
+def checked_reply(result: SourcedGeneration, titles: dict[int, str], notices: list[str]) -> str:
+    """The model's reply without the lines that echo its prompt, then neutralised. Echoes are found in the
+    model's own words: escaping first would hide a copied "<<<SOURCES" line from the echo check."""
+    text, echoed = strip_prompt_echo(result.generation.text, result.prompt, titles)
+    if echoed:
+        notices.append(notes.prompt_echo(echoed))
+    return neutralise_links(text)

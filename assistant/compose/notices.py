@@ -97,3 +97,8 @@ def prompt_fitted(context_window: int, given: str | None, total: int, abstract_c
         f"To fit the model's context window ({context_window} tokens), {' and '.join(parts)}; raise "
         "ACADEMICHUB_LLM_CONTEXT_WINDOW if the model allows more."
     )
+
+
+def llm_gave_nothing(said: str) -> str:
+    """The model's reply held nothing usable (`said`: "returned an empty answer", "stopped before ...")."""
+    return f"The language model {said}. Fell back to extractive mode."
