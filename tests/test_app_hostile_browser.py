@@ -7,10 +7,6 @@ Screenshots are saved in the test's temp folder."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -20,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
 from openai_standin import OpenAIStandin, Reply
-from test_app_browser import CHROMIUM, CHROMIUM_ARGS, SERVER_START_SECONDS, free_port
+from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
@@ -74,53 +70,13 @@ def hostile_server(
     hostile_home: tuple[Path, dict], model: OpenAIStandin, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     home, _ = hostile_home
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHAINLIT_", "ACADEMICHUB_"))}
-    env.update(
-        {
-            "ACADEMICHUB_HOME": str(home),
-            "OPENAI_BASE_URL": model.base_url,
-            "OPENAI_API_KEY": "test",
-            "ACADEMICHUB_ALLOW_ORIGINS": "https://portal.example.org",
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-        }
-    )
-    log_path = tmp_path_factory.mktemp("hostile-server") / "server.log"
-    cli = Path(sys.executable).with_name("academichub")
-    with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [str(cli), "serve", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=log_path.parent,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        url = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + SERVER_START_SECONDS
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(
-                        f"server exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}"
-                    )
-                try:
-                    with urllib.request.urlopen(url, timeout=2) as response:
-                        if response.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"server did not answer in {SERVER_START_SECONDS} s:\n{log_path.read_text()}")
-                time.sleep(0.5)
-            yield url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+    extra = {
+        "OPENAI_BASE_URL": model.base_url,
+        "OPENAI_API_KEY": "test",
+        "ACADEMICHUB_ALLOW_ORIGINS": "https://portal.example.org",
+    }
+    with serve_app(home, tmp_path_factory, extra_env=extra) as url:
+        yield url
 
 
 def request(url: str, *, method: str = "GET", headers: dict[str, str]) -> tuple[int, dict[str, str]]:
