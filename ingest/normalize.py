@@ -59,16 +59,17 @@ _ACCENTS = {
     "H": "\u030b",
 }
 _ACCENT_RE = re.compile(r"""\\(['`^"~=.]|[cuvH](?=[\s{]))\s*\{?\s*\\?([A-Za-z])\}?""")
-_SYMBOLS = {
+# Greek letters by name: LaTeX writes them `\beta`, bioRxiv/medRxiv abstracts `{beta}`.
+GREEK_LETTERS = {
     "alpha": "α",
     "beta": "β",
     "gamma": "γ",
     "delta": "δ",
     "epsilon": "ε",
-    "varepsilon": "ε",
     "zeta": "ζ",
     "eta": "η",
     "theta": "θ",
+    "iota": "ι",
     "kappa": "κ",
     "lambda": "λ",
     "mu": "μ",
@@ -78,8 +79,8 @@ _SYMBOLS = {
     "rho": "ρ",
     "sigma": "σ",
     "tau": "τ",
+    "upsilon": "υ",
     "phi": "φ",
-    "varphi": "φ",
     "chi": "χ",
     "psi": "ψ",
     "omega": "ω",
@@ -91,6 +92,12 @@ _SYMBOLS = {
     "Phi": "Φ",
     "Psi": "Ψ",
     "Omega": "Ω",
+}
+
+_SYMBOLS = {
+    **GREEK_LETTERS,
+    "varepsilon": "ε",
+    "varphi": "φ",
     "ell": "ℓ",
     "infty": "∞",
     "times": "×",

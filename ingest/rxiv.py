@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from ingest.normalize import RecordError, clean_text, make_paper, parse_date
+from ingest.normalize import GREEK_LETTERS, RecordError, clean_text, make_paper, parse_date
 from ingest.paper import (
     JOURNAL_DOI_RE,
     InvalidArxivId,
@@ -33,40 +33,10 @@ log = logging.getLogger(__name__)
 
 # The servers' abstracts spell symbols as `{beta}`, `{micro}g/mL`, `{degrees}C`; titles keep Unicode.
 _BRACED_SYMBOLS = {
-    "alpha": "α",
-    "beta": "β",
-    "gamma": "γ",
-    "delta": "δ",
-    "epsilon": "ε",
-    "zeta": "ζ",
-    "eta": "η",
-    "theta": "θ",
-    "iota": "ι",
-    "kappa": "κ",
-    "lambda": "λ",
-    "mu": "μ",
+    **GREEK_LETTERS,
     "micro": "µ",
-    "nu": "ν",
-    "xi": "ξ",
-    "pi": "π",
-    "rho": "ρ",
-    "sigma": "σ",
-    "tau": "τ",
-    "upsilon": "υ",
-    "phi": "φ",
-    "chi": "χ",
-    "psi": "ψ",
-    "omega": "ω",
     "Alpha": "Α",
     "Beta": "Β",
-    "Gamma": "Γ",
-    "Delta": "Δ",
-    "Theta": "Θ",
-    "Lambda": "Λ",
-    "Sigma": "Σ",
-    "Phi": "Φ",
-    "Psi": "Ψ",
-    "Omega": "Ω",
     "ell": "ℓ",
     "degrees": "°",
     "degree": "°",
