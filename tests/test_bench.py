@@ -7,14 +7,16 @@ from __future__ import annotations
 import gzip
 import io
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
-from conftest import sample_records
+from conftest import make_settings, sample_records, write_jsonl
 from rich.console import Console
 
 from bench import ingest as bench_ingest
 from bench import query as bench_query
+from bench import radar_days as bench_radar_days
 from bench.__main__ import summary_rows
 
 
@@ -132,3 +134,48 @@ def test_briefing_bench_reports_on_topic_share_sections_and_bridges(
     assert "Briefing quality" in captured.err
     rows = {name: value for name, value, _ in summary_rows({"briefing": report})}
     assert rows["briefing: generic bridges"] == str(report["summary"]["generic_bridges"])
+
+
+def test_radar_days_over_a_copied_base_shows_each_days_new_papers_only(tmp_path: Path, embedder) -> None:
+    """`--base-home`: the base index is copied, the topic saved over it before the first day, and each day's
+    feed (paged one paper a batch) holds only that day's new papers: never the base's, never a re-listed
+    one, never one twice."""
+    from ingest.pipeline import Ingestor, file_runs
+
+    records = sample_records(30)
+    base = tmp_path / "base"
+    # Undated like the real monthly listings: dated by their id's month (2605.x: 2026-05-01).
+    backlog = [{k: v for k, v in r.items() if k != "date"} for r in records[:10]]
+    monthly = write_jsonl(tmp_path / "2026-05.jsonl.gz", backlog, gz=True)
+    ingestor = Ingestor(make_settings(base), embedder=embedder)
+    try:
+        ingestor.run(file_runs([monthly]))
+    finally:
+        ingestor.close()
+    daily = tmp_path / "daily"
+    daily.mkdir()
+    # Day 1 re-lists a base paper on diffusion, day 2 a paper of day 1: neither is new on its day.
+    write_jsonl(daily / "2026-06-01.jsonl.gz", [*records[10:20], records[1]], gz=True)
+    write_jsonl(daily / "2026-06-02.jsonl.gz", [*records[20:30], records[15]], gz=True)
+    home = tmp_path / "home"
+    args = bench_radar_days.parse_args(
+        ["--home", str(home), "--base-home", str(base), "--daily-dir", str(daily), "--batch", "1"]
+    )
+    console, out = _console()
+    topics = {"diffusion": ("diffusion models for image generation", [])}
+    result = bench_radar_days.run(args, console, topics=topics, embedder=embedder)
+    bench_radar_days.print_tables(result, console)
+
+    assert result["backlog_papers"] == 10 and result["new_papers"] == 20
+    day1, day2 = ({r["id"] for r in part} for part in (records[10:20], records[20:30]))
+    shown = [set(day["topics"]["diffusion"]["shown_ids"]) for day in result["days"]]
+    assert shown[0] and shown[0] <= day1 and shown[1] <= day2
+    assert result["problems"] == result["older_shown"] == result["backlog_shown"] == result["repeats"] == 0
+    assert result["shown"] == result["matching"] == result["matching_shown"]
+    # Several batches of one paper: each paged with "another batch", each timed.
+    assert result["next_batch"]["calls"] >= 1
+    assert result["feed_calls"]["calls"] == result["first_page"]["calls"] + result["next_batch"]["calls"]
+    assert "Feed calls against the 1 s target" in out.getvalue()
+    # The base itself is left as it was: the June days went into the copy only.
+    with sqlite3.connect(base / "catalog.sqlite3") as conn:
+        assert conn.execute("SELECT count(*) FROM papers").fetchone()[0] == 10
