@@ -14,8 +14,9 @@ that day's ingest (the backlog or an earlier June day) or is dated before the fi
 must be none.
 
 `--backend` must be the encoder the base index was built with (onnx: the int8 encoder, about three times
-faster to ingest); the radar's logic does not depend on the encoder. A rich table goes to stderr, the figures
-as one JSON object to stdout (and `--output`).
+faster to ingest); the radar's logic does not depend on the encoder. `--visit-every 7` visits once a week
+instead (each visit covers the days since the last one: "that day" above means "since the last visit").
+A rich table goes to stderr, the figures as one JSON object to stdout (and `--output`).
 """
 
 from __future__ import annotations
@@ -31,10 +32,11 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from assistant.radar.service import Radar
+from assistant.radar.service import Radar, Topic, short_topic_words, title_names_topic
 from assistant.search.retrieval import Retriever, make_filter
 from bench.report import emit_json
 from bench.retrieval import DEFAULT_DAILY_DIR
@@ -65,7 +67,7 @@ class TopicDay:
     """One topic's feed on one day, checked."""
 
     shown: list[str]
-    expected: set[str]  # the day's new papers that match the topic (the radar's own rule, run apart)
+    expected: set[str]  # the day's new papers that match the topic (`day_matches`)
     repeats: int  # shown twice (in this day's batches, or on an earlier day)
     not_new: int  # shown but not first ingested that day
     older: int  # shown but in the catalog before that day, or dated before the first June listing day
@@ -140,13 +142,9 @@ def check_topic_day(
 
     `seen`: the topic's papers shown on earlier days (updated here)."""
     retriever = radar.retriever
-    settings = radar.settings
     topic = radar.get_topic(name)
     shown, calls = whole_feed(radar, name, batch)
-    expected: set[str] = set()
-    if new_ids:
-        hits = retriever.search(topic.query, k=200, paper_filter=make_filter(topic.fields, only_ids=new_ids))
-        expected = {h.paper.id for h in hits if h.relevance >= settings.radar_min_relevance}
+    expected = day_matches(radar, topic, new_ids)
     shown_set = set(shown)
     papers = retriever.catalog.get_papers(sorted(shown_set))
     dated_before = {
@@ -166,6 +164,27 @@ def check_topic_day(
     )
     seen |= shown_set
     return day
+
+
+def day_matches(radar: Radar, topic: Topic, new_ids: set[str]) -> set[str]:
+    """The day's new papers that match the topic by the radar's rule, applied to each paper directly (no
+    retrieval, so no cap of 200 results): in the topic's fields, with query-paper cosine at least
+    `radar_min_relevance`, or (a short topic) named in the title."""
+    retriever = radar.retriever
+    in_fields = retriever.catalog.filter_ids(make_filter(topic.fields, only_ids=new_ids)) if new_ids else []
+    if not in_fields:
+        return set()
+    query = retriever.embedder.encode_query(topic.query.strip())
+    cosine = {
+        pid: float(np.clip(v @ query, 0.0, 1.0)) for pid, v in retriever.paper_vectors(in_fields).items()
+    }
+    words = short_topic_words(topic.query)
+    titles = {pid: p.title for pid, p in retriever.catalog.get_papers(in_fields).items()} if words else {}
+    return {
+        pid
+        for pid, value in cosine.items()
+        if value >= radar.settings.radar_min_relevance or title_names_topic(titles.get(pid, ""), words)
+    }
 
 
 def copy_base(base: Path, home: Path) -> float:
@@ -197,6 +216,9 @@ def percentiles(seconds: list[float]) -> dict[str, Any]:
 def run(
     args: argparse.Namespace, console: Console, *, topics: Topics = TOPICS, embedder: Embedder | None = None
 ) -> dict[str, Any]:
+    day_files = sorted(args.daily_dir.glob("*.jsonl.gz"))[: args.days]
+    if not day_files:
+        raise SystemExit(f"no daily listing files (*.jsonl.gz) in {args.daily_dir}: pass --daily-dir")
     copy_seconds = copy_base(args.base_home, args.home) if args.base_home else None
     settings = Settings(_env_file=None, home=args.home, embedding_backend=args.backend)
     embedder = embedder or get_embedder(settings)
@@ -208,24 +230,28 @@ def run(
         radar = Radar(settings, retriever)
         for name, (query, fields) in topics.items():
             radar.add_topic(name, query, fields)
-    day_files = sorted(args.daily_dir.glob("*.jsonl.gz"))[: args.days]
-    first_listing_day = listing_date_from_name(day_files[0]) if day_files else None
+    first_listing_day = listing_date_from_name(day_files[0])
     seen: dict[str, set[str]] = {name: set() for name in topics}
     days: list[Day] = []
     load_before = os.getloadavg()
-    for day_file in day_files:
+    window_started: float | None = None  # when the first ingest since the last visit began
+    ingest_seconds = 0.0
+    for number, day_file in enumerate(day_files, start=1):
         started = time.time()
+        window_started = window_started or started
         ingestor = Ingestor(settings, embedder=embedder)
         try:
             ingestor.run(file_runs([day_file]))
         finally:
             ingestor.close()
-        ingest_seconds = time.time() - started
-        new_ids = retriever.catalog.ids_ingested_since(started)
+        ingest_seconds += time.time() - started
         if radar is None:
             radar = Radar(settings, retriever)
             for name, (query, fields) in topics.items():
                 radar.add_topic(name, query, fields)
+        if number % args.visit_every and number < len(day_files):
+            continue  # no visit today: the next one covers this day too
+        new_ids = retriever.catalog.ids_ingested_since(window_started)
         checked = {
             name: check_topic_day(
                 radar,
@@ -240,6 +266,7 @@ def run(
         }
         day = Day(day_file.name[:10], len(new_ids), ingest_seconds, checked)
         days.append(day)
+        window_started, ingest_seconds = None, 0.0
         console.print(
             f"{day.listing}: new {day.new} (ingest {ingest_seconds:.0f} s) | "
             + " | ".join(
@@ -260,6 +287,7 @@ def run(
         "base_copy_seconds": round(copy_seconds, 1) if copy_seconds is not None else None,
         "backend": args.backend,
         "batch": args.batch,
+        "visit_every_days": args.visit_every,
         "backlog_papers": len(backlog),
         "catalog_papers_at_end": retriever.catalog.count(),
         "days": [d.to_dict() for d in days],
@@ -338,6 +366,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--days", type=int, default=None, help="only the first N daily files")
     parser.add_argument("--backend", choices=("torch", "onnx"), default="torch")
     parser.add_argument("--batch", type=int, default=10)
+    parser.add_argument(
+        "--visit-every",
+        type=int,
+        default=1,
+        help="visit the topics every N days (and after the last): each visit covers the days since the last",
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON figures here")
     return parser.parse_args(argv)
 
