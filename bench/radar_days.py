@@ -268,7 +268,7 @@ def run(
         days.append(day)
         window_started, ingest_seconds = None, 0.0
         console.print(
-            f"{day.listing}: new {day.new} (ingest {ingest_seconds:.0f} s) | "
+            f"{day.listing}: new {day.new} (ingest {day.ingest_seconds:.0f} s) | "
             + " | ".join(
                 f"{n}: {len(t.shown)} shown/{len(t.expected)} matching, {t.problems} problems, "
                 f"max {1000 * max((c.seconds for c in t.calls), default=0):.0f} ms"

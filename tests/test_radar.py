@@ -123,6 +123,34 @@ def test_feed_after_each_day_shows_only_that_days_new_matching_papers(
         assert again.items == [] and "seen everything new" in (again.message or "")
 
 
+def test_a_window_with_more_matches_than_one_search_returns_shows_them_all(
+    home: Path,
+    embedder: Embedder,
+    daily_files: dict[str, Path],
+    day_ids: dict[str, set[str]],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A week of listings can hold more matches than one retrieval ranks (200: 428 for one topic in the
+    first June week of the 74k index). Every match is on the feed, once; here with a cap of 3."""
+    from assistant.radar import service
+
+    monkeypatch.setattr(service, "MAX_FEED", 3)
+    radar = make_radar(home, embedder)
+    for day in DAYS[1:]:
+        ingest_day(radar.settings, embedder, daily_files[day])
+    radar.add_topic("LLM agents", LLM_QUERY)  # the first visit covers the three days (the 7-day backfill)
+    window = set().union(*day_ids.values())
+    query = embedder.encode_query(LLM_QUERY)
+    expected = {
+        pid
+        for pid, vector in radar.retriever.paper_vectors(sorted(window)).items()
+        if float(vector @ query) >= radar.settings.radar_min_relevance
+    }
+    assert len(expected) > 3 * 2, "more matches than two searches of the cap"
+    shown = [pid for batch in read_whole_feed(radar, "LLM agents") for pid in batch]
+    assert len(shown) == len(set(shown)) and set(shown) == expected
+
+
 def test_first_visit_after_a_backfill_shows_the_latest_listing_day(
     home: Path, embedder: Embedder, daily_files: dict[str, Path], day_ids: dict[str, set[str]]
 ) -> None:

@@ -23,7 +23,9 @@ A topic's feed is built over a *window* of catalog papers, opened by a *visit*:
 * Within a window, a paper is on the feed if it matches the topic (hybrid retrieval of the topic's query,
   restricted to its fields, with query-paper cosine `relevance >= Settings.radar_min_relevance`) or has a
   followed author (case/accent-insensitive substring, like the author filter everywhere else). Papers by
-  followed authors come first (they were asked for by name), then topic matches in retrieval order.
+  followed authors come first (they were asked for by name), then topic matches in retrieval order. Every
+  match of the window is on it, however many: hybrid retrieval ranks the best 200, and a bigger window (a
+  week of listings) adds the rest in cosine order.
 * Papers shown in a batch are **seen** (recorded with batch number and time) and never shown again for the
   topic, in this window or any later one. When the window has no unseen papers left the feed says so
   (`exhausted`); more come with the next ingest.
@@ -57,7 +59,7 @@ if TYPE_CHECKING:
 
 __all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic"]
 
-MAX_FEED = 200  # matches kept per window (the retriever's own cap on k)
+MAX_FEED = 200  # papers one retrieval ranks (the retriever's own cap on k); a window keeps every match
 MAX_NAME_CHARS = 80
 MAX_QUERY_CHARS = 2000
 MAX_BATCH = 100
@@ -390,7 +392,7 @@ class Radar:
                 followed_author=author,
                 batch=None,
             )
-            for rank, (hit, author) in enumerate(ranked[:MAX_FEED], start=start + 1)
+            for rank, (hit, author) in enumerate(ranked, start=start + 1)
         ]
         self.store.add_entries(stored.id, window.number, entries)
 
@@ -438,7 +440,33 @@ class Radar:
             if (hit.relevance >= threshold or title_names_topic(hit.paper.title, title_words))
             and hit.paper.id not in followed
         ]
+        if library is None and len(matches) >= MAX_FEED:
+            # The search keeps its best MAX_FEED by fused rank; a window of more papers (a week of
+            # listings: 1,909 papers, 428 matches for one topic) holds matches beyond them.
+            rest = candidates - followed.keys() - {hit.paper.id for hit in matches}
+            ranked += [(hit, None) for hit in self._matches_beyond(topic, rest, threshold)]
         return ranked
+
+    def _matches_beyond(self, topic: Topic, rest: set[str], threshold: float) -> list[Hit]:
+        """The topic matches among `rest` by query-paper cosine, best first, down to `threshold`: dense
+        searches of MAX_FEED papers in cosine order until one reaches a paper below it."""
+        found: list[Hit] = []
+        while rest:
+            try:
+                hits = self.retriever.search(
+                    topic.query,
+                    k=MAX_FEED,
+                    paper_filter=make_filter(categories=topic.fields, only_ids=rest),
+                    mode="dense",
+                )
+            except RetrievalError as err:
+                raise RadarError(str(err)) from None
+            passing = [hit for hit in hits if hit.relevance >= threshold]
+            found += passing
+            if not hits or len(passing) < len(hits):
+                break  # cosine order: the rest are below the threshold (or none is left)
+            rest = rest - {hit.paper.id for hit in hits}
+        return found
 
     def _followed_papers(self, topic: Topic, candidates: set[str]) -> dict[str, str]:
         """Paper id -> the first of the topic's followed authors on it, among `candidates`."""
