@@ -281,7 +281,7 @@ class Ingestor:
         waiting = self.catalog.count_pending()
         if waiting:
             self.on_progress("embed", 0, min(waiting, limit) if limit else waiting)
-        summary.embedded = self._embed_pending(summary, limit, announced=True)
+        self._embed_pending(summary, limit, announced=True)  # counts summary.embedded
         self._finish(summary, started)
         return summary
 
@@ -451,19 +451,27 @@ def set_index_aside(settings: Settings) -> list[str]:
 
 
 def _count_lines(path: Path) -> int | None:
+    """Lines in the file, for the progress bar's total: one extra read of the file, in 1 MB blocks (0.3 s for
+    the 1.1 GB of 500k snapshot lines when cached, against about 5 minutes to ingest them)."""
     try:
-        return sum(1 for _ in read_lines_cheap(path))
+        lines, last = 0, b"\n"
+        for block in read_blocks(path):
+            lines += block.count(b"\n")
+            last = block[-1:]
+        return lines + (last != b"\n")  # a last line without its newline counts too
     except Exception:
         return None
 
 
-def read_lines_cheap(path: Path) -> Iterator[bytes]:
+def read_blocks(path: Path, size: int = 1 << 20) -> Iterator[bytes]:
+    """The file's bytes in blocks, gunzipped when the content (not the name) says gzip."""
     import gzip
 
     with path.open("rb") as probe:
         gz = probe.read(2) == b"\x1f\x8b"
     with gzip.open(path, "rb") if gz else path.open("rb") as handle:
-        yield from handle
+        while block := handle.read(size):
+            yield block
 
 
 INPUT_SUFFIXES = (".jsonl", ".jsonl.gz", ".json", ".json.gz")  # what read_jsonl reads
