@@ -50,10 +50,10 @@ from ingest.vectors import VectorIndex, consistency_problem
 class _ProgressBars:
     """Two rich bars: records read and papers embedded (the slow part)."""
 
-    def __init__(self, progress: Progress, reading: bool = True) -> None:
+    def __init__(self, progress: Progress, reading: bool = True, embedding: bool = True) -> None:
         self.progress = progress
         self.read = progress.add_task("reading records", total=None, visible=reading)
-        self.embed = progress.add_task("embedding papers", total=0)
+        self.embed = progress.add_task("embedding papers", total=0, visible=embedding)
         self._embed_total = 0
 
     def __call__(self, phase: str, advance: int, total: int | None) -> None:
@@ -189,7 +189,9 @@ def ingest(
             )
         if not runs:
             runs.append(sample_run())
-        summary = _run_with_progress(ingestor, lambda: ingestor.run(runs, embed=not no_embed), quiet=as_json)
+        summary = _run_with_progress(
+            ingestor, lambda: ingestor.run(runs, embed=not no_embed), quiet=as_json, embedding=not no_embed
+        )
         summary.notices += [f"set aside: {path}" for path in ingestor.set_aside]
     finally:
         ingestor.close()
@@ -251,7 +253,11 @@ def exit_for(summary: IngestSummary) -> None:
 
 
 def _run_with_progress(
-    ingestor: Ingestor, work: Callable[[], IngestSummary], quiet: bool, reading: bool = True
+    ingestor: Ingestor,
+    work: Callable[[], IngestSummary],
+    quiet: bool,
+    reading: bool = True,
+    embedding: bool = True,
 ) -> IngestSummary:
     progress = Progress(
         TextColumn("{task.description}"),
@@ -265,7 +271,7 @@ def _run_with_progress(
         transient=False,
     )
     with progress:
-        ingestor.on_progress = _ProgressBars(progress, reading=reading)
+        ingestor.on_progress = _ProgressBars(progress, reading=reading, embedding=embedding)
         if not quiet:
             ingestor.on_notice = lambda message: progress.console.print(
                 f"[bold]note:[/] {escape(message)}", highlight=False
