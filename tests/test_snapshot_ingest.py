@@ -17,13 +17,16 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
-from conftest import sample_records
+from conftest import make_settings, sample_records
 from typer.testing import CliRunner, Result
 
 from assistant.ui.cli import app
 from bench.snapshot import bases_from_records, snapshot_lines
 from ingest.catalog import Catalog
+from ingest.embedding import EncoderMismatchError
+from ingest.paper import Paper
 from ingest.settings import Settings
 from ingest.vectors import VectorIndex
 
@@ -183,3 +186,25 @@ def test_a_catalog_only_ingest_killed_with_9_and_run_again_keeps_exact_counts(tm
     finally:
         catalog.close()
     assert len(set(ids)) == len(ids) == lines
+
+
+def test_a_catalog_only_index_takes_the_encoder_of_its_first_vectors(tmp_path):
+    """`ingest --no-embed` with the default encoder made the collection; `embed` with another encoder may
+    still fill it (nothing to mismatch yet), after which the other encoder is refused as ever."""
+    settings = make_settings(tmp_path / "home")
+    assert VectorIndex(settings).count() == 0  # the collection as a catalog-only ingest leaves it
+    onnx = settings.model_copy(update={"embedding_backend": "onnx"})
+    index = VectorIndex(onnx)
+    paper = Paper.model_validate(
+        {
+            "id": "2606.00001",
+            "title": "A title",
+            "abstract": "An abstract.",
+            "authors": ["A. Author"],
+            "categories": ["cs.LG"],
+        }
+    )
+    index.upsert([paper], np.ones((1, 384), dtype=np.float32) / np.sqrt(384))
+    assert VectorIndex(onnx).collection.metadata["embedding_backend"] == "onnx"
+    with pytest.raises(EncoderMismatchError):
+        VectorIndex(settings)
