@@ -377,8 +377,9 @@ class Ingestor:
             return
         if not announced:
             self.on_progress("embed", 0, len(papers))
+        embedder = self.embedder  # loaded (once) before the clock starts: embed_seconds is encoding time
         started = time.perf_counter()
-        vectors = self.embedder.encode([p.embedding_text for p in papers])
+        vectors = embedder.encode([p.embedding_text for p in papers])
         summary.embed_seconds += time.perf_counter() - started
         self.vectors.upsert(papers, vectors)
         self.catalog.mark_embedded({p.id: p.content_hash for p in papers})
@@ -451,8 +452,9 @@ def set_index_aside(settings: Settings) -> list[str]:
 
 
 def _count_lines(path: Path) -> int | None:
-    """Lines in the file, for the progress bar's total: one extra read of the file, in 1 MB blocks (0.3 s for
-    the 1.1 GB of 500k snapshot lines when cached, against about 5 minutes to ingest them)."""
+    """Lines in the file, for the progress bar's total: one extra read of the file in 1 MB blocks (1.0 s for
+    the 1.1 GB of 500k snapshot lines from the page cache, 1.5 s line by line; ingesting them takes 4 min),
+    so an exact count is kept rather than a byte-based estimate."""
     try:
         lines, last = 0, b"\n"
         for block in read_blocks(path):

@@ -153,8 +153,7 @@ def ingest(
 ) -> None:
     """Build or update the index. With no source options: the bundled sample (offline).
 
-    A normal ingest first embeds any papers still waiting for vectors (an interrupted run's, or those a
-    `--no-embed` ingest left), and says so before it starts."""
+    A normal ingest first embeds the papers waiting for vectors (after --no-embed), and says so first."""
     cfg = settings()
     runs: list[SourceRun] = []
     ingestor = Ingestor(cfg, rebuild=rebuild)
