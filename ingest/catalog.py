@@ -570,6 +570,20 @@ class Catalog:
         where, params = paper_filter.where_sql()
         return [row[0] for row in self._conn.execute(f"SELECT p.id FROM papers p WHERE {where}", params)]
 
+    def filter_ids_and_vectors(self, paper_filter: PaperFilter) -> tuple[list[str], list[str]]:
+        """The papers the filter admits, and those of them with a vector in the store (in one read): a dense
+        search restricted to ids the store lacks fails (Chroma: "Error finding id"), and papers of a
+        catalog-only ingest (`ingest --no-embed`) have none yet."""
+        where, params = paper_filter.where_sql()
+        sql = f"SELECT p.id, p.embedded_hash IS NOT NULL FROM papers p WHERE {where}"
+        admitted: list[str] = []
+        with_vector: list[str] = []
+        for pid, embedded in self._conn.execute(sql, params):
+            admitted.append(pid)
+            if embedded:
+                with_vector.append(pid)
+        return admitted, with_vector
+
     def lexical_search(
         self,
         match: str,

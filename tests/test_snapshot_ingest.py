@@ -122,6 +122,20 @@ def test_embed_limit_embeds_exactly_that_many_then_the_rest_and_an_ingest_says_w
     assert (summary["embedded"], summary["vectors_total"], summary["pending_embeddings"]) == (13, 13, 17)
     assert counts(settings) == (30, 13, 17)
 
+    # A filtered search over a partly embedded catalog: the dense side only asks for papers with a vector
+    # (Chroma fails on an id it lacks), BM25 finds the others, and says they have no vector yet.
+    lines = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    waiting = lines[-1]  # the oldest papers were embedded first
+    category = waiting["categories"].split()[0]
+    found = invoke("search", " ".join(waiting["title"].split()), "--category", category, "--json")
+    assert found.exit_code == 0, found.output
+    hits = json.loads(found.stdout)["results"]
+    assert hits[0]["id"] == waiting["id"] and hits[0]["has_vector"] is False
+    embedded = {line["id"] for line in lines[:13]}
+    assert all(("has_vector" in hit) != (hit["id"] in embedded) for hit in hits)
+    shown = invoke("search", " ".join(waiting["title"].split()), "--category", category, "--k", "1")
+    assert "found by its words (no vector yet)" in flat(shown.output)
+
     # A normal ingest embeds what is waiting first, and says so before it starts.
     more = write_snapshot(tmp_path / "more.json", 32)  # the same 30 papers and 2 new ones
     second = invoke("ingest", str(more))
