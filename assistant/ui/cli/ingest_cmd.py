@@ -271,10 +271,11 @@ def _run_with_progress(
     )
     with progress:
         ingestor.on_progress = _ProgressBars(progress, reading=reading, embedding=embedding)
-        if not quiet:
-            ingestor.on_notice = lambda message: progress.console.print(
-                f"[bold]note:[/] {escape(message)}", highlight=False
-            )
+        # Notices go to stderr even with --json (stdout stays one JSON object): a cron log then shows why an
+        # `ingest --daily` after a large `--no-embed` import is busy embedding.
+        ingestor.on_notice = lambda message: progress.console.print(
+            f"[bold]note:[/] {escape(message)}", highlight=False
+        )
         return work()
 
 
