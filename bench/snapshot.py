@@ -23,16 +23,18 @@ Figures go to stderr as a table, JSON to stdout. Machines shared with other jobs
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gzip
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -197,17 +199,28 @@ class ChildRun:
     result: dict[str, Any]
 
 
-def run_cli(args: list[str], env: dict[str, str]) -> ChildRun:
+@dataclass(frozen=True)
+class Watch:
+    """A progress bar for a child's work: `count()` of `total` done, read from the outside."""
+
+    console: Console
+    description: str
+    total: int
+    count: Callable[[], int]
+
+
+def run_cli(args: list[str], env: dict[str, str], watch: Watch | None = None) -> ChildRun:
     """`academichub ARGS --json` in a child process: its wall time, its own peak RSS (os.wait4: this child
-    only, unlike RUSAGE_CHILDREN which keeps the largest child so far) and its JSON. Its progress bars and
-    messages go to this process's stderr."""
+    only, unlike RUSAGE_CHILDREN which keeps the largest child so far) and its JSON. With --json the child
+    draws no progress bar, so `watch` draws one here (stderr) from what the child has stored."""
     command = [sys.executable, "-c", "from assistant.ui.cli import main; main()", *args, "--json"]
     started = time.perf_counter()
-    child = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None
-    output = child.stdout.read()
-    _, status, usage = os.wait4(child.pid, 0)
-    seconds = time.perf_counter() - started
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out:
+        child = subprocess.Popen(command, env=env, stdout=out, text=True)
+        status, usage = _wait_watching(child.pid, watch)
+        seconds = time.perf_counter() - started
+        out.seek(0)
+        output = out.read()
     child.returncode = os.waitstatus_to_exitcode(status)
     if child.returncode != 0:
         raise BenchError(
@@ -220,6 +233,49 @@ def run_cli(args: list[str], env: dict[str, str]) -> ChildRun:
     return ChildRun(seconds, usage.ru_maxrss / 1024, result)  # ru_maxrss is in KiB on Linux
 
 
+def _wait_watching(pid: int, watch: Watch | None) -> tuple[int, Any]:
+    """os.wait4 on the child (its exit status and resource usage), updating `watch`'s bar meanwhile."""
+    if watch is None:
+        _, status, usage = os.wait4(pid, 0)
+        return status, usage
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=watch.console,
+    )
+    with progress:
+        task = progress.add_task(watch.description, total=watch.total)
+        while True:
+            done, status, usage = os.wait4(pid, os.WNOHANG)
+            if done:
+                progress.update(task, completed=watch.count())
+                return status, usage
+            progress.update(task, completed=watch.count())
+            time.sleep(1.0)
+
+
+def stored_papers(home: Path, with_vectors: bool = False) -> Callable[[], int]:
+    """How many papers (or papers with vectors) the child has committed to the catalog so far."""
+    path = home / "catalog.sqlite3"
+    sql = (
+        "SELECT (SELECT count(*) FROM papers) - (SELECT count(*) FROM papers "
+        "WHERE embedded_hash IS NULL OR embedded_hash != content_hash)"
+        if with_vectors
+        else "SELECT count(*) FROM papers"
+    )
+
+    def count() -> int:
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as conn:
+                return int(conn.execute(sql).fetchone()[0])
+        except sqlite3.Error:  # not created yet, or busy: the bar waits for the next look
+            return 0
+
+    return count
+
+
 def catalog_bytes(home: Path) -> int:
     return sum(p.stat().st_size for p in home.glob("catalog.sqlite3*") if p.is_file())
 
@@ -228,7 +284,8 @@ def ingest_figures(
     path: Path, lines: int, home: Path, env: dict[str, str], console: Console
 ) -> dict[str, Any]:
     console.print(f"ingest --no-embed of {lines} lines into {home} ...")
-    run = run_cli(["ingest", "--no-embed", str(path)], {**env, "ACADEMICHUB_HOME": str(home)})
+    watch = Watch(console, f"papers stored ({lines} lines)", lines, stored_papers(home))
+    run = run_cli(["ingest", "--no-embed", str(path)], {**env, "ACADEMICHUB_HOME": str(home)}, watch)
     summary = run.result
     if summary["papers_total"] != lines or summary["vectors_total"] != 0 or summary["embedded"] != 0:
         raise BenchError(f"expected {lines} papers and no vectors, got {summary}")
@@ -276,7 +333,9 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         home_env = {**env, "ACADEMICHUB_HOME": str(home)}
         if args.embed:
             console.print(f"embed --limit {args.embed} ({backend} encoder) ...")
-            embedded = run_cli(["embed", "--limit", str(args.embed)], home_env)
+            slice_size = min(args.embed, args.lines)
+            watch = Watch(console, "papers embedded", slice_size, stored_papers(home, with_vectors=True))
+            embedded = run_cli(["embed", "--limit", str(args.embed)], home_env, watch)
             got = embedded.result
             if got["embedded"] != min(args.embed, args.lines) or got["vectors_total"] != got["embedded"]:
                 raise BenchError(f"expected {args.embed} papers embedded, got {got}")
