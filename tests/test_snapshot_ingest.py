@@ -27,6 +27,7 @@ from bench.snapshot import bases_from_records, snapshot_lines
 from ingest.catalog import Catalog
 from ingest.embedding import EncoderMismatchError
 from ingest.paper import Paper
+from ingest.pipeline import Ingestor, file_runs
 from ingest.settings import Settings
 from ingest.vectors import VectorIndex
 
@@ -222,3 +223,39 @@ def test_a_catalog_only_index_takes_the_encoder_of_its_first_vectors(tmp_path):
     assert VectorIndex(onnx).collection.metadata["embedding_backend"] == "onnx"
     with pytest.raises(EncoderMismatchError):
         VectorIndex(settings)
+
+
+class StopsOnSecondBatch:
+    """The session's encoder, interrupted (as by Ctrl-C) when asked for its second batch."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder, self.calls = embedder, 0
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return self.embedder.encode(texts)
+
+
+def test_an_interrupted_embed_keeps_what_it_stored_and_the_next_one_finishes_exactly(tmp_path, embedder):
+    settings = make_settings(tmp_path / "home", ingest_batch_size=8)
+    path = write_snapshot(tmp_path / "arxiv-metadata-oai-snapshot.json", 20)
+    ingestor = Ingestor(settings)
+    try:
+        assert ingestor.run(file_runs([path]), embed=False).pending_total == 20
+        ingestor._embedder = StopsOnSecondBatch(embedder)  # type: ignore[assignment]
+        with pytest.raises(KeyboardInterrupt):
+            ingestor.embed_pending()
+    finally:
+        ingestor.close()
+    assert counts(settings) == (20, 8, 12)  # the first batch stored and marked, the second lost
+
+    ingestor = Ingestor(settings, embedder=embedder)
+    try:
+        summary = ingestor.embed_pending()
+    finally:
+        ingestor.close()
+    assert (summary.embedded, summary.vectors_total, summary.pending_total) == (12, 20, 0)
+    ids = VectorIndex(settings).all_ids()
+    assert len(ids) == len(set(ids)) == 20
