@@ -187,7 +187,8 @@ class VectorIndex:
         ids when given (an exact filter, not a post-hoc one)."""
         from chromadb.errors import InternalError
 
-        n = min(n, len(among) if among is not None else self.count())
+        # Chroma returns fewer than `n` when it holds fewer: no count first (a round trip to a server).
+        n = min(n, len(among)) if among is not None else n
         if n <= 0:
             return []
 
