@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -39,6 +40,26 @@ def cli_env(home: Path, chroma_port: int) -> dict[str, str]:
         }
     )
     return env
+
+
+def start_together(
+    managers: list[contextlib.AbstractContextManager[str]], stack: contextlib.ExitStack
+) -> list[str]:
+    """Enter the servers' context managers at once (each loads the model: ~30 s); each one that started is
+    stopped by `stack`, also when another failed."""
+    with ThreadPoolExecutor(len(managers)) as pool:
+        futures = [pool.submit(manager.__enter__) for manager in managers]
+    urls, failures = [], []
+    for manager, future in zip(managers, futures, strict=True):
+        try:
+            urls.append(future.result())
+        except BaseException as err:  # pytest.fail raises a BaseException
+            failures.append(err)
+        else:
+            stack.push(manager)
+    if failures:
+        raise failures[0]
+    return urls
 
 
 def ask_in_browser(browser: object, url: str, question: str, paper_id: str, *, expect_found: bool) -> None:
@@ -92,7 +113,9 @@ def test_two_servers_see_a_paper_a_concurrent_ingest_adds_without_restart(
     shared = {k: env[k] for k in ("ACADEMICHUB_CHROMA_HOST", "ACADEMICHUB_CHROMA_PORT")}
     question = f"What does the paper '{new['title']}' find?"
     with contextlib.ExitStack() as servers, sync_playwright() as pw:
-        urls = [servers.enter_context(serve_app(home, tmp_path_factory, extra_env=shared)) for _ in range(2)]
+        urls = start_together(
+            [serve_app(home, tmp_path_factory, extra_env=shared) for _ in range(2)], servers
+        )
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for url in urls:
@@ -107,19 +130,24 @@ def test_two_servers_see_a_paper_a_concurrent_ingest_adds_without_restart(
                 timeout=600,
             )
             assert added.returncode == 0, added.stdout + added.stderr
+            # A third process, the CLI, searches by meaning meanwhile (it loads the model on its own).
+            searching = servers.enter_context(
+                subprocess.Popen(
+                    [str(CLI), "search", new["title"], "--k", "3", "--json", "--mode", "dense"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                )
+            )
+            servers.callback(searching.kill)  # only if the test fails before it ends (runs first)
 
             for url in urls:  # the same server processes, never restarted
                 ask_in_browser(browser, url, question, new["id"], expect_found=True)
         finally:
             browser.close()
 
-    # A third process, the CLI, finds it too, first, by meaning as well as by its words.
-    found = subprocess.run(
-        [str(CLI), "search", new["title"], "--k", "3", "--json", "--mode", "dense"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert found.returncode == 0, found.stderr
-    assert json.loads(found.stdout)["results"][0]["id"] == new["id"]
+        # The CLI finds it too, first, by meaning.
+        out, err = searching.communicate(timeout=300)
+        assert searching.returncode == 0, err
+        assert json.loads(out)["results"][0]["id"] == new["id"]
