@@ -87,6 +87,19 @@ CREATE INDEX IF NOT EXISTS papers_unembedded ON papers(ingested_at) WHERE embedd
 """
 
 
+# `PRAGMA user_version` of a catalog whose FTS rows share their paper's rowid (so an update deletes the old
+# row by rowid; `id` is UNINDEXED in FTS5, and deleting by it read the whole table once per paper: quadratic).
+FTS_KEYED_BY_ROWID = 1
+
+# The FTS row of a paper, from its catalog row (authors: the JSON list joined by spaces, as `upsert` writes).
+FTS_ROWS_FROM_PAPERS = """
+INSERT INTO papers_fts (rowid, id, title, abstract, authors, comment)
+SELECT p.rowid, p.id, p.title, p.abstract,
+       coalesce((SELECT group_concat(a.value, ' ') FROM json_each(p.authors) a), ''), coalesce(p.comment, '')
+FROM papers p
+"""
+
+
 def migrate(conn: sqlite3.Connection) -> list[str]:
     """Bring an existing catalog to the current schema in place; returns the columns it added."""
     present = {row[1] for row in conn.execute("PRAGMA table_info(papers)")}
@@ -95,6 +108,11 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
         for name in added:
             conn.execute(f"ALTER TABLE papers ADD COLUMN {name} {ADDED_COLUMNS[name]}")
         conn.executescript(LATE_INDEXES)
+        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < FTS_KEYED_BY_ROWID:
+            # Older catalogs keyed FTS rows by id alone: rebuilt once, in the same transaction.
+            conn.execute("DELETE FROM papers_fts")
+            conn.execute(FTS_ROWS_FROM_PAPERS)
+            conn.execute(f"PRAGMA user_version = {FTS_KEYED_BY_ROWID}")
     return added
 
 
@@ -465,10 +483,20 @@ class Catalog:
                     "INSERT OR IGNORE INTO paper_categories (id, category, archive) VALUES (?,?,?)",
                     [(paper.id, c, archive_of(c)) for c in paper.categories],
                 )
-                conn.execute("DELETE FROM papers_fts WHERE id = ?", (paper.id,))
+                # The FTS row shares the paper's rowid (kept by the upsert): deleting it is a key lookup.
+                rowid = conn.execute("SELECT rowid FROM papers WHERE id = ?", (paper.id,)).fetchone()[0]
+                conn.execute("DELETE FROM papers_fts WHERE rowid = ?", (rowid,))
                 conn.execute(
-                    "INSERT INTO papers_fts (id, title, abstract, authors, comment) VALUES (?,?,?,?,?)",
-                    (paper.id, paper.title, paper.abstract, " ".join(paper.authors), paper.comment or ""),
+                    "INSERT INTO papers_fts (rowid, id, title, abstract, authors, comment) "
+                    "VALUES (?,?,?,?,?,?)",
+                    (
+                        rowid,
+                        paper.id,
+                        paper.title,
+                        paper.abstract,
+                        " ".join(paper.authors),
+                        paper.comment or "",
+                    ),
                 )
 
     def pending_ids(self, limit: int | None = None) -> list[str]:

@@ -460,6 +460,34 @@ def from_daily_listing(record: Mapping[str, Any], listing_date: date | None) -> 
     )
 
 
+_NEW_STYLE_MONTH = re.compile(r"(\d{2})(\d{2})\.\d{4,5}")
+_OLD_STYLE_MONTH = re.compile(r"[a-z-]+(?:\.[A-Z]{2})?/(\d{2})(\d{2})\d{3}")
+
+
+def arxiv_id_month(paper_id: str) -> date | None:
+    """The month an arXiv id was assigned, i.e. the paper's first submission: 2503.11731 -> 2025-03-01,
+    hep-th/9901001 -> 1999-01-01; None for anything else."""
+    new = _NEW_STYLE_MONTH.fullmatch(paper_id)
+    old = None if new else _OLD_STYLE_MONTH.fullmatch(paper_id)
+    found = new or old
+    if not found:
+        return None
+    yy, month = int(found.group(1)), int(found.group(2))
+    year = 2000 + yy if new or yy < 91 else 1900 + yy  # old-style ids ran from 1991 to 2007
+    return date(year, month, 1) if 1 <= month <= 12 else None
+
+
+def dated_by_month(paper: Paper, listing_month: date) -> Paper:
+    """An undated arXiv record from a monthly listing (`2026-05.jsonl.gz`: each paper's latest listing that
+    month, no day): first listed in its id's month (the day unknown, shown as the 1st), and updated in the
+    listing's month. A day-dated listing of the same paper later counts as newer; its first date is kept."""
+    if paper.source != "arxiv" or paper.published is not None:
+        return paper
+    first = arxiv_id_month(paper.id)
+    published = first if first and first <= listing_month else listing_month
+    return paper.model_copy(update={"published": published, "updated": paper.updated or listing_month})
+
+
 def detect_layout(record: Mapping[str, Any]) -> str:
     """'snapshot', 'daily' or 'unknown' (per line: one file may mix layouts)."""
     if "abstract" in record and "id" in record:

@@ -25,13 +25,14 @@ from requests.adapters import HTTPAdapter
 
 from ingest import rxiv
 from ingest.errors import UserFacingError
-from ingest.normalize import RecordError, from_arxiv_result, from_json_record
+from ingest.normalize import RecordError, dated_by_month, from_arxiv_result, from_json_record
 from ingest.paper import Paper
 
 log = logging.getLogger(__name__)
 
 SAMPLE_PATH = Path(__file__).parent / "sample" / "arxiv_sample.jsonl.gz"
 _DATE_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+_MONTH_IN_NAME = re.compile(r"(?<!\d)(\d{4})-(\d{2})(?![-\d])")  # a monthly listing: 2026-05.jsonl.gz
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,19 @@ def listing_date_from_name(path: Path) -> date | None:
         return None
     try:
         return date.fromisoformat(match.group(1))
+    except ValueError:
+        return None
+
+
+def listing_month_from_name(path: Path) -> date | None:
+    """The month of a monthly listing file (`2026-05.jsonl.gz` -> 2026-05-01); None for any other name."""
+    if _DATE_IN_NAME.search(path.name):
+        return None
+    match = _MONTH_IN_NAME.search(path.name)
+    if not match:
+        return None
+    try:
+        return date(int(match.group(1)), int(match.group(2)), 1)
     except ValueError:
         return None
 
@@ -114,6 +128,17 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
     if path.name.endswith((".json", ".json.gz")):
         yield from _read_json_document(path, listing_date)
         return
+    month = listing_month_from_name(path)
+    if month:
+        yield from (
+            dated_by_month(item, month) if isinstance(item, Paper) else item
+            for item in _read_lines(path, None)
+        )
+    else:
+        yield from _read_lines(path, listing_date)
+
+
+def _read_lines(path: Path, listing_date: date | None) -> Iterator[SourceItem]:
     lines = 0
     try:
         with _open_text(path) as handle:

@@ -82,3 +82,71 @@ def test_reset_embedded_makes_exactly_those_papers_pending_again(catalog: Catalo
     assert catalog.count_pending() == 2
     catalog.reset_embedded([])
     assert catalog.count_pending() == 2
+
+
+def _fts_rows(path: Path) -> list[tuple[int, str, str]]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return list(conn.execute("SELECT rowid, id, title FROM papers_fts ORDER BY id"))
+
+
+def _paper_rowids(path: Path) -> dict[str, int]:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return {pid: rowid for rowid, pid in conn.execute("SELECT rowid, id FROM papers")}
+
+
+def test_an_updated_paper_has_one_lexical_row_and_only_its_new_words(catalog: Catalog) -> None:
+    catalog.upsert([_paper("2606.00001", date(2026, 6, 1), "Gaussian splatting for cities")])
+    catalog.upsert([_paper("2606.00002", date(2026, 6, 1), "Protein folding with diffusion")])
+    catalog.upsert([_paper("2606.00001", date(2026, 6, 2), "Neural radiance fields for cities")])
+    rows = _fts_rows(catalog.path)
+    assert [(pid, title) for _, pid, title in rows] == [
+        ("2606.00001", "Neural radiance fields for cities"),
+        ("2606.00002", "Protein folding with diffusion"),
+    ]
+    assert {pid: rowid for rowid, pid, _ in rows} == _paper_rowids(catalog.path)
+    assert [pid for pid, _ in catalog.lexical_search('"radiance"', 5)] == ["2606.00001"]
+    assert catalog.lexical_search('"splatting"', 5) == []
+
+
+def test_a_catalog_whose_lexical_rows_are_keyed_by_id_is_rekeyed_once_when_opened(tmp_path: Path) -> None:
+    """Catalogs written before FTS rows shared their paper's rowid: the rows are rebuilt in place on open
+    (same words, authors and comments searchable), after which an update replaces exactly one row."""
+    import sqlite3
+
+    path = tmp_path / "catalog.sqlite3"
+    first = Catalog(path)
+    first.upsert([_paper(f"2606.{n:05d}", date(2026, 6, 1), f"Title number {n}") for n in range(1, 6)])
+    first.upsert(
+        [
+            Paper(
+                id="2606.00009",
+                title="Sparse Ising machines",
+                abstract="Collective motion.",
+                authors=["Ada Lovelace"],
+                comment="12 pages",
+                categories=["cs.ET"],
+            )
+        ]
+    )
+    first.close()
+    with sqlite3.connect(path) as conn:  # the old layout: FTS rowids unrelated to the papers' rowids
+        conn.execute("UPDATE papers_fts SET rowid = rowid + 1000")
+        conn.execute("PRAGMA user_version = 0")
+    assert set(_paper_rowids(path).values()).isdisjoint(rowid for rowid, _, _ in _fts_rows(path))
+
+    reopened = Catalog(path)
+    try:
+        rows = _fts_rows(path)
+        assert len(rows) == 6
+        assert {pid: rowid for rowid, pid, _ in rows} == _paper_rowids(path)
+        assert [pid for pid, _ in reopened.lexical_search('"lovelace"', 5)] == ["2606.00009"]
+        assert [pid for pid, _ in reopened.lexical_search('"pages"', 5)] == ["2606.00009"]
+        reopened.upsert([_paper("2606.00003", date(2026, 6, 3), "A renamed third paper")])
+        assert len(_fts_rows(path)) == 6
+        assert [pid for pid, _ in reopened.lexical_search('"renamed"', 5)] == ["2606.00003"]
+    finally:
+        reopened.close()

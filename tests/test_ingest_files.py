@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
 
-from ingest.catalog import Catalog
+from ingest.catalog import Catalog, PaperFilter
 from ingest.embedding import Embedder
 from ingest.paper import Paper
 from ingest.pipeline import Ingestor, IngestSummary, SourceRun, file_runs, sample_run
@@ -262,6 +262,40 @@ def test_a_later_listing_keeps_the_first_listing_date_and_an_earlier_one_restore
             "v2: typos fixed",
         )
     assert (late.updated, late.embedded) == (1, 0)
+
+
+def test_a_monthly_listing_dates_papers_by_their_id_month_and_a_later_daily_listing_updates_them(
+    tmp_path, embedder, records
+):
+    """`2026-05.jsonl.gz` holds each paper's latest listing that month, with no day: a paper is first listed
+    in its id's month (the 1st stands for the unknown day) and updated in the file's month, so date filters
+    and the radar see 67k monthly papers as dated, and a June daily listing of one of them is newer."""
+    undated = [{k: v for k, v in r.items() if k != "date"} for r in records[:3]]
+    april, may, odd = (
+        {**undated[0], "id": "2604.01234"},
+        {**undated[1], "id": "2605.04321"},
+        {**undated[2], "id": "2612.00001"},  # an id month after the file's month: dated by the file
+    )
+    monthly = write_jsonl(tmp_path / "2026-05.jsonl.gz", [april, may, odd], gz=True)
+    daily = write_jsonl(tmp_path / "2026-06-03.jsonl", [{**may, "comment": "camera-ready"}])
+    settings = make_settings(tmp_path / "home")
+
+    summary = ingest(settings, embedder, *file_runs([monthly, daily]))
+
+    assert (summary.new, summary.updated, summary.skipped) == (3, 0, 0)
+    first, second, third = (stored(settings, pid) for pid in ("2604.01234", "2605.04321", "2612.00001"))
+    assert (first.published, first.updated) == (date(2026, 4, 1), date(2026, 5, 1))
+    assert (second.published, second.updated, second.comment) == (
+        date(2026, 5, 1),
+        date(2026, 6, 3),
+        "camera-ready",
+    )
+    assert (third.published, third.updated) == (date(2026, 5, 1), date(2026, 5, 1))
+    catalog = Catalog(settings.catalog_path)
+    try:
+        assert sorted(catalog.filter_ids(PaperFilter(since=date(2026, 5, 1)))) == ["2605.04321", "2612.00001"]
+    finally:
+        catalog.close()
 
 
 def test_duplicate_records_count_once_per_run(tmp_path, embedder, records):

@@ -9,6 +9,7 @@ import pytest
 
 from ingest.normalize import (
     RecordError,
+    arxiv_id_month,
     clean_text,
     detect_layout,
     from_arxiv_result,
@@ -252,3 +253,18 @@ def test_tokens_that_are_not_category_codes_are_dropped_and_the_paper_kept() -> 
     }
     paper = from_json_record(record)
     assert paper.id == "2606.01234" and paper.categories == []  # kept, with no category rather than a bad one
+
+
+@pytest.mark.parametrize(
+    ("paper_id", "month"),
+    [
+        ("2503.11731", date(2025, 3, 1)),
+        ("0704.0001", date(2007, 4, 1)),
+        ("hep-th/9901001", date(1999, 1, 1)),
+        ("math.AG/0512345", date(2005, 12, 1)),
+        ("2513.00001", None),
+        ("10.1101/2026.06.01.123456", None),
+    ],
+)
+def test_an_arxiv_id_gives_the_month_of_first_submission(paper_id: str, month: date | None) -> None:
+    assert arxiv_id_month(paper_id) == month

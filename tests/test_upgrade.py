@@ -45,6 +45,11 @@ def test_the_old_catalog_has_no_source_column_and_gets_one_in_place(upgraded: Se
         assert paper.abs_url == "https://arxiv.org/abs/2605.30355"
     finally:
         catalog.close()
+    with sqlite3.connect(upgraded.catalog_path) as conn:  # lexical rows now share their paper's rowid
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        mismatched = "SELECT count(*) FROM papers p JOIN papers_fts f ON f.id = p.id WHERE f.rowid != p.rowid"
+        assert conn.execute(mismatched).fetchone()[0] == 0
+        assert conn.execute("SELECT count(*) FROM papers_fts").fetchone()[0] == 15
 
 
 def test_the_upgraded_index_searches_and_answers(upgraded: Settings, embedder: Embedder) -> None:
