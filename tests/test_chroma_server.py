@@ -52,7 +52,7 @@ def test_unreachable_chroma_server_is_a_readable_error(tmp_path: Path) -> None:
 
 # --- several app workers, one ingest (README: "Several app workers, one index") -------------------------
 
-FIRST = 12  # papers indexed before the ingest under test (cs.*, stat.ML, math.OC, physics.comp-ph)
+FIRST = 27  # papers indexed before the ingest under test (the sample's first day; none in econ)
 NEW = 64  # "Testing Decision Makers without Counterfactuals" (cs.GT, econ.TH): no indexed paper is in econ
 
 
@@ -74,13 +74,18 @@ def test_a_running_reader_mid_ingest_sees_new_rows_before_their_vectors_without_
     """An ingest stores a batch's catalog rows, then their vectors, then marks them embedded. An app worker
     searching in between finds the new paper by its words, filters on its new field, and its radar
     windows wait for the vectors instead of closing over a paper they cannot rank."""
+    from assistant.engine import Engine
     from assistant.search.retrieval import make_filter
     from ingest.catalog import Catalog
     from ingest.normalize import from_json_record
 
     records = sample_records(NEW + 1)
     settings = _server_home(tmp_path, "home", chroma_server)
+    app = Engine(settings, use_llm=False)  # an app worker started on an empty index: no starters yet
+    assert app.starter_topics() == []
     _ingest(settings, embedder, write_jsonl(tmp_path / "first.jsonl", records[:FIRST]))
+    assert app.starter_topics() == ["diffusion models"]  # found again once another process filled it
+    app.close()
     reader = Retriever(settings, embedder=embedder)  # a running app worker
     new = records[NEW]
     assert all(h.paper.id != new["id"] for h in reader.search(new["title"], k=5))
