@@ -9,6 +9,7 @@ llama-index on its first call, so a command that only lists radar topics stays f
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass, field
 
 from assistant.compose.answer import Answerer
@@ -42,6 +43,8 @@ class Engine:
         self.answerer = Answerer(settings, self.retriever, self.llm)
         self.briefer = Briefer(settings, self.retriever, self.llm, bank=self.answerer.bank)
         self.radar = Radar(settings, self.retriever, briefer=self.briefer)
+        self._starters: tuple[tuple[int, float], list[str]] | None = None  # (catalog version, topics)
+        self._starters_lock = threading.Lock()
 
     def model_warning(self) -> str | None:
         """A warning when the model server does not list ACADEMICHUB_MODEL (asked once, then cached)."""
@@ -60,13 +63,16 @@ class Engine:
             catalog.archive_paper_counts() if count else {},
         )
 
-    @functools.cached_property
-    def _starter_topics(self) -> list[str]:
-        return frequent_topics(self.retriever.catalog.recent_titles(STARTER_TITLES))
-
     def starter_topics(self) -> list[str]:
-        """The index's most frequent title topics (the app's starters), found once per process."""
-        return self._starter_topics
+        """The index's most frequent title topics (the app's starters). Found again only when the catalog
+        changed (its paper count or newest ingest time): an ingest in another process adds topics while
+        the app runs, and asking those two is cheap (indexed)."""
+        catalog = self.retriever.catalog
+        version = (catalog.count(), catalog.newest_ingested())
+        with self._starters_lock:
+            if self._starters is None or self._starters[0] != version:
+                self._starters = (version, frequent_topics(catalog.recent_titles(STARTER_TITLES)))
+            return self._starters[1]
 
     def close(self) -> None:
         """Close this thread's radar state connection (a CLI command ends here)."""

@@ -218,13 +218,16 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def serve_cold_start(settings: Settings, timeout: float, console: Console) -> dict[str, Any]:
-    """Start `academichub serve` on a free local port; time until GET / answers 200; its RSS then."""
+def serve_cold_start(
+    settings: Settings, timeout: float, console: Console, env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Start `academichub serve` on a free local port; time until GET / answers 200; its RSS then. `env`:
+    the server's whole environment (default: this one, with ACADEMICHUB_HOME = the index's)."""
     exe = Path(sys.executable).with_name("academichub")
     if not exe.exists():
         return {"available": False, "reason": f"{exe} not found (run `make install`)"}
     port = free_port()
-    env = {**os.environ, "ACADEMICHUB_HOME": str(settings.home)}
+    env = env if env is not None else {**os.environ, "ACADEMICHUB_HOME": str(settings.home)}
     console.print(f"  academichub serve on 127.0.0.1:{port} ...")
     started = time.perf_counter()
     process = subprocess.Popen(

@@ -81,7 +81,10 @@ ADDED_COLUMNS = {
     "published_doi": "TEXT",
 }
 # Indexes on added columns are made after the migration (an old table has no such column before it).
-LATE_INDEXES = "CREATE INDEX IF NOT EXISTS papers_source ON papers(source);"
+LATE_INDEXES = """
+CREATE INDEX IF NOT EXISTS papers_source ON papers(source);
+CREATE INDEX IF NOT EXISTS papers_unembedded ON papers(ingested_at) WHERE embedded_hash IS NULL;
+"""
 
 
 # `PRAGMA user_version` of a catalog whose FTS rows share their paper's rowid (so an update deletes the old
@@ -315,6 +318,15 @@ def _writable(path: Path) -> bool:
     return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
 
 
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(device, inode) of the file at `path`, None when there is none."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
 def _existing_parent(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
@@ -339,6 +351,14 @@ class Catalog:
                 storage_problem(err, path.parent) or f"cannot open the catalog {path}: {err}"
             ) from None
         self._scratch: sqlite3.Connection | None = None  # in-memory FTS5 for term_matches, made on first use
+        self._file = _file_identity(path)
+
+    def replaced(self) -> bool:
+        """True when another file now sits at the catalog's path: a fresh copy moved into place on an app
+        machine after an ingest elsewhere, or an `ingest --rebuild`. This connection still reads the old
+        file (SQLite follows the open file, not the name); readers open the catalog again."""
+        current = _file_identity(self.path)
+        return current is not None and current != self._file
 
     def _open_writable(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -696,6 +716,20 @@ class Catalog:
     def newest_ingested(self) -> float:
         """When the newest paper first entered the catalog (unix seconds; 0.0 for an empty catalog)."""
         return float(self._conn.execute("SELECT max(ingested_at) FROM papers").fetchone()[0] or 0.0)
+
+    def searchable_until(self) -> float:
+        """`newest_ingested`, but stopping before the first paper still waiting for its first vector (an
+        ingest in another process stores a batch's rows, then its vectors, then marks them embedded). A
+        radar window or digest cursor that closed over such a paper would rank it without a vector, leave
+        it out, and never look at it again; papers after it wait for the next visit. O(log n): a partial
+        index holds the waiting papers only."""
+        row = self._conn.execute("SELECT min(ingested_at) FROM papers WHERE embedded_hash IS NULL").fetchone()
+        if row[0] is None:
+            return self.newest_ingested()
+        before = self._conn.execute(
+            "SELECT max(ingested_at) FROM papers WHERE ingested_at < ?", (row[0],)
+        ).fetchone()
+        return float(before[0] or 0.0)
 
     def newest_day_ingested_by(self, when: float) -> date | None:
         """The newest listing day among papers in the catalog at `when` (its newest day as it was then)."""

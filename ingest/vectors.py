@@ -13,9 +13,9 @@ import atexit
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -24,6 +24,8 @@ from ingest.embedding import check_index_encoder, encoder_identity
 from ingest.errors import UserFacingError
 from ingest.paper import Paper
 from ingest.settings import Settings
+
+T = TypeVar("T")
 
 
 class VectorStoreError(UserFacingError, RuntimeError):
@@ -98,20 +100,38 @@ def paper_metadata(paper: Paper) -> dict[str, Any]:
 
 class VectorIndex:
     def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.client = _chroma_client(settings)
         # The encoder that makes the vectors is recorded with them (a new collection at creation, an older
         # one at its next write) and checked on every open: mixing encoders gives meaningless similarities.
         self.encoder = encoder_identity(settings)
+        self.collection = self._open_collection()
+
+    def _open_collection(self) -> Any:
+        settings = self.settings
         try:
-            self.collection = self.client.get_or_create_collection(
+            collection = self.client.get_or_create_collection(
                 settings.collection, metadata={"hnsw:space": "cosine", **self.encoder}
             )
         except Exception as err:
             raise VectorStoreError(f"cannot open Chroma collection {settings.collection!r}: {err}") from err
         where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.home
         check_index_encoder(
-            self.collection.metadata, self.encoder, f"{where} (collection {settings.collection!r})"
+            collection.metadata, self.encoder, f"{where} (collection {settings.collection!r})"
         )
+        return collection
+
+    def _read(self, operation: Callable[[Any], T]) -> T:
+        """Run a read on the collection; if the collection was dropped and made again since this process
+        opened it (`ingest --rebuild` against a Chroma server while app workers run), open it again by
+        name and retry once: a handle names a collection by its id, which the rebuild changed."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            return operation(self.collection)
+        except NotFoundError:
+            self.collection = self._open_collection()
+            return operation(self.collection)
 
     def _record_encoder(self, dimension: int) -> None:
         metadata = dict(self.collection.metadata or {})
@@ -125,7 +145,7 @@ class VectorIndex:
         self.collection.modify(metadata={**kept, **self.encoder, "embedding_dimension": dimension})
 
     def count(self) -> int:
-        return int(self.collection.count())
+        return int(self._read(lambda collection: collection.count()))
 
     def upsert(self, papers: Sequence[Paper], vectors: np.ndarray) -> None:
         """Replace the vectors of these papers (delete-then-add keeps ids unique even if interrupted)."""
@@ -158,20 +178,43 @@ class VectorIndex:
         self.client.delete_collection(self.collection.name)
 
     def all_ids(self) -> list[str]:
-        return list(self.collection.get(include=[])["ids"])
+        return list(self._read(lambda collection: collection.get(include=[]))["ids"])
 
     def nearest(
         self, vector: np.ndarray, n: int, among: Sequence[str] | None = None
     ) -> list[tuple[str, float, np.ndarray | None]]:
         """The `n` nearest papers as (id, cosine similarity, its vector), best first; only among `among`
         ids when given (an exact filter, not a post-hoc one)."""
-        extra: dict[str, Any] = {"ids": list(among)} if among is not None else {}
-        n = min(n, len(among) if among is not None else self.count())
+        from chromadb.errors import InternalError
+
+        # Chroma returns fewer than `n` when it holds fewer: no count first (a round trip to a server).
+        n = min(n, len(among)) if among is not None else n
         if n <= 0:
             return []
-        result = self.collection.query(
-            query_embeddings=[vector.tolist()], n_results=n, include=["distances", "embeddings"], **extra
-        )
+
+        def query(ids: Sequence[str] | None, n: int) -> Any:
+            extra: dict[str, Any] = {"ids": list(ids)} if ids is not None else {}
+            return self._read(
+                lambda collection: collection.query(
+                    query_embeddings=[vector.tolist()],
+                    n_results=n,
+                    include=["distances", "embeddings"],
+                    **extra,
+                )
+            )
+
+        try:
+            result = query(among, n)
+        except InternalError:
+            if among is None:
+                raise
+            # Chroma fails a query whose id list names a paper it does not hold ("Error finding id"): a
+            # paper an ingest has put in the catalog and not yet embedded, seen by a running app worker.
+            # Rank among the ones it holds; the lexical side still finds the new paper.
+            held = self._read(lambda collection: collection.get(ids=list(among), include=[]))["ids"]
+            if not held:
+                return []
+            result = query(held, min(n, len(held)))
         ids = result["ids"][0]
         embeddings = result["embeddings"][0] if result.get("embeddings") is not None else [None] * len(ids)
         return [
@@ -184,7 +227,7 @@ class VectorIndex:
         """The stored vectors of these papers (papers without one are left out)."""
         if not ids:
             return {}
-        got = self.collection.get(ids=list(ids), include=["embeddings"])
+        got = self._read(lambda collection: collection.get(ids=list(ids), include=["embeddings"]))
         return {
             pid: np.asarray(vec, dtype=np.float32)
             for pid, vec in zip(got["ids"], got["embeddings"], strict=True)

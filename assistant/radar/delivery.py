@@ -483,7 +483,7 @@ def digest_candidates(radar: Radar, name: str, channel: str) -> Candidates:
     topic = radar.get_topic(name)
     topic_id = radar.topic_id(name)
     catalog = radar.retriever.catalog
-    until, newest_day = catalog.newest_ingested(), catalog.date_range()[1]
+    until, newest_day = catalog.searchable_until(), catalog.date_range()[1]
     cursor = radar.store.delivery_cursor(topic_id, channel)
     if cursor is None:
         first_day = catalog.newest_day_ingested_by(topic.created_at) or newest_day

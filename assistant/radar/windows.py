@@ -17,8 +17,9 @@ BACKFILL_SLACK_DAYS = 7
 
 
 def catalog_moved(catalog: Catalog, window: Window | None) -> bool:
-    """True when a visit should open: never visited, or papers entered the catalog after the window."""
-    return window is None or catalog.newest_ingested() > window.until
+    """True when a visit should open: never visited, or papers entered the catalog (with their vectors:
+    `Catalog.searchable_until`) after the window."""
+    return window is None or catalog.searchable_until() > window.until
 
 
 def next_window(
@@ -78,7 +79,7 @@ def open_next_window(
         previous,
         created_at=created_at,
         last_visit=last_visit,
-        newest_ingested=catalog.newest_ingested(),
+        newest_ingested=catalog.searchable_until(),
         newest_day=newest_day,
         backfill_days=backfill_days,
         oldest_day=oldest_day,

@@ -131,7 +131,9 @@ class Retriever:
     def catalog(self) -> Catalog:
         # SQLite connections stay on the thread that made them; Chainlit calls us from a thread pool.
         catalog = getattr(self._local, "catalog", None)
-        if catalog is None:
+        if catalog is None or catalog.replaced():
+            # A new catalog file moved into place (a copy shipped after an ingest on another machine):
+            # read the new one. The old connection closes when nothing holds it any more.
             catalog = Catalog(self.settings.catalog_path)
             self._local.catalog = catalog
         return catalog
