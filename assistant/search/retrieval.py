@@ -82,6 +82,31 @@ def fts_terms(text: str) -> list[str]:
     return [f'"{t}"' for t in terms]
 
 
+MIN_CONJUNCTIVE_HITS = 10  # fewer papers hold all of a query's common words: BM25 falls back to any of them
+
+
+def lexical_match(query: QueryTerms, common_share: float) -> tuple[str, str | None]:
+    """The FTS5 expression BM25 ranks by, and the one to use instead if that finds under
+    MIN_CONJUNCTIVE_HITS papers.
+
+    BM25 computes a score for every paper holding any scored word, so a word held by most of the corpus
+    ("models": 61k of 74k papers) costs a score per paper while adding little to the ranking (its IDF is
+    near 0). Like Lucene's common-terms query: words held by at most `common_share` of the papers are scored
+    (any of them); a query made only of common words ("language models for images") ranks the papers
+    holding all of them. The coverage vote and the dense list still see every word."""
+    held = [(term, n) for term, n in zip(query.terms, query.frequencies, strict=True) if n > 0]
+    every = " OR ".join(query.terms)
+    if not held:
+        return every, None
+    limit = common_share * query.total
+    rare = [term for term, n in held if n <= limit]
+    if len(rare) == len(held):
+        return every, None
+    if rare:
+        return " OR ".join(rare), None
+    return " AND ".join(term for term, _ in held), every
+
+
 def rrf(ranking: list[str], k: int, weight: float = 1.0) -> dict[str, float]:
     """Reciprocal rank fusion terms of one ranking: weight / (k + rank)."""
     return {doc_id: weight / (k + rank) for rank, doc_id in enumerate(ranking, start=1)}
@@ -340,13 +365,15 @@ class Retriever:
         terms = fts_terms(text)
         if not terms:
             return [], None, {}
-        ranked = self.catalog.lexical_search(
-            " OR ".join(terms),  # BM25 ranks by how many (and how rare) of them a paper holds
-            depth,
-            flt if flt.active else None,
-            weights=LEXICAL_COLUMN_WEIGHTS,
-        )
         query = self.catalog.query_terms(terms)
+        match, fallback = lexical_match(query, self.settings.lexical_common_share)
+        ranked = self.catalog.lexical_search(
+            match, depth, flt if flt.active else None, weights=LEXICAL_COLUMN_WEIGHTS
+        )
+        if fallback and len(ranked) < MIN_CONJUNCTIVE_HITS:
+            ranked = self.catalog.lexical_search(
+                fallback, depth, flt if flt.active else None, weights=LEXICAL_COLUMN_WEIGHTS
+            )
         return ranked, query, self.catalog.term_matches(query, [ranked[0][0]] if ranked else [])
 
     def rank(self, found: Candidates, params: FusionParams) -> dict[str, float]:
