@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS papers (
 );
 CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
 CREATE INDEX IF NOT EXISTS papers_ingested ON papers(ingested_at);
+-- Only the papers waiting for vectors: finding and counting them reads this small index, not the table
+-- (a 500k-paper catalog after `ingest --no-embed` would otherwise be scanned once per embedded batch).
+CREATE INDEX IF NOT EXISTS papers_pending ON papers(ingested_at)
+    WHERE embedded_hash IS NULL OR embedded_hash != content_hash;
 CREATE TABLE IF NOT EXISTS paper_categories (
     id TEXT NOT NULL,
     category TEXT NOT NULL,
@@ -72,6 +76,8 @@ CREATE TABLE IF NOT EXISTS cursors (
     updated_at REAL NOT NULL
 );
 """
+# A paper waits for its vector when none was stored or the embedded text changed since (as `papers_pending`).
+PENDING = "(embedded_hash IS NULL OR embedded_hash != content_hash)"
 SCHEMA = SCHEMA_TEMPLATE.replace("{fts_columns}", FTS_COLUMNS)
 
 # Columns added after the first release, with their definitions: an older catalog gets them in place when
@@ -500,20 +506,14 @@ class Catalog:
                 )
 
     def pending_ids(self, limit: int | None = None) -> list[str]:
-        sql = (
-            "SELECT id FROM papers WHERE embedded_hash IS NULL OR embedded_hash != content_hash "
-            "ORDER BY rowid"
-        )
+        """Papers waiting for vectors, oldest first (the order of the `papers_pending` index: no sort)."""
+        sql = f"SELECT id FROM papers WHERE {PENDING} ORDER BY ingested_at, rowid"
         if limit:
             sql += f" LIMIT {int(limit)}"
         return [row[0] for row in self._conn.execute(sql)]
 
     def count_pending(self) -> int:
-        return int(
-            self._conn.execute(
-                "SELECT count(*) FROM papers WHERE embedded_hash IS NULL OR embedded_hash != content_hash"
-            ).fetchone()[0]
-        )
+        return int(self._conn.execute(f"SELECT count(*) FROM papers WHERE {PENDING}").fetchone()[0])
 
     def mark_embedded(self, hashes: dict[str, str]) -> None:
         with self._transaction() as conn:
@@ -525,6 +525,32 @@ class Catalog:
         """Mark these papers' vectors pending (the vector store lost them): the next ingest re-embeds them."""
         with self._transaction() as conn:
             conn.executemany("UPDATE papers SET embedded_hash = NULL WHERE id = ?", [(pid,) for pid in ids])
+
+    # --- one ingest run's tally ------------------------------------------------------------------------
+
+    def start_run_tally(self) -> None:
+        """Forget which papers the previous run counted. The tally (paper id -> how this run counted it:
+        new, unchanged, updated) is a TEMP table, kept in a temporary file beside SQLite's small page cache:
+        a run over millions of records holds no per-paper state in memory (a dict of 500k ids was 45 MB)."""
+        self._conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS run_tally "
+            "(id TEXT PRIMARY KEY, status TEXT NOT NULL) WITHOUT ROWID"
+        )
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM run_tally")
+
+    def run_tally(self, ids: Sequence[str]) -> dict[str, str]:
+        """How this run already counted these papers (ids it has not seen are left out)."""
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn.execute(f"SELECT id, status FROM run_tally WHERE id IN ({marks})", chunk):
+                found[row[0]] = row[1]
+        return found
+
+    def set_run_tally(self, statuses: dict[str, str]) -> None:
+        with self._transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO run_tally (id, status) VALUES (?,?)", statuses.items())
 
     # --- cursors (resumable API ingests) --------------------------------------------------------------
 
@@ -563,6 +589,20 @@ class Catalog:
     def filter_ids(self, paper_filter: PaperFilter) -> list[str]:
         where, params = paper_filter.where_sql()
         return [row[0] for row in self._conn.execute(f"SELECT p.id FROM papers p WHERE {where}", params)]
+
+    def filter_ids_and_vectors(self, paper_filter: PaperFilter) -> tuple[list[str], list[str]]:
+        """The papers the filter admits, and those of them with a vector in the store (in one read): papers
+        of a catalog-only ingest (`ingest --no-embed`) have none yet, and a dense search naming ids the store
+        lacks costs Chroma a failed query and a lookup of every admitted id (`VectorIndex.nearest`)."""
+        where, params = paper_filter.where_sql()
+        sql = f"SELECT p.id, p.embedded_hash IS NOT NULL FROM papers p WHERE {where}"
+        admitted: list[str] = []
+        with_vector: list[str] = []
+        for pid, embedded in self._conn.execute(sql, params):
+            admitted.append(pid)
+            if embedded:
+                with_vector.append(pid)
+        return admitted, with_vector
 
     def lexical_search(
         self,

@@ -115,7 +115,9 @@ def records_of(value: Any) -> list[Any]:
 
 def read_jsonl(path: Path) -> Iterator[SourceItem]:
     """Papers from a JSONL or JSONL.gz file in any layout, detected per line (a line may also hold a saved
-    bioRxiv/medRxiv API answer); a `.json` file is read as one document (an API answer or a list of records).
+    bioRxiv/medRxiv API answer); a `.json` file is read as one document (an API answer or a list of records)
+    unless its first line is a whole JSON object: then it is JSON lines, like arXiv's metadata snapshot
+    (`arxiv-metadata-oai-snapshot.json`, 4.5 GB), and streamed line by line like any JSONL file.
 
     Bad lines become `Skipped` with their line number; a gzip cut short yields what was readable, then a
     `Skipped` saying where it broke off.
@@ -125,7 +127,7 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
     if path.is_dir():
         raise SourceError(f"{path}: is a directory with no .jsonl, .jsonl.gz or .json files in this folder")
     listing_date = listing_date_from_name(path)
-    if path.name.endswith((".json", ".json.gz")):
+    if path.name.endswith((".json", ".json.gz")) and not _holds_json_lines(path):
         yield from _read_json_document(path, listing_date)
         return
     month = listing_month_from_name(path)
@@ -199,6 +201,22 @@ def record_item(where: str, build: Callable[..., Paper], *args: Any) -> SourceIt
     except Exception as err:
         log.warning("record %s: %r", where, err)
         return Skipped(where, f"unreadable record ({err.__class__.__name__}: {str(err)[:200]})")
+
+
+def _holds_json_lines(path: Path) -> bool:
+    """True when the first non-empty line of the file is a whole JSON object (one record per line); a
+    pretty-printed document starts with a bare `{` or `[`. Reads at most one line (bounded)."""
+    try:
+        with _open_text(path) as handle:
+            for _ in range(100):
+                line = handle.readline(MAX_LINE_CHARS)
+                if not line:
+                    return False
+                if line.strip():
+                    return isinstance(json.loads(line), dict)
+    except (ValueError, RecursionError, EOFError, zlib.error, gzip.BadGzipFile, OSError):
+        return False  # the document reader says what is wrong with it
+    return False
 
 
 def _read_json_document(path: Path, listing_date: date | None) -> Iterator[SourceItem]:

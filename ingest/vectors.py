@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from ingest.catalog import REBUILD_HINT, date_to_int
-from ingest.embedding import check_index_encoder, encoder_identity
+from ingest.embedding import EncoderMismatchError, check_index_encoder, encoder_identity
 from ingest.errors import UserFacingError
 from ingest.paper import Paper
 from ingest.settings import Settings
@@ -116,9 +116,15 @@ class VectorIndex:
         except Exception as err:
             raise VectorStoreError(f"cannot open Chroma collection {settings.collection!r}: {err}") from err
         where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.home
-        check_index_encoder(
-            collection.metadata, self.encoder, f"{where} (collection {settings.collection!r})"
-        )
+        try:
+            check_index_encoder(
+                collection.metadata, self.encoder, f"{where} (collection {settings.collection!r})"
+            )
+        except EncoderMismatchError:
+            # A collection without vectors (made by `ingest --no-embed`) has nothing to mismatch: the encoder
+            # of its first write is recorded then (`_record_encoder`), so `embed` may still choose ONNX.
+            if collection.count():
+                raise
         return collection
 
     def _read(self, operation: Callable[[Any], T]) -> T:

@@ -61,6 +61,8 @@ class Hit:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     also: tuple[Paper, ...] = ()  # the same work on another server (arXiv and bioRxiv, say): one result
+    # False for a paper waiting for its vector (`ingest --no-embed`): found by its words, relevance 0
+    has_vector: bool = True
 
 
 def hit_json(hit: Hit, number: int | None = None) -> dict[str, Any]:
@@ -71,6 +73,7 @@ def hit_json(hit: Hit, number: int | None = None) -> dict[str, Any]:
         **paper_json(hit.paper),
         "score": round(hit.score, 6),
         "relevance": round(hit.relevance, 4),
+        **({} if hit.has_vector else {"has_vector": False}),
         **also_fields(hit),
     }
 
@@ -293,6 +296,7 @@ class Retriever:
                         relevance,
                         dense_rank.get(doc_id),
                         lexical_rank.get(doc_id),
+                        has_vector=vector is not None or qvec is None,
                     )
                 )
             hits = merge_same_work(hits)
@@ -339,7 +343,7 @@ class Retriever:
         self, text: str, depth: int, flt: PaperFilter, *, mode: Mode = "hybrid", need_vector: bool = False
     ) -> Candidates | None:
         """The ranked lists fusion works on (None when the filter admits no paper at all)."""
-        allowed = self.catalog.filter_ids(flt) if flt.active else None
+        allowed, embedded = self.catalog.filter_ids_and_vectors(flt) if flt.active else (None, None)
         if allowed is not None and not allowed:
             return None
         lexical_job = None
@@ -350,7 +354,7 @@ class Retriever:
         qvec = self.embedder.encode_query(text) if mode != "lexical" or need_vector else None
         found = Candidates(query_vector=qvec)
         if mode in ("hybrid", "dense") and qvec is not None:
-            found.dense = self._dense(qvec, depth, allowed, found.vectors)
+            found.dense = self._dense(qvec, depth, embedded, found.vectors)  # papers with a vector only
         if lexical_job is not None:
             found.lexical, found.terms, found.matches = lexical_job.result()
         return found

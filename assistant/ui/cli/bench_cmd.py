@@ -1,4 +1,4 @@
-"""`academichub bench ingest|query|retrieval|all`: thin wrappers over the `bench` modules (same options).
+"""`academichub bench ingest|query|retrieval|snapshot|briefing|all`: the `bench` modules (same options).
 
 Figures go to stderr as tables and to stdout as JSON; `--help` after a subcommand lists its options.
 """
@@ -49,6 +49,12 @@ def bench_query(ctx: typer.Context) -> None:
 def bench_retrieval(ctx: typer.Context) -> None:
     """Recall@k, MRR and nDCG of dense, BM25 and hybrid retrieval on known-item query sets."""
     _run("bench.retrieval", ctx)
+
+
+@bench_app.command("snapshot", context_settings=_PASS_THROUGH)
+def bench_snapshot(ctx: typer.Context) -> None:
+    """arXiv snapshot layout: catalog-only import of 500k lines (lines/s, peak RSS), then a slice embedded."""
+    _run("bench.snapshot", ctx)
 
 
 @bench_app.command("briefing", context_settings=_PASS_THROUGH)

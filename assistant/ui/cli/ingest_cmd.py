@@ -1,13 +1,21 @@
-"""`academichub ingest` and `academichub stats`."""
+"""`academichub ingest`, `academichub embed` and `academichub stats`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from assistant.ui.cli.common import (
@@ -22,7 +30,16 @@ from assistant.ui.cli.common import (
 from ingest.catalog import Catalog
 from ingest.normalize import parse_day
 from ingest.paper import SOURCE_LABELS, SourceName
-from ingest.pipeline import Ingestor, IngestSummary, SourceRun, arxiv_run, file_runs, rxiv_run, sample_run
+from ingest.pipeline import (
+    Ingestor,
+    IngestSummary,
+    SourceRun,
+    arxiv_run,
+    file_runs,
+    pending_notice,
+    rxiv_run,
+    sample_run,
+)
 from ingest.rxiv_api import RxivRequest
 from ingest.rxiv_subjects import rxiv_server
 from ingest.settings import Settings
@@ -33,10 +50,10 @@ from ingest.vectors import VectorIndex, consistency_problem
 class _ProgressBars:
     """Two rich bars: records read and papers embedded (the slow part)."""
 
-    def __init__(self, progress: Progress) -> None:
+    def __init__(self, progress: Progress, reading: bool = True, embedding: bool = True) -> None:
         self.progress = progress
-        self.read = progress.add_task("reading records", total=None)
-        self.embed = progress.add_task("embedding papers", total=0)
+        self.read = progress.add_task("reading records", total=None, visible=reading)
+        self.embed = progress.add_task("embedding papers", total=0, visible=embedding)
         self._embed_total = 0
 
     def __call__(self, phase: str, advance: int, total: int | None) -> None:
@@ -68,6 +85,8 @@ def print_summary(summary: IngestSummary) -> None:
     if summary.resumed:
         rows.append(("resumed from an interrupted run", summary.resumed))
     rows += [("papers in index", summary.papers_total), ("vectors in index", summary.vectors_total)]
+    if summary.pending_total:
+        rows.append(("papers waiting for vectors", summary.pending_total))
     for name, value in rows:
         table.add_row(name, str(value))
     table.add_row("time", f"{summary.seconds:.1f} s")
@@ -123,9 +142,18 @@ def ingest(
         help="Set the current index aside (renamed, not deleted) and build it afresh from the given sources: "
         "for a damaged catalog or one that disagrees with the vectors.",
     ),
+    no_embed: bool = typer.Option(
+        False,
+        "--no-embed",
+        "--embed-later",
+        help="Catalog only: store the papers (searchable by their words at once) and leave their vectors "
+        "waiting; never loads the model. `academichub embed` embeds them later (all, or --limit N).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Build or update the index. With no source options: the bundled sample (offline)."""
+    """Build or update the index. With no source options: the bundled sample (offline).
+
+    A normal ingest first embeds the papers waiting for vectors (after --no-embed), and says so first."""
     cfg = settings()
     runs: list[SourceRun] = []
     ingestor = Ingestor(cfg, rebuild=rebuild)
@@ -160,7 +188,9 @@ def ingest(
             )
         if not runs:
             runs.append(sample_run())
-        summary = _run_with_progress(ingestor, runs, quiet=as_json)
+        summary = _run_with_progress(
+            ingestor, lambda: ingestor.run(runs, embed=not no_embed), quiet=as_json, embedding=not no_embed
+        )
         summary.notices += [f"set aside: {path}" for path in ingestor.set_aside]
     finally:
         ingestor.close()
@@ -221,19 +251,66 @@ def exit_for(summary: IngestSummary) -> None:
         raise typer.Exit(1)
 
 
-def _run_with_progress(ingestor: Ingestor, runs: list[SourceRun], quiet: bool) -> IngestSummary:
+def _run_with_progress(
+    ingestor: Ingestor,
+    work: Callable[[], IngestSummary],
+    quiet: bool,
+    reading: bool = True,
+    embedding: bool = True,
+) -> IngestSummary:
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
+        TextColumn("eta"),
+        TimeRemainingColumn(),
         console=err_console,
         disable=quiet,
         transient=False,
     )
     with progress:
-        ingestor.on_progress = _ProgressBars(progress)
-        return ingestor.run(runs)
+        ingestor.on_progress = _ProgressBars(progress, reading=reading, embedding=embedding)
+        # Notices go to stderr even with --json (stdout stays one JSON object): a cron log then shows why an
+        # `ingest --daily` after a large `--no-embed` import is busy embedding.
+        ingestor.on_notice = lambda message: progress.console.print(
+            f"[bold]note:[/] {escape(message)}", highlight=False
+        )
+        return work()
+
+
+@app.command()
+@friendly_errors
+def embed(
+    limit: int = typer.Option(
+        None, "--limit", "-n", min=1, help="Embed at most this many papers (oldest first); default: all."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Embed the papers waiting for vectors (after `ingest --no-embed`): all, or a slice with --limit.
+
+    Stored batch by batch: stop it any time (even with kill -9) and run it again to continue."""
+    cfg = settings()
+    ingestor = Ingestor(cfg)
+    try:
+        summary = _run_with_progress(
+            ingestor, lambda: ingestor.embed_pending(limit), quiet=as_json, reading=False
+        )
+    finally:
+        ingestor.close()
+    if as_json:
+        print_json(summary.to_dict())
+        return
+    rate = f" ({summary.embedded / summary.embed_seconds:.1f} papers/s)" if summary.embed_seconds else ""
+    console.print(
+        f"embedded [bold]{summary.embedded}[/] papers in {summary.seconds:.1f} s{rate}; "
+        f"{summary.vectors_total} vectors for {summary.papers_total} papers in {cfg.home}",
+        highlight=False,
+    )
+    if summary.pending_total:
+        console.print(f"[bold]note:[/] {escape(pending_notice(summary.pending_total))}", highlight=False)
+    else:
+        console.print("every paper has its vector: nothing waits to be embedded", highlight=False)
 
 
 @app.command()
@@ -276,6 +353,8 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
         f"[bold]{papers}[/] papers ({vectors} vectors, {pending} waiting to be embedded) in {cfg.home}, "
         f"listed {payload['first_date']} to {payload['last_date']}"
     )
+    if pending:
+        console.print(f"[bold]note:[/] {escape(pending_notice(pending))}", highlight=False)
     console.print(
         "per source: "
         + ", ".join(f"{SOURCE_LABELS.get(name, name)} {count}" for name, count in sources.items())

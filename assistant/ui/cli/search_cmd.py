@@ -85,7 +85,7 @@ def print_hits(outcome: SearchOutcome, flt: PaperFilter) -> None:
                 escape(paper.short_authors()),
                 paper.published.isoformat() if paper.published else "",
                 escape(", ".join(paper.categories)),
-                f"relevance {hit.relevance:.2f}",
+                f"relevance {hit.relevance:.2f}" if hit.has_vector else "found by its words (no vector yet)",
             )
             if part
         )
