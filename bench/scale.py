@@ -22,32 +22,44 @@ go to the terminal (stderr), the figures to stderr as tables and to stdout as on
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
+import logging
 import os
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
+from assistant.search.retrieval import Candidates, FusionParams, Retriever
 from bench.report import emit_json
+from ingest.catalog import PaperFilter
+from ingest.embedding import get_embedder
 from ingest.errors import UserFacingError
-from ingest.paper import InvalidArxivId, parse_arxiv_id
-from ingest.pipeline import input_files, read_lines_cheap
+from ingest.paper import InvalidArxivId, Paper, parse_arxiv_id
+from ingest.pipeline import input_files
+from ingest.settings import get_settings
+from ingest.sources import read_jsonl
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MONTHLY_DIR = SHARED_DATA / "arxiv-monthly"
 DAILY_DIR = SHARED_DATA / "arxiv-daily"
 SMALL_CORPUS = 7_000  # the RSS of the ingest is read when the catalog passes this many papers, and at the end
-STAGES = ("build", "reingest", "query", "serve", "disk")
+STAGES = ("build", "reingest", "query", "quality", "serve", "disk")
 
 
 class BenchError(UserFacingError, RuntimeError):
@@ -58,16 +70,36 @@ class BenchError(UserFacingError, RuntimeError):
 
 
 def unique_input_ids(files: list[Path]) -> set[str]:
-    """The versionless arXiv ids in the input files (each JSON line's `id`): what the index must hold."""
+    """The versionless arXiv ids in the input files (each JSON line's `id`), valid records or not."""
     ids: set[str] = set()
     for path in files:
-        for line in read_lines_cheap(path):
+        with gzip.open(path, "rt") if path.name.endswith(".gz") else path.open() as handle:
+            lines = list(handle)
+        for line in lines:
             try:
                 raw = json.loads(line).get("id")
                 ids.add(parse_arxiv_id(str(raw))[0])
             except (ValueError, AttributeError, InvalidArxivId):
                 continue
     return ids
+
+
+def valid_input_ids(files: list[Path]) -> tuple[set[str], list[str]]:
+    """The ids of the records the ingest accepts (read by the ingest's own reader, so the same rules), and
+    why the others were refused: what the index must hold exactly."""
+    logging.disable(logging.WARNING)  # dropped class codes are the ingest's to report, not this count's
+    ids: set[str] = set()
+    refused: list[str] = []
+    try:
+        for path in files:
+            for item in read_jsonl(path):
+                if isinstance(item, Paper):
+                    ids.add(item.id)
+                else:
+                    refused.append(f"{item.where}: {item.reason}")
+    finally:
+        logging.disable(logging.NOTSET)
+    return ids, refused
 
 
 # --- one ingest process, watched ------------------------------------------------------------------------
@@ -82,6 +114,7 @@ class IngestRun:
     peak_rss_mb: float = 0.0  # the process's high-water mark (wait4's ru_maxrss)
     rss_at_small_mb: float | None = None  # its high-water mark when the catalog first held SMALL_CORPUS
     samples: list[tuple[float, int, float]] = field(default_factory=list)  # (seconds, papers, RSS MB)
+    started_small: bool = False  # the catalog held fewer than SMALL_CORPUS papers when it started
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,7 +176,9 @@ def run_ingest(
             if rss is None:
                 continue
             run.samples.append((time.perf_counter() - started, papers, rss))
-            if run.rss_at_small_mb is None and papers >= SMALL_CORPUS and hwm:
+            if not run.samples:
+                run.started_small = papers < SMALL_CORPUS
+            if run.rss_at_small_mb is None and run.started_small and papers >= SMALL_CORPUS and hwm:
                 run.rss_at_small_mb = hwm
             if kill_at_embedded is not None and embedded >= kill_at_embedded and not run.killed:
                 run.killed = True
@@ -190,11 +225,13 @@ def build(args: argparse.Namespace, env: dict[str, str], console: Console) -> di
     console.print(
         f"[bold]build[/]: {len(monthly)} monthly + {len(daily)} daily files; counting input ids ..."
     )
-    expected_ids = unique_input_ids(files)
+    expected_ids, refused = valid_input_ids(files)
     months_ids = unique_input_ids(monthly)
     result: dict[str, Any] = {
         "input_files": len(files),
-        "unique_ids_in_input": len(expected_ids),
+        "unique_ids_in_input": len(unique_input_ids(files)),
+        "unique_ids_of_valid_records": len(expected_ids),
+        "refused_records": refused,
         "unique_ids_in_monthly": len(months_ids),
     }
     home = args.home
@@ -277,6 +314,173 @@ def disk(args: argparse.Namespace, env: dict[str, str]) -> dict[str, Any]:
     }
 
 
+# --- queries ----------------------------------------------------------------------------------------------
+
+COMMON_WORDS_QUERY = "language models for images"
+FILTER_QUERY = "diffusion models for image generation"
+
+
+def _ms(operation: Callable[[], object], repeats: int = 3) -> float:
+    """Best of `repeats` warm calls, in ms (the machine's noise shows up as the slower ones)."""
+    best = float("inf")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        operation()
+        best = min(best, time.perf_counter() - started)
+    return round(best * 1000, 1)
+
+
+def _median(values: list[float]) -> float:
+    return round(statistics.median(values), 1) if values else float("nan")
+
+
+def rank_fresh(retriever: Retriever, found: Candidates, params: FusionParams) -> dict[str, float]:
+    """rank() on a copy: it caches term matches in the candidates, which would speed up the next timing."""
+    return retriever.rank(replace(found, matches=dict(found.matches)), params)
+
+
+def stage_timings(retriever: Retriever, questions: list[str]) -> dict[str, float]:
+    """Median over the questions of each step of a hybrid search, timed on its own."""
+    depth = retriever.settings.retrieval_depth
+    params = FusionParams.from_settings(retriever.settings)
+    steps: dict[str, list[float]] = {
+        "encode": [],
+        "dense": [],
+        "bm25": [],
+        "fusion+coverage": [],
+        "search": [],
+    }
+    for text in questions:
+        qvec = retriever.embedder.encode_query(text)
+        found = retriever.candidates(text, depth, PaperFilter())
+        assert found is not None
+        steps["encode"].append(_ms(partial(retriever.embedder.encode_query, text)))
+        steps["dense"].append(_ms(partial(retriever.vectors.nearest, qvec, depth)))
+        steps["bm25"].append(_ms(partial(retriever._lexical, text, depth, PaperFilter())))
+        # rank() caches term matches in the candidates: each timing gets its own copy
+        steps["fusion+coverage"].append(_ms(partial(rank_fresh, retriever, found, params)))
+        steps["search"].append(_ms(partial(retriever.search, text, k=retriever.settings.default_k)))
+    return {f"{name}_p50_ms": _median(values) for name, values in steps.items()}
+
+
+def busiest_author(catalog_path: Path) -> str:
+    """An author with a handful of papers in the index (a one-author filter admits few papers)."""
+    with sqlite3.connect(f"{catalog_path.as_uri()}?mode=ro", uri=True) as conn:
+        rows = conn.execute("SELECT authors FROM papers ORDER BY rowid LIMIT 3000").fetchall()
+    counts: dict[str, int] = {}
+    for (authors,) in rows:
+        for name in json.loads(authors):
+            counts[name] = counts.get(name, 0) + 1
+    return max(counts, key=lambda name: counts[name])
+
+
+def filtered_timings(retriever: Retriever, catalog_path: Path) -> dict[str, Any]:
+    """Searches whose filter admits few papers (one author, one day, a small field) or many (cs.CV), and
+    a query made only of common words: each with how many papers the filter admits."""
+    cases = {
+        "one author": PaperFilter(author=busiest_author(catalog_path)),
+        "one day (2026-06-10)": PaperFilter(since=date(2026, 6, 10), until=date(2026, 6, 10)),
+        "small field (q-bio)": PaperFilter(categories=("q-bio",)),
+        "large field (cs.CV)": PaperFilter(categories=("cs.CV",)),
+    }
+    found: dict[str, Any] = {}
+    for name, flt in cases.items():
+        admitted = len(retriever.catalog.filter_ids(flt))
+        retriever.search(FILTER_QUERY, k=8, paper_filter=flt)
+        found[name] = {
+            "admitted": admitted,
+            "search_ms": _ms(partial(retriever.search, FILTER_QUERY, k=8, paper_filter=flt)),
+        }
+    found["common words only"] = {"search_ms": _ms(partial(retriever.search, COMMON_WORDS_QUERY, k=8))}
+    return found
+
+
+def query_stage(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """Warm search/ask/brief on the 74k and the June index, in this one process, with one encoder."""
+    from bench.query import QUESTIONS, bench_index
+
+    base = get_settings().model_copy(update={"embedding_backend": args.backend})
+    embedder = get_embedder(base)
+    embedder.encode_query("load the model before timing anything")
+    homes = {"june": args.june_home, "full": args.home} if args.june_home else {"full": args.home}
+    result: dict[str, Any] = {}
+    for name, home in homes.items():
+        settings = base.model_copy(update={"home": home})
+        console.print(f"[bold]query[/]: {name} index {home} ...")
+        figures = bench_index(settings, embedder, args.rounds, console)
+        retriever = Retriever(settings, embedder=embedder)
+        retriever.warm_up()
+        figures["stages"] = stage_timings(retriever, list(QUESTIONS[1:]))
+        figures["filters"] = filtered_timings(retriever, settings.catalog_path)
+        result[name] = figures
+    if "june" in result:
+        result["search_p50_ratio"] = round(
+            result["full"]["search"]["p50_ms"] / result["june"]["search"]["p50_ms"], 2
+        )
+    return result
+
+
+def quality_stage(args: argparse.Namespace, env: dict[str, str], console: Console) -> dict[str, Any]:
+    """bench.retrieval (test halves) on the June index and on the 74k one: the June papers are the targets
+    in both, the other 67k papers distractors in the second."""
+    homes = {"june": args.june_home, "full": args.home} if args.june_home else {"full": args.home}
+    result: dict[str, Any] = {}
+    for name, home in homes.items():
+        console.print(f"[bold]quality[/]: bench.retrieval on the {name} index ...")
+        with tempfile.TemporaryDirectory(prefix="scale-quality-") as tmp:
+            out = Path(tmp) / "retrieval.json"
+            completed = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "bench.retrieval",
+                    "--home",
+                    str(home),
+                    "--daily-dir",
+                    str(args.daily_dir),
+                    "--split",
+                    "test",
+                    "--output",
+                    str(out),
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                check=False,
+            )
+            if completed.returncode != 0 or not out.is_file():
+                result[name] = {"error": f"bench.retrieval exited with code {completed.returncode}"}
+                continue
+            report = json.loads(out.read_text(encoding="utf-8"))
+        result[name] = {
+            f"{row['set']} / {row['mode']}": {"recall@5": row["recall@5"], "mrr@10": row["mrr@10"]}
+            for row in report["results"]
+        }
+    return result
+
+
+def serve_stage(args: argparse.Namespace, env: dict[str, str], console: Console) -> dict[str, Any]:
+    """`academichub serve` cold start on the 74k index, and the peak RSS of a CLI `ask` process."""
+    from bench.query import serve_cold_start
+
+    settings = get_settings().model_copy(update={"home": args.home, "embedding_backend": args.backend})
+    result = {"serve": serve_cold_start(settings, 180.0, console, env=env)}
+    exe = Path(sys.executable).with_name("academichub")
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [str(exe), "ask", "How can large language models be made to forget specific training data?"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    result["cli_ask"] = {
+        "seconds": round(time.perf_counter() - started, 1),
+        "exit_code": os.waitstatus_to_exitcode(status),
+        "peak_rss_mb": round(usage.ru_maxrss / 1024),
+    }
+    return result
+
+
 # --- report ---------------------------------------------------------------------------------------------
 
 
@@ -295,7 +499,10 @@ def print_tables(result: dict[str, Any], console: Console) -> None:
                 str(r["peak_rss_at_7k_papers_mb"] or ""),
             )
         console.print(table)
-        console.print(f"input: {b['unique_ids_in_input']:,} unique ids; index: {b['counts']}")
+        console.print(
+            f"input: {b['unique_ids_in_input']:,} unique ids, {b['unique_ids_of_valid_records']:,} of valid "
+            f"records ({len(b['refused_records'])} refused); index: {b['counts']}"
+        )
     r = result.get("reingest")
     if r:
         console.print(
@@ -315,6 +522,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--june-home", type=Path, help="the June-only index, for side-by-side figures")
     parser.add_argument("--backend", choices=("torch", "onnx"), default="onnx")
     parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}")
+    parser.add_argument("--rounds", type=int, default=3, help="passes over the questions for search")
     parser.add_argument("--kill-at", type=float, default=0.5, help="SIGKILL the monthly ingest at this share")
     parser.add_argument("--monthly-dir", type=Path, default=MONTHLY_DIR)
     parser.add_argument("--daily-dir", type=Path, default=DAILY_DIR)
@@ -339,6 +547,12 @@ def main(argv: list[str] | None = None) -> int:
             result["build"] = build(args, env, console)
         if "reingest" in stages:
             result["reingest"] = reingest(args, env, console)
+        if "query" in stages:
+            result["query"] = query_stage(args, console)
+        if "quality" in stages:
+            result["quality"] = quality_stage(args, env, console)
+        if "serve" in stages:
+            result["serve"] = serve_stage(args, env, console)
         if "disk" in stages:
             result["disk"] = disk(args, env)
     except BenchError as err:

@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS papers (
 );
 CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
 CREATE INDEX IF NOT EXISTS papers_ingested ON papers(ingested_at);
+-- The author filter's substring test reads this narrow index, not every row (74k papers: 77 -> 10 ms).
+CREATE INDEX IF NOT EXISTS papers_authors ON papers(authors_folded, id);
 -- Only the papers waiting for vectors: finding and counting them reads this small index, not the table
 -- (a 500k-paper catalog after `ingest --no-embed` would otherwise be scanned once per embedded batch).
 CREATE INDEX IF NOT EXISTS papers_pending ON papers(ingested_at)
@@ -590,18 +592,24 @@ class Catalog:
         where, params = paper_filter.where_sql()
         return [row[0] for row in self._conn.execute(f"SELECT p.id FROM papers p WHERE {where}", params)]
 
-    def filter_ids_and_vectors(self, paper_filter: PaperFilter) -> tuple[list[str], list[str]]:
-        """The papers the filter admits, and those of them with a vector in the store (in one read): papers
-        of a catalog-only ingest (`ingest --no-embed`) have none yet, and a dense search naming ids the store
-        lacks costs Chroma a failed query and a lookup of every admitted id (`VectorIndex.nearest`)."""
+    def admits_any(self, paper_filter: PaperFilter) -> bool:
+        """Whether the filter admits at least one paper (stops at the first)."""
         where, params = paper_filter.where_sql()
-        sql = f"SELECT p.id, p.embedded_hash IS NOT NULL FROM papers p WHERE {where}"
-        admitted: list[str] = []
+        return (
+            self._conn.execute(f"SELECT 1 FROM papers p WHERE {where} LIMIT 1", params).fetchone() is not None
+        )
+
+    def filter_ids_and_vectors(self, paper_filter: PaperFilter) -> tuple[list[str], list[str]]:
+        """The papers the filter admits, and those of them with a vector in the store: papers of a
+        catalog-only ingest (`ingest --no-embed`) have none yet, and a dense search naming ids the store
+        lacks costs Chroma a failed query and a lookup of every admitted id (`VectorIndex.nearest`). Two
+        reads: the first can use a narrow covering index (the author filter's), the second is by key."""
+        admitted = self.filter_ids(paper_filter)
         with_vector: list[str] = []
-        for pid, embedded in self._conn.execute(sql, params):
-            admitted.append(pid)
-            if embedded:
-                with_vector.append(pid)
+        for chunk in _chunks(admitted, 500):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id FROM papers WHERE id IN ({marks}) AND embedded_hash IS NOT NULL"
+            with_vector += [row[0] for row in self._conn.execute(sql, chunk)]
         return admitted, with_vector
 
     def lexical_search(
