@@ -3,17 +3,24 @@ into one index, then measured against the June-only index in the same run.
 
     python -m bench.scale --home /work/indexes/scale-74k --june-home /work/indexes/june-onnx --backend onnx
 
-Stages (all by default; `--stages build,query` picks some):
-  build    ingest the monthly files (killed with -9 at `--kill-at` of them, then re-run to the end), keep a
-           copy of that months-only index for the radar stage, then ingest the June daily files. Reuses the
-           index when it already holds every input paper with its vector. Reports wall time, peak RSS of
-           the ingest process when the catalog held ~7k papers and at the end, and the exact counts:
-           catalog papers = Chroma vectors = unique ids in the input.
+Stages (all but default-encoder by default; `--stages build,query` picks some):
+  build    ingest the monthly files (killed with -9 once `--kill-at` of their papers hold a vector, then
+           re-run to the end), keep a copy of that months-only index (`<home>-months`, for
+           `bench.radar_days --base-home`), then ingest the June daily files. Reuses the index when it
+           already holds every input paper with its vector. Reports wall time, peak RSS of the ingest process
+           when the catalog passed 7k papers and at the end, and the exact counts: catalog papers = Chroma
+           vectors = unique ids of the records the ingest accepts.
   reingest the same 45 files again, unchanged (nothing to embed).
-  query    warm search / ask / brief p50 and p95 on the 74k index and on the June index, per-stage timings
-           (dense, BM25, term statistics, coverage vote), narrow filters and a common-word query.
-  serve    `academichub serve` cold start on the 74k index until its first page answers.
+  query    warm search / ask / brief p50 and p95 on the 74k index and on the June index (`--june-home`), in
+           one process with one encoder; the steps of a search (encode, dense, BM25, fusion and coverage
+           vote) timed on their own; filters that admit few papers (one author, one day, q-bio) or many
+           (cs.CV), and a query made only of common words.
+  quality  `bench.retrieval --split test` on both indexes: the June papers are the targets, the other 67k
+           papers distractors on the 74k one.
+  serve    `academichub serve` cold start on the 74k index until its first page answers, its RSS, and the
+           peak RSS of a CLI `ask`.
   disk     bytes per paper of the catalog (with FTS5) and of Chroma.
+  default-encoder  the default (torch) encoder's ingest of a 9,710-paper slice, extrapolated to 74k.
 
 The index is built with the encoder `--backend` names (onnx: the int8 encoder, ~3x faster). Progress bars
 go to the terminal (stderr), the figures to stderr as tables and to stdout as one JSON object.
@@ -59,7 +66,8 @@ SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MONTHLY_DIR = SHARED_DATA / "arxiv-monthly"
 DAILY_DIR = SHARED_DATA / "arxiv-daily"
 SMALL_CORPUS = 7_000  # the RSS of the ingest is read when the catalog passes this many papers, and at the end
-STAGES = ("build", "reingest", "query", "quality", "serve", "disk")
+STAGES = ("build", "reingest", "query", "quality", "serve", "disk", "default-encoder")
+DEFAULT_STAGES = STAGES[:-1]  # the default encoder's slice takes ~12 minutes of both cores: on request
 
 
 class BenchError(UserFacingError, RuntimeError):
@@ -281,6 +289,33 @@ def build(args: argparse.Namespace, env: dict[str, str], console: Console) -> di
         }
     )
     (home / "build.json").write_text(json.dumps(result), encoding="utf-8")
+    return result
+
+
+DEFAULT_SLICE = ("2025-03.jsonl.gz", "2026-05.jsonl.gz")  # 9,710 papers: the default encoder's ~10k slice
+
+
+def default_encoder_slice(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+    """The default (torch) encoder's ingest of a ~10k-paper slice into a fresh data directory, and the 74k
+    ingest it implies at that rate (extrapolated: the full corpus with this encoder takes over an hour)."""
+    files = [args.monthly_dir / name for name in DEFAULT_SLICE]
+    home = args.home.with_name(args.home.name + "-torch-slice")
+    if home.exists():
+        shutil.rmtree(home)
+    env = {**os.environ, "ACADEMICHUB_HOME": str(home), "ACADEMICHUB_EMBEDDING_BACKEND": "torch"}
+    console.print(f"[bold]default encoder[/]: {', '.join(DEFAULT_SLICE)} into {home} ...")
+    run = run_ingest("default encoder, 10k slice", files, env, home / "catalog.sqlite3")
+    counts = index_counts(home, env)
+    rate = counts["vectors"] / run.seconds if run.seconds else 0.0
+    expected, _ = valid_input_ids(files)
+    result = {
+        **run.to_dict(),
+        "counts": counts,
+        "exact": counts["papers"] == counts["vectors"] == len(expected) and counts["pending"] == 0,
+        "papers_per_second": round(rate, 1),
+        "extrapolated_74k_seconds": round(74_427 / rate) if rate else None,
+    }
+    shutil.rmtree(home, ignore_errors=True)
     return result
 
 
@@ -521,7 +556,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--home", type=Path, required=True, help="the 74k index (built here if incomplete)")
     parser.add_argument("--june-home", type=Path, help="the June-only index, for side-by-side figures")
     parser.add_argument("--backend", choices=("torch", "onnx"), default="onnx")
-    parser.add_argument("--stages", default=",".join(STAGES), help=f"comma-separated, of {', '.join(STAGES)}")
+    parser.add_argument(
+        "--stages", default=",".join(DEFAULT_STAGES), help=f"comma-separated, of {', '.join(STAGES)}"
+    )
     parser.add_argument("--rounds", type=int, default=3, help="passes over the questions for search")
     parser.add_argument("--kill-at", type=float, default=0.5, help="SIGKILL the monthly ingest at this share")
     parser.add_argument("--monthly-dir", type=Path, default=MONTHLY_DIR)
@@ -555,6 +592,8 @@ def main(argv: list[str] | None = None) -> int:
             result["serve"] = serve_stage(args, env, console)
         if "disk" in stages:
             result["disk"] = disk(args, env)
+        if "default-encoder" in stages:
+            result["default_encoder"] = default_encoder_slice(args, console)
     except BenchError as err:
         console.print(f"[bold red]error:[/] {err}")
         return 2
