@@ -720,6 +720,18 @@ class Catalog:
         rows = self._scratch.execute("SELECT id FROM scratch_fts WHERE scratch_fts MATCH ?", (match,))
         return {row[0] for row in rows}
 
+    def has_category(self, name: str) -> bool:
+        """Whether some paper lists this category, or a category of this archive (two index lookups)."""
+        row = self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM paper_categories WHERE category = ?) "
+            "OR EXISTS (SELECT 1 FROM paper_categories WHERE archive = ?)",
+            (name, name),
+        ).fetchone()
+        return bool(row[0])
+
+    def is_empty(self) -> bool:
+        return self._conn.execute("SELECT 1 FROM papers LIMIT 1").fetchone() is None
+
     def known_categories(self) -> dict[str, int]:
         rows = self._conn.execute(
             "SELECT category, count(*) FROM paper_categories GROUP BY category ORDER BY count(*) DESC"

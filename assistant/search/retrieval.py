@@ -201,7 +201,7 @@ class Retriever:
             raise RetrievalError(
                 f"unknown source {', '.join(map(repr, unknown_sources))}: choose {', '.join(SOURCE_LABELS)}"
             )
-        if self.catalog.count() == 0:
+        if self.catalog.is_empty():
             # An empty catalog beside a filled vector store is a lost catalog, not an empty index.
             lost = consistency_problem(0, 0, self.vectors.count(), self.settings.home)
             if lost:
@@ -210,9 +210,11 @@ class Retriever:
         return text[:MAX_QUERY_CHARS]
 
     def check_categories(self, categories: tuple[str, ...]) -> None:
-        known = set(self.catalog.known_categories()) | self.catalog.known_archives()
-        unknown = [c for c in categories if c not in known]
+        # One index lookup per asked category; the full list (a scan of every paper's categories) only to
+        # suggest names for an unknown one.
+        unknown = [c for c in categories if not self.catalog.has_category(c)]
         if unknown:
+            known = set(self.catalog.known_categories()) | self.catalog.known_archives()
             import difflib
 
             hints = []
