@@ -185,10 +185,18 @@ class PaperFilter:
         params: list[object] = []
         if self.categories:
             marks = ",".join("?" * len(self.categories))
-            clauses.append(
-                f"{alias}.id IN (SELECT id FROM paper_categories WHERE category IN ({marks}) "
-                f"OR archive IN ({marks}))"
-            )
+            if self.only_ids is not None:
+                # A few candidate papers: look each one's categories up, rather than list every paper of a
+                # large field first (cs.CV: 38k of 74k papers, ~20 ms).
+                clauses.append(
+                    f"EXISTS (SELECT 1 FROM paper_categories c WHERE c.id = {alias}.id "
+                    f"AND (c.category IN ({marks}) OR c.archive IN ({marks})))"
+                )
+            else:
+                clauses.append(
+                    f"{alias}.id IN (SELECT id FROM paper_categories WHERE category IN ({marks}) "
+                    f"OR archive IN ({marks}))"
+                )
             params += list(self.categories) * 2
         if self.sources:
             clauses.append(f"{alias}.source IN ({','.join('?' * len(self.sources))})")
@@ -592,12 +600,11 @@ class Catalog:
         where, params = paper_filter.where_sql()
         return [row[0] for row in self._conn.execute(f"SELECT p.id FROM papers p WHERE {where}", params)]
 
-    def admits_any(self, paper_filter: PaperFilter) -> bool:
-        """Whether the filter admits at least one paper (stops at the first)."""
+    def count_admitted(self, paper_filter: PaperFilter, up_to: int) -> int:
+        """How many papers the filter admits, counting no further than `up_to` (cheap for a broad filter)."""
         where, params = paper_filter.where_sql()
-        return (
-            self._conn.execute(f"SELECT 1 FROM papers p WHERE {where} LIMIT 1", params).fetchone() is not None
-        )
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM papers p WHERE {where} LIMIT ?)"
+        return int(self._conn.execute(sql, [*params, up_to]).fetchone()[0])
 
     def filter_ids_and_vectors(self, paper_filter: PaperFilter) -> tuple[list[str], list[str]]:
         """The papers the filter admits, and those of them with a vector in the store: papers of a

@@ -86,6 +86,7 @@ def fts_terms(text: str) -> list[str]:
 
 
 WIDE_DENSE_FACTOR = 4  # a filtered dense search first looks at the unfiltered nearest 4 x depth
+EXACT_DENSE_MAX = 1000  # up to this many admitted papers, dense compares their vectors itself
 MIN_CONJUNCTIVE_HITS = 10  # fewer papers hold all of a query's common words: BM25 falls back to any of them
 
 
@@ -346,7 +347,9 @@ class Retriever:
         self, text: str, depth: int, flt: PaperFilter, *, mode: Mode = "hybrid", need_vector: bool = False
     ) -> Candidates | None:
         """The ranked lists fusion works on (None when the filter admits no paper at all)."""
-        if flt.active and not self.catalog.admits_any(flt):
+        # How many papers the filter admits, counted no further than dense needs to know (and 0: none).
+        admitted = self.catalog.count_admitted(flt, up_to=EXACT_DENSE_MAX + 1) if flt.active else None
+        if admitted == 0:
             return None
         lexical_job = None
         if mode in ("hybrid", "lexical"):
@@ -356,7 +359,7 @@ class Retriever:
         qvec = self.embedder.encode_query(text) if mode != "lexical" or need_vector else None
         found = Candidates(query_vector=qvec)
         if mode in ("hybrid", "dense") and qvec is not None:
-            found.dense = self._dense(qvec, depth, flt, found.vectors)
+            found.dense = self._dense(qvec, depth, flt, admitted, found.vectors)
         if lexical_job is not None:
             found.lexical, found.terms, found.matches = lexical_job.result()
         return found
@@ -400,26 +403,38 @@ class Retriever:
             return self._pool
 
     def _dense(
-        self, qvec: np.ndarray, depth: int, flt: PaperFilter, vectors: dict[str, np.ndarray]
+        self,
+        qvec: np.ndarray,
+        depth: int,
+        flt: PaperFilter,
+        admitted: int | None,
+        vectors: dict[str, np.ndarray],
     ) -> list[tuple[str, float]]:
-        """Top `depth` (id, cosine) from Chroma among the papers the filter admits (exact, not post-hoc); the
-        papers' vectors go to `vectors` (relevance and MMR use them).
+        """Top `depth` (id, cosine) among the papers the filter admits (`admitted` of them, counted up to
+        EXACT_DENSE_MAX + 1; None: no filter), exact, not post-hoc; the papers' vectors go to `vectors`
+        (relevance and MMR use them). How depends on how many the filter admits:
 
-        A filter that admits many papers (a large field: cs.CV is half of a 74k index) is applied to the
-        unfiltered nearest WIDE_DENSE_FACTOR x depth: when `depth` of them pass, they are its top `depth`,
-        without listing every admitted id (93 ms for cs.CV's 38k) and handing them all to Chroma. Otherwise
-        Chroma searches among the admitted papers that have a vector."""
+        - a few (one author, one day): their vectors are read and compared here, a few ms where Chroma's
+          id-list query takes 20-25 ms;
+        - more: the unfiltered nearest WIDE_DENSE_FACTOR x depth are filtered, and when `depth` of them pass
+          they are its top `depth` (a large field, cs.CV is half of a 74k index: no list of every admitted
+          id, 93 ms for cs.CV's 38k, handed to Chroma);
+        - when too few pass, Chroma searches among the admitted papers that have a vector."""
         nearest = None
-        if flt.active and flt.only_ids is None:
-            wide = self.vectors.nearest(qvec, WIDE_DENSE_FACTOR * depth)
-            passing = set(
-                self.catalog.filter_ids(replace(flt, only_ids=frozenset(pid for pid, _, _ in wide)))
-            )
-            if len(passing) >= depth:
-                nearest = [hit for hit in wide if hit[0] in passing][:depth]
-        if nearest is None:
-            embedded = self.catalog.filter_ids_and_vectors(flt)[1] if flt.active else None
-            nearest = self.vectors.nearest(qvec, depth, among=embedded)  # papers with a vector only
+        if admitted is not None:
+            if admitted <= EXACT_DENSE_MAX:
+                nearest = self.vectors.nearest_exact(qvec, depth, self.catalog.filter_ids_and_vectors(flt)[1])
+            elif flt.only_ids is None:
+                wide = self.vectors.nearest(qvec, WIDE_DENSE_FACTOR * depth)
+                kept = replace(flt, only_ids=frozenset(pid for pid, _, _ in wide))
+                passing = set(self.catalog.filter_ids(kept))
+                if len(passing) >= depth:
+                    nearest = [hit for hit in wide if hit[0] in passing][:depth]
+            if nearest is None:
+                embedded = self.catalog.filter_ids_and_vectors(flt)[1]
+                nearest = self.vectors.nearest(qvec, depth, among=embedded)  # papers with a vector only
+        else:
+            nearest = self.vectors.nearest(qvec, depth)
         ranked = []
         for pid, cosine, vector in nearest:
             ranked.append((pid, cosine))
