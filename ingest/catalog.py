@@ -57,6 +57,8 @@ CREATE TABLE IF NOT EXISTS papers (
 );
 CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
 CREATE INDEX IF NOT EXISTS papers_ingested ON papers(ingested_at);
+-- The author filter's substring test reads this narrow index, not every row (74k papers: 77 -> 10 ms).
+CREATE INDEX IF NOT EXISTS papers_authors ON papers(authors_folded, id);
 -- Only the papers waiting for vectors: finding and counting them reads this small index, not the table
 -- (a 500k-paper catalog after `ingest --no-embed` would otherwise be scanned once per embedded batch).
 CREATE INDEX IF NOT EXISTS papers_pending ON papers(ingested_at)
@@ -183,10 +185,18 @@ class PaperFilter:
         params: list[object] = []
         if self.categories:
             marks = ",".join("?" * len(self.categories))
-            clauses.append(
-                f"{alias}.id IN (SELECT id FROM paper_categories WHERE category IN ({marks}) "
-                f"OR archive IN ({marks}))"
-            )
+            if self.only_ids is not None:
+                # A few candidate papers: look each one's categories up, rather than list every paper of a
+                # large field first (cs.CV: 38k of 74k papers, ~20 ms).
+                clauses.append(
+                    f"EXISTS (SELECT 1 FROM paper_categories c WHERE c.id = {alias}.id "
+                    f"AND (c.category IN ({marks}) OR c.archive IN ({marks})))"
+                )
+            else:
+                clauses.append(
+                    f"{alias}.id IN (SELECT id FROM paper_categories WHERE category IN ({marks}) "
+                    f"OR archive IN ({marks}))"
+                )
             params += list(self.categories) * 2
         if self.sources:
             clauses.append(f"{alias}.source IN ({','.join('?' * len(self.sources))})")
@@ -590,18 +600,23 @@ class Catalog:
         where, params = paper_filter.where_sql()
         return [row[0] for row in self._conn.execute(f"SELECT p.id FROM papers p WHERE {where}", params)]
 
-    def filter_ids_and_vectors(self, paper_filter: PaperFilter) -> tuple[list[str], list[str]]:
-        """The papers the filter admits, and those of them with a vector in the store (in one read): papers
-        of a catalog-only ingest (`ingest --no-embed`) have none yet, and a dense search naming ids the store
-        lacks costs Chroma a failed query and a lookup of every admitted id (`VectorIndex.nearest`)."""
+    def count_admitted(self, paper_filter: PaperFilter, up_to: int) -> int:
+        """How many papers the filter admits, counting no further than `up_to` (cheap for a broad filter)."""
         where, params = paper_filter.where_sql()
-        sql = f"SELECT p.id, p.embedded_hash IS NOT NULL FROM papers p WHERE {where}"
-        admitted: list[str] = []
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM papers p WHERE {where} LIMIT ?)"
+        return int(self._conn.execute(sql, [*params, up_to]).fetchone()[0])
+
+    def filter_ids_and_vectors(self, paper_filter: PaperFilter) -> tuple[list[str], list[str]]:
+        """The papers the filter admits, and those of them with a vector in the store: papers of a
+        catalog-only ingest (`ingest --no-embed`) have none yet, and a dense search naming ids the store
+        lacks costs Chroma a failed query and a lookup of every admitted id (`VectorIndex.nearest`). Two
+        reads: the first can use a narrow covering index (the author filter's), the second is by key."""
+        admitted = self.filter_ids(paper_filter)
         with_vector: list[str] = []
-        for pid, embedded in self._conn.execute(sql, params):
-            admitted.append(pid)
-            if embedded:
-                with_vector.append(pid)
+        for chunk in _chunks(admitted, 500):
+            marks = ",".join("?" * len(chunk))
+            sql = f"SELECT id FROM papers WHERE id IN ({marks}) AND embedded_hash IS NOT NULL"
+            with_vector += [row[0] for row in self._conn.execute(sql, chunk)]
         return admitted, with_vector
 
     def lexical_search(
@@ -711,6 +726,18 @@ class Catalog:
         assert self._scratch is not None
         rows = self._scratch.execute("SELECT id FROM scratch_fts WHERE scratch_fts MATCH ?", (match,))
         return {row[0] for row in rows}
+
+    def has_category(self, name: str) -> bool:
+        """Whether some paper lists this category, or a category of this archive (two index lookups)."""
+        row = self._conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM paper_categories WHERE category = ?) "
+            "OR EXISTS (SELECT 1 FROM paper_categories WHERE archive = ?)",
+            (name, name),
+        ).fetchone()
+        return bool(row[0])
+
+    def is_empty(self) -> bool:
+        return self._conn.execute("SELECT 1 FROM papers LIMIT 1").fetchone() is None
 
     def known_categories(self) -> dict[str, int]:
         rows = self._conn.execute(

@@ -65,6 +65,14 @@ class Settings(BaseSettings):
     rrf_k: int = Field(10, ge=1, description="Reciprocal rank fusion constant.")
     retrieval_depth: int = Field(100, ge=1, le=1000, description="Candidates from each of dense and BM25.")
     lexical_weight: float = Field(0.5, ge=0.0, description="Weight of the BM25 list in fusion (dense = 1).")
+    lexical_common_share: float = Field(
+        0.2,
+        gt=0.0,
+        le=1.0,
+        description="BM25 scores only the query's words held by at most this share of the papers when it has "
+        "such words (all words, required together, when it has none): every scored word costs a score per "
+        "paper holding it ('models' is in 4 of 5 arXiv cs papers); 1 scores every word.",
+    )
     lexical_confidence_boost: float = Field(
         5.0, ge=0.0, description="BM25 weight x (1 + this x BM25 top-1 margin): trust clear lexical hits."
     )

@@ -229,6 +229,21 @@ class VectorIndex:
             for pid, distance, vec in zip(ids, result["distances"][0], embeddings, strict=True)
         ]
 
+    def nearest_exact(
+        self, vector: np.ndarray, n: int, among: Sequence[str]
+    ) -> list[tuple[str, float, np.ndarray | None]]:
+        """`nearest` among a few ids, compared here: their vectors are read by id (252 papers: 4 ms, where a
+        Chroma query restricted to them takes 20-25 ms). Exact cosine, best first."""
+        stored = self.vectors_of(among)
+        if not stored:
+            return []
+        ids = list(stored)
+        matrix = np.stack([stored[pid] for pid in ids])
+        norms = np.linalg.norm(matrix, axis=1) * (np.linalg.norm(vector) or 1.0)
+        cosines = matrix @ vector / np.where(norms == 0, 1.0, norms)
+        order = np.argsort(-cosines, kind="stable")[:n]
+        return [(ids[i], float(cosines[i]), stored[ids[i]]) for i in order]
+
     def vectors_of(self, ids: Sequence[str]) -> dict[str, np.ndarray]:
         """The stored vectors of these papers (papers without one are left out)."""
         if not ids:

@@ -17,6 +17,7 @@ from rich.console import Console
 from bench import ingest as bench_ingest
 from bench import query as bench_query
 from bench import radar_days as bench_radar_days
+from bench import scale as bench_scale
 from bench.__main__ import summary_rows
 
 
@@ -179,3 +180,52 @@ def test_radar_days_over_a_copied_base_shows_each_days_new_papers_only(tmp_path:
     # The base itself is left as it was: the June days went into the copy only.
     with sqlite3.connect(base / "catalog.sqlite3") as conn:
         assert conn.execute("SELECT count(*) FROM papers").fetchone()[0] == 10
+
+
+@pytest.mark.slow
+def test_scale_bench_builds_a_months_and_days_index_with_exact_counts_then_reuses_it(tmp_path: Path) -> None:
+    """bench.scale on two tiny "monthly" files and two daily ones (real sample records): the months-only copy
+    is kept, the counts are exact (a record the ingest refuses is not expected), a second run reuses the
+    index, and the re-ingest and disk figures are printed."""
+    records = sample_records(40)
+    monthly, daily = tmp_path / "monthly", tmp_path / "daily"
+    monthly.mkdir(), daily.mkdir()
+    refused = {**records[0], "id": "2505.99999", "authors": ["x" * 400]}  # an author name over the cap
+    write = lambda path, rows: path.write_text("".join(json.dumps(r) + "\n" for r in rows))  # noqa: E731
+    write(monthly / "2025-05.jsonl", [*records[:15], refused])
+    write(monthly / "2026-05.jsonl", records[15:25])
+    write(daily / "2026-06-01.jsonl", records[25:33])
+    write(daily / "2026-06-02.jsonl", [*records[33:40], records[30]])  # a paper listed twice
+    home = tmp_path / "scale"
+    argv = [
+        "--home",
+        str(home),
+        "--monthly-dir",
+        str(monthly),
+        "--daily-dir",
+        str(daily),
+        "--backend",
+        "torch",
+    ]
+    out = tmp_path / "first.json"
+
+    assert (
+        bench_scale.main([*argv, "--kill-at", "0", "--stages", "build,reingest,disk", "--output", str(out)])
+        == 0
+    )
+
+    first = json.loads(out.read_text())
+    build = first["build"]
+    assert (build["unique_ids_in_input"], build["unique_ids_of_valid_records"]) == (41, 40)
+    assert build["refused_records"] == [
+        "2025-05.jsonl:16: author name too long (400 characters; at most 300)"
+    ]
+    assert build["counts"] == {"papers": 40, "pending": 0, "vectors": 40} and build["exact"] is True
+    assert build["counts_after_months"]["papers"] == 25
+    assert (home.parent / "scale-months" / "catalog.sqlite3").is_file()
+    assert first["reingest"]["counts"] == build["counts"] and first["reingest"]["exit_code"] == 0
+    assert first["disk"]["papers"] == 40 and first["disk"]["catalog_bytes_per_paper"] > 0
+
+    again = tmp_path / "again.json"
+    assert bench_scale.main([*argv, "--stages", "build", "--output", str(again)]) == 0
+    assert json.loads(again.read_text())["build"]["reused"] is True

@@ -334,7 +334,11 @@ def test_discord_and_mattermost_payloads_escape_markdown(home: Path, embedder: E
     settings = make_settings(home)
     radar = Radar(settings, Retriever(settings, embedder=embedder))
     topic, items, since = radar.window_items(TOPIC)
-    digest = delivery.Digest(topic, items, since)
+    # The hostile paper is one of the topic's matches; it leads the digest here so that it is among the
+    # papers a Discord message has room for (its rank among the 8 matches is not what this test is about).
+    hostile = [item for item in items if item[0].paper.id == "2606.04730"]
+    assert hostile
+    digest = delivery.Digest(topic, hostile + [item for item in items if item not in hostile], since)
     assert delivery.webhook_flavour(settings, "https://discord.com/api/webhooks/1/x") == "discord"
     discord = delivery.webhook_payload(digest, "discord")["content"]
     mattermost = delivery.webhook_payload(digest, "mattermost")["text"]

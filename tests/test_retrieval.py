@@ -19,13 +19,15 @@ from assistant.search.retrieval import (
     add_coverage_vote,
     fts_terms,
     fuse,
+    lexical_match,
     list_weights,
     make_filter,
     top_ids,
 )
 from bench.datasets import KnownItemBuilder, middle_sentences, words
 from bench.retrieval import violation
-from ingest.catalog import TermMatch, fold
+from ingest.catalog import Catalog, QueryTerms, TermMatch, fold
+from ingest.paper import Paper
 
 
 @pytest.fixture(scope="module")
@@ -280,3 +282,52 @@ def test_a_ten_thousand_character_query_still_answers(retriever, papers):
 def test_an_empty_index_says_to_ingest_first(tmp_path, embedder):
     with pytest.raises(EmptyIndexError, match="academichub ingest"):
         Retriever(make_settings(tmp_path), embedder=embedder).search("anything")
+
+
+def _terms(**frequencies: int) -> QueryTerms:
+    return QueryTerms(tuple(f'"{w}"' for w in frequencies), tuple(frequencies.values()), 1000)
+
+
+def test_bm25_scores_only_the_words_that_single_papers_out_when_the_query_has_some() -> None:
+    """A word held by most papers costs BM25 a score per paper holding it and adds almost nothing to the
+    ranking: with rare words in the query, only they are scored; with none, papers must hold every word."""
+    assert lexical_match(_terms(unlearning=12, diffusion=150), 0.2) == ('"unlearning" OR "diffusion"', None)
+    assert lexical_match(_terms(models=820, unlearning=12, language=440), 0.2) == ('"unlearning"', None)
+    assert lexical_match(_terms(language=440, models=820, images=300), 0.2) == (
+        '"language" AND "models" AND "images"',
+        '"language" OR "models" OR "images"',
+    )
+    # A word no paper holds (a typo) neither empties the conjunction nor counts as a rare word.
+    assert lexical_match(_terms(language=440, imagez=0), 0.2) == ('"language"', '"language" OR "imagez"')
+    assert lexical_match(_terms(models=820, language=440), 1.0) == ('"models" OR "language"', None)
+
+
+def test_a_query_of_common_words_ranks_papers_holding_all_of_them(tmp_path) -> None:
+    """On a real catalog where every query word is common: BM25 ranks the papers that hold them all."""
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    try:
+        papers = [
+            Paper(id=f"2606.{n:05d}", title=title, abstract="We study models.", categories=["cs.LG"])
+            for n, title in enumerate(
+                [
+                    "Language models for images",
+                    "Language models",
+                    "Models of images",
+                    "Language models again",
+                    "Images and models",
+                    "Vision language models for images and video",
+                ],
+                start=1,
+            )
+        ]
+        catalog.upsert(papers)
+        query = catalog.query_terms(fts_terms("language models for images"))
+        match, fallback = lexical_match(query, 0.2)
+        assert (match, fallback) == (
+            '"language" AND "models" AND "images"',
+            '"language" OR "models" OR "images"',
+        )
+        ranked = [pid for pid, _ in catalog.lexical_search(match, 10)]
+        assert sorted(ranked) == ["2606.00001", "2606.00006"]
+    finally:
+        catalog.close()

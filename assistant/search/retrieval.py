@@ -11,7 +11,7 @@ import math
 import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, Literal
 
@@ -83,6 +83,33 @@ def fts_terms(text: str) -> list[str]:
     words = [w.strip("-'").lower() for w in _TOKEN_RE.findall(text)]
     terms = list(dict.fromkeys(w for w in words if w and w not in FUNCTION_WORDS and len(w) > 1))[:64]
     return [f'"{t}"' for t in terms]
+
+
+WIDE_DENSE_FACTOR = 4  # a filtered dense search first looks at the unfiltered nearest 4 x depth
+EXACT_DENSE_MAX = 1000  # up to this many admitted papers, dense compares their vectors itself
+MIN_CONJUNCTIVE_HITS = 10  # fewer papers hold all of a query's common words: BM25 falls back to any of them
+
+
+def lexical_match(query: QueryTerms, common_share: float) -> tuple[str, str | None]:
+    """The FTS5 expression BM25 ranks by, and the one to use instead if that finds under
+    MIN_CONJUNCTIVE_HITS papers.
+
+    BM25 computes a score for every paper holding any scored word, so a word held by most of the corpus
+    ("models": 61k of 74k papers) costs a score per paper while adding little to the ranking (its IDF is
+    near 0). Like Lucene's common-terms query: words held by at most `common_share` of the papers are scored
+    (any of them); a query made only of common words ("language models for images") ranks the papers
+    holding all of them. The coverage vote and the dense list still see every word."""
+    held = [(term, n) for term, n in zip(query.terms, query.frequencies, strict=True) if n > 0]
+    every = " OR ".join(query.terms)
+    if not held:
+        return every, None
+    limit = common_share * query.total
+    rare = [term for term, n in held if n <= limit]
+    if len(rare) == len(held):
+        return every, None
+    if rare:
+        return " OR ".join(rare), None
+    return " AND ".join(term for term, _ in held), every
 
 
 def rrf(ranking: list[str], k: int, weight: float = 1.0) -> dict[str, float]:
@@ -175,7 +202,7 @@ class Retriever:
             raise RetrievalError(
                 f"unknown source {', '.join(map(repr, unknown_sources))}: choose {', '.join(SOURCE_LABELS)}"
             )
-        if self.catalog.count() == 0:
+        if self.catalog.is_empty():
             # An empty catalog beside a filled vector store is a lost catalog, not an empty index.
             lost = consistency_problem(0, 0, self.vectors.count(), self.settings.home)
             if lost:
@@ -184,9 +211,11 @@ class Retriever:
         return text[:MAX_QUERY_CHARS]
 
     def check_categories(self, categories: tuple[str, ...]) -> None:
-        known = set(self.catalog.known_categories()) | self.catalog.known_archives()
-        unknown = [c for c in categories if c not in known]
+        # One index lookup per asked category; the full list (a scan of every paper's categories) only to
+        # suggest names for an unknown one.
+        unknown = [c for c in categories if not self.catalog.has_category(c)]
         if unknown:
+            known = set(self.catalog.known_categories()) | self.catalog.known_archives()
             import difflib
 
             hints = []
@@ -318,8 +347,9 @@ class Retriever:
         self, text: str, depth: int, flt: PaperFilter, *, mode: Mode = "hybrid", need_vector: bool = False
     ) -> Candidates | None:
         """The ranked lists fusion works on (None when the filter admits no paper at all)."""
-        allowed, embedded = self.catalog.filter_ids_and_vectors(flt) if flt.active else (None, None)
-        if allowed is not None and not allowed:
+        # How many papers the filter admits, counted no further than dense needs to know (and 0: none).
+        admitted = self.catalog.count_admitted(flt, up_to=EXACT_DENSE_MAX + 1) if flt.active else None
+        if admitted == 0:
             return None
         lexical_job = None
         if mode in ("hybrid", "lexical"):
@@ -329,7 +359,7 @@ class Retriever:
         qvec = self.embedder.encode_query(text) if mode != "lexical" or need_vector else None
         found = Candidates(query_vector=qvec)
         if mode in ("hybrid", "dense") and qvec is not None:
-            found.dense = self._dense(qvec, depth, embedded, found.vectors)  # papers with a vector only
+            found.dense = self._dense(qvec, depth, flt, admitted, found.vectors)
         if lexical_job is not None:
             found.lexical, found.terms, found.matches = lexical_job.result()
         return found
@@ -344,13 +374,15 @@ class Retriever:
         terms = fts_terms(text)
         if not terms:
             return [], None, {}
-        ranked = self.catalog.lexical_search(
-            " OR ".join(terms),  # BM25 ranks by how many (and how rare) of them a paper holds
-            depth,
-            flt if flt.active else None,
-            weights=LEXICAL_COLUMN_WEIGHTS,
-        )
         query = self.catalog.query_terms(terms)
+        match, fallback = lexical_match(query, self.settings.lexical_common_share)
+        ranked = self.catalog.lexical_search(
+            match, depth, flt if flt.active else None, weights=LEXICAL_COLUMN_WEIGHTS
+        )
+        if fallback and len(ranked) < MIN_CONJUNCTIVE_HITS:
+            ranked = self.catalog.lexical_search(
+                fallback, depth, flt if flt.active else None, weights=LEXICAL_COLUMN_WEIGHTS
+            )
         return ranked, query, self.catalog.term_matches(query, [ranked[0][0]] if ranked else [])
 
     def rank(self, found: Candidates, params: FusionParams) -> dict[str, float]:
@@ -371,12 +403,40 @@ class Retriever:
             return self._pool
 
     def _dense(
-        self, qvec: np.ndarray, depth: int, allowed: list[str] | None, vectors: dict[str, np.ndarray]
+        self,
+        qvec: np.ndarray,
+        depth: int,
+        flt: PaperFilter,
+        admitted: int | None,
+        vectors: dict[str, np.ndarray],
     ) -> list[tuple[str, float]]:
-        """Top `depth` (id, cosine) from Chroma, among `allowed` ids when filtering (exact, not post-hoc);
-        the papers' vectors go to `vectors` (relevance and MMR use them)."""
+        """Top `depth` (id, cosine) among the papers the filter admits (`admitted` of them, counted up to
+        EXACT_DENSE_MAX + 1; None: no filter), exact, not post-hoc; the papers' vectors go to `vectors`
+        (relevance and MMR use them). How depends on how many the filter admits:
+
+        - a few (one author, one day): their vectors are read and compared here, a few ms where Chroma's
+          id-list query takes 20-25 ms;
+        - more: the unfiltered nearest WIDE_DENSE_FACTOR x depth are filtered, and when `depth` of them pass
+          they are its top `depth` (a large field, cs.CV is half of a 74k index: no list of every admitted
+          id, 93 ms for cs.CV's 38k, handed to Chroma);
+        - when too few pass, Chroma searches among the admitted papers that have a vector."""
+        nearest = None
+        if admitted is not None:
+            if admitted <= EXACT_DENSE_MAX:
+                nearest = self.vectors.nearest_exact(qvec, depth, self.catalog.filter_ids_and_vectors(flt)[1])
+            elif flt.only_ids is None:
+                wide = self.vectors.nearest(qvec, WIDE_DENSE_FACTOR * depth)
+                kept = replace(flt, only_ids=frozenset(pid for pid, _, _ in wide))
+                passing = set(self.catalog.filter_ids(kept))
+                if len(passing) >= depth:
+                    nearest = [hit for hit in wide if hit[0] in passing][:depth]
+            if nearest is None:
+                embedded = self.catalog.filter_ids_and_vectors(flt)[1]
+                nearest = self.vectors.nearest(qvec, depth, among=embedded)  # papers with a vector only
+        else:
+            nearest = self.vectors.nearest(qvec, depth)
         ranked = []
-        for pid, cosine, vector in self.vectors.nearest(qvec, depth, among=allowed):
+        for pid, cosine, vector in nearest:
             ranked.append((pid, cosine))
             if vector is not None:
                 vectors[pid] = vector

@@ -1,4 +1,4 @@
-"""`academichub bench ingest|query|retrieval|snapshot|briefing|all`: the `bench` modules (same options).
+"""`academichub bench ingest|query|retrieval|snapshot|scale|briefing|all`: the `bench` modules (same options).
 
 Figures go to stderr as tables and to stdout as JSON; `--help` after a subcommand lists its options.
 """
@@ -55,6 +55,12 @@ def bench_retrieval(ctx: typer.Context) -> None:
 def bench_snapshot(ctx: typer.Context) -> None:
     """arXiv snapshot layout: catalog-only import of 500k lines (lines/s, peak RSS), then a slice embedded."""
     _run("bench.snapshot", ctx)
+
+
+@bench_app.command("scale", context_settings=_PASS_THROUGH)
+def bench_scale(ctx: typer.Context) -> None:
+    """The 16-month corpus (~74k papers): build or reuse its index; ingest, search, quality, serve, disk."""
+    _run("bench.scale", ctx)
 
 
 @bench_app.command("briefing", context_settings=_PASS_THROUGH)
