@@ -183,9 +183,9 @@ def run_ingest(
             hwm = _status_mb(process.pid, "VmHWM")
             if rss is None:
                 continue
-            run.samples.append((time.perf_counter() - started, papers, rss))
-            if not run.samples:
+            if not run.samples:  # the first sample: did this run start below SMALL_CORPUS papers?
                 run.started_small = papers < SMALL_CORPUS
+            run.samples.append((time.perf_counter() - started, papers, rss))
             if run.rss_at_small_mb is None and run.started_small and papers >= SMALL_CORPUS and hwm:
                 run.rss_at_small_mb = hwm
             if kill_at_embedded is not None and embedded >= kill_at_embedded and not run.killed:

@@ -183,7 +183,9 @@ def test_radar_days_over_a_copied_base_shows_each_days_new_papers_only(tmp_path:
 
 
 @pytest.mark.slow
-def test_scale_bench_builds_a_months_and_days_index_with_exact_counts_then_reuses_it(tmp_path: Path) -> None:
+def test_scale_bench_builds_a_months_and_days_index_with_exact_counts_then_reuses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """bench.scale on two tiny "monthly" files and two daily ones (real sample records): the months-only copy
     is kept, the counts are exact (a record the ingest refuses is not expected), a second run reuses the
     index, and the re-ingest and disk figures are printed."""
@@ -208,6 +210,7 @@ def test_scale_bench_builds_a_months_and_days_index_with_exact_counts_then_reuse
         "torch",
     ]
     out = tmp_path / "first.json"
+    monkeypatch.setattr(bench_scale, "SMALL_CORPUS", 10)  # the ingest's RSS is read as the catalog passes 10
 
     assert (
         bench_scale.main([*argv, "--kill-at", "0", "--stages", "build,reingest,disk", "--output", str(out)])
@@ -222,6 +225,9 @@ def test_scale_bench_builds_a_months_and_days_index_with_exact_counts_then_reuse
     ]
     assert build["counts"] == {"papers": 40, "pending": 0, "vectors": 40} and build["exact"] is True
     assert build["counts_after_months"]["papers"] == 25
+    first_run, *later_runs = build["runs"]
+    assert first_run["peak_rss_mb"] >= first_run["peak_rss_at_7k_papers_mb"] > 0
+    assert all(run["peak_rss_at_7k_papers_mb"] is None for run in later_runs)  # they start above it
     assert (home.parent / "scale-months" / "catalog.sqlite3").is_file()
     assert first["reingest"]["counts"] == build["counts"] and first["reingest"]["exit_code"] == 0
     assert first["disk"]["papers"] == 40 and first["disk"]["catalog_bytes_per_paper"] > 0
