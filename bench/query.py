@@ -88,7 +88,7 @@ class BenchError(UserFacingError, RuntimeError):
 # --- memory --------------------------------------------------------------------------------------------
 
 
-def _status_kb(pid: int | str, field: str) -> float | None:
+def status_kb(pid: int | str, field: str) -> float | None:
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field + ":"):
@@ -109,7 +109,7 @@ def reset_peak_rss() -> bool:
 
 def peak_rss_mb() -> float:
     """Peak RSS since the last reset (VmHWM), else since the process started (getrusage)."""
-    hwm = _status_kb("self", "VmHWM")
+    hwm = status_kb("self", "VmHWM")
     if hwm is not None:
         return hwm / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
@@ -249,8 +249,8 @@ def serve_cold_start(
                 time.sleep(0.25)
         if ready is not None:
             time.sleep(3.0)  # the app loads the model at start-up; let it settle before reading memory
-        rss = _status_kb(process.pid, "VmRSS")
-        hwm = _status_kb(process.pid, "VmHWM")
+        rss = status_kb(process.pid, "VmRSS")
+        hwm = status_kb(process.pid, "VmHWM")
     finally:
         process.terminate()
         try:

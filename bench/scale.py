@@ -53,6 +53,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.search.retrieval import Candidates, FusionParams, Retriever
+from bench.query import status_kb
 from bench.report import emit_json
 from ingest.catalog import PaperFilter
 from ingest.embedding import get_embedder
@@ -135,14 +136,9 @@ class IngestRun:
         }
 
 
-def _status_mb(pid: int, key: str) -> float | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(key + ":"):
-                return float(line.split()[1]) / 1024
-    except OSError:
-        return None
-    return None
+def status_mb(pid: int, key: str) -> float | None:
+    kb = status_kb(pid, key)
+    return kb / 1024 if kb is not None else None
 
 
 def _catalog_counts(catalog_path: Path) -> tuple[int, int]:
@@ -179,8 +175,8 @@ def run_ingest(
     def watch() -> None:
         while not stop.wait(1.0):
             papers, embedded = _catalog_counts(catalog_path)
-            rss = _status_mb(process.pid, "VmRSS")
-            hwm = _status_mb(process.pid, "VmHWM")
+            rss = status_mb(process.pid, "VmRSS")
+            hwm = status_mb(process.pid, "VmHWM")
             if rss is None:
                 continue
             if not run.samples:  # the first sample: did this run start below SMALL_CORPUS papers?

@@ -41,7 +41,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.search.retrieval import Retriever, make_filter
-from bench.query import QUESTIONS, BenchError, _status_kb, free_port, serve_cold_start, timed_series
+from bench.query import QUESTIONS, BenchError, free_port, serve_cold_start, status_kb, timed_series
 from bench.report import emit_json
 from ingest.catalog import Catalog
 from ingest.embedding import Embedder, get_embedder
@@ -294,7 +294,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             )
         if not args.no_serve:
             result["serve"] = serve_cold_start(served, args.serve_timeout, console, env=store_env(served))
-        rss = _status_kb(server.pid, "VmRSS")
+        rss = status_kb(server.pid, "VmRSS")
         result["chroma_server_rss_mb"] = round(rss / 1024, 0) if rss else None
     result["load_average_after"] = os.getloadavg()
     return result

@@ -9,12 +9,6 @@ from __future__ import annotations
 import gzip
 import json
 import os
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,12 +20,15 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "ACADEMICHUB_CHROMA_HOST"):
     os.environ.pop(_var, None)
 
+from rich.console import Console  # noqa: E402
+
+from bench.query import free_port  # noqa: E402,F401 (tests import it from here)
+from bench.serve_shared import chroma_server as bench_chroma_server  # noqa: E402
 from ingest.embedding import Embedder, get_embedder  # noqa: E402
 from ingest.pipeline import Ingestor, file_runs  # noqa: E402
 from ingest.settings import Settings, get_settings  # noqa: E402
 from ingest.sources import SAMPLE_PATH  # noqa: E402
 
-CHROMA = Path(sys.executable).with_name("chroma")
 TESTS_DIR = Path(__file__).parent
 DATA_DIR = TESTS_DIR / "data"
 SMALL_CORPUS_SIZE = 60
@@ -97,51 +94,9 @@ def small_index(
     return settings
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[int]:
     """A real `chroma run` server (the chromadb package's) on 127.0.0.1 and a free port; yields its port
-    and stops it."""
-    if not CHROMA.exists():
-        pytest.fail(f"{CHROMA} is missing: the chromadb package installs it (run `make install`)")
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(CHROMA),
-            "run",
-            "--path",
-            str(tmp_path / "server-data"),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=2) as reply:
-                    if reply.status == 200:
-                        break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chroma run did not start: {server.stderr.read() if server.stderr else ''}")
-            time.sleep(0.2)
+    and stops it (the benchmark's own server, bench.serve_shared.chroma_server)."""
+    with bench_chroma_server(tmp_path / "server-data", Console(quiet=True)) as (_, port):
         yield port
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()

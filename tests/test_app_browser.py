@@ -11,7 +11,6 @@ import contextlib
 import html
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -20,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_settings, sample_records, write_jsonl
+from conftest import free_port, make_settings, sample_records, write_jsonl
 
 from ingest.embedding import Embedder
 from ingest.normalize import from_json_record
@@ -43,12 +42,6 @@ INDEXED_PAPERS = 27  # the bundled sample's first listing day (2026-06-01): all 
 RADAR_TOPIC = "diffusion models for image generation"
 RADAR_BATCH = 3
 SERVER_START_SECONDS = 240
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import email.policy
 import json
 import re
 import shutil
-import socket
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from datetime import date
@@ -27,7 +26,7 @@ import feedparser
 import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
-from conftest import make_settings, sample_records, write_jsonl
+from conftest import free_port, make_settings, sample_records, write_jsonl
 from local_server import LocalHTTPServer
 from typer.testing import CliRunner
 
@@ -150,12 +149,6 @@ def test_atom_feed_is_valid_stable_and_inert(home: Path, use_home, shared_model:
 
 
 # --- e-mail -----------------------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Inbox:

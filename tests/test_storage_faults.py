@@ -82,7 +82,10 @@ def make_read_only(home: Path) -> str | None:
     if can_mount():
         return "ro"
     if os.geteuid() == 0:
-        pytest.skip("root without unshare/mount: cannot make a directory read-only")
+        pytest.skip(
+            "running as root, whom file permissions do not stop, on a system without unshare/mount for a "
+            "read-only bind mount: no way to make the data directory read-only here (CI has both and runs it)"
+        )
     for path in [home, *home.rglob("*")]:
         path.chmod(path.stat().st_mode & ~0o222)
     return None
@@ -175,7 +178,10 @@ def test_a_catalog_that_lost_vectors_is_reported_and_ingest_repairs_it(
 def test_disk_full_during_ingest_is_a_plain_message_and_the_rerun_loses_nothing(tmp_path: Path) -> None:
     """A 700 kB tmpfs fills up while 40 papers are stored; then it is grown and the same command rerun."""
     if not can_mount():
-        pytest.skip("needs root with unshare/mount for a small tmpfs")
+        pytest.skip(
+            "a full disk is made with a 700 kB tmpfs, which needs root with unshare/mount; this system has "
+            "neither (CI has both and runs it)"
+        )
     home = tmp_path / "small-disk"
     home.mkdir()
     corpus = write_jsonl(tmp_path / "corpus.jsonl", sample_records(40))
