@@ -30,7 +30,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from bench.report import emit_json
+from bench.report import run_and_report
 from ingest.embedding import Embedder, get_embedder
 from ingest.errors import UserFacingError
 from ingest.normalize import from_json_record
@@ -249,16 +249,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    console = Console(stderr=True)
-    try:
-        result = run(args, console)
-    except BenchError as err:
-        console.print(f"[bold red]error:[/] {err}")
-        return 2
-    print_table(result, console)
-    emit_json(result, args.output)
-    return 0
+    return run_and_report(parse_args(argv), run, print_table)
 
 
 if __name__ == "__main__":

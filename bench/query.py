@@ -40,7 +40,7 @@ from rich.table import Table
 from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
 from assistant.search.retrieval import Retriever
-from bench.report import emit_json
+from bench.report import run_and_report
 from ingest.catalog import Catalog
 from ingest.embedding import Embedder, get_embedder
 from ingest.errors import UserFacingError
@@ -361,18 +361,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.search.retrieval import RetrievalError
-
-    args = parse_args(argv)
-    console = Console(stderr=True)
-    try:
-        result = run(args, console)
-    except (BenchError, RetrievalError) as err:
-        console.print(f"[bold red]error:[/] {err}")
-        return 2
-    print_table(result, console)
-    emit_json(result, args.output)
-    return 0
+    return run_and_report(parse_args(argv), run, print_table)
 
 
 if __name__ == "__main__":

@@ -42,7 +42,7 @@ from rich.table import Table
 
 from assistant.search.retrieval import Retriever, make_filter
 from bench.query import QUESTIONS, BenchError, free_port, serve_cold_start, status_kb, timed_series
-from bench.report import emit_json
+from bench.report import run_and_report
 from ingest.catalog import Catalog
 from ingest.embedding import Embedder, get_embedder
 from ingest.normalize import from_json_record
@@ -346,21 +346,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from assistant.search.retrieval import RetrievalError
-
     args = parse_args(argv)
     if args.reader:
         reader(get_settings(), args.reader, args.reader_title or "")
         return 0
-    console = Console(stderr=True)
-    try:
-        result = run(args, console)
-    except (BenchError, RetrievalError) as err:
-        console.print(f"[bold red]error:[/] {err}")
-        return 2
-    print_table(result, console)
-    emit_json(result, args.output)
-    return 0
+    return run_and_report(args, run, print_table)
 
 
 if __name__ == "__main__":

@@ -45,7 +45,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bench.ingest import DEFAULT_DAILY_DIR, BenchError
-from bench.report import emit_json
+from bench.report import run_and_report
 from ingest.settings import get_settings
 
 IDS_PER_MONTH = 20_000  # new-style ids 1501.00001 ... 1501.20000, then 1502.00001 ...
@@ -453,16 +453,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    console = Console(stderr=True)
-    try:
-        result = run(args, console)
-    except BenchError as err:
-        console.print(f"[bold red]error:[/] {err}")
-        return 2
-    print_table(result, console)
-    emit_json(result, args.output)
-    return 0
+    return run_and_report(parse_args(argv), run, print_table)
 
 
 if __name__ == "__main__":
