@@ -15,10 +15,10 @@ from dataclasses import dataclass, field
 from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
 from assistant.compose.llm import LLMClient, get_llm
+from assistant.core.settings import Settings, get_settings
 from assistant.radar.service import Radar
 from assistant.search.retrieval import Retriever
 from assistant.search.topics import frequent_topics
-from ingest.settings import Settings, get_settings
 
 STARTER_TITLES = 5000  # the newest papers whose titles give the starters' topics
 

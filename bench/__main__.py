@@ -25,8 +25,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from assistant.core.settings import get_settings
 from bench.report import emit_json
-from ingest.settings import get_settings
 
 
 def run_bench(module: str, args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:

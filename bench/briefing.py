@@ -34,11 +34,11 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.compose.briefing import Briefer, Briefing
+from assistant.core.paper import Paper
+from assistant.core.settings import get_settings
 from assistant.search.retrieval import Retriever
+from assistant.store.catalog import Catalog, PaperFilter
 from bench.report import emit_json
-from ingest.catalog import Catalog, PaperFilter
-from ingest.paper import Paper
-from ingest.settings import get_settings
 
 ON_TOPIC_COSINE = 0.30
 MIN_FIELD_PAPERS = 5

@@ -22,10 +22,10 @@ from typing import Any
 
 from typer.testing import CliRunner
 
+from assistant.core.paper import InvalidArxivId, parse_arxiv_id
+from assistant.core.settings import get_settings
 from assistant.search.retrieval import Retriever
 from assistant.ui.cli.common import app
-from ingest.paper import InvalidArxivId, parse_arxiv_id
-from ingest.settings import get_settings
 
 ON_TOPIC = [
     "How can machine unlearning remove knowledge from large language models?",

@@ -39,8 +39,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest.errors import UserFacingError
-from ingest.paper import Paper
+from assistant.core.errors import UserFacingError
+from assistant.core.paper import Paper
 
 WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)  # FTS5 unicode61 token boundaries (letters and digits)
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")

@@ -30,13 +30,13 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from assistant.core.errors import UserFacingError
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings, get_settings
+from assistant.store.embedding import Embedder, get_embedder
 from bench.report import run_and_report
-from ingest.embedding import Embedder, get_embedder
-from ingest.errors import UserFacingError
 from ingest.normalize import from_json_record
-from ingest.paper import Paper
 from ingest.pipeline import Ingestor, file_runs
-from ingest.settings import Settings, get_settings
 from ingest.sources import listing_date_from_name
 
 DEFAULT_DAILY_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "arxiv-daily"

@@ -18,9 +18,9 @@ from pathlib import Path
 
 from assistant.compose.answer import Answerer
 from assistant.compose.llm import get_llm
+from assistant.core.settings import Settings
 from assistant.search.retrieval import Retriever
 from bench.report import emit_json
-from ingest.settings import Settings
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from openai_standin import OpenAIStandin, Reply, prompt_tokens

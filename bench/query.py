@@ -39,13 +39,13 @@ from rich.table import Table
 
 from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
+from assistant.core.errors import UserFacingError
+from assistant.core.settings import Settings, get_settings
 from assistant.search.retrieval import Retriever
+from assistant.store.catalog import Catalog
+from assistant.store.embedding import Embedder, get_embedder
+from assistant.store.vectors import VectorIndex
 from bench.report import run_and_report
-from ingest.catalog import Catalog
-from ingest.embedding import Embedder, get_embedder
-from ingest.errors import UserFacingError
-from ingest.settings import Settings, get_settings
-from ingest.vectors import VectorIndex
 
 # Questions a user might ask of an arXiv corpus, across fields. The first of each list warms up.
 QUESTIONS = (

@@ -36,13 +36,13 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from assistant.core.settings import Settings
 from assistant.radar.service import Radar, Topic, short_topic_words, title_names_topic
 from assistant.search.retrieval import Retriever, make_filter
+from assistant.store.embedding import Embedder, get_embedder
 from bench.report import emit_json
 from bench.retrieval import DEFAULT_DAILY_DIR
-from ingest.embedding import Embedder, get_embedder
 from ingest.pipeline import Ingestor, file_runs
-from ingest.settings import Settings
 from ingest.sources import listing_date_from_name
 
 Topics = dict[str, tuple[str, list[str]]]  # name -> (query, fields)

@@ -10,7 +10,7 @@ from typing import Any
 
 from rich.console import Console
 
-from ingest.errors import UserFacingError
+from assistant.core.errors import UserFacingError
 
 
 def emit_json(result: Any, output: Path | None) -> None:

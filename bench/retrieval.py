@@ -34,7 +34,12 @@ from typing import Any, get_args
 from rich.console import Console
 from rich.table import Table
 
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings, get_settings
+from assistant.core.text import fold
 from assistant.search.retrieval import Mode, RetrievalError, Retriever, make_filter
+from assistant.store.catalog import Catalog
+from assistant.store.embedding import Embedder, get_embedder
 from bench.datasets import (
     WRITTEN_SETS,
     DatasetError,
@@ -45,11 +50,7 @@ from bench.datasets import (
     restrict_split,
 )
 from bench.report import emit_json
-from ingest.catalog import Catalog, fold
-from ingest.embedding import Embedder, get_embedder
-from ingest.paper import Paper
 from ingest.pipeline import Ingestor, SourceRun
-from ingest.settings import Settings, get_settings
 from ingest.sources import read_jsonl
 
 MODES: tuple[Mode, ...] = get_args(Mode)  # hybrid, dense, lexical

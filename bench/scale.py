@@ -52,15 +52,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from assistant.core.errors import UserFacingError
+from assistant.core.paper import InvalidArxivId, Paper, parse_arxiv_id
+from assistant.core.settings import get_settings
 from assistant.search.retrieval import Candidates, FusionParams, Retriever
+from assistant.store.catalog import PaperFilter
+from assistant.store.embedding import get_embedder
 from bench.query import status_kb
 from bench.report import emit_json
-from ingest.catalog import PaperFilter
-from ingest.embedding import get_embedder
-from ingest.errors import UserFacingError
-from ingest.paper import InvalidArxivId, Paper, parse_arxiv_id
 from ingest.pipeline import input_files
-from ingest.settings import get_settings
 from ingest.sources import read_jsonl
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -206,8 +206,9 @@ def run_ingest(
 def index_counts(home: Path, env: dict[str, str]) -> dict[str, int]:
     """Catalog papers, pending vectors and Chroma vectors, read by a fresh process (as a user would)."""
     code = (
-        "import json; from ingest.settings import get_settings; from ingest.catalog import Catalog; "
-        "from ingest.vectors import VectorIndex; s = get_settings(); c = Catalog(s.catalog_path); "
+        "import json; from assistant.core.settings import get_settings; "
+        "from assistant.store.catalog import Catalog; "
+        "from assistant.store.vectors import VectorIndex; s = get_settings(); c = Catalog(s.catalog_path); "
         "print(json.dumps({'papers': c.count(), 'pending': c.count_pending(), "
         "'vectors': VectorIndex(s).count()}))"
     )

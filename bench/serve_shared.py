@@ -40,15 +40,15 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from assistant.core.settings import Settings, get_settings
 from assistant.search.retrieval import Retriever, make_filter
+from assistant.store.catalog import Catalog
+from assistant.store.embedding import Embedder, get_embedder
+from assistant.store.vectors import VectorIndex
 from bench.query import QUESTIONS, BenchError, free_port, serve_cold_start, status_kb, timed_series
 from bench.report import run_and_report
-from ingest.catalog import Catalog
-from ingest.embedding import Embedder, get_embedder
 from ingest.normalize import from_json_record
 from ingest.pipeline import Ingestor, file_runs
-from ingest.settings import Settings, get_settings
-from ingest.vectors import VectorIndex
 
 CHROMA = Path(sys.executable).with_name("chroma")
 MONTHLY_DIR = Path("../shared/data/arxiv-monthly")

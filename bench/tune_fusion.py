@@ -21,12 +21,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
+from assistant.core.settings import get_settings
 from assistant.search.retrieval import Candidates, FusionParams, Retriever, top_ids
+from assistant.store.catalog import PaperFilter
 from bench.datasets import WRITTEN_SETS, KnownItemBuilder, load_written, restrict_split
 from bench.report import emit_json
 from bench.retrieval import DEFAULT_DAILY_DIR, ModeResult, daily_papers
-from ingest.catalog import PaperFilter
-from ingest.settings import get_settings
 
 RULE_MADE = "rule-made"
 TUNED = {  # FusionParams field -> table header

@@ -14,8 +14,9 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
 
-from ingest.errors import UserFacingError
-from ingest.paper import InvalidArxivId, Paper, parse_arxiv_id
+from assistant.core.errors import UserFacingError
+from assistant.core.paper import InvalidArxivId, Paper, parse_arxiv_id
+from assistant.core.text import strip_control_chars
 
 log = logging.getLogger(__name__)
 
@@ -31,16 +32,6 @@ MAX_ABSTRACT_CHARS = 10_000
 MAX_AUTHORS = 5_000  # large collaborations list about 3,000
 MAX_AUTHOR_CHARS = 300
 MAX_FIELD_CHARS = 5_000  # comment, journal reference, DOI, one category
-
-
-# C0 and C1 control characters except tab and newline: an escape sequence in a title (ESC]8;; hides a
-# hyperlink, ESC[2J clears the screen) must never reach a terminal, so none is kept in the catalog.
-_CONTROL_CHARS = dict.fromkeys([*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0)])
-
-
-def strip_control_chars(text: str) -> str:
-    """`text` without C0/C1 control characters (tab and newline stay)."""
-    return text.translate(_CONTROL_CHARS)
 
 
 # --- text ---------------------------------------------------------------------------------------------
@@ -287,22 +278,6 @@ def normalize_categories(categories: Any, primary: str | None = None, where: str
 
 
 # --- dates --------------------------------------------------------------------------------------------
-
-
-class DayError(UserFacingError, ValueError):
-    """A day the user typed that is not YYYY-MM-DD."""
-
-
-def parse_day(value: object, label: str) -> date | None:
-    """A day typed by the user (`--since`, the app's 'Published since'): strictly YYYY-MM-DD, or None when
-    blank. Unlike `parse_date` (lenient, for records), a typo is an error: a filter must not vanish."""
-    text = str(value or "").strip()
-    if not text:
-        return None
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise DayError(f"{label} {text!r} is not a date: type it as YYYY-MM-DD, e.g. 2026-06-01") from None
 
 
 def parse_date(value: Any) -> date | None:

@@ -21,7 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from ingest.catalog import (
+from assistant.core.errors import UserFacingError
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings
+from assistant.store.catalog import (
     Catalog,
     CatalogError,
     StoredState,
@@ -30,11 +33,9 @@ from ingest.catalog import (
     record_hash,
     storage_problem,
 )
-from ingest.embedding import Embedder, get_embedder
-from ingest.errors import UserFacingError
-from ingest.paper import Paper
+from assistant.store.embedding import Embedder, get_embedder
+from assistant.store.vectors import VectorIndex
 from ingest.rxiv_api import RxivRequest, RxivSource
-from ingest.settings import Settings
 from ingest.sources import (
     ArxivRequest,
     ArxivSource,
@@ -44,7 +45,6 @@ from ingest.sources import (
     read_jsonl,
     read_sample,
 )
-from ingest.vectors import VectorIndex
 
 MAX_SKIP_EXAMPLES = 8  # listed in the printed summary; the JSON summary lists up to MAX_SKIPS_KEPT
 MAX_SKIPS_KEPT = 10_000

@@ -15,8 +15,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from ingest.normalize import GREEK_LETTERS, RecordError, clean_text, make_paper, parse_date
-from ingest.paper import (
+from assistant.core.paper import (
     JOURNAL_DOI_RE,
     InvalidArxivId,
     InvalidDoi,
@@ -25,7 +24,8 @@ from ingest.paper import (
     parse_arxiv_id,
     parse_rxiv_doi,
 )
-from ingest.rxiv_subjects import subject_category
+from assistant.core.subjects import subject_category
+from ingest.normalize import GREEK_LETTERS, RecordError, clean_text, make_paper, parse_date
 
 log = logging.getLogger(__name__)
 

@@ -17,9 +17,9 @@ from typing import Any
 
 import requests
 
-from ingest.paper import SOURCE_LABELS, SourceName
+from assistant.core.paper import SOURCE_LABELS, SourceName
+from assistant.core.subjects import api_subject
 from ingest.rxiv import from_api_record
-from ingest.rxiv_subjects import api_subject
 from ingest.sources import SourceError, SourceItem, record_item
 
 log = logging.getLogger(__name__)

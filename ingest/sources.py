@@ -23,10 +23,10 @@ import arxiv
 import requests
 from requests.adapters import HTTPAdapter
 
+from assistant.core.errors import UserFacingError
+from assistant.core.paper import Paper
 from ingest import rxiv
-from ingest.errors import UserFacingError
 from ingest.normalize import RecordError, dated_by_month, from_arxiv_result, from_json_record
-from ingest.paper import Paper
 
 log = logging.getLogger(__name__)
 

@@ -22,11 +22,11 @@ for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "ACADEMICHU
 
 from rich.console import Console  # noqa: E402
 
+from assistant.core.settings import Settings, get_settings  # noqa: E402
+from assistant.store.embedding import Embedder, get_embedder  # noqa: E402
 from bench.query import free_port  # noqa: E402,F401 (tests import it from here)
 from bench.serve_shared import chroma_server as bench_chroma_server  # noqa: E402
-from ingest.embedding import Embedder, get_embedder  # noqa: E402
 from ingest.pipeline import Ingestor, file_runs  # noqa: E402
-from ingest.settings import Settings, get_settings  # noqa: E402
 from ingest.sources import SAMPLE_PATH  # noqa: E402
 
 TESTS_DIR = Path(__file__).parent

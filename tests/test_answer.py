@@ -17,11 +17,11 @@ from typer.testing import CliRunner
 from assistant.compose.answer import NOT_FOUND_TEXT, Answerer, Turn
 from assistant.compose.citations import cited_numbers
 from assistant.compose.llm import get_llm
+from assistant.core.settings import Settings
 from assistant.search.retrieval import Retriever
+from assistant.store.embedding import Embedder
 from assistant.ui.cli.common import app
-from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
-from ingest.settings import Settings
 
 UNLEARNING = "How can machine unlearning remove knowledge from large language models?"
 _LINK_RE = re.compile(r"\]\(|<a\s|href=", re.IGNORECASE)

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port, make_settings, sample_records, write_jsonl
 
-from ingest.embedding import Embedder
+from assistant.store.embedding import Embedder
 from ingest.normalize import from_json_record
 from ingest.pipeline import Ingestor, file_runs
 

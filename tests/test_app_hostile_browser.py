@@ -18,7 +18,7 @@ from conftest import make_settings, sample_records, write_jsonl
 from openai_standin import OpenAIStandin, Reply
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
-from ingest.embedding import Embedder
+from assistant.store.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

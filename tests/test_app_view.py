@@ -14,12 +14,12 @@ import pytest
 from typer.testing import CliRunner
 
 from assistant.compose.answer import Turn
+from assistant.core.paper import Paper
 from assistant.ui import chat_view as view
 from assistant.ui.auth import AuthConfigError, check_password, hash_password, parse_auth_users
 from assistant.ui.chat_history import conninfo, ensure_tables
 from assistant.ui.cli import app
 from assistant.ui.cli.serve_cmd import app_root, use_private_files_dir
-from ingest.paper import Paper
 
 EVIL_TITLE = "<script>window.__pwned = 1</script> Attacks on [1](javascript:alert(1)) *bold* models"
 
@@ -397,7 +397,7 @@ def test_chat_history_tables_work_with_chainlits_sqlalchemy_data_layer(tmp_path:
 def test_errors_read_as_sentences_not_tracebacks() -> None:
     from assistant.compose.llm import LLMError
     from assistant.search.retrieval import EmptyIndexError, RetrievalError
-    from ingest.embedding import EncoderMismatchError
+    from assistant.store.embedding import EncoderMismatchError
 
     empty, expected = view.readable_error(EmptyIndexError("the index is empty"))
     assert expected and "academichub ingest" in empty
@@ -436,7 +436,7 @@ def test_a_failing_chat_handler_reports_the_error_and_keeps_its_signature(monkey
 
 def test_the_fields_list_counts_papers_not_category_memberships(tmp_path: Path) -> None:
     """A real catalog: a paper listed in cs.LG and cs.CL counts once for cs."""
-    from ingest.catalog import Catalog
+    from assistant.store.catalog import Catalog
 
     catalog = Catalog(tmp_path / "catalog.sqlite3")
     try:
@@ -508,7 +508,7 @@ def test_a_follow_up_refers_only_to_the_sources_the_app_listed() -> None:
     follow-ups holds exactly those, numbered as shown, so "the last one" is the last listed paper (not a
     weak source the list dropped) and "these" never reaches a paper the user did not see."""
     from assistant.compose.answer import Answer, Source, rewrite_follow_up
-    from assistant.search.retrieval import Hit
+    from assistant.search.hit import Hit
     from assistant.ui.app import listed_turn
 
     papers = [make_paper(id=f"2606.0000{n}", title=f"Paper {n}") for n in range(1, 6)]

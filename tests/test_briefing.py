@@ -16,12 +16,12 @@ from typer.testing import CliRunner
 from assistant.compose.briefing import Briefer, Briefing, BriefingError, bibtex_entries
 from assistant.compose.citations import cited_numbers
 from assistant.compose.llm import get_llm
+from assistant.core.fields import label
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings
 from assistant.search.retrieval import RetrievalError, Retriever
+from assistant.store.embedding import Embedder
 from assistant.ui.cli.common import app
-from ingest.embedding import Embedder
-from ingest.fields import label
-from ingest.paper import Paper
-from ingest.settings import Settings
 
 TOPIC = "machine unlearning and safety of language and vision models"
 FIELDS = ["cs.CL", "cs.CV", "cs.AI"]
@@ -360,7 +360,7 @@ def test_a_category_can_never_add_a_bibtex_field_or_a_markdown_link() -> None:
 
     from assistant.compose.answer import Source
     from assistant.compose.briefing import references_markdown
-    from assistant.search.retrieval import Hit
+    from assistant.search.hit import Hit
 
     injected = Paper(
         id="2606.00003",

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ingest.catalog import Catalog
-from ingest.paper import Paper
+from assistant.core.paper import Paper
+from assistant.store.catalog import Catalog
 
 
 def _paper(pid: str, published: date | None, title: str = "A paper") -> Paper:

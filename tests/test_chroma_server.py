@@ -13,8 +13,8 @@ import pytest
 from conftest import free_port, make_settings, sample_records, write_jsonl
 
 from assistant.search.retrieval import Retriever
+from assistant.store.vectors import VectorIndex
 from ingest.pipeline import Ingestor, file_runs
-from ingest.vectors import VectorIndex
 
 
 def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, embedder, chroma_server: int) -> None:
@@ -43,7 +43,7 @@ def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, embedder, chr
 
 
 def test_unreachable_chroma_server_is_a_readable_error(tmp_path: Path) -> None:
-    from ingest.vectors import VectorStoreError
+    from assistant.store.vectors import VectorStoreError
 
     settings = make_settings(tmp_path / "home", chroma_host="127.0.0.1", chroma_port=free_port())
     with pytest.raises(VectorStoreError, match=r"cannot open the Chroma vector store at 127\.0\.0\.1:"):
@@ -76,7 +76,7 @@ def test_a_running_reader_mid_ingest_sees_new_rows_before_their_vectors_without_
     windows wait for the vectors instead of closing over a paper they cannot rank."""
     from assistant.engine import Engine
     from assistant.search.retrieval import make_filter
-    from ingest.catalog import Catalog
+    from assistant.store.catalog import Catalog
     from ingest.normalize import from_json_record
 
     records = sample_records(NEW + 1)

@@ -14,17 +14,17 @@ from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
 from assistant.search.retrieval import Retriever
-from assistant.ui.cli import app
-from ingest.embedding import (
+from assistant.store.embedding import (
     PACKAGED_MODEL_LABEL,
     EncoderMismatchError,
     check_index_encoder,
     get_embedder,
     packaged_model_path,
 )
-from ingest.onnx_backend import export_dir, quantized_file
+from assistant.store.onnx_backend import export_dir, quantized_file
+from assistant.store.vectors import VectorIndex
+from assistant.ui.cli import app
 from ingest.pipeline import Ingestor, file_runs
-from ingest.vectors import VectorIndex
 
 
 def _ingest(home: Path, embedder, records: list[dict], **overrides: object):
@@ -118,7 +118,7 @@ def test_onnx_int8_encoder_is_exported_once_and_agrees_with_the_default(
     _ingest(settings.home, onnx, sample_records(12), embedding_backend="onnx")
     hits = Retriever(settings, embedder=onnx).search(sample_records(12)[5]["title"], k=3)
     assert hits and hits[0].paper.id == sample_records(12)[5]["id"]
-    from ingest.onnx_backend import ensure_quantized_export
+    from assistant.store.onnx_backend import ensure_quantized_export
 
     ensure_quantized_export(str(packaged_model_path()), settings.cache_dir / "models")
     assert exported.stat().st_mtime_ns == made_at

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from conftest import sample_records
 
-from ingest.fields import FIELD_NAMES, field_name, label, labels
-from ingest.paper import archive_of
+from assistant.core.fields import FIELD_NAMES, field_name, label, labels
+from assistant.core.paper import archive_of
 
 # The June listings sit beside the project (../shared/data/arxiv-daily) or beside its worktree folder.
 JUNE_DIR = next(

@@ -11,9 +11,10 @@ from pathlib import Path
 from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
+from assistant.core.text import strip_control_chars
+from assistant.store.catalog import Catalog
 from assistant.ui.cli import app
-from ingest.catalog import Catalog
-from ingest.normalize import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS, strip_control_chars
+from ingest.normalize import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS
 from ingest.pipeline import MAX_SKIP_EXAMPLES, Ingestor, file_runs
 from ingest.sources import read_jsonl
 

@@ -13,13 +13,13 @@ from arxiv_standin import ArxivStandIn
 from conftest import make_settings
 from typer.testing import CliRunner
 
+from assistant.core.settings import Settings
+from assistant.store.catalog import Catalog
+from assistant.store.embedding import Embedder
+from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.catalog import Catalog
-from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, IngestSummary, arxiv_run
-from ingest.settings import Settings
 from ingest.sources import ArxivRequest
-from ingest.vectors import VectorIndex
 
 REQUEST = ArxivRequest(categories=("cs.LG", "q-bio.NC"), max_results=30)
 

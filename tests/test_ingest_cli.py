@@ -19,10 +19,10 @@ import pytest
 from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner, Result
 
+from assistant.store.catalog import Catalog
+from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.catalog import Catalog
 from ingest.pipeline import IngestLock, Ingestor, file_runs
-from ingest.vectors import VectorIndex
 
 VENV_BIN = Path(sys.executable).parent
 

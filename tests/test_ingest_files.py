@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
 
-from ingest.catalog import Catalog, PaperFilter
-from ingest.embedding import Embedder
-from ingest.paper import Paper
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings
+from assistant.store.catalog import Catalog, PaperFilter
+from assistant.store.embedding import Embedder
+from assistant.store.vectors import VectorIndex
 from ingest.pipeline import Ingestor, IngestSummary, SourceRun, file_runs, sample_run
-from ingest.settings import Settings
 from ingest.sources import read_jsonl
-from ingest.vectors import VectorIndex
 
 
 def to_snapshot(

@@ -14,12 +14,12 @@ from conftest import make_settings
 from rxiv_standin import RxivStandIn
 from typer.testing import CliRunner
 
+from assistant.core.settings import Settings
+from assistant.store.catalog import Catalog
+from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.catalog import Catalog
-from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, IngestSummary, rxiv_run
 from ingest.rxiv_api import RxivRequest, RxivSource
-from ingest.settings import Settings
 from ingest.sources import Skipped
 
 CANCER = RxivRequest("biorxiv", date(2026, 9, 7), date(2026, 9, 9), "biorxiv:cancer-biology")

@@ -17,13 +17,13 @@ from typer.testing import CliRunner
 from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
 from assistant.compose.citations import cited_numbers
+from assistant.core.fields import label
+from assistant.core.settings import Settings
 from assistant.radar.service import Radar
 from assistant.search.retrieval import Retriever, make_filter
+from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.embedding import Embedder
-from ingest.fields import label
 from ingest.pipeline import Ingestor, file_runs
-from ingest.settings import Settings
 
 BIORXIV_DAYS = sorted((DATA_DIR / "biorxiv" / "daily").glob("*.jsonl"))
 TWIN_ID = "2606.99901"
@@ -175,8 +175,8 @@ def test_search_cli_shows_one_work_with_both_links_and_names_bad_sources(
 def test_titles_folding_to_nothing_or_almost_nothing_never_make_two_works_one(
     titles: tuple[str, str],
 ) -> None:
+    from assistant.core.paper import Paper
     from assistant.search.same_work import same_work
-    from ingest.paper import Paper
 
     on_arxiv = Paper(id="2606.00005", title=titles[0], abstract="a", authors=["Ada Smith"])
     on_biorxiv = Paper(

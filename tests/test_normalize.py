@@ -7,6 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from assistant.core.paper import InvalidArxivId, parse_arxiv_id
 from ingest.normalize import (
     RecordError,
     arxiv_id_month,
@@ -18,7 +19,6 @@ from ingest.normalize import (
     parse_date,
     split_author_string,
 )
-from ingest.paper import InvalidArxivId, parse_arxiv_id
 
 
 @pytest.mark.parametrize(

@@ -24,13 +24,13 @@ from assistant.compose.briefing import Briefer
 from assistant.compose.citations import check_citations, escape_markdown, neutralise_links
 from assistant.compose.llm import get_llm
 from assistant.compose.safe_markdown import SafeStream, literal_markdown
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings
 from assistant.search.retrieval import Retriever
+from assistant.store.embedding import Embedder
 from assistant.ui import chat_view as view
 from assistant.ui.cli import app
-from ingest.embedding import Embedder
-from ingest.paper import Paper
 from ingest.pipeline import Ingestor, file_runs
-from ingest.settings import Settings
 
 _RENDERER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 _CODE_RE = re.compile(r"<code>.*?</code>", re.DOTALL)

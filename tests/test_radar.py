@@ -16,12 +16,12 @@ from arxiv_standin import ArxivStandIn
 from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
+from assistant.core.settings import Settings
 from assistant.radar.service import NothingNewError, Radar, RadarError
 from assistant.search.retrieval import Retriever, make_filter
+from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
-from ingest.settings import Settings
 
 DAYS = ["2026-06-04", "2026-06-05", "2026-06-08"]
 LLM_QUERY = "large language model agents and reasoning"

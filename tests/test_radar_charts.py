@@ -21,8 +21,8 @@ from assistant.compose.briefing import Briefer
 from assistant.radar import charts
 from assistant.radar.service import Radar
 from assistant.search.retrieval import Retriever
+from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
 
 DAYS = ("2026-06-04", "2026-06-05")

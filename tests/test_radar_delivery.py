@@ -30,14 +30,15 @@ from conftest import free_port, make_settings, sample_records, write_jsonl
 from local_server import LocalHTTPServer
 from typer.testing import CliRunner
 
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings
 from assistant.radar import delivery
 from assistant.radar.service import Radar, Topic
-from assistant.search.retrieval import Hit, Retriever
+from assistant.search.hit import Hit
+from assistant.search.retrieval import Retriever
+from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.embedding import Embedder
-from ingest.paper import Paper
 from ingest.pipeline import Ingestor, file_runs
-from ingest.settings import Settings
 
 DAY1, DAY2 = "2026-06-04", "2026-06-05"
 TOPIC = "LLM agents"

@@ -13,11 +13,11 @@ import pytest
 from conftest import DATA_DIR, make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
-from assistant.radar.library import LibraryError, library_of, read_library
+from assistant.radar.library import LibraryError, read_library
 from assistant.radar.service import Radar
 from assistant.search.retrieval import Retriever
+from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
 
 LIBRARY = DATA_DIR / "library"
@@ -130,8 +130,8 @@ def test_a_library_topic_feeds_papers_close_to_the_library(
 
     settings = make_settings(home)
     radar = Radar(settings, Retriever(settings, embedder=shared_model))
-    anchors = {e["paper_id"] for e in library_of(radar, "agents") if e["paper_id"]}
-    assert anchors == {e["paper_id"] for e in library_of(radar, "agents-csl") if e["paper_id"]}
+    anchors = {e["paper_id"] for e in radar.library("agents") if e["paper_id"]}
+    assert anchors == {e["paper_id"] for e in radar.library("agents-csl") if e["paper_id"]}
     # The first visit: the latest listing day, ranked by closeness to the library.
     code, out, err = run_cli(["radar", "feed", "agents", "--batch", "5", "--json"])
     assert code == 0, err
@@ -158,7 +158,14 @@ def test_a_library_topic_feeds_papers_close_to_the_library(
 def _closeness(radar: Radar, ids: set[str]) -> dict[str, float]:
     from assistant.radar.library import library_matches
 
-    hits = library_matches(radar, radar.topic_id("agents"), radar.get_topic("agents"), ids)
+    hits = library_matches(
+        radar.retriever,
+        radar.store,
+        radar.settings.rrf_k,
+        radar.topic_id("agents"),
+        radar.get_topic("agents"),
+        ids,
+    )
     assert hits is not None
     return {hit.paper.id: hit.relevance for hit in hits}
 
@@ -211,5 +218,5 @@ def test_a_library_entry_with_a_biorxiv_doi_is_found_by_it(
     path = tmp_path / "library.json"
     path.write_text(json.dumps(library), encoding="utf-8")
     radar = Radar(settings, Retriever(settings, embedder=embedder))
-    matches = match_entries(radar, read_library(path)[1])
+    matches = match_entries(radar.retriever, read_library(path)[1])
     assert [(m.paper_id, m.matched_by) for m in matches] == [(record["doi"].lower(), "DOI"), (None, None)]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from assistant.core.paper import Paper
 from assistant.radar.service import FeedItem, where_the_user_left_off
 from assistant.radar.store import (
     FeedEntry,
@@ -19,8 +20,7 @@ from assistant.radar.store import (
     saved_topic_names,
 )
 from assistant.radar.windows import BACKFILL_SLACK_DAYS, next_window, since_phrase
-from assistant.search.retrieval import Hit
-from ingest.paper import Paper
+from assistant.search.hit import Hit
 
 
 def _entry(pid: str, rank: int) -> FeedEntry:

@@ -9,6 +9,8 @@ from datetime import date
 import pytest
 from conftest import make_settings
 
+from assistant.core.paper import Paper
+from assistant.core.text import fold
 from assistant.search.retrieval import (
     NO_MATCH,
     Candidates,
@@ -24,10 +26,9 @@ from assistant.search.retrieval import (
     make_filter,
     top_ids,
 )
+from assistant.store.catalog import Catalog, QueryTerms, TermMatch
 from bench.datasets import KnownItemBuilder, middle_sentences, words
 from bench.retrieval import violation
-from ingest.catalog import Catalog, QueryTerms, TermMatch, fold
-from ingest.paper import Paper
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from conftest import DATA_DIR, sample_records, write_jsonl
 
-from ingest.fields import label
+from assistant.core.fields import label
+from assistant.core.paper import InvalidDoi, Paper, archive_of, parse_rxiv_doi
+from assistant.core.subjects import RXIV_NAMES, api_subject, subject_category
 from ingest.normalize import RecordError
-from ingest.paper import InvalidDoi, Paper, archive_of, parse_rxiv_doi
 from ingest.rxiv import clean_rxiv_text, display_name, from_api_record
-from ingest.rxiv_subjects import RXIV_NAMES, api_subject, subject_category
 from ingest.sources import Skipped, read_jsonl
 
 RXIV_DATA = DATA_DIR / "biorxiv"

@@ -162,13 +162,13 @@ def test_console_script_answers_a_queries_file_end_to_end(small_index, tmp_path)
 def test_a_category_in_rich_markup_is_shown_as_text_never_as_a_terminal_link() -> None:
     """An older index may hold any category text: the CLI's sources and radar cards print it literally."""
     from assistant.compose.answer import Source
+    from assistant.core.paper import Paper
     from assistant.radar.service import FeedBatch
     from assistant.radar.store import Topic
-    from assistant.search.retrieval import Hit
+    from assistant.search.hit import Hit
     from assistant.ui.cli.answer_cmd import _print_sources
     from assistant.ui.cli.common import console
     from assistant.ui.cli.radar_cmd import print_feed
-    from ingest.paper import Paper
 
     category = "[link=http://evil.example/x]cs.LG[/link]"
     paper = Paper(id="2606.00004", title="Title", abstract="a", authors=["A. Author"], categories=[category])

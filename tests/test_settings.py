@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import AliasChoices
 
-from ingest.settings import Settings
+from assistant.core.settings import Settings
 
 ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
 

@@ -18,7 +18,7 @@ import pytest
 from conftest import make_settings, sample_records, write_jsonl
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
-from ingest.embedding import Embedder
+from assistant.store.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]

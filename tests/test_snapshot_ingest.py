@@ -22,14 +22,14 @@ import pytest
 from conftest import make_settings, sample_records
 from typer.testing import CliRunner, Result
 
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings
+from assistant.store.catalog import Catalog
+from assistant.store.embedding import EncoderMismatchError
+from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
 from bench.snapshot import bases_from_records, snapshot_lines
-from ingest.catalog import Catalog
-from ingest.embedding import EncoderMismatchError
-from ingest.paper import Paper
 from ingest.pipeline import Ingestor, file_runs
-from ingest.settings import Settings
-from ingest.vectors import VectorIndex
 
 VENV_BIN = Path(sys.executable).parent
 

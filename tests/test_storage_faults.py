@@ -18,11 +18,11 @@ import pytest
 from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
+from assistant.store.catalog import Catalog
+from assistant.store.embedding import Embedder
+from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.catalog import Catalog
-from ingest.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
-from ingest.vectors import VectorIndex
 
 CLI = Path(sys.executable).with_name("academichub")
 PAPERS = 6

@@ -15,11 +15,11 @@ import pytest
 from conftest import DATA_DIR, make_settings
 
 from assistant.compose.answer import Answerer
+from assistant.core.settings import Settings
 from assistant.search.retrieval import Retriever, make_filter
-from ingest.catalog import Catalog, PaperFilter
-from ingest.embedding import Embedder
+from assistant.store.catalog import Catalog, PaperFilter
+from assistant.store.embedding import Embedder
 from ingest.pipeline import Ingestor, file_runs
-from ingest.settings import Settings
 
 OLD_INDEX = DATA_DIR / "index-cfa0666"
 BIORXIV_DAY = DATA_DIR / "biorxiv" / "daily" / "2026-06-12.jsonl"

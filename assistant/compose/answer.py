@@ -37,11 +37,12 @@ from assistant.compose.extractive import (
 from assistant.compose.generation import checked_reply, generate_over_sources, numbers_text
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
-from assistant.search.retrieval import Hit, Retriever, hit_json
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings
+from assistant.search.hit import Hit
+from assistant.search.retrieval import Retriever, hit_json
 from assistant.search.words import QUESTION_STOPWORDS
-from ingest.catalog import PaperFilter
-from ingest.paper import Paper
-from ingest.settings import Settings
+from assistant.store.catalog import PaperFilter
 
 Mode = Literal["llm", "extractive"]
 NOT_FOUND_TEXT = "I could not find this in the indexed papers."

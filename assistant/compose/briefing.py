@@ -7,7 +7,7 @@ one section with its own sentence; bridges are cross-listed on-topic papers and 
 catalog's statistics) shared across fields; open questions are stated limitations or open problems. The
 skeleton is built here from retrieved papers only; the prose comes from the LLM (briefing prompt, each
 section checked and replaced by the extractive one when it fails) or from abstract sentences. Field names
-are readable everywhere (`ingest.fields.label`). Links come only from paper ids.
+are readable everywhere (`assistant.core.fields.label`). Links come only from paper ids.
 """
 
 from __future__ import annotations
@@ -47,12 +47,13 @@ from assistant.compose.terms import (
     stem_key,
     term_stats,
 )
-from assistant.search.retrieval import Hit, KeyWordMatch
+from assistant.core.errors import UserFacingError
+from assistant.core.fields import field_name, label
+from assistant.core.paper import Paper, archive_of
+from assistant.search.hit import Hit
+from assistant.search.retrieval import KeyWordMatch
 from assistant.search.words import GENERIC_WORDS
-from ingest.catalog import PaperFilter
-from ingest.errors import UserFacingError
-from ingest.fields import field_name, label
-from ingest.paper import Paper, archive_of
+from assistant.store.catalog import PaperFilter
 
 MAX_AUTO_FIELDS = 3
 BRIEFING_ABSTRACT_CHARS = 1500

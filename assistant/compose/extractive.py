@@ -22,8 +22,8 @@ from assistant.compose.citations import (
     lexical_support,
 )
 from assistant.compose.safe_markdown import without_tags
-from ingest.embedding import Embedder
-from ingest.paper import Paper
+from assistant.core.paper import Paper
+from assistant.store.embedding import Embedder
 
 _ABBREVIATIONS = frozenset(
     str.split("e.g i.e et al etc vs cf fig figs eq eqs ref refs sec approx resp no dr prof mr ms st ca viz")

@@ -26,8 +26,8 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from ingest.errors import UserFacingError
-from ingest.settings import Settings
+from assistant.core.errors import UserFacingError
+from assistant.core.settings import Settings
 
 if TYPE_CHECKING:
     from llama_index.llms.openai_like import OpenAILike

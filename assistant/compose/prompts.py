@@ -11,7 +11,7 @@ import re
 from functools import lru_cache
 from importlib import resources
 
-from ingest.errors import UserFacingError
+from assistant.core.errors import UserFacingError
 
 _HEADER_RE = re.compile(r"\A\s*<!--.*?-->\s*", re.DOTALL)
 _VARIABLE_RE = re.compile(r"\{\{(\w+)\}\}")

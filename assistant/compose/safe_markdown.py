@@ -22,7 +22,7 @@ from html.parser import HTMLParser
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
-from ingest.normalize import strip_control_chars
+from assistant.core.text import strip_control_chars
 
 _PARSER = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
 

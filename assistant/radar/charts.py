@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.core.errors import UserFacingError
+from assistant.core.fields import label
 from assistant.radar.xmltext import xml_safe
 from assistant.search.retrieval import Retriever, make_filter
-from ingest.errors import UserFacingError
-from ingest.fields import label
 
 if TYPE_CHECKING:
     from assistant.compose.briefing import Briefing

@@ -43,14 +43,15 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from assistant.compose.extractive import is_quotable, split_sentences
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings
+from assistant.core.text import fold
 from assistant.radar.service import NothingNewError, Radar, RadarError, Topic
 from assistant.radar.store import Window
 from assistant.radar.windows import BACKFILL_SLACK_DAYS, window_paper_ids
 from assistant.radar.xmltext import xml_safe
-from assistant.search.retrieval import Hit, make_filter
-from ingest.catalog import fold
-from ingest.paper import Paper
-from ingest.settings import Settings
+from assistant.search.hit import Hit
+from assistant.search.retrieval import make_filter
 
 if TYPE_CHECKING:
     from assistant.compose.briefing import Briefing

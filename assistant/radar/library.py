@@ -23,21 +23,19 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import bibtexparser
 import numpy as np
 import rispy
 from bibtexparser.middlewares import LatexDecodingMiddleware
 
-from assistant.radar.store import LibraryPaper
-from assistant.search.retrieval import Hit, fts_terms, make_filter
-from ingest.catalog import fold
-from ingest.errors import UserFacingError
-from ingest.paper import InvalidDoi, parse_rxiv_doi
-
-if TYPE_CHECKING:
-    from assistant.radar.service import Radar, Topic
+from assistant.core.errors import UserFacingError
+from assistant.core.paper import InvalidDoi, parse_rxiv_doi
+from assistant.core.text import fold
+from assistant.radar.store import LibraryPaper, RadarStore, Topic
+from assistant.search.hit import Hit
+from assistant.search.retrieval import Retriever, fts_terms, make_filter
 
 Format = Literal["bibtex", "ris", "csl-json"]
 MAX_ENTRIES = 2000
@@ -250,10 +248,10 @@ def read_library(path: Path) -> tuple[Format, list[LibraryEntry], list[str]]:
 # --- building the topic ----------------------------------------------------------------------------------
 
 
-def match_entries(radar: Radar, entries: list[LibraryEntry]) -> list[LibraryMatch]:
+def match_entries(retriever: Retriever, entries: list[LibraryEntry]) -> list[LibraryMatch]:
     """Each entry's paper in the index: by arXiv id, by bioRxiv/medRxiv DOI (lower case, version dropped),
     else by the same title (case, accents, punctuation and spacing ignored)."""
-    catalog = radar.retriever.catalog
+    catalog = retriever.catalog
     rxiv_ids = [rxiv_id_of(e.doi) for e in entries]
     found = catalog.get_papers([e.arxiv_id for e in entries if e.arxiv_id] + [d for d in rxiv_ids if d])
     matches = []
@@ -265,7 +263,7 @@ def match_entries(radar: Radar, entries: list[LibraryEntry]) -> list[LibraryMatc
             matches.append(LibraryMatch(entry, rxiv_id, "DOI"))
             continue
         key = _title_key(entry.title)
-        hits = radar.retriever.search(entry.title, k=3, mode="lexical") if fts_terms(entry.title) else []
+        hits = retriever.search(entry.title, k=3, mode="lexical") if fts_terms(entry.title) else []
         same = next((h.paper.id for h in hits if _title_key(h.paper.title) == key), None)
         matches.append(LibraryMatch(entry, same, "title" if same else None))
     return matches
@@ -283,7 +281,7 @@ def _title_key(title: str) -> str:
     return " ".join(re.findall(r"\w+", fold(title)))
 
 
-def distinctive_terms(radar: Radar, texts: list[str], limit: int = TERMS) -> list[str]:
+def distinctive_terms(retriever: Retriever, texts: list[str], limit: int = TERMS) -> list[str]:
     """Words that several library papers use and the index holds rarely (library frequency x IDF)."""
     per_doc = [set(t.strip('"') for t in fts_terms(text)) for text in texts]
     counts = Counter(word for words in per_doc for word in words if not word.isdigit() and len(word) > 2)
@@ -291,7 +289,7 @@ def distinctive_terms(radar: Radar, texts: list[str], limit: int = TERMS) -> lis
     words = [w for w, n in counts.most_common(400) if n >= floor]
     if not words:
         return []
-    stats = radar.retriever.catalog.query_terms([f'"{w}"' for w in words])
+    stats = retriever.catalog.query_terms([f'"{w}"' for w in words])
     total = max(stats.total, 1)
 
     def weight(word: str, df: int) -> float:
@@ -307,71 +305,67 @@ def distinctive_terms(radar: Radar, texts: list[str], limit: int = TERMS) -> lis
     return [word for score, word in scored[:limit] if score > 0]
 
 
-def add_library_topic(
-    radar: Radar,
-    name: str,
-    path: Path,
-    *,
-    query: str | None = None,
-    fields: list[str] | None = None,
-    authors: list[str] | None = None,
-) -> LibraryTopic:
-    """Save a topic from a library export, with its followed authors, in one go: any bad input is found
-    before the topic is stored, so a failure never leaves a half-made topic."""
-    if any(not (author or "").strip() for author in authors or ()):
-        raise LibraryError("an author name is empty (--author)")
+@dataclass
+class PreparedLibrary:
+    """A library file read and matched against the index: everything a topic needs, found before the topic
+    is stored (so a failure never leaves a half-made topic)."""
+
+    format: Format
+    matches: list[LibraryMatch]
+    skipped: list[str]
+    terms: list[str]
+    query: str
+    papers: list[LibraryPaper]
+
+
+def prepare_library(retriever: Retriever, path: Path, query: str | None = None) -> PreparedLibrary:
+    """Read a library export, find its papers in the index, embed those outside it, and derive the topic's
+    query (the given one, else the library's distinctive terms, else its first titles)."""
     kind, entries, skipped = read_library(path)
-    radar.retriever.catalog  # noqa: B018 (fail early on a missing index, before any work)
-    matches = match_entries(radar, entries)
-    in_index = radar.retriever.catalog.get_papers([m.paper_id for m in matches if m.paper_id])
+    retriever.catalog  # noqa: B018 (fail early on a missing index, before any work)
+    matches = match_entries(retriever, entries)
+    in_index = retriever.catalog.get_papers([m.paper_id for m in matches if m.paper_id])
     texts = [
         in_index[m.paper_id].embedding_text if m.paper_id else f"{m.entry.title}. {m.entry.abstract}"
         for m in matches
     ]
-    terms = distinctive_terms(radar, texts)
+    terms = distinctive_terms(retriever, texts)
     topic_query = query or " ".join(terms) or " ".join(m.entry.title for m in matches[:5])
     outside = [i for i, m in enumerate(matches) if not m.paper_id]
     vectors = (
-        radar.retriever.embedder.encode([texts[i] for i in outside])
-        if outside
-        else np.zeros((0, 0), np.float32)
+        retriever.embedder.encode([texts[i] for i in outside]) if outside else np.zeros((0, 0), np.float32)
     )
-    topic = radar.add_topic(name, topic_query[:2000], fields=fields or (), authors=authors or ())
-    topic_id = radar.topic_id(topic.name)
     vector_of = dict(zip(outside, vectors, strict=True))
-    library = [
+    papers = [
         LibraryPaper(position, match.entry.title, match.paper_id, match.matched_by, vector_of.get(position))
         for position, match in enumerate(matches)
     ]
-    try:
-        radar.store.add_library(topic_id, library)
-    except BaseException:
-        radar.remove_topic(topic.name)  # no half-made topic
-        raise
-    return LibraryTopic(topic, kind, matches, skipped, terms)
+    return PreparedLibrary(kind, matches, skipped, terms, topic_query[:2000], papers)
 
 
 # --- ranking new papers by closeness to the library ------------------------------------------------------
 
 
-def library_matches(radar: Radar, topic_id: int, topic: Topic, candidates: set[str]) -> list[Hit] | None:
+def library_matches(
+    retriever: Retriever, store: RadarStore, rrf_k: int, topic_id: int, topic: Topic, candidates: set[str]
+) -> list[Hit] | None:
     """New papers ranked by closeness to the topic's library (None: not a library topic)."""
-    rows = radar.store.library(topic_id)
+    rows = store.library(topic_id)
     if not rows:
         return None
     own = {r.paper_id for r in rows if r.paper_id}
     pool = set(candidates) - own
     if topic.fields:
-        pool = set(radar.retriever.catalog.filter_ids(make_filter(categories=topic.fields, only_ids=pool)))
+        pool = set(retriever.catalog.filter_ids(make_filter(categories=topic.fields, only_ids=pool)))
     if not pool:
         return []
     anchors = [r.vector for r in rows if r.vector is not None]
-    stored = _vectors(radar, sorted(own))
+    stored = retriever.vectors.vectors_of(sorted(own))
     library = np.vstack([*stored.values(), *anchors]) if (stored or anchors) else None
     if library is None:
         return []
     library = library / np.maximum(np.linalg.norm(library, axis=1, keepdims=True), 1e-12)
-    found = _vectors(radar, sorted(pool))
+    found = retriever.vectors.vectors_of(sorted(pool))
     ids = list(found)
     if not ids:
         return []
@@ -383,18 +377,18 @@ def library_matches(radar: Radar, topic_id: int, topic: Topic, candidates: set[s
     relevance = {pid: float(c) for pid, c in zip(ids, closeness, strict=True)}
     lexical_rank: dict[str, int] = {}
     if fts_terms(topic.query):
-        lexical = radar.retriever.search(
+        lexical = retriever.search(
             topic.query, k=min(len(ids), 200), paper_filter=make_filter(only_ids=set(ids)), mode="lexical"
         )
         lexical_rank = {hit.paper.id: rank for rank, hit in enumerate(lexical, start=1)}
-    k = radar.settings.rrf_k
+    k = rrf_k
     score = {
         pid: 1.0 / (k + dense_rank[pid])
         + (LEXICAL_WEIGHT / (k + lexical_rank[pid]) if pid in lexical_rank else 0)
         for pid in ids
     }
     order = sorted(ids, key=lambda pid: -score[pid])[:200]
-    papers = radar.retriever.catalog.get_papers(order)
+    papers = retriever.catalog.get_papers(order)
     return [
         Hit(papers[pid], score[pid], relevance[pid], dense_rank[pid], lexical_rank.get(pid))
         for pid in order
@@ -402,11 +396,7 @@ def library_matches(radar: Radar, topic_id: int, topic: Topic, candidates: set[s
     ]
 
 
-def _vectors(radar: Radar, ids: list[str]) -> dict[str, np.ndarray]:
-    return radar.retriever.vectors.vectors_of(ids)
-
-
-def library_of(radar: Radar, name: str) -> list[dict[str, Any]]:
+def library_of(store: RadarStore, topic_id: int) -> list[dict[str, Any]]:
     """The topic's library papers (title, indexed paper id and how it was matched), in file order."""
-    rows = radar.store.library(radar.topic_id(name))
+    rows = store.library(topic_id)
     return [{"title": r.title, "paper_id": r.paper_id, "matched_by": r.matched_by} for r in rows]

@@ -34,7 +34,7 @@ With the June corpus ingested one daily file at a time and a visit after each, e
 exactly that day's newly ingested papers, so the feed shows only that day's new matching papers.
 Where things are: the radar's tables and all of its SQL are in `assistant.radar.store` (`RadarStore`);
 what a window covers in `assistant.radar.windows`; this module holds the topic rules, the ranking of a
-window's papers (followed authors, relevance) and the batching; `assistant.radar.daily` says what
+window's papers (followed authors, relevance) and the batching; `ingest.daily` says what
 `academichub ingest --daily` fetches.
 """
 
@@ -45,14 +45,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant.core.errors import UserFacingError
+from assistant.core.settings import Settings
+from assistant.core.text import fold
+from assistant.radar.library import LibraryError, LibraryTopic, library_matches, library_of, prepare_library
 from assistant.radar.store import FeedEntry, RadarStore, StoredTopic, Topic, Window
 from assistant.radar.windows import catalog_moved, open_next_window, since_phrase, window_paper_ids
-from assistant.search.retrieval import Hit, RetrievalError, Retriever, hit_json, make_filter
-from ingest.catalog import fold
-from ingest.errors import UserFacingError
-from ingest.settings import Settings
+from assistant.search.hit import Hit
+from assistant.search.retrieval import RetrievalError, Retriever, hit_json, make_filter
 
 if TYPE_CHECKING:
     from assistant.compose.briefing import Briefer, Briefing
@@ -155,6 +158,32 @@ class Radar:
         if not self.store.add_topic(topic, name_key(clean_name)):
             raise RadarError(f"a topic named {clean_name!r} already exists; pick another name")
         return topic
+
+    def add_library_topic(
+        self,
+        name: str,
+        path: Path,
+        *,
+        query: str | None = None,
+        fields: Sequence[str] = (),
+        authors: Sequence[str] = (),
+    ) -> LibraryTopic:
+        """Save a topic from a library export (BibTeX, RIS, CSL-JSON), with its followed authors, in one go:
+        any bad input is found before the topic is stored, so a failure never leaves a half-made topic."""
+        if any(not (author or "").strip() for author in authors):
+            raise LibraryError("an author name is empty (--author)")
+        prepared = prepare_library(self.retriever, path, query)
+        topic = self.add_topic(name, prepared.query, fields=fields, authors=authors)
+        try:
+            self.store.add_library(self.topic_id(topic.name), prepared.papers)
+        except BaseException:
+            self.remove_topic(topic.name)  # no half-made topic
+            raise
+        return LibraryTopic(topic, prepared.format, prepared.matches, prepared.skipped, prepared.terms)
+
+    def library(self, name: str) -> list[dict[str, Any]]:
+        """A library topic's papers (title, indexed paper id, how it was matched), in file order."""
+        return library_of(self.store, self.topic_id(name))
 
     def list_topics(self) -> list[Topic]:
         return [stored.topic for stored in self.store.topics()]
@@ -401,8 +430,6 @@ class Radar:
         papers by followed authors first (asked for by name), then topic matches in retrieval order whose
         query-paper cosine reaches `radar_min_relevance` (a library topic ranks by closeness to its
         library, held to `radar_library_min_relevance`)."""
-        from assistant.radar.library import library_matches  # library.py builds on this module
-
         followed = self._followed_papers(topic, candidates)
         ranked: list[tuple[Hit, str | None]] = []
         if followed:
@@ -414,7 +441,9 @@ class Radar:
             )
             ranked += [(hit, followed[hit.paper.id]) for hit in author_hits]
         try:
-            library = library_matches(self, topic_id, topic, candidates)
+            library = library_matches(
+                self.retriever, self.store, self.settings.rrf_k, topic_id, topic, candidates
+            )
             matches = (
                 library
                 if library is not None

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from assistant.radar.store import Window
-from ingest.catalog import Catalog
+from assistant.store.catalog import Catalog
 
 # Papers published this many days before the newest listing day a window saw are a backfill, not news.
 BACKFILL_SLACK_DAYS = 7

@@ -17,14 +17,15 @@ from typing import Any, Literal
 
 import numpy as np
 
+from assistant.core.errors import UserFacingError
+from assistant.core.paper import SOURCE_LABELS, paper_json
+from assistant.core.settings import Settings
+from assistant.search.hit import Hit
 from assistant.search.same_work import also_fields, merge_same_work
 from assistant.search.words import FUNCTION_WORDS
-from ingest.catalog import Catalog, CatalogError, PaperFilter, QueryTerms, TermMatch
-from ingest.embedding import Embedder, get_embedder
-from ingest.errors import UserFacingError
-from ingest.paper import SOURCE_LABELS, Paper, paper_json
-from ingest.settings import Settings
-from ingest.vectors import VectorIndex, consistency_problem
+from assistant.store.catalog import Catalog, CatalogError, PaperFilter, QueryTerms, TermMatch
+from assistant.store.embedding import Embedder, get_embedder
+from assistant.store.vectors import VectorIndex, consistency_problem
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MAX_QUERY_CHARS = 2000
@@ -48,21 +49,6 @@ class EmptyIndexError(RetrievalError):
         "ingest the bundled sample (`academichub ingest`), a file (`academichub ingest --file papers.jsonl`) "
         "or arXiv (`academichub ingest --arxiv --category cs.LG`), then ask again."
     )
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A retrieved paper. `score` orders results (fused); `relevance` is the query-paper cosine (0..1),
-    comparable across queries and used for "nothing relevant found" thresholds."""
-
-    paper: Paper
-    score: float
-    relevance: float
-    dense_rank: int | None = None
-    lexical_rank: int | None = None
-    also: tuple[Paper, ...] = ()  # the same work on another server (arXiv and bioRxiv, say): one result
-    # False for a paper waiting for its vector (`ingest --no-embed`): found by its words, relevance 0
-    has_vector: bool = True
 
 
 def hit_json(hit: Hit, number: int | None = None) -> dict[str, Any]:

@@ -9,13 +9,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from ingest.catalog import fold
-from ingest.paper import Paper
-
-if TYPE_CHECKING:
-    from assistant.search.retrieval import Hit
+from assistant.core.paper import Paper
+from assistant.core.text import fold
+from assistant.search.hit import Hit
 
 _NON_WORD = re.compile(r"[^0-9a-z]+")
 # A folded title shorter than this ("", "notes", "reply") names no one work: two such titles never match.

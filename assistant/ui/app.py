@@ -28,6 +28,8 @@ from chainlit.utils import utc_now
 from assistant.compose.answer import Answer, Source, Turn
 from assistant.compose.briefing import Briefing
 from assistant.compose.safe_markdown import SafeStream
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings, get_settings
 from assistant.engine import IndexStatus, engine
 from assistant.radar import charts, delivery
 from assistant.radar.service import FeedBatch
@@ -36,8 +38,6 @@ from assistant.ui.auth import check_password, parse_auth_users
 from assistant.ui.chat_history import conninfo, ensure_tables, history_path
 from assistant.ui.feed_routes import add_feed_routes
 from assistant.ui.offline_page import serve_offline_page
-from ingest.paper import Paper
-from ingest.settings import Settings, get_settings
 
 log = logging.getLogger("academichub.app")
 serve_offline_page()  # no Google Fonts / KaTeX CDN requests from the page

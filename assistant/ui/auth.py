@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import bcrypt
 
-from ingest.errors import UserFacingError
+from assistant.core.errors import UserFacingError
 
 
 class AuthConfigError(UserFacingError, ValueError):

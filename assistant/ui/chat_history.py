@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ingest.settings import Settings
+from assistant.core.settings import Settings
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (

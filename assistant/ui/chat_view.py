@@ -19,13 +19,13 @@ from assistant.compose.answer import Turn
 from assistant.compose.briefing import bibtex_entries
 from assistant.compose.citations import cited_numbers, escape_markdown, neutralise_links
 from assistant.compose.extractive import split_sentences
+from assistant.core.errors import UserFacingError
+from assistant.core.fields import label as field_label
+from assistant.core.paper import Paper
+from assistant.core.settings import get_settings
+from assistant.core.text import DayError, parse_day
 from assistant.search.retrieval import make_filter
-from ingest.catalog import PaperFilter, storage_problem
-from ingest.errors import UserFacingError
-from ingest.fields import label as field_label
-from ingest.normalize import DayError, parse_day
-from ingest.paper import Paper
-from ingest.settings import get_settings
+from assistant.store.catalog import PaperFilter, storage_problem
 
 MAX_SOURCES = 20
 ABSTRACT_PREVIEW_CHARS = 1200

@@ -12,6 +12,7 @@ from rich.markup import escape
 from assistant.compose import notices as notes
 from assistant.compose.answer import Answer, Source
 from assistant.compose.safe_markdown import SafeStream
+from assistant.core.text import parse_day, strip_control_chars
 from assistant.engine import Engine
 from assistant.search.retrieval import make_filter
 from assistant.ui.cli.common import (
@@ -24,7 +25,6 @@ from assistant.ui.cli.common import (
     print_json,
     print_notices,
 )
-from ingest.normalize import parse_day, strip_control_chars
 
 
 def _engine(extractive: bool) -> Engine:

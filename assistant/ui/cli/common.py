@@ -12,10 +12,10 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from assistant.core.errors import UserFacingError
+from assistant.core.settings import Settings, get_settings
+from assistant.core.text import strip_control_chars
 from assistant.engine import Engine
-from ingest.errors import UserFacingError
-from ingest.normalize import strip_control_chars
-from ingest.settings import Settings, get_settings
 
 app = typer.Typer(
     name="academichub",
@@ -63,7 +63,7 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise
         except Exception as err:
             # A full disk, a read-only or damaged index (SQLite, Chroma, the file system): plain words.
-            from ingest.catalog import storage_problem
+            from assistant.store.catalog import storage_problem
 
             problem = storage_problem(err, settings().home)
             if problem is None:

@@ -18,6 +18,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from assistant.core.paper import SOURCE_LABELS, SourceName
+from assistant.core.settings import Settings
+from assistant.core.subjects import rxiv_server
+from assistant.core.text import parse_day
+from assistant.store.catalog import Catalog
+from assistant.store.vectors import VectorIndex, consistency_problem
 from assistant.ui.cli.common import (
     UserError,
     app,
@@ -27,9 +33,6 @@ from assistant.ui.cli.common import (
     print_json,
     settings,
 )
-from ingest.catalog import Catalog
-from ingest.normalize import parse_day
-from ingest.paper import SOURCE_LABELS, SourceName
 from ingest.pipeline import (
     Ingestor,
     IngestSummary,
@@ -41,10 +44,7 @@ from ingest.pipeline import (
     sample_run,
 )
 from ingest.rxiv_api import RxivRequest
-from ingest.rxiv_subjects import rxiv_server
-from ingest.settings import Settings
 from ingest.sources import ArxivRequest
-from ingest.vectors import VectorIndex, consistency_problem
 
 
 class _ProgressBars:
@@ -230,14 +230,21 @@ def _daily_runs(
     cfg: Settings, ingestor: Ingestor, category: list[str], max_results: int | None, conflicting: object
 ) -> list[SourceRun]:
     """`--daily`: the radar's topics decide the categories (read from the radar state, not from ingest)."""
-    from assistant.radar.daily import daily_requests
+    from assistant.radar.store import saved_fields, saved_topic_names
+    from ingest.daily import daily_requests
 
     if conflicting:
         raise UserError(
             "--daily fetches yesterday and today by itself: drop --arxiv/--biorxiv/--medrxiv/--since/--until/"
             "--query"
         )
-    arxiv, rxiv = daily_requests(cfg, ingestor.catalog, category, max_results)
+    arxiv, rxiv = daily_requests(
+        ingestor.catalog,
+        saved_fields(cfg.state_path),
+        saved_topic_names(cfg.state_path),
+        category,
+        max_results,
+    )
     runs = [arxiv_run(arxiv, cfg, ingestor.catalog)] if arxiv else []
     return runs + [rxiv_run(request, cfg, ingestor.catalog) for request in rxiv]
 

@@ -91,10 +91,8 @@ def add(
 def _add_from_library(
     name: str, path: Path, query: str | None, fields: list[str], authors: list[str], as_json: bool
 ) -> None:
-    from assistant.radar.library import add_library_topic
-
     with _radar() as radar:
-        made = add_library_topic(radar, name, path, query=query, fields=fields, authors=authors)
+        made = radar.add_library_topic(name, path, query=query, fields=fields, authors=authors)
     if as_json:
         print_json(made.to_dict())
         return

@@ -11,15 +11,11 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from assistant.search.retrieval import (
-    MAX_QUERY_CHARS,
-    Hit,
-    Mode,
-    RetrievalError,
-    Retriever,
-    hit_json,
-    make_filter,
-)
+from assistant.core.errors import UserFacingError
+from assistant.core.text import parse_day
+from assistant.search.hit import Hit
+from assistant.search.retrieval import MAX_QUERY_CHARS, Mode, RetrievalError, Retriever, hit_json, make_filter
+from assistant.store.catalog import PaperFilter
 from assistant.ui.cli.common import (
     UserError,
     app,
@@ -30,9 +26,6 @@ from assistant.ui.cli.common import (
     print_error,
     print_json,
 )
-from ingest.catalog import PaperFilter
-from ingest.errors import UserFacingError
-from ingest.normalize import parse_day
 
 
 @dataclass

@@ -19,11 +19,11 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from ingest.catalog import REBUILD_HINT, date_to_int
-from ingest.embedding import EncoderMismatchError, check_index_encoder, encoder_identity
-from ingest.errors import UserFacingError
-from ingest.paper import Paper
-from ingest.settings import Settings
+from assistant.core.errors import UserFacingError
+from assistant.core.paper import Paper
+from assistant.core.settings import Settings
+from assistant.store.catalog import REBUILD_HINT, date_to_int
+from assistant.store.embedding import EncoderMismatchError, check_index_encoder, encoder_identity
 
 T = TypeVar("T")
 

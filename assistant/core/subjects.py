@@ -1,5 +1,5 @@
 """bioRxiv and medRxiv subject categories as fields: a code (`biorxiv:neuroscience`) and a readable name,
-merged into the product's one field table (`ingest.fields`).
+merged into the product's one field table (`assistant.core.fields`).
 
 A server is a field like an arXiv archive (`biorxiv`, `medrxiv`) and its subjects are its categories, so
 filters, briefings and the radar treat them exactly like `cs` and `cs.LG`.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from ingest.paper import SOURCE_LABELS, SourceName
+from assistant.core.paper import SOURCE_LABELS, SourceName
 
 BIORXIV_SUBJECTS = (
     "Animal Behavior and Cognition",
@@ -124,7 +124,7 @@ def _table() -> dict[str, str]:
 
 RXIV_NAMES: dict[str, str] = _table()
 """Code -> readable name for the two servers and their subjects ('biorxiv:neuroscience' -> 'bioRxiv
-Neuroscience'); merged into `ingest.fields.FIELD_NAMES`."""
+Neuroscience'); merged into `assistant.core.fields.FIELD_NAMES`."""
 
 
 def api_subject(category: str) -> str:

@@ -14,16 +14,15 @@ import os
 import re
 import sqlite3
 import time
-import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
-from ingest.errors import UserFacingError
-from ingest.normalize import strip_control_chars
-from ingest.paper import Paper, archive_of
+from assistant.core.errors import UserFacingError
+from assistant.core.paper import Paper, archive_of
+from assistant.core.text import fold, strip_control_chars
 
 # The lexical index's columns and tokenizer (also used for scratch tables that must tokenise the same way).
 FTS_COLUMNS = (
@@ -122,12 +121,6 @@ def migrate(conn: sqlite3.Connection) -> list[str]:
             conn.execute(FTS_ROWS_FROM_PAPERS)
             conn.execute(f"PRAGMA user_version = {FTS_KEYED_BY_ROWID}")
     return added
-
-
-def fold(text: str) -> str:
-    """Case- and accent-insensitive form: 'Müller' -> 'muller'."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch)).casefold()
 
 
 def author_as_stored(name: str) -> str:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field, computed_field
 
-from ingest.errors import UserFacingError
+from assistant.core.errors import UserFacingError
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"

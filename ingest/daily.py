@@ -1,8 +1,9 @@
-"""What `academichub ingest --daily` fetches: the requests for the fields of all saved radar topics.
+"""What `academichub ingest --daily` fetches: the requests for a list of fields (the shell passes the fields
+of all saved radar topics).
 
-The radar decides the fields (its saved topics, read from its store); ingest decides what a daily request
-is: one arXiv request for the arXiv fields (`ingest.sources.daily_arxiv_request`) and one bioRxiv/medRxiv API
-request per server field (`biorxiv`) or subject (`biorxiv:neuroscience`).
+The radar decides the fields (its saved topics, read from its store by the shell); ingest decides what a
+daily request is: one arXiv request for the arXiv fields (`ingest.sources.daily_arxiv_request`) and one
+bioRxiv/medRxiv API request per server field (`biorxiv`) or subject (`biorxiv:neuroscience`).
 """
 
 from __future__ import annotations
@@ -10,38 +11,37 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
-from assistant.radar.service import RadarError
-from assistant.radar.store import saved_fields, saved_topic_names
-from ingest.catalog import Catalog
+from assistant.core.errors import UserFacingError
+from assistant.core.subjects import rxiv_server
+from assistant.store.catalog import Catalog
 from ingest.rxiv_api import RxivRequest
-from ingest.rxiv_subjects import rxiv_server
-from ingest.settings import Settings
 from ingest.sources import ArxivRequest, daily_arxiv_request
 
 
+class NoDailyFields(UserFacingError, ValueError):
+    """`--daily` with no field to fetch: no saved topic names one and no --category was given."""
+
+
 def daily_requests(
-    settings: Settings,
     catalog: Catalog,
+    topic_fields: Sequence[str],
+    topic_names: Sequence[str],
     extra_categories: Sequence[str] = (),
     max_results: int | None = None,
     today: date | None = None,
 ) -> tuple[ArxivRequest | None, list[RxivRequest]]:
-    """Yesterday's and today's postings (UTC, arXiv's clock) in the fields of all saved topics plus
-    `extra_categories`: the arXiv request (None when no field is arXiv's) and the bioRxiv/medRxiv requests;
-    a RadarError saying what to add when there are no fields."""
-    fields = list(
-        dict.fromkeys(
-            [*saved_fields(settings.state_path), *(c.strip() for c in extra_categories if c.strip())]
-        )
-    )
+    """Yesterday's and today's postings (UTC, arXiv's clock) in `topic_fields` (those of the saved radar
+    topics, named `topic_names`) plus `extra_categories`: the arXiv request (None when no field is arXiv's)
+    and the bioRxiv/medRxiv requests; NoDailyFields saying what to add when there are no fields."""
+    fields = list(dict.fromkeys([*topic_fields, *(c.strip() for c in extra_categories if c.strip())]))
     if not fields:
-        names = saved_topic_names(settings.state_path)
+        names = list(topic_names)
         if not names:
-            raise RadarError(
+            raise NoDailyFields(
                 "--daily fetches the fields of your saved radar topics, and there are none yet: add one with "
                 '`academichub radar add NAME --query "..." --field cs.LG`, or give --category'
             )
-        raise RadarError(
+        raise NoDailyFields(
             f"--daily fetches the fields of your saved radar topics, but {', '.join(names)} "
             "name no fields: add --field when saving a topic, or give --category"
         )

@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ingest.errors import UserFacingError
-from ingest.settings import Settings
+from assistant.core.errors import UserFacingError
+from assistant.core.settings import Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -136,7 +136,7 @@ def _load(name: str, backend: str, batch_size: int, allow_download: bool, cache_
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from sentence_transformers import SentenceTransformer
 
-    from ingest.onnx_backend import OnnxExportError, onnx_model_kwargs
+    from assistant.store.onnx_backend import OnnxExportError, onnx_model_kwargs
 
     try:
         kwargs = onnx_model_kwargs(name, Path(cache_dir)) if backend == "onnx" else {}

@@ -18,7 +18,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from ingest.errors import UserFacingError
+from assistant.core.errors import UserFacingError
 
 FP32_FILE = "onnx/model.onnx"
 

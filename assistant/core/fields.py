@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
 
-from ingest.rxiv_subjects import RXIV_NAMES
+from assistant.core.subjects import RXIV_NAMES
 
 # Archives (the part before the dot). Single-category archives (quant-ph, hep-th, ...) are their own
 # category. Names as arXiv spells them.

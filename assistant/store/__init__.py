@@ -1,0 +1,1 @@
+"""The stores: the catalog (SQLite + FTS5), the vectors (Chroma) and the embedding model."""
