@@ -35,6 +35,7 @@ from assistant.store.catalog import (
 )
 from assistant.store.embedding import Embedder, get_embedder
 from assistant.store.vectors import VectorIndex
+from ingest.multilingual import MultilingualSide
 from ingest.rxiv_api import RxivRequest, RxivSource
 from ingest.sources import (
     ArxivRequest,
@@ -120,6 +121,8 @@ class IngestSummary:
     resumed: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    multilingual_embedded: int = 0  # e5 vectors made (ingested papers and catch-up)
+    multilingual_seconds: float = 0.0
     papers_total: int = 0
     vectors_total: int = 0
     pending_total: int = 0  # papers still waiting for vectors when the run ended
@@ -159,6 +162,8 @@ class IngestSummary:
             "resumed_from_earlier_run": self.resumed,
             "seconds": round(self.seconds, 3),
             "embed_seconds": round(self.embed_seconds, 3),
+            "multilingual_embedded": self.multilingual_embedded,
+            "multilingual_seconds": round(self.multilingual_seconds, 3),
             "papers_total": self.papers_total,
             "vectors_total": self.vectors_total,
             "pending_embeddings": self.pending_total,
@@ -223,6 +228,9 @@ class Ingestor:
             self.catalog = Catalog(settings.catalog_path)
             self.catalog.require_writable()
             self.vectors = VectorIndex(settings)
+            self.multilingual = (
+                MultilingualSide(settings, self.vectors.client) if settings.multilingual_index else None
+            )
         except BaseException:
             self._lock.__exit__()
             raise
@@ -267,6 +275,8 @@ class Ingestor:
             )
         for source in sources:
             self._run_source(source, summary)
+        if embed:
+            self._multilingual_catch_up()
         self._finish(summary, started)
         if not embed and summary.pending_total:
             summary.notices.append(pending_notice(summary.pending_total))
@@ -282,10 +292,20 @@ class Ingestor:
         if waiting:
             self.on_progress("embed", 0, min(waiting, limit) if limit else waiting)
         self._embed_pending(summary, limit, announced=True)  # counts summary.embedded
+        self._multilingual_catch_up(limit)
         self._finish(summary, started)
         return summary
 
+    def _multilingual_catch_up(self, limit: int | None = None) -> None:
+        """e5 vectors for papers that have none or an outdated one (an index from before the multilingual
+        side, a run killed between the encoders, `ingest --no-embed` followed by `embed`)."""
+        if self.multilingual is not None:
+            self.multilingual.catch_up(self.catalog, self.on_progress, limit, self.on_notice)
+
     def _finish(self, summary: IngestSummary, started: float) -> None:
+        if self.multilingual is not None:
+            summary.multilingual_embedded = self.multilingual.embedded
+            summary.multilingual_seconds = self.multilingual.seconds
         summary.seconds = time.perf_counter() - started
         summary.papers_total = self.catalog.count()
         summary.vectors_total = self.vectors.count()
@@ -382,6 +402,8 @@ class Ingestor:
         vectors = embedder.encode([p.embedding_text for p in papers])
         summary.embed_seconds += time.perf_counter() - started
         self.vectors.upsert(papers, vectors)
+        if self.multilingual is not None:
+            self.multilingual.embed(papers)
         self.catalog.mark_embedded({p.id: p.content_hash for p in papers})
         summary.embedded += len(papers)
         self.on_progress("embed", len(papers), None)

