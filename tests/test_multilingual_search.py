@@ -110,3 +110,13 @@ def test_embed_adds_the_multilingual_side_to_an_existing_index_resumably_and_onl
     after = index.vectors_of([r["id"] for r in records])
     moved = [pid for pid in before if not (before[pid] == after[pid]).all()]
     assert moved == [records[0]["id"]]
+
+
+def test_a_chinese_question_names_only_its_latin_words_as_unknown(
+    multilingual_home: Path, embedder: Embedder, multilingual_cache: Path
+) -> None:
+    """The "no indexed paper mentions ..." notice must not list the question's Chinese phrases (no English
+    abstract holds them), only Latin-script words the index lacks."""
+    retriever = Retriever(multilingual_settings(multilingual_home, multilingual_cache), embedder=embedder)
+    assert retriever.unknown_terms("基于Zyxwvutron的视频超分辨率扩散模型研究") == ["zyxwvutron"]
+    assert retriever.unknown_terms("视频超分辨率中的扩散模型如何保持时间一致性") == []

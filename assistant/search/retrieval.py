@@ -167,11 +167,9 @@ class Retriever:
     @property
     def multilingual(self) -> MultilingualIndex | None:
         """The e5 collection, when the setting is on and it holds vectors (else None: English path only)."""
-        if not self.settings.multilingual_index:
-            return None
-        if self._multilingual is None:
+        if self.settings.multilingual_index and self._multilingual is None:
             self._multilingual = MultilingualIndex(self.settings, self.vectors.client)
-        return self._multilingual if self._multilingual.count() else None
+        return self._multilingual if self._multilingual is not None and self._multilingual.count() else None
 
     @property
     def embedder(self) -> Embedder:
@@ -232,8 +230,10 @@ class Retriever:
         """The content words of `text` that no indexed paper contains (title, abstract, authors, comment),
         in the order asked: the part of a question the index cannot speak to ("federated" in "federated
         learning and privacy" over an index without federated-learning papers)."""
-        # Contractions ("what's") and one- or two-letter words tell nothing about the topic.
-        terms = [t for t in fts_terms(text) if "'" not in t and len(t) > 4]
+        # Contractions ("what's") and short words tell nothing; a Chinese question's own words are never in
+        # English abstracts, only its Latin-script ones are asked about.
+        words = latin_words(text) if is_foreign(text) else text
+        terms = [t for t in fts_terms(words) if "'" not in t and len(t) > 4]
         if not terms:
             return []
         found = self.catalog.query_terms(terms)
@@ -366,8 +366,7 @@ class Retriever:
         return found
 
     def _multilingual_candidates(self, text: str, depth: int, flt: PaperFilter, mode: Mode) -> Candidates:
-        """A non-English question: e5 dense over the multilingual index ("query: "), BM25 over its Latin
-        words. Vectors and relevance are e5's (the query vector and the papers' vectors share its space)."""
+        """e5 dense ("query: ") + BM25 over the Latin words; vectors and relevance in e5's space."""
         index = self.multilingual
         assert index is not None  # the caller checked
         words = latin_words(text)
