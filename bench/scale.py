@@ -56,8 +56,8 @@ from assistant.core.errors import UserFacingError
 from assistant.core.paper import InvalidArxivId, Paper, parse_arxiv_id
 from assistant.core.settings import get_settings
 from assistant.search.retrieval import Candidates, FusionParams, Retriever
-from assistant.store.catalog import PaperFilter
 from assistant.store.embedding import get_embedder
+from assistant.store.filter import PaperFilter
 from bench.query import status_kb
 from bench.report import emit_json
 from ingest.pipeline import input_files

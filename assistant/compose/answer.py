@@ -42,7 +42,7 @@ from assistant.core.settings import Settings
 from assistant.search.hit import Hit
 from assistant.search.retrieval import Retriever, hit_json
 from assistant.search.words import QUESTION_STOPWORDS
-from assistant.store.catalog import PaperFilter
+from assistant.store.filter import PaperFilter
 
 Mode = Literal["llm", "extractive"]
 NOT_FOUND_TEXT = "I could not find this in the indexed papers."

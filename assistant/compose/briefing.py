@@ -53,7 +53,7 @@ from assistant.core.paper import Paper, archive_of
 from assistant.search.hit import Hit
 from assistant.search.retrieval import KeyWordMatch
 from assistant.search.words import GENERIC_WORDS
-from assistant.store.catalog import PaperFilter
+from assistant.store.filter import PaperFilter
 
 MAX_AUTO_FIELDS = 3
 BRIEFING_ABSTRACT_CHARS = 1500

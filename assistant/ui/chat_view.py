@@ -25,7 +25,8 @@ from assistant.core.paper import Paper
 from assistant.core.settings import get_settings
 from assistant.core.text import DayError, parse_day
 from assistant.search.retrieval import make_filter
-from assistant.store.catalog import PaperFilter, storage_problem
+from assistant.store.faults import storage_problem
+from assistant.store.filter import PaperFilter
 
 MAX_SOURCES = 20
 ABSTRACT_PREVIEW_CHARS = 1200
