@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.compose.answer import Turn
+from assistant.compose.model import Turn
 from assistant.core.paper import Paper
 from assistant.ui import chat_view as view
 from assistant.ui.auth import AuthConfigError, check_password, hash_password, parse_auth_users
@@ -507,7 +507,8 @@ def test_a_follow_up_refers_only_to_the_sources_the_app_listed() -> None:
     """Reviewer M6: the app lists the cited sources and the "also relevant" ones; the turn it stores for
     follow-ups holds exactly those, numbered as shown, so "the last one" is the last listed paper (not a
     weak source the list dropped) and "these" never reaches a paper the user did not see."""
-    from assistant.compose.answer import Answer, Source, rewrite_follow_up
+    from assistant.compose.follow_up import rewrite_follow_up
+    from assistant.compose.model import Answer, Source
     from assistant.search.hit import Hit
     from assistant.ui.app import listed_turn
 

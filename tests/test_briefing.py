@@ -358,8 +358,8 @@ def test_a_category_can_never_add_a_bibtex_field_or_a_markdown_link() -> None:
     """Categories are checked at ingest, but an older index may hold anything: every output escapes them."""
     from markdown_it import MarkdownIt
 
-    from assistant.compose.answer import Source
     from assistant.compose.briefing import references_markdown
+    from assistant.compose.model import Source
     from assistant.search.hit import Hit
 
     injected = Paper(

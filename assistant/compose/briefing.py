@@ -20,14 +20,7 @@ from datetime import date
 from typing import Any
 
 from assistant.compose import notices as notes
-from assistant.compose.answer import (
-    IndexComposer,
-    Mode,
-    Source,
-    fence_safe,
-    find_unsupported,
-    format_sources,
-)
+from assistant.compose.answer import IndexComposer, fence_safe, find_unsupported, format_sources
 from assistant.compose.checks import drop_unfinished, ends_finished, find_uncited
 from assistant.compose.citations import (
     check_citations,
@@ -39,6 +32,7 @@ from assistant.compose.citations import (
 from assistant.compose.extractive import cite, split_sentences, states_open_problem, topic_sentence
 from assistant.compose.generation import checked_reply, generate_over_sources
 from assistant.compose.llm import LLMClient
+from assistant.compose.model import Mode, Source
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.compose.terms import (
     candidate_terms,

@@ -25,8 +25,8 @@ from chainlit.input_widget import MultiSelect, Slider, Switch, TextInput
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
-from assistant.compose.answer import Answer, Source, Turn
 from assistant.compose.briefing import Briefing
+from assistant.compose.model import Answer, Source, Turn
 from assistant.compose.safe_markdown import SafeStream
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings, get_settings

@@ -15,10 +15,10 @@ from datetime import date
 from typing import Any
 
 from assistant.compose import notices as notes
-from assistant.compose.answer import Turn
 from assistant.compose.briefing import bibtex_entries
 from assistant.compose.citations import cited_numbers, escape_markdown, neutralise_links
 from assistant.compose.extractive import split_sentences
+from assistant.compose.model import Turn
 from assistant.core.errors import UserFacingError
 from assistant.core.fields import label as field_label
 from assistant.core.paper import Paper
