@@ -54,7 +54,7 @@ from assistant.search.hit import Hit
 from assistant.search.retrieval import make_filter
 
 if TYPE_CHECKING:
-    from assistant.compose.briefing import Briefing
+    from assistant.compose.briefing_model import Briefing
 
 FEED_DAYS = 7
 FEED_MAX = 50

@@ -58,7 +58,8 @@ from assistant.search.hit import Hit
 from assistant.search.retrieval import RetrievalError, Retriever, hit_json, make_filter
 
 if TYPE_CHECKING:
-    from assistant.compose.briefing import Briefer, Briefing
+    from assistant.compose.briefing import Briefer
+    from assistant.compose.briefing_model import Briefing
 
 __all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic"]
 
@@ -325,7 +326,8 @@ class Radar:
     ) -> Briefing:
         """The cross-field briefing over this visit's new papers for the topic, or over `paper_ids` (a
         digest's papers; no visit is opened then). Raises NothingNewError (a RadarError) when none."""
-        from assistant.compose.briefing import Briefer, BriefingError
+        from assistant.compose.briefing import Briefer
+        from assistant.compose.briefing_model import BriefingError
         from assistant.compose.llm import get_llm
 
         topic = self.get_topic(name)

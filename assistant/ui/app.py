@@ -25,7 +25,7 @@ from chainlit.input_widget import MultiSelect, Slider, Switch, TextInput
 from chainlit.types import ThreadDict
 from chainlit.utils import utc_now
 
-from assistant.compose.briefing import Briefing
+from assistant.compose.briefing_model import Briefing
 from assistant.compose.model import Answer, Source, Turn
 from assistant.compose.safe_markdown import SafeStream
 from assistant.core.paper import Paper

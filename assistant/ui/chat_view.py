@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from assistant.compose import notices as notes
-from assistant.compose.briefing import bibtex_entries
+from assistant.compose.bibtex import bibtex_entries
 from assistant.compose.citations import cited_numbers, escape_markdown, neutralise_links
 from assistant.compose.extractive import split_sentences
 from assistant.compose.model import Turn
