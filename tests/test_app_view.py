@@ -415,7 +415,7 @@ def test_a_failing_chat_handler_reports_the_error_and_keeps_its_signature(monkey
     """Chainlit passes arguments by the handler's parameter names: the wrapper must keep them."""
     import inspect
 
-    import assistant.ui.app as chat_app
+    import assistant.ui.chat.streaming as chat_app
     from assistant.search.retrieval import RetrievalError
 
     reported: list[BaseException] = []
@@ -510,7 +510,7 @@ def test_a_follow_up_refers_only_to_the_sources_the_app_listed() -> None:
     from assistant.compose.follow_up import rewrite_follow_up
     from assistant.compose.model import Answer, Source
     from assistant.search.hit import Hit
-    from assistant.ui.app import listed_turn
+    from assistant.ui.chat.ask import listed_turn
 
     papers = [make_paper(id=f"2606.0000{n}", title=f"Paper {n}") for n in range(1, 6)]
     matches = [0.62, 0.55, 0.50, 0.47, 0.36]  # [5] is far below the weakest cited one: not listed
