@@ -13,8 +13,6 @@ from dataclasses import replace
 from assistant.compose import notices as notes
 from assistant.compose.checks import (
     NOT_FOUND_MARK,
-    drop_unfinished,
-    ends_finished,
     find_uncited,
 )
 from assistant.compose.citations import (
@@ -34,7 +32,7 @@ from assistant.compose.extractive import (
     split_sentences,
 )
 from assistant.compose.follow_up import FilterFollowUp, Numbered, holds_words, key_terms, rewrite_follow_up
-from assistant.compose.generation import checked_reply, generate_over_sources, numbers_text
+from assistant.compose.generation import checked_reply, generate_over_sources, numbers_text, trim_unfinished
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.model import (
     NOT_FOUND_TEXT,
@@ -406,12 +404,10 @@ class Answerer(IndexComposer):
             )
             notices.append(notes.llm_gave_nothing(said))
             return None
-        incomplete: str | None = None
-        if not generation.complete or not ends_finished(text):
-            text, fragment = drop_unfinished(text, strict=not generation.complete)
-            why = incomplete = generation.cut or "it stopped in the middle of a sentence"
+        text, incomplete, fragment = trim_unfinished(text, generation)
+        if incomplete is not None:
             notices.append(
-                f"The model's answer is incomplete: {why}."
+                f"The model's answer is incomplete: {incomplete}."
                 + (" Its unfinished last sentence was removed." if fragment else "")
             )
             if not text.strip():

@@ -53,14 +53,14 @@ from assistant.compose.briefing_sections import (
     split_sections,
     window_text,
 )
-from assistant.compose.checks import drop_unfinished, ends_finished, find_uncited
+from assistant.compose.checks import find_uncited
 from assistant.compose.citations import (
     check_citations,
     content_stems,
     escape_markdown,
 )
 from assistant.compose.extractive import cite, states_open_problem, topic_sentence
-from assistant.compose.generation import checked_reply, generate_over_sources
+from assistant.compose.generation import checked_reply, generate_over_sources, trim_unfinished
 from assistant.compose.llm import LLMClient
 from assistant.compose.model import Mode, Source
 from assistant.compose.prompts import load_prompt, render_prompt
@@ -368,13 +368,11 @@ class Briefer(IndexComposer):
             return None
         generation = result.generation
         reply = checked_reply(result, {s.number: s.paper.title for s in sources}, notices)
-        incomplete: str | None = None
-        if not generation.complete or not ends_finished(reply):
-            reply, _ = drop_unfinished(reply, strict=not generation.complete)
-            why = incomplete = generation.cut or "it stopped in the middle of a sentence"
+        reply, incomplete, _ = trim_unfinished(reply, generation)
+        if incomplete is not None:
             notices.append(
-                f"The model's briefing is incomplete: {why}. Its unfinished end was removed; sections it did "
-                "not write are quoted from the abstracts."
+                f"The model's briefing is incomplete: {incomplete}. Its unfinished end was removed; "
+                "sections it did not write are quoted from the abstracts."
             )
         checked = check_citations(reply, result.sent)
         if not checked.used:
