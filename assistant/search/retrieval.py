@@ -21,13 +21,15 @@ from assistant.core.errors import UserFacingError
 from assistant.core.paper import SOURCE_LABELS, paper_json
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
-from assistant.search.multilingual import is_foreign, latin_words
+from assistant.search.multilingual import is_foreign, latin_words, multilingual_candidates
 from assistant.search.same_work import also_fields, merge_same_work
 from assistant.search.words import FUNCTION_WORDS
-from assistant.store.catalog import Catalog, CatalogError, PaperFilter, QueryTerms, TermMatch
+from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
-from assistant.store.multilingual import get_multilingual_encoder
+from assistant.store.faults import CatalogError
+from assistant.store.filter import PaperFilter
 from assistant.store.multilingual_index import MultilingualIndex
+from assistant.store.terms import QueryTerms, TermMatch
 from assistant.store.vectors import VectorIndex, consistency_problem
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -351,7 +353,7 @@ class Retriever:
         if admitted == 0:
             return None
         if mode != "lexical" and is_foreign(text) and self.multilingual is not None:
-            return self._multilingual_candidates(text, depth, flt, mode)
+            return multilingual_candidates(self, text, depth, flt, mode)
         lexical_job = None
         if mode in ("hybrid", "lexical"):
             # BM25 runs on its own thread (and SQLite connection) while the query is encoded: SQLite and torch
@@ -362,20 +364,6 @@ class Retriever:
         if mode in ("hybrid", "dense") and qvec is not None:
             found.dense = self._dense(qvec, depth, flt, admitted, found.vectors)
         if lexical_job is not None:
-            found.lexical, found.terms, found.matches = lexical_job.result()
-        return found
-
-    def _multilingual_candidates(self, text: str, depth: int, flt: PaperFilter, mode: Mode) -> Candidates:
-        """e5 dense ("query: ") + BM25 over the Latin words; vectors and relevance in e5's space."""
-        index = self.multilingual
-        assert index is not None  # the caller checked
-        words = latin_words(text)
-        lexical_job = self._lexical_pool().submit(self._lexical, words, depth, flt) if words else None
-        qvec = get_multilingual_encoder(self.settings.cache_dir / "models").query(text)
-        found = Candidates(query_vector=qvec, space="multilingual")
-        among = self.catalog.filter_ids(flt) if flt.active else None
-        found.dense = index.nearest(qvec, depth, among=among)
-        if lexical_job is not None and mode == "hybrid":
             found.lexical, found.terms, found.matches = lexical_job.result()
         return found
 
