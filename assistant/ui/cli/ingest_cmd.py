@@ -302,7 +302,8 @@ def embed(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Embed the papers waiting for vectors (after `ingest --no-embed`): all, or a slice with --limit.
+    """Embed the papers waiting for vectors (after `ingest --no-embed`): all, or a slice with --limit;
+    then the multilingual vectors papers lack (an index from before them, or changed abstracts).
 
     Stored batch by batch: stop it any time (even with kill -9) and run it again to continue."""
     cfg = settings()
