@@ -297,9 +297,9 @@ class Ingestor:
             self.multilingual.catch_up(self.catalog, self.on_progress, limit, self.on_notice)
 
     def _finish(self, summary: IngestSummary, started: float) -> None:
-        if self.multilingual is not None:
-            summary.multilingual_embedded = self.multilingual.embedded
-            summary.multilingual_seconds = self.multilingual.seconds
+        if self.multilingual is not None:  # per run: the counters start again for the next one
+            summary.multilingual_embedded, self.multilingual.embedded = self.multilingual.embedded, 0
+            summary.multilingual_seconds, self.multilingual.seconds = self.multilingual.seconds, 0.0
         summary.seconds = time.perf_counter() - started
         summary.papers_total = self.catalog.count()
         summary.vectors_total = self.vectors.count()
