@@ -41,7 +41,7 @@ from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
 from assistant.core.errors import UserFacingError
 from assistant.core.settings import Settings, get_settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
 from assistant.store.vectors import VectorIndex
@@ -148,7 +148,7 @@ def bench_index(
     settings: Settings, embedder: Embedder, rounds: int, console: Console, limit: int | None = None
 ) -> dict[str, Any]:
     """search / ask / brief on one index, each timed on `limit` questions (default: all) after a warm-up."""
-    retriever = Retriever(settings, embedder=embedder)
+    retriever = build_retriever(settings, embedder=embedder)
     papers = retriever.catalog.count()
     if papers == 0:
         raise BenchError(f"the index at {settings.home} is empty: ingest something or pass --home")

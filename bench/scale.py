@@ -55,6 +55,7 @@ from rich.table import Table
 from assistant.core.errors import UserFacingError
 from assistant.core.paper import InvalidArxivId, Paper, parse_arxiv_id
 from assistant.core.settings import get_settings
+from assistant.engine import build_retriever
 from assistant.search.retrieval import Candidates, FusionParams, Retriever
 from assistant.store.catalog import PaperFilter
 from assistant.store.embedding import get_embedder
@@ -440,7 +441,7 @@ def query_stage(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         settings = base.model_copy(update={"home": home})
         console.print(f"[bold]query[/]: {name} index {home} ...")
         figures = bench_index(settings, embedder, args.rounds, console)
-        retriever = Retriever(settings, embedder=embedder)
+        retriever = build_retriever(settings, embedder=embedder)
         retriever.warm_up()
         figures["stages"] = stage_timings(retriever, list(QUESTIONS[1:]))
         figures["filters"] = filtered_timings(retriever, settings.catalog_path)

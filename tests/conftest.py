@@ -26,7 +26,7 @@ from assistant.core.settings import Settings, get_settings  # noqa: E402
 from assistant.store.embedding import Embedder, get_embedder  # noqa: E402
 from bench.query import free_port  # noqa: E402,F401 (tests import it from here)
 from bench.serve_shared import chroma_server as bench_chroma_server  # noqa: E402
-from ingest.pipeline import Ingestor, file_runs  # noqa: E402
+from ingest.pipeline import file_runs, open_ingestor  # noqa: E402
 from ingest.sources import SAMPLE_PATH  # noqa: E402
 
 TESTS_DIR = Path(__file__).parent
@@ -85,7 +85,7 @@ def small_index(
 ) -> Settings:
     """A read-only index of the small corpus. Tests that write must build their own."""
     settings = make_settings(tmp_path_factory.mktemp("small-index"))
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.run(file_runs([small_corpus_file]))
     finally:

@@ -22,7 +22,7 @@ from typer.testing import CliRunner, Result
 from assistant.store.catalog import Catalog
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.pipeline import IngestLock, Ingestor, file_runs
+from ingest.pipeline import IngestLock, file_runs, open_ingestor
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -214,7 +214,7 @@ def test_kill_9_during_embedding_then_a_rerun_completes_the_index(tmp_path, embe
     assert 0 < embedded < len(unique)  # killed mid-way: some papers embedded, others not
 
     settings = make_settings(home)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.run(file_runs([path]))
     finally:

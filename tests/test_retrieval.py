@@ -11,6 +11,7 @@ from conftest import make_settings
 
 from assistant.core.paper import Paper
 from assistant.core.text import fold
+from assistant.engine import build_retriever
 from assistant.search.retrieval import (
     NO_MATCH,
     Candidates,
@@ -33,7 +34,7 @@ from bench.retrieval import violation
 
 @pytest.fixture(scope="module")
 def retriever(small_index, embedder) -> Retriever:
-    return Retriever(small_index, embedder=embedder)
+    return build_retriever(small_index, embedder=embedder)
 
 
 @pytest.fixture(scope="module")
@@ -282,7 +283,7 @@ def test_a_ten_thousand_character_query_still_answers(retriever, papers):
 
 def test_an_empty_index_says_to_ingest_first(tmp_path, embedder):
     with pytest.raises(EmptyIndexError, match="academichub ingest"):
-        Retriever(make_settings(tmp_path), embedder=embedder).search("anything")
+        build_retriever(make_settings(tmp_path), embedder=embedder).search("anything")
 
 
 def _terms(**frequencies: int) -> QueryTerms:

@@ -22,6 +22,7 @@ import pytest
 from conftest import make_settings, sample_records
 from typer.testing import CliRunner, Result
 
+from assistant.core.lazy import Lazy
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.store.catalog import Catalog
@@ -29,7 +30,7 @@ from assistant.store.embedding import EncoderMismatchError
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
 from bench.snapshot import bases_from_records, snapshot_lines
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -73,7 +74,7 @@ def no_model(monkeypatch):
 def shared_model(monkeypatch, embedder):
     """Runs that embed (and searches) use the session's model instead of loading another one."""
     monkeypatch.setattr("ingest.pipeline.get_embedder", lambda settings: embedder)
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
     return embedder
 
 
@@ -101,7 +102,7 @@ def test_no_embed_stores_a_snapshot_file_without_vectors_or_model_and_search_fin
     assert "academichub embed" in flat(stats.output)
 
     # Search loads the model for the query; BM25 finds a paper that has no vector yet.
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
     last = json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
     found = invoke("search", " ".join(last["title"].split()), "--k", "3", "--json")
     assert found.exit_code == 0, found.output
@@ -241,17 +242,17 @@ class StopsOnSecondBatch:
 def test_an_interrupted_embed_keeps_what_it_stored_and_the_next_one_finishes_exactly(tmp_path, embedder):
     settings = make_settings(tmp_path / "home", ingest_batch_size=8)
     path = write_snapshot(tmp_path / "arxiv-metadata-oai-snapshot.json", 20)
-    ingestor = Ingestor(settings)
+    ingestor = open_ingestor(settings)
     try:
         assert ingestor.run(file_runs([path]), embed=False).pending_total == 20
-        ingestor._embedder = StopsOnSecondBatch(embedder)  # type: ignore[assignment]
+        ingestor._embedder = Lazy.of(StopsOnSecondBatch(embedder))  # type: ignore[arg-type]
         with pytest.raises(KeyboardInterrupt):
             ingestor.embed_pending()
     finally:
         ingestor.close()
     assert counts(settings) == (20, 8, 12)  # the first batch stored and marked, the second lost
 
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.embed_pending()
     finally:
