@@ -1,7 +1,7 @@
 """arXiv's official metadata snapshot layout (`arxiv-metadata-oai-snapshot.json`: plain .json, one object per
 line) ingested catalog-only with `ingest --no-embed`, then embedded later with `academichub embed`.
 
-The files come from `bench.snapshot`'s generator over the bundled sample (unique synthetic ids, cycled
+The files come from tests/helpers.py's snapshot writer over the bundled sample (unique synthetic ids, cycled
 abstracts). The model must not load for a catalog-only run: `get_embedder` is replaced by one that fails
 the test if called. Runs that embed use the session's model."""
 
@@ -12,14 +12,12 @@ import os
 import re
 import signal
 import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import make_settings, sample_records
+from helpers import kill_9_at, snapshot_lines
 from typer.testing import CliRunner, Result
 
 from assistant.core.lazy import Lazy
@@ -29,16 +27,12 @@ from assistant.store.catalog import Catalog
 from assistant.store.embedding import EncoderMismatchError
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from bench.snapshot import bases_from_records, snapshot_lines
 from ingest.pipeline import file_runs, open_ingestor
-
-VENV_BIN = Path(sys.executable).parent
 
 
 def write_snapshot(path: Path, lines: int) -> Path:
-    bases = bases_from_records(sample_records())
     with path.open("w", encoding="utf-8") as out:
-        out.writelines(snapshot_lines(bases, lines))
+        out.writelines(snapshot_lines(sample_records(), lines))
     return path
 
 
@@ -160,33 +154,18 @@ def catalog_papers(path: Path) -> int:
 
 
 def test_a_catalog_only_ingest_killed_with_9_and_run_again_keeps_exact_counts(tmp_path, use_home, no_model):
-    """The real console script, killed once it stored its first batches; the same command again must
-    leave every paper once, none embedded, and count them once (new or unchanged)."""
+    """The real command line, killed with SIGKILL as it is about to store its third batch (tests/stop_at.py
+    stops it there, so the kill lands mid-run on any machine); the same command again must leave every
+    paper once, none embedded, and count them once (new or unchanged)."""
     lines = 4000
     path = write_snapshot(tmp_path / "arxiv-metadata-oai-snapshot.json", lines)
     home = tmp_path / "home"
     env = {**os.environ, "ACADEMICHUB_HOME": str(home), "ACADEMICHUB_INGEST_BATCH_SIZE": "50"}
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "academichub"), "ingest", "--no-embed", "--json", str(path)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if catalog_papers(home / "catalog.sqlite3") > 0:
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, "the ingest finished before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
+    args = ["ingest", "--no-embed", "--json", str(path)]
+    status = kill_9_at("assistant.store.catalog:Catalog.upsert", 3, args, env, tmp_path)
+    assert status == -signal.SIGKILL
     stored = catalog_papers(home / "catalog.sqlite3")
-    assert 0 < stored < lines
+    assert stored == 100  # two batches of 50 committed, the third never written
 
     settings = use_home(home)
     result = invoke("ingest", "--no-embed", "--json", str(path))
