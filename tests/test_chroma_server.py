@@ -50,7 +50,7 @@ def test_unreachable_chroma_server_is_a_readable_error(tmp_path: Path) -> None:
         VectorIndex(settings)
 
 
-# --- several app workers, one ingest (README: "Several app workers, one index") -------------------------
+# --- several app workers, one ingest (docs/deployment.md: "Several app workers, one index") -------------
 
 FIRST = 27  # papers indexed before the ingest under test (the sample's first day; none in econ)
 NEW = 64  # "Testing Decision Makers without Counterfactuals" (cs.GT, econ.TH): no indexed paper is in econ

@@ -1,4 +1,4 @@
-"""Several app workers, one index (README: "Several app workers, one index"): two `academichub serve`
+"""Several app workers, one index (docs/deployment.md): two `academichub serve`
 processes on one Chroma server and one catalog keep serving while a separate `academichub ingest` process
 adds a paper, and both answer with it in a real browser (Debian Chromium) without a restart; a third
 process, `academichub search`, finds it too. Everything listens on 127.0.0.1 and is stopped by the test.
