@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
-from pathlib import Path
 
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
@@ -162,18 +160,6 @@ def test_plain_ingest_builds_the_bundled_sample_and_stats_describe_it(tmp_path, 
     assert f"{stats['papers']} papers" in flat(text.output)
 
 
-def catalog_counts(path: Path) -> tuple[int, int]:
-    """(papers, papers embedded) read from the catalog while another process writes it."""
-    if not path.exists():
-        return 0, 0
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5) as conn:
-            row = conn.execute("SELECT count(*), count(embedded_hash) FROM papers").fetchone()
-            return int(row[0]), int(row[1])
-    except sqlite3.OperationalError:  # the schema is still being created
-        return 0, 0
-
-
 @pytest.mark.slow
 def test_kill_9_during_embedding_then_a_rerun_completes_the_index(tmp_path, embedder):
     """The real command line in a subprocess, killed with SIGKILL at the worst point of a run: the second
@@ -189,7 +175,7 @@ def test_kill_9_during_embedding_then_a_rerun_completes_the_index(tmp_path, embe
     args = ["ingest", "--json", "--file", str(path)]
     status = kill_9_at("assistant.store.catalog:Catalog.mark_embedded", 2, args, env, tmp_path)
     assert status == -signal.SIGKILL
-    papers, embedded = catalog_counts(home / "catalog.sqlite3")
+    papers, embedded = Catalog.progress(home / "catalog.sqlite3")
     assert (papers, embedded) == (80, 40)  # two batches stored, the first marked embedded
     assert VectorIndex(make_settings(home)).count() == 80  # the second's vectors written, never marked
 

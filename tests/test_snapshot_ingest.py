@@ -11,7 +11,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 from pathlib import Path
 
 import numpy as np
@@ -145,14 +144,6 @@ def test_embed_limit_embeds_exactly_that_many_then_the_rest_and_an_ingest_says_w
     assert counts(settings) == (32, 32, 0)
 
 
-def catalog_papers(path: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            return int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
-    except sqlite3.OperationalError:  # not created yet
-        return 0
-
-
 def test_a_catalog_only_ingest_killed_with_9_and_run_again_keeps_exact_counts(tmp_path, use_home, no_model):
     """The real command line, killed with SIGKILL as it is about to store its third batch (tests/stop_at.py
     stops it there, so the kill lands mid-run on any machine); the same command again must leave every
@@ -164,7 +155,7 @@ def test_a_catalog_only_ingest_killed_with_9_and_run_again_keeps_exact_counts(tm
     args = ["ingest", "--no-embed", "--json", str(path)]
     status = kill_9_at("assistant.store.catalog:Catalog.upsert", 3, args, env, tmp_path)
     assert status == -signal.SIGKILL
-    stored = catalog_papers(home / "catalog.sqlite3")
+    stored, _ = Catalog.progress(home / "catalog.sqlite3")
     assert stored == 100  # two batches of 50 committed, the third never written
 
     settings = use_home(home)
