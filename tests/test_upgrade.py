@@ -18,8 +18,9 @@ from assistant.compose.answer import Answerer
 from assistant.core.settings import Settings
 from assistant.engine import build_retriever
 from assistant.search.retrieval import make_filter
-from assistant.store.catalog import Catalog, PaperFilter
+from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
+from assistant.store.filter import PaperFilter
 from ingest.pipeline import file_runs, open_ingestor
 
 OLD_INDEX = DATA_DIR / "index-cfa0666"

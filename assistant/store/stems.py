@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from assistant.store.catalog import FTS_COLUMNS
+from assistant.store.schema import FTS_COLUMNS
 
 
 @dataclass
