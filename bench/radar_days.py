@@ -183,7 +183,7 @@ def day_matches(radar: Radar, topic: Topic, new_ids: set[str]) -> set[str]:
     return {
         pid
         for pid, value in cosine.items()
-        if value >= radar.settings.radar_min_relevance or title_names_topic(titles.get(pid, ""), words)
+        if value >= radar.settings.radar.min_relevance or title_names_topic(titles.get(pid, ""), words)
     }
 
 
@@ -220,7 +220,7 @@ def run(
     if not day_files:
         raise SystemExit(f"no daily listing files (*.jsonl.gz) in {args.daily_dir}: pass --daily-dir")
     copy_seconds = copy_base(args.base_home, args.home) if args.base_home else None
-    settings = Settings(_env_file=None, home=args.home, embedding_backend=args.backend)
+    settings = Settings(_env_file=None, storage={"home": args.home}, embedding={"backend": args.backend})
     embedder = embedder or get_embedder(settings)
     retriever = Retriever(settings, embedder=embedder)
     backlog = set(retriever.catalog.all_ids())

@@ -99,14 +99,14 @@ class LLMClient:
     """One configured chat model. Thread-safe for concurrent calls (the openai client is)."""
 
     def __init__(self, settings: Settings) -> None:
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else PLACEHOLDER_API_KEY
+        key = settings.llm.api_key.get_secret_value() if settings.llm.api_key else PLACEHOLDER_API_KEY
         self.settings = settings
-        self.base_url = (settings.openai_base_url or OPENAI_DEFAULT_BASE).rstrip("/")
-        self.model = settings.model
+        self.base_url = (settings.llm.base_url or OPENAI_DEFAULT_BASE).rstrip("/")
+        self.model = settings.llm.model
         self.api_key = key
-        self.timeout = settings.llm_timeout_seconds
-        self.token_timeout = settings.llm_token_timeout_seconds
-        self.max_retries = settings.llm_max_retries
+        self.timeout = settings.llm.timeout_seconds
+        self.token_timeout = settings.llm.token_timeout_seconds
+        self.max_retries = settings.llm.max_retries
         self._model_warning: tuple[str | None] | None = None
         self._client: OpenAILike | None = None
         self._client_lock = threading.Lock()
@@ -125,8 +125,8 @@ class LLMClient:
                     api_key=self.api_key,
                     is_chat_model=True,
                     is_function_calling_model=False,
-                    context_window=self.settings.llm_context_window,
-                    temperature=self.settings.llm_temperature,
+                    context_window=self.settings.llm.context_window,
+                    temperature=self.settings.llm.temperature,
                     timeout=max(self.timeout, self.token_timeout) + _BACKSTOP_SECONDS,
                     max_retries=0,  # retried here, within the first-token wait (see `generate`)
                 )
@@ -367,6 +367,6 @@ def _context_numbers(reason: str) -> tuple[int, int] | None:
 
 def get_llm(settings: Settings) -> LLMClient | None:
     """The configured model, or None (extractive mode) when no key and no base URL are set."""
-    if not settings.llm_configured:
+    if not settings.llm.configured:
         return None
     return LLMClient(settings)

@@ -164,7 +164,7 @@ DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"
 def public_url(settings: Settings, path: str) -> str:
     """An address on the app as readers reach it: ACADEMICHUB_PUBLIC_URL (never a request's Host header,
     which any client sets, so a feed's self link cannot point elsewhere with the secret token in it)."""
-    return (settings.public_url.strip() or DEFAULT_PUBLIC_URL).rstrip("/") + path
+    return (settings.delivery.public_url.strip() or DEFAULT_PUBLIC_URL).rstrip("/") + path
 
 
 # --- Atom ---------------------------------------------------------------------------------------------------
@@ -355,8 +355,8 @@ def digest_email(digest: Digest, sender: str, recipients: Sequence[str]) -> Emai
 
 
 def webhook_flavour(settings: Settings, url: str) -> Flavour:
-    if settings.webhook_format != "auto":
-        return settings.webhook_format
+    if settings.delivery.webhook.format != "auto":
+        return settings.delivery.webhook.format
     host = (urlsplit(url).hostname or "").lower()
     return "discord" if host.endswith(("discord.com", "discordapp.com")) else "slack"
 
@@ -397,7 +397,7 @@ def webhook_payload(digest: Digest, flavour: Flavour) -> dict[str, Any]:
 
 def send_email(settings: Settings, message: EmailMessage) -> None:
     """Deliver through the configured SMTP server; any failure becomes a DeliveryError saying what to fix."""
-    host, port = settings.smtp_host.strip(), settings.smtp_port
+    host, port = settings.delivery.smtp.host.strip(), settings.delivery.smtp.port
     if not host:
         raise DeliveryError(
             "e-mail is not set up: set ACADEMICHUB_SMTP_HOST "
@@ -406,22 +406,29 @@ def send_email(settings: Settings, message: EmailMessage) -> None:
     where = f"the SMTP server {host}:{port}"
     try:
         smtp: smtplib.SMTP
-        if settings.smtp_security == "ssl":
+        if settings.delivery.smtp.security == "ssl":
             smtp = smtplib.SMTP_SSL(
-                host, port, timeout=settings.smtp_timeout_seconds, context=ssl.create_default_context()
+                host,
+                port,
+                timeout=settings.delivery.smtp.timeout_seconds,
+                context=ssl.create_default_context(),
             )
         else:
-            smtp = smtplib.SMTP(host, port, timeout=settings.smtp_timeout_seconds)
+            smtp = smtplib.SMTP(host, port, timeout=settings.delivery.smtp.timeout_seconds)
         with smtp:
-            if settings.smtp_security == "starttls":
+            if settings.delivery.smtp.security == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_user:
-                password = settings.smtp_password.get_secret_value() if settings.smtp_password else ""
-                smtp.login(settings.smtp_user, password)
+            if settings.delivery.smtp.user:
+                password = (
+                    settings.delivery.smtp.password.get_secret_value()
+                    if settings.delivery.smtp.password
+                    else ""
+                )
+                smtp.login(settings.delivery.smtp.user, password)
             smtp.send_message(message)
     except smtplib.SMTPAuthenticationError as err:
         raise DeliveryError(
-            f"{where} refused the login for {settings.smtp_user!r} ({err.smtp_code}): "
+            f"{where} refused the login for {settings.delivery.smtp.user!r} ({err.smtp_code}): "
             "check ACADEMICHUB_SMTP_USER and ACADEMICHUB_SMTP_PASSWORD"
         ) from None
     except smtplib.SMTPRecipientsRefused as err:
@@ -439,7 +446,7 @@ def send_email(settings: Settings, message: EmailMessage) -> None:
 def post_webhook(settings: Settings, url: str, payload: dict[str, Any]) -> None:
     where = urlsplit(url).netloc or url
     try:
-        response = httpx.post(url, json=payload, timeout=settings.webhook_timeout_seconds)
+        response = httpx.post(url, json=payload, timeout=settings.delivery.webhook.timeout_seconds)
     except httpx.HTTPError as err:
         raise DeliveryError(f"cannot reach the webhook at {where}: {err}") from None
     if response.status_code >= 300:
@@ -547,7 +554,7 @@ def send_digest(
         digest = Digest(topic, todo, chosen.since, briefing)
         try:
             if kind == "mail":
-                sender = radar.settings.smtp_sender or radar.settings.smtp_user
+                sender = radar.settings.delivery.smtp.sender or radar.settings.delivery.smtp.user
                 if not sender:
                     raise DeliveryError("set ACADEMICHUB_SMTP_SENDER (the From address of digests)")
                 send_email(radar.settings, digest_email(digest, sender, recipients))

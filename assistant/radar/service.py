@@ -21,7 +21,7 @@ A topic's feed is built over a *window* of catalog papers, opened by a *visit*:
   saw) are not news and stay out of the radar (search still finds them). The high-water mark is a catalog
   value, not the wall clock, so a paper ingested while a visit is open belongs to the next visit.
 * Within a window, a paper is on the feed if it matches the topic (hybrid retrieval of the topic's query,
-  restricted to its fields, with query-paper cosine `relevance >= Settings.radar_min_relevance`) or has a
+  restricted to its fields, with query-paper cosine `relevance >= settings.radar.min_relevance`) or has a
   followed author (case/accent-insensitive substring, like the author filter everywhere else). Papers by
   followed authors come first (they were asked for by name), then topic matches in retrieval order. Every
   match of the window is on it, however many: hybrid retrieval ranks the best 200, and a bigger window (a
@@ -124,7 +124,7 @@ class Radar:
     def __init__(self, settings: Settings, retriever: Retriever, briefer: Briefer | None = None) -> None:
         self.settings = settings
         self.retriever = retriever
-        self.store = RadarStore(settings.state_path)
+        self.store = RadarStore(settings.storage.state_path)
         self._briefer = briefer  # the engine passes its own; else made on first use (tests, bench)
 
     def close(self) -> None:
@@ -393,7 +393,7 @@ class Radar:
             stored.window,
             topic.created_at,
             topic.last_visit,
-            backfill_days=self.settings.radar_backfill_days,
+            backfill_days=self.settings.radar.backfill_days,
         )
         self.store.open_window(stored.id, window, visit_at=time.time())
         stored = self.store.get_topic(stored.id)
@@ -442,7 +442,7 @@ class Radar:
             ranked += [(hit, followed[hit.paper.id]) for hit in author_hits]
         try:
             library = library_matches(
-                self.retriever, self.store, self.settings.rrf_k, topic_id, topic, candidates
+                self.retriever, self.store, self.settings.fusion.rrf_k, topic_id, topic, candidates
             )
             matches = (
                 library
@@ -456,9 +456,9 @@ class Radar:
         except RetrievalError as err:
             raise RadarError(str(err)) from None
         threshold = (
-            self.settings.radar_library_min_relevance  # paper-to-paper cosines run higher
+            self.settings.radar.library_min_relevance  # paper-to-paper cosines run higher
             if library is not None
-            else self.settings.radar_min_relevance
+            else self.settings.radar.min_relevance
         )
         # A short written topic's embedding is vague: a paper whose title names it is a match whatever
         # its cosine ("diffusion models" -> "... for Diffusion Inverse Problems").

@@ -127,7 +127,9 @@ class Result:
 
 def prefs() -> view.ChatPrefs:
     current = cl.user_session.get("prefs")
-    return current if isinstance(current, view.ChatPrefs) else view.ChatPrefs(k=get_settings().default_k)
+    return (
+        current if isinstance(current, view.ChatPrefs) else view.ChatPrefs(k=get_settings().fusion.default_k)
+    )
 
 
 def remember(result: Result) -> None:
@@ -159,7 +161,7 @@ def mode_banner(settings: Settings, status: IndexStatus | None) -> str:
         index = f"{status.papers:,} papers indexed ({status.first_day} to {status.last_day})."
     else:
         index = ""
-    if settings.llm_configured:
+    if settings.llm.configured:
         mode = "A language model writes the answers; every claim cites a paper."
     else:
         mode = (
@@ -261,7 +263,7 @@ def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs)
         ),
         Slider(id="k", label=count_label, initial=current.k, min=1, max=view.MAX_SOURCES, step=1),
     ]
-    if settings.llm_configured:
+    if settings.llm.configured:
         widgets.append(
             Switch(
                 id="use_llm",
@@ -293,7 +295,7 @@ async def tell(text: str, *, error: bool = False) -> None:
 @cl.on_chat_start
 @reports_errors
 async def on_chat_start() -> None:
-    cl.user_session.set("prefs", view.ChatPrefs(k=get_settings().default_k))
+    cl.user_session.set("prefs", view.ChatPrefs(k=get_settings().fusion.default_k))
     cl.user_session.set("history", [])
     cl.user_session.set("results", {})
     await send_settings(profile())
@@ -308,7 +310,7 @@ async def on_settings_update(values: dict[str, Any]) -> None:
     known = cl.user_session.get("known_fields") or []
     current = prefs()
     try:
-        new = view.prefs_from_settings(values, known, settings.default_k, settings.llm_configured)
+        new = view.prefs_from_settings(values, known, settings.fusion.default_k, settings.llm.configured)
     except view.SettingsError as err:
         # Nothing of the change is applied; say so, and what is still in force.
         kept = view.filter_chips(current) or "no filters"
@@ -759,7 +761,7 @@ async def confirm_track(query: str) -> None:
     if not query:
         await cl.Message(content="Say what to track, e.g. `track: diffusion models`.").send()
         return
-    days = get_settings().radar_backfill_days
+    days = get_settings().radar.backfill_days
     existing = {t.name.lower(): t.name for t in await my_topics()}.get(owned(topic_name(query)).lower())
     if existing is not None:
         await cl.Message(
@@ -812,7 +814,7 @@ async def recent_search(question: str) -> None:
     status = await in_thread(engine().status)
     current = prefs()
     if status.last_day:
-        days = get_settings().radar_backfill_days
+        days = get_settings().radar.backfill_days
         recent = date.fromisoformat(status.last_day) - timedelta(days=days - 1)
         since = max(recent, current.since) if current.since else recent
         current = replace(current, since=since)
@@ -944,7 +946,7 @@ async def on_radar_save(action: cl.Action) -> None:
     query = str(action.payload["query"])
     await action.remove()  # one save per confirmation
     topic = await in_thread(engine().radar.add_topic, owned(topic_name(query)), query, list(prefs().fields))
-    days = get_settings().radar_backfill_days
+    days = get_settings().radar.backfill_days
     await cl.Message(
         content=f"Saved the topic **{view.escape_md(shown_name(topic.name))}**. Here are its papers from the "
         f"last {days} listing days.",
@@ -1071,7 +1073,7 @@ async def warm_up() -> None:
 add_feed_routes(lambda: engine().radar)  # the topics' Atom feeds, on the app's own server
 
 _settings = get_settings()
-_users = parse_auth_users(_settings.auth_users)
+_users = parse_auth_users(_settings.app.auth_users)
 if _users:
 
     @cl.password_auth_callback
@@ -1081,7 +1083,7 @@ if _users:
         return None
 
 
-if _settings.chat_history:
+if _settings.app.chat_history:
     from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 
     _history_file = ensure_tables(history_path(_settings))
@@ -1095,7 +1097,7 @@ if _settings.chat_history:
         """Restore the follow-up context (the turns as they were shown) and the settings panel."""
         cl.user_session.set("history", view.turns_of(thread.get("steps") or [])[-HISTORY_TURNS:])
         cl.user_session.set("results", {})
-        cl.user_session.set("prefs", view.ChatPrefs(k=_settings.default_k))
+        cl.user_session.set("prefs", view.ChatPrefs(k=_settings.fusion.default_k))
         try:
             await send_settings(profile())
         except Exception as err:

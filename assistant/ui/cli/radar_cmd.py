@@ -258,8 +258,8 @@ def send(
     recipients: list[str] = list(to or [])
     url: str | None = webhook
     if not recipients and not url:  # the configured defaults only when neither option is given
-        recipients = [a for a in cfg.radar_mail_to.split(",") if a.strip()]
-        url = cfg.radar_webhook_url.get_secret_value() if cfg.radar_webhook_url else None
+        recipients = [a for a in cfg.delivery.mail_to.split(",") if a.strip()]
+        url = cfg.delivery.webhook.url.get_secret_value() if cfg.delivery.webhook.url else None
     if not recipients and not url:
         raise UserError(
             "say where to send: --to ADDRESS and/or --webhook URL "
