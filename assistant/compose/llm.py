@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.core.errors import UserFacingError
+from assistant.core.retry import Backoff
 from assistant.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -155,17 +156,19 @@ class LLMClient:
         """Stream a reply. Raises LLMError when nothing usable came (no first token in time, HTTP errors);
         a reply that started and then stopped early comes back with `cut` set."""
         deadline = time.monotonic() + self.timeout
-        attempt = 0
+        backoff = Backoff(
+            f"the language model at {self.base_url}",
+            retries=self.max_retries,
+            first_pause=_RETRY_PAUSE_SECONDS,
+            deadline=deadline,  # a retry must not wait past the first-token limit
+            log_level=logging.INFO,
+        )
         while True:
             try:
                 return self._stream_once(messages, max_tokens, on_token, deadline)
             except _Retryable as failure:
-                attempt += 1
-                pause = _RETRY_PAUSE_SECONDS * 2 ** (attempt - 1)
-                if attempt > self.max_retries or time.monotonic() + pause >= deadline:
+                if not backoff.retry(type(failure.error).__name__):
                     raise LLMError(self.explain(failure.error)) from failure.error
-                log.info("retrying the language model after %s", type(failure.error).__name__)
-                time.sleep(pause)
 
     def _stream_once(
         self,
