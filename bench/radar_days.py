@@ -130,6 +130,7 @@ def whole_feed(radar: Radar, name: str, batch: int) -> tuple[list[str], list[Fee
 
 def check_topic_day(
     radar: Radar,
+    retriever: Retriever,
     name: str,
     batch: int,
     *,
@@ -140,11 +141,10 @@ def check_topic_day(
 ) -> TopicDay:
     """Read the topic's whole feed after a day's ingest and check it against the day's new papers.
 
-    `seen`: the topic's papers shown on earlier days (updated here)."""
-    retriever = radar.retriever
+    `seen`: the topic's papers shown on earlier days (updated here); `retriever`: the radar's own."""
     topic = radar.get_topic(name)
     shown, calls = whole_feed(radar, name, batch)
-    expected = day_matches(radar, topic, new_ids)
+    expected = day_matches(retriever, radar.settings, topic, new_ids)
     shown_set = set(shown)
     papers = retriever.catalog.get_papers(sorted(shown_set))
     dated_before = {
@@ -166,11 +166,10 @@ def check_topic_day(
     return day
 
 
-def day_matches(radar: Radar, topic: Topic, new_ids: set[str]) -> set[str]:
+def day_matches(retriever: Retriever, settings: Settings, topic: Topic, new_ids: set[str]) -> set[str]:
     """The day's new papers that match the topic by the radar's rule, applied to each paper directly (no
     retrieval, so no cap of 200 results): in the topic's fields, with query-paper cosine at least
-    `radar_min_relevance`, or (a short topic) named in the title."""
-    retriever = radar.retriever
+    `settings.radar.min_relevance`, or (a short topic) named in the title."""
     in_fields = retriever.catalog.filter_ids(make_filter(topic.fields, only_ids=new_ids)) if new_ids else []
     if not in_fields:
         return set()
@@ -183,7 +182,7 @@ def day_matches(radar: Radar, topic: Topic, new_ids: set[str]) -> set[str]:
     return {
         pid
         for pid, value in cosine.items()
-        if value >= radar.settings.radar.min_relevance or title_names_topic(titles.get(pid, ""), words)
+        if value >= settings.radar.min_relevance or title_names_topic(titles.get(pid, ""), words)
     }
 
 
@@ -255,6 +254,7 @@ def run(
         checked = {
             name: check_topic_day(
                 radar,
+                retriever,
                 name,
                 args.batch,
                 new_ids=new_ids,

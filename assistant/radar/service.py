@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.core.errors import UserFacingError
 from assistant.core.settings import Settings
 from assistant.core.text import fold
+from assistant.radar.ledger import DeliveryLedger
 from assistant.radar.library import LibraryError, LibraryTopic, library_matches, library_of, prepare_library
 from assistant.radar.store import FeedEntry, RadarStore, StoredTopic, Topic, Window
 from assistant.radar.windows import catalog_moved, open_next_window, since_phrase, window_paper_ids
@@ -125,6 +126,7 @@ class Radar:
         self.settings = settings
         self.retriever = retriever
         self.store = RadarStore(settings.storage.state_path)
+        self.deliveries = DeliveryLedger(self.store, retriever.catalog)  # what channels read and record
         self._briefer = briefer  # the engine passes its own; else made on first use (tests, bench)
 
     def close(self) -> None:
@@ -149,7 +151,7 @@ class Radar:
             raise RadarError(
                 f"the query is {len(clean_query)} characters long; keep it under {MAX_QUERY_CHARS}"
             )
-        self._require_index()
+        self.require_index()
         clean_fields = self._check_fields(fields)
         existing = self.store.find_topic(name_key(clean_name))
         if existing is not None:
@@ -251,7 +253,7 @@ class Radar:
         if batch < 1 or batch > MAX_BATCH:
             raise RadarError(f"the batch size must be between 1 and {MAX_BATCH} (got {batch})")
         self._stored(name)  # unknown topic: say so before anything else
-        self._require_index()
+        self.require_index()
         author_key = fold(author.strip()) if author and author.strip() else None
         with self.store.transaction():
             stored = self._stored(name)
@@ -285,7 +287,7 @@ class Radar:
     def new_paper_ids(self, name: str) -> list[str]:
         """The current window's feed papers (seen or not), opening a visit if an ingest ran since."""
         self._stored(name)
-        self._require_index()
+        self.require_index()
         with self.store.transaction():
             stored = self._visit(name)
             return self.store.window_paper_ids(stored.id, _current(stored).number)
@@ -294,7 +296,7 @@ class Radar:
         """The current window's feed (seen or not, feed order) with the followed author of each paper,
         opening a visit if an ingest ran since: what a delivery (e-mail, webhook) sends from."""
         self._stored(name)
-        self._require_index()
+        self.require_index()
         with self.store.transaction():
             stored = self._visit(name)
             window = _current(stored)
@@ -347,14 +349,15 @@ class Radar:
         except (BriefingError, RetrievalError) as err:
             raise RadarError(str(err)) from None
 
-    # --- internals ------------------------------------------------------------------------------------
-
-    def _require_index(self) -> None:
+    def require_index(self) -> None:
+        """The radar's own "the index is empty" error when it is (a send or visit needs papers)."""
         if self.retriever.catalog.count() == 0:
             raise RadarError(
                 "the index is empty: run `academichub ingest` first (no options: the bundled sample; "
                 "`--file` for JSONL files; `--arxiv --category cs.LG --since YYYY-MM-DD` for the live API)"
             )
+
+    # --- internals ------------------------------------------------------------------------------------
 
     def _check_fields(self, fields: Sequence[str]) -> list[str]:
         clean = list(dict.fromkeys(f.strip() for f in fields if f and f.strip()))
