@@ -17,8 +17,9 @@ import pytest
 from conftest import DATA_DIR
 
 from assistant.radar.store import RADAR_MIGRATIONS, RadarStore
-from assistant.store.catalog import CATALOG_MIGRATIONS, LATE_INDEXES, SCHEMA, Catalog
+from assistant.store.catalog import Catalog
 from assistant.store.migrations import applied, migrate
+from assistant.store.schema import CATALOG_MIGRATIONS, LATE_INDEXES, SCHEMA
 
 SCHEMAS = DATA_DIR / "schemas"
 CATALOG_STEPS = [step.name for step in CATALOG_MIGRATIONS]

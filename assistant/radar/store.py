@@ -23,8 +23,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.store.catalog import date_to_int, int_to_date
 from assistant.store.migrations import migrate, script_step
+from assistant.store.schema import date_to_int, int_to_date
 
 # The radar state's schema steps, oldest first (the releases that added them); a new one goes at the end under
 # a new name, never edited.
