@@ -65,7 +65,8 @@ def migrate(conn: sqlite3.Connection, migrations: Sequence[Migration]) -> list[s
                 ran.append(step.name)
             _record(conn, step.name)
     except BaseException:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:  # SQLite ends it itself on some errors (disk full, I/O)
+            conn.execute("ROLLBACK")
         raise
     conn.execute("COMMIT")
     return ran
