@@ -29,7 +29,7 @@ class MultilingualSide:
     @property
     def encoder(self) -> MultilingualEncoder:
         if self._encoder is None:
-            self._encoder = get_multilingual_encoder(self.settings.cache_dir / "models")
+            self._encoder = get_multilingual_encoder(self.settings.storage.cache_dir / "models")
         return self._encoder
 
     def embed(self, papers: Sequence[Paper]) -> None:
@@ -39,7 +39,7 @@ class MultilingualSide:
         encoder = self.encoder  # loaded before the clock starts
         started = time.perf_counter()
         vectors = encoder.passages(
-            [p.embedding_text for p in papers], max_tokens=self.settings.multilingual_passage_tokens
+            [p.embedding_text for p in papers], max_tokens=self.settings.embedding.multilingual_passage_tokens
         )
         self.seconds += time.perf_counter() - started
         self.index.upsert(papers, vectors)
@@ -62,14 +62,14 @@ class MultilingualSide:
             todo = todo[:limit]
         if not todo:
             return 0
-        if len(todo) > self.settings.ingest_batch_size:
+        if len(todo) > self.settings.sources.ingest_batch_size:
             notice(
                 f"{len(todo)} papers have no multilingual (e5) vector yet: embedding them now, so questions "
                 "in other languages find them. Stopping is safe (the next `ingest` or `embed` continues); "
                 "ACADEMICHUB_MULTILINGUAL_INDEX=false turns the multilingual index off"
             )
         progress("embed-multilingual", 0, len(todo))
-        step = self.settings.ingest_batch_size
+        step = self.settings.sources.ingest_batch_size
         for start in range(0, len(todo), step):
             papers = list(catalog.get_papers(todo[start : start + step]).values())
             self.embed(papers)

@@ -9,11 +9,11 @@ import pytest
 from conftest import make_settings, multilingual_settings, sample_records, write_jsonl
 
 from assistant.core.settings import Settings
+from assistant.engine import build_retriever
 from assistant.search.multilingual import is_foreign, latin_words
-from assistant.search.retrieval import Retriever
 from assistant.store.embedding import Embedder
 from assistant.store.multilingual_index import MultilingualIndex
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def test_script_detection_and_latin_words() -> None:
 
 
 def _ingest(settings: Settings, records: list[dict], embedder: Embedder, tmp_path: Path, name: str) -> None:
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([write_jsonl(tmp_path / name, records)]))
     finally:
@@ -57,7 +57,7 @@ def test_ingest_builds_the_multilingual_index_and_chinese_questions_find_their_p
 ) -> None:
     settings = multilingual_settings(multilingual_home, multilingual_cache)
     assert MultilingualIndex(settings).count() == CORPUS
-    retriever = Retriever(settings, embedder=embedder)
+    retriever = build_retriever(settings, embedder=embedder)
     for question, paper_id in CHINESE.items():
         hits = retriever.search(question, k=3)
         assert paper_id in [h.paper.id for h in hits[:3]], (question, [h.paper.title for h in hits])
@@ -66,8 +66,10 @@ def test_ingest_builds_the_multilingual_index_and_chinese_questions_find_their_p
 def test_english_questions_rank_as_without_the_multilingual_index(
     multilingual_home: Path, embedder: Embedder, multilingual_cache: Path
 ) -> None:
-    with_it = Retriever(multilingual_settings(multilingual_home, multilingual_cache), embedder=embedder)
-    without = Retriever(make_settings(multilingual_home, multilingual_index=False), embedder=embedder)
+    with_it = build_retriever(multilingual_settings(multilingual_home, multilingual_cache), embedder=embedder)
+    without = build_retriever(
+        make_settings(multilingual_home, embedding={"multilingual_index": False}), embedder=embedder
+    )
     questions = ("diffusion models for video super-resolution", "differential privacy with correlated noise")
     for question in questions:
         a = with_it.search(question, k=8)
@@ -86,7 +88,7 @@ def test_embed_adds_the_multilingual_side_to_an_existing_index_resumably_and_onl
     settings = multilingual_settings(tmp_path / "home", multilingual_cache)
     assert MultilingualIndex(settings).count() == 0
 
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         first = ingestor.embed_pending(limit=4)  # stopped after a slice, like a killed run
     finally:
@@ -94,7 +96,7 @@ def test_embed_adds_the_multilingual_side_to_an_existing_index_resumably_and_onl
     assert first.multilingual_embedded == 4
     assert MultilingualIndex(settings).count() == 4
 
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         rest = ingestor.embed_pending()
         again = ingestor.embed_pending()
@@ -117,6 +119,8 @@ def test_a_chinese_question_names_only_its_latin_words_as_unknown(
 ) -> None:
     """The "no indexed paper mentions ..." notice must not list the question's Chinese phrases (no English
     abstract holds them), only Latin-script words the index lacks."""
-    retriever = Retriever(multilingual_settings(multilingual_home, multilingual_cache), embedder=embedder)
+    retriever = build_retriever(
+        multilingual_settings(multilingual_home, multilingual_cache), embedder=embedder
+    )
     assert retriever.unknown_terms("基于Zyxwvutron的视频超分辨率扩散模型研究") == ["zyxwvutron"]
     assert retriever.unknown_terms("视频超分辨率中的扩散模型如何保持时间一致性") == []

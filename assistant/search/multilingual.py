@@ -60,7 +60,7 @@ def multilingual_candidates(
         if words and mode == "hybrid"
         else None
     )
-    qvec = get_multilingual_encoder(retriever.settings.cache_dir / "models").query(text)
+    qvec = get_multilingual_encoder(retriever.settings.storage.cache_dir / "models").query(text)
     found = Candidates(query_vector=qvec, space="multilingual")
     among = retriever.catalog.filter_ids(flt) if flt.active else None
     found.dense = index.nearest(qvec, depth, among=among)

@@ -13,7 +13,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -22,13 +22,13 @@ from assistant.core.paper import Paper, archive_of
 from assistant.core.text import fold
 from assistant.store.faults import CatalogError, file_identity, storage_problem, writable
 from assistant.store.filter import PaperFilter
+from assistant.store.migrations import migrate
 from assistant.store.schema import (
+    CATALOG_MIGRATIONS,
     FTS_COLUMNS,
     PENDING,
-    SCHEMA,
     date_to_int,
     int_to_date,
-    migrate,
     record_hash,
     row_to_paper,
 )
@@ -79,8 +79,7 @@ class Catalog:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
-            migrate(conn)
+            migrate(conn, CATALOG_MIGRATIONS)
         except sqlite3.OperationalError as err:
             if "readonly" not in str(err).lower():
                 raise
@@ -280,6 +279,34 @@ class Catalog:
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+
+    def count_embedded(self) -> int:
+        """Papers whose current text has its vector: every paper not pending (one rule, `PENDING`)."""
+        return self.count() - self.count_pending()
+
+    @staticmethod
+    def progress(path: Path) -> tuple[int, int]:
+        """(papers, papers embedded) of the catalog at `path` as another process sees it mid-ingest: a
+        read-only look that never creates, migrates or blocks the writer (WAL); (0, 0) while the file or its
+        schema does not exist yet, or the writer holds a lock past a second."""
+        if not path.is_file():
+            return 0, 0
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)) as conn:
+                papers = int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+                pending = int(conn.execute(f"SELECT count(*) FROM papers WHERE {PENDING}").fetchone()[0])
+        except sqlite3.Error:
+            return 0, 0
+        return papers, papers - pending
+
+    def author_counts(self, first: int) -> dict[str, int]:
+        """How many of the first `first` papers (in storage order) each author signs: a cheap way to find a
+        prolific name without reading every row."""
+        counts: dict[str, int] = {}
+        for (authors,) in self._conn.execute("SELECT authors FROM papers ORDER BY rowid LIMIT ?", (first,)):
+            for name in json.loads(authors):
+                counts[name] = counts.get(name, 0) + 1
+        return counts
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}

@@ -23,7 +23,7 @@ SUFFIX = "-e5"
 
 
 def collection_name(settings: Settings) -> str:
-    return f"{settings.collection}{SUFFIX}"
+    return f"{settings.storage.collection}{SUFFIX}"
 
 
 class MultilingualIndex:
@@ -39,7 +39,7 @@ class MultilingualIndex:
                 metadata={
                     "hnsw:space": "cosine",
                     "embedding_model": MULTILINGUAL_LABEL,
-                    "passage_tokens": settings.multilingual_passage_tokens,
+                    "passage_tokens": settings.embedding.multilingual_passage_tokens,
                 },
             )
         except Exception as err:  # chromadb raises many error types for a store it cannot open
@@ -113,6 +113,18 @@ class MultilingualIndex:
             pid: np.asarray(vec, dtype=np.float32)
             for pid, vec in zip(got["ids"], got["embeddings"], strict=True)
         }
+
+
+def drop_multilingual(settings: Settings, client: Any) -> bool:
+    """Delete the e5 collection if there is one (a rebuild on a Chroma server, beside the MiniLM one);
+    True when one was dropped."""
+    from chromadb.errors import NotFoundError
+
+    try:
+        client.delete_collection(collection_name(settings))
+    except (NotFoundError, ValueError):  # none to drop (older chromadb raised ValueError)
+        return False
+    return True
 
 
 def stale_ids(catalog_hashes: dict[str, str], stored: dict[str, str]) -> tuple[list[str], list[str]]:
