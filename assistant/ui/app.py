@@ -38,6 +38,7 @@ from assistant.ui.auth import check_password, parse_auth_users
 from assistant.ui.chat_history import conninfo, ensure_tables, history_path
 from assistant.ui.feed_routes import add_feed_routes
 from assistant.ui.offline_page import serve_offline_page
+from assistant.ui.plots import plotly_element
 
 log = logging.getLogger("academichub.app")
 serve_offline_page()  # no Google Fonts / KaTeX CDN requests from the page
@@ -607,7 +608,7 @@ async def show_briefing(
     elements = message_elements(result, cited + also)
     if points and points.points:  # the field map, next to the briefing
         figure = charts.field_map_figure(points)
-        elements.append(cl.Plotly(name="Field map", figure=figure, display="inline", size="large"))
+        elements.append(plotly_element("Field map", figure))
     msg.elements = elements
     msg.actions = result_actions(result) if briefing.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
@@ -857,7 +858,7 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         counts = await in_thread(charts.daily_counts, engine().radar, name)
         if counts.days:
             figure = charts.radar_figure(counts)
-            chart = [cl.Plotly(name="Radar chart", figure=figure, display="inline", size="large")]
+            chart = [plotly_element("Radar chart", figure)]
     await cl.Message(content=head, elements=chart, author="AcademicHub").send()
     # Within a batch: papers by followed authors first (asked for by name), then by match.
     ordered = sorted(batch.items, key=lambda hit: (hit.paper.id not in batch.followed, -hit.relevance))
