@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import re
+import stat
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -48,6 +49,9 @@ class Skipped:
 # A line longer than this is no paper (the largest real records, collaborations with thousands of authors,
 # are a few hundred kB): skipped unparsed, so one 50 MB line costs a read, not gigabytes of memory.
 MAX_LINE_CHARS = 2_000_000
+# A `.json` file read as one document (a saved API answer, a list of records) is parsed whole, so it is
+# capped: 50 MB is some 20,000 papers; more go in JSON lines, which are streamed.
+MAX_DOCUMENT_CHARS = 50_000_000
 
 
 SourceItem = Paper | Skipped
@@ -92,6 +96,37 @@ def _open_text(path: Path) -> TextIO:
     return path.open(encoding="utf-8", errors="replace")
 
 
+# An over-long line is read past in pieces of this many characters, never held whole.
+_SKIP_CHUNK_CHARS = 1 << 20
+
+
+def bounded_lines(handle: TextIO, limit: int = MAX_LINE_CHARS) -> Iterator[tuple[str | None, int]]:
+    """(line, length) for each line of `handle`; a line over `limit` characters comes as (None, its length),
+    read past in 1 MB pieces: memory stays bounded by `limit` whatever the line (a 1 GB line, a small gzip
+    that inflates to one 1.5 GB line), where iterating the file would hold the whole line first."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit:
+            yield line, len(line)
+            continue
+        length = len(line)
+        del line
+        while True:
+            piece = handle.readline(_SKIP_CHUNK_CHARS)
+            length += len(piece)
+            if not piece or piece.endswith("\n"):
+                break
+        yield None, length
+
+
+def _refuse_devices(path: Path) -> None:
+    """A character device (`/dev/zero`, `/dev/urandom`) never ends: it is no file of records."""
+    if stat.S_ISCHR(path.stat().st_mode):
+        raise SourceError(f"{path}: is a device, not a file of papers")
+
+
 def paper_from_record(record: Any, listing_date: date | None = None) -> Paper:
     """One JSON record in any layout we know, detected per record: bioRxiv/medRxiv API records and daily
     listings, then arXiv's snapshot and daily-listing layouts."""
@@ -126,6 +161,7 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
         raise SourceError(f"{path}: no such file")
     if path.is_dir():
         raise SourceError(f"{path}: is a directory with no .jsonl, .jsonl.gz or .json files in this folder")
+    _refuse_devices(path)
     listing_date = listing_date_from_name(path)
     if path.name.endswith((".json", ".json.gz")) and not _holds_json_lines(path):
         yield from _read_json_document(path, listing_date)
@@ -144,14 +180,14 @@ def _read_lines(path: Path, listing_date: date | None) -> Iterator[SourceItem]:
     lines = 0
     try:
         with _open_text(path) as handle:
-            for lineno, line in enumerate(handle, start=1):
+            for lineno, (line, length) in enumerate(bounded_lines(handle), start=1):
                 lines = lineno
-                if not line.strip():
-                    continue
                 where = f"{path.name}:{lineno}"
-                if len(line) > MAX_LINE_CHARS:
-                    too_long = f"line too long ({len(line):,} characters; at most {MAX_LINE_CHARS:,})"
+                if line is None:
+                    too_long = f"line too long ({length:,} characters; at most {MAX_LINE_CHARS:,})"
                     yield Skipped(where, too_long)
+                    continue
+                if not line.strip():
                     continue
                 yield from _records_from_line(line, where, listing_date)
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
@@ -223,7 +259,13 @@ def _read_json_document(path: Path, listing_date: date | None) -> Iterator[Sourc
     """A whole-file JSON document (a saved API answer or a list of records), not one record per line."""
     try:
         with _open_text(path) as handle:
-            document = json.load(handle)
+            text = handle.read(MAX_DOCUMENT_CHARS + 1)
+        if len(text) > MAX_DOCUMENT_CHARS:
+            too_big = f"JSON document too large (over {MAX_DOCUMENT_CHARS:,} characters): use JSON lines"
+            yield Skipped(path.name, too_big, record=False)
+            return
+        document = json.loads(text)
+        del text
     except json.JSONDecodeError as err:
         yield Skipped(path.name, f"malformed JSON (line {err.lineno}: {err.msg})")
         return
