@@ -88,12 +88,13 @@ def listing_month_from_name(path: Path) -> date | None:
 
 
 def _open_text(path: Path) -> TextIO:
-    """A text reader over the file, gunzipping when the content (not the name) says gzip."""
+    """A text reader over the file, gunzipping when the content (not the name) says gzip. A leading UTF-8
+    byte order mark (Windows editors write one) is dropped, not read as part of the first record."""
     with path.open("rb") as probe:
         magic = probe.read(2)
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return path.open(encoding="utf-8", errors="replace")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
+    return path.open(encoding="utf-8-sig", errors="replace")
 
 
 # An over-long line is read past in pieces of this many characters, never held whole.

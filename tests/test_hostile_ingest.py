@@ -184,6 +184,22 @@ def test_a_device_is_refused_not_read_forever():
         list(read_jsonl(Path("/dev/zero")))
 
 
+def test_a_file_starting_with_a_byte_order_mark_keeps_its_first_record(tmp_path):
+    """Issue 28 item 12: a BOM (Windows editors) made the first record 'Unexpected UTF-8 BOM'."""
+    import gzip
+
+    records = sample_records(2)
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    plain, packed = tmp_path / "bom.jsonl", tmp_path / "bom.jsonl.gz"
+    plain.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    packed.write_bytes(gzip.compress(b"\xef\xbb\xbf" + text.encode("utf-8")))
+    document = tmp_path / "bom.json"
+    document.write_bytes(b"\xef\xbb\xbf" + json.dumps(records, indent=1).encode("utf-8"))
+    for path in (plain, packed, document):
+        items = list(read_jsonl(path))
+        assert [type(i).__name__ for i in items] == ["Paper", "Paper"], (path.name, items)
+
+
 def test_a_json_document_too_large_to_parse_whole_is_refused(tmp_path, monkeypatch):
     """A `.json` document is parsed whole: over the cap it is refused with the way out (JSON lines)."""
     import ingest.sources as sources
