@@ -42,6 +42,7 @@ from ingest.sources import (
     Skipped,
     SourceError,
     SourceItem,
+    Trimmed,
     read_jsonl,
     read_sample,
 )
@@ -125,6 +126,13 @@ class IngestSummary:
     pending_total: int = 0  # papers still waiting for vectors when the run ended
     failures: list[Skipped] = field(default_factory=list)  # sources that stopped early (also in skipped)
     notices: list[str] = field(default_factory=list)
+    trimmed: int = 0  # fields cut to their cap in papers that were kept
+    trimmed_records: list[Trimmed] = field(default_factory=list)  # up to MAX_SKIPS_KEPT
+
+    def trim(self, item: Trimmed) -> None:
+        self.trimmed += 1
+        if len(self.trimmed_records) < MAX_SKIPS_KEPT:
+            self.trimmed_records.append(item)
 
     def fail(self, item: Skipped) -> None:
         self.failures.append(item)
@@ -164,6 +172,8 @@ class IngestSummary:
             "pending_embeddings": self.pending_total,
             "failures": [{"source": s.where, "error": s.reason} for s in self.failures],
             "notices": self.notices,
+            "trimmed": self.trimmed,
+            "trimmed_fields": [{"where": t.where, "reason": t.reason} for t in self.trimmed_records],
         }
 
 
@@ -297,6 +307,9 @@ class Ingestor:
         batch: list[Paper] = []
         try:
             for item in source.items:
+                if isinstance(item, Trimmed):
+                    summary.trim(item)
+                    continue
                 if not isinstance(item, Skipped) or item.record:
                     summary.records_read += 1
                     self.on_progress("read", 1, None)

@@ -27,7 +27,7 @@ from requests.adapters import HTTPAdapter
 from assistant.core.errors import UserFacingError
 from assistant.core.paper import Paper
 from ingest import rxiv
-from ingest.normalize import RecordError, dated_by_month, from_arxiv_result, from_json_record
+from ingest.normalize import RecordError, collecting_cuts, dated_by_month, from_arxiv_result, from_json_record
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,16 @@ MAX_LINE_CHARS = 2_000_000
 MAX_DOCUMENT_CHARS = 50_000_000
 
 
-SourceItem = Paper | Skipped
+@dataclass(frozen=True)
+class Trimmed:
+    """A field of a kept paper that was cut to its cap (an author name over 300 characters), with where and
+    what: reported beside the paper it follows."""
+
+    where: str
+    reason: str
+
+
+SourceItem = Paper | Skipped | Trimmed
 
 
 class SourceError(UserFacingError, RuntimeError):
@@ -219,11 +228,20 @@ def _records_from_line(line: str, where: str, listing_date: date | None) -> Iter
         return
     records = records_of(value)
     for index, item in enumerate(records, start=1):
-        yield _paper_or_skip(item, f"{where}#{index}" if len(records) > 1 else where, listing_date)
+        yield from _paper_or_skip(item, f"{where}#{index}" if len(records) > 1 else where, listing_date)
 
 
-def _paper_or_skip(record: Any, where: str, listing_date: date | None) -> SourceItem:
-    return record_item(where, paper_from_record, record, listing_date)
+def _paper_or_skip(record: Any, where: str, listing_date: date | None) -> Iterator[SourceItem]:
+    return record_items(where, paper_from_record, record, listing_date)
+
+
+def record_items(where: str, build: Callable[..., Paper], *args: Any) -> Iterator[SourceItem]:
+    """`record_item`, then a `Trimmed` for each field the builder cut from the paper it kept."""
+    with collecting_cuts() as cuts:
+        item = record_item(where, build, *args)
+    yield item
+    if isinstance(item, Paper):
+        yield from (Trimmed(where, cut) for cut in cuts)
 
 
 def record_item(where: str, build: Callable[..., Paper], *args: Any) -> SourceItem:
@@ -280,7 +298,7 @@ def _read_json_document(path: Path, listing_date: date | None) -> Iterator[Sourc
     if not records:
         yield Skipped(path.name, "no records")
     for index, record in enumerate(records, start=1):
-        yield _paper_or_skip(record, f"{path.name}#{index}", listing_date)
+        yield from _paper_or_skip(record, f"{path.name}#{index}", listing_date)
 
 
 def read_sample() -> Iterator[SourceItem]:

@@ -209,3 +209,27 @@ def test_a_json_document_too_large_to_parse_whole_is_refused(tmp_path, monkeypat
     monkeypatch.setattr(sources, "MAX_DOCUMENT_CHARS", 1000)
     [skipped] = list(read_jsonl(document))
     assert "too large" in skipped.reason and "JSON lines" in skipped.reason and not skipped.record
+
+
+def test_an_over_long_author_name_is_cut_and_reported_and_the_paper_kept(tmp_path, use_home):
+    """Issue 28 item 15: arXiv's 2025-06 listing has a 512-character 'author name' (40 names glued by 'and');
+    the whole paper was refused. Now the name is cut, the cut reported with its line, the paper kept."""
+    use_home(tmp_path / "home")
+    good, other = sample_records(2)
+    glued = "and ".join(f"Author{n} Surname{n}" for n in range(30))  # 'Surname0and Author1 ...'
+    assert len(glued) > 300
+    path = tmp_path / "2025-06.jsonl"
+    write_jsonl(path, [{**good, "authors": ["A. First", glued]}, other])
+
+    items = list(read_jsonl(path))
+    assert [type(i).__name__ for i in items] == ["Paper", "Trimmed", "Paper"]
+    first, cut = items[0], items[1]
+    assert first.authors[0] == "A. First" and first.authors[1].startswith("Author0 Surname0and Author1")
+    assert len(first.authors[1]) <= 302 and first.authors[1].endswith(" …")
+    assert cut.where == "2025-06.jsonl:1" and "author name cut" in cut.reason
+
+    result = CliRunner().invoke(app, ["ingest", "--json", "--file", str(path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["papers"] == 2 and summary["skipped"] == 0
+    assert summary["trimmed_fields"] == [{"where": "2025-06.jsonl:1", "reason": cut.reason}]

@@ -34,6 +34,7 @@ from assistant.ui.cli.common import (
     settings,
 )
 from ingest.pipeline import (
+    MAX_SKIP_EXAMPLES,
     Ingestor,
     IngestSummary,
     SourceRun,
@@ -93,6 +94,12 @@ def print_summary(summary: IngestSummary) -> None:
     console.print(table)
     for note in summary.notices:
         console.print(f"[bold]note:[/] {note}", highlight=False)
+    if summary.trimmed:
+        console.print(f"[bold]Cut to fit (papers kept):[/] {summary.trimmed}")
+        for cut in summary.trimmed_records[:MAX_SKIP_EXAMPLES]:
+            console.print(f"  {escape(cut.where)}: {escape(cut.reason)}", highlight=False)
+        if summary.trimmed > MAX_SKIP_EXAMPLES:
+            console.print(f"  … and {summary.trimmed - MAX_SKIP_EXAMPLES} more; full list with --json")
     if summary.skipped:
         console.print(
             "[bold]Skipped:[/] " + ", ".join(f"{n}× {r}" for r, n in summary.skip_reasons.most_common())
