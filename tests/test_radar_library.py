@@ -220,3 +220,11 @@ def test_a_library_entry_with_a_biorxiv_doi_is_found_by_it(
     radar = Radar(settings, Retriever(settings, embedder=embedder))
     matches = match_entries(radar.retriever, read_library(path)[1])
     assert [(m.paper_id, m.matched_by) for m in matches] == [(record["doi"].lower(), "DOI"), (None, None)]
+
+
+def test_a_deeply_nested_csl_json_is_a_clear_error(tmp_path: Path) -> None:
+    """Issue 28 item 6: 100,000-deep CSL-JSON gave a raw RecursionError traceback from `radar add`."""
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(LibraryError, match="nested too deeply"):
+        read_library(nested)

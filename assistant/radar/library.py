@@ -190,6 +190,8 @@ def _read_csl(text: str) -> tuple[list[LibraryEntry], list[str]]:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise LibraryError(f"not valid CSL-JSON: {err.msg} at line {err.lineno}") from None
+    except RecursionError:  # `[[[[...` 100,000 deep: no library export nests like that
+        raise LibraryError("not valid CSL-JSON: nested too deeply") from None
     items = data if isinstance(data, list) else data.get("items", []) if isinstance(data, dict) else []
     entries, skipped = [], []
     for number, item in enumerate(items, start=1):
