@@ -75,6 +75,11 @@ MAX_QUERY_CHARS = 2000
 MAX_BATCH = 100
 
 
+def same_owner(stored_name: str, owner: str) -> bool:
+    """True when a stored topic name belongs to `owner` ("@alice/" with login, "" for the one shared user)."""
+    return stored_name.startswith(owner) if owner else not stored_name.startswith("@")
+
+
 class RadarError(UserFacingError, ValueError):
     """Input the radar cannot serve: the message says what to change."""
 
@@ -322,6 +327,11 @@ class Radar:
     def topic_id(self, name: str) -> int:
         return self._stored(name).id
 
+    def topic_name(self, topic_id: int) -> str | None:
+        """The stored name of the topic with this id, or None when there is none (a stale or forged id)."""
+        stored = self.store.find_topic_by_id(topic_id)
+        return stored.topic.name if stored is not None else None
+
     def brief(
         self,
         name: str,
@@ -376,7 +386,10 @@ class Radar:
     def _stored(self, name: str) -> StoredTopic:
         stored = self.store.find_topic(name_key(name))
         if stored is None:
-            names = [t.name for t in self.list_topics()]
+            # Only the names of the same owner's topics ("@alice/..." in the app with login, unprefixed ones
+            # for the CLI and a single-user app): the hint must not list another user's topics.
+            owner = name[: name.index("/") + 1] if name.startswith("@") and "/" in name else ""
+            names = [t.name for t in self.list_topics() if same_owner(t.name, owner)]
             hint = (
                 f" Saved topics: {', '.join(names)}."
                 if names

@@ -24,6 +24,7 @@ from assistant.ui.auth import check_password, parse_auth_users
 from assistant.ui.chat.ask import ask
 from assistant.ui.chat.briefing import brief, show_briefing
 from assistant.ui.chat.radar import (
+    acting_topic,
     confirm_remove,
     confirm_track,
     owned,
@@ -162,7 +163,7 @@ async def on_brief_on_this(action: cl.Action) -> None:
 @cl.action_callback("radar_open")
 @reports_errors
 async def on_radar_open(action: cl.Action) -> None:
-    await radar_feed(str(action.payload["topic"]), next_batch=False)
+    await radar_feed(await acting_topic(action.payload), next_batch=False)
 
 
 @cl.action_callback("radar_track")
@@ -189,21 +190,21 @@ async def on_radar_save(action: cl.Action) -> None:
 @cl.action_callback("radar_cancel")
 async def on_radar_cancel(action: cl.Action) -> None:
     await action.remove()
-    kept = action.payload.get("kept")
-    text = f"Kept the topic **{view.escape_md(shown_name(str(kept)))}**." if kept else "Not saved."
+    kept = await acting_topic(action.payload) if action.payload.get("kept") else None
+    text = f"Kept the topic **{view.escape_md(shown_name(kept))}**." if kept else "Not saved."
     await cl.Message(content=text, author="AcademicHub").send()
 
 
 @cl.action_callback("radar_remove")
 @reports_errors
 async def on_radar_remove(action: cl.Action) -> None:
-    await confirm_remove(str(action.payload["topic"]))
+    await confirm_remove(await acting_topic(action.payload))
 
 
 @cl.action_callback("radar_remove_confirmed")
 @reports_errors
 async def on_radar_remove_confirmed(action: cl.Action) -> None:
-    stored = str(action.payload["topic"])
+    stored = await acting_topic(action.payload)
     await action.remove()
     await in_thread(engine().radar.remove_topic, stored)
     await cl.Message(
@@ -214,7 +215,7 @@ async def on_radar_remove_confirmed(action: cl.Action) -> None:
 @cl.action_callback("radar_rename")
 @reports_errors
 async def on_radar_rename(action: cl.Action) -> None:
-    stored = str(action.payload["topic"])
+    stored = await acting_topic(action.payload)
     cl.user_session.set("renaming", stored)
     await cl.Message(
         content=f"New name for **{view.escape_md(shown_name(stored))}**? Type it below (`cancel` keeps "
@@ -226,7 +227,7 @@ async def on_radar_rename(action: cl.Action) -> None:
 @cl.action_callback("radar_unfollow")
 @reports_errors
 async def on_radar_unfollow(action: cl.Action) -> None:
-    stored, author = str(action.payload["topic"]), str(action.payload["author"])
+    stored, author = await acting_topic(action.payload), str(action.payload["author"])
     topic = await in_thread(engine().radar.unfollow_author, stored, author)
     await action.remove()
     await cl.Message(
@@ -239,14 +240,14 @@ async def on_radar_unfollow(action: cl.Action) -> None:
 @cl.action_callback("radar_next")
 @reports_errors
 async def on_radar_next(action: cl.Action) -> None:
-    topic, author = str(action.payload["topic"]), action.payload.get("author") or None
+    topic, author = await acting_topic(action.payload), action.payload.get("author") or None
     await radar_feed(topic, next_batch=True, author=author)
 
 
 @cl.action_callback("radar_follow")
 @reports_errors
 async def on_radar_follow(action: cl.Action) -> None:
-    name, author = str(action.payload["topic"]), str(action.payload["author"])
+    name, author = await acting_topic(action.payload), str(action.payload["author"])
     topic = await in_thread(engine().radar.follow_author, name, author)
     await cl.Message(
         content=f"Following **{view.escape_md(author)}** in **{view.escape_md(shown_name(topic.name))}**: "
@@ -258,7 +259,7 @@ async def on_radar_follow(action: cl.Action) -> None:
 @cl.action_callback("radar_brief")
 @reports_errors
 async def on_radar_brief(action: cl.Action) -> None:
-    name = str(action.payload["topic"])
+    name = await acting_topic(action.payload)
     msg = cl.Message(content="", author="AcademicHub")
     use_llm = prefs().use_llm
     briefing: Briefing = await streamed(

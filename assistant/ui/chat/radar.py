@@ -10,7 +10,7 @@ import chainlit as cl
 from assistant.core.settings import get_settings
 from assistant.engine import engine
 from assistant.radar import charts, delivery
-from assistant.radar.service import FeedBatch
+from assistant.radar.service import FeedBatch, RadarError, same_owner
 from assistant.ui import chat_view as view
 from assistant.ui.chat.ask import ask
 from assistant.ui.chat.session import prefs
@@ -58,9 +58,32 @@ async def my_topics() -> list[Any]:
     """This user's topics (with login), or the topics saved without login (single-user mode)."""
     prefix = owner_prefix()
     topics = await in_thread(engine().radar.list_topics)
-    if prefix:
-        return [t for t in topics if t.name.startswith(prefix)]
-    return [t for t in topics if not t.name.startswith("@")]
+    return [t for t in topics if same_owner(t.name, prefix)]
+
+
+# A forged or stale action (another user's topic id, a removed topic) gets the answer a topic that does not
+# exist gets: nothing tells whether the id is someone else's.
+NO_SUCH_TOPIC = "There is no such topic among yours (type `show my topics` to list them)."
+
+
+def topic_payload(stored: str, **extra: str) -> dict[str, Any]:
+    """An action's payload: the topic's opaque id only (never its name), checked again by `acting_topic`."""
+    return {"topic_id": engine().radar.topic_id(stored), **extra}
+
+
+async def acting_topic(payload: dict[str, Any]) -> str:
+    """The stored name of the topic an action names by id, when it is the session user's own topic.
+
+    Chainlit hands the client-sent payload to the callbacks as it came (POST /project/action), so the id is
+    checked against the session's user here, whatever the page sent."""
+    try:
+        topic_id = int(payload.get("topic_id"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise RadarError(NO_SUCH_TOPIC) from None
+    stored = await in_thread(engine().radar.topic_name, topic_id)
+    if stored is None or not same_owner(stored, owner_prefix()):
+        raise RadarError(NO_SUCH_TOPIC)
+    return stored
 
 
 def radar_scope_note(logged_in: bool | None = None) -> str:
@@ -75,7 +98,7 @@ def radar_scope_note(logged_in: bool | None = None) -> str:
 
 def topic_actions(stored: str, authors: list[str]) -> list[cl.Action]:
     name = shown_name(stored)
-    payload = {"topic": stored}
+    payload = topic_payload(stored)
     actions = [
         cl.Action(name="radar_open", payload=payload, label=f"Open “{name}”", icon="radar"),
         cl.Action(name="radar_rename", payload=payload, label="Rename", icon="pencil"),
@@ -84,7 +107,7 @@ def topic_actions(stored: str, authors: list[str]) -> list[cl.Action]:
     actions += [
         cl.Action(
             name="radar_unfollow",
-            payload={"topic": stored, "author": a},
+            payload={**payload, "author": a},
             label=f"Unfollow {a}",
             icon="user-minus",
         )
@@ -205,9 +228,11 @@ async def confirm_remove(stored: str) -> None:
         content=f"Remove the topic **{name}** and what it has shown you?",
         actions=[
             cl.Action(
-                name="radar_remove_confirmed", payload={"topic": stored}, label="Remove", icon="trash-2"
+                name="radar_remove_confirmed", payload=topic_payload(stored), label="Remove", icon="trash-2"
             ),
-            cl.Action(name="radar_cancel", payload={"kept": stored}, label="Keep it", icon="x"),
+            cl.Action(
+                name="radar_cancel", payload=topic_payload(stored, kept="yes"), label="Keep it", icon="x"
+            ),
         ],
         author="AcademicHub",
     ).send()
@@ -244,7 +269,7 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
     )
     if batch.message:
         head += f"\n\n{view.escape_md(shown_name_in(batch.message, batch.topic.name))}"
-    payload = {"topic": name, "author": author or ""}
+    payload = topic_payload(name, author=author or "")
     actions = []
     if not batch.exhausted:
         actions.append(
@@ -276,7 +301,7 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         card_actions = [
             cl.Action(
                 name="radar_follow",
-                payload={"topic": name, "author": a},
+                payload={**payload, "author": a},
                 label=f"Follow {a}",
                 icon="user-plus",
             )
