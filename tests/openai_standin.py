@@ -77,6 +77,8 @@ class Reply:
     error: dict[str, Any] | None = None  # the error object for a status other than 200
     echo: bool = False
     chunk_chars: int = 0  # > 0: stream deltas of this many characters, cutting links and tags mid-way
+    raw_events: tuple[bytes, ...] = ()  # sent as they are after the text's events (a malformed stream)
+    ignore_max_tokens: bool = False  # a server that streams the whole text whatever max_tokens says
 
 
 def llama_context_error(n_prompt: int, n_ctx: int) -> Reply:
@@ -223,7 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         text = _echo(request) + reply.text if reply.echo else reply.text
         tokens, finish = tokens_of(text, reply.chunk_chars), reply.finish
-        room = [int(body["max_tokens"])] if body.get("max_tokens") else []
+        room = [int(body["max_tokens"])] if body.get("max_tokens") and not reply.ignore_max_tokens else []
         if n_ctx is not None:
             room.append(n_ctx - used)
         if room and len(tokens) > min(room):
@@ -269,6 +271,8 @@ class _Handler(BaseHTTPRequestHandler):
             if position and reply.token_delay:
                 time.sleep(reply.token_delay)
             self._event(_chunk(model, created, {"content": token}, None))
+        for raw in reply.raw_events:
+            self._write_chunk(raw)
         if reply.end == "drop":
             self.wfile.flush()
             return  # no terminating chunk: the socket closes mid-body

@@ -17,6 +17,7 @@ runs in extractive mode.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import re
@@ -226,11 +227,12 @@ class LLMClient:
                 else:
                     if parts:  # it broke off after writing something: keep it, say why it ended
                         log.warning("language model stream failed mid-answer: %r", payload)
-                        return Generation(
-                            "".join(parts),
-                            finish,
-                            "the connection to the language model broke off in the middle of its answer",
+                        why = (
+                            "the language model server's reply could not be read in the middle of its answer"
+                            if _unreadable(payload)
+                            else "the connection to the language model broke off in the middle of its answer"
                         )
+                        return Generation("".join(parts), finish, why)
                     raise self._failure(payload)
         finally:
             stop.set()
@@ -239,6 +241,12 @@ class LLMClient:
         return (
             f"the language model ({self.describe()}) did not answer within {self.timeout:g} s "
             "(a small local model may need a longer ACADEMICHUB_LLM_TIMEOUT_SECONDS)"
+        )
+
+    def _unreadable_reply(self) -> str:
+        return (
+            f"the language model server's reply could not be read ({self.describe()} did not send the OpenAI "
+            "streaming format: is ACADEMICHUB_OPENAI_BASE_URL an OpenAI-compatible /v1 endpoint?)"
         )
 
     @staticmethod
@@ -256,6 +264,8 @@ class LLMClient:
 
         if isinstance(err, LLMError):
             return err
+        if _unreadable(err):
+            return LLMError(self._unreadable_reply())
         if isinstance(err, openai.APITimeoutError):
             return LLMError(self._no_first_token())
         if isinstance(err, openai.RateLimitError | openai.InternalServerError | openai.APIConnectionError):
@@ -338,6 +348,11 @@ class _Retryable(Exception):
     def __init__(self, error: BaseException) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def _unreadable(err: BaseException) -> bool:
+    """A stream event that is not JSON (`data: {not json`): the server answered, in a form we cannot read."""
+    return isinstance(err, json.JSONDecodeError | UnicodeDecodeError)
 
 
 def _finish_reason(raw: Any) -> str | None:
