@@ -187,3 +187,16 @@ def test_a_malformed_stream_is_said_to_be_unreadable_not_late(standin: OpenAISta
     generation = llm.generate([Message("user", "hi")])
     assert generation.text == "Sparse attention helps [1]."
     assert generation.cut is not None and "could not be read" in generation.cut
+
+
+def test_a_server_ignoring_max_tokens_is_cut_client_side(standin: OpenAIStandin, tmp_path: Path) -> None:
+    """Issue 28 item 5: a server that ignores max_tokens streamed 2.2 MB, accepted as a complete answer. The
+    client stops reading past a budget derived from max_tokens and marks the answer incomplete."""
+    llm = client_for(standin, tmp_path, llm_timeout_seconds=120.0)
+    flood = "Sparse attention cuts memory [1]. " * 2000  # 68,000 characters
+    standin.queue(Reply(flood, ignore_max_tokens=True, chunk_chars=500))
+    streamed: list[str] = []
+    generation = llm.generate([Message("user", "hi")], max_tokens=100, on_token=streamed.append)
+    assert 0 < len(generation.text) <= 800 and "".join(streamed) == generation.text
+    assert not generation.complete and "100-token limit" in (generation.cut or "")
+    assert flood.startswith(generation.text)

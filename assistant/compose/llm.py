@@ -44,6 +44,10 @@ OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
 _BACKSTOP_SECONDS = 5.0
 _RETRY_PAUSE_SECONDS = 0.5
 _MODEL_LIST_TIMEOUT_SECONDS = 5.0
+# A server that ignores max_tokens could stream without end (a probe got 2.2 MB): reading stops at this many
+# characters per asked token (a token is about 4 characters of English), or at the cap when none was asked.
+_CHARS_PER_TOKEN_BUDGET = 8
+_UNASKED_BUDGET_CHARS = 200_000
 
 # llama.cpp: "request (2550 tokens) exceeds the available context size (2048 tokens)"; OpenAI/vLLM: "This
 # model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens".
@@ -202,6 +206,8 @@ class LLMClient:
         threading.Thread(target=pump, name="llm-stream", daemon=True).start()
         parts: list[str] = []
         finish: str | None = None
+        budget = max_tokens * _CHARS_PER_TOKEN_BUDGET if max_tokens else _UNASKED_BUDGET_CHARS
+        received = 0
         try:
             while True:
                 try:
@@ -218,9 +224,19 @@ class LLMClient:
                 if kind == "delta":
                     finish = reason or finish
                     if payload:
+                        over = received + len(payload) > budget
+                        payload = payload[: budget - received] if over else payload
+                        received += len(payload)
                         parts.append(payload)
-                        if on_token is not None:
+                        if on_token is not None and payload:
                             on_token(payload)
+                        if over:  # the server ignores max_tokens: stop reading, say the answer is cut
+                            limit = f"its {max_tokens}-token limit" if max_tokens else "any answer needs"
+                            return Generation(
+                                "".join(parts),
+                                "length",
+                                f"the language model sent more text than {limit}; the rest was not read",
+                            )
                         deadline = time.monotonic() + self.token_timeout
                 elif kind == "end":
                     return Generation("".join(parts), finish, self._cut_reason(finish, max_tokens))
