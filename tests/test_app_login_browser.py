@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import test_app_browser
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, RADAR_TOPIC, app_home, serve_app  # noqa: F401
 
 from assistant.ui.auth import hash_password
 
-pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(1500)]
+pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.timeout(2400)]
 
 ALICE_TOPIC = RADAR_TOPIC
 BOB_TOPIC = "image generation with diffusion"
@@ -75,10 +76,14 @@ def test_two_signed_in_users_cannot_reach_each_others_radar_even_with_forged_act
     app_home: tuple[Path, dict],  # noqa: F811
     tmp_path_factory: pytest.TempPathFactory,
     tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     home, _ = app_home
+    monkeypatch.setattr(
+        test_app_browser, "SERVER_START_SECONDS", 900
+    )  # a loaded machine loads the model slowly
     env = {
         "ACADEMICHUB_AUTH_USERS": ",".join(f"{u}:{hash_password(f'{u}-password')}" for u in ("alice", "bob")),
         "CHAINLIT_AUTH_SECRET": secrets.token_urlsafe(48),
