@@ -267,7 +267,7 @@ def test_llm_briefing_keeps_the_structure_and_checks_citations(
         "## Bridges\n- Vision and language unlearning meet [2].\n\n"
         "## Open questions\n- Whether unlearning is reversible [3]."
     )
-    settings = small_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
+    settings = small_index.replace(llm={"base_url": standin.base_url, "max_retries": 0})
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     tokens: list[str] = []
     reported: list[tuple[list[str], int]] = []  # the sources, and how many tokens had arrived by then
@@ -301,7 +301,7 @@ def test_llm_sections_without_citations_fall_back_one_by_one(
         f"## {LABELS[0]}\n- Decoding-time unlearning uses auxiliary models [1].\n\n"
         "## Open questions\n- It remains unclear whether unlearning is reversible [1]."
     )
-    settings = small_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
+    settings = small_index.replace(llm={"base_url": standin.base_url, "max_retries": 0})
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=3)
     sections = sections_of(briefing.markdown)
@@ -313,7 +313,7 @@ def test_llm_sections_without_citations_fall_back_one_by_one(
 
 
 def test_brief_cli_writes_markdown_and_bibtex(small_index: Settings, use_home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def,unused-ignore]
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     out, bib = tmp_path / "brief.md", tmp_path / "refs.bib"
     args = ["brief", TOPIC, "--per-field", "2", "--out", str(out), "--bibtex", str(bib), "--json"]
     for name in FIELDS:
@@ -329,8 +329,8 @@ def test_brief_cli_writes_markdown_and_bibtex(small_index: Settings, use_home, t
 def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    settings = small_index.model_copy(
-        update={"openai_base_url": standin.base_url, "llm_max_retries": 0, "llm_max_tokens_briefing": 40}
+    settings = small_index.replace(
+        llm={"base_url": standin.base_url, "max_retries": 0, "max_tokens_briefing": 40}
     )
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     # Fluent prose that cites nothing is not shown as the model's cited briefing.

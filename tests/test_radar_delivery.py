@@ -356,7 +356,7 @@ def test_app_serves_the_feed_by_token_and_by_name_behind_login(
 
     from assistant.ui.feed_routes import _holds_catch_all, add_feed_routes
 
-    settings = make_settings(home).model_copy(update={"public_url": "https://hub.lab.test/"})
+    settings = make_settings(home).replace(delivery={"public_url": "https://hub.lab.test/"})
     radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     add_feed_routes(lambda: radar)
     routes = server.router.routes
@@ -455,13 +455,16 @@ def test_smtp_over_tls_with_login(security: str, tmp_path: Path, monkeypatch: py
     controller.start()
     try:
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-        settings = make_settings(
-            tmp_path / "home",
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_security=security,
-            smtp_user="alice",
-            smtp_password="right",
+        settings = make_settings(tmp_path / "home").replace(
+            delivery={
+                "smtp": {
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "security": security,
+                    "user": "alice",
+                    "password": "right",
+                }
+            }
         )
         message = EmailMessage()
         message["Subject"], message["From"], message["To"] = "digest", "radar@lab.test", "reader@lab.test"
@@ -690,7 +693,9 @@ def test_non_ascii_host_endings_are_defanged_in_every_delivery(
     url = hook_server.origin + "/hooks/x"
     for flavour in ("discord", "mattermost", "slack"):
         delivery.post_webhook(settings, url, delivery.webhook_payload(digest, flavour))
-    delivery.send_email(settings, delivery.digest_email(digest, settings.smtp_sender, ["bob@example.org"]))
+    delivery.send_email(
+        settings, delivery.digest_email(digest, settings.delivery.smtp.sender, ["bob@example.org"])
+    )
     [(_, _, message)] = inbox.messages
     shown = [json.dumps(post["json"], ensure_ascii=False) for post in Hook.posts]
     shown += list(parts(message).values())

@@ -170,11 +170,11 @@ class Answerer(IndexComposer):
         standalone, flt, narrowing = self.condense(question, history, flt, llm, notices)
         if narrowing is not None:
             relevant = self._filter_follow_up(
-                standalone, k or self.settings.default_k, flt, narrowing, notices
+                standalone, k or self.settings.fusion.default_k, flt, narrowing, notices
             )
         else:
-            hits = self.retriever.search(standalone, k or self.settings.default_k, flt)
-            relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
+            hits = self.retriever.search(standalone, k or self.settings.fusion.default_k, flt)
+            relevant = [h for h in hits if h.relevance >= self.settings.fusion.min_relevance]
         unknown = self.retriever.unknown_terms(standalone)
         if unknown:  # say which part of the question the index has nothing on
             notices.append(
@@ -277,7 +277,7 @@ class Answerer(IndexComposer):
         or abstract mentions "transformers"), then other relevant indexed papers that hold them, which the
         previous answer did not list ("Also in the index"). Says plainly when none of the previous papers
         matches, and which other papers do."""
-        minimum = self.settings.min_relevance
+        minimum = self.settings.fusion.min_relevance
         # Deep enough that the previous papers (relevant to the same topic) are among the results.
         hits = self.retriever.search(standalone, max(3 * k, k + len(narrowing.shown_ids)), flt)
         relevant = [h for h in hits if h.relevance >= minimum]
@@ -347,7 +347,7 @@ class Answerer(IndexComposer):
         )
         instead = f"searched for “{_clip(simple, 160)}” instead"
         try:
-            reply = llm.generate([Message("user", prompt)], max_tokens=self.settings.llm_max_tokens_rewrite)
+            reply = llm.generate([Message("user", prompt)], max_tokens=self.settings.llm.max_tokens_rewrite)
         except LLMError as err:
             notices.append(f"The language model could not rewrite your follow-up ({err}); {instead}.")
             return None
@@ -386,8 +386,8 @@ class Answerer(IndexComposer):
             system=load_prompt("system"),
             render=render,
             sources=sources,
-            context_window=self.settings.llm_context_window,
-            max_tokens=self.settings.llm_max_tokens_answer,
+            context_window=self.settings.llm.context_window,
+            max_tokens=self.settings.llm.max_tokens_answer,
             abstract_chars=ANSWER_ABSTRACT_CHARS,
             on_token=on_token,
             notices=notices,
@@ -423,7 +423,9 @@ class Answerer(IndexComposer):
         checked.uncited = find_uncited(checked.text, result.sent)
         if checked.uncited:
             notices.append(notes.uncited_sentences(len(checked.uncited)))
-        checked.unsupported = find_unsupported(checked.text, sources, self.bank, self.settings.min_support)
+        checked.unsupported = find_unsupported(
+            checked.text, sources, self.bank, self.settings.compose.min_support
+        )
         if checked.unsupported:
             notices.append(notes.unsupported_sentences(len(checked.unsupported)))
         return checked

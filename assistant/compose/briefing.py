@@ -149,7 +149,10 @@ class Briefer(IndexComposer):
             notices.append(notes.removed_citations(briefing.removed_citations, len(sources)))
         if briefing.mode == "llm":
             unsupported = find_unsupported(
-                briefing.markdown.split("## References")[0], sources, self.bank, self.settings.min_support
+                briefing.markdown.split("## References")[0],
+                sources,
+                self.bank,
+                self.settings.compose.min_support,
             )
             briefing.uncited_sentences = uncited
             briefing.unsupported_sentences = uncited + [s for s in unsupported if s not in uncited]
@@ -186,10 +189,10 @@ class Briefer(IndexComposer):
         return [
             hit
             for hit in hits
-            if hit.relevance >= settings.min_relevance
+            if hit.relevance >= settings.fusion.min_relevance
             and (
-                holds_key_words(coverage.get(hit.paper.id), settings.brief_min_coverage)
-                or hit.relevance >= settings.brief_strong_relevance
+                holds_key_words(coverage.get(hit.paper.id), settings.compose.brief_min_coverage)
+                or hit.relevance >= settings.compose.brief_strong_relevance
             )
         ]
 
@@ -218,7 +221,7 @@ class Briefer(IndexComposer):
         """Numbers of the listed papers holding every key word of the topic (or very close in meaning): the
         only ones a briefing presents as a bridge between fields."""
         coverage = self.retriever.topic_coverage(topic, [s.paper.id for s in sources])
-        strong = self.settings.brief_strong_relevance
+        strong = self.settings.compose.brief_strong_relevance
         return {
             s.number
             for s in sources
@@ -358,8 +361,8 @@ class Briefer(IndexComposer):
             system=load_prompt("system"),
             render=render,
             sources=by_relevance,
-            context_window=self.settings.llm_context_window,
-            max_tokens=self.settings.llm_max_tokens_briefing,
+            context_window=self.settings.llm.context_window,
+            max_tokens=self.settings.llm.max_tokens_briefing,
             abstract_chars=BRIEFING_ABSTRACT_CHARS,
             on_token=on_token,
             notices=notices,
