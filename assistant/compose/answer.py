@@ -13,10 +13,10 @@ from typing import Any, Literal
 
 from assistant.compose import notices as notes
 from assistant.compose.checks import (
-    NOT_FOUND_MARK,
     drop_unfinished,
     ends_finished,
     find_uncited,
+    says_not_found,
 )
 from assistant.compose.citations import (
     check_citations,
@@ -37,15 +37,19 @@ from assistant.compose.extractive import (
 from assistant.compose.generation import checked_reply, generate_over_sources, numbers_text
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
+from assistant.compose.translation import answer_language_rule, english_question
+from assistant.core.i18n import reply_in, t
+from assistant.core.language import reply_language, ui_language
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
 from assistant.search.retrieval import Retriever, hit_json
+from assistant.search.translated import search_with_translation
 from assistant.search.words import QUESTION_STOPWORDS
 from assistant.store.catalog import PaperFilter
 
 Mode = Literal["llm", "extractive"]
-NOT_FOUND_TEXT = "I could not find this in the indexed papers."
+NOT_FOUND_TEXT = "I could not find this in the indexed papers."  # the English catalog's answer.not_found
 
 
 @dataclass
@@ -231,7 +235,6 @@ def find_unsupported(
 
 _BULLET_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 LEXICAL_SUPPORT = 0.6
-_NOT_FOUND_MARK = NOT_FOUND_MARK
 
 
 # --- follow-up questions --------------------------------------------------------------------------------
@@ -446,13 +449,33 @@ class Answerer(IndexComposer):
         exclude_ids: Collection[str] = (),
         on_token: Callable[[str], None] | None = None,
         on_sources: Callable[[list[Source]], None] | None = None,
+        language: str | None = None,
     ) -> Answer:
-        """Answer `question`. `on_token` receives the model's tokens as they stream (extractive mode: the
+        """Answer `question`; its frame (notices, headings) is in Chinese for a Chinese question or when
+        `language` (the interface's, e.g. "zh-CN") is Chinese, else in English.
+        `on_token` receives the model's tokens as they stream (extractive mode: the
         quoted answer, line by line, once composed); the
         returned `Answer.text` is authoritative (after the citation check). `on_sources` receives the
         numbered sources (possibly none) once retrieval is done, before any text is written, so a caller
         can show what was found first. Raises RetrievalError for input retrieval cannot serve (empty
         question, unknown category, empty index)."""
+        interface = ui_language(language) if language else None
+        with reply_in(reply_language(question or "", interface)):
+            return self._answer(
+                question, history, paper_filter, k, use_llm, exclude_ids, on_token, on_sources
+            )
+
+    def _answer(
+        self,
+        question: str,
+        history: Sequence[Turn],
+        paper_filter: PaperFilter | None,
+        k: int | None,
+        use_llm: bool | None,
+        exclude_ids: Collection[str],
+        on_token: Callable[[str], None] | None,
+        on_sources: Callable[[list[Source]], None] | None,
+    ) -> Answer:
         notices: list[str] = []
         llm = self._llm_for(use_llm, notices)
         flt = merge_exclusions(paper_filter, exclude_ids)
@@ -462,21 +485,22 @@ class Answerer(IndexComposer):
                 standalone, k or self.settings.default_k, flt, narrowing, notices
             )
         else:
-            hits = self.retriever.search(standalone, k or self.settings.default_k, flt)
+            english = english_question(llm, standalone, self.settings.llm_max_tokens_rewrite, notices)
+            hits = search_with_translation(
+                self.retriever, standalone, english, k or self.settings.default_k, flt
+            )
             relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
         unknown = self.retriever.unknown_terms(standalone)
         if unknown:  # say which part of the question the index has nothing on
-            notices.append(
-                "No indexed paper mentions "
-                + ", ".join(f"“{word}”" for word in unknown)
-                + (": the answer covers the rest of the question." if relevant else ".")
-            )
+            words = t("word.list_separator").join(f"“{word}”" for word in unknown)
+            key = "notice.unknown_terms_rest" if relevant else "notice.unknown_terms"
+            notices.append(t(key, words=words))
         mode: Mode = "llm" if llm else "extractive"
         sources = number_sources(relevant)
         if on_sources is not None:
             on_sources(sources)
         if not relevant:
-            return Answer(question, standalone, NOT_FOUND_TEXT, [], mode, False, notices)
+            return Answer(question, standalone, t("answer.not_found"), [], mode, False, notices)
         checked: CheckedText | None = None
         streamed = False  # whether the model's tokens reached `on_token` (then a fallback is not streamed)
 
@@ -496,7 +520,7 @@ class Answerer(IndexComposer):
             checked = checked_citations(self.extractive_text(standalone, sources), valid, valid, notices)
             if on_token is not None and not streamed:
                 stream_lines(checked.text, on_token)  # a quoted answer streams line by line, like a model's
-        found = not (_NOT_FOUND_MARK in checked.text.lower() and not checked.used)
+        found = not (says_not_found(checked.text) and not checked.used)
         flagged = checked.uncited + [s for s in checked.unsupported if s not in checked.uncited]
         return Answer(
             question,
@@ -516,10 +540,10 @@ class Answerer(IndexComposer):
 
     def _llm_for(self, use_llm: bool | None, notices: list[str]) -> LLMClient | None:
         if use_llm is False:
-            notices.append(notes.LLM_SWITCHED_OFF)
+            notices.append(notes.llm_switched_off())
             return None
         if self.llm is None:
-            notices.append(notes.NO_LLM)
+            notices.append(notes.no_llm())
             return None
         return self.llm
 
@@ -593,20 +617,15 @@ class Answerer(IndexComposer):
             or (coverage[h.paper.id].keys and coverage[h.paper.id].share >= 1.0)
         ]
         others = others[: max(k - len(earlier), 2)]
-        words = ", ".join(f"“{w}”" for w in narrowing.condition)
+        words = t("word.list_separator").join(f"“{w}”" for w in narrowing.condition)
         first_other = len(earlier) + 1
         listed = ", ".join(f"[{n}]" for n in range(first_other, first_other + len(others)))
         if not earlier and others:
-            notices.append(
-                f"None of the previous answer's papers mention {words}; "
-                f"these other indexed papers do: {listed}."
-            )
+            notices.append(t("notice.follow_up_others", words=words, listed=listed))
         elif not earlier:
-            notices.append(f"None of the previous answer's papers mention {words}.")
+            notices.append(t("notice.follow_up_none", words=words))
         elif others:
-            notices.append(
-                f"Also in the index: {listed}: they mention {words} but were not in the previous answer."
-            )
+            notices.append(t("notice.follow_up_also", words=words, listed=listed))
         return earlier + others
 
     def shown_papers(self, turn: Turn) -> list[tuple[int, Paper]]:
@@ -634,22 +653,20 @@ class Answerer(IndexComposer):
         prompt = render_prompt(
             "condense-question", history="\n".join(turns), previous_sources=listed, question=question
         )
-        instead = f"searched for “{_clip(simple, 160)}” instead"
+        instead = t("notice.searched_instead", query=_clip(simple, 160))
         try:
             reply = llm.generate([Message("user", prompt)], max_tokens=self.settings.llm_max_tokens_rewrite)
         except LLMError as err:
-            notices.append(f"The language model could not rewrite your follow-up ({err}); {instead}.")
+            notices.append(t("notice.rewrite_failed", error=err, instead=instead))
             return None
         lines = [ln.strip() for ln in reply.text.splitlines() if ln.strip()]
         line = lines[0] if lines else ""
         line = re.sub(r"^(?:standalone question:\s*)", "", line, flags=re.IGNORECASE).strip().strip("\"'")
         if not reply.complete and len(lines) <= 1:
-            notices.append(
-                f"The language model's rewrite of your follow-up was cut off ({reply.cut}); {instead}."
-            )
+            notices.append(t("notice.rewrite_cut", cut=reply.cut, instead=instead))
             return None
         if not 0 < len(line) <= 500:
-            notices.append(f"The language model gave no usable rewrite of your follow-up; {instead}.")
+            notices.append(t("notice.rewrite_unusable", instead=instead))
             return None
         return line
 
@@ -667,7 +684,12 @@ class Answerer(IndexComposer):
 
         def render(kept: Sequence[Source], abstract_chars: int) -> str:
             return render_prompt(
-                "answer", question=question, sources=format_sources(kept, abstract_chars), count=len(kept)
+                "answer",
+                question=question,
+                sources=format_sources(kept, abstract_chars),
+                count=len(kept),
+                language=answer_language_rule(question),
+                not_found=t("answer.not_found"),
             )
 
         result = generate_over_sources(
@@ -686,27 +708,20 @@ class Answerer(IndexComposer):
         generation = result.generation
         text = checked_reply(result, {s.number: s.paper.title for s in sources}, notices)
         if not text.strip():
-            said = (
-                "returned an empty answer"
-                if generation.complete
-                else f"stopped before writing an answer ({generation.cut})"
-            )
+            said = t("said.empty") if generation.complete else t("said.stopped", cut=generation.cut)
             notices.append(notes.llm_gave_nothing(said))
             return None
         incomplete: str | None = None
         if not generation.complete or not ends_finished(text):
             text, fragment = drop_unfinished(text, strict=not generation.complete)
-            why = incomplete = generation.cut or "it stopped in the middle of a sentence"
-            notices.append(
-                f"The model's answer is incomplete: {why}."
-                + (" Its unfinished last sentence was removed." if fragment else "")
-            )
+            why = incomplete = generation.cut or t("said.mid_sentence")
+            notices.append(t("notice.incomplete_cut" if fragment else "notice.incomplete", why=why))
             if not text.strip():
-                notices.append("Nothing complete was left of it. Fell back to extractive mode.")
+                notices.append(t("notice.nothing_complete"))
                 return None
         checked = checked_citations(text, result.sent, [s.number for s in sources], notices)
         checked.incomplete = incomplete
-        if _NOT_FOUND_MARK in checked.text.lower() and not checked.used:
+        if says_not_found(checked.text) and not checked.used:
             return checked
         if not checked.used:
             notices.append(notes.cites_nothing("answer"))
@@ -724,7 +739,7 @@ class Answerer(IndexComposer):
         numbered = [(s.number, s.paper, s.hit.relevance) for s in sources]
         quotes = rank_quotes(query, question, numbered, self.bank, limit=limit, per_paper=2)
         if not quotes:
-            return NOT_FOUND_TEXT
+            return t("answer.not_found")
         titles = {s.number: escape_markdown(s.paper.title) for s in sources}
         return compose_answer(quotes, titles)
 

@@ -47,8 +47,11 @@ from assistant.compose.terms import (
     stem_key,
     term_stats,
 )
+from assistant.compose.translation import briefing_language_rule
 from assistant.core.errors import UserFacingError
 from assistant.core.fields import field_name, label
+from assistant.core.i18n import plural, reply_in, t
+from assistant.core.language import reply_language, ui_language
 from assistant.core.paper import Paper, archive_of
 from assistant.search.hit import Hit
 from assistant.search.retrieval import KeyWordMatch
@@ -65,15 +68,16 @@ OPEN_HEADING = "## Open questions"
 MAX_OPEN_QUESTIONS = 4
 OPEN_QUESTION_COSINE = 0.4  # an open question without the topic's words must be this close to it
 MAX_BRIDGE_TERMS = 6
-NO_BRIDGES = (
-    "- None found: no paper on this topic is listed in two of these fields, and no specific method, "
-    "dataset, task or benchmark term occurs in on-topic papers of two of them (generic phrases are not "
-    "shown)."
-)
-NO_OPEN_QUESTIONS = (
-    "- None stated: no abstract of these papers states a limitation, an open question or future work "
-    "explicitly."
-)
+
+
+def no_bridges() -> str:
+    """The Bridges section when the fields do not meet (in the reply language)."""
+    return t("brief.no_bridges")
+
+
+def no_open_questions() -> str:
+    """The Open questions section when no abstract states one (in the reply language)."""
+    return t("brief.no_open_questions")
 
 
 @dataclass(frozen=True)
@@ -187,14 +191,35 @@ class Briefer(IndexComposer):
         paper_filter: PaperFilter | None = None,
         on_token: Callable[[str], None] | None = None,
         on_sources: Callable[[list[Source]], None] | None = None,
+        language: str | None = None,
     ) -> Briefing:
-        """A cited cross-field briefing. `on_token` receives LLM tokens as they stream (LLM mode only);
+        """A cited cross-field briefing, framed (headings, counts, notices) and, with a model, written in
+        Chinese for a Chinese topic or a Chinese interface (`language`, e.g. "zh-CN"), else in English.
+        `on_token` receives LLM tokens as they stream (LLM mode only);
         the returned `markdown` is authoritative. `on_sources` receives the numbered sources (possibly
         none) once retrieval is done, before any text is written. Raises RetrievalError/BriefingError for
         bad input."""
         topic = (topic or "").strip()
         if not topic:
             raise BriefingError("the topic is empty: say what the briefing should be about")
+        interface = ui_language(language) if language else None
+        with reply_in(reply_language(topic, interface)):
+            return self._brief(
+                topic, fields, since, until, per_field, use_llm, paper_filter, on_token, on_sources
+            )
+
+    def _brief(
+        self,
+        topic: str,
+        fields: Sequence[str] | None,
+        since: date | None,
+        until: date | None,
+        per_field: int,
+        use_llm: bool | None,
+        paper_filter: PaperFilter | None,
+        on_token: Callable[[str], None] | None,
+        on_sources: Callable[[list[Source]], None] | None,
+    ) -> Briefing:
         per_field = max(1, min(per_field, 12))
         base = replace(
             paper_filter or PaperFilter(), since=since or (paper_filter.since if paper_filter else None)
@@ -207,16 +232,16 @@ class Briefer(IndexComposer):
         else:
             wanted = self.choose_fields(topic, base)
             if wanted:
-                notices.append(f"Fields chosen from the retrieved papers: {field_labels(wanted)}.")
+                notices.append(t("notice.fields_chosen", fields=field_labels(wanted)))
         sections, sources = self._retrieve(topic, wanted, base, per_field)
         if on_sources is not None:
             on_sources(sources)
         mode: Mode = "extractive"
         llm = self.llm if use_llm is not False else None
         if use_llm is False:
-            notices.append(notes.LLM_SWITCHED_OFF)
+            notices.append(notes.llm_switched_off())
         elif llm is None:
-            notices.append(notes.NO_LLM)
+            notices.append(notes.no_llm())
         terms = self._specific_terms(topic, sources)
         bridges = find_bridges(sections, wanted, terms, self._squarely_on_topic(topic, sources))
         briefing = Briefing(
@@ -246,7 +271,10 @@ class Briefer(IndexComposer):
             notices.append(notes.removed_citations(briefing.removed_citations, len(sources)))
         if briefing.mode == "llm":
             unsupported = find_unsupported(
-                briefing.markdown.split("## References")[0], sources, self.bank, self.settings.min_support
+                briefing.markdown.split(f"## {t('brief.references')}")[0],
+                sources,
+                self.bank,
+                self.settings.min_support,
             )
             briefing.uncited_sentences = uncited
             briefing.unsupported_sentences = uncited + [s for s in unsupported if s not in uncited]
@@ -391,7 +419,7 @@ class Briefer(IndexComposer):
         # An open problem of the topic: it names one of the topic's key words, or is close to it in meaning.
         words = content_stems(" ".join(k.strip('"') for k in self.retriever.key_words(topic)))
         if not cued:
-            return NO_OPEN_QUESTIONS
+            return no_open_questions()
         vectors = self.bank.vectors([sentence for _, sentence in cued])
         candidates = [
             (float(vector @ query), number, sentence)
@@ -399,7 +427,7 @@ class Briefer(IndexComposer):
             if content_stems(sentence) & words or float(vector @ query) >= OPEN_QUESTION_COSINE
         ]
         if not candidates:
-            return NO_OPEN_QUESTIONS
+            return no_open_questions()
         candidates.sort(key=lambda c: (-c[0], c[1]))
         lines: list[str] = []
         quoted: set[int] = set()
@@ -446,6 +474,7 @@ class Briefer(IndexComposer):
                 bridges=connections or "- none found",
                 sections="\n".join(headings),
                 count=len(sources),
+                language=briefing_language_rule(topic),
             )
 
         # When not all fit, the least relevant papers (across fields) are left out first.
@@ -468,11 +497,8 @@ class Briefer(IndexComposer):
         incomplete: str | None = None
         if not generation.complete or not ends_finished(reply):
             reply, _ = drop_unfinished(reply, strict=not generation.complete)
-            why = incomplete = generation.cut or "it stopped in the middle of a sentence"
-            notices.append(
-                f"The model's briefing is incomplete: {why}. Its unfinished end was removed; sections it did "
-                "not write are quoted from the abstracts."
-            )
+            why = incomplete = generation.cut or t("said.mid_sentence")
+            notices.append(t("notice.briefing_incomplete", why=why))
         checked = check_citations(reply, result.sent)
         if not checked.used:
             notices.append(notes.cites_nothing("briefing"))
@@ -492,9 +518,7 @@ class Briefer(IndexComposer):
                 if match is not None:
                     prose[match] = body
         if not prose:
-            notices.append(
-                "The language model's briefing had none of the expected sections: used extractive text."
-            )
+            notices.append(t("notice.briefing_no_sections"))
             return None
         uncited = [
             sentence
@@ -514,13 +538,20 @@ class Briefer(IndexComposer):
         prose: dict[str, str],
         base: PaperFilter,
     ) -> str:
+        window = window_text(base)
         out = [
-            f"# Briefing: {escape_markdown(topic)}",
+            f"# {t('brief.title', topic=escape_markdown(topic))}",
             "",
-            f"*{window_text(base).capitalize()} · fields: "
-            f"{escape_markdown(field_labels([s.field for s in sections]))} · {len(sources)} papers*",
+            "*"
+            + t(
+                "brief.subtitle",
+                window=window[:1].upper() + window[1:],
+                fields=escape_markdown(field_labels([s.field for s in sections])),
+                papers=plural(len(sources), "count.paper"),
+            )
+            + "*",
             "",
-            OVERVIEW_HEADING,
+            f"## {t('brief.overview')}",
             "",
             prose.get("overview", "").strip(),
             "",
@@ -534,24 +565,26 @@ class Briefer(IndexComposer):
                 out += ["", f"*{escape_markdown(note)}*"]
             out.append("")
         out += [
-            BRIDGES_HEADING,
+            f"## {t('brief.bridges')}",
             "",
             prose.get("bridges", "").strip(),
             "",
-            OPEN_HEADING,
+            f"## {t('brief.open')}",
             "",
             prose["open"].strip(),
             "",
         ]
-        out += ["## References", "", references_markdown(sources)]
+        out += [f"## {t('brief.references')}", "", references_markdown(sources)]
         return "\n".join(out).strip() + "\n"
 
     def _empty_markdown(self, topic: str, fields: Sequence[str], base: PaperFilter) -> str:
-        where = f" in {field_labels(fields)}" if fields else ""
-        return (
-            f"# Briefing: {escape_markdown(topic)}\n\nI could not find this in the indexed papers{where} "
-            f"({window_text(base)}).\n"
-        )
+        title = t("brief.title", topic=escape_markdown(topic))
+        window = window_text(base)
+        if fields:
+            empty = t("brief.not_found_in", fields=field_labels(fields), window=window)
+        else:
+            empty = t("brief.not_found", window=window)
+        return f"# {title}\n\n{empty}\n"
 
 
 # --- pieces shared with the app and the radar ---------------------------------------------------------------
@@ -562,15 +595,14 @@ _TOPIC_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
 
 def window_text(flt: PaperFilter) -> str:
     if flt.only_ids is not None:  # e.g. a radar topic's new papers: not "all indexed papers"
-        count = len(flt.only_ids)
-        return f"{count} selected paper{'s' if count != 1 else ''}"
+        return plural(len(flt.only_ids), "count.selected_paper")
     if flt.since and flt.until:
-        return f"papers from {flt.since.isoformat()} to {flt.until.isoformat()}"
+        return t("window.between", since=flt.since.isoformat(), until=flt.until.isoformat())
     if flt.since:
-        return f"papers since {flt.since.isoformat()}"
+        return t("window.since", since=flt.since.isoformat())
     if flt.until:
-        return f"papers until {flt.until.isoformat()}"
-    return "all indexed papers"
+        return t("window.until", until=flt.until.isoformat())
+    return t("window.all")
 
 
 def _marks(numbers: Iterable[int]) -> str:
@@ -638,15 +670,14 @@ def coverage_note(section: FieldSection) -> str:
     if not section.field:
         return ""
     if section.relevant == 0:
-        return f"No paper on this topic in {section.label} in this period."
+        return t("brief.field_empty", field=section.label)
     if section.relevant >= section.quota:
         return ""
     elsewhere = section.relevant - len(section.sources)
-    papers = "paper" if section.relevant == 1 else "papers"
-    note = f"Only {section.relevant} {papers} on this in {section.label} in this period"
+    papers = plural(section.relevant, "count.paper")
     if elsewhere > 0:
-        note += f" ({elsewhere} of them listed under another field)"
-    return note + "."
+        return t("brief.field_few_elsewhere", papers=papers, field=section.label, elsewhere=elsewhere)
+    return t("brief.field_few", papers=papers, field=section.label)
 
 
 def overview_text(
@@ -661,19 +692,24 @@ def overview_text(
     filled = [s for s in sections if s.sources]
     empty = [s for s in sections if not s.sources and s.field]
     counts = [
-        f"{len(s.sources)} in {escape_markdown(s.label)} {_marks(x.number for x in s.sources)}"
+        t(
+            "brief.count_in_field",
+            n=len(s.sources),
+            field=escape_markdown(s.label),
+            marks=_marks(x.number for x in s.sources),
+        )
         for s in filled
     ]
-    papers = "paper" if len(sources) == 1 else "papers"
+    papers = plural(len(sources), "count.paper")
     about = escape_markdown(topic)
     if len(filled) == 1 and not filled[0].field:
-        opening = f"{len(sources)} {papers} here deal with {about} {_marks(x.number for x in sources)}."
+        opening = t("brief.opening_one", papers=papers, topic=about, marks=_marks(x.number for x in sources))
     else:
-        fields = "one field" if len(filled) == 1 else f"{len(filled)} fields"
-        opening = f"{len(sources)} {papers} on {about} are listed from {fields}: {_join(counts)}."
+        fields = plural(len(filled), "count.field")
+        opening = t("brief.opening", papers=papers, topic=about, fields=fields, counts=_join(counts))
     sentences = [opening]
     if empty:
-        sentences.append(f"None on this topic in {escape_markdown(_join([s.label for s in empty]))}.")
+        sentences.append(t("brief.none_in", fields=escape_markdown(_join([s.label for s in empty]))))
     for section in filled:
         numbers = {x.number for x in section.sources}
         mine = sorted(
@@ -682,20 +718,18 @@ def overview_text(
         )[:3]
         if mine:
             listed = _join([f"*{escape_markdown(t)}* {_marks(numbers)}" for t, numbers in mine])
-            sentences.append(f"In {escape_markdown(section.label)}, the papers use or study {listed}.")
+            sentences.append(t("brief.field_terms", field=escape_markdown(section.label), listed=listed))
     shared = [b for b in bridges if b.kind == "method"]
     crossed = [b for b in bridges if b.kind == "paper"]
     if shared:
         listed = _join([f"*{escape_markdown(b.label)}* {_marks(b.numbers)}" for b in shared[:3]])
-        sentences.append(f"Across fields they share {listed}.")
+        sentences.append(t("brief.shared", listed=listed))
     if crossed:
         crossing = [n for b in crossed for n in b.numbers]
         count = len(crossing)
-        sentences.append(
-            f"{count} of them {'is' if count == 1 else 'are'} listed in more than one of these fields "
-            f"{_marks(crossing)}."
-        )
-    return " ".join(sentences)
+        form = "one" if count == 1 else "other"
+        sentences.append(t(f"brief.crossing.{form}", n=count, marks=_marks(crossing)))
+    return t("word.sentence_join").join(sentences)
 
 
 def _join(items: Sequence[str]) -> str:
@@ -737,16 +771,14 @@ def find_bridges(
 
 def bridges_markdown(bridges: Sequence[Bridge]) -> str:
     if not bridges:
-        return NO_BRIDGES
+        return no_bridges()
     lines = []
     for bridge in bridges:
-        fields = " and ".join(escape_markdown(label(f)) for f in bridge.fields)
-        if bridge.kind == "paper":
-            lines.append(
-                f"- *{escape_markdown(bridge.label)}* is listed in {fields} {_marks(bridge.numbers)}."
-            )
-        else:
-            lines.append(f"- **{escape_markdown(bridge.label)}** in {fields} {_marks(bridge.numbers)}.")
+        fields = t("word.and_short").join(escape_markdown(label(f)) for f in bridge.fields)
+        what = escape_markdown(bridge.label)
+        marks = _marks(bridge.numbers)
+        key = "brief.bridge_paper" if bridge.kind == "paper" else "brief.bridge_term"
+        lines.append(f"- {t(key, what=what, fields=fields, marks=marks)}")
     return "\n".join(lines)
 
 
@@ -762,7 +794,7 @@ def merge_checked(
     field; bridges exist to be written about; each open question states a limitation, open problem or
     future work (or asks a question) and is cited."""
     merged: dict[str, str] = {}
-    names = {"overview": "Overview", "bridges": "Bridges", "open": "Open questions"}
+    names = {"overview": t("brief.overview"), "bridges": t("brief.bridges"), "open": t("brief.open")}
     names.update({s.field: s.label for s in sections})
     own = {s.field: {x.number for x in s.sources} for s in sections}
     for key, fallback in extractive.items():
@@ -772,19 +804,17 @@ def merge_checked(
             continue
         problem = ""
         if not body:
-            problem = "was left out"
+            problem = t("brief.problem.left_out")
         elif not mostly_cited(body):
-            problem = "had uncited text"
+            problem = t("brief.problem.uncited")
         elif key in own and not (cited_numbers(body) & own[key]):
-            problem = "cited none of its field's papers"
-        elif key == "bridges" and fallback == NO_BRIDGES:
-            problem = "named connections the papers do not support"
+            problem = t("brief.problem.no_field_paper")
+        elif key == "bridges" and fallback == no_bridges():
+            problem = t("brief.problem.unsupported_bridges")
         elif key == "open" and not all(states_open_problem(_bullet(b)) for b in _bullets(body)):
-            problem = "listed statements that are not limitations or open problems"
+            problem = t("brief.problem.not_open")
         if problem:
-            notices.append(
-                f"The language model's section '{names.get(key, key)}' {problem}: used the extractive one."
-            )
+            notices.append(t("notice.section_replaced", section=names.get(key, key), problem=problem))
             merged[key] = fallback
         else:
             merged[key] = body
