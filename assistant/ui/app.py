@@ -28,6 +28,8 @@ from chainlit.utils import utc_now
 from assistant.compose.answer import Answer, Source, Turn
 from assistant.compose.briefing import Briefing
 from assistant.compose.safe_markdown import SafeStream
+from assistant.core.i18n import plural, reply_in, t
+from assistant.core.language import UiLanguage, reply_language, ui_language
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings, get_settings
 from assistant.engine import IndexStatus, engine
@@ -47,7 +49,15 @@ P = ParamSpec("P")
 ASK, BRIEFING, RADAR = "Ask", "Briefing", "Radar"
 HISTORY_TURNS = 6
 STREAM_LINE_PAUSE = 0.12  # seconds between lines of a text that arrives all at once (extractive answers)
-RADAR_LIST_COMMANDS = {"topics", "my topics", "show my topics", "list", "list topics"}
+RADAR_LIST_COMMANDS = {
+    "topics",
+    "my topics",
+    "show my topics",
+    "list",
+    "list topics",
+    "我的主题",
+    "显示我的主题",
+}
 
 
 async def in_thread(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -87,6 +97,20 @@ async def streamed(
     return await task
 
 
+def ui_lang(browser: str | None = None) -> UiLanguage:
+    """The interface language: ACADEMICHUB_LANGUAGE when set to one, else the browser's (Chainlit reads
+    it from the page's Accept-Language; `browser` when a caller has it, e.g. the profiles request)."""
+    chosen = get_settings().language
+    if chosen != "auto":
+        return ui_language(chosen)
+    if browser is None:
+        try:
+            browser = getattr(context.session, "language", None)
+        except Exception:  # no chat session here (start-up): English
+            browser = None
+    return ui_language(browser)
+
+
 async def send_error(err: BaseException) -> None:
     message, expected = view.readable_error(err)
     if not expected:
@@ -99,10 +123,11 @@ def reports_errors(handler: Callable[P, Awaitable[None]]) -> Callable[P, Awaitab
 
     @functools.wraps(handler)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            await handler(*args, **kwargs)
-        except Exception as err:
-            await send_error(err)
+        with reply_in(ui_lang()):  # the app's own texts in the interface language
+            try:
+                await handler(*args, **kwargs)
+            except Exception as err:
+                await send_error(err)
 
     return wrapper
 
@@ -145,7 +170,7 @@ async def recalled(action: cl.Action) -> Result | None:
     """The answer or briefing an action refers to, or None after telling the user it is gone."""
     result = recall(action)
     if result is None:
-        await cl.Message(content="That answer is no longer in this session: ask again.").send()
+        await cl.Message(content=t("app.result_gone")).send()
     return result
 
 
@@ -154,41 +179,47 @@ async def recalled(action: cl.Action) -> Result | None:
 
 def mode_banner(settings: Settings, status: IndexStatus | None) -> str:
     if status is not None and status.papers == 0:
-        index = "**The index is empty:** run `academichub ingest` first."
+        index = t("app.index_empty")
     elif status is not None:
-        index = f"{status.papers:,} papers indexed ({status.first_day} to {status.last_day})."
+        index = t(
+            "app.index_status",
+            papers=plural(status.papers, "count.paper"),
+            first=status.first_day,
+            last=status.last_day,
+        )
     else:
         index = ""
-    if settings.llm_configured:
-        mode = "A language model writes the answers; every claim cites a paper."
-    else:
-        mode = (
-            "**Extractive mode:** answers and briefings quote sentences of the retrieved abstracts, with "
-            "citations; no language model writes them. To have one write answers, see *Plug in a language "
-            "model* in the **Readme** (top right): the server is started with `OPENAI_BASE_URL`, "
-            "`ACADEMICHUB_MODEL` and, for hosted endpoints, `OPENAI_API_KEY`."
-        )
+    mode = t("app.mode_llm") if settings.llm_configured else t("app.mode_extractive")
     return f"{index} {mode}".strip()
 
 
 def starters_for(profile: str, topics: list[str]) -> list[cl.Starter]:
     """Starters built from the index's most frequent title topics, so each one finds papers here."""
     if profile == RADAR:
-        return [cl.Starter(label="Show my topics", message="show my topics")] + [
-            cl.Starter(label=f"Track: {t}", message=f"track: {t}") for t in topics[:2]
+        return [cl.Starter(label=t("starter.show_topics"), message="show my topics")] + [
+            cl.Starter(label=t("starter.track", topic=topic), message=f"track: {topic}")
+            for topic in topics[:2]
         ]
     if not topics:  # an empty index: the first question explains how to fill it
         return []
     if profile == BRIEFING:
-        return [cl.Starter(label=f"Brief me: {t}", message=t) for t in topics[:3]]
+        return [cl.Starter(label=t("starter.brief", topic=topic), message=topic) for topic in topics[:3]]
     return [
-        cl.Starter(label=f"Which papers work on {t}?", message=f"Which papers work on {t}?")
-        for t in topics[:3]
+        cl.Starter(label=t("starter.ask", topic=topic), message=t("starter.ask", topic=topic))
+        for topic in topics[:3]
     ]
 
 
 @cl.set_chat_profiles
-async def chat_profiles(current_user: cl.User | None = None) -> list[cl.ChatProfile]:
+async def chat_profiles(
+    current_user: cl.User | None = None, language: str | None = None
+) -> list[cl.ChatProfile]:
+    """The three profiles, described in the page's language (Chainlit passes the browser's)."""
+    with reply_in(ui_lang(language or "en")):
+        return await described_profiles(current_user)
+
+
+async def described_profiles(current_user: cl.User | None) -> list[cl.ChatProfile]:
     settings = get_settings()
     try:
         status: IndexStatus | None = await in_thread(engine().status)
@@ -204,60 +235,56 @@ async def chat_profiles(current_user: cl.User | None = None) -> list[cl.ChatProf
             name=ASK,
             icon="/public/ask.svg",
             default=True,
-            markdown_description=f"Ask questions about the indexed papers; answers cite them. {banner}",
+            markdown_description=f"{t('profile.ask')} {banner}",
             starters=starters_for(ASK, topics),
         ),
         cl.ChatProfile(
             name=BRIEFING,
             icon="/public/briefing.svg",
-            markdown_description=f"Type a topic: get a cited briefing across fields. {banner}",
+            markdown_description=f"{t('profile.briefing')} {banner}",
             starters=starters_for(BRIEFING, topics),
         ),
         cl.ChatProfile(
             name=RADAR,
             icon="/public/radar.svg",
             markdown_description=(
-                "Your daily radar: saved topics, new papers in batches, followed authors and a daily "
-                "briefing. Type a question to search the recent papers, or `track: <topic>` to save one. "
-                f"{radar_scope_note(logged_in=current_user is not None)} {banner}"
+                f"{t('profile.radar')} {radar_scope_note(logged_in=current_user is not None)} {banner}"
             ),
             starters=starters_for(RADAR, topics),
         ),
     ]
 
 
-COUNT_NOUNS = {
-    ASK: ("source", "sources"),
-    BRIEFING: ("paper per field", "papers per field"),
-    RADAR: ("paper per batch", "papers per batch"),
-}
+COUNT_NOUNS = {ASK: "count.source", BRIEFING: "count.per_field", RADAR: "count.per_batch"}  # catalog keys
 
 
 def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs) -> list[Any]:
     settings = get_settings()
-    count_label = {ASK: "Number of sources", BRIEFING: "Papers per field", RADAR: "Papers per batch"}[profile]
+    count_label = t(
+        {ASK: "settings.k_ask", BRIEFING: "settings.k_briefing", RADAR: "settings.k_radar"}[profile]
+    )
     first, last = status.first_day, status.last_day
     # The dates come first: the fields list, once opened, drops down over what follows it.
     widgets: list[Any] = [
         TextInput(
             id="since",
-            label="Published since (YYYY-MM-DD)",
-            placeholder="YYYY-MM-DD · empty: no limit",
+            label=t("settings.since"),
+            placeholder=t("settings.date_placeholder"),
             initial=current.since.isoformat() if current.since else "",
-            description=f"Papers in the index were published {first} to {last}." if first else None,
+            description=t("settings.since_help", first=first, last=last) if first else None,
         ),
         TextInput(
             id="until",
-            label="Published until (YYYY-MM-DD)",
-            placeholder="YYYY-MM-DD · empty: no limit",
+            label=t("settings.until"),
+            placeholder=t("settings.date_placeholder"),
             initial=current.until.isoformat() if current.until else "",
         ),
         MultiSelect(
             id="fields",
-            label="Fields",
-            items=view.field_choices(status.categories, status.archives) or {"(index is empty)": ""},
+            label=t("settings.fields"),
+            items=view.field_choices(status.categories, status.archives) or {t("settings.index_empty"): ""},
             initial=list(current.fields),
-            description="Only papers in these fields (none selected: all fields).",
+            description=t("settings.fields_help"),
         ),
         Slider(id="k", label=count_label, initial=current.k, min=1, max=view.MAX_SOURCES, step=1),
     ]
@@ -265,9 +292,9 @@ def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs)
         widgets.append(
             Switch(
                 id="use_llm",
-                label="Use language model",
+                label=t("settings.use_llm"),
                 initial=current.use_llm is not False,
-                description="Off: extractive answers quoted from the abstracts.",
+                description=t("settings.use_llm_help"),
             )
         )
     return widgets
@@ -303,6 +330,7 @@ async def on_chat_start() -> None:
 
 
 @cl.on_settings_update
+@reports_errors
 async def on_settings_update(values: dict[str, Any]) -> None:
     settings = get_settings()
     known = cl.user_session.get("known_fields") or []
@@ -311,16 +339,16 @@ async def on_settings_update(values: dict[str, Any]) -> None:
         new = view.prefs_from_settings(values, known, settings.default_k, settings.llm_configured)
     except view.SettingsError as err:
         # Nothing of the change is applied; say so, and what is still in force.
-        kept = view.filter_chips(current) or "no filters"
-        await tell(f"Settings not applied: {err}. Still in force: {kept}; {plural_k(current)}.", error=True)
+        kept = view.filter_chips(current) or t("settings.no_filters")
+        await tell(t("settings.not_applied", error=err, kept=kept, k=plural_k(current)), error=True)
         return
     cl.user_session.set("prefs", new)
-    chips = view.filter_chips(new) or "no filters (all fields, any date)"
-    await tell(f"Settings applied to the next search: {chips}; {plural_k(new)}.")
+    chips = view.filter_chips(new) or t("settings.no_filters_all")
+    await tell(t("settings.applied", chips=chips, k=plural_k(new)))
 
 
 def plural_k(current: view.ChatPrefs) -> str:
-    return view.plural(current.k, *COUNT_NOUNS[profile()])
+    return plural(current.k, COUNT_NOUNS[profile()])
 
 
 def profile() -> str:
@@ -351,40 +379,44 @@ def result_actions(result: Result) -> list[cl.Action]:
     actions = []
     if result.kind == "answer":
         actions.append(
-            cl.Action(name="brief_on_this", payload=payload, label="Brief me on this", icon="newspaper")
+            cl.Action(
+                name="brief_on_this", payload=payload, label=t("action.brief_on_this"), icon="newspaper"
+            )
         )
     if result.kind in ("answer", "briefing"):  # a radar briefing covers today's papers: no other batch
         actions.append(
-            cl.Action(name="another_batch", payload=payload, label="Show another batch", icon="refresh-cw")
+            cl.Action(
+                name="another_batch", payload=payload, label=t("action.another_batch"), icon="refresh-cw"
+            )
         )
     return actions
 
 
-EXPORT_LABELS = {
-    "text/markdown": "Export Markdown",
-    "application/x-bibtex": "Export BibTeX",
-    "image/svg+xml": "Export field map (SVG)",
+EXPORT_LABELS = {  # catalog keys
+    "text/markdown": "action.export_markdown",
+    "application/x-bibtex": "action.export_bibtex",
+    "image/svg+xml": "action.export_map",
 }
 
 
 def export_element(result: Result) -> cl.CustomElement:
     """One-click Markdown/BibTeX downloads under the message (public/elements/AcademicHubExport.jsx)."""
     files = [
-        {"name": f.name, "mime": f.mime, "content": f.content, "label": EXPORT_LABELS[f.mime]}
+        {"name": f.name, "mime": f.mime, "content": f.content, "label": t(EXPORT_LABELS[f.mime])}
         for f in view.export_files(result.title, result.body, result.numbered, result.bibtex)
     ]
     if result.map_svg:  # a briefing's field map travels with its Markdown, which shows it
         picture = f"{view.slug(result.title)}-map.svg"
         for item in files:
             if item["mime"] == "text/markdown":
-                reference = f"\n\n## Field map\n\n![The briefing's papers by field]({picture})\n"
+                reference = f"\n\n## {t('export.field_map')}\n\n![{t('export.field_map_alt')}]({picture})\n"
                 item["content"] = item["content"].rstrip() + reference
         files.append(
             {
                 "name": picture,
                 "mime": "image/svg+xml",
                 "content": result.map_svg,
-                "label": EXPORT_LABELS["image/svg+xml"],
+                "label": t(EXPORT_LABELS["image/svg+xml"]),
             }
         )
     return cl.CustomElement(name="AcademicHubExport", display="inline", props={"files": files})
@@ -440,7 +472,9 @@ async def retrieval_step(query: str, current: view.ChatPrefs, label: str) -> cl.
     one after the whole run, i.e. under the answer."""
     parent = context.current_step
     step = cl.Step(name=label, type="retrieval", show_input=True, parent_id=parent.id if parent else None)
-    step.input = f"query: {view.escape_md(query)}\n\nfilters: {current.describe(COUNT_NOUNS[profile()])}"
+    step.input = t(
+        "step.input", query=view.escape_md(query), filters=current.describe(COUNT_NOUNS[profile()])
+    )
     step.start = utc_now()  # started and not ended: the UI shows "Using <label>" while it runs
     await step.send()
     return step
@@ -450,7 +484,7 @@ async def close_step(step: cl.Step, sources: list[Source], query: str | None = N
     if step.end is not None and query is None:
         return  # already closed when the engine reported its sources
     if query:
-        step.input = f"{step.input}\n\nsearched as: {view.escape_md(query)}"
+        step.input = f"{step.input}\n\n{t('step.searched_as', query=view.escape_md(query))}"
     step.output = view.retrieval_output_markdown(
         [(s.number, s.paper, s.hit.score, s.hit.relevance) for s in sources]
     )
@@ -461,7 +495,7 @@ async def close_step(step: cl.Step, sources: list[Source], query: str | None = N
 async def fail_step(step: cl.Step) -> None:
     """Close a step whose engine call failed (the chat shows the readable error below it)."""
     step.is_error = True
-    step.output = "failed: see the message below"
+    step.output = t("step.failed")
     step.end = utc_now()
     await step.update()
 
@@ -492,13 +526,24 @@ async def ask(
     current: view.ChatPrefs | None = None,
     extra_actions: list[cl.Action] | None = None,
 ) -> None:
-    current = current or prefs()
+    with reply_in(reply_language(question, ui_lang())):  # a Chinese question: a Chinese frame
+        await answer_shown(question, exclude, standalone, current or prefs(), extra_actions)
+
+
+async def answer_shown(
+    question: str,
+    exclude: set[str] | None,
+    standalone: bool,
+    current: view.ChatPrefs,
+    extra_actions: list[cl.Action] | None,
+) -> None:
     history: list[Turn] = cl.user_session.get("history") or []
     answer: Answer
+    language = ui_lang()
     answer, step, msg = await run_with_retrieval_step(
         question,
         current,
-        "Retrieval",
+        t("step.retrieval"),
         lambda on_token, on_sources: engine().answerer.answer(
             question,
             history=() if standalone else history[-HISTORY_TURNS:],
@@ -508,6 +553,7 @@ async def ask(
             exclude_ids=exclude or set(),
             on_token=on_token,
             on_sources=on_sources,
+            language=language,
         ),
     )
     await close_step(
@@ -548,12 +594,18 @@ async def ask(
 
 
 async def brief(topic: str, *, exclude: set[str] | None = None) -> None:
+    with reply_in(reply_language(topic, ui_lang())):  # a Chinese topic: a Chinese frame
+        await briefing_shown(topic, exclude)
+
+
+async def briefing_shown(topic: str, exclude: set[str] | None) -> None:
     current = prefs()
     briefing: Briefing
+    language = ui_lang()
     briefing, step, msg = await run_with_retrieval_step(
         topic,
         current,
-        "Briefing retrieval",
+        t("step.briefing_retrieval"),
         lambda on_token, on_sources: engine().briefer.brief(
             topic,
             fields=list(current.fields) or None,
@@ -564,6 +616,7 @@ async def brief(topic: str, *, exclude: set[str] | None = None) -> None:
             paper_filter=view.ChatPrefs(exclude_ids=frozenset(exclude or ())).paper_filter(),
             on_token=on_token,
             on_sources=on_sources,
+            language=language,
         ),
     )
     await show_briefing(msg, step, briefing, topic, exclude)
@@ -586,7 +639,7 @@ async def show_briefing(
     result = Result(
         kind=kind,
         query=topic,
-        title=f"Briefing: {topic}",
+        title=t("brief.title", topic=topic),
         # exports carry the text without the app's notices, but with the flagged sentences
         body=text + view.flagged_suffix(briefing.unsupported_sentences, briefing.uncited_sentences),
         numbered=numbered(cited + also),
@@ -607,7 +660,7 @@ async def show_briefing(
     elements = message_elements(result, cited + also)
     if points and points.points:  # the field map, next to the briefing
         figure = charts.field_map_figure(points)
-        elements.append(cl.Plotly(name="Field map", figure=figure, display="inline", size="large"))
+        elements.append(cl.Plotly(name=t("export.field_map"), figure=figure, display="inline", size="large"))
     msg.elements = elements
     msg.actions = result_actions(result) if briefing.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions
@@ -619,7 +672,16 @@ async def show_briefing(
 # is single-user and says so. Text typed in Radar is a search over recent papers; a topic is saved only
 # with the explicit "Save topic" button, after a confirmation.
 
-TRACK_PREFIXES = ("track:", "track ", "save topic:", "save topic ", "follow topic:", "add topic:")
+TRACK_PREFIXES = (
+    "track:",
+    "track ",
+    "save topic:",
+    "save topic ",
+    "follow topic:",
+    "add topic:",
+    "跟踪：",
+    "跟踪:",
+)
 UNTRACK_PREFIXES = (
     "untrack:",
     "untrack ",
@@ -659,26 +721,23 @@ async def my_topics() -> list[Any]:
 def radar_scope_note(logged_in: bool | None = None) -> str:
     """Whose topics these are. `logged_in` None: ask the session (inside a chat)."""
     if logged_in if logged_in is not None else bool(owner_prefix()):
-        return "Your topics are yours: other users of this app do not see them."
-    return (
-        "No login: this app is single-user, so everyone who opens it shares these topics "
-        "(turn on login for per-user topics, see the Readme)."
-    )
+        return t("radar.scope_own")
+    return t("radar.scope_shared")
 
 
 def topic_actions(stored: str, authors: list[str]) -> list[cl.Action]:
     name = shown_name(stored)
     payload = {"topic": stored}
     actions = [
-        cl.Action(name="radar_open", payload=payload, label=f"Open “{name}”", icon="radar"),
-        cl.Action(name="radar_rename", payload=payload, label="Rename", icon="pencil"),
-        cl.Action(name="radar_remove", payload=payload, label="Remove", icon="trash-2"),
+        cl.Action(name="radar_open", payload=payload, label=t("action.open_topic", name=name), icon="radar"),
+        cl.Action(name="radar_rename", payload=payload, label=t("action.rename"), icon="pencil"),
+        cl.Action(name="radar_remove", payload=payload, label=t("action.remove"), icon="trash-2"),
     ]
     actions += [
         cl.Action(
             name="radar_unfollow",
             payload={"topic": stored, "author": a},
-            label=f"Unfollow {a}",
+            label=t("action.unfollow", author=a),
             icon="user-minus",
         )
         for a in authors
@@ -690,24 +749,25 @@ async def radar_topics() -> None:
     topics = await my_topics()
     if not topics:
         await cl.Message(
-            content="You have no saved topics yet. Type what you follow, e.g. `track: graph neural networks "
-            f"for molecules`, and confirm with *Save topic*. {radar_scope_note()}",
+            content=f"{t('radar.no_topics')} {radar_scope_note()}",
             author="AcademicHub",
         ).send()
         return
     await cl.Message(
-        content=f"**Your topics** ({len(topics)}). {radar_scope_note()}", author="AcademicHub"
+        content=f"{t('radar.your_topics', n=len(topics))} {radar_scope_note()}", author="AcademicHub"
     ).send()
-    for t in topics:
+    for topic in topics:
         extra = []
-        if t.fields:
-            extra.append("fields " + ", ".join(t.fields))
-        if t.authors:
-            extra.append("following " + ", ".join(t.authors))
-        line = f"**{view.escape_md(shown_name(t.name))}**: {view.escape_md(t.query)}" + (
+        if topic.fields:
+            extra.append(t("radar.topic_fields", fields=", ".join(topic.fields)))
+        if topic.authors:
+            extra.append(t("radar.topic_following", authors=", ".join(topic.authors)))
+        line = f"**{view.escape_md(shown_name(topic.name))}**: {view.escape_md(topic.query)}" + (
             f" ({view.escape_md('; '.join(extra))})" if extra else ""
         )
-        await cl.Message(content=line, actions=topic_actions(t.name, t.authors), author="Radar").send()
+        await cl.Message(
+            content=line, actions=topic_actions(topic.name, topic.authors), author="Radar"
+        ).send()
 
 
 def topic_name(query: str) -> str:
@@ -749,7 +809,7 @@ def track_action(query: str) -> cl.Action:
     return cl.Action(
         name="radar_track",
         payload={"query": query},
-        label=f"Track “{topic_name(query)}” as a topic",
+        label=t("action.track", name=topic_name(query)),
         icon="bookmark-plus",
     )
 
@@ -757,23 +817,25 @@ def track_action(query: str) -> cl.Action:
 async def confirm_track(query: str) -> None:
     """Saving a topic takes an explicit click: the message says what will happen and offers the button."""
     if not query:
-        await cl.Message(content="Say what to track, e.g. `track: diffusion models`.").send()
+        await cl.Message(content=t("radar.say_what")).send()
         return
     days = get_settings().radar_backfill_days
     existing = {t.name.lower(): t.name for t in await my_topics()}.get(owned(topic_name(query)).lower())
     if existing is not None:
         await cl.Message(
-            content=f"You already track **{view.escape_md(shown_name(existing))}**: here are its papers.",
+            content=t("radar.already", name=view.escape_md(shown_name(existing))),
             author="AcademicHub",
         ).send()
         await radar_feed(existing, next_batch=False)
         return
     await cl.Message(
-        content=f"Save **{view.escape_md(topic_name(query))}** as a radar topic? It starts with the matching "
-        f"papers of the last {days} listing days, then shows what each ingest adds. {radar_scope_note()}",
+        content=f"{t('radar.confirm_save', name=view.escape_md(topic_name(query)), days=days)} "
+        f"{radar_scope_note()}",
         actions=[
-            cl.Action(name="radar_save", payload={"query": query}, label="Save topic", icon="bookmark-plus"),
-            cl.Action(name="radar_cancel", payload={}, label="Cancel", icon="x"),
+            cl.Action(
+                name="radar_save", payload={"query": query}, label=t("action.save"), icon="bookmark-plus"
+            ),
+            cl.Action(name="radar_cancel", payload={}, label=t("action.cancel"), icon="x"),
         ],
         author="AcademicHub",
     ).send()
@@ -784,7 +846,7 @@ async def confirm_remove_by_name(name: str) -> None:
     stored = topics.get(" ".join(name.split()).lower())
     if stored is None:
         await cl.Message(
-            content=f"You have no topic named **{view.escape_md(name)}**: type `show my topics`.",
+            content=t("radar.no_such_topic", name=view.escape_md(name)),
             author="AcademicHub",
         ).send()
         return
@@ -795,12 +857,15 @@ async def confirm_remove(stored: str) -> None:
     """Removing a topic takes a second, explicit click."""
     name = view.escape_md(shown_name(stored))
     await cl.Message(
-        content=f"Remove the topic **{name}** and what it has shown you?",
+        content=t("radar.confirm_remove", name=name),
         actions=[
             cl.Action(
-                name="radar_remove_confirmed", payload={"topic": stored}, label="Remove", icon="trash-2"
+                name="radar_remove_confirmed",
+                payload={"topic": stored},
+                label=t("action.remove"),
+                icon="trash-2",
             ),
-            cl.Action(name="radar_cancel", payload={"kept": stored}, label="Keep it", icon="x"),
+            cl.Action(name="radar_cancel", payload={"kept": stored}, label=t("action.keep"), icon="x"),
         ],
         author="AcademicHub",
     ).send()
@@ -817,8 +882,7 @@ async def recent_search(question: str) -> None:
         since = max(recent, current.since) if current.since else recent
         current = replace(current, since=since)
         await cl.Message(
-            content=f"Searching the papers listed since {view.day_text(since)} (recent papers; not saved as "
-            "a topic).",
+            content=t("radar.searching_since", day=view.day_text(since)),
             author="AcademicHub",
         ).send()
     await ask(question, standalone=True, current=current, extra_actions=[track_action(question)])
@@ -841,23 +905,21 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
     actions = []
     if not batch.exhausted:
         actions.append(
-            cl.Action(name="radar_next", payload=payload, label="Show another batch", icon="refresh-cw")
+            cl.Action(name="radar_next", payload=payload, label=t("action.another_batch"), icon="refresh-cw")
         )
     if batch.window_total:
         actions.append(
-            cl.Action(
-                name="radar_brief", payload=payload, label="Brief me on these new papers", icon="newspaper"
-            )
+            cl.Action(name="radar_brief", payload=payload, label=t("action.brief_new"), icon="newspaper")
         )
     chart: list[Any] = []
     if not next_batch:  # how many matching papers each day brought, once per visit
         # The topic's Atom feed for a feed reader: the only link here, built from the topic's secret token.
         token = await in_thread(delivery.feed_token, engine().radar, name)
-        head += f" · [Atom feed]({delivery.feed_path(token)})"
+        head += f" · [{t('radar.atom_feed')}]({delivery.feed_path(token)})"
         counts = await in_thread(charts.daily_counts, engine().radar, name)
         if counts.days:
             figure = charts.radar_figure(counts)
-            chart = [cl.Plotly(name="Radar chart", figure=figure, display="inline", size="large")]
+            chart = [cl.Plotly(name=t("radar.chart"), figure=figure, display="inline", size="large")]
     await cl.Message(content=head, elements=chart, author="AcademicHub").send()
     # Within a batch: papers by followed authors first (asked for by name), then by match.
     ordered = sorted(batch.items, key=lambda hit: (hit.paper.id not in batch.followed, -hit.relevance))
@@ -865,12 +927,12 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         card = view.paper_card_markdown(hit.paper, position, hit.relevance, hit.also)
         followed = batch.followed.get(hit.paper.id)
         if followed:
-            card += f"\n\n*by followed author {view.escape_md(followed)}*"
+            card += f"\n\n*{t('radar.by_followed', author=view.escape_md(followed))}*"
         card_actions = [
             cl.Action(
                 name="radar_follow",
                 payload={"topic": name, "author": a},
-                label=f"Follow {a}",
+                label=t("action.follow", author=a),
                 icon="user-plus",
             )
             for a in hit.paper.authors[:2]
@@ -879,10 +941,12 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         await cl.Message(content=card, actions=card_actions, author="Radar").send()
     if shown:
         await cl.Message(
-            content=f"{view.plural(shown, 'paper')} shown.", actions=actions, author="AcademicHub"
+            content=t("radar.shown", papers=plural(shown, "count.paper")),
+            actions=actions,
+            author="AcademicHub",
         ).send()
     elif actions:
-        await cl.Message(content="Nothing more to show now.", actions=actions, author="AcademicHub").send()
+        await cl.Message(content=t("radar.nothing_more"), actions=actions, author="AcademicHub").send()
 
 
 def shown_name_in(message: str, stored: str) -> str:
@@ -946,18 +1010,18 @@ async def on_radar_save(action: cl.Action) -> None:
     topic = await in_thread(engine().radar.add_topic, owned(topic_name(query)), query, list(prefs().fields))
     days = get_settings().radar_backfill_days
     await cl.Message(
-        content=f"Saved the topic **{view.escape_md(shown_name(topic.name))}**. Here are its papers from the "
-        f"last {days} listing days.",
+        content=t("radar.saved", name=view.escape_md(shown_name(topic.name)), days=days),
         author="AcademicHub",
     ).send()
     await radar_feed(topic.name, next_batch=False)
 
 
 @cl.action_callback("radar_cancel")
+@reports_errors
 async def on_radar_cancel(action: cl.Action) -> None:
     await action.remove()
     kept = action.payload.get("kept")
-    text = f"Kept the topic **{view.escape_md(shown_name(str(kept)))}**." if kept else "Not saved."
+    text = t("radar.kept", name=view.escape_md(shown_name(str(kept)))) if kept else t("radar.not_saved")
     await cl.Message(content=text, author="AcademicHub").send()
 
 
@@ -974,7 +1038,7 @@ async def on_radar_remove_confirmed(action: cl.Action) -> None:
     await action.remove()
     await in_thread(engine().radar.remove_topic, stored)
     await cl.Message(
-        content=f"Removed the topic **{view.escape_md(shown_name(stored))}**.", author="AcademicHub"
+        content=t("radar.removed", name=view.escape_md(shown_name(stored))), author="AcademicHub"
     ).send()
 
 
@@ -984,20 +1048,19 @@ async def on_radar_rename(action: cl.Action) -> None:
     stored = str(action.payload["topic"])
     cl.user_session.set("renaming", stored)
     await cl.Message(
-        content=f"New name for **{view.escape_md(shown_name(stored))}**? Type it below (`cancel` keeps "
-        "the name).",
+        content=t("radar.new_name", name=view.escape_md(shown_name(stored))),
         author="AcademicHub",
     ).send()
 
 
 async def rename(stored: str, new_name: str) -> None:
     new_name = " ".join(new_name.split())
-    if not new_name or new_name.lower() == "cancel":
-        await cl.Message(content="Not renamed.", author="AcademicHub").send()
+    if not new_name or new_name.lower() in ("cancel", "取消"):
+        await cl.Message(content=t("radar.not_renamed"), author="AcademicHub").send()
         return
     topic = await in_thread(engine().radar.rename_topic, stored, owned(new_name))
     await cl.Message(
-        content=f"Renamed to **{view.escape_md(shown_name(topic.name))}**.",
+        content=t("radar.renamed", name=view.escape_md(shown_name(topic.name))),
         actions=topic_actions(topic.name, topic.authors),
         author="AcademicHub",
     ).send()
@@ -1010,8 +1073,9 @@ async def on_radar_unfollow(action: cl.Action) -> None:
     topic = await in_thread(engine().radar.unfollow_author, stored, author)
     await action.remove()
     await cl.Message(
-        content=f"No longer following **{view.escape_md(author)}** in "
-        f"**{view.escape_md(shown_name(topic.name))}**.",
+        content=t(
+            "radar.unfollowed", author=view.escape_md(author), name=view.escape_md(shown_name(topic.name))
+        ),
         author="AcademicHub",
     ).send()
 
@@ -1029,8 +1093,9 @@ async def on_radar_follow(action: cl.Action) -> None:
     name, author = str(action.payload["topic"]), str(action.payload["author"])
     topic = await in_thread(engine().radar.follow_author, name, author)
     await cl.Message(
-        content=f"Following **{view.escape_md(author)}** in **{view.escape_md(shown_name(topic.name))}**: "
-        "their new papers will appear in this topic's feed.",
+        content=t(
+            "radar.followed", author=view.escape_md(author), name=view.escape_md(shown_name(topic.name))
+        ),
         author="AcademicHub",
     ).send()
 
@@ -1045,7 +1110,9 @@ async def on_radar_brief(action: cl.Action) -> None:
         msg,
         lambda on_token, _sources: engine().radar.brief(name, use_llm=use_llm, on_token=on_token),
     )
-    await show_briefing(msg, None, briefing, f"{shown_name(name)}: new papers", None, kind="radar_briefing")
+    await show_briefing(
+        msg, None, briefing, t("radar.new_papers_topic", name=shown_name(name)), None, kind="radar_briefing"
+    )
 
 
 # --- start-up, login, history ----------------------------------------------------------------------
