@@ -233,6 +233,7 @@ async def described_profiles(current_user: cl.User | None) -> list[cl.ChatProfil
     return [
         cl.ChatProfile(
             name=ASK,
+            display_name=t("profile.name.ask"),
             icon="/public/ask.svg",
             default=True,
             markdown_description=f"{t('profile.ask')} {banner}",
@@ -240,12 +241,14 @@ async def described_profiles(current_user: cl.User | None) -> list[cl.ChatProfil
         ),
         cl.ChatProfile(
             name=BRIEFING,
+            display_name=t("profile.name.briefing"),
             icon="/public/briefing.svg",
             markdown_description=f"{t('profile.briefing')} {banner}",
             starters=starters_for(BRIEFING, topics),
         ),
         cl.ChatProfile(
             name=RADAR,
+            display_name=t("profile.name.radar"),
             icon="/public/radar.svg",
             markdown_description=(
                 f"{t('profile.radar')} {radar_scope_note(logged_in=current_user is not None)} {banner}"
