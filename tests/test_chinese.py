@@ -218,3 +218,27 @@ def test_an_english_question_is_not_sent_for_translation(small_index: Settings, 
         assert len(server.requests) == 1
         assert "Write the answer in English." in server.requests[0].messages[-1]["content"]
     assert answer.mode == "llm"
+
+
+@pytest.mark.slow
+def test_a_briefing_on_a_chinese_topic_is_searched_in_english_too_and_asked_for_in_chinese(
+    small_index: Settings, embedder: Embedder
+) -> None:
+    topic = "大语言模型的机器遗忘"
+    with OpenAIStandin(
+        default=Reply("## Overview\n\n机器遗忘 [1]。"), translations={topic: UNLEARNING_TOPIC}
+    ) as server:
+        settings = small_index.model_copy(
+            update={"openai_base_url": server.base_url, "llm_max_retries": 0, "model": "standin"}
+        )
+        briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+        briefing = briefer.brief(topic, per_field=2)
+        prompts = [r.text() for r in server.requests]
+    assert topic in prompts[0] and "English question:" in prompts[0]
+    assert {s.paper.id for s in briefing.sources} & UNLEARNING_IDS
+    assert "Simplified Chinese" in prompts[-1] and "## Overview" in prompts[-1]  # headings stay parseable
+    assert briefing.markdown.startswith(f"# 简报：{topic}") and "\n## 概览\n" in briefing.markdown
+    assert t("notice.translated", "zh-CN", english=UNLEARNING_TOPIC) in briefing.notices
+
+
+UNLEARNING_TOPIC = "machine unlearning in large language models"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
@@ -47,7 +48,7 @@ from assistant.compose.terms import (
     stem_key,
     term_stats,
 )
-from assistant.compose.translation import briefing_language_rule
+from assistant.compose.translation import briefing_language_rule, english_question
 from assistant.core.errors import UserFacingError
 from assistant.core.fields import field_name, label
 from assistant.core.i18n import plural, reply_in, t
@@ -55,9 +56,13 @@ from assistant.core.language import reply_language, ui_language
 from assistant.core.paper import Paper, archive_of
 from assistant.search.hit import Hit
 from assistant.search.retrieval import KeyWordMatch
+from assistant.search.translated import search_with_translation
 from assistant.search.words import GENERIC_WORDS
 from assistant.store.catalog import PaperFilter
 
+# A Chinese topic's English translation (a model made it) for this call: searched beside the topic, and what
+# the key-word tests read (they read Latin-script words). Set in `Briefer.brief` around one briefing.
+_ENGLISH_TOPIC: ContextVar[str | None] = ContextVar("academichub_english_topic", default=None)
 MAX_AUTO_FIELDS = 3
 BRIEFING_ABSTRACT_CHARS = 1500
 COMPOUND_KEYS = 4  # a topic with this many key words is a compound: two of them make a paper on it
@@ -204,9 +209,25 @@ class Briefer(IndexComposer):
             raise BriefingError("the topic is empty: say what the briefing should be about")
         interface = ui_language(language) if language else None
         with reply_in(reply_language(topic, interface)):
-            return self._brief(
-                topic, fields, since, until, per_field, use_llm, paper_filter, on_token, on_sources
-            )
+            notices: list[str] = []
+            llm = self.llm if use_llm is not False else None
+            english = english_question(llm, topic, self.settings.llm_max_tokens_rewrite, notices)
+            token = _ENGLISH_TOPIC.set(english)
+            try:
+                return self._brief(
+                    topic,
+                    fields,
+                    since,
+                    until,
+                    per_field,
+                    use_llm,
+                    paper_filter,
+                    on_token,
+                    on_sources,
+                    notices,
+                )
+            finally:
+                _ENGLISH_TOPIC.reset(token)
 
     def _brief(
         self,
@@ -219,6 +240,7 @@ class Briefer(IndexComposer):
         paper_filter: PaperFilter | None,
         on_token: Callable[[str], None] | None,
         on_sources: Callable[[list[Source]], None] | None,
+        notices: list[str],
     ) -> Briefing:
         per_field = max(1, min(per_field, 12))
         base = replace(
@@ -226,7 +248,6 @@ class Briefer(IndexComposer):
         )
         base = replace(base, until=until or base.until)
         wanted = list(dict.fromkeys(f.strip() for f in (fields or ()) if f and f.strip()))
-        notices: list[str] = []
         if wanted:
             self.retriever.check_categories(tuple(wanted))
         else:
@@ -289,7 +310,7 @@ class Briefer(IndexComposer):
     def choose_fields(self, topic: str, base: PaperFilter) -> list[str]:
         """The top distinct fields among the on-topic papers: archives (cs, q-bio, physics...) when the
         papers span at least two of them, otherwise categories (cs.LG, cs.CV...)."""
-        hits = self.relevant_hits(topic, self.retriever.search(topic, 30, base))
+        hits = self.relevant_hits(topic, self._search(topic, 30, base))
         archives: Counter[str] = Counter()
         categories: Counter[str] = Counter()
         for hit in hits:
@@ -307,7 +328,7 @@ class Briefer(IndexComposer):
         words (`Retriever.key_words`: "unlearning" in "machine unlearning"), or very close in meaning alone
         (>= brief_strong_relevance: "concept erasure" is unlearning without the word)."""
         settings = self.settings
-        coverage = self.retriever.topic_coverage(topic, [h.paper.id for h in hits])
+        coverage = self.retriever.topic_coverage(_ENGLISH_TOPIC.get() or topic, [h.paper.id for h in hits])
         return [
             hit
             for hit in hits
@@ -327,7 +348,7 @@ class Briefer(IndexComposer):
         pools: dict[str, list[Hit]] = {}
         for name in fields or [""]:
             flt = replace(base, categories=(name,)) if name else base
-            pools[name] = self.relevant_hits(topic, self.retriever.search(topic, FIELD_POOL, flt))
+            pools[name] = self.relevant_hits(topic, self._search(topic, FIELD_POOL, flt))
         every = [h.paper.id for hits in pools.values() for h in hits]
         vectors = self.retriever.paper_vectors(every) if every else {}
         chosen = share_out(pools, vectors, per_field)
@@ -339,10 +360,14 @@ class Briefer(IndexComposer):
             sections.append(FieldSection(name, numbered, relevant=len(pools[name]), quota=per_field))
         return sections, sources
 
+    def _search(self, topic: str, k: int, flt: PaperFilter) -> list[Hit]:
+        """The topic's search, with its English translation fused in when a model translated it."""
+        return search_with_translation(self.retriever, topic, _ENGLISH_TOPIC.get(), k, flt)
+
     def _squarely_on_topic(self, topic: str, sources: Sequence[Source]) -> set[int]:
         """Numbers of the listed papers holding every key word of the topic (or very close in meaning): the
         only ones a briefing presents as a bridge between fields."""
-        coverage = self.retriever.topic_coverage(topic, [s.paper.id for s in sources])
+        coverage = self.retriever.topic_coverage(_ENGLISH_TOPIC.get() or topic, [s.paper.id for s in sources])
         strong = self.settings.brief_strong_relevance
         return {
             s.number
@@ -362,7 +387,7 @@ class Briefer(IndexComposer):
                 key = stem_key(term)
                 spelling.setdefault(key, term)
                 holders.setdefault(key, set()).add(source.number)
-        topic_words = _TOPIC_WORD.findall(topic)
+        topic_words = _TOPIC_WORD.findall(_ENGLISH_TOPIC.get() or topic)
         shared = {
             spelling[k]: numbers
             for k, numbers in holders.items()
@@ -391,7 +416,7 @@ class Briefer(IndexComposer):
         bridges: Sequence[Bridge],
         terms: dict[str, set[int]],
     ) -> dict[str, str]:
-        query = self.retriever.embedder.encode_query(topic)
+        query = self.retriever.embedder.encode_query(_ENGLISH_TOPIC.get() or topic)
         used: set[str] = set()
         prose = {"overview": overview_text(topic, sections, sources, bridges, terms)}
         for section in sections:
@@ -417,7 +442,8 @@ class Briefer(IndexComposer):
                 if fits and sentence not in used and states_open_problem(sentence):
                     cued.append((source.number, sentence))
         # An open problem of the topic: it names one of the topic's key words, or is close to it in meaning.
-        words = content_stems(" ".join(k.strip('"') for k in self.retriever.key_words(topic)))
+        keys = self.retriever.key_words(_ENGLISH_TOPIC.get() or topic)
+        words = content_stems(" ".join(k.strip('"') for k in keys))
         if not cued:
             return no_open_questions()
         vectors = self.bank.vectors([sentence for _, sentence in cued])
