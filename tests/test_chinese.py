@@ -127,6 +127,7 @@ def test_a_chinese_question_gets_english_quotes_in_a_chinese_frame(answerer: Ans
     assert answer.found and answer.mode == "extractive"
     assert answer.text.startswith(t("answer.from_abstracts", "zh-CN"))
     assert answer.notices[0] == t("notice.no_llm", "zh-CN")
+    assert not any("哪些论文" in n for n in answer.notices)  # a Chinese run is no "unknown word"
     cited = {answer.sources[n - 1].paper.id for n in cited_numbers(answer.text)}
     assert cited & UNLEARNING_IDS
     # The quotes are the abstracts' English sentences, untranslated.

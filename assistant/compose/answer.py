@@ -39,7 +39,7 @@ from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.compose.translation import answer_language_rule, english_question
 from assistant.core.i18n import reply_in, t
-from assistant.core.language import reply_language, ui_language
+from assistant.core.language import detect, reply_language, ui_language
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
@@ -490,7 +490,8 @@ class Answerer(IndexComposer):
                 self.retriever, standalone, english, k or self.settings.default_k, flt
             )
             relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
-        unknown = self.retriever.unknown_terms(standalone)
+        # Chinese runs are not words of the index (a sentence without spaces): only Latin-script terms count.
+        unknown = [w for w in self.retriever.unknown_terms(standalone) if detect(w) == "en"]
         if unknown:  # say which part of the question the index has nothing on
             words = t("word.list_separator").join(f"“{word}”" for word in unknown)
             key = "notice.unknown_terms_rest" if relevant else "notice.unknown_terms"
