@@ -11,6 +11,7 @@ import re
 from pathlib import Path
 
 import pytest
+import test_app_browser
 from conftest import make_settings, sample_records, write_jsonl
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
@@ -38,11 +39,14 @@ def zh_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder):  # 
     finally:
         ingestor.close()
     lung = next(r for r in records if r["id"] == LUNG_NODULES)
-    with serve_app(home, tmp_path_factory) as url:
-        logs = sorted(
-            tmp_path_factory.getbasetemp().glob("server*/server.log"), key=lambda p: p.stat().st_mtime
-        )
-        yield url, lung, logs[-1]
+    with pytest.MonkeyPatch.context() as patch:
+        # A busy test machine (several suites at once) can take longer than the usual start-up wait.
+        patch.setattr(test_app_browser, "SERVER_START_SECONDS", 600)
+        with serve_app(home, tmp_path_factory) as url:
+            logs = sorted(
+                tmp_path_factory.getbasetemp().glob("server*/server.log"), key=lambda p: p.stat().st_mtime
+            )
+            yield url, lung, logs[-1]
 
 
 def test_a_chinese_question_in_a_chinese_browser(zh_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

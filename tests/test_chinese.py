@@ -9,7 +9,8 @@ import string
 from pathlib import Path
 
 import pytest
-from openai_standin import OpenAIStandin, Reply
+from llama_index.llms.openai_like import OpenAILike  # noqa: F401 (imported before the model tests: the
+from openai_standin import OpenAIStandin, Reply  # client imports it inside the model's first-token wait)
 from typer.testing import CliRunner
 
 from assistant.compose.answer import Answerer
@@ -30,8 +31,11 @@ UNLEARNING_IDS = {
     "2606.00380",
     "2605.31126",
 }  # the small corpus's unlearning papers
-# Chinese with the method's English name inside, as the readers of the Chinese daily write.
-MIXED = "哪些论文研究从大语言模型中删除知识的 machine unlearning 方法？"
+# Chinese with the method's English names inside, as the readers of the Chinese daily write, about a paper
+# of the small corpus. The packaged English encoder still finds it through those names (cosine 0.62); an
+# all-Chinese question needs a translation or the multilingual index.
+MIXED = "如何用 latent diffusion models 合成可控的肺结节（lung nodule）CT 图像？"
+LUNG_NODULES = "2605.30631"  # Controllable Lung Nodule Synthesis via ... Latent Diffusion Models
 # All Chinese: only a translation (or a multilingual index) reaches the English abstracts.
 PURE = "机器遗忘如何从大语言模型中删除知识？"
 PURE_EN = "How can machine unlearning remove knowledge from large language models?"
@@ -45,6 +49,7 @@ PURE_EN = "How can machine unlearning remove knowledge from large language model
     [
         (PURE, "zh"),
         (MIXED, "zh"),
+        ("哪些论文研究从大语言模型中删除知识的 machine unlearning 方法？", "zh"),
         ("提出MoE-LLaVA方法，将混合专家引入视觉语言模型", "zh"),
         ("扩散模型", "zh"),
         (PURE_EN, "en"),
@@ -127,9 +132,9 @@ def test_a_chinese_question_gets_english_quotes_in_a_chinese_frame(answerer: Ans
     assert answer.found and answer.mode == "extractive"
     assert answer.text.startswith(t("answer.from_abstracts", "zh-CN"))
     assert answer.notices[0] == t("notice.no_llm", "zh-CN")
-    assert not any("哪些论文" in n for n in answer.notices)  # a Chinese run is no "unknown word"
+    assert not any("合成可控的肺结节" in n for n in answer.notices)  # a Chinese run is no "unknown word"
     cited = {answer.sources[n - 1].paper.id for n in cited_numbers(answer.text)}
-    assert cited & UNLEARNING_IDS
+    assert LUNG_NODULES in cited and answer.sources[0].paper.id == LUNG_NODULES
     # The quotes are the abstracts' English sentences, untranslated.
     for line in answer.text.splitlines()[2:]:
         assert line.startswith("- *") and detect(line) == "en"
@@ -150,16 +155,15 @@ def test_a_briefing_on_a_chinese_topic_has_chinese_headings(
     small_index: Settings, embedder: Embedder
 ) -> None:
     briefer = Briefer(small_index, Retriever(small_index, embedder=embedder))
-    briefing = briefer.brief("大语言模型的 machine unlearning 研究", per_field=2)
+    briefing = briefer.brief(MIXED, per_field=2)
     markdown = briefing.markdown
-    assert markdown.startswith("# 简报：大语言模型的 machine unlearning 研究")
+    assert markdown.startswith(f"# 简报：{MIXED}")
     for heading in ("## 概览", "## 跨领域联系", "## 开放问题", "## 参考文献"):
         assert f"\n{heading}\n" in markdown, heading
     assert "篇论文" in markdown.split("\n", 3)[2]  # the subtitle's count
-    assert (
-        briefing.notices[-1] == t("notice.no_llm", "zh-CN") or t("notice.no_llm", "zh-CN") in briefing.notices
-    )
-    assert {s.paper.id for s in briefing.sources} & UNLEARNING_IDS
+    assert t("notice.no_llm", "zh-CN") in briefing.notices
+    assert LUNG_NODULES in {s.paper.id for s in briefing.sources}
+    assert "篇论文" in markdown.split("## 概览", 1)[1][:200]  # the overview's count
 
 
 def test_the_cli_frames_a_chinese_question_in_chinese(small_index: Settings, use_home) -> None:  # type: ignore[no-untyped-def,unused-ignore]
