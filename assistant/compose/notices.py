@@ -33,9 +33,10 @@ def llm_fallback(reason: object) -> str:
 def removed_citations(removed: Sequence[int], source_count: int, given: str | None = None) -> str:
     """Citations to numbers that are not listed sources (or, with `given`, sources the model was not
     given: e.g. "[1]-[3]") were taken out of the text."""
+    form = "other" if len(removed) > 1 else "one"
     if given is not None:
-        return t("notice.removed_citations_given", marks=_marks(removed), given=given)
-    return t("notice.removed_citations", marks=_marks(removed), count=source_count)
+        return t(f"notice.removed_citations_given.{form}", marks=_marks(removed), given=given)
+    return t(f"notice.removed_citations.{form}", marks=_marks(removed), count=source_count)
 
 
 def prompt_echo(lines: int) -> str:
