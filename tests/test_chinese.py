@@ -197,6 +197,7 @@ def test_a_model_translates_a_chinese_question_and_is_asked_to_answer_in_chinese
     assert PURE in translate.text() and "English question:" in translate.text()
     assert answer.mode == "llm" and answer.text == reply and answer.citations
     assert t("notice.translated", "zh-CN", english=PURE_EN) in answer.notices
+    assert t("notice.support_unchecked", "zh-CN") in answer.notices
     found = {s.paper.id for s in answer.sources}
     assert found & UNLEARNING_IDS
     prompt = generate.messages[-1]["content"]

@@ -210,7 +210,9 @@ def find_unsupported(
             continue
         for sentence in split_sentences(body):
             numbers = sorted(n for n in cited_numbers(sentence) if n in by_number)
-            if numbers and len(strip_citations(sentence).split()) >= 4:
+            # A Chinese sentence cannot be compared with an English abstract by words or by the English
+            # encoder: it is left unchecked (the answerer says so) rather than flagged for its language.
+            if numbers and len(strip_citations(sentence).split()) >= 4 and detect(sentence) == "en":
                 claims.append((sentence, numbers))
     if not claims:
         return []
@@ -733,6 +735,8 @@ class Answerer(IndexComposer):
         checked.unsupported = find_unsupported(checked.text, sources, self.bank, self.settings.min_support)
         if checked.unsupported:
             notices.append(notes.unsupported_sentences(len(checked.unsupported)))
+        if detect(checked.text) == "zh":
+            notices.append(t("notice.support_unchecked"))
         return checked
 
     def extractive_text(self, question: str, sources: Sequence[Source], limit: int = 6) -> str:

@@ -45,8 +45,9 @@ _HEADING_RE = re.compile(r"^\s*#")
 # A finished sentence ends with . ! ? (maybe inside quotes, brackets or emphasis, maybe before citations).
 # A model that finished normally may also end a line on a citation ("- Paper A does X [2]"); after a cut
 # stream that is no proof ("... does X [2] and"), so `strict` asks for the full stop.
-_FINISHED_RE = re.compile(r"[.!?…][\"'”’)\]*_]*(?:\s*\[\d{1,3}\])*[.*_]*\s*$")
-_CITATION_END_RE = re.compile(r"\[\d{1,3}\][.*_]*\s*$")
+# A sentence ends with . ! ? … or, written in Chinese, 。！？ (before or after its citations: "知识 [1]。").
+_FINISHED_RE = re.compile(r"[.!?…。！？][\"'”’)）\]*_]*(?:\s*\[\d{1,3}\])*[.*_。]*\s*$")
+_CITATION_END_RE = re.compile(r"\[\d{1,3}\][.*_。]*\s*$")
 
 
 def _normal(line: str) -> str:
