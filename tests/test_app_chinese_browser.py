@@ -95,8 +95,9 @@ def test_a_chinese_question_in_a_chinese_browser(zh_server, tmp_path: Path) -> N
             expect(answer.get_by_role("button", name="换一批")).to_be_visible()
             expect(answer.get_by_role("button", name="导出 Markdown")).to_be_visible()
             # The paper asked about is cited, and quoted in its own English words.
-            cited = answer.locator("li", has_text=lung["title"][:40])
-            expect(cited).to_have_count(1)
+            # Its line in the sources list (the last item naming it: its quote bullet comes first).
+            cited = answer.locator("li", has_text=lung["title"][:40]).last
+            expect(cited).to_contain_text(" — ")
             assert "Lung Nodule" in answer.inner_text() and "摘自" in answer.inner_text()
             # The retrieval step is labelled in Chinese.
             expect(page.locator('[data-step-type="retrieval"]').first).to_contain_text("检索")
