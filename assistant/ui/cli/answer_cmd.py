@@ -10,8 +10,8 @@ from rich.markdown import Markdown
 from rich.markup import escape
 
 from assistant.compose import notices as notes
-from assistant.compose.answer import Answer, Source
-from assistant.compose.briefing import Briefing
+from assistant.compose.briefing_model import Briefing
+from assistant.compose.model import Answer, Source
 from assistant.compose.safe_markdown import SafeStream
 from assistant.core.i18n import reply_in, t
 from assistant.core.language import reply_language
