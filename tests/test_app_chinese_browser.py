@@ -16,7 +16,7 @@ from conftest import make_settings, sample_records, write_jsonl
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 from assistant.store.embedding import Embedder
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -33,7 +33,7 @@ def zh_server(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder):  # 
     assert any(r["id"] == LUNG_NODULES for r in records)
     home = tmp_path_factory.mktemp("zh-home")
     corpus = write_jsonl(home.parent / "zh-corpus.jsonl", records)
-    ingestor = Ingestor(make_settings(home), embedder=embedder)
+    ingestor = open_ingestor(make_settings(home), embedder=embedder)
     try:
         ingestor.run(file_runs([corpus]))
     finally:

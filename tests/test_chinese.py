@@ -20,7 +20,7 @@ from assistant.compose.llm import get_llm
 from assistant.core.i18n import CATALOG_DIR, catalog, plural, reply_in, t
 from assistant.core.language import detect, reply_language, ui_language
 from assistant.core.settings import Settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.store.embedding import Embedder
 from assistant.ui import chat_view as view
 from assistant.ui.cli.common import app
@@ -124,7 +124,7 @@ def test_the_language_setting_accepts_only_its_values(monkeypatch: pytest.Monkey
 
 @pytest.fixture(scope="module")
 def answerer(small_index: Settings, embedder: Embedder) -> Answerer:
-    return Answerer(small_index, Retriever(small_index, embedder=embedder))
+    return Answerer(small_index, build_retriever(small_index, embedder=embedder))
 
 
 def test_a_chinese_question_gets_english_quotes_in_a_chinese_frame(answerer: Answerer) -> None:
@@ -154,7 +154,7 @@ def test_a_chinese_question_nothing_matches_says_so_in_chinese(answerer: Answere
 def test_a_briefing_on_a_chinese_topic_has_chinese_headings(
     small_index: Settings, embedder: Embedder
 ) -> None:
-    briefer = Briefer(small_index, Retriever(small_index, embedder=embedder))
+    briefer = Briefer(small_index, build_retriever(small_index, embedder=embedder))
     briefing = briefer.brief(MIXED, per_field=2)
     markdown = briefing.markdown
     assert markdown.startswith(f"# 简报：{MIXED}")
@@ -183,7 +183,7 @@ def llm_answerer(small_index: Settings, embedder: Embedder, server: OpenAIStandi
     settings = small_index.model_copy(
         update={"openai_base_url": server.base_url, "llm_max_retries": 0, "model": "standin"}
     )
-    return Answerer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    return Answerer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
 
 
 @pytest.mark.slow
@@ -237,7 +237,7 @@ def test_a_briefing_on_a_chinese_topic_is_searched_in_english_too_and_asked_for_
         settings = small_index.model_copy(
             update={"openai_base_url": server.base_url, "llm_max_retries": 0, "model": "standin"}
         )
-        briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+        briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
         briefing = briefer.brief(topic, per_field=2)
         prompts = [r.text() for r in server.requests]
     assert topic in prompts[0] and "English question:" in prompts[0]
