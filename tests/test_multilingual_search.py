@@ -13,7 +13,8 @@ from assistant.engine import build_retriever
 from assistant.search.multilingual import is_foreign, latin_words
 from assistant.store.embedding import Embedder
 from assistant.store.multilingual_index import MultilingualIndex
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 pytestmark = pytest.mark.slow
 
