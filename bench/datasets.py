@@ -28,6 +28,7 @@ bench/data/README.md), one question per paper, split into halves like the rest:
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import math
@@ -268,7 +269,8 @@ class DatasetError(UserFacingError, ValueError):
 
 def _read_jsonl(path: Path) -> list[dict]:
     rows = []
-    with path.open(encoding="utf-8") as handle:
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rt", encoding="utf-8") as handle:
         for lineno, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
@@ -277,6 +279,40 @@ def _read_jsonl(path: Path) -> list[dict]:
             except json.JSONDecodeError as err:
                 raise DatasetError(f"{path}:{lineno}: malformed JSON ({err.msg})") from None
     return rows
+
+
+ZH_KINDS = ("tldr", "motivation")
+
+
+def load_chinese(path: Path, indexed: set[str], kind: str) -> QuerySet:
+    """The Chinese questions of one kind (`tldr`: a summary naming the method; `motivation`: the problem in
+    the reader's words) from zh-queries' dev.jsonl.gz: {"q", "kind", "ids": [one arXiv id], "title"}.
+
+    Only papers in `indexed` count (a target absent from the index cannot be found). The held-out half is
+    `split_of(paper id) == "test"`, the rule every known-item set uses (fixed before any tuning);
+    `restrict_split` applies it."""
+    if kind not in ZH_KINDS:
+        raise DatasetError(f"unknown kind {kind!r} of Chinese questions: choose {', '.join(ZH_KINDS)}")
+    queries: dict[str, str] = {}
+    qrels: dict[str, dict[str, int]] = {}
+    total = 0
+    for lineno, row in enumerate(_read_jsonl(path), start=1):
+        ids, text = row.get("ids"), row.get("q")
+        if not isinstance(ids, list) or not ids or not isinstance(text, str) or not text.strip():
+            raise DatasetError(f'{path}: record {lineno} needs a non-empty "q" and an "ids" list')
+        if row.get("kind") != kind:
+            continue
+        total += 1
+        paper_id = str(ids[0])
+        if paper_id in indexed:
+            queries[f"zh-{kind}:{paper_id}"] = text.strip()
+            qrels[f"zh-{kind}:{paper_id}"] = {paper_id: 1}
+    return QuerySet(
+        name=f"zh-{kind}",
+        description=f"Chinese {kind} questions ({path.name}, {len(queries)} of {total} papers indexed)",
+        queries=queries,
+        qrels=qrels,
+    )
 
 
 def load_written(

@@ -43,10 +43,12 @@ from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
 from bench.datasets import (
     WRITTEN_SETS,
+    ZH_KINDS,
     DatasetError,
     KnownItemBuilder,
     QuerySet,
     load_beir,
+    load_chinese,
     load_written,
     restrict_split,
 )
@@ -59,6 +61,7 @@ MODES: tuple[Mode, ...] = get_args(Mode)  # hybrid, dense, lexical
 MODE_LABEL = {"dense": "dense", "lexical": "BM25", "hybrid": "hybrid"}
 CUTOFFS = (1, 5, 10)
 DEFAULT_DAILY_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "arxiv-daily"
+DEFAULT_ZH = DEFAULT_DAILY_DIR.parent / "zh-queries" / "dev.jsonl.gz"
 
 
 @dataclass
@@ -314,6 +317,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="split of the hand-written sets (default: --split; their dev halves were used for tuning)",
     )
+    parser.add_argument(
+        "--zh",
+        type=Path,
+        default=DEFAULT_ZH if DEFAULT_ZH.is_file() else None,
+        help="Chinese questions (zh-queries dev.jsonl.gz): the zh-tldr and zh-motivation sets, on --split "
+        "(the held-out half is 'test': split by paper id, fixed before tuning); targets absent from the "
+        "index are left out. Default: the shared zh-queries file when present",
+    )
+    parser.add_argument("--no-zh", action="store_true", help="skip the Chinese sets")
     parser.add_argument("--n", type=int, default=200, help="queries per known-item set (before the split)")
     parser.add_argument("--split", choices=("dev", "test", "all"), default="test")
     parser.add_argument("--seed", type=int, default=13)
@@ -452,6 +464,9 @@ def run(args: argparse.Namespace, console: Console) -> Report:
             queries = [q for s in [*sets, *separate] for q in list(s.queries.values())[:3]]
             report.filter_checks[str(settings.storage.home)] = check_filters(retriever, queries).to_dict()
 
+    if args.zh is not None and not args.no_zh:
+        _run_chinese(args, settings, embedder, modes, report, console)
+
     for folder in args.beir:
         dataset = load_beir(folder, args.beir_split)
         with tempfile.TemporaryDirectory(prefix="beir-index-") as tmp:
@@ -462,6 +477,28 @@ def run(args: argparse.Namespace, console: Console) -> Report:
             report.add(str(folder), dataset.query_set, evaluate(retriever, dataset.query_set, modes))
             retriever.catalog.close()
     return report
+
+
+def _run_chinese(
+    args: argparse.Namespace,
+    settings: Settings,
+    embedder: Embedder,
+    modes: tuple[Mode, ...],
+    report: Report,
+    console: Console,
+) -> None:
+    """The Chinese sets (tldr and motivation apart) on the index, held-out half by default."""
+    retriever = build_retriever(settings, embedder=embedder)
+    indexed = set(retriever.catalog.all_ids())
+    for kind in ZH_KINDS:
+        query_set = restrict_split(load_chinese(args.zh, indexed, kind), args.split)
+        if not query_set.queries:
+            console.print(f"  zh-{kind}: no target paper of {args.zh.name} is in the index, skipped")
+            continue
+        _warm(retriever, iter(query_set.queries.values()))
+        console.print(f"  zh-{kind}: {len(query_set)} queries ({query_set.split})")
+        report.add(str(settings.storage.home), query_set, evaluate(retriever, query_set, modes))
+    report.info["zh"] = {"file": str(args.zh), "split_rule": "split_of(paper id): sha1(id) odd = test"}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,8 +28,10 @@ from assistant.core.settings import Settings
 from assistant.store.catalog import Catalog, StoredState
 from assistant.store.embedding import Embedder, get_embedder
 from assistant.store.faults import CatalogError, storage_problem
+from assistant.store.multilingual_index import collection_name, drop_multilingual
 from assistant.store.schema import date_to_int, int_to_date, record_hash
 from assistant.store.vectors import VectorIndex
+from ingest.multilingual import MultilingualSide
 from ingest.runs import SourceRun
 from ingest.sources import Skipped, SourceError, Trimmed
 
@@ -95,6 +97,8 @@ class IngestSummary:
     resumed: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    multilingual_embedded: int = 0  # e5 vectors made (ingested papers and catch-up)
+    multilingual_seconds: float = 0.0
     papers_total: int = 0
     vectors_total: int = 0
     pending_total: int = 0  # papers still waiting for vectors when the run ended
@@ -141,6 +145,8 @@ class IngestSummary:
             "resumed_from_earlier_run": self.resumed,
             "seconds": round(self.seconds, 3),
             "embed_seconds": round(self.embed_seconds, 3),
+            "multilingual_embedded": self.multilingual_embedded,
+            "multilingual_seconds": round(self.multilingual_seconds, 3),
             "papers_total": self.papers_total,
             "vectors_total": self.vectors_total,
             "pending_embeddings": self.pending_total,
@@ -198,11 +204,13 @@ class Ingestor:
         *,
         on_progress: ProgressCallback | None = None,
         set_aside: list[str] | None = None,
+        multilingual: MultilingualSide | None = None,
     ) -> None:
         self.settings = settings
         self._lock = lock
         self.catalog = catalog
         self.vectors = vectors
+        self.multilingual = multilingual  # the e5 side; None = English-only index
         self._embedder = embedder
         self.set_aside = set_aside or []  # what `rebuild` renamed
         self.on_progress: ProgressCallback = on_progress or (lambda phase, advance, total: None)
@@ -243,6 +251,8 @@ class Ingestor:
             )
         for source in sources:
             self._run_source(source, summary)
+        if embed:
+            self._multilingual_catch_up()
         self._finish(summary, started)
         if not embed and summary.pending_total:
             summary.notices.append(pending_notice(summary.pending_total))
@@ -258,10 +268,20 @@ class Ingestor:
         if waiting:
             self.on_progress("embed", 0, min(waiting, limit) if limit else waiting)
         self._embed_pending(summary, limit, announced=True)  # counts summary.embedded
+        self._multilingual_catch_up(limit)
         self._finish(summary, started)
         return summary
 
+    def _multilingual_catch_up(self, limit: int | None = None) -> None:
+        """e5 vectors for papers that have none or an outdated one (an index from before the multilingual
+        side, a run killed between the encoders, `ingest --no-embed` followed by `embed`)."""
+        if self.multilingual is not None:
+            self.multilingual.catch_up(self.catalog, self.on_progress, limit, self.on_notice)
+
     def _finish(self, summary: IngestSummary, started: float) -> None:
+        if self.multilingual is not None:  # per run: the counters start again for the next one
+            summary.multilingual_embedded, self.multilingual.embedded = self.multilingual.embedded, 0
+            summary.multilingual_seconds, self.multilingual.seconds = self.multilingual.seconds, 0.0
         summary.seconds = time.perf_counter() - started
         summary.papers_total = self.catalog.count()
         summary.vectors_total = self.vectors.count()
@@ -361,6 +381,8 @@ class Ingestor:
         vectors = embedder.encode([p.embedding_text for p in papers])
         summary.embed_seconds += time.perf_counter() - started
         self.vectors.upsert(papers, vectors)
+        if self.multilingual is not None:
+            self.multilingual.embed(papers)
         self.catalog.mark_embedded({p.id: p.content_hash for p in papers})
         summary.embedded += len(papers)
         self.on_progress("embed", len(papers), None)
@@ -417,6 +439,9 @@ def open_ingestor(
         try:
             catalog.require_writable()
             vectors = VectorIndex(settings)
+            multilingual = (
+                MultilingualSide(settings, vectors.client) if settings.embedding.multilingual_index else None
+            )
         except BaseException:
             catalog.close()
             raise
@@ -424,7 +449,16 @@ def open_ingestor(
         lock.__exit__()
         raise
     model = Lazy.of(embedder) if embedder is not None else Lazy(lambda: get_embedder(settings))
-    return Ingestor(settings, lock, catalog, vectors, model, on_progress=on_progress, set_aside=set_aside)
+    return Ingestor(
+        settings,
+        lock,
+        catalog,
+        vectors,
+        model,
+        on_progress=on_progress,
+        set_aside=set_aside,
+        multilingual=multilingual,
+    )
 
 
 def pending_notice(pending: int) -> str:
@@ -453,9 +487,10 @@ def set_index_aside(settings: Settings) -> list[str]:
             path.rename(aside)
             moved.append(str(aside))
     if settings.storage.chroma_host:
-        VectorIndex(settings).drop()
-        moved.append(
-            f"collection {settings.storage.collection!r} on "
-            f"{settings.storage.chroma_host}:{settings.storage.chroma_port}"
-        )
+        vectors = VectorIndex(settings)
+        vectors.drop()
+        where = f"{settings.storage.chroma_host}:{settings.storage.chroma_port}"
+        moved.append(f"collection {settings.storage.collection!r} on {where}")
+        if drop_multilingual(settings, vectors.client):
+            moved.append(f"collection {collection_name(settings)!r} on {where}")
     return moved

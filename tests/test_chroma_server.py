@@ -13,6 +13,7 @@ import pytest
 from conftest import free_port, make_settings, sample_records, write_jsonl
 
 from assistant.engine import build_retriever
+from assistant.store.multilingual_index import MultilingualIndex, collection_name
 from assistant.store.vectors import VectorIndex
 from ingest.pipeline import open_ingestor
 from ingest.runs import file_runs
@@ -144,6 +145,25 @@ def test_a_running_reader_follows_a_rebuild_on_the_server(
     hits = reader.search(wanted["title"], k=3, mode="dense")
     assert hits[0].paper.id == wanted["id"] and hits[0].relevance > 0.5
     assert reader.catalog.count() == 6  # the rebuilt catalog, not the one set aside
+
+
+def test_a_rebuild_on_the_server_drops_the_multilingual_collection_too(
+    tmp_path: Path, embedder, chroma_server: int
+) -> None:
+    """The e5 collection beside the MiniLM one is the old index too: `ingest --rebuild` drops it and says
+    so, instead of leaving vectors of papers the rebuilt catalog may not hold."""
+    settings = _server_home(tmp_path, "home", chroma_server)
+    old = MultilingualIndex(settings)  # an e5 vector left by the index being rebuilt
+    old.collection.add(ids=["2605.00001"], embeddings=[[1.0] + [0.0] * 383])
+    assert old.count() == 1
+
+    ingestor = open_ingestor(settings, embedder=embedder, rebuild=True)
+    try:
+        set_aside = ingestor.set_aside
+    finally:
+        ingestor.close()
+    assert f"collection {collection_name(settings)!r} on 127.0.0.1:{chroma_server}" in set_aside
+    assert MultilingualIndex(settings).count() == 0
 
 
 def test_a_catalog_shipped_to_an_app_machine_is_read_at_the_next_search(

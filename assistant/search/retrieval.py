@@ -22,12 +22,15 @@ from assistant.core.lazy import Lazy
 from assistant.core.paper import SOURCE_LABELS, paper_json
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
+from assistant.search.multilingual import is_foreign, latin_words, multilingual_candidates
 from assistant.search.same_work import also_fields, merge_same_work
 from assistant.search.words import FUNCTION_WORDS
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.store.faults import CatalogError
 from assistant.store.filter import PaperFilter
+from assistant.store.multilingual import get_multilingual_encoder
+from assistant.store.multilingual_index import MultilingualIndex
 from assistant.store.pool import CatalogPool
 from assistant.store.terms import QueryTerms, TermMatch
 from assistant.store.vectors import VectorIndex, consistency_problem
@@ -149,6 +152,7 @@ class Retriever:
         self._catalogs = catalogs
         self._vectors = vectors
         self._embedder = embedder
+        self._multilingual: MultilingualIndex | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -164,13 +168,22 @@ class Retriever:
         return self._vectors.get()
 
     @property
+    def multilingual(self) -> MultilingualIndex | None:
+        """The e5 collection, when the setting is on and it holds vectors (else None: English path only)."""
+        if self.settings.embedding.multilingual_index and self._multilingual is None:
+            self._multilingual = MultilingualIndex(self.settings, self.vectors.client)
+        return self._multilingual if self._multilingual is not None and self._multilingual.count() else None
+
+    @property
     def embedder(self) -> Embedder:
         return self._embedder.get()
 
     def warm_up(self) -> None:
-        """Load the model and open the stores now (the app does this at start-up)."""
+        """Load the model(s) and open the stores now (the app does this at start-up)."""
         self.embedder.encode_query("warm up")
         _ = self.vectors.count()
+        if self.multilingual is not None:  # e5 vectors exist: load their encoder now, not at a first question
+            get_multilingual_encoder(self.settings.storage.cache_dir / "models").query("warm up")
 
     # --- validation -----------------------------------------------------------------------------------
 
@@ -220,8 +233,10 @@ class Retriever:
         """The content words of `text` that no indexed paper contains (title, abstract, authors, comment),
         in the order asked: the part of a question the index cannot speak to ("federated" in "federated
         learning and privacy" over an index without federated-learning papers)."""
-        # Contractions ("what's") and one- or two-letter words tell nothing about the topic.
-        terms = [t for t in fts_terms(text) if "'" not in t and len(t) > 4]
+        # Contractions ("what's") and short words tell nothing; a Chinese question's own words are never in
+        # English abstracts, only its Latin-script ones are asked about.
+        words = latin_words(text) if is_foreign(text) else text
+        terms = [t for t in fts_terms(words) if "'" not in t and len(t) > 4]
         if not terms:
             return []
         found = self.catalog.query_terms(terms)
@@ -338,6 +353,8 @@ class Retriever:
         admitted = self.catalog.count_admitted(flt, up_to=EXACT_DENSE_MAX + 1) if flt.active else None
         if admitted == 0:
             return None
+        if mode != "lexical" and is_foreign(text) and self.multilingual is not None:
+            return multilingual_candidates(self, text, depth, flt, mode)
         lexical_job = None
         if mode in ("hybrid", "lexical"):
             # BM25 runs on its own thread (and SQLite connection) while the query is encoded: SQLite and torch
@@ -432,7 +449,9 @@ class Retriever:
     def _add_vectors(self, found: Candidates, ids: list[str]) -> None:
         missing = [d for d in ids if d not in found.vectors]
         if missing:
-            found.vectors.update(self.vectors.vectors_of(missing))
+            store = self.multilingual if found.space == "multilingual" else self.vectors
+            assert store is not None
+            found.vectors.update(store.vectors_of(missing))
 
 
 @dataclass(frozen=True)
@@ -454,6 +473,7 @@ class Candidates:
     terms: QueryTerms | None = None  # the query's words BM25 used, with their document frequencies
     matches: dict[str, TermMatch] = field(default_factory=dict)  # how papers hold the query's words
     vectors: dict[str, np.ndarray] = field(default_factory=dict)  # paper vectors fetched so far
+    space: Literal["english", "multilingual"] = "english"  # the encoder of query_vector and vectors
 
     @property
     def top_match(self) -> TermMatch:

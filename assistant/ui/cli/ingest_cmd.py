@@ -46,10 +46,16 @@ class _ProgressBars:
         self.progress = progress
         self.read = progress.add_task("reading records", total=None, visible=reading)
         self.embed = progress.add_task("embedding papers", total=0, visible=embedding)
+        self.multilingual = progress.add_task("multilingual vectors", total=0, visible=False)
         self._embed_total = 0
 
     def __call__(self, phase: str, advance: int, total: int | None) -> None:
-        if phase == "read":
+        if phase == "embed-multilingual":
+            if total is not None:
+                current = self.progress.tasks[self.multilingual].total or 0
+                self.progress.update(self.multilingual, total=current + total, visible=True)
+            self.progress.advance(self.multilingual, advance)
+        elif phase == "read":
             if total is not None:
                 current = self.progress.tasks[self.read].total or 0
                 self.progress.update(self.read, total=current + total)
@@ -74,6 +80,8 @@ def print_summary(summary: IngestSummary) -> None:
         ("records skipped", summary.skipped),
         ("papers embedded", summary.embedded),
     ]
+    if summary.multilingual_embedded:
+        rows.append(("multilingual vectors made", summary.multilingual_embedded))
     if summary.resumed:
         rows.append(("resumed from an interrupted run", summary.resumed))
     rows += [("papers in index", summary.papers_total), ("vectors in index", summary.vectors_total)]
@@ -292,7 +300,8 @@ def embed(
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
-    """Embed the papers waiting for vectors (after `ingest --no-embed`): all, or a slice with --limit.
+    """Embed the papers waiting for vectors (after `ingest --no-embed`): all, or a slice with --limit;
+    then the multilingual vectors papers lack (an index from before them, or changed abstracts).
 
     Stored batch by batch: stop it any time (even with kill -9) and run it again to continue."""
     cfg = settings()
@@ -312,6 +321,12 @@ def embed(
         f"{summary.vectors_total} vectors for {summary.papers_total} papers in {cfg.storage.home}",
         highlight=False,
     )
+    if summary.multilingual_embedded:
+        console.print(
+            f"made [bold]{summary.multilingual_embedded}[/] multilingual vectors in "
+            f"{summary.multilingual_seconds:.1f} s of encoding",
+            highlight=False,
+        )
     if summary.pending_total:
         console.print(f"[bold]note:[/] {escape(pending_notice(summary.pending_total))}", highlight=False)
     else:
