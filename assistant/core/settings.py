@@ -297,6 +297,11 @@ class AppSettings(SettingsGroup):
         description="Comma-separated origins (scheme://host:port) besides the app's own that may call the "
         "chat app with the user's cookie (CORS, socket.io); empty = the app's own origin only.",
     )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated host names (no port; *.example.org allowed) the chat app answers to "
+        "besides its bind address, localhost, 127.0.0.1 and ::1; other Host headers get 400 (DNS rebinding).",
+    )
 
 
 def leaf_fields(

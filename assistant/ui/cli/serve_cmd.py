@@ -7,6 +7,7 @@ import socket
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import typer
 
@@ -77,6 +78,30 @@ def restrict_origins(origins: list[str]) -> None:
     chainlit.server.sio.eio.cors_allowed_origins = same_or_listed
 
 
+def own_hosts(host: str, extra: str = "", public_url: str = "") -> list[str]:
+    """The host names (any port) the app answers to: its bind address (unless it is a wildcard), the
+    loopback names, the host of the configured public address, then the configured extra ones. A request
+    naming another host is a page elsewhere reaching the app through DNS rebinding."""
+    hosts = ["localhost", "127.0.0.1", "::1"]
+    if host not in ("0.0.0.0", "::", ""):
+        hosts.insert(0, host)
+    public_host = urlsplit(public_url.strip()).hostname if public_url.strip() else None
+    if public_host:
+        hosts.append(public_host)
+    hosts += [h.strip() for h in extra.split(",") if h.strip()]
+    return list(dict.fromkeys(h.lower().strip("[]") for h in hosts))
+
+
+def restrict_hosts(hosts: list[str]) -> None:
+    """Answer 400 to any request (pages, the API, the feeds, socket.io polling and its websocket upgrade)
+    whose Host header names none of `hosts`. Chainlit mounts socket.io inside its FastAPI app, so one
+    middleware on that app covers everything it serves. Call before the server starts."""
+    from chainlit.server import app as server
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    server.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
+
+
 def check_port(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
@@ -116,6 +141,8 @@ def serve(
 
     config.run.headless = True
     restrict_origins(own_origins(host, port, cfg.app.allow_origins))
+    hosts = own_hosts(host, cfg.app.allowed_hosts, cfg.delivery.public_url)
+    restrict_hosts(hosts)
     use_private_files_dir()
     mode = "language model" if cfg.llm.configured else "extractive mode (no language model configured)"
     login = f"password login for {users} user(s)" if users else "no login"
@@ -125,6 +152,12 @@ def serve(
         f"{history}",
         highlight=False,
     )
+    if host in ("0.0.0.0", "::") and not cfg.app.allowed_hosts.strip():
+        console.print(
+            "Answering only to localhost and 127.0.0.1: set ACADEMICHUB_ALLOWED_HOSTS to the names this "
+            "machine is reached by.",
+            style="yellow",
+        )
     console.print("Loading the embedding model, then serving. Ctrl+C stops.", style="dim")
     try:
         run_chainlit(str(APP_FILE))
