@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -102,6 +105,58 @@ def restrict_hosts(hosts: list[str]) -> None:
     server.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
 
 
+STOP_GRACE_SECONDS = 3.0
+
+
+def stop_within(grace: float = STOP_GRACE_SECONDS) -> None:
+    """Make SIGTERM and SIGINT stop the server at any moment, within `grace` seconds.
+
+    Before Chainlit's web server runs, either signal raises KeyboardInterrupt in the main thread (`serve`
+    says "stopped." and exits 0). Once uvicorn runs, it takes the signals itself and shuts down (Chainlit
+    then ends the process, status 0), but a start-up step running in a worker thread (loading the embedding
+    model, the index checks) cannot be interrupted, and both uvicorn's start-up and the interpreter's exit
+    wait for it: the server ignored SIGTERM for 40 s. So the first signal also starts a timer that ends the
+    process after `grace` seconds, whatever is still running. Serving writes its state only in SQLite
+    transactions, so such a stop loses nothing but this server's temporary folders."""
+    import uvicorn
+
+    def arm() -> None:
+        if not any(t.name == "academichub-stop" for t in threading.enumerate()):
+            threading.Thread(target=_exit_after, args=(grace,), name="academichub-stop", daemon=True).start()
+
+    def interrupt(signum: int, frame: object) -> None:
+        arm()
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, interrupt)
+    uvicorn_exit = uvicorn.Server.handle_exit
+
+    def handle_exit(self: uvicorn.Server, sig: int, frame: object) -> None:
+        arm()
+        uvicorn_exit(self, sig, frame)  # type: ignore[arg-type]
+
+    uvicorn.Server.handle_exit = handle_exit  # type: ignore[method-assign]
+
+
+_STOPPED = threading.Event()
+
+
+def say_stopped() -> None:
+    """Print "stopped." once, whichever of the main thread and the stop timer gets there first."""
+    if not _STOPPED.is_set():
+        _STOPPED.set()
+        console.print("stopped.")
+
+
+def _exit_after(grace: float) -> None:
+    time.sleep(grace)
+    say_stopped()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def check_port(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
@@ -127,6 +182,15 @@ def serve(
     port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port to listen on."),
 ) -> None:
     """Start the chat app (Ask, Briefing, Radar) at http://HOST:PORT."""
+    stop_within()
+    try:
+        run_server(host, port)
+    except KeyboardInterrupt:  # SIGINT or SIGTERM, at any step of the start-up or while serving
+        say_stopped()
+
+
+def run_server(host: str, port: int) -> None:
+    """Check the settings and the port, set Chainlit up, then serve until stopped."""
     cfg = settings()
     users = check_login_settings()
     check_port(host, port)
@@ -159,10 +223,7 @@ def serve(
             style="yellow",
         )
     console.print("Loading the embedding model, then serving. Ctrl+C stops.", style="dim")
-    try:
-        run_chainlit(str(APP_FILE))
-    except KeyboardInterrupt:
-        console.print("stopped.")
+    run_chainlit(str(APP_FILE))
 
 
 @app.command("hash-password")
