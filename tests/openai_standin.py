@@ -35,6 +35,10 @@ Replaying what a real small local server (llama.cpp `llama-server`, Ollama) does
 - Uncited prose is just a `Reply` whose text has no [n].
 - `Reply(chunk_chars=3)`: deltas of 3 characters instead of words, so links, images and tags arrive cut in
   pieces (an adversarial model).
+
+Translation requests (prompts/translate-question.md: a Chinese question to English) are answered before
+the queue, deterministically: `translations[question]` when the test gave one, else `untranslated` (an
+English stand-in sentence), so a test's queued replies still go to the answer itself.
 """
 
 from __future__ import annotations
@@ -120,6 +124,19 @@ class RecordedRequest:
         return "\n".join(str(m.get("content", "")) for m in self.messages)
 
 
+TRANSLATE_MARK = "Translate this search question about research papers into English."
+_QUESTION_RE = re.compile(r"^Question: (.*)$", re.MULTILINE)
+
+
+def translation_request(request: RecordedRequest) -> str | None:
+    """The question a translate-question request asks to translate, or None for any other request."""
+    text = request.text()
+    if TRANSLATE_MARK not in text:
+        return None
+    found = _QUESTION_RE.search(text)
+    return found.group(1).strip() if found else ""
+
+
 def tokens_of(text: str, chunk_chars: int = 0) -> list[str]:
     """How the stand-in splits a reply into streamed deltas: one word (with its leading space) each, or
     pieces of `chunk_chars` characters (an adversarial model: a link or tag arrives cut in pieces)."""
@@ -136,6 +153,8 @@ class OpenAIStandin:
     context_size: int | None = None  # llama.cpp's n_ctx; None: unlimited
     responder: Callable[[RecordedRequest], Reply] | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
+    translations: dict[str, str] = field(default_factory=dict)  # question -> its English translation
+    untranslated: str = "Which papers are about this question?"
 
     def __post_init__(self) -> None:
         self._queue: deque[Reply] = deque()
@@ -151,6 +170,9 @@ class OpenAIStandin:
     def next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:
             self.requests.append(request)
+            question = translation_request(request)
+            if question is not None:
+                return Reply(self.translations.get(question, self.untranslated))
             if self._queue:
                 return self._queue.popleft()
         if self.responder is not None:

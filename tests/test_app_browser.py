@@ -23,7 +23,8 @@ from conftest import free_port, make_settings, sample_records, write_jsonl
 
 from assistant.store.embedding import Embedder
 from ingest.normalize import from_json_record
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -142,7 +142,7 @@ def test_radar_days_over_a_copied_base_shows_each_days_new_papers_only(tmp_path:
     """`--base-home`: the base index is copied, the topic saved over it before the first day, and each day's
     feed (paged one paper a batch) holds only that day's new papers: never the base's, never a re-listed
     one, never one twice."""
-    from ingest.pipeline import file_runs
+    from ingest.runs import file_runs
 
     records = sample_records(30)
     base = tmp_path / "base"

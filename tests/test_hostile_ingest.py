@@ -16,7 +16,8 @@ from assistant.core.text import strip_control_chars
 from assistant.store.catalog import Catalog
 from assistant.ui.cli import app
 from ingest.normalize import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS
-from ingest.pipeline import MAX_SKIP_EXAMPLES, file_runs, open_ingestor
+from ingest.pipeline import MAX_SKIP_EXAMPLES, open_ingestor
+from ingest.runs import file_runs
 from ingest.sources import SourceError, read_jsonl
 
 

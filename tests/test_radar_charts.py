@@ -24,7 +24,8 @@ from assistant.radar.service import Radar
 from assistant.search.retrieval import Retriever
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 DAYS = ("2026-06-04", "2026-06-05")
 TOPIC, QUERY = "LLM agents", "large language model agents and reasoning"

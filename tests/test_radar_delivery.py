@@ -38,7 +38,8 @@ from assistant.radar.service import Topic
 from assistant.search.hit import Hit
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 DAY1, DAY2 = "2026-06-04", "2026-06-05"
 TOPIC = "LLM agents"

@@ -18,7 +18,8 @@ from assistant.radar.library import LibraryError, read_library
 from assistant.radar.service import Radar
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 LIBRARY = DATA_DIR / "library"
 FORMATS = {"bibtex": "agents.bib", "ris": "agents.ris", "csl-json": "agents.json"}

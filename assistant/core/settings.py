@@ -302,6 +302,11 @@ class AppSettings(SettingsGroup):
         description="Comma-separated host names (no port; *.example.org allowed) the chat app answers to "
         "besides its bind address, localhost, 127.0.0.1 and ::1; other Host headers get 400 (DNS rebinding).",
     )
+    language: Literal["auto", "en", "zh-CN"] = Field(
+        "auto",
+        description="Language of the chat app's interface: auto = the browser's (Chinese for a zh browser, "
+        "else English), or en / zh-CN for every user. An answer's frame follows a Chinese question anyway.",
+    )
 
 
 def leaf_fields(

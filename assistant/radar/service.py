@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import UserFacingError
+from assistant.core.i18n import t
 from assistant.core.lazy import Lazy
 from assistant.core.settings import Settings
 from assistant.core.text import fold
@@ -570,16 +571,14 @@ def feed_message(
 ) -> str | None:
     """What the feed says besides its papers (None when there is more to come)."""
     since = since_phrase(window)
-    who = f" by {author.strip()!r}" if author and author.strip() else ""
+    who = t("radar.feed.by", author=repr(author.strip())) if author and author.strip() else ""
+    name = repr(topic.name)  # the app shows the user's name for it (see shown_name_in)
     if not total:
-        return f"nothing new for {topic.name!r}{who} {since}"
+        return t("radar.feed.nothing", name=name, who=who, since=since)
     if not shown:
-        return (
-            f"you have seen everything new for {topic.name!r}{who} {since} ({total} papers); "
-            "more after the next ingest"
-        )
+        return t("radar.feed.seen_all", name=name, who=who, since=since, n=total)
     if remaining == 0:
-        return f"that is everything new for {topic.name!r}{who} {since} ({total} papers)"
+        return t("radar.feed.everything", name=name, who=who, since=since, n=total)
     return None
 
 

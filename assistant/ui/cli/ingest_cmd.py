@@ -33,18 +33,8 @@ from assistant.ui.cli.common import (
     print_json,
     settings,
 )
-from ingest.pipeline import (
-    MAX_SKIP_EXAMPLES,
-    Ingestor,
-    IngestSummary,
-    SourceRun,
-    arxiv_run,
-    file_runs,
-    open_ingestor,
-    pending_notice,
-    rxiv_run,
-    sample_run,
-)
+from ingest.pipeline import MAX_SKIP_EXAMPLES, Ingestor, IngestSummary, open_ingestor, pending_notice
+from ingest.runs import SourceRun, arxiv_run, file_runs, rxiv_run, sample_run
 from ingest.rxiv_api import RxivRequest
 from ingest.sources import ArxivRequest
 
