@@ -37,7 +37,7 @@ def build_retriever(settings: Settings, embedder: Embedder | None = None) -> Ret
     return Retriever(
         settings,
         CatalogPool(settings.storage.catalog_path),
-        Lazy(lambda: VectorIndex(settings)),
+        Lazy(lambda: VectorIndex(settings, reading=True)),
         Lazy.of(embedder) if embedder is not None else Lazy(lambda: get_embedder(settings)),
     )
 

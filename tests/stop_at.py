@@ -1,11 +1,13 @@
-"""Run the `academichub` command line in this process, stopped at one point of its run, for a kill -9 test.
+"""Run the `academichub` command line in this process, stopped at one point of its run, for a kill -9 or
+signal test.
 
 usage: python tests/stop_at.py MODULE:CLASS.METHOD N MARKER CLI_ARGS...
+       python tests/stop_at.py MODULE:FUNCTION N MARKER CLI_ARGS...   (a function the module calls by name)
 
 Before the N-th call of CLASS.METHOD (e.g. `assistant.store.catalog:Catalog.mark_embedded` 2: the second
 batch's vectors are in Chroma, the catalog does not know yet) it creates MARKER and waits for good. The test
-waits for MARKER and kills the process with SIGKILL, so the kill lands at exactly that point every time,
-however fast the machine; the rest of the run is the real CLI's code.
+waits for MARKER and kills the process with SIGKILL (or sends it SIGTERM), so the kill lands at exactly that
+point every time, however fast the machine; the rest of the run is the real CLI's code.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import Any
 
 def stop_before(target: str, nth: int, marker: Path) -> None:
     module_name, _, attribute = target.partition(":")
-    class_name, _, method = attribute.partition(".")
-    owner = getattr(importlib.import_module(module_name), class_name)
+    class_name, _, method = attribute.rpartition(".")
+    module = importlib.import_module(module_name)
+    owner = getattr(module, class_name) if class_name else module
     original = getattr(owner, method)
     calls = 0
 

@@ -260,3 +260,35 @@ def test_library_text_is_cleaned_of_terminal_escapes_in_every_format(tmp_path: P
         shown = entry.title + " ".join(entry.authors)
         assert not any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or ch == "\u202e" for ch in shown), repr(shown)
         assert entry.title.startswith("Sparse attention")
+
+
+def test_huge_library_fields_and_entry_counts_are_refused_before_parsing(tmp_path: Path) -> None:
+    """Issue 28 item 14: a 2 MB BibTeX abstract took 79 s to parse (50 MB: over 15 minutes) and a
+    100,000-entry BibTeX took 100 s and 330 MB only to be refused. Both are refused at once, in every
+    format, with the reason; a merely long abstract is cut to the ingest cap and the paper kept."""
+    import time
+
+    huge = "word " * 600_000  # 3 MB
+    files = {
+        "abstract.bib": f"@article{{a,\n  title = {{Sparse attention}},\n  abstract = {{{huge}}},\n}}\n",
+        "abstract.ris": f"TY  - JOUR\nTI  - Sparse attention\nAB  - {huge}\nER  - \n",
+        "abstract.json": json.dumps([{"title": "Sparse attention", "abstract": huge}]),
+        "many.bib": "".join(f"@article{{k{i},\n  title = {{Paper {i}}},\n}}\n" for i in range(20_000)),
+        "many.ris": "".join(f"TY  - JOUR\nTI  - Paper {i}\nER  - \n" for i in range(20_000)),
+        "many.json": json.dumps([{"title": f"Paper {i}"} for i in range(20_000)]),
+    }
+    for name, text in files.items():
+        path = tmp_path / name
+        path.write_text(text, encoding="utf-8")
+        started = time.monotonic()
+        with pytest.raises(LibraryError) as refused:
+            read_library(path)
+        seconds = time.monotonic() - started
+        reason = "entries; a topic takes at most 2000" if name.startswith("many") else "takes at most 100,000"
+        assert reason in str(refused.value), (name, str(refused.value))
+        assert seconds < 1.0, (name, seconds)
+
+    long = tmp_path / "long.bib"
+    long.write_text("@article{a,\n  title = {Sparse attention},\n  abstract = {" + "word " * 4_000 + "}\n}\n")
+    _, [entry], _ = read_library(long)
+    assert len(entry.abstract) == 10_000 and entry.title == "Sparse attention"

@@ -27,6 +27,10 @@ from ingest.runs import file_runs
 
 CLI = Path(sys.executable).with_name("academichub")
 PAPERS = 6
+OPEN_VECTORS_TO_WRITE = (
+    "from assistant.core.settings import get_settings; from assistant.store.vectors import VectorIndex; "
+    "VectorIndex(get_settings())"
+)
 
 
 def can_mount() -> bool:
@@ -204,3 +208,61 @@ def test_disk_full_during_ingest_is_a_plain_message_and_the_rerun_loses_nothing(
     assert rerun.returncode == 0, rerun.stderr
     summary = json.loads(rerun.stdout)
     assert (summary["papers_total"], summary["vectors_total"]) == (40, 40)
+
+
+@pytest.mark.slow
+def test_a_full_disk_still_serves_reads_and_says_writes_need_space(
+    home: Path, corpus: Path, tmp_path: Path
+) -> None:
+    """Issue 28 item 11: on a full disk, search, ask and stats failed with "cannot open the catalog ...: disk
+    I/O error" (SQLite cannot make the WAL shared-memory file; Chroma writes on open). The index now opens
+    read-only: reads answer (stats; ask, which retrieves as search does), and an ingest says the disk is
+    full and what to do. A writer of vectors is told the disk is full, never handed the readers' private
+    copy (what it wrote would vanish with it)."""
+    if not can_mount():
+        pytest.skip(
+            "a full disk is made with a small tmpfs, which needs root with unshare/mount; this system has "
+            "neither (CI has both and runs it)"
+        )
+    disk = tmp_path / "full-disk"
+    disk.mkdir()
+    full_home = disk / "home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ACADEMICHUB_"))}
+    env.update({"ACADEMICHUB_HOME": str(full_home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    out = tmp_path / "out"
+    out.mkdir()
+    commands = {
+        "stats": f'"{CLI}" stats --json',
+        "ask": f'"{CLI}" ask "sparse Ising optimisation" --extractive --json',
+        "ingest": f'"{CLI}" ingest --file "{corpus}"',
+        "writer": f"\"{sys.executable}\" -c '{OPEN_VECTORS_TO_WRITE}'",
+    }
+    runs = " && ".join(
+        f'{{ {command} > "{out}/{name}.out" 2> "{out}/{name}.err"; echo $? > "{out}/{name}.rc"; }}'
+        for name, command in commands.items()
+    )
+    script = (
+        f'mount -t tmpfs -o size=16m tmpfs "{disk}" && cp -r "{home}" "{full_home}" && '
+        f'{{ dd if=/dev/zero of="{disk}/filler" bs=64k 2>/dev/null; true; }} && {runs}'
+    )
+    done = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script], env=env, capture_output=True, text=True, timeout=900
+    )
+    assert done.returncode == 0, done.stderr
+
+    def result(name: str) -> tuple[int, str, str]:
+        return (
+            int((out / f"{name}.rc").read_text()),
+            (out / f"{name}.out").read_text(),
+            " ".join((out / f"{name}.err").read_text().split()),
+        )
+
+    code, stdout, stderr = result("stats")
+    assert code == 0 and json.loads(stdout)["papers"] == PAPERS, stderr
+    code, stdout, stderr = result("ask")
+    assert code == 0 and json.loads(stdout)["sources"], stderr
+    code, stdout, stderr = result("ingest")
+    assert code == 2 and "is full" in stderr and "Free some space" in stderr, (code, stderr)
+    assert all("Traceback" not in result(name)[2] for name in commands if name != "writer")
+    code, stdout, stderr = result("writer")
+    assert code == 1 and "VectorStoreError" in stderr and "is full" in stderr, (code, stderr)

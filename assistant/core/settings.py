@@ -310,6 +310,11 @@ class AppSettings(SettingsGroup):
         description="Comma-separated origins (scheme://host:port) besides the app's own that may call the "
         "chat app with the user's cookie (CORS, socket.io); empty = the app's own origin only.",
     )
+    allowed_hosts: str = Field(
+        "",
+        description="Comma-separated host names (no port; *.example.org allowed) the chat app answers to "
+        "besides its bind address, localhost, 127.0.0.1 and ::1; other Host headers get 400 (DNS rebinding).",
+    )
     language: Literal["auto", "en", "zh-CN"] = Field(
         "auto",
         description="Language of the chat app's interface: auto = the browser's (Chinese for a zh browser, "

@@ -17,6 +17,7 @@ rank of the distinctive terms. The library's own papers never show as new.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -39,6 +40,13 @@ from assistant.search.retrieval import Retriever, fts_terms, make_filter
 
 Format = Literal["bibtex", "ris", "csl-json"]
 MAX_ENTRIES = 2000
+MAX_ABSTRACT_CHARS = 10_000  # the ingest cap (ingest/normalize.py): a longer library abstract is cut
+MAX_ENTRY_CHARS = 100_000  # one entry as written (abstract, title, a long author list, LaTeX markup)
+MAX_FILE_BYTES = 64_000_000  # MAX_ENTRIES typical entries many times over
+_ENTRY_START = {
+    "bibtex": re.compile(r"(?im)^[ \t]*@(?!comment\b|string\b|preamble\b)\w+[ \t]*[{(]"),
+    "ris": re.compile(r"(?m)^TY  - "),
+}
 TERMS = 12
 LEXICAL_WEIGHT = 0.5  # the distinctive terms' vote beside closeness (dense = 1), as in search fusion
 _ARXIV_ID = re.compile(
@@ -142,6 +150,27 @@ def _clean(text: object) -> str:
     return " ".join(strip_control_chars(str(text or "")).replace("{", "").replace("}", "").split())
 
 
+def check_size(path: Path, kind: Format, text: str) -> None:
+    """Refuse an export with too many entries or an over-long entry before its parser sees it: the parsers
+    slow down badly on huge fields (a 2 MB BibTeX abstract took 79 s, a 50 MB one over 15 minutes) and a
+    100,000-entry file took 100 s and 330 MB only to be refused afterwards. Entry starts are found with one
+    linear scan; CSL-JSON is checked after `json` (fast on any size) reads it."""
+    pattern = _ENTRY_START.get(kind)
+    if pattern is None:
+        return
+    starts = [m.start() for m in pattern.finditer(text)]
+    if len(starts) > MAX_ENTRIES:
+        raise LibraryError(f"{path}: {len(starts)} entries; a topic takes at most {MAX_ENTRIES}")
+    bounds = [*starts, len(text)]
+    for start, end in itertools.pairwise(bounds):
+        if end - start > MAX_ENTRY_CHARS:
+            line = text.count("\n", 0, start) + 1
+            raise LibraryError(
+                f"{path}: the entry at line {line} is {end - start:,} characters long; a library entry takes "
+                f"at most {MAX_ENTRY_CHARS:,} (an abstract at most {MAX_ABSTRACT_CHARS:,})"
+            )
+
+
 def _read_bibtex(text: str) -> tuple[list[LibraryEntry], list[str]]:
     library = bibtexparser.parse_string(text, append_middleware=[LatexDecodingMiddleware()])
     entries: list[LibraryEntry] = []
@@ -197,6 +226,16 @@ def _read_csl(text: str) -> tuple[list[LibraryEntry], list[str]]:
     except RecursionError:  # `[[[[...` 100,000 deep: no library export nests like that
         raise LibraryError("not valid CSL-JSON: nested too deeply") from None
     items = data if isinstance(data, list) else data.get("items", []) if isinstance(data, dict) else []
+    if len(items) > MAX_ENTRIES:
+        raise LibraryError(f"{len(items)} entries; a topic takes at most {MAX_ENTRIES}")
+    for number, item in enumerate(items, start=1):
+        fields = (item.get(key) for key in ("abstract", "title")) if isinstance(item, dict) else ()
+        longest = max((len(str(value or "")) for value in fields), default=0)
+        if longest > MAX_ENTRY_CHARS:
+            raise LibraryError(
+                f"item {number} has a field {longest:,} characters long; a library entry takes at most "
+                f"{MAX_ENTRY_CHARS:,} (an abstract at most {MAX_ABSTRACT_CHARS:,})"
+            )
     entries, skipped = [], []
     for number, item in enumerate(items, start=1):
         if not isinstance(item, dict):
@@ -228,6 +267,11 @@ def _read_csl(text: str) -> tuple[list[LibraryEntry], list[str]]:
 def read_library(path: Path) -> tuple[Format, list[LibraryEntry], list[str]]:
     """The export's papers (with a title) and what was skipped, with reasons."""
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise LibraryError(
+                f"{path}: {size / 1e6:.0f} MB; a library file takes at most {MAX_FILE_BYTES // 1_000_000} MB"
+            )
         text = path.read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise LibraryError(f"{path}: no such file") from None
@@ -236,10 +280,12 @@ def read_library(path: Path) -> tuple[Format, list[LibraryEntry], list[str]]:
     except OSError as err:
         raise LibraryError(f"{path}: {err.strerror}") from None
     kind = detect_format(path, text)
+    check_size(path, kind, text)
     reader = {"bibtex": _read_bibtex, "ris": _read_ris, "csl-json": _read_csl}[kind]
     entries, skipped = reader(text)
     kept = []
     for number, entry in enumerate(entries, start=1):
+        entry.abstract = entry.abstract[:MAX_ABSTRACT_CHARS]
         if entry.title:
             kept.append(entry)
         else:

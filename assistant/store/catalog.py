@@ -20,7 +20,7 @@ from pathlib import Path
 
 from assistant.core.paper import Paper, archive_of
 from assistant.core.text import fold
-from assistant.store.faults import CatalogError, file_identity, storage_problem, writable
+from assistant.store.faults import CatalogError, disk_full, file_identity, storage_problem, writable
 from assistant.store.filter import PaperFilter
 from assistant.store.migrations import migrate
 from assistant.store.schema import (
@@ -49,12 +49,13 @@ class Catalog:
     """SQLite catalog of papers. One connection per object; open one per thread. Every question about papers
     is a method here: the connection is private, so no SQL on the catalog's tables lives anywhere else.
 
-    In a data directory this process cannot write to (a shared, read-only index on a lab server), the
-    catalog opens read-only: every read works, a write raises CatalogError saying so."""
+    In a data directory this process cannot write to (a shared, read-only index on a lab server), or on a
+    full disk, the catalog opens read-only: every read works, a write raises CatalogError saying why not."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self.read_only = not writable(path)
+        self.full = False  # opened read-only because the disk is full
         try:
             self._conn = self._open_read_only() if self.read_only else self._open_writable()
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -81,9 +82,17 @@ class Catalog:
             conn.execute("PRAGMA synchronous=NORMAL")
             migrate(conn, CATALOG_MIGRATIONS)
         except sqlite3.OperationalError as err:
-            if "readonly" not in str(err).lower():
+            conn.close()
+            if "readonly" in str(err).lower():
+                pass  # writable by permissions but not in fact (a read-only mount seen through NFS, ...)
+            elif disk_full(self.path.parent):
+                # SQLite cannot make the WAL shared-memory file ("disk I/O error"): read the catalog as it is;
+                # a write says the disk is full.
+                if not self.path.is_file():
+                    raise self._full_disk_error() from None
+                self.full = True
+            else:
                 raise
-            conn.close()  # writable by permissions but not in fact (a read-only mount seen through NFS, ...)
             self.read_only = True
             return self._open_read_only()
         return conn
@@ -106,8 +115,13 @@ class Catalog:
         return conn
 
     def require_writable(self) -> None:
+        if self.full:
+            raise self._full_disk_error()
         if self.read_only:
             raise CatalogError(storage_problem(OSError(30, "read-only"), self.path.parent) or "read-only")
+
+    def _full_disk_error(self) -> CatalogError:
+        return CatalogError(storage_problem(OSError(28, "no space left"), self.path.parent) or "disk full")
 
     def close(self) -> None:
         self._conn.close()

@@ -42,6 +42,20 @@ def storage_problem(err: BaseException, home: Path) -> str | None:
     return None
 
 
+FULL_BELOW_BYTES = 1_000_000
+
+
+def disk_full(folder: Path) -> bool:
+    """True when the disk holding `folder` has (almost) no space left for this user. SQLite then fails to
+    open a WAL-mode catalog ("disk I/O error": its shared-memory file cannot grow), and embedded Chroma
+    fails to open its store, though both files could still be read."""
+    try:
+        status = os.statvfs(existing_parent(folder))
+    except OSError:
+        return False
+    return status.f_bavail * status.f_frsize < FULL_BELOW_BYTES
+
+
 def writable(path: Path) -> bool:
     folder = path.parent
     if not folder.exists():

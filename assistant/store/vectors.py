@@ -23,7 +23,7 @@ from assistant.core.errors import UserFacingError
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.store.embedding import EncoderMismatchError, check_index_encoder, encoder_identity
-from assistant.store.faults import REBUILD_HINT
+from assistant.store.faults import REBUILD_HINT, disk_full, storage_problem
 from assistant.store.schema import date_to_int
 
 T = TypeVar("T")
@@ -55,7 +55,7 @@ def consistency_problem(papers: int, embedded: int, vectors: int, home: object) 
     return None
 
 
-def _chroma_client(settings: Settings) -> Any:
+def _chroma_client(settings: Settings, *, reading: bool) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -65,24 +65,39 @@ def _chroma_client(settings: Settings) -> Any:
             return chromadb.HttpClient(
                 host=settings.storage.chroma_host, port=settings.storage.chroma_port, settings=chroma_settings
             )
-        path = settings.storage.chroma_path
-        if path.is_dir() and not os.access(path, os.W_OK):
-            path = _private_copy(path)
-        path.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+        return _embedded_client(settings.storage.chroma_path, chroma_settings, reading=reading)
     except Exception as err:  # chromadb raises a variety of errors for an unreachable server
         where = (
             f"{settings.storage.chroma_host}:{settings.storage.chroma_port}"
             if settings.storage.chroma_host
             else settings.storage.chroma_path
         )
-        raise VectorStoreError(f"cannot open the Chroma vector store at {where}: {err}") from err
+        problem = storage_problem(err, settings.storage.home)
+        raise VectorStoreError(problem or f"cannot open the Chroma vector store at {where}: {err}") from err
+
+
+def _embedded_client(path: Path, chroma_settings: Any, *, reading: bool) -> Any:
+    """The embedded store at `path`. A reader on a full disk, where Chroma cannot open its store ("database
+    or disk is full": it writes to its SQLite file on open), reads a private copy instead. A writer never
+    does: what it wrote would vanish with the copy, so it gets the error (the disk is full)."""
+    import chromadb
+
+    if path.is_dir() and not os.access(path, os.W_OK):
+        path = _private_copy(path)
+    path.mkdir(parents=True, exist_ok=True)
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception:
+        if not (reading and disk_full(path)):
+            raise
+        return chromadb.PersistentClient(path=str(_private_copy(path)), settings=chroma_settings)
 
 
 def _private_copy(path: Path) -> Path:
-    """A read-only data directory (a shared index on a lab server): embedded Chroma cannot open a store it
-    cannot write to (it writes to its SQLite file on open), so this process reads a private copy of it,
-    removed at exit. Writing (ingest) is refused earlier, with a message."""
+    """A read-only data directory (a shared index on a lab server) or a full disk: embedded Chroma cannot
+    open a store it cannot write to (it writes to its SQLite file on open), so this process reads a private
+    copy of it (in the system's temporary folder), removed at exit. Writing (ingest) is refused earlier,
+    with a message."""
     copy = Path(tempfile.mkdtemp(prefix="academichub-readonly-vectors-"))
     atexit.register(shutil.rmtree, copy, ignore_errors=True)
     shutil.copytree(path, copy / "chroma")
@@ -102,9 +117,11 @@ def paper_metadata(paper: Paper) -> dict[str, Any]:
 
 
 class VectorIndex:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, *, reading: bool = False) -> None:
+        """`reading`: this process only reads (search, ask, the app): on a full disk it may read a private
+        copy of an embedded store that cannot be opened in place."""
         self.settings = settings
-        self.client = _chroma_client(settings)
+        self.client = _chroma_client(settings, reading=reading)
         # The encoder that makes the vectors is recorded with them (a new collection at creation, an older
         # one at its next write) and checked on every open: mixing encoders gives meaningless similarities.
         self.encoder = encoder_identity(settings)

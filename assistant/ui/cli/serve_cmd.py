@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import sys
 import tempfile
+import threading
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import typer
 
@@ -77,6 +81,82 @@ def restrict_origins(origins: list[str]) -> None:
     chainlit.server.sio.eio.cors_allowed_origins = same_or_listed
 
 
+def own_hosts(host: str, extra: str = "", public_url: str = "") -> list[str]:
+    """The host names (any port) the app answers to: its bind address (unless it is a wildcard), the
+    loopback names, the host of the configured public address, then the configured extra ones. A request
+    naming another host is a page elsewhere reaching the app through DNS rebinding."""
+    hosts = ["localhost", "127.0.0.1", "::1"]
+    if host not in ("0.0.0.0", "::", ""):
+        hosts.insert(0, host)
+    public_host = urlsplit(public_url.strip()).hostname if public_url.strip() else None
+    if public_host:
+        hosts.append(public_host)
+    hosts += [h.strip() for h in extra.split(",") if h.strip()]
+    return list(dict.fromkeys(h.lower().strip("[]") for h in hosts))
+
+
+def restrict_hosts(hosts: list[str]) -> None:
+    """Answer 400 to any request (pages, the API, the feeds, socket.io polling and its websocket upgrade)
+    whose Host header names none of `hosts`. Chainlit mounts socket.io inside its FastAPI app, so one
+    middleware on that app covers everything it serves. Call before the server starts."""
+    from chainlit.server import app as server
+    from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+    server.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts, www_redirect=False)
+
+
+STOP_GRACE_SECONDS = 3.0
+
+
+def stop_within(grace: float = STOP_GRACE_SECONDS) -> None:
+    """Make SIGTERM and SIGINT stop the server at any moment, within `grace` seconds.
+
+    Before Chainlit's web server runs, either signal raises KeyboardInterrupt in the main thread (`serve`
+    says "stopped." and exits 0). Once uvicorn runs, it takes the signals itself and shuts down (Chainlit
+    then ends the process, status 0), but a start-up step running in a worker thread (loading the embedding
+    model, the index checks) cannot be interrupted, and both uvicorn's start-up and the interpreter's exit
+    wait for it: the server ignored SIGTERM for 40 s. So the first signal also starts a timer that ends the
+    process after `grace` seconds, whatever is still running. Serving writes its state only in SQLite
+    transactions, so such a stop loses nothing but this server's temporary folders."""
+    import uvicorn
+
+    def arm() -> None:
+        if not any(t.name == "academichub-stop" for t in threading.enumerate()):
+            threading.Thread(target=_exit_after, args=(grace,), name="academichub-stop", daemon=True).start()
+
+    def interrupt(signum: int, frame: object) -> None:
+        arm()
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, interrupt)
+    uvicorn_exit = uvicorn.Server.handle_exit
+
+    def handle_exit(self: uvicorn.Server, sig: int, frame: object) -> None:
+        arm()
+        uvicorn_exit(self, sig, frame)  # type: ignore[arg-type]
+
+    uvicorn.Server.handle_exit = handle_exit  # type: ignore[method-assign]
+
+
+_STOPPED = threading.Event()
+
+
+def say_stopped() -> None:
+    """Print "stopped." once, whichever of the main thread and the stop timer gets there first."""
+    if not _STOPPED.is_set():
+        _STOPPED.set()
+        console.print("stopped.")
+
+
+def _exit_after(grace: float) -> None:
+    time.sleep(grace)
+    say_stopped()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
 def force_language(language: str) -> None:
     """ACADEMICHUB_LANGUAGE=en or zh-CN: Chainlit's own interface and Readme in that language for every
     browser (its `[UI] language`), and the page script told so (it picks its tab names and placeholders by
@@ -115,6 +195,15 @@ def serve(
     port: int = typer.Option(8000, "--port", "-p", min=1, max=65535, help="Port to listen on."),
 ) -> None:
     """Start the chat app (Ask, Briefing, Radar) at http://HOST:PORT."""
+    stop_within()
+    try:
+        run_server(host, port)
+    except KeyboardInterrupt:  # SIGINT or SIGTERM, at any step of the start-up or while serving
+        say_stopped()
+
+
+def run_server(host: str, port: int) -> None:
+    """Check the settings and the port, set Chainlit up, then serve until stopped."""
     cfg = settings()
     users = check_login_settings()
     check_port(host, port)
@@ -129,6 +218,8 @@ def serve(
 
     config.run.headless = True
     restrict_origins(own_origins(host, port, cfg.app.allow_origins))
+    hosts = own_hosts(host, cfg.app.allowed_hosts, cfg.delivery.public_url)
+    restrict_hosts(hosts)
     use_private_files_dir()
     force_language(cfg.app.language)
     mode = "language model" if cfg.llm.configured else "extractive mode (no language model configured)"
@@ -139,11 +230,14 @@ def serve(
         f"{history}",
         highlight=False,
     )
+    if host in ("0.0.0.0", "::") and not cfg.app.allowed_hosts.strip():
+        console.print(
+            "Answering only to localhost and 127.0.0.1: set ACADEMICHUB_ALLOWED_HOSTS to the names this "
+            "machine is reached by.",
+            style="yellow",
+        )
     console.print("Loading the embedding model, then serving. Ctrl+C stops.", style="dim")
-    try:
-        run_chainlit(str(APP_FILE))
-    except KeyboardInterrupt:
-        console.print("stopped.")
+    run_chainlit(str(APP_FILE))
 
 
 @app.command("hash-password")
