@@ -31,7 +31,7 @@ class MultilingualIndex:
 
     def __init__(self, settings: Settings, client: Any | None = None) -> None:
         self.settings = settings
-        self.client = client if client is not None else _chroma_client(settings)
+        self.client = client if client is not None else _chroma_client(settings, reading=False)
         name = collection_name(settings)
         try:
             self.collection = self.client.get_or_create_collection(
