@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import TEST_DEFAULTS
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.update(TEST_DEFAULTS)  # processes the tests start inherit them too (see helpers.child_env)
 # Tests never talk to a real LLM endpoint or read a developer's .env.
 for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "ACADEMICHUB_CHROMA_HOST"):
     os.environ.pop(_var, None)

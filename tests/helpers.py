@@ -29,6 +29,21 @@ STOP_AT = Path(__file__).with_name("stop_at.py")
 
 # --- processes ------------------------------------------------------------------------------------------
 
+# The product builds the multilingual (e5) index by default; tests turn it on where they test it, since each
+# data directory would otherwise export the e5 model (minutes) and embed every paper twice.
+TEST_DEFAULTS = {
+    "ACADEMICHUB_MULTILINGUAL_INDEX": "false",
+    "HF_HUB_OFFLINE": "1",
+    "TRANSFORMERS_OFFLINE": "1",
+}
+
+
+def child_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of a CLI or server process the test starts on `home`: none of the developer's
+    OPENAI_/CHAINLIT_/ACADEMICHUB_ variables, offline, the tests' defaults, then `extra`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHAINLIT_", "ACADEMICHUB_"))}
+    return {**env, **TEST_DEFAULTS, "ACADEMICHUB_HOME": str(home), **extra}
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:

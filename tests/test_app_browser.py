@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import html
-import os
 import re
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import free_port, make_settings, sample_records, write_jsonl
+from helpers import child_env
 
 from assistant.store.embedding import Embedder
 from ingest.normalize import from_json_record
@@ -75,8 +75,7 @@ def serve_app(
 ) -> Iterator[str]:
     """`academichub serve` over `home` on a free port; yields its URL, stops it on exit."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHAINLIT_", "ACADEMICHUB_"))}
-    env.update({"ACADEMICHUB_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    env = child_env(home)
     env.update(extra_env or {})
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     cli = Path(sys.executable).with_name("academichub")

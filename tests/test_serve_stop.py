@@ -8,7 +8,6 @@ thread while the web server starts. Then one signal while serving."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
-from helpers import free_port
+from helpers import child_env, free_port
 
 from assistant.store.embedding import Embedder
 from ingest.pipeline import open_ingestor
@@ -46,8 +45,7 @@ def home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
 def start(home: Path, log: Path, stop_at: list[str] | None = None) -> tuple[subprocess.Popen[bytes], str]:
     """`academichub serve` on `home`; `stop_at` runs it through tests/stop_at.py, held at one call."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHAINLIT_", "ACADEMICHUB_"))}
-    env.update({"ACADEMICHUB_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    env = child_env(home)
     cli = Path(sys.executable).with_name("academichub")
     with log.open("wb") as out:
         proc = subprocess.Popen(

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
+from helpers import child_env
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 from assistant.store.embedding import Embedder
@@ -30,17 +30,7 @@ NEW = 64  # "Testing Decision Makers without Counterfactuals" (cs.GT, econ.TH): 
 
 
 def cli_env(home: Path, chroma_port: int) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "CHAINLIT_", "ACADEMICHUB_"))}
-    env.update(
-        {
-            "ACADEMICHUB_HOME": str(home),
-            "ACADEMICHUB_CHROMA_HOST": "127.0.0.1",
-            "ACADEMICHUB_CHROMA_PORT": str(chroma_port),
-            "HF_HUB_OFFLINE": "1",
-            "TRANSFORMERS_OFFLINE": "1",
-        }
-    )
-    return env
+    return child_env(home, ACADEMICHUB_CHROMA_HOST="127.0.0.1", ACADEMICHUB_CHROMA_PORT=str(chroma_port))
 
 
 def start_together(

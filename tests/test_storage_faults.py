@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
+from helpers import child_env
 from typer.testing import CliRunner
 
 from assistant.store.catalog import Catalog
@@ -69,8 +70,7 @@ def shared_model(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> Embedde
 
 def run_cli(home: Path, *args: str, mount: str | None = None) -> subprocess.CompletedProcess[str]:
     """The real console script on `home`; `mount` ("ro" or "tmpfs:SIZE") is applied to `home` first."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ACADEMICHUB_"))}
-    env.update({"ACADEMICHUB_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    env = child_env(home)
     command = [str(CLI), *args]
     if mount:
         setup = (
@@ -190,8 +190,7 @@ def test_disk_full_during_ingest_is_a_plain_message_and_the_rerun_loses_nothing(
     home = tmp_path / "small-disk"
     home.mkdir()
     corpus = write_jsonl(tmp_path / "corpus.jsonl", sample_records(40))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ACADEMICHUB_"))}
-    env.update({"ACADEMICHUB_HOME": str(home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    env = child_env(home)
     ingest = f'"{CLI}" ingest --json --file "{corpus}"'
     script = (
         f'mount -t tmpfs -o size=700k tmpfs "{home}" && {{ {ingest} > "{tmp_path}/first.json" '
@@ -227,8 +226,7 @@ def test_a_full_disk_still_serves_reads_and_says_writes_need_space(
     disk = tmp_path / "full-disk"
     disk.mkdir()
     full_home = disk / "home"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "ACADEMICHUB_"))}
-    env.update({"ACADEMICHUB_HOME": str(full_home), "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"})
+    env = child_env(full_home)
     out = tmp_path / "out"
     out.mkdir()
     commands = {
