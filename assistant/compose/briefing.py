@@ -25,10 +25,9 @@ from assistant.compose.answer import (
     Mode,
     Source,
     fence_safe,
-    find_unsupported,
     format_sources,
 )
-from assistant.compose.checks import drop_unfinished, ends_finished, find_uncited
+from assistant.compose.budget import briefing_tokens
 from assistant.compose.citations import (
     check_citations,
     cited_numbers,
@@ -37,9 +36,10 @@ from assistant.compose.citations import (
     strip_citations,
 )
 from assistant.compose.extractive import cite, split_sentences, states_open_problem, topic_sentence
-from assistant.compose.generation import checked_reply, generate_over_sources
+from assistant.compose.generation import generate_checked
 from assistant.compose.llm import LLMClient
 from assistant.compose.prompts import load_prompt, render_prompt
+from assistant.compose.support import SupportJudge, SupportReport
 from assistant.compose.terms import (
     candidate_terms,
     is_specific,
@@ -80,9 +80,8 @@ NO_OPEN_QUESTIONS = (
 class ModelProse:
     """The model's sections by key (overview, a field, bridges, open), and its sentences citing nothing."""
 
-    prose: dict[str, str]
-    uncited: list[str]
-    removed: list[int]  # citations of sources the model was not given, taken out
+    prose: dict[str, str]  # only the model's supported sentences
+    report: SupportReport  # the verdict on every sentence it wrote
     incomplete: str | None = None  # why the model's text was cut short
 
 
@@ -126,6 +125,7 @@ class Briefing:
     unsupported_sentences: list[str] = field(default_factory=list)  # flagged: uncited or unsupported
     uncited_sentences: list[str] = field(default_factory=list)
     incomplete: str | None = None  # why the model's prose was cut short (sections it missed are quoted)
+    check: SupportReport | None = None  # the verdict on each sentence the model wrote (None: no model)
 
     def to_bibtex(self) -> str:
         return bibtex_entries([s.paper for s in self.sources])
@@ -160,6 +160,9 @@ class Briefing:
             "unsupported_sentences": list(self.unsupported_sentences),
             "uncited_sentences": list(self.uncited_sentences),
             "incomplete": self.incomplete,
+            "sentences": self.check.to_dict()["sentences"] if self.check else [],
+            "support_share": round(self.check.share, 3) if self.check else None,
+            "check": self.check.to_dict() if self.check else None,
         }
 
 
@@ -227,33 +230,29 @@ class Briefer(IndexComposer):
             return briefing
         extractive = self._extractive_prose(topic, sections, sources, bridges, terms)
         prose = extractive
-        uncited: list[str] = []
-        removed: list[int] = []
+        report: SupportReport | None = None
         if llm is not None:
             written = self._llm_prose(llm, topic, sections, sources, bridges, base, on_token, notices)
             if written is not None:
                 briefing.mode = "llm"
+                report = written.report
                 prose = merge_checked(written.prose, extractive, sections, notices)
-                kept = "\n".join(prose.values())  # sentences of sections replaced by extractive ones are gone
-                uncited = [sentence for sentence in written.uncited if sentence in kept]
-                removed = written.removed
                 briefing.incomplete = written.incomplete
         markdown = self._assemble(topic, sections, sources, prose, base)
         checked = check_citations(markdown, [s.number for s in sources])
         briefing.markdown = checked.text
-        briefing.removed_citations = sorted(set(removed) | set(checked.removed))
-        if briefing.removed_citations:
-            notices.append(notes.removed_citations(briefing.removed_citations, len(sources)))
-        if briefing.mode == "llm":
-            unsupported = find_unsupported(
-                briefing.markdown.split("## References")[0], sources, self.bank, self.settings.min_support
-            )
-            briefing.uncited_sentences = uncited
-            briefing.unsupported_sentences = uncited + [s for s in unsupported if s not in uncited]
-            if uncited:
-                notices.append(notes.uncited_sentences(len(uncited)))
-            if unsupported:
-                notices.append(notes.unsupported_sentences(len(unsupported)))
+        briefing.removed_citations = sorted(
+            set(report.removed_citations if report else []) | set(checked.removed)
+        )
+        if checked.removed:
+            notices.append(notes.removed_citations(checked.removed, len(sources)))
+        if report is not None:
+            briefing.check = report
+            failed = report.failed()
+            briefing.uncited_sentences = [c.text for c in failed if c.verdict == "uncited"]
+            briefing.unsupported_sentences = [c.text for c in failed]
+            if failed:
+                notices.append(notes.sentences_removed(len(failed), len(report.checks)))
         return briefing
 
     # --- retrieval ---------------------------------------------------------------------------------------
@@ -450,34 +449,38 @@ class Briefer(IndexComposer):
 
         # When not all fit, the least relevant papers (across fields) are left out first.
         by_relevance = sorted(sources, key=lambda s: (-s.hit.relevance, s.number))
-        result = generate_over_sources(
+        judge = SupportJudge({s.number: s.paper for s in sources}, self.bank, self.settings.min_support)
+        result = generate_checked(
             llm,
+            judge,
             system=load_prompt("system"),
             render=render,
             sources=by_relevance,
             context_window=self.settings.llm_context_window,
-            max_tokens=self.settings.llm_max_tokens_briefing,
+            max_tokens=briefing_tokens(self.settings),
             abstract_chars=BRIEFING_ABSTRACT_CHARS,
             on_token=on_token,
             notices=notices,
+            setting="ACADEMICHUB_LLM_MAX_TOKENS_BRIEFING",
         )
         if result is None:
             return None
-        generation = result.generation
-        reply = checked_reply(result, {s.number: s.paper.title for s in sources}, notices)
-        incomplete: str | None = None
-        if not generation.complete or not ends_finished(reply):
-            reply, _ = drop_unfinished(reply, strict=not generation.complete)
-            why = incomplete = generation.cut or "it stopped in the middle of a sentence"
+        report = result.report
+        incomplete = result.incomplete
+        if incomplete:
             notices.append(
-                f"The model's briefing is incomplete: {why}. Its unfinished end was removed; sections it did "
-                "not write are quoted from the abstracts."
+                f"The model's briefing is incomplete: {incomplete}. Its unfinished end was removed; sections "
+                "it did not write are quoted from the abstracts."
             )
-        checked = check_citations(reply, result.sent)
-        if not checked.used:
+        if report.removed_citations:
+            notices.append(notes.removed_citations(report.removed_citations, len(sources)))
+        if not any(c.cited for c in report.checks if c.verdict != "echo"):
             notices.append(notes.cites_nothing("briefing"))
             return None
-        parts = split_sections(checked.text)
+        if not report.passes:
+            notices.append(notes.not_checked("briefing", report.summary()))
+            return None
+        parts = split_sections(report.text)
         prose: dict[str, str] = {}
         for heading, body in parts.items():
             key = heading.lower()
@@ -496,13 +499,7 @@ class Briefer(IndexComposer):
                 "The language model's briefing had none of the expected sections: used extractive text."
             )
             return None
-        uncited = [
-            sentence
-            for key, body in prose.items()
-            if key != "bridges"  # built from the application's connections
-            for sentence in find_uncited(body, result.sent)
-        ]
-        return ModelProse(prose, uncited, checked.removed, incomplete)
+        return ModelProse(prose, report, incomplete)
 
     # --- assembly ------------------------------------------------------------------------------------------
 

@@ -225,7 +225,8 @@ class LLMClient:
                     return Generation("".join(parts), finish, self._cut_reason(finish, max_tokens))
                 else:
                     if parts:  # it broke off after writing something: keep it, say why it ended
-                        log.warning("language model stream failed mid-answer: %r", payload)
+                        # The notice says it in words; the exception's repr is for debugging only.
+                        log.debug("language model stream failed mid-answer: %r", payload)
                         return Generation(
                             "".join(parts),
                             finish,

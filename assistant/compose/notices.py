@@ -52,6 +52,23 @@ def flag_reason(sentence: str, uncited: Sequence[str]) -> str:
     return "cites no source" if sentence in uncited else "not supported by the cited abstract"
 
 
+def not_checked(what: str, summary: str) -> str:
+    """The model's `what` failed the decision rule (fewer than two, or fewer than half, of its sentences
+    supported by the sources they cite): the extractive text replaces it."""
+    return (
+        f"The language model's {what} did not pass the check: {summary} by the sources they cite; at least "
+        "two and at least half must be. Fell back to extractive mode (sentences quoted from the abstracts)."
+    )
+
+
+def sentences_removed(removed: int, total: int) -> str:
+    """Sentences of an accepted model text that failed the check (listed under it, not part of it)."""
+    return (
+        f"Removed {removed} of the model's {total} sentences: not supported by the sources they cite "
+        "(listed below as unverified)."
+    )
+
+
 def unsupported_sentences(count: int) -> str:
     """Cited sentences the cited abstracts do not support (listed and flagged)."""
     return f"{_plural(count, 'sentence')} not supported by the cited abstract (flagged)."
@@ -62,12 +79,15 @@ def uncited_sentences(count: int) -> str:
     return f"{_plural(count, 'sentence')} cite{'s' if count == 1 else ''} no source (flagged)."
 
 
-def prompt_does_not_fit(context_window: int, max_tokens: int) -> str:
-    """Not even the question and one shortened abstract fit the model's context window."""
+def prompt_does_not_fit(context_window: int, max_tokens: int, setting: str) -> str:
+    """Not even the question and one shortened abstract fit the model's context window. The advice is one
+    the user can follow: the server's context is fixed, the room kept for the model's text is not."""
     return (
         f"The question and even one shortened abstract do not fit the language model's context window "
-        f"({context_window} tokens, of which {max_tokens} are kept for the answer): fell back to extractive "
-        "mode. Raise ACADEMICHUB_LLM_CONTEXT_WINDOW if the model allows more."
+        f"({context_window} tokens, of which {max_tokens} are kept for the model's text): fell back to "
+        f"extractive mode. Lower {setting} (or leave it unset: it is then derived from the context window), "
+        "or serve the model with a larger context (llama-server -c, Ollama num_ctx) and set "
+        "ACADEMICHUB_LLM_CONTEXT_WINDOW to it."
     )
 
 
@@ -94,8 +114,9 @@ def prompt_fitted(context_window: int, given: str | None, total: int, abstract_c
     if abstract_chars is not None:
         parts.append(f"abstracts were cut to {abstract_chars} characters")
     return (
-        f"To fit the model's context window ({context_window} tokens), {' and '.join(parts)}; raise "
-        "ACADEMICHUB_LLM_CONTEXT_WINDOW if the model allows more."
+        f"To fit the model's context window ({context_window} tokens), {' and '.join(parts)}. A server "
+        "with a larger context (llama-server -c, Ollama num_ctx) sees more: set "
+        "ACADEMICHUB_LLM_CONTEXT_WINDOW to its size."
     )
 
 

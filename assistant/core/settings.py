@@ -141,8 +141,12 @@ class Settings(BaseSettings):
     llm_context_window: int = Field(
         16384, ge=512, description="Context window of the model (tokens): prompt + answer must fit."
     )
-    llm_max_tokens_answer: int = Field(600, ge=16, description="Longest answer the model may write (tokens).")
-    llm_max_tokens_briefing: int = Field(1500, ge=16, description="Longest briefing prose (tokens).")
+    llm_max_tokens_answer: int | None = Field(
+        None, ge=16, description="Longest answer (tokens); unset: a fifth of the context window, at most 600."
+    )
+    llm_max_tokens_briefing: int | None = Field(
+        None, ge=16, description="Longest briefing prose (tokens); unset: 30 % of the context, at most 1500."
+    )
     llm_max_tokens_rewrite: int = Field(80, ge=8, description="Longest follow-up rewrite (tokens).")
     min_support: float = Field(
         0.45, description="Cosine below which a cited sentence counts as unsupported by its cited abstract."

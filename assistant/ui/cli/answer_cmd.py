@@ -115,11 +115,15 @@ def ask(
 
 
 def _print_answer(answer: Answer, streamed_text: str) -> None:
+    """The answer once it is complete. What streamed were only the model's sentences that passed the
+    support check (never its raw text); when too few did, the quoted answer follows and says so."""
     if streamed_text:
         sys.stdout.write("\n")
         if answer.mode == "extractive" and streamed_text.strip() != answer.text.strip():
-            # The model's streamed text failed the checks (the notes say why).
-            console.rule("not used: the model's answer above; quoted from the abstracts instead")
+            console.rule(
+                "not used: too few of the model's sentences are supported (above: those that are); "
+                "quoted from the abstracts instead"
+            )
             console.print(Markdown(answer.text))
         elif streamed_text.strip() != answer.text.strip():
             console.rule("checked answer")
@@ -135,7 +139,7 @@ def _print_answer(answer: Answer, streamed_text: str) -> None:
 def _print_flagged(flagged: list[str], uncited: list[str]) -> None:
     if not flagged:
         return
-    err_console.print("[yellow]flagged sentences (check them before use):[/]")
+    err_console.print("[yellow]unverified, not part of the checked answer (check them before use):[/]")
     for sentence in flagged:
         why = notes.flag_reason(sentence, uncited)
         err_console.print(f"  - {escape(strip_control_chars(sentence))} [dim]({why})[/]", highlight=False)
@@ -196,7 +200,7 @@ def brief(
             console.rule(
                 "briefing"
                 if briefing.mode == "llm"
-                else "not used: the model's text above; quoted from the abstracts instead"
+                else "not used: too few of the model's sentences are supported; quoted from the abstracts instead"
             )
         console.print(Markdown(briefing.markdown))
     if not as_json:
