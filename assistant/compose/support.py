@@ -40,7 +40,7 @@ SHINGLE = 5
 
 _WORD_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9\-]*")
 _ENTITY_RE = re.compile(r"\b[A-Za-z][A-Za-z0-9\-]*\b")
-_NUMBER_RE = re.compile(r"(?<![\w.])\d+(?:\.\d+)?(?!\w)")
+_NUMBER_RE = re.compile(r"(?<![\w.])(?<![A-Za-z]-)\d+(?:\.\d+)?(?!\w)")  # not the 4 of a name "GPT-4"
 _NUMBER_WORDS = {
     "two": 2.0,
     "three": 3.0,
@@ -249,6 +249,9 @@ class SupportJudge:
             pool |= content_stems(text)
             tokens |= {t.lower() for t in _WORD_RE.findall(text)}
         marks = "".join(f"[{n}]" for n in cited)
+        missing = sorted(e for e in entities_in(words) if not _has_word(e, tokens))
+        if missing:
+            return f"{', '.join(missing)} not in {marks}"
         # Numbers are read where the claim comes from: the cited sentence sharing most of its words (the
         # Cosm abstract says "three largest" in one sentence and "two large" in another; a copy saying
         # "two largest" is wrong although "two" is in the abstract). Titles count too ("Samudra 2").
@@ -258,9 +261,6 @@ class SupportJudge:
         if missing_numbers:
             shown = ", ".join(f"{n:g}" for n in missing_numbers)
             return f"{marks} says other numbers where it says {shown}"
-        missing = sorted(e for e in entities_in(words) if not _has_word(e, tokens))
-        if missing:
-            return f"{', '.join(missing)} not in {marks}"
         if mine and len(mine & pool) < CONTENT_COVERAGE * len(mine):
             return f"most of its words are not in {marks}"
         rows = [entries[p.id].vectors for p in papers if len(entries[p.id].sentences)]

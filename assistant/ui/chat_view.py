@@ -250,7 +250,7 @@ def flagged_markdown(flagged: Sequence[str], uncited: Sequence[str]) -> str:
     """The model's sentences that failed the citation check, listed under the answer."""
     if not flagged:
         return ""
-    lines = ["**⚠️ Flagged sentences** (check them before use):", ""]
+    lines = ["**⚠️ Flagged sentences**: unverified, not part of the checked answer:", ""]
     for sentence in flagged:
         why = notes.flag_reason(sentence, uncited)
         # Shown as the answer shows it: links, tags and URLs neutralised (bare URLs as code), on one line.
