@@ -200,7 +200,7 @@ def brief(
             console.rule(
                 "briefing"
                 if briefing.mode == "llm"
-                else "not used: too few of the model's sentences are supported; quoted from the abstracts instead"
+                else "not used: too few of the model's sentences are supported; quoted instead"
             )
         console.print(Markdown(briefing.markdown))
     if not as_json:
