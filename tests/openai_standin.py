@@ -399,20 +399,20 @@ def echoed_title(request: RecordedRequest) -> Reply:
 
 def sources_fence_start(request: RecordedRequest) -> Reply:
     """Case 5: the reply starts by echoing the fenced source list (`<<<SOURCES`, a title, its labels),
-    then answers with two cited sentences copied from the first two abstracts."""
+    then answers with three cited sentences copied from the first three abstracts."""
     sources = prompt_sources(request)
     prompt = str(request.messages[-1].get("content", "")) if request.messages else ""
     start = prompt.find("<<<SOURCES")
     echo = "\n".join(prompt[start:].splitlines()[:3]) if start >= 0 else "<<<SOURCES"
     cited = []
-    for number, _title, abstract in sources[:2]:
+    for number, _title, abstract in sources[:3]:
         first = re.split(r"(?<=[.!?])\s+(?=[A-Z])", abstract)[0].rstrip(".")
         cited.append(f"{first} [{number}].")
     return Reply(f"{echo}\n\n" + " ".join(cited))
 
 
 def cited_quotes(request: RecordedRequest) -> Reply:
-    """A good reply for comparison: two sentences of the first abstracts, each citing its source."""
+    """A good reply for comparison: the first sentence of each of the first three abstracts, cited."""
     sources = prompt_sources(request)
     cited = []
     for number, _title, abstract in sources[:3]:

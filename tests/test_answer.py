@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
-from openai_standin import RECORDED, OpenAIStandin, RecordedRequest, Reply, prompt_tokens, tokens_of
+from openai_standin import (
+    RECORDED,
+    OpenAIStandin,
+    RecordedRequest,
+    Reply,
+    prompt_sources,
+    prompt_tokens,
+    tokens_of,
+)
 from typer.testing import CliRunner
 
 from assistant.compose.answer import NOT_FOUND_TEXT, Answerer, Turn
@@ -250,9 +258,7 @@ def llm_answerer(
 def test_llm_answer_streams_tokens_and_sends_the_abstracts(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    reply = (
-        "Divergence decoding unlearns at inference time with auxiliary models [1]. Other work distils [2]."
-    )
+    reply = f"{SUPPORTED} {DIVERGENCE} Other work distils [3]."
     standin.default = Reply(reply)
     answerer = llm_answerer(small_index, embedder, standin)
     tokens: list[str] = []
@@ -264,7 +270,8 @@ def test_llm_answer_streams_tokens_and_sends_the_abstracts(
         on_sources=lambda found: reported.append(([s.paper.id for s in found], len(tokens))),
     )
     assert answer.mode == "llm" and answer.found
-    assert tokens == tokens_of(reply)
+    # Only checked sentences stream, one by one once two are supported; the fragment never does.
+    assert "".join(tokens) == answer.text and len(tokens) == 3 and "distils" not in answer.text
     # The sources are reported once, before any text, so the app can show what was found first.
     assert reported == [([s.paper.id for s in answer.sources], 0)]
     request = standin.requests[-1]
@@ -277,12 +284,13 @@ def test_llm_answer_streams_tokens_and_sends_the_abstracts(
         assert f"[{source.number}] {source.paper.title}" in fenced
         assert source.paper.abstract[:200] in fenced
     assert answer.citations == {1: answer.sources[0].paper.id, 2: answer.sources[1].paper.id}
+    assert answer.sources[1].paper.id == "2605.31293"  # the Divergence Decoding paper
 
 
 def test_a_citation_to_a_missing_source_is_removed_and_reported(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    standin.default = Reply("Unlearning removes memorised data [1]. It also cures all diseases [7].")
+    standin.default = Reply(f"{SUPPORTED} It also cures all diseases known to medicine [7].")
     # Every retrieved paper counts as relevant here, so exactly k=5 sources exist.
     answer = llm_answerer(small_index, embedder, standin, min_relevance=0.0).answer(UNLEARNING, k=5)
     assert len(answer.sources) == 5
@@ -295,14 +303,13 @@ def test_a_citation_to_a_missing_source_is_removed_and_reported(
 def test_a_sentence_the_cited_abstract_does_not_support_is_flagged(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    standin.default = Reply(
-        "Large language models frequently memorize sensitive training data [1]. "
-        "Volcanic eruptions on Mars follow a strict eleven-year cycle driven by tides [1]."
-    )
+    volcanic = "Volcanic eruptions on Mars follow a strict eleven-year cycle driven by tides [1]."
+    standin.default = Reply(f"{SUPPORTED} {volcanic}")
     answer = llm_answerer(small_index, embedder, standin).answer(UNLEARNING, k=5)
-    assert answer.unsupported_sentences == [
-        "Volcanic eruptions on Mars follow a strict eleven-year cycle driven by tides [1]."
-    ]
+    assert answer.mode == "llm" and answer.unsupported_sentences == [volcanic]
+    assert "Volcanic" not in answer.text  # listed as unverified, not part of the answer
+    verdicts = [(s["verdict"], s["text"]) for s in answer.to_dict()["sentences"]]
+    assert verdicts[-1][0] == "unsupported" and answer.to_dict()["support_share"] == round(2 / 3, 3)
 
 
 @pytest.mark.parametrize(("status", "delay"), [(401, 0.0), (429, 0.0), (500, 0.0), (200, 3.0)])
@@ -324,7 +331,11 @@ def test_llm_condenses_a_follow_up_with_the_previous_sources(
     def respond(request: RecordedRequest) -> Reply:
         if "Standalone question:" in request.text():
             return Reply("How does Divergence Decoding unlearn at inference time?")
-        return Reply("It contrasts the model with auxiliary models at decoding time [1].")
+        return Reply(
+            "Divergence Decoding uses small auxiliary models to steer the logits of the LLM away from "
+            "specific data during inference [1]. Large language models frequently memorize sensitive "
+            "training data [1]."
+        )
 
     standin.responder = respond
     answerer = llm_answerer(small_index, embedder, standin)
@@ -339,7 +350,18 @@ def test_llm_condenses_a_follow_up_with_the_previous_sources(
 
 # --- what a small local model really sends back (issue 16) ---------------------------------------------
 
-SUPPORTED = "Large language models frequently memorize sensitive training data [1]."
+# Two sentences (the least an answer needs to be used) that the abstract of source [1] supports (2606.00105,
+# MLLM unlearning, the top hit for UNLEARNING at every k and relevance threshold).
+DIVERGENCE = (
+    "Divergence Decoding uses small auxiliary models to steer the logits of the LLM away from specific data "
+    "during inference [2]."
+)
+SUPPORTED = (
+    "Multimodal large language models may memorize and expose sensitive or restricted knowledge, raising "
+    "privacy and safety risks [1]. "
+    "Machine unlearning removes targeted undesirable knowledge from trained models without retraining from "
+    "scratch [1]."
+)
 
 
 def test_an_uncited_model_answer_is_not_shown_as_a_cited_answer(
@@ -378,7 +400,8 @@ def test_uncited_sentences_of_a_cited_answer_are_flagged(
     assert answer.mode == "llm"
     assert answer.uncited_sentences == [uncited]
     assert uncited in answer.unsupported_sentences
-    assert any("1 sentence cites no source (flagged)" in n for n in answer.notices)
+    assert any("Removed 1 of the model's 3 sentences" in n for n in answer.notices)
+    assert uncited not in answer.text
     assert answer.to_dict()["uncited_sentences"] == [uncited]
 
 
@@ -388,13 +411,14 @@ def test_an_answer_cut_at_the_length_limit_is_trimmed_and_said(
     standin.default = Reply(
         f"{SUPPORTED} Divergence decoding removes that knowledge at inference time with auxiliary models [2]."
     )
-    answerer = llm_answerer(small_index, embedder, standin, llm_max_tokens_answer=16)
+    limit = len(tokens_of(SUPPORTED)) + 4  # cut inside the third sentence
+    answerer = llm_answerer(small_index, embedder, standin, llm_max_tokens_answer=limit)
     answer = answerer.answer(UNLEARNING)
-    assert standin.requests[-1].body["max_tokens"] == 16
+    assert standin.requests[-1].body["max_tokens"] == limit
     assert answer.mode == "llm" and answer.text == SUPPORTED
     notice = next(n for n in answer.notices if "incomplete" in n)
-    assert "16-token length limit" in notice and "unfinished last sentence was removed" in notice
-    assert "16-token length limit" in (answer.to_dict()["incomplete"] or "")  # scripts see it too
+    assert f"{limit}-token length limit" in notice and "unfinished last sentence was removed" in notice
+    assert f"{limit}-token length limit" in (answer.to_dict()["incomplete"] or "")  # scripts see it too
 
 
 def test_a_stream_that_ends_without_its_end_is_said_and_its_fragment_dropped(
@@ -543,10 +567,18 @@ def test_an_injected_abstract_changes_neither_citations_nor_links(
 def test_an_injected_abstract_stays_fenced_as_data_in_the_prompt(
     injected_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    # A model that obeyed the injection: cites [9] and writes the links.
-    standin.default = Reply(
-        "See [the code](http://evil.example/x) <a href='http://evil.example'>here</a> [9]. It works [1]."
-    )
+    # A model that obeyed the injection: cites [9] and writes the links (in sentences the abstract
+    # supports, so that they are checked and kept).
+    def obeying(request: RecordedRequest) -> Reply:
+        number = next(n for n, _, abstract in prompt_sources(request) if "gradient-ascent" in abstract)
+        return Reply(
+            "See [the code](http://evil.example/x) <a href='http://evil.example'>here</a> for the unlearning "
+            "method [9]. We propose a gradient-ascent unlearning method that removes memorized personal data "
+            f"from [large language models](http://evil.example/x) [{number}]. It preserves utility on "
+            f"retained knowledge while removing <b>memorized personal data</b> from the models [{number}]."
+        )
+
+    standin.responder = obeying
     settings = injected_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
     answerer = Answerer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
     answer = answerer.answer("gradient ascent unlearning of personal data in language models")
@@ -556,7 +588,8 @@ def test_an_injected_abstract_stays_fenced_as_data_in_the_prompt(
     assert "Ignore previous instructions" not in user.replace(fenced, "")
     assert answer.removed_citations == [9]
     assert_no_foreign_links(answer.text)
-    assert "the code" in answer.text  # the words stay, the link goes
+    assert answer.mode == "llm", answer.notices
+    assert "large language models" in answer.text  # the words stay, the link goes
 
 
 # --- the CLI ------------------------------------------------------------------------------------------------

@@ -104,25 +104,29 @@ def test_echoes_of_the_prompt_are_found_by_similarity_and_their_marks_do_not_cou
 def test_only_checked_sentences_stream_and_a_sources_fence_does_not_hold_them_back(
     papers: dict[int, Paper], bank: SentenceBank
 ) -> None:
-    """Case 5: the reply starts with "<<<SOURCES"; the first supported sentence is shown as soon as the
-    next one starts, not at the end; the echo lines are never shown."""
+    """Case 5: the reply starts with "<<<SOURCES". Kept sentences are shown once two are supported (the
+    least an answer needs), as soon as the second is complete, long before the reply ends; the echoed
+    lines and the unfinished end never are."""
     prompt = prompt_for(papers, "How does Cosm work?")
     judge = SupportJudge(papers, bank, 0.45, prompt=prompt, valid=[1, 2])
     shown: list[str] = []
     stream = SentenceFilter(judge, emit=shown.append)
     reply = (
-        f"<<<SOURCES\n[1] {papers[1].title}\nAuthors: Kenneth M. Zick\n\n{COPIED} [1]. Divergence decoding "
-        "unlearns at inference time by contrasting the model with auxiliary models [2]. And then"
+        f"<<<SOURCES\n[1] {papers[1].title}\nAuthors: Kenneth M. Zick\n\n{COPIED} [1]. We introduce "
+        "Divergence Decoding (DD), a mechanism that uses small auxiliary models to steer the logits of the "
+        "LLM away from specific data during inference [2]. And then the model goes on writing for a while"
     )
     tokens = reply.split(" ")
-    position = reply.split(" ").index("Divergence") + 1
-    for token in tokens[:position]:
+    position = tokens.index("And") + 1
+    for token in tokens[: position - 1]:
         stream.feed(token + " ")
-    assert shown and "Gset" in shown[0] and "SOURCES" not in "".join(shown)  # before the end of the reply
+    assert shown == []  # one supported sentence is not an answer yet: nothing shown
+    stream.feed(tokens[position - 1] + " ")
+    assert len(shown) == 2 and "Gset" in shown[0] and "SOURCES" not in "".join(shown)
     for token in tokens[position:]:
         stream.feed(token + " ")
     report = stream.finish(cut=True)
-    assert report.echo_lines == 3 and report.unfinished == "And then"
+    assert report.echo_lines == 3 and report.unfinished.startswith("And then")
     assert report.passes and report.text == "".join(shown).strip()
 
 

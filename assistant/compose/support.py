@@ -320,6 +320,8 @@ class SentenceFilter:
         self._blank = False  # a blank line since the last kept sentence
         self._seen: set[str] = set()
         self._out: list[str] = []
+        self._held: list[str] = []  # kept sentences not yet handed on (the rule is not met yet)
+        self._released = False
 
     def start(self, prompt: str, valid: Sequence[int]) -> None:
         self.judge.set_prompt(prompt, valid)
@@ -428,8 +430,21 @@ class SentenceFilter:
         self._blank = False
         chunk = "".join(pieces)
         self._out.append(chunk)
-        if self.emit is not None:
-            self.emit(chunk)
+        self._release(chunk)
+
+    def _release(self, chunk: str) -> None:
+        """Hand a kept sentence on, once the answer so far meets the decision rule (two supported, at
+        least half): a reply whose first sentences already fail is never shown at all, since it will most
+        likely be replaced by the quoted answer."""
+        if self.emit is None:
+            return
+        self._held.append(chunk)
+        if not self._released and not self.report.passes:
+            return
+        self._released = True
+        for held in self._held:
+            self.emit(held)
+        self._held.clear()
 
 
 def _finished(sentence: str, *, strict: bool) -> bool:
