@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
 from markdown_it import MarkdownIt
-from openai_standin import OpenAIStandin, Reply
+from openai_standin import OpenAIStandin, RecordedRequest, Reply, prompt_sources
 from typer.testing import CliRunner
 
 from assistant.compose.answer import Answerer
@@ -200,8 +200,20 @@ def test_cli_ask_prints_no_raw_model_token_and_no_control_character(
     assert links_made(text) == [] and "\u001b" not in text
 
 
+def hostile_but_supported(request: RecordedRequest) -> Reply:
+    """Sentences the cited abstracts support (so they pass the check and are kept), with a link and an
+    image hidden in them, then the hostile reply's constructs."""
+    sentences = []
+    for number, _title, abstract in prompt_sources(request)[1:3]:
+        words = re.split(r"(?<=[.!?])\s+(?=[A-Z])", abstract)[0].rstrip(".").split()
+        words[1] = f"![{words[1]}](http://evil.example/pixel.png)"
+        words[2] = f"[{words[2]}](http://evil.example/x)"
+        sentences.append(" ".join(words) + f" [{number}].")
+    return Reply("## Overview\n\n" + " ".join(sentences) + "\n\n" + HOSTILE_MODEL, chunk_chars=3)
+
+
 def test_llm_briefing_markdown_keeps_no_model_link(hostile_index: Settings, embedder: Embedder) -> None:
-    with OpenAIStandin(default=Reply(HOSTILE_MODEL, chunk_chars=3)) as server:
+    with OpenAIStandin(responder=hostile_but_supported) as server:
         settings = hostile_index.model_copy(update={"openai_base_url": server.base_url, "llm_max_retries": 0})
         briefing = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings)).brief(
             QUESTION, per_field=3
