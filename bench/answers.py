@@ -86,13 +86,12 @@ def extractive_report(answerer: Answerer, question: str) -> SupportReport | None
 def _recorded_responder() -> Any:
     """The stand-in's replies: the condense step is never asked (no history); answers take the recorded
     replies in order, one per question."""
-    cases = list(RECORDED.items())
-    state = {"next": 0}
+    cases = dict(zip(QUESTIONS, RECORDED.values(), strict=True))
 
     def respond(request: RecordedRequest) -> Reply:
-        _name, make = cases[state["next"] % len(cases)]
-        state["next"] += 1
-        return make(request)
+        text = request.text()
+        make = next((m for q, m in cases.items() if q in text), None)
+        return make(request) if make else Reply("I could not find this in the indexed papers.")
 
     return respond
 
@@ -111,6 +110,7 @@ def _row(question: str, case: str, answer: Any) -> dict[str, Any]:
         "not_counted": len(check.ignored) if check else 0,
         "citations": len(cited_numbers(answer.text)),
         "shown_as_model_answer": answer.mode == "llm" and answer.found,
+        "notices": list(answer.notices),
         "verdicts": check.to_dict()["sentences"] if check else [],
     }
 

@@ -27,7 +27,7 @@ import numpy as np
 
 from assistant.compose.citations import check_citations, content_stems, strip_citations
 from assistant.compose.extractive import SentenceBank, split_sentences
-from assistant.compose.safe_markdown import neutralise_markdown
+from assistant.compose.safe_markdown import neutralise_markdown, without_tags
 from assistant.core.paper import Paper
 
 Verdict = Literal["supported", "unsupported", "uncited", "echo"]
@@ -62,7 +62,7 @@ _NUMBER_WORDS = {
     "million": 1e6,
     "billion": 1e9,
 }
-_MARKUP_RE = re.compile(r"\\(?=[^\w\s])|[*_`#>|~]")
+_MARKUP_RE = re.compile(r"\\(?=[^\w\s]|_)|[*_`#>|~]")  # "\_" is an escaped "_" too
 _BULLET_RE = re.compile(r"^(\s*(?:[-*+]|\d{1,3}[.)])\s+)")
 _HEADING_RE = re.compile(r"^\s*#")
 _FENCE_RE = re.compile(r"<\s*<\s*<\s*SOURCES|SOURCES\s*>\s*>\s*>", re.IGNORECASE)
@@ -239,8 +239,9 @@ class SupportJudge:
         """Why the cited abstracts do not support the sentence ("" when they do)."""
         papers = [self.papers[n] for n in cited if n in self.papers]
         entries = self.bank.get_many(papers)
-        titles = [plain(p.title) for p in papers]
-        sentences = [plain(s) for p in papers for s in entries[p.id].sentences]
+        # Evidence read as quotes show it: tags dropped ("H<sub>2</sub>" -> "H2"), Markdown marks removed.
+        titles = [plain(without_tags(p.title)) for p in papers]
+        sentences = [plain(without_tags(s)) for p in papers for s in entries[p.id].sentences]
         words = plain(sentence)
         mine = content_stems(words)
         pool: set[str] = set()
@@ -255,8 +256,10 @@ class SupportJudge:
         # Numbers are read where the claim comes from: the cited sentence sharing most of its words (the
         # Cosm abstract says "three largest" in one sentence and "two large" in another; a copy saying
         # "two largest" is wrong although "two" is in the abstract). Titles count too ("Samudra 2").
-        closest = max(sentences, key=lambda text: len(content_stems(text) & mine), default="")
-        numbers = numbers_in(closest).union(*(numbers_in(t) for t in titles))
+        overlaps = [len(content_stems(text) & mine) for text in sentences]
+        best = max(overlaps, default=0)
+        closest = [text for text, overlap in zip(sentences, overlaps, strict=True) if overlap >= 0.8 * best]
+        numbers = set().union(*(numbers_in(t) for t in [*closest, *titles]))
         missing_numbers = sorted(numbers_in(words) - numbers)
         if missing_numbers:
             shown = ", ".join(f"{n:g}" for n in missing_numbers)
@@ -267,9 +270,9 @@ class SupportJudge:
         if not rows:
             return f"{marks} has no abstract to check it against"
         vector = self.bank.vectors([words])[0]
-        best = float((np.vstack(rows) @ vector).max())
-        if best < self.min_support:
-            return f"no sentence of {marks} says this (closest {best:.2f})"
+        cosine = float((np.vstack(rows) @ vector).max())
+        if cosine < self.min_support:
+            return f"no sentence of {marks} says this (closest {cosine:.2f})"
         return ""
 
 
@@ -362,7 +365,7 @@ class SentenceFilter:
                 self._pending = [p for p in self._pending if not _HEADING_RE.match(p)]
                 self._pending.append(neutralise_markdown(line.strip()))
             return
-        sentences = split_sentences(body)
+        sentences = _sentences(body)
         ready = sentences if complete else sentences[:-1]
         if self._line_echo is None and (ready or complete):
             self._line_echo = self.judge.line_echoes(line)
@@ -445,6 +448,22 @@ class SentenceFilter:
         for held in self._held:
             self.emit(held)
         self._held.clear()
+
+
+def _sentences(body: str) -> list[str]:
+    """The sentences of a line; citation marks after a "?" or "!" ("... verifier? [1]") stay with it."""
+    merged: list[str] = []
+    for sentence in split_sentences(body):
+        lead = _LEADING_MARKS_RE.match(sentence)
+        if merged and lead and merged[-1].rstrip().endswith(("?", "!")):
+            merged[-1] = f"{merged[-1]} {lead.group(0).strip()}"
+            sentence = sentence[lead.end() :]
+        if sentence.strip():
+            merged.append(sentence)
+    return merged
+
+
+_LEADING_MARKS_RE = re.compile(r"^(?:\[\s*\d{1,3}(?:\s*[,;\-–]\s*\d{1,3})*\s*\][.,;]?\s*)+")
 
 
 def _finished(sentence: str, *, strict: bool) -> bool:
