@@ -33,11 +33,13 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from assistant.compose.briefing import Briefer, Briefing
+from assistant.compose.briefing import Briefer
+from assistant.compose.briefing_model import Briefing
 from assistant.core.paper import Paper
 from assistant.core.settings import get_settings
 from assistant.search.retrieval import Retriever
-from assistant.store.catalog import Catalog, PaperFilter
+from assistant.store.catalog import Catalog
+from assistant.store.filter import PaperFilter
 from bench.report import emit_json
 
 ON_TOPIC_COSINE = 0.30

@@ -30,11 +30,10 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from assistant.core.errors import UserFacingError
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings, get_settings
 from assistant.store.embedding import Embedder, get_embedder
-from bench.report import run_and_report
+from bench.report import BenchError, run_and_report
 from ingest.normalize import from_json_record
 from ingest.pipeline import Ingestor, file_runs
 from ingest.sources import listing_date_from_name
@@ -42,10 +41,6 @@ from ingest.sources import listing_date_from_name
 DEFAULT_DAILY_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "arxiv-daily"
 RATIO_TARGET = 0.85
 REINGEST_TARGET = 50.0
-
-
-class BenchError(UserFacingError, RuntimeError):
-    """The benchmark cannot run with these inputs (message says why)."""
 
 
 @dataclass

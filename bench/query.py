@@ -39,13 +39,12 @@ from rich.table import Table
 
 from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
-from assistant.core.errors import UserFacingError
 from assistant.core.settings import Settings, get_settings
 from assistant.search.retrieval import Retriever
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
 from assistant.store.vectors import VectorIndex
-from bench.report import run_and_report
+from bench.report import BenchError, run_and_report
 
 # Questions a user might ask of an arXiv corpus, across fields. The first of each list warms up.
 QUESTIONS = (
@@ -79,10 +78,6 @@ SEARCH_TARGET_MS = 100.0
 ASK_TARGET_MS = 1000.0
 SERVE_TARGET_S = 30.0
 RSS_TARGET_MB = 2048.0
-
-
-class BenchError(UserFacingError, RuntimeError):
-    """The benchmark cannot run with these inputs (message says why)."""
 
 
 # --- memory --------------------------------------------------------------------------------------------

@@ -37,7 +37,8 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.core.settings import Settings
-from assistant.radar.service import Radar, Topic, short_topic_words, title_names_topic
+from assistant.radar.rules import short_topic_words, title_names_topic
+from assistant.radar.service import Radar, Topic
 from assistant.search.retrieval import Retriever, make_filter
 from assistant.store.embedding import Embedder, get_embedder
 from bench.report import emit_json

@@ -52,14 +52,13 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from assistant.core.errors import UserFacingError
 from assistant.core.paper import InvalidArxivId, Paper, parse_arxiv_id
 from assistant.core.settings import get_settings
 from assistant.search.retrieval import Candidates, FusionParams, Retriever
-from assistant.store.catalog import PaperFilter
 from assistant.store.embedding import get_embedder
+from assistant.store.filter import PaperFilter
 from bench.query import status_kb
-from bench.report import emit_json
+from bench.report import BenchError, emit_json
 from ingest.pipeline import input_files
 from ingest.sources import read_jsonl
 
@@ -69,10 +68,6 @@ DAILY_DIR = SHARED_DATA / "arxiv-daily"
 SMALL_CORPUS = 7_000  # the RSS of the ingest is read when the catalog passes this many papers, and at the end
 STAGES = ("build", "reingest", "query", "quality", "serve", "disk", "default-encoder")
 DEFAULT_STAGES = STAGES[:-1]  # the default encoder's slice takes ~12 minutes of both cores: on request
-
-
-class BenchError(UserFacingError, RuntimeError):
-    """The benchmark cannot run with these inputs (message says why)."""
 
 
 # --- inputs -------------------------------------------------------------------------------------------

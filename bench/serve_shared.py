@@ -45,8 +45,8 @@ from assistant.search.retrieval import Retriever, make_filter
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
 from assistant.store.vectors import VectorIndex
-from bench.query import QUESTIONS, BenchError, free_port, serve_cold_start, status_kb, timed_series
-from bench.report import run_and_report
+from bench.query import QUESTIONS, free_port, serve_cold_start, status_kb, timed_series
+from bench.report import BenchError, run_and_report
 from ingest.normalize import from_json_record
 from ingest.pipeline import Ingestor, file_runs
 

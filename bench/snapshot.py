@@ -45,8 +45,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from assistant.core.settings import get_settings
-from bench.ingest import DEFAULT_DAILY_DIR, BenchError
-from bench.report import run_and_report
+from bench.ingest import DEFAULT_DAILY_DIR
+from bench.report import BenchError, run_and_report
 
 IDS_PER_MONTH = 20_000  # new-style ids 1501.00001 ... 1501.20000, then 1502.00001 ...
 FIRST_MONTH = (2015, 1)

@@ -23,7 +23,7 @@ from rich.table import Table
 
 from assistant.core.settings import get_settings
 from assistant.search.retrieval import Candidates, FusionParams, Retriever, top_ids
-from assistant.store.catalog import PaperFilter
+from assistant.store.filter import PaperFilter
 from bench.datasets import WRITTEN_SETS, KnownItemBuilder, load_written, restrict_split
 from bench.report import emit_json
 from bench.retrieval import DEFAULT_DAILY_DIR, ModeResult, daily_papers

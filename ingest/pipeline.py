@@ -24,16 +24,10 @@ from typing import Any, Protocol
 from assistant.core.errors import UserFacingError
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.store.catalog import (
-    Catalog,
-    CatalogError,
-    StoredState,
-    date_to_int,
-    int_to_date,
-    record_hash,
-    storage_problem,
-)
+from assistant.store.catalog import Catalog, StoredState
 from assistant.store.embedding import Embedder, get_embedder
+from assistant.store.faults import CatalogError, storage_problem
+from assistant.store.schema import date_to_int, int_to_date, record_hash
 from assistant.store.vectors import VectorIndex
 from ingest.rxiv_api import RxivRequest, RxivSource
 from ingest.sources import (

@@ -22,9 +22,10 @@ from openai_standin import (
 )
 from typer.testing import CliRunner
 
-from assistant.compose.answer import NOT_FOUND_TEXT, Answerer, Turn
+from assistant.compose.answer import Answerer
 from assistant.compose.citations import cited_numbers
 from assistant.compose.llm import get_llm
+from assistant.compose.model import NOT_FOUND_TEXT, Turn
 from assistant.core.settings import Settings
 from assistant.search.retrieval import Retriever
 from assistant.store.embedding import Embedder

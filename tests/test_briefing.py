@@ -13,7 +13,9 @@ import pytest
 from openai_standin import OpenAIStandin, RecordedRequest, Reply, prompt_tokens
 from typer.testing import CliRunner
 
-from assistant.compose.briefing import Briefer, Briefing, BriefingError, bibtex_entries
+from assistant.compose.bibtex import bibtex_entries
+from assistant.compose.briefing import Briefer
+from assistant.compose.briefing_model import Briefing, BriefingError
 from assistant.compose.citations import cited_numbers
 from assistant.compose.llm import get_llm
 from assistant.core.fields import label
@@ -429,8 +431,8 @@ def test_a_category_can_never_add_a_bibtex_field_or_a_markdown_link() -> None:
     """Categories are checked at ingest, but an older index may hold anything: every output escapes them."""
     from markdown_it import MarkdownIt
 
-    from assistant.compose.answer import Source
-    from assistant.compose.briefing import references_markdown
+    from assistant.compose.briefing_sections import references_markdown
+    from assistant.compose.model import Source
     from assistant.search.hit import Hit
 
     injected = Paper(

@@ -15,8 +15,9 @@ from conftest import make_settings, sample_records, write_jsonl
 
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.store.catalog import Catalog, PaperFilter
+from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
+from assistant.store.filter import PaperFilter
 from assistant.store.vectors import VectorIndex
 from ingest.pipeline import Ingestor, IngestSummary, SourceRun, file_runs, sample_run
 from ingest.sources import read_jsonl

@@ -535,7 +535,7 @@ def test_every_url_shape_in_paper_and_model_text_is_defanged() -> None:
         "mailto:someone@evil.ru",
     ]
     for text in hostile:
-        for shown in (delivery.unlinkable(text), delivery.slack_text(text), delivery.html_text(text)):
+        for shown in (delivery.unlinkable(text), delivery.slack_text(text), delivery.html_escaped(text)):
             assert not re.search(r"[a-z0-9]\.(ru|example)\b", shown), shown
             assert not re.search(r"(?i)\b(https?|file|ftp|javascript|data|mailto):", shown), shown
     assert delivery.unlinkable("data: we collect e.g. 3.5 samples") == "data: we collect e.g. 3.5 samples"

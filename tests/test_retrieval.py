@@ -26,7 +26,8 @@ from assistant.search.retrieval import (
     make_filter,
     top_ids,
 )
-from assistant.store.catalog import Catalog, QueryTerms, TermMatch
+from assistant.store.catalog import Catalog
+from assistant.store.terms import QueryTerms, TermMatch
 from bench.datasets import KnownItemBuilder, middle_sentences, words
 from bench.retrieval import violation
 

@@ -161,7 +161,7 @@ def test_console_script_answers_a_queries_file_end_to_end(small_index, tmp_path)
 
 def test_a_category_in_rich_markup_is_shown_as_text_never_as_a_terminal_link() -> None:
     """An older index may hold any category text: the CLI's sources and radar cards print it literally."""
-    from assistant.compose.answer import Source
+    from assistant.compose.model import Source
     from assistant.core.paper import Paper
     from assistant.radar.service import FeedBatch
     from assistant.radar.store import Topic

@@ -17,8 +17,9 @@ from conftest import DATA_DIR, make_settings
 from assistant.compose.answer import Answerer
 from assistant.core.settings import Settings
 from assistant.search.retrieval import Retriever, make_filter
-from assistant.store.catalog import Catalog, PaperFilter
+from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
+from assistant.store.filter import PaperFilter
 from ingest.pipeline import Ingestor, file_runs
 
 OLD_INDEX = DATA_DIR / "index-cfa0666"

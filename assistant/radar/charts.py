@@ -25,7 +25,7 @@ from assistant.radar.xmltext import xml_safe
 from assistant.search.retrieval import Retriever, make_filter
 
 if TYPE_CHECKING:
-    from assistant.compose.briefing import Briefing
+    from assistant.compose.briefing_model import Briefing
     from assistant.radar.service import Radar
 
 CHART_DAYS = 28

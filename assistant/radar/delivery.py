@@ -54,7 +54,7 @@ from assistant.search.hit import Hit
 from assistant.search.retrieval import make_filter
 
 if TYPE_CHECKING:
-    from assistant.compose.briefing import Briefing
+    from assistant.compose.briefing_model import Briefing
 
 FEED_DAYS = 7
 FEED_MAX = 50
@@ -122,7 +122,9 @@ def slack_text(text: str) -> str:
     return unlinkable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def html_text(text: str) -> str:
+def html_escaped(text: str) -> str:
+    """Text for an HTML e-mail: links made unlinkable, then escaped (the opposite of safe_markdown's
+    `html_text`, which takes the text out of HTML)."""
     return html.escape(unlinkable(text), quote=True)
 
 
@@ -317,20 +319,20 @@ def _blank(token: Token) -> None:
 def digest_html(digest: Digest) -> str:
     parts = [
         '<html><body style="font-family: sans-serif; max-width: 760px">',
-        f"<h2>AcademicHub radar · {html_text(digest.heading)}</h2>",
+        f"<h2>AcademicHub radar · {html_escaped(digest.heading)}</h2>",
     ]
     for number, (hit, followed) in enumerate(digest.items, start=1):
         paper = hit.paper
         followed_line = (
-            f'<div style="color:#2e7d32">followed author: {html_text(followed)}</div>' if followed else ""
+            f'<div style="color:#2e7d32">followed author: {html_escaped(followed)}</div>' if followed else ""
         )
         parts.append(
             '<div style="margin: 0 0 18px 0">'
-            f'<div><b>{number}. <a href="{paper.abs_url}">{html_text(paper.title)}</a></b></div>'
-            f'<div style="color:#555">{html_text(paper.short_authors(6))}</div>'
-            f'<div style="color:#555">{_published(paper)} · {html_text(", ".join(paper.categories))}</div>'
+            f'<div><b>{number}. <a href="{paper.abs_url}">{html_escaped(paper.title)}</a></b></div>'
+            f'<div style="color:#555">{html_escaped(paper.short_authors(6))}</div>'
+            f'<div style="color:#555">{_published(paper)} · {html_escaped(", ".join(paper.categories))}</div>'
             f"{followed_line}"
-            f"<div>{html_text(gist(paper))}</div>"
+            f"<div>{html_escaped(gist(paper))}</div>"
             f'<div><a href="{paper.abs_url}">abstract</a> · <a href="{paper.pdf_url}">PDF</a></div>'
             "</div>"
         )

@@ -40,7 +40,6 @@ window's papers (followed authors, relevance) and the batching; `ingest.daily` s
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -52,13 +51,21 @@ from assistant.core.errors import UserFacingError
 from assistant.core.settings import Settings
 from assistant.core.text import fold
 from assistant.radar.library import LibraryError, LibraryTopic, library_matches, library_of, prepare_library
+from assistant.radar.rules import (
+    by_author,
+    clean_authors,
+    name_key,
+    short_topic_words,
+    title_names_topic,
+)
 from assistant.radar.store import FeedEntry, RadarStore, StoredTopic, Topic, Window
 from assistant.radar.windows import catalog_moved, open_next_window, since_phrase, window_paper_ids
 from assistant.search.hit import Hit
 from assistant.search.retrieval import RetrievalError, Retriever, hit_json, make_filter
 
 if TYPE_CHECKING:
-    from assistant.compose.briefing import Briefer, Briefing
+    from assistant.compose.briefing import Briefer
+    from assistant.compose.briefing_model import Briefing
 
 __all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic"]
 
@@ -325,7 +332,8 @@ class Radar:
     ) -> Briefing:
         """The cross-field briefing over this visit's new papers for the topic, or over `paper_ids` (a
         digest's papers; no visit is opened then). Raises NothingNewError (a RadarError) when none."""
-        from assistant.compose.briefing import Briefer, BriefingError
+        from assistant.compose.briefing import Briefer
+        from assistant.compose.briefing_model import BriefingError
         from assistant.compose.llm import get_llm
 
         topic = self.get_topic(name)
@@ -529,26 +537,6 @@ class Radar:
 # --- rules as small functions -------------------------------------------------------------------------
 
 
-def name_key(name: str) -> str:
-    """Topic names are unique case-, accent- and whitespace-insensitively."""
-    return fold(" ".join((name or "").split()))
-
-
-def clean_authors(authors: Sequence[str]) -> list[str]:
-    """Whitespace-normalised author names, once each (case/accent-insensitively), in the order given."""
-    clean: dict[str, str] = {}
-    for author in authors:
-        name = " ".join((author or "").split())
-        if name:
-            clean.setdefault(fold(name), name)
-    return list(clean.values())
-
-
-def by_author(authors: Sequence[str], author_key: str) -> bool:
-    """A folded author query matches as a substring of any folded author name ("zufle" finds Züfle)."""
-    return any(author_key in fold(a) for a in authors)
-
-
 def where_the_user_left_off(items: list[FeedItem]) -> tuple[list[FeedItem], int]:
     """Reopening the feed mid-window shows the latest batch again (and its number); once everything new has
     been shown, nothing (the feed then says so instead of showing old papers again)."""
@@ -582,32 +570,3 @@ def _current(stored: StoredTopic) -> Window:
     """The topic's current window (a visit has been opened)."""
     assert stored.window is not None, "a visit opens a window before the feed reads it"
     return stored.window
-
-
-_TITLE_WORD_RE = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
-# Words that say nothing about what a short topic is about ("diffusion models" is about diffusion).
-_GENERIC_TOPIC_WORDS = frozenset(
-    {
-        *("a", "an", "and", "for", "in", "of", "on", "the", "to", "with", "new", "recent", "using", "based"),
-        *("model", "models", "method", "methods", "approach", "approaches", "system", "systems"),
-        *("technique", "techniques", "paper", "papers", "work", "works"),
-    }
-)
-SHORT_TOPIC_WORDS = 2
-
-
-def short_topic_words(query: str) -> frozenset[str]:
-    """The distinctive words of a short topic ("diffusion models" -> {"diffusion"}); empty for a longer
-    topic, whose matches the cosine threshold decides alone."""
-    words = [w.lower() for w in _TITLE_WORD_RE.findall(query)]
-    distinctive = frozenset(w for w in words if w not in _GENERIC_TOPIC_WORDS)
-    return distinctive if 0 < len(distinctive) <= SHORT_TOPIC_WORDS else frozenset()
-
-
-def title_names_topic(title: str, words: frozenset[str]) -> bool:
-    """Whether a paper's title holds every distinctive word of a short topic (a plural "s" ignored)."""
-    if not words:
-        return False
-    held = {w.lower() for w in _TITLE_WORD_RE.findall(title)}
-    held |= {w[:-1] for w in held if w.endswith("s")}
-    return all(w in held or w.rstrip("s") in held for w in words)

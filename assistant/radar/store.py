@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from assistant.store.catalog import date_to_int, int_to_date
+from assistant.store.schema import date_to_int, int_to_date
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS radar_topics (

@@ -23,8 +23,11 @@ from assistant.core.settings import Settings
 from assistant.search.hit import Hit
 from assistant.search.same_work import also_fields, merge_same_work
 from assistant.search.words import FUNCTION_WORDS
-from assistant.store.catalog import Catalog, CatalogError, PaperFilter, QueryTerms, TermMatch
+from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
+from assistant.store.faults import CatalogError
+from assistant.store.filter import PaperFilter
+from assistant.store.terms import QueryTerms, TermMatch
 from assistant.store.vectors import VectorIndex, consistency_problem
 
 Mode = Literal["hybrid", "dense", "lexical"]

@@ -22,8 +22,9 @@ import numpy as np
 from assistant.core.errors import UserFacingError
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.store.catalog import REBUILD_HINT, date_to_int
 from assistant.store.embedding import EncoderMismatchError, check_index_encoder, encoder_identity
+from assistant.store.faults import REBUILD_HINT
+from assistant.store.schema import date_to_int
 
 T = TypeVar("T")
 

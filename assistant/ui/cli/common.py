@@ -63,7 +63,7 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise
         except Exception as err:
             # A full disk, a read-only or damaged index (SQLite, Chroma, the file system): plain words.
-            from assistant.store.catalog import storage_problem
+            from assistant.store.faults import storage_problem
 
             problem = storage_problem(err, settings().home)
             if problem is None:

@@ -14,7 +14,7 @@ from assistant.ui.auth import hash_password, parse_auth_users
 from assistant.ui.cli.common import UserError, app, console, err_console, friendly_errors, settings
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]  # assistant/
-APP_FILE = PACKAGE_DIR / "ui" / "app.py"
+APP_FILE = PACKAGE_DIR / "ui" / "chat" / "app.py"
 
 
 def app_root() -> Path:
