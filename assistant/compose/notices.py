@@ -69,16 +69,6 @@ def sentences_removed(removed: int, total: int) -> str:
     )
 
 
-def unsupported_sentences(count: int) -> str:
-    """Cited sentences the cited abstracts do not support (listed and flagged)."""
-    return f"{_plural(count, 'sentence')} not supported by the cited abstract (flagged)."
-
-
-def uncited_sentences(count: int) -> str:
-    """Factual sentences of a model's text that cite no source (listed and flagged)."""
-    return f"{_plural(count, 'sentence')} cite{'s' if count == 1 else ''} no source (flagged)."
-
-
 def prompt_does_not_fit(context_window: int, max_tokens: int, setting: str) -> str:
     """Not even the question and one shortened abstract fit the model's context window. The advice is one
     the user can follow: the server's context is fixed, the room kept for the model's text is not."""
