@@ -132,6 +132,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             model=model,
             llm_context_window=args.context,
             llm_max_retries=0,
+            llm_timeout_seconds=args.timeout,
         )
         answerer = Answerer(settings, Retriever(settings), get_llm(settings))
         rows = []
@@ -190,6 +191,9 @@ def main() -> None:
     parser.add_argument("--base-url", help="An OpenAI-compatible server (default: the recorded replies).")
     parser.add_argument("--model", help="The model name at --base-url (default ACADEMICHUB_MODEL).")
     parser.add_argument("--context", type=int, default=2048, help="The model's context window (tokens).")
+    parser.add_argument(
+        "--timeout", type=float, default=300.0, help="First-token wait (a loaded CPU server is slow)."
+    )
     parser.add_argument("--extractive", type=int, default=20, help="Extractive answers to check (0: none).")
     parser.add_argument("--output", type=Path, help="also write the JSON here")
     raise SystemExit(run_and_report(parser.parse_args(), run, print_table))
