@@ -250,7 +250,13 @@ def llm_answerer(
     small_index: Settings, embedder: Embedder, server: OpenAIStandin, **extra: object
 ) -> Answerer:
     settings = small_index.model_copy(
-        update={"openai_base_url": server.base_url, "llm_max_retries": 0, "model": "standin", **extra}
+        update={
+            "openai_base_url": server.base_url,
+            "llm_max_retries": 0,
+            "model": "standin",
+            "llm_timeout_seconds": 300.0,  # a loaded CI machine; the timeout tests set their own
+            **extra,
+        }
     )
     return Answerer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
 

@@ -273,6 +273,13 @@ def field_quotes(request: RecordedRequest) -> dict[str, list[tuple[int, str]]]:
     return found
 
 
+def pick(quotes: dict[str, list[tuple[int, str]]], name: str, count: int) -> list[tuple[int, str]]:
+    """`count` quotes, those of field `name` first, then any other field's (a field may list only one)."""
+    mine = quotes.get(name, [])
+    others = [q for key, listed in quotes.items() if key != name for q in listed]
+    return (mine + [q for q in others if q not in mine])[:count]
+
+
 def test_llm_briefing_keeps_the_structure_and_checks_citations(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
@@ -280,8 +287,7 @@ def test_llm_briefing_keeps_the_structure_and_checks_citations(
 
     def respond(request: RecordedRequest) -> Reply:
         quotes = field_quotes(request)
-        (a, first), (b, second) = quotes[LABELS[0]][:2]
-        (c, third) = quotes[LABELS[2]][0]
+        (a, first), (b, second), (c, third) = pick(quotes, LABELS[0], 3)
         written["field"] = f"{first} [{a}]."
         return Reply(
             f"## Overview\n{second} [{b}][42]. {third} [{c}].\n\n"
@@ -324,12 +330,11 @@ def test_llm_sections_whose_sentences_fail_the_check_fall_back_one_by_one(
 
     def respond(request: RecordedRequest) -> Reply:
         quotes = field_quotes(request)
-        (a, first), (b, second) = quotes[LABELS[0]][:2]
-        (c, third) = quotes[LABELS[2]][0]
-        written["field"] = f"- {first} [{a}].\n- {second} [{b}]."
+        (a, first), (b, second), (c, third) = pick(quotes, LABELS[0], 3)
+        written["field"] = f"- {first} [{a}]."
         return Reply(
             "## Overview\nUnlearning is a hot topic everywhere. Many groups work on it every day.\n\n"
-            f"## {LABELS[0]}\n{written['field']}\n\n## {LABELS[2]}\n- {third} [{c}]."
+            f"## {LABELS[0]}\n{written['field']}\n\n## Bridges\n- {second} [{b}].\n- {third} [{c}]."
         )
 
     standin.responder = respond
@@ -381,7 +386,7 @@ def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
     long = " ".join(["and the forgetting is often incomplete under attack in practice"] * 20)
 
     def respond(request: RecordedRequest) -> Reply:
-        (a, first), (b, second) = field_quotes(request)[LABELS[0]][:2]
+        (a, first), (b, second) = pick(field_quotes(request), LABELS[0], 2)
         return Reply(f"## Overview\n{first} [{a}]. {second} [{b}]. Other papers find {long}.")
 
     standin.responder = respond

@@ -134,17 +134,17 @@ def test_only_checked_sentences_stream_and_a_sources_fence_does_not_hold_them_ba
 def test_the_check_keeps_every_sentence_of_extractive_answers(
     small_index: Settings, embedder: Embedder
 ) -> None:
-    """No false rejections on quoted text: 20 extractive answers on the sample, every quoted sentence
-    supported by the abstract it cites."""
+    """No false rejections on quoted text: extractive answers on the sample, every quoted sentence
+    supported by the abstract it cites (10 here; `bench.answers --extractive 24` measured 102 of 102)."""
     from bench.answers import EXTRACTIVE_QUESTIONS, extractive_report
 
     answerer = Answerer(small_index, Retriever(small_index, embedder=embedder))
     total = kept = 0
-    for question in EXTRACTIVE_QUESTIONS[:20]:
+    for question in EXTRACTIVE_QUESTIONS[:10]:
         report = extractive_report(answerer, question)
         if report is None:
             continue
         total += len(report.checks)
         kept += report.supported
         assert report.supported == len(report.checks), [c.to_dict() for c in report.failed()]
-    assert total >= 40 and kept == total
+    assert total >= 20 and kept == total
