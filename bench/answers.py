@@ -26,7 +26,7 @@ from assistant.compose.citations import cited_numbers
 from assistant.compose.llm import get_llm
 from assistant.compose.support import SupportJudge, SupportReport, check_text
 from assistant.core.settings import Settings, get_settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from bench.report import run_and_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -134,7 +134,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
             llm_max_retries=0,
             llm_timeout_seconds=args.timeout,
         )
-        answerer = Answerer(settings, Retriever(settings), get_llm(settings))
+        answerer = Answerer(settings, build_retriever(settings), get_llm(settings))
         rows = []
         for question, case in zip(QUESTIONS, cases, strict=True):
             console.print(f"[dim]asking: {question}[/]")

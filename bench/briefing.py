@@ -37,6 +37,7 @@ from assistant.compose.briefing import Briefer
 from assistant.compose.briefing_model import Briefing
 from assistant.core.paper import Paper
 from assistant.core.settings import get_settings
+from assistant.engine import build_retriever
 from assistant.search.retrieval import Retriever
 from assistant.store.catalog import Catalog
 from assistant.store.filter import PaperFilter
@@ -287,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.catalog_path.is_file():
         console.print(f"no index at {settings.home}: ingest the June listings there first (see --help)")
         return 2
-    briefer = Briefer(settings, Retriever(settings), llm=None)
+    briefer = Briefer(settings, build_retriever(settings), llm=None)
     chosen = [t for t in TOPICS if not args.topic or any(x.lower() in t.query.lower() for x in args.topic)]
     results = []
     table = Table(title="Briefing quality (extractive)", title_justify="left")

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from assistant.core.paper import InvalidArxivId, parse_arxiv_id
 from assistant.core.settings import get_settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.ui.cli.common import app
 
 ON_TOPIC = [
@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     runner = CliRunner()
     ask(runner, "warm up the model and the stores", options.extractive)
-    retriever = Retriever(settings)  # raw top relevance (before the threshold) for calibration
+    retriever = build_retriever(settings)  # raw top relevance (before the threshold) for calibration
 
     rows = []
     for question in ON_TOPIC + OFF_TOPIC:

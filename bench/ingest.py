@@ -7,7 +7,7 @@
    daily files (same names, so the listing dates are the same) in a temporary folder.
 2. Loads the configured encoder once (model load reported apart), warms it up, and times
    `SentenceTransformer.encode` on the papers' `embedding_text` with the ingest batch size.
-3. Times the real pipeline, `Ingestor(...).run(file_runs(...))`, into a fresh data directory, same model.
+3. Times the real pipeline, `open_ingestor(...).run(file_runs(...))`, into a fresh data directory, same model.
 4. Times a second ingest of the unchanged files (nothing to embed: must be much faster).
 5. With `--onnx`: loads the int8 ONNX encoder (exported once into the data directory's cache) and reports its
    throughput on the same texts and its mean/min cosine agreement with the default encoder.
@@ -35,7 +35,7 @@ from assistant.core.settings import Settings, get_settings
 from assistant.store.embedding import Embedder, get_embedder
 from bench.report import BenchError, run_and_report
 from ingest.normalize import from_json_record
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 from ingest.sources import listing_date_from_name
 
 DEFAULT_DAILY_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "arxiv-daily"
@@ -102,7 +102,7 @@ def raw_encode(embedder: Embedder, texts: list[str], batch_size: int) -> tuple[n
 
 def timed_ingest(settings: Settings, embedder: Embedder, files: list[Path]) -> tuple[dict[str, Any], float]:
     started = time.perf_counter()
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.run(file_runs(files))
     finally:

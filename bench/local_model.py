@@ -19,7 +19,7 @@ from pathlib import Path
 from assistant.compose.answer import Answerer
 from assistant.compose.llm import get_llm
 from assistant.core.settings import Settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from bench.report import emit_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -50,7 +50,7 @@ def run(
             llm_context_window=window,
             llm_max_tokens_answer=max_tokens,
         )
-        answerer = Answerer(settings, Retriever(settings), get_llm(settings))
+        answerer = Answerer(settings, build_retriever(settings), get_llm(settings))
         answerer.retriever.warm_up()
         first: list[float] = []
         start = time.monotonic()

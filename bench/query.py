@@ -40,7 +40,7 @@ from rich.table import Table
 from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
 from assistant.core.settings import Settings, get_settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
 from assistant.store.vectors import VectorIndex
@@ -143,7 +143,7 @@ def bench_index(
     settings: Settings, embedder: Embedder, rounds: int, console: Console, limit: int | None = None
 ) -> dict[str, Any]:
     """search / ask / brief on one index, each timed on `limit` questions (default: all) after a warm-up."""
-    retriever = Retriever(settings, embedder=embedder)
+    retriever = build_retriever(settings, embedder=embedder)
     papers = retriever.catalog.count()
     if papers == 0:
         raise BenchError(f"the index at {settings.home} is empty: ingest something or pass --home")

@@ -37,13 +37,14 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.core.settings import Settings
+from assistant.engine import build_radar, build_retriever
 from assistant.radar.rules import short_topic_words, title_names_topic
 from assistant.radar.service import Radar, Topic
-from assistant.search.retrieval import Retriever, make_filter
+from assistant.search.retrieval import make_filter
 from assistant.store.embedding import Embedder, get_embedder
 from bench.report import emit_json
 from bench.retrieval import DEFAULT_DAILY_DIR
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 from ingest.sources import listing_date_from_name
 
 Topics = dict[str, tuple[str, list[str]]]  # name -> (query, fields)
@@ -223,12 +224,12 @@ def run(
     copy_seconds = copy_base(args.base_home, args.home) if args.base_home else None
     settings = Settings(_env_file=None, home=args.home, embedding_backend=args.backend)
     embedder = embedder or get_embedder(settings)
-    retriever = Retriever(settings, embedder=embedder)
+    retriever = build_retriever(settings, embedder=embedder)
     backlog = set(retriever.catalog.all_ids())
     radar: Radar | None = None
     if args.base_home:
         # Saved "on 2026-05-31": over the backlog, before the first June day is in.
-        radar = Radar(settings, retriever)
+        radar = build_radar(settings, retriever)
         for name, (query, fields) in topics.items():
             radar.add_topic(name, query, fields)
     first_listing_day = listing_date_from_name(day_files[0])
@@ -240,14 +241,14 @@ def run(
     for number, day_file in enumerate(day_files, start=1):
         started = time.time()
         window_started = window_started or started
-        ingestor = Ingestor(settings, embedder=embedder)
+        ingestor = open_ingestor(settings, embedder=embedder)
         try:
             ingestor.run(file_runs([day_file]))
         finally:
             ingestor.close()
         ingest_seconds += time.time() - started
         if radar is None:
-            radar = Radar(settings, retriever)
+            radar = build_radar(settings, retriever)
             for name, (query, fields) in topics.items():
                 radar.add_topic(name, query, fields)
         if number % args.visit_every and number < len(day_files):

@@ -37,6 +37,7 @@ from rich.table import Table
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings, get_settings
 from assistant.core.text import fold
+from assistant.engine import build_retriever
 from assistant.search.retrieval import Mode, RetrievalError, Retriever, make_filter
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
@@ -50,7 +51,7 @@ from bench.datasets import (
     restrict_split,
 )
 from bench.report import emit_json
-from ingest.pipeline import Ingestor, SourceRun
+from ingest.pipeline import SourceRun, open_ingestor
 from ingest.sources import read_jsonl
 
 MODES: tuple[Mode, ...] = get_args(Mode)  # hybrid, dense, lexical
@@ -224,7 +225,7 @@ def daily_papers(daily_dir: Path, indexed: set[str], catalog: Catalog) -> list[P
 
 def index_corpus(corpus: list[Paper], home: Path, embedder: Embedder) -> Settings:
     settings = Settings(_env_file=None, home=home)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run([SourceRun(label="BEIR corpus", items=iter(corpus), expected=len(corpus))])
     finally:
@@ -375,7 +376,7 @@ def run(args: argparse.Namespace, console: Console) -> Report:
     )
 
     if not args.no_known_item:
-        retriever = Retriever(settings, embedder=embedder)
+        retriever = build_retriever(settings, embedder=embedder)
         catalog = retriever.catalog
         if catalog.count() == 0:
             raise DatasetError(f"the index at {settings.home} is empty: ingest something or pass --home")
@@ -453,7 +454,7 @@ def run(args: argparse.Namespace, console: Console) -> Report:
         with tempfile.TemporaryDirectory(prefix="beir-index-") as tmp:
             console.print(f"indexing {len(dataset.corpus)} documents of {folder.name} ...")
             beir_settings = _tuned(index_corpus(dataset.corpus, Path(tmp), embedder), args)
-            retriever = Retriever(beir_settings, embedder=embedder)
+            retriever = build_retriever(beir_settings, embedder=embedder)
             _warm(retriever, iter(dataset.query_set.queries.values()))
             report.add(str(folder), dataset.query_set, evaluate(retriever, dataset.query_set, modes))
             retriever.catalog.close()

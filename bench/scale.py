@@ -35,7 +35,6 @@ import logging
 import os
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -54,7 +53,9 @@ from rich.table import Table
 
 from assistant.core.paper import InvalidArxivId, Paper, parse_arxiv_id
 from assistant.core.settings import get_settings
+from assistant.engine import build_retriever
 from assistant.search.retrieval import Candidates, FusionParams, Retriever
+from assistant.store.catalog import Catalog
 from assistant.store.embedding import get_embedder
 from assistant.store.filter import PaperFilter
 from bench.query import status_kb
@@ -136,20 +137,6 @@ def status_mb(pid: int, key: str) -> float | None:
     return kb / 1024 if kb is not None else None
 
 
-def _catalog_counts(catalog_path: Path) -> tuple[int, int]:
-    """(papers, papers with their vector) as another process sees them mid-ingest (WAL: never blocks)."""
-    if not catalog_path.is_file():
-        return 0, 0
-    try:
-        with sqlite3.connect(f"{catalog_path.as_uri()}?mode=ro", uri=True, timeout=5) as conn:
-            row = conn.execute(
-                "SELECT count(*), sum(embedded_hash IS NOT NULL AND embedded_hash = content_hash) FROM papers"
-            ).fetchone()
-        return int(row[0]), int(row[1] or 0)
-    except sqlite3.Error:
-        return 0, 0
-
-
 def run_ingest(
     label: str,
     files: list[Path],
@@ -169,7 +156,7 @@ def run_ingest(
 
     def watch() -> None:
         while not stop.wait(1.0):
-            papers, embedded = _catalog_counts(catalog_path)
+            papers, embedded = Catalog.progress(catalog_path)
             rss = status_mb(process.pid, "VmRSS")
             hwm = status_mb(process.pid, "VmHWM")
             if rss is None:
@@ -390,22 +377,17 @@ def stage_timings(retriever: Retriever, questions: list[str]) -> dict[str, float
     return {f"{name}_p50_ms": _median(values) for name, values in steps.items()}
 
 
-def busiest_author(catalog_path: Path) -> str:
+def busiest_author(catalog: Catalog) -> str:
     """An author with a handful of papers in the index (a one-author filter admits few papers)."""
-    with sqlite3.connect(f"{catalog_path.as_uri()}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT authors FROM papers ORDER BY rowid LIMIT 3000").fetchall()
-    counts: dict[str, int] = {}
-    for (authors,) in rows:
-        for name in json.loads(authors):
-            counts[name] = counts.get(name, 0) + 1
+    counts = catalog.author_counts(first=3000)
     return max(counts, key=lambda name: counts[name])
 
 
-def filtered_timings(retriever: Retriever, catalog_path: Path) -> dict[str, Any]:
+def filtered_timings(retriever: Retriever) -> dict[str, Any]:
     """Searches whose filter admits few papers (one author, one day, a small field) or many (cs.CV), and
     a query made only of common words: each with how many papers the filter admits."""
     cases = {
-        "one author": PaperFilter(author=busiest_author(catalog_path)),
+        "one author": PaperFilter(author=busiest_author(retriever.catalog)),
         "one day (2026-06-10)": PaperFilter(since=date(2026, 6, 10), until=date(2026, 6, 10)),
         "small field (q-bio)": PaperFilter(categories=("q-bio",)),
         "large field (cs.CV)": PaperFilter(categories=("cs.CV",)),
@@ -435,10 +417,10 @@ def query_stage(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         settings = base.model_copy(update={"home": home})
         console.print(f"[bold]query[/]: {name} index {home} ...")
         figures = bench_index(settings, embedder, args.rounds, console)
-        retriever = Retriever(settings, embedder=embedder)
+        retriever = build_retriever(settings, embedder=embedder)
         retriever.warm_up()
         figures["stages"] = stage_timings(retriever, list(QUESTIONS[1:]))
-        figures["filters"] = filtered_timings(retriever, settings.catalog_path)
+        figures["filters"] = filtered_timings(retriever)
         result[name] = figures
     if "june" in result:
         result["search_p50_ratio"] = round(

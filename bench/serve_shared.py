@@ -41,14 +41,15 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.core.settings import Settings, get_settings
-from assistant.search.retrieval import Retriever, make_filter
+from assistant.engine import build_retriever
+from assistant.search.retrieval import make_filter
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
 from assistant.store.vectors import VectorIndex
 from bench.query import QUESTIONS, free_port, serve_cold_start, status_kb, timed_series
 from bench.report import BenchError, run_and_report
 from ingest.normalize import from_json_record
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 CHROMA = Path(sys.executable).with_name("chroma")
 MONTHLY_DIR = Path("../shared/data/arxiv-monthly")
@@ -134,7 +135,7 @@ def load_server(embedded: Settings, served: Settings) -> tuple[int, float]:
 
 def bench_search(settings: Settings, embedder: Embedder, rounds: int) -> dict[str, Any]:
     """Hybrid search, the dense query alone and a field-filtered search, warm, on one set of stores."""
-    retriever = Retriever(settings, embedder=embedder)
+    retriever = build_retriever(settings, embedder=embedder)
     retriever.warm_up()
     questions = list(QUESTIONS[:1]) + list(QUESTIONS[1:]) * max(1, rounds)
     result: dict[str, Any] = {
@@ -168,7 +169,7 @@ def new_record(catalog: Catalog, monthly_dir: Path) -> dict[str, Any]:
 def reader(settings: Settings, paper_id: str, title: str) -> None:
     """The polling app worker (a separate process): prints "ready", then one JSON line with the wall-clock
     times at which BM25 and dense search first ranked the paper first."""
-    retriever = Retriever(settings)
+    retriever = build_retriever(settings)
     retriever.warm_up()
     retriever.search(title, k=3)
     print("ready", flush=True)
@@ -203,7 +204,7 @@ def one_trial(settings: Settings, embedder: Embedder, record: dict[str, Any], co
         if proc.stdout.readline().strip() != "ready":
             raise BenchError("the reader process did not start")
         corpus.write_text(json.dumps(record) + "\n", encoding="utf-8")
-        ingestor = Ingestor(settings, embedder=embedder, on_progress=progress)
+        ingestor = open_ingestor(settings, embedder=embedder, on_progress=progress)
         try:
             ingestor.run(file_runs([corpus]))
         finally:

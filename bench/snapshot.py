@@ -23,12 +23,10 @@ Figures go to stderr as a table, JSON to stdout. Machines shared with other jobs
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -45,6 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from assistant.core.settings import get_settings
+from assistant.store.catalog import Catalog
 from bench.ingest import DEFAULT_DAILY_DIR
 from bench.report import BenchError, run_and_report
 
@@ -259,19 +258,10 @@ def _wait_watching(pid: int, watch: Watch | None) -> tuple[int, Any]:
 def stored_papers(home: Path, with_vectors: bool = False) -> Callable[[], int]:
     """How many papers (or papers with vectors) the child has committed to the catalog so far."""
     path = home / "catalog.sqlite3"
-    sql = (
-        "SELECT (SELECT count(*) FROM papers) - (SELECT count(*) FROM papers "
-        "WHERE embedded_hash IS NULL OR embedded_hash != content_hash)"
-        if with_vectors
-        else "SELECT count(*) FROM papers"
-    )
 
     def count() -> int:
-        try:
-            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as conn:
-                return int(conn.execute(sql).fetchone()[0])
-        except sqlite3.Error:  # not created yet, or busy: the bar waits for the next look
-            return 0
+        papers, embedded = Catalog.progress(path)
+        return embedded if with_vectors else papers
 
     return count
 

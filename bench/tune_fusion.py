@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.core.settings import get_settings
+from assistant.engine import build_retriever
 from assistant.search.retrieval import Candidates, FusionParams, Retriever, top_ids
 from assistant.store.filter import PaperFilter
 from bench.datasets import WRITTEN_SETS, KnownItemBuilder, load_written, restrict_split
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     if args.home:
         settings = settings.model_copy(update={"home": args.home})
-    retriever = Retriever(settings)
+    retriever = build_retriever(settings)
     catalog = retriever.catalog
     indexed = set(catalog.all_ids())
     builder = KnownItemBuilder(daily_papers(args.daily_dir, indexed, catalog), seed=args.seed)

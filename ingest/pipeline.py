@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.core.errors import UserFacingError
+from assistant.core.lazy import Lazy
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.store.catalog import Catalog, StoredState
@@ -194,42 +195,34 @@ def _keep_first_published(paper: Paper, earliest: int | None) -> Paper:
 
 
 class Ingestor:
-    """Runs sources into the index. Holds the ingest lock from construction to `close()`; loads the embedding
-    model only if something needs embedding."""
+    """Runs sources into the index. Holds the ingest lock it is given until `close()`; loads the embedding
+    model only if something needs embedding. `open_ingestor` makes one with its parts, in the order that
+    matters (the lock first)."""
 
     def __init__(
         self,
         settings: Settings,
+        lock: IngestLock,
+        catalog: Catalog,
+        vectors: VectorIndex,
+        embedder: Lazy[Embedder],
         *,
         on_progress: ProgressCallback | None = None,
-        embedder: Embedder | None = None,
-        rebuild: bool = False,
+        set_aside: list[str] | None = None,
     ) -> None:
-        """`rebuild`: set the current catalog and vectors aside (renamed, not deleted) and start empty, for
-        a damaged or inconsistent index."""
         self.settings = settings
-        self.set_aside: list[str] = []
-        # The lock comes first: a second ingest is refused at once, before Chroma and the model load.
-        self._lock = IngestLock(settings.lock_path).__enter__()
-        try:
-            if rebuild:
-                self.set_aside = set_index_aside(settings)
-            self.catalog = Catalog(settings.catalog_path)
-            self.catalog.require_writable()
-            self.vectors = VectorIndex(settings)
-        except BaseException:
-            self._lock.__exit__()
-            raise
+        self._lock = lock
+        self.catalog = catalog
+        self.vectors = vectors
         self._embedder = embedder
+        self.set_aside = set_aside or []  # what `rebuild` renamed
         self.on_progress: ProgressCallback = on_progress or (lambda phase, advance, total: None)
         self.on_notice: Callable[[str], None] = lambda message: None  # said while the run goes on
         self._embedding = True  # False during a catalog-only run
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = get_embedder(self.settings)
-        return self._embedder
+        return self._embedder.get()
 
     def close(self) -> None:
         self.catalog.close()
@@ -412,6 +405,34 @@ class Ingestor:
         present = set(self.vectors.all_ids())
         missing = [pid for pid in self.catalog.all_ids() if pid not in present]
         self.catalog.reset_embedded(missing)
+
+
+def open_ingestor(
+    settings: Settings,
+    *,
+    on_progress: ProgressCallback | None = None,
+    embedder: Embedder | None = None,
+    rebuild: bool = False,
+) -> Ingestor:
+    """The ingest job's wiring: take the ingest lock first (a second ingest is refused at once, before
+    Chroma and the model load), then with `rebuild` set the current catalog and vectors aside (renamed, not
+    deleted) for a damaged or inconsistent index, then open the catalog (writable) and the vectors. The
+    model: `embedder` if given (a benchmark's, the tests'), else the process-wide one on first need."""
+    lock = IngestLock(settings.lock_path).__enter__()
+    try:
+        set_aside = set_index_aside(settings) if rebuild else []
+        catalog = Catalog(settings.catalog_path)
+        try:
+            catalog.require_writable()
+            vectors = VectorIndex(settings)
+        except BaseException:
+            catalog.close()
+            raise
+    except BaseException:
+        lock.__exit__()
+        raise
+    model = Lazy.of(embedder) if embedder is not None else Lazy(lambda: get_embedder(settings))
+    return Ingestor(settings, lock, catalog, vectors, model, on_progress=on_progress, set_aside=set_aside)
 
 
 def pending_notice(pending: int) -> str:

@@ -27,10 +27,10 @@ from assistant.compose.citations import cited_numbers
 from assistant.compose.llm import get_llm
 from assistant.compose.model import NOT_FOUND_TEXT, Turn
 from assistant.core.settings import Settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.store.embedding import Embedder
 from assistant.ui.cli.common import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 UNLEARNING = "How can machine unlearning remove knowledge from large language models?"
 _LINK_RE = re.compile(r"\]\(|<a\s|href=", re.IGNORECASE)
@@ -38,7 +38,7 @@ _LINK_RE = re.compile(r"\]\(|<a\s|href=", re.IGNORECASE)
 
 @pytest.fixture(scope="module")
 def answerer(small_index: Settings, embedder: Embedder) -> Answerer:
-    return Answerer(small_index, Retriever(small_index, embedder=embedder))
+    return Answerer(small_index, build_retriever(small_index, embedder=embedder))
 
 
 def abstract_sentences_of(answer_sources: list, text: str) -> None:
@@ -174,12 +174,12 @@ def test_which_of_these_use_transformers_finds_hypnos_among_the_eeg_papers(
     ]
     assert any(r["id"].startswith(hypnos) for r in records) and len(records) < 40
     settings = make_settings(tmp_path)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([write_jsonl(tmp_path / "eeg.jsonl", records)]))
     finally:
         ingestor.close()
-    answerer = Answerer(settings, Retriever(settings, embedder=embedder))
+    answerer = Answerer(settings, build_retriever(settings, embedder=embedder))
     first = answerer.answer("which papers use EEG foundation models?")
     assert first.found and hypnos not in {s.paper.id for s in first.sources}
     follow = answerer.answer("which of these use transformers?", history=[first.turn])
@@ -196,10 +196,10 @@ def test_the_second_one_is_the_paper_shown_as_2_even_after_an_ingest(
     """A follow-up reads what the previous answer showed: a paper ingested between the two turns that now
     outranks the old [2] does not change what "the second one" means."""
     settings = make_settings(tmp_path)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([small_corpus_file]))
-        answerer = Answerer(settings, Retriever(settings, embedder=embedder))
+        answerer = Answerer(settings, build_retriever(settings, embedder=embedder))
         first = answerer.answer(UNLEARNING)
         shown_second = first.sources[1].paper
         newcomer = dict(sample_records(1)[0])
@@ -258,7 +258,7 @@ def llm_answerer(
             **extra,
         }
     )
-    return Answerer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    return Answerer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
 
 
 @pytest.mark.slow
@@ -542,7 +542,7 @@ def injected_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
     )
     home = tmp_path_factory.mktemp("injected")
     settings = make_settings(home)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([write_jsonl(home / "papers.jsonl", [*records, crafted])]))
     finally:
@@ -559,7 +559,7 @@ def assert_no_foreign_links(text: str) -> None:
 def test_an_injected_abstract_changes_neither_citations_nor_links(
     injected_index: Settings, embedder: Embedder
 ) -> None:
-    answerer = Answerer(injected_index, Retriever(injected_index, embedder=embedder))
+    answerer = Answerer(injected_index, build_retriever(injected_index, embedder=embedder))
     answer = answerer.answer("gradient ascent unlearning of personal data in language models")
     assert INJECTED_ID in {s.paper.id for s in answer.sources}
     assert 9 not in cited_numbers(answer.text) and cited_numbers(answer.text) <= {
@@ -587,7 +587,7 @@ def test_an_injected_abstract_stays_fenced_as_data_in_the_prompt(
 
     standin.responder = obeying
     settings = injected_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
-    answerer = Answerer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    answerer = Answerer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     answer = answerer.answer("gradient ascent unlearning of personal data in language models")
     user = standin.requests[-1].messages[1]["content"]
     fenced = user.split("<<<SOURCES", 1)[1].split("SOURCES>>>", 1)[0]
@@ -632,7 +632,7 @@ def marked_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
     assert len(records) == len(MARKED_ABSTRACT_IDS)
     home = tmp_path_factory.mktemp("marked")
     settings = make_settings(home)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([write_jsonl(home / "papers.jsonl", records)]))
     finally:

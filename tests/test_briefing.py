@@ -21,7 +21,8 @@ from assistant.compose.llm import get_llm
 from assistant.core.fields import label
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.search.retrieval import RetrievalError, Retriever
+from assistant.engine import build_retriever
+from assistant.search.retrieval import RetrievalError
 from assistant.store.embedding import Embedder
 from assistant.ui.cli.common import app
 
@@ -68,7 +69,7 @@ def parse_bibtex(text: str) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def briefer(small_index: Settings, embedder: Embedder) -> Briefer:
-    return Briefer(small_index, Retriever(small_index, embedder=embedder))
+    return Briefer(small_index, build_retriever(small_index, embedder=embedder))
 
 
 @pytest.fixture(scope="module")
@@ -298,7 +299,7 @@ def test_llm_briefing_keeps_the_structure_and_checks_citations(
 
     standin.responder = respond
     settings = small_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
-    briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     tokens: list[str] = []
     reported: list[tuple[list[str], int]] = []  # the sources, and how many tokens had arrived by then
     briefing = briefer.brief(
@@ -339,7 +340,7 @@ def test_llm_sections_whose_sentences_fail_the_check_fall_back_one_by_one(
 
     standin.responder = respond
     settings = small_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
-    briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=3)
     sections = sections_of(briefing.markdown)
     assert briefing.mode == "llm", briefing.notices
@@ -373,7 +374,7 @@ def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
     settings = small_index.model_copy(
         update={"openai_base_url": standin.base_url, "llm_max_retries": 0, "llm_max_tokens_briefing": 40}
     )
-    briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     # Fluent prose that cites nothing is not shown as the model's cited briefing.
     standin.default = Reply(
         "## Overview\nUnlearning is an active and important area of research in many fields."
@@ -391,7 +392,7 @@ def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
 
     standin.responder = respond
     settings = settings.model_copy(update={"llm_max_tokens_briefing": 160})
-    briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=2)
     assert briefing.mode == "llm", briefing.notices
     assert "Other papers find" not in briefing.markdown
@@ -415,7 +416,7 @@ def test_briefing_budget_fits_a_2048_token_model_with_the_readme_settings(
             "llm_max_tokens_answer": 400,
         }
     )
-    briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=2)
     assert standin.requests, briefing.notices  # the model was asked
     request = standin.requests[-1]
@@ -425,7 +426,7 @@ def test_briefing_budget_fits_a_2048_token_model_with_the_readme_settings(
     # Set too high for the context, the note says what the user can change.
     standin.requests.clear()
     high = settings.model_copy(update={"llm_max_tokens_briefing": 1900})
-    briefing = Briefer(high, Retriever(high, embedder=embedder), get_llm(high)).brief(
+    briefing = Briefer(high, build_retriever(high, embedder=embedder), get_llm(high)).brief(
         TOPIC, fields=FIELDS, per_field=2
     )
     note = next(n for n in briefing.notices if "do not fit" in n)

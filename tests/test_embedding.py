@@ -13,7 +13,7 @@ import pytest
 from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.store.embedding import (
     PACKAGED_MODEL_LABEL,
     EncoderMismatchError,
@@ -24,13 +24,13 @@ from assistant.store.embedding import (
 from assistant.store.onnx_backend import export_dir, quantized_file
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 
 def _ingest(home: Path, embedder, records: list[dict], **overrides: object):
     settings = make_settings(home, **overrides)
     corpus = write_jsonl(home.parent / f"{home.name}-corpus.jsonl", records)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.run(file_runs([corpus]))
     finally:
@@ -56,7 +56,7 @@ def test_switching_encoder_on_an_existing_index_is_refused_with_a_way_out(
     settings, _ = _ingest(tmp_path / "home", embedder, sample_records(3))
     onnx_settings = settings.model_copy(update={"embedding_backend": "onnx"})
     with pytest.raises(EncoderMismatchError) as refused:
-        Retriever(onnx_settings, embedder=embedder).search("graph neural networks")
+        build_retriever(onnx_settings, embedder=embedder).search("graph neural networks")
     message = str(refused.value)
     assert "ACADEMICHUB_EMBEDDING_BACKEND=torch" in message
     assert "fresh data directory" in message
@@ -116,7 +116,7 @@ def test_onnx_int8_encoder_is_exported_once_and_agrees_with_the_default(
 
     # An index built with it is searchable with it, and the export is reused, not made again.
     _ingest(settings.home, onnx, sample_records(12), embedding_backend="onnx")
-    hits = Retriever(settings, embedder=onnx).search(sample_records(12)[5]["title"], k=3)
+    hits = build_retriever(settings, embedder=onnx).search(sample_records(12)[5]["title"], k=3)
     assert hits and hits[0].paper.id == sample_records(12)[5]["id"]
     from assistant.store.onnx_backend import ensure_quantized_export
 

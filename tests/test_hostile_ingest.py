@@ -15,7 +15,7 @@ from assistant.core.text import strip_control_chars
 from assistant.store.catalog import Catalog
 from assistant.ui.cli import app
 from ingest.normalize import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS
-from ingest.pipeline import MAX_SKIP_EXAMPLES, Ingestor, file_runs
+from ingest.pipeline import MAX_SKIP_EXAMPLES, file_runs, open_ingestor
 from ingest.sources import read_jsonl
 
 
@@ -39,7 +39,7 @@ def test_each_bad_line_is_skipped_with_its_reason_and_the_file_goes_on(tmp_path,
     path.write_text("\n".join(hostile_lines(good)) + "\n", encoding="utf-8")
     settings = make_settings(tmp_path / "home")
 
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.run(file_runs([path]))
     finally:
@@ -70,7 +70,7 @@ def test_terminal_escape_sequences_never_reach_the_catalog(tmp_path, embedder):
     }
     path = write_jsonl(tmp_path / "esc.jsonl", [hostile])
     settings = make_settings(tmp_path / "home")
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         assert ingestor.run(file_runs([path])).new == 1
     finally:

@@ -18,7 +18,7 @@ from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, IngestSummary, arxiv_run
+from ingest.pipeline import IngestSummary, arxiv_run, open_ingestor
 from ingest.sources import ArxivRequest
 
 REQUEST = ArxivRequest(categories=("cs.LG", "q-bio.NC"), max_results=30)
@@ -39,7 +39,7 @@ def api_settings(home: Path, url: str, **overrides: object) -> Settings:
 
 
 def run_arxiv(settings: Settings, embedder: Embedder, request: ArxivRequest = REQUEST) -> IngestSummary:
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         return ingestor.run([arxiv_run(request, settings, ingestor.catalog)])
     finally:

@@ -19,7 +19,7 @@ from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.store.filter import PaperFilter
 from assistant.store.vectors import VectorIndex
-from ingest.pipeline import Ingestor, IngestSummary, SourceRun, file_runs, sample_run
+from ingest.pipeline import IngestSummary, SourceRun, file_runs, open_ingestor, sample_run
 from ingest.sources import read_jsonl
 
 
@@ -48,7 +48,7 @@ def to_snapshot(
 
 
 def ingest(settings: Settings, embedder: Embedder, *runs: SourceRun) -> IngestSummary:
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         return ingestor.run(list(runs))
     finally:

@@ -18,7 +18,7 @@ from assistant.core.settings import Settings
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, IngestSummary, rxiv_run
+from ingest.pipeline import IngestSummary, open_ingestor, rxiv_run
 from ingest.rxiv_api import RxivRequest, RxivSource
 from ingest.sources import Skipped
 
@@ -39,7 +39,7 @@ def api_settings(home: Path, url: str, **overrides: object) -> Settings:
 
 
 def run(settings: Settings, embedder: Embedder, request: RxivRequest) -> IngestSummary:
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         return ingestor.run([rxiv_run(request, settings, ingestor.catalog)])
     finally:

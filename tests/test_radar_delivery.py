@@ -32,13 +32,13 @@ from typer.testing import CliRunner
 
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
+from assistant.engine import build_radar, build_retriever
 from assistant.radar import delivery
-from assistant.radar.service import Radar, Topic
+from assistant.radar.service import Topic
 from assistant.search.hit import Hit
-from assistant.search.retrieval import Retriever
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 DAY1, DAY2 = "2026-06-04", "2026-06-05"
 TOPIC = "LLM agents"
@@ -50,7 +50,7 @@ HOSTILE = (
 
 
 def ingest(settings: Settings, embedder: Embedder, path: Path) -> None:
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([path]))
     finally:
@@ -83,13 +83,13 @@ def base_home(
 def home(tmp_path: Path, base_home: Path, embedder: Embedder) -> Path:
     home = Path(shutil.copytree(base_home, tmp_path / "home"))
     settings = make_settings(home)
-    Radar(settings, Retriever(settings, embedder=embedder)).add_topic(TOPIC, QUERY)
+    build_radar(settings, build_retriever(settings, embedder=embedder)).add_topic(TOPIC, QUERY)
     return home
 
 
 @pytest.fixture
 def shared_model(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> Embedder:
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
     monkeypatch.setattr("ingest.pipeline.get_embedder", lambda settings: embedder)
     return embedder
 
@@ -101,7 +101,7 @@ def run_cli(args: list[str]) -> tuple[int, str, str]:
 
 def expected_matches(home: Path, embedder: Embedder) -> list[str]:
     settings = make_settings(home)
-    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     ids = set(radar.retriever.catalog.all_ids())
     return [hit.paper.id for hit, _ in radar.rank_papers(radar.topic_id(TOPIC), radar.get_topic(TOPIC), ids)]
 
@@ -246,7 +246,7 @@ def test_email_digest_arrives_once_and_a_failed_send_marks_nothing(
     assert links.images == 0 and only_id_links(links.hrefs)
     assert "&lt;img" in body["text/html"] and "evil.example.com" not in body["text/html"]
     # The papers sent count as seen in the radar.
-    radar = Radar(settings, Retriever(settings, embedder=shared_model))
+    radar = build_radar(settings, build_retriever(settings, embedder=shared_model))
     assert radar.feed(TOPIC).items == []
 
     # The same day again (the cron line re-run): nothing new, no second message.
@@ -326,7 +326,7 @@ def test_webhook_posts_slack_compatible_json_once(
 
 def test_discord_and_mattermost_payloads_escape_markdown(home: Path, embedder: Embedder) -> None:
     settings = make_settings(home)
-    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     topic, items, since = radar.window_items(TOPIC)
     # The hostile paper is one of the topic's matches; it leads the digest here so that it is among the
     # papers a Discord message has room for (its rank among the 8 matches is not what this test is about).
@@ -357,7 +357,7 @@ def test_app_serves_the_feed_by_token_and_by_name_behind_login(
     from assistant.ui.feed_routes import _holds_catch_all, add_feed_routes
 
     settings = make_settings(home).model_copy(update={"public_url": "https://hub.lab.test/"})
-    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     add_feed_routes(lambda: radar)
     routes = server.router.routes
     paths = [getattr(r, "path", "") for r in routes]
@@ -613,7 +613,7 @@ def test_failed_and_capped_digests_lose_no_papers_when_the_next_ingest_lands(
     [capped] = json.loads(out)["deliveries"]
     sent_b = list(capped["papers"])
     assert len(sent_b) == 3
-    radar = Radar(settings, Retriever(settings, embedder=shared_model))
+    radar = build_radar(settings, build_retriever(settings, embedder=shared_model))
     assert radar.store.get_topic(radar.topic_id(TOPIC)).window is None  # a cron send opens no radar visit
 
     ingest(settings, shared_model, day_files[DAY2])
@@ -637,4 +637,4 @@ def test_failed_and_capped_digests_lose_no_papers_when_the_next_ingest_lands(
     code, out, _ = run_cli(["radar", "send", TOPIC, "--to", "a@lab.test", "--json"])
     assert json.loads(out)["deliveries"][0]["papers"] == []
     # What was sent counts as seen: the interactive feed does not show it again.
-    assert Radar(settings, Retriever(settings, embedder=shared_model)).feed(TOPIC).items == []
+    assert build_radar(settings, build_retriever(settings, embedder=shared_model)).feed(TOPIC).items == []

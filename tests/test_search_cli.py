@@ -20,7 +20,7 @@ runner = CliRunner()
 
 @pytest.fixture
 def cli_home(small_index, use_home, embedder, monkeypatch):
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
     use_home(small_index.home)
     return small_index
 

@@ -12,7 +12,7 @@ from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.compose.support import SentenceFilter, SupportJudge, check_text, numbers_in
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.store.embedding import Embedder
 
 COSM = "2605.30355"  # Cosm: Collective Switched Motion for ... Sparse Ising Optimization
@@ -25,7 +25,7 @@ COPIED = (
 
 @pytest.fixture(scope="module")
 def papers(small_index: Settings, embedder: Embedder) -> dict[int, Paper]:
-    catalog = Retriever(small_index, embedder=embedder).catalog
+    catalog = build_retriever(small_index, embedder=embedder).catalog
     found = catalog.get_papers([COSM, DIVERGENCE])
     return {1: found[COSM], 2: found[DIVERGENCE]}
 
@@ -138,7 +138,7 @@ def test_the_check_keeps_every_sentence_of_extractive_answers(
     supported by the abstract it cites (10 here; `bench.answers --extractive 24` measured 102 of 102)."""
     from bench.answers import EXTRACTIVE_QUESTIONS, extractive_report
 
-    answerer = Answerer(small_index, Retriever(small_index, embedder=embedder))
+    answerer = Answerer(small_index, build_retriever(small_index, embedder=embedder))
     total = kept = 0
     for question in EXTRACTIVE_QUESTIONS[:10]:
         report = extractive_report(answerer, question)

@@ -10,13 +10,13 @@ import json
 import pytest
 from conftest import sample_records
 
+from assistant.store.stems import StemCache
 from bench import retrieval as bench_retrieval
 from bench.datasets import (
     STOPWORDS,
     WRITTEN_PARAPHRASES,
     WRITTEN_SETS,
     DatasetError,
-    StemCache,
     load_written,
     words,
 )

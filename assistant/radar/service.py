@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import UserFacingError
+from assistant.core.lazy import Lazy
 from assistant.core.settings import Settings
 from assistant.core.text import fold
 from assistant.radar.library import LibraryError, LibraryTopic, library_matches, library_of, prepare_library
@@ -128,11 +129,15 @@ class Radar:
     """Saved topics and their feeds. One object per process; safe to call from a thread pool (the store
     keeps one SQLite connection per thread, and visits and batches are written in immediate transactions)."""
 
-    def __init__(self, settings: Settings, retriever: Retriever, briefer: Briefer | None = None) -> None:
+    def __init__(
+        self, settings: Settings, retriever: Retriever, store: RadarStore, briefer: Lazy[Briefer]
+    ) -> None:
+        """Given its parts (`assistant.engine.build_radar` makes them): the briefer is made on first use,
+        so listing topics never sets up the language model."""
         self.settings = settings
         self.retriever = retriever
-        self.store = RadarStore(settings.state_path)
-        self._briefer = briefer  # the engine passes its own; else made on first use (tests, bench)
+        self.store = store
+        self._briefer = briefer
 
     def close(self) -> None:
         self.store.close()
@@ -332,19 +337,15 @@ class Radar:
     ) -> Briefing:
         """The cross-field briefing over this visit's new papers for the topic, or over `paper_ids` (a
         digest's papers; no visit is opened then). Raises NothingNewError (a RadarError) when none."""
-        from assistant.compose.briefing import Briefer
         from assistant.compose.briefing_model import BriefingError
-        from assistant.compose.llm import get_llm
 
         topic = self.get_topic(name)
         ids = list(paper_ids) if paper_ids is not None else self.new_paper_ids(name)
         if not ids:
             window = _current(self._stored(name))
             raise NothingNewError(f"nothing new for {topic.name!r} {since_phrase(window)}: no briefing today")
-        if self._briefer is None:
-            self._briefer = Briefer(self.settings, self.retriever, llm=get_llm(self.settings))
         try:
-            return self._briefer.brief(
+            return self._briefer.get().brief(
                 topic.query,
                 fields=topic.fields or None,
                 per_field=min(12, max(4, len(ids))),

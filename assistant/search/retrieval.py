@@ -18,15 +18,17 @@ from typing import Any, Literal
 import numpy as np
 
 from assistant.core.errors import UserFacingError
+from assistant.core.lazy import Lazy
 from assistant.core.paper import SOURCE_LABELS, paper_json
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
 from assistant.search.same_work import also_fields, merge_same_work
 from assistant.search.words import FUNCTION_WORDS
 from assistant.store.catalog import Catalog
-from assistant.store.embedding import Embedder, get_embedder
+from assistant.store.embedding import Embedder
 from assistant.store.faults import CatalogError
 from assistant.store.filter import PaperFilter
+from assistant.store.pool import CatalogPool
 from assistant.store.terms import QueryTerms, TermMatch
 from assistant.store.vectors import VectorIndex, consistency_problem
 
@@ -134,13 +136,19 @@ def mmr(
 
 
 class Retriever:
-    """Owns the read side of the index for one process: catalog connection, Chroma, embedding model."""
+    """Owns the read side of the index for one process: catalog connections, Chroma, embedding model.
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    It is given its parts (`assistant.engine.build_retriever` makes them for the common case): a catalog per
+    thread, and the vectors and model made on first use, so a CLI error message never waits for the model.
+    """
+
+    def __init__(
+        self, settings: Settings, catalogs: CatalogPool, vectors: Lazy[VectorIndex], embedder: Lazy[Embedder]
+    ) -> None:
         self.settings = settings
+        self._catalogs = catalogs
+        self._vectors = vectors
         self._embedder = embedder
-        self._local = threading.local()
-        self._vectors: VectorIndex | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -148,26 +156,16 @@ class Retriever:
 
     @property
     def catalog(self) -> Catalog:
-        # SQLite connections stay on the thread that made them; Chainlit calls us from a thread pool.
-        catalog = getattr(self._local, "catalog", None)
-        if catalog is None or catalog.replaced():
-            # A new catalog file moved into place (a copy shipped after an ingest on another machine):
-            # read the new one. The old connection closes when nothing holds it any more.
-            catalog = Catalog(self.settings.catalog_path)
-            self._local.catalog = catalog
-        return catalog
+        """This thread's catalog (Chainlit calls us from a thread pool), the new file once one replaced it."""
+        return self._catalogs.get()
 
     @property
     def vectors(self) -> VectorIndex:
-        if self._vectors is None:
-            self._vectors = VectorIndex(self.settings)
-        return self._vectors
+        return self._vectors.get()
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = get_embedder(self.settings)
-        return self._embedder
+        return self._embedder.get()
 
     def warm_up(self) -> None:
         """Load the model and open the stores now (the app does this at start-up)."""

@@ -13,7 +13,7 @@ import math
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -280,6 +280,34 @@ class Catalog:
 
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+
+    def count_embedded(self) -> int:
+        """Papers whose current text has its vector: every paper not pending (one rule, `PENDING`)."""
+        return self.count() - self.count_pending()
+
+    @staticmethod
+    def progress(path: Path) -> tuple[int, int]:
+        """(papers, papers embedded) of the catalog at `path` as another process sees it mid-ingest: a
+        read-only look that never creates, migrates or blocks the writer (WAL); (0, 0) while the file or its
+        schema does not exist yet, or the writer holds a lock past a second."""
+        if not path.is_file():
+            return 0, 0
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)) as conn:
+                papers = int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+                pending = int(conn.execute(f"SELECT count(*) FROM papers WHERE {PENDING}").fetchone()[0])
+        except sqlite3.Error:
+            return 0, 0
+        return papers, papers - pending
+
+    def author_counts(self, first: int) -> dict[str, int]:
+        """How many of the first `first` papers (in storage order) each author signs: a cheap way to find a
+        prolific name without reading every row."""
+        counts: dict[str, int] = {}
+        for (authors,) in self._conn.execute("SELECT authors FROM papers ORDER BY rowid LIMIT ?", (first,)):
+            for name in json.loads(authors):
+                counts[name] = counts.get(name, 0) + 1
+        return counts
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
