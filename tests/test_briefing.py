@@ -298,7 +298,9 @@ def test_llm_briefing_keeps_the_structure_and_checks_citations(
         )
 
     standin.responder = respond
-    settings = small_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
+    settings = small_index.model_copy(
+        update={"openai_base_url": standin.base_url, "llm_max_retries": 0, "llm_timeout_seconds": 300.0}
+    )
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     tokens: list[str] = []
     reported: list[tuple[list[str], int]] = []  # the sources, and how many tokens had arrived by then
@@ -339,7 +341,9 @@ def test_llm_sections_whose_sentences_fail_the_check_fall_back_one_by_one(
         )
 
     standin.responder = respond
-    settings = small_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
+    settings = small_index.model_copy(
+        update={"openai_base_url": standin.base_url, "llm_max_retries": 0, "llm_timeout_seconds": 300.0}
+    )
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=3)
     sections = sections_of(briefing.markdown)
@@ -372,7 +376,12 @@ def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
     settings = small_index.model_copy(
-        update={"openai_base_url": standin.base_url, "llm_max_retries": 0, "llm_max_tokens_briefing": 40}
+        update={
+            "openai_base_url": standin.base_url,
+            "llm_max_retries": 0,
+            "llm_max_tokens_briefing": 40,
+            "llm_timeout_seconds": 300.0,
+        }
     )
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     # Fluent prose that cites nothing is not shown as the model's cited briefing.

@@ -204,19 +204,24 @@ def hostile_but_supported(request: RecordedRequest) -> Reply:
     """Sentences the cited abstracts support (so they pass the check and are kept), with a link and an
     image hidden in them, then the hostile reply's constructs."""
     sentences = []
-    for number, _title, abstract in prompt_sources(request)[1:3]:
-        words = re.split(r"(?<=[.!?])\s+(?=[A-Z])", abstract)[0].rstrip(".").split()
-        words[1] = f"![{words[1]}](http://evil.example/pixel.png)"
-        words[2] = f"[{words[2]}](http://evil.example/x)"
-        sentences.append(" ".join(words) + f" [{number}].")
+    for number, _title, abstract in prompt_sources(request)[:3]:
+        if "evil" in abstract:
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", abstract)[:2]:
+            words = sentence.rstrip(".").split()
+            words[1] = f"![{words[1]}](http://evil.example/pixel.png)"
+            words[2] = f"[{words[2]}](http://evil.example/x)"
+            sentences.append(" ".join(words) + f" [{number}].")
     return Reply("## Overview\n\n" + " ".join(sentences) + "\n\n" + HOSTILE_MODEL, chunk_chars=3)
 
 
 def test_llm_briefing_markdown_keeps_no_model_link(hostile_index: Settings, embedder: Embedder) -> None:
     with OpenAIStandin(responder=hostile_but_supported) as server:
-        settings = hostile_index.model_copy(update={"openai_base_url": server.base_url, "llm_max_retries": 0})
+        settings = hostile_index.model_copy(
+            update={"openai_base_url": server.base_url, "llm_max_retries": 0, "llm_timeout_seconds": 300.0}
+        )
         briefing = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings)).brief(
             QUESTION, per_field=3
         )
-    assert briefing.mode == "llm"
+    assert briefing.mode == "llm", (briefing.notices, briefing.to_dict()["sentences"])
     assert links_made(briefing.markdown.split("## References")[0]) == []
