@@ -36,7 +36,7 @@ def build_retriever(settings: Settings, embedder: Embedder | None = None) -> Ret
     model), else the process-wide model for these settings."""
     return Retriever(
         settings,
-        CatalogPool(settings.catalog_path),
+        CatalogPool(settings.storage.catalog_path),
         Lazy(lambda: VectorIndex(settings)),
         Lazy.of(embedder) if embedder is not None else Lazy(lambda: get_embedder(settings)),
     )
@@ -52,7 +52,7 @@ def build_radar(
         if briefer is not None
         else Lazy(lambda: Briefer(settings, retriever, get_llm(settings) if use_llm else None))
     )
-    return Radar(settings, retriever, RadarStore(settings.state_path), made)
+    return Radar(settings, retriever, RadarStore(settings.storage.state_path), made)
 
 
 @dataclass

@@ -78,7 +78,7 @@ def extractive_report(answerer: Answerer, question: str) -> SupportReport | None
     if not answer.found:
         return None
     judge = SupportJudge(
-        {s.number: s.paper for s in answer.sources}, answerer.bank, answerer.settings.min_support
+        {s.number: s.paper for s in answer.sources}, answerer.bank, answerer.settings.compose.min_support
     )
     return check_text(judge, answer.text)
 
@@ -117,22 +117,24 @@ def _row(question: str, case: str, answer: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     base = get_settings()
-    home = args.home or base.home
+    home = args.home or base.storage.home
     standin: OpenAIStandin | None = None
     if args.base_url:
-        url, model, cases = args.base_url, args.model or base.model, ["(server)"] * len(QUESTIONS)
+        url, model, cases = args.base_url, args.model or base.llm.model, ["(server)"] * len(QUESTIONS)
     else:
         standin = OpenAIStandin(responder=_recorded_responder(), model="recorded").start()
         url, model, cases = standin.base_url, "recorded", list(RECORDED)
     try:
         settings = Settings(
             _env_file=None,
-            home=home,
-            openai_base_url=url,
-            model=model,
-            llm_context_window=args.context,
-            llm_max_retries=0,
-            llm_timeout_seconds=args.timeout,
+            storage={"home": home},
+            llm={
+                "base_url": url,
+                "model": model,
+                "context_window": args.context,
+                "max_retries": 0,
+                "timeout_seconds": args.timeout,
+            },
         )
         answerer = Answerer(settings, build_retriever(settings), get_llm(settings))
         rows = []

@@ -284,9 +284,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(stderr=True)
     base = get_settings()
-    settings = base if args.home is None else base.model_copy(update={"home": args.home})
-    if not settings.catalog_path.is_file():
-        console.print(f"no index at {settings.home}: ingest the June listings there first (see --help)")
+    settings = base if args.home is None else base.replace(storage={"home": args.home})
+    if not settings.storage.catalog_path.is_file():
+        console.print(
+            f"no index at {settings.storage.home}: ingest the June listings there first (see --help)"
+        )
         return 2
     briefer = Briefer(settings, build_retriever(settings), llm=None)
     chosen = [t for t in TOPICS if not args.topic or any(x.lower() in t.query.lower() for x in args.topic)]

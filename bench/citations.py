@@ -110,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for question in ON_TOPIC + OFF_TOPIC:
         payload, seconds = ask(runner, question, options.extractive)
-        top = max((h.relevance for h in retriever.search(question, settings.default_k)), default=None)
+        top = max((h.relevance for h in retriever.search(question, settings.fusion.default_k)), default=None)
         rows.append(
             {
                 "question": question,
@@ -129,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     total_citations = sum(r["citations"] for r in on)
     bad = sum(len(r["problems"]) for r in rows)
     summary = {
-        "home": str(settings.home),
-        "min_relevance": settings.min_relevance,
+        "home": str(settings.storage.home),
+        "min_relevance": settings.fusion.min_relevance,
         "questions": len(on),
         "answered": sum(r["found"] for r in on),
         "citations": total_citations,

@@ -128,14 +128,14 @@ def run(args: argparse.Namespace, console: Console, embedder: Embedder | None = 
         corpus = pick_corpus(args.daily_dir, args.n, work / "files")
         texts = [p.embedding_text for p in corpus.papers]
         # The model cache stays where the user's is (the ONNX export is made once per data directory).
-        model_settings = base.model_copy(update={"embedding_backend": "torch"})
-        home_settings = model_settings.model_copy(update={"home": work / "home", "chroma_host": None})
+        model_settings = base.replace(embedding={"backend": "torch"})
+        home_settings = model_settings.replace(storage={"home": work / "home", "chroma_host": None})
         console.print(f"{len(texts)} papers from {len(corpus.files)} daily file(s); loading the encoder ...")
         if embedder is None:
             embedder, load_seconds = load_timed(model_settings)
         else:
             load_seconds = 0.0
-        batch = home_settings.embed_batch_size
+        batch = home_settings.embedding.batch_size
 
         reference, raw_seconds = raw_encode(embedder, texts, batch)
         console.print(f"raw encode: {len(texts) / raw_seconds:.1f} papers/s; full ingest ...")
@@ -179,7 +179,7 @@ def onnx_comparison(
     base: Settings, texts: list[str], reference: np.ndarray, torch_rate: float, batch: int, console: Console
 ) -> dict[str, Any]:
     console.print("int8 ONNX encoder (exported once into the data directory's cache) ...")
-    onnx, load_seconds = load_timed(base.model_copy(update={"embedding_backend": "onnx"}))
+    onnx, load_seconds = load_timed(base.replace(embedding={"backend": "onnx"}))
     vectors, seconds = raw_encode(onnx, texts, batch)
     cosines = np.sum(vectors * reference, axis=1)
     rate = len(texts) / seconds

@@ -44,11 +44,13 @@ def run(
     ) as server:
         settings = Settings(
             _env_file=None,
-            home=home,
-            openai_base_url=server.base_url,
-            model="SmolLM2-135M-Instruct",
-            llm_context_window=window,
-            llm_max_tokens_answer=max_tokens,
+            storage={"home": home},
+            llm={
+                "base_url": server.base_url,
+                "model": "SmolLM2-135M-Instruct",
+                "context_window": window,
+                "max_tokens_answer": max_tokens,
+            },
         )
         answerer = Answerer(settings, build_retriever(settings), get_llm(settings))
         answerer.retriever.warm_up()

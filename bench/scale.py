@@ -190,7 +190,8 @@ def index_counts(home: Path, env: dict[str, str]) -> dict[str, int]:
     code = (
         "import json; from assistant.core.settings import get_settings; "
         "from assistant.store.catalog import Catalog; "
-        "from assistant.store.vectors import VectorIndex; s = get_settings(); c = Catalog(s.catalog_path); "
+        "from assistant.store.vectors import VectorIndex; s = get_settings(); "
+        "c = Catalog(s.storage.catalog_path); "
         "print(json.dumps({'papers': c.count(), 'pending': c.count_pending(), "
         "'vectors': VectorIndex(s).count()}))"
     )
@@ -355,7 +356,7 @@ def rank_fresh(retriever: Retriever, found: Candidates, params: FusionParams) ->
 
 def stage_timings(retriever: Retriever, questions: list[str]) -> dict[str, float]:
     """Median over the questions of each step of a hybrid search, timed on its own."""
-    depth = retriever.settings.retrieval_depth
+    depth = retriever.settings.fusion.retrieval_depth
     params = FusionParams.from_settings(retriever.settings)
     steps: dict[str, list[float]] = {
         "encode": [],
@@ -373,7 +374,7 @@ def stage_timings(retriever: Retriever, questions: list[str]) -> dict[str, float
         steps["bm25"].append(_ms(partial(retriever._lexical, text, depth, PaperFilter())))
         # rank() caches term matches in the candidates: each timing gets its own copy
         steps["fusion+coverage"].append(_ms(partial(rank_fresh, retriever, found, params)))
-        steps["search"].append(_ms(partial(retriever.search, text, k=retriever.settings.default_k)))
+        steps["search"].append(_ms(partial(retriever.search, text, k=retriever.settings.fusion.default_k)))
     return {f"{name}_p50_ms": _median(values) for name, values in steps.items()}
 
 
@@ -408,13 +409,13 @@ def query_stage(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     """Warm search/ask/brief on the 74k and the June index, in this one process, with one encoder."""
     from bench.query import QUESTIONS, bench_index
 
-    base = get_settings().model_copy(update={"embedding_backend": args.backend})
+    base = get_settings().replace(embedding={"backend": args.backend})
     embedder = get_embedder(base)
     embedder.encode_query("load the model before timing anything")
     homes = {"june": args.june_home, "full": args.home} if args.june_home else {"full": args.home}
     result: dict[str, Any] = {}
     for name, home in homes.items():
-        settings = base.model_copy(update={"home": home})
+        settings = base.replace(storage={"home": home})
         console.print(f"[bold]query[/]: {name} index {home} ...")
         figures = bench_index(settings, embedder, args.rounds, console)
         retriever = build_retriever(settings, embedder=embedder)
@@ -471,7 +472,7 @@ def serve_stage(args: argparse.Namespace, env: dict[str, str], console: Console)
     """`academichub serve` cold start on the 74k index, and the peak RSS of a CLI `ask` process."""
     from bench.query import serve_cold_start
 
-    settings = get_settings().model_copy(update={"home": args.home, "embedding_backend": args.backend})
+    settings = get_settings().replace(storage={"home": args.home}, embedding={"backend": args.backend})
     result = {"serve": serve_cold_start(settings, 180.0, console, env=env)}
     exe = Path(sys.executable).with_name("academichub")
     started = time.perf_counter()

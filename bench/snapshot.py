@@ -296,7 +296,7 @@ def ingest_figures(
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     if args.lines < 1 or not 0 < args.small <= args.lines or args.embed < 0:
         raise BenchError("need --lines >= 1, 0 < --small <= --lines and --embed >= 0")
-    backend = args.backend or get_settings().embedding_backend
+    backend = args.backend or get_settings().embedding.backend
     env = {**os.environ, "ACADEMICHUB_EMBEDDING_BACKEND": backend}
     env.pop("ACADEMICHUB_CHROMA_HOST", None)  # fresh embedded stores, never a shared server
     args.workdir.mkdir(parents=True, exist_ok=True)

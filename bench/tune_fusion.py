@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True, width=max(Console(stderr=True).width, 160))
     settings = get_settings()
     if args.home:
-        settings = settings.model_copy(update={"home": args.home})
+        settings = settings.replace(storage={"home": args.home})
     retriever = build_retriever(settings)
     catalog = retriever.catalog
     indexed = set(catalog.all_ids())
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = []
     for family, query_set in families:
         for qid, text in query_set.queries.items():
-            found = retriever.candidates(text, settings.retrieval_depth, PaperFilter())
+            found = retriever.candidates(text, settings.fusion.retrieval_depth, PaperFilter())
             assert found is not None
             # every paper any setting's head can hold: the coverage vote then runs offline
             both = [d for d, _ in found.dense] + [d for d, _ in found.lexical]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,9 +34,10 @@ DATA_DIR = TESTS_DIR / "data"
 SMALL_CORPUS_SIZE = 60
 
 
-def make_settings(home: Path, **overrides: object) -> Settings:
-    """Settings for a data directory, without reading the developer's `.env`."""
-    return Settings(_env_file=None, home=home, **overrides)  # type: ignore[call-arg]
+def make_settings(home: Path, **groups: Mapping[str, Any]) -> Settings:
+    """Settings for a data directory, without reading the developer's `.env`; `groups` as in
+    `Settings.replace` (`llm={"max_retries": 0}`)."""
+    return Settings(_env_file=None).replace(storage={"home": home}, **groups)  # type: ignore[call-arg]
 
 
 @pytest.fixture

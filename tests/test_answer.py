@@ -246,16 +246,15 @@ def standin() -> Iterator[OpenAIStandin]:
         yield server
 
 
-def llm_answerer(
-    small_index: Settings, embedder: Embedder, server: OpenAIStandin, **extra: object
-) -> Answerer:
-    settings = small_index.model_copy(
-        update={
-            "openai_base_url": server.base_url,
-            "llm_max_retries": 0,
+def llm_answerer(small_index: Settings, embedder: Embedder, server: OpenAIStandin, **llm: object) -> Answerer:
+    """An answerer through the stand-in; `llm` changes settings of the llm group (`timeout_seconds=1.0`)."""
+    settings = small_index.replace(
+        llm={
+            "base_url": server.base_url,
+            "max_retries": 0,
             "model": "standin",
-            "llm_timeout_seconds": 300.0,  # a loaded CI machine; the timeout tests set their own
-            **extra,
+            "timeout_seconds": 300.0,
+            **llm,
         }
     )
     return Answerer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
@@ -299,7 +298,9 @@ def test_a_citation_to_a_missing_source_is_removed_and_reported(
 ) -> None:
     standin.default = Reply(f"{SUPPORTED} It also cures all diseases known to medicine [7].")
     # Every retrieved paper counts as relevant here, so exactly k=5 sources exist.
-    answer = llm_answerer(small_index, embedder, standin, min_relevance=0.0).answer(UNLEARNING, k=5)
+    answer = llm_answerer(small_index.replace(fusion={"min_relevance": 0.0}), embedder, standin).answer(
+        UNLEARNING, k=5
+    )
     assert len(answer.sources) == 5
     assert answer.removed_citations == [7]
     assert "[7]" not in answer.text and "[1]" in answer.text
@@ -324,7 +325,7 @@ def test_llm_failures_fall_back_to_extractive_with_a_notice(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin, status: int, delay: float
 ) -> None:
     standin.default = Reply("too late [1]", status=status, delay=delay)
-    answerer = llm_answerer(small_index, embedder, standin, llm_timeout_seconds=1.0)
+    answerer = llm_answerer(small_index, embedder, standin, timeout_seconds=1.0)
     answer = answerer.answer(UNLEARNING, on_token=lambda _: None)
     assert answer.mode == "extractive" and answer.found
     notice = next(n for n in answer.notices if "Fell back to extractive mode" in n)
@@ -390,7 +391,7 @@ def test_an_uncited_model_answer_is_not_shown_as_a_cited_answer(
     # The same from the CLI's JSON, which a script reads: the mode and the note say it.
     monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
     monkeypatch.setenv("ACADEMICHUB_LLM_MAX_RETRIES", "0")
-    use_home(Path(small_index.home))  # settings are read again from here on
+    use_home(Path(small_index.storage.home))  # settings are read again from here on
     result = CliRunner().invoke(app, ["ask", UNLEARNING, "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -419,7 +420,7 @@ def test_an_answer_cut_at_the_length_limit_is_trimmed_and_said(
         f"{SUPPORTED} Divergence decoding removes that knowledge at inference time with auxiliary models [2]."
     )
     limit = len(tokens_of(SUPPORTED)) + 4  # cut inside the third sentence
-    answerer = llm_answerer(small_index, embedder, standin, llm_max_tokens_answer=limit)
+    answerer = llm_answerer(small_index, embedder, standin, max_tokens_answer=limit)
     answer = answerer.answer(UNLEARNING)
     assert standin.requests[-1].body["max_tokens"] == limit
     assert answer.mode == "llm" and answer.text == SUPPORTED
@@ -457,7 +458,7 @@ def test_the_prompt_is_fitted_to_a_small_context_window(
     standin.context_size = 2048  # llama.cpp -c 2048: a longer prompt gets HTTP 400
     standin.default = Reply(SUPPORTED)
     answerer = llm_answerer(
-        small_index, embedder, standin, llm_context_window=2048, llm_max_tokens_answer=300, min_relevance=0.0
+        small_index, embedder, standin, context_window=2048, max_tokens_answer=300, min_relevance=0.0
     )
     answer = answerer.answer(UNLEARNING, k=8)
     assert answer.mode == "llm" and answer.text == SUPPORTED
@@ -474,7 +475,7 @@ def test_a_context_error_is_retried_once_with_fewer_sources_and_its_reason_shown
 ) -> None:
     standin.context_size = 2048  # the server's context is smaller than the configured 16384
     standin.default = Reply(SUPPORTED)
-    answerer = llm_answerer(small_index, embedder, standin, min_relevance=0.0)
+    answerer = llm_answerer(small_index.replace(fusion={"min_relevance": 0.0}), embedder, standin)
     answer = answerer.answer(UNLEARNING, k=8)
     assert len(standin.requests) == 2
     first, second = standin.requests
@@ -514,7 +515,7 @@ def test_a_follow_up_rewrite_that_fails_is_said(
     notice = next(n for n in answer.notices if "rewrite of your follow-up" in n)
     assert f"searched for “{answer.standalone_question}” instead" in notice
     condense = next(r for r in standin.requests if "Standalone question:" in r.text())
-    assert condense.body["max_tokens"] == answerer.settings.llm_max_tokens_rewrite
+    assert condense.body["max_tokens"] == answerer.settings.llm.max_tokens_rewrite
 
 
 # --- abstracts are data ---------------------------------------------------------------------------------
@@ -586,7 +587,9 @@ def test_an_injected_abstract_stays_fenced_as_data_in_the_prompt(
         )
 
     standin.responder = obeying
-    settings = injected_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
+    settings = injected_index.replace(
+        llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
+    )
     answerer = Answerer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     answer = answerer.answer("gradient ascent unlearning of personal data in language models")
     user = standin.requests[-1].messages[1]["content"]
@@ -603,7 +606,7 @@ def test_an_injected_abstract_stays_fenced_as_data_in_the_prompt(
 
 
 def test_ask_json_from_the_cli(small_index: Settings, use_home) -> None:  # type: ignore[no-untyped-def,unused-ignore]
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     result = CliRunner().invoke(app, ["ask", UNLEARNING, "--json", "--k", "5"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -613,7 +616,7 @@ def test_ask_json_from_the_cli(small_index: Settings, use_home) -> None:  # type
 
 
 def test_ask_with_an_unknown_category_is_a_readable_error(small_index: Settings, use_home) -> None:  # type: ignore[no-untyped-def,unused-ignore]
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     result = CliRunner().invoke(app, ["ask", UNLEARNING, "--category", "cs.XX"])
     assert result.exit_code == 2
     assert "unknown category" in result.output and "Traceback" not in result.output
@@ -653,7 +656,7 @@ def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
 
 
 def test_a_papers_own_reference_marks_never_become_our_citations(marked_index: Settings, use_home) -> None:  # type: ignore[no-untyped-def,unused-ignore]
-    use_home(Path(marked_index.home))
+    use_home(Path(marked_index.storage.home))
     result = CliRunner().invoke(app, ["ask", MEDICAL_UNLEARNING, "--extractive", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -681,7 +684,7 @@ def test_ask_warns_when_the_server_does_not_list_the_model(
     standin.default = Reply(SUPPORTED)
     monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
     monkeypatch.setenv("ACADEMICHUB_MODEL", "gpt-4o-mini")
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     result = CliRunner().invoke(app, ["ask", UNLEARNING, "--json", "--k", "3"])
     assert result.exit_code == 0, result.output
     assert "does not list the model 'gpt-4o-mini'" in result.stderr

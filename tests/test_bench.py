@@ -79,7 +79,7 @@ def test_query_bench_prints_latency_and_memory_side_by_side(
     args = bench_query.parse_args(
         [
             "--home",
-            str(small_index.home),
+            str(small_index.storage.home),
             "--rounds",
             "1",
             "--questions",
@@ -109,7 +109,7 @@ def test_query_bench_prints_latency_and_memory_side_by_side(
     subset_home = Path(result["subset"]["home"])
     marker = (subset_home / "subset.json").stat().st_mtime_ns
     again = bench_query.subset_settings(small_index, tmp_path / "work", 0.5)
-    assert again.home == subset_home and (subset_home / "subset.json").stat().st_mtime_ns == marker
+    assert again.storage.home == subset_home and (subset_home / "subset.json").stat().st_mtime_ns == marker
 
     rows = dict((name, value) for name, value, _ in summary_rows({"query": result}))
     assert rows["warm search p50"] == f"{result['full']['search']['p50_ms']:.0f} ms"
@@ -120,7 +120,7 @@ def test_briefing_bench_reports_on_topic_share_sections_and_bridges(
 ) -> None:  # type: ignore[no-untyped-def,unused-ignore]
     from bench import briefing as bench_briefing
 
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     assert bench_briefing.main(["--topic", "machine unlearning"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)

@@ -298,8 +298,11 @@ def test_llm_briefing_keeps_the_structure_and_checks_citations(
         )
 
     standin.responder = respond
-    settings = small_index.model_copy(
-        update={"openai_base_url": standin.base_url, "llm_max_retries": 0, "llm_timeout_seconds": 300.0}
+    settings = small_index.replace(
+        llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
+    )
+    settings = small_index.replace(
+        llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
     )
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     tokens: list[str] = []
@@ -341,8 +344,11 @@ def test_llm_sections_whose_sentences_fail_the_check_fall_back_one_by_one(
         )
 
     standin.responder = respond
-    settings = small_index.model_copy(
-        update={"openai_base_url": standin.base_url, "llm_max_retries": 0, "llm_timeout_seconds": 300.0}
+    settings = small_index.replace(
+        llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
+    )
+    settings = small_index.replace(
+        llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
     )
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=3)
@@ -359,7 +365,7 @@ def test_llm_sections_whose_sentences_fail_the_check_fall_back_one_by_one(
 
 
 def test_brief_cli_writes_markdown_and_bibtex(small_index: Settings, use_home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def,unused-ignore]
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     out, bib = tmp_path / "brief.md", tmp_path / "refs.bib"
     args = ["brief", TOPIC, "--per-field", "2", "--out", str(out), "--bibtex", str(bib), "--json"]
     for name in FIELDS:
@@ -375,12 +381,12 @@ def test_brief_cli_writes_markdown_and_bibtex(small_index: Settings, use_home, t
 def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    settings = small_index.model_copy(
-        update={
-            "openai_base_url": standin.base_url,
-            "llm_max_retries": 0,
-            "llm_max_tokens_briefing": 40,
-            "llm_timeout_seconds": 300.0,
+    settings = small_index.replace(
+        llm={
+            "base_url": standin.base_url,
+            "max_retries": 0,
+            "max_tokens_briefing": 40,
+            "timeout_seconds": 300.0,
         }
     )
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
@@ -400,7 +406,7 @@ def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
         return Reply(f"## Overview\n{first} [{a}]. {second} [{b}]. Other papers find {long}.")
 
     standin.responder = respond
-    settings = settings.model_copy(update={"llm_max_tokens_briefing": 160})
+    settings = settings.replace(llm={"max_tokens_briefing": 160})
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=2)
     assert briefing.mode == "llm", briefing.notices
@@ -417,12 +423,13 @@ def test_briefing_budget_fits_a_2048_token_model_with_the_readme_settings(
     the briefing prompt reaches the model (a fixed 1,500-token briefing left no room for any source)."""
     standin.context_size = 2048
     standin.responder = lambda request: Reply("## Overview\nNothing useful here at all today.")
-    settings = small_index.model_copy(
-        update={
-            "openai_base_url": standin.base_url,
-            "llm_max_retries": 0,
-            "llm_context_window": 2048,
-            "llm_max_tokens_answer": 400,
+    settings = small_index.replace(
+        llm={
+            "base_url": standin.base_url,
+            "max_retries": 0,
+            "context_window": 2048,
+            "max_tokens_answer": 400,
+            "timeout_seconds": 300.0,
         }
     )
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
@@ -434,7 +441,7 @@ def test_briefing_budget_fits_a_2048_token_model_with_the_readme_settings(
     assert not any("do not fit" in n for n in briefing.notices)
     # Set too high for the context, the note says what the user can change.
     standin.requests.clear()
-    high = settings.model_copy(update={"llm_max_tokens_briefing": 1900})
+    high = settings.replace(llm={"max_tokens_briefing": 1900})
     briefing = Briefer(high, build_retriever(high, embedder=embedder), get_llm(high)).brief(
         TOPIC, fields=FIELDS, per_field=2
     )

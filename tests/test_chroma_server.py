@@ -20,7 +20,9 @@ from ingest.pipeline import file_runs, open_ingestor
 def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, embedder, chroma_server: int) -> None:
     records = sample_records(20)
     corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
-    settings = make_settings(tmp_path / "home", chroma_host="127.0.0.1", chroma_port=chroma_server)
+    settings = make_settings(tmp_path / "home").replace(
+        storage={"chroma_host": "127.0.0.1", "chroma_port": chroma_server}
+    )
 
     ingestor = open_ingestor(settings, embedder=embedder)
     try:
@@ -32,7 +34,7 @@ def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, embedder, chr
     assert again.embedded == 0 and again.unchanged == 20
 
     # The vectors live in the server, not in the data directory.
-    assert not settings.chroma_path.exists()
+    assert not settings.storage.chroma_path.exists()
     assert VectorIndex(settings).count() == 20
 
     # A second process-like reader (an app worker) finds papers by meaning through the same server.
@@ -45,7 +47,9 @@ def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, embedder, chr
 def test_unreachable_chroma_server_is_a_readable_error(tmp_path: Path) -> None:
     from assistant.store.vectors import VectorStoreError
 
-    settings = make_settings(tmp_path / "home", chroma_host="127.0.0.1", chroma_port=free_port())
+    settings = make_settings(tmp_path / "home").replace(
+        storage={"chroma_host": "127.0.0.1", "chroma_port": free_port()}
+    )
     with pytest.raises(VectorStoreError, match=r"cannot open the Chroma vector store at 127\.0\.0\.1:"):
         VectorIndex(settings)
 
@@ -57,7 +61,7 @@ NEW = 64  # "Testing Decision Makers without Counterfactuals" (cs.GT, econ.TH): 
 
 
 def _server_home(tmp_path: Path, name: str, port: int):
-    return make_settings(tmp_path / name, chroma_host="127.0.0.1", chroma_port=port)
+    return make_settings(tmp_path / name).replace(storage={"chroma_host": "127.0.0.1", "chroma_port": port})
 
 
 def _ingest(settings, embedder, corpus: Path, **options: object):
@@ -92,7 +96,7 @@ def test_a_running_reader_mid_ingest_sees_new_rows_before_their_vectors_without_
     ready = reader.catalog.searchable_until()
 
     # The ingest's first step for the new paper (another process): its catalog row, no vector yet.
-    writer = Catalog(settings.catalog_path)
+    writer = Catalog(settings.storage.catalog_path)
     try:
         writer.upsert([from_json_record(new)])
     finally:
@@ -160,8 +164,8 @@ def test_a_catalog_shipped_to_an_app_machine_is_read_at_the_next_search(
     ingest_host = _server_home(tmp_path, "ingest-host", chroma_server)
     app_host = _server_home(tmp_path, "app-host", chroma_server)
     _ingest(ingest_host, embedder, write_jsonl(tmp_path / "first.jsonl", records[:FIRST]))
-    app_host.home.mkdir()
-    ship(ingest_host.catalog_path, app_host.catalog_path)
+    app_host.storage.home.mkdir()
+    ship(ingest_host.storage.catalog_path, app_host.storage.catalog_path)
     worker = build_retriever(app_host, embedder=embedder)
     new = records[NEW]
     assert all(h.paper.id != new["id"] for h in worker.search(new["title"], k=5))
@@ -169,6 +173,6 @@ def test_a_catalog_shipped_to_an_app_machine_is_read_at_the_next_search(
     _ingest(ingest_host, embedder, write_jsonl(tmp_path / "new.jsonl", [new]))
     # Before the copy arrives the worker sees the new vector but no catalog row: never shown.
     assert all(h.paper.id != new["id"] for h in worker.search(new["title"], k=5))
-    ship(ingest_host.catalog_path, app_host.catalog_path)
+    ship(ingest_host.storage.catalog_path, app_host.storage.catalog_path)
     hits = worker.search(new["title"], k=3)
     assert hits[0].paper.id == new["id"] and hits[0].relevance > 0.5

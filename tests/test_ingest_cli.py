@@ -39,14 +39,14 @@ def flat(text: str) -> str:
 def test_second_ingest_refuses_while_one_holds_the_lock(tmp_path, use_home):
     settings = use_home(tmp_path)
     path = write_jsonl(tmp_path / "in.jsonl", sample_records(3))
-    with IngestLock(settings.lock_path):
+    with IngestLock(settings.storage.lock_path):
         result = invoke("ingest", "--file", str(path))
 
     assert result.exit_code == 2
     assert "another ingest is running" in flat(result.output)
     assert f"(pid {os.getpid()})" in flat(result.output)
     assert "Traceback" not in result.output
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     assert catalog.count() == 0  # nothing written behind the running ingest's back
     catalog.close()
 
@@ -186,7 +186,7 @@ def test_kill_9_during_embedding_then_a_rerun_completes_the_index(tmp_path, embe
     finally:
         ingestor.close()
 
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         catalog_ids, pending = catalog.all_ids(), catalog.count_pending()
     finally:

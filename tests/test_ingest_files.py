@@ -57,7 +57,7 @@ def ingest(settings: Settings, embedder: Embedder, *runs: SourceRun) -> IngestSu
 
 def index_state(settings: Settings) -> tuple[int, int, int, list[str]]:
     """(catalog papers, Chroma vectors, papers waiting to be embedded, Chroma ids)."""
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         papers, pending = catalog.count(), catalog.count_pending()
     finally:
@@ -67,7 +67,7 @@ def index_state(settings: Settings) -> tuple[int, int, int, list[str]]:
 
 
 def stored(settings: Settings, paper_id: str) -> Paper:
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         paper = catalog.get_paper(paper_id)
     finally:
@@ -292,7 +292,7 @@ def test_a_monthly_listing_dates_papers_by_their_id_month_and_a_later_daily_list
         "camera-ready",
     )
     assert (third.published, third.updated) == (date(2026, 5, 1), date(2026, 5, 1))
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         assert sorted(catalog.filter_ids(PaperFilter(since=date(2026, 5, 1)))) == ["2605.04321", "2612.00001"]
     finally:

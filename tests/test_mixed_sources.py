@@ -136,7 +136,7 @@ def test_a_follow_up_over_the_mixed_index_is_about_the_paper_shown(
 def test_a_radar_topic_on_biorxiv_shows_biorxiv_cards(
     mixed: tuple[Settings, dict], embedder: Embedder, tmp_path: Path
 ) -> None:
-    home = Path(shutil.copytree(mixed[0].home, tmp_path / "home"))
+    home = Path(shutil.copytree(mixed[0].storage.home, tmp_path / "home"))
     settings = make_settings(home)
     radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     radar.add_topic("simulations", "molecular dynamics simulation of proteins", fields=["biorxiv"])
@@ -159,7 +159,7 @@ def test_search_cli_shows_one_work_with_both_links_and_names_bad_sources(
     mixed: tuple[Settings, dict], use_home
 ) -> None:
     settings, record = mixed
-    use_home(settings.home)
+    use_home(settings.storage.home)
     runner = CliRunner()
     shown = runner.invoke(app, ["search", record["title"], "--k", "3"])
     assert shown.exit_code == 0, shown.output

@@ -186,7 +186,7 @@ def test_cli_ask_prints_no_raw_model_token_and_no_control_character(
     reply = f"{HOSTILE_MODEL}{osc} \u001b[2J"
     with OpenAIStandin(default=Reply(reply, chunk_chars=5)) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        use_home(Path(hostile_index.home))
+        use_home(Path(hostile_index.storage.home))
         result = CliRunner().invoke(app, ["ask", QUESTION, "--k", "3"])
         as_json = CliRunner().invoke(app, ["ask", QUESTION, "--k", "3", "--json"])
     assert result.exit_code == 0, result.output
@@ -217,8 +217,8 @@ def hostile_but_supported(request: RecordedRequest) -> Reply:
 
 def test_llm_briefing_markdown_keeps_no_model_link(hostile_index: Settings, embedder: Embedder) -> None:
     with OpenAIStandin(responder=hostile_but_supported) as server:
-        settings = hostile_index.model_copy(
-            update={"openai_base_url": server.base_url, "llm_max_retries": 0, "llm_timeout_seconds": 300.0}
+        settings = hostile_index.replace(
+            llm={"base_url": server.base_url, "max_retries": 0, "timeout_seconds": 300.0}
         )
         briefing = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings)).brief(
             QUESTION, per_field=3

@@ -68,8 +68,9 @@ def home(tmp_path: Path, day1_home: Path) -> Path:
     return Path(shutil.copytree(day1_home, tmp_path / "home"))
 
 
-def make_radar(home: Path, embedder: Embedder, **overrides: object) -> Radar:
-    settings = make_settings(home, **overrides)
+def make_radar(home: Path, embedder: Embedder, **radar: object) -> Radar:
+    """A radar over `home`; `radar` changes settings of the radar group (`backfill_days=1`)."""
+    settings = make_settings(home, radar=radar)
     return build_radar(settings, build_retriever(settings, embedder=embedder))
 
 
@@ -94,7 +95,7 @@ def test_feed_after_each_day_shows_only_that_days_new_matching_papers(
 ) -> None:
     radar = make_radar(home, embedder)
     radar.add_topic("LLM agents", LLM_QUERY)
-    threshold = radar.settings.radar_min_relevance
+    threshold = radar.settings.radar.min_relevance
     seen_before: set[str] = set()
     for number, day in enumerate(DAYS):
         if number:
@@ -145,7 +146,7 @@ def test_a_window_with_more_matches_than_one_search_returns_shows_them_all(
     expected = {
         pid
         for pid, vector in radar.retriever.paper_vectors(sorted(window)).items()
-        if float(vector @ query) >= radar.settings.radar_min_relevance
+        if float(vector @ query) >= radar.settings.radar.min_relevance
     }
     assert len(expected) > 3 * 2, "more matches than two searches of the cap"
     shown = [pid for batch in read_whole_feed(radar, "LLM agents") for pid in batch]
@@ -155,7 +156,7 @@ def test_a_window_with_more_matches_than_one_search_returns_shows_them_all(
 def test_first_visit_after_a_backfill_shows_the_latest_listing_day(
     home: Path, embedder: Embedder, daily_files: dict[str, Path], day_ids: dict[str, set[str]]
 ) -> None:
-    radar = make_radar(home, embedder, radar_backfill_days=1)
+    radar = make_radar(home, embedder, backfill_days=1)
     ingest_day(radar.settings, embedder, daily_files[DAYS[1]])
     radar.add_topic("LLM agents", LLM_QUERY)
     result = radar.feed("LLM agents", batch=50)

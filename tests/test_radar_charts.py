@@ -122,7 +122,7 @@ def test_exported_briefings_reference_their_pictures(
     tmp_path: Path,
 ) -> None:
     shared(monkeypatch, embedder)
-    use_home(radar.settings.home)
+    use_home(radar.settings.storage.home)
     out = tmp_path / "today.md"
     result = CliRunner().invoke(app, ["radar", "brief", TOPIC, "--out", str(out), "--json"])
     assert result.exit_code == 0, result.stderr

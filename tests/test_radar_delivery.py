@@ -356,7 +356,7 @@ def test_app_serves_the_feed_by_token_and_by_name_behind_login(
 
     from assistant.ui.feed_routes import _holds_catch_all, add_feed_routes
 
-    settings = make_settings(home).model_copy(update={"public_url": "https://hub.lab.test/"})
+    settings = make_settings(home).replace(delivery={"public_url": "https://hub.lab.test/"})
     radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     add_feed_routes(lambda: radar)
     routes = server.router.routes
@@ -455,13 +455,16 @@ def test_smtp_over_tls_with_login(security: str, tmp_path: Path, monkeypatch: py
     controller.start()
     try:
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-        settings = make_settings(
-            tmp_path / "home",
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_security=security,
-            smtp_user="alice",
-            smtp_password="right",
+        settings = make_settings(tmp_path / "home").replace(
+            delivery={
+                "smtp": {
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "security": security,
+                    "user": "alice",
+                    "password": "right",
+                }
+            }
         )
         message = EmailMessage()
         message["Subject"], message["From"], message["To"] = "digest", "radar@lab.test", "reader@lab.test"

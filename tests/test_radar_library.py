@@ -139,7 +139,7 @@ def test_a_library_topic_feeds_papers_close_to_the_library(
     batch = first["items"]
     assert batch and all(item["published"] == NEWEST_DAY for item in batch)
     assert not {item["id"] for item in batch} & anchors  # your own papers are not news
-    threshold = settings.radar_library_min_relevance
+    threshold = settings.radar.library_min_relevance
     assert all(item["relevance"] >= threshold for item in batch)
     # Closer to the library than the day's papers left out of the feed.
     day = {r["id"] for r in sample_records() if r["date"] == NEWEST_DAY}
@@ -161,7 +161,7 @@ def _closeness(radar: Radar, ids: set[str]) -> dict[str, float]:
     hits = library_matches(
         radar.retriever,
         radar.store,
-        radar.settings.rrf_k,
+        radar.settings.fusion.rrf_k,
         radar.topic_id("agents"),
         radar.get_topic("agents"),
         ids,

@@ -21,7 +21,7 @@ runner = CliRunner()
 @pytest.fixture
 def cli_home(small_index, use_home, embedder, monkeypatch):
     monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
-    use_home(small_index.home)
+    use_home(small_index.storage.home)
     return small_index
 
 
@@ -144,7 +144,7 @@ def test_console_script_answers_a_queries_file_end_to_end(small_index, tmp_path)
     queries = tmp_path / "q.txt"
     queries.write_text("speech synthesis\nrobot grasping\nprotein structure\n", encoding="utf-8")
     script = Path(sys.executable).with_name("academichub")
-    env = {**os.environ, "ACADEMICHUB_HOME": str(small_index.home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "ACADEMICHUB_HOME": str(small_index.storage.home), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
         [str(script), "search", "--queries-file", str(queries), "--k", "3"],
         capture_output=True,

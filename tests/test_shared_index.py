@@ -102,7 +102,7 @@ def test_two_servers_see_a_paper_a_concurrent_ingest_adds_without_restart(
     records = sample_records(NEW + 1)
     new = records[NEW]
     home = tmp_path / "home"
-    settings = make_settings(home, chroma_host="127.0.0.1", chroma_port=chroma_server)
+    settings = make_settings(home).replace(storage={"chroma_host": "127.0.0.1", "chroma_port": chroma_server})
     ingestor = open_ingestor(settings, embedder=embedder)
     try:
         assert ingestor.run(file_runs([write_jsonl(tmp_path / "first.jsonl", records[:FIRST])])).new == FIRST

@@ -45,7 +45,7 @@ def flat(text: str) -> str:
 
 def counts(settings: Settings) -> tuple[int, int, int]:
     """(catalog papers, Chroma vectors, papers waiting for vectors)."""
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         papers, pending = catalog.count(), catalog.count_pending()
     finally:
@@ -166,7 +166,7 @@ def test_a_catalog_only_ingest_killed_with_9_and_run_again_keeps_exact_counts(tm
     assert summary["new"] + summary["unchanged"] == lines and summary["unchanged"] >= stored
     assert summary["papers_total"] == summary["pending_embeddings"] == lines
     assert counts(settings) == (lines, 0, lines)
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         ids = catalog.all_ids()
     finally:
@@ -179,7 +179,7 @@ def test_a_catalog_only_index_takes_the_encoder_of_its_first_vectors(tmp_path):
     still fill it (nothing to mismatch yet), after which the other encoder is refused as ever."""
     settings = make_settings(tmp_path / "home")
     assert VectorIndex(settings).count() == 0  # the collection as a catalog-only ingest leaves it
-    onnx = settings.model_copy(update={"embedding_backend": "onnx"})
+    onnx = settings.replace(embedding={"backend": "onnx"})
     index = VectorIndex(onnx)
     paper = Paper.model_validate(
         {
@@ -210,7 +210,7 @@ class StopsOnSecondBatch:
 
 
 def test_an_interrupted_embed_keeps_what_it_stored_and_the_next_one_finishes_exactly(tmp_path, embedder):
-    settings = make_settings(tmp_path / "home", ingest_batch_size=8)
+    settings = make_settings(tmp_path / "home").replace(sources={"ingest_batch_size": 8})
     path = write_snapshot(tmp_path / "arxiv-metadata-oai-snapshot.json", 20)
     ingestor = open_ingestor(settings)
     try:

@@ -167,7 +167,7 @@ def test_a_catalog_that_lost_vectors_is_reported_and_ingest_repairs_it(
     assert "vectors were lost" in json.loads(result.stdout)["problem"]
     result = CliRunner().invoke(app, ["ingest", "--json", "--file", str(corpus)])
     assert json.loads(result.stdout)["vectors_total"] == PAPERS
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         assert catalog.count_pending() == 0
     finally:

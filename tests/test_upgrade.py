@@ -35,10 +35,10 @@ def upgraded(tmp_path: Path) -> Settings:
 
 
 def test_the_old_catalog_has_no_source_column_and_gets_one_in_place(upgraded: Settings) -> None:
-    with sqlite3.connect(upgraded.catalog_path) as conn:
+    with sqlite3.connect(upgraded.storage.catalog_path) as conn:
         before = {row[1] for row in conn.execute("PRAGMA table_info(papers)")}
     assert "source" not in before
-    catalog = Catalog(upgraded.catalog_path)
+    catalog = Catalog(upgraded.storage.catalog_path)
     try:
         assert catalog.count() == 15
         assert catalog.source_counts() == {"arxiv": 15}
@@ -47,7 +47,7 @@ def test_the_old_catalog_has_no_source_column_and_gets_one_in_place(upgraded: Se
         assert paper.abs_url == "https://arxiv.org/abs/2605.30355"
     finally:
         catalog.close()
-    with sqlite3.connect(upgraded.catalog_path) as conn:  # lexical rows now share their paper's rowid
+    with sqlite3.connect(upgraded.storage.catalog_path) as conn:  # lexical rows now share their paper's rowid
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
         mismatched = "SELECT count(*) FROM papers p JOIN papers_fts f ON f.id = p.id WHERE f.rowid != p.rowid"
         assert conn.execute(mismatched).fetchone()[0] == 0

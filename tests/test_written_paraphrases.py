@@ -103,7 +103,7 @@ def test_benchmark_reports_the_written_set_on_its_own_row_on_the_split_asked_for
     code = bench_retrieval.main(
         [
             "--home",
-            str(small_index.home),
+            str(small_index.storage.home),
             "--daily-dir",
             str(small_corpus_file.parent),
             "--sets",

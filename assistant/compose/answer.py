@@ -125,11 +125,11 @@ class Answerer(IndexComposer):
         standalone, flt, narrowing = self.condense(question, history, flt, llm, notices)
         if narrowing is not None:
             relevant = self._filter_follow_up(
-                standalone, k or self.settings.default_k, flt, narrowing, notices
+                standalone, k or self.settings.fusion.default_k, flt, narrowing, notices
             )
         else:
-            hits = self.retriever.search(standalone, k or self.settings.default_k, flt)
-            relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
+            hits = self.retriever.search(standalone, k or self.settings.fusion.default_k, flt)
+            relevant = [h for h in hits if h.relevance >= self.settings.fusion.min_relevance]
         unknown = self.retriever.unknown_terms(standalone)
         if unknown:  # say which part of the question the index has nothing on
             notices.append(
@@ -234,7 +234,7 @@ class Answerer(IndexComposer):
         or abstract mentions "transformers"), then other relevant indexed papers that hold them, which the
         previous answer did not list ("Also in the index"). Says plainly when none of the previous papers
         matches, and which other papers do."""
-        minimum = self.settings.min_relevance
+        minimum = self.settings.fusion.min_relevance
         # Deep enough that the previous papers (relevant to the same topic) are among the results.
         hits = self.retriever.search(standalone, max(3 * k, k + len(narrowing.shown_ids)), flt)
         relevant = [h for h in hits if h.relevance >= minimum]
@@ -304,7 +304,7 @@ class Answerer(IndexComposer):
         )
         instead = f"searched for “{_clip(simple, 160)}” instead"
         try:
-            reply = llm.generate([Message("user", prompt)], max_tokens=self.settings.llm_max_tokens_rewrite)
+            reply = llm.generate([Message("user", prompt)], max_tokens=self.settings.llm.max_tokens_rewrite)
         except LLMError as err:
             notices.append(f"The language model could not rewrite your follow-up ({err}); {instead}.")
             return None
@@ -339,14 +339,16 @@ class Answerer(IndexComposer):
                 "answer", question=question, sources=format_sources(kept, abstract_chars), count=len(kept)
             )
 
-        judge = SupportJudge({s.number: s.paper for s in sources}, self.bank, self.settings.min_support)
+        judge = SupportJudge(
+            {s.number: s.paper for s in sources}, self.bank, self.settings.compose.min_support
+        )
         result = generate_checked(
             llm,
             judge,
             system=load_prompt("system"),
             render=render,
             sources=sources,
-            context_window=self.settings.llm_context_window,
+            context_window=self.settings.llm.context_window,
             max_tokens=answer_tokens(self.settings),
             abstract_chars=ANSWER_ABSTRACT_CHARS,
             on_token=on_token,

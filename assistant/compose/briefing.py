@@ -181,10 +181,10 @@ class Briefer(IndexComposer):
         return [
             hit
             for hit in hits
-            if hit.relevance >= settings.min_relevance
+            if hit.relevance >= settings.fusion.min_relevance
             and (
-                holds_key_words(coverage.get(hit.paper.id), settings.brief_min_coverage)
-                or hit.relevance >= settings.brief_strong_relevance
+                holds_key_words(coverage.get(hit.paper.id), settings.compose.brief_min_coverage)
+                or hit.relevance >= settings.compose.brief_strong_relevance
             )
         ]
 
@@ -213,7 +213,7 @@ class Briefer(IndexComposer):
         """Numbers of the listed papers holding every key word of the topic (or very close in meaning): the
         only ones a briefing presents as a bridge between fields."""
         coverage = self.retriever.topic_coverage(topic, [s.paper.id for s in sources])
-        strong = self.settings.brief_strong_relevance
+        strong = self.settings.compose.brief_strong_relevance
         return {
             s.number
             for s in sources
@@ -348,14 +348,16 @@ class Briefer(IndexComposer):
 
         # When not all fit, the least relevant papers (across fields) are left out first.
         by_relevance = sorted(sources, key=lambda s: (-s.hit.relevance, s.number))
-        judge = SupportJudge({s.number: s.paper for s in sources}, self.bank, self.settings.min_support)
+        judge = SupportJudge(
+            {s.number: s.paper for s in sources}, self.bank, self.settings.compose.min_support
+        )
         result = generate_checked(
             llm,
             judge,
             system=load_prompt("system"),
             render=render,
             sources=by_relevance,
-            context_window=self.settings.llm_context_window,
+            context_window=self.settings.llm.context_window,
             max_tokens=briefing_tokens(self.settings),
             abstract_chars=BRIEFING_ABSTRACT_CHARS,
             on_token=on_token,

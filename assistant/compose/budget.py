@@ -35,17 +35,17 @@ ANSWER_CAP, BRIEFING_CAP = 600, 1500
 def answer_tokens(settings: Settings) -> int:
     """The answer's token limit: ACADEMICHUB_LLM_MAX_TOKENS_ANSWER, or when unset a fifth of the context
     window (at most 600), so a 2,048-token model keeps room for its sources."""
-    if settings.llm_max_tokens_answer is not None:
-        return settings.llm_max_tokens_answer
-    return min(ANSWER_CAP, int(settings.llm_context_window * ANSWER_SHARE))
+    if settings.llm.max_tokens_answer is not None:
+        return settings.llm.max_tokens_answer
+    return min(ANSWER_CAP, int(settings.llm.context_window * ANSWER_SHARE))
 
 
 def briefing_tokens(settings: Settings) -> int:
     """The briefing prose's token limit: ACADEMICHUB_LLM_MAX_TOKENS_BRIEFING, or when unset 30 % of the
     context window (at most 1,500). A fixed 1,500 left a 2,048-token model no room for any source."""
-    if settings.llm_max_tokens_briefing is not None:
-        return settings.llm_max_tokens_briefing
-    return min(BRIEFING_CAP, int(settings.llm_context_window * BRIEFING_SHARE))
+    if settings.llm.max_tokens_briefing is not None:
+        return settings.llm.max_tokens_briefing
+    return min(BRIEFING_CAP, int(settings.llm.context_window * BRIEFING_SHARE))
 
 
 def estimate_tokens(text: str) -> int:

@@ -21,7 +21,7 @@ A topic's feed is built over a *window* of catalog papers, opened by a *visit*:
   saw) are not news and stay out of the radar (search still finds them). The high-water mark is a catalog
   value, not the wall clock, so a paper ingested while a visit is open belongs to the next visit.
 * Within a window, a paper is on the feed if it matches the topic (hybrid retrieval of the topic's query,
-  restricted to its fields, with query-paper cosine `relevance >= Settings.radar_min_relevance`) or has a
+  restricted to its fields, with query-paper cosine `relevance >= settings.radar.min_relevance`) or has a
   followed author (case/accent-insensitive substring, like the author filter everywhere else). Papers by
   followed authors come first (they were asked for by name), then topic matches in retrieval order. Every
   match of the window is on it, however many: hybrid retrieval ranks the best 200, and a bigger window (a
@@ -51,6 +51,7 @@ from assistant.core.errors import UserFacingError
 from assistant.core.lazy import Lazy
 from assistant.core.settings import Settings
 from assistant.core.text import fold
+from assistant.radar.ledger import DeliveryLedger
 from assistant.radar.library import LibraryError, LibraryTopic, library_matches, library_of, prepare_library
 from assistant.radar.rules import (
     by_author,
@@ -137,6 +138,7 @@ class Radar:
         self.settings = settings
         self.retriever = retriever
         self.store = store
+        self.deliveries = DeliveryLedger(self.store, retriever.catalog)  # what channels read and record
         self._briefer = briefer
 
     def close(self) -> None:
@@ -161,7 +163,7 @@ class Radar:
             raise RadarError(
                 f"the query is {len(clean_query)} characters long; keep it under {MAX_QUERY_CHARS}"
             )
-        self._require_index()
+        self.require_index()
         clean_fields = self._check_fields(fields)
         existing = self.store.find_topic(name_key(clean_name))
         if existing is not None:
@@ -263,7 +265,7 @@ class Radar:
         if batch < 1 or batch > MAX_BATCH:
             raise RadarError(f"the batch size must be between 1 and {MAX_BATCH} (got {batch})")
         self._stored(name)  # unknown topic: say so before anything else
-        self._require_index()
+        self.require_index()
         author_key = fold(author.strip()) if author and author.strip() else None
         with self.store.transaction():
             stored = self._stored(name)
@@ -297,7 +299,7 @@ class Radar:
     def new_paper_ids(self, name: str) -> list[str]:
         """The current window's feed papers (seen or not), opening a visit if an ingest ran since."""
         self._stored(name)
-        self._require_index()
+        self.require_index()
         with self.store.transaction():
             stored = self._visit(name)
             return self.store.window_paper_ids(stored.id, _current(stored).number)
@@ -306,7 +308,7 @@ class Radar:
         """The current window's feed (seen or not, feed order) with the followed author of each paper,
         opening a visit if an ingest ran since: what a delivery (e-mail, webhook) sends from."""
         self._stored(name)
-        self._require_index()
+        self.require_index()
         with self.store.transaction():
             stored = self._visit(name)
             window = _current(stored)
@@ -356,14 +358,15 @@ class Radar:
         except (BriefingError, RetrievalError) as err:
             raise RadarError(str(err)) from None
 
-    # --- internals ------------------------------------------------------------------------------------
-
-    def _require_index(self) -> None:
+    def require_index(self) -> None:
+        """The radar's own "the index is empty" error when it is (a send or visit needs papers)."""
         if self.retriever.catalog.count() == 0:
             raise RadarError(
                 "the index is empty: run `academichub ingest` first (no options: the bundled sample; "
                 "`--file` for JSONL files; `--arxiv --category cs.LG --since YYYY-MM-DD` for the live API)"
             )
+
+    # --- internals ------------------------------------------------------------------------------------
 
     def _check_fields(self, fields: Sequence[str]) -> list[str]:
         clean = list(dict.fromkeys(f.strip() for f in fields if f and f.strip()))
@@ -402,7 +405,7 @@ class Radar:
             stored.window,
             topic.created_at,
             topic.last_visit,
-            backfill_days=self.settings.radar_backfill_days,
+            backfill_days=self.settings.radar.backfill_days,
         )
         self.store.open_window(stored.id, window, visit_at=time.time())
         stored = self.store.get_topic(stored.id)
@@ -451,7 +454,7 @@ class Radar:
             ranked += [(hit, followed[hit.paper.id]) for hit in author_hits]
         try:
             library = library_matches(
-                self.retriever, self.store, self.settings.rrf_k, topic_id, topic, candidates
+                self.retriever, self.store, self.settings.fusion.rrf_k, topic_id, topic, candidates
             )
             matches = (
                 library
@@ -465,9 +468,9 @@ class Radar:
         except RetrievalError as err:
             raise RadarError(str(err)) from None
         threshold = (
-            self.settings.radar_library_min_relevance  # paper-to-paper cosines run higher
+            self.settings.radar.library_min_relevance  # paper-to-paper cosines run higher
             if library is not None
-            else self.settings.radar_min_relevance
+            else self.settings.radar.min_relevance
         )
         # A short written topic's embedding is vague: a paper whose title names it is a match whatever
         # its cosine ("diffusion models" -> "... for Diffusion Inverse Problems").

@@ -191,7 +191,7 @@ class Retriever:
             )
         if self.catalog.is_empty():
             # An empty catalog beside a filled vector store is a lost catalog, not an empty index.
-            lost = consistency_problem(0, 0, self.vectors.count(), self.settings.home)
+            lost = consistency_problem(0, 0, self.vectors.count(), self.settings.storage.home)
             if lost:
                 raise CatalogError(lost)
             raise EmptyIndexError("the index is empty: run `academichub ingest` first")
@@ -244,7 +244,7 @@ class Retriever:
         flt = paper_filter or PaperFilter()
         text = self.validate(query, flt)
         k = max(1, min(k, 200))
-        depth = candidates or max(self.settings.retrieval_depth, 4 * k)
+        depth = candidates or max(self.settings.fusion.retrieval_depth, 4 * k)
         found = self.candidates(text, depth, flt, mode=mode, need_vector=diversify)
         if found is None:
             return []
@@ -362,7 +362,7 @@ class Retriever:
         if not terms:
             return [], None, {}
         query = self.catalog.query_terms(terms)
-        match, fallback = lexical_match(query, self.settings.lexical_common_share)
+        match, fallback = lexical_match(query, self.settings.fusion.lexical_common_share)
         ranked = self.catalog.lexical_search(
             match, depth, flt if flt.active else None, weights=LEXICAL_COLUMN_WEIGHTS
         )
@@ -478,12 +478,12 @@ class FusionParams:
     @classmethod
     def from_settings(cls, settings: Settings) -> FusionParams:
         return cls(
-            rrf_k=settings.rrf_k,
-            lexical_weight=settings.lexical_weight,
-            confidence_boost=settings.lexical_confidence_boost,
-            coverage_threshold=settings.lexical_coverage_threshold,
-            coverage_weight=settings.coverage_weight,
-            coverage_depth=settings.coverage_depth,
+            rrf_k=settings.fusion.rrf_k,
+            lexical_weight=settings.fusion.lexical_weight,
+            confidence_boost=settings.fusion.lexical_confidence_boost,
+            coverage_threshold=settings.fusion.lexical_coverage_threshold,
+            coverage_weight=settings.fusion.coverage_weight,
+            coverage_depth=settings.fusion.coverage_depth,
         )
 
 

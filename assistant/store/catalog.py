@@ -22,13 +22,13 @@ from assistant.core.paper import Paper, archive_of
 from assistant.core.text import fold
 from assistant.store.faults import CatalogError, file_identity, storage_problem, writable
 from assistant.store.filter import PaperFilter
+from assistant.store.migrations import migrate
 from assistant.store.schema import (
+    CATALOG_MIGRATIONS,
     FTS_COLUMNS,
     PENDING,
-    SCHEMA,
     date_to_int,
     int_to_date,
-    migrate,
     record_hash,
     row_to_paper,
 )
@@ -79,8 +79,7 @@ class Catalog:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
-            migrate(conn)
+            migrate(conn, CATALOG_MIGRATIONS)
         except sqlite3.OperationalError as err:
             if "readonly" not in str(err).lower():
                 raise

@@ -1,5 +1,6 @@
-"""The catalog's SQLite schema, its in-place migrations, and how a paper is stored in a row (dates as
-YYYYMMDD integers, the record hash that tells an unchanged re-read from an update)."""
+"""The catalog's SQLite schema, its named migrations (`CATALOG_MIGRATIONS`, run by `store/migrations.py`),
+and how a paper is stored in a row (dates as YYYYMMDD integers, the record hash that tells an unchanged
+re-read from an update)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import date
 
 from assistant.core.paper import Paper
 from assistant.core.text import strip_control_chars
+from assistant.store.migrations import Migration, columns, script_step
 
 # The lexical index's columns and tokenizer (also used for scratch tables that must tokenise the same way).
 FTS_COLUMNS = (
@@ -68,7 +70,8 @@ PENDING = "(embedded_hash IS NULL OR embedded_hash != content_hash)"
 SCHEMA = SCHEMA_TEMPLATE.replace("{fts_columns}", FTS_COLUMNS)
 
 # Columns added after the first release, with their definitions: an older catalog gets them in place when
-# opened (every existing row was an arXiv paper, hence the default), so an upgraded install keeps its index.
+# opened (every existing row was an arXiv paper, hence the default), so an upgraded install keeps its index
+# (`CATALOG_MIGRATIONS`).
 ADDED_COLUMNS = {
     "source": "TEXT NOT NULL DEFAULT 'arxiv'",
     "published_doi": "TEXT",
@@ -93,20 +96,34 @@ FROM papers p
 """
 
 
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Bring an existing catalog to the current schema in place; returns the columns it added."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(papers)")}
-    added = [name for name in ADDED_COLUMNS if name not in present]
-    with conn:
-        for name in added:
-            conn.execute(f"ALTER TABLE papers ADD COLUMN {name} {ADDED_COLUMNS[name]}")
-        conn.executescript(LATE_INDEXES)
-        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < FTS_KEYED_BY_ROWID:
-            # Older catalogs keyed FTS rows by id alone: rebuilt once, in the same transaction.
-            conn.execute("DELETE FROM papers_fts")
-            conn.execute(FTS_ROWS_FROM_PAPERS)
-            conn.execute(f"PRAGMA user_version = {FTS_KEYED_BY_ROWID}")
-    return added
+def _add_source_columns(conn: sqlite3.Connection) -> None:
+    present = columns(conn, "papers")
+    for name, definition in ADDED_COLUMNS.items():
+        if name not in present:
+            conn.execute(f"ALTER TABLE papers ADD COLUMN {name} {definition}")
+
+
+def _key_fts_rows_by_rowid(conn: sqlite3.Connection) -> None:
+    conn.execute("DELETE FROM papers_fts")
+    conn.execute(FTS_ROWS_FROM_PAPERS)
+    conn.execute(f"PRAGMA user_version = {FTS_KEYED_BY_ROWID}")
+
+
+# The catalog's schema steps, oldest first; a new one goes at the end under a new name, never edited.
+CATALOG_MIGRATIONS = (
+    script_step("catalog-tables", SCHEMA),  # papers, categories, the lexical index, ingest cursors
+    Migration(
+        "papers-source-and-published-doi",  # bioRxiv/medRxiv papers beside arXiv ones (all old rows: arXiv)
+        _add_source_columns,
+        lambda conn: set(ADDED_COLUMNS) <= columns(conn, "papers"),
+    ),
+    script_step("papers-by-source-and-unembedded", LATE_INDEXES),
+    Migration(
+        "fts-rows-keyed-by-rowid",  # rebuilt once from the papers: an update then deletes by rowid
+        _key_fts_rows_by_rowid,
+        lambda conn: int(conn.execute("PRAGMA user_version").fetchone()[0]) >= FTS_KEYED_BY_ROWID,
+    ),
+)
 
 
 def date_to_int(day: date | None) -> int | None:

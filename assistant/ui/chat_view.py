@@ -429,7 +429,7 @@ def readable_error(err: BaseException) -> tuple[str, bool]:
     if isinstance(err, UserFacingError):
         hint = f" {err.hint[:1].upper()}{err.hint[1:]}" if err.hint else ""  # our own text: Markdown kept
         return f"**{err.heading}:** {text}{hint}", True
-    problem = storage_problem(err, get_settings().home)  # a full disk, a read-only or damaged index
+    problem = storage_problem(err, get_settings().storage.home)  # a full disk, a read-only or damaged index
     if problem:
         return f"**The index cannot be used:** {escape_md(problem)}", True
     return f"**Something went wrong** ({type(err).__name__}: {text}). The server log has the details.", False

@@ -97,7 +97,7 @@ async def chat_profiles(current_user: cl.User | None = None) -> list[cl.ChatProf
 @cl.on_chat_start
 @reports_errors
 async def on_chat_start() -> None:
-    cl.user_session.set("prefs", view.ChatPrefs(k=get_settings().default_k))
+    cl.user_session.set("prefs", view.ChatPrefs(k=get_settings().fusion.default_k))
     cl.user_session.set("history", [])
     cl.user_session.set("results", {})
     await send_settings(profile())
@@ -112,7 +112,7 @@ async def on_settings_update(values: dict[str, Any]) -> None:
     known = cl.user_session.get("known_fields") or []
     current = prefs()
     try:
-        new = view.prefs_from_settings(values, known, settings.default_k, settings.llm_configured)
+        new = view.prefs_from_settings(values, known, settings.fusion.default_k, settings.llm.configured)
     except view.SettingsError as err:
         # Nothing of the change is applied; say so, and what is still in force.
         kept = view.filter_chips(current) or "no filters"
@@ -177,7 +177,7 @@ async def on_radar_save(action: cl.Action) -> None:
     query = str(action.payload["query"])
     await action.remove()  # one save per confirmation
     topic = await in_thread(engine().radar.add_topic, owned(topic_name(query)), query, list(prefs().fields))
-    days = get_settings().radar_backfill_days
+    days = get_settings().radar.backfill_days
     await cl.Message(
         content=f"Saved the topic **{view.escape_md(shown_name(topic.name))}**. Here are its papers from the "
         f"last {days} listing days.",
@@ -291,7 +291,7 @@ async def warm_up() -> None:
 add_feed_routes(lambda: engine().radar)  # the topics' Atom feeds, on the app's own server
 
 _settings = get_settings()
-_users = parse_auth_users(_settings.auth_users)
+_users = parse_auth_users(_settings.app.auth_users)
 if _users:
 
     @cl.password_auth_callback
@@ -301,7 +301,7 @@ if _users:
         return None
 
 
-if _settings.chat_history:
+if _settings.app.chat_history:
     from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 
     _history_file = ensure_tables(history_path(_settings))
@@ -315,7 +315,7 @@ if _settings.chat_history:
         """Restore the follow-up context (the turns as they were shown) and the settings panel."""
         cl.user_session.set("history", view.turns_of(thread.get("steps") or [])[-HISTORY_TURNS:])
         cl.user_session.set("results", {})
-        cl.user_session.set("prefs", view.ChatPrefs(k=_settings.default_k))
+        cl.user_session.set("prefs", view.ChatPrefs(k=_settings.fusion.default_k))
         try:
             await send_settings(profile())
         except Exception as err:

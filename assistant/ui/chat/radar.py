@@ -165,7 +165,7 @@ async def confirm_track(query: str) -> None:
     if not query:
         await cl.Message(content="Say what to track, e.g. `track: diffusion models`.").send()
         return
-    days = get_settings().radar_backfill_days
+    days = get_settings().radar.backfill_days
     existing = {t.name.lower(): t.name for t in await my_topics()}.get(owned(topic_name(query)).lower())
     if existing is not None:
         await cl.Message(
@@ -218,7 +218,7 @@ async def recent_search(question: str) -> None:
     status = await in_thread(engine().status)
     current = prefs()
     if status.last_day:
-        days = get_settings().radar_backfill_days
+        days = get_settings().radar.backfill_days
         recent = date.fromisoformat(status.last_day) - timedelta(days=days - 1)
         since = max(recent, current.since) if current.since else recent
         current = replace(current, since=since)

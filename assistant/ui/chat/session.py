@@ -38,7 +38,9 @@ class Result:
 
 def prefs() -> view.ChatPrefs:
     current = cl.user_session.get("prefs")
-    return current if isinstance(current, view.ChatPrefs) else view.ChatPrefs(k=get_settings().default_k)
+    return (
+        current if isinstance(current, view.ChatPrefs) else view.ChatPrefs(k=get_settings().fusion.default_k)
+    )
 
 
 def remember(result: Result) -> None:
@@ -70,7 +72,7 @@ def mode_banner(settings: Settings, status: IndexStatus | None) -> str:
         index = f"{status.papers:,} papers indexed ({status.first_day} to {status.last_day})."
     else:
         index = ""
-    if settings.llm_configured:
+    if settings.llm.configured:
         mode = "A language model writes the answers; every claim cites a paper."
     else:
         mode = (
@@ -133,7 +135,7 @@ def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs)
         ),
         Slider(id="k", label=count_label, initial=current.k, min=1, max=view.MAX_SOURCES, step=1),
     ]
-    if settings.llm_configured:
+    if settings.llm.configured:
         widgets.append(
             Switch(
                 id="use_llm",

@@ -65,7 +65,7 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             # A full disk, a read-only or damaged index (SQLite, Chroma, the file system): plain words.
             from assistant.store.faults import storage_problem
 
-            problem = storage_problem(err, settings().home)
+            problem = storage_problem(err, settings().storage.home)
             if problem is None:
                 raise
             err_console.print(f"[bold red]error:[/] {escape(problem)}", highlight=False)

@@ -241,8 +241,8 @@ def _daily_runs(
         )
     arxiv, rxiv = daily_requests(
         ingestor.catalog,
-        saved_fields(cfg.state_path),
-        saved_topic_names(cfg.state_path),
+        saved_fields(cfg.storage.state_path),
+        saved_topic_names(cfg.storage.state_path),
         category,
         max_results,
     )
@@ -312,7 +312,7 @@ def embed(
     rate = f" ({summary.embedded / summary.embed_seconds:.1f} papers/s)" if summary.embed_seconds else ""
     console.print(
         f"embedded [bold]{summary.embedded}[/] papers in {summary.seconds:.1f} s{rate}; "
-        f"{summary.vectors_total} vectors for {summary.papers_total} papers in {cfg.home}",
+        f"{summary.vectors_total} vectors for {summary.papers_total} papers in {cfg.storage.home}",
         highlight=False,
     )
     if summary.pending_total:
@@ -337,11 +337,11 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
     finally:
         catalog.close()
     vectors = retriever.vectors.count()
-    problem = consistency_problem(papers, papers - pending, vectors, cfg.home)
+    problem = consistency_problem(papers, papers - pending, vectors, cfg.storage.home)
     if problem:
         err_console.print(f"[bold yellow]warning:[/] {escape(problem)}", highlight=False)
     payload = {
-        "home": str(cfg.home),
+        "home": str(cfg.storage.home),
         "papers": papers,
         "vectors": vectors,
         "problem": problem,
@@ -356,10 +356,11 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
         print_json(payload)
         return
     if not papers:
-        console.print(f"The index at {cfg.home} is empty: run [bold]academichub ingest[/].")
+        console.print(f"The index at {cfg.storage.home} is empty: run [bold]academichub ingest[/].")
         return
     console.print(
-        f"[bold]{papers}[/] papers ({vectors} vectors, {pending} waiting to be embedded) in {cfg.home}, "
+        f"[bold]{papers}[/] papers ({vectors} vectors, {pending} waiting to be embedded) "
+        f"in {cfg.storage.home}, "
         f"listed {payload['first_date']} to {payload['last_date']}"
     )
     if pending:
