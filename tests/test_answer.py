@@ -30,7 +30,8 @@ from assistant.core.settings import Settings
 from assistant.engine import build_retriever
 from assistant.store.embedding import Embedder
 from assistant.ui.cli.common import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 UNLEARNING = "How can machine unlearning remove knowledge from large language models?"
 _LINK_RE = re.compile(r"\]\(|<a\s|href=", re.IGNORECASE)

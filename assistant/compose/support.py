@@ -28,11 +28,27 @@ import numpy as np
 from assistant.compose.citations import check_citations, content_stems, strip_citations
 from assistant.compose.extractive import SentenceBank, split_sentences
 from assistant.compose.safe_markdown import neutralise_markdown, without_tags
+from assistant.core.i18n import catalog, languages
+from assistant.core.language import detect
 from assistant.core.paper import Paper
 
-Verdict = Literal["supported", "unsupported", "uncited", "echo"]
+Verdict = Literal["supported", "unjudged", "unsupported", "uncited", "echo"]
 
 NOT_FOUND_MARK = "could not find this in the indexed papers"
+
+
+def _not_found_marks() -> tuple[str, ...]:
+    """The not-found reply in every catalog language, without its final stop (a model may drop it)."""
+    marks = {catalog(lang)["answer.not_found"].lower().rstrip(".。") for lang in languages()}
+    return (NOT_FOUND_MARK, *sorted(marks))
+
+
+def says_not_found(text: str) -> bool:
+    """Whether a text is (or holds) the not-found reply, in English or Chinese."""
+    lowered = (text or "").lower()
+    return any(mark in lowered for mark in _not_found_marks())
+
+
 MIN_WORDS = 5  # fewer words state no finding of their own ("See [2].", "In short:")
 ECHO_CONTAINMENT = 0.6  # share of a sentence's character 5-grams found in one prompt line
 CONTENT_COVERAGE = 0.6  # share of a sentence's content words found in the cited abstracts and titles
@@ -72,8 +88,10 @@ _LABEL_RE = re.compile(
     re.IGNORECASE,
 )
 _TRUNCATED_RE = re.compile(r"(?:…|\.\.\.)\s*[\]\)\"'”*_]*$")
-_FINISHED_RE = re.compile(r"[.!?][\"'”’)\]*_]*(?:\s*\[\d{1,3}\])*[.*_]*\s*$")
-_CITATION_END_RE = re.compile(r"\[\d{1,3}\][.*_]*\s*$")
+# A sentence ends with . ! ? or, written in Chinese, 。！？ (before or after its citations: "知识 [1]。").
+_FINISHED_RE = re.compile(r"[.!?。！？][\"'”’)）\]*_]*(?:\s*\[\d{1,3}\])*[.*_。]*\s*$")
+_CITATION_END_RE = re.compile(r"\[\d{1,3}\][.*_。]*\s*$")
+_CJK_RE = re.compile(r"[\u3400-\u9fff]")
 
 
 def plain(text: str) -> str:
@@ -144,7 +162,14 @@ class SupportReport:
 
     @property
     def supported(self) -> int:
-        return self.count("supported")
+        """Sentences that passed: supported ones, and Chinese ones that cannot be judged (see `unjudged`)."""
+        return self.count("supported") + self.count("unjudged")
+
+    @property
+    def unjudged(self) -> int:
+        """Cited Chinese sentences: they cannot be compared with English abstracts by words or by the
+        English encoder, so they are kept unchecked (their citations are checked) and a notice says so."""
+        return self.count("unjudged")
 
     @property
     def share(self) -> float:
@@ -157,7 +182,7 @@ class SupportReport:
         return self.supported >= 2 and 2 * self.supported >= len(self.checks)
 
     def failed(self) -> list[SentenceCheck]:
-        return [c for c in self.checks if c.verdict != "supported"]
+        return [c for c in self.checks if c.verdict not in ("supported", "unjudged")]
 
     def summary(self) -> str:
         """ "2 of 5 sentences supported (1 unsupported, 1 uncited, 1 echo)"."""
@@ -230,6 +255,8 @@ class SupportJudge:
             return SentenceCheck(text, "echo", cited, "repeats a line of the prompt"), checked.removed
         if not cited:
             return SentenceCheck(text, "uncited", (), "cites no source"), checked.removed
+        if detect(plain(text)) == "zh":
+            return SentenceCheck(text, "unjudged", cited, "written in Chinese: not checked"), checked.removed
         reason = self.unsupported_reason(text, cited)
         if reason:
             return SentenceCheck(text, "unsupported", cited, reason), checked.removed
@@ -397,14 +424,15 @@ class SentenceFilter:
         shown = neutralise_markdown(raw).strip()
         words = plain(shown)
         key = words.lower()
-        if NOT_FOUND_MARK in key:
+        if says_not_found(key):
             self.report.not_found = True
             self.report.ignored.append((shown, "says it could not find the answer"))
             return
-        if len(re.findall(r"\w+", words)) < MIN_WORDS or _TRUNCATED_RE.search(shown):
+        count = len(re.findall(r"\w+", _CJK_RE.sub(" ", words))) + len(_CJK_RE.findall(words)) // 2
+        if count < MIN_WORDS or _TRUNCATED_RE.search(shown):
             self.report.ignored.append((shown, "a fragment, not a sentence"))
             return
-        if words.rstrip().endswith(":"):
+        if words.rstrip().endswith((":", "：")):
             self._pending = [p for p in self._pending if _HEADING_RE.match(p)] + [shown]
             return
         if key in self._seen:
@@ -414,7 +442,7 @@ class SentenceFilter:
         check, removed = self.judge.judge(shown)
         self.report.checks.append(check)
         self.report.removed_citations = sorted(set(self.report.removed_citations) | set(removed))
-        if check.verdict == "supported":
+        if check.verdict in ("supported", "unjudged"):
             self._keep(check.text, bullet)
 
     def _keep(self, text: str, bullet: str) -> None:

@@ -10,8 +10,11 @@ from rich.markdown import Markdown
 from rich.markup import escape
 
 from assistant.compose import notices as notes
+from assistant.compose.briefing_model import Briefing
 from assistant.compose.model import Answer, Source
 from assistant.compose.safe_markdown import SafeStream
+from assistant.core.i18n import reply_in, t
+from assistant.core.language import reply_language
 from assistant.core.text import parse_day, strip_control_chars
 from assistant.engine import Engine
 from assistant.search.retrieval import make_filter
@@ -113,7 +116,8 @@ def ask(
     if as_json:
         print_json(answer.to_dict())
         return
-    _print_answer(answer, streamed_text=stream.finish())
+    with reply_in(reply_language(question)):  # the CLI's own labels follow the question's language
+        _print_answer(answer, streamed_text=stream.finish())
 
 
 def _say_checking() -> None:
@@ -131,13 +135,11 @@ def _print_answer(answer: Answer, streamed_text: str) -> None:
     if streamed_text:
         sys.stdout.write("\n")
         if answer.mode == "extractive" and streamed_text.strip() != answer.text.strip():
-            console.rule(
-                "not used: too few of the model's sentences are supported (above: those that are); "
-                "quoted from the abstracts instead"
-            )
+            # The model's streamed text failed the checks (the notes say why).
+            console.rule(t("cli.answer_not_used"))
             console.print(Markdown(answer.text))
         elif streamed_text.strip() != answer.text.strip():
-            console.rule("checked answer")
+            console.rule(t("cli.checked_answer"))
             console.print(Markdown(answer.text))
     else:
         console.print(Markdown(answer.text))
@@ -150,7 +152,7 @@ def _print_answer(answer: Answer, streamed_text: str) -> None:
 def _print_flagged(flagged: list[str], uncited: list[str]) -> None:
     if not flagged:
         return
-    err_console.print("[yellow]unverified, not part of the checked answer (check them before use):[/]")
+    err_console.print(f"[yellow]{escape(t('cli.flagged'))}[/]")
     for sentence in flagged:
         why = notes.flag_reason(sentence, uncited)
         err_console.print(f"  - {escape(strip_control_chars(sentence))} [dim]({why})[/]", highlight=False)
@@ -207,17 +209,18 @@ def brief(
         raise UserError(f"cannot write {err.filename}: {err.strerror}") from None
     if as_json:  # with --out, the Markdown as written (the briefing and its field map)
         print_json({**briefing.to_dict(), **({"markdown": exported} if exported is not None else {})})
-    elif out is None:
+        return
+    with reply_in(reply_language(topic)):  # the CLI's own labels follow the topic's language
+        _print_briefing(briefing, stream, out, written)
+
+
+def _print_briefing(briefing: Briefing, stream: TerminalStream, out: Path | None, written: list[str]) -> None:
+    if out is None:
         if stream.finish():
             sys.stdout.write("\n")
-            console.rule(
-                "briefing"
-                if briefing.mode == "llm"
-                else "not used: too few of the model's sentences are supported; quoted instead"
-            )
+            console.rule(t("word.briefing") if briefing.mode == "llm" else t("cli.briefing_not_used"))
         console.print(Markdown(briefing.markdown))
-    if not as_json:
-        for path in written:
-            err_console.print(f"wrote {escape(path)}", highlight=False)
-        _print_flagged(briefing.unsupported_sentences, briefing.uncited_sentences)
-        print_notices(briefing.notices)
+    for path in written:
+        err_console.print(f"wrote {escape(path)}", highlight=False)
+    _print_flagged(briefing.unsupported_sentences, briefing.uncited_sentences)
+    print_notices(briefing.notices)
