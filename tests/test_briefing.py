@@ -288,13 +288,14 @@ def test_llm_briefing_keeps_the_structure_and_checks_citations(
 
     def respond(request: RecordedRequest) -> Reply:
         quotes = field_quotes(request)
-        (a, first), (b, second), (c, third) = pick(quotes, LABELS[0], 3)
+        (a, first), (b, second), (c, third), (d, fourth) = pick(quotes, LABELS[0], 4)
         written["field"] = f"{first} [{a}]."
         return Reply(
             f"## Overview\n{second} [{b}][42]. {third} [{c}].\n\n"
             f"## {LABELS[0]}\n{first} [{a}].\n\n"
             f"## Bridges\n- {third} [{c}].\n\n"
-            f"## Open questions\n- {second} [{b}]."  # a supported sentence, but no open problem
+            # A supported sentence, but no open problem (one not written above: a repeat is not counted).
+            f"## Open questions\n- {fourth} [{d}]."
         )
 
     standin.responder = respond

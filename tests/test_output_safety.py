@@ -206,10 +206,14 @@ def hostile_but_supported(request: RecordedRequest) -> Reply:
     image hidden in them, then the hostile reply's constructs."""
     sentences = []
     for number, _title, abstract in prompt_sources(request)[:3]:
-        if "evil" in abstract:
-            continue
-        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", abstract)[:2]:
+        # The hostile paper may be the only source on the topic: its own sentences are copied too, with
+        # the abstract's links, tags and addresses in them.
+        first = re.split(r"(?<=[.!?])\s+", abstract)[0]
+        # A clause of the first sentence, then the sentence itself: two supported sentences per source.
+        for sentence in [first.split(";")[0].split(",")[0], first]:
             words = sentence.rstrip(".").split()
+            if len(words) < 6:
+                continue
             words[1] = f"![{words[1]}](http://evil.example/pixel.png)"
             words[2] = f"[{words[2]}](http://evil.example/x)"
             sentences.append(" ".join(words) + f" [{number}].")
