@@ -459,7 +459,11 @@ def test_the_prompt_is_fitted_to_a_small_context_window(
     standin.context_size = 2048  # llama.cpp -c 2048: a longer prompt gets HTTP 400
     standin.default = Reply(SUPPORTED)
     answerer = llm_answerer(
-        small_index, embedder, standin, context_window=2048, max_tokens_answer=300, min_relevance=0.0
+        small_index.replace(fusion={"min_relevance": 0.0}),
+        embedder,
+        standin,
+        context_window=2048,
+        max_tokens_answer=300,
     )
     answer = answerer.answer(UNLEARNING, k=8)
     assert answer.mode == "llm" and answer.text == SUPPORTED
