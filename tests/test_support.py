@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.compose.answer import Answerer, format_sources
+from assistant.compose.answer import Answerer, answer_prompt
 from assistant.compose.extractive import SentenceBank
-from assistant.compose.prompts import load_prompt, render_prompt
+from assistant.compose.prompts import load_prompt
 from assistant.compose.support import SentenceFilter, SupportJudge, check_text, numbers_in
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
@@ -40,8 +40,7 @@ def prompt_for(papers: dict[int, Paper], question: str) -> str:
     from assistant.search.hit import Hit
 
     sources = [Source(n, Hit(paper=p, score=0.5, relevance=0.5)) for n, p in papers.items()]
-    user = render_prompt("answer", question=question, sources=format_sources(sources), count=len(sources))
-    return load_prompt("system") + "\n" + user
+    return load_prompt("system") + "\n" + answer_prompt(question, sources)
 
 
 def test_a_copy_of_the_abstract_with_its_numbers_changed_is_unsupported(

@@ -67,6 +67,24 @@ def format_sources(sources: Sequence[Source], abstract_chars: int = 2500) -> str
     return "\n\n".join(blocks)
 
 
+ANSWER_ABSTRACT_CHARS = 2500
+
+
+def answer_prompt(
+    question: str, sources: Sequence[Source], abstract_chars: int = ANSWER_ABSTRACT_CHARS
+) -> str:
+    """The user prompt of an answer: the question, the fenced numbered sources and the rules, in the
+    language the answer is asked for (the support check compares the reply with it)."""
+    return render_prompt(
+        "answer",
+        question=question,
+        sources=format_sources(sources, abstract_chars),
+        count=len(sources),
+        language=answer_language_rule(question),
+        not_found=t("answer.not_found"),
+    )
+
+
 def fence_safe(text: str) -> str:
     return re.sub(r"<{3,}|>{3,}", lambda m: " ".join(m.group(0)), text)
 
@@ -353,14 +371,7 @@ class Answerer(IndexComposer):
         fewer than half) of its sentences are supported."""
 
         def render(kept: Sequence[Source], abstract_chars: int) -> str:
-            return render_prompt(
-                "answer",
-                question=question,
-                sources=format_sources(kept, abstract_chars),
-                count=len(kept),
-                language=answer_language_rule(question),
-                not_found=t("answer.not_found"),
-            )
+            return answer_prompt(question, kept, abstract_chars)
 
         judge = SupportJudge(
             {s.number: s.paper for s in sources}, self.bank, self.settings.compose.min_support
@@ -423,9 +434,6 @@ class Answerer(IndexComposer):
             return t("answer.not_found")
         titles = {s.number: escape_markdown(s.paper.title) for s in sources}
         return compose_answer(quotes, titles)
-
-
-ANSWER_ABSTRACT_CHARS = 2500
 
 
 def checked_citations(
