@@ -5,6 +5,7 @@ OpenAI chat-completions protocol with SSE streaming (no real endpoint is reachab
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -759,13 +760,19 @@ def test_a_reply_that_starts_with_the_sources_fence_streams_its_checked_sentence
 
 
 def test_ask_prints_only_checked_text_and_no_raw_error_after_a_killed_server(
-    small_index: Settings, standin: OpenAIStandin, use_home, monkeypatch: pytest.MonkeyPatch
+    small_index: Settings,
+    standin: OpenAIStandin,
+    use_home,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:  # type: ignore[no-untyped-def,unused-ignore]
     """Case 6: the CLI never prints the raw stream (echoes, escaped "\\<\\<\\<"), and a server that dies
-    mid-answer gives a readable note, not a RemoteProtocolError line."""
+    mid-answer gives a readable note, not a RemoteProtocolError line. The CLI sets up no logging, so
+    Python prints any record of level WARNING or above to stderr: none may be logged (pytest's own log
+    handler takes them here, so they are looked for in `caplog`)."""
     monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
     monkeypatch.setenv("ACADEMICHUB_LLM_MAX_RETRIES", "0")
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     standin.responder = RECORDED["<<<SOURCES start, then cited"]
     result = CliRunner().invoke(app, ["ask", UNLEARNING])
     assert result.exit_code == 0, result.output
@@ -777,9 +784,12 @@ def test_ask_prints_only_checked_text_and_no_raw_error_after_a_killed_server(
         return reply
 
     standin.responder = killed
-    result = CliRunner().invoke(app, ["ask", UNLEARNING])
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(app, ["ask", UNLEARNING])
     assert result.exit_code == 0, result.output
     assert "RemoteProtocolError" not in result.output and "peer closed" not in result.output
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     assert "broke off" in result.output
     standin.responder = RECORDED["citation marks only"]
     result = CliRunner().invoke(app, ["ask", UNLEARNING, "--json"])
