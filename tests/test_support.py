@@ -81,6 +81,18 @@ def test_fragments_lone_marks_and_repeats_do_not_count(papers: dict[int, Paper],
     assert len(twice.checks) == 1 and any("repeats" in why for _, why in twice.ignored)
 
 
+def test_chinese_sentences_without_spaces_are_judged_one_by_one(
+    papers: dict[int, Paper], bank: SentenceBank
+) -> None:
+    """A Chinese answer is a run of sentences with no space after 。: each is a sentence (cited ones are
+    kept unjudged, an uncited one is not), so two cited ones make an answer and the text stays unspaced."""
+    judge = SupportJudge(papers, bank, 0.45)
+    first, second = "伊辛优化可以通过集体切换运动加速 [1]。", "推理时的机器遗忘使用辅助模型。[2]"
+    report = check_text(judge, first + second + "这句话没有引用任何来源的编号。")
+    assert [c.verdict for c in report.checks] == ["unjudged", "unjudged", "uncited"]
+    assert report.passes and report.text == first + second
+
+
 def test_echoes_of_the_prompt_are_found_by_similarity_and_their_marks_do_not_count(
     papers: dict[int, Paper], bank: SentenceBank
 ) -> None:

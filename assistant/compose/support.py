@@ -455,8 +455,9 @@ class SentenceFilter:
             self._pending = []
             gap = "\n\n" if (self._blank or not bullet) else "\n"
             pieces.append((gap if started else "") + (bullet.strip() + " " if bullet else "") + text)
-        else:
-            pieces.append(" " + text)
+        else:  # the next sentence of the same line; Chinese sentences follow one another without a space
+            chinese = bool(_CJK_RE.match(text)) and self._out[-1].rstrip().endswith(("。", "！", "？"))
+            pieces.append(("" if chinese else " ") + text)
         self._line_kept = True
         self._blank = False
         chunk = "".join(pieces)
@@ -479,9 +480,10 @@ class SentenceFilter:
 
 
 def _sentences(body: str) -> list[str]:
-    """The sentences of a line; citation marks after a "?" or "!" ("... verifier? [1]") stay with it."""
+    """The sentences of a line; citation marks after a "?" or "!" ("... verifier? [1]") stay with it, and
+    Chinese sentences (ended by 。！？, no space after) are split too."""
     merged: list[str] = []
-    for sentence in split_sentences(body):
+    for sentence in (piece for english in split_sentences(body) for piece in _split_chinese(english)):
         lead = _LEADING_MARKS_RE.match(sentence)
         if merged and lead and merged[-1].rstrip().endswith(("?", "!")):
             merged[-1] = f"{merged[-1]} {lead.group(0).strip()}"
@@ -489,6 +491,21 @@ def _sentences(body: str) -> list[str]:
         if sentence.strip():
             merged.append(sentence)
     return merged
+
+
+# A Chinese sentence's end: 。！？, closing quotes, then the citations that belong to it ("知识。[1]").
+_CHINESE_END_RE = re.compile(r"[。！？][”’」』）]*(?:(?:\s*\[\d{1,3}(?:\s*[,;\-–]\s*\d{1,3})*\])+[。.]?)?")
+
+
+def _split_chinese(text: str) -> list[str]:
+    """A run of Chinese sentences, one per item (an English text comes back whole)."""
+    pieces: list[str] = []
+    start = 0
+    for match in _CHINESE_END_RE.finditer(text):
+        pieces.append(text[start : match.end()])
+        start = match.end()
+    pieces.append(text[start:])
+    return [p.strip() for p in pieces if p.strip()]
 
 
 _LEADING_MARKS_RE = re.compile(r"^(?:\[\s*\d{1,3}(?:\s*[,;\-–]\s*\d{1,3})*\s*\][.,;]?\s*)+")
