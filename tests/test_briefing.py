@@ -258,18 +258,24 @@ def standin() -> Iterator[OpenAIStandin]:
         yield server
 
 
-def field_quotes(request: RecordedRequest) -> dict[str, list[tuple[int, str]]]:
-    """Field label -> (number, first sentence of its abstract) of each source the briefing prompt lists
-    under it: sentences a model may write with those citations and be supported."""
+def field_quotes(request: RecordedRequest, depth: int = 1) -> dict[str, list[tuple[int, str]]]:
+    """Field label -> (number, sentence of its abstract) for the first `depth` sentences of each source the
+    briefing prompt lists under it (all first sentences, then all second ones): sentences a model may
+    write with those citations and be supported."""
     prompt = str(request.messages[-1]["content"])
     found: dict[str, list[tuple[int, str]]] = {}
     for block in prompt.split("### Field: ")[1:]:
         name, _, rest = block.partition("\n")
         numbers = [int(n) for n in re.findall(r"^\[(\d+)\] ", rest, re.MULTILINE)]
         abstracts = re.findall(r"^Abstract: (.+)$", rest, re.MULTILINE)
+        split = [
+            (n, re.split(r"(?<=[.!?])\s+(?=[A-Z])", a)) for n, a in zip(numbers, abstracts, strict=False)
+        ]
         found[name.strip()] = [
-            (n, re.split(r"(?<=[.!?])\s+(?=[A-Z])", a)[0].rstrip("."))
-            for n, a in zip(numbers, abstracts, strict=False)
+            (n, sentences[rank].rstrip("."))
+            for rank in range(depth)
+            for n, sentences in split
+            if rank < len(sentences)
         ]
     return found
 
@@ -287,7 +293,7 @@ def test_llm_briefing_keeps_the_structure_and_checks_citations(
     written: dict[str, str] = {}
 
     def respond(request: RecordedRequest) -> Reply:
-        quotes = field_quotes(request)
+        quotes = field_quotes(request, depth=2)  # the small index may give each field one paper
         (a, first), (b, second), (c, third), (d, fourth) = pick(quotes, LABELS[0], 4)
         written["field"] = f"{first} [{a}]."
         return Reply(
@@ -299,9 +305,6 @@ def test_llm_briefing_keeps_the_structure_and_checks_citations(
         )
 
     standin.responder = respond
-    settings = small_index.replace(
-        llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
-    )
     settings = small_index.replace(
         llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
     )
@@ -345,9 +348,6 @@ def test_llm_sections_whose_sentences_fail_the_check_fall_back_one_by_one(
         )
 
     standin.responder = respond
-    settings = small_index.replace(
-        llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
-    )
     settings = small_index.replace(
         llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
     )
