@@ -322,6 +322,36 @@ def test_a_sentence_the_cited_abstract_does_not_support_is_flagged(
     assert verdicts[-1][0] == "unsupported" and answer.to_dict()["support_share"] == round(2 / 3, 3)
 
 
+UNSUPPORTED = (
+    "Volcanic eruptions on Mars follow a strict eleven-year cycle driven by tides [1]. "
+    "Quantum annealers fold proteins exactly for chains of any length in seconds [2]. "
+    "Ocean emulators predict hurricanes three weeks ahead with perfect accuracy [1]."
+)
+
+
+def test_an_answer_whose_cited_sentences_are_mostly_unsupported_is_not_used(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    """Issue 25 case 3: every sentence cited and every one flagged (3 of 3) is no answer; nor is one with
+    two supported sentences of five (fewer than half). Both fall back to the quoted answer, saying why.
+    Only supported sentences ever stream: none of the first reply; the two supported ones of the second
+    (the rule held when they were complete), which the quoted answer then replaces."""
+    answerer = llm_answerer(small_index, embedder, standin)
+    for reply, summary, streamed in [
+        (UNSUPPORTED, "0 of 3 sentences supported (3 unsupported)", None),
+        (f"{SUPPORTED} {UNSUPPORTED}", "2 of 5 sentences supported (3 unsupported)", SUPPORTED),
+    ]:
+        standin.default = Reply(reply)
+        shown: list[str] = []
+        answer = answerer.answer(UNLEARNING, k=5, on_token=shown.append)
+        assert answer.mode == "extractive" and "Volcanic" not in answer.text, answer.notices
+        assert any("did not pass the check" in n and summary in n for n in answer.notices), answer.notices
+        assert "".join(shown).strip() == (streamed or answer.text.strip())
+        payload = answer.to_dict()
+        assert not payload["check"]["passed"]
+        assert [s["verdict"] for s in payload["sentences"]][-3:] == ["unsupported"] * 3
+
+
 @pytest.mark.parametrize(("status", "delay"), [(401, 0.0), (429, 0.0), (500, 0.0), (200, 3.0)])
 def test_llm_failures_fall_back_to_extractive_with_a_notice(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin, status: int, delay: float
