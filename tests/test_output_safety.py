@@ -115,6 +115,20 @@ def test_a_streamed_answer_is_neutralised_before_any_of_it_is_shown(size: int) -
         assert words in whole
 
 
+def test_a_lone_angle_bracket_does_not_hold_the_stream_back() -> None:
+    """Issue 25 case 5: "<<<SOURCES" (a prompt echo) or "p < 0.05" opens no tag, so the stream goes on
+    instead of holding everything after it until the end; a real tag is still held until it closes."""
+    for text in (
+        "<<<SOURCES\n[1] A title\nAuthors: A. Author\nThe method works ",
+        "Gains hold at p < 0.05 in all ",
+    ):
+        stream = SafeStream()
+        shown = "".join(stream.feed(token + " ") for token in text.split(" "))
+        assert len(shown) > len(text) // 2, (text, shown)
+    held = SafeStream()
+    assert "evil" not in held.feed('Read <a href="http://evil.example/x" and more words ')
+
+
 def test_every_app_surface_shows_a_hostile_paper_literally() -> None:
     paper = Paper(
         id="2606.00093",
