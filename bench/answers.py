@@ -27,6 +27,7 @@ from assistant.compose.llm import get_llm
 from assistant.compose.support import SupportJudge, SupportReport, check_text
 from assistant.core.settings import Settings, get_settings
 from assistant.engine import build_retriever
+from assistant.store.embedding import Embedder
 from bench.report import run_and_report
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -115,7 +116,9 @@ def _row(question: str, case: str, answer: Any) -> dict[str, Any]:
     }
 
 
-def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+def run(args: argparse.Namespace, console: Console, embedder: Embedder | None = None) -> dict[str, Any]:
+    """Ask every question (and check `args.extractive` extractive answers); `embedder`: one already
+    loaded (the tests' session model), else the index's."""
     base = get_settings()
     home = args.home or base.storage.home
     standin: OpenAIStandin | None = None
@@ -136,7 +139,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
                 "timeout_seconds": args.timeout,
             },
         )
-        answerer = Answerer(settings, build_retriever(settings), get_llm(settings))
+        answerer = Answerer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
         rows = []
         for question, case in zip(QUESTIONS, cases, strict=True):
             console.print(f"[dim]asking: {question}[/]")
