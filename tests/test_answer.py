@@ -5,13 +5,22 @@ OpenAI chat-completions protocol with SSE streaming (no real endpoint is reachab
 from __future__ import annotations
 
 import json
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
-from openai_standin import OpenAIStandin, RecordedRequest, Reply, prompt_tokens, tokens_of
+from openai_standin import (
+    RECORDED,
+    OpenAIStandin,
+    RecordedRequest,
+    Reply,
+    prompt_sources,
+    prompt_tokens,
+    tokens_of,
+)
 from typer.testing import CliRunner
 
 from assistant.compose.answer import Answerer
@@ -242,7 +251,13 @@ def standin() -> Iterator[OpenAIStandin]:
 def llm_answerer(small_index: Settings, embedder: Embedder, server: OpenAIStandin, **llm: object) -> Answerer:
     """An answerer through the stand-in; `llm` changes settings of the llm group (`timeout_seconds=1.0`)."""
     settings = small_index.replace(
-        llm={"base_url": server.base_url, "max_retries": 0, "model": "standin", **llm}
+        llm={
+            "base_url": server.base_url,
+            "max_retries": 0,
+            "model": "standin",
+            "timeout_seconds": 300.0,
+            **llm,
+        }
     )
     return Answerer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
 
@@ -251,9 +266,7 @@ def llm_answerer(small_index: Settings, embedder: Embedder, server: OpenAIStandi
 def test_llm_answer_streams_tokens_and_sends_the_abstracts(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    reply = (
-        "Divergence decoding unlearns at inference time with auxiliary models [1]. Other work distils [2]."
-    )
+    reply = f"{SUPPORTED} {DIVERGENCE} Other work distils [3]."
     standin.default = Reply(reply)
     answerer = llm_answerer(small_index, embedder, standin)
     tokens: list[str] = []
@@ -264,8 +277,9 @@ def test_llm_answer_streams_tokens_and_sends_the_abstracts(
         on_token=tokens.append,
         on_sources=lambda found: reported.append(([s.paper.id for s in found], len(tokens))),
     )
-    assert answer.mode == "llm" and answer.found
-    assert tokens == tokens_of(reply)
+    assert answer.mode == "llm" and answer.found, (answer.notices, answer.to_dict()["sentences"])
+    # Only checked sentences stream, one by one once two are supported; the fragment never does.
+    assert "".join(tokens) == answer.text and len(tokens) == 3 and "distils" not in answer.text
     # The sources are reported once, before any text, so the app can show what was found first.
     assert reported == [([s.paper.id for s in answer.sources], 0)]
     request = standin.requests[-1]
@@ -278,12 +292,13 @@ def test_llm_answer_streams_tokens_and_sends_the_abstracts(
         assert f"[{source.number}] {source.paper.title}" in fenced
         assert source.paper.abstract[:200] in fenced
     assert answer.citations == {1: answer.sources[0].paper.id, 2: answer.sources[1].paper.id}
+    assert answer.sources[1].paper.id == "2605.31293"  # the Divergence Decoding paper
 
 
 def test_a_citation_to_a_missing_source_is_removed_and_reported(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    standin.default = Reply("Unlearning removes memorised data [1]. It also cures all diseases [7].")
+    standin.default = Reply(f"{SUPPORTED} It also cures all diseases known to medicine [7].")
     # Every retrieved paper counts as relevant here, so exactly k=5 sources exist.
     answer = llm_answerer(small_index.replace(fusion={"min_relevance": 0.0}), embedder, standin).answer(
         UNLEARNING, k=5
@@ -298,14 +313,43 @@ def test_a_citation_to_a_missing_source_is_removed_and_reported(
 def test_a_sentence_the_cited_abstract_does_not_support_is_flagged(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    standin.default = Reply(
-        "Large language models frequently memorize sensitive training data [1]. "
-        "Volcanic eruptions on Mars follow a strict eleven-year cycle driven by tides [1]."
-    )
+    volcanic = "Volcanic eruptions on Mars follow a strict eleven-year cycle driven by tides [1]."
+    standin.default = Reply(f"{SUPPORTED} {volcanic}")
     answer = llm_answerer(small_index, embedder, standin).answer(UNLEARNING, k=5)
-    assert answer.unsupported_sentences == [
-        "Volcanic eruptions on Mars follow a strict eleven-year cycle driven by tides [1]."
-    ]
+    assert answer.mode == "llm" and answer.unsupported_sentences == [volcanic]
+    assert "Volcanic" not in answer.text  # listed as unverified, not part of the answer
+    verdicts = [(s["verdict"], s["text"]) for s in answer.to_dict()["sentences"]]
+    assert verdicts[-1][0] == "unsupported" and answer.to_dict()["support_share"] == round(2 / 3, 3)
+
+
+UNSUPPORTED = (
+    "Volcanic eruptions on Mars follow a strict eleven-year cycle driven by tides [1]. "
+    "Quantum annealers fold proteins exactly for chains of any length in seconds [2]. "
+    "Ocean emulators predict hurricanes three weeks ahead with perfect accuracy [1]."
+)
+
+
+def test_an_answer_whose_cited_sentences_are_mostly_unsupported_is_not_used(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    """Issue 25 case 3: every sentence cited and every one flagged (3 of 3) is no answer; nor is one with
+    two supported sentences of five (fewer than half). Both fall back to the quoted answer, saying why.
+    Only supported sentences ever stream: none of the first reply; the two supported ones of the second
+    (the rule held when they were complete), which the quoted answer then replaces."""
+    answerer = llm_answerer(small_index, embedder, standin)
+    for reply, summary, streamed in [
+        (UNSUPPORTED, "0 of 3 sentences supported (3 unsupported)", None),
+        (f"{SUPPORTED} {UNSUPPORTED}", "2 of 5 sentences supported (3 unsupported)", SUPPORTED),
+    ]:
+        standin.default = Reply(reply)
+        shown: list[str] = []
+        answer = answerer.answer(UNLEARNING, k=5, on_token=shown.append)
+        assert answer.mode == "extractive" and "Volcanic" not in answer.text, answer.notices
+        assert any("did not pass the check" in n and summary in n for n in answer.notices), answer.notices
+        assert "".join(shown).strip() == (streamed or answer.text.strip())
+        payload = answer.to_dict()
+        assert not payload["check"]["passed"]
+        assert [s["verdict"] for s in payload["sentences"]][-3:] == ["unsupported"] * 3
 
 
 @pytest.mark.parametrize(("status", "delay"), [(401, 0.0), (429, 0.0), (500, 0.0), (200, 3.0)])
@@ -327,7 +371,11 @@ def test_llm_condenses_a_follow_up_with_the_previous_sources(
     def respond(request: RecordedRequest) -> Reply:
         if "Standalone question:" in request.text():
             return Reply("How does Divergence Decoding unlearn at inference time?")
-        return Reply("It contrasts the model with auxiliary models at decoding time [1].")
+        return Reply(
+            "Divergence Decoding uses small auxiliary models to steer the logits of the LLM away from "
+            "specific data during inference [1]. Large language models frequently memorize sensitive "
+            "training data [1]."
+        )
 
     standin.responder = respond
     answerer = llm_answerer(small_index, embedder, standin)
@@ -342,7 +390,18 @@ def test_llm_condenses_a_follow_up_with_the_previous_sources(
 
 # --- what a small local model really sends back (issue 16) ---------------------------------------------
 
-SUPPORTED = "Large language models frequently memorize sensitive training data [1]."
+# Two sentences (the least an answer needs to be used) that the abstract of source [1] supports (2606.00105,
+# MLLM unlearning, the top hit for UNLEARNING at every k and relevance threshold).
+DIVERGENCE = (
+    "Divergence Decoding uses small auxiliary models to steer the logits of the LLM away from specific data "
+    "during inference [2]."
+)
+SUPPORTED = (
+    "Multimodal large language models may memorize and expose sensitive or restricted knowledge, raising "
+    "privacy and safety risks [1]. "
+    "Machine unlearning removes targeted undesirable knowledge from trained models without retraining from "
+    "scratch [1]."
+)
 
 
 def test_an_uncited_model_answer_is_not_shown_as_a_cited_answer(
@@ -381,7 +440,8 @@ def test_uncited_sentences_of_a_cited_answer_are_flagged(
     assert answer.mode == "llm"
     assert answer.uncited_sentences == [uncited]
     assert uncited in answer.unsupported_sentences
-    assert any("1 sentence cites no source (flagged)" in n for n in answer.notices)
+    assert any("Removed 1 of the model's 3 sentences" in n for n in answer.notices)
+    assert uncited not in answer.text
     assert answer.to_dict()["uncited_sentences"] == [uncited]
 
 
@@ -391,13 +451,14 @@ def test_an_answer_cut_at_the_length_limit_is_trimmed_and_said(
     standin.default = Reply(
         f"{SUPPORTED} Divergence decoding removes that knowledge at inference time with auxiliary models [2]."
     )
-    answerer = llm_answerer(small_index, embedder, standin, max_tokens_answer=16)
+    limit = len(tokens_of(SUPPORTED)) + 4  # cut inside the third sentence
+    answerer = llm_answerer(small_index, embedder, standin, max_tokens_answer=limit)
     answer = answerer.answer(UNLEARNING)
-    assert standin.requests[-1].body["max_tokens"] == 16
+    assert standin.requests[-1].body["max_tokens"] == limit
     assert answer.mode == "llm" and answer.text == SUPPORTED
     notice = next(n for n in answer.notices if "incomplete" in n)
-    assert "16-token length limit" in notice and "unfinished last sentence was removed" in notice
-    assert "16-token length limit" in (answer.to_dict()["incomplete"] or "")  # scripts see it too
+    assert f"{limit}-token length limit" in notice and "unfinished last sentence was removed" in notice
+    assert f"{limit}-token length limit" in (answer.to_dict()["incomplete"] or "")  # scripts see it too
 
 
 def test_a_stream_that_ends_without_its_end_is_said_and_its_fragment_dropped(
@@ -550,11 +611,21 @@ def test_an_injected_abstract_changes_neither_citations_nor_links(
 def test_an_injected_abstract_stays_fenced_as_data_in_the_prompt(
     injected_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    # A model that obeyed the injection: cites [9] and writes the links.
-    standin.default = Reply(
-        "See [the code](http://evil.example/x) <a href='http://evil.example'>here</a> [9]. It works [1]."
+    # A model that obeyed the injection: cites [9] and writes the links (in sentences the abstract
+    # supports, so that they are checked and kept).
+    def obeying(request: RecordedRequest) -> Reply:
+        number = next(n for n, _, abstract in prompt_sources(request) if "gradient-ascent" in abstract)
+        return Reply(
+            "See [the code](http://evil.example/x) <a href='http://evil.example'>here</a> for the unlearning "
+            "method [9]. We propose a gradient-ascent unlearning method that removes memorized personal data "
+            f"from [large language models](http://evil.example/x) [{number}]. It preserves utility on "
+            f"retained knowledge while removing <b>memorized personal data</b> from the models [{number}]."
+        )
+
+    standin.responder = obeying
+    settings = injected_index.replace(
+        llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
     )
-    settings = injected_index.replace(llm={"base_url": standin.base_url, "max_retries": 0})
     answerer = Answerer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     answer = answerer.answer("gradient ascent unlearning of personal data in language models")
     user = standin.requests[-1].messages[1]["content"]
@@ -563,7 +634,8 @@ def test_an_injected_abstract_stays_fenced_as_data_in_the_prompt(
     assert "Ignore previous instructions" not in user.replace(fenced, "")
     assert answer.removed_citations == [9]
     assert_no_foreign_links(answer.text)
-    assert "the code" in answer.text  # the words stay, the link goes
+    assert answer.mode == "llm", answer.notices
+    assert "large language models" in answer.text  # the words stay, the link goes
 
 
 # --- the CLI ------------------------------------------------------------------------------------------------
@@ -654,3 +726,102 @@ def test_ask_warns_when_the_server_does_not_list_the_model(
     assert "does not list the model 'gpt-4o-mini'" in result.stderr
     assert "SmolLM2-135M-Instruct-Q8_0.gguf" in result.stderr
     assert json.loads(result.stdout)["mode"] == "llm"
+
+
+# --- issue 25: what real small models sent back is never shown as a checked answer ----------------------
+
+FAILED_CASES = [c for c in RECORDED if c not in ("<<<SOURCES start, then cited", "cited quotes (good)")]
+
+
+@pytest.mark.parametrize("case", FAILED_CASES)
+def test_a_recorded_small_model_failure_is_not_shown_as_a_checked_answer(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin, case: str
+) -> None:
+    """Cases 1-4 of issue 25, replayed: a copy of an abstract with its facts changed and "I could not
+    find...", "[1] [2] [3]", a cut title repeated 29 times, the echoed citation instruction, an echoed
+    title over a re-broken abstract. Each falls back to the quoted answer with a note; the JSON has the
+    verdicts; nothing of the model's text streamed."""
+    standin.responder = RECORDED[case]
+    shown: list[str] = []
+    answer = llm_answerer(small_index, embedder, standin).answer(UNLEARNING, on_token=shown.append)
+    assert answer.mode == "extractive" and answer.found, answer.notices
+    assert any("cites none of the sources" in n or "did not pass the check" in n for n in answer.notices)
+    payload = answer.to_dict()
+    verdicts = [s["verdict"] for s in payload["sentences"]]
+    assert payload["check"] is not None and not payload["check"]["passed"]
+    assert verdicts.count("supported") < 2 or payload["support_share"] < 0.5
+    assert "".join(shown).strip() == answer.text.strip()  # only the quoted answer was streamed
+    if case in ("citation marks only", "repeated title fragment"):
+        assert verdicts == [] and payload["check"]["not_counted"]
+    if case == "echoed instruction":
+        assert verdicts and set(verdicts) == {"echo"}
+    if case.startswith("copied abstract"):
+        assert set(verdicts) == {"uncited"} and payload["check"]["not_counted"]
+
+
+def test_a_reply_that_starts_with_the_sources_fence_streams_its_checked_sentences(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    """Case 5: "<<<SOURCES" first. The echo is dropped, the two cited sentences are shown as each
+    completes (not all at once at the end), and what streamed is exactly the answer."""
+    make = RECORDED["<<<SOURCES start, then cited"]
+    arrivals: list[tuple[float, str]] = []
+
+    def respond(request: RecordedRequest) -> Reply:
+        reply = make(request)
+        reply.token_delay = 0.02
+        return reply
+
+    standin.responder = respond
+    import time
+
+    start = time.monotonic()
+    answer = llm_answerer(small_index, embedder, standin).answer(
+        UNLEARNING, on_token=lambda t: arrivals.append((time.monotonic() - start, t))
+    )
+    assert answer.mode == "llm", answer.notices
+    shown = "".join(t for _, t in arrivals)
+    assert shown.strip() == answer.text and "SOURCES" not in shown and "Authors" not in shown
+    # The first two together (an answer needs two), the third when it is complete: not all at the end.
+    assert len(arrivals) == 3 and arrivals[2][0] - arrivals[1][0] > 0.1, arrivals
+    payload = answer.to_dict()
+    assert payload["support_share"] == 1.0 and payload["check"]["passed"]
+    assert any("repeated its prompt" in n for n in answer.notices)
+
+
+def test_ask_prints_only_checked_text_and_no_raw_error_after_a_killed_server(
+    small_index: Settings,
+    standin: OpenAIStandin,
+    use_home,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:  # type: ignore[no-untyped-def,unused-ignore]
+    """Case 6: the CLI never prints the raw stream (echoes, escaped "\\<\\<\\<"), and a server that dies
+    mid-answer gives a readable note, not a RemoteProtocolError line. The CLI sets up no logging, so
+    Python prints any record of level WARNING or above to stderr: none may be logged (pytest's own log
+    handler takes them here, so they are looked for in `caplog`)."""
+    monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
+    monkeypatch.setenv("ACADEMICHUB_LLM_MAX_RETRIES", "0")
+    use_home(Path(small_index.storage.home))
+    standin.responder = RECORDED["<<<SOURCES start, then cited"]
+    result = CliRunner().invoke(app, ["ask", UNLEARNING])
+    assert result.exit_code == 0, result.output
+    assert "SOURCES" not in result.stdout and "\\<" not in result.stdout and "Authors:" not in result.stdout
+
+    def killed(request: RecordedRequest) -> Reply:
+        reply = RECORDED["cited quotes (good)"](request)
+        reply.end = "drop"
+        return reply
+
+    standin.responder = killed
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        result = CliRunner().invoke(app, ["ask", UNLEARNING])
+    assert result.exit_code == 0, result.output
+    assert "RemoteProtocolError" not in result.output and "peer closed" not in result.output
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    assert "broke off" in result.output
+    standin.responder = RECORDED["citation marks only"]
+    result = CliRunner().invoke(app, ["ask", UNLEARNING, "--json"])
+    payload = json.loads(result.stdout)
+    assert payload["mode"] == "extractive" and payload["check"]["counted"] == 0

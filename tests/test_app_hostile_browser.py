@@ -7,6 +7,7 @@ Screenshots are saved in the test's temp folder."""
 
 from __future__ import annotations
 
+import re
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
-from openai_standin import OpenAIStandin, Reply
+from openai_standin import OpenAIStandin, RecordedRequest, Reply, prompt_sources
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 from assistant.store.embedding import Embedder
@@ -39,6 +40,22 @@ ADVERSARIAL_MODEL = (
     "[the code](http://evil.example/x) <http://evil.example/auto> attacker@evil.example [99].\n\n"
     "[ref]:\n//evil.example/refdef\n"
 )
+
+
+def adversarial_but_supported(request: RecordedRequest) -> Reply:
+    """Sentences of the prompt's abstracts (so they pass the support check and are shown) carrying the
+    model's images and links, then the adversarial reply cut in 3-character pieces."""
+    sentences = []
+    for number, _title, abstract in prompt_sources(request)[:3]:
+        if "evil" in abstract:
+            continue
+        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", abstract)[:2]:
+            words = sentence.rstrip(".").split()
+            words[1] = f"![{words[1]}](http://evil.example/pixel.png)"
+            sentences.append(" ".join(words) + f" with [the code](http://evil.example/x) [{number}].")
+    return Reply(" ".join(sentences) + "\n\n" + ADVERSARIAL_MODEL, chunk_chars=3)
+
+
 OWN_LINK_HOSTS = {"arxiv.org", "biorxiv.org", "www.biorxiv.org", "medrxiv.org", "www.medrxiv.org"}
 
 
@@ -62,7 +79,7 @@ def hostile_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
 
 @pytest.fixture(scope="module")
 def model() -> Iterator[OpenAIStandin]:
-    with OpenAIStandin(default=Reply(ADVERSARIAL_MODEL, chunk_chars=3)) as server:
+    with OpenAIStandin(responder=adversarial_but_supported) as server:
         yield server
 
 

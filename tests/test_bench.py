@@ -138,6 +138,28 @@ def test_briefing_bench_reports_on_topic_share_sections_and_bridges(
     assert rows["briefing: generic bridges"] == str(report["summary"]["generic_bridges"])
 
 
+def test_answers_bench_replays_the_recorded_small_model_replies(small_index, embedder) -> None:  # type: ignore[no-untyped-def,unused-ignore]
+    """`bench answers` on the tests' index (the slice its README figures come from): the five failing
+    small-model replies fall back and the two good ones are the model's, fully supported."""
+    import argparse
+
+    from bench import answers as bench_answers
+
+    args = argparse.Namespace(
+        home=small_index.storage.home, base_url=None, model=None, context=2048, timeout=300.0, extractive=0
+    )
+    console, buffer = _console()
+    result = bench_answers.run(args, console, embedder=embedder)
+    shown = {row["reply"]: row["shown_as_model_answer"] for row in result["answers"]}
+    assert shown == {case: case.startswith(("<<<SOURCES", "cited quotes")) for case in shown}
+    assert len(shown) == len(bench_answers.QUESTIONS)
+    for row in result["answers"]:
+        assert row["fallback"] or row["supported_share"] == 1.0, row
+    assert result["extractive"] == {}  # test_support checks extractive answers
+    bench_answers.print_table(result, console)
+    assert "Checked answers" in buffer.getvalue()
+
+
 def test_radar_days_over_a_copied_base_shows_each_days_new_papers_only(tmp_path: Path, embedder) -> None:
     """`--base-home`: the base index is copied, the topic saved over it before the first day, and each day's
     feed (paged one paper a batch) holds only that day's new papers: never the base's, never a re-listed

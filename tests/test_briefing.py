@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from openai_standin import OpenAIStandin, Reply
+from openai_standin import OpenAIStandin, RecordedRequest, Reply, prompt_tokens
 from typer.testing import CliRunner
 
 from assistant.compose.bibtex import bibtex_entries
@@ -258,16 +258,56 @@ def standin() -> Iterator[OpenAIStandin]:
         yield server
 
 
+def field_quotes(request: RecordedRequest, depth: int = 1) -> dict[str, list[tuple[int, str]]]:
+    """Field label -> (number, sentence of its abstract) for the first `depth` sentences of each source the
+    briefing prompt lists under it (all first sentences, then all second ones): sentences a model may
+    write with those citations and be supported."""
+    prompt = str(request.messages[-1]["content"])
+    found: dict[str, list[tuple[int, str]]] = {}
+    for block in prompt.split("### Field: ")[1:]:
+        name, _, rest = block.partition("\n")
+        numbers = [int(n) for n in re.findall(r"^\[(\d+)\] ", rest, re.MULTILINE)]
+        abstracts = re.findall(r"^Abstract: (.+)$", rest, re.MULTILINE)
+        split = [
+            (n, re.split(r"(?<=[.!?])\s+(?=[A-Z])", a)) for n, a in zip(numbers, abstracts, strict=False)
+        ]
+        found[name.strip()] = [
+            (n, sentences[rank].rstrip("."))
+            for rank in range(depth)
+            for n, sentences in split
+            if rank < len(sentences)
+        ]
+    return found
+
+
+def pick(quotes: dict[str, list[tuple[int, str]]], name: str, count: int) -> list[tuple[int, str]]:
+    """`count` quotes, those of field `name` first, then any other field's (a field may list only one)."""
+    mine = quotes.get(name, [])
+    others = [q for key, listed in quotes.items() if key != name for q in listed]
+    return (mine + [q for q in others if q not in mine])[:count]
+
+
 def test_llm_briefing_keeps_the_structure_and_checks_citations(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    standin.default = Reply(
-        "## Overview\nUnlearning is studied across fields [1] and in [42].\n\n"
-        "## cs.CL\nDecoding-time unlearning uses auxiliary models [1].\n\n"
-        "## Bridges\n- Vision and language unlearning meet [2].\n\n"
-        "## Open questions\n- Whether unlearning is reversible [3]."
+    written: dict[str, str] = {}
+
+    def respond(request: RecordedRequest) -> Reply:
+        quotes = field_quotes(request, depth=2)  # the small index may give each field one paper
+        (a, first), (b, second), (c, third), (d, fourth) = pick(quotes, LABELS[0], 4)
+        written["field"] = f"{first} [{a}]."
+        return Reply(
+            f"## Overview\n{second} [{b}][42]. {third} [{c}].\n\n"
+            f"## {LABELS[0]}\n{first} [{a}].\n\n"
+            f"## Bridges\n- {third} [{c}].\n\n"
+            # A supported sentence, but no open problem (one not written above: a repeat is not counted).
+            f"## Open questions\n- {fourth} [{d}]."
+        )
+
+    standin.responder = respond
+    settings = small_index.replace(
+        llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
     )
-    settings = small_index.replace(llm={"base_url": standin.base_url, "max_retries": 0})
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     tokens: list[str] = []
     reported: list[tuple[list[str], int]] = []  # the sources, and how many tokens had arrived by then
@@ -278,38 +318,51 @@ def test_llm_briefing_keeps_the_structure_and_checks_citations(
         on_token=tokens.append,
         on_sources=lambda found: reported.append(([s.paper.id for s in found], len(tokens))),
     )
-    assert briefing.mode == "llm" and tokens
+    assert briefing.mode == "llm" and tokens, briefing.notices
     assert reported == [([s.paper.id for s in briefing.sources], 0)]  # once, before any text
     sections = sections_of(briefing.markdown)
     assert list(sections) == ["Overview", *LABELS, "Bridges", "Open questions", "References"]
-    assert "Decoding-time unlearning uses auxiliary models [1]." in sections[LABELS[0]]
+    assert written["field"] in sections[LABELS[0]]
     assert cited_numbers(sections[LABELS[1]])  # the model skipped cs.CV: filled from the abstracts
     assert briefing.removed_citations == [42] and "[42]" not in briefing.markdown
     # The model's open question states no limitation: that section is the extractive one, with a note.
-    assert "Whether unlearning is reversible" not in sections["Open questions"]
     assert any("'Open questions' listed statements" in n for n in briefing.notices)
     assert any(f"'{LABELS[1]}' was left out" in n for n in briefing.notices)
+    assert briefing.to_dict()["support_share"] == 1.0
     prompt = standin.requests[-1].messages[1]["content"]
     assert f"## {LABELS[1]}" in prompt and "## Bridges" in prompt and "<<<SOURCES" in prompt
 
 
-def test_llm_sections_without_citations_fall_back_one_by_one(
+def test_llm_sections_whose_sentences_fail_the_check_fall_back_one_by_one(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    standin.default = Reply(
-        "## Overview\nUnlearning is a hot topic everywhere. Many groups work on it.\n\n"
-        f"## {LABELS[0]}\n- Decoding-time unlearning uses auxiliary models [1].\n\n"
-        "## Open questions\n- It remains unclear whether unlearning is reversible [1]."
+    written: dict[str, str] = {}
+
+    def respond(request: RecordedRequest) -> Reply:
+        quotes = field_quotes(request)
+        (a, first), (b, second), (c, third) = pick(quotes, LABELS[0], 3)
+        written["field"] = f"- {first} [{a}]."
+        return Reply(
+            "## Overview\nUnlearning is a hot topic everywhere. Many groups work on it every day.\n\n"
+            f"## {LABELS[0]}\n{written['field']}\n\n## Bridges\n- {second} [{b}].\n- {third} [{c}]."
+        )
+
+    standin.responder = respond
+    settings = small_index.replace(
+        llm={"base_url": standin.base_url, "max_retries": 0, "timeout_seconds": 300.0}
     )
-    settings = small_index.replace(llm={"base_url": standin.base_url, "max_retries": 0})
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=3)
     sections = sections_of(briefing.markdown)
-    assert briefing.mode == "llm"
-    assert "hot topic" not in sections["Overview"] and cited_numbers(sections["Overview"])
-    assert any("'Overview' had uncited text" in n for n in briefing.notices)
-    assert "Decoding-time unlearning uses auxiliary models [1]." in sections[LABELS[0]]
-    assert "It remains unclear whether unlearning is reversible [1]." in sections["Open questions"]
+    assert briefing.mode == "llm", briefing.notices
+    assert "hot topic" not in briefing.markdown and cited_numbers(sections["Overview"])
+    assert any("'Overview' was left out" in n for n in briefing.notices)
+    assert written["field"] in sections[LABELS[0]]
+    assert briefing.uncited_sentences == [
+        "Unlearning is a hot topic everywhere.",
+        "Many groups work on it every day.",
+    ]
+    assert any("Removed 2 of the model's 5 sentences" in n for n in briefing.notices)
 
 
 def test_brief_cli_writes_markdown_and_bibtex(small_index: Settings, use_home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def,unused-ignore]
@@ -330,7 +383,12 @@ def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
     settings = small_index.replace(
-        llm={"base_url": standin.base_url, "max_retries": 0, "max_tokens_briefing": 40}
+        llm={
+            "base_url": standin.base_url,
+            "max_retries": 0,
+            "max_tokens_briefing": 40,
+            "timeout_seconds": 300.0,
+        }
     )
     briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     # Fluent prose that cites nothing is not shown as the model's cited briefing.
@@ -342,19 +400,54 @@ def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
     assert briefing.mode == "extractive"
     assert any("cites none of the sources" in n for n in briefing.notices)
     # Cut at the length limit: the unfinished end goes, the cut is said, missing sections are quoted.
-    standin.default = Reply(
-        "## Overview\nDecoding-time unlearning uses auxiliary models to remove knowledge [1]. "
-        "Other papers study the forgetting of visual concepts in diffusion models across many settings and "
-        "benchmarks with several metrics and find that the forgetting is often incomplete under attack in "
-        "practice today."
-    )
+    long = " ".join(["and the forgetting is often incomplete under attack in practice"] * 20)
+
+    def respond(request: RecordedRequest) -> Reply:
+        (a, first), (b, second) = pick(field_quotes(request), LABELS[0], 2)
+        return Reply(f"## Overview\n{first} [{a}]. {second} [{b}]. Other papers find {long}.")
+
+    standin.responder = respond
+    settings = settings.replace(llm={"max_tokens_briefing": 160})
+    briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=2)
-    assert briefing.mode == "llm"
-    assert "Decoding-time unlearning uses auxiliary models to remove knowledge [1]." in briefing.markdown
-    assert "and find" not in briefing.markdown
-    assert any("incomplete" in n and "40-token length limit" in n for n in briefing.notices)
-    assert "40-token length limit" in (briefing.to_dict()["incomplete"] or "")
+    assert briefing.mode == "llm", briefing.notices
+    assert "Other papers find" not in briefing.markdown
+    assert any("incomplete" in n and "160-token length limit" in n for n in briefing.notices)
+    assert "160-token length limit" in (briefing.to_dict()["incomplete"] or "")
     assert cited_numbers(sections_of(briefing.markdown)[LABELS[1]])
+
+
+def test_briefing_budget_fits_a_2048_token_model_with_the_readme_settings(
+    small_index: Settings, embedder: Embedder, standin: OpenAIStandin
+) -> None:
+    """Issue 25 case 7: with the README's small-model settings (context 2,048, answer 400, briefing unset)
+    the briefing prompt reaches the model (a fixed 1,500-token briefing left no room for any source)."""
+    standin.context_size = 2048
+    standin.responder = lambda request: Reply("## Overview\nNothing useful here at all today.")
+    settings = small_index.replace(
+        llm={
+            "base_url": standin.base_url,
+            "max_retries": 0,
+            "context_window": 2048,
+            "max_tokens_answer": 400,
+            "timeout_seconds": 300.0,
+        }
+    )
+    briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
+    briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=2)
+    assert standin.requests, briefing.notices  # the model was asked
+    request = standin.requests[-1]
+    assert request.body["max_tokens"] == 614
+    assert prompt_tokens(request.messages) + 614 <= 2048
+    assert not any("do not fit" in n for n in briefing.notices)
+    # Set too high for the context, the note says what the user can change.
+    standin.requests.clear()
+    high = settings.replace(llm={"max_tokens_briefing": 1900})
+    briefing = Briefer(high, build_retriever(high, embedder=embedder), get_llm(high)).brief(
+        TOPIC, fields=FIELDS, per_field=2
+    )
+    note = next(n for n in briefing.notices if "do not fit" in n)
+    assert "Lower ACADEMICHUB_LLM_MAX_TOKENS_BRIEFING" in note and not standin.requests
 
 
 def test_a_category_can_never_add_a_bibtex_field_or_a_markdown_link() -> None:

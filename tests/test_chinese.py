@@ -10,7 +10,11 @@ from pathlib import Path
 
 import pytest
 from llama_index.llms.openai_like import OpenAILike  # noqa: F401 (imported before the model tests: the
-from openai_standin import OpenAIStandin, Reply  # client imports it inside the model's first-token wait)
+from openai_standin import (
+    OpenAIStandin,
+    Reply,
+    cited_quotes,
+)  # client imports it inside the model's first-token wait)
 from typer.testing import CliRunner
 
 from assistant.compose.answer import Answerer
@@ -188,7 +192,8 @@ def llm_answerer(small_index: Settings, embedder: Embedder, server: OpenAIStandi
 def test_a_model_translates_a_chinese_question_and_is_asked_to_answer_in_chinese(
     small_index: Settings, embedder: Embedder, answerer: Answerer
 ) -> None:
-    reply = "机器遗忘方法可以在推理时删除知识 [1]。"
+    # Two cited sentences: fewer is no answer (the support check's rule); Chinese ones are not judged.
+    reply = "机器遗忘方法可以在推理时删除知识 [1]。另一种方法无需重新训练即可移除模型学到的数据 [2]。"
     with OpenAIStandin(default=Reply(reply), translations={PURE: PURE_EN}) as server:
         answer = llm_answerer(small_index, embedder, server).answer(PURE, k=5)
         translate, generate = server.requests
@@ -217,7 +222,7 @@ def test_an_unusable_translation_is_said_and_the_question_searched_as_written(
 
 
 def test_an_english_question_is_not_sent_for_translation(small_index: Settings, embedder: Embedder) -> None:
-    with OpenAIStandin(default=Reply("Unlearning removes knowledge [1].")) as server:
+    with OpenAIStandin(responder=cited_quotes) as server:  # two or more supported sentences
         answer = llm_answerer(small_index, embedder, server).answer(PURE_EN, k=5)
         assert len(server.requests) == 1
         assert "Write the answer in English." in server.requests[0].messages[-1]["content"]

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
 from markdown_it import MarkdownIt
-from openai_standin import OpenAIStandin, Reply
+from openai_standin import OpenAIStandin, RecordedRequest, Reply, prompt_sources
 from typer.testing import CliRunner
 
 from assistant.compose.answer import Answerer
@@ -115,6 +115,20 @@ def test_a_streamed_answer_is_neutralised_before_any_of_it_is_shown(size: int) -
         assert words in whole
 
 
+def test_a_lone_angle_bracket_does_not_hold_the_stream_back() -> None:
+    """Issue 25 case 5: "<<<SOURCES" (a prompt echo) or "p < 0.05" opens no tag, so the stream goes on
+    instead of holding everything after it until the end; a real tag is still held until it closes."""
+    for text in (
+        "<<<SOURCES\n[1] A title\nAuthors: A. Author\nThe method works ",
+        "Gains hold at p < 0.05 in all ",
+    ):
+        stream = SafeStream()
+        shown = "".join(stream.feed(token + " ") for token in text.split(" "))
+        assert len(shown) > len(text) // 2, (text, shown)
+    held = SafeStream()
+    assert "evil" not in held.feed('Read <a href="http://evil.example/x" and more words ')
+
+
 def test_every_app_surface_shows_a_hostile_paper_literally() -> None:
     paper = Paper(
         id="2606.00093",
@@ -201,11 +215,32 @@ def test_cli_ask_prints_no_raw_model_token_and_no_control_character(
     assert links_made(text) == [] and "\u001b" not in text
 
 
+def hostile_but_supported(request: RecordedRequest) -> Reply:
+    """Sentences the cited abstracts support (so they pass the check and are kept), with a link and an
+    image hidden in them, then the hostile reply's constructs."""
+    sentences = []
+    for number, _title, abstract in prompt_sources(request)[:3]:
+        # The hostile paper may be the only source on the topic: its own sentences are copied too, with
+        # the abstract's links, tags and addresses in them.
+        first = re.split(r"(?<=[.!?])\s+", abstract)[0]
+        # A clause of the first sentence, then the sentence itself: two supported sentences per source.
+        for sentence in [first.split(";")[0].split(",")[0], first]:
+            words = sentence.rstrip(".").split()
+            if len(words) < 6:
+                continue
+            words[1] = f"![{words[1]}](http://evil.example/pixel.png)"
+            words[2] = f"[{words[2]}](http://evil.example/x)"
+            sentences.append(" ".join(words) + f" [{number}].")
+    return Reply("## Overview\n\n" + " ".join(sentences) + "\n\n" + HOSTILE_MODEL, chunk_chars=3)
+
+
 def test_llm_briefing_markdown_keeps_no_model_link(hostile_index: Settings, embedder: Embedder) -> None:
-    with OpenAIStandin(default=Reply(HOSTILE_MODEL, chunk_chars=3)) as server:
-        settings = hostile_index.replace(llm={"base_url": server.base_url, "max_retries": 0})
+    with OpenAIStandin(responder=hostile_but_supported) as server:
+        settings = hostile_index.replace(
+            llm={"base_url": server.base_url, "max_retries": 0, "timeout_seconds": 300.0}
+        )
         briefing = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings)).brief(
             QUESTION, per_field=3
         )
-    assert briefing.mode == "llm"
+    assert briefing.mode == "llm", (briefing.notices, briefing.to_dict()["sentences"])
     assert links_made(briefing.markdown.split("## References")[0]) == []

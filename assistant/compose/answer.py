@@ -11,28 +11,20 @@ from collections.abc import Callable, Collection, Sequence
 from dataclasses import replace
 
 from assistant.compose import notices as notes
-from assistant.compose.checks import (
-    find_uncited,
-    says_not_found,
-)
+from assistant.compose.budget import answer_tokens
 from assistant.compose.citations import (
     check_citations,
-    cited_numbers,
     drop_reference_marks,
     escape_markdown,
     neutralise_links,
-    strip_citations,
 )
 from assistant.compose.extractive import (
     SentenceBank,
     compose_answer,
-    lexical_score,
     rank_quotes,
-    sentence_support,
-    split_sentences,
 )
 from assistant.compose.follow_up import FilterFollowUp, Numbered, holds_words, key_terms, rewrite_follow_up
-from assistant.compose.generation import checked_reply, generate_over_sources, numbers_text, trim_unfinished
+from assistant.compose.generation import generate_checked, numbers_text
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.model import (
     Answer,
@@ -43,6 +35,7 @@ from assistant.compose.model import (
     number_sources,
 )
 from assistant.compose.prompts import load_prompt, render_prompt
+from assistant.compose.support import NOT_FOUND_MARK, SupportJudge, SupportReport, says_not_found
 from assistant.compose.translation import answer_language_rule, english_question
 from assistant.core.i18n import reply_in, t
 from assistant.core.language import detect, reply_language, ui_language
@@ -74,50 +67,29 @@ def format_sources(sources: Sequence[Source], abstract_chars: int = 2500) -> str
     return "\n\n".join(blocks)
 
 
+ANSWER_ABSTRACT_CHARS = 2500
+
+
+def answer_prompt(
+    question: str, sources: Sequence[Source], abstract_chars: int = ANSWER_ABSTRACT_CHARS
+) -> str:
+    """The user prompt of an answer: the question, the fenced numbered sources and the rules, in the
+    language the answer is asked for (the support check compares the reply with it)."""
+    return render_prompt(
+        "answer",
+        question=question,
+        sources=format_sources(sources, abstract_chars),
+        count=len(sources),
+        language=answer_language_rule(question),
+        not_found=t("answer.not_found"),
+    )
+
+
 def fence_safe(text: str) -> str:
     return re.sub(r"<{3,}|>{3,}", lambda m: " ".join(m.group(0)), text)
 
 
-def find_unsupported(
-    text: str, sources: Sequence[Source], bank: SentenceBank, min_support: float
-) -> list[str]:
-    """Cited sentences that neither share most of their words with, nor are close in meaning to, any
-    sentence of the abstracts they cite."""
-    by_number = {s.number: s for s in sources}
-    claims: list[tuple[str, list[int]]] = []
-    for line in text.splitlines():
-        body = _BULLET_RE.sub("", line).strip()
-        if not body or body.startswith("#"):
-            continue
-        for sentence in split_sentences(body):
-            numbers = sorted(n for n in cited_numbers(sentence) if n in by_number)
-            # A Chinese sentence cannot be compared with an English abstract by words or by the English
-            # encoder: it is left unchecked (the answerer says so) rather than flagged for its language.
-            if numbers and len(strip_citations(sentence).split()) >= 4 and detect(sentence) == "en":
-                claims.append((sentence, numbers))
-    if not claims:
-        return []
-    entries = bank.get_many(
-        list({by_number[n].paper.id: by_number[n].paper for _, ns in claims for n in ns}.values())
-    )
-    doubtful = []
-    for sentence, numbers in claims:
-        evidence = [entries[by_number[n].paper.id] for n in numbers]
-        titles = [by_number[n].paper.title for n in numbers]
-        if lexical_score(sentence, evidence, titles) < LEXICAL_SUPPORT:
-            doubtful.append((sentence, evidence))
-    if not doubtful:
-        return []
-    vectors = bank.embedder.encode([strip_citations(s) for s, _ in doubtful])
-    flagged = []
-    for (sentence, evidence), vector in zip(doubtful, vectors, strict=True):
-        if sentence_support([sentence], evidence, vector[None, :])[0] < min_support:
-            flagged.append(sentence.strip())
-    return flagged
-
-
-_BULLET_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
-LEXICAL_SUPPORT = 0.6
+_NOT_FOUND_MARK = NOT_FOUND_MARK
 
 
 # --- the answerer ---------------------------------------------------------------------------------------
@@ -223,8 +195,9 @@ class Answerer(IndexComposer):
             if on_token is not None:
                 on_token(token)
 
+        report: SupportReport | None = None
         if llm is not None:
-            checked = self._model_answer(
+            checked, report = self._model_answer(
                 llm, standalone, sources, model_token if on_token is not None else None, notices
             )
         if checked is None:
@@ -247,6 +220,7 @@ class Answerer(IndexComposer):
             flagged,
             checked.uncited,
             checked.incomplete,
+            report,
         )
 
     # --- steps ------------------------------------------------------------------------------------------
@@ -390,64 +364,67 @@ class Answerer(IndexComposer):
         sources: Sequence[Source],
         on_token: Callable[[str], None] | None,
         notices: list[str],
-    ) -> CheckedText | None:
-        """The model's answer, checked: prompt echoes removed, an unfinished end cut off, invalid citations
-        removed, uncited and unsupported sentences flagged. None (with a notice) when the caller must fall
-        back to extractive mode: the model failed, wrote nothing usable, or cited no source at all."""
+    ) -> tuple[CheckedText | None, SupportReport | None]:
+        """The model's answer, checked sentence by sentence (see `assistant.compose.support`): only the
+        sentences the cited abstracts support are kept (and streamed). (None, report) with a notice saying
+        why when the caller must fall back to extractive mode: the model failed, or fewer than two (or
+        fewer than half) of its sentences are supported."""
 
         def render(kept: Sequence[Source], abstract_chars: int) -> str:
-            return render_prompt(
-                "answer",
-                question=question,
-                sources=format_sources(kept, abstract_chars),
-                count=len(kept),
-                language=answer_language_rule(question),
-                not_found=t("answer.not_found"),
-            )
+            return answer_prompt(question, kept, abstract_chars)
 
-        result = generate_over_sources(
+        judge = SupportJudge(
+            {s.number: s.paper for s in sources}, self.bank, self.settings.compose.min_support
+        )
+        result = generate_checked(
             llm,
+            judge,
             system=load_prompt("system"),
             render=render,
             sources=sources,
             context_window=self.settings.llm.context_window,
-            max_tokens=self.settings.llm.max_tokens_answer,
+            max_tokens=answer_tokens(self.settings),
             abstract_chars=ANSWER_ABSTRACT_CHARS,
             on_token=on_token,
             notices=notices,
         )
         if result is None:
-            return None
-        generation = result.generation
-        text = checked_reply(result, {s.number: s.paper.title for s in sources}, notices)
-        if not text.strip():
-            said = t("said.empty") if generation.complete else t("said.stopped", cut=generation.cut)
+            return None, None
+        report = result.report
+        if report.removed_citations:
+            all_listed = result.sent == list(range(1, len(sources) + 1))
+            given = None if all_listed else numbers_text(result.sent)
+            notices.append(notes.removed_citations(report.removed_citations, len(sources), given))
+        incomplete = result.incomplete
+        if incomplete:
+            notices.append(
+                f"The model's answer is incomplete: {incomplete}."
+                + (" Its unfinished last sentence was removed." if report.unfinished else "")
+            )
+        if not report.checks and not report.ignored and not report.unfinished:
+            said = (
+                "returned an empty answer"
+                if result.generation.complete
+                else f"stopped before writing an answer ({result.generation.cut})"
+            )
             notices.append(notes.llm_gave_nothing(said))
-            return None
-        text, incomplete, fragment = trim_unfinished(text, generation)
-        if incomplete is not None:
-            notices.append(t("notice.incomplete_cut" if fragment else "notice.incomplete", why=incomplete))
-            if not text.strip():
-                notices.append(t("notice.nothing_complete"))
-                return None
-        checked = checked_citations(text, result.sent, [s.number for s in sources], notices)
-        checked.incomplete = incomplete
-        if says_not_found(checked.text) and not checked.used:
-            return checked
-        if not checked.used:
+            return None, report
+        if report.not_found and not report.checks:
+            return CheckedText(t("answer.not_found"), [], [], incomplete=incomplete), report
+        if not any(c.cited for c in report.checks if c.verdict != "echo"):
             notices.append(notes.cites_nothing("answer"))
-            return None
-        checked.uncited = find_uncited(checked.text, result.sent)
-        if checked.uncited:
-            notices.append(notes.uncited_sentences(len(checked.uncited)))
-        checked.unsupported = find_unsupported(
-            checked.text, sources, self.bank, self.settings.compose.min_support
-        )
-        if checked.unsupported:
-            notices.append(notes.unsupported_sentences(len(checked.unsupported)))
-        if detect(checked.text) == "zh":
+            return None, report
+        if not report.passes:
+            notices.append(notes.not_checked("answer", report.summary()))
+            return None, report
+        uncited = [c.text for c in report.checks if c.verdict == "uncited"]
+        failed = [c.text for c in report.failed()]
+        if failed:
+            notices.append(notes.sentences_removed(len(failed), len(report.checks)))
+        if report.unjudged:
             notices.append(t("notice.support_unchecked"))
-        return checked
+        used = sorted({n for c in report.checks if c.verdict in ("supported", "unjudged") for n in c.cited})
+        return CheckedText(report.text, report.removed_citations, used, uncited, failed, incomplete), report
 
     def extractive_text(self, question: str, sources: Sequence[Source], limit: int = 6) -> str:
         query = self.retriever.embedder.encode_query(question)
@@ -457,9 +434,6 @@ class Answerer(IndexComposer):
             return t("answer.not_found")
         titles = {s.number: escape_markdown(s.paper.title) for s in sources}
         return compose_answer(quotes, titles)
-
-
-ANSWER_ABSTRACT_CHARS = 2500
 
 
 def checked_citations(

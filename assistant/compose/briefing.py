@@ -20,7 +20,7 @@ from datetime import date
 from typing import Any
 
 from assistant.compose import notices as notes
-from assistant.compose.answer import IndexComposer, fence_safe, find_unsupported, format_sources
+from assistant.compose.answer import IndexComposer, fence_safe, format_sources
 from assistant.compose.briefing_model import (
     BRIDGES_HEADING,
     BRIEFING_ABSTRACT_CHARS,
@@ -54,17 +54,18 @@ from assistant.compose.briefing_sections import (
     split_sections,
     window_text,
 )
-from assistant.compose.checks import find_uncited
+from assistant.compose.budget import briefing_tokens
 from assistant.compose.citations import (
     check_citations,
     content_stems,
     escape_markdown,
 )
 from assistant.compose.extractive import cite, states_open_problem, topic_sentence
-from assistant.compose.generation import checked_reply, generate_over_sources, trim_unfinished
+from assistant.compose.generation import generate_checked
 from assistant.compose.llm import LLMClient
 from assistant.compose.model import Mode, Source
 from assistant.compose.prompts import load_prompt, render_prompt
+from assistant.compose.support import SupportJudge, SupportReport
 from assistant.compose.terms import (
     candidate_terms,
     is_specific,
@@ -176,39 +177,32 @@ class Briefer(IndexComposer):
             return briefing
         extractive = self._extractive_prose(topic, sections, sources, bridges, terms)
         prose = extractive
-        uncited: list[str] = []
-        removed: list[int] = []
+        report: SupportReport | None = None
         if llm is not None:
             written = self._llm_prose(llm, topic, sections, sources, bridges, base, on_token, notices)
             if written is not None:
                 briefing.mode = "llm"
+                report = written.report
                 prose = merge_checked(written.prose, extractive, sections, notices)
-                kept = "\n".join(prose.values())  # sentences of sections replaced by extractive ones are gone
-                uncited = [sentence for sentence in written.uncited if sentence in kept]
-                removed = written.removed
                 briefing.incomplete = written.incomplete
         markdown = self._assemble(topic, sections, sources, prose, base)
         checked = check_citations(markdown, [s.number for s in sources])
         briefing.markdown = checked.text
-        briefing.removed_citations = sorted(set(removed) | set(checked.removed))
-        if briefing.removed_citations:
-            notices.append(notes.removed_citations(briefing.removed_citations, len(sources)))
-        if briefing.mode == "llm":
-            unsupported = find_unsupported(
-                briefing.markdown.split(f"## {t('brief.references')}")[0],
-                sources,
-                self.bank,
-                self.settings.compose.min_support,
-            )
-            briefing.uncited_sentences = uncited
-            briefing.unsupported_sentences = uncited + [s for s in unsupported if s not in uncited]
-            if uncited:
-                notices.append(notes.uncited_sentences(len(uncited)))
-            if unsupported:
-                notices.append(notes.unsupported_sentences(len(unsupported)))
+        briefing.removed_citations = sorted(
+            set(report.removed_citations if report else []) | set(checked.removed)
+        )
+        if checked.removed:
+            notices.append(notes.removed_citations(checked.removed, len(sources)))
+        if report is not None:
+            briefing.check = report
+            failed = report.failed()
+            briefing.uncited_sentences = [c.text for c in failed if c.verdict == "uncited"]
+            briefing.unsupported_sentences = [c.text for c in failed]
+            if failed:
+                notices.append(notes.sentences_removed(len(failed), len(report.checks)))
+            if report.unjudged:
+                notices.append(t("notice.support_unchecked_briefing"))
         return briefing
-
-    # --- retrieval ---------------------------------------------------------------------------------------
 
     def choose_fields(self, topic: str, base: PaperFilter) -> list[str]:
         """The top distinct fields among the on-topic papers: archives (cs, q-bio, physics...) when the
@@ -408,29 +402,40 @@ class Briefer(IndexComposer):
 
         # When not all fit, the least relevant papers (across fields) are left out first.
         by_relevance = sorted(sources, key=lambda s: (-s.hit.relevance, s.number))
-        result = generate_over_sources(
+        judge = SupportJudge(
+            {s.number: s.paper for s in sources}, self.bank, self.settings.compose.min_support
+        )
+        result = generate_checked(
             llm,
+            judge,
             system=load_prompt("system"),
             render=render,
             sources=by_relevance,
             context_window=self.settings.llm.context_window,
-            max_tokens=self.settings.llm.max_tokens_briefing,
+            max_tokens=briefing_tokens(self.settings),
             abstract_chars=BRIEFING_ABSTRACT_CHARS,
             on_token=on_token,
             notices=notices,
+            setting="ACADEMICHUB_LLM_MAX_TOKENS_BRIEFING",
         )
         if result is None:
             return None
-        generation = result.generation
-        reply = checked_reply(result, {s.number: s.paper.title for s in sources}, notices)
-        reply, incomplete, _ = trim_unfinished(reply, generation)
-        if incomplete is not None:
-            notices.append(t("notice.briefing_incomplete", why=incomplete))
-        checked = check_citations(reply, result.sent)
-        if not checked.used:
+        report = result.report
+        incomplete = result.incomplete
+        if incomplete:
+            notices.append(
+                f"The model's briefing is incomplete: {incomplete}. Its unfinished end was removed; sections "
+                "it did not write are quoted from the abstracts."
+            )
+        if report.removed_citations:
+            notices.append(notes.removed_citations(report.removed_citations, len(sources)))
+        if not any(c.cited for c in report.checks if c.verdict != "echo"):
             notices.append(notes.cites_nothing("briefing"))
             return None
-        parts = split_sections(checked.text)
+        if not report.passes:
+            notices.append(notes.not_checked("briefing", report.summary()))
+            return None
+        parts = split_sections(report.text)
         prose: dict[str, str] = {}
         for heading, body in parts.items():
             key = heading.lower()
@@ -447,15 +452,7 @@ class Briefer(IndexComposer):
         if not prose:
             notices.append(t("notice.briefing_no_sections"))
             return None
-        uncited = [
-            sentence
-            for key, body in prose.items()
-            if key != "bridges"  # built from the application's connections
-            for sentence in find_uncited(body, result.sent)
-        ]
-        return ModelProse(prose, uncited, checked.removed, incomplete)
-
-    # --- assembly ------------------------------------------------------------------------------------------
+        return ModelProse(prose, report, incomplete)
 
     def _assemble(
         self,

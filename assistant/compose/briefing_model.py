@@ -10,6 +10,7 @@ from typing import Any
 
 from assistant.compose.bibtex import bibtex_entries
 from assistant.compose.model import Mode, Source
+from assistant.compose.support import SupportReport
 from assistant.core.errors import UserFacingError
 from assistant.core.fields import label
 from assistant.core.i18n import t
@@ -39,11 +40,10 @@ def no_open_questions() -> str:
 
 @dataclass(frozen=True)
 class ModelProse:
-    """The model's sections by key (overview, a field, bridges, open), and its sentences citing nothing."""
+    """The model's sections by key (overview, a field, bridges, open): only its supported sentences."""
 
     prose: dict[str, str]
-    uncited: list[str]
-    removed: list[int]  # citations of sources the model was not given, taken out
+    report: SupportReport  # the verdict on every sentence it wrote
     incomplete: str | None = None  # why the model's text was cut short
 
 
@@ -87,6 +87,7 @@ class Briefing:
     unsupported_sentences: list[str] = field(default_factory=list)  # flagged: uncited or unsupported
     uncited_sentences: list[str] = field(default_factory=list)
     incomplete: str | None = None  # why the model's prose was cut short (sections it missed are quoted)
+    check: SupportReport | None = None  # the verdict on each sentence the model wrote (None: no model)
 
     def to_bibtex(self) -> str:
         return bibtex_entries([s.paper for s in self.sources])
@@ -121,6 +122,9 @@ class Briefing:
             "unsupported_sentences": list(self.unsupported_sentences),
             "uncited_sentences": list(self.uncited_sentences),
             "incomplete": self.incomplete,
+            "sentences": self.check.to_dict()["sentences"] if self.check else [],
+            "support_share": round(self.check.share, 3) if self.check else None,
+            "check": self.check.to_dict() if self.check else None,
         }
 
 

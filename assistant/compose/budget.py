@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from assistant.core.settings import Settings
+
 S = TypeVar("S")
 
 CHARS_PER_TOKEN = 3.0
@@ -23,6 +25,27 @@ SAFETY_TOKENS = 64
 MIN_ABSTRACT_CHARS = 300
 KEEP_BEFORE_SHORTENING = 3  # sources kept whole before abstracts are shortened
 SHORTEN_STEP = 0.7
+
+
+ANSWER_SHARE = 0.2  # of the context window, for an answer (2,048 -> 409 tokens; 16,384 -> 600, the cap)
+BRIEFING_SHARE = 0.3  # a briefing's prose (2,048 -> 614 tokens, room left for three shortened abstracts)
+ANSWER_CAP, BRIEFING_CAP = 600, 1500
+
+
+def answer_tokens(settings: Settings) -> int:
+    """The answer's token limit: ACADEMICHUB_LLM_MAX_TOKENS_ANSWER, or when unset a fifth of the context
+    window (at most 600), so a 2,048-token model keeps room for its sources."""
+    if settings.llm.max_tokens_answer is not None:
+        return settings.llm.max_tokens_answer
+    return min(ANSWER_CAP, int(settings.llm.context_window * ANSWER_SHARE))
+
+
+def briefing_tokens(settings: Settings) -> int:
+    """The briefing prose's token limit: ACADEMICHUB_LLM_MAX_TOKENS_BRIEFING, or when unset 30 % of the
+    context window (at most 1,500). A fixed 1,500 left a 2,048-token model no room for any source."""
+    if settings.llm.max_tokens_briefing is not None:
+        return settings.llm.max_tokens_briefing
+    return min(BRIEFING_CAP, int(settings.llm.context_window * BRIEFING_SHARE))
 
 
 def estimate_tokens(text: str) -> int:

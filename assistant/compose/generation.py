@@ -10,10 +10,8 @@ from typing import Protocol, TypeVar
 
 from assistant.compose import notices as notes
 from assistant.compose.budget import FittedPrompt, estimate_tokens, fit_prompt, prompt_budget
-from assistant.compose.checks import drop_unfinished, ends_finished, strip_prompt_echo
-from assistant.compose.citations import neutralise_links
 from assistant.compose.llm import Generation, LLMClient, LLMError, Message
-from assistant.core.i18n import t
+from assistant.compose.support import SentenceFilter, SupportJudge, SupportReport
 
 
 class Numbered(Protocol):
@@ -53,17 +51,20 @@ def generate_over_sources(
     abstract_chars: int,
     on_token: Callable[[str], None] | None,
     notices: list[str],
+    on_prompt: Callable[[str, list[int]], None] | None = None,
+    setting: str = "ACADEMICHUB_LLM_MAX_TOKENS_ANSWER",
 ) -> SourcedGeneration | None:
     """The model's reply over the sources that fit, or None (with a notice saying why) when the caller must
-    fall back to extractive text."""
+    fall back to extractive text. `on_prompt(prompt, numbers)` hears each prompt before it is sent (the
+    support check needs the prompt's lines and the numbers the model was given)."""
     budget = prompt_budget(context_window, max_tokens, system)
     fitted = fit_prompt(render, sources, budget, abstract_chars)
     if fitted is None:
-        notices.append(notes.prompt_does_not_fit(context_window, max_tokens))
+        notices.append(notes.prompt_does_not_fit(context_window, max_tokens, setting))
         return None
     _say_what_was_fitted(fitted, len(sources), context_window, notices)
     try:
-        return _call(llm, system, fitted, max_tokens, on_token)
+        return _call(llm, system, fitted, max_tokens, on_token, on_prompt)
     except LLMError as err:
         if not err.context_overflow:
             notices.append(notes.llm_fallback(err))
@@ -77,7 +78,7 @@ def generate_over_sources(
         )
         answer_room = _room_for_answer(err, max_tokens)
     try:
-        return _call(llm, system, retry, answer_room, on_token)
+        return _call(llm, system, retry, answer_room, on_token, on_prompt)
     except LLMError as again:
         notices.append(notes.llm_fallback(again))
         return None
@@ -89,7 +90,10 @@ def _call(
     fitted: FittedPrompt[N],
     max_tokens: int,
     on_token: Callable[[str], None] | None,
+    on_prompt: Callable[[str, list[int]], None] | None = None,
 ) -> SourcedGeneration:
+    if on_prompt is not None:
+        on_prompt(fitted.text, [s.number for s in fitted.sources])
     generation = llm.generate(
         [Message("system", system), Message("user", fitted.text)], max_tokens=max_tokens, on_token=on_token
     )
@@ -142,20 +146,62 @@ def _say_what_was_fitted(
     )
 
 
-def checked_reply(result: SourcedGeneration, titles: dict[int, str], notices: list[str]) -> str:
-    """The model's reply without the lines that echo its prompt, then neutralised. Echoes are found in the
-    model's own words: escaping first would hide a copied "<<<SOURCES" line from the echo check."""
-    text, echoed = strip_prompt_echo(result.generation.text, result.prompt, titles)
-    if echoed:
-        notices.append(notes.prompt_echo(echoed))
-    return neutralise_links(text)
+@dataclass(frozen=True)
+class CheckedGeneration:
+    """A model reply after the sentence-level support check: `report.text` holds only its supported
+    sentences (what was streamed), `report.checks` every verdict."""
+
+    generation: Generation
+    report: SupportReport
+    sent: list[int]  # the numbers of the sources the model was given
+
+    @property
+    def incomplete(self) -> str | None:
+        """Why the reply was cut short, when it was (its unfinished end is dropped)."""
+        if not self.generation.complete:
+            return self.generation.cut
+        return "it stopped in the middle of a sentence" if self.report.unfinished else None
 
 
-def trim_unfinished(text: str, generation: Generation) -> tuple[str, str | None, str]:
-    """The reply without an unfinished end, why it was unfinished (None when whole) and the fragment
-    removed: answers and briefings trim the same way, only their notices differ. A cut stream (token
-    limit, dropped connection) is trimmed strictly: only . ! ? end its last sentence."""
-    if generation.complete and ends_finished(text):
-        return text, None, ""
-    text, fragment = drop_unfinished(text, strict=not generation.complete)
-    return text, generation.cut or t("said.mid_sentence"), fragment
+def generate_checked(
+    llm: LLMClient,
+    judge: SupportJudge,
+    *,
+    system: str,
+    render: Callable[[Sequence[N], int], str],
+    sources: Sequence[N],
+    context_window: int,
+    max_tokens: int,
+    abstract_chars: int,
+    on_token: Callable[[str], None] | None,
+    notices: list[str],
+    setting: str = "ACADEMICHUB_LLM_MAX_TOKENS_ANSWER",
+) -> CheckedGeneration | None:
+    """generate -> check -> trim, for answers and briefings alike. The reply is judged sentence by
+    sentence as it streams (`judge`: against the sources it cites and the prompt it was sent); only the
+    supported sentences reach `on_token` (neutralised Markdown), so nothing later withdrawn is shown and
+    the raw stream never is. None (with a notice) when the model failed."""
+    checker = SentenceFilter(judge, emit=on_token)
+
+    def heard(prompt: str, numbers: list[int]) -> None:
+        checker.start(system + "\n" + prompt, numbers)
+
+    result = generate_over_sources(
+        llm,
+        system=system,
+        render=render,
+        sources=sources,
+        context_window=context_window,
+        max_tokens=max_tokens,
+        abstract_chars=abstract_chars,
+        on_token=checker.feed,
+        notices=notices,
+        on_prompt=heard,
+        setting=setting,
+    )
+    if result is None:
+        return None
+    report = checker.finish(cut=not result.generation.complete)
+    if report.echo_lines:
+        notices.append(notes.prompt_echo(report.echo_lines))
+    return CheckedGeneration(result.generation, report, result.sent)

@@ -245,7 +245,8 @@ class LLMClient:
                     return Generation("".join(parts), finish, self._cut_reason(finish, max_tokens))
                 else:
                     if parts:  # it broke off after writing something: keep it, say why it ended
-                        log.warning("language model stream failed mid-answer: %r", payload)
+                        # For the log of a server (the app); not a warning: the CLI would print it raw.
+                        log.info("language model stream failed mid-answer: %r", payload)
                         why = (
                             "the language model server's reply could not be read in the middle of its answer"
                             if _unreadable(payload)

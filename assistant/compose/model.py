@@ -10,6 +10,7 @@ from typing import Any, Literal
 from assistant.compose.citations import (
     cited_numbers,
 )
+from assistant.compose.support import SupportReport
 from assistant.core.paper import Paper
 from assistant.search.hit import Hit
 from assistant.search.retrieval import hit_json
@@ -52,6 +53,7 @@ class Answer:
     unsupported_sentences: list[str] = field(default_factory=list)
     uncited_sentences: list[str] = field(default_factory=list)
     incomplete: str | None = None  # why the model's answer was cut short (its unfinished end removed)
+    check: SupportReport | None = None  # the verdict on each sentence the model wrote (None: no model)
 
     @property
     def turn(self) -> Turn:
@@ -93,6 +95,10 @@ class Answer:
             "unsupported_sentences": list(self.unsupported_sentences),
             "uncited_sentences": list(self.uncited_sentences),
             "incomplete": self.incomplete,
+            # The sentence-level support check of the model's text (also when it was not used).
+            "sentences": self.check.to_dict()["sentences"] if self.check else [],
+            "support_share": round(self.check.share, 3) if self.check else None,
+            "check": self.check.to_dict() if self.check else None,
         }
 
 

@@ -54,6 +54,35 @@ def flag_reason(sentence: str, uncited: Sequence[str]) -> str:
     return t("flag.cites_nothing") if sentence in uncited else t("flag.unsupported")
 
 
+def not_checked(what: str, summary: str) -> str:
+    """The model's `what` failed the decision rule (fewer than two, or fewer than half, of its sentences
+    supported by the sources they cite): the extractive text replaces it."""
+    return (
+        f"The language model's {what} did not pass the check: {summary} by the sources they cite; at least "
+        "two and at least half must be. Fell back to extractive mode (sentences quoted from the abstracts)."
+    )
+
+
+def sentences_removed(removed: int, total: int) -> str:
+    """Sentences of an accepted model text that failed the check (listed under it, not part of it)."""
+    return (
+        f"Removed {removed} of the model's {total} sentences: not supported by the sources they cite "
+        "(listed below as unverified)."
+    )
+
+
+def prompt_does_not_fit(context_window: int, max_tokens: int, setting: str) -> str:
+    """Not even the question and one shortened abstract fit the model's context window. The advice is one
+    the user can follow: the server's context is fixed, the room kept for the model's text is not."""
+    return (
+        f"The question and even one shortened abstract do not fit the language model's context window "
+        f"({context_window} tokens, of which {max_tokens} are kept for the model's text): fell back to "
+        f"extractive mode. Lower {setting} (or leave it unset: it is then derived from the context window), "
+        "or serve the model with a larger context (llama-server -c, Ollama num_ctx) and set "
+        "ACADEMICHUB_LLM_CONTEXT_WINDOW to it."
+    )
+
+
 def unsupported_sentences(count: int) -> str:
     """Cited sentences the cited abstracts do not support (listed and flagged)."""
     return t("notice.unsupported_sentences", sentences=plural(count, "count.sentence"))
@@ -62,11 +91,6 @@ def unsupported_sentences(count: int) -> str:
 def uncited_sentences(count: int) -> str:
     """Factual sentences of a model's text that cite no source (listed and flagged)."""
     return t("notice.uncited_sentences" + (".one" if count == 1 else ".other"), n=count)
-
-
-def prompt_does_not_fit(context_window: int, max_tokens: int) -> str:
-    """Not even the question and one shortened abstract fit the model's context window."""
-    return t("notice.prompt_does_not_fit", window=context_window, max_tokens=max_tokens)
 
 
 def context_refused(reason: object, retried_with: str | None) -> str:

@@ -295,9 +295,11 @@ def _safe_cut(text: str) -> int:
                     paren += 1
             elif ch == ")" and paren:
                 paren -= 1
-            elif ch == "<":
+            elif ch == "<" and _opens_tag(text, i):
                 angle = True
-            elif ch == ">":
+            elif ch == ">" or (ch == "\n" and angle):
+                # A line break ends a held "<": each segment is neutralised on its own, so a tag cut
+                # there can only show as text; holding on would blank the screen to the end.
                 angle = False
         if ch.isspace() and not (depth or paren or angle or code or fence):
             # Not right after a lone block marker ("- ", "## ", "1. "): alone it would parse as another block.
@@ -310,6 +312,15 @@ def _safe_cut(text: str) -> int:
         spaces = [m.end() for m in re.finditer(r"\s", text)]
         cut = spaces[-1] if spaces else len(text)
     return cut
+
+
+def _opens_tag(text: str, i: int) -> bool:
+    """Whether the "<" at `i` may start an HTML tag or autolink: a letter, "/", "!" or "?" follows and it
+    is not escaped. "<<<SOURCES" (a prompt echo) or "a < b" opens nothing and holds nothing back."""
+    if i and text[i - 1] == "\\":
+        return False
+    following = text[i + 1 : i + 2]
+    return following == "" or following.isalpha() or following in "/!?"
 
 
 def _neutralise_segment(segment: str) -> str:

@@ -228,8 +228,12 @@ class LLMSettings(SettingsGroup):
     context_window: int = Field(
         16384, ge=512, description="Context window of the model (tokens): prompt + answer must fit."
     )
-    max_tokens_answer: int = Field(600, ge=16, description="Longest answer the model may write (tokens).")
-    max_tokens_briefing: int = Field(1500, ge=16, description="Longest briefing prose (tokens).")
+    max_tokens_answer: int | None = Field(
+        None, ge=16, description="Longest answer (tokens); unset: a fifth of the context window, at most 600."
+    )
+    max_tokens_briefing: int | None = Field(
+        None, ge=16, description="Longest briefing prose (tokens); unset: 30 % of the context, at most 1500."
+    )
     max_tokens_rewrite: int = Field(80, ge=8, description="Longest follow-up rewrite (tokens).")
 
     @property

@@ -103,6 +103,8 @@ def ask(
         category, parse_day(since, "--since"), parse_day(until, "--until"), author, sources=source
     )
     answerer = _engine(extractive).answerer
+    if not as_json and not extractive and answerer.llm is not None:
+        _say_checking()
     stream = TerminalStream()
     answer = answerer.answer(
         question,
@@ -118,7 +120,18 @@ def ask(
         _print_answer(answer, streamed_text=stream.finish())
 
 
+def _say_checking() -> None:
+    """While the model writes, the screen says what will appear: only sentences that passed the check."""
+    err_console.print(
+        "[dim]The language model is writing; its sentences appear once each is checked against the "
+        "sources it cites.[/]",
+        highlight=False,
+    )
+
+
 def _print_answer(answer: Answer, streamed_text: str) -> None:
+    """The answer once it is complete. What streamed were only the model's sentences that passed the
+    support check (never its raw text); when too few did, the quoted answer follows and says so."""
     if streamed_text:
         sys.stdout.write("\n")
         if answer.mode == "extractive" and streamed_text.strip() != answer.text.strip():
@@ -166,6 +179,8 @@ def brief(
             raise UserError(f"{target} is a directory: give a file name")
     engine = _engine(extractive)
     retriever, briefer = engine.retriever, engine.briefer
+    if not as_json and out is None and not extractive and briefer.llm is not None:
+        _say_checking()
     streaming = not as_json and out is None
     stream = TerminalStream()
     briefing = briefer.brief(

@@ -69,6 +69,13 @@ def bench_briefing(ctx: typer.Context) -> None:
     _run("bench.briefing", ctx)
 
 
+@bench_app.command("answers", context_settings=_PASS_THROUGH)
+def bench_answers(ctx: typer.Context) -> None:
+    """How much of a model's answer is checked: sentences, supported share, echoes, fallbacks per answer
+    (recorded small-model replies by default, any OpenAI-compatible server with --base-url)."""
+    _run("bench.answers", ctx)
+
+
 @bench_app.command("all", context_settings=_PASS_THROUGH)
 def bench_all(ctx: typer.Context) -> None:
     """Every benchmark in one run with a summary table (same as `make bench`)."""
