@@ -35,12 +35,14 @@ from assistant.compose.extractive import (
     split_sentences,
 )
 from assistant.compose.generation import checked_reply, generate_over_sources, numbers_text
+from assistant.compose.list_answer import ListAnswers
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
 from assistant.search.retrieval import Retriever, hit_json
+from assistant.search.topic import topic_coverage
 from assistant.search.words import QUESTION_STOPWORDS
 from assistant.store.catalog import PaperFilter
 
@@ -82,6 +84,14 @@ class Answer:
     unsupported_sentences: list[str] = field(default_factory=list)
     uncited_sentences: list[str] = field(default_factory=list)
     incomplete: str | None = None  # why the model's answer was cut short (its unfinished end removed)
+    # A list question ("which papers use diffusion models?"): every matching paper, best first (None: not
+    # a list question). `sources` are the best of them, which the text summarises and cites.
+    matches: list[Hit] | None = None
+    list_topic: str | None = None
+
+    @property
+    def match_count(self) -> int | None:
+        return None if self.matches is None else len(self.matches)
 
     @property
     def turn(self) -> Turn:
@@ -123,6 +133,15 @@ class Answer:
             "unsupported_sentences": list(self.unsupported_sentences),
             "uncited_sentences": list(self.uncited_sentences),
             "incomplete": self.incomplete,
+            **(
+                {
+                    "list_topic": self.list_topic,
+                    "match_count": self.match_count,
+                    "matches": [hit_json(h) for h in self.matches],
+                }
+                if self.matches is not None
+                else {}
+            ),
         }
 
 
@@ -423,6 +442,7 @@ class IndexComposer:
         self.retriever = retriever
         self.llm = llm
         self._bank = bank  # pass the answerer's bank to share one sentence-vector cache
+        self._lists: ListAnswers | None = None
 
     @property
     def bank(self) -> SentenceBank:
@@ -457,7 +477,11 @@ class Answerer(IndexComposer):
         llm = self._llm_for(use_llm, notices)
         flt = merge_exclusions(paper_filter, exclude_ids)
         standalone, flt, narrowing = self.condense(question, history, flt, llm, notices)
-        if narrowing is not None:
+        listing = self.lists.listing(standalone, flt, narrowing)
+        if listing is not None:
+            flt = listing.filter
+            relevant = listing.found.members[: k or self.settings.default_k]
+        elif narrowing is not None:
             relevant = self._filter_follow_up(
                 standalone, k or self.settings.default_k, flt, narrowing, notices
             )
@@ -476,7 +500,16 @@ class Answerer(IndexComposer):
         if on_sources is not None:
             on_sources(sources)
         if not relevant:
-            return Answer(question, standalone, NOT_FOUND_TEXT, [], mode, False, notices)
+            text = NOT_FOUND_TEXT if listing is None else listing.empty_text()
+            if on_token is not None and listing is not None:
+                on_token(text)
+            return Answer(
+                question, standalone, text, [], mode, False, notices, **(listing.fields() if listing else {})
+            )
+        if listing is not None:  # the count first: it streams before the summary
+            lead = listing.lead(len(relevant))
+            if on_token is not None:
+                on_token(lead + "\n\n")
         checked: CheckedText | None = None
         streamed = False  # whether the model's tokens reached `on_token` (then a fallback is not streamed)
 
@@ -498,6 +531,9 @@ class Answerer(IndexComposer):
                 stream_lines(checked.text, on_token)  # a quoted answer streams line by line, like a model's
         found = not (_NOT_FOUND_MARK in checked.text.lower() and not checked.used)
         flagged = checked.uncited + [s for s in checked.unsupported if s not in checked.uncited]
+        if listing is not None:
+            found = True  # the papers match whatever the summary could quote
+            checked.text = f"{lead}\n\n{checked.text}"
         return Answer(
             question,
             standalone,
@@ -510,7 +546,14 @@ class Answerer(IndexComposer):
             flagged,
             checked.uncited,
             checked.incomplete,
+            **(listing.fields() if listing else {}),
         )
+
+    @property
+    def lists(self) -> ListAnswers:
+        if self._lists is None:
+            self._lists = ListAnswers(self.retriever)
+        return self._lists
 
     # --- steps ------------------------------------------------------------------------------------------
 
@@ -585,7 +628,7 @@ class Answerer(IndexComposer):
         # the issue asks for, and the condition words plus every topic word are stronger evidence.
         # The topic's content words only: "papers" or "use" of the question's wording are no topic.
         topic = key_terms(narrowing.topic) or narrowing.topic
-        coverage = self.retriever.topic_coverage(topic, [h.paper.id for h in candidates])
+        coverage = topic_coverage(self.retriever.catalog, topic, [h.paper.id for h in candidates])
         others = [
             h
             for h in candidates

@@ -32,7 +32,6 @@ from assistant.compose.checks import drop_unfinished, ends_finished, find_uncite
 from assistant.compose.citations import (
     check_citations,
     cited_numbers,
-    content_stems,
     escape_markdown,
     strip_citations,
 )
@@ -51,13 +50,18 @@ from assistant.core.errors import UserFacingError
 from assistant.core.fields import field_name, label
 from assistant.core.paper import Paper, archive_of
 from assistant.search.hit import Hit
-from assistant.search.retrieval import KeyWordMatch
+from assistant.search.topic import (
+    content_stems,
+    holds_every_key_word,
+    holds_key_words,
+    key_words,
+    topic_coverage,
+)
 from assistant.search.words import GENERIC_WORDS
 from assistant.store.catalog import PaperFilter
 
 MAX_AUTO_FIELDS = 3
 BRIEFING_ABSTRACT_CHARS = 1500
-COMPOUND_KEYS = 4  # a topic with this many key words is a compound: two of them make a paper on it
 FIELD_POOL = 40  # papers retrieved per field before the on-topic test (a field rarely holds more on topic)
 OVERVIEW_HEADING = "## Overview"
 BRIDGES_HEADING = "## Bridges"
@@ -276,10 +280,10 @@ class Briefer(IndexComposer):
 
     def relevant_hits(self, topic: str, hits: Sequence[Hit]) -> list[Hit]:
         """The hits on the topic: close in meaning (cosine >= min_relevance) and holding the topic's key
-        words (`Retriever.key_words`: "unlearning" in "machine unlearning"), or very close in meaning alone
+        words (`topic.key_words`: "unlearning" in "machine unlearning"), or very close in meaning alone
         (>= brief_strong_relevance: "concept erasure" is unlearning without the word)."""
         settings = self.settings
-        coverage = self.retriever.topic_coverage(topic, [h.paper.id for h in hits])
+        coverage = topic_coverage(self.retriever.catalog, topic, [h.paper.id for h in hits])
         return [
             hit
             for hit in hits
@@ -314,13 +318,12 @@ class Briefer(IndexComposer):
     def _squarely_on_topic(self, topic: str, sources: Sequence[Source]) -> set[int]:
         """Numbers of the listed papers holding every key word of the topic (or very close in meaning): the
         only ones a briefing presents as a bridge between fields."""
-        coverage = self.retriever.topic_coverage(topic, [s.paper.id for s in sources])
+        coverage = topic_coverage(self.retriever.catalog, topic, [s.paper.id for s in sources])
         strong = self.settings.brief_strong_relevance
         return {
             s.number
             for s in sources
-            if s.hit.relevance >= strong
-            or (coverage[s.paper.id].keys and coverage[s.paper.id].share >= 0.999)
+            if s.hit.relevance >= strong or holds_every_key_word(coverage[s.paper.id])
         }
 
     def _specific_terms(self, topic: str, sources: Sequence[Source]) -> dict[str, set[int]]:
@@ -389,7 +392,7 @@ class Briefer(IndexComposer):
                 if fits and sentence not in used and states_open_problem(sentence):
                     cued.append((source.number, sentence))
         # An open problem of the topic: it names one of the topic's key words, or is close to it in meaning.
-        words = content_stems(" ".join(k.strip('"') for k in self.retriever.key_words(topic)))
+        words = content_stems(" ".join(k.strip('"') for k in key_words(self.retriever.catalog, topic)))
         if not cued:
             return NO_OPEN_QUESTIONS
         vectors = self.bank.vectors([sentence for _, sentence in cued])
@@ -623,14 +626,6 @@ def share_out(
             progressed = True
         if not progressed:
             return chosen
-
-
-def holds_key_words(match: KeyWordMatch | None, min_share: float) -> bool:
-    """Most of the key words' weight (`min_share`); a compound topic (four or more key words, "machine
-    unlearning and safety of language and vision models") asks for any two of them."""
-    if match is None or match.held == 0:
-        return False
-    return match.share >= min_share or (match.keys >= COMPOUND_KEYS and match.held >= 2)
 
 
 def coverage_note(section: FieldSection) -> str:
