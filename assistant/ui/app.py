@@ -27,6 +27,7 @@ from chainlit.utils import utc_now
 
 from assistant.compose.answer import Answer, Source, Turn
 from assistant.compose.briefing import Briefing
+from assistant.compose.lists import ListedPaper, listed
 from assistant.compose.safe_markdown import SafeStream
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings, get_settings
@@ -34,6 +35,7 @@ from assistant.engine import IndexStatus, engine
 from assistant.radar import charts, delivery
 from assistant.radar.service import FeedBatch
 from assistant.ui import chat_view as view
+from assistant.ui import list_view
 from assistant.ui.auth import check_password, parse_auth_users
 from assistant.ui.chat_history import conninfo, ensure_tables, history_path
 from assistant.ui.feed_routes import add_feed_routes
@@ -122,6 +124,9 @@ class Result:
     shown_ids: set[str] = field(default_factory=set)
     bibtex: str | None = None
     map_svg: str | None = None  # a briefing's field map, exported beside its Markdown
+    # A list answer: every match, best first (as ListedPaper: rank, paper, citation number), and its topic.
+    matches: list[ListedPaper] | None = None
+    list_topic: str = ""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
@@ -353,7 +358,17 @@ def result_actions(result: Result) -> list[cl.Action]:
         actions.append(
             cl.Action(name="brief_on_this", payload=payload, label="Brief me on this", icon="newspaper")
         )
-    if result.kind in ("answer", "briefing"):  # a radar briefing covers today's papers: no other batch
+    if result.matches:  # a list answer: the whole list one click away, and the topic to the radar
+        actions.append(
+            cl.Action(
+                name="show_all",
+                payload={**payload, "page": 0},
+                label=list_view.show_all_label(len(result.matches)),
+                icon="list",
+            )
+        )
+        actions.append(track_action(result.list_topic, label="Save as a radar topic"))
+    elif result.kind in ("answer", "briefing"):  # a radar briefing covers today's papers: no other batch
         actions.append(
             cl.Action(name="another_batch", payload=payload, label="Show another batch", icon="refresh-cw")
         )
@@ -364,6 +379,11 @@ EXPORT_LABELS = {
     "text/markdown": "Export Markdown",
     "application/x-bibtex": "Export BibTeX",
     "image/svg+xml": "Export field map (SVG)",
+}
+LIST_EXPORT_LABELS = {
+    "text/markdown": "Export list (Markdown)",
+    "application/x-bibtex": "Export list (BibTeX)",
+    "text/csv": "Export list (CSV)",
 }
 
 
@@ -387,6 +407,11 @@ def export_element(result: Result) -> cl.CustomElement:
                 "label": EXPORT_LABELS["image/svg+xml"],
             }
         )
+    if result.matches:
+        files += [
+            {"name": f.name, "mime": f.mime, "content": f.content, "label": LIST_EXPORT_LABELS[f.mime]}
+            for f in list_view.list_export_files(result.list_topic, result.matches)
+        ]
     return cl.CustomElement(name="AcademicHubExport", display="inline", props={"files": files})
 
 
@@ -522,6 +547,10 @@ async def ask(
         body=answer.text + view.flagged_suffix(answer.unsupported_sentences, answer.uncited_sentences),
         numbered=numbered(cited + also),
         shown_ids=set(exclude or ()) | {s.paper.id for s in answer.sources},
+        matches=listed(answer.matches, {s.paper.id: s.number for s in answer.sources})
+        if answer.matches
+        else None,
+        list_topic=answer.list_topic or "",
     )
     remember(result)
     if not standalone:  # "another batch" is not a turn: a follow-up still refers to the answer before it
@@ -540,6 +569,8 @@ async def ask(
         answer.uncited_sentences,
     )
     msg.elements = message_elements(result, cited + also)
+    if result.matches:  # the list offers its own "save as a radar topic"
+        extra_actions = [a for a in extra_actions or [] if a.name != "radar_track"]
     msg.actions = (result_actions(result) if answer.sources else []) + (extra_actions or [])
     await msg.send()  # ends the stream (if any) and attaches elements and actions
 
@@ -745,11 +776,11 @@ async def radar_message(text: str) -> None:
     await recent_search(command)
 
 
-def track_action(query: str) -> cl.Action:
+def track_action(query: str, label: str | None = None) -> cl.Action:
     return cl.Action(
         name="radar_track",
         payload={"query": query},
-        label=f"Track “{topic_name(query)}” as a topic",
+        label=label or f"Track “{topic_name(query)}” as a topic",
         icon="bookmark-plus",
     )
 
@@ -916,6 +947,32 @@ async def on_another_batch(action: cl.Action) -> None:
         await brief(result.query, exclude=result.shown_ids)
     else:
         await ask(result.query, exclude=result.shown_ids, standalone=True)
+
+
+@cl.action_callback("show_all")
+@reports_errors
+async def on_show_all(action: cl.Action) -> None:
+    """A page of a list answer's full list, with the next page one click further."""
+    result = await recalled(action)
+    if result is None or not result.matches:
+        return
+    page = int(action.payload.get("page", 0) or 0)
+    pages = list_view.page_count(len(result.matches))
+    actions = []
+    if page + 1 < pages:
+        actions.append(
+            cl.Action(
+                name="show_all",
+                payload={"result": result.id, "page": page + 1},
+                label=list_view.next_label(len(result.matches), page),
+                icon="chevron-right",
+            )
+        )
+    await cl.Message(
+        content=list_view.page_markdown(result.list_topic, result.matches, page),
+        actions=actions,
+        author="AcademicHub",
+    ).send()
 
 
 @cl.action_callback("brief_on_this")

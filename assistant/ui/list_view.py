@@ -1,0 +1,50 @@
+"""What the chat app shows of a list answer's full list (pure, unit-tested): a page of it, and its
+downloads (the list as Markdown, BibTeX of every match, CSV)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from assistant.compose.lists import ListedPaper, list_csv, list_markdown, plural
+from assistant.ui.chat_view import ExportFile, escape_md, export_bibtex, slug
+
+PAGE_SIZE = 25
+
+
+def page_count(total: int, size: int = PAGE_SIZE) -> int:
+    return max(1, -(-total // size))
+
+
+def page_markdown(topic: str, items: Sequence[ListedPaper], page: int, size: int = PAGE_SIZE) -> str:
+    """One page of the full list (page 0 first), with where it is in the whole."""
+    total = len(items)
+    page = min(max(page, 0), page_count(total, size) - 1)
+    chunk = items[page * size : (page + 1) * size]
+    first, last = page * size + 1, page * size + len(chunk)
+    heading = (
+        f"All {plural(total, 'paper')} on “{escape_md(topic)}”, best first"
+        + (f": {first}–{last}" if total > size else "")
+        + (f" (page {page + 1} of {page_count(total, size)})" if total > size else "")
+    )
+    return f"**{heading}**\n\n" + list_markdown(chunk)
+
+
+def next_label(total: int, page: int, size: int = PAGE_SIZE) -> str:
+    """The button to the page after `page`: "Next 25" (or what is left)."""
+    return f"Next {min(size, total - (page + 1) * size)}"
+
+
+def show_all_label(total: int) -> str:
+    return f"Show all {total}"
+
+
+def list_export_files(topic: str, items: Sequence[ListedPaper]) -> list[ExportFile]:
+    """The whole list, three ways: Markdown (grouped by field), BibTeX (every match), CSV (a spreadsheet)."""
+    stem = slug(f"papers on {topic}")
+    heading = f"{plural(len(items), 'paper')} on {topic}"
+    markdown = f"# {escape_md(heading)}\n\n" + list_markdown(items)
+    return [
+        ExportFile(f"{stem}-list.md", "text/markdown", markdown),
+        ExportFile(f"{stem}-list.bib", "application/x-bibtex", export_bibtex(i.paper for i in items)),
+        ExportFile(f"{stem}-list.csv", "text/csv", list_csv(items)),
+    ]
