@@ -34,9 +34,11 @@ if TYPE_CHECKING:
     from assistant.search.retrieval import Retriever
 
 _PLURAL_NOUNS = r"(?:papers|works|articles|studies|preprints|publications|pieces of work)"
+# "What do papers say about ...": a question to the papers, not for them.
+_ASKING = r"(?:do|does|did|can|could|should|would|say|says|tell|think|show|suggest|report)"
 _LIST_RE = re.compile(
     r"^\s*(?:"
-    rf"(?:which|what)\s+(?:[\w\-]+\s+){{0,3}}?{_PLURAL_NOUNS}\b"
+    rf"(?:which|what)\s+(?:(?!{_ASKING}\b)[\w\-]+\s+){{0,3}}?{_PLURAL_NOUNS}\b"
     rf"|(?:list|show|find|give|get|search|fetch|collect|gather|name)\b.{{0,40}}?\b{_PLURAL_NOUNS}\b"
     rf"|(?:are|is)\s+there\s+(?:any\s+)?(?:[\w\-]+\s+){{0,2}}?{_PLURAL_NOUNS}\b"
     rf"|any\s+(?:[\w\-]+\s+){{0,2}}?{_PLURAL_NOUNS}\b"
@@ -78,6 +80,7 @@ _SINCE_RE = re.compile(rf"\b(?:since|after|from|starting)\s+(?:the\s+)?{_DAY}", 
 _UNTIL_RE = re.compile(rf"\b(?:until|till|before|up\s+to|through|to)\s+(?:the\s+)?{_DAY}", re.IGNORECASE)
 _CATEGORY_RE = re.compile(r"\b(?:in\s+)?((?:cs|math|stat|physics|q-bio|q-fin|eess|econ|astro-ph|cond-mat)"
                           r"\.[A-Za-z\-]{2,5})\b")  # fmt: skip
+_WORDS = re.compile(r"[A-Za-z0-9]+")
 _FOLLOW_UP_RE = re.compile(r"^\s*(?:which|what)\s+of\s+(?:these|those|them|the\s+above)\b", re.IGNORECASE)
 
 
@@ -161,8 +164,10 @@ class Thresholds:
     """How close to the topic's centroid a candidate must be, by how directly it names the topic."""
 
     title: float = 0.25  # names it in the title: only a clearly different sense is dropped
-    abstract: float = 0.40  # names it in the abstract
-    words: float = 0.60  # holds its words, never the phrase
+    abstract: float = 0.35  # names it in the abstract
+    head_in_title: float = 0.58  # its head word in the title, next to no word its papers use it with
+    head: float = 0.55  # the same in the abstract
+    words: float = 0.80  # holds its words, scattered: only the very closest
 
 
 @dataclass
@@ -222,7 +227,7 @@ class ListFinder:
             vector = vectors.get(pid)
             level = evidence[pid]
             if vector is None:  # waiting for its vector: its words alone
-                if level:
+                if level >= 3:  # names the topic
                     members.append(Hit(paper, 0.1 * level, 0.0, has_vector=False))
                 continue
             closeness = float(vector @ centroid)
@@ -244,8 +249,11 @@ class ListFinder:
         Diffusion Transformers" never writes "model"), judged by the sense it has there."""
         if not terms.phrases:
             return ""
-        phrase = terms.phrases[0]
-        head = head_of(phrase, key_words(self.retriever.catalog, phrase))
+        phrase = " ".join(_WORDS.findall(terms.phrases[0]))  # "retrieval-augmented" is two words here
+        catalog = self.retriever.catalog
+        counted = catalog.query_terms(fts_terms(phrase))
+        frequencies = {t.strip('"'): n for t, n in zip(counted.terms, counted.frequencies, strict=True)}
+        head = head_of(phrase, key_words(catalog, phrase), frequencies)
         return "" if head.lower() == phrase.lower() else head
 
     def _with_sense(self, terms: TopicTerms, head: str, papers: Sequence[Paper]) -> TopicTerms:
@@ -257,7 +265,7 @@ class ListFinder:
 
     def _needed(self, level: int) -> float:
         t = self.thresholds
-        return t.title if level >= 3 else t.abstract if level == 2 else t.words
+        return (t.words, t.head, t.head_in_title, t.abstract, t.title)[min(level, 4)]
 
     def _holders(self, variants: list[list[str]], flt: PaperFilter, limit: int = 1_000_000) -> set[str]:
         """Every paper (within `flt`) whose title or abstract holds all words of one variant."""
@@ -278,7 +286,7 @@ class ListFinder:
 def _centroid(evidence: dict[str, int], vectors: dict[str, np.ndarray], query: np.ndarray) -> np.ndarray:
     """The topic as this index writes it: the mean vector of the papers naming it most directly (the title
     when at least three do), its outlying fifth dropped; the question's vector when none names it."""
-    for level in (3, 2, 0):
+    for level in (4, 3, 0):
         chosen = [vectors[p] for p, lvl in evidence.items() if lvl >= level and p in vectors]
         if len(chosen) >= 3 or (level == 0 and chosen):
             break

@@ -246,17 +246,37 @@ class TopicTerms:
         head word next to a word that makes it this topic ("video diffusion", "diffusion transformer")."""
         return (
             any(phrase_regex(p).search(text) for p in self.phrases)
-            or any(acronym_regex(a).search(text) for a in self.acronyms)
+            or any(
+                acronym_regex(a).search(text) and not self.defined_otherwise(text, a) for a in self.acronyms
+            )
             or (self.sense is not None and self.sense.holds(text))
         )
 
+    def _writes_acronym(self, text: str, acronym: str) -> bool:
+        return bool(acronym_regex(acronym).search(text)) and not self.defined_otherwise(text, acronym)
+
+    def defined_otherwise(self, text: str, acronym: str) -> bool:
+        """Whether the text spells the acronym out as something else ("Residual-based Adversarial
+        Generation (RAG)"): then it is another term that happens to share the letters."""
+        spelled = re.finditer(r"((?:[\w\-]+\s+){1,6})\(" + re.escape(acronym) + r"s?\)", text)
+        words = [m.group(1) for m in spelled]
+        return bool(words) and not any(phrase_regex(p).search(w) for w in words for p in self.phrases)
+
     def evidence(self, paper: Paper) -> int:
-        """Where the paper names the topic: 3 in its title, 2 in its abstract, 0 nowhere (the key words may
-        still be there: the caller knows which papers hold them)."""
+        """How directly the paper names the topic: 4 in its title, 3 in its abstract; its head word in the
+        title (2) or the abstract (1) next to no word the topic's papers use it with; 0 only the words,
+        scattered. A head word whose sense could not be learned (too few papers name the topic) in the
+        title counts as 3."""
         if self.names_topic(paper.title):
-            return 3
+            return 4
         if self.names_topic(paper.abstract):
-            return 2
+            return 3
+        if self.sense is not None:
+            head = phrase_regex(self.sense.head)
+            if head.search(paper.title):
+                return 2 if self.sense.collocates else 3
+            if head.search(paper.abstract):
+                return 1
         return 0
 
     def with_sense(self, sense: Sense | None) -> TopicTerms:
@@ -276,14 +296,20 @@ class TopicTerms:
 # --- the sense a head word is used in ------------------------------------------------------------------
 
 
+def _singular(word: str) -> str:
+    """ "Transformers" and "transformer" are one neighbour (a plural "s" dropped, not "ss")."""
+    word = word.lower()
+    return word[:-1] if len(word) > 3 and word.endswith("s") and not word.endswith("ss") else word
+
+
 def neighbours(text: str, pattern: re.Pattern[str]) -> set[str]:
     """The nearest content word before ("<image") and after (">transformer") each occurrence."""
     found: set[str] = set()
     for match in pattern.finditer(text):
         before = [w for w in _PHRASE_WORD_RE.findall(text[max(0, match.start() - 60) : match.start()])]
         after = [w for w in _PHRASE_WORD_RE.findall(text[match.end() : match.end() + 60])]
-        before = [w.lower() for w in before if w.lower() not in FUNCTION_WORDS]
-        after = [w.lower() for w in after if w.lower() not in FUNCTION_WORDS]
+        before = [_singular(w) for w in before if w.lower() not in FUNCTION_WORDS]
+        after = [_singular(w) for w in after if w.lower() not in FUNCTION_WORDS]
         if before:
             found.add("<" + before[-1])
         if after:
@@ -298,28 +324,41 @@ class Sense:
     topic; next to others ("reaction-", "information", "MRI") it is another sense of the word."""
 
     head: str
-    collocates: frozenset[str]
+    collocates: frozenset[str] | None  # None: the head alone names the topic ("Gaussian splatting")
 
     def holds(self, text: str) -> bool:
+        if self.collocates is None:
+            return bool(phrase_regex(self.head).search(text))
         return bool(neighbours(text, phrase_regex(self.head)) & self.collocates)
 
     @classmethod
     def learn(cls, head: str, named: Sequence[str], min_share: float = 0.03) -> Sense | None:
-        """The neighbours of `head` in at least 2 (and `min_share`) of the texts that name the topic."""
+        """The neighbours of `head` in at least 2 (and `min_share`) of the texts that name the topic. A head
+        of two words or more is specific enough alone ("retrieval augmented", "Gaussian splatting")."""
+        if len(head.split()) > 1:
+            return cls(head, None)
         if len(named) < 3:
-            return None
+            return cls(head, frozenset())
         pattern = phrase_regex(head)
         counts: Counter[str] = Counter()
         for text in named:
             counts.update(neighbours(text, pattern))
         least = max(2, math.ceil(min_share * len(named)))
-        kept = frozenset(word for word, n in counts.items() if n >= least)
-        return cls(head, kept) if kept else None
+        return cls(head, frozenset(word for word, n in counts.items() if n >= least))
 
 
-def head_of(phrase: str, keys: Iterable[str]) -> str:
-    """The span of the phrase from its first to its last key word ("diffusion" of "diffusion models")."""
+def head_of(phrase: str, keys: Iterable[str], frequencies: dict[str, int] | None = None) -> str:
+    """The span of the phrase from its first to its last key word ("diffusion" of "diffusion models");
+    a phrase of three words or more ending in a word far more common than the others drops it
+    ("retrieval augmented" of "retrieval augmented generation": "retrieval-augmented framework")."""
     words = _PHRASE_WORD_RE.findall(phrase)
     wanted = {k.strip('"') for k in keys}
     marks = [i for i, w in enumerate(words) if w.lower() in wanted]
-    return " ".join(words[marks[0] : marks[-1] + 1]) if marks else phrase
+    head = words[marks[0] : marks[-1] + 1] if marks else words
+    if frequencies and len(head) >= 3:
+        last = frequencies.get(head[-1].lower(), 0)
+        shorter = trim_to_content(head[:-1])
+        content = [w for w in shorter if w.lower() not in FUNCTION_WORDS]
+        if len(content) >= 2 and last >= 2 * max(frequencies.get(w.lower(), 0) for w in content):
+            head = shorter
+    return " ".join(head)

@@ -1,4 +1,5 @@
-"""`academichub bench ingest|query|retrieval|snapshot|scale|briefing|all`: the `bench` modules (same options).
+"""`academichub bench ingest|query|retrieval|snapshot|scale|briefing|lists|all`: the `bench` modules
+(same options).
 
 Figures go to stderr as tables and to stdout as JSON; `--help` after a subcommand lists its options.
 """
@@ -67,6 +68,12 @@ def bench_scale(ctx: typer.Context) -> None:
 def bench_briefing(ctx: typer.Context) -> None:
     """Briefing quality on the June index: listed papers on topic, short sections, generic bridges."""
     _run("bench.briefing", ctx)
+
+
+@bench_app.command("lists", context_settings=_PASS_THROUGH)
+def bench_lists(ctx: typer.Context) -> None:
+    """List questions ("which papers use diffusion models?"): recall and precision, hand-judged sets."""
+    _run("bench.lists", ctx)
 
 
 @bench_app.command("all", context_settings=_PASS_THROUGH)
