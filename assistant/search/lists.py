@@ -17,7 +17,6 @@ When nothing holds the words, the closest papers in meaning are given instead, a
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING
@@ -26,7 +25,7 @@ import numpy as np
 
 from assistant.search.hit import Hit
 from assistant.search.same_work import merge_same_work
-from assistant.search.topic import Sense, TopicTerms, fts_terms, head_of, key_words, topic_words
+from assistant.search.topic import Sense, TopicTerms, fts_terms, head_of, key_words, phrase_regex, topic_words
 from assistant.store.catalog import PaperFilter
 
 if TYPE_CHECKING:
@@ -166,7 +165,7 @@ class Thresholds:
     title: float = 0.25  # names it in the title: only a clearly different sense is dropped
     abstract: float = 0.35  # names it in the abstract
     head_in_title: float = 0.58  # its head word in the title, next to no word its papers use it with
-    head: float = 0.55  # the same in the abstract
+    head: float = 0.60  # the same in the abstract
     words: float = 0.80  # holds its words, scattered: only the very closest
 
 
@@ -205,9 +204,6 @@ class ListFinder:
         flt = flt or PaperFilter()
         catalog = self.retriever.catalog
         terms = TopicTerms.of(topic)
-        if terms.phrases:  # the acronyms this index's papers define for the phrase
-            named = self._holders([fts_terms(terms.phrases[0])], flt, limit=300)
-            terms = TopicTerms.of(topic, (p.abstract for p in catalog.get_papers(sorted(named)).values()))
         head = self._head(terms)
         ids = self._holders(terms.fts_variants + ([fts_terms(head)] if head else []), flt)
         result = TopicList(topic, terms)
@@ -216,10 +212,20 @@ class ListFinder:
             result.by_meaning_only = bool(result.members)
             return result
         papers = catalog.get_papers(sorted(ids))
-        terms = self._with_sense(terms, head, list(papers.values()))
+        if terms.phrases:  # the acronyms this index's papers define for the phrase ("3DGS")
+            learned = TopicTerms.of(topic, (p.abstract for p in papers.values()))
+            new = [[f'"{a.lower()}"'] for a in learned.acronyms if a not in terms.acronyms]
+            extra = self._holders(new, flt) - ids if new else set()
+            papers.update(catalog.get_papers(sorted(extra)) if extra else {})
+            terms = learned
+        # Where each paper names the topic by phrase or acronym, worked out once.
+        in_title = {pid: terms.names_topic(p.title) for pid, p in papers.items()}
+        in_abstract = {pid: in_title[pid] or terms.names_topic(p.abstract) for pid, p in papers.items()}
+        named = [f"{papers[pid].title}. {papers[pid].abstract}" for pid, yes in in_abstract.items() if yes]
+        terms = terms.with_sense(Sense.learn(head, named)) if head else terms
         result.terms = terms
+        evidence = {pid: _evidence(terms, p, in_title[pid], in_abstract[pid]) for pid, p in papers.items()}
         vectors = self.retriever.vectors.vectors_of(list(papers))
-        evidence = {pid: terms.evidence(p) for pid, p in papers.items()}
         query = self.retriever.embedder.encode_query(topic)
         centroid = _centroid(evidence, vectors, query)
         members: list[Hit] = []
@@ -256,13 +262,6 @@ class ListFinder:
         head = head_of(phrase, key_words(catalog, phrase), frequencies)
         return "" if head.lower() == phrase.lower() else head
 
-    def _with_sense(self, terms: TopicTerms, head: str, papers: Sequence[Paper]) -> TopicTerms:
-        """The terms with the sense their head word has in the papers that name the topic."""
-        if not head:
-            return terms
-        named = [f"{p.title}. {p.abstract}" for p in papers if terms.names_topic(f"{p.title}. {p.abstract}")]
-        return terms.with_sense(Sense.learn(head, named))
-
     def _needed(self, level: int) -> float:
         t = self.thresholds
         return (t.words, t.head, t.head_in_title, t.abstract, t.title)[min(level, 4)]
@@ -281,6 +280,22 @@ class ListFinder:
         minimum = self.retriever.settings.min_relevance
         hits = self.retriever.search(topic, MEANING_ONLY_MAX, flt)
         return [h for h in hits if h.relevance >= minimum]
+
+
+def _evidence(terms: TopicTerms, paper: Paper, in_title: bool, in_abstract: bool) -> int:
+    """`TopicTerms.evidence`, given where the phrase or acronym was already found."""
+    sense = terms.sense
+    if in_title or (sense is not None and sense.holds(paper.title)):
+        return 4
+    if in_abstract or (sense is not None and sense.holds(paper.abstract)):
+        return 3
+    if sense is not None:
+        head = phrase_regex(sense.head)
+        if head.search(paper.title):
+            return 2 if sense.collocates else 3
+        if head.search(paper.abstract):
+            return 1
+    return 0
 
 
 def _centroid(evidence: dict[str, int], vectors: dict[str, np.ndarray], query: np.ndarray) -> np.ndarray:

@@ -367,7 +367,7 @@ def result_actions(result: Result) -> list[cl.Action]:
                 icon="list",
             )
         )
-        actions.append(track_action(result.list_topic, label="Save as a radar topic"))
+        actions.append(track_action(result.list_topic))  # save the topic to the radar
     elif result.kind in ("answer", "briefing"):  # a radar briefing covers today's papers: no other batch
         actions.append(
             cl.Action(name="another_batch", payload=payload, label="Show another batch", icon="refresh-cw")
