@@ -17,7 +17,7 @@ When nothing holds the words, the closest papers in meaning are given instead, a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING
 
@@ -205,7 +205,10 @@ class ListFinder:
         catalog = self.retriever.catalog
         terms = TopicTerms.of(topic)
         head = self._head(terms)
-        ids = self._holders(terms.fts_variants + ([fts_terms(head)] if head else []), flt)
+        # What the topic is (acronyms, the head word's sense, the centroid) is learned from every paper
+        # holding its words; the filter then keeps its members: a date window never changes who is in.
+        everyone = PaperFilter()
+        ids = self._holders(terms.fts_variants + ([fts_terms(head)] if head else []), everyone)
         result = TopicList(topic, terms)
         if not ids:
             result.members = self._by_meaning(topic, flt)
@@ -215,7 +218,7 @@ class ListFinder:
         if terms.phrases:  # the acronyms this index's papers define for the phrase ("3DGS")
             learned = TopicTerms.of(topic, (p.abstract for p in papers.values()))
             new = [[f'"{a.lower()}"'] for a in learned.acronyms if a not in terms.acronyms]
-            extra = self._holders(new, flt) - ids if new else set()
+            extra = self._holders(new, everyone) - ids if new else set()
             papers.update(catalog.get_papers(sorted(extra)) if extra else {})
             terms = learned
         # Where each paper names the topic by phrase or acronym, worked out once.
@@ -243,6 +246,11 @@ class ListFinder:
                 continue
             relevance = float(np.clip(vector @ query, 0.0, 1.0))
             members.append(Hit(paper, closeness + 0.5 * relevance + 0.05 * level, relevance))
+        if flt.active:
+            within = replace(flt, only_ids=frozenset(papers) & (flt.only_ids or frozenset(papers)))
+            allowed = set(catalog.filter_ids(within))
+            members = [h for h in members if h.paper.id in allowed]
+            result.other_sense = [p for p in result.other_sense if p.id in allowed]
         if condition is not None:
             members = [h for h in members if condition.names_topic(f"{h.paper.title}. {h.paper.abstract}")]
         members.sort(key=lambda h: -h.score)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 from assistant.search.words import (
     CLAIM_STOPWORDS,
     FUNCTION_WORDS,
+    GENERIC_WORDS,
     MORE_FUNCTION_WORDS,
     QUESTION_STOPWORDS,
 )
@@ -375,4 +376,6 @@ def head_of(phrase: str, keys: Iterable[str], frequencies: dict[str, int] | None
         content = [w for w in shorter if w.lower() not in FUNCTION_WORDS]
         if len(content) >= 2 and last >= 2 * max(frequencies.get(w.lower(), 0) for w in content):
             head = shorter
+    while len(head) > 1 and head[-1].lower() in GENERIC_WORDS:  # "models" is no part of the head
+        head = head[:-1]
     return " ".join(head)
