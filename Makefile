@@ -10,16 +10,27 @@ else
 UV_SOURCES := --extra-index-url https://download.pytorch.org/whl/cpu --index-strategy unsafe-best-match
 endif
 
-.PHONY: setup install test lint typecheck unit browser-deps lock bench clean
+# The Python the venv is made from: 3.11 or 3.12 (pyproject's requires-python; torch's CPU wheel here is 3.11).
+PYTHON ?= python3
+UV_VERSION := 0.13.9
+
+.PHONY: setup install python-version test lint typecheck unit browser-deps lock bench clean
 
 setup: install
 	$(BIN)/academichub ingest
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock pyproject.toml
-	test -x $(BIN)/python || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.9
+# Stop before anything is installed when the Python is one the package cannot run on.
+python-version:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if (3, 11) <= sys.version_info[:2] <= (3, 12) else 1)' 2>/dev/null || { \
+	  echo "AcademicHub needs Python 3.11 or 3.12; '$(PYTHON)' is $$($(PYTHON) --version 2>/dev/null || echo "not found")." >&2; \
+	  echo "Install one (e.g. apt-get install python3.11-venv) and run: make setup PYTHON=python3.11" >&2; \
+	  exit 1; }
+
+$(VENV)/.installed: requirements.lock pyproject.toml | python-version
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip install --quiet --python $(BIN)/python $(UV_SOURCES) -r requirements.lock -e .
 	touch $@
 
@@ -41,8 +52,13 @@ browser-deps:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
-lock:
-	uvx --from uv==0.13.9 uv pip compile requirements.in $(UV_SOURCES) --python-version 3.11 --no-header -o requirements.lock
+# pyproject.toml is the one list of dependencies; the lock pins it and the dev extra (the versions already in
+# requirements.lock are kept unless pyproject asks for others: `make lock` after editing pyproject.toml).
+lock: | python-version
+	test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); \
+	  $(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION); }
+	$(BIN)/uv pip compile pyproject.toml --extra dev $(UV_SOURCES) --python-version 3.11 --no-header \
+	  -o requirements.lock
 
 bench: install
 	$(BIN)/python -m bench

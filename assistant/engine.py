@@ -1,6 +1,8 @@
-"""The one wiring place: settings -> retriever (and embedding model) -> LLM client -> answerer, briefer,
-radar. The CLI commands and the chat app both build from `Engine`, so the parts are made the same way
-everywhere and the model is loaded once per process (`engine()` is the process-wide instance).
+"""The one wiring place: settings -> stores and embedding model -> retriever -> LLM client -> answerer,
+briefer, radar. The CLI commands and the chat app both build from `Engine`, so the parts are made the same
+way everywhere and the model is loaded once per process (`engine()` is the process-wide instance). The
+parts take what they use in their constructors; `build_retriever` and `build_radar` make them for the common
+case (one data directory), for the engine, the benchmarks and the tests alike.
 
 Nothing heavy happens here: the retriever loads the model on first use and the LLM client imports
 llama-index on its first call, so a command that only lists radar topics stays fast.
@@ -15,12 +17,42 @@ from dataclasses import dataclass, field
 from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
 from assistant.compose.llm import LLMClient, get_llm
+from assistant.core.lazy import Lazy
 from assistant.core.settings import Settings, get_settings
 from assistant.radar.service import Radar
+from assistant.radar.store import RadarStore
 from assistant.search.retrieval import Retriever
 from assistant.search.topics import frequent_topics
+from assistant.store.embedding import Embedder, get_embedder
+from assistant.store.pool import CatalogPool
+from assistant.store.vectors import VectorIndex
 
 STARTER_TITLES = 5000  # the newest papers whose titles give the starters' topics
+
+
+def build_retriever(settings: Settings, embedder: Embedder | None = None) -> Retriever:
+    """The retriever over the index in `settings.home` (or its Chroma server): a catalog per thread, Chroma
+    and the model opened on first use. `embedder`: one already loaded (a benchmark's, the tests' session
+    model), else the process-wide model for these settings."""
+    return Retriever(
+        settings,
+        CatalogPool(settings.storage.catalog_path),
+        Lazy(lambda: VectorIndex(settings)),
+        Lazy.of(embedder) if embedder is not None else Lazy(lambda: get_embedder(settings)),
+    )
+
+
+def build_radar(
+    settings: Settings, retriever: Retriever, briefer: Briefer | None = None, *, use_llm: bool = True
+) -> Radar:
+    """The radar over `retriever`'s index with its own state store; `briefer`: the engine's, else one made
+    on the first briefing (with the configured language model unless `use_llm` is False)."""
+    made: Lazy[Briefer] = (
+        Lazy.of(briefer)
+        if briefer is not None
+        else Lazy(lambda: Briefer(settings, retriever, get_llm(settings) if use_llm else None))
+    )
+    return Radar(settings, retriever, RadarStore(settings.storage.state_path), made)
 
 
 @dataclass
@@ -38,11 +70,11 @@ class Engine:
 
     def __init__(self, settings: Settings, *, use_llm: bool = True) -> None:
         self.settings = settings
-        self.retriever = Retriever(settings)
+        self.retriever = build_retriever(settings)
         self.llm: LLMClient | None = get_llm(settings) if use_llm else None
         self.answerer = Answerer(settings, self.retriever, self.llm)
         self.briefer = Briefer(settings, self.retriever, self.llm, bank=self.answerer.bank)
-        self.radar = Radar(settings, self.retriever, briefer=self.briefer)
+        self.radar = build_radar(settings, self.retriever, self.briefer)
         self._starters: tuple[tuple[int, float], list[str]] | None = None  # (catalog version, topics)
         self._starters_lock = threading.Lock()
 

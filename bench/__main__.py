@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(stderr=True)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    home = args.home or get_settings().home
+    home = args.storage.home or get_settings().storage.home
     report: dict[str, Any] = {"home": str(home)}
     if "ingest" not in skip:
         console.rule("ingest")

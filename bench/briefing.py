@@ -33,11 +33,14 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from assistant.compose.briefing import Briefer, Briefing
+from assistant.compose.briefing import Briefer
+from assistant.compose.briefing_model import Briefing
 from assistant.core.paper import Paper
 from assistant.core.settings import get_settings
+from assistant.engine import build_retriever
 from assistant.search.retrieval import Retriever
-from assistant.store.catalog import Catalog, PaperFilter
+from assistant.store.catalog import Catalog
+from assistant.store.filter import PaperFilter
 from bench.report import emit_json
 
 ON_TOPIC_COSINE = 0.30
@@ -281,11 +284,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     console = Console(stderr=True)
     base = get_settings()
-    settings = base if args.home is None else base.model_copy(update={"home": args.home})
-    if not settings.catalog_path.is_file():
-        console.print(f"no index at {settings.home}: ingest the June listings there first (see --help)")
+    settings = base if args.home is None else base.replace(storage={"home": args.home})
+    if not settings.storage.catalog_path.is_file():
+        console.print(
+            f"no index at {settings.storage.home}: ingest the June listings there first (see --help)"
+        )
         return 2
-    briefer = Briefer(settings, Retriever(settings), llm=None)
+    briefer = Briefer(settings, build_retriever(settings), llm=None)
     chosen = [t for t in TOPICS if not args.topic or any(x.lower() in t.query.lower() for x in args.topic)]
     results = []
     table = Table(title="Briefing quality (extractive)", title_justify="left")

@@ -24,7 +24,7 @@ from typer.testing import CliRunner
 
 from assistant.core.paper import InvalidArxivId, parse_arxiv_id
 from assistant.core.settings import get_settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.ui.cli.common import app
 
 ON_TOPIC = [
@@ -105,12 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     settings = get_settings()
     runner = CliRunner()
     ask(runner, "warm up the model and the stores", options.extractive)
-    retriever = Retriever(settings)  # raw top relevance (before the threshold) for calibration
+    retriever = build_retriever(settings)  # raw top relevance (before the threshold) for calibration
 
     rows = []
     for question in ON_TOPIC + OFF_TOPIC:
         payload, seconds = ask(runner, question, options.extractive)
-        top = max((h.relevance for h in retriever.search(question, settings.default_k)), default=None)
+        top = max((h.relevance for h in retriever.search(question, settings.fusion.default_k)), default=None)
         rows.append(
             {
                 "question": question,
@@ -129,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
     total_citations = sum(r["citations"] for r in on)
     bad = sum(len(r["problems"]) for r in rows)
     summary = {
-        "home": str(settings.home),
-        "min_relevance": settings.min_relevance,
+        "home": str(settings.storage.home),
+        "min_relevance": settings.fusion.min_relevance,
         "questions": len(on),
         "answered": sum(r["found"] for r in on),
         "citations": total_citations,

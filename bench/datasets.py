@@ -33,14 +33,13 @@ import json
 import math
 import random
 import re
-import sqlite3
 from collections import Counter
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from assistant.core.errors import UserFacingError
 from assistant.core.paper import Paper
+from assistant.store.stems import StemCache
 
 WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)  # FTS5 unicode61 token boundaries (letters and digits)
 _SENTENCE_SPLIT = re.compile(r"(?<=[.!?])\s+(?=[A-Z(])")
@@ -85,36 +84,6 @@ class BeirDataset:
     corpus: list[Paper]
     query_set: QuerySet
     skipped_docs: int = 0
-
-
-@dataclass
-class StemCache:
-    """Porter stems exactly as the lexical index computes them (SQLite FTS5 `porter unicode61`)."""
-
-    conn: sqlite3.Connection = field(default_factory=lambda: sqlite3.connect(":memory:"))
-    cache: dict[str, str] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        self.conn.execute(
-            "CREATE VIRTUAL TABLE w USING fts5(word, tokenize='porter unicode61 remove_diacritics 2')"
-        )
-        self.conn.execute("CREATE VIRTUAL TABLE v USING fts5vocab(w, 'instance')")
-
-    def fill(self, words: Iterable[str]) -> None:
-        todo = sorted({w for w in words if w not in self.cache})
-        if not todo:
-            return
-        self.conn.execute("DELETE FROM w")
-        self.conn.executemany("INSERT INTO w(rowid, word) VALUES (?, ?)", list(enumerate(todo)))
-        for term, doc, _col, _offset in self.conn.execute("SELECT term, doc, col, offset FROM v"):
-            self.cache.setdefault(todo[doc], term)
-        for word in todo:
-            self.cache.setdefault(word, word)  # a word the tokenizer drops entirely stands for itself
-
-    def stem(self, word: str) -> str:
-        if word not in self.cache:
-            self.fill([word])
-        return self.cache.get(word, word)
 
 
 def words(text: str) -> list[str]:

@@ -7,7 +7,7 @@
    daily files (same names, so the listing dates are the same) in a temporary folder.
 2. Loads the configured encoder once (model load reported apart), warms it up, and times
    `SentenceTransformer.encode` on the papers' `embedding_text` with the ingest batch size.
-3. Times the real pipeline, `Ingestor(...).run(file_runs(...))`, into a fresh data directory, same model.
+3. Times the real pipeline, `open_ingestor(...).run(file_runs(...))`, into a fresh data directory, same model.
 4. Times a second ingest of the unchanged files (nothing to embed: must be much faster).
 5. With `--onnx`: loads the int8 ONNX encoder (exported once into the data directory's cache) and reports its
    throughput on the same texts and its mean/min cosine agreement with the default encoder.
@@ -30,22 +30,17 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from assistant.core.errors import UserFacingError
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings, get_settings
 from assistant.store.embedding import Embedder, get_embedder
-from bench.report import run_and_report
+from bench.report import BenchError, run_and_report
 from ingest.normalize import from_json_record
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 from ingest.sources import listing_date_from_name
 
 DEFAULT_DAILY_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "arxiv-daily"
 RATIO_TARGET = 0.85
 REINGEST_TARGET = 50.0
-
-
-class BenchError(UserFacingError, RuntimeError):
-    """The benchmark cannot run with these inputs (message says why)."""
 
 
 @dataclass
@@ -107,7 +102,7 @@ def raw_encode(embedder: Embedder, texts: list[str], batch_size: int) -> tuple[n
 
 def timed_ingest(settings: Settings, embedder: Embedder, files: list[Path]) -> tuple[dict[str, Any], float]:
     started = time.perf_counter()
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.run(file_runs(files))
     finally:
@@ -133,14 +128,14 @@ def run(args: argparse.Namespace, console: Console, embedder: Embedder | None = 
         corpus = pick_corpus(args.daily_dir, args.n, work / "files")
         texts = [p.embedding_text for p in corpus.papers]
         # The model cache stays where the user's is (the ONNX export is made once per data directory).
-        model_settings = base.model_copy(update={"embedding_backend": "torch"})
-        home_settings = model_settings.model_copy(update={"home": work / "home", "chroma_host": None})
+        model_settings = base.replace(embedding={"backend": "torch"})
+        home_settings = model_settings.replace(storage={"home": work / "home", "chroma_host": None})
         console.print(f"{len(texts)} papers from {len(corpus.files)} daily file(s); loading the encoder ...")
         if embedder is None:
             embedder, load_seconds = load_timed(model_settings)
         else:
             load_seconds = 0.0
-        batch = home_settings.embed_batch_size
+        batch = home_settings.embedding.batch_size
 
         reference, raw_seconds = raw_encode(embedder, texts, batch)
         console.print(f"raw encode: {len(texts) / raw_seconds:.1f} papers/s; full ingest ...")
@@ -184,7 +179,7 @@ def onnx_comparison(
     base: Settings, texts: list[str], reference: np.ndarray, torch_rate: float, batch: int, console: Console
 ) -> dict[str, Any]:
     console.print("int8 ONNX encoder (exported once into the data directory's cache) ...")
-    onnx, load_seconds = load_timed(base.model_copy(update={"embedding_backend": "onnx"}))
+    onnx, load_seconds = load_timed(base.replace(embedding={"backend": "onnx"}))
     vectors, seconds = raw_encode(onnx, texts, batch)
     cosines = np.sum(vectors * reference, axis=1)
     rate = len(texts) / seconds

@@ -34,8 +34,8 @@ from rich.table import Table
 from assistant.compose.list_answer import ListAnswers
 from assistant.core.errors import UserFacingError
 from assistant.core.settings import get_settings
-from assistant.search.retrieval import Retriever
-from assistant.store.catalog import PaperFilter
+from assistant.engine import build_retriever
+from assistant.store.filter import PaperFilter
 from bench.report import run_and_report
 
 GOLD_PATH = Path(__file__).parent / "data" / "lists.json"
@@ -76,10 +76,10 @@ def score(found: list[str], question: dict[str, Any], held: set[str]) -> dict[st
 
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     base = get_settings()
-    settings = base if args.home is None else base.model_copy(update={"home": args.home})
-    if not (settings.home / "catalog.sqlite3").is_file():
-        raise UserFacingError(f"no index at {settings.home}: pass --home")
-    retriever = Retriever(settings)
+    settings = base if args.home is None else base.replace(storage={"home": args.home})
+    if not settings.storage.catalog_path.is_file():
+        raise UserFacingError(f"no index at {settings.storage.home}: pass --home")
+    retriever = build_retriever(settings)
     retriever.warm_up()
     lists = ListAnswers(retriever)
     catalog = retriever.catalog
@@ -102,7 +102,7 @@ def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
         row["ms"] = round(elapsed, 1)
         row["topic"] = listing.found.topic
         rows.append(row)
-    return {"home": str(settings.home), "papers": len(every), "questions": rows, "skipped": skipped,
+    return {"home": str(settings.storage.home), "papers": len(every), "questions": rows, "skipped": skipped,
             "overall": overall(rows)}  # fmt: skip
 
 

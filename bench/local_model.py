@@ -19,7 +19,7 @@ from pathlib import Path
 from assistant.compose.answer import Answerer
 from assistant.compose.llm import get_llm
 from assistant.core.settings import Settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from bench.report import emit_json
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -44,13 +44,15 @@ def run(
     ) as server:
         settings = Settings(
             _env_file=None,
-            home=home,
-            openai_base_url=server.base_url,
-            model="SmolLM2-135M-Instruct",
-            llm_context_window=window,
-            llm_max_tokens_answer=max_tokens,
+            storage={"home": home},
+            llm={
+                "base_url": server.base_url,
+                "model": "SmolLM2-135M-Instruct",
+                "context_window": window,
+                "max_tokens_answer": max_tokens,
+            },
         )
-        answerer = Answerer(settings, Retriever(settings), get_llm(settings))
+        answerer = Answerer(settings, build_retriever(settings), get_llm(settings))
         answerer.retriever.warm_up()
         first: list[float] = []
         start = time.monotonic()

@@ -39,13 +39,12 @@ from rich.table import Table
 
 from assistant.compose.answer import Answerer
 from assistant.compose.briefing import Briefer
-from assistant.core.errors import UserFacingError
 from assistant.core.settings import Settings, get_settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
 from assistant.store.vectors import VectorIndex
-from bench.report import run_and_report
+from bench.report import BenchError, run_and_report
 
 # Questions a user might ask of an arXiv corpus, across fields. The first of each list warms up.
 QUESTIONS = (
@@ -79,10 +78,6 @@ SEARCH_TARGET_MS = 100.0
 ASK_TARGET_MS = 1000.0
 SERVE_TARGET_S = 30.0
 RSS_TARGET_MB = 2048.0
-
-
-class BenchError(UserFacingError, RuntimeError):
-    """The benchmark cannot run with these inputs (message says why)."""
 
 
 # --- memory --------------------------------------------------------------------------------------------
@@ -148,17 +143,17 @@ def bench_index(
     settings: Settings, embedder: Embedder, rounds: int, console: Console, limit: int | None = None
 ) -> dict[str, Any]:
     """search / ask / brief on one index, each timed on `limit` questions (default: all) after a warm-up."""
-    retriever = Retriever(settings, embedder=embedder)
+    retriever = build_retriever(settings, embedder=embedder)
     papers = retriever.catalog.count()
     if papers == 0:
-        raise BenchError(f"the index at {settings.home} is empty: ingest something or pass --home")
+        raise BenchError(f"the index at {settings.storage.home} is empty: ingest something or pass --home")
     retriever.warm_up()
-    results: dict[str, Any] = {"home": str(settings.home), "papers": papers}
+    results: dict[str, Any] = {"home": str(settings.storage.home), "papers": papers}
     asked = list(QUESTIONS[: (limit + 1) if limit else None])
     topics = list(BRIEF_TOPICS[: (limit + 1) if limit else None])
     questions = asked[:1] + asked[1:] * max(1, rounds)
     console.print(f"  search ({papers} papers) ...")
-    results["search"] = timed_series(lambda q: retriever.search(q, k=settings.default_k), questions)
+    results["search"] = timed_series(lambda q: retriever.search(q, k=settings.fusion.default_k), questions)
 
     answerer = Answerer(settings, retriever, llm=None)
     console.print("  ask (extractive) ...")
@@ -175,14 +170,18 @@ def bench_index(
 
 def subset_settings(source: Settings, work_dir: Path, fraction: float) -> Settings:
     """An index holding every 1/fraction-th paper of `source` with its stored vector (built once)."""
-    catalog = Catalog(source.catalog_path)
+    catalog = Catalog(source.storage.catalog_path)
     try:
         ids = catalog.all_ids()
         step = max(1, round(1 / fraction))
         chosen = ids[::step]
-        stamp = {"source": str(source.home.resolve()), "source_papers": len(ids), "papers": len(chosen)}
+        stamp = {
+            "source": str(source.storage.home.resolve()),
+            "source_papers": len(ids),
+            "papers": len(chosen),
+        }
         home = work_dir / f"subset-{step}-{hashlib.sha1(str(stamp['source']).encode()).hexdigest()[:8]}"
-        target = source.model_copy(update={"home": home, "chroma_host": None})
+        target = source.replace(storage={"home": home, "chroma_host": None})
         marker = home / "subset.json"
         if marker.is_file() and json.loads(marker.read_text()) == stamp:
             return target
@@ -192,7 +191,7 @@ def subset_settings(source: Settings, work_dir: Path, fraction: float) -> Settin
     finally:
         catalog.close()
     source_vectors = VectorIndex(source)
-    target_catalog = Catalog(target.catalog_path)
+    target_catalog = Catalog(target.storage.catalog_path)
     target_vectors = VectorIndex(target)
     try:
         for start in range(0, len(chosen), 500):
@@ -227,7 +226,7 @@ def serve_cold_start(
     if not exe.exists():
         return {"available": False, "reason": f"{exe} not found (run `make install`)"}
     port = free_port()
-    env = env if env is not None else {**os.environ, "ACADEMICHUB_HOME": str(settings.home)}
+    env = env if env is not None else {**os.environ, "ACADEMICHUB_HOME": str(settings.storage.home)}
     console.print(f"  academichub serve on 127.0.0.1:{port} ...")
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -314,9 +313,9 @@ def print_table(result: dict[str, Any], console: Console) -> None:
 def run(args: argparse.Namespace, console: Console, embedder: Embedder | None = None) -> dict[str, Any]:
     """The benchmark; `embedder` (the index's encoder) is loaded here unless given."""
     base = get_settings()
-    settings = base.model_copy(update={"home": args.home}) if args.home else base
-    if not settings.catalog_path.is_file():
-        raise BenchError(f"no index at {settings.home}: ingest something or pass --home")
+    settings = base.replace(storage={"home": args.home}) if args.home else base
+    if not settings.storage.catalog_path.is_file():
+        raise BenchError(f"no index at {settings.storage.home}: ingest something or pass --home")
     embedder = embedder or get_embedder(settings)
     embedder.encode_query("load the model before timing anything")
     result: dict[str, Any] = {
@@ -326,15 +325,15 @@ def run(args: argparse.Namespace, console: Console, embedder: Embedder | None = 
             "serve_ready_s": SERVE_TARGET_S,
             "rss_mb": RSS_TARGET_MB,
         },
-        "embedding_backend": settings.embedding_backend,
+        "embedding_backend": settings.embedding.backend,
     }
     if args.fraction > 0:
         args.work_dir.mkdir(parents=True, exist_ok=True)
-        console.print(f"subset index ({args.fraction:.0%} of {settings.home}) ...")
+        console.print(f"subset index ({args.fraction:.0%} of {settings.storage.home}) ...")
         sub = subset_settings(settings, args.work_dir, args.fraction)
         # The smaller index first, so its memory figures carry nothing of the larger one.
         result["subset"] = bench_index(sub, embedder, args.rounds, console, args.questions)
-    console.print(f"full index {settings.home} ...")
+    console.print(f"full index {settings.storage.home} ...")
     result["full"] = bench_index(settings, embedder, args.rounds, console, args.questions)
     if not args.no_serve:
         result["serve"] = serve_cold_start(settings, args.serve_timeout, console)

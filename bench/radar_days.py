@@ -37,12 +37,14 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.core.settings import Settings
-from assistant.radar.service import Radar, Topic, short_topic_words, title_names_topic
+from assistant.engine import build_radar, build_retriever
+from assistant.radar.rules import short_topic_words, title_names_topic
+from assistant.radar.service import Radar, Topic
 from assistant.search.retrieval import Retriever, make_filter
 from assistant.store.embedding import Embedder, get_embedder
 from bench.report import emit_json
 from bench.retrieval import DEFAULT_DAILY_DIR
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 from ingest.sources import listing_date_from_name
 
 Topics = dict[str, tuple[str, list[str]]]  # name -> (query, fields)
@@ -130,6 +132,7 @@ def whole_feed(radar: Radar, name: str, batch: int) -> tuple[list[str], list[Fee
 
 def check_topic_day(
     radar: Radar,
+    retriever: Retriever,
     name: str,
     batch: int,
     *,
@@ -140,11 +143,10 @@ def check_topic_day(
 ) -> TopicDay:
     """Read the topic's whole feed after a day's ingest and check it against the day's new papers.
 
-    `seen`: the topic's papers shown on earlier days (updated here)."""
-    retriever = radar.retriever
+    `seen`: the topic's papers shown on earlier days (updated here); `retriever`: the radar's own."""
     topic = radar.get_topic(name)
     shown, calls = whole_feed(radar, name, batch)
-    expected = day_matches(radar, topic, new_ids)
+    expected = day_matches(retriever, radar.settings, topic, new_ids)
     shown_set = set(shown)
     papers = retriever.catalog.get_papers(sorted(shown_set))
     dated_before = {
@@ -166,11 +168,10 @@ def check_topic_day(
     return day
 
 
-def day_matches(radar: Radar, topic: Topic, new_ids: set[str]) -> set[str]:
+def day_matches(retriever: Retriever, settings: Settings, topic: Topic, new_ids: set[str]) -> set[str]:
     """The day's new papers that match the topic by the radar's rule, applied to each paper directly (no
     retrieval, so no cap of 200 results): in the topic's fields, with query-paper cosine at least
-    `radar_min_relevance`, or (a short topic) named in the title."""
-    retriever = radar.retriever
+    `settings.radar.min_relevance`, or (a short topic) named in the title."""
     in_fields = retriever.catalog.filter_ids(make_filter(topic.fields, only_ids=new_ids)) if new_ids else []
     if not in_fields:
         return set()
@@ -183,7 +184,7 @@ def day_matches(radar: Radar, topic: Topic, new_ids: set[str]) -> set[str]:
     return {
         pid
         for pid, value in cosine.items()
-        if value >= radar.settings.radar_min_relevance or title_names_topic(titles.get(pid, ""), words)
+        if value >= settings.radar.min_relevance or title_names_topic(titles.get(pid, ""), words)
     }
 
 
@@ -220,14 +221,14 @@ def run(
     if not day_files:
         raise SystemExit(f"no daily listing files (*.jsonl.gz) in {args.daily_dir}: pass --daily-dir")
     copy_seconds = copy_base(args.base_home, args.home) if args.base_home else None
-    settings = Settings(_env_file=None, home=args.home, embedding_backend=args.backend)
+    settings = Settings(_env_file=None, storage={"home": args.home}, embedding={"backend": args.backend})
     embedder = embedder or get_embedder(settings)
-    retriever = Retriever(settings, embedder=embedder)
+    retriever = build_retriever(settings, embedder=embedder)
     backlog = set(retriever.catalog.all_ids())
     radar: Radar | None = None
     if args.base_home:
         # Saved "on 2026-05-31": over the backlog, before the first June day is in.
-        radar = Radar(settings, retriever)
+        radar = build_radar(settings, retriever)
         for name, (query, fields) in topics.items():
             radar.add_topic(name, query, fields)
     first_listing_day = listing_date_from_name(day_files[0])
@@ -239,14 +240,14 @@ def run(
     for number, day_file in enumerate(day_files, start=1):
         started = time.time()
         window_started = window_started or started
-        ingestor = Ingestor(settings, embedder=embedder)
+        ingestor = open_ingestor(settings, embedder=embedder)
         try:
             ingestor.run(file_runs([day_file]))
         finally:
             ingestor.close()
         ingest_seconds += time.time() - started
         if radar is None:
-            radar = Radar(settings, retriever)
+            radar = build_radar(settings, retriever)
             for name, (query, fields) in topics.items():
                 radar.add_topic(name, query, fields)
         if number % args.visit_every and number < len(day_files):
@@ -255,6 +256,7 @@ def run(
         checked = {
             name: check_topic_day(
                 radar,
+                retriever,
                 name,
                 args.batch,
                 new_ids=new_ids,

@@ -13,6 +13,10 @@ from rich.console import Console
 from assistant.core.errors import UserFacingError
 
 
+class BenchError(UserFacingError, RuntimeError):
+    """The benchmark cannot run with these inputs (message says why). One class for every benchmark."""
+
+
 def emit_json(result: Any, output: Path | None) -> None:
     payload = json.dumps(result, ensure_ascii=False)
     if output:

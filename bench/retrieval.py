@@ -37,6 +37,7 @@ from rich.table import Table
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings, get_settings
 from assistant.core.text import fold
+from assistant.engine import build_retriever
 from assistant.search.retrieval import Mode, RetrievalError, Retriever, make_filter
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
@@ -50,7 +51,7 @@ from bench.datasets import (
     restrict_split,
 )
 from bench.report import emit_json
-from ingest.pipeline import Ingestor, SourceRun
+from ingest.pipeline import SourceRun, open_ingestor
 from ingest.sources import read_jsonl
 
 MODES: tuple[Mode, ...] = get_args(Mode)  # hybrid, dense, lexical
@@ -223,8 +224,8 @@ def daily_papers(daily_dir: Path, indexed: set[str], catalog: Catalog) -> list[P
 
 
 def index_corpus(corpus: list[Paper], home: Path, embedder: Embedder) -> Settings:
-    settings = Settings(_env_file=None, home=home)
-    ingestor = Ingestor(settings, embedder=embedder)
+    settings = Settings(_env_file=None, storage={"home": home})
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run([SourceRun(label="BEIR corpus", items=iter(corpus), expected=len(corpus))])
     finally:
@@ -343,7 +344,7 @@ def _tuned(settings: Settings, args: argparse.Namespace) -> Settings:
         update["retrieval_depth"] = args.depth
     if args.lexical_weight is not None:
         update["lexical_weight"] = args.lexical_weight
-    return settings.model_copy(update=update) if update else settings
+    return settings.replace(fusion=update) if update else settings
 
 
 def _warm(retriever: Retriever, queries: Iterator[str]) -> None:
@@ -358,31 +359,33 @@ def run(args: argparse.Namespace, console: Console) -> Report:
     order = {"dense": 0, "lexical": 1, "hybrid": 2}
     modes = tuple(sorted(modes, key=lambda m: order[m]))
     base = get_settings()
-    settings = _tuned(base.model_copy(update={"home": args.home}) if args.home else base, args)
+    settings = _tuned(base.replace(storage={"home": args.home}) if args.home else base, args)
     embedder = get_embedder(settings)
     report = Report(
         info={
             "modes": list(modes),
-            "rrf_k": settings.rrf_k,
-            "depth": settings.retrieval_depth,
-            "lexical_weight": settings.lexical_weight,
-            "lexical_confidence_boost": settings.lexical_confidence_boost,
-            "lexical_coverage_threshold": settings.lexical_coverage_threshold,
-            "coverage_weight": settings.coverage_weight,
-            "coverage_depth": settings.coverage_depth,
+            "rrf_k": settings.fusion.rrf_k,
+            "depth": settings.fusion.retrieval_depth,
+            "lexical_weight": settings.fusion.lexical_weight,
+            "lexical_confidence_boost": settings.fusion.lexical_confidence_boost,
+            "lexical_coverage_threshold": settings.fusion.lexical_coverage_threshold,
+            "coverage_weight": settings.fusion.coverage_weight,
+            "coverage_depth": settings.fusion.coverage_depth,
             "model": embedder.name,
         }
     )
 
     if not args.no_known_item:
-        retriever = Retriever(settings, embedder=embedder)
+        retriever = build_retriever(settings, embedder=embedder)
         catalog = retriever.catalog
         if catalog.count() == 0:
-            raise DatasetError(f"the index at {settings.home} is empty: ingest something or pass --home")
+            raise DatasetError(
+                f"the index at {settings.storage.home} is empty: ingest something or pass --home"
+            )
         console.print(f"building known-item sets from {args.daily_dir} ...")
         papers = daily_papers(args.daily_dir, set(catalog.all_ids()), catalog)
         if not papers:
-            raise DatasetError(f"no paper of {args.daily_dir} is in the index at {settings.home}")
+            raise DatasetError(f"no paper of {args.daily_dir} is in the index at {settings.storage.home}")
         builder = KnownItemBuilder(papers, seed=args.seed)
         wanted = [s.strip() for s in args.sets.split(",") if s.strip()]
         makers = {
@@ -408,7 +411,7 @@ def run(args: argparse.Namespace, console: Console) -> Report:
             separate.append(restrict_split(written_set, args.written_split or args.split))
         report.info.update(
             {
-                "index": str(settings.home),
+                "index": str(settings.storage.home),
                 "papers_in_index": catalog.count(),
                 "known_item_pool": len(papers),
                 "split": args.split,
@@ -424,12 +427,12 @@ def run(args: argparse.Namespace, console: Console) -> Report:
         for query_set in sets:
             console.print(f"  {query_set.name}: {len(query_set)} queries")
             results = evaluate(retriever, query_set, modes)
-            report.add(str(settings.home), query_set, results)
+            report.add(str(settings.storage.home), query_set, results)
             for mode in modes:
                 overall[mode].merge(results[mode])
         if sets:
             report.add(
-                str(settings.home),
+                str(settings.storage.home),
                 QuerySet("known-item (all)", "all rule-made known-item sets", {}, {}, args.split),
                 overall,
             )
@@ -437,23 +440,23 @@ def run(args: argparse.Namespace, console: Console) -> Report:
         for query_set in separate:
             console.print(f"  {query_set.name}: {len(query_set)} queries ({query_set.split})")
             results = evaluate(retriever, query_set, modes)
-            report.add(str(settings.home), query_set, results)
+            report.add(str(settings.storage.home), query_set, results)
             for mode in modes:
                 written_overall[mode].merge(results[mode])
         if len(separate) > 1:
             split = args.written_split or args.split
             everything = QuerySet("written (all)", "all hand-written sets", {}, {}, split)
-            report.add(str(settings.home), everything, written_overall)
+            report.add(str(settings.storage.home), everything, written_overall)
         if not args.no_filter_check:
             queries = [q for s in [*sets, *separate] for q in list(s.queries.values())[:3]]
-            report.filter_checks[str(settings.home)] = check_filters(retriever, queries).to_dict()
+            report.filter_checks[str(settings.storage.home)] = check_filters(retriever, queries).to_dict()
 
     for folder in args.beir:
         dataset = load_beir(folder, args.beir_split)
         with tempfile.TemporaryDirectory(prefix="beir-index-") as tmp:
             console.print(f"indexing {len(dataset.corpus)} documents of {folder.name} ...")
             beir_settings = _tuned(index_corpus(dataset.corpus, Path(tmp), embedder), args)
-            retriever = Retriever(beir_settings, embedder=embedder)
+            retriever = build_retriever(beir_settings, embedder=embedder)
             _warm(retriever, iter(dataset.query_set.queries.values()))
             report.add(str(folder), dataset.query_set, evaluate(retriever, dataset.query_set, modes))
             retriever.catalog.close()

@@ -35,7 +35,6 @@ import logging
 import os
 import shutil
 import signal
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -52,14 +51,15 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from assistant.core.errors import UserFacingError
 from assistant.core.paper import InvalidArxivId, Paper, parse_arxiv_id
 from assistant.core.settings import get_settings
+from assistant.engine import build_retriever
 from assistant.search.retrieval import Candidates, FusionParams, Retriever
-from assistant.store.catalog import PaperFilter
+from assistant.store.catalog import Catalog
 from assistant.store.embedding import get_embedder
+from assistant.store.filter import PaperFilter
 from bench.query import status_kb
-from bench.report import emit_json
+from bench.report import BenchError, emit_json
 from ingest.pipeline import input_files
 from ingest.sources import read_jsonl
 
@@ -69,10 +69,6 @@ DAILY_DIR = SHARED_DATA / "arxiv-daily"
 SMALL_CORPUS = 7_000  # the RSS of the ingest is read when the catalog passes this many papers, and at the end
 STAGES = ("build", "reingest", "query", "quality", "serve", "disk", "default-encoder")
 DEFAULT_STAGES = STAGES[:-1]  # the default encoder's slice takes ~12 minutes of both cores: on request
-
-
-class BenchError(UserFacingError, RuntimeError):
-    """The benchmark cannot run with these inputs (message says why)."""
 
 
 # --- inputs -------------------------------------------------------------------------------------------
@@ -141,20 +137,6 @@ def status_mb(pid: int, key: str) -> float | None:
     return kb / 1024 if kb is not None else None
 
 
-def _catalog_counts(catalog_path: Path) -> tuple[int, int]:
-    """(papers, papers with their vector) as another process sees them mid-ingest (WAL: never blocks)."""
-    if not catalog_path.is_file():
-        return 0, 0
-    try:
-        with sqlite3.connect(f"{catalog_path.as_uri()}?mode=ro", uri=True, timeout=5) as conn:
-            row = conn.execute(
-                "SELECT count(*), sum(embedded_hash IS NOT NULL AND embedded_hash = content_hash) FROM papers"
-            ).fetchone()
-        return int(row[0]), int(row[1] or 0)
-    except sqlite3.Error:
-        return 0, 0
-
-
 def run_ingest(
     label: str,
     files: list[Path],
@@ -174,7 +156,7 @@ def run_ingest(
 
     def watch() -> None:
         while not stop.wait(1.0):
-            papers, embedded = _catalog_counts(catalog_path)
+            papers, embedded = Catalog.progress(catalog_path)
             rss = status_mb(process.pid, "VmRSS")
             hwm = status_mb(process.pid, "VmHWM")
             if rss is None:
@@ -208,7 +190,8 @@ def index_counts(home: Path, env: dict[str, str]) -> dict[str, int]:
     code = (
         "import json; from assistant.core.settings import get_settings; "
         "from assistant.store.catalog import Catalog; "
-        "from assistant.store.vectors import VectorIndex; s = get_settings(); c = Catalog(s.catalog_path); "
+        "from assistant.store.vectors import VectorIndex; s = get_settings(); "
+        "c = Catalog(s.storage.catalog_path); "
         "print(json.dumps({'papers': c.count(), 'pending': c.count_pending(), "
         "'vectors': VectorIndex(s).count()}))"
     )
@@ -373,7 +356,7 @@ def rank_fresh(retriever: Retriever, found: Candidates, params: FusionParams) ->
 
 def stage_timings(retriever: Retriever, questions: list[str]) -> dict[str, float]:
     """Median over the questions of each step of a hybrid search, timed on its own."""
-    depth = retriever.settings.retrieval_depth
+    depth = retriever.settings.fusion.retrieval_depth
     params = FusionParams.from_settings(retriever.settings)
     steps: dict[str, list[float]] = {
         "encode": [],
@@ -391,26 +374,21 @@ def stage_timings(retriever: Retriever, questions: list[str]) -> dict[str, float
         steps["bm25"].append(_ms(partial(retriever._lexical, text, depth, PaperFilter())))
         # rank() caches term matches in the candidates: each timing gets its own copy
         steps["fusion+coverage"].append(_ms(partial(rank_fresh, retriever, found, params)))
-        steps["search"].append(_ms(partial(retriever.search, text, k=retriever.settings.default_k)))
+        steps["search"].append(_ms(partial(retriever.search, text, k=retriever.settings.fusion.default_k)))
     return {f"{name}_p50_ms": _median(values) for name, values in steps.items()}
 
 
-def busiest_author(catalog_path: Path) -> str:
+def busiest_author(catalog: Catalog) -> str:
     """An author with a handful of papers in the index (a one-author filter admits few papers)."""
-    with sqlite3.connect(f"{catalog_path.as_uri()}?mode=ro", uri=True) as conn:
-        rows = conn.execute("SELECT authors FROM papers ORDER BY rowid LIMIT 3000").fetchall()
-    counts: dict[str, int] = {}
-    for (authors,) in rows:
-        for name in json.loads(authors):
-            counts[name] = counts.get(name, 0) + 1
+    counts = catalog.author_counts(first=3000)
     return max(counts, key=lambda name: counts[name])
 
 
-def filtered_timings(retriever: Retriever, catalog_path: Path) -> dict[str, Any]:
+def filtered_timings(retriever: Retriever) -> dict[str, Any]:
     """Searches whose filter admits few papers (one author, one day, a small field) or many (cs.CV), and
     a query made only of common words: each with how many papers the filter admits."""
     cases = {
-        "one author": PaperFilter(author=busiest_author(catalog_path)),
+        "one author": PaperFilter(author=busiest_author(retriever.catalog)),
         "one day (2026-06-10)": PaperFilter(since=date(2026, 6, 10), until=date(2026, 6, 10)),
         "small field (q-bio)": PaperFilter(categories=("q-bio",)),
         "large field (cs.CV)": PaperFilter(categories=("cs.CV",)),
@@ -431,19 +409,19 @@ def query_stage(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     """Warm search/ask/brief on the 74k and the June index, in this one process, with one encoder."""
     from bench.query import QUESTIONS, bench_index
 
-    base = get_settings().model_copy(update={"embedding_backend": args.backend})
+    base = get_settings().replace(embedding={"backend": args.backend})
     embedder = get_embedder(base)
     embedder.encode_query("load the model before timing anything")
     homes = {"june": args.june_home, "full": args.home} if args.june_home else {"full": args.home}
     result: dict[str, Any] = {}
     for name, home in homes.items():
-        settings = base.model_copy(update={"home": home})
+        settings = base.replace(storage={"home": home})
         console.print(f"[bold]query[/]: {name} index {home} ...")
         figures = bench_index(settings, embedder, args.rounds, console)
-        retriever = Retriever(settings, embedder=embedder)
+        retriever = build_retriever(settings, embedder=embedder)
         retriever.warm_up()
         figures["stages"] = stage_timings(retriever, list(QUESTIONS[1:]))
-        figures["filters"] = filtered_timings(retriever, settings.catalog_path)
+        figures["filters"] = filtered_timings(retriever)
         result[name] = figures
     if "june" in result:
         result["search_p50_ratio"] = round(
@@ -494,7 +472,7 @@ def serve_stage(args: argparse.Namespace, env: dict[str, str], console: Console)
     """`academichub serve` cold start on the 74k index, and the peak RSS of a CLI `ask` process."""
     from bench.query import serve_cold_start
 
-    settings = get_settings().model_copy(update={"home": args.home, "embedding_backend": args.backend})
+    settings = get_settings().replace(storage={"home": args.home}, embedding={"backend": args.backend})
     result = {"serve": serve_cold_start(settings, 180.0, console, env=env)}
     exe = Path(sys.executable).with_name("academichub")
     started = time.perf_counter()

@@ -41,14 +41,15 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.core.settings import Settings, get_settings
-from assistant.search.retrieval import Retriever, make_filter
+from assistant.engine import build_retriever
+from assistant.search.retrieval import make_filter
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder, get_embedder
 from assistant.store.vectors import VectorIndex
-from bench.query import QUESTIONS, BenchError, free_port, serve_cold_start, status_kb, timed_series
-from bench.report import run_and_report
+from bench.query import QUESTIONS, free_port, serve_cold_start, status_kb, timed_series
+from bench.report import BenchError, run_and_report
 from ingest.normalize import from_json_record
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 CHROMA = Path(sys.executable).with_name("chroma")
 MONTHLY_DIR = Path("../shared/data/arxiv-monthly")
@@ -65,11 +66,11 @@ def copy_index(source: Settings, work_dir: Path) -> Settings:
     if home.exists():
         shutil.rmtree(home)
     home.mkdir(parents=True)
-    shutil.copy2(source.catalog_path, home / source.catalog_path.name)
-    shutil.copytree(source.chroma_path, home / "chroma")
-    if source.cache_dir.is_dir():
-        shutil.copytree(source.cache_dir, home / "cache")
-    return source.model_copy(update={"home": home, "chroma_host": None})
+    shutil.copy2(source.storage.catalog_path, home / source.storage.catalog_path.name)
+    shutil.copytree(source.storage.chroma_path, home / "chroma")
+    if source.storage.cache_dir.is_dir():
+        shutil.copytree(source.storage.cache_dir, home / "cache")
+    return source.replace(storage={"home": home, "chroma_host": None})
 
 
 @contextlib.contextmanager
@@ -111,7 +112,7 @@ def chroma_server(data_dir: Path, console: Console) -> Iterator[tuple[subprocess
 def load_server(embedded: Settings, served: Settings) -> tuple[int, float]:
     """Copy every vector (read back, not re-encoded) with its metadata into the server's collection, in
     the pipeline's chunks; returns (vectors, seconds)."""
-    catalog = Catalog(embedded.catalog_path)
+    catalog = Catalog(embedded.storage.catalog_path)
     source, target = VectorIndex(embedded), VectorIndex(served)
     started = time.perf_counter()
     loaded = 0
@@ -134,18 +135,18 @@ def load_server(embedded: Settings, served: Settings) -> tuple[int, float]:
 
 def bench_search(settings: Settings, embedder: Embedder, rounds: int) -> dict[str, Any]:
     """Hybrid search, the dense query alone and a field-filtered search, warm, on one set of stores."""
-    retriever = Retriever(settings, embedder=embedder)
+    retriever = build_retriever(settings, embedder=embedder)
     retriever.warm_up()
     questions = list(QUESTIONS[:1]) + list(QUESTIONS[1:]) * max(1, rounds)
     result: dict[str, Any] = {
-        "search": timed_series(lambda q: retriever.search(q, k=settings.default_k), questions)
+        "search": timed_series(lambda q: retriever.search(q, k=settings.fusion.default_k), questions)
     }
     vectors = {q: embedder.encode_query(q) for q in QUESTIONS}
-    depth = settings.retrieval_depth
+    depth = settings.fusion.retrieval_depth
     result["dense_query"] = timed_series(lambda q: retriever.vectors.nearest(vectors[q], depth), questions)
     field = make_filter(categories=[FILTER_CATEGORY])
     result["filtered_search"] = timed_series(
-        lambda q: retriever.search(q, k=settings.default_k, paper_filter=field), questions
+        lambda q: retriever.search(q, k=settings.fusion.default_k, paper_filter=field), questions
     )
     result["filtered_search"]["filter_papers"] = len(retriever.catalog.filter_ids(field))
     return result
@@ -168,7 +169,7 @@ def new_record(catalog: Catalog, monthly_dir: Path) -> dict[str, Any]:
 def reader(settings: Settings, paper_id: str, title: str) -> None:
     """The polling app worker (a separate process): prints "ready", then one JSON line with the wall-clock
     times at which BM25 and dense search first ranked the paper first."""
-    retriever = Retriever(settings)
+    retriever = build_retriever(settings)
     retriever.warm_up()
     retriever.search(title, k=3)
     print("ready", flush=True)
@@ -203,7 +204,7 @@ def one_trial(settings: Settings, embedder: Embedder, record: dict[str, Any], co
         if proc.stdout.readline().strip() != "ready":
             raise BenchError("the reader process did not start")
         corpus.write_text(json.dumps(record) + "\n", encoding="utf-8")
-        ingestor = Ingestor(settings, embedder=embedder, on_progress=progress)
+        ingestor = open_ingestor(settings, embedder=embedder, on_progress=progress)
         try:
             ingestor.run(file_runs([corpus]))
         finally:
@@ -223,7 +224,7 @@ def one_trial(settings: Settings, embedder: Embedder, record: dict[str, Any], co
 def bench_visibility(
     settings: Settings, embedder: Embedder, monthly_dir: Path, work_dir: Path, trials: int
 ) -> dict[str, Any]:
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         results = [
             one_trial(settings, embedder, new_record(catalog, monthly_dir), work_dir / f"new-{trial}.jsonl")
@@ -248,15 +249,15 @@ def store_env(settings: Settings) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACADEMICHUB_")}
     env.update(
         {
-            "ACADEMICHUB_HOME": str(settings.home),
-            "ACADEMICHUB_EMBEDDING_BACKEND": settings.embedding_backend,
+            "ACADEMICHUB_HOME": str(settings.storage.home),
+            "ACADEMICHUB_EMBEDDING_BACKEND": settings.embedding.backend,
         }
     )
-    if settings.embedding_model:
-        env["ACADEMICHUB_EMBEDDING_MODEL"] = settings.embedding_model
-    if settings.chroma_host:
-        env["ACADEMICHUB_CHROMA_HOST"] = settings.chroma_host
-        env["ACADEMICHUB_CHROMA_PORT"] = str(settings.chroma_port)
+    if settings.embedding.model:
+        env["ACADEMICHUB_EMBEDDING_MODEL"] = settings.embedding.model
+    if settings.storage.chroma_host:
+        env["ACADEMICHUB_CHROMA_HOST"] = settings.storage.chroma_host
+        env["ACADEMICHUB_CHROMA_PORT"] = str(settings.storage.chroma_port)
     return env
 
 
@@ -265,23 +266,25 @@ def store_env(settings: Settings) -> dict[str, str]:
 
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     base = get_settings()
-    source = base.model_copy(update={"home": args.home}) if args.home else base
-    if not source.catalog_path.is_file() or not source.chroma_path.is_dir():
-        raise BenchError(f"no embedded index at {source.home}: pass --home with catalog.sqlite3 and chroma/")
+    source = base.replace(storage={"home": args.home}) if args.home else base
+    if not source.storage.catalog_path.is_file() or not source.storage.chroma_path.is_dir():
+        raise BenchError(
+            f"no embedded index at {source.storage.home}: pass --home with catalog.sqlite3 and chroma/"
+        )
     args.work_dir.mkdir(parents=True, exist_ok=True)
-    console.print(f"copying {source.home} to {args.work_dir / 'home'} ...")
+    console.print(f"copying {source.storage.home} to {args.work_dir / 'home'} ...")
     embedded = copy_index(source, args.work_dir)
     embedder = get_embedder(embedded)
     embedder.encode_query("load the model before timing anything")
     result: dict[str, Any] = {
-        "embedding_backend": embedded.embedding_backend,
+        "embedding_backend": embedded.embedding.backend,
         "load_average": os.getloadavg(),
     }
     with chroma_server(args.work_dir / "chroma-server", console) as (server, port):
-        served = embedded.model_copy(update={"chroma_host": "127.0.0.1", "chroma_port": port})
+        served = embedded.replace(storage={"chroma_host": "127.0.0.1", "chroma_port": port})
         console.print("loading the vectors into the server ...")
         vectors, seconds = load_server(embedded, served)
-        result["papers"] = Catalog(embedded.catalog_path).count()
+        result["papers"] = Catalog(embedded.storage.catalog_path).count()
         result["server_load"] = {"vectors": vectors, "seconds": round(seconds, 1)}
         console.print("search, embedded Chroma ...")
         result["embedded"] = bench_search(embedded, embedder, args.rounds)

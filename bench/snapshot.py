@@ -23,12 +23,10 @@ Figures go to stderr as a table, JSON to stdout. Machines shared with other jobs
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -45,8 +43,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from assistant.core.settings import get_settings
-from bench.ingest import DEFAULT_DAILY_DIR, BenchError
-from bench.report import run_and_report
+from assistant.store.catalog import Catalog
+from bench.ingest import DEFAULT_DAILY_DIR
+from bench.report import BenchError, run_and_report
 
 IDS_PER_MONTH = 20_000  # new-style ids 1501.00001 ... 1501.20000, then 1502.00001 ...
 FIRST_MONTH = (2015, 1)
@@ -259,19 +258,10 @@ def _wait_watching(pid: int, watch: Watch | None) -> tuple[int, Any]:
 def stored_papers(home: Path, with_vectors: bool = False) -> Callable[[], int]:
     """How many papers (or papers with vectors) the child has committed to the catalog so far."""
     path = home / "catalog.sqlite3"
-    sql = (
-        "SELECT (SELECT count(*) FROM papers) - (SELECT count(*) FROM papers "
-        "WHERE embedded_hash IS NULL OR embedded_hash != content_hash)"
-        if with_vectors
-        else "SELECT count(*) FROM papers"
-    )
 
     def count() -> int:
-        try:
-            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=1)) as conn:
-                return int(conn.execute(sql).fetchone()[0])
-        except sqlite3.Error:  # not created yet, or busy: the bar waits for the next look
-            return 0
+        papers, embedded = Catalog.progress(path)
+        return embedded if with_vectors else papers
 
     return count
 
@@ -306,7 +296,7 @@ def ingest_figures(
 def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
     if args.lines < 1 or not 0 < args.small <= args.lines or args.embed < 0:
         raise BenchError("need --lines >= 1, 0 < --small <= --lines and --embed >= 0")
-    backend = args.backend or get_settings().embedding_backend
+    backend = args.backend or get_settings().embedding.backend
     env = {**os.environ, "ACADEMICHUB_EMBEDDING_BACKEND": backend}
     env.pop("ACADEMICHUB_CHROMA_HOST", None)  # fresh embedded stores, never a shared server
     args.workdir.mkdir(parents=True, exist_ok=True)

@@ -22,8 +22,9 @@ from rich.console import Console
 from rich.table import Table
 
 from assistant.core.settings import get_settings
+from assistant.engine import build_retriever
 from assistant.search.retrieval import Candidates, FusionParams, Retriever, top_ids
-from assistant.store.catalog import PaperFilter
+from assistant.store.filter import PaperFilter
 from bench.datasets import WRITTEN_SETS, KnownItemBuilder, load_written, restrict_split
 from bench.report import emit_json
 from bench.retrieval import DEFAULT_DAILY_DIR, ModeResult, daily_papers
@@ -98,8 +99,8 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True, width=max(Console(stderr=True).width, 160))
     settings = get_settings()
     if args.home:
-        settings = settings.model_copy(update={"home": args.home})
-    retriever = Retriever(settings)
+        settings = settings.replace(storage={"home": args.home})
+    retriever = build_retriever(settings)
     catalog = retriever.catalog
     indexed = set(catalog.all_ids())
     builder = KnownItemBuilder(daily_papers(args.daily_dir, indexed, catalog), seed=args.seed)
@@ -110,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     questions = []
     for family, query_set in families:
         for qid, text in query_set.queries.items():
-            found = retriever.candidates(text, settings.retrieval_depth, PaperFilter())
+            found = retriever.candidates(text, settings.fusion.retrieval_depth, PaperFilter())
             assert found is not None
             # every paper any setting's head can hold: the coverage vote then runs offline
             both = [d for d, _ in found.dense] + [d for d, _ in found.lexical]

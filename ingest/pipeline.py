@@ -22,18 +22,13 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from assistant.core.errors import UserFacingError
+from assistant.core.lazy import Lazy
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.store.catalog import (
-    Catalog,
-    CatalogError,
-    StoredState,
-    date_to_int,
-    int_to_date,
-    record_hash,
-    storage_problem,
-)
+from assistant.store.catalog import Catalog, StoredState
 from assistant.store.embedding import Embedder, get_embedder
+from assistant.store.faults import CatalogError, storage_problem
+from assistant.store.schema import date_to_int, int_to_date, record_hash
 from assistant.store.vectors import VectorIndex
 from ingest.rxiv_api import RxivRequest, RxivSource
 from ingest.sources import (
@@ -200,42 +195,34 @@ def _keep_first_published(paper: Paper, earliest: int | None) -> Paper:
 
 
 class Ingestor:
-    """Runs sources into the index. Holds the ingest lock from construction to `close()`; loads the embedding
-    model only if something needs embedding."""
+    """Runs sources into the index. Holds the ingest lock it is given until `close()`; loads the embedding
+    model only if something needs embedding. `open_ingestor` makes one with its parts, in the order that
+    matters (the lock first)."""
 
     def __init__(
         self,
         settings: Settings,
+        lock: IngestLock,
+        catalog: Catalog,
+        vectors: VectorIndex,
+        embedder: Lazy[Embedder],
         *,
         on_progress: ProgressCallback | None = None,
-        embedder: Embedder | None = None,
-        rebuild: bool = False,
+        set_aside: list[str] | None = None,
     ) -> None:
-        """`rebuild`: set the current catalog and vectors aside (renamed, not deleted) and start empty, for
-        a damaged or inconsistent index."""
         self.settings = settings
-        self.set_aside: list[str] = []
-        # The lock comes first: a second ingest is refused at once, before Chroma and the model load.
-        self._lock = IngestLock(settings.lock_path).__enter__()
-        try:
-            if rebuild:
-                self.set_aside = set_index_aside(settings)
-            self.catalog = Catalog(settings.catalog_path)
-            self.catalog.require_writable()
-            self.vectors = VectorIndex(settings)
-        except BaseException:
-            self._lock.__exit__()
-            raise
+        self._lock = lock
+        self.catalog = catalog
+        self.vectors = vectors
         self._embedder = embedder
+        self.set_aside = set_aside or []  # what `rebuild` renamed
         self.on_progress: ProgressCallback = on_progress or (lambda phase, advance, total: None)
         self.on_notice: Callable[[str], None] = lambda message: None  # said while the run goes on
         self._embedding = True  # False during a catalog-only run
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = get_embedder(self.settings)
-        return self._embedder
+        return self._embedder.get()
 
     def close(self) -> None:
         self.catalog.close()
@@ -304,7 +291,7 @@ class Ingestor:
                     summary.skip(item)
                     continue
                 batch.append(item)
-                if len(batch) >= self.settings.ingest_batch_size:
+                if len(batch) >= self.settings.sources.ingest_batch_size:
                     self._store_batch(batch, summary)
                     batch = []
                     if source.checkpoint:
@@ -393,7 +380,7 @@ class Ingestor:
     ) -> int:
         """Embed papers waiting for vectors (a killed run's, or a catalog-only run's): all, or `limit`."""
         total = 0
-        batch = self.settings.ingest_batch_size
+        batch = self.settings.sources.ingest_batch_size
         while (room := batch if limit is None else min(batch, limit - total)) > 0 and (
             pending := self.catalog.pending_ids(limit=room)
         ):
@@ -420,6 +407,34 @@ class Ingestor:
         self.catalog.reset_embedded(missing)
 
 
+def open_ingestor(
+    settings: Settings,
+    *,
+    on_progress: ProgressCallback | None = None,
+    embedder: Embedder | None = None,
+    rebuild: bool = False,
+) -> Ingestor:
+    """The ingest job's wiring: take the ingest lock first (a second ingest is refused at once, before
+    Chroma and the model load), then with `rebuild` set the current catalog and vectors aside (renamed, not
+    deleted) for a damaged or inconsistent index, then open the catalog (writable) and the vectors. The
+    model: `embedder` if given (a benchmark's, the tests'), else the process-wide one on first need."""
+    lock = IngestLock(settings.storage.lock_path).__enter__()
+    try:
+        set_aside = set_index_aside(settings) if rebuild else []
+        catalog = Catalog(settings.storage.catalog_path)
+        try:
+            catalog.require_writable()
+            vectors = VectorIndex(settings)
+        except BaseException:
+            catalog.close()
+            raise
+    except BaseException:
+        lock.__exit__()
+        raise
+    model = Lazy.of(embedder) if embedder is not None else Lazy(lambda: get_embedder(settings))
+    return Ingestor(settings, lock, catalog, vectors, model, on_progress=on_progress, set_aside=set_aside)
+
+
 def pending_notice(pending: int) -> str:
     """What to tell a user whose catalog holds papers without vectors."""
     return (
@@ -434,17 +449,23 @@ def set_index_aside(settings: Settings) -> list[str]:
     collection, so that an ingest builds the index afresh. Returns what was set aside."""
     stamp = time.strftime("%Y%m%d-%H%M%S")
     moved: list[str] = []
-    targets = [settings.catalog_path, *(Path(f"{settings.catalog_path}{s}") for s in ("-wal", "-shm"))]
-    if not settings.chroma_host:
-        targets.append(settings.chroma_path)
+    targets = [
+        settings.storage.catalog_path,
+        *(Path(f"{settings.storage.catalog_path}{s}") for s in ("-wal", "-shm")),
+    ]
+    if not settings.storage.chroma_host:
+        targets.append(settings.storage.chroma_path)
     for path in targets:
         if path.exists():
             aside = path.with_name(f"{path.name}.set-aside-{stamp}")
             path.rename(aside)
             moved.append(str(aside))
-    if settings.chroma_host:
+    if settings.storage.chroma_host:
         VectorIndex(settings).drop()
-        moved.append(f"collection {settings.collection!r} on {settings.chroma_host}:{settings.chroma_port}")
+        moved.append(
+            f"collection {settings.storage.collection!r} on "
+            f"{settings.storage.chroma_host}:{settings.storage.chroma_port}"
+        )
     return moved
 
 
@@ -561,12 +582,12 @@ def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> So
     """A resumable arXiv API source (its offset saved after each stored batch, cleared when done)."""
     source = ArxivSource(
         request,
-        api_url=settings.arxiv_api_url,
-        delay_seconds=settings.arxiv_delay_seconds,
-        retries=settings.arxiv_retries,
-        backoff_seconds=settings.arxiv_backoff_seconds,
-        page_size=settings.arxiv_page_size,
-        timeout_seconds=settings.arxiv_timeout_seconds,
+        api_url=settings.sources.arxiv.api_url,
+        delay_seconds=settings.sources.arxiv.delay_seconds,
+        retries=settings.sources.arxiv.retries,
+        backoff_seconds=settings.sources.arxiv.backoff_seconds,
+        page_size=settings.sources.arxiv.page_size,
+        timeout_seconds=settings.sources.arxiv.timeout_seconds,
     )
     label = f"arXiv API ({request.search_query()})"
     return resumable_run(source, request.cursor_key(), label, "result", catalog, expected=request.max_results)
@@ -576,10 +597,10 @@ def rxiv_run(request: RxivRequest, settings: Settings, catalog: Catalog) -> Sour
     """A resumable bioRxiv/medRxiv API source (cursor saved after each stored batch, cleared when done)."""
     source = RxivSource(
         request,
-        api_url=settings.rxiv_api_url,
-        delay_seconds=settings.rxiv_delay_seconds,
-        retries=settings.rxiv_retries,
-        backoff_seconds=settings.rxiv_backoff_seconds,
-        timeout_seconds=settings.rxiv_timeout_seconds,
+        api_url=settings.sources.rxiv.api_url,
+        delay_seconds=settings.sources.rxiv.delay_seconds,
+        retries=settings.sources.rxiv.retries,
+        backoff_seconds=settings.sources.rxiv.backoff_seconds,
+        timeout_seconds=settings.sources.rxiv.timeout_seconds,
     )
     return resumable_run(source, request.cursor_key(), request.describe(), "record", catalog)

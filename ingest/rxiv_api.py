@@ -18,6 +18,7 @@ from typing import Any
 import requests
 
 from assistant.core.paper import SOURCE_LABELS, SourceName
+from assistant.core.retry import Backoff
 from assistant.core.subjects import api_subject
 from ingest.rxiv import from_api_record
 from ingest.sources import SourceError, SourceItem, record_item
@@ -86,14 +87,12 @@ class RxivSource:
         self.resumed_from = start_cursor
         self.api_url = api_url.rstrip("/")
         self._delay = delay_seconds
-        self._retries = retries
-        self._backoff = backoff_seconds
+        self._backoff = Backoff(request.describe(), retries=retries, first_pause=backoff_seconds, sleep=sleep)
         self._timeout = timeout_seconds
         self._sleep = sleep
         self._session = requests.Session()
 
     def __iter__(self) -> Iterator[SourceItem]:
-        failures = 0
         first = True
         while True:
             if not first and self._delay:
@@ -102,9 +101,9 @@ class RxivSource:
             try:
                 page = self._fetch(self.position)
             except _RetryablePage as err:
-                failures = self._wait_or_give_up(failures, str(err))
+                self._retry_or_give_up(str(err))
                 continue
-            failures = 0
+            self._backoff.succeeded()
             for record in page.records:
                 self.position += 1
                 where = f"{self.request.describe()} record {self.position}"
@@ -149,25 +148,13 @@ class RxivSource:
             raise _RetryablePage("an empty page")
         return _Page(records, total)
 
-    def _wait_or_give_up(self, failures: int, what: str) -> int:
-        failures += 1
-        if failures > self._retries:
+    def _retry_or_give_up(self, what: str) -> None:
+        if not self._backoff.retry(what):
             raise SourceError(
-                f"{self.request.describe()} at {self.api_url} gave {what} {failures} times in a row at "
-                f"record {self.position}; stopped. Run the same command again later: it resumes where it "
-                "stopped."
+                f"{self.request.describe()} at {self.api_url} gave {what} {self._backoff.failures} times "
+                f"in a row at record {self.position}; stopped. Run the same command again later: it resumes "
+                "where it stopped."
             )
-        pause = self._backoff * 2 ** (failures - 1)
-        log.warning(
-            "%s gave %s; retrying in %.1f s (try %d of %d)",
-            self.request.describe(),
-            what,
-            pause,
-            failures,
-            self._retries,
-        )
-        self._sleep(pause)
-        return failures
 
 
 def _as_int(value: Any) -> int:

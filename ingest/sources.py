@@ -25,6 +25,7 @@ from requests.adapters import HTTPAdapter
 
 from assistant.core.errors import UserFacingError
 from assistant.core.paper import Paper
+from assistant.core.retry import Backoff
 from ingest import rxiv
 from ingest.normalize import RecordError, dated_by_month, from_arxiv_result, from_json_record
 
@@ -363,9 +364,7 @@ class ArxivSource:
         self.request = request
         self.position = start_offset
         self.resumed_from = start_offset
-        self._retries = retries
-        self._backoff = backoff_seconds
-        self._sleep = sleep
+        self._backoff = Backoff("arXiv API", retries=retries, first_pause=backoff_seconds, sleep=sleep)
         self._client = _ResumableClient(page_size=page_size, delay_seconds=delay_seconds, num_retries=0)
         adapter = _TimeoutAdapter(timeout_seconds)
         self._client._session.mount("http://", adapter)
@@ -380,11 +379,10 @@ class ArxivSource:
         )
 
     def __iter__(self) -> Iterator[SourceItem]:
-        failures = 0
         while True:
             try:
                 for result in self._client.results(self._search, offset=self.position):
-                    failures = 0
+                    self._backoff.succeeded()
                     self.position += 1
                     try:
                         yield from_arxiv_result(result)
@@ -402,23 +400,16 @@ class ArxivSource:
                         f"arXiv API refused the request (HTTP {err.status}); check the categories and the "
                         f"query syntax: {err.url}"
                     ) from None
-                failures = self._wait_or_give_up(failures, f"HTTP {err.status}")
+                self._retry_or_give_up(f"HTTP {err.status}")
             except arxiv.UnexpectedEmptyPageError:
-                failures = self._wait_or_give_up(failures, "an empty page")
+                self._retry_or_give_up("an empty page")
             except requests.RequestException as err:
-                failures = self._wait_or_give_up(failures, f"a connection error ({err.__class__.__name__})")
+                self._retry_or_give_up(f"a connection error ({err.__class__.__name__})")
 
-    def _wait_or_give_up(self, failures: int, what: str) -> int:
-        failures += 1
-        if failures > self._retries:
+    def _retry_or_give_up(self, what: str) -> None:
+        if not self._backoff.retry(what):
             raise SourceError(
                 f"arXiv API at {self._client.query_url_format.split('?')[0]} gave {what} "
-                f"{failures} times in a row at result {self.position}; stopped. "
+                f"{self._backoff.failures} times in a row at result {self.position}; stopped. "
                 "Run the same command again later: it resumes where it stopped."
             )
-        pause = self._backoff * 2 ** (failures - 1)
-        log.warning(
-            "arXiv API gave %s; retrying in %.1f s (try %d of %d)", what, pause, failures, self._retries
-        )
-        self._sleep(pause)
-        return failures

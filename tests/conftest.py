@@ -9,8 +9,9 @@ from __future__ import annotations
 import gzip
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,13 +21,12 @@ os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "ACADEMICHUB_CHROMA_HOST"):
     os.environ.pop(_var, None)
 
-from rich.console import Console  # noqa: E402
+from helpers import chroma_server as start_chroma_server  # noqa: E402
+from helpers import free_port  # noqa: E402,F401 (tests import it from here)
 
 from assistant.core.settings import Settings, get_settings  # noqa: E402
 from assistant.store.embedding import Embedder, get_embedder  # noqa: E402
-from bench.query import free_port  # noqa: E402,F401 (tests import it from here)
-from bench.serve_shared import chroma_server as bench_chroma_server  # noqa: E402
-from ingest.pipeline import Ingestor, file_runs  # noqa: E402
+from ingest.pipeline import file_runs, open_ingestor  # noqa: E402
 from ingest.sources import SAMPLE_PATH  # noqa: E402
 
 TESTS_DIR = Path(__file__).parent
@@ -34,9 +34,10 @@ DATA_DIR = TESTS_DIR / "data"
 SMALL_CORPUS_SIZE = 60
 
 
-def make_settings(home: Path, **overrides: object) -> Settings:
-    """Settings for a data directory, without reading the developer's `.env`."""
-    return Settings(_env_file=None, home=home, **overrides)  # type: ignore[call-arg]
+def make_settings(home: Path, **groups: Mapping[str, Any]) -> Settings:
+    """Settings for a data directory, without reading the developer's `.env`; `groups` as in
+    `Settings.replace` (`llm={"max_retries": 0}`)."""
+    return Settings(_env_file=None).replace(storage={"home": home}, **groups)  # type: ignore[call-arg]
 
 
 @pytest.fixture
@@ -85,7 +86,7 @@ def small_index(
 ) -> Settings:
     """A read-only index of the small corpus. Tests that write must build their own."""
     settings = make_settings(tmp_path_factory.mktemp("small-index"))
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.run(file_runs([small_corpus_file]))
     finally:
@@ -97,6 +98,6 @@ def small_index(
 @pytest.fixture
 def chroma_server(tmp_path: Path) -> Iterator[int]:
     """A real `chroma run` server (the chromadb package's) on 127.0.0.1 and a free port; yields its port
-    and stops it (the benchmark's own server, bench.serve_shared.chroma_server)."""
-    with bench_chroma_server(tmp_path / "server-data", Console(quiet=True)) as (_, port):
+    and stops it."""
+    with start_chroma_server(tmp_path / "server-data") as port:
         yield port

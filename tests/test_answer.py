@@ -14,14 +14,15 @@ from conftest import make_settings, sample_records, write_jsonl
 from openai_standin import OpenAIStandin, RecordedRequest, Reply, prompt_tokens, tokens_of
 from typer.testing import CliRunner
 
-from assistant.compose.answer import NOT_FOUND_TEXT, Answerer, Turn
+from assistant.compose.answer import Answerer
 from assistant.compose.citations import cited_numbers
 from assistant.compose.llm import get_llm
+from assistant.compose.model import NOT_FOUND_TEXT, Turn
 from assistant.core.settings import Settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.store.embedding import Embedder
 from assistant.ui.cli.common import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 UNLEARNING = "How can machine unlearning remove knowledge from large language models?"
 _LINK_RE = re.compile(r"\]\(|<a\s|href=", re.IGNORECASE)
@@ -29,7 +30,7 @@ _LINK_RE = re.compile(r"\]\(|<a\s|href=", re.IGNORECASE)
 
 @pytest.fixture(scope="module")
 def answerer(small_index: Settings, embedder: Embedder) -> Answerer:
-    return Answerer(small_index, Retriever(small_index, embedder=embedder))
+    return Answerer(small_index, build_retriever(small_index, embedder=embedder))
 
 
 def abstract_sentences_of(answer_sources: list, text: str) -> None:
@@ -165,12 +166,12 @@ def test_which_of_these_use_transformers_finds_hypnos_among_the_eeg_papers(
     ]
     assert any(r["id"].startswith(hypnos) for r in records) and len(records) < 40
     settings = make_settings(tmp_path)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([write_jsonl(tmp_path / "eeg.jsonl", records)]))
     finally:
         ingestor.close()
-    answerer = Answerer(settings, Retriever(settings, embedder=embedder))
+    answerer = Answerer(settings, build_retriever(settings, embedder=embedder))
     first = answerer.answer("which papers use EEG foundation models?")
     assert first.found and hypnos not in {s.paper.id for s in first.sources}
     follow = answerer.answer("which of these use transformers?", history=[first.turn])
@@ -187,10 +188,10 @@ def test_the_second_one_is_the_paper_shown_as_2_even_after_an_ingest(
     """A follow-up reads what the previous answer showed: a paper ingested between the two turns that now
     outranks the old [2] does not change what "the second one" means."""
     settings = make_settings(tmp_path)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([small_corpus_file]))
-        answerer = Answerer(settings, Retriever(settings, embedder=embedder))
+        answerer = Answerer(settings, build_retriever(settings, embedder=embedder))
         first = answerer.answer(UNLEARNING)
         shown_second = first.sources[1].paper
         newcomer = dict(sample_records(1)[0])
@@ -237,13 +238,12 @@ def standin() -> Iterator[OpenAIStandin]:
         yield server
 
 
-def llm_answerer(
-    small_index: Settings, embedder: Embedder, server: OpenAIStandin, **extra: object
-) -> Answerer:
-    settings = small_index.model_copy(
-        update={"openai_base_url": server.base_url, "llm_max_retries": 0, "model": "standin", **extra}
+def llm_answerer(small_index: Settings, embedder: Embedder, server: OpenAIStandin, **llm: object) -> Answerer:
+    """An answerer through the stand-in; `llm` changes settings of the llm group (`timeout_seconds=1.0`)."""
+    settings = small_index.replace(
+        llm={"base_url": server.base_url, "max_retries": 0, "model": "standin", **llm}
     )
-    return Answerer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    return Answerer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
 
 
 @pytest.mark.slow
@@ -284,7 +284,9 @@ def test_a_citation_to_a_missing_source_is_removed_and_reported(
 ) -> None:
     standin.default = Reply("Unlearning removes memorised data [1]. It also cures all diseases [7].")
     # Every retrieved paper counts as relevant here, so exactly k=5 sources exist.
-    answer = llm_answerer(small_index, embedder, standin, min_relevance=0.0).answer(UNLEARNING, k=5)
+    answer = llm_answerer(small_index.replace(fusion={"min_relevance": 0.0}), embedder, standin).answer(
+        UNLEARNING, k=5
+    )
     assert len(answer.sources) == 5
     assert answer.removed_citations == [7]
     assert "[7]" not in answer.text and "[1]" in answer.text
@@ -310,7 +312,7 @@ def test_llm_failures_fall_back_to_extractive_with_a_notice(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin, status: int, delay: float
 ) -> None:
     standin.default = Reply("too late [1]", status=status, delay=delay)
-    answerer = llm_answerer(small_index, embedder, standin, llm_timeout_seconds=1.0)
+    answerer = llm_answerer(small_index, embedder, standin, timeout_seconds=1.0)
     answer = answerer.answer(UNLEARNING, on_token=lambda _: None)
     assert answer.mode == "extractive" and answer.found
     notice = next(n for n in answer.notices if "Fell back to extractive mode" in n)
@@ -361,7 +363,7 @@ def test_an_uncited_model_answer_is_not_shown_as_a_cited_answer(
     # The same from the CLI's JSON, which a script reads: the mode and the note say it.
     monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
     monkeypatch.setenv("ACADEMICHUB_LLM_MAX_RETRIES", "0")
-    use_home(Path(small_index.home))  # settings are read again from here on
+    use_home(Path(small_index.storage.home))  # settings are read again from here on
     result = CliRunner().invoke(app, ["ask", UNLEARNING, "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -388,7 +390,7 @@ def test_an_answer_cut_at_the_length_limit_is_trimmed_and_said(
     standin.default = Reply(
         f"{SUPPORTED} Divergence decoding removes that knowledge at inference time with auxiliary models [2]."
     )
-    answerer = llm_answerer(small_index, embedder, standin, llm_max_tokens_answer=16)
+    answerer = llm_answerer(small_index, embedder, standin, max_tokens_answer=16)
     answer = answerer.answer(UNLEARNING)
     assert standin.requests[-1].body["max_tokens"] == 16
     assert answer.mode == "llm" and answer.text == SUPPORTED
@@ -443,7 +445,7 @@ def test_a_context_error_is_retried_once_with_fewer_sources_and_its_reason_shown
 ) -> None:
     standin.context_size = 2048  # the server's context is smaller than the configured 16384
     standin.default = Reply(SUPPORTED)
-    answerer = llm_answerer(small_index, embedder, standin, min_relevance=0.0)
+    answerer = llm_answerer(small_index.replace(fusion={"min_relevance": 0.0}), embedder, standin)
     answer = answerer.answer(UNLEARNING, k=8)
     assert len(standin.requests) == 2
     first, second = standin.requests
@@ -483,7 +485,7 @@ def test_a_follow_up_rewrite_that_fails_is_said(
     notice = next(n for n in answer.notices if "rewrite of your follow-up" in n)
     assert f"searched for “{answer.standalone_question}” instead" in notice
     condense = next(r for r in standin.requests if "Standalone question:" in r.text())
-    assert condense.body["max_tokens"] == answerer.settings.llm_max_tokens_rewrite
+    assert condense.body["max_tokens"] == answerer.settings.llm.max_tokens_rewrite
 
 
 # --- abstracts are data ---------------------------------------------------------------------------------
@@ -511,7 +513,7 @@ def injected_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder)
     )
     home = tmp_path_factory.mktemp("injected")
     settings = make_settings(home)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([write_jsonl(home / "papers.jsonl", [*records, crafted])]))
     finally:
@@ -528,7 +530,7 @@ def assert_no_foreign_links(text: str) -> None:
 def test_an_injected_abstract_changes_neither_citations_nor_links(
     injected_index: Settings, embedder: Embedder
 ) -> None:
-    answerer = Answerer(injected_index, Retriever(injected_index, embedder=embedder))
+    answerer = Answerer(injected_index, build_retriever(injected_index, embedder=embedder))
     answer = answerer.answer("gradient ascent unlearning of personal data in language models")
     assert INJECTED_ID in {s.paper.id for s in answer.sources}
     assert 9 not in cited_numbers(answer.text) and cited_numbers(answer.text) <= {
@@ -547,8 +549,8 @@ def test_an_injected_abstract_stays_fenced_as_data_in_the_prompt(
     standin.default = Reply(
         "See [the code](http://evil.example/x) <a href='http://evil.example'>here</a> [9]. It works [1]."
     )
-    settings = injected_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
-    answerer = Answerer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    settings = injected_index.replace(llm={"base_url": standin.base_url, "max_retries": 0})
+    answerer = Answerer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     answer = answerer.answer("gradient ascent unlearning of personal data in language models")
     user = standin.requests[-1].messages[1]["content"]
     fenced = user.split("<<<SOURCES", 1)[1].split("SOURCES>>>", 1)[0]
@@ -563,7 +565,7 @@ def test_an_injected_abstract_stays_fenced_as_data_in_the_prompt(
 
 
 def test_ask_json_from_the_cli(small_index: Settings, use_home) -> None:  # type: ignore[no-untyped-def,unused-ignore]
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     result = CliRunner().invoke(app, ["ask", UNLEARNING, "--json", "--k", "5"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -573,7 +575,7 @@ def test_ask_json_from_the_cli(small_index: Settings, use_home) -> None:  # type
 
 
 def test_ask_with_an_unknown_category_is_a_readable_error(small_index: Settings, use_home) -> None:  # type: ignore[no-untyped-def,unused-ignore]
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     result = CliRunner().invoke(app, ["ask", UNLEARNING, "--category", "cs.XX"])
     assert result.exit_code == 2
     assert "unknown category" in result.output and "Traceback" not in result.output
@@ -592,7 +594,7 @@ def marked_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
     assert len(records) == len(MARKED_ABSTRACT_IDS)
     home = tmp_path_factory.mktemp("marked")
     settings = make_settings(home)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([write_jsonl(home / "papers.jsonl", records)]))
     finally:
@@ -613,7 +615,7 @@ def cited_sentences(text: str) -> list[tuple[str, list[int]]]:
 
 
 def test_a_papers_own_reference_marks_never_become_our_citations(marked_index: Settings, use_home) -> None:  # type: ignore[no-untyped-def,unused-ignore]
-    use_home(Path(marked_index.home))
+    use_home(Path(marked_index.storage.home))
     result = CliRunner().invoke(app, ["ask", MEDICAL_UNLEARNING, "--extractive", "--json"])
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
@@ -641,7 +643,7 @@ def test_ask_warns_when_the_server_does_not_list_the_model(
     standin.default = Reply(SUPPORTED)
     monkeypatch.setenv("OPENAI_BASE_URL", standin.base_url)
     monkeypatch.setenv("ACADEMICHUB_MODEL", "gpt-4o-mini")
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     result = CliRunner().invoke(app, ["ask", UNLEARNING, "--json", "--k", "3"])
     assert result.exit_code == 0, result.output
     assert "does not list the model 'gpt-4o-mini'" in result.stderr

@@ -23,7 +23,7 @@ from conftest import free_port, make_settings, sample_records, write_jsonl
 
 from assistant.store.embedding import Embedder
 from ingest.normalize import from_json_record
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -53,7 +53,7 @@ def app_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> tu
     records[0] = {**clean, "title": HOSTILE_PREFIX + clean["title"]}
     home = tmp_path_factory.mktemp("app-home")
     corpus = write_jsonl(home.parent / "app-corpus.jsonl", records)
-    ingestor = Ingestor(make_settings(home), embedder=embedder)
+    ingestor = open_ingestor(make_settings(home), embedder=embedder)
     try:
         assert ingestor.run(file_runs([corpus])).new == INDEXED_PAPERS
     finally:

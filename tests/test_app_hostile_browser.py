@@ -19,7 +19,7 @@ from openai_standin import OpenAIStandin, Reply
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 from assistant.store.embedding import Embedder
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -51,7 +51,7 @@ def hostile_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -
         "summary": HOSTILE_ABSTRACT.strip() + " " + target["summary"],  # first: the panel shows 1,200 chars
     }
     home = tmp_path_factory.mktemp("hostile-app-home")
-    ingestor = Ingestor(make_settings(home), embedder=embedder)
+    ingestor = open_ingestor(make_settings(home), embedder=embedder)
     try:
         assert ingestor.run(file_runs([write_jsonl(home.parent / "hostile.jsonl", records)])).new == 12
     finally:

@@ -14,7 +14,7 @@ from conftest import make_settings, sample_records, write_jsonl
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 from assistant.store.embedding import Embedder
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 QUESTION = "Which papers use diffusion models?"
 
@@ -26,7 +26,7 @@ def lists_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> 
     others = [r for r in records if r not in holding][:25]
     home = tmp_path_factory.mktemp("lists-app-home")
     corpus = write_jsonl(home.parent / "lists-app-corpus.jsonl", holding + others)
-    ingestor = Ingestor(make_settings(home), embedder=embedder)
+    ingestor = open_ingestor(make_settings(home), embedder=embedder)
     try:
         ingestor.run(file_runs([corpus]))
     finally:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from assistant.compose.answer import Turn
+from assistant.compose.model import Turn
 from assistant.core.paper import Paper
 from assistant.ui import chat_view as view
 from assistant.ui.auth import AuthConfigError, check_password, hash_password, parse_auth_users
@@ -415,7 +415,7 @@ def test_a_failing_chat_handler_reports_the_error_and_keeps_its_signature(monkey
     """Chainlit passes arguments by the handler's parameter names: the wrapper must keep them."""
     import inspect
 
-    import assistant.ui.app as chat_app
+    import assistant.ui.chat.streaming as chat_app
     from assistant.search.retrieval import RetrievalError
 
     reported: list[BaseException] = []
@@ -507,9 +507,10 @@ def test_a_follow_up_refers_only_to_the_sources_the_app_listed() -> None:
     """Reviewer M6: the app lists the cited sources and the "also relevant" ones; the turn it stores for
     follow-ups holds exactly those, numbered as shown, so "the last one" is the last listed paper (not a
     weak source the list dropped) and "these" never reaches a paper the user did not see."""
-    from assistant.compose.answer import Answer, Source, rewrite_follow_up
+    from assistant.compose.follow_up import rewrite_follow_up
+    from assistant.compose.model import Answer, Source
     from assistant.search.hit import Hit
-    from assistant.ui.app import listed_turn
+    from assistant.ui.chat.ask import listed_turn
 
     papers = [make_paper(id=f"2606.0000{n}", title=f"Paper {n}") for n in range(1, 6)]
     matches = [0.62, 0.55, 0.50, 0.47, 0.36]  # [5] is far below the weakest cited one: not listed

@@ -19,6 +19,7 @@ from bench import query as bench_query
 from bench import radar_days as bench_radar_days
 from bench import scale as bench_scale
 from bench.__main__ import summary_rows
+from ingest.pipeline import open_ingestor
 
 
 def _console() -> tuple[Console, io.StringIO]:
@@ -78,7 +79,7 @@ def test_query_bench_prints_latency_and_memory_side_by_side(
     args = bench_query.parse_args(
         [
             "--home",
-            str(small_index.home),
+            str(small_index.storage.home),
             "--rounds",
             "1",
             "--questions",
@@ -108,7 +109,7 @@ def test_query_bench_prints_latency_and_memory_side_by_side(
     subset_home = Path(result["subset"]["home"])
     marker = (subset_home / "subset.json").stat().st_mtime_ns
     again = bench_query.subset_settings(small_index, tmp_path / "work", 0.5)
-    assert again.home == subset_home and (subset_home / "subset.json").stat().st_mtime_ns == marker
+    assert again.storage.home == subset_home and (subset_home / "subset.json").stat().st_mtime_ns == marker
 
     rows = dict((name, value) for name, value, _ in summary_rows({"query": result}))
     assert rows["warm search p50"] == f"{result['full']['search']['p50_ms']:.0f} ms"
@@ -119,7 +120,7 @@ def test_briefing_bench_reports_on_topic_share_sections_and_bridges(
 ) -> None:  # type: ignore[no-untyped-def,unused-ignore]
     from bench import briefing as bench_briefing
 
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     assert bench_briefing.main(["--topic", "machine unlearning"]) == 0
     captured = capsys.readouterr()
     report = json.loads(captured.out)
@@ -141,14 +142,14 @@ def test_radar_days_over_a_copied_base_shows_each_days_new_papers_only(tmp_path:
     """`--base-home`: the base index is copied, the topic saved over it before the first day, and each day's
     feed (paged one paper a batch) holds only that day's new papers: never the base's, never a re-listed
     one, never one twice."""
-    from ingest.pipeline import Ingestor, file_runs
+    from ingest.pipeline import file_runs
 
     records = sample_records(30)
     base = tmp_path / "base"
     # Undated like the real monthly listings: dated by their id's month (2605.x: 2026-05-01).
     backlog = [{k: v for k, v in r.items() if k != "date"} for r in records[:10]]
     monthly = write_jsonl(tmp_path / "2026-05.jsonl.gz", backlog, gz=True)
-    ingestor = Ingestor(make_settings(base), embedder=embedder)
+    ingestor = open_ingestor(make_settings(base), embedder=embedder)
     try:
         ingestor.run(file_runs([monthly]))
     finally:

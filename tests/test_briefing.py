@@ -13,13 +13,16 @@ import pytest
 from openai_standin import OpenAIStandin, Reply
 from typer.testing import CliRunner
 
-from assistant.compose.briefing import Briefer, Briefing, BriefingError, bibtex_entries
+from assistant.compose.bibtex import bibtex_entries
+from assistant.compose.briefing import Briefer
+from assistant.compose.briefing_model import Briefing, BriefingError
 from assistant.compose.citations import cited_numbers
 from assistant.compose.llm import get_llm
 from assistant.core.fields import label
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.search.retrieval import RetrievalError, Retriever
+from assistant.engine import build_retriever
+from assistant.search.retrieval import RetrievalError
 from assistant.store.embedding import Embedder
 from assistant.ui.cli.common import app
 
@@ -66,7 +69,7 @@ def parse_bibtex(text: str) -> list[dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def briefer(small_index: Settings, embedder: Embedder) -> Briefer:
-    return Briefer(small_index, Retriever(small_index, embedder=embedder))
+    return Briefer(small_index, build_retriever(small_index, embedder=embedder))
 
 
 @pytest.fixture(scope="module")
@@ -264,8 +267,8 @@ def test_llm_briefing_keeps_the_structure_and_checks_citations(
         "## Bridges\n- Vision and language unlearning meet [2].\n\n"
         "## Open questions\n- Whether unlearning is reversible [3]."
     )
-    settings = small_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
-    briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    settings = small_index.replace(llm={"base_url": standin.base_url, "max_retries": 0})
+    briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     tokens: list[str] = []
     reported: list[tuple[list[str], int]] = []  # the sources, and how many tokens had arrived by then
     briefing = briefer.brief(
@@ -298,8 +301,8 @@ def test_llm_sections_without_citations_fall_back_one_by_one(
         f"## {LABELS[0]}\n- Decoding-time unlearning uses auxiliary models [1].\n\n"
         "## Open questions\n- It remains unclear whether unlearning is reversible [1]."
     )
-    settings = small_index.model_copy(update={"openai_base_url": standin.base_url, "llm_max_retries": 0})
-    briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    settings = small_index.replace(llm={"base_url": standin.base_url, "max_retries": 0})
+    briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     briefing = briefer.brief(TOPIC, fields=FIELDS, per_field=3)
     sections = sections_of(briefing.markdown)
     assert briefing.mode == "llm"
@@ -310,7 +313,7 @@ def test_llm_sections_without_citations_fall_back_one_by_one(
 
 
 def test_brief_cli_writes_markdown_and_bibtex(small_index: Settings, use_home, tmp_path: Path) -> None:  # type: ignore[no-untyped-def,unused-ignore]
-    use_home(Path(small_index.home))
+    use_home(Path(small_index.storage.home))
     out, bib = tmp_path / "brief.md", tmp_path / "refs.bib"
     args = ["brief", TOPIC, "--per-field", "2", "--out", str(out), "--bibtex", str(bib), "--json"]
     for name in FIELDS:
@@ -326,10 +329,10 @@ def test_brief_cli_writes_markdown_and_bibtex(small_index: Settings, use_home, t
 def test_llm_briefing_has_a_token_limit_and_an_uncited_or_cut_one_is_said(
     small_index: Settings, embedder: Embedder, standin: OpenAIStandin
 ) -> None:
-    settings = small_index.model_copy(
-        update={"openai_base_url": standin.base_url, "llm_max_retries": 0, "llm_max_tokens_briefing": 40}
+    settings = small_index.replace(
+        llm={"base_url": standin.base_url, "max_retries": 0, "max_tokens_briefing": 40}
     )
-    briefer = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings))
+    briefer = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings))
     # Fluent prose that cites nothing is not shown as the model's cited briefing.
     standin.default = Reply(
         "## Overview\nUnlearning is an active and important area of research in many fields."
@@ -358,8 +361,8 @@ def test_a_category_can_never_add_a_bibtex_field_or_a_markdown_link() -> None:
     """Categories are checked at ingest, but an older index may hold anything: every output escapes them."""
     from markdown_it import MarkdownIt
 
-    from assistant.compose.answer import Source
-    from assistant.compose.briefing import references_markdown
+    from assistant.compose.briefing_sections import references_markdown
+    from assistant.compose.model import Source
     from assistant.search.hit import Hit
 
     injected = Paper(

@@ -150,3 +150,34 @@ def test_a_catalog_whose_lexical_rows_are_keyed_by_id_is_rekeyed_once_when_opene
         assert [pid for pid, _ in reopened.lexical_search('"renamed"', 5)] == ["2606.00003"]
     finally:
         reopened.close()
+
+
+def test_a_paper_whose_text_changed_after_its_vector_counts_as_not_embedded_everywhere(
+    tmp_path: Path,
+) -> None:
+    """One rule for "embedded" (the vector is of the current text), the same for the ingest, `stats` and a
+    benchmark watching the file from another process; the watcher never creates a catalog."""
+    path = tmp_path / "catalog.sqlite3"
+    assert Catalog.progress(path) == (0, 0) and not path.exists()
+    catalog = Catalog(path)
+    try:
+        papers = [_paper(f"2606.0000{i}", date(2026, 6, 1)) for i in range(1, 4)]
+        catalog.upsert(papers)
+        catalog.mark_embedded({p.id: p.content_hash for p in papers})
+        changed = papers[0].model_copy(update={"abstract": "A new abstract, so a new vector is owed."})
+        catalog.upsert([changed])
+        assert (catalog.count(), catalog.count_embedded(), catalog.count_pending()) == (3, 2, 1)
+        assert Catalog.progress(path) == (3, 2)
+    finally:
+        catalog.close()
+
+
+def test_author_counts_read_only_the_first_papers_asked_for(catalog: Catalog) -> None:
+    signed = [
+        _paper("2606.00001", None).model_copy(update={"authors": ["Ada Lovelace", "Alan Turing"]}),
+        _paper("2606.00002", None).model_copy(update={"authors": ["Ada Lovelace"]}),
+        _paper("2606.00003", None).model_copy(update={"authors": ["Grace Hopper"]}),
+    ]
+    catalog.upsert(signed)
+    assert catalog.author_counts(first=2) == {"Ada Lovelace": 2, "Alan Turing": 1}
+    assert catalog.author_counts(first=10)["Grace Hopper"] == 1

@@ -12,17 +12,19 @@ from pathlib import Path
 import pytest
 from conftest import free_port, make_settings, sample_records, write_jsonl
 
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.store.vectors import VectorIndex
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 
 def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, embedder, chroma_server: int) -> None:
     records = sample_records(20)
     corpus = write_jsonl(tmp_path / "corpus.jsonl", records)
-    settings = make_settings(tmp_path / "home", chroma_host="127.0.0.1", chroma_port=chroma_server)
+    settings = make_settings(tmp_path / "home").replace(
+        storage={"chroma_host": "127.0.0.1", "chroma_port": chroma_server}
+    )
 
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         first = ingestor.run(file_runs([corpus]))
         again = ingestor.run(file_runs([corpus]))
@@ -32,12 +34,12 @@ def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, embedder, chr
     assert again.embedded == 0 and again.unchanged == 20
 
     # The vectors live in the server, not in the data directory.
-    assert not settings.chroma_path.exists()
+    assert not settings.storage.chroma_path.exists()
     assert VectorIndex(settings).count() == 20
 
     # A second process-like reader (an app worker) finds papers by meaning through the same server.
     wanted = records[7]
-    hits = Retriever(settings, embedder=embedder).search(wanted["title"], k=3, mode="dense")
+    hits = build_retriever(settings, embedder=embedder).search(wanted["title"], k=3, mode="dense")
     assert hits and hits[0].paper.id == wanted["id"]
     assert hits[0].relevance > 0.5
 
@@ -45,23 +47,25 @@ def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, embedder, chr
 def test_unreachable_chroma_server_is_a_readable_error(tmp_path: Path) -> None:
     from assistant.store.vectors import VectorStoreError
 
-    settings = make_settings(tmp_path / "home", chroma_host="127.0.0.1", chroma_port=free_port())
+    settings = make_settings(tmp_path / "home").replace(
+        storage={"chroma_host": "127.0.0.1", "chroma_port": free_port()}
+    )
     with pytest.raises(VectorStoreError, match=r"cannot open the Chroma vector store at 127\.0\.0\.1:"):
         VectorIndex(settings)
 
 
-# --- several app workers, one ingest (README: "Several app workers, one index") -------------------------
+# --- several app workers, one ingest (docs/deployment.md: "Several app workers, one index") -------------
 
 FIRST = 27  # papers indexed before the ingest under test (the sample's first day; none in econ)
 NEW = 64  # "Testing Decision Makers without Counterfactuals" (cs.GT, econ.TH): no indexed paper is in econ
 
 
 def _server_home(tmp_path: Path, name: str, port: int):
-    return make_settings(tmp_path / name, chroma_host="127.0.0.1", chroma_port=port)
+    return make_settings(tmp_path / name).replace(storage={"chroma_host": "127.0.0.1", "chroma_port": port})
 
 
 def _ingest(settings, embedder, corpus: Path, **options: object):
-    ingestor = Ingestor(settings, embedder=embedder, **options)  # type: ignore[arg-type]
+    ingestor = open_ingestor(settings, embedder=embedder, **options)  # type: ignore[arg-type]
     try:
         return ingestor.run(file_runs([corpus]))
     finally:
@@ -86,13 +90,13 @@ def test_a_running_reader_mid_ingest_sees_new_rows_before_their_vectors_without_
     _ingest(settings, embedder, write_jsonl(tmp_path / "first.jsonl", records[:FIRST]))
     assert app.starter_topics() == ["diffusion models"]  # found again once another process filled it
     app.close()
-    reader = Retriever(settings, embedder=embedder)  # a running app worker
+    reader = build_retriever(settings, embedder=embedder)  # a running app worker
     new = records[NEW]
     assert all(h.paper.id != new["id"] for h in reader.search(new["title"], k=5))
     ready = reader.catalog.searchable_until()
 
     # The ingest's first step for the new paper (another process): its catalog row, no vector yet.
-    writer = Catalog(settings.catalog_path)
+    writer = Catalog(settings.storage.catalog_path)
     try:
         writer.upsert([from_json_record(new)])
     finally:
@@ -128,7 +132,7 @@ def test_a_running_reader_follows_a_rebuild_on_the_server(
     corpus = write_jsonl(tmp_path / "corpus.jsonl", records[:6])
     settings = _server_home(tmp_path, "home", chroma_server)
     _ingest(settings, embedder, corpus)
-    reader = Retriever(settings, embedder=embedder)
+    reader = build_retriever(settings, embedder=embedder)
     assert reader.search(records[2]["title"], k=1)[0].paper.id == records[2]["id"]
 
     rebuilt = write_jsonl(tmp_path / "rebuilt.jsonl", records[2:8])
@@ -160,15 +164,15 @@ def test_a_catalog_shipped_to_an_app_machine_is_read_at_the_next_search(
     ingest_host = _server_home(tmp_path, "ingest-host", chroma_server)
     app_host = _server_home(tmp_path, "app-host", chroma_server)
     _ingest(ingest_host, embedder, write_jsonl(tmp_path / "first.jsonl", records[:FIRST]))
-    app_host.home.mkdir()
-    ship(ingest_host.catalog_path, app_host.catalog_path)
-    worker = Retriever(app_host, embedder=embedder)
+    app_host.storage.home.mkdir()
+    ship(ingest_host.storage.catalog_path, app_host.storage.catalog_path)
+    worker = build_retriever(app_host, embedder=embedder)
     new = records[NEW]
     assert all(h.paper.id != new["id"] for h in worker.search(new["title"], k=5))
 
     _ingest(ingest_host, embedder, write_jsonl(tmp_path / "new.jsonl", [new]))
     # Before the copy arrives the worker sees the new vector but no catalog row: never shown.
     assert all(h.paper.id != new["id"] for h in worker.search(new["title"], k=5))
-    ship(ingest_host.catalog_path, app_host.catalog_path)
+    ship(ingest_host.storage.catalog_path, app_host.storage.catalog_path)
     hits = worker.search(new["title"], k=3)
     assert hits[0].paper.id == new["id"] and hits[0].relevance > 0.5

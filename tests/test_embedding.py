@@ -13,7 +13,7 @@ import pytest
 from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.store.embedding import (
     PACKAGED_MODEL_LABEL,
     EncoderMismatchError,
@@ -24,13 +24,13 @@ from assistant.store.embedding import (
 from assistant.store.onnx_backend import export_dir, quantized_file
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 
-def _ingest(home: Path, embedder, records: list[dict], **overrides: object):
-    settings = make_settings(home, **overrides)
+def _ingest(home: Path, embedder, records: list[dict], **embedding: object):
+    settings = make_settings(home, embedding=embedding)
     corpus = write_jsonl(home.parent / f"{home.name}-corpus.jsonl", records)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.run(file_runs([corpus]))
     finally:
@@ -54,16 +54,16 @@ def test_switching_encoder_on_an_existing_index_is_refused_with_a_way_out(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings, _ = _ingest(tmp_path / "home", embedder, sample_records(3))
-    onnx_settings = settings.model_copy(update={"embedding_backend": "onnx"})
+    onnx_settings = settings.replace(embedding={"backend": "onnx"})
     with pytest.raises(EncoderMismatchError) as refused:
-        Retriever(onnx_settings, embedder=embedder).search("graph neural networks")
+        build_retriever(onnx_settings, embedder=embedder).search("graph neural networks")
     message = str(refused.value)
     assert "ACADEMICHUB_EMBEDDING_BACKEND=torch" in message
     assert "fresh data directory" in message
 
     # The same through the CLI: one readable line, no traceback, nothing written.
     monkeypatch.setenv("ACADEMICHUB_EMBEDDING_BACKEND", "onnx")
-    use_home(settings.home)
+    use_home(settings.storage.home)
     corpus = write_jsonl(tmp_path / "more.jsonl", sample_records(6)[3:])
     result = CliRunner().invoke(app, ["ingest", "--file", str(corpus)])
     assert result.exit_code == 2, result.output
@@ -78,16 +78,16 @@ def test_index_from_before_encoders_were_recorded_is_adopted_by_its_next_ingest(
 ) -> None:
     settings = make_settings(tmp_path / "home")
     legacy = VectorIndex(settings)
-    legacy.client.delete_collection(settings.collection)
-    legacy.client.create_collection(settings.collection, metadata={"hnsw:space": "cosine"})
-    VectorIndex(settings.model_copy(update={"embedding_backend": "onnx"}))  # nothing recorded: no refusal
+    legacy.client.delete_collection(settings.storage.collection)
+    legacy.client.create_collection(settings.storage.collection, metadata={"hnsw:space": "cosine"})
+    VectorIndex(settings.replace(embedding={"backend": "onnx"}))  # nothing recorded: no refusal
 
-    _ingest(settings.home, embedder, sample_records(2))
+    _ingest(settings.storage.home, embedder, sample_records(2))
     reopened = VectorIndex(settings)
     assert reopened.collection.metadata["embedding_backend"] == "torch"
     assert reopened.collection.configuration["hnsw"]["space"] == "cosine"
     with pytest.raises(EncoderMismatchError):
-        VectorIndex(settings.model_copy(update={"embedding_backend": "onnx"}))
+        VectorIndex(settings.replace(embedding={"backend": "onnx"}))
 
 
 def test_check_names_a_custom_model_in_its_advice() -> None:
@@ -103,9 +103,11 @@ def test_onnx_int8_encoder_is_exported_once_and_agrees_with_the_default(
     tmp_path: Path,
     embedder,
 ) -> None:
-    settings = make_settings(tmp_path / "home", embedding_backend="onnx")
+    settings = make_settings(tmp_path / "home").replace(embedding={"backend": "onnx"})
     onnx = get_embedder(settings)
-    exported = export_dir(str(packaged_model_path()), settings.cache_dir / "models") / quantized_file()
+    exported = (
+        export_dir(str(packaged_model_path()), settings.storage.cache_dir / "models") / quantized_file()
+    )
     assert exported.is_file()
     made_at = exported.stat().st_mtime_ns
 
@@ -115,12 +117,12 @@ def test_onnx_int8_encoder_is_exported_once_and_agrees_with_the_default(
     assert np.allclose(np.linalg.norm(onnx.encode(texts[:2]), axis=1), 1.0, atol=1e-4)
 
     # An index built with it is searchable with it, and the export is reused, not made again.
-    _ingest(settings.home, onnx, sample_records(12), embedding_backend="onnx")
-    hits = Retriever(settings, embedder=onnx).search(sample_records(12)[5]["title"], k=3)
+    _ingest(settings.storage.home, onnx, sample_records(12), backend="onnx")
+    hits = build_retriever(settings, embedder=onnx).search(sample_records(12)[5]["title"], k=3)
     assert hits and hits[0].paper.id == sample_records(12)[5]["id"]
     from assistant.store.onnx_backend import ensure_quantized_export
 
-    ensure_quantized_export(str(packaged_model_path()), settings.cache_dir / "models")
+    ensure_quantized_export(str(packaged_model_path()), settings.storage.cache_dir / "models")
     assert exported.stat().st_mtime_ns == made_at
 
 

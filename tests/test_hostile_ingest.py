@@ -15,7 +15,7 @@ from assistant.core.text import strip_control_chars
 from assistant.store.catalog import Catalog
 from assistant.ui.cli import app
 from ingest.normalize import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS
-from ingest.pipeline import MAX_SKIP_EXAMPLES, Ingestor, file_runs
+from ingest.pipeline import MAX_SKIP_EXAMPLES, file_runs, open_ingestor
 from ingest.sources import read_jsonl
 
 
@@ -39,7 +39,7 @@ def test_each_bad_line_is_skipped_with_its_reason_and_the_file_goes_on(tmp_path,
     path.write_text("\n".join(hostile_lines(good)) + "\n", encoding="utf-8")
     settings = make_settings(tmp_path / "home")
 
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.run(file_runs([path]))
     finally:
@@ -52,7 +52,7 @@ def test_each_bad_line_is_skipped_with_its_reason_and_the_file_goes_on(tmp_path,
     assert "number too large" in reasons["2026-06-05.jsonl:4"]
     assert "abstract too long" in reasons["2026-06-05.jsonl:5"]
     assert "title too long" in reasons["2026-06-05.jsonl:6"]
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         assert set(catalog.all_ids()) == {good[0]["id"], good[3]["id"]}
     finally:
@@ -70,13 +70,13 @@ def test_terminal_escape_sequences_never_reach_the_catalog(tmp_path, embedder):
     }
     path = write_jsonl(tmp_path / "esc.jsonl", [hostile])
     settings = make_settings(tmp_path / "home")
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         assert ingestor.run(file_runs([path])).new == 1
     finally:
         ingestor.close()
 
-    conn = sqlite3.connect(settings.catalog_path)
+    conn = sqlite3.connect(settings.storage.catalog_path)
     rows = conn.execute("SELECT title, abstract, title_original, abstract_original, authors FROM papers")
     stored = " ".join(str(v) for row in rows for v in row)
     conn.close()
@@ -122,7 +122,7 @@ def test_second_ingest_refuses_before_loading_the_model(tmp_path, use_home, monk
     monkeypatch.setattr("ingest.pipeline.VectorIndex", lambda s: opened.append("chroma"))
     monkeypatch.setattr("ingest.pipeline.get_embedder", lambda s: opened.append("model"))
     path = write_jsonl(tmp_path / "in.jsonl", sample_records(1))
-    with IngestLock(settings.lock_path):
+    with IngestLock(settings.storage.lock_path):
         result = CliRunner().invoke(app, ["ingest", "--file", str(path)])
     assert result.exit_code == 2
     assert "another ingest is running" in " ".join(result.output.split())

@@ -18,28 +18,27 @@ from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, IngestSummary, arxiv_run
+from ingest.pipeline import IngestSummary, arxiv_run, open_ingestor
 from ingest.sources import ArxivRequest
 
 REQUEST = ArxivRequest(categories=("cs.LG", "q-bio.NC"), max_results=30)
 
 
-def api_settings(home: Path, url: str, **overrides: object) -> Settings:
+def api_settings(home: Path, url: str) -> Settings:
     """Page size 10 (the recordings' pages), no 3 s spacing and tiny back-off so the test stays fast."""
-    values: dict[str, object] = {
-        "arxiv_api_url": url,
-        "arxiv_delay_seconds": 0,
-        "arxiv_backoff_seconds": 0.01,
-        "arxiv_retries": 3,
-        "arxiv_page_size": 10,
-        "arxiv_timeout_seconds": 5,
+    arxiv = {
+        "api_url": url,
+        "delay_seconds": 0,
+        "backoff_seconds": 0.01,
+        "retries": 3,
+        "page_size": 10,
+        "timeout_seconds": 5,
     }
-    values.update(overrides)
-    return make_settings(home, **values)
+    return make_settings(home, sources={"arxiv": arxiv})
 
 
 def run_arxiv(settings: Settings, embedder: Embedder, request: ArxivRequest = REQUEST) -> IngestSummary:
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         return ingestor.run([arxiv_run(request, settings, ingestor.catalog)])
     finally:
@@ -47,7 +46,7 @@ def run_arxiv(settings: Settings, embedder: Embedder, request: ArxivRequest = RE
 
 
 def catalog_ids(settings: Settings) -> list[str]:
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         return catalog.all_ids()
     finally:
@@ -55,7 +54,7 @@ def catalog_ids(settings: Settings) -> list[str]:
 
 
 def saved_cursor(settings: Settings, request: ArxivRequest = REQUEST) -> int:
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         return catalog.get_cursor(request.cursor_key())
     finally:
@@ -78,7 +77,7 @@ def test_pages_are_fetched_and_ingested(tmp_path, embedder):
     assert sorted(catalog_ids(settings)) == sorted(expected_ids(standin, 3))
     assert VectorIndex(settings).count() == 30
     assert saved_cursor(settings) == 0  # finished: nothing to resume
-    paper = Catalog(settings.catalog_path).get_paper("2202.12139")
+    paper = Catalog(settings.storage.catalog_path).get_paper("2202.12139")
     assert paper is not None and paper.version == 1 and paper.categories[0] == "cs.SE"
 
 

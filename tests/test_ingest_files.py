@@ -15,10 +15,11 @@ from conftest import make_settings, sample_records, write_jsonl
 
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.store.catalog import Catalog, PaperFilter
+from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
+from assistant.store.filter import PaperFilter
 from assistant.store.vectors import VectorIndex
-from ingest.pipeline import Ingestor, IngestSummary, SourceRun, file_runs, sample_run
+from ingest.pipeline import IngestSummary, SourceRun, file_runs, open_ingestor, sample_run
 from ingest.sources import read_jsonl
 
 
@@ -47,7 +48,7 @@ def to_snapshot(
 
 
 def ingest(settings: Settings, embedder: Embedder, *runs: SourceRun) -> IngestSummary:
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         return ingestor.run(list(runs))
     finally:
@@ -56,7 +57,7 @@ def ingest(settings: Settings, embedder: Embedder, *runs: SourceRun) -> IngestSu
 
 def index_state(settings: Settings) -> tuple[int, int, int, list[str]]:
     """(catalog papers, Chroma vectors, papers waiting to be embedded, Chroma ids)."""
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         papers, pending = catalog.count(), catalog.count_pending()
     finally:
@@ -66,7 +67,7 @@ def index_state(settings: Settings) -> tuple[int, int, int, list[str]]:
 
 
 def stored(settings: Settings, paper_id: str) -> Paper:
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         paper = catalog.get_paper(paper_id)
     finally:
@@ -291,7 +292,7 @@ def test_a_monthly_listing_dates_papers_by_their_id_month_and_a_later_daily_list
         "camera-ready",
     )
     assert (third.published, third.updated) == (date(2026, 5, 1), date(2026, 5, 1))
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         assert sorted(catalog.filter_ids(PaperFilter(since=date(2026, 5, 1)))) == ["2605.04321", "2612.00001"]
     finally:

@@ -18,7 +18,7 @@ from assistant.core.settings import Settings
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, IngestSummary, rxiv_run
+from ingest.pipeline import IngestSummary, open_ingestor, rxiv_run
 from ingest.rxiv_api import RxivRequest, RxivSource
 from ingest.sources import Skipped
 
@@ -26,20 +26,13 @@ CANCER = RxivRequest("biorxiv", date(2026, 9, 7), date(2026, 9, 9), "biorxiv:can
 AUGUST_TO_SEPTEMBER = RxivRequest("biorxiv", date(2026, 8, 1), date(2026, 9, 30))
 
 
-def api_settings(home: Path, url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {
-        "rxiv_api_url": url,
-        "rxiv_delay_seconds": 0,
-        "rxiv_backoff_seconds": 0.01,
-        "rxiv_retries": 3,
-        "rxiv_timeout_seconds": 5,
-    }
-    values.update(overrides)
-    return make_settings(home, **values)
+def api_settings(home: Path, url: str) -> Settings:
+    rxiv = {"api_url": url, "delay_seconds": 0, "backoff_seconds": 0.01, "retries": 3, "timeout_seconds": 5}
+    return make_settings(home, sources={"rxiv": rxiv})
 
 
 def run(settings: Settings, embedder: Embedder, request: RxivRequest) -> IngestSummary:
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         return ingestor.run([rxiv_run(request, settings, ingestor.catalog)])
     finally:
@@ -47,7 +40,7 @@ def run(settings: Settings, embedder: Embedder, request: RxivRequest) -> IngestS
 
 
 def stored(settings: Settings) -> Catalog:
-    return Catalog(settings.catalog_path)
+    return Catalog(settings.storage.catalog_path)
 
 
 def test_a_captured_answer_is_ingested_with_links_built_from_dois(tmp_path: Path, embedder: Embedder) -> None:

@@ -16,13 +16,14 @@ from typer.testing import CliRunner
 from assistant.compose.answer import Answerer
 from assistant.compose.list_answer import Listing
 from assistant.compose.lists import list_csv, list_markdown, listed
+from assistant.engine import build_retriever
 from assistant.search.lists import TopicList, list_question
-from assistant.search.retrieval import Retriever, make_filter
+from assistant.search.retrieval import make_filter
 from assistant.search.topic import Sense, TopicTerms, learn_acronyms, phrase_regex, topic_words
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
 from ingest.normalize import from_json_record
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 NEWEST = date(2026, 6, 30)
 DIFFUSION = "Which papers use diffusion models?"
@@ -138,7 +139,7 @@ def diffusion_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
     others = [r for r in records if r not in holding][:25]
     home = tmp_path_factory.mktemp("lists-home")
     corpus = write_jsonl(home.parent / "lists-corpus.jsonl", holding + others)
-    ingestor = Ingestor(make_settings(home), embedder=embedder)
+    ingestor = open_ingestor(make_settings(home), embedder=embedder)
     try:
         assert ingestor.run(file_runs([corpus])).new == len(holding) + len(others)
     finally:
@@ -149,7 +150,7 @@ def diffusion_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder
 @pytest.fixture(scope="module")
 def answerer(diffusion_index: Path, embedder: Embedder) -> Answerer:
     settings = make_settings(diffusion_index)
-    return Answerer(settings, Retriever(settings, embedder=embedder))
+    return Answerer(settings, build_retriever(settings, embedder=embedder))
 
 
 @pytest.mark.slow
@@ -165,7 +166,7 @@ def test_the_diffusion_example_lists_every_diffusion_model_paper_and_no_other_se
     # The count comes first; the best k are summarised with citations; every source is a match.
     k = len(answer.sources)
     assert answer.text.startswith(f"**{len(ids)} papers match** “diffusion models”; the {k} most relevant")
-    assert {s.paper.id for s in answer.sources} <= set(ids) and k == answerer.settings.default_k
+    assert {s.paper.id for s in answer.sources} <= set(ids) and k == answerer.settings.fusion.default_k
     assert re.search(r"\[\d+\]", answer.text)
     # Best first: the papers naming the topic in their title lead the list.
     assert ids[0] in DIFFUSION_TITLES and len(set(ids[:10]) & DIFFUSION_TITLES) >= 6

@@ -19,10 +19,10 @@ def standin() -> Iterator[OpenAIStandin]:
         yield server
 
 
-def client_for(server: OpenAIStandin, tmp_path: Path, **overrides: object) -> LLMClient:
+def client_for(server: OpenAIStandin, tmp_path: Path, **llm: object) -> LLMClient:
+    """A client of the stand-in; `llm` changes settings of the llm group (`timeout_seconds=1.0`)."""
     settings = make_settings(
-        tmp_path,
-        **{"openai_base_url": server.base_url, "model": "my-model", "llm_max_retries": 0, **overrides},
+        tmp_path, llm={"base_url": server.base_url, "model": "my-model", "max_retries": 0, **llm}
     )
     llm = get_llm(settings)
     assert llm is not None
@@ -44,7 +44,7 @@ def test_streamed_tokens_arrive_in_order_and_make_the_reply(standin: OpenAIStand
 
 
 def test_chat_without_a_token_callback_and_the_configured_key(standin: OpenAIStandin, tmp_path: Path) -> None:
-    llm = client_for(standin, tmp_path, openai_api_key="sk-test-123")
+    llm = client_for(standin, tmp_path, api_key="sk-test-123")
     assert llm.chat([Message("user", "hi")]) == "Sparse attention cuts memory [1] and keeps accuracy [2]."
     # Streamed internally even when nobody watches the tokens (--json): timeouts are per token (issue 16).
     assert standin.requests[-1].stream
@@ -68,14 +68,14 @@ def test_http_errors_become_readable_llm_errors(
 def test_timeout_becomes_a_readable_error(standin: OpenAIStandin, tmp_path: Path) -> None:
     standin.queue(Reply("late", delay=3.0))
     with pytest.raises(LLMError, match=r"did not answer within 1 s"):
-        client_for(standin, tmp_path, llm_timeout_seconds=1.0).chat([Message("user", "hi")])
+        client_for(standin, tmp_path, timeout_seconds=1.0).chat([Message("user", "hi")])
 
 
 def test_unreachable_server_is_a_readable_error(tmp_path: Path) -> None:
     server = OpenAIStandin().start()
     url = server.base_url
     server.stop()  # nothing listens on that port any more
-    llm = LLMClient(make_settings(tmp_path, openai_base_url=url, llm_max_retries=0))
+    llm = LLMClient(make_settings(tmp_path).replace(llm={"base_url": url, "max_retries": 0}))
     with pytest.raises(LLMError, match="cannot reach the language model"):
         llm.chat([Message("user", "hi")])
 
@@ -95,7 +95,7 @@ def test_a_slow_start_and_slow_tokens_pass_when_each_wait_is_short_enough(
     # First token after 1.2 s, then one token every 0.25 s: 4 s in all, longer than either timeout. The
     # --json path (no token callback) must not need the whole answer inside one timeout.
     standin.queue(Reply(TWELVE_WORDS, first_token_delay=1.2, token_delay=0.25))
-    llm = client_for(standin, tmp_path, llm_timeout_seconds=2.0, llm_token_timeout_seconds=1.0)
+    llm = client_for(standin, tmp_path, timeout_seconds=2.0, token_timeout_seconds=1.0)
     assert llm.chat([Message("user", "hi")]) == TWELVE_WORDS
     assert standin.requests[-1].stream
 
@@ -104,7 +104,7 @@ def test_a_stall_between_tokens_is_cut_at_the_gap_timeout_and_said(
     standin: OpenAIStandin, tmp_path: Path
 ) -> None:
     standin.queue(Reply(TWELVE_WORDS, token_delay=3.0))
-    llm = client_for(standin, tmp_path, llm_timeout_seconds=5.0, llm_token_timeout_seconds=1.0)
+    llm = client_for(standin, tmp_path, timeout_seconds=5.0, token_timeout_seconds=1.0)
     generation = llm.generate([Message("user", "hi")])
     assert generation.text == tokens_of(TWELVE_WORDS)[0]
     assert not generation.complete and "stopped sending text for 1 s" in (generation.cut or "")
@@ -114,7 +114,7 @@ def test_a_timeout_is_not_retried_so_the_fallback_comes_after_one_wait(
     standin: OpenAIStandin, tmp_path: Path
 ) -> None:
     standin.default = Reply("late", delay=3.0)
-    llm = client_for(standin, tmp_path, llm_timeout_seconds=1.0, llm_max_retries=1)
+    llm = client_for(standin, tmp_path, timeout_seconds=1.0, max_retries=1)
     with pytest.raises(LLMError, match=r"did not answer within 1 s"):
         llm.chat([Message("user", "hi")])
     assert len(standin.requests) == 1  # the retry would have doubled the wait before the fallback
@@ -122,7 +122,7 @@ def test_a_timeout_is_not_retried_so_the_fallback_comes_after_one_wait(
 
 def test_a_quick_server_error_is_retried_within_the_same_wait(standin: OpenAIStandin, tmp_path: Path) -> None:
     standin.queue(Reply(status=503))
-    llm = client_for(standin, tmp_path, llm_max_retries=1)
+    llm = client_for(standin, tmp_path, max_retries=1)
     assert llm.chat([Message("user", "hi")]).startswith("Sparse attention")
     assert len(standin.requests) == 2
 

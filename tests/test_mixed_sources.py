@@ -19,11 +19,11 @@ from assistant.compose.briefing import Briefer
 from assistant.compose.citations import cited_numbers
 from assistant.core.fields import label
 from assistant.core.settings import Settings
-from assistant.radar.service import Radar
-from assistant.search.retrieval import Retriever, make_filter
+from assistant.engine import build_radar, build_retriever
+from assistant.search.retrieval import make_filter
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 BIORXIV_DAYS = sorted((DATA_DIR / "biorxiv" / "daily").glob("*.jsonl"))
 TWIN_ID = "2606.99901"
@@ -52,7 +52,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> tuple
     arxiv = write_jsonl(folder / "arxiv.jsonl", [*records[:60], records[301]])
     twin, record = twin_on_arxiv(folder)
     settings = make_settings(folder / "home")
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.run(file_runs([arxiv, *BIORXIV_DAYS[:-1], twin]))
     finally:
@@ -63,7 +63,7 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> tuple
 
 def test_sources_and_authors_filter_across_servers(mixed: tuple[Settings, dict], embedder: Embedder) -> None:
     settings, _ = mixed
-    retriever = Retriever(settings, embedder=embedder)
+    retriever = build_retriever(settings, embedder=embedder)
     assert retriever.catalog.source_counts() == {"arxiv": 62, "biorxiv": 18}
     biorxiv = retriever.search(
         "molecular dynamics of proteins", k=5, paper_filter=make_filter(sources=["biorxiv"])
@@ -80,7 +80,7 @@ def test_one_work_on_two_servers_is_one_result_with_both_links(
     mixed: tuple[Settings, dict], embedder: Embedder
 ) -> None:
     settings, record = mixed
-    retriever = Retriever(settings, embedder=embedder)
+    retriever = build_retriever(settings, embedder=embedder)
     hits = retriever.search(record["title"], k=5)
     ids = [h.paper.id for h in hits]
     assert len(hits) == 5
@@ -95,7 +95,7 @@ def test_cross_field_briefing_over_cs_lg_and_biorxiv(
     mixed: tuple[Settings, dict], embedder: Embedder
 ) -> None:
     settings, _ = mixed
-    briefer = Briefer(settings, Retriever(settings, embedder=embedder))
+    briefer = Briefer(settings, build_retriever(settings, embedder=embedder))
     briefing = briefer.brief(
         "machine learning for protein structure", fields=["cs.LG", "biorxiv"], per_field=3
     )
@@ -120,7 +120,7 @@ def test_a_follow_up_over_the_mixed_index_is_about_the_paper_shown(
     mixed: tuple[Settings, dict], embedder: Embedder
 ) -> None:
     settings, _ = mixed
-    answerer = Answerer(settings, Retriever(settings, embedder=embedder))
+    answerer = Answerer(settings, build_retriever(settings, embedder=embedder))
     question = "How are molecular dynamics simulations used to study proteins?"
     first = answerer.answer(question)
     assert first.found and any(s.paper.source == "biorxiv" for s in first.sources)
@@ -136,12 +136,12 @@ def test_a_follow_up_over_the_mixed_index_is_about_the_paper_shown(
 def test_a_radar_topic_on_biorxiv_shows_biorxiv_cards(
     mixed: tuple[Settings, dict], embedder: Embedder, tmp_path: Path
 ) -> None:
-    home = Path(shutil.copytree(mixed[0].home, tmp_path / "home"))
+    home = Path(shutil.copytree(mixed[0].storage.home, tmp_path / "home"))
     settings = make_settings(home)
-    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     radar.add_topic("simulations", "molecular dynamics simulation of proteins", fields=["biorxiv"])
     radar.feed("simulations", batch=5)
-    ingestor = Ingestor(settings, embedder=embedder)  # the next bioRxiv day arrives
+    ingestor = open_ingestor(settings, embedder=embedder)  # the next bioRxiv day arrives
     try:
         ingestor.run(file_runs(BIORXIV_DAYS[-1:]))
     finally:
@@ -159,7 +159,7 @@ def test_search_cli_shows_one_work_with_both_links_and_names_bad_sources(
     mixed: tuple[Settings, dict], use_home
 ) -> None:
     settings, record = mixed
-    use_home(settings.home)
+    use_home(settings.storage.home)
     runner = CliRunner()
     shown = runner.invoke(app, ["search", record["title"], "--k", "3"])
     assert shown.exit_code == 0, shown.output

@@ -26,11 +26,11 @@ from assistant.compose.llm import get_llm
 from assistant.compose.safe_markdown import SafeStream, literal_markdown
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.search.retrieval import Retriever
+from assistant.engine import build_retriever
 from assistant.store.embedding import Embedder
 from assistant.ui import chat_view as view
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 _RENDERER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 _CODE_RE = re.compile(r"<code>.*?</code>", re.DOTALL)
@@ -152,7 +152,7 @@ def hostile_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) 
     hostile = {**records[0], "id": "2606.00093", "title": HOSTILE_TITLE, "summary": HOSTILE_ABSTRACT}
     home = tmp_path_factory.mktemp("hostile")
     settings = make_settings(home)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([write_jsonl(home / "papers.jsonl", [hostile, *records[1:]])]))
     finally:
@@ -166,7 +166,7 @@ QUESTION = "results page pixel click robust learning"
 def test_extractive_answer_and_briefing_over_a_hostile_paper_make_no_link(
     hostile_index: Settings, embedder: Embedder
 ) -> None:
-    retriever = Retriever(hostile_index, embedder=embedder)
+    retriever = build_retriever(hostile_index, embedder=embedder)
     answer = Answerer(hostile_index, retriever).answer(QUESTION, k=3)
     assert "2606.00093" in {s.paper.id for s in answer.sources}
     assert links_made(answer.text) == [], answer.text
@@ -186,7 +186,7 @@ def test_cli_ask_prints_no_raw_model_token_and_no_control_character(
     reply = f"{HOSTILE_MODEL}{osc} \u001b[2J"
     with OpenAIStandin(default=Reply(reply, chunk_chars=5)) as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-        use_home(Path(hostile_index.home))
+        use_home(Path(hostile_index.storage.home))
         result = CliRunner().invoke(app, ["ask", QUESTION, "--k", "3"])
         as_json = CliRunner().invoke(app, ["ask", QUESTION, "--k", "3", "--json"])
     assert result.exit_code == 0, result.output
@@ -202,8 +202,8 @@ def test_cli_ask_prints_no_raw_model_token_and_no_control_character(
 
 def test_llm_briefing_markdown_keeps_no_model_link(hostile_index: Settings, embedder: Embedder) -> None:
     with OpenAIStandin(default=Reply(HOSTILE_MODEL, chunk_chars=3)) as server:
-        settings = hostile_index.model_copy(update={"openai_base_url": server.base_url, "llm_max_retries": 0})
-        briefing = Briefer(settings, Retriever(settings, embedder=embedder), get_llm(settings)).brief(
+        settings = hostile_index.replace(llm={"base_url": server.base_url, "max_retries": 0})
+        briefing = Briefer(settings, build_retriever(settings, embedder=embedder), get_llm(settings)).brief(
             QUESTION, per_field=3
         )
     assert briefing.mode == "llm"

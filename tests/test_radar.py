@@ -17,11 +17,12 @@ from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
 from assistant.core.settings import Settings
+from assistant.engine import build_radar, build_retriever
 from assistant.radar.service import NothingNewError, Radar, RadarError
-from assistant.search.retrieval import Retriever, make_filter
+from assistant.search.retrieval import make_filter
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 DAYS = ["2026-06-04", "2026-06-05", "2026-06-08"]
 LLM_QUERY = "large language model agents and reasoning"
@@ -45,7 +46,7 @@ def day_ids(daily_files: dict[str, Path]) -> dict[str, set[str]]:
 
 
 def ingest_day(settings: Settings, embedder: Embedder, path: Path) -> None:
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([path]))
     finally:
@@ -67,9 +68,10 @@ def home(tmp_path: Path, day1_home: Path) -> Path:
     return Path(shutil.copytree(day1_home, tmp_path / "home"))
 
 
-def make_radar(home: Path, embedder: Embedder, **overrides: object) -> Radar:
-    settings = make_settings(home, **overrides)
-    return Radar(settings, Retriever(settings, embedder=embedder))
+def make_radar(home: Path, embedder: Embedder, **radar: object) -> Radar:
+    """A radar over `home`; `radar` changes settings of the radar group (`backfill_days=1`)."""
+    settings = make_settings(home, radar=radar)
+    return build_radar(settings, build_retriever(settings, embedder=embedder))
 
 
 def read_whole_feed(radar: Radar, name: str, batch: int = 3) -> list[list[str]]:
@@ -93,7 +95,7 @@ def test_feed_after_each_day_shows_only_that_days_new_matching_papers(
 ) -> None:
     radar = make_radar(home, embedder)
     radar.add_topic("LLM agents", LLM_QUERY)
-    threshold = radar.settings.radar_min_relevance
+    threshold = radar.settings.radar.min_relevance
     seen_before: set[str] = set()
     for number, day in enumerate(DAYS):
         if number:
@@ -144,7 +146,7 @@ def test_a_window_with_more_matches_than_one_search_returns_shows_them_all(
     expected = {
         pid
         for pid, vector in radar.retriever.paper_vectors(sorted(window)).items()
-        if float(vector @ query) >= radar.settings.radar_min_relevance
+        if float(vector @ query) >= radar.settings.radar.min_relevance
     }
     assert len(expected) > 3 * 2, "more matches than two searches of the cap"
     shown = [pid for batch in read_whole_feed(radar, "LLM agents") for pid in batch]
@@ -154,7 +156,7 @@ def test_a_window_with_more_matches_than_one_search_returns_shows_them_all(
 def test_first_visit_after_a_backfill_shows_the_latest_listing_day(
     home: Path, embedder: Embedder, daily_files: dict[str, Path], day_ids: dict[str, set[str]]
 ) -> None:
-    radar = make_radar(home, embedder, radar_backfill_days=1)
+    radar = make_radar(home, embedder, backfill_days=1)
     ingest_day(radar.settings, embedder, daily_files[DAYS[1]])
     radar.add_topic("LLM agents", LLM_QUERY)
     result = radar.feed("LLM agents", batch=50)
@@ -241,7 +243,7 @@ def test_bad_input_gets_readable_errors(home: Path, tmp_path: Path, embedder: Em
 @pytest.fixture
 def shared_model(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> Embedder:
     """CLI commands get the session's model instead of loading a second one."""
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
     monkeypatch.setattr("ingest.pipeline.get_embedder", lambda settings: embedder)
     return embedder
 
@@ -309,8 +311,8 @@ def test_ingest_daily_fetches_yesterday_and_today_in_the_topics_fields(
     """`ingest --daily` against a local stand-in for the arXiv API (real HTTP on 127.0.0.1, recorded
     pages)."""
     settings = use_home(home)
-    Radar(settings, Retriever(settings)).add_topic("Speech", "speech", fields=["cs.CL", "eess"])
-    Radar(settings, Retriever(settings)).add_topic("Games", "auctions", fields=["cs.GT"])
+    build_radar(settings, build_retriever(settings)).add_topic("Speech", "speech", fields=["cs.CL", "eess"])
+    build_radar(settings, build_retriever(settings)).add_topic("Games", "auctions", fields=["cs.GT"])
     with ArxivStandIn() as standin:
         monkeypatch.setenv("ACADEMICHUB_ARXIV_API_URL", standin.url)
         monkeypatch.setenv("ACADEMICHUB_ARXIV_DELAY_SECONDS", "0")

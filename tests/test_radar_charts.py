@@ -18,12 +18,13 @@ from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
 from assistant.compose.briefing import Briefer
+from assistant.engine import build_radar, build_retriever
 from assistant.radar import charts
 from assistant.radar.service import Radar
 from assistant.search.retrieval import Retriever
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 DAYS = ("2026-06-04", "2026-06-05")
 TOPIC, QUERY = "LLM agents", "large language model agents and reasoning"
@@ -35,7 +36,7 @@ def base_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> P
     home = tmp_path_factory.mktemp("charts") / "home"
     records = [r for r in sample_records() if r["date"] in DAYS]
     corpus = write_jsonl(home.parent / "corpus.jsonl", records)
-    ingestor = Ingestor(make_settings(home), embedder=embedder)
+    ingestor = open_ingestor(make_settings(home), embedder=embedder)
     try:
         ingestor.run(file_runs([corpus]))
     finally:
@@ -46,7 +47,7 @@ def base_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> P
 @pytest.fixture
 def radar(tmp_path: Path, base_home: Path, embedder: Embedder) -> Radar:
     settings = make_settings(Path(shutil.copytree(base_home, tmp_path / "home")))
-    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     radar.add_topic(TOPIC, QUERY)
     return radar
 
@@ -109,7 +110,7 @@ def test_field_map_points_fields_and_bridges(radar: Radar) -> None:
 
 
 def shared(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> None:
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
 
 
 @pytest.mark.slow
@@ -121,7 +122,7 @@ def test_exported_briefings_reference_their_pictures(
     tmp_path: Path,
 ) -> None:
     shared(monkeypatch, embedder)
-    use_home(radar.settings.home)
+    use_home(radar.settings.storage.home)
     out = tmp_path / "today.md"
     result = CliRunner().invoke(app, ["radar", "brief", TOPIC, "--out", str(out), "--json"])
     assert result.exit_code == 0, result.stderr

@@ -32,13 +32,13 @@ from typer.testing import CliRunner
 
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
+from assistant.engine import build_radar, build_retriever
 from assistant.radar import delivery
-from assistant.radar.service import Radar, Topic
+from assistant.radar.service import Topic
 from assistant.search.hit import Hit
-from assistant.search.retrieval import Retriever
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 DAY1, DAY2 = "2026-06-04", "2026-06-05"
 TOPIC = "LLM agents"
@@ -50,7 +50,7 @@ HOSTILE = (
 
 
 def ingest(settings: Settings, embedder: Embedder, path: Path) -> None:
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([path]))
     finally:
@@ -83,13 +83,13 @@ def base_home(
 def home(tmp_path: Path, base_home: Path, embedder: Embedder) -> Path:
     home = Path(shutil.copytree(base_home, tmp_path / "home"))
     settings = make_settings(home)
-    Radar(settings, Retriever(settings, embedder=embedder)).add_topic(TOPIC, QUERY)
+    build_radar(settings, build_retriever(settings, embedder=embedder)).add_topic(TOPIC, QUERY)
     return home
 
 
 @pytest.fixture
 def shared_model(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> Embedder:
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
     monkeypatch.setattr("ingest.pipeline.get_embedder", lambda settings: embedder)
     return embedder
 
@@ -101,7 +101,7 @@ def run_cli(args: list[str]) -> tuple[int, str, str]:
 
 def expected_matches(home: Path, embedder: Embedder) -> list[str]:
     settings = make_settings(home)
-    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     ids = set(radar.retriever.catalog.all_ids())
     return [hit.paper.id for hit, _ in radar.rank_papers(radar.topic_id(TOPIC), radar.get_topic(TOPIC), ids)]
 
@@ -246,7 +246,7 @@ def test_email_digest_arrives_once_and_a_failed_send_marks_nothing(
     assert links.images == 0 and only_id_links(links.hrefs)
     assert "&lt;img" in body["text/html"] and "evil.example.com" not in body["text/html"]
     # The papers sent count as seen in the radar.
-    radar = Radar(settings, Retriever(settings, embedder=shared_model))
+    radar = build_radar(settings, build_retriever(settings, embedder=shared_model))
     assert radar.feed(TOPIC).items == []
 
     # The same day again (the cron line re-run): nothing new, no second message.
@@ -326,7 +326,7 @@ def test_webhook_posts_slack_compatible_json_once(
 
 def test_discord_and_mattermost_payloads_escape_markdown(home: Path, embedder: Embedder) -> None:
     settings = make_settings(home)
-    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     topic, items, since = radar.window_items(TOPIC)
     # The hostile paper is one of the topic's matches; it leads the digest here so that it is among the
     # papers a Discord message has room for (its rank among the 8 matches is not what this test is about).
@@ -356,8 +356,8 @@ def test_app_serves_the_feed_by_token_and_by_name_behind_login(
 
     from assistant.ui.feed_routes import _holds_catch_all, add_feed_routes
 
-    settings = make_settings(home).model_copy(update={"public_url": "https://hub.lab.test/"})
-    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    settings = make_settings(home).replace(delivery={"public_url": "https://hub.lab.test/"})
+    radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     add_feed_routes(lambda: radar)
     routes = server.router.routes
     paths = [getattr(r, "path", "") for r in routes]
@@ -455,13 +455,16 @@ def test_smtp_over_tls_with_login(security: str, tmp_path: Path, monkeypatch: py
     controller.start()
     try:
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
-        settings = make_settings(
-            tmp_path / "home",
-            smtp_host="127.0.0.1",
-            smtp_port=port,
-            smtp_security=security,
-            smtp_user="alice",
-            smtp_password="right",
+        settings = make_settings(tmp_path / "home").replace(
+            delivery={
+                "smtp": {
+                    "host": "127.0.0.1",
+                    "port": port,
+                    "security": security,
+                    "user": "alice",
+                    "password": "right",
+                }
+            }
         )
         message = EmailMessage()
         message["Subject"], message["From"], message["To"] = "digest", "radar@lab.test", "reader@lab.test"
@@ -535,7 +538,7 @@ def test_every_url_shape_in_paper_and_model_text_is_defanged() -> None:
         "mailto:someone@evil.ru",
     ]
     for text in hostile:
-        for shown in (delivery.unlinkable(text), delivery.slack_text(text), delivery.html_text(text)):
+        for shown in (delivery.unlinkable(text), delivery.slack_text(text), delivery.html_escaped(text)):
             assert not re.search(r"[a-z0-9]\.(ru|example)\b", shown), shown
             assert not re.search(r"(?i)\b(https?|file|ftp|javascript|data|mailto):", shown), shown
     assert delivery.unlinkable("data: we collect e.g. 3.5 samples") == "data: we collect e.g. 3.5 samples"
@@ -613,7 +616,7 @@ def test_failed_and_capped_digests_lose_no_papers_when_the_next_ingest_lands(
     [capped] = json.loads(out)["deliveries"]
     sent_b = list(capped["papers"])
     assert len(sent_b) == 3
-    radar = Radar(settings, Retriever(settings, embedder=shared_model))
+    radar = build_radar(settings, build_retriever(settings, embedder=shared_model))
     assert radar.store.get_topic(radar.topic_id(TOPIC)).window is None  # a cron send opens no radar visit
 
     ingest(settings, shared_model, day_files[DAY2])
@@ -637,4 +640,4 @@ def test_failed_and_capped_digests_lose_no_papers_when_the_next_ingest_lands(
     code, out, _ = run_cli(["radar", "send", TOPIC, "--to", "a@lab.test", "--json"])
     assert json.loads(out)["deliveries"][0]["papers"] == []
     # What was sent counts as seen: the interactive feed does not show it again.
-    assert Radar(settings, Retriever(settings, embedder=shared_model)).feed(TOPIC).items == []
+    assert build_radar(settings, build_retriever(settings, embedder=shared_model)).feed(TOPIC).items == []

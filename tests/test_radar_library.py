@@ -13,12 +13,12 @@ import pytest
 from conftest import DATA_DIR, make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
+from assistant.engine import build_radar, build_retriever
 from assistant.radar.library import LibraryError, read_library
 from assistant.radar.service import Radar
-from assistant.search.retrieval import Retriever
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 LIBRARY = DATA_DIR / "library"
 FORMATS = {"bibtex": "agents.bib", "ris": "agents.ris", "csl-json": "agents.json"}
@@ -39,7 +39,7 @@ def base_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> P
     chosen = [r for r in records if r["id"] in wanted or r["date"] == NEWEST_DAY]
     home = tmp_path_factory.mktemp("library") / "home"
     corpus = write_jsonl(home.parent / "corpus.jsonl", chosen)
-    ingestor = Ingestor(make_settings(home), embedder=embedder)
+    ingestor = open_ingestor(make_settings(home), embedder=embedder)
     try:
         ingestor.run(file_runs([corpus]))
     finally:
@@ -54,7 +54,7 @@ def home(tmp_path: Path, base_home: Path) -> Path:
 
 @pytest.fixture
 def shared_model(embedder: Embedder, monkeypatch: pytest.MonkeyPatch) -> Embedder:
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
     return embedder
 
 
@@ -129,7 +129,7 @@ def test_a_library_topic_feeds_papers_close_to_the_library(
     assert code == 0
 
     settings = make_settings(home)
-    radar = Radar(settings, Retriever(settings, embedder=shared_model))
+    radar = build_radar(settings, build_retriever(settings, embedder=shared_model))
     anchors = {e["paper_id"] for e in radar.library("agents") if e["paper_id"]}
     assert anchors == {e["paper_id"] for e in radar.library("agents-csl") if e["paper_id"]}
     # The first visit: the latest listing day, ranked by closeness to the library.
@@ -139,7 +139,7 @@ def test_a_library_topic_feeds_papers_close_to_the_library(
     batch = first["items"]
     assert batch and all(item["published"] == NEWEST_DAY for item in batch)
     assert not {item["id"] for item in batch} & anchors  # your own papers are not news
-    threshold = settings.radar_library_min_relevance
+    threshold = settings.radar.library_min_relevance
     assert all(item["relevance"] >= threshold for item in batch)
     # Closer to the library than the day's papers left out of the feed.
     day = {r["id"] for r in sample_records() if r["date"] == NEWEST_DAY}
@@ -161,7 +161,7 @@ def _closeness(radar: Radar, ids: set[str]) -> dict[str, float]:
     hits = library_matches(
         radar.retriever,
         radar.store,
-        radar.settings.rrf_k,
+        radar.settings.fusion.rrf_k,
         radar.topic_id("agents"),
         radar.get_topic("agents"),
         ids,
@@ -201,7 +201,7 @@ def test_a_library_entry_with_a_biorxiv_doi_is_found_by_it(
         (DATA_DIR / "biorxiv" / "api" / "biorxiv_details_2026-08-01_2026-08-05_trimmed.json").read_text()
     )["body"]["collection"][0]
     settings = make_settings(home)
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         ingestor.run(file_runs([write_jsonl(tmp_path / "rxiv.jsonl", [record])]))
     finally:
@@ -217,6 +217,6 @@ def test_a_library_entry_with_a_biorxiv_doi_is_found_by_it(
     ]
     path = tmp_path / "library.json"
     path.write_text(json.dumps(library), encoding="utf-8")
-    radar = Radar(settings, Retriever(settings, embedder=embedder))
+    radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     matches = match_entries(radar.retriever, read_library(path)[1])
     assert [(m.paper_id, m.matched_by) for m in matches] == [(record["doi"].lower(), "DOI"), (None, None)]

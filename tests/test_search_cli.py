@@ -20,8 +20,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def cli_home(small_index, use_home, embedder, monkeypatch):
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
-    use_home(small_index.home)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
+    use_home(small_index.storage.home)
     return small_index
 
 
@@ -144,7 +144,7 @@ def test_console_script_answers_a_queries_file_end_to_end(small_index, tmp_path)
     queries = tmp_path / "q.txt"
     queries.write_text("speech synthesis\nrobot grasping\nprotein structure\n", encoding="utf-8")
     script = Path(sys.executable).with_name("academichub")
-    env = {**os.environ, "ACADEMICHUB_HOME": str(small_index.home), "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "ACADEMICHUB_HOME": str(small_index.storage.home), "HF_HUB_OFFLINE": "1"}
     done = subprocess.run(
         [str(script), "search", "--queries-file", str(queries), "--k", "3"],
         capture_output=True,
@@ -161,7 +161,7 @@ def test_console_script_answers_a_queries_file_end_to_end(small_index, tmp_path)
 
 def test_a_category_in_rich_markup_is_shown_as_text_never_as_a_terminal_link() -> None:
     """An older index may hold any category text: the CLI's sources and radar cards print it literally."""
-    from assistant.compose.answer import Source
+    from assistant.compose.model import Source
     from assistant.core.paper import Paper
     from assistant.radar.service import FeedBatch
     from assistant.radar.store import Topic

@@ -1,4 +1,4 @@
-"""Several app workers, one index (README: "Several app workers, one index"): two `academichub serve`
+"""Several app workers, one index (docs/deployment.md): two `academichub serve`
 processes on one Chroma server and one catalog keep serving while a separate `academichub ingest` process
 adds a paper, and both answer with it in a real browser (Debian Chromium) without a restart; a third
 process, `academichub search`, finds it too. Everything listens on 127.0.0.1 and is stopped by the test.
@@ -19,7 +19,7 @@ from conftest import make_settings, sample_records, write_jsonl
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 from assistant.store.embedding import Embedder
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -102,8 +102,8 @@ def test_two_servers_see_a_paper_a_concurrent_ingest_adds_without_restart(
     records = sample_records(NEW + 1)
     new = records[NEW]
     home = tmp_path / "home"
-    settings = make_settings(home, chroma_host="127.0.0.1", chroma_port=chroma_server)
-    ingestor = Ingestor(settings, embedder=embedder)
+    settings = make_settings(home).replace(storage={"chroma_host": "127.0.0.1", "chroma_port": chroma_server})
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         assert ingestor.run(file_runs([write_jsonl(tmp_path / "first.jsonl", records[:FIRST])])).new == FIRST
     finally:

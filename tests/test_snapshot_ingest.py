@@ -1,7 +1,7 @@
 """arXiv's official metadata snapshot layout (`arxiv-metadata-oai-snapshot.json`: plain .json, one object per
 line) ingested catalog-only with `ingest --no-embed`, then embedded later with `academichub embed`.
 
-The files come from `bench.snapshot`'s generator over the bundled sample (unique synthetic ids, cycled
+The files come from tests/helpers.py's snapshot writer over the bundled sample (unique synthetic ids, cycled
 abstracts). The model must not load for a catalog-only run: `get_embedder` is replaced by one that fails
 the test if called. Runs that embed use the session's model."""
 
@@ -11,33 +11,27 @@ import json
 import os
 import re
 import signal
-import sqlite3
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import make_settings, sample_records
+from helpers import kill_9_at, snapshot_lines
 from typer.testing import CliRunner, Result
 
+from assistant.core.lazy import Lazy
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import EncoderMismatchError
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from bench.snapshot import bases_from_records, snapshot_lines
-from ingest.pipeline import Ingestor, file_runs
-
-VENV_BIN = Path(sys.executable).parent
+from ingest.pipeline import file_runs, open_ingestor
 
 
 def write_snapshot(path: Path, lines: int) -> Path:
-    bases = bases_from_records(sample_records())
     with path.open("w", encoding="utf-8") as out:
-        out.writelines(snapshot_lines(bases, lines))
+        out.writelines(snapshot_lines(sample_records(), lines))
     return path
 
 
@@ -51,7 +45,7 @@ def flat(text: str) -> str:
 
 def counts(settings: Settings) -> tuple[int, int, int]:
     """(catalog papers, Chroma vectors, papers waiting for vectors)."""
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         papers, pending = catalog.count(), catalog.count_pending()
     finally:
@@ -73,7 +67,7 @@ def no_model(monkeypatch):
 def shared_model(monkeypatch, embedder):
     """Runs that embed (and searches) use the session's model instead of loading another one."""
     monkeypatch.setattr("ingest.pipeline.get_embedder", lambda settings: embedder)
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
     return embedder
 
 
@@ -101,7 +95,7 @@ def test_no_embed_stores_a_snapshot_file_without_vectors_or_model_and_search_fin
     assert "academichub embed" in flat(stats.output)
 
     # Search loads the model for the query; BM25 finds a paper that has no vector yet.
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
     last = json.loads(path.read_text(encoding="utf-8").splitlines()[-1])
     found = invoke("search", " ".join(last["title"].split()), "--k", "3", "--json")
     assert found.exit_code == 0, found.output
@@ -150,42 +144,19 @@ def test_embed_limit_embeds_exactly_that_many_then_the_rest_and_an_ingest_says_w
     assert counts(settings) == (32, 32, 0)
 
 
-def catalog_papers(path: Path) -> int:
-    try:
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-            return int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
-    except sqlite3.OperationalError:  # not created yet
-        return 0
-
-
 def test_a_catalog_only_ingest_killed_with_9_and_run_again_keeps_exact_counts(tmp_path, use_home, no_model):
-    """The real console script, killed once it stored its first batches; the same command again must
-    leave every paper once, none embedded, and count them once (new or unchanged)."""
+    """The real command line, killed with SIGKILL as it is about to store its third batch (tests/stop_at.py
+    stops it there, so the kill lands mid-run on any machine); the same command again must leave every
+    paper once, none embedded, and count them once (new or unchanged)."""
     lines = 4000
     path = write_snapshot(tmp_path / "arxiv-metadata-oai-snapshot.json", lines)
     home = tmp_path / "home"
     env = {**os.environ, "ACADEMICHUB_HOME": str(home), "ACADEMICHUB_INGEST_BATCH_SIZE": "50"}
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "academichub"), "ingest", "--no-embed", "--json", str(path)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and proc.poll() is None:
-            if catalog_papers(home / "catalog.sqlite3") > 0:
-                break
-            time.sleep(0.02)
-        assert proc.poll() is None, "the ingest finished before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=30)
-    stored = catalog_papers(home / "catalog.sqlite3")
-    assert 0 < stored < lines
+    args = ["ingest", "--no-embed", "--json", str(path)]
+    status = kill_9_at("assistant.store.catalog:Catalog.upsert", 3, args, env, tmp_path)
+    assert status == -signal.SIGKILL
+    stored, _ = Catalog.progress(home / "catalog.sqlite3")
+    assert stored == 100  # two batches of 50 committed, the third never written
 
     settings = use_home(home)
     result = invoke("ingest", "--no-embed", "--json", str(path))
@@ -195,7 +166,7 @@ def test_a_catalog_only_ingest_killed_with_9_and_run_again_keeps_exact_counts(tm
     assert summary["new"] + summary["unchanged"] == lines and summary["unchanged"] >= stored
     assert summary["papers_total"] == summary["pending_embeddings"] == lines
     assert counts(settings) == (lines, 0, lines)
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         ids = catalog.all_ids()
     finally:
@@ -208,7 +179,7 @@ def test_a_catalog_only_index_takes_the_encoder_of_its_first_vectors(tmp_path):
     still fill it (nothing to mismatch yet), after which the other encoder is refused as ever."""
     settings = make_settings(tmp_path / "home")
     assert VectorIndex(settings).count() == 0  # the collection as a catalog-only ingest leaves it
-    onnx = settings.model_copy(update={"embedding_backend": "onnx"})
+    onnx = settings.replace(embedding={"backend": "onnx"})
     index = VectorIndex(onnx)
     paper = Paper.model_validate(
         {
@@ -239,19 +210,19 @@ class StopsOnSecondBatch:
 
 
 def test_an_interrupted_embed_keeps_what_it_stored_and_the_next_one_finishes_exactly(tmp_path, embedder):
-    settings = make_settings(tmp_path / "home", ingest_batch_size=8)
+    settings = make_settings(tmp_path / "home").replace(sources={"ingest_batch_size": 8})
     path = write_snapshot(tmp_path / "arxiv-metadata-oai-snapshot.json", 20)
-    ingestor = Ingestor(settings)
+    ingestor = open_ingestor(settings)
     try:
         assert ingestor.run(file_runs([path]), embed=False).pending_total == 20
-        ingestor._embedder = StopsOnSecondBatch(embedder)  # type: ignore[assignment]
+        ingestor._embedder = Lazy.of(StopsOnSecondBatch(embedder))  # type: ignore[arg-type]
         with pytest.raises(KeyboardInterrupt):
             ingestor.embed_pending()
     finally:
         ingestor.close()
     assert counts(settings) == (20, 8, 12)  # the first batch stored and marked, the second lost
 
-    ingestor = Ingestor(settings, embedder=embedder)
+    ingestor = open_ingestor(settings, embedder=embedder)
     try:
         summary = ingestor.embed_pending()
     finally:

@@ -22,7 +22,7 @@ from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.pipeline import Ingestor, file_runs
+from ingest.pipeline import file_runs, open_ingestor
 
 CLI = Path(sys.executable).with_name("academichub")
 PAPERS = 6
@@ -40,7 +40,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def built_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, corpus: Path) -> Path:
     home = tmp_path_factory.mktemp("faults-home")
-    ingestor = Ingestor(make_settings(home), embedder=embedder)
+    ingestor = open_ingestor(make_settings(home), embedder=embedder)
     try:
         assert ingestor.run(file_runs([corpus])).new == PAPERS
     finally:
@@ -58,7 +58,7 @@ def home(built_home: Path, tmp_path: Path) -> Path:
 @pytest.fixture
 def shared_model(monkeypatch: pytest.MonkeyPatch, embedder: Embedder) -> Embedder:
     monkeypatch.setattr("ingest.pipeline.get_embedder", lambda settings: embedder)
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
     return embedder
 
 
@@ -167,7 +167,7 @@ def test_a_catalog_that_lost_vectors_is_reported_and_ingest_repairs_it(
     assert "vectors were lost" in json.loads(result.stdout)["problem"]
     result = CliRunner().invoke(app, ["ingest", "--json", "--file", str(corpus)])
     assert json.loads(result.stdout)["vectors_total"] == PAPERS
-    catalog = Catalog(settings.catalog_path)
+    catalog = Catalog(settings.storage.catalog_path)
     try:
         assert catalog.count_pending() == 0
     finally:

@@ -16,10 +16,12 @@ from conftest import DATA_DIR, make_settings
 
 from assistant.compose.answer import Answerer
 from assistant.core.settings import Settings
-from assistant.search.retrieval import Retriever, make_filter
-from assistant.store.catalog import Catalog, PaperFilter
+from assistant.engine import build_retriever
+from assistant.search.retrieval import make_filter
+from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
-from ingest.pipeline import Ingestor, file_runs
+from assistant.store.filter import PaperFilter
+from ingest.pipeline import file_runs, open_ingestor
 
 OLD_INDEX = DATA_DIR / "index-cfa0666"
 BIORXIV_DAY = DATA_DIR / "biorxiv" / "daily" / "2026-06-12.jsonl"
@@ -33,10 +35,10 @@ def upgraded(tmp_path: Path) -> Settings:
 
 
 def test_the_old_catalog_has_no_source_column_and_gets_one_in_place(upgraded: Settings) -> None:
-    with sqlite3.connect(upgraded.catalog_path) as conn:
+    with sqlite3.connect(upgraded.storage.catalog_path) as conn:
         before = {row[1] for row in conn.execute("PRAGMA table_info(papers)")}
     assert "source" not in before
-    catalog = Catalog(upgraded.catalog_path)
+    catalog = Catalog(upgraded.storage.catalog_path)
     try:
         assert catalog.count() == 15
         assert catalog.source_counts() == {"arxiv": 15}
@@ -45,7 +47,7 @@ def test_the_old_catalog_has_no_source_column_and_gets_one_in_place(upgraded: Se
         assert paper.abs_url == "https://arxiv.org/abs/2605.30355"
     finally:
         catalog.close()
-    with sqlite3.connect(upgraded.catalog_path) as conn:  # lexical rows now share their paper's rowid
+    with sqlite3.connect(upgraded.storage.catalog_path) as conn:  # lexical rows now share their paper's rowid
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
         mismatched = "SELECT count(*) FROM papers p JOIN papers_fts f ON f.id = p.id WHERE f.rowid != p.rowid"
         assert conn.execute(mismatched).fetchone()[0] == 0
@@ -53,7 +55,7 @@ def test_the_old_catalog_has_no_source_column_and_gets_one_in_place(upgraded: Se
 
 
 def test_the_upgraded_index_searches_and_answers(upgraded: Settings, embedder: Embedder) -> None:
-    retriever = Retriever(upgraded, embedder=embedder)
+    retriever = build_retriever(upgraded, embedder=embedder)
     hits = retriever.search("collective switched motion for sparse Ising optimization", k=3)
     assert hits and hits[0].paper.id == "2605.30355"
     assert retriever.search("image restoration", k=3, paper_filter=make_filter(["cs.CV"]))
@@ -66,7 +68,7 @@ def test_the_upgraded_index_searches_and_answers(upgraded: Settings, embedder: E
 def test_rereading_the_old_input_changes_nothing_and_biorxiv_papers_join(
     upgraded: Settings, embedder: Embedder
 ) -> None:
-    ingestor = Ingestor(upgraded, embedder=embedder)
+    ingestor = open_ingestor(upgraded, embedder=embedder)
     try:
         again = ingestor.run(file_runs([OLD_INDEX / "source.jsonl"]))
         assert (again.unchanged, again.updated, again.new, again.embedded) == (15, 0, 0, 0)
@@ -74,7 +76,7 @@ def test_rereading_the_old_input_changes_nothing_and_biorxiv_papers_join(
     finally:
         ingestor.close()
     assert added.new == 3 and added.embedded == 3 and added.vectors_total == 18
-    retriever = Retriever(upgraded, embedder=embedder)
+    retriever = build_retriever(upgraded, embedder=embedder)
     assert retriever.catalog.source_counts() == {"arxiv": 15, "biorxiv": 3}
     only_biorxiv = PaperFilter(sources=("biorxiv",))
     hits = retriever.search("protein", k=5, paper_filter=only_biorxiv)

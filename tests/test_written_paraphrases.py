@@ -10,13 +10,13 @@ import json
 import pytest
 from conftest import sample_records
 
+from assistant.store.stems import StemCache
 from bench import retrieval as bench_retrieval
 from bench.datasets import (
     STOPWORDS,
     WRITTEN_PARAPHRASES,
     WRITTEN_SETS,
     DatasetError,
-    StemCache,
     load_written,
     words,
 )
@@ -103,7 +103,7 @@ def test_benchmark_reports_the_written_set_on_its_own_row_on_the_split_asked_for
     code = bench_retrieval.main(
         [
             "--home",
-            str(small_index.home),
+            str(small_index.storage.home),
             "--daily-dir",
             str(small_corpus_file.parent),
             "--sets",

@@ -7,15 +7,12 @@ The chat app and `academichub ask` both call `Answerer.answer`; nothing here pri
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import replace
 
 from assistant.compose import notices as notes
 from assistant.compose.checks import (
     NOT_FOUND_MARK,
-    drop_unfinished,
-    ends_finished,
     find_uncited,
 )
 from assistant.compose.citations import (
@@ -34,158 +31,26 @@ from assistant.compose.extractive import (
     sentence_support,
     split_sentences,
 )
-from assistant.compose.generation import checked_reply, generate_over_sources, numbers_text
+from assistant.compose.follow_up import FilterFollowUp, Numbered, holds_words, key_terms, rewrite_follow_up
+from assistant.compose.generation import checked_reply, generate_over_sources, numbers_text, trim_unfinished
 from assistant.compose.list_answer import ListAnswers
 from assistant.compose.llm import LLMClient, LLMError, Message
+from assistant.compose.model import (
+    NOT_FOUND_TEXT,
+    Answer,
+    CheckedText,
+    Mode,
+    Source,
+    Turn,
+    number_sources,
+)
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
-from assistant.search.retrieval import Retriever, hit_json
+from assistant.search.retrieval import Retriever
 from assistant.search.topic import topic_coverage
-from assistant.search.words import QUESTION_STOPWORDS
-from assistant.store.catalog import PaperFilter
-
-Mode = Literal["llm", "extractive"]
-NOT_FOUND_TEXT = "I could not find this in the indexed papers."
-
-
-@dataclass
-class Source:
-    """A numbered source shown to the user; `number` is the [n] used in the text."""
-
-    number: int
-    hit: Hit
-
-    @property
-    def paper(self) -> Paper:
-        return self.hit.paper
-
-    def to_dict(self) -> dict[str, Any]:
-        return hit_json(self.hit, self.number)
-
-
-def number_sources(hits: Sequence[Hit]) -> list[Source]:
-    return [Source(number, hit) for number, hit in enumerate(hits, start=1)]
-
-
-@dataclass
-class Answer:
-    question: str
-    standalone_question: str  # after condensing with chat history
-    text: str  # Markdown with [n] citations
-    sources: list[Source]  # numbered 1..n in order; every [n] in text maps to one of them
-    mode: Mode
-    found: bool  # False => text says "I could not find this in the indexed papers"
-    notices: list[str] = field(default_factory=list)
-    removed_citations: list[int] = field(default_factory=list)
-    # Flagged sentences: those citing no source (also in `uncited_sentences`) and those the cited abstract
-    # does not support.
-    unsupported_sentences: list[str] = field(default_factory=list)
-    uncited_sentences: list[str] = field(default_factory=list)
-    incomplete: str | None = None  # why the model's answer was cut short (its unfinished end removed)
-    # A list question ("which papers use diffusion models?"): every matching paper, best first (None: not
-    # a list question). `sources` are the best of them, which the text summarises and cites.
-    matches: list[Hit] | None = None
-    list_topic: str | None = None
-
-    @property
-    def match_count(self) -> int | None:
-        return None if self.matches is None else len(self.matches)
-
-    @property
-    def turn(self) -> Turn:
-        """What this answer showed, for the follow-ups that refer to it (every numbered source: the CLI and
-        JSON list them all; the chat app lists fewer and uses `shown_turn`)."""
-        return self.shown_turn(None)
-
-    def shown_turn(self, shown_numbers: Collection[int] | None) -> Turn:
-        """The turn as the user saw it when only the sources numbered `shown_numbers` were listed (None: all).
-        The numbers stay as shown, so "the last one" and "these" mean the listed papers, never hidden ones."""
-        return Turn(
-            self.question,
-            self.standalone_question,
-            self.text,
-            tuple(
-                (s.number, s.paper.id)
-                for s in self.sources
-                if shown_numbers is None or s.number in shown_numbers
-            ),
-        )
-
-    @property
-    def citations(self) -> dict[int, str]:
-        """Citation number -> arXiv id, for the numbers the text actually uses."""
-        by_number = {s.number: s.paper.id for s in self.sources}
-        return {n: by_number[n] for n in sorted(cited_numbers(self.text)) if n in by_number}
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "question": self.question,
-            "standalone_question": self.standalone_question,
-            "text": self.text,
-            "citations": {str(n): pid for n, pid in self.citations.items()},
-            "sources": [s.to_dict() for s in self.sources],
-            "mode": self.mode,
-            "found": self.found,
-            "notices": list(self.notices),
-            "removed_citations": list(self.removed_citations),
-            "unsupported_sentences": list(self.unsupported_sentences),
-            "uncited_sentences": list(self.uncited_sentences),
-            "incomplete": self.incomplete,
-            **(
-                {
-                    "list_topic": self.list_topic,
-                    "match_count": self.match_count,
-                    "matches": [hit_json(h) for h in self.matches],
-                }
-                if self.matches is not None
-                else {}
-            ),
-        }
-
-
-@dataclass(frozen=True)
-class Turn:
-    """One answered question as the user saw it: follow-ups read it instead of re-running retrieval, so
-    "[2]" or "the second one" always means the paper that was shown as [2], whatever was ingested since."""
-
-    question: str
-    standalone: str  # the question as it was searched (after its own follow-up rewrite)
-    answer: str  # the answer text with its [n] citations
-    sources: tuple[tuple[int, str], ...] = ()  # (number shown, paper id) of every numbered source
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON for storage (the chat app keeps it in the answer message's metadata)."""
-        return {
-            "question": self.question,
-            "standalone": self.standalone,
-            "answer": self.answer,
-            "sources": [[n, pid] for n, pid in self.sources],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Turn | None:
-        """A stored turn, or None when the data is not one (an old or damaged record)."""
-        try:
-            question, answer = str(data["question"]), str(data["answer"])
-            standalone = str(data.get("standalone") or question)
-            sources = tuple((int(n), str(pid)) for n, pid in data.get("sources") or ())
-        except (KeyError, TypeError, ValueError):
-            return None
-        return cls(question, standalone, answer, sources)
-
-
-@dataclass
-class CheckedText:
-    """Text after the citation check: invalid numbers removed, the valid ones used, flagged sentences."""
-
-    text: str
-    removed: list[int]
-    used: list[int]
-    uncited: list[str] = field(default_factory=list)
-    unsupported: list[str] = field(default_factory=list)
-    incomplete: str | None = None
+from assistant.store.filter import PaperFilter
 
 
 def format_sources(sources: Sequence[Source], abstract_chars: int = 2500) -> str:
@@ -253,177 +118,6 @@ LEXICAL_SUPPORT = 0.6
 _NOT_FOUND_MARK = NOT_FOUND_MARK
 
 
-# --- follow-up questions --------------------------------------------------------------------------------
-
-_ORDINAL_WORDS = {
-    "first": 1,
-    "second": 2,
-    "third": 3,
-    "fourth": 4,
-    "fifth": 5,
-    "sixth": 6,
-    "seventh": 7,
-    "eighth": 8,
-    "ninth": 9,
-    "tenth": 10,
-    "last": -1,
-}
-_NOUNS = r"(?:one|paper|article|source|result|work|study|preprint)s?"
-_ORDINAL_RE = re.compile(
-    r"\bthe\s+(first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|last|\d{1,2}(?:st|nd|rd|th))"
-    rf"(?:\s+{_NOUNS})?\b",
-    re.IGNORECASE,
-)
-_NUMBERED_RE = re.compile(
-    r"\b(?:paper|source|reference|result|number|no\.?)\s*(?:#\s*)?\[?(\d{1,2})\]?(?!\w)|#(\d{1,2})\b|\[(\d{1,2})\]",
-    re.IGNORECASE,
-)
-_THIS_PAPER_RE = re.compile(rf"\b(?:this|that)\s+{_NOUNS}\b", re.IGNORECASE)
-_PLURAL_RE = re.compile(
-    r"\b(these|those)(\s+(?:papers|ones|works|studies|articles|preprints))?\b", re.IGNORECASE
-)
-_THEM_RE = re.compile(r"\b(them|they|both|either|all of them)\b", re.IGNORECASE)
-_IT_RE = re.compile(r"\b(it|its|this|that|there)\b", re.IGNORECASE)
-_CONTINUATION_RE = re.compile(
-    r"^\s*(?:and|also|what about|how about|and what about|and how about|or)\b[\s,]*", re.I
-)
-_TERM_RE = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
-
-
-@dataclass(frozen=True)
-class Rewrite:
-    """A follow-up made to stand alone; `only_ids` restricts retrieval to papers it points at."""
-
-    question: str
-    only_ids: frozenset[str] | None = None
-    # A filter over the previous papers ("which of these use transformers?"): the words they must hold.
-    condition: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class FilterFollowUp:
-    """A filter follow-up over the previous answer: the words asked for, the previous papers that hold them
-    (in the order shown) and every paper the previous answer showed."""
-
-    condition: tuple[str, ...]
-    matching_ids: tuple[str, ...]
-    shown_ids: frozenset[str]
-    topic: str = ""  # the previous question as it was searched: what the other papers must be about
-
-
-def key_terms(question: str, limit: int = 8) -> str:
-    words = [w for w in _TERM_RE.findall(question) if w.lower() not in QUESTION_STOPWORDS]
-    return " ".join(list(dict.fromkeys(words))[:limit])
-
-
-def _ordinal_number(token: str) -> int:
-    token = token.lower()
-    if token in _ORDINAL_WORDS:
-        return _ORDINAL_WORDS[token]
-    return int(re.sub(r"\D", "", token))
-
-
-Numbered = Sequence[tuple[int, Paper]]  # papers as they were shown: (number [n], paper)
-
-
-def rewrite_follow_up(
-    question: str, previous_question: str, previous_answer: str, previous: Numbered
-) -> Rewrite:
-    """Deterministic rewrite of a follow-up against the previous turn (extractive mode, and the fallback
-    when the model cannot condense): "the second one" / "paper 2" / "[2]" -> that source's title;
-    "this paper" -> the first paper the previous answer cited; "these"/"them" -> the previous sources;
-    "it", "and ...?" or a very short question -> the previous question's key terms added."""
-    terms = key_terms(previous_question)
-    by_number = dict(previous)
-    pointed: list[Paper] = []
-
-    def title_of(number: int) -> str | None:
-        if number == -1 and previous:
-            number = previous[-1][0]
-        paper = by_number.get(number)
-        if paper is None:
-            return None
-        pointed.append(paper)
-        return f'"{paper.title}"'
-
-    text = _ORDINAL_RE.sub(lambda m: title_of(_ordinal_number(m.group(1))) or m.group(0), question)
-    text = _NUMBERED_RE.sub(lambda m: title_of(int(next(g for g in m.groups() if g))) or m.group(0), text)
-    if not pointed and _THIS_PAPER_RE.search(text):
-        cited = sorted(cited_numbers(previous_answer)) or ([previous[0][0]] if previous else [])
-        text = (
-            _THIS_PAPER_RE.sub(lambda m: title_of(cited[0]) or m.group(0), text, count=1) if cited else text
-        )
-    if pointed:
-        return Rewrite(_tidy(text), frozenset(p.id for p in pointed))
-    about = f" on {terms}" if terms else ""
-    if _PLURAL_RE.search(text) and previous:
-        condition = condition_words(_PLURAL_RE.sub(" ", text))
-        text = _PLURAL_RE.sub(lambda m: f"{m.group(1)} papers{about}", text, count=1)
-        return Rewrite(_tidy(text), frozenset(p.id for _, p in previous), condition)
-    if _THEM_RE.search(text) and previous:
-        condition = condition_words(_THEM_RE.sub(" ", text))
-        text = _THEM_RE.sub(lambda m: f"the papers{about}", text, count=1)
-        return Rewrite(_tidy(text), frozenset(p.id for _, p in previous), condition)
-    short = len(key_terms(text).split()) <= 2
-    if terms and (_CONTINUATION_RE.search(text) or _IT_RE.search(text) or short):
-        body = _CONTINUATION_RE.sub("", text).strip() or text.strip()
-        return Rewrite(_tidy(f"{terms}: {body}"))
-    return Rewrite(question.strip())
-
-
-_CONDITION_VERBS = frozenset(
-    [
-        "use",
-        "uses",
-        "used",
-        "using",
-        "apply",
-        "applies",
-        "applied",
-        "mention",
-        "mentions",
-        "mentioned",
-        "study",
-        "studies",
-        "involve",
-        "involves",
-        "rely",
-        "relies",
-        "include",
-        "includes",
-        "contain",
-        "contains",
-        "have",
-        "has",
-        "do",
-        "does",
-        "focus",
-        "focuses",
-        "address",
-        "addresses",
-    ]
-)
-
-
-def condition_words(text: str) -> tuple[str, ...]:
-    """The words a filter follow-up asks the previous papers to hold ("use transformers" -> transformers)."""
-    words = [w.lower() for w in _TERM_RE.findall(text)]
-    kept = [w for w in words if w not in QUESTION_STOPWORDS and w not in _CONDITION_VERBS]
-    return tuple(dict.fromkeys(kept))[:4]
-
-
-def holds_words(paper: Paper, words: Sequence[str]) -> bool:
-    """Whether a paper's title or abstract holds every word (a plural "s" ignored)."""
-    text = f"{paper.title} {paper.abstract}".lower()
-    return all(w in text or (w.endswith("s") and w[:-1] in text) for w in words)
-
-
-def _tidy(text: str) -> str:
-    text = _CONTINUATION_RE.sub("", text).strip()
-    text = re.sub(r"\s+", " ", text)
-    return text[:1].upper() + text[1:] if text else text
-
-
 # --- the answerer ---------------------------------------------------------------------------------------
 
 
@@ -480,14 +174,14 @@ class Answerer(IndexComposer):
         listing = self.lists.listing(standalone, flt, narrowing)
         if listing is not None:
             flt = listing.filter
-            relevant = listing.found.members[: k or self.settings.default_k]
+            relevant = listing.found.members[: k or self.settings.fusion.default_k]
         elif narrowing is not None:
             relevant = self._filter_follow_up(
-                standalone, k or self.settings.default_k, flt, narrowing, notices
+                standalone, k or self.settings.fusion.default_k, flt, narrowing, notices
             )
         else:
-            hits = self.retriever.search(standalone, k or self.settings.default_k, flt)
-            relevant = [h for h in hits if h.relevance >= self.settings.min_relevance]
+            hits = self.retriever.search(standalone, k or self.settings.fusion.default_k, flt)
+            relevant = [h for h in hits if h.relevance >= self.settings.fusion.min_relevance]
         unknown = self.retriever.unknown_terms(standalone)
         if unknown:  # say which part of the question the index has nothing on
             notices.append(
@@ -609,7 +303,7 @@ class Answerer(IndexComposer):
         or abstract mentions "transformers"), then other relevant indexed papers that hold them, which the
         previous answer did not list ("Also in the index"). Says plainly when none of the previous papers
         matches, and which other papers do."""
-        minimum = self.settings.min_relevance
+        minimum = self.settings.fusion.min_relevance
         # Deep enough that the previous papers (relevant to the same topic) are among the results.
         hits = self.retriever.search(standalone, max(3 * k, k + len(narrowing.shown_ids)), flt)
         relevant = [h for h in hits if h.relevance >= minimum]
@@ -679,7 +373,7 @@ class Answerer(IndexComposer):
         )
         instead = f"searched for “{_clip(simple, 160)}” instead"
         try:
-            reply = llm.generate([Message("user", prompt)], max_tokens=self.settings.llm_max_tokens_rewrite)
+            reply = llm.generate([Message("user", prompt)], max_tokens=self.settings.llm.max_tokens_rewrite)
         except LLMError as err:
             notices.append(f"The language model could not rewrite your follow-up ({err}); {instead}.")
             return None
@@ -718,8 +412,8 @@ class Answerer(IndexComposer):
             system=load_prompt("system"),
             render=render,
             sources=sources,
-            context_window=self.settings.llm_context_window,
-            max_tokens=self.settings.llm_max_tokens_answer,
+            context_window=self.settings.llm.context_window,
+            max_tokens=self.settings.llm.max_tokens_answer,
             abstract_chars=ANSWER_ABSTRACT_CHARS,
             on_token=on_token,
             notices=notices,
@@ -736,12 +430,10 @@ class Answerer(IndexComposer):
             )
             notices.append(notes.llm_gave_nothing(said))
             return None
-        incomplete: str | None = None
-        if not generation.complete or not ends_finished(text):
-            text, fragment = drop_unfinished(text, strict=not generation.complete)
-            why = incomplete = generation.cut or "it stopped in the middle of a sentence"
+        text, incomplete, fragment = trim_unfinished(text, generation)
+        if incomplete is not None:
             notices.append(
-                f"The model's answer is incomplete: {why}."
+                f"The model's answer is incomplete: {incomplete}."
                 + (" Its unfinished last sentence was removed." if fragment else "")
             )
             if not text.strip():
@@ -757,7 +449,9 @@ class Answerer(IndexComposer):
         checked.uncited = find_uncited(checked.text, result.sent)
         if checked.uncited:
             notices.append(notes.uncited_sentences(len(checked.uncited)))
-        checked.unsupported = find_unsupported(checked.text, sources, self.bank, self.settings.min_support)
+        checked.unsupported = find_unsupported(
+            checked.text, sources, self.bank, self.settings.compose.min_support
+        )
         if checked.unsupported:
             notices.append(notes.unsupported_sentences(len(checked.unsupported)))
         return checked

@@ -12,32 +12,55 @@ are readable everywhere (`assistant.core.fields.label`). Links come only from pa
 
 from __future__ import annotations
 
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import date
 from typing import Any
 
 from assistant.compose import notices as notes
-from assistant.compose.answer import (
-    IndexComposer,
-    Mode,
-    Source,
-    fence_safe,
-    find_unsupported,
-    format_sources,
+from assistant.compose.answer import IndexComposer, fence_safe, find_unsupported, format_sources
+from assistant.compose.briefing_model import (
+    BRIDGES_HEADING,
+    BRIEFING_ABSTRACT_CHARS,
+    FIELD_POOL,
+    MAX_AUTO_FIELDS,
+    MAX_OPEN_QUESTIONS,
+    NO_OPEN_QUESTIONS,
+    OPEN_HEADING,
+    OPEN_QUESTION_COSINE,
+    OVERVIEW_HEADING,
+    Bridge,
+    Briefing,
+    BriefingError,
+    FieldSection,
+    ModelProse,
+    field_labels,
 )
-from assistant.compose.checks import drop_unfinished, ends_finished, find_uncited
+from assistant.compose.briefing_sections import (
+    _TOPIC_WORD,
+    _URL,
+    _marks,
+    _names_field,
+    bridges_markdown,
+    coverage_note,
+    find_bridges,
+    merge_checked,
+    overview_text,
+    references_markdown,
+    share_out,
+    split_sections,
+    window_text,
+)
+from assistant.compose.checks import find_uncited
 from assistant.compose.citations import (
     check_citations,
-    cited_numbers,
     escape_markdown,
-    strip_citations,
 )
-from assistant.compose.extractive import cite, split_sentences, states_open_problem, topic_sentence
-from assistant.compose.generation import checked_reply, generate_over_sources
+from assistant.compose.extractive import cite, states_open_problem, topic_sentence
+from assistant.compose.generation import checked_reply, generate_over_sources, trim_unfinished
 from assistant.compose.llm import LLMClient
+from assistant.compose.model import Mode, Source
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.compose.terms import (
     candidate_terms,
@@ -46,9 +69,6 @@ from assistant.compose.terms import (
     stem_key,
     term_stats,
 )
-from assistant.core.errors import UserFacingError
-from assistant.core.fields import field_name, label
-from assistant.core.paper import Paper, archive_of
 from assistant.search.hit import Hit
 from assistant.search.topic import (
     content_stems,
@@ -57,123 +77,7 @@ from assistant.search.topic import (
     key_words,
     topic_coverage,
 )
-from assistant.search.words import GENERIC_WORDS
-from assistant.store.catalog import PaperFilter
-
-MAX_AUTO_FIELDS = 3
-BRIEFING_ABSTRACT_CHARS = 1500
-FIELD_POOL = 40  # papers retrieved per field before the on-topic test (a field rarely holds more on topic)
-OVERVIEW_HEADING = "## Overview"
-BRIDGES_HEADING = "## Bridges"
-OPEN_HEADING = "## Open questions"
-MAX_OPEN_QUESTIONS = 4
-OPEN_QUESTION_COSINE = 0.4  # an open question without the topic's words must be this close to it
-MAX_BRIDGE_TERMS = 6
-NO_BRIDGES = (
-    "- None found: no paper on this topic is listed in two of these fields, and no specific method, "
-    "dataset, task or benchmark term occurs in on-topic papers of two of them (generic phrases are not "
-    "shown)."
-)
-NO_OPEN_QUESTIONS = (
-    "- None stated: no abstract of these papers states a limitation, an open question or future work "
-    "explicitly."
-)
-
-
-@dataclass(frozen=True)
-class ModelProse:
-    """The model's sections by key (overview, a field, bridges, open), and its sentences citing nothing."""
-
-    prose: dict[str, str]
-    uncited: list[str]
-    removed: list[int]  # citations of sources the model was not given, taken out
-    incomplete: str | None = None  # why the model's text was cut short
-
-
-class BriefingError(UserFacingError, ValueError):
-    """Input a briefing cannot serve (empty topic, inverted dates, unknown fields): a readable message."""
-
-
-@dataclass
-class FieldSection:
-    field: str  # the code (cs.LG, q-bio); `label` is what a reader sees
-    sources: list[Source]
-    relevant: int = 0  # papers on the topic in this field (some may be listed under another field)
-    quota: int = 0  # how many papers the section could list
-
-    @property
-    def label(self) -> str:
-        return label(self.field) if self.field else "All fields"
-
-
-@dataclass
-class Bridge:
-    kind: str  # "paper" (cross-listed) or "method" (a specific term shared across fields)
-    label: str
-    numbers: list[int]
-    fields: list[str]  # codes
-
-
-@dataclass
-class Briefing:
-    topic: str
-    fields: list[str]
-    markdown: str
-    sources: list[Source]
-    mode: Mode
-    notices: list[str] = field(default_factory=list)
-    sections: list[FieldSection] = field(default_factory=list)
-    bridges: list[Bridge] = field(default_factory=list)
-    since: date | None = None
-    until: date | None = None
-    removed_citations: list[int] = field(default_factory=list)
-    unsupported_sentences: list[str] = field(default_factory=list)  # flagged: uncited or unsupported
-    uncited_sentences: list[str] = field(default_factory=list)
-    incomplete: str | None = None  # why the model's prose was cut short (sections it missed are quoted)
-
-    def to_bibtex(self) -> str:
-        return bibtex_entries([s.paper for s in self.sources])
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "topic": self.topic,
-            "fields": list(self.fields),
-            "field_labels": {f: label(f) for f in self.fields},
-            "since": self.since.isoformat() if self.since else None,
-            "until": self.until.isoformat() if self.until else None,
-            "markdown": self.markdown,
-            "text": self.markdown,
-            "citations": {str(s.number): s.paper.id for s in self.sources},
-            "sources": [s.to_dict() for s in self.sources],
-            "sections": [
-                {
-                    "field": sec.field,
-                    "label": sec.label,
-                    "numbers": [s.number for s in sec.sources],
-                    "relevant": sec.relevant,
-                }
-                for sec in self.sections
-            ],
-            "bridges": [
-                {"kind": b.kind, "label": b.label, "numbers": b.numbers, "fields": b.fields}
-                for b in self.bridges
-            ],
-            "mode": self.mode,
-            "notices": list(self.notices),
-            "removed_citations": list(self.removed_citations),
-            "unsupported_sentences": list(self.unsupported_sentences),
-            "uncited_sentences": list(self.uncited_sentences),
-            "incomplete": self.incomplete,
-        }
-
-
-def in_field(paper: Paper, field_name: str) -> bool:
-    """A field is a category (cs.LG) or an archive prefix (q-bio) matched against every listing."""
-    return any(c == field_name or archive_of(c) == field_name for c in paper.categories)
-
-
-def field_labels(codes: Sequence[str]) -> str:
-    return ", ".join(label(c) for c in codes)
+from assistant.store.filter import PaperFilter
 
 
 class Briefer(IndexComposer):
@@ -250,7 +154,10 @@ class Briefer(IndexComposer):
             notices.append(notes.removed_citations(briefing.removed_citations, len(sources)))
         if briefing.mode == "llm":
             unsupported = find_unsupported(
-                briefing.markdown.split("## References")[0], sources, self.bank, self.settings.min_support
+                briefing.markdown.split("## References")[0],
+                sources,
+                self.bank,
+                self.settings.compose.min_support,
             )
             briefing.uncited_sentences = uncited
             briefing.unsupported_sentences = uncited + [s for s in unsupported if s not in uncited]
@@ -287,10 +194,10 @@ class Briefer(IndexComposer):
         return [
             hit
             for hit in hits
-            if hit.relevance >= settings.min_relevance
+            if hit.relevance >= settings.fusion.min_relevance
             and (
-                holds_key_words(coverage.get(hit.paper.id), settings.brief_min_coverage)
-                or hit.relevance >= settings.brief_strong_relevance
+                holds_key_words(coverage.get(hit.paper.id), settings.compose.brief_min_coverage)
+                or hit.relevance >= settings.compose.brief_strong_relevance
             )
         ]
 
@@ -319,7 +226,7 @@ class Briefer(IndexComposer):
         """Numbers of the listed papers holding every key word of the topic (or very close in meaning): the
         only ones a briefing presents as a bridge between fields."""
         coverage = topic_coverage(self.retriever.catalog, topic, [s.paper.id for s in sources])
-        strong = self.settings.brief_strong_relevance
+        strong = self.settings.compose.brief_strong_relevance
         return {
             s.number
             for s in sources
@@ -458,8 +365,8 @@ class Briefer(IndexComposer):
             system=load_prompt("system"),
             render=render,
             sources=by_relevance,
-            context_window=self.settings.llm_context_window,
-            max_tokens=self.settings.llm_max_tokens_briefing,
+            context_window=self.settings.llm.context_window,
+            max_tokens=self.settings.llm.max_tokens_briefing,
             abstract_chars=BRIEFING_ABSTRACT_CHARS,
             on_token=on_token,
             notices=notices,
@@ -468,13 +375,11 @@ class Briefer(IndexComposer):
             return None
         generation = result.generation
         reply = checked_reply(result, {s.number: s.paper.title for s in sources}, notices)
-        incomplete: str | None = None
-        if not generation.complete or not ends_finished(reply):
-            reply, _ = drop_unfinished(reply, strict=not generation.complete)
-            why = incomplete = generation.cut or "it stopped in the middle of a sentence"
+        reply, incomplete, _ = trim_unfinished(reply, generation)
+        if incomplete is not None:
             notices.append(
-                f"The model's briefing is incomplete: {why}. Its unfinished end was removed; sections it did "
-                "not write are quoted from the abstracts."
+                f"The model's briefing is incomplete: {incomplete}. Its unfinished end was removed; "
+                "sections it did not write are quoted from the abstracts."
             )
         checked = check_citations(reply, result.sent)
         if not checked.used:
@@ -555,363 +460,3 @@ class Briefer(IndexComposer):
             f"# Briefing: {escape_markdown(topic)}\n\nI could not find this in the indexed papers{where} "
             f"({window_text(base)}).\n"
         )
-
-
-# --- pieces shared with the app and the radar ---------------------------------------------------------------
-
-_URL = re.compile(r"https?://\S+|www\.\S+|\S+\.(?:com|org|io|net)\S*", re.IGNORECASE)
-_TOPIC_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
-
-
-def window_text(flt: PaperFilter) -> str:
-    if flt.only_ids is not None:  # e.g. a radar topic's new papers: not "all indexed papers"
-        count = len(flt.only_ids)
-        return f"{count} selected paper{'s' if count != 1 else ''}"
-    if flt.since and flt.until:
-        return f"papers from {flt.since.isoformat()} to {flt.until.isoformat()}"
-    if flt.since:
-        return f"papers since {flt.since.isoformat()}"
-    if flt.until:
-        return f"papers until {flt.until.isoformat()}"
-    return "all indexed papers"
-
-
-def _marks(numbers: Iterable[int]) -> str:
-    return "".join(f"[{n}]" for n in sorted(numbers))
-
-
-def _names_field(heading: str, section: FieldSection) -> bool:
-    """The model may write the heading as given ("Machine Learning (cs.LG)"), the code or the name."""
-    text = heading.strip().lower()
-    name = field_name(section.field) or ""
-    return text in {section.label.lower(), section.field.lower(), name.lower()} or text.endswith(
-        f"({section.field.lower()})"
-    )
-
-
-def share_out(
-    pools: dict[str, list[Hit]], vectors: dict[str, Any], per_field: int, lam: float = 0.7
-) -> dict[str, list[Hit]]:
-    """Each field's quota from its on-topic papers, each paper in one section. Fields take turns, the one
-    with the fewest on-topic papers first, each taking the paper with the best maximal marginal relevance
-    (relevance against similarity to what that field already holds): a cross-listed paper goes where it
-    is needed, and no field is emptied by its neighbours while it has a paper of its own."""
-    chosen: dict[str, list[Hit]] = {name: [] for name in pools}
-    taken: set[str] = set()
-    order = sorted(pools, key=lambda f: (len(pools[f]), list(pools).index(f)))
-    while True:
-        progressed = False
-        for name in order:
-            if len(chosen[name]) >= per_field:
-                continue
-            free = [h for h in pools[name] if h.paper.id not in taken]
-            if not free:
-                continue
-
-            def gain(hit: Hit, mine: list[Hit] = chosen[name]) -> float:
-                vector = vectors.get(hit.paper.id)
-                redundancy = max(
-                    (
-                        float(vector @ vectors[m.paper.id])
-                        for m in mine
-                        if vector is not None and m.paper.id in vectors
-                    ),
-                    default=0.0,
-                )
-                return lam * hit.relevance - (1 - lam) * redundancy
-
-            best = max(free, key=gain)
-            chosen[name].append(best)
-            taken.add(best.paper.id)
-            progressed = True
-        if not progressed:
-            return chosen
-
-
-def coverage_note(section: FieldSection) -> str:
-    """Says when a field has fewer papers on the topic than its quota, or none."""
-    if not section.field:
-        return ""
-    if section.relevant == 0:
-        return f"No paper on this topic in {section.label} in this period."
-    if section.relevant >= section.quota:
-        return ""
-    elsewhere = section.relevant - len(section.sources)
-    papers = "paper" if section.relevant == 1 else "papers"
-    note = f"Only {section.relevant} {papers} on this in {section.label} in this period"
-    if elsewhere > 0:
-        note += f" ({elsewhere} of them listed under another field)"
-    return note + "."
-
-
-def overview_text(
-    topic: str,
-    sections: Sequence[FieldSection],
-    sources: Sequence[Source],
-    bridges: Sequence[Bridge],
-    terms: dict[str, set[int]],
-) -> str:
-    """A synthesis across fields, every claim cited: which fields work on the topic and how many papers,
-    what the papers of each field deal with (their shared specific terms), and where the fields meet."""
-    filled = [s for s in sections if s.sources]
-    empty = [s for s in sections if not s.sources and s.field]
-    counts = [
-        f"{len(s.sources)} in {escape_markdown(s.label)} {_marks(x.number for x in s.sources)}"
-        for s in filled
-    ]
-    papers = "paper" if len(sources) == 1 else "papers"
-    about = escape_markdown(topic)
-    if len(filled) == 1 and not filled[0].field:
-        opening = f"{len(sources)} {papers} here deal with {about} {_marks(x.number for x in sources)}."
-    else:
-        fields = "one field" if len(filled) == 1 else f"{len(filled)} fields"
-        opening = f"{len(sources)} {papers} on {about} are listed from {fields}: {_join(counts)}."
-    sentences = [opening]
-    if empty:
-        sentences.append(f"None on this topic in {escape_markdown(_join([s.label for s in empty]))}.")
-    for section in filled:
-        numbers = {x.number for x in section.sources}
-        mine = sorted(
-            ((t, sorted(held & numbers)) for t, held in terms.items() if held & numbers),
-            key=lambda item: (-len(item[1]), item[0].lower()),
-        )[:3]
-        if mine:
-            listed = _join([f"*{escape_markdown(t)}* {_marks(numbers)}" for t, numbers in mine])
-            sentences.append(f"In {escape_markdown(section.label)}, the papers use or study {listed}.")
-    shared = [b for b in bridges if b.kind == "method"]
-    crossed = [b for b in bridges if b.kind == "paper"]
-    if shared:
-        listed = _join([f"*{escape_markdown(b.label)}* {_marks(b.numbers)}" for b in shared[:3]])
-        sentences.append(f"Across fields they share {listed}.")
-    if crossed:
-        crossing = [n for b in crossed for n in b.numbers]
-        count = len(crossing)
-        sentences.append(
-            f"{count} of them {'is' if count == 1 else 'are'} listed in more than one of these fields "
-            f"{_marks(crossing)}."
-        )
-    return " ".join(sentences)
-
-
-def _join(items: Sequence[str]) -> str:
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def find_bridges(
-    sections: Sequence[FieldSection],
-    fields: Sequence[str],
-    terms: dict[str, set[int]] | None = None,
-    squarely: set[int] | None = None,
-    limit: int = MAX_BRIDGE_TERMS,
-) -> list[Bridge]:
-    """Listed papers squarely on the topic (`squarely`: their numbers; None: all listed) cross-listed in
-    two or more of the fields, then specific terms held by listed papers of two or more sections (`terms`:
-    term -> numbers of the papers holding it)."""
-    bridges: list[Bridge] = []
-    if len(fields) < 2:
-        return bridges
-    for section in sections:
-        for source in section.sources:
-            if squarely is not None and source.number not in squarely:
-                continue
-            shared = [f for f in fields if in_field(source.paper, f)]
-            if len(shared) >= 2:
-                bridges.append(Bridge("paper", source.paper.title, [source.number], shared))
-    section_of = {src.number: sec.field for sec in sections for src in sec.sources}
-    ranked = []
-    for term, numbers in (terms or {}).items():
-        spanned = [s.field for s in sections if any(section_of.get(n) == s.field for n in numbers)]
-        if len(spanned) >= 2:
-            ranked.append((term, sorted(numbers), spanned))
-    ranked.sort(key=lambda t: (-len(t[2]), -len(t[1]), t[0].lower()))
-    bridges += [Bridge("method", term, numbers, spanned) for term, numbers, spanned in ranked[:limit]]
-    return bridges
-
-
-def bridges_markdown(bridges: Sequence[Bridge]) -> str:
-    if not bridges:
-        return NO_BRIDGES
-    lines = []
-    for bridge in bridges:
-        fields = " and ".join(escape_markdown(label(f)) for f in bridge.fields)
-        if bridge.kind == "paper":
-            lines.append(
-                f"- *{escape_markdown(bridge.label)}* is listed in {fields} {_marks(bridge.numbers)}."
-            )
-        else:
-            lines.append(f"- **{escape_markdown(bridge.label)}** in {fields} {_marks(bridge.numbers)}.")
-    return "\n".join(lines)
-
-
-def merge_checked(
-    written: dict[str, str],
-    extractive: dict[str, str],
-    sections: Sequence[FieldSection],
-    notices: list[str],
-) -> dict[str, str]:
-    """The model's sections that pass the checks; each other section is the extractive one, with a note.
-
-    Checks: the section is there; most of its sentences are cited; a field section cites a paper of its
-    field; bridges exist to be written about; each open question states a limitation, open problem or
-    future work (or asks a question) and is cited."""
-    merged: dict[str, str] = {}
-    names = {"overview": "Overview", "bridges": "Bridges", "open": "Open questions"}
-    names.update({s.field: s.label for s in sections})
-    own = {s.field: {x.number for x in s.sources} for s in sections}
-    for key, fallback in extractive.items():
-        body = written.get(key, "").strip()
-        if key in own and not own[key]:
-            merged[key] = fallback  # a field with no paper on the topic is said so, not written about
-            continue
-        problem = ""
-        if not body:
-            problem = "was left out"
-        elif not mostly_cited(body):
-            problem = "had uncited text"
-        elif key in own and not (cited_numbers(body) & own[key]):
-            problem = "cited none of its field's papers"
-        elif key == "bridges" and fallback == NO_BRIDGES:
-            problem = "named connections the papers do not support"
-        elif key == "open" and not all(states_open_problem(_bullet(b)) for b in _bullets(body)):
-            problem = "listed statements that are not limitations or open problems"
-        if problem:
-            notices.append(
-                f"The language model's section '{names.get(key, key)}' {problem}: used the extractive one."
-            )
-            merged[key] = fallback
-        else:
-            merged[key] = body
-    return merged
-
-
-def _bullets(body: str) -> list[str]:
-    lines = [line for line in body.splitlines() if line.strip()]
-    bullets = [line for line in lines if re.match(r"^\s*(?:[-*+]|\d+[.)])\s+", line)]
-    return bullets or split_sentences(body)
-
-
-def _bullet(line: str) -> str:
-    return strip_citations(re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line)).strip()
-
-
-def mostly_cited(body: str) -> bool:
-    """At least one valid-looking citation, and at most a third of the sentences without one."""
-    lines = [re.sub(r"^\s*(?:[-*+]|\d+[.)])\s+", "", line) for line in body.splitlines()]
-    sentences = [s for line in lines for s in split_sentences(line) if len(s.split()) >= 4]
-    if not sentences or not cited_numbers(body):
-        return False
-    uncited = sum(1 for s in sentences if not cited_numbers(s))
-    return uncited * 3 <= len(sentences)
-
-
-def references_markdown(sources: Sequence[Source]) -> str:
-    lines = []
-    for source in sources:
-        paper = source.paper
-        when = paper.published.isoformat() if paper.published else "undated"
-        lines.append(
-            f"{source.number}. {escape_markdown(paper.short_authors().rstrip('.'))}. "
-            f"*{escape_markdown(paper.title)}*. "
-            f"{paper.reference_id} [{escape_markdown(label(paper.primary_category))}], {when}. "
-            f"[abs]({paper.abs_url}) · [PDF]({paper.pdf_url})"
-        )
-    return "\n".join(lines)
-
-
-def split_sections(markdown: str) -> dict[str, str]:
-    """`## Heading` -> body, for the headings the model wrote."""
-    parts: dict[str, str] = {}
-    current: str | None = None
-    buffer: list[str] = []
-    for line in markdown.splitlines():
-        match = re.match(r"^\s*#{1,3}\s+(.+?)\s*#*\s*$", line)
-        if match:
-            if current is not None:
-                parts[current] = "\n".join(buffer).strip()
-            current, buffer = match.group(1).strip().strip("*").strip(), []
-        elif current is not None:
-            buffer.append(line)
-    if current is not None:
-        parts[current] = "\n".join(buffer).strip()
-    return {k: v for k, v in parts.items() if v}
-
-
-# --- BibTeX ------------------------------------------------------------------------------------------------
-
-_BIB_SPECIAL = {
-    "\\": r"\textbackslash{}",
-    "{": r"\{",
-    "}": r"\}",
-    "&": r"\&",
-    "%": r"\%",
-    "$": r"\$",
-    "#": r"\#",
-    "_": r"\_",
-    "~": r"\textasciitilde{}",
-    "^": r"\textasciicircum{}",
-}
-
-
-def bibtex_escape(text: str) -> str:
-    return "".join(_BIB_SPECIAL.get(ch, ch) for ch in re.sub(r"\s+", " ", text).strip())
-
-
-def bibtex_key(paper: Paper, taken: set[str]) -> str:
-    last = paper.authors[0].split()[-1] if paper.authors and paper.authors[0].split() else "anon"
-    stem = re.sub(r"[^A-Za-z0-9]", "", _ascii(last)).lower() or "anon"
-    title_words = re.findall(r"[A-Za-z]{4,}", _ascii(paper.title))
-    word = next((w for w in title_words if w.lower() not in GENERIC_WORDS), "paper")
-    base = f"{stem}{paper.year or ''}{word.lower()}"
-    key, suffix = base, 0
-    while key in taken:
-        suffix += 1
-        key = f"{base}{chr(ord('a') + suffix - 1) if suffix <= 26 else suffix}"
-    taken.add(key)
-    return key
-
-
-def _ascii(text: str) -> str:
-    import unicodedata
-
-    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
-
-
-def bibtex_entries(papers: Sequence[Paper]) -> str:
-    taken: set[str] = set()
-    entries = []
-    for paper in papers:
-        if paper.source != "arxiv":
-            entries.append(_bibtex_preprint(paper, taken))
-            continue
-        fields = [
-            ("title", "{" + bibtex_escape(paper.title) + "}"),
-            ("author", " and ".join(bibtex_escape(a) for a in paper.authors) or "Unknown"),
-            ("year", str(paper.year or "")),
-            ("eprint", paper.id),
-            ("archivePrefix", "arXiv"),
-            ("primaryClass", bibtex_escape(paper.primary_category)),
-            ("url", paper.abs_url),
-        ]
-        if paper.doi:
-            fields.append(("doi", bibtex_escape(paper.doi)))
-        body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
-        entries.append(f"@misc{{{bibtex_key(paper, taken)},\n{body}\n}}\n")
-    return "\n".join(entries)
-
-
-def _bibtex_preprint(paper: Paper, taken: set[str]) -> str:
-    """A bioRxiv/medRxiv preprint: `@article` with the server as journal, its DOI and its versioned page."""
-    fields = [
-        ("title", "{" + bibtex_escape(paper.title) + "}"),
-        ("author", " and ".join(bibtex_escape(a) for a in paper.authors) or "Unknown"),
-        ("journal", paper.source_label),
-        ("year", str(paper.year or "")),
-        ("doi", bibtex_escape(paper.id)),
-        ("url", paper.abs_url),
-    ]
-    if paper.published_doi:
-        fields.append(("note", "Published version: doi:" + bibtex_escape(paper.published_doi)))
-    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields if value)
-    return f"@article{{{bibtex_key(paper, taken)},\n{body}\n}}\n"

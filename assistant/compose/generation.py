@@ -10,7 +10,7 @@ from typing import Protocol, TypeVar
 
 from assistant.compose import notices as notes
 from assistant.compose.budget import FittedPrompt, estimate_tokens, fit_prompt, prompt_budget
-from assistant.compose.checks import strip_prompt_echo
+from assistant.compose.checks import drop_unfinished, ends_finished, strip_prompt_echo
 from assistant.compose.citations import neutralise_links
 from assistant.compose.llm import Generation, LLMClient, LLMError, Message
 
@@ -148,3 +148,13 @@ def checked_reply(result: SourcedGeneration, titles: dict[int, str], notices: li
     if echoed:
         notices.append(notes.prompt_echo(echoed))
     return neutralise_links(text)
+
+
+def trim_unfinished(text: str, generation: Generation) -> tuple[str, str | None, str]:
+    """The reply without an unfinished end, why it was unfinished (None when whole) and the fragment
+    removed: answers and briefings trim the same way, only their notices differ. A cut stream (token
+    limit, dropped connection) is trimmed strictly: only . ! ? end its last sentence."""
+    if generation.complete and ends_finished(text):
+        return text, None, ""
+    text, fragment = drop_unfinished(text, strict=not generation.complete)
+    return text, generation.cut or "it stopped in the middle of a sentence", fragment

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from assistant.compose.lists import count_sentence, other_sense_text
 from assistant.search.lists import ListFinder, TopicList, list_question
 from assistant.search.topic import TopicTerms
-from assistant.store.catalog import PaperFilter
+from assistant.store.filter import PaperFilter
 
 if TYPE_CHECKING:
     from datetime import date

@@ -15,7 +15,7 @@ from assistant.core.fields import label
 from assistant.core.paper import Paper
 from assistant.search.hit import Hit
 from assistant.search.lists import TopicList
-from assistant.store.catalog import PaperFilter
+from assistant.store.filter import PaperFilter
 
 GROUP_AT = 12  # a list this long or longer is grouped by field, when it spans two or more
 

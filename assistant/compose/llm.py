@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from assistant.core.errors import UserFacingError
+from assistant.core.retry import Backoff
 from assistant.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -99,14 +100,14 @@ class LLMClient:
     """One configured chat model. Thread-safe for concurrent calls (the openai client is)."""
 
     def __init__(self, settings: Settings) -> None:
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else PLACEHOLDER_API_KEY
+        key = settings.llm.api_key.get_secret_value() if settings.llm.api_key else PLACEHOLDER_API_KEY
         self.settings = settings
-        self.base_url = (settings.openai_base_url or OPENAI_DEFAULT_BASE).rstrip("/")
-        self.model = settings.model
+        self.base_url = (settings.llm.base_url or OPENAI_DEFAULT_BASE).rstrip("/")
+        self.model = settings.llm.model
         self.api_key = key
-        self.timeout = settings.llm_timeout_seconds
-        self.token_timeout = settings.llm_token_timeout_seconds
-        self.max_retries = settings.llm_max_retries
+        self.timeout = settings.llm.timeout_seconds
+        self.token_timeout = settings.llm.token_timeout_seconds
+        self.max_retries = settings.llm.max_retries
         self._model_warning: tuple[str | None] | None = None
         self._client: OpenAILike | None = None
         self._client_lock = threading.Lock()
@@ -125,8 +126,8 @@ class LLMClient:
                     api_key=self.api_key,
                     is_chat_model=True,
                     is_function_calling_model=False,
-                    context_window=self.settings.llm_context_window,
-                    temperature=self.settings.llm_temperature,
+                    context_window=self.settings.llm.context_window,
+                    temperature=self.settings.llm.temperature,
                     timeout=max(self.timeout, self.token_timeout) + _BACKSTOP_SECONDS,
                     max_retries=0,  # retried here, within the first-token wait (see `generate`)
                 )
@@ -155,17 +156,19 @@ class LLMClient:
         """Stream a reply. Raises LLMError when nothing usable came (no first token in time, HTTP errors);
         a reply that started and then stopped early comes back with `cut` set."""
         deadline = time.monotonic() + self.timeout
-        attempt = 0
+        backoff = Backoff(
+            f"the language model at {self.base_url}",
+            retries=self.max_retries,
+            first_pause=_RETRY_PAUSE_SECONDS,
+            deadline=deadline,  # a retry must not wait past the first-token limit
+            log_level=logging.INFO,
+        )
         while True:
             try:
                 return self._stream_once(messages, max_tokens, on_token, deadline)
             except _Retryable as failure:
-                attempt += 1
-                pause = _RETRY_PAUSE_SECONDS * 2 ** (attempt - 1)
-                if attempt > self.max_retries or time.monotonic() + pause >= deadline:
+                if not backoff.retry(type(failure.error).__name__):
                     raise LLMError(self.explain(failure.error)) from failure.error
-                log.info("retrying the language model after %s", type(failure.error).__name__)
-                time.sleep(pause)
 
     def _stream_once(
         self,
@@ -367,6 +370,6 @@ def _context_numbers(reason: str) -> tuple[int, int] | None:
 
 def get_llm(settings: Settings) -> LLMClient | None:
     """The configured model, or None (extractive mode) when no key and no base URL are set."""
-    if not settings.llm_configured:
+    if not settings.llm.configured:
         return None
     return LLMClient(settings)

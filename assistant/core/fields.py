@@ -223,7 +223,3 @@ def label(code: str) -> str:
 
 def labels(codes: Iterable[str]) -> list[str]:
     return [label(code) for code in codes]
-
-
-def is_known(code: str) -> bool:
-    return code.strip() in FIELD_NAMES

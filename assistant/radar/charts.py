@@ -22,10 +22,10 @@ import numpy as np
 from assistant.core.errors import UserFacingError
 from assistant.core.fields import label
 from assistant.radar.xmltext import xml_safe
-from assistant.search.retrieval import Retriever, make_filter
+from assistant.search.retrieval import Retriever
 
 if TYPE_CHECKING:
-    from assistant.compose.briefing import Briefing
+    from assistant.compose.briefing_model import Briefing
     from assistant.radar.service import Radar
 
 CHART_DAYS = 28
@@ -55,16 +55,9 @@ def daily_counts(radar: Radar, name: str, days: int = CHART_DAYS) -> DailyCounts
     """How many papers of each listing day of the last `days` (up to the newest day in the index) match the
     topic as its feed would rank them (same threshold, followed authors, library closeness)."""
     topic = radar.get_topic(name)
-    catalog = radar.retriever.catalog
-    _, newest = catalog.date_range()
-    if newest is None:
+    start, by_day = radar.deliveries.recent_papers_by_day(days)
+    if start is None:
         return DailyCounts(topic.name, [], [])
-    start = newest - timedelta(days=days - 1)
-    by_day: dict[date, set[str]] = {}
-    ids = catalog.filter_ids(make_filter(since=start, until=newest))
-    for paper in catalog.get_papers(ids).values():
-        if paper.published:
-            by_day.setdefault(paper.published, set()).add(paper.id)
     topic_id = radar.topic_id(name)
     span = [start + timedelta(days=i) for i in range(days)]
     counts = [len(radar.rank_papers(topic_id, topic, by_day[d])) if d in by_day else 0 for d in span]

@@ -21,7 +21,7 @@ A topic's feed is built over a *window* of catalog papers, opened by a *visit*:
   saw) are not news and stay out of the radar (search still finds them). The high-water mark is a catalog
   value, not the wall clock, so a paper ingested while a visit is open belongs to the next visit.
 * Within a window, a paper is on the feed if it matches the topic (hybrid retrieval of the topic's query,
-  restricted to its fields, with query-paper cosine `relevance >= Settings.radar_min_relevance`) or has a
+  restricted to its fields, with query-paper cosine `relevance >= settings.radar.min_relevance`) or has a
   followed author (case/accent-insensitive substring, like the author filter everywhere else). Papers by
   followed authors come first (they were asked for by name), then topic matches in retrieval order. Every
   match of the window is on it, however many: hybrid retrieval ranks the best 200, and a bigger window (a
@@ -40,7 +40,6 @@ window's papers (followed authors, relevance) and the batching; `ingest.daily` s
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -49,16 +48,26 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import UserFacingError
+from assistant.core.lazy import Lazy
 from assistant.core.settings import Settings
 from assistant.core.text import fold
+from assistant.radar.ledger import DeliveryLedger
 from assistant.radar.library import LibraryError, LibraryTopic, library_matches, library_of, prepare_library
+from assistant.radar.rules import (
+    by_author,
+    clean_authors,
+    name_key,
+    short_topic_words,
+    title_names_topic,
+)
 from assistant.radar.store import FeedEntry, RadarStore, StoredTopic, Topic, Window
 from assistant.radar.windows import catalog_moved, open_next_window, since_phrase, window_paper_ids
 from assistant.search.hit import Hit
 from assistant.search.retrieval import RetrievalError, Retriever, hit_json, make_filter
 
 if TYPE_CHECKING:
-    from assistant.compose.briefing import Briefer, Briefing
+    from assistant.compose.briefing import Briefer
+    from assistant.compose.briefing_model import Briefing
 
 __all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic"]
 
@@ -121,11 +130,16 @@ class Radar:
     """Saved topics and their feeds. One object per process; safe to call from a thread pool (the store
     keeps one SQLite connection per thread, and visits and batches are written in immediate transactions)."""
 
-    def __init__(self, settings: Settings, retriever: Retriever, briefer: Briefer | None = None) -> None:
+    def __init__(
+        self, settings: Settings, retriever: Retriever, store: RadarStore, briefer: Lazy[Briefer]
+    ) -> None:
+        """Given its parts (`assistant.engine.build_radar` makes them): the briefer is made on first use,
+        so listing topics never sets up the language model."""
         self.settings = settings
         self.retriever = retriever
-        self.store = RadarStore(settings.state_path)
-        self._briefer = briefer  # the engine passes its own; else made on first use (tests, bench)
+        self.store = store
+        self.deliveries = DeliveryLedger(self.store, retriever.catalog)  # what channels read and record
+        self._briefer = briefer
 
     def close(self) -> None:
         self.store.close()
@@ -149,7 +163,7 @@ class Radar:
             raise RadarError(
                 f"the query is {len(clean_query)} characters long; keep it under {MAX_QUERY_CHARS}"
             )
-        self._require_index()
+        self.require_index()
         clean_fields = self._check_fields(fields)
         existing = self.store.find_topic(name_key(clean_name))
         if existing is not None:
@@ -251,7 +265,7 @@ class Radar:
         if batch < 1 or batch > MAX_BATCH:
             raise RadarError(f"the batch size must be between 1 and {MAX_BATCH} (got {batch})")
         self._stored(name)  # unknown topic: say so before anything else
-        self._require_index()
+        self.require_index()
         author_key = fold(author.strip()) if author and author.strip() else None
         with self.store.transaction():
             stored = self._stored(name)
@@ -285,7 +299,7 @@ class Radar:
     def new_paper_ids(self, name: str) -> list[str]:
         """The current window's feed papers (seen or not), opening a visit if an ingest ran since."""
         self._stored(name)
-        self._require_index()
+        self.require_index()
         with self.store.transaction():
             stored = self._visit(name)
             return self.store.window_paper_ids(stored.id, _current(stored).number)
@@ -294,7 +308,7 @@ class Radar:
         """The current window's feed (seen or not, feed order) with the followed author of each paper,
         opening a visit if an ingest ran since: what a delivery (e-mail, webhook) sends from."""
         self._stored(name)
-        self._require_index()
+        self.require_index()
         with self.store.transaction():
             stored = self._visit(name)
             window = _current(stored)
@@ -325,18 +339,15 @@ class Radar:
     ) -> Briefing:
         """The cross-field briefing over this visit's new papers for the topic, or over `paper_ids` (a
         digest's papers; no visit is opened then). Raises NothingNewError (a RadarError) when none."""
-        from assistant.compose.briefing import Briefer, BriefingError
-        from assistant.compose.llm import get_llm
+        from assistant.compose.briefing_model import BriefingError
 
         topic = self.get_topic(name)
         ids = list(paper_ids) if paper_ids is not None else self.new_paper_ids(name)
         if not ids:
             window = _current(self._stored(name))
             raise NothingNewError(f"nothing new for {topic.name!r} {since_phrase(window)}: no briefing today")
-        if self._briefer is None:
-            self._briefer = Briefer(self.settings, self.retriever, llm=get_llm(self.settings))
         try:
-            return self._briefer.brief(
+            return self._briefer.get().brief(
                 topic.query,
                 fields=topic.fields or None,
                 per_field=min(12, max(4, len(ids))),
@@ -347,14 +358,15 @@ class Radar:
         except (BriefingError, RetrievalError) as err:
             raise RadarError(str(err)) from None
 
-    # --- internals ------------------------------------------------------------------------------------
-
-    def _require_index(self) -> None:
+    def require_index(self) -> None:
+        """The radar's own "the index is empty" error when it is (a send or visit needs papers)."""
         if self.retriever.catalog.count() == 0:
             raise RadarError(
                 "the index is empty: run `academichub ingest` first (no options: the bundled sample; "
                 "`--file` for JSONL files; `--arxiv --category cs.LG --since YYYY-MM-DD` for the live API)"
             )
+
+    # --- internals ------------------------------------------------------------------------------------
 
     def _check_fields(self, fields: Sequence[str]) -> list[str]:
         clean = list(dict.fromkeys(f.strip() for f in fields if f and f.strip()))
@@ -393,7 +405,7 @@ class Radar:
             stored.window,
             topic.created_at,
             topic.last_visit,
-            backfill_days=self.settings.radar_backfill_days,
+            backfill_days=self.settings.radar.backfill_days,
         )
         self.store.open_window(stored.id, window, visit_at=time.time())
         stored = self.store.get_topic(stored.id)
@@ -442,7 +454,7 @@ class Radar:
             ranked += [(hit, followed[hit.paper.id]) for hit in author_hits]
         try:
             library = library_matches(
-                self.retriever, self.store, self.settings.rrf_k, topic_id, topic, candidates
+                self.retriever, self.store, self.settings.fusion.rrf_k, topic_id, topic, candidates
             )
             matches = (
                 library
@@ -456,9 +468,9 @@ class Radar:
         except RetrievalError as err:
             raise RadarError(str(err)) from None
         threshold = (
-            self.settings.radar_library_min_relevance  # paper-to-paper cosines run higher
+            self.settings.radar.library_min_relevance  # paper-to-paper cosines run higher
             if library is not None
-            else self.settings.radar_min_relevance
+            else self.settings.radar.min_relevance
         )
         # A short written topic's embedding is vague: a paper whose title names it is a match whatever
         # its cosine ("diffusion models" -> "... for Diffusion Inverse Problems").
@@ -529,26 +541,6 @@ class Radar:
 # --- rules as small functions -------------------------------------------------------------------------
 
 
-def name_key(name: str) -> str:
-    """Topic names are unique case-, accent- and whitespace-insensitively."""
-    return fold(" ".join((name or "").split()))
-
-
-def clean_authors(authors: Sequence[str]) -> list[str]:
-    """Whitespace-normalised author names, once each (case/accent-insensitively), in the order given."""
-    clean: dict[str, str] = {}
-    for author in authors:
-        name = " ".join((author or "").split())
-        if name:
-            clean.setdefault(fold(name), name)
-    return list(clean.values())
-
-
-def by_author(authors: Sequence[str], author_key: str) -> bool:
-    """A folded author query matches as a substring of any folded author name ("zufle" finds Züfle)."""
-    return any(author_key in fold(a) for a in authors)
-
-
 def where_the_user_left_off(items: list[FeedItem]) -> tuple[list[FeedItem], int]:
     """Reopening the feed mid-window shows the latest batch again (and its number); once everything new has
     been shown, nothing (the feed then says so instead of showing old papers again)."""
@@ -582,32 +574,3 @@ def _current(stored: StoredTopic) -> Window:
     """The topic's current window (a visit has been opened)."""
     assert stored.window is not None, "a visit opens a window before the feed reads it"
     return stored.window
-
-
-_TITLE_WORD_RE = re.compile(r"[^\W_]+(?:-[^\W_]+)*")
-# Words that say nothing about what a short topic is about ("diffusion models" is about diffusion).
-_GENERIC_TOPIC_WORDS = frozenset(
-    {
-        *("a", "an", "and", "for", "in", "of", "on", "the", "to", "with", "new", "recent", "using", "based"),
-        *("model", "models", "method", "methods", "approach", "approaches", "system", "systems"),
-        *("technique", "techniques", "paper", "papers", "work", "works"),
-    }
-)
-SHORT_TOPIC_WORDS = 2
-
-
-def short_topic_words(query: str) -> frozenset[str]:
-    """The distinctive words of a short topic ("diffusion models" -> {"diffusion"}); empty for a longer
-    topic, whose matches the cosine threshold decides alone."""
-    words = [w.lower() for w in _TITLE_WORD_RE.findall(query)]
-    distinctive = frozenset(w for w in words if w not in _GENERIC_TOPIC_WORDS)
-    return distinctive if 0 < len(distinctive) <= SHORT_TOPIC_WORDS else frozenset()
-
-
-def title_names_topic(title: str, words: frozenset[str]) -> bool:
-    """Whether a paper's title holds every distinctive word of a short topic (a plural "s" ignored)."""
-    if not words:
-        return False
-    held = {w.lower() for w in _TITLE_WORD_RE.findall(title)}
-    held |= {w[:-1] for w in held if w.endswith("s")}
-    return all(w in held or w.rstrip("s") in held for w in words)

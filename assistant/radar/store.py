@@ -23,9 +23,12 @@ from typing import Any
 
 import numpy as np
 
-from assistant.store.catalog import date_to_int, int_to_date
+from assistant.store.migrations import migrate, script_step
+from assistant.store.schema import date_to_int, int_to_date
 
-SCHEMA = """
+# The radar state's schema steps, oldest first (the releases that added them); a new one goes at the end under
+# a new name, never edited.
+TOPICS_AND_FEEDS = """
 CREATE TABLE IF NOT EXISTS radar_topics (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL,
@@ -58,15 +61,8 @@ CREATE TABLE IF NOT EXISTS radar_items (
     PRIMARY KEY (topic_id, window, paper_id)
 );
 CREATE INDEX IF NOT EXISTS radar_items_seen ON radar_items(topic_id, paper_id) WHERE batch IS NOT NULL;
-CREATE TABLE IF NOT EXISTS radar_library (
-    topic_id INTEGER NOT NULL REFERENCES radar_topics(id) ON DELETE CASCADE,
-    position INTEGER NOT NULL,       -- order in the library file
-    title TEXT NOT NULL,
-    paper_id TEXT,                   -- the indexed paper it is, if found
-    matched_by TEXT,                 -- 'arXiv id' | 'title' | NULL (not in the index)
-    vector BLOB,                     -- float32 embedding of title + abstract when not in the index
-    PRIMARY KEY (topic_id, position)
-);
+"""
+FEED_TOKENS_AND_DELIVERIES = """
 CREATE TABLE IF NOT EXISTS radar_feed_tokens (
     topic_id INTEGER PRIMARY KEY REFERENCES radar_topics(id) ON DELETE CASCADE,
     token TEXT NOT NULL UNIQUE
@@ -78,6 +74,19 @@ CREATE TABLE IF NOT EXISTS radar_deliveries (
     sent_at REAL NOT NULL,
     PRIMARY KEY (topic_id, channel, paper_id)
 );
+"""
+LIBRARY = """
+CREATE TABLE IF NOT EXISTS radar_library (
+    topic_id INTEGER NOT NULL REFERENCES radar_topics(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,       -- order in the library file
+    title TEXT NOT NULL,
+    paper_id TEXT,                   -- the indexed paper it is, if found
+    matched_by TEXT,                 -- 'arXiv id' | 'title' | NULL (not in the index)
+    vector BLOB,                     -- float32 embedding of title + abstract when not in the index
+    PRIMARY KEY (topic_id, position)
+);
+"""
+DELIVERY_CURSORS = """
 CREATE TABLE IF NOT EXISTS radar_delivery_cursors (
     topic_id INTEGER NOT NULL REFERENCES radar_topics(id) ON DELETE CASCADE,
     channel TEXT NOT NULL,
@@ -86,6 +95,13 @@ CREATE TABLE IF NOT EXISTS radar_delivery_cursors (
     PRIMARY KEY (topic_id, channel)
 );
 """
+
+RADAR_MIGRATIONS = (
+    script_step("radar-topics-and-feeds", TOPICS_AND_FEEDS),
+    script_step("radar-feed-tokens-and-deliveries", FEED_TOKENS_AND_DELIVERIES),
+    script_step("radar-library", LIBRARY),
+    script_step("radar-delivery-cursors", DELIVERY_CURSORS),
+)
 
 
 @dataclass
@@ -175,7 +191,7 @@ def open_state(path: Path) -> sqlite3.Connection:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA foreign_keys=ON")
-    conn.executescript(SCHEMA)
+    migrate(conn, RADAR_MIGRATIONS)
     return conn
 
 

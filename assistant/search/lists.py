@@ -26,7 +26,7 @@ import numpy as np
 from assistant.search.hit import Hit
 from assistant.search.same_work import merge_same_work
 from assistant.search.topic import Sense, TopicTerms, fts_terms, head_of, key_words, phrase_regex, topic_words
-from assistant.store.catalog import PaperFilter
+from assistant.store.filter import PaperFilter
 
 if TYPE_CHECKING:
     from assistant.core.paper import Paper
@@ -285,7 +285,7 @@ class ListFinder:
 
     def _by_meaning(self, topic: str, flt: PaperFilter) -> list[Hit]:
         """The closest papers in meaning (over the usual relevance threshold), when none holds the words."""
-        minimum = self.retriever.settings.min_relevance
+        minimum = self.retriever.settings.fusion.min_relevance
         hits = self.retriever.search(topic, MEANING_ONLY_MAX, flt)
         return [h for h in hits if h.relevance >= minimum]
 

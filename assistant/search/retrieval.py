@@ -16,13 +16,18 @@ from typing import Any, Literal
 import numpy as np
 
 from assistant.core.errors import UserFacingError
+from assistant.core.lazy import Lazy
 from assistant.core.paper import SOURCE_LABELS, paper_json
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
 from assistant.search.same_work import also_fields, merge_same_work
 from assistant.search.topic import fts_terms
-from assistant.store.catalog import Catalog, CatalogError, PaperFilter, QueryTerms, TermMatch
-from assistant.store.embedding import Embedder, get_embedder
+from assistant.store.catalog import Catalog
+from assistant.store.embedding import Embedder
+from assistant.store.faults import CatalogError
+from assistant.store.filter import PaperFilter
+from assistant.store.pool import CatalogPool
+from assistant.store.terms import QueryTerms, TermMatch
 from assistant.store.vectors import VectorIndex, consistency_problem
 
 Mode = Literal["hybrid", "dense", "lexical"]
@@ -120,13 +125,19 @@ def mmr(
 
 
 class Retriever:
-    """Owns the read side of the index for one process: catalog connection, Chroma, embedding model."""
+    """Owns the read side of the index for one process: catalog connections, Chroma, embedding model.
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    It is given its parts (`assistant.engine.build_retriever` makes them for the common case): a catalog per
+    thread, and the vectors and model made on first use, so a CLI error message never waits for the model.
+    """
+
+    def __init__(
+        self, settings: Settings, catalogs: CatalogPool, vectors: Lazy[VectorIndex], embedder: Lazy[Embedder]
+    ) -> None:
         self.settings = settings
+        self._catalogs = catalogs
+        self._vectors = vectors
         self._embedder = embedder
-        self._local = threading.local()
-        self._vectors: VectorIndex | None = None
         self._pool: ThreadPoolExecutor | None = None
         self._pool_lock = threading.Lock()
 
@@ -134,26 +145,16 @@ class Retriever:
 
     @property
     def catalog(self) -> Catalog:
-        # SQLite connections stay on the thread that made them; Chainlit calls us from a thread pool.
-        catalog = getattr(self._local, "catalog", None)
-        if catalog is None or catalog.replaced():
-            # A new catalog file moved into place (a copy shipped after an ingest on another machine):
-            # read the new one. The old connection closes when nothing holds it any more.
-            catalog = Catalog(self.settings.catalog_path)
-            self._local.catalog = catalog
-        return catalog
+        """This thread's catalog (Chainlit calls us from a thread pool), the new file once one replaced it."""
+        return self._catalogs.get()
 
     @property
     def vectors(self) -> VectorIndex:
-        if self._vectors is None:
-            self._vectors = VectorIndex(self.settings)
-        return self._vectors
+        return self._vectors.get()
 
     @property
     def embedder(self) -> Embedder:
-        if self._embedder is None:
-            self._embedder = get_embedder(self.settings)
-        return self._embedder
+        return self._embedder.get()
 
     def warm_up(self) -> None:
         """Load the model and open the stores now (the app does this at start-up)."""
@@ -179,7 +180,7 @@ class Retriever:
             )
         if self.catalog.is_empty():
             # An empty catalog beside a filled vector store is a lost catalog, not an empty index.
-            lost = consistency_problem(0, 0, self.vectors.count(), self.settings.home)
+            lost = consistency_problem(0, 0, self.vectors.count(), self.settings.storage.home)
             if lost:
                 raise CatalogError(lost)
             raise EmptyIndexError("the index is empty: run `academichub ingest` first")
@@ -232,7 +233,7 @@ class Retriever:
         flt = paper_filter or PaperFilter()
         text = self.validate(query, flt)
         k = max(1, min(k, 200))
-        depth = candidates or max(self.settings.retrieval_depth, 4 * k)
+        depth = candidates or max(self.settings.fusion.retrieval_depth, 4 * k)
         found = self.candidates(text, depth, flt, mode=mode, need_vector=diversify)
         if found is None:
             return []
@@ -319,7 +320,7 @@ class Retriever:
         if not terms:
             return [], None, {}
         query = self.catalog.query_terms(terms)
-        match, fallback = lexical_match(query, self.settings.lexical_common_share)
+        match, fallback = lexical_match(query, self.settings.fusion.lexical_common_share)
         ranked = self.catalog.lexical_search(
             match, depth, flt if flt.active else None, weights=LEXICAL_COLUMN_WEIGHTS
         )
@@ -426,12 +427,12 @@ class FusionParams:
     @classmethod
     def from_settings(cls, settings: Settings) -> FusionParams:
         return cls(
-            rrf_k=settings.rrf_k,
-            lexical_weight=settings.lexical_weight,
-            confidence_boost=settings.lexical_confidence_boost,
-            coverage_threshold=settings.lexical_coverage_threshold,
-            coverage_weight=settings.coverage_weight,
-            coverage_depth=settings.coverage_depth,
+            rrf_k=settings.fusion.rrf_k,
+            lexical_weight=settings.fusion.lexical_weight,
+            confidence_boost=settings.fusion.lexical_confidence_boost,
+            coverage_threshold=settings.fusion.lexical_coverage_threshold,
+            coverage_weight=settings.fusion.coverage_weight,
+            coverage_depth=settings.fusion.coverage_depth,
         )
 
 

@@ -10,133 +10,29 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import re
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from assistant.core.errors import UserFacingError
 from assistant.core.paper import Paper, archive_of
-from assistant.core.text import fold, strip_control_chars
-
-# The lexical index's columns and tokenizer (also used for scratch tables that must tokenise the same way).
-FTS_COLUMNS = (
-    "id UNINDEXED, title, abstract, authors, comment, tokenize = 'porter unicode61 remove_diacritics 2'"
+from assistant.core.text import fold
+from assistant.store.faults import CatalogError, file_identity, storage_problem, writable
+from assistant.store.filter import PaperFilter
+from assistant.store.migrations import migrate
+from assistant.store.schema import (
+    CATALOG_MIGRATIONS,
+    FTS_COLUMNS,
+    PENDING,
+    date_to_int,
+    int_to_date,
+    record_hash,
+    row_to_paper,
 )
-
-SCHEMA_TEMPLATE = """
-CREATE TABLE IF NOT EXISTS papers (
-    id TEXT PRIMARY KEY,
-    source TEXT NOT NULL DEFAULT 'arxiv',  -- arxiv | biorxiv | medrxiv
-    version INTEGER,
-    title TEXT NOT NULL,
-    abstract TEXT NOT NULL,
-    title_original TEXT NOT NULL,
-    abstract_original TEXT NOT NULL,
-    authors TEXT NOT NULL,            -- JSON list
-    authors_folded TEXT NOT NULL,     -- lower-case, accents stripped, one name per line (author filter)
-    categories TEXT NOT NULL,         -- JSON list, primary first
-    primary_category TEXT NOT NULL,
-    published INTEGER,                -- YYYYMMDD
-    updated INTEGER,                  -- YYYYMMDD
-    comment TEXT,
-    doi TEXT,
-    journal_ref TEXT,
-    published_doi TEXT,               -- the journal version's DOI, when the source reports one
-    record_hash TEXT NOT NULL,        -- everything we store: detects metadata-only changes
-    content_hash TEXT NOT NULL,       -- the embedded text
-    embedded_hash TEXT,               -- what the vector store holds; NULL or different = pending
-    ingested_at REAL NOT NULL,        -- first time this paper entered the catalog (unix seconds)
-    changed_at REAL NOT NULL
-);
-CREATE INDEX IF NOT EXISTS papers_published ON papers(published);
-CREATE INDEX IF NOT EXISTS papers_ingested ON papers(ingested_at);
--- The author filter's substring test reads this narrow index, not every row (74k papers: 77 -> 10 ms).
-CREATE INDEX IF NOT EXISTS papers_authors ON papers(authors_folded, id);
--- Only the papers waiting for vectors: finding and counting them reads this small index, not the table
--- (a 500k-paper catalog after `ingest --no-embed` would otherwise be scanned once per embedded batch).
-CREATE INDEX IF NOT EXISTS papers_pending ON papers(ingested_at)
-    WHERE embedded_hash IS NULL OR embedded_hash != content_hash;
-CREATE TABLE IF NOT EXISTS paper_categories (
-    id TEXT NOT NULL,
-    category TEXT NOT NULL,
-    archive TEXT NOT NULL,
-    PRIMARY KEY (id, category)
-);
-CREATE INDEX IF NOT EXISTS paper_categories_category ON paper_categories(category);
-CREATE INDEX IF NOT EXISTS paper_categories_archive ON paper_categories(archive);
-CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5({fts_columns});
-CREATE TABLE IF NOT EXISTS cursors (
-    key TEXT PRIMARY KEY,
-    position INTEGER NOT NULL,
-    updated_at REAL NOT NULL
-);
-"""
-# A paper waits for its vector when none was stored or the embedded text changed since (as `papers_pending`).
-PENDING = "(embedded_hash IS NULL OR embedded_hash != content_hash)"
-SCHEMA = SCHEMA_TEMPLATE.replace("{fts_columns}", FTS_COLUMNS)
-
-# Columns added after the first release, with their definitions: an older catalog gets them in place when
-# opened (every existing row was an arXiv paper, hence the default), so an upgraded install keeps its index.
-ADDED_COLUMNS = {
-    "source": "TEXT NOT NULL DEFAULT 'arxiv'",
-    "published_doi": "TEXT",
-}
-# Indexes on added columns are made after the migration (an old table has no such column before it).
-LATE_INDEXES = """
-CREATE INDEX IF NOT EXISTS papers_source ON papers(source);
-CREATE INDEX IF NOT EXISTS papers_unembedded ON papers(ingested_at) WHERE embedded_hash IS NULL;
-"""
-
-
-# `PRAGMA user_version` of a catalog whose FTS rows share their paper's rowid (so an update deletes the old
-# row by rowid; `id` is UNINDEXED in FTS5, and deleting by it read the whole table once per paper: quadratic).
-FTS_KEYED_BY_ROWID = 1
-
-# The FTS row of a paper, from its catalog row (authors: the JSON list joined by spaces, as `upsert` writes).
-FTS_ROWS_FROM_PAPERS = """
-INSERT INTO papers_fts (rowid, id, title, abstract, authors, comment)
-SELECT p.rowid, p.id, p.title, p.abstract,
-       coalesce((SELECT group_concat(a.value, ' ') FROM json_each(p.authors) a), ''), coalesce(p.comment, '')
-FROM papers p
-"""
-
-
-def migrate(conn: sqlite3.Connection) -> list[str]:
-    """Bring an existing catalog to the current schema in place; returns the columns it added."""
-    present = {row[1] for row in conn.execute("PRAGMA table_info(papers)")}
-    added = [name for name in ADDED_COLUMNS if name not in present]
-    with conn:
-        for name in added:
-            conn.execute(f"ALTER TABLE papers ADD COLUMN {name} {ADDED_COLUMNS[name]}")
-        conn.executescript(LATE_INDEXES)
-        if int(conn.execute("PRAGMA user_version").fetchone()[0]) < FTS_KEYED_BY_ROWID:
-            # Older catalogs keyed FTS rows by id alone: rebuilt once, in the same transaction.
-            conn.execute("DELETE FROM papers_fts")
-            conn.execute(FTS_ROWS_FROM_PAPERS)
-            conn.execute(f"PRAGMA user_version = {FTS_KEYED_BY_ROWID}")
-    return added
-
-
-def author_as_stored(name: str) -> str:
-    """An author filter in the order names are stored: 'Gökbuget, N.' (bioRxiv's way) -> 'N. Gökbuget'."""
-    surname, comma, given = name.strip().partition(",")
-    return f"{given.strip()} {surname.strip()}" if comma and given.strip() else surname.strip()
-
-
-def date_to_int(day: date | None) -> int | None:
-    return day.year * 10000 + day.month * 100 + day.day if day else None
-
-
-def int_to_date(value: int | None) -> date | None:
-    if not value:
-        return None
-    return date(value // 10000, value // 100 % 100, value % 100)
+from assistant.store.terms import FTS_COUNT, WORD_RE, QueryTerms, TermMatch, passage_gap
 
 
 @dataclass(frozen=True)
@@ -149,199 +45,6 @@ class StoredState:
     updated: int | None
 
 
-@dataclass(frozen=True)
-class PaperFilter:
-    """Exact filters shared by every retrieval path. Categories match exactly or by archive prefix."""
-
-    categories: tuple[str, ...] = ()
-    sources: tuple[str, ...] = ()  # 'arxiv', 'biorxiv', 'medrxiv'; empty = every source
-    since: date | None = None
-    until: date | None = None
-    author: str | None = None
-    exclude_ids: frozenset[str] = field(default_factory=frozenset)
-    only_ids: frozenset[str] | None = None  # restrict to these papers (e.g. today's new papers of a topic)
-
-    @property
-    def active(self) -> bool:
-        return bool(
-            self.categories
-            or self.sources
-            or self.since
-            or self.until
-            or self.author
-            or self.exclude_ids
-            or self.only_ids is not None
-        )
-
-    def where_sql(self, alias: str = "p") -> tuple[str, list[object]]:
-        clauses: list[str] = []
-        params: list[object] = []
-        if self.categories:
-            marks = ",".join("?" * len(self.categories))
-            if self.only_ids is not None:
-                # A few candidate papers: look each one's categories up, rather than list every paper of a
-                # large field first (cs.CV: 38k of 74k papers, ~20 ms).
-                clauses.append(
-                    f"EXISTS (SELECT 1 FROM paper_categories c WHERE c.id = {alias}.id "
-                    f"AND (c.category IN ({marks}) OR c.archive IN ({marks})))"
-                )
-            else:
-                clauses.append(
-                    f"{alias}.id IN (SELECT id FROM paper_categories WHERE category IN ({marks}) "
-                    f"OR archive IN ({marks}))"
-                )
-            params += list(self.categories) * 2
-        if self.sources:
-            clauses.append(f"{alias}.source IN ({','.join('?' * len(self.sources))})")
-            params += list(self.sources)
-        if self.since:
-            clauses.append(f"{alias}.published >= ?")
-            params.append(date_to_int(self.since))
-        if self.until:
-            clauses.append(f"{alias}.published <= ?")
-            params.append(date_to_int(self.until))
-        if self.author and self.author.strip():
-            clauses.append(f"instr({alias}.authors_folded, ?) > 0")
-            params.append(fold(author_as_stored(self.author)))
-        if self.exclude_ids:
-            marks = ",".join("?" * len(self.exclude_ids))
-            clauses.append(f"{alias}.id NOT IN ({marks})")
-            params += sorted(self.exclude_ids)
-        if self.only_ids is not None:
-            marks = ",".join("?" * len(self.only_ids))
-            clauses.append(f"{alias}.id IN ({marks})" if self.only_ids else "0")
-            params += sorted(self.only_ids)
-        return (" AND ".join(clauses) or "1"), params
-
-
-def record_hash(paper: Paper) -> str:
-    import hashlib
-
-    payload = paper.model_dump(mode="json", exclude={"abs_url", "pdf_url", "html_url"})
-    # Fields added with other sources leave an arXiv record's hash as it was: no spurious "updated" papers
-    # when an upgraded install re-reads what it already holds.
-    if payload.get("source") == "arxiv":
-        del payload["source"]
-    if payload.get("published_doi") is None:
-        del payload["published_doi"]
-    return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def _row_to_paper(row: sqlite3.Row) -> Paper:
-    # Ingest keeps control characters out; an index built before that still holds them, and a terminal
-    # escape sequence in a title must not reach the screen.
-    return Paper(
-        id=row["id"],
-        source=row["source"],
-        version=row["version"],
-        title=strip_control_chars(row["title"]),
-        abstract=strip_control_chars(row["abstract"]),
-        title_original=row["title_original"],
-        abstract_original=row["abstract_original"],
-        authors=[strip_control_chars(a) for a in json.loads(row["authors"])],
-        categories=json.loads(row["categories"]),
-        published=int_to_date(row["published"]),
-        updated=int_to_date(row["updated"]),
-        comment=row["comment"],
-        doi=row["doi"],
-        journal_ref=row["journal_ref"],
-        published_doi=row["published_doi"],
-    )
-
-
-@dataclass(frozen=True)
-class TermMatch:
-    """How a paper matches a query's words.
-
-    `coverage`: the share of the query's term weight (BM25 IDF) the paper holds, 0..1; 1.0 when it has
-    every term, as when a user pastes its words. `log_chance`: log of how many papers would hold those same
-    terms if words fell independently (log N + sum of log(df/N)); below 0, the combination is specific
-    enough to single out one paper, while "language models" is held by thousands. `together`: the paper holds
-    every term within one passage (`passage_gap`), as when a user pastes or trims one of its sentences.
-    """
-
-    coverage: float
-    log_chance: float
-    together: bool = False
-
-
-@dataclass(frozen=True)
-class QueryTerms:
-    """A query's FTS5 terms (one quoted word each) with how many of the index's `total` papers hold each."""
-
-    terms: tuple[str, ...]
-    frequencies: tuple[int, ...]
-    total: int
-
-
-FTS_COUNT = "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH ?"
-_WORD_RE = re.compile(r"[^\W_]+")  # the unicode61 tokenizer's tokens: letters and digits
-
-
-def passage_gap(terms: list[str]) -> int:
-    """Tokens allowed between a query's first and last term for them to count as one passage (FTS5 NEAR):
-    three per token of the terms ("bounded-degree" is two), room for the stopwords and the words a user
-    skipped in one sentence. On the June known-item sets this holds together all 200 pasted sentences and
-    193 of 200 sentences thinned by a third (a fixed gap of 15 tokens: 35 and 67), and no hand-written
-    question."""
-    return 3 * sum(len(_WORD_RE.findall(term)) for term in terms) + 5
-
-
-class CatalogError(UserFacingError, RuntimeError):
-    """The catalog cannot be used: damaged, unreadable, or read-only for a command that writes. The message
-    says what is wrong and how to recover."""
-
-    heading = "The index cannot be used"
-
-
-REBUILD_HINT = (
-    "rebuild it from your sources with `academichub ingest --rebuild` plus the same --file/--arxiv options "
-    "you ingested with (no options: the bundled sample)"
-)
-
-
-def storage_problem(err: BaseException, home: Path) -> str | None:
-    """A plain-words explanation of a storage failure (disk full, read-only, damaged files), or None."""
-    text = str(err).lower()
-    errno = getattr(err, "errno", None)
-    if errno == 28 or "disk is full" in text or "no space left" in text:
-        return (
-            f"the disk holding {home} is full. Free some space and run the same command again: what was "
-            "already stored is kept, and an ingest resumes where it stopped."
-        )
-    if errno in (13, 30) or "readonly" in text or "read-only" in text:
-        return (
-            f"the data directory {home} is read-only: this command needs to write there. Reading commands "
-            "(search, ask, brief, stats) still work; to ingest, make it writable or set ACADEMICHUB_HOME to "
-            "a writable folder."
-        )
-    if "malformed" in text or "not a database" in text or "disk image" in text or "corrupt" in text:
-        return f"the index in {home} is damaged ({err}); {REBUILD_HINT}."
-    return None
-
-
-def _writable(path: Path) -> bool:
-    folder = path.parent
-    if not folder.exists():
-        return os.access(_existing_parent(folder), os.W_OK)
-    return os.access(folder, os.W_OK) and (not path.exists() or os.access(path, os.W_OK))
-
-
-def _file_identity(path: Path) -> tuple[int, int] | None:
-    """(device, inode) of the file at `path`, None when there is none."""
-    try:
-        status = path.stat()
-    except OSError:
-        return None
-    return status.st_dev, status.st_ino
-
-
-def _existing_parent(path: Path) -> Path:
-    while not path.exists() and path != path.parent:
-        path = path.parent
-    return path
-
-
 class Catalog:
     """SQLite catalog of papers. One connection per object; open one per thread. Every question about papers
     is a method here: the connection is private, so no SQL on the catalog's tables lives anywhere else.
@@ -351,7 +54,7 @@ class Catalog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.read_only = not _writable(path)
+        self.read_only = not writable(path)
         try:
             self._conn = self._open_read_only() if self.read_only else self._open_writable()
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -360,13 +63,13 @@ class Catalog:
                 storage_problem(err, path.parent) or f"cannot open the catalog {path}: {err}"
             ) from None
         self._scratch: sqlite3.Connection | None = None  # in-memory FTS5 for term_matches, made on first use
-        self._file = _file_identity(path)
+        self._file = file_identity(path)
 
     def replaced(self) -> bool:
         """True when another file now sits at the catalog's path: a fresh copy moved into place on an app
         machine after an ingest elsewhere, or an `ingest --rebuild`. This connection still reads the old
         file (SQLite follows the open file, not the name); readers open the catalog again."""
-        current = _file_identity(self.path)
+        current = file_identity(self.path)
         return current is not None and current != self._file
 
     def _open_writable(self) -> sqlite3.Connection:
@@ -376,8 +79,7 @@ class Catalog:
         try:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
-            conn.executescript(SCHEMA)
-            migrate(conn)
+            migrate(conn, CATALOG_MIGRATIONS)
         except sqlite3.OperationalError as err:
             if "readonly" not in str(err).lower():
                 raise
@@ -578,12 +280,40 @@ class Catalog:
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM papers").fetchone()[0])
 
+    def count_embedded(self) -> int:
+        """Papers whose current text has its vector: every paper not pending (one rule, `PENDING`)."""
+        return self.count() - self.count_pending()
+
+    @staticmethod
+    def progress(path: Path) -> tuple[int, int]:
+        """(papers, papers embedded) of the catalog at `path` as another process sees it mid-ingest: a
+        read-only look that never creates, migrates or blocks the writer (WAL); (0, 0) while the file or its
+        schema does not exist yet, or the writer holds a lock past a second."""
+        if not path.is_file():
+            return 0, 0
+        try:
+            with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1)) as conn:
+                papers = int(conn.execute("SELECT count(*) FROM papers").fetchone()[0])
+                pending = int(conn.execute(f"SELECT count(*) FROM papers WHERE {PENDING}").fetchone()[0])
+        except sqlite3.Error:
+            return 0, 0
+        return papers, papers - pending
+
+    def author_counts(self, first: int) -> dict[str, int]:
+        """How many of the first `first` papers (in storage order) each author signs: a cheap way to find a
+        prolific name without reading every row."""
+        counts: dict[str, int] = {}
+        for (authors,) in self._conn.execute("SELECT authors FROM papers ORDER BY rowid LIMIT ?", (first,)):
+            for name in json.loads(authors):
+                counts[name] = counts.get(name, 0) + 1
+        return counts
+
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
         for chunk in _chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
             for row in self._conn.execute(f"SELECT * FROM papers WHERE id IN ({marks})", chunk):
-                found[row["id"]] = _row_to_paper(row)
+                found[row["id"]] = row_to_paper(row)
         return found
 
     def get_paper(self, paper_id: str) -> Paper | None:
@@ -656,7 +386,7 @@ class Catalog:
         ascent" from "remarkable success". A phrase with no indexable word counts 0."""
         counts: dict[str, int] = {}
         for phrase in dict.fromkeys(phrases):
-            words = _WORD_RE.findall(phrase)
+            words = WORD_RE.findall(phrase)
             if not words:
                 counts[phrase] = 0
                 continue

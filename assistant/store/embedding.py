@@ -42,14 +42,14 @@ def packaged_model_path() -> Path:
 
 
 def resolve_model_name(settings: Settings) -> str:
-    return settings.embedding_model or str(packaged_model_path())
+    return settings.embedding.model or str(packaged_model_path())
 
 
 def encoder_identity(settings: Settings) -> dict[str, str]:
     """What an index records about the encoder that made its vectors (portable: no install paths)."""
     return {
-        "embedding_model": settings.embedding_model or PACKAGED_MODEL_LABEL,
-        "embedding_backend": settings.embedding_backend,
+        "embedding_model": settings.embedding.model or PACKAGED_MODEL_LABEL,
+        "embedding_backend": settings.embedding.backend,
     }
 
 
@@ -163,8 +163,8 @@ def get_embedder(settings: Settings) -> Embedder:
     """The process-wide embedder for these settings (loaded on first use: ~25 s cold on 2 cores)."""
     return _cached(
         resolve_model_name(settings),
-        settings.embedding_backend,
-        settings.embed_batch_size,
-        settings.allow_model_download,
-        str(settings.cache_dir / "models"),
+        settings.embedding.backend,
+        settings.embedding.batch_size,
+        settings.embedding.allow_model_download,
+        str(settings.storage.cache_dir / "models"),
     )

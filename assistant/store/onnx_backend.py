@@ -20,8 +20,6 @@ from typing import Any
 
 from assistant.core.errors import UserFacingError
 
-FP32_FILE = "onnx/model.onnx"
-
 
 class OnnxExportError(UserFacingError, RuntimeError):
     """The model cannot be exported or quantised on this machine."""

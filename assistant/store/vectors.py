@@ -22,8 +22,9 @@ import numpy as np
 from assistant.core.errors import UserFacingError
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.store.catalog import REBUILD_HINT, date_to_int
 from assistant.store.embedding import EncoderMismatchError, check_index_encoder, encoder_identity
+from assistant.store.faults import REBUILD_HINT
+from assistant.store.schema import date_to_int
 
 T = TypeVar("T")
 
@@ -60,18 +61,20 @@ def _chroma_client(settings: Settings) -> Any:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     try:
-        if settings.chroma_host:
+        if settings.storage.chroma_host:
             return chromadb.HttpClient(
-                host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+                host=settings.storage.chroma_host, port=settings.storage.chroma_port, settings=chroma_settings
             )
-        path = settings.chroma_path
+        path = settings.storage.chroma_path
         if path.is_dir() and not os.access(path, os.W_OK):
             path = _private_copy(path)
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as err:  # chromadb raises a variety of errors for an unreachable server
         where = (
-            f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.chroma_path
+            f"{settings.storage.chroma_host}:{settings.storage.chroma_port}"
+            if settings.storage.chroma_host
+            else settings.storage.chroma_path
         )
         raise VectorStoreError(f"cannot open the Chroma vector store at {where}: {err}") from err
 
@@ -111,14 +114,20 @@ class VectorIndex:
         settings = self.settings
         try:
             collection = self.client.get_or_create_collection(
-                settings.collection, metadata={"hnsw:space": "cosine", **self.encoder}
+                settings.storage.collection, metadata={"hnsw:space": "cosine", **self.encoder}
             )
         except Exception as err:
-            raise VectorStoreError(f"cannot open Chroma collection {settings.collection!r}: {err}") from err
-        where = f"{settings.chroma_host}:{settings.chroma_port}" if settings.chroma_host else settings.home
+            raise VectorStoreError(
+                f"cannot open Chroma collection {settings.storage.collection!r}: {err}"
+            ) from err
+        where = (
+            f"{settings.storage.chroma_host}:{settings.storage.chroma_port}"
+            if settings.storage.chroma_host
+            else settings.storage.home
+        )
         try:
             check_index_encoder(
-                collection.metadata, self.encoder, f"{where} (collection {settings.collection!r})"
+                collection.metadata, self.encoder, f"{where} (collection {settings.storage.collection!r})"
             )
         except EncoderMismatchError:
             # A collection without vectors (made by `ingest --no-embed`) has nothing to mismatch: the encoder

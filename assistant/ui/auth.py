@@ -1,4 +1,4 @@
-"""Optional password login for the chat app: users come from `Settings.auth_users` as
+"""Optional password login for the chat app: users come from `settings.app.auth_users` as
 "user:bcrypt-hash,user2:bcrypt-hash" (make a line with `academichub hash-password USER`)."""
 
 from __future__ import annotations

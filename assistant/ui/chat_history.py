@@ -86,7 +86,7 @@ CREATE TABLE IF NOT EXISTS feedbacks (
 
 
 def history_path(settings: Settings) -> Path:
-    return settings.home / "chat_history.sqlite3"
+    return settings.storage.home / "chat_history.sqlite3"
 
 
 def ensure_tables(path: Path) -> Path:

@@ -15,17 +15,18 @@ from datetime import date
 from typing import Any
 
 from assistant.compose import notices as notes
-from assistant.compose.answer import Turn
-from assistant.compose.briefing import bibtex_entries
+from assistant.compose.bibtex import bibtex_entries
 from assistant.compose.citations import cited_numbers, escape_markdown, neutralise_links
 from assistant.compose.extractive import split_sentences
+from assistant.compose.model import Turn
 from assistant.core.errors import UserFacingError
 from assistant.core.fields import label as field_label
 from assistant.core.paper import Paper
 from assistant.core.settings import get_settings
 from assistant.core.text import DayError, parse_day
 from assistant.search.retrieval import make_filter
-from assistant.store.catalog import PaperFilter, storage_problem
+from assistant.store.faults import storage_problem
+from assistant.store.filter import PaperFilter
 
 MAX_SOURCES = 20
 ABSTRACT_PREVIEW_CHARS = 1200
@@ -428,7 +429,7 @@ def readable_error(err: BaseException) -> tuple[str, bool]:
     if isinstance(err, UserFacingError):
         hint = f" {err.hint[:1].upper()}{err.hint[1:]}" if err.hint else ""  # our own text: Markdown kept
         return f"**{err.heading}:** {text}{hint}", True
-    problem = storage_problem(err, get_settings().home)  # a full disk, a read-only or damaged index
+    problem = storage_problem(err, get_settings().storage.home)  # a full disk, a read-only or damaged index
     if problem:
         return f"**The index cannot be used:** {escape_md(problem)}", True
     return f"**Something went wrong** ({type(err).__name__}: {text}). The server log has the details.", False

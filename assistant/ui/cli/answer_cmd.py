@@ -10,8 +10,8 @@ from rich.markdown import Markdown
 from rich.markup import escape
 
 from assistant.compose import notices as notes
-from assistant.compose.answer import Answer, Source
 from assistant.compose.lists import grouped, listed
+from assistant.compose.model import Answer, Source
 from assistant.compose.safe_markdown import SafeStream
 from assistant.core.text import parse_day, strip_control_chars
 from assistant.engine import Engine

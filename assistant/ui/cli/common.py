@@ -63,9 +63,9 @@ def friendly_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise
         except Exception as err:
             # A full disk, a read-only or damaged index (SQLite, Chroma, the file system): plain words.
-            from assistant.store.catalog import storage_problem
+            from assistant.store.faults import storage_problem
 
-            problem = storage_problem(err, settings().home)
+            problem = storage_problem(err, settings().storage.home)
             if problem is None:
                 raise
             err_console.print(f"[bold red]error:[/] {escape(problem)}", highlight=False)

@@ -22,8 +22,8 @@ from assistant.core.paper import SOURCE_LABELS, SourceName
 from assistant.core.settings import Settings
 from assistant.core.subjects import rxiv_server
 from assistant.core.text import parse_day
-from assistant.store.catalog import Catalog
-from assistant.store.vectors import VectorIndex, consistency_problem
+from assistant.engine import build_retriever
+from assistant.store.vectors import consistency_problem
 from assistant.ui.cli.common import (
     UserError,
     app,
@@ -39,6 +39,7 @@ from ingest.pipeline import (
     SourceRun,
     arxiv_run,
     file_runs,
+    open_ingestor,
     pending_notice,
     rxiv_run,
     sample_run,
@@ -156,7 +157,7 @@ def ingest(
     A normal ingest first embeds the papers waiting for vectors (after --no-embed), and says so first."""
     cfg = settings()
     runs: list[SourceRun] = []
-    ingestor = Ingestor(cfg, rebuild=rebuild)
+    ingestor = open_ingestor(cfg, rebuild=rebuild)
     try:
         # `--file a b c` (what a shell glob gives): click takes `a` for --file and leaves `b c` as
         # positional paths, so both lists together are the files the user named, in order.
@@ -240,8 +241,8 @@ def _daily_runs(
         )
     arxiv, rxiv = daily_requests(
         ingestor.catalog,
-        saved_fields(cfg.state_path),
-        saved_topic_names(cfg.state_path),
+        saved_fields(cfg.storage.state_path),
+        saved_topic_names(cfg.storage.state_path),
         category,
         max_results,
     )
@@ -298,7 +299,7 @@ def embed(
 
     Stored batch by batch: stop it any time (even with kill -9) and run it again to continue."""
     cfg = settings()
-    ingestor = Ingestor(cfg)
+    ingestor = open_ingestor(cfg)
     try:
         summary = _run_with_progress(
             ingestor, lambda: ingestor.embed_pending(limit), quiet=as_json, reading=False
@@ -311,7 +312,7 @@ def embed(
     rate = f" ({summary.embedded / summary.embed_seconds:.1f} papers/s)" if summary.embed_seconds else ""
     console.print(
         f"embedded [bold]{summary.embedded}[/] papers in {summary.seconds:.1f} s{rate}; "
-        f"{summary.vectors_total} vectors for {summary.papers_total} papers in {cfg.home}",
+        f"{summary.vectors_total} vectors for {summary.papers_total} papers in {cfg.storage.home}",
         highlight=False,
     )
     if summary.pending_total:
@@ -325,7 +326,8 @@ def embed(
 def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) -> None:
     """Papers per source and category, and the date range of the index."""
     cfg = settings()
-    catalog = Catalog(cfg.catalog_path)
+    retriever = build_retriever(cfg)  # its stores only: the model never loads for counting
+    catalog = retriever.catalog
     try:
         first, last = catalog.date_range()
         categories = catalog.known_categories()
@@ -334,12 +336,12 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
         papers, pending = catalog.count(), catalog.count_pending()
     finally:
         catalog.close()
-    vectors = VectorIndex(cfg).count()
-    problem = consistency_problem(papers, papers - pending, vectors, cfg.home)
+    vectors = retriever.vectors.count()
+    problem = consistency_problem(papers, papers - pending, vectors, cfg.storage.home)
     if problem:
         err_console.print(f"[bold yellow]warning:[/] {escape(problem)}", highlight=False)
     payload = {
-        "home": str(cfg.home),
+        "home": str(cfg.storage.home),
         "papers": papers,
         "vectors": vectors,
         "problem": problem,
@@ -354,10 +356,11 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
         print_json(payload)
         return
     if not papers:
-        console.print(f"The index at {cfg.home} is empty: run [bold]academichub ingest[/].")
+        console.print(f"The index at {cfg.storage.home} is empty: run [bold]academichub ingest[/].")
         return
     console.print(
-        f"[bold]{papers}[/] papers ({vectors} vectors, {pending} waiting to be embedded) in {cfg.home}, "
+        f"[bold]{papers}[/] papers ({vectors} vectors, {pending} waiting to be embedded) "
+        f"in {cfg.storage.home}, "
         f"listed {payload['first_date']} to {payload['last_date']}"
     )
     if pending:

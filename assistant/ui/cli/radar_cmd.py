@@ -14,6 +14,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
+from assistant.engine import Engine
 from assistant.radar import delivery
 from assistant.radar.service import FeedBatch, NothingNewError, Radar, Topic
 from assistant.ui.cli.common import (
@@ -38,12 +39,18 @@ JSON_HELP = "Print the result as JSON."
 
 
 @contextmanager
-def _radar() -> Iterator[Radar]:
+def _engine() -> Iterator[Engine]:
     engine = build_engine()
     try:
-        yield engine.radar
+        yield engine
     finally:
         engine.close()
+
+
+@contextmanager
+def _radar() -> Iterator[Radar]:
+    with _engine() as engine:
+        yield engine.radar
 
 
 def _when(timestamp: float | None) -> str:
@@ -118,9 +125,9 @@ def _add_from_library(
 @friendly_errors
 def list_topics(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Saved topics."""
-    with _radar() as radar:
-        topics = radar.list_topics()
-        papers = radar.retriever.catalog.count()
+    with _engine() as engine:
+        topics = engine.radar.list_topics()
+        papers = engine.retriever.catalog.count()
     if as_json:
         print_json({"topics": [t.to_dict() for t in topics], "papers_in_index": papers})
         return
@@ -258,8 +265,8 @@ def send(
     recipients: list[str] = list(to or [])
     url: str | None = webhook
     if not recipients and not url:  # the configured defaults only when neither option is given
-        recipients = [a for a in cfg.radar_mail_to.split(",") if a.strip()]
-        url = cfg.radar_webhook_url.get_secret_value() if cfg.radar_webhook_url else None
+        recipients = [a for a in cfg.delivery.mail_to.split(",") if a.strip()]
+        url = cfg.delivery.webhook.url.get_secret_value() if cfg.delivery.webhook.url else None
     if not recipients and not url:
         raise UserError(
             "say where to send: --to ADDRESS and/or --webhook URL "
@@ -309,8 +316,8 @@ def brief(
         from assistant.radar.charts import daily_counts, export_pictures
 
         try:
-            with _radar() as radar:  # the radar chart and the field map, beside the Markdown
-                pictures = export_pictures(out, briefing, radar.retriever, daily_counts(radar, name))
+            with _engine() as engine:  # the radar chart and the field map, beside the Markdown
+                pictures = export_pictures(out, briefing, engine.retriever, daily_counts(engine.radar, name))
             out.write_text(briefing.markdown.rstrip() + "\n\n" + pictures, encoding="utf-8")
         except OSError as err:
             raise UserError(f"cannot write {out}: {err.strerror}") from None

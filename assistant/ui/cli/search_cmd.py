@@ -15,7 +15,7 @@ from assistant.core.errors import UserFacingError
 from assistant.core.text import parse_day
 from assistant.search.hit import Hit
 from assistant.search.retrieval import MAX_QUERY_CHARS, Mode, RetrievalError, Retriever, hit_json, make_filter
-from assistant.store.catalog import PaperFilter
+from assistant.store.filter import PaperFilter
 from assistant.ui.cli.common import (
     UserError,
     app,

@@ -14,7 +14,7 @@ from assistant.ui.auth import hash_password, parse_auth_users
 from assistant.ui.cli.common import UserError, app, console, err_console, friendly_errors, settings
 
 PACKAGE_DIR = Path(__file__).resolve().parents[2]  # assistant/
-APP_FILE = PACKAGE_DIR / "ui" / "app.py"
+APP_FILE = PACKAGE_DIR / "ui" / "chat" / "app.py"
 
 
 def app_root() -> Path:
@@ -86,7 +86,7 @@ def check_port(host: str, port: int) -> None:
 
 
 def check_login_settings() -> int:
-    users = parse_auth_users(settings().auth_users)
+    users = parse_auth_users(settings().app.auth_users)
     if users and not os.environ.get("CHAINLIT_AUTH_SECRET"):
         raise UserError(
             "ACADEMICHUB_AUTH_USERS is set but CHAINLIT_AUTH_SECRET is not: make one with "
@@ -115,13 +115,14 @@ def serve(
     from chainlit.config import config
 
     config.run.headless = True
-    restrict_origins(own_origins(host, port, cfg.allow_origins))
+    restrict_origins(own_origins(host, port, cfg.app.allow_origins))
     use_private_files_dir()
-    mode = "language model" if cfg.llm_configured else "extractive mode (no language model configured)"
+    mode = "language model" if cfg.llm.configured else "extractive mode (no language model configured)"
     login = f"password login for {users} user(s)" if users else "no login"
-    history = "chat history on" if cfg.chat_history else "chat history off"
+    history = "chat history on" if cfg.app.chat_history else "chat history off"
     console.print(
-        f"AcademicHub on [bold]http://{host}:{port}[/] · data {cfg.home} · {mode} · {login} · {history}",
+        f"AcademicHub on [bold]http://{host}:{port}[/] · data {cfg.storage.home} · {mode} · {login} · "
+        f"{history}",
         highlight=False,
     )
     console.print("Loading the embedding model, then serving. Ctrl+C stops.", style="dim")

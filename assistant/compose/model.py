@@ -1,0 +1,156 @@
+"""The answer's data model: numbered sources, an `Answer` with its citations and notices, a chat `Turn` as
+history stores it, and text after the citation check."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from assistant.compose.citations import (
+    cited_numbers,
+)
+from assistant.core.paper import Paper
+from assistant.search.hit import Hit
+from assistant.search.retrieval import hit_json
+
+Mode = Literal["llm", "extractive"]
+NOT_FOUND_TEXT = "I could not find this in the indexed papers."
+
+
+@dataclass
+class Source:
+    """A numbered source shown to the user; `number` is the [n] used in the text."""
+
+    number: int
+    hit: Hit
+
+    @property
+    def paper(self) -> Paper:
+        return self.hit.paper
+
+    def to_dict(self) -> dict[str, Any]:
+        return hit_json(self.hit, self.number)
+
+
+def number_sources(hits: Sequence[Hit]) -> list[Source]:
+    return [Source(number, hit) for number, hit in enumerate(hits, start=1)]
+
+
+@dataclass
+class Answer:
+    question: str
+    standalone_question: str  # after condensing with chat history
+    text: str  # Markdown with [n] citations
+    sources: list[Source]  # numbered 1..n in order; every [n] in text maps to one of them
+    mode: Mode
+    found: bool  # False => text says "I could not find this in the indexed papers"
+    notices: list[str] = field(default_factory=list)
+    removed_citations: list[int] = field(default_factory=list)
+    # Flagged sentences: those citing no source (also in `uncited_sentences`) and those the cited abstract
+    # does not support.
+    unsupported_sentences: list[str] = field(default_factory=list)
+    uncited_sentences: list[str] = field(default_factory=list)
+    incomplete: str | None = None  # why the model's answer was cut short (its unfinished end removed)
+    # A list question ("which papers use diffusion models?"): every matching paper, best first (None: not
+    # a list question). `sources` are the best of them, which the text summarises and cites.
+    matches: list[Hit] | None = None
+    list_topic: str | None = None
+
+    @property
+    def match_count(self) -> int | None:
+        return None if self.matches is None else len(self.matches)
+
+    @property
+    def turn(self) -> Turn:
+        """What this answer showed, for the follow-ups that refer to it (every numbered source: the CLI and
+        JSON list them all; the chat app lists fewer and uses `shown_turn`)."""
+        return self.shown_turn(None)
+
+    def shown_turn(self, shown_numbers: Collection[int] | None) -> Turn:
+        """The turn as the user saw it when only the sources numbered `shown_numbers` were listed (None: all).
+        The numbers stay as shown, so "the last one" and "these" mean the listed papers, never hidden ones."""
+        return Turn(
+            self.question,
+            self.standalone_question,
+            self.text,
+            tuple(
+                (s.number, s.paper.id)
+                for s in self.sources
+                if shown_numbers is None or s.number in shown_numbers
+            ),
+        )
+
+    @property
+    def citations(self) -> dict[int, str]:
+        """Citation number -> arXiv id, for the numbers the text actually uses."""
+        by_number = {s.number: s.paper.id for s in self.sources}
+        return {n: by_number[n] for n in sorted(cited_numbers(self.text)) if n in by_number}
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "question": self.question,
+            "standalone_question": self.standalone_question,
+            "text": self.text,
+            "citations": {str(n): pid for n, pid in self.citations.items()},
+            "sources": [s.to_dict() for s in self.sources],
+            "mode": self.mode,
+            "found": self.found,
+            "notices": list(self.notices),
+            "removed_citations": list(self.removed_citations),
+            "unsupported_sentences": list(self.unsupported_sentences),
+            "uncited_sentences": list(self.uncited_sentences),
+            "incomplete": self.incomplete,
+            **(
+                {
+                    "list_topic": self.list_topic,
+                    "match_count": self.match_count,
+                    "matches": [hit_json(h) for h in self.matches],
+                }
+                if self.matches is not None
+                else {}
+            ),
+        }
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One answered question as the user saw it: follow-ups read it instead of re-running retrieval, so
+    "[2]" or "the second one" always means the paper that was shown as [2], whatever was ingested since."""
+
+    question: str
+    standalone: str  # the question as it was searched (after its own follow-up rewrite)
+    answer: str  # the answer text with its [n] citations
+    sources: tuple[tuple[int, str], ...] = ()  # (number shown, paper id) of every numbered source
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON for storage (the chat app keeps it in the answer message's metadata)."""
+        return {
+            "question": self.question,
+            "standalone": self.standalone,
+            "answer": self.answer,
+            "sources": [[n, pid] for n, pid in self.sources],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Turn | None:
+        """A stored turn, or None when the data is not one (an old or damaged record)."""
+        try:
+            question, answer = str(data["question"]), str(data["answer"])
+            standalone = str(data.get("standalone") or question)
+            sources = tuple((int(n), str(pid)) for n, pid in data.get("sources") or ())
+        except (KeyError, TypeError, ValueError):
+            return None
+        return cls(question, standalone, answer, sources)
+
+
+@dataclass
+class CheckedText:
+    """Text after the citation check: invalid numbers removed, the valid ones used, flagged sentences."""
+
+    text: str
+    removed: list[int]
+    used: list[int]
+    uncited: list[str] = field(default_factory=list)
+    unsupported: list[str] = field(default_factory=list)
+    incomplete: str | None = None
