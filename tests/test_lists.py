@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
+from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
 from assistant.compose.answer import Answerer
 from assistant.compose.list_answer import Listing
-from assistant.compose.lists import list_csv, list_markdown, listed
+from assistant.compose.lists import ListedPaper, list_csv, list_markdown, listed
 from assistant.engine import build_retriever
 from assistant.search.lists import TopicList, list_question
 from assistant.search.retrieval import make_filter
@@ -198,6 +199,21 @@ def test_the_settings_date_filter_and_a_date_in_the_question_give_the_same_compl
 
 
 @pytest.mark.slow
+def test_the_same_list_question_asked_again_after_a_filter_change_is_still_a_complete_list(
+    answerer: Answerer,
+) -> None:
+    first = answerer.answer(DIFFUSION, use_llm=False)
+    since = make_filter(since=date(2026, 6, 15))
+    again = answerer.answer(DIFFUSION, history=[first.turn], use_llm=False, paper_filter=since)
+    assert again.standalone_question == DIFFUSION and again.matches is not None
+    expected = {
+        h.paper.id for h in first.matches or [] if h.paper.published and h.paper.published >= since.since
+    }
+    assert {h.paper.id for h in again.matches} == expected
+    assert "(since 2026-06-15)" in again.text.split("\n", 1)[0]
+
+
+@pytest.mark.slow
 def test_a_filter_follow_up_narrows_the_whole_list(answerer: Answerer) -> None:
     first = answerer.answer(DIFFUSION, use_llm=False)
     turn = first.turn
@@ -219,11 +235,27 @@ def test_words_that_match_only_in_another_sense_are_said_so_not_could_not_find()
     assert nothing == "I could not find this in the indexed papers."
 
 
+def test_a_grouped_list_shows_each_papers_own_rank_when_rendered() -> None:
+    """Grouped by field, a group's ranks are not consecutive (1, 4, 9): the rendered list shows them as
+    they are, not renumbered 1, 2, 3 as a Markdown ordered list would."""
+    records = sample_records()
+    papers = [
+        from_json_record(r).model_copy(update={"categories": ["cs.CV" if i % 3 else "cs.CL"]})
+        for i, r in enumerate(records[:14])
+    ]
+    items = [ListedPaper(rank, paper) for rank, paper in enumerate(papers, start=1)]
+    html = MarkdownIt("commonmark").render(list_markdown(items))
+    assert "<ol" not in html
+    shown = [int(n) for n in re.findall(r"<li>(\d+)\. ", html)]
+    assert sorted(shown) == list(range(1, 15)) and shown != sorted(shown)  # grouped: CV first, then CL
+    assert "<li>4. " in html.split("Computation and Language")[1]
+
+
 @pytest.mark.slow
 def test_ask_json_has_matches_and_the_cli_prints_the_list(
     diffusion_index: Path, embedder: Embedder, use_home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("assistant.search.retrieval.get_embedder", lambda settings: embedder)
+    monkeypatch.setattr("assistant.engine.get_embedder", lambda settings: embedder)
     use_home(diffusion_index)
     runner = CliRunner()
     result = runner.invoke(app, ["ask", DIFFUSION, "--extractive", "--json"])

@@ -48,6 +48,7 @@ from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
+from assistant.search.lists import list_question
 from assistant.search.retrieval import Retriever
 from assistant.search.topic import topic_coverage
 from assistant.store.filter import PaperFilter
@@ -278,6 +279,10 @@ class Answerer(IndexComposer):
         last = history[-1]
         previous = self.shown_papers(last)
         rewrite = rewrite_follow_up(text, last.standalone, last.answer, previous)
+        if rewrite.only_ids is None and list_question(text, self.lists.newest_day()) is not None:
+            # A list question of its own ("which papers use diffusion models?", asked again after a filter
+            # change) stands alone: the short-question rewrite would prefix the last topic and hide it.
+            return text, flt, None
         standalone = rewrite.question
         if llm is not None:
             condensed = self._condense_with_llm(llm, text, history, previous, notices, standalone)

@@ -105,13 +105,16 @@ def grouped(items: Sequence[ListedPaper]) -> list[tuple[str, list[ListedPaper]]]
 
 
 def line_markdown(item: ListedPaper) -> str:
-    """One paper of the list: title (escaped, never a link from paper text), authors, date, arXiv link."""
+    """One paper of the list: title (escaped, never a link from paper text), authors, date, arXiv link. A
+    bullet with its rank as text ("- 9\\. "): a Markdown ordered list would renumber a field's group 1, 2, 3
+    from its first rank and show the wrong places."""
     paper = item.paper
     when = paper.published.isoformat() if paper.published else "undated"
     cited = f" [{item.number}]" if item.number else ""
     return (
-        f"{item.rank}. **{escape_markdown(paper.title)}**{cited} — {escape_markdown(paper.short_authors())}, "
-        f"{when}, {', '.join(paper.categories[:3])} · <{paper.abs_url}>"
+        f"- {item.rank}\\. **{escape_markdown(paper.title)}**{cited} — "
+        f"{escape_markdown(paper.short_authors())}, {when}, {', '.join(paper.categories[:3])} "
+        f"· <{paper.abs_url}>"
     )
 
 
