@@ -35,7 +35,8 @@ from assistant.core.settings import Settings, get_settings
 from assistant.store.embedding import Embedder, get_embedder
 from bench.report import BenchError, run_and_report
 from ingest.normalize import from_json_record
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 from ingest.sources import listing_date_from_name
 
 DEFAULT_DAILY_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "arxiv-daily"

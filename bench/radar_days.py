@@ -44,7 +44,8 @@ from assistant.search.retrieval import Retriever, make_filter
 from assistant.store.embedding import Embedder, get_embedder
 from bench.report import emit_json
 from bench.retrieval import DEFAULT_DAILY_DIR
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 from ingest.sources import listing_date_from_name
 
 Topics = dict[str, tuple[str, list[str]]]  # name -> (query, fields)

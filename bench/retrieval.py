@@ -51,7 +51,8 @@ from bench.datasets import (
     restrict_split,
 )
 from bench.report import emit_json
-from ingest.pipeline import SourceRun, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import SourceRun
 from ingest.sources import read_jsonl
 
 MODES: tuple[Mode, ...] = get_args(Mode)  # hybrid, dense, lexical

@@ -60,7 +60,7 @@ from assistant.store.embedding import get_embedder
 from assistant.store.filter import PaperFilter
 from bench.query import status_kb
 from bench.report import BenchError, emit_json
-from ingest.pipeline import input_files
+from ingest.runs import input_files
 from ingest.sources import read_jsonl
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"

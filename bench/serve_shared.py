@@ -49,7 +49,8 @@ from assistant.store.vectors import VectorIndex
 from bench.query import QUESTIONS, free_port, serve_cold_start, status_kb, timed_series
 from bench.report import BenchError, run_and_report
 from ingest.normalize import from_json_record
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 CHROMA = Path(sys.executable).with_name("chroma")
 MONTHLY_DIR = Path("../shared/data/arxiv-monthly")

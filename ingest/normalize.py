@@ -9,7 +9,9 @@ import json
 import logging
 import re
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, Protocol
@@ -30,7 +32,7 @@ class RecordError(UserFacingError, ValueError):
 MAX_TITLE_CHARS = 1_000
 MAX_ABSTRACT_CHARS = 10_000
 MAX_AUTHORS = 5_000  # large collaborations list about 3,000
-MAX_AUTHOR_CHARS = 300
+MAX_AUTHOR_CHARS = 300  # longer names are cut (and reported), the paper kept: see `check_authors`
 MAX_FIELD_CHARS = 5_000  # comment, journal reference, DOI, one category
 
 
@@ -329,12 +331,48 @@ def guarded_text(text: str, limit: int, what: str) -> str:
     return strip_control_chars(_capped(text, limit, what))
 
 
+# What was cut from the record being built (set by `collecting_cuts`): a field over its cap is cut and
+# reported, not a reason to lose the paper (the caps protect memory, not the paper's right to exist).
+_CUTS: ContextVar[list[str] | None] = ContextVar("record_cuts", default=None)
+
+
+@contextmanager
+def collecting_cuts() -> Iterator[list[str]]:
+    """Collects what the builders cut from a record while the block runs (one list per record)."""
+    cuts: list[str] = []
+    token = _CUTS.set(cuts)
+    try:
+        yield cuts
+    finally:
+        _CUTS.reset(token)
+
+
+def _cut(what: str) -> None:
+    cuts = _CUTS.get()
+    if cuts is not None:
+        cuts.append(what)
+
+
+def _cut_name(name: str) -> str:
+    """A name over MAX_AUTHOR_CHARS cut at the last space before the cap (in arXiv's 2025-06 listing, 40
+    names glued by 'and' without spaces made one 512-character 'name')."""
+    head = name[:MAX_AUTHOR_CHARS]
+    space = head.rfind(" ")
+    return (head[:space] if space > MAX_AUTHOR_CHARS // 2 else head).rstrip() + " …"
+
+
 def check_authors(authors: list[str]) -> list[str]:
+    """The author list within its caps: more than MAX_AUTHORS names is refused (a list that long is no
+    paper's), an over-long name is cut and reported."""
     if len(authors) > MAX_AUTHORS:
         raise RecordError(f"too many authors ({len(authors):,}; at most {MAX_AUTHORS:,})")
+    kept = []
     for name in authors:
-        _capped(name, MAX_AUTHOR_CHARS, "author name")
-    return authors
+        if len(name) > MAX_AUTHOR_CHARS:
+            _cut(f"author name cut ({len(name):,} characters; at most {MAX_AUTHOR_CHARS:,})")
+            name = _cut_name(name)
+        kept.append(name)
+    return kept
 
 
 def make_paper(
@@ -350,7 +388,7 @@ def make_paper(
     beside the originals; a title or abstract that cleans to nothing is refused."""
     title = guarded_text(title, MAX_TITLE_CHARS, "title")
     abstract = guarded_text(abstract, MAX_ABSTRACT_CHARS, "abstract")
-    check_authors(fields.get("authors") or [])
+    fields["authors"] = check_authors(fields.get("authors") or [])
     fields["categories"] = [
         strip_control_chars(_capped(c, MAX_FIELD_CHARS, "category")) for c in fields.get("categories") or []
     ]

@@ -21,7 +21,7 @@ from assistant.core.paper import SOURCE_LABELS, SourceName
 from assistant.core.retry import Backoff
 from assistant.core.subjects import api_subject
 from ingest.rxiv import from_api_record
-from ingest.sources import SourceError, SourceItem, record_item
+from ingest.sources import SourceError, SourceItem, record_items
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ class RxivSource:
             for record in page.records:
                 self.position += 1
                 where = f"{self.request.describe()} record {self.position}"
-                yield record_item(where, from_api_record, record, self.request.server)
+                yield from record_items(where, from_api_record, record, self.request.server)
             if not page.records or self.position >= page.total:
                 return
 

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import re
+import stat
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -27,7 +28,7 @@ from assistant.core.errors import UserFacingError
 from assistant.core.paper import Paper
 from assistant.core.retry import Backoff
 from ingest import rxiv
-from ingest.normalize import RecordError, dated_by_month, from_arxiv_result, from_json_record
+from ingest.normalize import RecordError, collecting_cuts, dated_by_month, from_arxiv_result, from_json_record
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,21 @@ class Skipped:
 # A line longer than this is no paper (the largest real records, collaborations with thousands of authors,
 # are a few hundred kB): skipped unparsed, so one 50 MB line costs a read, not gigabytes of memory.
 MAX_LINE_CHARS = 2_000_000
+# A `.json` file read as one document (a saved API answer, a list of records) is parsed whole, so it is
+# capped: 50 MB is some 20,000 papers; more go in JSON lines, which are streamed.
+MAX_DOCUMENT_CHARS = 50_000_000
 
 
-SourceItem = Paper | Skipped
+@dataclass(frozen=True)
+class Trimmed:
+    """A field of a kept paper that was cut to its cap (an author name over 300 characters), with where and
+    what: reported beside the paper it follows."""
+
+    where: str
+    reason: str
+
+
+SourceItem = Paper | Skipped | Trimmed
 
 
 class SourceError(UserFacingError, RuntimeError):
@@ -85,12 +98,44 @@ def listing_month_from_name(path: Path) -> date | None:
 
 
 def _open_text(path: Path) -> TextIO:
-    """A text reader over the file, gunzipping when the content (not the name) says gzip."""
+    """A text reader over the file, gunzipping when the content (not the name) says gzip. A leading UTF-8
+    byte order mark (Windows editors write one) is dropped, not read as part of the first record."""
     with path.open("rb") as probe:
         magic = probe.read(2)
     if magic == b"\x1f\x8b":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return path.open(encoding="utf-8", errors="replace")
+        return gzip.open(path, "rt", encoding="utf-8-sig", errors="replace")
+    return path.open(encoding="utf-8-sig", errors="replace")
+
+
+# An over-long line is read past in pieces of this many characters, never held whole.
+_SKIP_CHUNK_CHARS = 1 << 20
+
+
+def bounded_lines(handle: TextIO, limit: int = MAX_LINE_CHARS) -> Iterator[tuple[str | None, int]]:
+    """(line, length) for each line of `handle`; a line over `limit` characters comes as (None, its length),
+    read past in 1 MB pieces: memory stays bounded by `limit` whatever the line (a 1 GB line, a small gzip
+    that inflates to one 1.5 GB line), where iterating the file would hold the whole line first."""
+    while True:
+        line = handle.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit:
+            yield line, len(line)
+            continue
+        length = len(line)
+        del line
+        while True:
+            piece = handle.readline(_SKIP_CHUNK_CHARS)
+            length += len(piece)
+            if not piece or piece.endswith("\n"):
+                break
+        yield None, length
+
+
+def _refuse_devices(path: Path) -> None:
+    """A character device (`/dev/zero`, `/dev/urandom`) never ends: it is no file of records."""
+    if stat.S_ISCHR(path.stat().st_mode):
+        raise SourceError(f"{path}: is a device, not a file of papers")
 
 
 def paper_from_record(record: Any, listing_date: date | None = None) -> Paper:
@@ -127,6 +172,7 @@ def read_jsonl(path: Path) -> Iterator[SourceItem]:
         raise SourceError(f"{path}: no such file")
     if path.is_dir():
         raise SourceError(f"{path}: is a directory with no .jsonl, .jsonl.gz or .json files in this folder")
+    _refuse_devices(path)
     listing_date = listing_date_from_name(path)
     if path.name.endswith((".json", ".json.gz")) and not _holds_json_lines(path):
         yield from _read_json_document(path, listing_date)
@@ -145,14 +191,14 @@ def _read_lines(path: Path, listing_date: date | None) -> Iterator[SourceItem]:
     lines = 0
     try:
         with _open_text(path) as handle:
-            for lineno, line in enumerate(handle, start=1):
+            for lineno, (line, length) in enumerate(bounded_lines(handle), start=1):
                 lines = lineno
-                if not line.strip():
-                    continue
                 where = f"{path.name}:{lineno}"
-                if len(line) > MAX_LINE_CHARS:
-                    too_long = f"line too long ({len(line):,} characters; at most {MAX_LINE_CHARS:,})"
+                if line is None:
+                    too_long = f"line too long ({length:,} characters; at most {MAX_LINE_CHARS:,})"
                     yield Skipped(where, too_long)
+                    continue
+                if not line.strip():
                     continue
                 yield from _records_from_line(line, where, listing_date)
     except (EOFError, zlib.error, gzip.BadGzipFile, OSError) as err:
@@ -183,11 +229,20 @@ def _records_from_line(line: str, where: str, listing_date: date | None) -> Iter
         return
     records = records_of(value)
     for index, item in enumerate(records, start=1):
-        yield _paper_or_skip(item, f"{where}#{index}" if len(records) > 1 else where, listing_date)
+        yield from _paper_or_skip(item, f"{where}#{index}" if len(records) > 1 else where, listing_date)
 
 
-def _paper_or_skip(record: Any, where: str, listing_date: date | None) -> SourceItem:
-    return record_item(where, paper_from_record, record, listing_date)
+def _paper_or_skip(record: Any, where: str, listing_date: date | None) -> Iterator[SourceItem]:
+    return record_items(where, paper_from_record, record, listing_date)
+
+
+def record_items(where: str, build: Callable[..., Paper], *args: Any) -> Iterator[SourceItem]:
+    """`record_item`, then a `Trimmed` for each field the builder cut from the paper it kept."""
+    with collecting_cuts() as cuts:
+        item = record_item(where, build, *args)
+    yield item
+    if isinstance(item, Paper):
+        yield from (Trimmed(where, cut) for cut in cuts)
 
 
 def record_item(where: str, build: Callable[..., Paper], *args: Any) -> SourceItem:
@@ -224,7 +279,13 @@ def _read_json_document(path: Path, listing_date: date | None) -> Iterator[Sourc
     """A whole-file JSON document (a saved API answer or a list of records), not one record per line."""
     try:
         with _open_text(path) as handle:
-            document = json.load(handle)
+            text = handle.read(MAX_DOCUMENT_CHARS + 1)
+        if len(text) > MAX_DOCUMENT_CHARS:
+            too_big = f"JSON document too large (over {MAX_DOCUMENT_CHARS:,} characters): use JSON lines"
+            yield Skipped(path.name, too_big, record=False)
+            return
+        document = json.loads(text)
+        del text
     except json.JSONDecodeError as err:
         yield Skipped(path.name, f"malformed JSON (line {err.lineno}: {err.msg})")
         return
@@ -238,7 +299,7 @@ def _read_json_document(path: Path, listing_date: date | None) -> Iterator[Sourc
     if not records:
         yield Skipped(path.name, "no records")
     for index, record in enumerate(records, start=1):
-        yield _paper_or_skip(record, f"{path.name}#{index}", listing_date)
+        yield from _paper_or_skip(record, f"{path.name}#{index}", listing_date)
 
 
 def read_sample() -> Iterator[SourceItem]:

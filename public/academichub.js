@@ -3,16 +3,37 @@
 (function () {
   "use strict";
 
-  var PROFILES = [
-    { name: "Ask", hint: "cited answers" },
-    { name: "Briefing", hint: "across fields" },
-    { name: "Radar", hint: "new papers daily" },
-  ];
-  var PLACEHOLDERS = {
-    Ask: "Ask about the indexed papers, e.g. which papers use diffusion models?",
-    Briefing: "Type a topic for a cited cross-field briefing, e.g. graph neural networks",
-    Radar: "Ask what is new (searches recent papers) or type track: <topic> to save one",
-  };
+  // The page's language: the server's ACADEMICHUB_LANGUAGE when set (passed as ?lang= on this script's
+  // address), else the browser's, as Chainlit picks its own translation. Chinese or English.
+  var script = document.currentScript;
+  var forced = script && script.src ? /[?&]lang=([A-Za-z-]+)/.exec(script.src) : null;
+  var language = forced ? forced[1] : navigator.language || "en";
+  var ZH = language.toLowerCase().indexOf("zh") === 0;
+
+  // `name` is the chat profile's name (Chainlit's id for it); `label` what the page shows (its display name).
+  var PROFILES = ZH
+    ? [
+        { name: "Ask", label: "提问", hint: "带引用的回答" },
+        { name: "Briefing", label: "简报", hint: "跨领域" },
+        { name: "Radar", label: "雷达", hint: "每日新论文" },
+      ]
+    : [
+        { name: "Ask", label: "Ask", hint: "cited answers" },
+        { name: "Briefing", label: "Briefing", hint: "across fields" },
+        { name: "Radar", label: "Radar", hint: "new papers daily" },
+      ];
+  var PLACEHOLDERS = ZH
+    ? {
+        Ask: "就已索引的论文提问，例如：哪些论文用扩散模型做图像编辑？",
+        Briefing: "输入主题，获得带引用的跨领域简报，例如：图神经网络",
+        Radar: "询问有什么新论文（搜索近期论文），或输入 track: <主题> 保存主题",
+      }
+    : {
+        Ask: "Ask about the indexed papers, e.g. which papers use diffusion models?",
+        Briefing: "Type a topic for a cited cross-field briefing, e.g. graph neural networks",
+        Radar: "Ask what is new (searches recent papers) or type track: <topic> to save one",
+      };
+  var README_TITLES = ["Readme", "说明"]; // Chainlit's header button, in en-US.json and zh-CN.json
   // A citation click opens the side panel; Chainlit also opens it by itself whenever a message brings new
   // side elements (title = the last element's name over every source of the thread). A panel that opens
   // without a citation click in the last moment is that automatic one, and is closed at once.
@@ -23,7 +44,9 @@
     var button = document.getElementById("chat-profiles");
     var text = button ? button.textContent || "" : "";
     for (var i = 0; i < PROFILES.length; i++) {
-      if (text.indexOf(PROFILES[i].name) !== -1) return PROFILES[i].name;
+      if (text.indexOf(PROFILES[i].label) !== -1 || text.indexOf(PROFILES[i].name) !== -1) {
+        return PROFILES[i].name;
+      }
     }
     return "Ask";
   }
@@ -57,7 +80,7 @@
     var readme = document.querySelectorAll('[role="dialog"]');
     for (var i = 0; i < readme.length; i++) {
       var heading = readme[i].querySelector("h2");
-      if (heading && heading.textContent === "Readme") {
+      if (heading && README_TITLES.indexOf(heading.textContent) !== -1) {
         var close = closeButtonOf(readme[i]);
         if (close) close.click();
       }
@@ -114,14 +137,14 @@
       if (existing) existing.remove();
       existing = document.createElement("nav");
       existing.id = "academichub-tabs";
-      existing.setAttribute("aria-label", "Modes");
+      existing.setAttribute("aria-label", ZH ? "模式" : "Modes");
       PROFILES.forEach(function (profile) {
         var tab = document.createElement("button");
         tab.type = "button";
         tab.className = "academichub-tab";
         tab.dataset.profile = profile.name;
         var name = document.createElement("strong");
-        name.textContent = profile.name;
+        name.textContent = profile.label;
         var hint = document.createElement("span");
         hint.textContent = profile.hint;
         tab.appendChild(name);

@@ -26,7 +26,8 @@ from helpers import free_port  # noqa: E402,F401 (tests import it from here)
 
 from assistant.core.settings import Settings, get_settings  # noqa: E402
 from assistant.store.embedding import Embedder, get_embedder  # noqa: E402
-from ingest.pipeline import file_runs, open_ingestor  # noqa: E402
+from ingest.pipeline import open_ingestor  # noqa: E402
+from ingest.runs import file_runs  # noqa: E402
 from ingest.sources import SAMPLE_PATH  # noqa: E402
 
 TESTS_DIR = Path(__file__).parent

@@ -35,6 +35,10 @@ Replaying what a real small local server (llama.cpp `llama-server`, Ollama) does
 - Uncited prose is just a `Reply` whose text has no [n].
 - `Reply(chunk_chars=3)`: deltas of 3 characters instead of words, so links, images and tags arrive cut in
   pieces (an adversarial model).
+
+Translation requests (prompts/translate-question.md: a Chinese question to English) are answered before
+the queue, deterministically: `translations[question]` when the test gave one, else `untranslated` (an
+English stand-in sentence), so a test's queued replies still go to the answer itself.
 """
 
 from __future__ import annotations
@@ -77,6 +81,8 @@ class Reply:
     error: dict[str, Any] | None = None  # the error object for a status other than 200
     echo: bool = False
     chunk_chars: int = 0  # > 0: stream deltas of this many characters, cutting links and tags mid-way
+    raw_events: tuple[bytes, ...] = ()  # sent as they are after the text's events (a malformed stream)
+    ignore_max_tokens: bool = False  # a server that streams the whole text whatever max_tokens says
 
 
 def llama_context_error(n_prompt: int, n_ctx: int) -> Reply:
@@ -118,6 +124,19 @@ class RecordedRequest:
         return "\n".join(str(m.get("content", "")) for m in self.messages)
 
 
+TRANSLATE_MARK = "Translate this search question about research papers into English."
+_QUESTION_RE = re.compile(r"^Question: (.*)$", re.MULTILINE)
+
+
+def translation_request(request: RecordedRequest) -> str | None:
+    """The question a translate-question request asks to translate, or None for any other request."""
+    text = request.text()
+    if TRANSLATE_MARK not in text:
+        return None
+    found = _QUESTION_RE.search(text)
+    return found.group(1).strip() if found else ""
+
+
 def tokens_of(text: str, chunk_chars: int = 0) -> list[str]:
     """How the stand-in splits a reply into streamed deltas: one word (with its leading space) each, or
     pieces of `chunk_chars` characters (an adversarial model: a link or tag arrives cut in pieces)."""
@@ -134,6 +153,8 @@ class OpenAIStandin:
     context_size: int | None = None  # llama.cpp's n_ctx; None: unlimited
     responder: Callable[[RecordedRequest], Reply] | None = None
     requests: list[RecordedRequest] = field(default_factory=list)
+    translations: dict[str, str] = field(default_factory=dict)  # question -> its English translation
+    untranslated: str = "Which papers are about this question?"
 
     def __post_init__(self) -> None:
         self._queue: deque[Reply] = deque()
@@ -149,6 +170,9 @@ class OpenAIStandin:
     def next_reply(self, request: RecordedRequest) -> Reply:
         with self._lock:
             self.requests.append(request)
+            question = translation_request(request)
+            if question is not None:
+                return Reply(self.translations.get(question, self.untranslated))
             if self._queue:
                 return self._queue.popleft()
         if self.responder is not None:
@@ -223,7 +247,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         text = _echo(request) + reply.text if reply.echo else reply.text
         tokens, finish = tokens_of(text, reply.chunk_chars), reply.finish
-        room = [int(body["max_tokens"])] if body.get("max_tokens") else []
+        room = [int(body["max_tokens"])] if body.get("max_tokens") and not reply.ignore_max_tokens else []
         if n_ctx is not None:
             room.append(n_ctx - used)
         if room and len(tokens) > min(room):
@@ -269,6 +293,8 @@ class _Handler(BaseHTTPRequestHandler):
             if position and reply.token_delay:
                 time.sleep(reply.token_delay)
             self._event(_chunk(model, created, {"content": token}, None))
+        for raw in reply.raw_events:
+            self._write_chunk(raw)
         if reply.end == "drop":
             self.wfile.flush()
             return  # no terminating chunk: the socket closes mid-body

@@ -22,7 +22,8 @@ from assistant.core.settings import Settings
 from assistant.engine import build_retriever
 from assistant.store.embedding import Embedder
 from assistant.ui.cli.common import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 UNLEARNING = "How can machine unlearning remove knowledge from large language models?"
 _LINK_RE = re.compile(r"\]\(|<a\s|href=", re.IGNORECASE)
@@ -428,7 +429,11 @@ def test_the_prompt_is_fitted_to_a_small_context_window(
     standin.context_size = 2048  # llama.cpp -c 2048: a longer prompt gets HTTP 400
     standin.default = Reply(SUPPORTED)
     answerer = llm_answerer(
-        small_index, embedder, standin, llm_context_window=2048, llm_max_tokens_answer=300, min_relevance=0.0
+        small_index.replace(fusion={"min_relevance": 0.0}),
+        embedder,
+        standin,
+        context_window=2048,
+        max_tokens_answer=300,
     )
     answer = answerer.answer(UNLEARNING, k=8)
     assert answer.mode == "llm" and answer.text == SUPPORTED

@@ -23,7 +23,8 @@ from conftest import free_port, make_settings, sample_records, write_jsonl
 
 from assistant.store.embedding import Embedder
 from ingest.normalize import from_json_record
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -455,6 +456,9 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             assert bars["type"] == "bar" and len(bars["x"]) == len(bars["y"]) == 28
             assert bars["x"][-1] == "2026-06-01"  # the newest listing day closes the chart
             plots.first.scroll_into_view_if_needed()
+            plots.first.hover()  # the mode bar shows on hover; its Plotly logo would link off the app
+            expect(plots.first.locator(".modebar")).to_have_count(1, timeout=15_000)
+            expect(page.locator('a[href*="plotly"]')).to_have_count(0)
             page.screenshot(path=str(tmp_path / "academichub-radar-chart.png"))
             # The topic's Atom feed link (a per-topic secret path on this server) serves valid Atom.
             feed_link = head.get_by_role("link", name="Atom feed")

@@ -19,7 +19,8 @@ from openai_standin import OpenAIStandin, Reply
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 from assistant.store.embedding import Embedder
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

@@ -163,7 +163,7 @@ def test_active_filters_show_as_chips_with_readable_names() -> None:
     assert view.filter_chips(view.ChatPrefs()) == ""
     chips = view.filter_chips(view.ChatPrefs(fields=("cs.LG",), since=date(2026, 6, 1)))
     assert chips == "Filters: `Machine Learning (cs.LG)` `since 2026-06-01`"
-    radar = view.ChatPrefs(k=3).describe(("paper per batch", "papers per batch"))
+    radar = view.ChatPrefs(k=3).describe("count.per_batch")
     assert radar.endswith("3 papers per batch") and "sources" not in radar
     assert view.ChatPrefs(k=1).describe().endswith("1 source")
 

@@ -142,7 +142,7 @@ def test_radar_days_over_a_copied_base_shows_each_days_new_papers_only(tmp_path:
     """`--base-home`: the base index is copied, the topic saved over it before the first day, and each day's
     feed (paged one paper a batch) holds only that day's new papers: never the base's, never a re-listed
     one, never one twice."""
-    from ingest.pipeline import file_runs
+    from ingest.runs import file_runs
 
     records = sample_records(30)
     base = tmp_path / "base"
@@ -193,7 +193,7 @@ def test_scale_bench_builds_a_months_and_days_index_with_exact_counts_then_reuse
     records = sample_records(40)
     monthly, daily = tmp_path / "monthly", tmp_path / "daily"
     monthly.mkdir(), daily.mkdir()
-    refused = {**records[0], "id": "2505.99999", "authors": ["x" * 400]}  # an author name over the cap
+    refused = {**records[0], "id": "2505.99999", "title": "x" * 1001}  # a title over the cap
     write = lambda path, rows: path.write_text("".join(json.dumps(r) + "\n" for r in rows))  # noqa: E731
     write(monthly / "2025-05.jsonl", [*records[:15], refused])
     write(monthly / "2026-05.jsonl", records[15:25])
@@ -221,9 +221,7 @@ def test_scale_bench_builds_a_months_and_days_index_with_exact_counts_then_reuse
     first = json.loads(out.read_text())
     build = first["build"]
     assert (build["unique_ids_in_input"], build["unique_ids_of_valid_records"]) == (41, 40)
-    assert build["refused_records"] == [
-        "2025-05.jsonl:16: author name too long (400 characters; at most 300)"
-    ]
+    assert build["refused_records"] == ["2025-05.jsonl:16: title too long (1,001 characters; at most 1,000)"]
     assert build["counts"] == {"papers": 40, "pending": 0, "vectors": 40} and build["exact"] is True
     assert build["counts_after_months"]["papers"] == 25
     first_run, *later_runs = build["runs"]

@@ -14,7 +14,8 @@ from conftest import free_port, make_settings, sample_records, write_jsonl
 
 from assistant.engine import build_retriever
 from assistant.store.vectors import VectorIndex
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 
 def test_ingest_and_search_through_a_chroma_server(tmp_path: Path, embedder, chroma_server: int) -> None:

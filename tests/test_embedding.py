@@ -24,7 +24,8 @@ from assistant.store.embedding import (
 from assistant.store.onnx_backend import export_dir, quantized_file
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 
 def _ingest(home: Path, embedder, records: list[dict], **embedding: object):

@@ -8,6 +8,7 @@ import json
 import sqlite3
 from pathlib import Path
 
+import pytest
 from conftest import make_settings, sample_records, write_jsonl
 from typer.testing import CliRunner
 
@@ -15,8 +16,9 @@ from assistant.core.text import strip_control_chars
 from assistant.store.catalog import Catalog
 from assistant.ui.cli import app
 from ingest.normalize import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS
-from ingest.pipeline import MAX_SKIP_EXAMPLES, file_runs, open_ingestor
-from ingest.sources import read_jsonl
+from ingest.pipeline import MAX_SKIP_EXAMPLES, open_ingestor
+from ingest.runs import file_runs
+from ingest.sources import SourceError, read_jsonl
 
 
 def hostile_lines(good: list[dict]) -> list[str]:
@@ -139,3 +141,96 @@ def test_a_huge_line_is_skipped_without_parsing_it(tmp_path):
     items = list(read_jsonl(path))
     assert [type(i).__name__ for i in items] == ["Skipped", "Paper"]
     assert "too long" in items[0].reason
+
+
+READ_PAST = """
+import sys
+from pathlib import Path
+
+import pytest
+from ingest.sources import SourceError, read_jsonl
+items = [(type(i).__name__, getattr(i, "reason", "")) for i in read_jsonl(Path(sys.argv[1]))]
+peak_kb = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+print(items, peak_kb // 1024)
+"""
+
+
+@pytest.mark.slow
+def test_a_small_gzip_that_inflates_to_one_huge_line_is_read_past_in_bounded_memory(tmp_path):
+    """Issue 28 item 4: the line cap was checked after the whole line was in memory (a 6.5 MB gzip inflating
+    to one 1.5 GB line peaked at 3.1 GB). Now the line is read past in pieces: peak RSS stays low."""
+    import gzip
+    import subprocess
+    import sys
+
+    path = tmp_path / "bomb.jsonl.gz"
+    piece = b"x" * (1 << 24)
+    with gzip.open(path, "wb", compresslevel=1) as out:
+        out.write(b'{"id": "2606.00001", "summary": "')
+        for _ in range(40):  # one 640 MB line
+            out.write(piece)
+        out.write(b'"}\n' + json.dumps(sample_records(1)[0]).encode() + b"\n")
+    assert path.stat().st_size < 10_000_000
+    run = subprocess.run(
+        [sys.executable, "-c", READ_PAST, str(path)], capture_output=True, text=True, timeout=600, check=True
+    )
+    items, peak_mb = run.stdout.rsplit(" ", 1)
+    assert "('Skipped', 'line too long (671,088," in items and items.endswith("('Paper', '')]")
+    assert int(peak_mb) < 300, run.stdout
+
+
+def test_a_device_is_refused_not_read_forever():
+    """`ingest /dev/zero` ended in a MemoryError traceback: a device is no file of papers."""
+    with pytest.raises(SourceError, match="is a device"):
+        list(read_jsonl(Path("/dev/zero")))
+
+
+def test_a_file_starting_with_a_byte_order_mark_keeps_its_first_record(tmp_path):
+    """Issue 28 item 12: a BOM (Windows editors) made the first record 'Unexpected UTF-8 BOM'."""
+    import gzip
+
+    records = sample_records(2)
+    text = "".join(json.dumps(r) + "\n" for r in records)
+    plain, packed = tmp_path / "bom.jsonl", tmp_path / "bom.jsonl.gz"
+    plain.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    packed.write_bytes(gzip.compress(b"\xef\xbb\xbf" + text.encode("utf-8")))
+    document = tmp_path / "bom.json"
+    document.write_bytes(b"\xef\xbb\xbf" + json.dumps(records, indent=1).encode("utf-8"))
+    for path in (plain, packed, document):
+        items = list(read_jsonl(path))
+        assert [type(i).__name__ for i in items] == ["Paper", "Paper"], (path.name, items)
+
+
+def test_a_json_document_too_large_to_parse_whole_is_refused(tmp_path, monkeypatch):
+    """A `.json` document is parsed whole: over the cap it is refused with the way out (JSON lines)."""
+    import ingest.sources as sources
+
+    document = tmp_path / "big.json"
+    document.write_text(json.dumps(sample_records(3), indent=1), encoding="utf-8")
+    monkeypatch.setattr(sources, "MAX_DOCUMENT_CHARS", 1000)
+    [skipped] = list(read_jsonl(document))
+    assert "too large" in skipped.reason and "JSON lines" in skipped.reason and not skipped.record
+
+
+def test_an_over_long_author_name_is_cut_and_reported_and_the_paper_kept(tmp_path, use_home):
+    """Issue 28 item 15: arXiv's 2025-06 listing has a 512-character 'author name' (40 names glued by 'and');
+    the whole paper was refused. Now the name is cut, the cut reported with its line, the paper kept."""
+    use_home(tmp_path / "home")
+    good, other = sample_records(2)
+    glued = "and ".join(f"Author{n} Surname{n}" for n in range(30))  # 'Surname0and Author1 ...'
+    assert len(glued) > 300
+    path = tmp_path / "2025-06.jsonl"
+    write_jsonl(path, [{**good, "authors": ["A. First", glued]}, other])
+
+    items = list(read_jsonl(path))
+    assert [type(i).__name__ for i in items] == ["Paper", "Trimmed", "Paper"]
+    first, cut = items[0], items[1]
+    assert first.authors[0] == "A. First" and first.authors[1].startswith("Author0 Surname0and Author1")
+    assert len(first.authors[1]) <= 302 and first.authors[1].endswith(" …")
+    assert cut.where == "2025-06.jsonl:1" and "author name cut" in cut.reason
+
+    result = CliRunner().invoke(app, ["ingest", "--json", "--file", str(path)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["papers"] == 2 and summary["skipped"] == 0
+    assert summary["trimmed_fields"] == [{"where": "2025-06.jsonl:1", "reason": cut.reason}]

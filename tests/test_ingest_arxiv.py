@@ -18,7 +18,8 @@ from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.pipeline import IngestSummary, arxiv_run, open_ingestor
+from ingest.pipeline import IngestSummary, open_ingestor
+from ingest.runs import arxiv_run
 from ingest.sources import ArxivRequest
 
 REQUEST = ArxivRequest(categories=("cs.LG", "q-bio.NC"), max_results=30)

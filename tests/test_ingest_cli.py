@@ -18,7 +18,8 @@ from typer.testing import CliRunner, Result
 from assistant.store.catalog import Catalog
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.pipeline import IngestLock, file_runs, open_ingestor
+from ingest.pipeline import IngestLock, open_ingestor
+from ingest.runs import file_runs
 
 
 @pytest.fixture

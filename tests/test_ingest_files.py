@@ -19,7 +19,8 @@ from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.store.filter import PaperFilter
 from assistant.store.vectors import VectorIndex
-from ingest.pipeline import IngestSummary, SourceRun, file_runs, open_ingestor, sample_run
+from ingest.pipeline import IngestSummary, open_ingestor
+from ingest.runs import SourceRun, file_runs, sample_run
 from ingest.sources import read_jsonl
 
 

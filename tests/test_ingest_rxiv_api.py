@@ -18,7 +18,8 @@ from assistant.core.settings import Settings
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import IngestSummary, open_ingestor, rxiv_run
+from ingest.pipeline import IngestSummary, open_ingestor
+from ingest.runs import rxiv_run
 from ingest.rxiv_api import RxivRequest, RxivSource
 from ingest.sources import Skipped
 

@@ -24,7 +24,8 @@ from assistant.search.topic import Sense, TopicTerms, learn_acronyms, phrase_reg
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
 from ingest.normalize import from_json_record
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 NEWEST = date(2026, 6, 30)
 DIFFUSION = "Which papers use diffusion models?"

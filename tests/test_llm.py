@@ -172,3 +172,31 @@ def test_a_model_name_the_server_does_not_list_is_warned_about(
     assert "ACADEMICHUB_MODEL" in warning
     standin.models = ["other", "my-model"]
     assert client_for(standin, tmp_path).model_warning() is None
+
+
+def test_a_malformed_stream_is_said_to_be_unreadable_not_late(standin: OpenAIStandin, tmp_path: Path) -> None:
+    """Issue 28 item 13: `data: {not json` was reported as 'did not answer within 10 s'."""
+    llm = client_for(standin, tmp_path, timeout_seconds=120.0)
+    llm.chat([Message("user", "hi")])  # a first normal reply: the client is built (a slow import) and warm
+    standin.queue(Reply("", raw_events=(b"data: {not json\n\n",), end="no_done"))
+    with pytest.raises(LLMError, match="reply could not be read") as caught:
+        llm.chat([Message("user", "hi")])
+    assert "did not answer" not in str(caught.value)
+    # After some text: the text is kept, and the answer is marked incomplete for that reason.
+    standin.queue(Reply("Sparse attention helps [1].", raw_events=(b"data: {not json\n\n",), end="no_done"))
+    generation = llm.generate([Message("user", "hi")])
+    assert generation.text == "Sparse attention helps [1]."
+    assert generation.cut is not None and "could not be read" in generation.cut
+
+
+def test_a_server_ignoring_max_tokens_is_cut_client_side(standin: OpenAIStandin, tmp_path: Path) -> None:
+    """Issue 28 item 5: a server that ignores max_tokens streamed 2.2 MB, accepted as a complete answer. The
+    client stops reading past a budget derived from max_tokens and marks the answer incomplete."""
+    llm = client_for(standin, tmp_path, timeout_seconds=120.0)
+    flood = "Sparse attention cuts memory [1]. " * 2000  # 68,000 characters
+    standin.queue(Reply(flood, ignore_max_tokens=True, chunk_chars=500))
+    streamed: list[str] = []
+    generation = llm.generate([Message("user", "hi")], max_tokens=100, on_token=streamed.append)
+    assert 0 < len(generation.text) <= 800 and "".join(streamed) == generation.text
+    assert not generation.complete and "100-token limit" in (generation.cut or "")
+    assert flood.startswith(generation.text)

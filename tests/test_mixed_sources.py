@@ -23,7 +23,8 @@ from assistant.engine import build_radar, build_retriever
 from assistant.search.retrieval import make_filter
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 BIORXIV_DAYS = sorted((DATA_DIR / "biorxiv" / "daily").glob("*.jsonl"))
 TWIN_ID = "2606.99901"

@@ -268,3 +268,23 @@ def test_tokens_that_are_not_category_codes_are_dropped_and_the_paper_kept() -> 
 )
 def test_an_arxiv_id_gives_the_month_of_first_submission(paper_id: str, month: date | None) -> None:
     assert arxiv_id_month(paper_id) == month
+
+
+def test_bidi_controls_and_zero_width_characters_are_removed_at_normalisation() -> None:
+    """Issue 28 item 7: U+202E showed a stored "evil.example/lmth.exe" as "exe.html/elpmaxe.live"; zero-width
+    characters hide inside words and host names. Neither survives normalisation (nor the catalog's reads)."""
+    from assistant.core.text import strip_control_chars
+
+    hidden = "".join(map(chr, [0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200B, 0x200E, 0x2060, 0xFEFF]))
+    record = {
+        "id": "2606.00001",
+        "title": f"Attention{hidden} see \u202eevil.example/lmth.exe",
+        "summary": "An ab\u200bstract about \u2067transformers\u2069.",
+        "authors": "A. Author",
+        "categories": "cs.LG",
+    }
+    paper = from_json_record(record)
+    assert paper.title == "Attention see evil.example/lmth.exe"
+    assert paper.abstract == "An abstract about transformers."
+    assert not any(ch in hidden for ch in paper.title_original + paper.abstract_original)
+    assert strip_control_chars(f"Müller{hidden} 数学 ①") == "Müller 数学 ①"  # other text stays

@@ -30,7 +30,8 @@ from assistant.engine import build_retriever
 from assistant.store.embedding import Embedder
 from assistant.ui import chat_view as view
 from assistant.ui.cli import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 _RENDERER = MarkdownIt("commonmark").enable(["table", "strikethrough"])
 _CODE_RE = re.compile(r"<code>.*?</code>", re.DOTALL)

@@ -22,7 +22,8 @@ from assistant.radar.service import NothingNewError, Radar, RadarError
 from assistant.search.retrieval import make_filter
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 DAYS = ["2026-06-04", "2026-06-05", "2026-06-08"]
 LLM_QUERY = "large language model agents and reasoning"

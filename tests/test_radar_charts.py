@@ -24,7 +24,8 @@ from assistant.radar.service import Radar
 from assistant.search.retrieval import Retriever
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 DAYS = ("2026-06-04", "2026-06-05")
 TOPIC, QUERY = "LLM agents", "large language model agents and reasoning"
@@ -182,3 +183,16 @@ def test_control_characters_do_not_break_the_svg_pictures() -> None:
     for text in (chart, field_map):
         root = ET.fromstring(text)  # well-formed
         assert any("Agents [31mred" in (t.text or "") for t in root.iter(f"{SVG}text"))
+
+
+def test_app_charts_carry_no_plotly_logo_link() -> None:
+    """The Plotly mode bar's logo is a link to plotly.com: the app's chart JSON asks plotly.js to hide it."""
+    import plotly.io as pio
+
+    from assistant.ui.plots import without_logo
+
+    days = [date(2026, 6, d) for d in (1, 2, 3)]
+    figure = charts.radar_figure(charts.DailyCounts(topic="t", days=days, counts=[1, 0, 2]))
+    content = json.loads(without_logo(pio.to_json(figure)))
+    assert content["config"]["displaylogo"] is False
+    assert list(content["data"][0]["y"]) == [1, 0, 2]  # the figure itself is intact

@@ -38,7 +38,8 @@ from assistant.radar.service import Topic
 from assistant.search.hit import Hit
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 DAY1, DAY2 = "2026-06-04", "2026-06-05"
 TOPIC = "LLM agents"
@@ -641,3 +642,81 @@ def test_failed_and_capped_digests_lose_no_papers_when_the_next_ingest_lands(
     assert json.loads(out)["deliveries"][0]["papers"] == []
     # What was sent counts as seen: the interactive feed does not show it again.
     assert build_radar(settings, build_retriever(settings, embedder=shared_model)).feed(TOPIC).items == []
+
+
+# --- issue 28: mentions in chat formats, non-ASCII host endings -------------------------------------------
+
+MENTIONS = ("@everyone", "@here", "@channel", "@all", "<@123456>", "<@&42>", "<!channel>")
+NON_ASCII_HOSTS = ("evil.рф/cyr", "evil.xn--p1ai/puny", "злой.испытание/x", "evil.みんな/jp")
+
+
+def _hostile_digest() -> delivery.Digest:
+    title = "Agents for " + " ".join(MENTIONS) + " see " + " ".join(NON_ASCII_HOSTS)
+    paper = _paper("2606.00001", title).model_copy(
+        update={
+            "authors": ["@everyone Smith", "Bob @here"],
+            "abstract": "We study agents @channel at evil.рф/cyr and evil.みんな/jp.",
+        }
+    )
+    return delivery.Digest(_topic(), [(Hit(paper, 1.0, 1.0), None)], None)
+
+
+def test_chat_webhooks_mention_no_one_and_discord_parses_no_mentions(
+    hook_server: LocalHTTPServer, tmp_path: Path
+) -> None:
+    """Issue 28 item 3: @everyone/@here/@channel from titles, authors and summaries reached Discord and
+    Mattermost unescaped (a ping to the whole server), and Discord's payload had no `allowed_mentions`."""
+    settings = make_settings(tmp_path)
+    digest = _hostile_digest()
+    url = hook_server.origin + "/hooks/x"
+    for flavour in ("discord", "mattermost", "slack"):
+        delivery.post_webhook(settings, url, delivery.webhook_payload(digest, flavour))
+    discord, mattermost, slack = (post["json"] for post in Hook.posts)
+    assert discord["allowed_mentions"] == {"parse": []}
+    for text in (discord["content"], mattermost["text"], slack["text"]):
+        assert "@" not in text and "<!" not in text, text  # no mention syntax at all
+        assert "＠everyone" in text and "＠here" in text and "＠channel" in text  # still readable
+        assert "Smith" in text
+
+
+def test_non_ascii_host_endings_are_defanged_in_every_delivery(
+    hook_server: LocalHTTPServer,
+    smtp_server: tuple[Inbox, int],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 28 item 8: `evil.рф/cyr` stayed whole in e-mail, Atom, Slack, Mattermost and Discord (clients
+    such as linkify-it link it). One rule (`assistant.core.links`) now decides for every output."""
+    inbox, port = smtp_server
+    smtp_env(monkeypatch, port)
+    settings = Settings()
+    digest = _hostile_digest()
+    url = hook_server.origin + "/hooks/x"
+    for flavour in ("discord", "mattermost", "slack"):
+        delivery.post_webhook(settings, url, delivery.webhook_payload(digest, flavour))
+    delivery.send_email(
+        settings, delivery.digest_email(digest, settings.delivery.smtp.sender, ["bob@example.org"])
+    )
+    [(_, _, message)] = inbox.messages
+    shown = [json.dumps(post["json"], ensure_ascii=False) for post in Hook.posts]
+    shown += list(parts(message).values())
+    shown.append(delivery.atom_feed(digest.topic, [hit for hit, _ in digest.items]))
+    for text in shown:
+        for host in ("evil.рф", "evil.xn--p1ai", "злой.испытание", "evil.みんな"):
+            assert host not in text, (host, text[:300])
+        assert "рф" in text  # still shown, only unlinkable
+
+
+def test_one_linkable_rule_for_markdown_and_deliveries() -> None:
+    """The app/export Markdown shows a non-ASCII host as code (no renderer links code); the deliveries defang
+    it; prose with dots (e.g., 3.5, U.S.) is left alone by both."""
+    from assistant.compose.safe_markdown import literal_markdown
+    from assistant.core.links import is_linkable
+
+    for host in NON_ASCII_HOSTS:
+        assert is_linkable(host)
+        assert f"`{host}`" in literal_markdown(f"see {host} now")
+        assert host.split("/")[0] not in delivery.unlinkable(host)
+    prose = "we collect e.g. 3.5 samples in the U.S. and i.e. more"
+    assert not is_linkable(prose) and delivery.unlinkable(prose) == prose
+    assert "`" not in literal_markdown(prose)

@@ -18,7 +18,8 @@ from assistant.radar.library import LibraryError, read_library
 from assistant.radar.service import Radar
 from assistant.store.embedding import Embedder
 from assistant.ui.cli import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 LIBRARY = DATA_DIR / "library"
 FORMATS = {"bibtex": "agents.bib", "ris": "agents.ris", "csl-json": "agents.json"}
@@ -220,3 +221,42 @@ def test_a_library_entry_with_a_biorxiv_doi_is_found_by_it(
     radar = build_radar(settings, build_retriever(settings, embedder=embedder))
     matches = match_entries(radar.retriever, read_library(path)[1])
     assert [(m.paper_id, m.matched_by) for m in matches] == [(record["doi"].lower(), "DOI"), (None, None)]
+
+
+def test_a_deeply_nested_csl_json_is_a_clear_error(tmp_path: Path) -> None:
+    """Issue 28 item 6: 100,000-deep CSL-JSON gave a raw RecursionError traceback from `radar add`."""
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000, encoding="utf-8")
+    with pytest.raises(LibraryError, match="nested too deeply"):
+        read_library(nested)
+
+
+ESCAPES = "\x1b]8;;http://evil.example/lib\x07Hidden\x1b]8;;\x07\x1b[2J\u202e"
+
+
+def test_library_text_is_cleaned_of_terminal_escapes_in_every_format(tmp_path: Path) -> None:
+    """Issue 28 item 2: a title with an OSC 8 hyperlink and a screen clear reached the terminal through the
+    'library paper' table of `radar add --from-library`. Every text from a library file is cleaned."""
+    bib = tmp_path / "lib.bib"
+    bib.write_text(
+        "@article{a,\n  title = {Sparse attention "
+        + ESCAPES
+        + "},\n  author = {Ada "
+        + ESCAPES
+        + " Lovelace},\n}\n",
+        encoding="utf-8",
+    )
+    ris = tmp_path / "lib.ris"
+    ris.write_text(
+        f"TY  - JOUR\nTI  - Sparse attention {ESCAPES}\nAU  - Ada {ESCAPES}\nER  - \n", encoding="utf-8"
+    )
+    csl = tmp_path / "lib.json"
+    csl.write_text(
+        json.dumps([{"title": f"Sparse attention {ESCAPES}", "author": [{"family": f"Lovelace{ESCAPES}"}]}]),
+        encoding="utf-8",
+    )
+    for path in (bib, ris, csl):
+        _, [entry], _ = read_library(path)
+        shown = entry.title + " ".join(entry.authors)
+        assert not any(ord(ch) < 32 or 0x7F <= ord(ch) < 0xA0 or ch == "\u202e" for ch in shown), repr(shown)
+        assert entry.title.startswith("Sparse attention")

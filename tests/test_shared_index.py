@@ -19,7 +19,8 @@ from conftest import make_settings, sample_records, write_jsonl
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 from assistant.store.embedding import Embedder
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

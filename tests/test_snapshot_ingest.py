@@ -26,7 +26,8 @@ from assistant.store.catalog import Catalog
 from assistant.store.embedding import EncoderMismatchError
 from assistant.store.vectors import VectorIndex
 from assistant.ui.cli import app
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 
 def write_snapshot(path: Path, lines: int) -> Path:

@@ -21,7 +21,8 @@ from assistant.search.retrieval import make_filter
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.store.filter import PaperFilter
-from ingest.pipeline import file_runs, open_ingestor
+from ingest.pipeline import open_ingestor
+from ingest.runs import file_runs
 
 OLD_INDEX = DATA_DIR / "index-cfa0666"
 BIORXIV_DAY = DATA_DIR / "biorxiv" / "daily" / "2026-06-12.jsonl"

@@ -12,8 +12,8 @@ from dataclasses import replace
 
 from assistant.compose import notices as notes
 from assistant.compose.checks import (
-    NOT_FOUND_MARK,
     find_uncited,
+    says_not_found,
 )
 from assistant.compose.citations import (
     check_citations,
@@ -36,7 +36,6 @@ from assistant.compose.generation import checked_reply, generate_over_sources, n
 from assistant.compose.list_answer import ListAnswers
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.model import (
-    NOT_FOUND_TEXT,
     Answer,
     CheckedText,
     Mode,
@@ -45,12 +44,16 @@ from assistant.compose.model import (
     number_sources,
 )
 from assistant.compose.prompts import load_prompt, render_prompt
+from assistant.compose.translation import answer_language_rule, english_question
+from assistant.core.i18n import reply_in, t
+from assistant.core.language import detect, reply_language, ui_language
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
 from assistant.search.lists import list_question
 from assistant.search.retrieval import Retriever
 from assistant.search.topic import topic_coverage
+from assistant.search.translated import search_with_translation
 from assistant.store.filter import PaperFilter
 
 
@@ -91,7 +94,9 @@ def find_unsupported(
             continue
         for sentence in split_sentences(body):
             numbers = sorted(n for n in cited_numbers(sentence) if n in by_number)
-            if numbers and len(strip_citations(sentence).split()) >= 4:
+            # A Chinese sentence cannot be compared with an English abstract by words or by the English
+            # encoder: it is left unchecked (the answerer says so) rather than flagged for its language.
+            if numbers and len(strip_citations(sentence).split()) >= 4 and detect(sentence) == "en":
                 claims.append((sentence, numbers))
     if not claims:
         return []
@@ -116,7 +121,6 @@ def find_unsupported(
 
 _BULLET_RE = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
 LEXICAL_SUPPORT = 0.6
-_NOT_FOUND_MARK = NOT_FOUND_MARK
 
 
 # --- the answerer ---------------------------------------------------------------------------------------
@@ -161,13 +165,33 @@ class Answerer(IndexComposer):
         exclude_ids: Collection[str] = (),
         on_token: Callable[[str], None] | None = None,
         on_sources: Callable[[list[Source]], None] | None = None,
+        language: str | None = None,
     ) -> Answer:
-        """Answer `question`. `on_token` receives the model's tokens as they stream (extractive mode: the
+        """Answer `question`; its frame (notices, headings) is in Chinese for a Chinese question or when
+        `language` (the interface's, e.g. "zh-CN") is Chinese, else in English.
+        `on_token` receives the model's tokens as they stream (extractive mode: the
         quoted answer, line by line, once composed); the
         returned `Answer.text` is authoritative (after the citation check). `on_sources` receives the
         numbered sources (possibly none) once retrieval is done, before any text is written, so a caller
         can show what was found first. Raises RetrievalError for input retrieval cannot serve (empty
         question, unknown category, empty index)."""
+        interface = ui_language(language) if language else None
+        with reply_in(reply_language(question or "", interface)):
+            return self._answer(
+                question, history, paper_filter, k, use_llm, exclude_ids, on_token, on_sources
+            )
+
+    def _answer(
+        self,
+        question: str,
+        history: Sequence[Turn],
+        paper_filter: PaperFilter | None,
+        k: int | None,
+        use_llm: bool | None,
+        exclude_ids: Collection[str],
+        on_token: Callable[[str], None] | None,
+        on_sources: Callable[[list[Source]], None] | None,
+    ) -> Answer:
         notices: list[str] = []
         llm = self._llm_for(use_llm, notices)
         flt = merge_exclusions(paper_filter, exclude_ids)
@@ -181,21 +205,23 @@ class Answerer(IndexComposer):
                 standalone, k or self.settings.fusion.default_k, flt, narrowing, notices
             )
         else:
-            hits = self.retriever.search(standalone, k or self.settings.fusion.default_k, flt)
-            relevant = [h for h in hits if h.relevance >= self.settings.fusion.min_relevance]
-        unknown = self.retriever.unknown_terms(standalone)
-        if unknown:  # say which part of the question the index has nothing on
-            notices.append(
-                "No indexed paper mentions "
-                + ", ".join(f"“{word}”" for word in unknown)
-                + (": the answer covers the rest of the question." if relevant else ".")
+            english = english_question(llm, standalone, self.settings.llm.max_tokens_rewrite, notices)
+            hits = search_with_translation(
+                self.retriever, standalone, english, k or self.settings.fusion.default_k, flt
             )
+            relevant = [h for h in hits if h.relevance >= self.settings.fusion.min_relevance]
+        # Chinese runs are not words of the index (a sentence without spaces): only Latin-script terms count.
+        unknown = [w for w in self.retriever.unknown_terms(standalone) if detect(w) == "en"]
+        if unknown:  # say which part of the question the index has nothing on
+            words = t("word.list_separator").join(f"“{word}”" for word in unknown)
+            key = "notice.unknown_terms_rest" if relevant else "notice.unknown_terms"
+            notices.append(t(key, words=words))
         mode: Mode = "llm" if llm else "extractive"
         sources = number_sources(relevant)
         if on_sources is not None:
             on_sources(sources)
         if not relevant:
-            text = NOT_FOUND_TEXT if listing is None else listing.empty_text()
+            text = t("answer.not_found") if listing is None else listing.empty_text()
             if on_token is not None and listing is not None:
                 on_token(text)
             return Answer(
@@ -224,7 +250,7 @@ class Answerer(IndexComposer):
             checked = checked_citations(self.extractive_text(standalone, sources), valid, valid, notices)
             if on_token is not None and not streamed:
                 stream_lines(checked.text, on_token)  # a quoted answer streams line by line, like a model's
-        found = not (_NOT_FOUND_MARK in checked.text.lower() and not checked.used)
+        found = not (says_not_found(checked.text) and not checked.used)
         flagged = checked.uncited + [s for s in checked.unsupported if s not in checked.uncited]
         if listing is not None:
             found = True  # the papers match whatever the summary could quote
@@ -254,10 +280,10 @@ class Answerer(IndexComposer):
 
     def _llm_for(self, use_llm: bool | None, notices: list[str]) -> LLMClient | None:
         if use_llm is False:
-            notices.append(notes.LLM_SWITCHED_OFF)
+            notices.append(notes.llm_switched_off())
             return None
         if self.llm is None:
-            notices.append(notes.NO_LLM)
+            notices.append(notes.no_llm())
             return None
         return self.llm
 
@@ -335,20 +361,15 @@ class Answerer(IndexComposer):
             or (coverage[h.paper.id].keys and coverage[h.paper.id].share >= 1.0)
         ]
         others = others[: max(k - len(earlier), 2)]
-        words = ", ".join(f"“{w}”" for w in narrowing.condition)
+        words = t("word.list_separator").join(f"“{w}”" for w in narrowing.condition)
         first_other = len(earlier) + 1
         listed = ", ".join(f"[{n}]" for n in range(first_other, first_other + len(others)))
         if not earlier and others:
-            notices.append(
-                f"None of the previous answer's papers mention {words}; "
-                f"these other indexed papers do: {listed}."
-            )
+            notices.append(t("notice.follow_up_others", words=words, listed=listed))
         elif not earlier:
-            notices.append(f"None of the previous answer's papers mention {words}.")
+            notices.append(t("notice.follow_up_none", words=words))
         elif others:
-            notices.append(
-                f"Also in the index: {listed}: they mention {words} but were not in the previous answer."
-            )
+            notices.append(t("notice.follow_up_also", words=words, listed=listed))
         return earlier + others
 
     def shown_papers(self, turn: Turn) -> list[tuple[int, Paper]]:
@@ -376,22 +397,20 @@ class Answerer(IndexComposer):
         prompt = render_prompt(
             "condense-question", history="\n".join(turns), previous_sources=listed, question=question
         )
-        instead = f"searched for “{_clip(simple, 160)}” instead"
+        instead = t("notice.searched_instead", query=_clip(simple, 160))
         try:
             reply = llm.generate([Message("user", prompt)], max_tokens=self.settings.llm.max_tokens_rewrite)
         except LLMError as err:
-            notices.append(f"The language model could not rewrite your follow-up ({err}); {instead}.")
+            notices.append(t("notice.rewrite_failed", error=err, instead=instead))
             return None
         lines = [ln.strip() for ln in reply.text.splitlines() if ln.strip()]
         line = lines[0] if lines else ""
         line = re.sub(r"^(?:standalone question:\s*)", "", line, flags=re.IGNORECASE).strip().strip("\"'")
         if not reply.complete and len(lines) <= 1:
-            notices.append(
-                f"The language model's rewrite of your follow-up was cut off ({reply.cut}); {instead}."
-            )
+            notices.append(t("notice.rewrite_cut", cut=reply.cut, instead=instead))
             return None
         if not 0 < len(line) <= 500:
-            notices.append(f"The language model gave no usable rewrite of your follow-up; {instead}.")
+            notices.append(t("notice.rewrite_unusable", instead=instead))
             return None
         return line
 
@@ -409,7 +428,12 @@ class Answerer(IndexComposer):
 
         def render(kept: Sequence[Source], abstract_chars: int) -> str:
             return render_prompt(
-                "answer", question=question, sources=format_sources(kept, abstract_chars), count=len(kept)
+                "answer",
+                question=question,
+                sources=format_sources(kept, abstract_chars),
+                count=len(kept),
+                language=answer_language_rule(question),
+                not_found=t("answer.not_found"),
             )
 
         result = generate_over_sources(
@@ -428,25 +452,18 @@ class Answerer(IndexComposer):
         generation = result.generation
         text = checked_reply(result, {s.number: s.paper.title for s in sources}, notices)
         if not text.strip():
-            said = (
-                "returned an empty answer"
-                if generation.complete
-                else f"stopped before writing an answer ({generation.cut})"
-            )
+            said = t("said.empty") if generation.complete else t("said.stopped", cut=generation.cut)
             notices.append(notes.llm_gave_nothing(said))
             return None
         text, incomplete, fragment = trim_unfinished(text, generation)
         if incomplete is not None:
-            notices.append(
-                f"The model's answer is incomplete: {incomplete}."
-                + (" Its unfinished last sentence was removed." if fragment else "")
-            )
+            notices.append(t("notice.incomplete_cut" if fragment else "notice.incomplete", why=incomplete))
             if not text.strip():
-                notices.append("Nothing complete was left of it. Fell back to extractive mode.")
+                notices.append(t("notice.nothing_complete"))
                 return None
         checked = checked_citations(text, result.sent, [s.number for s in sources], notices)
         checked.incomplete = incomplete
-        if _NOT_FOUND_MARK in checked.text.lower() and not checked.used:
+        if says_not_found(checked.text) and not checked.used:
             return checked
         if not checked.used:
             notices.append(notes.cites_nothing("answer"))
@@ -459,6 +476,8 @@ class Answerer(IndexComposer):
         )
         if checked.unsupported:
             notices.append(notes.unsupported_sentences(len(checked.unsupported)))
+        if detect(checked.text) == "zh":
+            notices.append(t("notice.support_unchecked"))
         return checked
 
     def extractive_text(self, question: str, sources: Sequence[Source], limit: int = 6) -> str:
@@ -466,7 +485,7 @@ class Answerer(IndexComposer):
         numbered = [(s.number, s.paper, s.hit.relevance) for s in sources]
         quotes = rank_quotes(query, question, numbered, self.bank, limit=limit, per_paper=2)
         if not quotes:
-            return NOT_FOUND_TEXT
+            return t("answer.not_found")
         titles = {s.number: escape_markdown(s.paper.title) for s in sources}
         return compose_answer(quotes, titles)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from datetime import date
 from typing import Any
@@ -26,7 +27,6 @@ from assistant.compose.briefing_model import (
     FIELD_POOL,
     MAX_AUTO_FIELDS,
     MAX_OPEN_QUESTIONS,
-    NO_OPEN_QUESTIONS,
     OPEN_HEADING,
     OPEN_QUESTION_COSINE,
     OVERVIEW_HEADING,
@@ -36,6 +36,7 @@ from assistant.compose.briefing_model import (
     FieldSection,
     ModelProse,
     field_labels,
+    no_open_questions,
 )
 from assistant.compose.briefing_sections import (
     _TOPIC_WORD,
@@ -69,6 +70,9 @@ from assistant.compose.terms import (
     stem_key,
     term_stats,
 )
+from assistant.compose.translation import briefing_language_rule, english_question
+from assistant.core.i18n import plural, reply_in, t
+from assistant.core.language import reply_language, ui_language
 from assistant.search.hit import Hit
 from assistant.search.topic import (
     content_stems,
@@ -77,7 +81,12 @@ from assistant.search.topic import (
     key_words,
     topic_coverage,
 )
+from assistant.search.translated import search_with_translation
 from assistant.store.filter import PaperFilter
+
+# A Chinese topic's English translation (a model made it) for this call: searched beside the topic, and what
+# the key-word tests read (they read Latin-script words). Set in `Briefer.brief` around one briefing.
+_ENGLISH_TOPIC: ContextVar[str | None] = ContextVar("academichub_english_topic", default=None)
 
 
 class Briefer(IndexComposer):
@@ -95,36 +104,73 @@ class Briefer(IndexComposer):
         paper_filter: PaperFilter | None = None,
         on_token: Callable[[str], None] | None = None,
         on_sources: Callable[[list[Source]], None] | None = None,
+        language: str | None = None,
     ) -> Briefing:
-        """A cited cross-field briefing. `on_token` receives LLM tokens as they stream (LLM mode only);
+        """A cited cross-field briefing, framed (headings, counts, notices) and, with a model, written in
+        Chinese for a Chinese topic or a Chinese interface (`language`, e.g. "zh-CN"), else in English.
+        `on_token` receives LLM tokens as they stream (LLM mode only);
         the returned `markdown` is authoritative. `on_sources` receives the numbered sources (possibly
         none) once retrieval is done, before any text is written. Raises RetrievalError/BriefingError for
         bad input."""
         topic = (topic or "").strip()
         if not topic:
             raise BriefingError("the topic is empty: say what the briefing should be about")
+        interface = ui_language(language) if language else None
+        with reply_in(reply_language(topic, interface)):
+            notices: list[str] = []
+            llm = self.llm if use_llm is not False else None
+            english = english_question(llm, topic, self.settings.llm.max_tokens_rewrite, notices)
+            token = _ENGLISH_TOPIC.set(english)
+            try:
+                return self._brief(
+                    topic,
+                    fields,
+                    since,
+                    until,
+                    per_field,
+                    use_llm,
+                    paper_filter,
+                    on_token,
+                    on_sources,
+                    notices,
+                )
+            finally:
+                _ENGLISH_TOPIC.reset(token)
+
+    def _brief(
+        self,
+        topic: str,
+        fields: Sequence[str] | None,
+        since: date | None,
+        until: date | None,
+        per_field: int,
+        use_llm: bool | None,
+        paper_filter: PaperFilter | None,
+        on_token: Callable[[str], None] | None,
+        on_sources: Callable[[list[Source]], None] | None,
+        notices: list[str],
+    ) -> Briefing:
         per_field = max(1, min(per_field, 12))
         base = replace(
             paper_filter or PaperFilter(), since=since or (paper_filter.since if paper_filter else None)
         )
         base = replace(base, until=until or base.until)
         wanted = list(dict.fromkeys(f.strip() for f in (fields or ()) if f and f.strip()))
-        notices: list[str] = []
         if wanted:
             self.retriever.check_categories(tuple(wanted))
         else:
             wanted = self.choose_fields(topic, base)
             if wanted:
-                notices.append(f"Fields chosen from the retrieved papers: {field_labels(wanted)}.")
+                notices.append(t("notice.fields_chosen", fields=field_labels(wanted)))
         sections, sources = self._retrieve(topic, wanted, base, per_field)
         if on_sources is not None:
             on_sources(sources)
         mode: Mode = "extractive"
         llm = self.llm if use_llm is not False else None
         if use_llm is False:
-            notices.append(notes.LLM_SWITCHED_OFF)
+            notices.append(notes.llm_switched_off())
         elif llm is None:
-            notices.append(notes.NO_LLM)
+            notices.append(notes.no_llm())
         terms = self._specific_terms(topic, sources)
         bridges = find_bridges(sections, wanted, terms, self._squarely_on_topic(topic, sources))
         briefing = Briefing(
@@ -154,7 +200,7 @@ class Briefer(IndexComposer):
             notices.append(notes.removed_citations(briefing.removed_citations, len(sources)))
         if briefing.mode == "llm":
             unsupported = find_unsupported(
-                briefing.markdown.split("## References")[0],
+                briefing.markdown.split(f"## {t('brief.references')}")[0],
                 sources,
                 self.bank,
                 self.settings.compose.min_support,
@@ -172,7 +218,7 @@ class Briefer(IndexComposer):
     def choose_fields(self, topic: str, base: PaperFilter) -> list[str]:
         """The top distinct fields among the on-topic papers: archives (cs, q-bio, physics...) when the
         papers span at least two of them, otherwise categories (cs.LG, cs.CV...)."""
-        hits = self.relevant_hits(topic, self.retriever.search(topic, 30, base))
+        hits = self.relevant_hits(topic, self._search(topic, 30, base))
         archives: Counter[str] = Counter()
         categories: Counter[str] = Counter()
         for hit in hits:
@@ -190,7 +236,9 @@ class Briefer(IndexComposer):
         words (`topic.key_words`: "unlearning" in "machine unlearning"), or very close in meaning alone
         (>= brief_strong_relevance: "concept erasure" is unlearning without the word)."""
         settings = self.settings
-        coverage = topic_coverage(self.retriever.catalog, topic, [h.paper.id for h in hits])
+        coverage = topic_coverage(
+            self.retriever.catalog, _ENGLISH_TOPIC.get() or topic, [h.paper.id for h in hits]
+        )
         return [
             hit
             for hit in hits
@@ -210,7 +258,7 @@ class Briefer(IndexComposer):
         pools: dict[str, list[Hit]] = {}
         for name in fields or [""]:
             flt = replace(base, categories=(name,)) if name else base
-            pools[name] = self.relevant_hits(topic, self.retriever.search(topic, FIELD_POOL, flt))
+            pools[name] = self.relevant_hits(topic, self._search(topic, FIELD_POOL, flt))
         every = [h.paper.id for hits in pools.values() for h in hits]
         vectors = self.retriever.paper_vectors(every) if every else {}
         chosen = share_out(pools, vectors, per_field)
@@ -222,10 +270,16 @@ class Briefer(IndexComposer):
             sections.append(FieldSection(name, numbered, relevant=len(pools[name]), quota=per_field))
         return sections, sources
 
+    def _search(self, topic: str, k: int, flt: PaperFilter) -> list[Hit]:
+        """The topic's search, with its English translation fused in when a model translated it."""
+        return search_with_translation(self.retriever, topic, _ENGLISH_TOPIC.get(), k, flt)
+
     def _squarely_on_topic(self, topic: str, sources: Sequence[Source]) -> set[int]:
         """Numbers of the listed papers holding every key word of the topic (or very close in meaning): the
         only ones a briefing presents as a bridge between fields."""
-        coverage = topic_coverage(self.retriever.catalog, topic, [s.paper.id for s in sources])
+        coverage = topic_coverage(
+            self.retriever.catalog, _ENGLISH_TOPIC.get() or topic, [s.paper.id for s in sources]
+        )
         strong = self.settings.compose.brief_strong_relevance
         return {
             s.number
@@ -244,7 +298,7 @@ class Briefer(IndexComposer):
                 key = stem_key(term)
                 spelling.setdefault(key, term)
                 holders.setdefault(key, set()).add(source.number)
-        topic_words = _TOPIC_WORD.findall(topic)
+        topic_words = _TOPIC_WORD.findall(_ENGLISH_TOPIC.get() or topic)
         shared = {
             spelling[k]: numbers
             for k, numbers in holders.items()
@@ -273,7 +327,7 @@ class Briefer(IndexComposer):
         bridges: Sequence[Bridge],
         terms: dict[str, set[int]],
     ) -> dict[str, str]:
-        query = self.retriever.embedder.encode_query(topic)
+        query = self.retriever.embedder.encode_query(_ENGLISH_TOPIC.get() or topic)
         used: set[str] = set()
         prose = {"overview": overview_text(topic, sections, sources, bridges, terms)}
         for section in sections:
@@ -299,9 +353,10 @@ class Briefer(IndexComposer):
                 if fits and sentence not in used and states_open_problem(sentence):
                     cued.append((source.number, sentence))
         # An open problem of the topic: it names one of the topic's key words, or is close to it in meaning.
-        words = content_stems(" ".join(k.strip('"') for k in key_words(self.retriever.catalog, topic)))
+        keys = key_words(self.retriever.catalog, _ENGLISH_TOPIC.get() or topic)
+        words = content_stems(" ".join(k.strip('"') for k in keys))
         if not cued:
-            return NO_OPEN_QUESTIONS
+            return no_open_questions()
         vectors = self.bank.vectors([sentence for _, sentence in cued])
         candidates = [
             (float(vector @ query), number, sentence)
@@ -309,7 +364,7 @@ class Briefer(IndexComposer):
             if content_stems(sentence) & words or float(vector @ query) >= OPEN_QUESTION_COSINE
         ]
         if not candidates:
-            return NO_OPEN_QUESTIONS
+            return no_open_questions()
         candidates.sort(key=lambda c: (-c[0], c[1]))
         lines: list[str] = []
         quoted: set[int] = set()
@@ -356,6 +411,7 @@ class Briefer(IndexComposer):
                 bridges=connections or "- none found",
                 sections="\n".join(headings),
                 count=len(sources),
+                language=briefing_language_rule(topic),
             )
 
         # When not all fit, the least relevant papers (across fields) are left out first.
@@ -377,10 +433,7 @@ class Briefer(IndexComposer):
         reply = checked_reply(result, {s.number: s.paper.title for s in sources}, notices)
         reply, incomplete, _ = trim_unfinished(reply, generation)
         if incomplete is not None:
-            notices.append(
-                f"The model's briefing is incomplete: {incomplete}. Its unfinished end was removed; "
-                "sections it did not write are quoted from the abstracts."
-            )
+            notices.append(t("notice.briefing_incomplete", why=incomplete))
         checked = check_citations(reply, result.sent)
         if not checked.used:
             notices.append(notes.cites_nothing("briefing"))
@@ -400,9 +453,7 @@ class Briefer(IndexComposer):
                 if match is not None:
                     prose[match] = body
         if not prose:
-            notices.append(
-                "The language model's briefing had none of the expected sections: used extractive text."
-            )
+            notices.append(t("notice.briefing_no_sections"))
             return None
         uncited = [
             sentence
@@ -422,13 +473,20 @@ class Briefer(IndexComposer):
         prose: dict[str, str],
         base: PaperFilter,
     ) -> str:
+        window = window_text(base)
         out = [
-            f"# Briefing: {escape_markdown(topic)}",
+            f"# {t('brief.title', topic=escape_markdown(topic))}",
             "",
-            f"*{window_text(base).capitalize()} · fields: "
-            f"{escape_markdown(field_labels([s.field for s in sections]))} · {len(sources)} papers*",
+            "*"
+            + t(
+                "brief.subtitle",
+                window=window[:1].upper() + window[1:],
+                fields=escape_markdown(field_labels([s.field for s in sections])),
+                papers=plural(len(sources), "count.paper"),
+            )
+            + "*",
             "",
-            OVERVIEW_HEADING,
+            f"## {t('brief.overview')}",
             "",
             prose.get("overview", "").strip(),
             "",
@@ -442,21 +500,23 @@ class Briefer(IndexComposer):
                 out += ["", f"*{escape_markdown(note)}*"]
             out.append("")
         out += [
-            BRIDGES_HEADING,
+            f"## {t('brief.bridges')}",
             "",
             prose.get("bridges", "").strip(),
             "",
-            OPEN_HEADING,
+            f"## {t('brief.open')}",
             "",
             prose["open"].strip(),
             "",
         ]
-        out += ["## References", "", references_markdown(sources)]
+        out += [f"## {t('brief.references')}", "", references_markdown(sources)]
         return "\n".join(out).strip() + "\n"
 
     def _empty_markdown(self, topic: str, fields: Sequence[str], base: PaperFilter) -> str:
-        where = f" in {field_labels(fields)}" if fields else ""
-        return (
-            f"# Briefing: {escape_markdown(topic)}\n\nI could not find this in the indexed papers{where} "
-            f"({window_text(base)}).\n"
-        )
+        title = t("brief.title", topic=escape_markdown(topic))
+        window = window_text(base)
+        if fields:
+            empty = t("brief.not_found_in", fields=field_labels(fields), window=window)
+        else:
+            empty = t("brief.not_found", window=window)
+        return f"# {title}\n\n{empty}\n"

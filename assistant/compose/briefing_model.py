@@ -12,6 +12,7 @@ from assistant.compose.bibtex import bibtex_entries
 from assistant.compose.model import Mode, Source
 from assistant.core.errors import UserFacingError
 from assistant.core.fields import label
+from assistant.core.i18n import t
 from assistant.core.paper import Paper, archive_of
 
 MAX_AUTO_FIELDS = 3
@@ -23,15 +24,16 @@ OPEN_HEADING = "## Open questions"
 MAX_OPEN_QUESTIONS = 4
 OPEN_QUESTION_COSINE = 0.4  # an open question without the topic's words must be this close to it
 MAX_BRIDGE_TERMS = 6
-NO_BRIDGES = (
-    "- None found: no paper on this topic is listed in two of these fields, and no specific method, "
-    "dataset, task or benchmark term occurs in on-topic papers of two of them (generic phrases are not "
-    "shown)."
-)
-NO_OPEN_QUESTIONS = (
-    "- None stated: no abstract of these papers states a limitation, an open question or future work "
-    "explicitly."
-)
+
+
+def no_bridges() -> str:
+    """The Bridges section when the fields do not meet (in the reply language)."""
+    return t("brief.no_bridges")
+
+
+def no_open_questions() -> str:
+    """The Open questions section when no abstract states one (in the reply language)."""
+    return t("brief.no_open_questions")
 
 
 @dataclass(frozen=True)

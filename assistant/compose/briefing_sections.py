@@ -9,10 +9,10 @@ from typing import Any
 
 from assistant.compose.briefing_model import (
     MAX_BRIDGE_TERMS,
-    NO_BRIDGES,
     Bridge,
     FieldSection,
     in_field,
+    no_bridges,
 )
 from assistant.compose.citations import (
     cited_numbers,
@@ -22,6 +22,7 @@ from assistant.compose.citations import (
 from assistant.compose.extractive import split_sentences, states_open_problem
 from assistant.compose.model import Source
 from assistant.core.fields import field_name, label
+from assistant.core.i18n import plural, t
 from assistant.search.hit import Hit
 from assistant.store.filter import PaperFilter
 
@@ -33,15 +34,14 @@ _TOPIC_WORD = re.compile(r"[A-Za-z][A-Za-z0-9\-]+")
 
 def window_text(flt: PaperFilter) -> str:
     if flt.only_ids is not None:  # e.g. a radar topic's new papers: not "all indexed papers"
-        count = len(flt.only_ids)
-        return f"{count} selected paper{'s' if count != 1 else ''}"
+        return plural(len(flt.only_ids), "count.selected_paper")
     if flt.since and flt.until:
-        return f"papers from {flt.since.isoformat()} to {flt.until.isoformat()}"
+        return t("window.between", since=flt.since.isoformat(), until=flt.until.isoformat())
     if flt.since:
-        return f"papers since {flt.since.isoformat()}"
+        return t("window.since", since=flt.since.isoformat())
     if flt.until:
-        return f"papers until {flt.until.isoformat()}"
-    return "all indexed papers"
+        return t("window.until", until=flt.until.isoformat())
+    return t("window.all")
 
 
 def _marks(numbers: Iterable[int]) -> str:
@@ -101,15 +101,14 @@ def coverage_note(section: FieldSection) -> str:
     if not section.field:
         return ""
     if section.relevant == 0:
-        return f"No paper on this topic in {section.label} in this period."
+        return t("brief.field_empty", field=section.label)
     if section.relevant >= section.quota:
         return ""
     elsewhere = section.relevant - len(section.sources)
-    papers = "paper" if section.relevant == 1 else "papers"
-    note = f"Only {section.relevant} {papers} on this in {section.label} in this period"
+    papers = plural(section.relevant, "count.paper")
     if elsewhere > 0:
-        note += f" ({elsewhere} of them listed under another field)"
-    return note + "."
+        return t("brief.field_few_elsewhere", papers=papers, field=section.label, elsewhere=elsewhere)
+    return t("brief.field_few", papers=papers, field=section.label)
 
 
 def overview_text(
@@ -124,19 +123,24 @@ def overview_text(
     filled = [s for s in sections if s.sources]
     empty = [s for s in sections if not s.sources and s.field]
     counts = [
-        f"{len(s.sources)} in {escape_markdown(s.label)} {_marks(x.number for x in s.sources)}"
+        t(
+            "brief.count_in_field",
+            n=len(s.sources),
+            field=escape_markdown(s.label),
+            marks=_marks(x.number for x in s.sources),
+        )
         for s in filled
     ]
-    papers = "paper" if len(sources) == 1 else "papers"
+    papers = plural(len(sources), "count.paper")
     about = escape_markdown(topic)
     if len(filled) == 1 and not filled[0].field:
-        opening = f"{len(sources)} {papers} here deal with {about} {_marks(x.number for x in sources)}."
+        opening = t("brief.opening_one", papers=papers, topic=about, marks=_marks(x.number for x in sources))
     else:
-        fields = "one field" if len(filled) == 1 else f"{len(filled)} fields"
-        opening = f"{len(sources)} {papers} on {about} are listed from {fields}: {_join(counts)}."
+        fields = plural(len(filled), "count.field")
+        opening = t("brief.opening", papers=papers, topic=about, fields=fields, counts=_join(counts))
     sentences = [opening]
     if empty:
-        sentences.append(f"None on this topic in {escape_markdown(_join([s.label for s in empty]))}.")
+        sentences.append(t("brief.none_in", fields=escape_markdown(_join([s.label for s in empty]))))
     for section in filled:
         numbers = {x.number for x in section.sources}
         mine = sorted(
@@ -145,20 +149,18 @@ def overview_text(
         )[:3]
         if mine:
             listed = _join([f"*{escape_markdown(t)}* {_marks(numbers)}" for t, numbers in mine])
-            sentences.append(f"In {escape_markdown(section.label)}, the papers use or study {listed}.")
+            sentences.append(t("brief.field_terms", field=escape_markdown(section.label), listed=listed))
     shared = [b for b in bridges if b.kind == "method"]
     crossed = [b for b in bridges if b.kind == "paper"]
     if shared:
         listed = _join([f"*{escape_markdown(b.label)}* {_marks(b.numbers)}" for b in shared[:3]])
-        sentences.append(f"Across fields they share {listed}.")
+        sentences.append(t("brief.shared", listed=listed))
     if crossed:
         crossing = [n for b in crossed for n in b.numbers]
         count = len(crossing)
-        sentences.append(
-            f"{count} of them {'is' if count == 1 else 'are'} listed in more than one of these fields "
-            f"{_marks(crossing)}."
-        )
-    return " ".join(sentences)
+        form = "one" if count == 1 else "other"
+        sentences.append(t(f"brief.crossing.{form}", n=count, marks=_marks(crossing)))
+    return t("word.sentence_join").join(sentences)
 
 
 def _join(items: Sequence[str]) -> str:
@@ -200,16 +202,14 @@ def find_bridges(
 
 def bridges_markdown(bridges: Sequence[Bridge]) -> str:
     if not bridges:
-        return NO_BRIDGES
+        return no_bridges()
     lines = []
     for bridge in bridges:
-        fields = " and ".join(escape_markdown(label(f)) for f in bridge.fields)
-        if bridge.kind == "paper":
-            lines.append(
-                f"- *{escape_markdown(bridge.label)}* is listed in {fields} {_marks(bridge.numbers)}."
-            )
-        else:
-            lines.append(f"- **{escape_markdown(bridge.label)}** in {fields} {_marks(bridge.numbers)}.")
+        fields = t("word.and_short").join(escape_markdown(label(f)) for f in bridge.fields)
+        what = escape_markdown(bridge.label)
+        marks = _marks(bridge.numbers)
+        key = "brief.bridge_paper" if bridge.kind == "paper" else "brief.bridge_term"
+        lines.append(f"- {t(key, what=what, fields=fields, marks=marks)}")
     return "\n".join(lines)
 
 
@@ -225,7 +225,7 @@ def merge_checked(
     field; bridges exist to be written about; each open question states a limitation, open problem or
     future work (or asks a question) and is cited."""
     merged: dict[str, str] = {}
-    names = {"overview": "Overview", "bridges": "Bridges", "open": "Open questions"}
+    names = {"overview": t("brief.overview"), "bridges": t("brief.bridges"), "open": t("brief.open")}
     names.update({s.field: s.label for s in sections})
     own = {s.field: {x.number for x in s.sources} for s in sections}
     for key, fallback in extractive.items():
@@ -235,19 +235,17 @@ def merge_checked(
             continue
         problem = ""
         if not body:
-            problem = "was left out"
+            problem = t("brief.problem.left_out")
         elif not mostly_cited(body):
-            problem = "had uncited text"
+            problem = t("brief.problem.uncited")
         elif key in own and not (cited_numbers(body) & own[key]):
-            problem = "cited none of its field's papers"
-        elif key == "bridges" and fallback == NO_BRIDGES:
-            problem = "named connections the papers do not support"
+            problem = t("brief.problem.no_field_paper")
+        elif key == "bridges" and fallback == no_bridges():
+            problem = t("brief.problem.unsupported_bridges")
         elif key == "open" and not all(states_open_problem(_bullet(b)) for b in _bullets(body)):
-            problem = "listed statements that are not limitations or open problems"
+            problem = t("brief.problem.not_open")
         if problem:
-            notices.append(
-                f"The language model's section '{names.get(key, key)}' {problem}: used the extractive one."
-            )
+            notices.append(t("notice.section_replaced", section=names.get(key, key), problem=problem))
             merged[key] = fallback
         else:
             merged[key] = body

@@ -13,8 +13,23 @@ from collections.abc import Collection, Mapping
 
 from assistant.compose.citations import cited_numbers, strip_citations
 from assistant.compose.extractive import split_sentences
+from assistant.core.i18n import catalog, languages
 
 NOT_FOUND_MARK = "could not find this in the indexed papers"
+
+
+def _not_found_marks() -> tuple[str, ...]:
+    """The not-found reply in every catalog language, without its final stop (a model may drop it)."""
+    marks = {catalog(lang)["answer.not_found"].lower().rstrip(".。") for lang in languages()}
+    return (NOT_FOUND_MARK, *sorted(marks))
+
+
+def says_not_found(text: str) -> bool:
+    """Whether a text is (or holds) the not-found reply, in English or Chinese."""
+    lowered = (text or "").lower()
+    return any(mark in lowered for mark in _not_found_marks())
+
+
 MIN_FACT_WORDS = 5  # shorter sentences ("See [2].", "In short:") state no finding of their own
 
 _FENCE_RE = re.compile(r"<\s*<\s*<\s*SOURCES|SOURCES\s*>\s*>\s*>", re.IGNORECASE)
@@ -30,8 +45,9 @@ _HEADING_RE = re.compile(r"^\s*#")
 # A finished sentence ends with . ! ? (maybe inside quotes, brackets or emphasis, maybe before citations).
 # A model that finished normally may also end a line on a citation ("- Paper A does X [2]"); after a cut
 # stream that is no proof ("... does X [2] and"), so `strict` asks for the full stop.
-_FINISHED_RE = re.compile(r"[.!?…][\"'”’)\]*_]*(?:\s*\[\d{1,3}\])*[.*_]*\s*$")
-_CITATION_END_RE = re.compile(r"\[\d{1,3}\][.*_]*\s*$")
+# A sentence ends with . ! ? … or, written in Chinese, 。！？ (before or after its citations: "知识 [1]。").
+_FINISHED_RE = re.compile(r"[.!?…。！？][\"'”’)）\]*_]*(?:\s*\[\d{1,3}\])*[.*_。]*\s*$")
+_CITATION_END_RE = re.compile(r"\[\d{1,3}\][.*_。]*\s*$")
 
 
 def _normal(line: str) -> str:
@@ -48,7 +64,7 @@ def strip_prompt_echo(text: str, prompt: str, titles: Mapping[int, str]) -> tupl
     removed = 0
     for line in text.splitlines():
         normal = _normal(line)
-        if not normal or NOT_FOUND_MARK in normal or _HEADING_RE.match(line):
+        if not normal or says_not_found(normal) or _HEADING_RE.match(line):
             kept.append(line)  # a heading repeats the prompt on purpose ("## Machine Learning (cs.LG)")
             continue
         if _FENCE_RE.search(line) or _LABEL_RE.match(line) or normal in prompt_lines or _lists(line, listed):
@@ -106,7 +122,7 @@ def factual_sentences(text: str) -> list[str]:
         body = _BULLET_RE.sub("", line).strip()
         for sentence in split_sentences(body):
             bare = strip_citations(sentence).strip()
-            if bare.endswith(":") or NOT_FOUND_MARK in bare.lower():
+            if bare.endswith((":", "：")) or says_not_found(bare):
                 continue
             if len(re.findall(r"\w+", bare)) >= MIN_FACT_WORDS:
                 found.append(sentence.strip())

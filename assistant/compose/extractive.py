@@ -21,6 +21,7 @@ from assistant.compose.citations import (
     lexical_support,
 )
 from assistant.compose.safe_markdown import without_tags
+from assistant.core.i18n import t
 from assistant.core.paper import Paper
 from assistant.search.topic import content_stems
 from assistant.store.embedding import Embedder
@@ -223,7 +224,7 @@ def compose_answer(quotes: Sequence[Quote], titles: dict[int, str]) -> str:
     by_number: dict[int, list[Quote]] = {}
     for quote in quotes:
         by_number.setdefault(quote.number, []).append(quote)
-    lines = ["From the retrieved abstracts:", ""]
+    lines = [t("answer.from_abstracts"), ""]
     for number, group in by_number.items():
         body = " ".join(cite(q.sentence, [number]) for q in sorted(group, key=lambda q: q.position))
         lines.append(f"- *{titles[number]}*: {body}")

@@ -13,6 +13,7 @@ from assistant.compose.budget import FittedPrompt, estimate_tokens, fit_prompt, 
 from assistant.compose.checks import drop_unfinished, ends_finished, strip_prompt_echo
 from assistant.compose.citations import neutralise_links
 from assistant.compose.llm import Generation, LLMClient, LLMError, Message
+from assistant.core.i18n import t
 
 
 class Numbered(Protocol):
@@ -157,4 +158,4 @@ def trim_unfinished(text: str, generation: Generation) -> tuple[str, str | None,
     if generation.complete and ends_finished(text):
         return text, None, ""
     text, fragment = drop_unfinished(text, strict=not generation.complete)
-    return text, generation.cut or "it stopped in the middle of a sentence", fragment
+    return text, generation.cut or t("said.mid_sentence"), fragment

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.compose.lists import count_sentence, other_sense_text
+from assistant.core.i18n import t
 from assistant.search.lists import ListFinder, TopicList, list_question
 from assistant.search.topic import TopicTerms
 from assistant.store.filter import PaperFilter
@@ -17,8 +18,6 @@ if TYPE_CHECKING:
     from datetime import date
 
     from assistant.search.retrieval import Retriever
-
-NOT_FOUND_TEXT = "I could not find this in the indexed papers."
 
 
 class _Narrowing:  # the part of compose.answer.FilterFollowUp used here (no import cycle)
@@ -43,7 +42,7 @@ class Listing:
         """Nothing matches: "could not find" only when no paper even holds the words."""
         if self.found.other_sense and not self.condition:
             return other_sense_text(self.found, self.filter)
-        return NOT_FOUND_TEXT
+        return t("answer.not_found")
 
     def fields(self) -> dict[str, Any]:
         """The Answer fields of a list answer."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from assistant.compose.citations import escape_markdown
 from assistant.core.fields import label
+from assistant.core.i18n import plural, t
 from assistant.core.paper import Paper
 from assistant.search.hit import Hit
 from assistant.search.lists import TopicList
@@ -20,54 +21,57 @@ from assistant.store.filter import PaperFilter
 GROUP_AT = 12  # a list this long or longer is grouped by field, when it spans two or more
 
 
-def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+def _form(count: int) -> str:
+    return "one" if count == 1 else "other"
 
 
 def filter_phrase(flt: PaperFilter) -> str:
     """The active exact filters in words ("in cs.CV, since 2026-06-15"), or ""."""
     parts = []
     if flt.categories:
-        parts.append("in " + ", ".join(flt.categories))
+        parts.append(t("list.in", categories=", ".join(flt.categories)))
     if flt.since:
-        parts.append(f"since {flt.since.isoformat()}")
+        parts.append(t("filters.since", day=flt.since.isoformat()))
     if flt.until:
-        parts.append(f"until {flt.until.isoformat()}")
+        parts.append(t("filters.until", day=flt.until.isoformat()))
     if flt.author:
-        parts.append(f"by {flt.author}")
+        parts.append(t("list.by", author=flt.author))
     if flt.sources:
-        parts.append("from " + ", ".join(flt.sources))
-    return ", ".join(parts)
+        parts.append(t("list.from", sources=", ".join(flt.sources)))
+    return t("list.filter_separator").join(parts)
+
+
+def _scope(flt: PaperFilter) -> str:
+    """The filters as a parenthesis after a noun (" (in cs.CV)"), or ""."""
+    where = filter_phrase(flt)
+    return t("list.scope", where=where) if where else ""
 
 
 def count_sentence(found: TopicList, summarised: int, flt: PaperFilter, condition: Sequence[str] = ()) -> str:
     """The answer's first line: how many papers match, and how many of them the text summarises."""
-    where = filter_phrase(flt)
     topic = f"“{escape_markdown(found.topic)}”"
     if condition:
-        topic += " and mention " + ", ".join(f"“{escape_markdown(w)}”" for w in condition)
-    scope = f" ({where})" if where else ""
+        words = t("word.list_separator").join(f"“{escape_markdown(w)}”" for w in condition)
+        topic = t("list.condition", topic=topic, words=words)
+    scope = _scope(flt)
     if found.by_meaning_only:
-        return (
-            f"No indexed paper{scope} uses the words of {topic}; the {plural(found.count, 'paper')} "
-            "closest in meaning are below, and may not be what you meant."
-        )
-    verb = "matches" if found.count == 1 else "match"
-    head = f"**{plural(found.count, 'paper')} {verb}** {topic}{scope}"
+        return t("list.meaning_only", scope=scope, topic=topic, papers=plural(found.count, "count.paper"))
+    head = t(f"list.match.{_form(found.count)}", n=f"{found.count:,}", topic=topic, scope=scope)
     if found.count <= summarised:
-        return head + ("; it is summarised below." if found.count == 1 else "; all are summarised below.")
-    return head + f"; the {summarised} most relevant are summarised below, and the full list follows."
+        return head + t("list.summarised_one" if found.count == 1 else "list.summarised_all")
+    return head + t("list.summarised_best", n=summarised)
 
 
 def other_sense_text(found: TopicList, flt: PaperFilter, shown: int = 3) -> str:
     """Nothing matches, but papers hold the words: say so, and which, so the user can judge."""
-    where = filter_phrase(flt)
-    scope = f" ({where})" if where else ""
-    titles = "; ".join(f"“{escape_markdown(p.title)}”" for p in found.other_sense[:shown])
-    return (
-        f"No indexed paper{scope} is about “{escape_markdown(found.topic)}”. "
-        f"{plural(len(found.other_sense), 'paper')} use its words in another sense or only in passing "
-        f"(for example {titles}), so they are not listed."
+    titles = t("word.semicolon").join(f"“{escape_markdown(p.title)}”" for p in found.other_sense[:shown])
+    count = len(found.other_sense)
+    return t(
+        f"list.other_sense.{_form(count)}",
+        scope=_scope(flt),
+        topic=escape_markdown(found.topic),
+        n=f"{count:,}",
+        titles=titles,
     )
 
 
@@ -87,7 +91,7 @@ def listed(matches: Sequence[Hit], numbers: dict[str, int]) -> list[ListedPaper]
 def group_of(paper: Paper) -> str:
     """A paper's group in a long list: its primary field's name."""
     primary = paper.categories[0] if paper.categories else ""
-    return label(primary) if primary else "Other"
+    return label(primary) if primary else t("list.group_other")
 
 
 def grouped(items: Sequence[ListedPaper]) -> list[tuple[str, list[ListedPaper]]]:
@@ -109,7 +113,7 @@ def line_markdown(item: ListedPaper) -> str:
     bullet with its rank as text ("- 9\\. "): a Markdown ordered list would renumber a field's group 1, 2, 3
     from its first rank and show the wrong places."""
     paper = item.paper
-    when = paper.published.isoformat() if paper.published else "undated"
+    when = paper.published.isoformat() if paper.published else t("list.undated")
     cited = f" [{item.number}]" if item.number else ""
     return (
         f"- {item.rank}\\. **{escape_markdown(paper.title)}**{cited} — "

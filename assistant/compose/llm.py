@@ -17,6 +17,7 @@ runs in extractive mode.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import re
@@ -44,6 +45,10 @@ OPENAI_DEFAULT_BASE = "https://api.openai.com/v1"
 _BACKSTOP_SECONDS = 5.0
 _RETRY_PAUSE_SECONDS = 0.5
 _MODEL_LIST_TIMEOUT_SECONDS = 5.0
+# A server that ignores max_tokens could stream without end (a probe got 2.2 MB): reading stops at this many
+# characters per asked token (a token is about 4 characters of English), or at the cap when none was asked.
+_CHARS_PER_TOKEN_BUDGET = 8
+_UNASKED_BUDGET_CHARS = 200_000
 
 # llama.cpp: "request (2550 tokens) exceeds the available context size (2048 tokens)"; OpenAI/vLLM: "This
 # model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens".
@@ -204,6 +209,8 @@ class LLMClient:
         threading.Thread(target=pump, name="llm-stream", daemon=True).start()
         parts: list[str] = []
         finish: str | None = None
+        budget = max_tokens * _CHARS_PER_TOKEN_BUDGET if max_tokens else _UNASKED_BUDGET_CHARS
+        received = 0
         try:
             while True:
                 try:
@@ -220,20 +227,31 @@ class LLMClient:
                 if kind == "delta":
                     finish = reason or finish
                     if payload:
+                        over = received + len(payload) > budget
+                        payload = payload[: budget - received] if over else payload
+                        received += len(payload)
                         parts.append(payload)
-                        if on_token is not None:
+                        if on_token is not None and payload:
                             on_token(payload)
+                        if over:  # the server ignores max_tokens: stop reading, say the answer is cut
+                            limit = f"its {max_tokens}-token limit" if max_tokens else "any answer needs"
+                            return Generation(
+                                "".join(parts),
+                                "length",
+                                f"the language model sent more text than {limit}; the rest was not read",
+                            )
                         deadline = time.monotonic() + self.token_timeout
                 elif kind == "end":
                     return Generation("".join(parts), finish, self._cut_reason(finish, max_tokens))
                 else:
                     if parts:  # it broke off after writing something: keep it, say why it ended
                         log.warning("language model stream failed mid-answer: %r", payload)
-                        return Generation(
-                            "".join(parts),
-                            finish,
-                            "the connection to the language model broke off in the middle of its answer",
+                        why = (
+                            "the language model server's reply could not be read in the middle of its answer"
+                            if _unreadable(payload)
+                            else "the connection to the language model broke off in the middle of its answer"
                         )
+                        return Generation("".join(parts), finish, why)
                     raise self._failure(payload)
         finally:
             stop.set()
@@ -242,6 +260,12 @@ class LLMClient:
         return (
             f"the language model ({self.describe()}) did not answer within {self.timeout:g} s "
             "(a small local model may need a longer ACADEMICHUB_LLM_TIMEOUT_SECONDS)"
+        )
+
+    def _unreadable_reply(self) -> str:
+        return (
+            f"the language model server's reply could not be read ({self.describe()} did not send the OpenAI "
+            "streaming format: is ACADEMICHUB_OPENAI_BASE_URL an OpenAI-compatible /v1 endpoint?)"
         )
 
     @staticmethod
@@ -259,6 +283,8 @@ class LLMClient:
 
         if isinstance(err, LLMError):
             return err
+        if _unreadable(err):
+            return LLMError(self._unreadable_reply())
         if isinstance(err, openai.APITimeoutError):
             return LLMError(self._no_first_token())
         if isinstance(err, openai.RateLimitError | openai.InternalServerError | openai.APIConnectionError):
@@ -341,6 +367,11 @@ class _Retryable(Exception):
     def __init__(self, error: BaseException) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def _unreadable(err: BaseException) -> bool:
+    """A stream event that is not JSON (`data: {not json`): the server answered, in a form we cannot read."""
+    return isinstance(err, json.JSONDecodeError | UnicodeDecodeError)
 
 
 def _finish_reason(raw: Any) -> str | None:

@@ -15,7 +15,7 @@ from assistant.search.hit import Hit
 from assistant.search.retrieval import hit_json
 
 Mode = Literal["llm", "extractive"]
-NOT_FOUND_TEXT = "I could not find this in the indexed papers."
+NOT_FOUND_TEXT = "I could not find this in the indexed papers."  # the English catalog's answer.not_found
 
 
 @dataclass

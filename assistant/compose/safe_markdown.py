@@ -22,6 +22,7 @@ from html.parser import HTMLParser
 from markdown_it import MarkdownIt
 from markdown_it.tree import SyntaxTreeNode
 
+from assistant.core.links import LINKABLE_RE
 from assistant.core.text import strip_control_chars
 
 _PARSER = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
@@ -33,13 +34,8 @@ _MARKER_RE = re.compile(r"(?<!\\)" + CITATION_PATTERN)
 _OPEN, _CLOSE = "\ue000", "\ue001"
 _PLACEHOLDER_RE = re.compile(f"{_OPEN}([^{_CLOSE}]*){_CLOSE}")
 
-# What a GFM renderer would turn into a link by itself: scheme URLs, www. hosts, e-mail addresses.
-_LINKABLE_RE = re.compile(
-    r"(?:\b[a-z][a-z0-9+.\-]{1,20}:(?://)?[^\s`<>]+|\bwww\.[^\s`<>]+"
-    r"|[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+|\b(?:mailto|xmpp):[^\s`<>]*"
-    r"|(?<![\w:/])//[\w\-]+(?:\.[\w\-]+)+[^\s`<>]*)",  # scheme-relative "//host/path"
-    re.IGNORECASE,
-)
+# What a client would turn into a link by itself: one rule with the deliveries (`assistant.core.links`).
+_LINKABLE_RE = LINKABLE_RE
 _SPECIAL_RE = re.compile(r"([\\`*_\[\]<>#|~&])")
 # Literal text is also kept free of what reads as markup to any later reader of the Markdown source (a
 # filter, a diff, a second renderer): "](" and `href=` are broken by escapes.

@@ -297,6 +297,11 @@ class AppSettings(SettingsGroup):
         description="Comma-separated origins (scheme://host:port) besides the app's own that may call the "
         "chat app with the user's cookie (CORS, socket.io); empty = the app's own origin only.",
     )
+    language: Literal["auto", "en", "zh-CN"] = Field(
+        "auto",
+        description="Language of the chat app's interface: auto = the browser's (Chinese for a zh browser, "
+        "else English), or en / zh-CN for every user. An answer's frame follows a Chinese question anyway.",
+    )
 
 
 def leaf_fields(

@@ -32,7 +32,7 @@ from bibtexparser.middlewares import LatexDecodingMiddleware
 
 from assistant.core.errors import UserFacingError
 from assistant.core.paper import InvalidDoi, parse_rxiv_doi
-from assistant.core.text import fold
+from assistant.core.text import fold, strip_control_chars
 from assistant.radar.store import LibraryPaper, RadarStore, Topic
 from assistant.search.hit import Hit
 from assistant.search.retrieval import Retriever, fts_terms, make_filter
@@ -137,7 +137,9 @@ def arxiv_id_in(*values: object) -> str | None:
 
 
 def _clean(text: object) -> str:
-    return " ".join(str(text or "").replace("{", "").replace("}", "").split())
+    """Library text on one line, without BibTeX braces and without control, bidi or zero-width characters:
+    a title's terminal escape (a hidden hyperlink, a cleared screen) must not reach the `radar add` table."""
+    return " ".join(strip_control_chars(str(text or "")).replace("{", "").replace("}", "").split())
 
 
 def _read_bibtex(text: str) -> tuple[list[LibraryEntry], list[str]]:
@@ -151,7 +153,9 @@ def _read_bibtex(text: str) -> tuple[list[LibraryEntry], list[str]]:
             LibraryEntry(
                 title=fields.get("title", ""),
                 abstract=fields.get("abstract", ""),
-                authors=tuple(a.strip() for a in fields.get("author", "").split(" and ") if a.strip()),
+                authors=tuple(
+                    a.strip() for a in fields.get("author", "").split(" and ") if a.strip()
+                ),  # cleaned
                 arxiv_id=arxiv_id_in(eprint, fields.get("doi"), fields.get("url"), fields.get("journal"))
                 or arxiv_id_in(fields.get("note"), fields.get("howpublished")),
                 doi=fields.get("doi") or None,
@@ -175,11 +179,11 @@ def _read_ris(text: str) -> tuple[list[LibraryEntry], list[str]]:
             LibraryEntry(
                 title=_clean(title),
                 abstract=_clean(record.get("abstract", "")),
-                authors=tuple(record.get("authors") or record.get("first_authors") or ()),
+                authors=tuple(_clean(a) for a in record.get("authors") or record.get("first_authors") or ()),
                 arxiv_id=arxiv_id_in(
                     record.get("doi"), record.get("urls"), record.get("journal_name"), record.get("notes")
                 ),
-                doi=record.get("doi") or None,
+                doi=_clean(record.get("doi")) or None,
             )
         )
     return entries, []
@@ -190,6 +194,8 @@ def _read_csl(text: str) -> tuple[list[LibraryEntry], list[str]]:
         data = json.loads(text)
     except json.JSONDecodeError as err:
         raise LibraryError(f"not valid CSL-JSON: {err.msg} at line {err.lineno}") from None
+    except RecursionError:  # `[[[[...` 100,000 deep: no library export nests like that
+        raise LibraryError("not valid CSL-JSON: nested too deeply") from None
     items = data if isinstance(data, list) else data.get("items", []) if isinstance(data, dict) else []
     entries, skipped = [], []
     for number, item in enumerate(items, start=1):
@@ -197,7 +203,7 @@ def _read_csl(text: str) -> tuple[list[LibraryEntry], list[str]]:
             skipped.append(f"item {number} is not a CSL object")
             continue
         authors = tuple(
-            " ".join(p for p in (a.get("given"), a.get("family")) if p) or a.get("literal", "")
+            _clean(" ".join(str(p) for p in (a.get("given"), a.get("family")) if p) or a.get("literal", ""))
             for a in item.get("author") or []
             if isinstance(a, dict)
         )
@@ -213,7 +219,7 @@ def _read_csl(text: str) -> tuple[list[LibraryEntry], list[str]]:
                     item.get("container-title"),
                     item.get("id"),
                 ),
-                doi=item.get("DOI") or None,
+                doi=_clean(item.get("DOI")) or None,
             )
         )
     return entries, skipped

@@ -23,6 +23,7 @@ from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
 from assistant.compose.extractive import is_quotable, split_sentences
+from assistant.core.links import ADDRESS_AT_RE, HOST_DOT_RE, SCHEME_RE, WWW_RE
 from assistant.core.paper import Paper
 from assistant.core.text import fold
 from assistant.radar.store import Topic
@@ -37,24 +38,16 @@ ATOM_NS = "http://www.w3.org/2005/Atom"
 Flavour = Literal["slack", "mattermost", "discord"]
 
 
-# --- display-safe text ------------------------------------------------------------------------------------
-
-# Schemes a client may turn into a link or a fetch, when something follows the colon ("data: we" is prose).
-_SCHEME = re.compile(r"(?i)\b(https?|s?ftp|file|mailto|data|javascript|vbscript|tel|sms|ssh|git)(:/*)(?=\S)")
-# Any `host.tld` shape: a dot between a letter/digit and a label that starts with a letter and ends the word
-# (`evil.ru/x`, `evil.example/y`, `x.org`); clients link new TLDs too, so this is a shape, not a list.
-_DOMAIN_DOT = re.compile(r"(?i)(?<=[a-z0-9])\.(?=[a-z][a-z0-9-]{1,62}\b)")
-_WWW = re.compile(r"(?i)\bwww\.")
-_AT = re.compile(r"(?<=\w)@(?=\w)")
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~])")
 
 
 def defang(text: str) -> str:
-    """Text that no client auto-links: `https://x.org` -> `https[:]//x[.]org` (whitespace kept)."""
-    text = _SCHEME.sub(lambda m: f"{m.group(1)}[:]{m.group(2)[1:]}", text)
-    text = _WWW.sub("www[.]", text)
-    text = _DOMAIN_DOT.sub("[.]", text)
-    return _AT.sub(" [at] ", text)
+    """Text that no client auto-links (`assistant.core.links`): `https://x.org` -> `https[:]//x[.]org`,
+    `evil.рф` -> `evil[.]рф` (whitespace kept)."""
+    text = SCHEME_RE.sub(lambda m: f"{m.group(1)}[:]{m.group(2)[1:]}", text)
+    text = WWW_RE.sub("www[.]", text)
+    text = HOST_DOT_RE.sub("[.]", text)
+    return ADDRESS_AT_RE.sub(" [at] ", text)
 
 
 def unlinkable(text: str) -> str:
@@ -81,14 +74,21 @@ def defang_except(text: str, allowed: set[str]) -> str:
     return "".join(piece if i % 2 else defang(piece) for i, piece in enumerate(pieces))
 
 
+def without_mentions(text: str) -> str:
+    """Chat text that mentions no one: every @ becomes a full-width ＠, so `@everyone`, `@here`,
+    `@channel`, `@all` and `<@id>` (Discord, Mattermost, Slack) notify nobody and still read as written."""
+    return text.replace("@", "\uff20")
+
+
 def markdown_text(text: str) -> str:
-    """Paper text for Markdown (Mattermost, Discord): unlinkable and every markup character escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", unlinkable(text))
+    """Paper text for Markdown (Mattermost, Discord): unlinkable, mentioning no one, and every markup
+    character escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", without_mentions(unlinkable(text)))
 
 
 def slack_text(text: str) -> str:
-    """Paper text for Slack mrkdwn: unlinkable, with &, <, > escaped as Slack requires."""
-    return unlinkable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    """Paper text for Slack mrkdwn: unlinkable, mentioning no one, with &, <, > escaped as Slack requires."""
+    return without_mentions(unlinkable(text)).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def html_escaped(text: str) -> str:
@@ -299,4 +299,5 @@ def webhook_payload(digest: Digest, flavour: Flavour) -> dict[str, Any]:
             text += tail
             break
         text += "\n" + entry
-    return {"content": text}
+    # Discord parses no mention from the text, whatever slipped through: no @everyone, role or user ping.
+    return {"content": text, "allowed_mentions": {"parse": []}}

@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from assistant.core.errors import UserFacingError
+from assistant.core.i18n import t
 from assistant.core.lazy import Lazy
 from assistant.core.settings import Settings
 from assistant.core.text import fold
@@ -75,6 +76,11 @@ MAX_FEED = 200  # papers one retrieval ranks (the retriever's own cap on k); a w
 MAX_NAME_CHARS = 80
 MAX_QUERY_CHARS = 2000
 MAX_BATCH = 100
+
+
+def same_owner(stored_name: str, owner: str) -> bool:
+    """True when a stored topic name belongs to `owner` ("@alice/" with login, "" for the one shared user)."""
+    return stored_name.startswith(owner) if owner else not stored_name.startswith("@")
 
 
 class RadarError(UserFacingError, ValueError):
@@ -329,6 +335,11 @@ class Radar:
     def topic_id(self, name: str) -> int:
         return self._stored(name).id
 
+    def topic_name(self, topic_id: int) -> str | None:
+        """The stored name of the topic with this id, or None when there is none (a stale or forged id)."""
+        stored = self.store.find_topic_by_id(topic_id)
+        return stored.topic.name if stored is not None else None
+
     def brief(
         self,
         name: str,
@@ -380,7 +391,10 @@ class Radar:
     def _stored(self, name: str) -> StoredTopic:
         stored = self.store.find_topic(name_key(name))
         if stored is None:
-            names = [t.name for t in self.list_topics()]
+            # Only the names of the same owner's topics ("@alice/..." in the app with login, unprefixed ones
+            # for the CLI and a single-user app): the hint must not list another user's topics.
+            owner = name[: name.index("/") + 1] if name.startswith("@") and "/" in name else ""
+            names = [t.name for t in self.list_topics() if same_owner(t.name, owner)]
             hint = (
                 f" Saved topics: {', '.join(names)}."
                 if names
@@ -557,16 +571,14 @@ def feed_message(
 ) -> str | None:
     """What the feed says besides its papers (None when there is more to come)."""
     since = since_phrase(window)
-    who = f" by {author.strip()!r}" if author and author.strip() else ""
+    who = t("radar.feed.by", author=repr(author.strip())) if author and author.strip() else ""
+    name = repr(topic.name)  # the app shows the user's name for it (see shown_name_in)
     if not total:
-        return f"nothing new for {topic.name!r}{who} {since}"
+        return t("radar.feed.nothing", name=name, who=who, since=since)
     if not shown:
-        return (
-            f"you have seen everything new for {topic.name!r}{who} {since} ({total} papers); "
-            "more after the next ingest"
-        )
+        return t("radar.feed.seen_all", name=name, who=who, since=since, n=total)
     if remaining == 0:
-        return f"that is everything new for {topic.name!r}{who} {since} ({total} papers)"
+        return t("radar.feed.everything", name=name, who=who, since=since, n=total)
     return None
 
 

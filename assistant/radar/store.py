@@ -258,6 +258,10 @@ class RadarStore:
         row = self.db.execute("SELECT * FROM radar_topics WHERE name_key = ?", (name_key,)).fetchone()
         return _stored_topic(row) if row is not None else None
 
+    def find_topic_by_id(self, topic_id: int) -> StoredTopic | None:
+        row = self.db.execute("SELECT * FROM radar_topics WHERE id = ?", (topic_id,)).fetchone()
+        return _stored_topic(row) if row is not None else None
+
     def get_topic(self, topic_id: int) -> StoredTopic:
         return _stored_topic(
             self.db.execute("SELECT * FROM radar_topics WHERE id = ?", (topic_id,)).fetchone()

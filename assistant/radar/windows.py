@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+from assistant.core.i18n import t
 from assistant.radar.store import Window
 from assistant.store.catalog import Catalog
 
@@ -95,7 +96,7 @@ def window_paper_ids(catalog: Catalog, window: Window) -> set[str]:
 
 def describe_since(since: datetime | None) -> str:
     if since is None:
-        return "your last visit"
+        return t("radar.since.your_last_visit")
     if since.time() == datetime.min.time():
         return since.date().isoformat()
     return since.strftime("%Y-%m-%d %H:%M")
@@ -106,6 +107,6 @@ def since_phrase(window: Window) -> str:
     visit, 'since your last visit (...)' after."""
     if window.after is None:
         if window.first_day and window.newest_day and window.first_day < window.newest_day:
-            return f"in the listings since {describe_since(window.since)}"  # a new topic's backfill
-        return f"in the latest listing ({describe_since(window.since)})"
-    return f"since your last visit ({describe_since(window.since)})"
+            return t("radar.since.listings", since=describe_since(window.since))  # a new topic's backfill
+        return t("radar.since.latest", since=describe_since(window.since))
+    return t("radar.since.last_visit", since=describe_since(window.since))

@@ -21,6 +21,8 @@ from assistant.compose.extractive import split_sentences
 from assistant.compose.model import Turn
 from assistant.core.errors import UserFacingError
 from assistant.core.fields import label as field_label
+from assistant.core.i18n import catalog, languages, t
+from assistant.core.i18n import plural as i18n_plural
 from assistant.core.paper import Paper
 from assistant.core.settings import get_settings
 from assistant.core.text import DayError, parse_day
@@ -30,7 +32,7 @@ from assistant.store.filter import PaperFilter
 
 MAX_SOURCES = 20
 ABSTRACT_PREVIEW_CHARS = 1200
-REFERENCES_HEADING = "## References"  # the last section of a briefing's Markdown
+REFERENCES_HEADING = "## References"  # the last section of a briefing's Markdown (English; see below)
 
 
 def escape_md(text: str | None) -> str:
@@ -78,23 +80,23 @@ def source_markdown(
     lines = [
         f"### {marker(number)} {escape_md(paper.title)}",
         "",
-        f"**Authors:** {escape_md(', '.join(paper.authors)) or 'unknown'}",
+        f"**{t('source.authors')}:** {escape_md(', '.join(paper.authors)) or t('source.unknown')}",
         "",
-        f"**Published:** {paper_date(paper)}"
+        f"**{t('source.published')}:** {paper_date(paper)}"
         + (
-            f" (updated {paper.updated.isoformat()})"
+            t("source.updated", day=paper.updated.isoformat())
             if paper.updated and paper.updated != paper.published
             else ""
         ),
         "",
-        f"**Categories:** {escape_md(', '.join(paper.categories)) or 'none'}",
+        f"**{t('source.categories')}:** {escape_md(', '.join(paper.categories)) or t('source.none')}",
         "",
         f"**{paper.source_label}:** {escape_md(paper.id)} · {paper_links(paper, also)}",
     ]
     if paper.journal_ref:
-        lines += ["", f"**Journal:** {escape_md(paper.journal_ref)}"]
+        lines += ["", f"**{t('source.journal')}:** {escape_md(paper.journal_ref)}"]
     if relevance is not None:
-        lines += ["", f"**Match with your question:** {relevance:.2f} (cosine)"]
+        lines += ["", t("source.match", match=f"{relevance:.2f}")]
     lines += ["", "---", "", escape_md(abstract)]
     return "\n".join(lines)
 
@@ -134,7 +136,7 @@ def sources_list_markdown(
     if not numbered and not also:
         return ""
     lines: list[str] = []
-    for heading, group in (("**Sources**", numbered), ("**Also relevant (not quoted)**", also)):
+    for heading, group in ((f"**{t('list.sources')}**", numbered), (f"**{t('list.also')}**", also)):
         if not group:
             continue
         if lines:
@@ -170,11 +172,12 @@ def paper_card_markdown(
     if gist:
         lines += [gist, ""]
     lines += [
-        f"{escape_md(paper.short_authors(6)) or 'unknown authors'}",
+        f"{escape_md(paper.short_authors(6)) or t('card.unknown_authors')}",
         "",
-        f"{paper_date(paper)} · fields: {escape_md(', '.join(paper.archives)) or 'none'} "
+        f"{paper_date(paper)} · {t('card.fields')}: "
+        f"{escape_md(', '.join(paper.archives)) or t('source.none')} "
         f"({escape_md(', '.join(paper.categories))})"
-        + (f" · match {relevance:.2f}" if relevance is not None else ""),
+        + (f" · {t('card.match', match=f'{relevance:.2f}')}" if relevance is not None else ""),
         "",
         f"{paper.source_label} {escape_md(paper.id)} · {paper_links(paper, also)}",
     ]
@@ -182,8 +185,8 @@ def paper_card_markdown(
 
 
 def day_text(day: date) -> str:
-    """A listing day as people write it: "30 June 2026"."""
-    return f"{day.day} {day:%B %Y}"
+    """A listing day as people write it: "30 June 2026" (Chinese: "2026年6月30日")."""
+    return t("date.day", day=day.day, month=t(f"month.{day.month}"), year=day.year)
 
 
 def radar_head_markdown(
@@ -197,15 +200,17 @@ def radar_head_markdown(
 ) -> str:
     """The line above a radar batch: the topic, the latest listing day in the index (not "today": the
     index may be older than the clock), which papers of the visit these are, and how many remain."""
-    parts = [f"**Radar: {escape_md(topic)}**"]
+    parts = [f"**{t('radar.head', topic=escape_md(topic))}**"]
     if latest_day:
-        parts.append(f"latest listing day: {day_text(latest_day)}")
+        parts.append(t("radar.latest_day", day=day_text(latest_day)))
     if shown:
-        span = f"papers {first}–{first + shown - 1}" if shown > 1 else f"paper {first}"
-        parts.append(f"{span} of {total}")
-        parts.append(f"{remaining} more unseen" if remaining else "no more unseen")
+        if shown > 1:
+            parts.append(t("radar.span", first=first, last=first + shown - 1, total=total))
+        else:
+            parts.append(t("radar.span_one", first=first, total=total))
+        parts.append(t("radar.unseen", n=remaining) if remaining else t("radar.no_unseen"))
     if author:
-        parts.append(f"only {escape_md(author)}")
+        parts.append(t("radar.only_author", author=escape_md(author)))
     return " · ".join(parts)
 
 
@@ -219,17 +224,13 @@ def retrieval_output_markdown(hits: Sequence[tuple[int, Paper, float, float]]) -
     first), each with its marker and its match (cosine similarity to the question, which the ranking
     fuses with the keyword rank, so a lower match can rank higher). `hits`: (number, paper, score, match)."""
     if not hits:
-        return "no matching papers"
+        return t("step.no_papers")
     ranked = sorted(hits, key=lambda h: -h[2])
-    lines = [
-        f"{plural(len(hits), 'paper')} found, best ranked first (ranking: meaning + keywords; "
-        "match = meaning similarity to the question)",
-        "",
-    ]
+    lines = [t("step.found", papers=i18n_plural(len(hits), "count.paper")), ""]
     for rank, (number, paper, _score, match) in enumerate(ranked, start=1):
         lines.append(
             f"{rank}. {marker(number)} {escape_md(paper.title)} ({escape_md(paper.id)}, {paper_date(paper)}, "
-            f"match {match:.2f})"
+            f"{t('card.match', match=f'{match:.2f}')})"
         )
     return "\n".join(lines)
 
@@ -237,8 +238,11 @@ def retrieval_output_markdown(hits: Sequence[tuple[int, Paper, float, float]]) -
 def without_references(markdown: str) -> str:
     """A briefing's text without its own trailing References section: the chat shows the Sources list
     under it (clickable [n] markers), and exports add their own references, so it would show twice."""
-    head, heading, _ = markdown.rpartition(f"\n{REFERENCES_HEADING}\n")
-    return head.rstrip() + "\n" if heading else markdown
+    for lang in languages():  # a Chinese briefing ends with the Chinese heading
+        head, heading, _ = markdown.rpartition(f"\n## {catalog(lang)['brief.references']}\n")
+        if heading:
+            return head.rstrip() + "\n"
+    return markdown
 
 
 def notices_markdown(notices: Iterable[str]) -> str:
@@ -251,7 +255,7 @@ def flagged_markdown(flagged: Sequence[str], uncited: Sequence[str]) -> str:
     """The model's sentences that failed the citation check, listed under the answer."""
     if not flagged:
         return ""
-    lines = ["**⚠️ Flagged sentences** (check them before use):", ""]
+    lines = [t("flag.heading"), ""]
     for sentence in flagged:
         why = notes.flag_reason(sentence, uncited)
         # Shown as the answer shows it: links, tags and URLs neutralised (bare URLs as code), on one line.
@@ -267,7 +271,7 @@ def flagged_suffix(flagged: Sequence[str], uncited: Sequence[str]) -> str:
 
 def model_warning_markdown(warning: str) -> str:
     """The start-up warning about the configured model name."""
-    return f"> ⚠️ **Language model:** {escape_md(warning)}"
+    return f"> ⚠️ **{t('app.language_model')}:** {escape_md(warning)}"
 
 
 # --- chat settings -> retrieval --------------------------------------------------------------------
@@ -296,16 +300,17 @@ class ChatPrefs:
             exclude_ids=set(self.exclude_ids) | set(exclude_ids),
         )
 
-    def describe(self, count: tuple[str, str] = ("source", "sources")) -> str:
-        """One line for the retrieval step: which filters apply; `count` names (singular, plural) what k
-        counts in this profile: sources, papers per field, papers per batch."""
-        parts = [f"fields: {', '.join(self.fields)}" if self.fields else "all fields"]
+    def describe(self, count: str = "count.source") -> str:
+        """One line for the retrieval step: which filters apply; `count` is the catalog key naming what k
+        counts in this profile: count.source, count.per_field, count.per_batch."""
+        every = t("filters.all_fields")
+        parts = [t("filters.fields", fields=", ".join(self.fields)) if self.fields else every]
         if self.since or self.until:
-            parts.append(f"dates: {self.since or '…'} to {self.until or '…'}")
+            parts.append(t("filters.dates", since=self.since or "…", until=self.until or "…"))
         else:
-            parts.append("any date")
-        parts.append(plural(self.k, *count))
-        return "; ".join(parts)
+            parts.append(t("filters.any_date"))
+        parts.append(i18n_plural(self.k, count))
+        return t("word.semicolon").join(parts)
 
 
 def prefs_from_settings(
@@ -341,10 +346,12 @@ def field_choices(category_counts: Mapping[str, int], archive_counts: Mapping[st
     categories, each by its number of papers (an archive counts each paper once)."""
     items: dict[str, str] = {}
     for archive, count in sorted(archive_counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        items[f"{field_label(archive)}: all, {plural(count, 'paper')}"] = archive
+        papers = i18n_plural(count, "count.paper")
+        items[t("fields.archive_choice", field=field_label(archive), papers=papers)] = archive
     for category, count in sorted(category_counts.items(), key=lambda kv: (-kv[1], kv[0])):
         if category not in archive_counts:
-            items[f"{field_label(category)}: {plural(count, 'paper')}"] = category
+            papers = i18n_plural(count, "count.paper")
+            items[t("fields.category_choice", field=field_label(category), papers=papers)] = category
     return items
 
 
@@ -353,12 +360,12 @@ def filter_chips(prefs: ChatPrefs) -> str:
     readable names, then the dates."""
     chips = [field_label(code) for code in prefs.fields]
     if prefs.since:
-        chips.append(f"since {prefs.since.isoformat()}")
+        chips.append(t("filters.since", day=prefs.since.isoformat()))
     if prefs.until:
-        chips.append(f"until {prefs.until.isoformat()}")
+        chips.append(t("filters.until", day=prefs.until.isoformat()))
     if not chips:
         return ""
-    return "Filters: " + " ".join(f"`{chip.replace('`', '')}`" for chip in chips)
+    return t("filters.label") + " ".join(f"`{chip.replace('`', '')}`" for chip in chips)
 
 
 # --- exports ---------------------------------------------------------------------------------------
@@ -431,8 +438,8 @@ def readable_error(err: BaseException) -> tuple[str, bool]:
         return f"**{err.heading}:** {text}{hint}", True
     problem = storage_problem(err, get_settings().storage.home)  # a full disk, a read-only or damaged index
     if problem:
-        return f"**The index cannot be used:** {escape_md(problem)}", True
-    return f"**Something went wrong** ({type(err).__name__}: {text}). The server log has the details.", False
+        return f"**{t('error.index_unusable')}:** {escape_md(problem)}", True
+    return t("error.unexpected", kind=type(err).__name__, text=text), False
 
 
 # --- conversation turns in the stored chat history -----------------------------------------------

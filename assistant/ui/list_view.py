@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from assistant.compose.lists import ListedPaper, list_csv, list_markdown, plural
+from assistant.compose.lists import ListedPaper, list_csv, list_markdown
+from assistant.core.i18n import plural, t
 from assistant.ui.chat_view import ExportFile, escape_md, export_bibtex, slug
 
 PAGE_SIZE = 25
@@ -21,27 +22,25 @@ def page_markdown(topic: str, items: Sequence[ListedPaper], page: int, size: int
     page = min(max(page, 0), page_count(total, size) - 1)
     chunk = items[page * size : (page + 1) * size]
     first, last = page * size + 1, page * size + len(chunk)
-    heading = (
-        f"All {plural(total, 'paper')} on “{escape_md(topic)}”, best first"
-        + (f": {first}–{last}" if total > size else "")
-        + (f" (page {page + 1} of {page_count(total, size)})" if total > size else "")
-    )
+    heading = t("list.page_heading", papers=plural(total, "count.paper"), topic=escape_md(topic))
+    if total > size:
+        heading += t("list.page_span", first=first, last=last, page=page + 1, pages=page_count(total, size))
     return f"**{heading}**\n\n" + list_markdown(chunk)
 
 
 def next_label(total: int, page: int, size: int = PAGE_SIZE) -> str:
     """The button to the page after `page`: "Next 25" (or what is left)."""
-    return f"Next {min(size, total - (page + 1) * size)}"
+    return t("list.next", n=min(size, total - (page + 1) * size))
 
 
 def show_all_label(total: int) -> str:
-    return f"Show all {total}"
+    return t("action.show_all", n=f"{total:,}")
 
 
 def list_export_files(topic: str, items: Sequence[ListedPaper]) -> list[ExportFile]:
     """The whole list, three ways: Markdown (grouped by field), BibTeX (every match), CSV (a spreadsheet)."""
     stem = slug(f"papers on {topic}")
-    heading = f"{plural(len(items), 'paper')} on {topic}"
+    heading = t("list.export_heading", papers=plural(len(items), "count.paper"), topic=topic)
     markdown = f"# {escape_md(heading)}\n\n" + list_markdown(items)
     return [
         ExportFile(f"{stem}-list.md", "text/markdown", markdown),

@@ -17,6 +17,7 @@ import chainlit as cl
 from chainlit.types import ThreadDict
 
 from assistant.compose.briefing_model import Briefing
+from assistant.core.i18n import reply_in, t
 from assistant.core.settings import get_settings
 from assistant.engine import IndexStatus, engine
 from assistant.ui import chat_view as view
@@ -25,6 +26,7 @@ from assistant.ui.auth import check_password, parse_auth_users
 from assistant.ui.chat.ask import ask, topic_name
 from assistant.ui.chat.briefing import brief, show_briefing
 from assistant.ui.chat.radar import (
+    acting_topic,
     confirm_remove,
     confirm_track,
     owned,
@@ -47,7 +49,7 @@ from assistant.ui.chat.session import (
     starters_for,
     tell,
 )
-from assistant.ui.chat.streaming import in_thread, log, reports_errors, send_error, streamed
+from assistant.ui.chat.streaming import in_thread, log, reports_errors, send_error, streamed, ui_lang
 from assistant.ui.chat_history import conninfo, ensure_tables, history_path
 from assistant.ui.feed_routes import add_feed_routes
 from assistant.ui.offline_page import serve_offline_page
@@ -56,7 +58,15 @@ serve_offline_page()  # no Google Fonts / KaTeX CDN requests from the page
 
 
 @cl.set_chat_profiles
-async def chat_profiles(current_user: cl.User | None = None) -> list[cl.ChatProfile]:
+async def chat_profiles(
+    current_user: cl.User | None = None, language: str | None = None
+) -> list[cl.ChatProfile]:
+    """The three profiles, described in the page's language (Chainlit passes the browser's)."""
+    with reply_in(ui_lang(language or "en")):
+        return await described_profiles(current_user)
+
+
+async def described_profiles(current_user: cl.User | None) -> list[cl.ChatProfile]:
     settings = get_settings()
     try:
         status: IndexStatus | None = await in_thread(engine().status)
@@ -70,24 +80,25 @@ async def chat_profiles(current_user: cl.User | None = None) -> list[cl.ChatProf
     return [
         cl.ChatProfile(
             name=ASK,
+            display_name=t("profile.name.ask"),
             icon="/public/ask.svg",
             default=True,
-            markdown_description=f"Ask questions about the indexed papers; answers cite them. {banner}",
+            markdown_description=f"{t('profile.ask')} {banner}",
             starters=starters_for(ASK, topics),
         ),
         cl.ChatProfile(
             name=BRIEFING,
+            display_name=t("profile.name.briefing"),
             icon="/public/briefing.svg",
-            markdown_description=f"Type a topic: get a cited briefing across fields. {banner}",
+            markdown_description=f"{t('profile.briefing')} {banner}",
             starters=starters_for(BRIEFING, topics),
         ),
         cl.ChatProfile(
             name=RADAR,
+            display_name=t("profile.name.radar"),
             icon="/public/radar.svg",
             markdown_description=(
-                "Your daily radar: saved topics, new papers in batches, followed authors and a daily "
-                "briefing. Type a question to search the recent papers, or `track: <topic>` to save one. "
-                f"{radar_scope_note(logged_in=current_user is not None)} {banner}"
+                f"{t('profile.radar')} {radar_scope_note(logged_in=current_user is not None)} {banner}"
             ),
             starters=starters_for(RADAR, topics),
         ),
@@ -107,6 +118,7 @@ async def on_chat_start() -> None:
 
 
 @cl.on_settings_update
+@reports_errors
 async def on_settings_update(values: dict[str, Any]) -> None:
     settings = get_settings()
     known = cl.user_session.get("known_fields") or []
@@ -115,12 +127,12 @@ async def on_settings_update(values: dict[str, Any]) -> None:
         new = view.prefs_from_settings(values, known, settings.fusion.default_k, settings.llm.configured)
     except view.SettingsError as err:
         # Nothing of the change is applied; say so, and what is still in force.
-        kept = view.filter_chips(current) or "no filters"
-        await tell(f"Settings not applied: {err}. Still in force: {kept}; {plural_k(current)}.", error=True)
+        kept = view.filter_chips(current) or t("settings.no_filters")
+        await tell(t("settings.not_applied", error=err, kept=kept, k=plural_k(current)), error=True)
         return
     cl.user_session.set("prefs", new)
-    chips = view.filter_chips(new) or "no filters (all fields, any date)"
-    await tell(f"Settings applied to the next search: {chips}; {plural_k(new)}.")
+    chips = view.filter_chips(new) or t("settings.no_filters_all")
+    await tell(t("settings.applied", chips=chips, k=plural_k(new)))
 
 
 # --- message entry point and actions ---------------------------------------------------------------
@@ -188,7 +200,7 @@ async def on_brief_on_this(action: cl.Action) -> None:
 @cl.action_callback("radar_open")
 @reports_errors
 async def on_radar_open(action: cl.Action) -> None:
-    await radar_feed(str(action.payload["topic"]), next_batch=False)
+    await radar_feed(await acting_topic(action.payload), next_batch=False)
 
 
 @cl.action_callback("radar_track")
@@ -205,46 +217,45 @@ async def on_radar_save(action: cl.Action) -> None:
     topic = await in_thread(engine().radar.add_topic, owned(topic_name(query)), query, list(prefs().fields))
     days = get_settings().radar.backfill_days
     await cl.Message(
-        content=f"Saved the topic **{view.escape_md(shown_name(topic.name))}**. Here are its papers from the "
-        f"last {days} listing days.",
+        content=t("radar.saved", name=view.escape_md(shown_name(topic.name)), days=days),
         author="AcademicHub",
     ).send()
     await radar_feed(topic.name, next_batch=False)
 
 
 @cl.action_callback("radar_cancel")
+@reports_errors
 async def on_radar_cancel(action: cl.Action) -> None:
     await action.remove()
-    kept = action.payload.get("kept")
-    text = f"Kept the topic **{view.escape_md(shown_name(str(kept)))}**." if kept else "Not saved."
+    kept = await acting_topic(action.payload) if action.payload.get("kept") else None
+    text = t("radar.kept", name=view.escape_md(shown_name(kept))) if kept else t("radar.not_saved")
     await cl.Message(content=text, author="AcademicHub").send()
 
 
 @cl.action_callback("radar_remove")
 @reports_errors
 async def on_radar_remove(action: cl.Action) -> None:
-    await confirm_remove(str(action.payload["topic"]))
+    await confirm_remove(await acting_topic(action.payload))
 
 
 @cl.action_callback("radar_remove_confirmed")
 @reports_errors
 async def on_radar_remove_confirmed(action: cl.Action) -> None:
-    stored = str(action.payload["topic"])
+    stored = await acting_topic(action.payload)
     await action.remove()
     await in_thread(engine().radar.remove_topic, stored)
     await cl.Message(
-        content=f"Removed the topic **{view.escape_md(shown_name(stored))}**.", author="AcademicHub"
+        content=t("radar.removed", name=view.escape_md(shown_name(stored))), author="AcademicHub"
     ).send()
 
 
 @cl.action_callback("radar_rename")
 @reports_errors
 async def on_radar_rename(action: cl.Action) -> None:
-    stored = str(action.payload["topic"])
+    stored = await acting_topic(action.payload)
     cl.user_session.set("renaming", stored)
     await cl.Message(
-        content=f"New name for **{view.escape_md(shown_name(stored))}**? Type it below (`cancel` keeps "
-        "the name).",
+        content=t("radar.new_name", name=view.escape_md(shown_name(stored))),
         author="AcademicHub",
     ).send()
 
@@ -252,12 +263,13 @@ async def on_radar_rename(action: cl.Action) -> None:
 @cl.action_callback("radar_unfollow")
 @reports_errors
 async def on_radar_unfollow(action: cl.Action) -> None:
-    stored, author = str(action.payload["topic"]), str(action.payload["author"])
+    stored, author = await acting_topic(action.payload), str(action.payload["author"])
     topic = await in_thread(engine().radar.unfollow_author, stored, author)
     await action.remove()
     await cl.Message(
-        content=f"No longer following **{view.escape_md(author)}** in "
-        f"**{view.escape_md(shown_name(topic.name))}**.",
+        content=t(
+            "radar.unfollowed", author=view.escape_md(author), name=view.escape_md(shown_name(topic.name))
+        ),
         author="AcademicHub",
     ).send()
 
@@ -265,18 +277,19 @@ async def on_radar_unfollow(action: cl.Action) -> None:
 @cl.action_callback("radar_next")
 @reports_errors
 async def on_radar_next(action: cl.Action) -> None:
-    topic, author = str(action.payload["topic"]), action.payload.get("author") or None
+    topic, author = await acting_topic(action.payload), action.payload.get("author") or None
     await radar_feed(topic, next_batch=True, author=author)
 
 
 @cl.action_callback("radar_follow")
 @reports_errors
 async def on_radar_follow(action: cl.Action) -> None:
-    name, author = str(action.payload["topic"]), str(action.payload["author"])
+    name, author = await acting_topic(action.payload), str(action.payload["author"])
     topic = await in_thread(engine().radar.follow_author, name, author)
     await cl.Message(
-        content=f"Following **{view.escape_md(author)}** in **{view.escape_md(shown_name(topic.name))}**: "
-        "their new papers will appear in this topic's feed.",
+        content=t(
+            "radar.followed", author=view.escape_md(author), name=view.escape_md(shown_name(topic.name))
+        ),
         author="AcademicHub",
     ).send()
 
@@ -284,14 +297,16 @@ async def on_radar_follow(action: cl.Action) -> None:
 @cl.action_callback("radar_brief")
 @reports_errors
 async def on_radar_brief(action: cl.Action) -> None:
-    name = str(action.payload["topic"])
+    name = await acting_topic(action.payload)
     msg = cl.Message(content="", author="AcademicHub")
     use_llm = prefs().use_llm
     briefing: Briefing = await streamed(
         msg,
         lambda on_token, _sources: engine().radar.brief(name, use_llm=use_llm, on_token=on_token),
     )
-    await show_briefing(msg, None, briefing, f"{shown_name(name)}: new papers", None, kind="radar_briefing")
+    await show_briefing(
+        msg, None, briefing, t("radar.new_papers_topic", name=shown_name(name)), None, kind="radar_briefing"
+    )
 
 
 # --- start-up, login, history ----------------------------------------------------------------------

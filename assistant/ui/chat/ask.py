@@ -10,12 +10,14 @@ from chainlit.utils import utc_now
 
 from assistant.compose.lists import listed
 from assistant.compose.model import Answer, Source, Turn
+from assistant.core.i18n import reply_in, t
+from assistant.core.language import reply_language
 from assistant.core.paper import Paper
 from assistant.engine import engine
 from assistant.ui import chat_view as view
 from assistant.ui import list_view
 from assistant.ui.chat.session import COUNT_NOUNS, HISTORY_TURNS, Result, prefs, profile, remember
-from assistant.ui.chat.streaming import T, streamed
+from assistant.ui.chat.streaming import T, streamed, ui_lang
 
 # --- Ask ---------------------------------------------------------------------------------------------
 
@@ -40,7 +42,9 @@ def result_actions(result: Result) -> list[cl.Action]:
     actions = []
     if result.kind == "answer":
         actions.append(
-            cl.Action(name="brief_on_this", payload=payload, label="Brief me on this", icon="newspaper")
+            cl.Action(
+                name="brief_on_this", payload=payload, label=t("action.brief_on_this"), icon="newspaper"
+            )
         )
     if result.matches:  # a list answer: the whole list one click away, and the topic to the radar
         actions.append(
@@ -54,7 +58,9 @@ def result_actions(result: Result) -> list[cl.Action]:
         actions.append(track_action(result.list_topic))  # save the topic to the radar
     elif result.kind in ("answer", "briefing"):  # a radar briefing covers today's papers: no other batch
         actions.append(
-            cl.Action(name="another_batch", payload=payload, label="Show another batch", icon="refresh-cw")
+            cl.Action(
+                name="another_batch", payload=payload, label=t("action.another_batch"), icon="refresh-cw"
+            )
         )
     return actions
 
@@ -65,50 +71,50 @@ def topic_name(query: str) -> str:
     return name[:60]
 
 
-def track_action(query: str, label: str | None = None) -> cl.Action:
+def track_action(query: str) -> cl.Action:
     return cl.Action(
         name="radar_track",
         payload={"query": query},
-        label=label or f"Track “{topic_name(query)}” as a topic",
+        label=t("action.track", name=topic_name(query)),
         icon="bookmark-plus",
     )
 
 
-EXPORT_LABELS = {
-    "text/markdown": "Export Markdown",
-    "application/x-bibtex": "Export BibTeX",
-    "image/svg+xml": "Export field map (SVG)",
+EXPORT_LABELS = {  # catalog keys
+    "text/markdown": "action.export_markdown",
+    "application/x-bibtex": "action.export_bibtex",
+    "image/svg+xml": "action.export_map",
 }
-LIST_EXPORT_LABELS = {
-    "text/markdown": "Export list (Markdown)",
-    "application/x-bibtex": "Export list (BibTeX)",
-    "text/csv": "Export list (CSV)",
+LIST_EXPORT_LABELS = {  # catalog keys
+    "text/markdown": "action.export_list_markdown",
+    "application/x-bibtex": "action.export_list_bibtex",
+    "text/csv": "action.export_list_csv",
 }
 
 
 def export_element(result: Result) -> cl.CustomElement:
     """One-click Markdown/BibTeX downloads under the message (public/elements/AcademicHubExport.jsx)."""
     files = [
-        {"name": f.name, "mime": f.mime, "content": f.content, "label": EXPORT_LABELS[f.mime]}
+        {"name": f.name, "mime": f.mime, "content": f.content, "label": t(EXPORT_LABELS[f.mime])}
         for f in view.export_files(result.title, result.body, result.numbered, result.bibtex)
     ]
     if result.map_svg:  # a briefing's field map travels with its Markdown, which shows it
         picture = f"{view.slug(result.title)}-map.svg"
         for item in files:
             if item["mime"] == "text/markdown":
-                reference = f"\n\n## Field map\n\n![The briefing's papers by field]({picture})\n"
+                reference = f"\n\n## {t('export.field_map')}\n\n![{t('export.field_map_alt')}]({picture})\n"
                 item["content"] = item["content"].rstrip() + reference
         files.append(
             {
                 "name": picture,
                 "mime": "image/svg+xml",
                 "content": result.map_svg,
-                "label": EXPORT_LABELS["image/svg+xml"],
+                "label": t(EXPORT_LABELS["image/svg+xml"]),
             }
         )
     if result.matches:
         files += [
-            {"name": f.name, "mime": f.mime, "content": f.content, "label": LIST_EXPORT_LABELS[f.mime]}
+            {"name": f.name, "mime": f.mime, "content": f.content, "label": t(LIST_EXPORT_LABELS[f.mime])}
             for f in list_view.list_export_files(result.list_topic, result.matches)
         ]
     return cl.CustomElement(name="AcademicHubExport", display="inline", props={"files": files})
@@ -164,7 +170,9 @@ async def retrieval_step(query: str, current: view.ChatPrefs, label: str) -> cl.
     one after the whole run, i.e. under the answer."""
     parent = context.current_step
     step = cl.Step(name=label, type="retrieval", show_input=True, parent_id=parent.id if parent else None)
-    step.input = f"query: {view.escape_md(query)}\n\nfilters: {current.describe(COUNT_NOUNS[profile()])}"
+    step.input = t(
+        "step.input", query=view.escape_md(query), filters=current.describe(COUNT_NOUNS[profile()])
+    )
     step.start = utc_now()  # started and not ended: the UI shows "Using <label>" while it runs
     await step.send()
     return step
@@ -174,7 +182,7 @@ async def close_step(step: cl.Step, sources: list[Source], query: str | None = N
     if step.end is not None and query is None:
         return  # already closed when the engine reported its sources
     if query:
-        step.input = f"{step.input}\n\nsearched as: {view.escape_md(query)}"
+        step.input = f"{step.input}\n\n{t('step.searched_as', query=view.escape_md(query))}"
     step.output = view.retrieval_output_markdown(
         [(s.number, s.paper, s.hit.score, s.hit.relevance) for s in sources]
     )
@@ -185,7 +193,7 @@ async def close_step(step: cl.Step, sources: list[Source], query: str | None = N
 async def fail_step(step: cl.Step) -> None:
     """Close a step whose engine call failed (the chat shows the readable error below it)."""
     step.is_error = True
-    step.output = "failed: see the message below"
+    step.output = t("step.failed")
     step.end = utc_now()
     await step.update()
 
@@ -216,13 +224,24 @@ async def ask(
     current: view.ChatPrefs | None = None,
     extra_actions: list[cl.Action] | None = None,
 ) -> None:
-    current = current or prefs()
+    with reply_in(reply_language(question, ui_lang())):  # a Chinese question: a Chinese frame
+        await answer_shown(question, exclude, standalone, current or prefs(), extra_actions)
+
+
+async def answer_shown(
+    question: str,
+    exclude: set[str] | None,
+    standalone: bool,
+    current: view.ChatPrefs,
+    extra_actions: list[cl.Action] | None,
+) -> None:
     history: list[Turn] = cl.user_session.get("history") or []
     answer: Answer
+    language = ui_lang()
     answer, step, msg = await run_with_retrieval_step(
         question,
         current,
-        "Retrieval",
+        t("step.retrieval"),
         lambda on_token, on_sources: engine().answerer.answer(
             question,
             history=() if standalone else history[-HISTORY_TURNS:],
@@ -232,6 +251,7 @@ async def ask(
             exclude_ids=exclude or set(),
             on_token=on_token,
             on_sources=on_sources,
+            language=language,
         ),
     )
     await close_step(

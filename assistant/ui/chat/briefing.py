@@ -3,6 +3,8 @@
 import chainlit as cl
 
 from assistant.compose.briefing_model import Briefing
+from assistant.core.i18n import reply_in, t
+from assistant.core.language import reply_language
 from assistant.engine import engine
 from assistant.radar import charts
 from assistant.ui import chat_view as view
@@ -16,18 +18,25 @@ from assistant.ui.chat.ask import (
     shown_sources,
 )
 from assistant.ui.chat.session import Result, prefs, remember
-from assistant.ui.chat.streaming import in_thread
+from assistant.ui.chat.streaming import in_thread, ui_lang
+from assistant.ui.plots import plotly_element
 
 # --- Briefing ----------------------------------------------------------------------------------------
 
 
 async def brief(topic: str, *, exclude: set[str] | None = None) -> None:
+    with reply_in(reply_language(topic, ui_lang())):  # a Chinese topic: a Chinese frame
+        await briefing_shown(topic, exclude)
+
+
+async def briefing_shown(topic: str, exclude: set[str] | None) -> None:
     current = prefs()
     briefing: Briefing
+    language = ui_lang()
     briefing, step, msg = await run_with_retrieval_step(
         topic,
         current,
-        "Briefing retrieval",
+        t("step.briefing_retrieval"),
         lambda on_token, on_sources: engine().briefer.brief(
             topic,
             fields=list(current.fields) or None,
@@ -38,6 +47,7 @@ async def brief(topic: str, *, exclude: set[str] | None = None) -> None:
             paper_filter=view.ChatPrefs(exclude_ids=frozenset(exclude or ())).paper_filter(),
             on_token=on_token,
             on_sources=on_sources,
+            language=language,
         ),
     )
     await show_briefing(msg, step, briefing, topic, exclude)
@@ -60,7 +70,7 @@ async def show_briefing(
     result = Result(
         kind=kind,
         query=topic,
-        title=f"Briefing: {topic}",
+        title=t("brief.title", topic=topic),
         # exports carry the text without the app's notices, but with the flagged sentences
         body=text + view.flagged_suffix(briefing.unsupported_sentences, briefing.uncited_sentences),
         numbered=numbered(cited + also),
@@ -81,7 +91,7 @@ async def show_briefing(
     elements = message_elements(result, cited + also)
     if points and points.points:  # the field map, next to the briefing
         figure = charts.field_map_figure(points)
-        elements.append(cl.Plotly(name="Field map", figure=figure, display="inline", size="large"))
+        elements.append(plotly_element(t("export.field_map"), figure))
     msg.elements = elements
     msg.actions = result_actions(result) if briefing.sources else []
     await msg.send()  # ends the stream (if any) and attaches elements and actions

@@ -7,16 +7,26 @@ from typing import Any
 
 import chainlit as cl
 
+from assistant.core.i18n import plural, t
 from assistant.core.settings import get_settings
 from assistant.engine import engine
 from assistant.radar import charts, delivery
-from assistant.radar.service import FeedBatch
+from assistant.radar.service import FeedBatch, RadarError, same_owner
 from assistant.ui import chat_view as view
 from assistant.ui.chat.ask import ask, topic_name, track_action
 from assistant.ui.chat.session import prefs
 from assistant.ui.chat.streaming import in_thread
+from assistant.ui.plots import plotly_element
 
-RADAR_LIST_COMMANDS = {"topics", "my topics", "show my topics", "list", "list topics"}
+RADAR_LIST_COMMANDS = {
+    "topics",
+    "my topics",
+    "show my topics",
+    "list",
+    "list topics",
+    "我的主题",
+    "显示我的主题",
+}
 
 
 # --- Radar -------------------------------------------------------------------------------------------
@@ -25,7 +35,16 @@ RADAR_LIST_COMMANDS = {"topics", "my topics", "show my topics", "list", "list to
 # is single-user and says so. Text typed in Radar is a search over recent papers; a topic is saved only
 # with the explicit "Save topic" button, after a confirmation.
 
-TRACK_PREFIXES = ("track:", "track ", "save topic:", "save topic ", "follow topic:", "add topic:")
+TRACK_PREFIXES = (
+    "track:",
+    "track ",
+    "save topic:",
+    "save topic ",
+    "follow topic:",
+    "add topic:",
+    "跟踪：",
+    "跟踪:",
+)
 UNTRACK_PREFIXES = (
     "untrack:",
     "untrack ",
@@ -57,34 +76,54 @@ async def my_topics() -> list[Any]:
     """This user's topics (with login), or the topics saved without login (single-user mode)."""
     prefix = owner_prefix()
     topics = await in_thread(engine().radar.list_topics)
-    if prefix:
-        return [t for t in topics if t.name.startswith(prefix)]
-    return [t for t in topics if not t.name.startswith("@")]
+    return [t for t in topics if same_owner(t.name, prefix)]
+
+
+# A forged or stale action (another user's topic id, a removed topic) gets the answer a topic that does not
+# exist gets: nothing tells whether the id is someone else's.
+NO_SUCH_TOPIC = "There is no such topic among yours (type `show my topics` to list them)."
+
+
+def topic_payload(stored: str, **extra: str) -> dict[str, Any]:
+    """An action's payload: the topic's opaque id only (never its name), checked again by `acting_topic`."""
+    return {"topic_id": engine().radar.topic_id(stored), **extra}
+
+
+async def acting_topic(payload: dict[str, Any]) -> str:
+    """The stored name of the topic an action names by id, when it is the session user's own topic.
+
+    Chainlit hands the client-sent payload to the callbacks as it came (POST /project/action), so the id is
+    checked against the session's user here, whatever the page sent."""
+    try:
+        topic_id = int(payload.get("topic_id"))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise RadarError(NO_SUCH_TOPIC) from None
+    stored = await in_thread(engine().radar.topic_name, topic_id)
+    if stored is None or not same_owner(stored, owner_prefix()):
+        raise RadarError(NO_SUCH_TOPIC)
+    return stored
 
 
 def radar_scope_note(logged_in: bool | None = None) -> str:
     """Whose topics these are. `logged_in` None: ask the session (inside a chat)."""
     if logged_in if logged_in is not None else bool(owner_prefix()):
-        return "Your topics are yours: other users of this app do not see them."
-    return (
-        "No login: this app is single-user, so everyone who opens it shares these topics "
-        "(turn on login for per-user topics, see the Readme)."
-    )
+        return t("radar.scope_own")
+    return t("radar.scope_shared")
 
 
 def topic_actions(stored: str, authors: list[str]) -> list[cl.Action]:
     name = shown_name(stored)
-    payload = {"topic": stored}
+    payload = topic_payload(stored)
     actions = [
-        cl.Action(name="radar_open", payload=payload, label=f"Open “{name}”", icon="radar"),
-        cl.Action(name="radar_rename", payload=payload, label="Rename", icon="pencil"),
-        cl.Action(name="radar_remove", payload=payload, label="Remove", icon="trash-2"),
+        cl.Action(name="radar_open", payload=payload, label=t("action.open_topic", name=name), icon="radar"),
+        cl.Action(name="radar_rename", payload=payload, label=t("action.rename"), icon="pencil"),
+        cl.Action(name="radar_remove", payload=payload, label=t("action.remove"), icon="trash-2"),
     ]
     actions += [
         cl.Action(
             name="radar_unfollow",
-            payload={"topic": stored, "author": a},
-            label=f"Unfollow {a}",
+            payload={**payload, "author": a},
+            label=t("action.unfollow", author=a),
             icon="user-minus",
         )
         for a in authors
@@ -96,24 +135,25 @@ async def radar_topics() -> None:
     topics = await my_topics()
     if not topics:
         await cl.Message(
-            content="You have no saved topics yet. Type what you follow, e.g. `track: graph neural networks "
-            f"for molecules`, and confirm with *Save topic*. {radar_scope_note()}",
+            content=f"{t('radar.no_topics')} {radar_scope_note()}",
             author="AcademicHub",
         ).send()
         return
     await cl.Message(
-        content=f"**Your topics** ({len(topics)}). {radar_scope_note()}", author="AcademicHub"
+        content=f"{t('radar.your_topics', n=len(topics))} {radar_scope_note()}", author="AcademicHub"
     ).send()
-    for t in topics:
+    for topic in topics:
         extra = []
-        if t.fields:
-            extra.append("fields " + ", ".join(t.fields))
-        if t.authors:
-            extra.append("following " + ", ".join(t.authors))
-        line = f"**{view.escape_md(shown_name(t.name))}**: {view.escape_md(t.query)}" + (
+        if topic.fields:
+            extra.append(t("radar.topic_fields", fields=", ".join(topic.fields)))
+        if topic.authors:
+            extra.append(t("radar.topic_following", authors=", ".join(topic.authors)))
+        line = f"**{view.escape_md(shown_name(topic.name))}**: {view.escape_md(topic.query)}" + (
             f" ({view.escape_md('; '.join(extra))})" if extra else ""
         )
-        await cl.Message(content=line, actions=topic_actions(t.name, t.authors), author="Radar").send()
+        await cl.Message(
+            content=line, actions=topic_actions(topic.name, topic.authors), author="Radar"
+        ).send()
 
 
 def strip_prefix(text: str, prefixes: tuple[str, ...]) -> str | None:
@@ -148,23 +188,25 @@ async def radar_message(text: str) -> None:
 async def confirm_track(query: str) -> None:
     """Saving a topic takes an explicit click: the message says what will happen and offers the button."""
     if not query:
-        await cl.Message(content="Say what to track, e.g. `track: diffusion models`.").send()
+        await cl.Message(content=t("radar.say_what")).send()
         return
     days = get_settings().radar.backfill_days
     existing = {t.name.lower(): t.name for t in await my_topics()}.get(owned(topic_name(query)).lower())
     if existing is not None:
         await cl.Message(
-            content=f"You already track **{view.escape_md(shown_name(existing))}**: here are its papers.",
+            content=t("radar.already", name=view.escape_md(shown_name(existing))),
             author="AcademicHub",
         ).send()
         await radar_feed(existing, next_batch=False)
         return
     await cl.Message(
-        content=f"Save **{view.escape_md(topic_name(query))}** as a radar topic? It starts with the matching "
-        f"papers of the last {days} listing days, then shows what each ingest adds. {radar_scope_note()}",
+        content=f"{t('radar.confirm_save', name=view.escape_md(topic_name(query)), days=days)} "
+        f"{radar_scope_note()}",
         actions=[
-            cl.Action(name="radar_save", payload={"query": query}, label="Save topic", icon="bookmark-plus"),
-            cl.Action(name="radar_cancel", payload={}, label="Cancel", icon="x"),
+            cl.Action(
+                name="radar_save", payload={"query": query}, label=t("action.save"), icon="bookmark-plus"
+            ),
+            cl.Action(name="radar_cancel", payload={}, label=t("action.cancel"), icon="x"),
         ],
         author="AcademicHub",
     ).send()
@@ -175,7 +217,7 @@ async def confirm_remove_by_name(name: str) -> None:
     stored = topics.get(" ".join(name.split()).lower())
     if stored is None:
         await cl.Message(
-            content=f"You have no topic named **{view.escape_md(name)}**: type `show my topics`.",
+            content=t("radar.no_such_topic", name=view.escape_md(name)),
             author="AcademicHub",
         ).send()
         return
@@ -186,12 +228,20 @@ async def confirm_remove(stored: str) -> None:
     """Removing a topic takes a second, explicit click."""
     name = view.escape_md(shown_name(stored))
     await cl.Message(
-        content=f"Remove the topic **{name}** and what it has shown you?",
+        content=t("radar.confirm_remove", name=name),
         actions=[
             cl.Action(
-                name="radar_remove_confirmed", payload={"topic": stored}, label="Remove", icon="trash-2"
+                name="radar_remove_confirmed",
+                payload=topic_payload(stored),
+                label=t("action.remove"),
+                icon="trash-2",
             ),
-            cl.Action(name="radar_cancel", payload={"kept": stored}, label="Keep it", icon="x"),
+            cl.Action(
+                name="radar_cancel",
+                payload=topic_payload(stored, kept="yes"),
+                label=t("action.keep"),
+                icon="x",
+            ),
         ],
         author="AcademicHub",
     ).send()
@@ -208,8 +258,7 @@ async def recent_search(question: str) -> None:
         since = max(recent, current.since) if current.since else recent
         current = replace(current, since=since)
         await cl.Message(
-            content=f"Searching the papers listed since {view.day_text(since)} (recent papers; not saved as "
-            "a topic).",
+            content=t("radar.searching_since", day=view.day_text(since)),
             author="AcademicHub",
         ).send()
     await ask(question, standalone=True, current=current, extra_actions=[track_action(question)])
@@ -228,27 +277,25 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
     )
     if batch.message:
         head += f"\n\n{view.escape_md(shown_name_in(batch.message, batch.topic.name))}"
-    payload = {"topic": name, "author": author or ""}
+    payload = topic_payload(name, author=author or "")
     actions = []
     if not batch.exhausted:
         actions.append(
-            cl.Action(name="radar_next", payload=payload, label="Show another batch", icon="refresh-cw")
+            cl.Action(name="radar_next", payload=payload, label=t("action.another_batch"), icon="refresh-cw")
         )
     if batch.window_total:
         actions.append(
-            cl.Action(
-                name="radar_brief", payload=payload, label="Brief me on these new papers", icon="newspaper"
-            )
+            cl.Action(name="radar_brief", payload=payload, label=t("action.brief_new"), icon="newspaper")
         )
     chart: list[Any] = []
     if not next_batch:  # how many matching papers each day brought, once per visit
         # The topic's Atom feed for a feed reader: the only link here, built from the topic's secret token.
         token = await in_thread(delivery.feed_token, engine().radar, name)
-        head += f" · [Atom feed]({delivery.feed_path(token)})"
+        head += f" · [{t('radar.atom_feed')}]({delivery.feed_path(token)})"
         counts = await in_thread(charts.daily_counts, engine().radar, name)
         if counts.days:
             figure = charts.radar_figure(counts)
-            chart = [cl.Plotly(name="Radar chart", figure=figure, display="inline", size="large")]
+            chart = [plotly_element(t("radar.chart"), figure)]
     await cl.Message(content=head, elements=chart, author="AcademicHub").send()
     # Within a batch: papers by followed authors first (asked for by name), then by match.
     ordered = sorted(batch.items, key=lambda hit: (hit.paper.id not in batch.followed, -hit.relevance))
@@ -256,12 +303,12 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         card = view.paper_card_markdown(hit.paper, position, hit.relevance, hit.also)
         followed = batch.followed.get(hit.paper.id)
         if followed:
-            card += f"\n\n*by followed author {view.escape_md(followed)}*"
+            card += f"\n\n*{t('radar.by_followed', author=view.escape_md(followed))}*"
         card_actions = [
             cl.Action(
                 name="radar_follow",
-                payload={"topic": name, "author": a},
-                label=f"Follow {a}",
+                payload={**payload, "author": a},
+                label=t("action.follow", author=a),
                 icon="user-plus",
             )
             for a in hit.paper.authors[:2]
@@ -270,10 +317,12 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         await cl.Message(content=card, actions=card_actions, author="Radar").send()
     if shown:
         await cl.Message(
-            content=f"{view.plural(shown, 'paper')} shown.", actions=actions, author="AcademicHub"
+            content=t("radar.shown", papers=plural(shown, "count.paper")),
+            actions=actions,
+            author="AcademicHub",
         ).send()
     elif actions:
-        await cl.Message(content="Nothing more to show now.", actions=actions, author="AcademicHub").send()
+        await cl.Message(content=t("radar.nothing_more"), actions=actions, author="AcademicHub").send()
 
 
 def shown_name_in(message: str, stored: str) -> str:
@@ -283,12 +332,12 @@ def shown_name_in(message: str, stored: str) -> str:
 
 async def rename(stored: str, new_name: str) -> None:
     new_name = " ".join(new_name.split())
-    if not new_name or new_name.lower() == "cancel":
-        await cl.Message(content="Not renamed.", author="AcademicHub").send()
+    if not new_name or new_name.lower() in ("cancel", "取消"):
+        await cl.Message(content=t("radar.not_renamed"), author="AcademicHub").send()
         return
     topic = await in_thread(engine().radar.rename_topic, stored, owned(new_name))
     await cl.Message(
-        content=f"Renamed to **{view.escape_md(shown_name(topic.name))}**.",
+        content=t("radar.renamed", name=view.escape_md(shown_name(topic.name))),
         actions=topic_actions(topic.name, topic.authors),
         author="AcademicHub",
     ).send()

@@ -9,6 +9,7 @@ from chainlit.context import context
 from chainlit.input_widget import MultiSelect, Slider, Switch, TextInput
 
 from assistant.compose.lists import ListedPaper
+from assistant.core.i18n import plural, t
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings, get_settings
 from assistant.engine import IndexStatus, engine
@@ -62,7 +63,7 @@ async def recalled(action: cl.Action) -> Result | None:
     """The answer or briefing an action refers to, or None after telling the user it is gone."""
     result = recall(action)
     if result is None:
-        await cl.Message(content="That answer is no longer in this session: ask again.").send()
+        await cl.Message(content=t("app.result_gone")).send()
     return result
 
 
@@ -71,71 +72,67 @@ async def recalled(action: cl.Action) -> Result | None:
 
 def mode_banner(settings: Settings, status: IndexStatus | None) -> str:
     if status is not None and status.papers == 0:
-        index = "**The index is empty:** run `academichub ingest` first."
+        index = t("app.index_empty")
     elif status is not None:
-        index = f"{status.papers:,} papers indexed ({status.first_day} to {status.last_day})."
+        index = t(
+            "app.index_status",
+            papers=plural(status.papers, "count.paper"),
+            first=status.first_day,
+            last=status.last_day,
+        )
     else:
         index = ""
-    if settings.llm.configured:
-        mode = "A language model writes the answers; every claim cites a paper."
-    else:
-        mode = (
-            "**Extractive mode:** answers and briefings quote sentences of the retrieved abstracts, with "
-            "citations; no language model writes them. To have one write answers, see *Plug in a language "
-            "model* in the **Readme** (top right): the server is started with `OPENAI_BASE_URL`, "
-            "`ACADEMICHUB_MODEL` and, for hosted endpoints, `OPENAI_API_KEY`."
-        )
+    mode = t("app.mode_llm") if settings.llm.configured else t("app.mode_extractive")
     return f"{index} {mode}".strip()
 
 
 def starters_for(profile: str, topics: list[str]) -> list[cl.Starter]:
     """Starters built from the index's most frequent title topics, so each one finds papers here."""
     if profile == RADAR:
-        return [cl.Starter(label="Show my topics", message="show my topics")] + [
-            cl.Starter(label=f"Track: {t}", message=f"track: {t}") for t in topics[:2]
+        return [cl.Starter(label=t("starter.show_topics"), message="show my topics")] + [
+            cl.Starter(label=t("starter.track", topic=topic), message=f"track: {topic}")
+            for topic in topics[:2]
         ]
     if not topics:  # an empty index: the first question explains how to fill it
         return []
     if profile == BRIEFING:
-        return [cl.Starter(label=f"Brief me: {t}", message=t) for t in topics[:3]]
+        return [cl.Starter(label=t("starter.brief", topic=topic), message=topic) for topic in topics[:3]]
     return [
-        cl.Starter(label=f"Which papers work on {t}?", message=f"Which papers work on {t}?")
-        for t in topics[:3]
+        cl.Starter(label=t("starter.ask", topic=topic), message=t("starter.ask", topic=topic))
+        for topic in topics[:3]
     ]
 
 
-COUNT_NOUNS = {
-    ASK: ("source", "sources"),
-    BRIEFING: ("paper per field", "papers per field"),
-    RADAR: ("paper per batch", "papers per batch"),
-}
+COUNT_NOUNS = {ASK: "count.source", BRIEFING: "count.per_field", RADAR: "count.per_batch"}  # catalog keys
 
 
 def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs) -> list[Any]:
     settings = get_settings()
-    count_label = {ASK: "Number of sources", BRIEFING: "Papers per field", RADAR: "Papers per batch"}[profile]
+    count_label = t(
+        {ASK: "settings.k_ask", BRIEFING: "settings.k_briefing", RADAR: "settings.k_radar"}[profile]
+    )
     first, last = status.first_day, status.last_day
     # The dates come first: the fields list, once opened, drops down over what follows it.
     widgets: list[Any] = [
         TextInput(
             id="since",
-            label="Published since (YYYY-MM-DD)",
-            placeholder="YYYY-MM-DD · empty: no limit",
+            label=t("settings.since"),
+            placeholder=t("settings.date_placeholder"),
             initial=current.since.isoformat() if current.since else "",
-            description=f"Papers in the index were published {first} to {last}." if first else None,
+            description=t("settings.since_help", first=first, last=last) if first else None,
         ),
         TextInput(
             id="until",
-            label="Published until (YYYY-MM-DD)",
-            placeholder="YYYY-MM-DD · empty: no limit",
+            label=t("settings.until"),
+            placeholder=t("settings.date_placeholder"),
             initial=current.until.isoformat() if current.until else "",
         ),
         MultiSelect(
             id="fields",
-            label="Fields",
-            items=view.field_choices(status.categories, status.archives) or {"(index is empty)": ""},
+            label=t("settings.fields"),
+            items=view.field_choices(status.categories, status.archives) or {t("settings.index_empty"): ""},
             initial=list(current.fields),
-            description="Only papers in these fields (none selected: all fields).",
+            description=t("settings.fields_help"),
         ),
         Slider(id="k", label=count_label, initial=current.k, min=1, max=view.MAX_SOURCES, step=1),
     ]
@@ -143,9 +140,9 @@ def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs)
         widgets.append(
             Switch(
                 id="use_llm",
-                label="Use language model",
+                label=t("settings.use_llm"),
                 initial=current.use_llm is not False,
-                description="Off: extractive answers quoted from the abstracts.",
+                description=t("settings.use_llm_help"),
             )
         )
     return widgets
@@ -169,7 +166,7 @@ async def tell(text: str, *, error: bool = False) -> None:
 
 
 def plural_k(current: view.ChatPrefs) -> str:
-    return view.plural(current.k, *COUNT_NOUNS[profile()])
+    return plural(current.k, COUNT_NOUNS[profile()])
 
 
 def profile() -> str:

@@ -7,9 +7,13 @@ from collections.abc import Awaitable, Callable
 from typing import Any, ParamSpec, TypeVar
 
 import chainlit as cl
+from chainlit.context import context
 
 from assistant.compose.model import Source
 from assistant.compose.safe_markdown import SafeStream
+from assistant.core.i18n import reply_in
+from assistant.core.language import UiLanguage, ui_language
+from assistant.core.settings import get_settings
 from assistant.ui import chat_view as view
 
 log = logging.getLogger("academichub.app")
@@ -59,6 +63,20 @@ async def streamed(
     return await task
 
 
+def ui_lang(browser: str | None = None) -> UiLanguage:
+    """The interface language: ACADEMICHUB_LANGUAGE when set to one, else the browser's (Chainlit reads
+    it from the page's Accept-Language; `browser` when a caller has it, e.g. the profiles request)."""
+    chosen = get_settings().app.language
+    if chosen != "auto":
+        return ui_language(chosen)
+    if browser is None:
+        try:
+            browser = getattr(context.session, "language", None)
+        except Exception:  # no chat session here (start-up): English
+            browser = None
+    return ui_language(browser)
+
+
 async def send_error(err: BaseException) -> None:
     message, expected = view.readable_error(err)
     if not expected:
@@ -71,9 +89,10 @@ def reports_errors(handler: Callable[P, Awaitable[None]]) -> Callable[P, Awaitab
 
     @functools.wraps(handler)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
-        try:
-            await handler(*args, **kwargs)
-        except Exception as err:
-            await send_error(err)
+        with reply_in(ui_lang()):  # the app's own texts in the interface language
+            try:
+                await handler(*args, **kwargs)
+            except Exception as err:
+                await send_error(err)
 
     return wrapper

@@ -10,9 +10,12 @@ from rich.markdown import Markdown
 from rich.markup import escape
 
 from assistant.compose import notices as notes
+from assistant.compose.briefing_model import Briefing
 from assistant.compose.lists import grouped, listed
 from assistant.compose.model import Answer, Source
 from assistant.compose.safe_markdown import SafeStream
+from assistant.core.i18n import reply_in, t
+from assistant.core.language import reply_language
 from assistant.core.text import parse_day, strip_control_chars
 from assistant.engine import Engine
 from assistant.search.retrieval import make_filter
@@ -62,14 +65,14 @@ def _print_matches(answer: Answer) -> None:
     """Every match of a list question, best first, grouped by field when the list is long."""
     numbers = {s.paper.id: s.number for s in answer.sources}
     items = listed(answer.matches or [], numbers)
-    console.print(f"[bold]All {len(items)} matching papers[/] (best first)")
+    console.print(f"[bold]{escape(t('cli.all_matches', n=len(items)))}[/] {escape(t('cli.best_first'))}")
     for name, members in grouped(items):
         if name:
             console.print(f"[bold]{escape(name)}[/] ({len(members)})", highlight=False)
         for item in members:
             paper = item.paper
             cited = f" \\[{item.number}]" if item.number else ""
-            when = paper.published.isoformat() if paper.published else "undated"
+            when = paper.published.isoformat() if paper.published else t("list.undated")
             console.print(
                 f"{item.rank:>4}. {escape(paper.title)}{cited} · {when} · {paper.abs_url}",
                 highlight=False,
@@ -131,7 +134,8 @@ def ask(
     if as_json:
         print_json(answer.to_dict())
         return
-    _print_answer(answer, streamed_text=stream.finish())
+    with reply_in(reply_language(question)):  # the CLI's own labels follow the question's language
+        _print_answer(answer, streamed_text=stream.finish())
 
 
 def _print_answer(answer: Answer, streamed_text: str) -> None:
@@ -139,10 +143,10 @@ def _print_answer(answer: Answer, streamed_text: str) -> None:
         sys.stdout.write("\n")
         if answer.mode == "extractive" and streamed_text.strip() != answer.text.strip():
             # The model's streamed text failed the checks (the notes say why).
-            console.rule("not used: the model's answer above; quoted from the abstracts instead")
+            console.rule(t("cli.answer_not_used"))
             console.print(Markdown(answer.text))
         elif streamed_text.strip() != answer.text.strip():
-            console.rule("checked answer")
+            console.rule(t("cli.checked_answer"))
             console.print(Markdown(answer.text))
     else:
         console.print(Markdown(answer.text))
@@ -157,7 +161,7 @@ def _print_answer(answer: Answer, streamed_text: str) -> None:
 def _print_flagged(flagged: list[str], uncited: list[str]) -> None:
     if not flagged:
         return
-    err_console.print("[yellow]flagged sentences (check them before use):[/]")
+    err_console.print(f"[yellow]{escape(t('cli.flagged'))}[/]")
     for sentence in flagged:
         why = notes.flag_reason(sentence, uncited)
         err_console.print(f"  - {escape(strip_control_chars(sentence))} [dim]({why})[/]", highlight=False)
@@ -212,17 +216,18 @@ def brief(
         raise UserError(f"cannot write {err.filename}: {err.strerror}") from None
     if as_json:  # with --out, the Markdown as written (the briefing and its field map)
         print_json({**briefing.to_dict(), **({"markdown": exported} if exported is not None else {})})
-    elif out is None:
+        return
+    with reply_in(reply_language(topic)):  # the CLI's own labels follow the topic's language
+        _print_briefing(briefing, stream, out, written)
+
+
+def _print_briefing(briefing: Briefing, stream: TerminalStream, out: Path | None, written: list[str]) -> None:
+    if out is None:
         if stream.finish():
             sys.stdout.write("\n")
-            console.rule(
-                "briefing"
-                if briefing.mode == "llm"
-                else "not used: the model's text above; quoted from the abstracts instead"
-            )
+            console.rule(t("word.briefing") if briefing.mode == "llm" else t("cli.briefing_not_used"))
         console.print(Markdown(briefing.markdown))
-    if not as_json:
-        for path in written:
-            err_console.print(f"wrote {escape(path)}", highlight=False)
-        _print_flagged(briefing.unsupported_sentences, briefing.uncited_sentences)
-        print_notices(briefing.notices)
+    for path in written:
+        err_console.print(f"wrote {escape(path)}", highlight=False)
+    _print_flagged(briefing.unsupported_sentences, briefing.uncited_sentences)
+    print_notices(briefing.notices)

@@ -33,17 +33,8 @@ from assistant.ui.cli.common import (
     print_json,
     settings,
 )
-from ingest.pipeline import (
-    Ingestor,
-    IngestSummary,
-    SourceRun,
-    arxiv_run,
-    file_runs,
-    open_ingestor,
-    pending_notice,
-    rxiv_run,
-    sample_run,
-)
+from ingest.pipeline import MAX_SKIP_EXAMPLES, Ingestor, IngestSummary, open_ingestor, pending_notice
+from ingest.runs import SourceRun, arxiv_run, file_runs, rxiv_run, sample_run
 from ingest.rxiv_api import RxivRequest
 from ingest.sources import ArxivRequest
 
@@ -94,6 +85,12 @@ def print_summary(summary: IngestSummary) -> None:
     console.print(table)
     for note in summary.notices:
         console.print(f"[bold]note:[/] {note}", highlight=False)
+    if summary.trimmed:
+        console.print(f"[bold]Cut to fit (papers kept):[/] {summary.trimmed}")
+        for cut in summary.trimmed_records[:MAX_SKIP_EXAMPLES]:
+            console.print(f"  {escape(cut.where)}: {escape(cut.reason)}", highlight=False)
+        if summary.trimmed > MAX_SKIP_EXAMPLES:
+            console.print(f"  … and {summary.trimmed - MAX_SKIP_EXAMPLES} more; full list with --json")
     if summary.skipped:
         console.print(
             "[bold]Skipped:[/] " + ", ".join(f"{n}× {r}" for r, n in summary.skip_reasons.most_common())

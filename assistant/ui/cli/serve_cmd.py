@@ -77,6 +77,19 @@ def restrict_origins(origins: list[str]) -> None:
     chainlit.server.sio.eio.cors_allowed_origins = same_or_listed
 
 
+def force_language(language: str) -> None:
+    """ACADEMICHUB_LANGUAGE=en or zh-CN: Chainlit's own interface and Readme in that language for every
+    browser (its `[UI] language`), and the page script told so (it picks its tab names and placeholders by
+    the browser's language otherwise). `auto` leaves both to the browser."""
+    from chainlit.config import config
+
+    if language == "auto":
+        return
+    config.ui.language = "zh-CN" if language == "zh-CN" else "en-US"
+    if config.ui.custom_js:
+        config.ui.custom_js = f"{config.ui.custom_js.split('?', 1)[0]}?lang={config.ui.language}"
+
+
 def check_port(host: str, port: int) -> None:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
@@ -117,6 +130,7 @@ def serve(
     config.run.headless = True
     restrict_origins(own_origins(host, port, cfg.app.allow_origins))
     use_private_files_dir()
+    force_language(cfg.app.language)
     mode = "language model" if cfg.llm.configured else "extractive mode (no language model configured)"
     login = f"password login for {users} user(s)" if users else "no login"
     history = "chat history on" if cfg.app.chat_history else "chat history off"
