@@ -16,12 +16,16 @@ from typer.testing import CliRunner
 
 from assistant.compose.answer import Answerer
 from assistant.compose.list_answer import Listing
-from assistant.compose.lists import ListedPaper, list_csv, list_markdown, listed
+from assistant.compose.lists import ListedPaper, count_sentence, list_csv, list_markdown, listed
+from assistant.core.i18n import reply_in, t
 from assistant.engine import build_retriever
+from assistant.search.hit import Hit
 from assistant.search.lists import TopicList, list_question
 from assistant.search.retrieval import make_filter
 from assistant.search.topic import Sense, TopicTerms, learn_acronyms, phrase_regex, topic_words
 from assistant.store.embedding import Embedder
+from assistant.ui import list_view
+from assistant.ui.chat.ask import LIST_EXPORT_LABELS
 from assistant.ui.cli import app
 from ingest.normalize import from_json_record
 from ingest.pipeline import open_ingestor
@@ -250,6 +254,31 @@ def test_a_grouped_list_shows_each_papers_own_rank_when_rendered() -> None:
     shown = [int(n) for n in re.findall(r"<li>(\d+)\. ", html)]
     assert sorted(shown) == list(range(1, 15)) and shown != sorted(shown)  # grouped: CV first, then CL
     assert "<li>4. " in html.split("Computation and Language")[1]
+
+
+def test_the_full_list_pages_from_any_payload_and_speaks_the_answers_language() -> None:
+    papers = [from_json_record(r) for r in sample_records()[:30]]
+    items = [ListedPaper(rank, paper) for rank, paper in enumerate(papers, start=1)]
+    second = list_view.page_markdown("diffusion models", items, 1)
+    assert second.startswith("**All 30 papers on “diffusion models”, best first: 26–30 (page 2 of 2)**")
+    assert list_view.next_label(30, 0) == "Next 5" and list_view.show_all_label(1200) == "Show all 1,200"
+    # The page number comes from the client as sent: anything but a whole number is the first page.
+    sent_pages = (("1", 1), (2, 2), (-4, 0), ("x", 0), (None, 0), (True, 0), ([1], 0), (float("inf"), 0))
+    for sent, page in sent_pages:
+        assert list_view.page_number(sent) == page, sent
+    assert list_view.page_markdown("x", items, 99) == list_view.page_markdown("x", items, 1)
+    found = TopicList("扩散模型", TopicTerms.of("diffusion models"), [Hit(p, 0.5, 0.5) for p in papers])
+    since = make_filter(since=date(2026, 6, 15))
+    lead = count_sentence(found, 8, since)
+    assert lead.startswith("**30 papers match** “扩散模型” (since 2026-06-15); the 8 most relevant")
+    with reply_in("zh-CN"):
+        assert list_view.show_all_label(30) == "显示全部 30 篇" and list_view.next_label(30, 0) == "下 5 篇"
+        assert list_view.page_markdown("扩散模型", items, 0).startswith("**关于“扩散模型”的全部 30 篇论文")
+        assert count_sentence(found, 8, since) == (
+            "**30 篇论文**符合“扩散模型”（2026-06-15 起）；下面概述其中最相关的 8 篇，随后是完整列表。"
+        )
+        labels = [t(LIST_EXPORT_LABELS[f.mime]) for f in list_view.list_export_files("x", items)]
+    assert labels == ["导出列表（Markdown）", "导出列表（BibTeX）", "导出列表（CSV）"]
 
 
 @pytest.mark.slow

@@ -16,6 +16,17 @@ def page_count(total: int, size: int = PAGE_SIZE) -> int:
     return max(1, -(-total // size))
 
 
+def page_number(value: object) -> int:
+    """The page an action's payload asks for (0 first). The payload comes from the page as the client sent
+    it: anything but a whole number is the first page (and `page_markdown` keeps it within the list)."""
+    if isinstance(value, bool):
+        return 0
+    try:
+        return max(int(value), 0)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def page_markdown(topic: str, items: Sequence[ListedPaper], page: int, size: int = PAGE_SIZE) -> str:
     """One page of the full list (page 0 first), with where it is in the whole."""
     total = len(items)

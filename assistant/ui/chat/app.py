@@ -18,12 +18,13 @@ from chainlit.types import ThreadDict
 
 from assistant.compose.briefing_model import Briefing
 from assistant.core.i18n import reply_in, t
+from assistant.core.language import reply_language
 from assistant.core.settings import get_settings
 from assistant.engine import IndexStatus, engine
 from assistant.ui import chat_view as view
 from assistant.ui import list_view
 from assistant.ui.auth import check_password, parse_auth_users
-from assistant.ui.chat.ask import ask, topic_name
+from assistant.ui.chat.ask import ask, show_list_page, topic_name
 from assistant.ui.chat.briefing import brief, show_briefing
 from assistant.ui.chat.radar import (
     acting_topic,
@@ -170,23 +171,8 @@ async def on_show_all(action: cl.Action) -> None:
     result = await recalled(action)
     if result is None or not result.matches:
         return
-    page = int(action.payload.get("page", 0) or 0)
-    pages = list_view.page_count(len(result.matches))
-    actions = []
-    if page + 1 < pages:
-        actions.append(
-            cl.Action(
-                name="show_all",
-                payload={"result": result.id, "page": page + 1},
-                label=list_view.next_label(len(result.matches), page),
-                icon="chevron-right",
-            )
-        )
-    await cl.Message(
-        content=list_view.page_markdown(result.list_topic, result.matches, page),
-        actions=actions,
-        author="AcademicHub",
-    ).send()
+    with reply_in(reply_language(result.query, ui_lang())):  # the list in its answer's language
+        await show_list_page(result, list_view.page_number(action.payload.get("page")))
 
 
 @cl.action_callback("brief_on_this")

@@ -292,3 +292,24 @@ async def answer_shown(
         extra_actions = [a for a in extra_actions or [] if a.name != "radar_track"]
     msg.actions = (result_actions(result) if answer.sources else []) + (extra_actions or [])
     await msg.send()  # ends the stream (if any) and attaches elements and actions
+
+
+async def show_list_page(result: Result, page: int) -> None:
+    """A page of a list answer's full list (0 first), with the next page one click further."""
+    matches = result.matches or []
+    pages = list_view.page_count(len(matches))
+    actions = []
+    if page + 1 < pages:
+        actions.append(
+            cl.Action(
+                name="show_all",
+                payload={"result": result.id, "page": page + 1},
+                label=list_view.next_label(len(matches), page),
+                icon="chevron-right",
+            )
+        )
+    await cl.Message(
+        content=list_view.page_markdown(result.list_topic, matches, page),
+        actions=actions,
+        author="AcademicHub",
+    ).send()
