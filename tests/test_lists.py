@@ -231,6 +231,17 @@ def test_a_filter_follow_up_narrows_the_whole_list(answerer: Answerer) -> None:
     assert "mention “transformers”" in follow.text.split("\n", 1)[0]
 
 
+@pytest.mark.slow
+def test_a_filter_follow_up_that_no_listed_paper_holds_is_the_ordinary_follow_up(answerer: Answerer) -> None:
+    """No paper of the diffusion list mentions "quantum" (one of the index's other papers does): not an
+    empty list of 0 matches, but the ordinary follow-up, which says none of the previous papers does."""
+    first = answerer.answer(DIFFUSION, use_llm=False)
+    follow = answerer.answer("which of these use quantum computing?", history=[first.turn], use_llm=False)
+    assert follow.matches is None and follow.match_count is None
+    assert "None of the previous answer's papers mention “quantum”" in " ".join(follow.notices)
+    assert not follow.text.startswith("**0 papers")
+
+
 def test_words_that_match_only_in_another_sense_are_said_so_not_could_not_find() -> None:
     paper = from_json_record(sample_records()[0])
     found = TopicList("thermal diffusion", TopicTerms.of("thermal diffusion"), other_sense=[paper])

@@ -79,6 +79,8 @@ class ListAnswers:
             narrowed = earlier.applied_to(flt)
             condition = TopicTerms.of(" ".join(narrowing.condition))
             found = self.finder.find(earlier.topic, narrowed, condition)
+            if not found.members:  # none of the list holds the condition: the ordinary follow-up says so
+                return None  # and looks beyond it ("which of these use transformers?" after EEG papers)
             return Listing(found, narrowed, tuple(narrowing.condition))
         asked = list_question(standalone, self.newest_day())
         if asked is None:
