@@ -17,6 +17,8 @@ from assistant.store.embedding import Embedder
 from ingest.pipeline import open_ingestor
 from ingest.runs import file_runs
 
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
 QUESTION = "Which papers use diffusion models?"
 
 
@@ -41,7 +43,6 @@ def server(lists_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         yield url
 
 
-@pytest.mark.slow
 def test_a_list_question_shows_all_pages_exports_and_filters_in_a_real_browser(
     server: str, tmp_path: Path
 ) -> None:
@@ -50,7 +51,7 @@ def test_a_list_question_shows_all_pages_exports_and_filters_in_a_real_browser(
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
-            context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
+            context = browser.new_context(viewport={"width": 1400, "height": 2400}, accept_downloads=True)
             page = context.new_page()
             page.goto(server)
             expect(page.locator("#chat-submit")).to_be_attached(timeout=60_000)
@@ -70,7 +71,7 @@ def test_a_list_question_shows_all_pages_exports_and_filters_in_a_real_browser(
             show_all = answer.get_by_role("button", name=f"Show all {count}")
             expect(show_all).to_be_visible(timeout=30_000)
             expect(answer.get_by_role("button", name=re.compile("Track “diffusion models”"))).to_be_visible()
-            page.screenshot(path=str(tmp_path / "academichub-list-answer.png"))
+            answer.screenshot(path=str(tmp_path / "academichub-list-answer.png"))  # the whole message
 
             # The whole list, 25 a page, best first; the next page one more click.
             show_all.click()
@@ -80,7 +81,8 @@ def test_a_list_question_shows_all_pages_exports_and_filters_in_a_real_browser(
             first_page.get_by_role("button", name=re.compile(r"^Next \d+")).click()
             second = replies.filter(has_text="(page 2 of").first
             expect(second).to_contain_text(f"26–{min(50, count)}", timeout=60_000)
-            page.screenshot(path=str(tmp_path / "academichub-list-page-2.png"))
+            first_page.screenshot(path=str(tmp_path / "academichub-list-page-1.png"))
+            second.screenshot(path=str(tmp_path / "academichub-list-page-2.png"))
 
             # The list exports: CSV (a row per match) and Markdown (every match linked to arXiv).
             with page.expect_download(timeout=30_000) as csv_info:
@@ -108,6 +110,7 @@ def test_a_list_question_shows_all_pages_exports_and_filters_in_a_real_browser(
             expect(filtered).not_to_contain_text("could not find")
             narrowed = int(re.search(r"(\d+) papers? match", filtered.inner_text()).group(1))  # type: ignore[union-attr]
             assert 8 <= narrowed < count
-            page.screenshot(path=str(tmp_path / "academichub-list-filtered.png"))
+            expect(filtered.get_by_role("button", name=f"Show all {narrowed}")).to_be_visible(timeout=60_000)
+            filtered.screenshot(path=str(tmp_path / "academichub-list-filtered.png"))
         finally:
             browser.close()
