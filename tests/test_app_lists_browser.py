@@ -1,7 +1,7 @@
 """A list question in the chat app, in Debian Chromium through Playwright: the count, "Show all N" paged,
-the list exported as CSV and Markdown, "Track" offered, and the Settings date filter applied to a list
-question (the issue's "since 2026-06-15" case). Real server, real model, the bundled sample's papers that
-write "diffusion" plus others."""
+the list exported as CSV and Markdown, its topic saved to the radar ("Track"), and the Settings date filter
+applied to a list question (the issue's "since 2026-06-15" case). Real server, real model, the bundled
+sample's papers that write "diffusion" plus others."""
 
 from __future__ import annotations
 
@@ -93,6 +93,14 @@ def test_a_list_question_shows_all_pages_exports_and_filters_in_a_real_browser(
                 answer.get_by_role("button", name="Export list (Markdown)").click()
             markdown = Path(md_info.value.path()).read_text(encoding="utf-8")
             assert markdown.count("https://arxiv.org/abs/") == count
+
+            # The list's topic saved to the radar: an explicit confirmation, then the saved topic.
+            answer.get_by_role("button", name=re.compile("Track “diffusion models”")).click()
+            confirm = replies.filter(has_text="as a radar topic?").last
+            expect(confirm).to_contain_text("diffusion models", timeout=30_000)
+            confirm.get_by_role("button", name="Save topic").click()
+            saved = page.get_by_text("Saved the topic").first
+            expect(saved).to_contain_text("diffusion models", timeout=60_000)
 
             # Settings -> published since 2026-06-15: the same question lists only those papers, and
             # never "could not find".
