@@ -25,7 +25,6 @@ from assistant.search.retrieval import make_filter
 from assistant.search.topic import Sense, TopicTerms, learn_acronyms, phrase_regex, topic_words
 from assistant.store.embedding import Embedder
 from assistant.ui import list_view
-from assistant.ui.chat.ask import LIST_EXPORT_LABELS
 from assistant.ui.cli import app
 from ingest.normalize import from_json_record
 from ingest.pipeline import open_ingestor
@@ -288,7 +287,7 @@ def test_the_full_list_pages_from_any_payload_and_speaks_the_answers_language() 
         assert count_sentence(found, 8, since) == (
             "**30 篇论文**符合“扩散模型”（2026-06-15 起）；下面概述其中最相关的 8 篇，随后是完整列表。"
         )
-        labels = [t(LIST_EXPORT_LABELS[f.mime]) for f in list_view.list_export_files("x", items)]
+        labels = [t(list_view.EXPORT_LABELS[f.mime]) for f in list_view.list_export_files("x", items)]
     assert labels == ["导出列表（Markdown）", "导出列表（BibTeX）", "导出列表（CSV）"]
 
 

@@ -10,6 +10,11 @@ from assistant.core.i18n import plural, t
 from assistant.ui.chat_view import ExportFile, escape_md, export_bibtex, slug
 
 PAGE_SIZE = 25
+EXPORT_LABELS = {  # the list's download buttons: catalog keys by file type
+    "text/markdown": "action.export_list_markdown",
+    "application/x-bibtex": "action.export_list_bibtex",
+    "text/csv": "action.export_list_csv",
+}
 
 
 def page_count(total: int, size: int = PAGE_SIZE) -> int:

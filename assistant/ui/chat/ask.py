@@ -85,11 +85,6 @@ EXPORT_LABELS = {  # catalog keys
     "application/x-bibtex": "action.export_bibtex",
     "image/svg+xml": "action.export_map",
 }
-LIST_EXPORT_LABELS = {  # catalog keys
-    "text/markdown": "action.export_list_markdown",
-    "application/x-bibtex": "action.export_list_bibtex",
-    "text/csv": "action.export_list_csv",
-}
 
 
 def export_element(result: Result) -> cl.CustomElement:
@@ -113,8 +108,9 @@ def export_element(result: Result) -> cl.CustomElement:
             }
         )
     if result.matches:
+        labels = list_view.EXPORT_LABELS
         files += [
-            {"name": f.name, "mime": f.mime, "content": f.content, "label": t(LIST_EXPORT_LABELS[f.mime])}
+            {"name": f.name, "mime": f.mime, "content": f.content, "label": t(labels[f.mime])}
             for f in list_view.list_export_files(result.list_topic, result.matches)
         ]
     return cl.CustomElement(name="AcademicHubExport", display="inline", props={"files": files})
