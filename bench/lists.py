@@ -35,6 +35,7 @@ from assistant.compose.list_answer import ListAnswers
 from assistant.core.errors import UserFacingError
 from assistant.core.settings import get_settings
 from assistant.engine import build_retriever
+from assistant.store.embedding import Embedder
 from assistant.store.filter import PaperFilter
 from bench.report import run_and_report
 
@@ -74,12 +75,12 @@ def score(found: list[str], question: dict[str, Any], held: set[str]) -> dict[st
     }
 
 
-def run(args: argparse.Namespace, console: Console) -> dict[str, Any]:
+def run(args: argparse.Namespace, console: Console, embedder: Embedder | None = None) -> dict[str, Any]:
     base = get_settings()
     settings = base if args.home is None else base.replace(storage={"home": args.home})
     if not settings.storage.catalog_path.is_file():
         raise UserFacingError(f"no index at {settings.storage.home}: pass --home")
-    retriever = build_retriever(settings)
+    retriever = build_retriever(settings, embedder=embedder)
     retriever.warm_up()
     lists = ListAnswers(retriever)
     catalog = retriever.catalog
