@@ -10,12 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_settings, sample_records, write_jsonl
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
-
-from assistant.store.embedding import Embedder
-from ingest.pipeline import open_ingestor
-from ingest.runs import file_runs
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -23,23 +18,10 @@ QUESTION = "Which papers use diffusion models?"
 
 
 @pytest.fixture(scope="module")
-def lists_home(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
-    records = sample_records()
-    holding = [r for r in records if re.search("diffusion", r["title"] + r["summary"], re.IGNORECASE)]
-    others = [r for r in records if r not in holding][:25]
-    home = tmp_path_factory.mktemp("lists-app-home")
-    corpus = write_jsonl(home.parent / "lists-app-corpus.jsonl", holding + others)
-    ingestor = open_ingestor(make_settings(home), embedder=embedder)
-    try:
-        ingestor.run(file_runs([corpus]))
-    finally:
-        ingestor.close()
-    return home
-
-
-@pytest.fixture(scope="module")
-def server(lists_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with serve_app(lists_home, tmp_path_factory) as url:
+def server(diffusion_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The list tests' index (conftest.diffusion_index), served; the test saves a radar topic in its
+    state, which no list test reads."""
+    with serve_app(diffusion_index, tmp_path_factory) as url:
         yield url
 
 

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import make_settings, sample_records, write_jsonl
+from conftest import make_settings, sample_records
 from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
@@ -27,8 +27,6 @@ from assistant.store.embedding import Embedder
 from assistant.ui import list_view
 from assistant.ui.cli import app
 from ingest.normalize import from_json_record
-from ingest.pipeline import open_ingestor
-from ingest.runs import file_runs
 
 NEWEST = date(2026, 6, 30)
 DIFFUSION = "Which papers use diffusion models?"
@@ -134,22 +132,6 @@ def test_acronyms_and_the_head_word_sense_are_learned_from_the_papers() -> None:
 
 
 # --- answers on a real index ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def diffusion_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
-    """The sample's papers that write "diffusion" (every sense), and 25 others."""
-    records = sample_records()
-    holding = [r for r in records if re.search("diffusion", r["title"] + r["summary"], re.IGNORECASE)]
-    others = [r for r in records if r not in holding][:25]
-    home = tmp_path_factory.mktemp("lists-home")
-    corpus = write_jsonl(home.parent / "lists-corpus.jsonl", holding + others)
-    ingestor = open_ingestor(make_settings(home), embedder=embedder)
-    try:
-        assert ingestor.run(file_runs([corpus])).new == len(holding) + len(others)
-    finally:
-        ingestor.close()
-    return home
 
 
 @pytest.fixture(scope="module")
