@@ -1,5 +1,5 @@
-"""All benchmarks in one command (`make bench`): ingest, query, retrieval, briefing; a summary against the
-targets.
+"""All benchmarks in one command (`make bench`): ingest, query, retrieval, briefing, lists; a summary against
+the targets.
 
     python -m bench                              # index at ACADEMICHUB_HOME
     python -m bench --home /tmp/june-home --n 500
@@ -107,6 +107,7 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
         ]
     elif "error" in (report.get("briefing") or {}):
         rows.append(("briefing", report["briefing"]["error"], ""))
+    rows += list_rows(report.get("lists") or {})
     for key, label in (("retrieval", "default encoder"), ("retrieval_onnx", "ONNX int8 encoder")):
         summary = report.get(key, {}).get("summary") or {}
         for mode in ("dense", "hybrid"):
@@ -121,6 +122,20 @@ def summary_rows(report: dict[str, Any]) -> list[tuple[str, str, str]]:
     return rows
 
 
+def list_rows(result: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """`bench lists`: pooled recall and precision of the list questions (targets: the June index)."""
+    if "error" in result:
+        return [("lists", result["error"], "")]
+    total = result.get("overall") or {}
+    if total.get("recall") is None:
+        return []
+    return [
+        ("list questions: recall (pooled)", f"{total['recall']:.3f}", ">= 0.95 on June"),
+        ("list questions: precision (pooled)", f"{total['precision']:.3f}", ">= 0.90 on June"),
+        ("list questions: other-sense papers listed", str(total["other_sense_listed"]), ""),
+    ]
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, help="index for the query and retrieval benchmarks")
@@ -129,7 +144,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--onnx-home", type=Path, help="an index built with the ONNX encoder (retrieval quality)"
     )
-    parser.add_argument("--skip", default="", help="comma-separated: ingest,query,retrieval,briefing")
+    parser.add_argument("--skip", default="", help="comma-separated: ingest,query,retrieval,briefing,lists")
     parser.add_argument("--query-args", default="", help="extra arguments for bench.query, e.g. '--no-serve'")
     parser.add_argument("--retrieval-args", default="--n 100", help="extra arguments for bench.retrieval")
     parser.add_argument("--output", type=Path, help="also write the JSON here")
@@ -140,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console(stderr=True)
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
-    home = args.storage.home or get_settings().storage.home
+    home = args.home or get_settings().storage.home
     report: dict[str, Any] = {"home": str(home)}
     if "ingest" not in skip:
         console.rule("ingest")
@@ -163,6 +178,9 @@ def main(argv: list[str] | None = None) -> int:
     if "briefing" not in skip and has_index:
         console.rule("briefing")
         report["briefing"] = run_bench("briefing", ["--home", str(home)])
+    if "lists" not in skip and has_index:
+        console.rule("lists")
+        report["lists"] = run_bench("lists", ["--home", str(home)])
     if not has_index:
         report["note"] = f"no index at {home}: query and retrieval benchmarks skipped (pass --home)"
         console.print(report["note"])

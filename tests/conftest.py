@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -81,6 +82,23 @@ def write_jsonl(path: Path, records: list[dict], gz: bool = False) -> Path:
     else:
         path.write_text(text, encoding="utf-8")
     return path
+
+
+@pytest.fixture(scope="session")
+def diffusion_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
+    """The bundled sample's papers that write "diffusion" (in every sense) and 25 others, indexed once for
+    the list tests (test_lists reads it, test_app_lists_browser serves it)."""
+    records = sample_records()
+    holding = [r for r in records if re.search("diffusion", r["title"] + r["summary"], re.IGNORECASE)]
+    others = [r for r in records if r not in holding][:25]
+    home = tmp_path_factory.mktemp("lists-home")
+    corpus = write_jsonl(home.parent / "lists-corpus.jsonl", holding + others)
+    ingestor = open_ingestor(make_settings(home), embedder=embedder)
+    try:
+        assert ingestor.run(file_runs([corpus])).new == len(holding) + len(others)
+    finally:
+        ingestor.close()
+    return home
 
 
 @pytest.fixture(scope="session")

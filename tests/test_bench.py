@@ -15,9 +15,11 @@ from conftest import make_settings, sample_records, write_jsonl
 from rich.console import Console
 
 from bench import ingest as bench_ingest
+from bench import lists as bench_lists
 from bench import query as bench_query
 from bench import radar_days as bench_radar_days
 from bench import scale as bench_scale
+from bench.__main__ import main as bench_all
 from bench.__main__ import summary_rows
 from ingest.pipeline import open_ingestor
 
@@ -158,6 +160,33 @@ def test_answers_bench_replays_the_recorded_small_model_replies(small_index, emb
     assert result["extractive"] == {}  # test_support checks extractive answers
     bench_answers.print_table(result, console)
     assert "Checked answers" in buffer.getvalue()
+
+
+def test_lists_bench_scores_the_gold_questions_the_index_holds(small_index, embedder) -> None:  # type: ignore[no-untyped-def,unused-ignore]
+    args = bench_lists.parse_args(["--home", str(small_index.storage.home)])
+    console, out = _console()
+    result = bench_lists.run(args, console, embedder=embedder)
+    bench_lists.print_table(result, console)
+
+    asked = {q["id"] for q in bench_lists.load_gold()}
+    scored = {row["id"] for row in result["questions"]}
+    assert result["papers"] == 60 and scored and scored | set(result["skipped"]) == asked
+    for row in result["questions"]:
+        assert row["relevant"] >= 1 and 0 <= row["recall"] <= 1 and 0 <= row["precision"] <= 1
+        assert row["hits"] == row["relevant"] - len(row["missed"])
+    assert "List questions on" in out.getvalue()
+    rows = {name: value for name, value, _ in summary_rows({"lists": result})}
+    assert rows["list questions: recall (pooled)"] == f"{result['overall']['recall']:.3f}"
+
+
+def test_the_all_benchmarks_command_reads_its_home(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`python -m bench --home DIR` with every stage skipped: it reads --home (no index there: said)."""
+    skip = "ingest,query,retrieval,briefing,lists"
+    assert bench_all(["--home", str(tmp_path), "--skip", skip]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["home"] == str(tmp_path) and "no index at" in report["note"]
 
 
 def test_radar_days_over_a_copied_base_shows_each_days_new_papers_only(tmp_path: Path, embedder) -> None:

@@ -25,6 +25,7 @@ from assistant.compose.extractive import (
 )
 from assistant.compose.follow_up import FilterFollowUp, Numbered, holds_words, key_terms, rewrite_follow_up
 from assistant.compose.generation import generate_checked, numbers_text
+from assistant.compose.list_answer import ListAnswers
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.model import (
     Answer,
@@ -42,7 +43,9 @@ from assistant.core.language import detect, reply_language, ui_language
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.search.hit import Hit
+from assistant.search.lists import list_question
 from assistant.search.retrieval import Retriever
+from assistant.search.topic import topic_coverage
 from assistant.search.translated import search_with_translation
 from assistant.store.filter import PaperFilter
 
@@ -110,6 +113,7 @@ class IndexComposer:
         self.retriever = retriever
         self.llm = llm
         self._bank = bank  # pass the answerer's bank to share one sentence-vector cache
+        self._lists: ListAnswers | None = None
 
     @property
     def bank(self) -> SentenceBank:
@@ -164,7 +168,11 @@ class Answerer(IndexComposer):
         llm = self._llm_for(use_llm, notices)
         flt = merge_exclusions(paper_filter, exclude_ids)
         standalone, flt, narrowing = self.condense(question, history, flt, llm, notices)
-        if narrowing is not None:
+        listing = self.lists.listing(standalone, flt, narrowing)
+        if listing is not None:
+            flt = listing.filter
+            relevant = listing.found.members[: k or self.settings.fusion.default_k]
+        elif narrowing is not None:
             relevant = self._filter_follow_up(
                 standalone, k or self.settings.fusion.default_k, flt, narrowing, notices
             )
@@ -185,7 +193,16 @@ class Answerer(IndexComposer):
         if on_sources is not None:
             on_sources(sources)
         if not relevant:
-            return Answer(question, standalone, t("answer.not_found"), [], mode, False, notices)
+            text = t("answer.not_found") if listing is None else listing.empty_text()
+            if on_token is not None and listing is not None:
+                on_token(text)
+            return Answer(
+                question, standalone, text, [], mode, False, notices, **(listing.fields() if listing else {})
+            )
+        if listing is not None:  # the count first: it streams before the summary
+            lead = listing.lead(len(relevant))
+            if on_token is not None:
+                on_token(lead + "\n\n")
         checked: CheckedText | None = None
         streamed = False  # whether the model's tokens reached `on_token` (then a fallback is not streamed)
 
@@ -208,6 +225,9 @@ class Answerer(IndexComposer):
                 stream_lines(checked.text, on_token)  # a quoted answer streams line by line, like a model's
         found = not (says_not_found(checked.text) and not checked.used)
         flagged = checked.uncited + [s for s in checked.unsupported if s not in checked.uncited]
+        if listing is not None:
+            found = True  # the papers match whatever the summary could quote
+            checked.text = f"{lead}\n\n{checked.text}"
         return Answer(
             question,
             standalone,
@@ -221,7 +241,14 @@ class Answerer(IndexComposer):
             checked.uncited,
             checked.incomplete,
             report,
+            **(listing.fields() if listing else {}),
         )
+
+    @property
+    def lists(self) -> ListAnswers:
+        if self._lists is None:
+            self._lists = ListAnswers(self.retriever)
+        return self._lists
 
     # --- steps ------------------------------------------------------------------------------------------
 
@@ -252,6 +279,10 @@ class Answerer(IndexComposer):
         last = history[-1]
         previous = self.shown_papers(last)
         rewrite = rewrite_follow_up(text, last.standalone, last.answer, previous)
+        if rewrite.only_ids is None and list_question(text, self.lists.newest_day()) is not None:
+            # A list question of its own ("which papers use diffusion models?", asked again after a filter
+            # change) stands alone: the short-question rewrite would prefix the last topic and hide it.
+            return text, flt, None
         standalone = rewrite.question
         if llm is not None:
             condensed = self._condense_with_llm(llm, text, history, previous, notices, standalone)
@@ -296,7 +327,7 @@ class Answerer(IndexComposer):
         # the issue asks for, and the condition words plus every topic word are stronger evidence.
         # The topic's content words only: "papers" or "use" of the question's wording are no topic.
         topic = key_terms(narrowing.topic) or narrowing.topic
-        coverage = self.retriever.topic_coverage(topic, [h.paper.id for h in candidates])
+        coverage = topic_coverage(self.retriever.catalog, topic, [h.paper.id for h in candidates])
         others = [
             h
             for h in candidates

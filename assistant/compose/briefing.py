@@ -46,7 +46,6 @@ from assistant.compose.briefing_sections import (
     bridges_markdown,
     coverage_note,
     find_bridges,
-    holds_key_words,
     merge_checked,
     overview_text,
     references_markdown,
@@ -57,7 +56,6 @@ from assistant.compose.briefing_sections import (
 from assistant.compose.budget import briefing_tokens
 from assistant.compose.citations import (
     check_citations,
-    content_stems,
     escape_markdown,
 )
 from assistant.compose.extractive import cite, states_open_problem, topic_sentence
@@ -77,6 +75,13 @@ from assistant.compose.translation import briefing_language_rule, english_questi
 from assistant.core.i18n import plural, reply_in, t
 from assistant.core.language import reply_language, ui_language
 from assistant.search.hit import Hit
+from assistant.search.topic import (
+    content_stems,
+    holds_every_key_word,
+    holds_key_words,
+    key_words,
+    topic_coverage,
+)
 from assistant.search.translated import search_with_translation
 from assistant.store.filter import PaperFilter
 
@@ -222,10 +227,12 @@ class Briefer(IndexComposer):
 
     def relevant_hits(self, topic: str, hits: Sequence[Hit]) -> list[Hit]:
         """The hits on the topic: close in meaning (cosine >= min_relevance) and holding the topic's key
-        words (`Retriever.key_words`: "unlearning" in "machine unlearning"), or very close in meaning alone
+        words (`topic.key_words`: "unlearning" in "machine unlearning"), or very close in meaning alone
         (>= brief_strong_relevance: "concept erasure" is unlearning without the word)."""
         settings = self.settings
-        coverage = self.retriever.topic_coverage(_ENGLISH_TOPIC.get() or topic, [h.paper.id for h in hits])
+        coverage = topic_coverage(
+            self.retriever.catalog, _ENGLISH_TOPIC.get() or topic, [h.paper.id for h in hits]
+        )
         return [
             hit
             for hit in hits
@@ -264,13 +271,14 @@ class Briefer(IndexComposer):
     def _squarely_on_topic(self, topic: str, sources: Sequence[Source]) -> set[int]:
         """Numbers of the listed papers holding every key word of the topic (or very close in meaning): the
         only ones a briefing presents as a bridge between fields."""
-        coverage = self.retriever.topic_coverage(_ENGLISH_TOPIC.get() or topic, [s.paper.id for s in sources])
+        coverage = topic_coverage(
+            self.retriever.catalog, _ENGLISH_TOPIC.get() or topic, [s.paper.id for s in sources]
+        )
         strong = self.settings.compose.brief_strong_relevance
         return {
             s.number
             for s in sources
-            if s.hit.relevance >= strong
-            or (coverage[s.paper.id].keys and coverage[s.paper.id].share >= 0.999)
+            if s.hit.relevance >= strong or holds_every_key_word(coverage[s.paper.id])
         }
 
     def _specific_terms(self, topic: str, sources: Sequence[Source]) -> dict[str, set[int]]:
@@ -339,7 +347,7 @@ class Briefer(IndexComposer):
                 if fits and sentence not in used and states_open_problem(sentence):
                     cued.append((source.number, sentence))
         # An open problem of the topic: it names one of the topic's key words, or is close to it in meaning.
-        keys = self.retriever.key_words(_ENGLISH_TOPIC.get() or topic)
+        keys = key_words(self.retriever.catalog, _ENGLISH_TOPIC.get() or topic)
         words = content_stems(" ".join(k.strip('"') for k in keys))
         if not cued:
             return no_open_questions()

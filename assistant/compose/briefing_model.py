@@ -18,7 +18,6 @@ from assistant.core.paper import Paper, archive_of
 
 MAX_AUTO_FIELDS = 3
 BRIEFING_ABSTRACT_CHARS = 1500
-COMPOUND_KEYS = 4  # a topic with this many key words is a compound: two of them make a paper on it
 FIELD_POOL = 40  # papers retrieved per field before the on-topic test (a field rarely holds more on topic)
 OVERVIEW_HEADING = "## Overview"
 BRIDGES_HEADING = "## Bridges"

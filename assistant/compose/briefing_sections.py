@@ -8,7 +8,6 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from assistant.compose.briefing_model import (
-    COMPOUND_KEYS,
     MAX_BRIDGE_TERMS,
     Bridge,
     FieldSection,
@@ -25,7 +24,6 @@ from assistant.compose.model import Source
 from assistant.core.fields import field_name, label
 from assistant.core.i18n import plural, t
 from assistant.search.hit import Hit
-from assistant.search.retrieval import KeyWordMatch
 from assistant.store.filter import PaperFilter
 
 # --- pieces shared with the app and the radar ---------------------------------------------------------------
@@ -96,14 +94,6 @@ def share_out(
             progressed = True
         if not progressed:
             return chosen
-
-
-def holds_key_words(match: KeyWordMatch | None, min_share: float) -> bool:
-    """Most of the key words' weight (`min_share`); a compound topic (four or more key words, "machine
-    unlearning and safety of language and vision models") asks for any two of them."""
-    if match is None or match.held == 0:
-        return False
-    return match.share >= min_share or (match.keys >= COMPOUND_KEYS and match.held >= 2)
 
 
 def coverage_note(section: FieldSection) -> str:

@@ -13,15 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from assistant.compose.safe_markdown import CITATION_PATTERN, literal_markdown, neutralise_markdown
-from assistant.search.words import CLAIM_STOPWORDS
+from assistant.search.topic import content_stems
 
 # [3], [2, 5], [2;5], [1-3], [1–3]; not a Markdown link "[3](...)" (handled by neutralise_links first).
 _CITATION_RE = re.compile(r"(?<!\\)" + CITATION_PATTERN)  # "\\[3]" is escaped text
 _SPACE_BEFORE_RE = re.compile(r"[ \t]+$")
 _MAX_RANGE = 20
-
-_WORD_RE = re.compile(r"[A-Za-z][A-Za-z\-]+|\d+(?:\.\d+)?")
-_STEM = 6
 
 
 @dataclass(frozen=True)
@@ -100,12 +97,6 @@ def drop_reference_marks(text: str) -> str:
     MRBrainS18 dataset"): they point into the paper's bibliography, and left in a quote or a prompt they
     would read as our citations of other sources. Only the numbers we add are citations."""
     return _OWN_REFERENCE_RE.sub("", text)
-
-
-def content_stems(text: str) -> set[str]:
-    """Lower-cased word prefixes without stop words: a cheap, inflection-tolerant bag of words."""
-    words = (w.lower() for w in _WORD_RE.findall(text))
-    return {w[:_STEM] for w in words if w not in CLAIM_STOPWORDS and len(w) > 2}
 
 
 def lexical_support(sentence: str, evidence: Sequence[str]) -> float:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.compose.citations import (
-    content_stems,
     drop_reference_marks,
     escape_markdown,
     lexical_support,
@@ -24,6 +23,7 @@ from assistant.compose.citations import (
 from assistant.compose.safe_markdown import without_tags
 from assistant.core.i18n import t
 from assistant.core.paper import Paper
+from assistant.search.topic import content_stems
 from assistant.store.embedding import Embedder
 
 _ABBREVIATIONS = frozenset(

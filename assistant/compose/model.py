@@ -54,6 +54,14 @@ class Answer:
     uncited_sentences: list[str] = field(default_factory=list)
     incomplete: str | None = None  # why the model's answer was cut short (its unfinished end removed)
     check: SupportReport | None = None  # the verdict on each sentence the model wrote (None: no model)
+    # A list question ("which papers use diffusion models?"): every matching paper, best first (None: not
+    # a list question). `sources` are the best of them, which the text summarises and cites.
+    matches: list[Hit] | None = None
+    list_topic: str | None = None
+
+    @property
+    def match_count(self) -> int | None:
+        return None if self.matches is None else len(self.matches)
 
     @property
     def turn(self) -> Turn:
@@ -99,6 +107,15 @@ class Answer:
             "sentences": self.check.to_dict()["sentences"] if self.check else [],
             "support_share": round(self.check.share, 3) if self.check else None,
             "check": self.check.to_dict() if self.check else None,
+            **(
+                {
+                    "list_topic": self.list_topic,
+                    "match_count": self.match_count,
+                    "matches": [hit_json(h) for h in self.matches],
+                }
+                if self.matches is not None
+                else {}
+            ),
         }
 
 

@@ -7,8 +7,6 @@ chat app all call.
 
 from __future__ import annotations
 
-import math
-import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -24,7 +22,7 @@ from assistant.core.settings import Settings
 from assistant.search.hit import Hit
 from assistant.search.multilingual import is_foreign, latin_words, multilingual_candidates
 from assistant.search.same_work import also_fields, merge_same_work
-from assistant.search.words import FUNCTION_WORDS
+from assistant.search.topic import fts_terms
 from assistant.store.catalog import Catalog
 from assistant.store.embedding import Embedder
 from assistant.store.faults import CatalogError
@@ -37,10 +35,8 @@ from assistant.store.vectors import VectorIndex, consistency_problem
 
 Mode = Literal["hybrid", "dense", "lexical"]
 MAX_QUERY_CHARS = 2000
-KEY_WORD_FACTOR = 4  # a query word held by at most 4x as many papers as its rarest word is a key word
 # BM25 column weights: title, abstract, authors, comment.
 LEXICAL_COLUMN_WEIGHTS = (3.0, 1.0, 1.0, 0.5)
-_TOKEN_RE = re.compile(r"[\w][\w\-']*", re.UNICODE)
 
 NO_MATCH = TermMatch(coverage=0.0, log_chance=0.0)
 
@@ -70,13 +66,6 @@ def hit_json(hit: Hit, number: int | None = None) -> dict[str, Any]:
         **({} if hit.has_vector else {"has_vector": False}),
         **also_fields(hit),
     }
-
-
-def fts_terms(text: str) -> list[str]:
-    """The query's content words as quoted FTS5 terms (safe whatever the user typed)."""
-    words = [w.strip("-'").lower() for w in _TOKEN_RE.findall(text)]
-    terms = list(dict.fromkeys(w for w in words if w and w not in FUNCTION_WORDS and len(w) > 1))[:64]
-    return [f'"{t}"' for t in terms]
 
 
 WIDE_DENSE_FACTOR = 4  # a filtered dense search first looks at the unfiltered nearest 4 x depth
@@ -314,37 +303,6 @@ class Retriever:
         self._add_vectors(found, list(dict.fromkeys(ids)))
         return found.vectors
 
-    def key_words(self, query: str) -> dict[str, float]:
-        """The query's key words (FTS5 terms) with their BM25 IDF: the rarest word the index holds and those
-        nearly as rare (held by at most KEY_WORD_FACTOR times as many papers). "unlearning" in "machine
-        unlearning" (20 papers against 306 for "machine" in June); "medical" and "segmentation" but not
-        "image" in "medical image segmentation"."""
-        terms = fts_terms(query)
-        if not terms:
-            return {}
-        query_terms = self.catalog.query_terms(terms)
-        total = max(query_terms.total, 1)
-        held = [(n, t) for n, t in zip(query_terms.frequencies, query_terms.terms, strict=True) if n > 0]
-        if not held:
-            return {}
-        rarest = min(n for n, _ in held)
-        return {
-            t: math.log((total - n + 0.5) / (n + 0.5) + 1.0) for n, t in held if n <= KEY_WORD_FACTOR * rarest
-        }
-
-    def topic_coverage(self, query: str, ids: list[str]) -> dict[str, KeyWordMatch]:
-        """For each paper: how it holds the query's key words (`key_words`)."""
-        weights = self.key_words(query) if ids else {}
-        if not weights:
-            return {pid: KeyWordMatch(0.0, 0, 0) for pid in ids}
-        holders = self.catalog.term_holders_many(list(weights), ids)
-        full = sum(weights.values())
-        matches = {}
-        for pid in ids:
-            held = [t for t in weights if pid in holders[t]]
-            matches[pid] = KeyWordMatch(sum(weights[t] for t in held) / full, len(held), len(weights))
-        return matches
-
     def candidates(
         self, text: str, depth: int, flt: PaperFilter, *, mode: Mode = "hybrid", need_vector: bool = False
     ) -> Candidates | None:
@@ -452,15 +410,6 @@ class Retriever:
             store = self.multilingual if found.space == "multilingual" else self.vectors
             assert store is not None
             found.vectors.update(store.vectors_of(missing))
-
-
-@dataclass(frozen=True)
-class KeyWordMatch:
-    """How a paper holds a query's key words: their IDF-weighted share (0..1), how many, out of how many."""
-
-    share: float
-    held: int
-    keys: int
 
 
 @dataclass

@@ -18,11 +18,13 @@ from chainlit.types import ThreadDict
 
 from assistant.compose.briefing_model import Briefing
 from assistant.core.i18n import reply_in, t
+from assistant.core.language import reply_language
 from assistant.core.settings import get_settings
 from assistant.engine import IndexStatus, engine
 from assistant.ui import chat_view as view
+from assistant.ui import list_view
 from assistant.ui.auth import check_password, parse_auth_users
-from assistant.ui.chat.ask import ask
+from assistant.ui.chat.ask import ask, show_list_page, topic_name
 from assistant.ui.chat.briefing import brief, show_briefing
 from assistant.ui.chat.radar import (
     acting_topic,
@@ -33,7 +35,6 @@ from assistant.ui.chat.radar import (
     radar_message,
     radar_scope_note,
     shown_name,
-    topic_name,
 )
 from assistant.ui.chat.session import (
     ASK,
@@ -161,6 +162,17 @@ async def on_another_batch(action: cl.Action) -> None:
         await brief(result.query, exclude=result.shown_ids)
     else:
         await ask(result.query, exclude=result.shown_ids, standalone=True)
+
+
+@cl.action_callback("show_all")
+@reports_errors
+async def on_show_all(action: cl.Action) -> None:
+    """A page of a list answer's full list, with the next page one click further."""
+    result = await recalled(action)
+    if result is None or not result.matches:
+        return
+    with reply_in(reply_language(result.query, ui_lang())):  # the list in its answer's language
+        await show_list_page(result, list_view.page_number(action.payload.get("page")))
 
 
 @cl.action_callback("brief_on_this")

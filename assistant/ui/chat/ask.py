@@ -8,12 +8,14 @@ import chainlit as cl
 from chainlit.context import context
 from chainlit.utils import utc_now
 
+from assistant.compose.lists import listed
 from assistant.compose.model import Answer, Source, Turn
 from assistant.core.i18n import reply_in, t
 from assistant.core.language import reply_language
 from assistant.core.paper import Paper
 from assistant.engine import engine
 from assistant.ui import chat_view as view
+from assistant.ui import list_view
 from assistant.ui.chat.session import COUNT_NOUNS, HISTORY_TURNS, Result, prefs, profile, remember
 from assistant.ui.chat.streaming import T, streamed, ui_lang
 
@@ -44,13 +46,38 @@ def result_actions(result: Result) -> list[cl.Action]:
                 name="brief_on_this", payload=payload, label=t("action.brief_on_this"), icon="newspaper"
             )
         )
-    if result.kind in ("answer", "briefing"):  # a radar briefing covers today's papers: no other batch
+    if result.matches:  # a list answer: the whole list one click away, and the topic to the radar
+        actions.append(
+            cl.Action(
+                name="show_all",
+                payload={**payload, "page": 0},
+                label=list_view.show_all_label(len(result.matches)),
+                icon="list",
+            )
+        )
+        actions.append(track_action(result.list_topic))  # save the topic to the radar
+    elif result.kind in ("answer", "briefing"):  # a radar briefing covers today's papers: no other batch
         actions.append(
             cl.Action(
                 name="another_batch", payload=payload, label=t("action.another_batch"), icon="refresh-cw"
             )
         )
     return actions
+
+
+def topic_name(query: str) -> str:
+    words = query.split()
+    name = " ".join(words[:6])
+    return name[:60]
+
+
+def track_action(query: str) -> cl.Action:
+    return cl.Action(
+        name="radar_track",
+        payload={"query": query},
+        label=t("action.track", name=topic_name(query)),
+        icon="bookmark-plus",
+    )
 
 
 EXPORT_LABELS = {  # catalog keys
@@ -80,6 +107,12 @@ def export_element(result: Result) -> cl.CustomElement:
                 "label": t(EXPORT_LABELS["image/svg+xml"]),
             }
         )
+    if result.matches:
+        labels = list_view.EXPORT_LABELS
+        files += [
+            {"name": f.name, "mime": f.mime, "content": f.content, "label": t(labels[f.mime])}
+            for f in list_view.list_export_files(result.list_topic, result.matches)
+        ]
     return cl.CustomElement(name="AcademicHubExport", display="inline", props={"files": files})
 
 
@@ -229,6 +262,10 @@ async def answer_shown(
         body=answer.text + view.flagged_suffix(answer.unsupported_sentences, answer.uncited_sentences),
         numbered=numbered(cited + also),
         shown_ids=set(exclude or ()) | {s.paper.id for s in answer.sources},
+        matches=listed(answer.matches, {s.paper.id: s.number for s in answer.sources})
+        if answer.matches
+        else None,
+        list_topic=answer.list_topic or "",
     )
     remember(result)
     if not standalone:  # "another batch" is not a turn: a follow-up still refers to the answer before it
@@ -247,5 +284,28 @@ async def answer_shown(
         answer.uncited_sentences,
     )
     msg.elements = message_elements(result, cited + also)
+    if result.matches:  # the list offers its own "save as a radar topic"
+        extra_actions = [a for a in extra_actions or [] if a.name != "radar_track"]
     msg.actions = (result_actions(result) if answer.sources else []) + (extra_actions or [])
     await msg.send()  # ends the stream (if any) and attaches elements and actions
+
+
+async def show_list_page(result: Result, page: int) -> None:
+    """A page of a list answer's full list (0 first), with the next page one click further."""
+    matches = result.matches or []
+    pages = list_view.page_count(len(matches))
+    actions = []
+    if page + 1 < pages:
+        actions.append(
+            cl.Action(
+                name="show_all",
+                payload={"result": result.id, "page": page + 1},
+                label=list_view.next_label(len(matches), page),
+                icon="chevron-right",
+            )
+        )
+    await cl.Message(
+        content=list_view.page_markdown(result.list_topic, matches, page),
+        actions=actions,
+        author="AcademicHub",
+    ).send()

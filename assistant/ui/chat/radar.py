@@ -13,7 +13,7 @@ from assistant.engine import engine
 from assistant.radar import charts, delivery
 from assistant.radar.service import FeedBatch, RadarError, same_owner
 from assistant.ui import chat_view as view
-from assistant.ui.chat.ask import ask
+from assistant.ui.chat.ask import ask, topic_name, track_action
 from assistant.ui.chat.session import prefs
 from assistant.ui.chat.streaming import in_thread
 from assistant.ui.plots import plotly_element
@@ -156,12 +156,6 @@ async def radar_topics() -> None:
         ).send()
 
 
-def topic_name(query: str) -> str:
-    words = query.split()
-    name = " ".join(words[:6])
-    return name[:60]
-
-
 def strip_prefix(text: str, prefixes: tuple[str, ...]) -> str | None:
     lowered = text.lower()
     for prefix in prefixes:
@@ -189,15 +183,6 @@ async def radar_message(text: str) -> None:
         await confirm_remove_by_name(untracked)
         return
     await recent_search(command)
-
-
-def track_action(query: str) -> cl.Action:
-    return cl.Action(
-        name="radar_track",
-        payload={"query": query},
-        label=t("action.track", name=topic_name(query)),
-        icon="bookmark-plus",
-    )
 
 
 async def confirm_track(query: str) -> None:

@@ -8,6 +8,7 @@ import chainlit as cl
 from chainlit.context import context
 from chainlit.input_widget import MultiSelect, Slider, Switch, TextInput
 
+from assistant.compose.lists import ListedPaper
 from assistant.core.i18n import plural, t
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings, get_settings
@@ -34,6 +35,9 @@ class Result:
     shown_ids: set[str] = field(default_factory=set)
     bibtex: str | None = None
     map_svg: str | None = None  # a briefing's field map, exported beside its Markdown
+    # A list answer: every match, best first (as ListedPaper: rank, paper, citation number), and its topic.
+    matches: list[ListedPaper] | None = None
+    list_topic: str = ""
     id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from assistant.compose import notices as notes
 from assistant.compose.briefing_model import Briefing
+from assistant.compose.lists import grouped, listed
 from assistant.compose.model import Answer, Source
 from assistant.compose.safe_markdown import SafeStream
 from assistant.core.i18n import reply_in, t
@@ -58,6 +59,25 @@ def _print_sources(sources: list[Source]) -> None:
             )
         for twin in source.hit.also:
             console.print(f"    also on {twin.source_label} {twin.abs_url}", highlight=False, soft_wrap=True)
+
+
+def _print_matches(answer: Answer) -> None:
+    """Every match of a list question, best first, grouped by field when the list is long."""
+    numbers = {s.paper.id: s.number for s in answer.sources}
+    items = listed(answer.matches or [], numbers)
+    console.print(f"[bold]{escape(t('cli.all_matches', n=len(items)))}[/] {escape(t('cli.best_first'))}")
+    for name, members in grouped(items):
+        if name:
+            console.print(f"[bold]{escape(name)}[/] ({len(members)})", highlight=False)
+        for item in members:
+            paper = item.paper
+            cited = f" \\[{item.number}]" if item.number else ""
+            when = paper.published.isoformat() if paper.published else t("list.undated")
+            console.print(
+                f"{item.rank:>4}. {escape(paper.title)}{cited} · {when} · {paper.abs_url}",
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 class TerminalStream:
@@ -145,6 +165,8 @@ def _print_answer(answer: Answer, streamed_text: str) -> None:
         console.print(Markdown(answer.text))
     if answer.sources:
         _print_sources(answer.sources)
+    if answer.matches:
+        _print_matches(answer)
     _print_flagged(answer.unsupported_sentences, answer.uncited_sentences)
     print_notices(answer.notices)
 

@@ -1,4 +1,5 @@
-"""`academichub bench ingest|query|retrieval|snapshot|scale|briefing|all`: the `bench` modules (same options).
+"""`academichub bench ingest|query|retrieval|snapshot|scale|briefing|lists|all`: the `bench` modules
+(same options).
 
 Figures go to stderr as tables and to stdout as JSON; `--help` after a subcommand lists its options.
 """
@@ -74,6 +75,12 @@ def bench_answers(ctx: typer.Context) -> None:
     """How much of a model's answer is checked: sentences, supported share, echoes, fallbacks per answer
     (recorded small-model replies by default, any OpenAI-compatible server with --base-url)."""
     _run("bench.answers", ctx)
+
+
+@bench_app.command("lists", context_settings=_PASS_THROUGH)
+def bench_lists(ctx: typer.Context) -> None:
+    """List questions ("which papers use diffusion models?"): recall and precision, hand-judged sets."""
+    _run("bench.lists", ctx)
 
 
 @bench_app.command("all", context_settings=_PASS_THROUGH)
