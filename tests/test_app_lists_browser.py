@@ -65,6 +65,8 @@ def test_a_list_question_shows_all_pages_exports_and_filters_in_a_real_browser(
             expect(second).to_contain_text(f"26–{min(50, count)}", timeout=60_000)
             first_page.screenshot(path=str(tmp_path / "academichub-list-page-1.png"))
             second.screenshot(path=str(tmp_path / "academichub-list-page-2.png"))
+            # A title with a colon before a word is shown whole (Chainlit read ":Zero-shot" as a directive).
+            assert "ZIPP:Zero-shot Image Personalization" in first_page.inner_text() + second.inner_text()
 
             # The list exports: CSV (a row per match) and Markdown (every match linked to arXiv).
             with page.expect_download(timeout=30_000) as csv_info:

@@ -40,6 +40,7 @@ _SPECIAL_RE = re.compile(r"([\\`*_\[\]<>#|~&])")
 # Literal text is also kept free of what reads as markup to any later reader of the Markdown source (a
 # filter, a diff, a second renderer): "](" and `href=` are broken by escapes.
 _ATTRIBUTE_RE = re.compile(r"\b(href|src|srcset|action|formaction|style|on[a-z]+)(\s*)=", re.IGNORECASE)
+_DIRECTIVE_RE = re.compile(r":(?=[A-Za-z])")
 _LINE_START_RE = re.compile(r"^([ \t]*)(?:(\d{1,9})([.)])|([>+\-=]))")
 
 
@@ -53,6 +54,8 @@ def code_span(text: str) -> str:
 
 def _escape_chars(text: str, strict: bool) -> str:
     text = _SPECIAL_RE.sub(r"\\\1", text)
+    # Chainlit's renderer reads ":word" as a directive and drops it ("ZIPP:Zero-shot" showed "ZIPP").
+    text = _DIRECTIVE_RE.sub(r"\\:", text)
     if strict:  # rebuilt text (answers, briefings): not even an escaped "](" is left in the source
         text = text.replace("\\](", "\\]\\(")
     return _ATTRIBUTE_RE.sub(r"\1\2\\=", text)
