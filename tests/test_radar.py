@@ -290,6 +290,25 @@ def test_cli_radar_commands_with_json(home: Path, use_home, tmp_path: Path, shar
     assert code == 2 and "no topic named 'LLM agents'" in err and "Traceback" not in err
 
 
+def test_cli_acts_for_a_signed_in_users_topics_with_owner(
+    home: Path, use_home, shared_model: Embedder
+) -> None:  # type: ignore[no-untyped-def]
+    """The operator's CLI reaches a signed-in user's topics by --owner (a scheduled digest for alice), and
+    only then: without it, alice's topic is one that does not exist."""
+    use_home(home)
+    code, out, err = run_cli(["radar", "add", "agents", "--query", LLM_QUERY, "--owner", "alice", "--json"])
+    assert code == 0, err
+    assert json.loads(run_cli(["radar", "list", "--json"])[1])["topics"] == []
+    listed = json.loads(run_cli(["radar", "list", "--owner", "alice", "--json"])[1])["topics"]
+    assert [t["name"] for t in listed] == ["agents"]
+    code, out, _ = run_cli(["radar", "feed", "agents", "--owner", "alice", "--batch", "2", "--json"])
+    assert code == 0 and len(json.loads(out)["items"]) == 2
+    code, _, err = run_cli(["radar", "feed", "agents", "--batch", "2"])
+    assert code == 2 and "no topic named 'agents'" in err
+    code, out, _ = run_cli(["radar", "remove", "agents", "--owner", "alice", "--json"])
+    assert code == 0 and json.loads(out) == {"removed": "agents"}
+
+
 def _window(home: Path) -> list[str]:
     import sqlite3
 
