@@ -1,8 +1,10 @@
 """Issue 28 item 1, in the browser: with login on, two users' radars are apart. Alice and Bob sign in to the
-same `academichub serve` in two browser contexts, each saves a topic; Bob's action posts (POST
-/project/action, sent by his page with his cookie and session) are rewritten to name Alice's topic, as an
-attacker would forge them: open, remove, follow and brief all get the answer a missing topic gets, and
-Alice's topic, its authors and its feed token are untouched and never shown to Bob."""
+same `academichub serve` in two browser contexts, each saves a topic, and Bob saves one of the same name
+as Alice's (names are unique per owner, not per server). The radar state keeps each topic's owner in a
+column. Bob's action posts (POST /project/action, sent by his page with his cookie and session) are
+rewritten to name Alice's topic, as an attacker would forge them: open, remove, follow and brief all get
+the answer a missing topic gets, and Alice's topic, its authors and its feed token are untouched and never
+shown to Bob."""
 
 from __future__ import annotations
 
@@ -54,22 +56,23 @@ def save_topic(page: Any, topic: str) -> None:
 
     replies = page.locator('[data-step-type="assistant_message"]')
     send(page, f"track: {topic}")
-    confirm = replies.filter(has_text="as a radar topic?").first
+    confirm = replies.filter(has_text="as a radar topic?").last  # the newest: a page may save two
     expect(confirm).to_contain_text(topic, timeout=90_000)
     confirm.get_by_role("button", name="Save topic").click()
-    expect(replies.filter(has_text="Saved the topic").first).to_contain_text(topic, timeout=120_000)
+    expect(replies.filter(has_text="Saved the topic").last).to_contain_text(topic, timeout=120_000)
 
 
-def stored_topics(home: Path) -> dict[str, tuple[int, list[str], str | None]]:
+def stored_topics(home: Path) -> dict[tuple[str, str], tuple[int, list[str], str | None]]:
+    """(owner, name) -> (id, followed authors, feed token) of every topic in the radar state."""
     conn = sqlite3.connect(home / "state.sqlite3")
     try:
         rows = conn.execute(
-            "SELECT t.name, t.id, t.authors, f.token FROM radar_topics t "
+            "SELECT t.owner, t.name, t.id, t.authors, f.token FROM radar_topics t "
             "LEFT JOIN radar_feed_tokens f ON f.topic_id = t.id"
         ).fetchall()
     finally:
         conn.close()
-    return {name: (tid, json.loads(authors), token) for name, tid, authors, token in rows}
+    return {(owner, name): (tid, json.loads(authors), token) for owner, name, tid, authors, token in rows}
 
 
 def test_two_signed_in_users_cannot_reach_each_others_radar_even_with_forged_actions(
@@ -94,12 +97,14 @@ def test_two_signed_in_users_cannot_reach_each_others_radar_even_with_forged_act
             alice = sign_in(browser, server, "alice")
             save_topic(alice, ALICE_TOPIC)
             bob = sign_in(browser, server, "bob")
+            save_topic(bob, ALICE_TOPIC)  # the name Alice's topic has: his own topic
             save_topic(bob, BOB_TOPIC)
 
             topics = stored_topics(home)
-            alice_name = next(n for n in topics if n.endswith(ALICE_TOPIC) and "alice" in n)
-            alice_id, alice_authors, alice_token = topics[alice_name]
+            assert set(topics) == {("alice", ALICE_TOPIC), ("bob", ALICE_TOPIC), ("bob", BOB_TOPIC)}
+            alice_id, alice_authors, alice_token = topics[("alice", ALICE_TOPIC)]
             assert alice_token  # her feed was shown to her once, with its secret link
+            assert topics[("bob", ALICE_TOPIC)][2] not in (None, alice_token)  # his own feed link
 
             # Every action Bob's page posts from now on names Alice's topic (by id, and by its stored name in
             # the payload shape the app used before).
@@ -109,7 +114,7 @@ def test_two_signed_in_users_cannot_reach_each_others_radar_even_with_forged_act
                 body = json.loads(route.request.post_data or "{}")
                 action = body.get("action", {})
                 payload = action.get("payload") or {}
-                payload.update({"topic_id": alice_id, "topic": alice_name})
+                payload.update({"topic_id": alice_id, "topic": ALICE_TOPIC})
                 action["payload"] = payload
                 forged.append(action.get("name", ""))
                 route.continue_(post_data=json.dumps(body))
@@ -144,7 +149,8 @@ def test_two_signed_in_users_cannot_reach_each_others_radar_even_with_forged_act
             assert alice_token not in bob.content()
             assert "alice" not in page_text.lower()
             after = stored_topics(home)
-            assert after[alice_name] == (alice_id, alice_authors, alice_token)
+            assert after[("alice", ALICE_TOPIC)] == (alice_id, alice_authors, alice_token)
+            assert set(after) == set(topics)
             bob.screenshot(path=str(tmp_path / "forged-actions-refused.png"))
 
             # Alice's list holds her topic only.
@@ -155,5 +161,6 @@ def test_two_signed_in_users_cannot_reach_each_others_radar_even_with_forged_act
             expect(listing.first).to_contain_text("Your topics (1)", timeout=60_000)
             alice_text = alice.locator("body").inner_text()
             assert BOB_TOPIC not in alice_text and "bob" not in alice_text.lower()
+            alice.screenshot(path=str(tmp_path / "alice-own-topics.png"))
         finally:
             browser.close()

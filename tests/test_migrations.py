@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from conftest import DATA_DIR
 
-from assistant.radar.store import RADAR_MIGRATIONS, RadarStore
+from assistant.radar.store import RADAR_MIGRATIONS, RadarStore, Topic
 from assistant.store.catalog import Catalog
 from assistant.store.migrations import applied, migrate
 from assistant.store.schema import CATALOG_MIGRATIONS, LATE_INDEXES, SCHEMA
@@ -133,12 +133,14 @@ def test_a_new_catalog_records_every_step(tmp_path: Path) -> None:
 
 
 # What each release left in the radar state: topics and feeds (42dccc0); feed tokens and deliveries
-# (acdecc0); library topics (b2469a5); per-channel delivery cursors (b383972: until named migrations).
+# (acdecc0); library topics (b2469a5); per-channel delivery cursors (b383972: until named migrations). All
+# of them kept a signed-in user's topic as "@user/name"; owners became a column in radar-topic-owners.
+PREFIXED_STEPS = RADAR_MIGRATIONS[:4]  # the steps of every release before topic owners
 RADAR_RELEASES: dict[str, tuple[Callable[[], str], list[str]]] = {
     "42dccc0": (lambda: _script("radar-42dccc0.sql"), RADAR_STEPS[1:]),
     "acdecc0": (lambda: _script("radar-acdecc0.sql"), RADAR_STEPS[2:]),
     "b2469a5": (lambda: _script("radar-b2469a5.sql"), RADAR_STEPS[3:]),
-    "b383972": (lambda: "\n".join(_script_of(step) for step in RADAR_MIGRATIONS), []),
+    "b383972": (lambda: "\n".join(_script_of(step) for step in PREFIXED_STEPS), RADAR_STEPS[4:]),
 }
 
 
@@ -167,6 +169,10 @@ def test_the_radar_state_of_each_release_keeps_its_topics_and_gains_the_new_tabl
             "VALUES ('Unlearning', 'unlearning', 'machine unlearning', '[]', '[\"Ada Lovelace\"]', 1.0)"
         )
         conn.execute(
+            "INSERT INTO radar_topics (name, name_key, query, fields, authors, created_at) "
+            "VALUES ('@alice/Unlearning', '@alice/unlearning', 'unlearning', '[]', '[]', 2.0)"
+        )
+        conn.execute(
             "INSERT INTO radar_items (topic_id, window, paper_id, rank, score, relevance, batch, shown_at) "
             "VALUES (1, 1, '2606.00001', 1, 0.5, 0.6, 1, 2.0)"
         )
@@ -176,12 +182,101 @@ def test_the_radar_state_of_each_release_keeps_its_topics_and_gains_the_new_tabl
 
     store = RadarStore(path)
     try:
-        [topic] = store.topics()
+        [topic] = store.topics("")
         assert topic.topic.name == "Unlearning" and topic.topic.authors == ["Ada Lovelace"]
+        [hers] = store.topics("alice")
+        assert (hers.id, hers.topic.name, hers.owner) == (2, "Unlearning", "alice")
         assert store.seen_ids(topic.id) == {"2606.00001"}
         token = store.feed_token(topic.id, new_token="t0ken")  # the delivery tables work
-        assert store.topic_for_token(token) == "Unlearning"
+        assert store.topic_for_token(token) == ("", "Unlearning")
         store.record_delivery(topic.id, "mailto:a@lab.test", ["2606.00001"], 3.0, (3.0, date(2026, 6, 3)))
         assert store.delivery_cursor(topic.id, "mailto:a@lab.test") == (3.0, date(2026, 6, 3))
     finally:
         store.close()
+
+
+def _prefixed_state(path: Path) -> None:
+    """A radar state as the release before topic owners left it (its migrations recorded): alice's "x" as
+    "@alice/x" with a window's papers, a library, a feed token and a delivery; the no-login user's "x"."""
+    conn = sqlite3.connect(path)
+    migrate(conn, PREFIXED_STEPS)
+    topic_sql = (
+        "INSERT INTO radar_topics (id, name, name_key, query, fields, authors, created_at, window_number, "
+        "window_until) VALUES (?, ?, ?, ?, '[\"cs.LG\"]', '[\"Ada Lovelace\"]', ?, 1, 5.0)"
+    )
+    with conn:
+        conn.execute(topic_sql, (7, "@alice/x", "@alice/x", "alice's query", 1.0))
+        conn.execute(topic_sql, (9, "x", "x", "the shared query", 2.0))
+        conn.execute(
+            "INSERT INTO radar_items (topic_id, window, paper_id, rank, score, relevance, batch, shown_at) "
+            "VALUES (7, 1, '2606.00001', 1, 0.5, 0.6, 1, 2.0)"
+        )
+        conn.execute("INSERT INTO radar_library (topic_id, position, title) VALUES (7, 0, 'A paper')")
+        conn.execute("INSERT INTO radar_feed_tokens (topic_id, token) VALUES (7, 'alices-token')")
+        conn.execute("INSERT INTO radar_feed_tokens (topic_id, token) VALUES (9, 'shared-token')")
+        conn.execute(
+            "INSERT INTO radar_deliveries (topic_id, channel, paper_id, sent_at) "
+            "VALUES (7, 'mailto:a@lab.test', '2606.00001', 3.0)"
+        )
+        conn.execute(
+            "INSERT INTO radar_delivery_cursors (topic_id, channel, until, newest_day) "
+            "VALUES (7, 'mailto:a@lab.test', 3.0, 20260603)"
+        )
+    conn.close()
+
+
+def _dump(path: Path) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return list(conn.iterdump())
+    finally:
+        conn.close()
+
+
+def test_prefixed_topics_get_their_owner_in_place_and_a_second_open_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "state.sqlite3"
+    _prefixed_state(path)
+
+    store = RadarStore(path)
+    try:
+        [hers], [shared] = store.topics("alice"), store.topics("")
+        assert (hers.id, hers.owner, hers.topic.name, hers.topic.query) == (7, "alice", "x", "alice's query")
+        assert (shared.id, shared.owner, shared.topic.name) == (9, "", "x")
+        assert hers.topic.authors == ["Ada Lovelace"] and hers.window is not None
+        assert store.find_topic("alice", "x") == hers and store.find_topic("bob", "x") is None
+        assert store.find_topic_by_id(7, "alice") == hers and store.find_topic_by_id(7, "") is None
+        # Its window, library, token and delivery rows are still its own; tokens are unchanged.
+        assert store.seen_ids(7) == {"2606.00001"} and [p.title for p in store.library(7)] == ["A paper"]
+        assert store.topic_for_token("alices-token") == ("alice", "x")
+        assert store.topic_for_token("shared-token") == ("", "x")
+        assert store.delivered(7, "mailto:a@lab.test") == {"2606.00001"}
+        assert store.delivery_cursor(7, "mailto:a@lab.test") == (3.0, date(2026, 6, 3))
+        # Names are unique per owner: bob may have an "x", alice no second one; foreign keys are back on.
+        assert store.add_topic(Topic("X", "q", [], [], 4.0, None), "x", "bob")
+        assert not store.add_topic(Topic("X", "q", [], [], 4.0, None), "x", "alice")
+        assert store.db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+        assert store.db.execute("PRAGMA foreign_key_check").fetchall() == []
+        assert applied(store.db) == RADAR_STEPS
+    finally:
+        store.close()
+
+    before = _dump(path)
+    conn = sqlite3.connect(path)
+    assert migrate(conn, RADAR_MIGRATIONS) == []  # opened again: nothing runs
+    conn.close()
+    again = RadarStore(path)
+    again.topics("alice")
+    again.close()
+    assert _dump(path) == before
+
+
+def test_the_owner_step_refuses_to_run_with_foreign_keys_on(tmp_path: Path) -> None:
+    """Dropping the old topics table with foreign keys on would delete every topic's papers and tokens."""
+    path = tmp_path / "state.sqlite3"
+    _prefixed_state(path)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA foreign_keys=ON")
+    with pytest.raises(RuntimeError, match="foreign keys off"):
+        migrate(conn, RADAR_MIGRATIONS)
+    assert conn.execute("SELECT count(*) FROM radar_items").fetchone()[0] == 1  # rolled back, nothing lost
+    conn.close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -289,6 +290,25 @@ def test_cli_radar_commands_with_json(home: Path, use_home, tmp_path: Path, shar
     assert code == 2 and "no topic named 'LLM agents'" in err and "Traceback" not in err
 
 
+def test_cli_acts_for_a_signed_in_users_topics_with_owner(
+    home: Path, use_home, shared_model: Embedder
+) -> None:  # type: ignore[no-untyped-def]
+    """The operator's CLI reaches a signed-in user's topics by --owner (a scheduled digest for alice), and
+    only then: without it, alice's topic is one that does not exist."""
+    use_home(home)
+    code, out, err = run_cli(["radar", "add", "agents", "--query", LLM_QUERY, "--owner", "alice", "--json"])
+    assert code == 0, err
+    assert json.loads(run_cli(["radar", "list", "--json"])[1])["topics"] == []
+    listed = json.loads(run_cli(["radar", "list", "--owner", "alice", "--json"])[1])["topics"]
+    assert [t["name"] for t in listed] == ["agents"]
+    code, out, _ = run_cli(["radar", "feed", "agents", "--owner", "alice", "--batch", "2", "--json"])
+    assert code == 0 and len(json.loads(out)["items"]) == 2
+    code, _, err = run_cli(["radar", "feed", "agents", "--batch", "2"])
+    assert code == 2 and "no topic named 'agents'" in err
+    code, out, _ = run_cli(["radar", "remove", "agents", "--owner", "alice", "--json"])
+    assert code == 0 and json.loads(out) == {"removed": "agents"}
+
+
 def _window(home: Path) -> list[str]:
     import sqlite3
 
@@ -347,3 +367,90 @@ def test_rename_and_unfollow_keep_the_topic_and_what_was_seen(home: Path, embedd
     radar.add_topic("Other", "protein structure")
     with pytest.raises(RadarError, match="already exists"):
         radar.rename_topic("Other", "agents")
+
+
+# --- owners (issue 28 item 1) -------------------------------------------------------------------------
+
+
+def owner_calls(radar: Radar) -> dict[str, Callable[[str, str], object]]:
+    """Every call that reads or changes a topic by name, acting for an owner."""
+    from assistant.radar import charts, delivery
+
+    return {
+        "get_topic": lambda name, owner: radar.get_topic(name, owner=owner),
+        "topic_id": lambda name, owner: radar.topic_id(name, owner=owner),
+        "library": lambda name, owner: radar.library(name, owner=owner),
+        "feed": lambda name, owner: radar.feed(name, owner=owner),
+        "next batch": lambda name, owner: radar.feed(name, next_batch=True, owner=owner),
+        "new_paper_ids": lambda name, owner: radar.new_paper_ids(name, owner=owner),
+        "window_items": lambda name, owner: radar.window_items(name, owner=owner),
+        "mark_seen": lambda name, owner: radar.mark_seen(name, ["2606.00001"], owner=owner),
+        "brief": lambda name, owner: radar.brief(name, use_llm=False, owner=owner),
+        "follow": lambda name, owner: radar.follow_author(name, "Ada Lovelace", owner=owner),
+        "unfollow": lambda name, owner: radar.unfollow_author(name, "Ada Lovelace", owner=owner),
+        "rename": lambda name, owner: radar.rename_topic(name, "Taken over", owner=owner),
+        "remove": lambda name, owner: radar.remove_topic(name, owner=owner),
+        "feed token": lambda name, owner: delivery.feed_token(radar, name, owner=owner),
+        "atom feed": lambda name, owner: delivery.topic_feed(radar, name, owner=owner),
+        "digest": lambda name, owner: delivery.digest_candidates(
+            radar, name, "mailto:x@lab.test", owner=owner
+        ),
+        "send": lambda name, owner: delivery.send_digest(radar, name, to=["x@lab.test"], owner=owner),
+        "chart": lambda name, owner: charts.daily_counts(radar, name, owner=owner),
+    }
+
+
+def refusals(calls: dict[str, Callable[[str, str], object]], name: str, owner: str) -> dict[str, str]:
+    """What each call answers `owner` about topic `name` (every one must refuse)."""
+    answers = {}
+    for call, run in calls.items():
+        with pytest.raises(RadarError) as refused:
+            run(name, owner)
+        answers[call] = str(refused.value)
+    return answers
+
+
+def test_each_owner_has_their_own_topics_and_another_owners_topic_is_not_there(
+    home: Path, embedder: Embedder
+) -> None:
+    radar = make_radar(home, embedder)
+    radar.add_topic("Agents", LLM_QUERY, authors=["Ada Lovelace"], owner="alice")
+    radar.add_topic("Shared", "protein structure", owner="alice")
+    radar.add_topic("Shared", "speech recognition", owner="bob")  # the same name, another owner
+    radar.add_topic("Mine", "graph neural networks")  # the no-login owner: the command line
+    calls = owner_calls(radar)
+    hers = radar.topic_id("Agents", owner="alice")
+    token = calls["feed token"]("Agents", "alice")
+    radar.feed("Agents", owner="alice")
+
+    assert [t.name for t in radar.list_topics(owner="alice")] == ["Agents", "Shared"]
+    assert [t.name for t in radar.list_topics(owner="bob")] == ["Shared"]
+    assert [t.name for t in radar.list_topics()] == ["Mine"]  # the CLI sees only its own
+    assert radar.get_topic("Shared", owner="alice").query == "protein structure"
+    assert radar.get_topic("shared", owner="bob").query == "speech recognition"
+    assert radar.topic_id("Shared", owner="alice") != radar.topic_id("Shared", owner="bob")
+    assert calls["feed token"]("Shared", "alice") != calls["feed token"]("Shared", "bob")
+    assert radar.topic_name(hers, owner="alice") == "Agents"
+    assert radar.topic_name(hers, owner="bob") is None and radar.topic_name(hers) is None
+    with pytest.raises(RadarError, match="already exists"):
+        radar.add_topic("shared", "anything", owner="bob")
+
+    # Bob (and the no-login owner) acting on Alice's "Agents": every call refuses, and alice's topic is whole.
+    by_bob, by_cli = refusals(calls, "Agents", "bob"), refusals(calls, "Agents", "")
+    assert by_bob["feed"] == "no topic named 'Agents'. Saved topics: Shared."  # his own topics only
+    assert all("alice" not in answer and "protein" not in answer for answer in by_bob.values())
+    topic = radar.get_topic("Agents", owner="alice")
+    assert (topic.name, topic.authors) == ("Agents", ["Ada Lovelace"])
+    assert calls["feed token"]("Agents", "alice") == token
+    assert radar.feed("Agents", owner="alice").topic.name == "Agents"
+
+    # ...with exactly the answers a topic nobody has gets, once hers is gone.
+    radar.remove_topic("Agents", owner="alice")
+    assert refusals(calls, "Agents", "bob") == by_bob and refusals(calls, "Agents", "") == by_cli
+    assert radar.topic_name(hers, owner="alice") is None
+
+    # Names are unique per owner: bob may rename his topic to the names alice and the CLI use.
+    assert radar.rename_topic("Shared", "Agents", owner="bob").name == "Agents"
+    assert radar.rename_topic("Agents", "Mine", owner="bob").name == "Mine"
+    assert [t.name for t in radar.list_topics(owner="alice")] == ["Shared"]
+    assert [t.name for t in radar.list_topics()] == ["Mine"]

@@ -352,7 +352,9 @@ def test_app_serves_the_feed_by_token_and_by_name_behind_login(
 ) -> None:
     """The routes on Chainlit's own FastAPI app (in process), ahead of its catch-all chat page."""
     import chainlit.config
+    from chainlit.auth import get_current_user
     from chainlit.server import app as server
+    from chainlit.user import User
     from fastapi.testclient import TestClient
 
     from assistant.ui.feed_routes import _holds_catch_all, add_feed_routes
@@ -391,6 +393,17 @@ def test_app_serves_the_feed_by_token_and_by_name_behind_login(
     monkeypatch.setattr(chainlit.config.config.code, "password_auth_callback", lambda u, p: None)
     assert client.get("/radar/topics/LLM agents.atom").status_code == 401
     assert client.get(delivery.feed_path(token)).status_code == 200
+    # Signed in, the by-name feed is the signed-in user's topic of that name: bob has none (404, as for a
+    # name nobody has), then his own; the token still names the topic it was made for.
+    monkeypatch.setitem(server.dependency_overrides, get_current_user, lambda: User(identifier="bob"))
+    assert client.get("/radar/topics/LLM agents.atom").status_code == 404
+    assert client.get("/radar/topics/nobody's.atom").status_code == 404
+    radar.add_topic(TOPIC, "protein structure prediction", owner="bob")
+    response = client.get("/radar/topics/LLM agents.atom")
+    assert response.status_code == 200 and parsed.entries  # his topic's matches, not the other's
+    assert [e.id for e in feedparser.parse(response.text).entries] != [e.id for e in parsed.entries]
+    assert delivery.feed_token(radar, TOPIC, owner="bob") != token
+    assert delivery.topic_for_token(radar, token) == ("", TOPIC)
     radar.remove_topic(TOPIC)
     assert client.get(delivery.feed_path(token)).status_code == 404  # the token went with the topic
 

@@ -51,9 +51,9 @@ def test_store_keeps_topics_windows_and_the_feed_in_the_order_a_user_meets_it(tm
     assert saved_fields(path) == [] and saved_topic_names(path) == []
     store = RadarStore(path)
     topic = Topic("LLM agents", "agents", ["cs.AI", "cs"], [], 100.0, None)
-    assert store.add_topic(topic, "llm agents")
-    assert not store.add_topic(Topic("llm AGENTS", "x", [], [], 101.0, None), "llm agents")  # name taken
-    stored = store.find_topic("llm agents")
+    assert store.add_topic(topic, "llm agents", "")
+    assert not store.add_topic(Topic("llm AGENTS", "x", [], [], 101.0, None), "llm agents", "")  # name taken
+    stored = store.find_topic("", "llm agents")
     assert stored is not None and stored.topic == topic and stored.window is None
 
     window = next_window(None, created_at=100.0, last_visit=None, newest_ingested=50.0, newest_day=None)
@@ -82,7 +82,7 @@ def test_store_keeps_topics_windows_and_the_feed_in_the_order_a_user_meets_it(tm
     assert store.get_topic(stored.id).topic.authors == ["Jane Doe"]
     assert saved_fields(path) == ["cs.AI", "cs"] and saved_topic_names(path) == ["LLM agents"]
     store.remove_topic(stored.id)
-    assert store.topics() == [] and store.seen_ids(stored.id) == set()
+    assert store.topics("") == [] and store.seen_ids(stored.id) == set()
     store.close()
 
 
@@ -99,8 +99,8 @@ def test_reopening_the_feed_shows_the_latest_batch_until_everything_was_shown() 
 
 def test_store_keeps_a_library_topics_papers_feed_token_and_deliveries(tmp_path: Path) -> None:
     store = RadarStore(tmp_path / "state.sqlite3")
-    assert store.add_topic(Topic("Agents", "agents", [], [], 100.0, None), "agents")
-    stored = store.find_topic("agents")
+    assert store.add_topic(Topic("Agents", "agents", [], [], 100.0, None), "agents", "")
+    stored = store.find_topic("", "agents")
     assert stored is not None
     vector = np.arange(4, dtype=np.float32) / 4
     store.add_library(
@@ -120,7 +120,7 @@ def test_store_keeps_a_library_topics_papers_feed_token_and_deliveries(tmp_path:
 
     token = store.feed_token(stored.id, new_token="first")
     assert token == "first" and store.feed_token(stored.id, new_token="second") == "first"  # kept
-    assert store.topic_for_token("first") == "Agents" and store.topic_for_token("second") is None
+    assert store.topic_for_token("first") == ("", "Agents") and store.topic_for_token("second") is None
 
     store.record_delivery(stored.id, "mailto:a@example.org", ["2606.04730"], when=200.0)
     store.record_delivery(stored.id, "mailto:a@example.org", ["2606.04730", "2606.00001"], when=300.0)

@@ -51,14 +51,14 @@ class DailyCounts:
         }
 
 
-def daily_counts(radar: Radar, name: str, days: int = CHART_DAYS) -> DailyCounts:
+def daily_counts(radar: Radar, name: str, days: int = CHART_DAYS, *, owner: str = "") -> DailyCounts:
     """How many papers of each listing day of the last `days` (up to the newest day in the index) match the
-    topic as its feed would rank them (same threshold, followed authors, library closeness)."""
-    topic = radar.get_topic(name)
+    owner's topic as its feed would rank them (same threshold, followed authors, library closeness)."""
+    topic = radar.get_topic(name, owner=owner)
     start, by_day = radar.deliveries.recent_papers_by_day(days)
     if start is None:
         return DailyCounts(topic.name, [], [])
-    topic_id = radar.topic_id(name)
+    topic_id = radar.topic_id(name, owner=owner)
     span = [start + timedelta(days=i) for i in range(days)]
     counts = [len(radar.rank_papers(topic_id, topic, by_day[d])) if d in by_day else 0 for d in span]
     return DailyCounts(topic.name, span, counts)

@@ -58,7 +58,7 @@ from assistant.radar.render import (
     unlinkable,
     webhook_payload,
 )
-from assistant.radar.service import NothingNewError, Radar
+from assistant.radar.service import NO_LOGIN, NothingNewError, Radar
 from assistant.search.hit import Hit
 
 if TYPE_CHECKING:
@@ -113,13 +113,13 @@ DIGEST_MAX = 25
 # --- feeds --------------------------------------------------------------------------------------------------
 
 
-def feed_token(radar: Radar, name: str) -> str:
-    """The topic's secret feed token (made on first use; kept until the topic is removed)."""
-    return radar.deliveries.feed_token(radar.topic_id(name))
+def feed_token(radar: Radar, name: str, *, owner: str = NO_LOGIN) -> str:
+    """The owner's topic's secret feed token (made on first use; kept until the topic is removed)."""
+    return radar.deliveries.feed_token(radar.topic_id(name, owner=owner))
 
 
-def topic_for_token(radar: Radar, token: str) -> str | None:
-    """The topic name a feed token belongs to, or None."""
+def topic_for_token(radar: Radar, token: str) -> tuple[str, str] | None:
+    """(owner, name) of the topic a feed token belongs to, or None."""
     return radar.deliveries.topic_for_token(token)
 
 
@@ -136,13 +136,15 @@ def public_url(settings: Settings, path: str) -> str:
     return (settings.delivery.public_url.strip() or DEFAULT_PUBLIC_URL).rstrip("/") + path
 
 
-def feed_entries(radar: Radar, name: str, days: int = FEED_DAYS, limit: int = FEED_MAX) -> list[Hit]:
-    """The topic's matches among the papers of the last `days` listing days, newest first."""
-    topic = radar.get_topic(name)
+def feed_entries(
+    radar: Radar, name: str, days: int = FEED_DAYS, limit: int = FEED_MAX, *, owner: str = NO_LOGIN
+) -> list[Hit]:
+    """The owner's topic's matches among the papers of the last `days` listing days, newest first."""
+    topic = radar.get_topic(name, owner=owner)
     recent = radar.deliveries.recent_paper_ids(days)
     if not recent:
         return []
-    ranked = [hit for hit, _ in radar.rank_papers(radar.topic_id(name), topic, recent)]
+    ranked = [hit for hit, _ in radar.rank_papers(radar.topic_id(name, owner=owner), topic, recent)]
     ranked.sort(key=lambda hit: hit.paper.published or date.min, reverse=True)  # stable: rank within a day
     return ranked[:limit]
 
@@ -151,10 +153,11 @@ def topic_path(name: str) -> str:
     return f"/radar/topics/{quote(name, safe='')}.atom"
 
 
-def topic_feed(radar: Radar, name: str, self_url: str | None = None) -> str:
-    """The topic's Atom feed (`AtomFeed` over its recent matches)."""
-    hits = feed_entries(radar, name)
-    return AtomFeed(self_url).render(Digest(radar.get_topic(name), [(hit, None) for hit in hits], None))
+def topic_feed(radar: Radar, name: str, self_url: str | None = None, *, owner: str = NO_LOGIN) -> str:
+    """The owner's topic's Atom feed (`AtomFeed` over its recent matches)."""
+    hits = feed_entries(radar, name, owner=owner)
+    topic = radar.get_topic(name, owner=owner)
+    return AtomFeed(self_url).render(Digest(topic, [(hit, None) for hit in hits], None))
 
 
 # --- digests ------------------------------------------------------------------------------------------------
@@ -180,12 +183,12 @@ class Candidates:
     cursor: Cursor  # where the channel's cursor goes once all `items` went there
 
 
-def digest_candidates(radar: Radar, name: str, channel: str) -> Candidates:
-    """The topic's matches among the papers ingested since the channel's cursor (all matches ingested by
-    then went there), minus the papers it already had (`DeliveryLedger.undelivered`). Opens no radar
-    visit: what the interactive feed shows is not changed by choosing."""
-    topic = radar.get_topic(name)
-    topic_id = radar.topic_id(name)
+def digest_candidates(radar: Radar, name: str, channel: str, *, owner: str = NO_LOGIN) -> Candidates:
+    """The owner's topic's matches among the papers ingested since the channel's cursor (all matches
+    ingested by then went there), minus the papers it already had (`DeliveryLedger.undelivered`). Opens no
+    radar visit: what the interactive feed shows is not changed by choosing."""
+    topic = radar.get_topic(name, owner=owner)
+    topic_id = radar.topic_id(name, owner=owner)
     fresh = radar.deliveries.undelivered(topic_id, topic.created_at, channel)
     items = radar.rank_papers(topic_id, topic, fresh.paper_ids) if fresh.paper_ids else []
     return Candidates(items, fresh.since, fresh.cursor)
@@ -199,6 +202,7 @@ def send_digest(
     webhook: str | None = None,
     with_briefing: bool = False,
     limit: int = DIGEST_MAX,
+    owner: str = NO_LOGIN,
 ) -> list[DeliveryResult]:
     """Send each channel the topic's matches it has not had (`digest_candidates`), at most `limit`; one
     result per channel. Nothing is lost: a failed send records nothing, and a capped digest leaves the
@@ -214,12 +218,12 @@ def send_digest(
         channels.append(webhook_for(radar.settings, webhook))
     if not recipients and not webhook:
         raise DeliveryError("say where to send: --to ADDRESS and/or --webhook URL")
-    topic = radar.get_topic(name)
-    topic_id = radar.topic_id(name)
+    topic = radar.get_topic(name, owner=owner)
+    topic_id = radar.topic_id(name, owner=owner)
     radar.require_index()
     results: list[DeliveryResult] = []
     for channel in channels:
-        chosen = digest_candidates(radar, name, channel.key)
+        chosen = digest_candidates(radar, name, channel.key, owner=owner)
         todo = chosen.items[:limit]
         complete = len(chosen.items) <= limit
         result = DeliveryResult(channel=channel.key)
@@ -231,7 +235,7 @@ def send_digest(
         briefing: Briefing | None = None
         if with_briefing and isinstance(channel, EmailDigest):
             try:
-                briefing = radar.brief(name, paper_ids=[hit.paper.id for hit, _ in todo])
+                briefing = radar.brief(name, paper_ids=[hit.paper.id for hit, _ in todo], owner=owner)
             except NothingNewError:
                 briefing = None
         try:
@@ -241,7 +245,9 @@ def send_digest(
             continue
         ids = [hit.paper.id for hit, _ in todo]
         radar.deliveries.record(topic_id, channel.key, ids, chosen.cursor if complete else None)
-        radar.mark_seen(name, ids)  # in an open radar window; later windows leave delivered papers out
+        radar.mark_seen(
+            name, ids, owner=owner
+        )  # in an open radar window; later windows leave delivered papers out
         result.sent, result.paper_ids = True, ids
         more = "" if complete else f" ({len(chosen.items) - len(ids)} more next time)"
         result.message = (

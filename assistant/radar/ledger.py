@@ -43,8 +43,9 @@ class DeliveryLedger:
         """The topic's secret feed token (made on first use; kept until the topic is removed)."""
         return self._store.feed_token(topic_id, new_token=secrets.token_urlsafe(24))
 
-    def topic_for_token(self, token: str) -> str | None:
-        """The topic name a feed token belongs to, or None."""
+    def topic_for_token(self, token: str) -> tuple[str, str] | None:
+        """(owner, name) of the topic a feed token belongs to, or None (the token is the key: whoever
+        holds it reads that feed)."""
         return self._store.topic_for_token(token)
 
     def has_papers(self) -> bool:

@@ -70,7 +70,7 @@ if TYPE_CHECKING:
     from assistant.compose.briefing import Briefer
     from assistant.compose.briefing_model import Briefing
 
-__all__ = ["FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic"]
+__all__ = ["NO_LOGIN", "FeedBatch", "NothingNewError", "Radar", "RadarError", "Topic"]
 
 MAX_FEED = 200  # papers one retrieval ranks (the retriever's own cap on k); a window keeps every match
 MAX_NAME_CHARS = 80
@@ -78,9 +78,7 @@ MAX_QUERY_CHARS = 2000
 MAX_BATCH = 100
 
 
-def same_owner(stored_name: str, owner: str) -> bool:
-    """True when a stored topic name belongs to `owner` ("@alice/" with login, "" for the one shared user)."""
-    return stored_name.startswith(owner) if owner else not stored_name.startswith("@")
+NO_LOGIN = ""  # the owner of every topic when nobody signs in: the command line, a single-user app
 
 
 class RadarError(UserFacingError, ValueError):
@@ -134,7 +132,11 @@ class FeedItem:
 
 class Radar:
     """Saved topics and their feeds. One object per process; safe to call from a thread pool (the store
-    keeps one SQLite connection per thread, and visits and batches are written in immediate transactions)."""
+    keeps one SQLite connection per thread, and visits and batches are written in immediate transactions).
+
+    Every topic belongs to an owner (the signed-in user's identifier; `NO_LOGIN` without login) and every
+    call that reads or changes a topic acts for one (`owner=`): another owner's topic is not there for it,
+    answered exactly as a name or id that no topic has. Two owners may each have a topic of the same name."""
 
     def __init__(
         self, settings: Settings, retriever: Retriever, store: RadarStore, briefer: Lazy[Briefer]
@@ -153,7 +155,13 @@ class Radar:
     # --- topics ---------------------------------------------------------------------------------------
 
     def add_topic(
-        self, name: str, query: str, fields: Sequence[str] = (), authors: Sequence[str] = ()
+        self,
+        name: str,
+        query: str,
+        fields: Sequence[str] = (),
+        authors: Sequence[str] = (),
+        *,
+        owner: str = NO_LOGIN,
     ) -> Topic:
         clean_name = " ".join((name or "").split())
         if not clean_name:
@@ -171,11 +179,11 @@ class Radar:
             )
         self.require_index()
         clean_fields = self._check_fields(fields)
-        existing = self.store.find_topic(name_key(clean_name))
+        existing = self.store.find_topic(owner, name_key(clean_name))
         if existing is not None:
             raise RadarError(f"a topic named {existing.topic.name!r} already exists; pick another name")
         topic = Topic(clean_name, clean_query, clean_fields, clean_authors(authors), time.time(), None)
-        if not self.store.add_topic(topic, name_key(clean_name)):
+        if not self.store.add_topic(topic, name_key(clean_name), owner):
             raise RadarError(f"a topic named {clean_name!r} already exists; pick another name")
         return topic
 
@@ -187,36 +195,38 @@ class Radar:
         query: str | None = None,
         fields: Sequence[str] = (),
         authors: Sequence[str] = (),
+        owner: str = NO_LOGIN,
     ) -> LibraryTopic:
         """Save a topic from a library export (BibTeX, RIS, CSL-JSON), with its followed authors, in one go:
         any bad input is found before the topic is stored, so a failure never leaves a half-made topic."""
         if any(not (author or "").strip() for author in authors):
             raise LibraryError("an author name is empty (--author)")
         prepared = prepare_library(self.retriever, path, query)
-        topic = self.add_topic(name, prepared.query, fields=fields, authors=authors)
+        topic = self.add_topic(name, prepared.query, fields=fields, authors=authors, owner=owner)
         try:
-            self.store.add_library(self.topic_id(topic.name), prepared.papers)
+            self.store.add_library(self.topic_id(topic.name, owner=owner), prepared.papers)
         except BaseException:
-            self.remove_topic(topic.name)  # no half-made topic
+            self.remove_topic(topic.name, owner=owner)  # no half-made topic
             raise
         return LibraryTopic(topic, prepared.format, prepared.matches, prepared.skipped, prepared.terms)
 
-    def library(self, name: str) -> list[dict[str, Any]]:
+    def library(self, name: str, *, owner: str = NO_LOGIN) -> list[dict[str, Any]]:
         """A library topic's papers (title, indexed paper id, how it was matched), in file order."""
-        return library_of(self.store, self.topic_id(name))
+        return library_of(self.store, self.topic_id(name, owner=owner))
 
-    def list_topics(self) -> list[Topic]:
-        return [stored.topic for stored in self.store.topics()]
+    def list_topics(self, *, owner: str = NO_LOGIN) -> list[Topic]:
+        """The owner's topics, oldest first."""
+        return [stored.topic for stored in self.store.topics(owner)]
 
-    def get_topic(self, name: str) -> Topic:
-        return self._stored(name).topic
+    def get_topic(self, name: str, *, owner: str = NO_LOGIN) -> Topic:
+        return self._stored(name, owner).topic
 
-    def remove_topic(self, name: str) -> None:
-        self.store.remove_topic(self._stored(name).id)
+    def remove_topic(self, name: str, *, owner: str = NO_LOGIN) -> None:
+        self.store.remove_topic(self._stored(name, owner).id)
 
-    def rename_topic(self, name: str, new_name: str) -> Topic:
+    def rename_topic(self, name: str, new_name: str, *, owner: str = NO_LOGIN) -> Topic:
         """Give a topic another name; its query, fields, authors and seen papers stay."""
-        stored = self._stored(name)
+        stored = self._stored(name, owner)
         clean = " ".join((new_name or "").split())
         if not clean:
             raise RadarError("the new name is empty")
@@ -224,7 +234,7 @@ class Radar:
             raise RadarError(
                 f"the topic name is {len(clean)} characters long; keep it under {MAX_NAME_CHARS}"
             )
-        other = self.store.find_topic(name_key(clean))
+        other = self.store.find_topic(owner, name_key(clean))
         if (other is not None and other.id != stored.id) or not self.store.rename_topic(
             stored.id, clean, name_key(clean)
         ):
@@ -232,10 +242,10 @@ class Radar:
             raise RadarError(f"a topic named {taken!r} already exists; pick another name")
         return self.store.get_topic(stored.id).topic
 
-    def unfollow_author(self, name: str, author: str) -> Topic:
+    def unfollow_author(self, name: str, author: str, *, owner: str = NO_LOGIN) -> Topic:
         """Stop following an author in a topic: their papers no longer enter its feed by name (papers
         already shown stay seen; the unseen part of the current window is ranked again)."""
-        stored = self._stored(name)
+        stored = self._stored(name, owner)
         authors = stored.topic.authors
         kept = [a for a in authors if fold(a) != fold(author or "")]
         if len(kept) == len(authors):
@@ -247,9 +257,9 @@ class Radar:
                 self._fill_window(stored, stored.window)
         return stored.topic
 
-    def follow_author(self, name: str, author: str) -> Topic:
+    def follow_author(self, name: str, author: str, *, owner: str = NO_LOGIN) -> Topic:
         """Follow an author in a topic; their papers in the current window join the unseen feed."""
-        stored = self._stored(name)
+        stored = self._stored(name, owner)
         new = clean_authors([author])
         if not new:
             raise RadarError("the author name is empty")
@@ -266,15 +276,21 @@ class Radar:
     # --- the feed -------------------------------------------------------------------------------------
 
     def feed(
-        self, name: str, *, batch: int = 10, next_batch: bool = False, author: str | None = None
+        self,
+        name: str,
+        *,
+        batch: int = 10,
+        next_batch: bool = False,
+        author: str | None = None,
+        owner: str = NO_LOGIN,
     ) -> FeedBatch:
         if batch < 1 or batch > MAX_BATCH:
             raise RadarError(f"the batch size must be between 1 and {MAX_BATCH} (got {batch})")
-        self._stored(name)  # unknown topic: say so before anything else
+        self._stored(name, owner)  # unknown topic: say so before anything else
         self.require_index()
         author_key = fold(author.strip()) if author and author.strip() else None
         with self.store.transaction():
-            stored = self._stored(name)
+            stored = self._stored(name, owner)
             if stored.window is None or (
                 not next_batch and catalog_moved(self.retriever.catalog, stored.window)
             ):
@@ -302,42 +318,46 @@ class Radar:
             author=author.strip() if author_key and author else None,
         )
 
-    def new_paper_ids(self, name: str) -> list[str]:
+    def new_paper_ids(self, name: str, *, owner: str = NO_LOGIN) -> list[str]:
         """The current window's feed papers (seen or not), opening a visit if an ingest ran since."""
-        self._stored(name)
+        self._stored(name, owner)
         self.require_index()
         with self.store.transaction():
-            stored = self._visit(name)
+            stored = self._visit(name, owner)
             return self.store.window_paper_ids(stored.id, _current(stored).number)
 
-    def window_items(self, name: str) -> tuple[Topic, list[tuple[Hit, str | None]], datetime | None]:
+    def window_items(
+        self, name: str, *, owner: str = NO_LOGIN
+    ) -> tuple[Topic, list[tuple[Hit, str | None]], datetime | None]:
         """The current window's feed (seen or not, feed order) with the followed author of each paper,
         opening a visit if an ingest ran since: what a delivery (e-mail, webhook) sends from."""
-        self._stored(name)
+        self._stored(name, owner)
         self.require_index()
         with self.store.transaction():
-            stored = self._visit(name)
+            stored = self._visit(name, owner)
             window = _current(stored)
             items = self._feed_items(stored.id, window.number)
         items.sort(key=lambda item: item.rank)
         return stored.topic, [(item.hit, item.followed_author) for item in items], window.since
 
-    def mark_seen(self, name: str, paper_ids: Sequence[str]) -> int:
+    def mark_seen(self, name: str, paper_ids: Sequence[str], *, owner: str = NO_LOGIN) -> int:
         """Mark papers of the current window as seen, as one batch (a delivered digest counts as shown);
         returns the batch number, 0 when nothing was unseen."""
         with self.store.transaction():
-            stored = self._stored(name)
+            stored = self._stored(name, owner)
             window_number = stored.window.number if stored.window else 0
             number = self.store.next_batch_number(stored.id, window_number)
             changed = self.store.mark_shown(stored.id, window_number, number, paper_ids, time.time())
         return number if changed else 0
 
-    def topic_id(self, name: str) -> int:
-        return self._stored(name).id
+    def topic_id(self, name: str, *, owner: str = NO_LOGIN) -> int:
+        """The owner's topic's opaque id (what the app's buttons carry)."""
+        return self._stored(name, owner).id
 
-    def topic_name(self, topic_id: int) -> str | None:
-        """The stored name of the topic with this id, or None when there is none (a stale or forged id)."""
-        stored = self.store.find_topic_by_id(topic_id)
+    def topic_name(self, topic_id: int, *, owner: str = NO_LOGIN) -> str | None:
+        """The name of the owner's topic with this id, or None when the owner has none (a stale id, or a
+        forged one naming another owner's topic: the same None)."""
+        stored = self.store.find_topic_by_id(topic_id, owner)
         return stored.topic.name if stored is not None else None
 
     def brief(
@@ -347,15 +367,16 @@ class Radar:
         use_llm: bool | None = None,
         on_token: Callable[[str], None] | None = None,
         paper_ids: Sequence[str] | None = None,
+        owner: str = NO_LOGIN,
     ) -> Briefing:
         """The cross-field briefing over this visit's new papers for the topic, or over `paper_ids` (a
         digest's papers; no visit is opened then). Raises NothingNewError (a RadarError) when none."""
         from assistant.compose.briefing_model import BriefingError
 
-        topic = self.get_topic(name)
-        ids = list(paper_ids) if paper_ids is not None else self.new_paper_ids(name)
+        topic = self.get_topic(name, owner=owner)
+        ids = list(paper_ids) if paper_ids is not None else self.new_paper_ids(name, owner=owner)
         if not ids:
-            window = _current(self._stored(name))
+            window = _current(self._stored(name, owner))
             raise NothingNewError(f"nothing new for {topic.name!r} {since_phrase(window)}: no briefing today")
         try:
             return self._briefer.get().brief(
@@ -388,13 +409,12 @@ class Radar:
                 raise RadarError(str(err)) from None
         return clean
 
-    def _stored(self, name: str) -> StoredTopic:
-        stored = self.store.find_topic(name_key(name))
+    def _stored(self, name: str, owner: str) -> StoredTopic:
+        """The owner's topic of that name. Another owner's is not found, and the error is the one a name
+        no topic has gets: its hint lists the acting owner's own topics only."""
+        stored = self.store.find_topic(owner, name_key(name))
         if stored is None:
-            # Only the names of the same owner's topics ("@alice/..." in the app with login, unprefixed ones
-            # for the CLI and a single-user app): the hint must not list another user's topics.
-            owner = name[: name.index("/") + 1] if name.startswith("@") and "/" in name else ""
-            names = [t.name for t in self.list_topics() if same_owner(t.name, owner)]
+            names = [t.name for t in self.list_topics(owner=owner)]
             hint = (
                 f" Saved topics: {', '.join(names)}."
                 if names
@@ -403,10 +423,10 @@ class Radar:
             raise RadarError(f"no topic named {name!r}.{hint}")
         return stored
 
-    def _visit(self, name: str) -> StoredTopic:
+    def _visit(self, name: str, owner: str) -> StoredTopic:
         """The topic with its current window, opening a visit first if an ingest ran since (call inside a
         store transaction)."""
-        stored = self._stored(name)
+        stored = self._stored(name, owner)
         if catalog_moved(self.retriever.catalog, stored.window):
             stored = self._open_visit(stored)
         return stored
@@ -572,7 +592,7 @@ def feed_message(
     """What the feed says besides its papers (None when there is more to come)."""
     since = since_phrase(window)
     who = t("radar.feed.by", author=repr(author.strip())) if author and author.strip() else ""
-    name = repr(topic.name)  # the app shows the user's name for it (see shown_name_in)
+    name = repr(topic.name)
     if not total:
         return t("radar.feed.nothing", name=name, who=who, since=since)
     if not shown:

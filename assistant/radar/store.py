@@ -1,6 +1,7 @@
-"""The radar's own SQLite tables (`state.sqlite3` in the data directory): saved topics with their followed
-authors and current window, the papers each window put on a topic's feed with the batch that showed them,
-library topics' reference papers, feed tokens and what each delivery channel was sent. All of the radar's
+"""The radar's own SQLite tables (`state.sqlite3` in the data directory): saved topics with their owner
+(names are unique per owner), followed authors and current window, the papers each window put on a topic's
+feed with the batch that showed them, library topics' reference papers, feed tokens and what each delivery
+channel was sent. All of the radar's
 SQL is here; the rules (what a window covers, what ranks where, what is delivered) are in the radar's
 `windows`, `service`, `library` and `delivery` modules.
 
@@ -12,6 +13,7 @@ called on the same thread inside it is part of that one immediate transaction.
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -23,7 +25,8 @@ from typing import Any
 
 import numpy as np
 
-from assistant.store.migrations import migrate, script_step
+from assistant.radar.rules import name_key
+from assistant.store.migrations import Migration, columns, migrate, run_script, script_step
 from assistant.store.schema import date_to_int, int_to_date
 
 # The radar state's schema steps, oldest first (the releases that added them); a new one goes at the end under
@@ -96,11 +99,69 @@ CREATE TABLE IF NOT EXISTS radar_delivery_cursors (
 );
 """
 
+# Topics belong to an owner: the signed-in user's identifier with login, "" for the one user without (the
+# command line, a single-user app). Names are unique per owner. Rebuilt table (SQLite cannot drop the old
+# UNIQUE on name_key alone): same ids, so the feed, library, token and delivery rows keep their topic.
+TOPICS_WITH_OWNERS = """
+CREATE TABLE radar_topics_owned (
+    id INTEGER PRIMARY KEY,
+    owner TEXT NOT NULL DEFAULT '',  -- the user the topic belongs to; '' without login
+    name TEXT NOT NULL,
+    name_key TEXT NOT NULL,          -- folded name: unique per owner case- and accent-insensitively
+    query TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    authors TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    last_visit REAL,
+    window_number INTEGER NOT NULL DEFAULT 0,
+    window_since REAL,
+    window_after REAL,
+    window_until REAL,
+    window_first_day INTEGER,
+    window_floor INTEGER,
+    window_newest_day INTEGER,
+    UNIQUE (owner, name_key)
+);
+"""
+_COPIED = (
+    "query, fields, authors, created_at, last_visit, window_number, window_since, window_after, "
+    "window_until, window_first_day, window_floor, window_newest_day"
+)
+# How the app stored a signed-in user's topic before owners were a column: "@alice/name".
+_PREFIXED = re.compile(r"@([^/]+)/(.+)", re.DOTALL)
+
+
+def owner_and_name(stored_name: str) -> tuple[str, str]:
+    """(owner, name) of a topic name as stored before owners were a column: "@alice/x" -> ("alice", "x");
+    any other name was the no-login user's: ("", name)."""
+    match = _PREFIXED.fullmatch(stored_name)
+    return (match.group(1), match.group(2)) if match else ("", stored_name)
+
+
+def _add_topic_owners(conn: sqlite3.Connection) -> None:
+    """Move every topic into the owned table, its "@user/" prefix (if any) becoming its owner. Runs with
+    foreign keys off (`open_state` turns them on after migrating): dropping the old table must not delete
+    the rows that refer to it."""
+    if conn.execute("PRAGMA foreign_keys").fetchone()[0]:
+        raise RuntimeError("radar-topic-owners must run with foreign keys off (it rebuilds radar_topics)")
+    run_script(conn, TOPICS_WITH_OWNERS)
+    for topic_id, stored_name in conn.execute("SELECT id, name FROM radar_topics ORDER BY id").fetchall():
+        owner, name = owner_and_name(stored_name)
+        conn.execute(
+            f"INSERT INTO radar_topics_owned (id, owner, name, name_key, {_COPIED}) "
+            f"SELECT id, ?, ?, ?, {_COPIED} FROM radar_topics WHERE id = ?",
+            (owner, name, name_key(name), topic_id),
+        )
+    conn.execute("DROP TABLE radar_topics")
+    conn.execute("ALTER TABLE radar_topics_owned RENAME TO radar_topics")
+
+
 RADAR_MIGRATIONS = (
     script_step("radar-topics-and-feeds", TOPICS_AND_FEEDS),
     script_step("radar-feed-tokens-and-deliveries", FEED_TOKENS_AND_DELIVERIES),
     script_step("radar-library", LIBRARY),
     script_step("radar-delivery-cursors", DELIVERY_CURSORS),
+    Migration("radar-topic-owners", _add_topic_owners, lambda conn: "owner" in columns(conn, "radar_topics")),
 )
 
 
@@ -153,11 +214,13 @@ class Window:
 
 @dataclass(frozen=True)
 class StoredTopic:
-    """A saved topic as stored: its row id, the topic, and its current window (None before a first visit)."""
+    """A saved topic as stored: its row id, the topic, its current window (None before a first visit) and
+    its owner (the user it belongs to; "" without login)."""
 
     id: int
     topic: Topic
     window: Window | None
+    owner: str = ""
 
 
 @dataclass(frozen=True)
@@ -190,8 +253,8 @@ def open_state(path: Path) -> sqlite3.Connection:
     conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA journal_mode=WAL")
+    migrate(conn, RADAR_MIGRATIONS)  # foreign keys off: a step may rebuild a table others refer to
     conn.execute("PRAGMA foreign_keys=ON")
-    migrate(conn, RADAR_MIGRATIONS)
     return conn
 
 
@@ -230,14 +293,15 @@ class RadarStore:
 
     # --- topics ---------------------------------------------------------------------------------------
 
-    def add_topic(self, topic: Topic, name_key: str) -> bool:
-        """Save a new topic; False when the (folded) name is taken."""
+    def add_topic(self, topic: Topic, name_key: str, owner: str) -> bool:
+        """Save a new topic of `owner`; False when the owner has one of that (folded) name."""
         try:
             with self.transaction():
                 self.db.execute(
-                    "INSERT INTO radar_topics (name, name_key, query, fields, authors, created_at) "
-                    "VALUES (?,?,?,?,?,?)",
+                    "INSERT INTO radar_topics (owner, name, name_key, query, fields, authors, created_at) "
+                    "VALUES (?,?,?,?,?,?,?)",
                     (
+                        owner,
                         topic.name,
                         name_key,
                         topic.query,
@@ -250,16 +314,25 @@ class RadarStore:
             return False
         return True
 
-    def topics(self) -> list[StoredTopic]:
-        rows = self.db.execute("SELECT * FROM radar_topics ORDER BY created_at, id").fetchall()
+    def topics(self, owner: str) -> list[StoredTopic]:
+        """The owner's topics, oldest first."""
+        rows = self.db.execute(
+            "SELECT * FROM radar_topics WHERE owner = ? ORDER BY created_at, id", (owner,)
+        ).fetchall()
         return [_stored_topic(row) for row in rows]
 
-    def find_topic(self, name_key: str) -> StoredTopic | None:
-        row = self.db.execute("SELECT * FROM radar_topics WHERE name_key = ?", (name_key,)).fetchone()
+    def find_topic(self, owner: str, name_key: str) -> StoredTopic | None:
+        """The owner's topic of that (folded) name; None when the owner has none (whoever else does)."""
+        row = self.db.execute(
+            "SELECT * FROM radar_topics WHERE owner = ? AND name_key = ?", (owner, name_key)
+        ).fetchone()
         return _stored_topic(row) if row is not None else None
 
-    def find_topic_by_id(self, topic_id: int) -> StoredTopic | None:
-        row = self.db.execute("SELECT * FROM radar_topics WHERE id = ?", (topic_id,)).fetchone()
+    def find_topic_by_id(self, topic_id: int, owner: str) -> StoredTopic | None:
+        """The topic with this id when it is the owner's; None otherwise (missing or someone else's)."""
+        row = self.db.execute(
+            "SELECT * FROM radar_topics WHERE id = ? AND owner = ?", (topic_id, owner)
+        ).fetchone()
         return _stored_topic(row) if row is not None else None
 
     def get_topic(self, topic_id: int) -> StoredTopic:
@@ -273,7 +346,7 @@ class RadarStore:
             self.db.execute("DELETE FROM radar_topics WHERE id = ?", (topic_id,))
 
     def rename_topic(self, topic_id: int, name: str, name_key: str) -> bool:
-        """Give a topic another name; False when the (folded) name is taken."""
+        """Give a topic another name; False when its owner has a topic of that (folded) name."""
         try:
             with self.transaction():
                 self.db.execute(
@@ -451,14 +524,14 @@ class RadarStore:
         ).fetchone()
         return str(row[0])
 
-    def topic_for_token(self, token: str) -> str | None:
-        """The name of the topic a feed token belongs to, or None."""
+    def topic_for_token(self, token: str) -> tuple[str, str] | None:
+        """(owner, name) of the topic a feed token belongs to, or None."""
         row = self.db.execute(
-            "SELECT t.name FROM radar_feed_tokens f JOIN radar_topics t ON t.id = f.topic_id "
+            "SELECT t.owner, t.name FROM radar_feed_tokens f JOIN radar_topics t ON t.id = f.topic_id "
             "WHERE f.token = ?",
             (token,),
         ).fetchone()
-        return str(row[0]) if row else None
+        return (str(row[0]), str(row[1])) if row else None
 
     def delivered(self, topic_id: int, channel: str) -> set[str]:
         """Papers of the topic already sent on this channel."""
@@ -524,6 +597,7 @@ def saved_fields(state_path: Path) -> list[str]:
 
 
 def saved_topic_names(state_path: Path) -> list[str]:
+    """Every owner's topic names, in the order they were saved (what `ingest --daily` reports)."""
     if not state_path.exists():
         return []
     conn = open_state(state_path)
@@ -545,7 +619,7 @@ def _stored_topic(row: sqlite3.Row) -> StoredTopic:
         created_at=float(row["created_at"]),
         last_visit=float(row["last_visit"]) if row["last_visit"] is not None else None,
     )
-    return StoredTopic(id=int(row["id"]), topic=topic, window=_window(row))
+    return StoredTopic(id=int(row["id"]), topic=topic, window=_window(row), owner=str(row["owner"]))
 
 
 def _window(row: sqlite3.Row) -> Window | None:

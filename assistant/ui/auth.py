@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import bcrypt
 
 from assistant.core.errors import UserFacingError
@@ -45,3 +47,10 @@ def check_password(users: dict[str, bytes], username: str, password: str) -> boo
     if hashed is None or not password:
         return False
     return bcrypt.checkpw(password.encode("utf-8"), hashed)
+
+
+def owner_of(user: Any) -> str:
+    """The radar owner a chat session or request acts for: the signed-in user's identifier, or the no-login
+    owner "" (`assistant.radar.service.NO_LOGIN`) when nobody signs in."""
+    identifier = getattr(user, "identifier", None) if user is not None else None
+    return str(identifier) if identifier else ""

@@ -2,7 +2,9 @@
 
 * `/radar/feeds/TOKEN.atom`: for feed readers, which cannot log in; the per-topic secret token is the key
   (`academichub radar feed NAME --format url` prints the address).
-* `/radar/topics/NAME.atom`: the same feed by topic name, behind the app's login when login is on.
+  The token names one topic, whoever owns it.
+* `/radar/topics/NAME.atom`: the same feed by topic name, behind the app's login when login is on: the
+  signed-in user's topic of that name (another user's answers 404, as a name no topic has).
 
 Chainlit registers a catch-all route (`/{full_path:path}`, the chat page) when its server module is
 imported, and routes match in order, so ours are moved in front of it (or in front of the included router
@@ -22,15 +24,18 @@ from starlette.routing import BaseRoute
 
 from assistant.radar import delivery
 from assistant.radar.service import Radar, RadarError
+from assistant.ui.auth import owner_of
 
 ATOM_TYPE = "application/atom+xml; charset=utf-8"
 CATCH_ALL = "/{full_path:path}"
 
 
-def _atom(radar: Radar, name: str, path: str) -> Response:
-    """The feed, its self link on the configured public address (never from the request's Host header)."""
+def _atom(radar: Radar, owner: str, name: str, path: str) -> Response:
+    """The owner's topic's feed, its self link on the configured public address (never from the request's
+    Host header)."""
     try:
-        body = delivery.topic_feed(radar, name, self_url=delivery.public_url(radar.settings, path))
+        self_url = delivery.public_url(radar.settings, path)
+        body = delivery.topic_feed(radar, name, self_url=self_url, owner=owner)
     except RadarError:
         raise HTTPException(status_code=404, detail="no such feed") from None
     return Response(content=body, media_type=ATOM_TYPE)
@@ -49,14 +54,16 @@ def add_feed_routes(radar_provider: Callable[[], Radar]) -> None:
         return provider()
 
     def feed_by_token(token: str) -> Response:
-        name = delivery.topic_for_token(radar(), token)
-        if name is None:
+        found = delivery.topic_for_token(radar(), token)
+        if found is None:
             raise HTTPException(status_code=404, detail="no such feed")
-        return _atom(radar(), name, delivery.feed_path(token))
+        owner, name = found
+        return _atom(radar(), owner, name, delivery.feed_path(token))
 
     def feed_by_name(name: str, user: Any = Depends(get_current_user)) -> Response:
-        # get_current_user answers 401 when login is on and the request carries no valid session.
-        return _atom(radar(), name, delivery.topic_path(name))
+        # get_current_user answers 401 when login is on and the request carries no valid session, and
+        # None when login is off (the one no-login owner).
+        return _atom(radar(), owner_of(user), name, delivery.topic_path(name))
 
     server.add_api_route("/radar/feeds/{token}.atom", feed_by_token, methods=["GET"])
     server.add_api_route("/radar/topics/{name}.atom", feed_by_name, methods=["GET"])

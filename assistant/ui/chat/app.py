@@ -30,11 +30,10 @@ from assistant.ui.chat.radar import (
     acting_topic,
     confirm_remove,
     confirm_track,
-    owned,
+    me,
     radar_feed,
     radar_message,
     radar_scope_note,
-    shown_name,
 )
 from assistant.ui.chat.session import (
     ASK,
@@ -200,10 +199,12 @@ async def on_radar_track(action: cl.Action) -> None:
 async def on_radar_save(action: cl.Action) -> None:
     query = str(action.payload["query"])
     await action.remove()  # one save per confirmation
-    topic = await in_thread(engine().radar.add_topic, owned(topic_name(query)), query, list(prefs().fields))
+    topic = await in_thread(
+        engine().radar.add_topic, topic_name(query), query, list(prefs().fields), owner=me()
+    )
     days = get_settings().radar.backfill_days
     await cl.Message(
-        content=t("radar.saved", name=view.escape_md(shown_name(topic.name)), days=days),
+        content=t("radar.saved", name=view.escape_md(topic.name), days=days),
         author="AcademicHub",
     ).send()
     await radar_feed(topic.name, next_batch=False)
@@ -214,7 +215,7 @@ async def on_radar_save(action: cl.Action) -> None:
 async def on_radar_cancel(action: cl.Action) -> None:
     await action.remove()
     kept = await acting_topic(action.payload) if action.payload.get("kept") else None
-    text = t("radar.kept", name=view.escape_md(shown_name(kept))) if kept else t("radar.not_saved")
+    text = t("radar.kept", name=view.escape_md(kept)) if kept else t("radar.not_saved")
     await cl.Message(content=text, author="AcademicHub").send()
 
 
@@ -229,10 +230,8 @@ async def on_radar_remove(action: cl.Action) -> None:
 async def on_radar_remove_confirmed(action: cl.Action) -> None:
     stored = await acting_topic(action.payload)
     await action.remove()
-    await in_thread(engine().radar.remove_topic, stored)
-    await cl.Message(
-        content=t("radar.removed", name=view.escape_md(shown_name(stored))), author="AcademicHub"
-    ).send()
+    await in_thread(engine().radar.remove_topic, stored, owner=me())
+    await cl.Message(content=t("radar.removed", name=view.escape_md(stored)), author="AcademicHub").send()
 
 
 @cl.action_callback("radar_rename")
@@ -241,7 +240,7 @@ async def on_radar_rename(action: cl.Action) -> None:
     stored = await acting_topic(action.payload)
     cl.user_session.set("renaming", stored)
     await cl.Message(
-        content=t("radar.new_name", name=view.escape_md(shown_name(stored))),
+        content=t("radar.new_name", name=view.escape_md(stored)),
         author="AcademicHub",
     ).send()
 
@@ -250,12 +249,10 @@ async def on_radar_rename(action: cl.Action) -> None:
 @reports_errors
 async def on_radar_unfollow(action: cl.Action) -> None:
     stored, author = await acting_topic(action.payload), str(action.payload["author"])
-    topic = await in_thread(engine().radar.unfollow_author, stored, author)
+    topic = await in_thread(engine().radar.unfollow_author, stored, author, owner=me())
     await action.remove()
     await cl.Message(
-        content=t(
-            "radar.unfollowed", author=view.escape_md(author), name=view.escape_md(shown_name(topic.name))
-        ),
+        content=t("radar.unfollowed", author=view.escape_md(author), name=view.escape_md(topic.name)),
         author="AcademicHub",
     ).send()
 
@@ -271,11 +268,9 @@ async def on_radar_next(action: cl.Action) -> None:
 @reports_errors
 async def on_radar_follow(action: cl.Action) -> None:
     name, author = await acting_topic(action.payload), str(action.payload["author"])
-    topic = await in_thread(engine().radar.follow_author, name, author)
+    topic = await in_thread(engine().radar.follow_author, name, author, owner=me())
     await cl.Message(
-        content=t(
-            "radar.followed", author=view.escape_md(author), name=view.escape_md(shown_name(topic.name))
-        ),
+        content=t("radar.followed", author=view.escape_md(author), name=view.escape_md(topic.name)),
         author="AcademicHub",
     ).send()
 
@@ -285,13 +280,15 @@ async def on_radar_follow(action: cl.Action) -> None:
 async def on_radar_brief(action: cl.Action) -> None:
     name = await acting_topic(action.payload)
     msg = cl.Message(content="", author="AcademicHub")
-    use_llm = prefs().use_llm
+    use_llm, owner = prefs().use_llm, me()
     briefing: Briefing = await streamed(
         msg,
-        lambda on_token, _sources: engine().radar.brief(name, use_llm=use_llm, on_token=on_token),
+        lambda on_token, _sources: engine().radar.brief(
+            name, use_llm=use_llm, on_token=on_token, owner=owner
+        ),
     )
     await show_briefing(
-        msg, None, briefing, t("radar.new_papers_topic", name=shown_name(name)), None, kind="radar_briefing"
+        msg, None, briefing, t("radar.new_papers_topic", name=name), None, kind="radar_briefing"
     )
 
 

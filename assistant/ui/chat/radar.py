@@ -11,8 +11,9 @@ from assistant.core.i18n import plural, t
 from assistant.core.settings import get_settings
 from assistant.engine import engine
 from assistant.radar import charts, delivery
-from assistant.radar.service import FeedBatch, RadarError, same_owner
+from assistant.radar.service import FeedBatch, RadarError
 from assistant.ui import chat_view as view
+from assistant.ui.auth import owner_of
 from assistant.ui.chat.ask import ask, topic_name, track_action
 from assistant.ui.chat.session import prefs
 from assistant.ui.chat.streaming import in_thread
@@ -31,9 +32,9 @@ RADAR_LIST_COMMANDS = {
 
 # --- Radar -------------------------------------------------------------------------------------------
 #
-# Topics are per user when login is on (stored under the user's name, see `owned`); without login the app
-# is single-user and says so. Text typed in Radar is a search over recent papers; a topic is saved only
-# with the explicit "Save topic" button, after a confirmation.
+# Topics are per user when login is on (the radar keeps each topic's owner and acts for the session's user,
+# see `me`); without login the app is single-user and says so. Text typed in Radar is a search over recent
+# papers; a topic is saved only with the explicit "Save topic" button, after a confirmation.
 
 TRACK_PREFIXES = (
     "track:",
@@ -55,28 +56,15 @@ UNTRACK_PREFIXES = (
 )
 
 
-def owner_prefix() -> str:
-    """Where this user's topics live in the radar: "@alice/" with login, "" (the one shared user) without."""
-    user = cl.user_session.get("user")
-    identifier = getattr(user, "identifier", None) if user is not None else None
-    return f"@{identifier}/" if identifier else ""
-
-
-def owned(name: str) -> str:
-    """The stored name of this user's topic `name`."""
-    return owner_prefix() + name
-
-
-def shown_name(stored: str) -> str:
-    prefix = owner_prefix()
-    return stored[len(prefix) :] if prefix and stored.startswith(prefix) else stored
+def me() -> str:
+    """The radar owner this session acts for: the signed-in user's identifier, "" (the one shared user)
+    without login. Every radar call of the app passes it."""
+    return owner_of(cl.user_session.get("user"))
 
 
 async def my_topics() -> list[Any]:
     """This user's topics (with login), or the topics saved without login (single-user mode)."""
-    prefix = owner_prefix()
-    topics = await in_thread(engine().radar.list_topics)
-    return [t for t in topics if same_owner(t.name, prefix)]
+    return await in_thread(engine().radar.list_topics, owner=me())
 
 
 # A forged or stale action (another user's topic id, a removed topic) gets the answer a topic that does not
@@ -84,36 +72,35 @@ async def my_topics() -> list[Any]:
 NO_SUCH_TOPIC = "There is no such topic among yours (type `show my topics` to list them)."
 
 
-def topic_payload(stored: str, **extra: str) -> dict[str, Any]:
+def topic_payload(name: str, **extra: str) -> dict[str, Any]:
     """An action's payload: the topic's opaque id only (never its name), checked again by `acting_topic`."""
-    return {"topic_id": engine().radar.topic_id(stored), **extra}
+    return {"topic_id": engine().radar.topic_id(name, owner=me()), **extra}
 
 
 async def acting_topic(payload: dict[str, Any]) -> str:
-    """The stored name of the topic an action names by id, when it is the session user's own topic.
+    """The name of the topic an action names by id, when it is the session user's own topic.
 
-    Chainlit hands the client-sent payload to the callbacks as it came (POST /project/action), so the id is
-    checked against the session's user here, whatever the page sent."""
+    Chainlit hands the client-sent payload to the callbacks as it came (POST /project/action), so the radar
+    looks the id up among the session user's topics only, whatever the page sent."""
     try:
         topic_id = int(payload.get("topic_id"))  # type: ignore[arg-type]
     except (TypeError, ValueError):
         raise RadarError(NO_SUCH_TOPIC) from None
-    stored = await in_thread(engine().radar.topic_name, topic_id)
-    if stored is None or not same_owner(stored, owner_prefix()):
+    name = await in_thread(engine().radar.topic_name, topic_id, owner=me())
+    if name is None:
         raise RadarError(NO_SUCH_TOPIC)
-    return stored
+    return name
 
 
 def radar_scope_note(logged_in: bool | None = None) -> str:
     """Whose topics these are. `logged_in` None: ask the session (inside a chat)."""
-    if logged_in if logged_in is not None else bool(owner_prefix()):
+    if logged_in if logged_in is not None else bool(me()):
         return t("radar.scope_own")
     return t("radar.scope_shared")
 
 
-def topic_actions(stored: str, authors: list[str]) -> list[cl.Action]:
-    name = shown_name(stored)
-    payload = topic_payload(stored)
+def topic_actions(name: str, authors: list[str]) -> list[cl.Action]:
+    payload = topic_payload(name)
     actions = [
         cl.Action(name="radar_open", payload=payload, label=t("action.open_topic", name=name), icon="radar"),
         cl.Action(name="radar_rename", payload=payload, label=t("action.rename"), icon="pencil"),
@@ -148,7 +135,7 @@ async def radar_topics() -> None:
             extra.append(t("radar.topic_fields", fields=", ".join(topic.fields)))
         if topic.authors:
             extra.append(t("radar.topic_following", authors=", ".join(topic.authors)))
-        line = f"**{view.escape_md(shown_name(topic.name))}**: {view.escape_md(topic.query)}" + (
+        line = f"**{view.escape_md(topic.name)}**: {view.escape_md(topic.query)}" + (
             f" ({view.escape_md('; '.join(extra))})" if extra else ""
         )
         await cl.Message(
@@ -191,10 +178,10 @@ async def confirm_track(query: str) -> None:
         await cl.Message(content=t("radar.say_what")).send()
         return
     days = get_settings().radar.backfill_days
-    existing = {t.name.lower(): t.name for t in await my_topics()}.get(owned(topic_name(query)).lower())
+    existing = {t.name.lower(): t.name for t in await my_topics()}.get(topic_name(query).lower())
     if existing is not None:
         await cl.Message(
-            content=t("radar.already", name=view.escape_md(shown_name(existing))),
+            content=t("radar.already", name=view.escape_md(existing)),
             author="AcademicHub",
         ).send()
         await radar_feed(existing, next_batch=False)
@@ -213,7 +200,7 @@ async def confirm_track(query: str) -> None:
 
 
 async def confirm_remove_by_name(name: str) -> None:
-    topics = {shown_name(t.name).lower(): t.name for t in await my_topics()}
+    topics = {t.name.lower(): t.name for t in await my_topics()}
     stored = topics.get(" ".join(name.split()).lower())
     if stored is None:
         await cl.Message(
@@ -226,9 +213,8 @@ async def confirm_remove_by_name(name: str) -> None:
 
 async def confirm_remove(stored: str) -> None:
     """Removing a topic takes a second, explicit click."""
-    name = view.escape_md(shown_name(stored))
     await cl.Message(
-        content=t("radar.confirm_remove", name=name),
+        content=t("radar.confirm_remove", name=view.escape_md(stored)),
         actions=[
             cl.Action(
                 name="radar_remove_confirmed",
@@ -266,17 +252,17 @@ async def recent_search(question: str) -> None:
 
 async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) -> None:
     batch: FeedBatch = await in_thread(
-        engine().radar.feed, name, batch=prefs().k, next_batch=next_batch, author=author
+        engine().radar.feed, name, batch=prefs().k, next_batch=next_batch, author=author, owner=me()
     )
     status = await in_thread(engine().status)
     latest = date.fromisoformat(status.last_day) if status.last_day else None
     shown = len(batch.items)
     first = batch.window_total - batch.remaining - shown + 1  # numbering continues across batches
     head = view.radar_head_markdown(
-        shown_name(batch.topic.name), latest, first, shown, batch.window_total, batch.remaining, batch.author
+        batch.topic.name, latest, first, shown, batch.window_total, batch.remaining, batch.author
     )
     if batch.message:
-        head += f"\n\n{view.escape_md(shown_name_in(batch.message, batch.topic.name))}"
+        head += f"\n\n{view.escape_md(batch.message)}"
     payload = topic_payload(name, author=author or "")
     actions = []
     if not batch.exhausted:
@@ -290,9 +276,9 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
     chart: list[Any] = []
     if not next_batch:  # how many matching papers each day brought, once per visit
         # The topic's Atom feed for a feed reader: the only link here, built from the topic's secret token.
-        token = await in_thread(delivery.feed_token, engine().radar, name)
+        token = await in_thread(delivery.feed_token, engine().radar, name, owner=me())
         head += f" · [{t('radar.atom_feed')}]({delivery.feed_path(token)})"
-        counts = await in_thread(charts.daily_counts, engine().radar, name)
+        counts = await in_thread(charts.daily_counts, engine().radar, name, owner=me())
         if counts.days:
             figure = charts.radar_figure(counts)
             chart = [plotly_element(t("radar.chart"), figure)]
@@ -325,19 +311,14 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         await cl.Message(content=t("radar.nothing_more"), actions=actions, author="AcademicHub").send()
 
 
-def shown_name_in(message: str, stored: str) -> str:
-    """A radar message names the topic by its stored name: show the user's name for it."""
-    return message.replace(repr(stored), repr(shown_name(stored)))
-
-
 async def rename(stored: str, new_name: str) -> None:
     new_name = " ".join(new_name.split())
     if not new_name or new_name.lower() in ("cancel", "取消"):
         await cl.Message(content=t("radar.not_renamed"), author="AcademicHub").send()
         return
-    topic = await in_thread(engine().radar.rename_topic, stored, owned(new_name))
+    topic = await in_thread(engine().radar.rename_topic, stored, new_name, owner=me())
     await cl.Message(
-        content=t("radar.renamed", name=view.escape_md(shown_name(topic.name))),
+        content=t("radar.renamed", name=view.escape_md(topic.name)),
         actions=topic_actions(topic.name, topic.authors),
         author="AcademicHub",
     ).send()

@@ -36,6 +36,11 @@ radar_app = typer.Typer(
 app.add_typer(radar_app, name="radar")
 
 JSON_HELP = "Print the result as JSON."
+# The CLI is the operator's tool (it reads the data directory itself): it acts for the topics saved without
+# login unless told whose, e.g. to send a signed-in user's digest from a scheduled job.
+OWNER_OPTION = typer.Option(
+    "", "--owner", help="Act on this signed-in app user's topics (their login name); default: no login."
+)
 
 
 @contextmanager
@@ -78,16 +83,17 @@ def add(
     ),
     field: list[str] = typer.Option(None, "--field", "-f", help="arXiv category or archive (repeatable)."),
     author: list[str] = typer.Option(None, "--author", "-a", help="Follow this author (repeatable)."),
+    owner: str = OWNER_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Save a topic to follow: what it is about (--query), or a library export of papers you care about."""
     if from_library is not None:
-        _add_from_library(name, from_library, query, field or [], author or [], as_json)
+        _add_from_library(name, from_library, query, field or [], author or [], as_json, owner)
         return
     if not query:
         raise UserError('say what the topic is about: --query "..." or --from-library FILE')
     with _radar() as radar:
-        topic = radar.add_topic(name, query, fields=field or (), authors=author or ())
+        topic = radar.add_topic(name, query, fields=field or (), authors=author or (), owner=owner)
     if as_json:
         print_json(topic.to_dict())
         return
@@ -96,10 +102,10 @@ def add(
 
 
 def _add_from_library(
-    name: str, path: Path, query: str | None, fields: list[str], authors: list[str], as_json: bool
+    name: str, path: Path, query: str | None, fields: list[str], authors: list[str], as_json: bool, owner: str
 ) -> None:
     with _radar() as radar:
-        made = radar.add_library_topic(name, path, query=query, fields=fields, authors=authors)
+        made = radar.add_library_topic(name, path, query=query, fields=fields, authors=authors, owner=owner)
     if as_json:
         print_json(made.to_dict())
         return
@@ -123,10 +129,12 @@ def _add_from_library(
 
 @radar_app.command("list")
 @friendly_errors
-def list_topics(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+def list_topics(
+    owner: str = OWNER_OPTION, as_json: bool = typer.Option(False, "--json", help=JSON_HELP)
+) -> None:
     """Saved topics."""
     with _engine() as engine:
-        topics = engine.radar.list_topics()
+        topics = engine.radar.list_topics(owner=owner)
         papers = engine.retriever.catalog.count()
     if as_json:
         print_json({"topics": [t.to_dict() for t in topics], "papers_in_index": papers})
@@ -152,12 +160,13 @@ def list_topics(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -
 @friendly_errors
 def remove(
     name: str = typer.Argument(..., help="Topic name."),
+    owner: str = OWNER_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Delete a topic and what it has seen."""
     with _radar() as radar:
-        topic = radar.get_topic(name)
-        radar.remove_topic(name)
+        topic = radar.get_topic(name, owner=owner)
+        radar.remove_topic(name, owner=owner)
     if as_json:
         print_json({"removed": topic.name})
     else:
@@ -169,11 +178,12 @@ def remove(
 def follow(
     name: str = typer.Argument(..., help="Topic name."),
     author: str = typer.Argument(..., help="Author name (or part of it; case and accents don't matter)."),
+    owner: str = OWNER_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Follow an author in a topic: their new papers are on the feed whatever they are about."""
     with _radar() as radar:
-        topic = radar.follow_author(name, author)
+        topic = radar.follow_author(name, author, owner=owner)
     if as_json:
         print_json(topic.to_dict())
     else:
@@ -193,6 +203,7 @@ def feed(
         help="cards (new since your last visit), atom (the topic's Atom feed: its matches of the last "
         "7 listing days, marks nothing seen) or url (the app's secret feed URL for a feed reader).",
     ),
+    owner: str = OWNER_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """New papers for a topic since your last visit, one batch at a time (or its Atom feed)."""
@@ -201,16 +212,18 @@ def feed(
     if output != "cards":
         with _radar() as radar:
             if output == "atom":
-                sys.stdout.write(delivery.topic_feed(radar, name))
+                sys.stdout.write(delivery.topic_feed(radar, name, owner=owner))
                 return
-            url = delivery.public_url(radar.settings, delivery.feed_path(delivery.feed_token(radar, name)))
+            url = delivery.public_url(
+                radar.settings, delivery.feed_path(delivery.feed_token(radar, name, owner=owner))
+            )
         if as_json:
             print_json({"topic": name, "feed_url": url})
         else:
             sys.stdout.write(url + "\n")
         return
     with _radar() as radar:
-        result = radar.feed(name, batch=batch, next_batch=next_batch, author=author)
+        result = radar.feed(name, batch=batch, next_batch=next_batch, author=author, owner=owner)
     if as_json:
         print_json(result.to_dict())
     else:
@@ -257,6 +270,7 @@ def send(
     webhook: str = typer.Option(None, "--webhook", help="Slack/Mattermost/Discord incoming-webhook URL."),
     with_briefing: bool = typer.Option(False, "--brief", help="Add today's briefing to the e-mail."),
     limit: int = typer.Option(delivery.DIGEST_MAX, "--max", min=1, max=100, help="Papers per digest."),
+    owner: str = OWNER_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Send the topic's new papers (not yet sent there) by e-mail and/or to a webhook; exit 2 if a send
@@ -274,7 +288,7 @@ def send(
         )
     with _radar() as radar:
         results = delivery.send_digest(
-            radar, name, to=recipients, webhook=url, with_briefing=with_briefing, limit=limit
+            radar, name, to=recipients, webhook=url, with_briefing=with_briefing, limit=limit, owner=owner
         )
     failed = [r for r in results if not r.sent and r.message and not r.message.startswith("nothing new")]
     if as_json:
@@ -298,6 +312,7 @@ def brief(
     use_llm: bool = typer.Option(
         None, "--llm/--no-llm", help="Use the language model (default: if configured)."
     ),
+    owner: str = OWNER_OPTION,
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """A cross-field briefing over today's new papers for a topic."""
@@ -305,10 +320,16 @@ def brief(
         raise UserError(f"cannot write {out}: the folder {out.parent} does not exist")
     with _radar() as radar:
         try:
-            briefing = radar.brief(name, use_llm=use_llm)
+            briefing = radar.brief(name, use_llm=use_llm, owner=owner)
         except NothingNewError as err:
             if as_json:
-                print_json({"topic": radar.get_topic(name).to_dict(), "briefing": None, "message": str(err)})
+                print_json(
+                    {
+                        "topic": radar.get_topic(name, owner=owner).to_dict(),
+                        "briefing": None,
+                        "message": str(err),
+                    }
+                )
             else:
                 console.print(str(err), highlight=False)
             return
@@ -317,7 +338,9 @@ def brief(
 
         try:
             with _engine() as engine:  # the radar chart and the field map, beside the Markdown
-                pictures = export_pictures(out, briefing, engine.retriever, daily_counts(engine.radar, name))
+                pictures = export_pictures(
+                    out, briefing, engine.retriever, daily_counts(engine.radar, name, owner=owner)
+                )
             out.write_text(briefing.markdown.rstrip() + "\n\n" + pictures, encoding="utf-8")
         except OSError as err:
             raise UserError(f"cannot write {out}: {err.strerror}") from None
