@@ -43,13 +43,13 @@ ADVERSARIAL_MODEL = (
 
 
 def adversarial_but_supported(request: RecordedRequest) -> Reply:
-    """Sentences of the prompt's abstracts (so they pass the support check and are shown) carrying the
-    model's images and links, then the adversarial reply cut in 3-character pieces."""
+    """Sentences of the prompt's abstracts (so they pass the support check and are shown; the question
+    may retrieve the hostile paper alone) carrying the model's images and links, then the adversarial
+    reply cut in 3-character pieces."""
     sentences = []
     for number, _title, abstract in prompt_sources(request)[:3]:
-        if "evil" in abstract:
-            continue
-        for sentence in re.split(r"(?<=[.!?])\s+(?=[A-Z])", abstract)[:2]:
+        clean = [s for s in re.split(r"(?<=[.!?])\s+(?=[A-Z])", abstract) if "evil" not in s and "[" not in s]
+        for sentence in clean[:2]:  # the hostile paper's own sentences after the planted ones count too
             words = sentence.rstrip(".").split()
             words[1] = f"![{words[1]}](http://evil.example/pixel.png)"
             sentences.append(" ".join(words) + f" with [the code](http://evil.example/x) [{number}].")
