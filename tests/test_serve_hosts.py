@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import make_settings, sample_records, write_jsonl
-from test_app_browser import serve_app
+from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 from assistant.store.embedding import Embedder
 from ingest.pipeline import open_ingestor
@@ -80,3 +80,26 @@ def test_the_apps_own_names_are_served(server: str) -> None:
     # The feed route answers (no such topic: 404), not the host check.
     assert status_with_host(f"{server}/radar/topics/anything.atom", f"127.0.0.1:{port}") == 404
     assert websocket_upgrade_status(server, f"127.0.0.1:{port}").startswith("HTTP/1.1 101")
+
+
+@pytest.mark.browser
+def test_a_browser_sent_to_the_app_under_a_rebound_name_gets_no_page(server: str, tmp_path: Path) -> None:
+    """DNS rebinding as a browser lives it: evil.example resolves to this machine (Chromium's host
+    resolver rule), the page at http://evil.example:PORT/ is refused and runs nothing; the app's own
+    address serves the chat."""
+    from playwright.sync_api import expect, sync_playwright
+
+    port = urlsplit(server).port
+    rebound = [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP {EVIL} 127.0.0.1"]
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=rebound)
+        try:
+            page = browser.new_page()
+            response = page.goto(f"http://{EVIL}:{port}/")
+            assert response is not None and response.status == 400
+            expect(page.locator("#chat-input")).to_have_count(0)
+            page.screenshot(path=str(tmp_path / "rebound-name-refused.png"))
+            assert page.goto(server) is not None
+            expect(page.locator("#chat-input")).to_be_visible(timeout=60_000)
+        finally:
+            browser.close()
