@@ -83,16 +83,16 @@ class Catalog:
             migrate(conn, CATALOG_MIGRATIONS)
         except sqlite3.OperationalError as err:
             conn.close()
-            if "readonly" in str(err).lower():
-                pass  # writable by permissions but not in fact (a read-only mount seen through NFS, ...)
-            elif disk_full(self.path.parent):
-                # SQLite cannot make the WAL shared-memory file ("disk I/O error"): read the catalog as it is;
-                # a write says the disk is full.
+            # Writable by permissions but not in fact ("readonly": a read-only mount seen through NFS, ...),
+            # or a full disk (SQLite cannot make the WAL shared-memory file: "disk I/O error"): read the
+            # catalog as it is; a write says why it cannot.
+            read_only_mount = "readonly" in str(err).lower()
+            if not read_only_mount:
+                if not disk_full(self.path.parent):
+                    raise
                 if not self.path.is_file():
                     raise self._full_disk_error() from None
                 self.full = True
-            else:
-                raise
             self.read_only = True
             return self._open_read_only()
         return conn
