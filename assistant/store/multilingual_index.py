@@ -17,7 +17,7 @@ import numpy as np
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
 from assistant.store.multilingual import MULTILINGUAL_LABEL
-from assistant.store.vectors import VectorStoreError, _chroma_client, paper_metadata
+from assistant.store.vectors import VectorStoreError, _chroma_client, paper_metadata, replace_vectors
 
 SUFFIX = "-e5"
 
@@ -60,16 +60,13 @@ class MultilingualIndex:
         """Replace the vectors of these papers (delete-then-add, as the MiniLM side does)."""
         if not papers:
             return
-        step = max(1, int(self.client.get_max_batch_size()))
-        for start in range(0, len(papers), step):
-            chunk = papers[start : start + step]
-            ids = [p.id for p in chunk]
-            self.collection.delete(ids=ids)
-            self.collection.add(
-                ids=ids,
-                embeddings=vectors[start : start + step].tolist(),
-                metadatas=[{**paper_metadata(p), "content_hash": p.content_hash} for p in chunk],
-            )
+        replace_vectors(
+            self.client,
+            self.collection,
+            papers,
+            vectors,
+            lambda p: {**paper_metadata(p), "content_hash": p.content_hash},
+        )
 
     def delete(self, ids: Sequence[str]) -> None:
         if ids:

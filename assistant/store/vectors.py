@@ -116,6 +116,24 @@ def paper_metadata(paper: Paper) -> dict[str, Any]:
     }
 
 
+def replace_vectors(
+    client: Any,
+    collection: Any,
+    papers: Sequence[Paper],
+    vectors: np.ndarray,
+    metadata: Callable[[Paper], dict[str, Any]],
+) -> None:
+    """Delete-then-add in the client's batch size: ids stay unique even if a run is interrupted."""
+    step = max(1, int(client.get_max_batch_size()))
+    for start in range(0, len(papers), step):
+        chunk = papers[start : start + step]
+        ids = [p.id for p in chunk]
+        collection.delete(ids=ids)
+        collection.add(
+            ids=ids, embeddings=vectors[start : start + step].tolist(), metadatas=[metadata(p) for p in chunk]
+        )
+
+
 class VectorIndex:
     def __init__(self, settings: Settings, *, reading: bool = False) -> None:
         """`reading`: this process only reads (search, ask, the app): on a full disk it may read a private
@@ -185,16 +203,7 @@ class VectorIndex:
             return
         self._record_encoder(int(vectors.shape[1]))
         # No text in Chroma: the catalog holds it and nothing reads it back from here.
-        step = max(1, int(self.client.get_max_batch_size()))
-        for start in range(0, len(papers), step):
-            chunk = papers[start : start + step]
-            ids = [p.id for p in chunk]
-            self.collection.delete(ids=ids)
-            self.collection.add(
-                ids=ids,
-                embeddings=vectors[start : start + step].tolist(),
-                metadatas=[paper_metadata(p) for p in chunk],
-            )
+        replace_vectors(self.client, self.collection, papers, vectors, paper_metadata)
 
     def update_metadata(self, papers: Sequence[Paper]) -> None:
         """Metadata-only changes (categories, dates) without re-embedding."""
