@@ -31,7 +31,9 @@ python-version:
 $(VENV)/.installed: requirements.lock pyproject.toml | python-version
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip install --quiet --python $(BIN)/python $(UV_SOURCES) -r requirements.lock -e .
+# Bytecode compiled once here: with PYTHONDONTWRITEBYTECODE set (CI, containers) every process would
+# otherwise compile torch/transformers from source again (~20 s of each CLI run's ~32 s).
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python $(UV_SOURCES) -r requirements.lock -e .
 	touch $@
 
 test: install browser-deps lint typecheck unit

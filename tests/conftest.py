@@ -157,3 +157,23 @@ def multilingual_settings(home: Path, shared_cache: Path, **groups: Mapping[str,
         target.parent.mkdir(parents=True, exist_ok=True)
         target.symlink_to(folder, target_is_directory=True)
     return settings
+
+
+SERVER_LOG_TAIL = 6000  # characters of each server log attached to a failed test's report
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed browser test's report carries the tail of the app servers' logs written during it: CI
+    prints only the report, and a page that shows nothing says nothing about why."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.when != "call" or not report.failed:
+        return
+    factory = getattr(item.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    for log in sorted(factory.getbasetemp().glob("server*/server.log")):
+        if not log.parent.is_symlink() and log.stat().st_mtime >= call.start:  # "servercurrent" links one
+            tail = log.read_text(encoding="utf-8", errors="replace")[-SERVER_LOG_TAIL:]
+            report.sections.append((f"server log {log.parent.name}", tail))

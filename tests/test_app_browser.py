@@ -16,6 +16,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import free_port, make_settings, sample_records, write_jsonl
@@ -124,6 +125,46 @@ def third_party_requests(page: object, server: str) -> list[str]:
         ),
     )
     return seen
+
+
+def action_calls(page: Any) -> list[str]:
+    """Each action call the page makes ("sent radar_next", "radar_next -> 200"), for a report when a click
+    shows nothing, and for `click_action`."""
+    calls: list[str] = []
+
+    def name(request: Any) -> str:
+        return str((request.post_data_json or {}).get("action", {}).get("name"))
+
+    def is_action(request: Any) -> bool:
+        return bool(request.url.endswith("/project/action") and request.method == "POST")
+
+    page.on("request", lambda r: calls.append(f"sent {name(r)}") if is_action(r) else None)
+    page.on(
+        "response",
+        lambda r: calls.append(f"{name(r.request)} -> {r.status}") if is_action(r.request) else None,
+    )
+    page.on(
+        "requestfailed", lambda r: calls.append(f"{name(r)} failed: {r.failure}") if is_action(r) else None
+    )
+    return calls
+
+
+def click_action(button: Any, action: str, calls: list[str]) -> None:
+    """Click an action button until the page sends the action (at most three clicks).
+
+    Chainlit disables action buttons while a task of the session runs; a click that lands as the button is
+    being disabled again sends nothing, where a person would simply click again. A click the page did
+    send counts once: whatever the server then does is what the test checks."""
+    sent = f"sent {action}"
+    before = calls.count(sent)
+    for _ in range(3):
+        button.click()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if calls.count(sent) > before:
+                return
+            button.page.wait_for_timeout(250)
+    raise AssertionError(f"three clicks sent no {action!r} action; the page's action calls: {calls}")
 
 
 def side_panel_closes(page: object) -> None:
@@ -362,6 +403,7 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
                 "request",
                 lambda r: None if r.url.startswith((server, "data:", "blob:")) else off_machine.append(r.url),
             )
+            actions = action_calls(page)
             page.goto(server)
             expect(page.locator("#chat-submit")).to_be_attached(timeout=60_000)
 
@@ -493,8 +535,13 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             page.screenshot(path=str(tmp_path / "academichub-radar-cards.png"))
 
             # Another batch: the remaining matches, none repeated, numbered on from the first batch.
-            summaries.first.get_by_role("button", name="Show another batch").click()
-            expect(replies.filter(has_text=f"papers {RADAR_BATCH + 1}–").first).to_be_visible(timeout=90_000)
+            next_button = summaries.first.get_by_role("button", name="Show another batch")
+            click_action(next_button, "radar_next", actions)
+            second_head = replies.filter(has_text=f"papers {RADAR_BATCH + 1}–").first
+            try:
+                expect(second_head).to_be_visible(timeout=90_000)
+            except AssertionError as err:
+                raise AssertionError(f"no second batch; the page's action calls: {actions}") from err
             expect(cards.nth(RADAR_BATCH)).to_contain_text(f"{RADAR_BATCH + 1}. ", timeout=30_000)
             second_batch = [i for i in arxiv_ids(cards) if i not in first_batch]
             assert second_batch, "the second batch is empty"
