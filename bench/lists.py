@@ -35,6 +35,7 @@ from assistant.compose.list_answer import ListAnswers
 from assistant.core.errors import UserFacingError
 from assistant.core.settings import get_settings
 from assistant.engine import build_retriever
+from assistant.search.lists import list_question
 from assistant.store.embedding import Embedder
 from assistant.store.filter import PaperFilter
 from bench.report import run_and_report
@@ -87,21 +88,28 @@ def run(args: argparse.Namespace, console: Console, embedder: Embedder | None = 
     every = set(catalog.all_ids())
     rows = []
     skipped = []
+    if args.language == "zh" and retriever.multilingual is None:
+        raise UserFacingError(f"the index at {settings.storage.home} has no multilingual (e5) vectors")
     for question in load_gold(args.gold):
-        listing = lists.listing(question["question"], PaperFilter(), None)
-        if listing is None:
-            raise UserFacingError(f"not read as a list question: {question['question']!r}")
-        held = set(catalog.filter_ids(listing.filter)) if listing.filter.active else every
+        text = question["question_zh" if args.language == "zh" else "question"]
+        asked = list_question(text, lists.newest_day())
+        if asked is None:
+            raise UserFacingError(f"not read as a list question: {text!r}")
+        flt = asked.applied_to(PaperFilter())
+        held = set(catalog.filter_ids(flt)) if flt.active else every
         if len(set(question["relevant"]) & held) < MIN_RELEVANT:
             skipped.append(question["id"])
             continue
+        lists.listing(text, PaperFilter(), None)  # the first call warms what it reads
         started = time.perf_counter()
-        listing = lists.listing(question["question"], PaperFilter(), None)  # timed: warm
+        listing = lists.listing(text, PaperFilter(), None)  # timed: warm
         elapsed = (time.perf_counter() - started) * 1000
-        assert listing is not None
-        row = score([h.paper.id for h in listing.found.members], question, held)
+        # A Chinese topic no English name was found for is answered as an ordinary question: nothing listed.
+        row = score([h.paper.id for h in listing.found.members] if listing else [], question, held)
         row["ms"] = round(elapsed, 1)
-        row["topic"] = listing.found.topic
+        row["topic"] = listing.found.topic if listing else None
+        if args.language == "zh":
+            row["question"] = text
         rows.append(row)
     return {"home": str(settings.storage.home), "papers": len(every), "questions": rows, "skipped": skipped,
             "overall": overall(rows)}  # fmt: skip
@@ -134,6 +142,7 @@ def print_table(result: dict[str, Any], console: Console) -> None:
     )
     for name in (
         "question",
+        "matched as",
         "relevant",
         "listed",
         "recall",
@@ -146,6 +155,7 @@ def print_table(result: dict[str, Any], console: Console) -> None:
     for row in result["questions"]:
         table.add_row(
             row["id"],
+            row["topic"] or "(none)",
             str(row["relevant"]),
             str(row["listed"]),
             _fmt(row["recall"]),
@@ -157,6 +167,7 @@ def print_table(result: dict[str, Any], console: Console) -> None:
     total = result["overall"]
     table.add_row(
         "overall (pooled; mean)",
+        "",
         str(sum(r["relevant"] for r in result["questions"])),
         str(sum(r["listed"] for r in result["questions"])),
         f"{_fmt(total['recall'])} ({_fmt(total['macro_recall'])})",
@@ -174,6 +185,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.lists", description=__doc__.split("\n")[0])
     parser.add_argument("--home", type=Path, help="the index (default: ACADEMICHUB_HOME)")
     parser.add_argument("--gold", type=Path, default=GOLD_PATH, help="the list questions (JSON)")
+    parser.add_argument(
+        "--language",
+        choices=("en", "zh"),
+        default="en",
+        help="ask each question in English or in Chinese (zh: needs the multilingual index)",
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON here")
     return parser.parse_args(argv)
 

@@ -221,6 +221,25 @@ def test_an_unusable_translation_is_said_and_the_question_searched_as_written(
     assert t("notice.translation_unusable", "zh-CN") in answer.notices
 
 
+def test_a_chinese_list_question_lists_by_the_models_translation_and_without_one_is_answered(
+    small_index: Settings, embedder: Embedder, answerer: Answerer
+) -> None:
+    """The translation's topic makes the list ("machine unlearning"); with neither a model nor the
+    multilingual index, the question is answered as any other (no list from a guess)."""
+    question = "有哪些关于机器遗忘的研究？"
+    reply = "机器遗忘方法可以在推理时删除知识 [1]。另一种方法无需重新训练即可移除模型学到的数据 [2]。"
+    english = "What work is there on machine unlearning?"
+    with OpenAIStandin(default=Reply(reply), translations={question: english}) as server:
+        listed = llm_answerer(small_index, embedder, server).answer(question)
+    assert listed.list_topic == "machine unlearning" and listed.matches is not None
+    same = answerer.answer(english).matches  # the English question's own list
+    assert same is not None and [h.paper.id for h in listed.matches] == [h.paper.id for h in same]
+    assert {h.paper.id for h in listed.matches} & UNLEARNING_IDS
+    assert t("notice.list_pivot", "zh-CN", topic="机器遗忘", english="machine unlearning") in listed.notices
+    plain = answerer.answer(question)
+    assert plain.matches is None and plain.list_topic is None
+
+
 def test_an_english_question_is_not_sent_for_translation(small_index: Settings, embedder: Embedder) -> None:
     with OpenAIStandin(responder=cited_quotes) as server:  # two or more supported sentences
         answer = llm_answerer(small_index, embedder, server).answer(PURE_EN, k=5)

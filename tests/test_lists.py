@@ -92,6 +92,49 @@ def test_dates_and_categories_in_the_question_become_filters() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("question", "topic", "language"),
+    [
+        ("哪些论文使用了扩散模型？", "扩散模型", "zh"),
+        ("有哪些关于机器遗忘的研究？", "机器遗忘", "zh"),
+        ("请列出关于检索增强生成的论文", "检索增强生成", "zh"),
+        ("关于知识蒸馏的论文有哪些？", "知识蒸馏", "zh"),
+        ("最近有没有脑电的研究？", "脑电", "zh"),
+        ("哪些论文是关于视觉-语言-动作模型的？", "视觉-语言-动作模型", "zh"),
+        ("扩散模型有什么新论文？", "扩散模型", "zh"),
+        ("有没有用RAG的论文？", "RAG", "en"),  # the topic is a Latin term: listed as it is written
+    ],
+)
+def test_chinese_list_questions_are_told_apart_and_their_topic_read(
+    question: str, topic: str, language: str
+) -> None:
+    asked = list_question(question, NEWEST)
+    assert asked is not None and (asked.topic, asked.language) == (topic, language)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "这篇论文有哪些局限？",  # a question to one paper
+        "这篇论文有什么贡献？",
+        "扩散模型如何减少采样步数？",
+        # a problem statement (the zh-queries set's kind): "显示出…研究" is prose, not "show me papers"
+        "过程验证在通用推理场景中显示出潜力，但其实际效果尚不明确，需要系统性研究来填补这一空白。",
+    ],
+)
+def test_other_chinese_questions_are_not_list_questions(question: str) -> None:
+    assert list_question(question, NEWEST) is None
+
+
+def test_chinese_dates_and_categories_become_filters() -> None:
+    asked = list_question("6月22日以来关于扩散模型的论文有哪些？", NEWEST)
+    assert asked is not None and (asked.topic, asked.since) == ("扩散模型", date(2026, 6, 22))
+    asked = list_question("在cs.RO中哪些论文使用了扩散模型？", NEWEST)
+    assert asked is not None and (asked.topic, asked.categories) == ("扩散模型", ("cs.RO",))
+    asked = list_question("2026年6月20日之前有哪些关于知识蒸馏的论文？", NEWEST)
+    assert asked is not None and (asked.topic, asked.until) == ("知识蒸馏", date(2026, 6, 20))
+
+
 # --- "about this topic" ---------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import make_settings, multilingual_settings, sample_records, write_jsonl
 
+from assistant.compose.answer import Answerer
 from assistant.core.settings import Settings
 from assistant.engine import build_retriever
 from assistant.search.multilingual import is_foreign, latin_words
@@ -19,6 +20,8 @@ from ingest.runs import file_runs
 pytestmark = pytest.mark.slow
 
 CORPUS = 24
+# The papers of that corpus with "Diffusion" in the title (four more name it in the abstract).
+DIFFUSION_TITLES = {"2605.30431", "2605.30631", "2605.30747", "2605.31162"}
 # Hand-written Chinese questions about three papers of the bundled sample (no English words in them).
 CHINESE = {
     "本地差分隐私如何借助相关噪声达到中心化差分隐私的最优代价？": "2605.30476",
@@ -125,3 +128,20 @@ def test_a_chinese_question_names_only_its_latin_words_as_unknown(
     )
     assert retriever.unknown_terms("基于Zyxwvutron的视频超分辨率扩散模型研究") == ["zyxwvutron"]
     assert retriever.unknown_terms("视频超分辨率中的扩散模型如何保持时间一致性") == []
+
+
+def test_a_chinese_list_question_lists_the_papers_under_their_english_name(
+    multilingual_home: Path, embedder: Embedder, multilingual_cache: Path
+) -> None:
+    """No model: the English name comes from the papers nearest to the Chinese topic ("扩散模型" ->
+    "diffusion"), and the list is the one the English question gets, said so in a notice."""
+    settings = multilingual_settings(multilingual_home, multilingual_cache)
+    answerer = Answerer(settings, build_retriever(settings, embedder=embedder))
+    chinese = answerer.answer("哪些论文使用了扩散模型？", use_llm=False)
+    english = answerer.answer("Which papers use diffusion models?", use_llm=False)
+    assert chinese.list_topic is not None and "diffusion" in chinese.list_topic
+    listed = [h.paper.id for h in chinese.matches]
+    assert set(listed) >= DIFFUSION_TITLES
+    assert set(listed) == {h.paper.id for h in english.matches}
+    assert any("扩散模型" in n and chinese.list_topic in n for n in chinese.notices), chinese.notices
+    assert chinese.text.startswith(f"**{len(listed)} 篇论文**符合")  # the answer in Chinese

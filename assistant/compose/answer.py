@@ -168,16 +168,22 @@ class Answerer(IndexComposer):
         llm = self._llm_for(use_llm, notices)
         flt = merge_exclusions(paper_filter, exclude_ids)
         standalone, flt, narrowing = self.condense(question, history, flt, llm, notices)
-        listing = self.lists.listing(standalone, flt, narrowing)
+        # A Chinese question's English translation (with a model): its search, and a list question's topic.
+        english = (
+            english_question(llm, standalone, self.settings.llm.max_tokens_rewrite, notices)
+            if narrowing is None
+            else None
+        )
+        listing = self.lists.listing(standalone, flt, narrowing, english)
         if listing is not None:
             flt = listing.filter
+            notices.extend(listing.notices())
             relevant = listing.found.members[: k or self.settings.fusion.default_k]
         elif narrowing is not None:
             relevant = self._filter_follow_up(
                 standalone, k or self.settings.fusion.default_k, flt, narrowing, notices
             )
         else:
-            english = english_question(llm, standalone, self.settings.llm.max_tokens_rewrite, notices)
             hits = search_with_translation(
                 self.retriever, standalone, english, k or self.settings.fusion.default_k, flt
             )

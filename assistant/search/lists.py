@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.core.language import detect
 from assistant.search.hit import Hit
 from assistant.search.same_work import merge_same_work
 from assistant.search.topic import Sense, TopicTerms, fts_terms, head_of, key_words, phrase_regex, topic_words
@@ -82,6 +83,32 @@ _CATEGORY_RE = re.compile(r"\b(?:in\s+)?((?:cs|math|stat|physics|q-bio|q-fin|ees
 _WORDS = re.compile(r"[A-Za-z0-9]+")
 _FOLLOW_UP_RE = re.compile(r"^\s*(?:which|what)\s+of\s+(?:these|those|them|the\s+above)\b", re.IGNORECASE)
 
+# Chinese list questions: "哪些论文使用了扩散模型？", "列出关于检索增强生成的论文",
+# "有没有关于脑电的研究", "关于知识蒸馏的论文有哪些？", "6月22日以来关于扩散模型的论文有哪些".
+# Not "这篇论文有哪些局限？" (a question to one paper): "有哪些" counts only right after the papers word at
+# the end, or before it; "列出", "有没有" only at the start (prose says "显示出…研究").
+_ZH_PAPERS = r"(?:论文|文章|研究|工作|文献|预印本)"
+_ZH_LIST_RE = re.compile(
+    rf"哪些(?:新的?|最新的?)?{_ZH_PAPERS}"
+    rf"|哪些(?:关于|有关|涉及|针对|围绕|用到|使用)[^？?。]{{0,40}}?{_ZH_PAPERS}"
+    rf"|{_ZH_PAPERS}(?:都)?(?:有哪些|有什么)[？?。!！\s]*$"
+    rf"|^(?:请|帮我|麻烦)?(?:列出|列举|找出|找一下|给我看看|给我看|展示|显示|推荐|搜索|查找).{{0,40}}?{_ZH_PAPERS}"
+    rf"|^.{{0,4}}?(?:有没有|是否有|有无).{{0,40}}?{_ZH_PAPERS}"
+    rf"|有什么[^？?。]{{0,30}}?{_ZH_PAPERS}"
+)
+_ZH_ASKING_RE = re.compile(  # what is left of the asking once the topic is taken out
+    rf"(?:都)?(?:有哪些|有什么|哪些)(?:新的?|最新的?)?|(?:新的?|最新的?|近期的?|最近的?)?{_ZH_PAPERS}"
+    r"|列出|列举|找出|找一下|给我看看|给我看|展示|显示|推荐|搜索|查找|有没有|是否有|有无|请|一下|所有|全部"
+    r"|关于|有关|涉及到?|针对|围绕|是关于|主题是|方面的?|领域的?|相关的?|使用了?|采用了?|用了|用到了?|利用了?"
+    r"|应用了?|基于|提出了?|研究了?|讨论了?|最近|最新|近期|以来|之后|的|了|吗|呢|[，。？！?!、：:；;“”\"'（）()\s]"
+)
+_ZH_DAY_RE = re.compile(
+    r"(?:自|从)?(?:(?P<year>\d{4})年)?(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号](?P<which>以来|之后|以后|起|后|之前|以前|前)"
+)
+_LATIN_CATEGORY_RE = re.compile(
+    r"(?<![A-Za-z])((?:cs|math|stat|physics|q-bio|q-fin|eess|econ|astro-ph|cond-mat)\.[A-Za-z\-]{2,5})(?![A-Za-z])"
+)
+
 
 @dataclass(frozen=True)
 class ListQuestion:
@@ -91,6 +118,7 @@ class ListQuestion:
     since: date | None = None
     until: date | None = None
     categories: tuple[str, ...] = ()
+    language: str = "en"  # "zh": asked in Chinese, the topic too ("扩散模型"); see assistant.search.pivot
 
     def applied_to(self, flt: PaperFilter) -> PaperFilter:
         """The active filter narrowed by what the question names (the narrower of two dates wins)."""
@@ -137,6 +165,8 @@ def list_question(question: str, newest: date | None = None) -> ListQuestion | N
     work is there on ...", "papers since June 15 about ...", "what's new on ...". The topic is what is
     left once the asking, the dates and the categories are taken out ("diffusion models")."""
     text = (question or "").strip()
+    if text and detect(text) == "zh":
+        return chinese_list_question(text, newest)
     if not text or is_filter_follow_up(text) or not _LIST_RE.match(text):
         return None
     since = until = None
@@ -153,6 +183,34 @@ def list_question(question: str, newest: date | None = None) -> ListQuestion | N
     if not topic:
         return None
     return ListQuestion(topic, since, until, categories)
+
+
+def chinese_list_question(question: str, newest: date | None = None) -> ListQuestion | None:
+    """The list question a Chinese question is, or None: the topic is what is left once the asking, the
+    dates ("6月22日以来") and the categories are taken out ("扩散模型"; "RAG" when that is all it names)."""
+    if not _ZH_LIST_RE.search(question):
+        return None
+    text, since, until = question, None, None
+    for found in _ZH_DAY_RE.finditer(question):
+        year = int(found.group("year")) if found.group("year") else (newest or date.today()).year
+        try:
+            day = date(year, int(found.group("month")), int(found.group("day")))
+        except ValueError:
+            continue
+        if found.group("which") in ("之前", "以前", "前"):
+            until = day
+        else:
+            since = day
+        text = text.replace(found.group(0), " ")
+    categories = tuple(dict.fromkeys(m.group(1) for m in _LATIN_CATEGORY_RE.finditer(text)))
+    text = _LATIN_CATEGORY_RE.sub(" ", text)
+    text = re.sub(r"(?:在|于)\s*(?=\s|$)", " ", text)  # "在 cs.RO 中" leaves "在"
+    pieces = _ZH_ASKING_RE.sub(" ", text).split()
+    # "有没有用RAG的论文": a leading 用 ("using") is asking too, once the words before it are gone
+    topic = " ".join(piece.removeprefix("用") for piece in pieces).strip(" 中-")
+    if not topic:
+        return None
+    return ListQuestion(topic, since, until, categories, language=detect(topic))
 
 
 # --- membership -----------------------------------------------------------------------------------------
