@@ -227,6 +227,23 @@ def daily_papers(daily_dir: Path, indexed: set[str], catalog: Catalog) -> list[P
     return list(catalog.get_papers(sorted(listed & indexed)).values())
 
 
+def known_item_sets(
+    retriever: Retriever, daily_dir: Path, n: int, seed: int, split: str
+) -> tuple[list[QuerySet], list[QuerySet]]:
+    """The `split` half of the rule-made sets (n questions each before the split) and of the hand-written
+    ones bench/data holds, over the listed papers the index holds (tune_fusion, passages)."""
+    catalog = retriever.catalog
+    indexed = set(catalog.all_ids())
+    builder = KnownItemBuilder(daily_papers(daily_dir, indexed, catalog), seed=seed)
+    rule_made = [restrict_split(query_set, split) for query_set in builder.all_sets(n)]
+    written = [
+        restrict_split(load_written(path, indexed, name=name), split)
+        for name, path in WRITTEN_SETS.items()
+        if path.exists()
+    ]
+    return rule_made, written
+
+
 def index_corpus(corpus: list[Paper], home: Path, embedder: Embedder) -> Settings:
     settings = Settings(_env_file=None, storage={"home": home})
     ingestor = open_ingestor(settings, embedder=embedder)

@@ -25,9 +25,8 @@ from assistant.core.settings import get_settings
 from assistant.engine import build_retriever
 from assistant.search.retrieval import Candidates, FusionParams, Retriever, top_ids
 from assistant.store.filter import PaperFilter
-from bench.datasets import WRITTEN_SETS, KnownItemBuilder, load_written, restrict_split
 from bench.report import emit_json
-from bench.retrieval import DEFAULT_DAILY_DIR, ModeResult, daily_papers
+from bench.retrieval import DEFAULT_DAILY_DIR, ModeResult, known_item_sets
 
 RULE_MADE = "rule-made"
 TUNED = {  # FusionParams field -> table header
@@ -102,12 +101,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.replace(storage={"home": args.home})
     retriever = build_retriever(settings)
     catalog = retriever.catalog
-    indexed = set(catalog.all_ids())
-    builder = KnownItemBuilder(daily_papers(args.daily_dir, indexed, catalog), seed=args.seed)
-    families = [(RULE_MADE, restrict_split(s, "dev")) for s in builder.all_sets(args.n)]
-    for name, path in WRITTEN_SETS.items():
-        if path.exists():
-            families.append((name, restrict_split(load_written(path, indexed, name=name), "dev")))
+    rule_made, written = known_item_sets(retriever, args.daily_dir, args.n, args.seed, "dev")
+    families = [(RULE_MADE, s) for s in rule_made] + [(s.name, s) for s in written]
     questions = []
     for family, query_set in families:
         for qid, text in query_set.queries.items():

@@ -11,11 +11,13 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from conftest import SMALL_CORPUS_SIZE as SMALL_CORPUS
 from conftest import make_settings, sample_records, write_jsonl
 from rich.console import Console
 
 from bench import ingest as bench_ingest
 from bench import lists as bench_lists
+from bench import passages as bench_passages
 from bench import query as bench_query
 from bench import radar_days as bench_radar_days
 from bench import scale as bench_scale
@@ -177,6 +179,29 @@ def test_lists_bench_scores_the_gold_questions_the_index_holds(small_index, embe
     assert "List questions on" in out.getvalue()
     rows = {name: value for name, value, _ in summary_rows({"lists": result})}
     assert rows["list questions: recall (pooled)"] == f"{result['overall']['recall']:.3f}"
+
+
+def test_passages_bench_ranks_the_known_items_every_way(small_index, tmp_path: Path) -> None:  # type: ignore[no-untyped-def,unused-ignore]
+    """bench.passages on the small index: every mode scored on every set; a sentence pasted from an abstract
+    is its own passage, so the passage vectors put its paper first; --no-passages embeds nothing."""
+    daily = _daily_dir(tmp_path, SMALL_CORPUS)
+    argv = ["--home", str(small_index.storage.home), "--daily-dir", str(daily), "--split", "all", "--n", "10"]
+    out = tmp_path / "passages.json"
+    assert bench_passages.main([*argv, "--cache-dir", str(tmp_path / "cache"), "--output", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["papers"] == SMALL_CORPUS and result["passages"] > SMALL_CORPUS
+    by = {(row["set"], row["mode"]): row for row in result["results"]}
+    assert {mode for _, mode in by} == set(bench_passages.MODES)
+    assert by[("sentence", "passage")]["recall@1"] == 1.0
+    assert (
+        all(0 <= row["recall@5"] <= 1 for row in result["results"]) and by[("sentence", "hybrid")]["queries"]
+    )
+    lean = tmp_path / "lean.json"
+    assert bench_passages.main([*argv, "--no-passages", "--output", str(lean)]) == 0
+    lean_result = json.loads(lean.read_text())
+    assert lean_result["passages"] == 0
+    assert {row["mode"] for row in lean_result["results"]} == set(bench_passages.NO_PASSAGE_MODES)
+    assert not (small_index.storage.cache_dir / "bench-passages").exists()  # the index is left as it was
 
 
 def test_the_all_benchmarks_command_reads_its_home(
