@@ -179,6 +179,17 @@ def test_markdown_export_has_text_and_linked_references() -> None:
     assert "<https://arxiv.org/abs/2606.01234>" in doc
 
 
+def test_markdown_export_has_one_full_stop_after_et_al_and_marks_uncited_references() -> None:
+    many = make_paper(authors=["Jie Tan", *(f"Author {i}" for i in range(7))], title="MLUBench")
+    other = make_paper(id="2606.04321", title="Not Quoted")
+    doc = view.export_markdown("q", "MLUBench measures it [1].", [(1, many), (2, other)])
+    assert "Author 4 et al. *MLUBench*" in doc and "et al.." not in doc
+    first, second = (line for line in doc.splitlines() if line.startswith(("[1]", "[2]")))
+    assert "not cited" not in first and second.endswith("*(listed, not cited in the text)*")
+    # A text that cites nothing (a list page) marks none.
+    assert "not cited" not in view.export_markdown("q", "A list.", [(1, many), (2, other)])
+
+
 def test_briefing_references_show_once_in_the_chat_and_in_the_export() -> None:
     briefing = (
         "# Briefing: x\n\n## Overview\n\nSparse [1].\n\n## References\n\n1. Ada. *Sparse*. arXiv:2606.01234\n"

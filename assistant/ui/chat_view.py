@@ -388,16 +388,19 @@ def slug(text: str, limit: int = 48) -> str:
 
 def export_markdown(title: str, body: str, numbered: Sequence[tuple[int, Paper]]) -> str:
     """A standalone Markdown document: the title once, the text as shown (without the app's notices or a
-    heading of its own), then a references list with links."""
+    heading of its own), then a references list with links; a reference the text does not cite says so."""
     text = body.strip()
     if text.startswith("# "):  # a briefing brings its own "# Briefing: ..." title: keep one
         text = text.split("\n", 1)[1].strip() if "\n" in text else ""
+    cited = cited_numbers(text)
     lines = [f"# {escape_md(title)}", "", text, "", "## References", ""]
     for number, paper in numbered:
+        authors = paper.short_authors(6).rstrip(".")  # "et al." then the sentence's own full stop
+        uncited = f" *({t('export.not_cited')})*" if cited and number not in cited else ""
         lines.append(
-            f"{marker(number)} {escape_md(paper.short_authors(6))}. *{escape_md(paper.title)}*. "
+            f"{marker(number)} {escape_md(authors)}. *{escape_md(paper.title)}*. "
             f"{escape_md(paper.reference_id)} ({paper_date(paper)}, {escape_md(paper.primary_category)}). "
-            f"<{paper.abs_url}>"
+            f"<{paper.abs_url}>{uncited}"
         )
     return "\n".join(lines) + "\n"
 
