@@ -177,3 +177,42 @@ def snapshot_lines(records: list[dict[str, Any]], n: int) -> Iterator[str]:
             "authors_parsed": [[name.split()[-1], " ".join(name.split()[:-1]), ""] for name in names],
         }
         yield json.dumps(line, ensure_ascii=False) + "\n"
+
+
+def action_calls(page: Any) -> list[str]:
+    """Each Chainlit action call the page makes ("sent radar_next", "radar_next -> 200"): what
+    `click_action` waits for, and what a browser test reports when a click shows nothing."""
+    calls: list[str] = []
+
+    def name(request: Any) -> str:
+        return str((request.post_data_json or {}).get("action", {}).get("name"))
+
+    def is_action(request: Any) -> bool:
+        return bool(request.url.endswith("/project/action") and request.method == "POST")
+
+    page.on("request", lambda r: calls.append(f"sent {name(r)}") if is_action(r) else None)
+    page.on(
+        "response",
+        lambda r: calls.append(f"{name(r.request)} -> {r.status}") if is_action(r.request) else None,
+    )
+    page.on(
+        "requestfailed", lambda r: calls.append(f"{name(r)} failed: {r.failure}") if is_action(r) else None
+    )
+    return calls
+
+
+def click_action(button: Any, calls: list[str], attempts: int = 3) -> None:
+    """Click an action button until the page sends an action (at most `attempts` clicks).
+
+    Chainlit disables action buttons while a task of the session runs (the callback that sent them is
+    finishing); a click that lands as a button is disabled sends nothing, where a person would simply
+    click again. A click the page did send counts once: what the server then does is what tests check."""
+    before = sum(call.startswith("sent ") for call in calls)
+    for _ in range(attempts):
+        button.click()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if sum(call.startswith("sent ") for call in calls) > before:
+                return
+            button.page.wait_for_timeout(250)
+    raise AssertionError(f"{attempts} clicks sent no action; the page's action calls: {calls}")

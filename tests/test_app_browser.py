@@ -16,11 +16,10 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from conftest import free_port, make_settings, sample_records, write_jsonl
-from helpers import child_env
+from helpers import action_calls, child_env, click_action
 
 from assistant.store.embedding import Embedder
 from ingest.normalize import from_json_record
@@ -127,46 +126,6 @@ def third_party_requests(page: object, server: str) -> list[str]:
     return seen
 
 
-def action_calls(page: Any) -> list[str]:
-    """Each action call the page makes ("sent radar_next", "radar_next -> 200"), for a report when a click
-    shows nothing, and for `click_action`."""
-    calls: list[str] = []
-
-    def name(request: Any) -> str:
-        return str((request.post_data_json or {}).get("action", {}).get("name"))
-
-    def is_action(request: Any) -> bool:
-        return bool(request.url.endswith("/project/action") and request.method == "POST")
-
-    page.on("request", lambda r: calls.append(f"sent {name(r)}") if is_action(r) else None)
-    page.on(
-        "response",
-        lambda r: calls.append(f"{name(r.request)} -> {r.status}") if is_action(r.request) else None,
-    )
-    page.on(
-        "requestfailed", lambda r: calls.append(f"{name(r)} failed: {r.failure}") if is_action(r) else None
-    )
-    return calls
-
-
-def click_action(button: Any, action: str, calls: list[str]) -> None:
-    """Click an action button until the page sends the action (at most three clicks).
-
-    Chainlit disables action buttons while a task of the session runs; a click that lands as the button is
-    being disabled again sends nothing, where a person would simply click again. A click the page did
-    send counts once: whatever the server then does is what the test checks."""
-    sent = f"sent {action}"
-    before = calls.count(sent)
-    for _ in range(3):
-        button.click()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if calls.count(sent) > before:
-                return
-            button.page.wait_for_timeout(250)
-    raise AssertionError(f"three clicks sent no {action!r} action; the page's action calls: {calls}")
-
-
 def side_panel_closes(page: object) -> None:
     from playwright.sync_api import expect
 
@@ -186,6 +145,7 @@ def test_ask_read_sources_and_export_in_a_real_browser(
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 900}, accept_downloads=True)
             page = context.new_page()
+            actions = action_calls(page)
             outside = third_party_requests(page, server)
             page.goto(server)
             # Welcome screen: the three modes as tabs, the extractive-mode banner (what it is, where the
@@ -296,7 +256,7 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             )
             replies = page.locator('[data-step-type="assistant_message"]')
             before = replies.count()
-            answer.get_by_role("button", name="Show another batch").click()
+            click_action(answer.get_by_role("button", name="Show another batch"), actions)
             expect(replies).to_have_count(before + 1, timeout=90_000)
             second = replies.last
             expect(second).not_to_have_text("", timeout=90_000)
@@ -482,7 +442,7 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             confirm = replies.filter(has_text="as a radar topic?").first
             expect(confirm).to_contain_text(RADAR_TOPIC, timeout=60_000)
             expect(replies.filter(has_text="Saved the topic")).to_have_count(0)
-            confirm.get_by_role("button", name="Save topic").click()
+            click_action(confirm.get_by_role("button", name="Save topic"), actions)
             expect(replies.filter(has_text="Saved the topic").first).to_contain_text(
                 RADAR_TOPIC, timeout=90_000
             )
@@ -536,7 +496,7 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
 
             # Another batch: the remaining matches, none repeated, numbered on from the first batch.
             next_button = summaries.first.get_by_role("button", name="Show another batch")
-            click_action(next_button, "radar_next", actions)
+            click_action(next_button, actions)
             second_head = replies.filter(has_text=f"papers {RADAR_BATCH + 1}–").first
             try:
                 expect(second_head).to_be_visible(timeout=90_000)
@@ -553,12 +513,12 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
 
             # Follow the first card's first author: a confirmation names the author and the topic.
             author = by_id[first_batch[0]].authors[0]
-            cards.first.get_by_role("button", name=f"Follow {author}").click()
+            click_action(cards.first.get_by_role("button", name=f"Follow {author}"), actions)
             confirmation = replies.filter(has_text=f"Following {author}")
             expect(confirmation).to_contain_text(RADAR_TOPIC, timeout=30_000)
 
             # The briefing over the topic's new papers, with citation markers and a sources list.
-            last_summary.get_by_role("button", name="Brief me on these new papers").click()
+            click_action(last_summary.get_by_role("button", name="Brief me on these new papers"), actions)
             briefing = replies.filter(has_text="Sources").filter(has_text="Briefing: ").last
             expect(briefing.locator("a.element-link", has_text="[1]").first).to_be_visible(timeout=90_000)
             cited = set(arxiv_ids(briefing))
@@ -601,11 +561,11 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
                 .last
             )
             expect(listed).to_be_visible(timeout=60_000)
-            listed.get_by_role("button", name=f"Unfollow {author}").click()
+            click_action(listed.get_by_role("button", name=f"Unfollow {author}"), actions)
             expect(replies.filter(has_text=f"No longer following {author}").first).to_be_visible(
                 timeout=30_000
             )
-            listed.get_by_role("button", name="Rename").click()
+            click_action(listed.get_by_role("button", name="Rename"), actions)
             expect(replies.filter(has_text="New name for").last).to_be_visible(timeout=30_000)
             send("image diffusion")
             expect(replies.filter(has_text="Renamed to image diffusion").last).to_be_visible(timeout=30_000)
@@ -614,10 +574,10 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
                 has=page.get_by_role("button", name="Rename")
             )
             expect(renamed.last).to_be_visible(timeout=60_000)
-            renamed.last.get_by_role("button", name="Remove").click()
+            click_action(renamed.last.get_by_role("button", name="Remove"), actions)
             ask_remove = replies.filter(has_text="Remove the topic image diffusion").last
             expect(ask_remove).to_be_visible(timeout=30_000)
-            ask_remove.get_by_role("button", name="Remove").click()
+            click_action(ask_remove.get_by_role("button", name="Remove"), actions)
             expect(replies.filter(has_text="Removed the topic image diffusion").first).to_be_visible(
                 timeout=30_000
             )

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import action_calls, click_action
 from test_app_browser import CHROMIUM, CHROMIUM_ARGS, serve_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -35,6 +36,7 @@ def test_a_list_question_shows_all_pages_exports_and_filters_in_a_real_browser(
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 2400}, accept_downloads=True)
             page = context.new_page()
+            actions = action_calls(page)
             page.goto(server)
             expect(page.locator("#chat-submit")).to_be_attached(timeout=60_000)
 
@@ -56,11 +58,11 @@ def test_a_list_question_shows_all_pages_exports_and_filters_in_a_real_browser(
             answer.screenshot(path=str(tmp_path / "academichub-list-answer.png"))  # the whole message
 
             # The whole list, 25 a page, best first; the next page one more click.
-            show_all.click()
+            click_action(show_all, actions)
             first_page = replies.filter(has_text=f"All {count} papers on “diffusion models”").first
             expect(first_page).to_contain_text("page 1 of", timeout=60_000)
             assert first_page.locator('a[href^="https://arxiv.org/abs/"]').count() == 25
-            first_page.get_by_role("button", name=re.compile(r"^Next \d+")).click()
+            click_action(first_page.get_by_role("button", name=re.compile(r"^Next \d+")), actions)
             second = replies.filter(has_text="(page 2 of").first
             expect(second).to_contain_text(f"26–{min(50, count)}", timeout=60_000)
             first_page.screenshot(path=str(tmp_path / "academichub-list-page-1.png"))
@@ -79,10 +81,10 @@ def test_a_list_question_shows_all_pages_exports_and_filters_in_a_real_browser(
             assert markdown.count("https://arxiv.org/abs/") == count
 
             # The list's topic saved to the radar: an explicit confirmation, then the saved topic.
-            answer.get_by_role("button", name=re.compile("Track “diffusion models”")).click()
+            click_action(answer.get_by_role("button", name=re.compile("Track “diffusion models”")), actions)
             confirm = replies.filter(has_text="as a radar topic?").last
             expect(confirm).to_contain_text("diffusion models", timeout=30_000)
-            confirm.get_by_role("button", name="Save topic").click()
+            click_action(confirm.get_by_role("button", name="Save topic"), actions)
             saved = page.get_by_text("Saved the topic").first
             expect(saved).to_contain_text("diffusion models", timeout=60_000)
 

@@ -1,12 +1,13 @@
-"""The English words this index's papers use for a topic asked in another language ("扩散模型" ->
-"diffusion models"), found without a model: the list finder decides membership by the words papers write,
-and the abstracts are English.
+"""The English words this index's papers use for a topic asked in another language ("知识蒸馏" ->
+"knowledge distillation", "扩散模型" -> "diffusion"), found without a model: the list finder decides
+membership by the words papers write, and the abstracts are English.
 
 The multilingual (e5) index brings the papers closest to the foreign topic; the phrase they share far more
 often than the rest of the index does is the topic's English name. A phrase is scored by how much more
 common it is among those papers than in the index (p * log(p / q): p its share of the nearest papers, q
-its share of all papers), so "diffusion models" wins over "model" (everywhere) and over a word only two of
-the nearest papers hold.
+its share of all papers), so "diffusion" wins over "model" (everywhere) and over a word only two of the
+nearest papers hold. It is only as good as e5's neighbours: on June, "机器遗忘" (machine unlearning) gets
+"memory" and "脑电" (EEG) "brain" (bench lists --language zh); the answer's notice names the phrase used.
 """
 
 from __future__ import annotations
@@ -28,15 +29,15 @@ PIVOT_DEPTH = 30  # nearest papers read for the phrase
 MIN_DEPTH = 5  # on a small index: an eighth of it, at least this many (all of it would tell nothing)
 MIN_SHARE = 0.2  # a phrase must be in at least this share of them (and in 3)
 TITLES_PER = 15  # ... and in the titles of one in this many of them (at least one)
+LONGER_SHARE = 0.5  # a longer phrase holding the best one wins when this share of its papers hold it
 MAX_WORDS = 3
 _WORD_RE = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*")  # "3D", "MoE", "GPT-4o"
-LONGER_SHARE = 0.5  # a longer phrase holding the best one wins when this share of its papers hold it
 _SENTENCE_BREAK_RE = re.compile(r"[.;:!?()\[\]]")
 
 
 @dataclass(frozen=True)
 class Pivot:
-    """A foreign topic's English name in this index, and how sure the choice is."""
+    """A foreign topic's English name in this index, with its share of the nearest papers and its score."""
 
     english: str
     share: float  # of the nearest papers that hold it
