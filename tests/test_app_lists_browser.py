@@ -88,6 +88,13 @@ def test_a_list_question_shows_all_pages_exports_and_filters_in_a_real_browser(
             saved = page.get_by_text("Saved the topic").first
             expect(saved).to_contain_text("diffusion models", timeout=60_000)
 
+            # "Brief me on this" briefs the list's topic, not the question's wording.
+            click_action(answer.get_by_role("button", name="Brief me on this"), actions)
+            briefing = replies.filter(has_text="Briefing: diffusion models").first
+            expect(briefing).to_contain_text("Sources", timeout=120_000)
+            expect(replies.filter(has_text="Briefing: Which papers")).to_have_count(0)
+            briefing.screenshot(path=str(tmp_path / "academichub-list-briefing.png"))
+
             # Settings -> published since 2026-06-15: the same question lists only those papers, and
             # never "could not find".
             page.locator("#chat-settings-open-modal").click()

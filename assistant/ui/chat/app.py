@@ -178,8 +178,8 @@ async def on_show_all(action: cl.Action) -> None:
 @reports_errors
 async def on_brief_on_this(action: cl.Action) -> None:
     result = await recalled(action)
-    if result is not None:
-        await brief(result.query)
+    if result is not None:  # a list answer's topic ("diffusion models"), not the question's wording
+        await brief(result.list_topic or result.query)
 
 
 @cl.action_callback("radar_open")
