@@ -116,10 +116,6 @@ def build_passages(
     return Passages(kept, np.asarray(starts, dtype=np.int64), vectors)
 
 
-def ranked(scores: dict[str, float], n: int) -> list[str]:
-    return [pid for pid, _ in sorted(scores.items(), key=lambda item: -item[1])[:n]]
-
-
 def feedback_dense(
     query: np.ndarray, whole: np.ndarray, ids: list[str], feedback: list[int], depth: int
 ) -> list[tuple[str, float]]:
@@ -190,7 +186,7 @@ def rankings(
         "passage": by_passage[:10],
         "dense max": [pid for pid, _ in dense_max[:10]],
         "hybrid+passage": top_ids(with_max, 10),
-        "hybrid rrf+passage": ranked(fused, 10),
+        "hybrid rrf+passage": top_ids(fused, 10),
     }
 
 
