@@ -105,8 +105,9 @@ _ZH_ASKING_RE = re.compile(  # what is left of the asking once the topic is take
 _ZH_DAY_RE = re.compile(
     r"(?:自|从)?(?:(?P<year>\d{4})年)?(?P<month>\d{1,2})月(?P<day>\d{1,2})[日号](?P<which>以来|之后|以后|起|后|之前|以前|前)"
 )
-_LATIN_CATEGORY_RE = re.compile(
-    r"(?<![A-Za-z])((?:cs|math|stat|physics|q-bio|q-fin|eess|econ|astro-ph|cond-mat)\.[A-Za-z\-]{2,5})(?![A-Za-z])"
+_LATIN_CATEGORY_RE = re.compile(  # "在cs.RO中": the category with the words around it
+    r"(?:在|于)?\s*(?<![A-Za-z])((?:cs|math|stat|physics|q-bio|q-fin|eess|econ|astro-ph|cond-mat)\.[A-Za-z\-]{2,5})"
+    r"(?![A-Za-z])\s*(?:中|里|内)?"
 )
 
 
@@ -204,10 +205,9 @@ def chinese_list_question(question: str, newest: date | None = None) -> ListQues
         text = text.replace(found.group(0), " ")
     categories = tuple(dict.fromkeys(m.group(1) for m in _LATIN_CATEGORY_RE.finditer(text)))
     text = _LATIN_CATEGORY_RE.sub(" ", text)
-    text = re.sub(r"(?:在|于)\s*(?=\s|$)", " ", text)  # "在 cs.RO 中" leaves "在"
     pieces = _ZH_ASKING_RE.sub(" ", text).split()
     # "有没有用RAG的论文": a leading 用 ("using") is asking too, once the words before it are gone
-    topic = " ".join(piece.removeprefix("用") for piece in pieces).strip(" 中-")
+    topic = " ".join(piece.removeprefix("用") for piece in pieces).strip(" -")
     if not topic:
         return None
     return ListQuestion(topic, since, until, categories, language=detect(topic))
