@@ -24,7 +24,7 @@ from openai_standin import (
 from typer.testing import CliRunner
 
 from assistant.compose.answer import Answerer
-from assistant.compose.citations import cited_numbers
+from assistant.compose.citations import citation_order, cited_numbers, renumber_citations
 from assistant.compose.llm import get_llm
 from assistant.compose.model import NOT_FOUND_TEXT, Turn
 from assistant.core.settings import Settings
@@ -189,6 +189,34 @@ def test_which_of_these_use_transformers_finds_hypnos_among_the_eeg_papers(
     assert hypnos in by_id and by_id[hypnos] in cited_numbers(follow.text)
     notice = next(n for n in follow.notices if "previous answer's papers mention “transformers”" in n)
     assert notice.startswith("None of") and f"[{by_id[hypnos]}]" in notice
+    # Issue 26 item 1: the quote is the sentence that answers (its RQ-Transformer), not the background.
+    quoted = [line for line in follow.text.splitlines() if f"[{by_id[hypnos]}]" in line]
+    assert quoted and "transformer" in quoted[0].lower(), follow.text
+    # Issue 26 item 4: asked again, the chain stays on EEG foundation models: Hypnos, shown and holding
+    # the condition, answers it (whatever its cosine); the question is not "... transformers use
+    # transformers?", and no unrelated transformer paper drifts in.
+    again = answerer.answer("which of these use transformers?", history=[first.turn, follow.turn])
+    assert again.standalone_question == follow.standalone_question
+    assert "EEG foundation models" in again.standalone_question
+    assert [s.paper.id for s in again.sources][:1] == [hypnos]
+    assert not any(n.startswith("None of") for n in again.notices)
+    assert all("eeg" in f"{s.paper.title} {s.paper.abstract}".lower() for s in again.sources)
+
+
+def test_sources_are_numbered_in_the_order_the_answer_cites_them(answerer: Answerer) -> None:
+    """Issue 26 item 3: [1] is the first source a reader meets, then [2], ...; sources the text does not
+    cite come after the cited ones, and the retrieval step's numbers are the answer's."""
+    for question in ("how do diffusion models generate images?", "unlearning in language models"):
+        answer = answerer.answer(question, use_llm=False)
+        order = citation_order(answer.text)
+        assert order and order == list(range(1, len(order) + 1)), answer.text
+        assert [s.number for s in answer.sources] == list(range(1, len(answer.sources) + 1))
+
+
+def test_renumbering_rewrites_every_mark_and_keeps_unknown_numbers() -> None:
+    assert citation_order("a [3] b [1][3] c [2, 5]") == [3, 1, 2, 5]
+    mapping = {3: 1, 1: 2, 2: 3, 5: 4}
+    assert renumber_citations("a [3] b [1][3] c [2, 5] d [9]", mapping) == "a [1] b [2][1] c [3][4] d [9]"
 
 
 @pytest.mark.slow  # its own index, ingested twice
@@ -291,6 +319,13 @@ def test_llm_answer_streams_tokens_and_sends_the_abstracts(
     for source in answer.sources:
         assert f"[{source.number}] {source.paper.title}" in fenced
         assert source.paper.abstract[:200] in fenced
+    # Issue 26 item 1: each source's answering sentence (from its own abstract) comes before its abstract.
+    blocks = re.split(r"\n\n(?=\[\d+\] )", fenced.strip())
+    assert len(blocks) == len(answer.sources)
+    for block, source in zip(blocks, answer.sources, strict=True):
+        sentence = re.search(r"^Answering sentence: (.+)$", block, re.MULTILINE)
+        assert sentence and sentence.group(1) in source.paper.abstract, block
+        assert block.index("Answering sentence:") < block.index("Abstract:")
     assert answer.citations == {1: answer.sources[0].paper.id, 2: answer.sources[1].paper.id}
     assert answer.sources[1].paper.id == "2605.31293"  # the Divergence Decoding paper
 

@@ -7,7 +7,7 @@ The chat app and `academichub ask` both call `Answerer.answer`; nothing here pri
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
 
 from assistant.compose import notices as notes
@@ -17,15 +17,24 @@ from assistant.compose.citations import (
     drop_reference_marks,
     escape_markdown,
     neutralise_links,
+    renumber_citations,
 )
 from assistant.compose.extractive import (
+    Focus,
     SentenceBank,
     compose_answer,
     rank_quotes,
 )
-from assistant.compose.follow_up import FilterFollowUp, Numbered, holds_words, key_terms, rewrite_follow_up
+from assistant.compose.follow_up import (
+    FilterFollowUp,
+    Numbered,
+    holds_words,
+    key_terms,
+    rewrite_follow_up,
+    text_holds_words,
+)
 from assistant.compose.generation import generate_checked, numbers_text
-from assistant.compose.list_answer import ListAnswers
+from assistant.compose.list_answer import ListAnswers, Listing
 from assistant.compose.llm import LLMClient, LLMError, Message
 from assistant.compose.model import (
     Answer,
@@ -34,6 +43,8 @@ from assistant.compose.model import (
     Source,
     Turn,
     number_sources,
+    reading_order,
+    renumber_sources,
 )
 from assistant.compose.prompts import load_prompt, render_prompt
 from assistant.compose.support import NOT_FOUND_MARK, SupportJudge, SupportReport, says_not_found
@@ -50,21 +61,27 @@ from assistant.search.translated import search_with_translation
 from assistant.store.filter import PaperFilter
 
 
-def format_sources(sources: Sequence[Source], abstract_chars: int = 2500) -> str:
+def format_sources(
+    sources: Sequence[Source], abstract_chars: int = 2500, answering: Mapping[int, str] | None = None
+) -> str:
     """Numbered sources for a prompt. Abstract text is data: it cannot close the fence that marks it, and
     its own reference marks ([1]-[4] of its bibliography) are dropped so only our numbers look like
-    citations."""
+    citations. `answering`: per source number, the abstract's sentence that answers the question, put
+    before the abstract so the model starts from it."""
     blocks = []
     for source in sources:
         paper = source.paper
         abstract = fence_safe(drop_reference_marks(paper.abstract))
         if len(abstract) > abstract_chars:
             abstract = abstract[:abstract_chars].rsplit(" ", 1)[0] + " ..."
+        sentence = (answering or {}).get(source.number)
+        key = f"Answering sentence: {fence_safe(drop_reference_marks(sentence))}\n" if sentence else ""
         blocks.append(
             f"[{source.number}] {fence_safe(drop_reference_marks(paper.title))}\n"
             f"Authors: {fence_safe(paper.short_authors(6))}\n"
             f"Published: {paper.published.isoformat() if paper.published else 'unknown'}\n"
             f"Categories: {', '.join(paper.categories)}\n"
+            f"{key}"
             f"Abstract: {abstract}"
         )
     return "\n\n".join(blocks)
@@ -74,14 +91,18 @@ ANSWER_ABSTRACT_CHARS = 2500
 
 
 def answer_prompt(
-    question: str, sources: Sequence[Source], abstract_chars: int = ANSWER_ABSTRACT_CHARS
+    question: str,
+    sources: Sequence[Source],
+    abstract_chars: int = ANSWER_ABSTRACT_CHARS,
+    answering: Mapping[int, str] | None = None,
 ) -> str:
-    """The user prompt of an answer: the question, the fenced numbered sources and the rules, in the
-    language the answer is asked for (the support check compares the reply with it)."""
+    """The user prompt of an answer: the question, the fenced numbered sources (each with its answering
+    sentence, when known) and the rules, in the language the answer is asked for (the support check
+    compares the reply with it)."""
     return render_prompt(
         "answer",
         question=question,
-        sources=format_sources(sources, abstract_chars),
+        sources=format_sources(sources, abstract_chars, answering),
         count=len(sources),
         language=answer_language_rule(question),
         not_found=t("answer.not_found"),
@@ -167,7 +188,7 @@ class Answerer(IndexComposer):
         notices: list[str] = []
         llm = self._llm_for(use_llm, notices)
         flt = merge_exclusions(paper_filter, exclude_ids)
-        standalone, flt, narrowing = self.condense(question, history, flt, llm, notices)
+        standalone, flt, narrowing, thread = self.condense(question, history, flt, llm, notices)
         # A Chinese question's English translation (with a model): its search, and a list question's topic.
         english = (
             english_question(llm, standalone, self.settings.llm.max_tokens_rewrite, notices)
@@ -203,7 +224,15 @@ class Answerer(IndexComposer):
             if on_token is not None and listing is not None:
                 on_token(text)
             return Answer(
-                question, standalone, text, [], mode, False, notices, **(listing.fields() if listing else {})
+                question,
+                standalone,
+                text,
+                [],
+                mode,
+                False,
+                notices,
+                thread=thread,
+                **(listing.fields() if listing else {}),
             )
         if listing is not None:  # the count first: it streams before the summary
             lead = listing.lead(len(relevant))
@@ -219,16 +248,27 @@ class Answerer(IndexComposer):
                 on_token(token)
 
         report: SupportReport | None = None
+        focus = answer_focus(listing, narrowing)
         if llm is not None:
+            answering = self.answering_sentences(standalone, sources, focus)
             checked, report = self._model_answer(
-                llm, standalone, sources, model_token if on_token is not None else None, notices
+                llm, standalone, sources, answering, model_token if on_token is not None else None, notices
             )
         if checked is None:
             mode = "extractive"
             valid = [s.number for s in sources]
-            checked = checked_citations(self.extractive_text(standalone, sources), valid, valid, notices)
-            if on_token is not None and not streamed:
-                stream_lines(checked.text, on_token)  # a quoted answer streams line by line, like a model's
+            text = self.extractive_text(standalone, sources, focus=focus)
+            checked = checked_citations(text, valid, valid, notices)
+        # Sources numbered in the order the text cites them ([1] is the first a reader meets); a model's
+        # text already streamed keeps the numbers the reader saw it with.
+        mapping = reading_order(checked.text, sources) if not (streamed and mode == "llm") else {}
+        if mapping:
+            checked = checked.renumbered(mapping)
+            sources = renumber_sources(sources, mapping)
+            notices[:] = [renumber_citations(notice, mapping) for notice in notices]
+            report = report.renumbered(mapping) if report is not None else None
+        if mode == "extractive" and on_token is not None and not streamed:
+            stream_lines(checked.text, on_token)  # a quoted answer streams line by line, like a model's
         found = not (says_not_found(checked.text) and not checked.used)
         flagged = checked.uncited + [s for s in checked.unsupported if s not in checked.uncited]
         if listing is not None:
@@ -247,6 +287,7 @@ class Answerer(IndexComposer):
             checked.uncited,
             checked.incomplete,
             report,
+            thread=thread,
             **(listing.fields() if listing else {}),
         )
 
@@ -274,37 +315,43 @@ class Answerer(IndexComposer):
         flt: PaperFilter,
         llm: LLMClient | None,
         notices: list[str],
-    ) -> tuple[str, PaperFilter, FilterFollowUp | None]:
+    ) -> tuple[str, PaperFilter, FilterFollowUp | None, str]:
         """The question made to stand alone (and retrieval restricted to the papers it points at), read
         from the turns as they were shown: no earlier question is searched again. A filter follow-up
         ("which of these use transformers?") comes back as a FilterFollowUp and keeps the filter as is:
-        its one search also looks beyond the previous papers (see `_filter_follow_up`)."""
+        its one search also looks beyond the previous papers (see `_filter_follow_up`). Last: the question
+        that sets the conversation's topic (a follow-up keeps the one before it; a new question is its
+        own), so chained follow-ups stay on the topic instead of adding each condition to it."""
         text = (question or "").strip()
         if not history or not text:
-            return text, flt, None
+            return text, flt, None, text
         last = history[-1]
+        thread = last.topic_question
         previous = self.shown_papers(last)
-        rewrite = rewrite_follow_up(text, last.standalone, last.answer, previous)
+        rewrite = rewrite_follow_up(text, thread, last.answer, previous)
         if rewrite.only_ids is None and list_question(text, self.lists.newest_day()) is not None:
             # A list question of its own ("which papers use diffusion models?", asked again after a filter
             # change) stands alone: the short-question rewrite would prefix the last topic and hide it.
-            return text, flt, None
+            return text, flt, None, text
         standalone = rewrite.question
+        follows = rewrite.only_ids is not None or standalone != text
         if llm is not None:
             condensed = self._condense_with_llm(llm, text, history, previous, notices, standalone)
             if condensed:
                 standalone = condensed
+        if not follows:
+            thread = standalone  # a question of its own: a new topic
         if rewrite.only_ids and rewrite.condition:
             pointed = rewrite.only_ids if flt.only_ids is None else rewrite.only_ids & flt.only_ids
             matching = tuple(
                 p.id for _, p in previous if p.id in pointed and holds_words(p, rewrite.condition)
             )
             shown = frozenset(p.id for _, p in previous)
-            return standalone, flt, FilterFollowUp(rewrite.condition, matching, shown, last.standalone)
+            return standalone, flt, FilterFollowUp(rewrite.condition, matching, shown, thread), thread
         if rewrite.only_ids:
             only = rewrite.only_ids if flt.only_ids is None else rewrite.only_ids & flt.only_ids
             flt = replace(flt, only_ids=only)
-        return standalone, flt, None
+        return standalone, flt, None, thread
 
     def _filter_follow_up(
         self, standalone: str, k: int, flt: PaperFilter, narrowing: FilterFollowUp, notices: list[str]
@@ -317,9 +364,15 @@ class Answerer(IndexComposer):
         minimum = self.settings.fusion.min_relevance
         # Deep enough that the previous papers (relevant to the same topic) are among the results.
         hits = self.retriever.search(standalone, max(3 * k, k + len(narrowing.shown_ids)), flt)
-        relevant = [h for h in hits if h.relevance >= minimum]
-        matching = set(narrowing.matching_ids)
-        earlier = [h for h in relevant if h.paper.id in matching][:k]
+        # The previous papers that hold the condition answer it whatever their cosine to the reworded
+        # question (Hypnos, shown for "transformers", stays when asked about them again).
+        found = {h.paper.id for h in hits}
+        missing = frozenset(pid for pid in narrowing.matching_ids if pid not in found)
+        if missing:
+            only = missing if flt.only_ids is None else missing & flt.only_ids
+            hits += self.retriever.search(standalone, len(only), replace(flt, only_ids=only)) if only else []
+        by_id = {h.paper.id: h for h in hits}
+        earlier = [by_id[pid] for pid in narrowing.matching_ids if pid in by_id][:k]
         candidates = [
             h
             for h in hits
@@ -399,6 +452,7 @@ class Answerer(IndexComposer):
         llm: LLMClient,
         question: str,
         sources: Sequence[Source],
+        answering: Mapping[int, str],
         on_token: Callable[[str], None] | None,
         notices: list[str],
     ) -> tuple[CheckedText | None, SupportReport | None]:
@@ -408,7 +462,7 @@ class Answerer(IndexComposer):
         fewer than half) of its sentences are supported."""
 
         def render(kept: Sequence[Source], abstract_chars: int) -> str:
-            return answer_prompt(question, kept, abstract_chars)
+            return answer_prompt(question, kept, abstract_chars, answering)
 
         judge = SupportJudge(
             {s.number: s.paper for s in sources}, self.bank, self.settings.compose.min_support
@@ -463,14 +517,40 @@ class Answerer(IndexComposer):
         used = sorted({n for c in report.checks if c.verdict in ("supported", "unjudged") for n in c.cited})
         return CheckedText(report.text, report.removed_citations, used, uncited, failed, incomplete), report
 
-    def extractive_text(self, question: str, sources: Sequence[Source], limit: int = 6) -> str:
+    def answering_sentences(
+        self, question: str, sources: Sequence[Source], focus: Focus | None
+    ) -> dict[int, str]:
+        """Per source number, the sentence of its abstract that best says what the question asks (the
+        one an extractive answer would quote first): what the model's prompt puts first."""
         query = self.retriever.embedder.encode_query(question)
         numbered = [(s.number, s.paper, s.hit.relevance) for s in sources]
-        quotes = rank_quotes(query, question, numbered, self.bank, limit=limit, per_paper=2)
+        quotes = rank_quotes(
+            query, question, numbered, self.bank, limit=len(sources), per_paper=1, min_score=-1.0, focus=focus
+        )
+        return {q.number: q.sentence for q in quotes}
+
+    def extractive_text(
+        self, question: str, sources: Sequence[Source], limit: int = 6, focus: Focus | None = None
+    ) -> str:
+        """Quoted sentences, cited; with `focus`, the sentences that say what was asked come first."""
+        query = self.retriever.embedder.encode_query(question)
+        numbered = [(s.number, s.paper, s.hit.relevance) for s in sources]
+        quotes = rank_quotes(query, question, numbered, self.bank, limit=limit, per_paper=2, focus=focus)
         if not quotes:
             return t("answer.not_found")
         titles = {s.number: escape_markdown(s.paper.title) for s in sources}
         return compose_answer(quotes, titles)
+
+
+def answer_focus(listing: Listing | None, narrowing: FilterFollowUp | None) -> Focus | None:
+    """What a quoted sentence should say: a filter follow-up's condition words, or the list's topic as
+    papers write it (None: an ordinary question, ranked by meaning alone)."""
+    condition = listing.condition if listing is not None else narrowing.condition if narrowing else ()
+    if condition:
+        return lambda sentence: text_holds_words(sentence, condition)
+    if listing is not None:
+        return listing.found.terms.names_topic
+    return None
 
 
 def checked_citations(

@@ -9,7 +9,7 @@ any link or URL inside model output or abstract text is turned into plain text.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from assistant.compose.safe_markdown import CITATION_PATTERN, literal_markdown, neutralise_markdown
@@ -49,6 +49,25 @@ def cited_numbers(text: str) -> set[int]:
     for match in _CITATION_RE.finditer(text):
         found.update(_expand(match.group(1)))
     return found
+
+
+def citation_order(text: str) -> list[int]:
+    """The numbers `text` cites, in the order a reader meets them (each once)."""
+    order: dict[int, None] = {}
+    for match in _CITATION_RE.finditer(text):
+        order.update(dict.fromkeys(_expand(match.group(1))))
+    return list(order)
+
+
+def renumber_citations(text: str, mapping: Mapping[int, int]) -> str:
+    """Every citation mark rewritten through `mapping` ([a][b] form; numbers not in it stay as they are)."""
+    if not mapping:
+        return text
+
+    def rewrite(match: re.Match[str]) -> str:
+        return "".join(f"[{mapping.get(n, n)}]" for n in _expand(match.group(1)))
+
+    return _CITATION_RE.sub(rewrite, text)
 
 
 def check_citations(text: str, valid: Iterable[int]) -> CitationCheck:

@@ -139,15 +139,24 @@ class SentenceBank:
         return result
 
 
-def lexical_candidates(query_text: str, sentences: Sequence[str], keep: int) -> list[int]:
+# Whether a sentence says what the question asks for: names the list's topic, or holds a filter
+# follow-up's condition words ("which of these use transformers?" -> a sentence with "Transformer").
+Focus = Callable[[str], bool]
+OFF_FOCUS_PENALTY = 0.2  # a paper none of whose sentences says it ranks under those that do
+
+
+def lexical_candidates(
+    query_text: str, sentences: Sequence[str], keep: int, focus: Focus | None = None
+) -> list[int]:
     """Positions of the quotable sentences sharing most content words with the query (earlier first on
-    ties): the cheap first stage before the embedding ranks them."""
+    ties): the cheap first stage before the embedding ranks them. With `focus`, only the sentences it
+    accepts, when the paper has any: the sentence that answers, not the background opening it."""
+    quotable = [position for position, sentence in enumerate(sentences) if is_quotable(sentence)]
+    if focus is not None:
+        focused = [position for position in quotable if focus(sentences[position])]
+        quotable = focused or quotable
     query_words = content_stems(query_text)
-    scored = [
-        (len(content_stems(sentence) & query_words), position)
-        for position, sentence in enumerate(sentences)
-        if is_quotable(sentence)
-    ]
+    scored = [(len(content_stems(sentences[position]) & query_words), position) for position in quotable]
     scored.sort(key=lambda item: (-item[0], item[1]))
     return sorted(position for _, position in scored[:keep])
 
@@ -171,21 +180,29 @@ def rank_quotes(
     per_paper: int = 2,
     candidates_per_paper: int = CANDIDATES_PER_PAPER,
     min_score: float = 0.15,
+    focus: Focus | None = None,
 ) -> list[Quote]:
     """The best quotable sentences for a query across papers: (number, paper, paper relevance) triples.
 
-    Two stages: each paper's sentences sharing most words with the query (`candidates_per_paper`), then
-    score = query-sentence cosine + a small bonus for the paper's relevance (ties go to the better paper).
+    Two stages: each paper's sentences sharing most words with the query (`candidates_per_paper`; with
+    `focus`, among the sentences it accepts), then score = query-sentence cosine + a small bonus for the
+    paper's relevance (ties go to the better paper); with `focus`, a sentence it does not accept loses
+    OFF_FOCUS_PENALTY, so papers that say what was asked are quoted first.
     Near-duplicate sentences (cosine > 0.92, or the same text) are kept once."""
+    if focus is not None:  # quote only the papers that say what was asked, when any does
+        saying = [n for n in numbered if says_focus(n[1], bank, focus)]
+        numbered = saying or numbered
     picked: list[tuple[int, Paper, float, int, str]] = []
     for number, paper, relevance in numbered:
         sentences = bank.sentences(paper)
-        for position in lexical_candidates(query_text, sentences, candidates_per_paper):
+        for position in lexical_candidates(query_text, sentences, candidates_per_paper, focus):
             picked.append((number, paper, relevance, position, sentences[position]))
     matrix = bank.vectors([p[4] for p in picked]) if picked else np.zeros((0, 0), dtype=np.float32)
     candidates: list[tuple[float, int, int, str, np.ndarray, str]] = []
     for (number, paper, relevance, position, sentence), vector in zip(picked, matrix, strict=True):
         score = float(vector @ query) + 0.15 * relevance
+        if focus is not None and not focus(sentence):
+            score -= OFF_FOCUS_PENALTY
         candidates.append((score, number, position, sentence, vector, paper.id))
     candidates.sort(key=lambda c: (-c[0], c[1], c[2]))
     chosen: list[Quote] = []
@@ -209,6 +226,11 @@ def rank_quotes(
     return chosen
 
 
+def says_focus(paper: Paper, bank: SentenceBank, focus: Focus) -> bool:
+    """Whether the paper's title or one of its quotable sentences says what was asked."""
+    return focus(paper.title) or any(focus(s) for s in bank.sentences(paper) if is_quotable(s))
+
+
 def cite(sentence: str, numbers: Sequence[int]) -> str:
     """`sentence` shown literally (paper text is data; HTML tags and the paper's own reference marks
     dropped) with its citation before the final full stop: "... result [2]."."""
@@ -220,12 +242,13 @@ def cite(sentence: str, numbers: Sequence[int]) -> str:
 
 
 def compose_answer(quotes: Sequence[Quote], titles: dict[int, str]) -> str:
-    """Bullets, one per paper in order of its best sentence, each sentence cited."""
+    """Bullets, one per paper in the order of the sources (the most relevant first; a filter follow-up's
+    earlier papers before the others), each sentence cited."""
     by_number: dict[int, list[Quote]] = {}
     for quote in quotes:
         by_number.setdefault(quote.number, []).append(quote)
     lines = [t("answer.from_abstracts"), ""]
-    for number, group in by_number.items():
+    for number, group in sorted(by_number.items()):
         body = " ".join(cite(q.sentence, [number]) for q in sorted(group, key=lambda q: q.position))
         lines.append(f"- *{titles[number]}*: {body}")
     return "\n".join(lines)

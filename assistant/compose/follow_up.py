@@ -174,7 +174,12 @@ def condition_words(text: str) -> tuple[str, ...]:
 
 def holds_words(paper: Paper, words: Sequence[str]) -> bool:
     """Whether a paper's title or abstract holds every word (a plural "s" ignored)."""
-    text = f"{paper.title} {paper.abstract}".lower()
+    return text_holds_words(f"{paper.title} {paper.abstract}", words)
+
+
+def text_holds_words(text: str, words: Sequence[str]) -> bool:
+    """Whether a text holds every word (a plural "s" ignored; "RQ-Transformer" holds "transformers")."""
+    text = text.lower()
     return all(w in text or (w.endswith("s") and w[:-1] in text) for w in words)
 
 

@@ -7,9 +7,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from assistant.compose.citations import (
-    cited_numbers,
-)
+from assistant.compose.citations import citation_order, cited_numbers, renumber_citations
 from assistant.compose.support import SupportReport
 from assistant.core.paper import Paper
 from assistant.search.hit import Hit
@@ -38,6 +36,23 @@ def number_sources(hits: Sequence[Hit]) -> list[Source]:
     return [Source(number, hit) for number, hit in enumerate(hits, start=1)]
 
 
+def reading_order(text: str, sources: Sequence[Source]) -> dict[int, int]:
+    """Old number -> new number, so that the sources the text cites are numbered 1, 2, ... in the order a
+    reader meets them, and the uncited ones follow in their old order ({} when nothing changes)."""
+    numbers = [s.number for s in sources]
+    known = set(numbers)
+    cited = [n for n in citation_order(text) if n in known]
+    order = cited + [n for n in numbers if n not in set(cited)]
+    mapping = {old: new for new, old in enumerate(order, start=1)}
+    return {} if all(old == new for old, new in mapping.items()) else mapping
+
+
+def renumber_sources(sources: Sequence[Source], mapping: Mapping[int, int]) -> list[Source]:
+    """The sources under their new numbers, in number order."""
+    renumbered = [Source(mapping.get(s.number, s.number), s.hit) for s in sources]
+    return sorted(renumbered, key=lambda s: s.number)
+
+
 @dataclass
 class Answer:
     question: str
@@ -58,6 +73,7 @@ class Answer:
     # a list question). `sources` are the best of them, which the text summarises and cites.
     matches: list[Hit] | None = None
     list_topic: str | None = None
+    thread: str = ""  # the question that set the conversation's topic, when this answer is a follow-up
 
     @property
     def match_count(self) -> int | None:
@@ -81,6 +97,7 @@ class Answer:
                 for s in self.sources
                 if shown_numbers is None or s.number in shown_numbers
             ),
+            self.thread if self.thread != self.standalone_question else "",
         )
 
     @property
@@ -128,6 +145,13 @@ class Turn:
     standalone: str  # the question as it was searched (after its own follow-up rewrite)
     answer: str  # the answer text with its [n] citations
     sources: tuple[tuple[int, str], ...] = ()  # (number shown, paper id) of every numbered source
+    # The question that set the conversation's topic ("" : this turn's own): follow-ups inherit it, so a
+    # chain of "which of these ...?" keeps to EEG foundation models instead of adding each condition on.
+    thread: str = ""
+
+    @property
+    def topic_question(self) -> str:
+        return self.thread or self.standalone
 
     def to_dict(self) -> dict[str, Any]:
         """JSON for storage (the chat app keeps it in the answer message's metadata)."""
@@ -136,6 +160,7 @@ class Turn:
             "standalone": self.standalone,
             "answer": self.answer,
             "sources": [[n, pid] for n, pid in self.sources],
+            "thread": self.thread,
         }
 
     @classmethod
@@ -145,9 +170,10 @@ class Turn:
             question, answer = str(data["question"]), str(data["answer"])
             standalone = str(data.get("standalone") or question)
             sources = tuple((int(n), str(pid)) for n, pid in data.get("sources") or ())
+            thread = str(data.get("thread") or "")
         except (KeyError, TypeError, ValueError):
             return None
-        return cls(question, standalone, answer, sources)
+        return cls(question, standalone, answer, sources, thread)
 
 
 @dataclass
@@ -160,3 +186,16 @@ class CheckedText:
     uncited: list[str] = field(default_factory=list)
     unsupported: list[str] = field(default_factory=list)
     incomplete: str | None = None
+
+    def renumbered(self, mapping: Mapping[int, int]) -> CheckedText:
+        def numbers(values: Sequence[int]) -> list[int]:
+            return sorted(mapping.get(n, n) for n in values)
+
+        return CheckedText(
+            renumber_citations(self.text, mapping),
+            self.removed,  # numbers no source had: nothing to rewrite
+            numbers(self.used),
+            [renumber_citations(x, mapping) for x in self.uncited],
+            [renumber_citations(x, mapping) for x in self.unsupported],
+            self.incomplete,
+        )

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
-from assistant.compose.citations import check_citations, content_stems, strip_citations
+from assistant.compose.citations import check_citations, content_stems, renumber_citations, strip_citations
 from assistant.compose.extractive import SentenceBank, split_sentences
 from assistant.compose.safe_markdown import neutralise_markdown, without_tags
 from assistant.core.i18n import catalog, languages
@@ -83,7 +83,8 @@ _BULLET_RE = re.compile(r"^(\s*(?:[-*+]|\d{1,3}[.)])\s+)")
 _HEADING_RE = re.compile(r"^\s*#")
 _FENCE_RE = re.compile(r"<\s*<\s*<\s*SOURCES|SOURCES\s*>\s*>\s*>", re.IGNORECASE)
 _LABEL_RE = re.compile(
-    r"^\s*(?:[-*]\s*)?\**(?:Authors?|Published|Categories|Abstract|Question|Sources?|References|"
+    r"^\s*(?:[-*]\s*)?\**(?:Authors?|Published|Categories|Abstract|Answering sentence|Question|Sources?|"
+    r"References|"
     r"#+\s*Field)\**\s*:",
     re.IGNORECASE,
 )
@@ -190,6 +191,21 @@ class SupportReport:
         tail = f" ({', '.join(parts)})" if parts else ""
         total = len(self.checks)
         return f"{self.supported} of {total} sentence{'s' if total != 1 else ''} supported{tail}"
+
+    def renumbered(self, mapping: Mapping[int, int]) -> SupportReport:
+        """The report with its citation numbers rewritten through `mapping` (sources renumbered in reading
+        order after the check): the sentences' marks, their cited numbers and the kept text."""
+
+        def check(c: SentenceCheck) -> SentenceCheck:
+            cited = tuple(mapping.get(n, n) for n in c.cited)
+            return replace(c, text=renumber_citations(c.text, mapping), cited=cited)
+
+        return replace(
+            self,
+            checks=[check(c) for c in self.checks],
+            ignored=[(renumber_citations(text, mapping), why) for text, why in self.ignored],
+            text=renumber_citations(self.text, mapping),
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -319,7 +335,7 @@ def _prompt_units(prompt: str) -> list[str]:
         if not line or line.startswith(("<!--", "-->")):
             close()
             continue
-        if re.match(r"^abstract\s*:", line, re.IGNORECASE):
+        if re.match(r"^(?:abstract|answering sentence)\s*:", line, re.IGNORECASE):  # abstract text
             close()
             continue
         units.append(plain(line))

@@ -174,8 +174,12 @@ async def retrieval_step(query: str, current: view.ChatPrefs, label: str) -> cl.
     return step
 
 
-async def close_step(step: cl.Step, sources: list[Source], query: str | None = None) -> None:
-    if step.end is not None and query is None:
+async def close_step(
+    step: cl.Step, sources: list[Source], query: str | None = None, final: bool = False
+) -> None:
+    """Show the papers found (numbered) in the retrieval step and close it. `final`: the answer's own
+    numbering, which may differ from the one reported before the text was written (reading order)."""
+    if step.end is not None and query is None and not final:
         return  # already closed when the engine reported its sources
     if query:
         step.input = f"{step.input}\n\n{t('step.searched_as', query=view.escape_md(query))}"
@@ -250,9 +254,8 @@ async def answer_shown(
             language=language,
         ),
     )
-    await close_step(
-        step, answer.sources, answer.standalone_question if answer.standalone_question != question else None
-    )
+    searched_as = answer.standalone_question if answer.standalone_question != question else None
+    await close_step(step, answer.sources, searched_as, final=True)
     cited, also = shown_sources(answer.text, answer.sources)
     result = Result(
         kind="answer",
