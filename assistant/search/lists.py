@@ -17,6 +17,8 @@ When nothing holds the words, the closest papers in meaning are given instead, a
 from __future__ import annotations
 
 import re
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import TYPE_CHECKING
@@ -26,7 +28,16 @@ import numpy as np
 from assistant.core.language import detect
 from assistant.search.hit import Hit
 from assistant.search.same_work import merge_same_work
-from assistant.search.topic import Sense, TopicTerms, fts_terms, head_of, key_words, phrase_regex, topic_words
+from assistant.search.topic import (
+    Sense,
+    TopicTerms,
+    fts_terms,
+    head_of,
+    key_words,
+    phrase_regex,
+    split_context,
+    topic_words,
+)
 from assistant.store.filter import PaperFilter
 
 if TYPE_CHECKING:
@@ -245,6 +256,7 @@ class TopicList:
 
 
 MEANING_ONLY_MAX = 10
+LEARNED_TOPICS = 32  # topics whose members one process keeps (a radar user's topics, repeated questions)
 
 
 class ListFinder:
@@ -253,6 +265,9 @@ class ListFinder:
     def __init__(self, retriever: Retriever, thresholds: Thresholds | None = None) -> None:
         self.retriever = retriever
         self.thresholds = thresholds or Thresholds()
+        # (topic, papers, newest ingest) -> the members learned over the whole index (bounded LRU)
+        self._learned: OrderedDict[tuple[str, int, float], TopicList | None] = OrderedDict()
+        self._lock = threading.Lock()
 
     def find(
         self, topic: str, flt: PaperFilter | None = None, condition: TopicTerms | None = None
@@ -260,18 +275,55 @@ class ListFinder:
         """Every member of the topic within `flt`, best first; with `condition`, only those that also name
         it ("which of these use transformers?")."""
         flt = flt or PaperFilter()
+        split = split_context(topic)
+        if split is not None:
+            within = self._within_context(topic, split, flt, condition)
+            if within is not None:
+                return within
+        learned = self.learned(topic)
+        if learned is None:
+            result = TopicList(topic, TopicTerms.of(topic))
+            result.members = self._by_meaning(topic, flt)
+            result.by_meaning_only = bool(result.members)
+            return result
+        members, other_sense = learned.members, learned.other_sense
+        if flt.active:
+            holders = frozenset(h.paper.id for h in members) | frozenset(p.id for p in other_sense)
+            narrowed = replace(flt, only_ids=holders & (flt.only_ids or holders))
+            allowed = set(self.retriever.catalog.filter_ids(narrowed))
+            members = [h for h in members if h.paper.id in allowed]
+            other_sense = [p for p in other_sense if p.id in allowed]
+        if condition is not None:
+            members = [h for h in members if condition.names_topic(_text(h.paper))]
+        return replace(learned, members=members, other_sense=other_sense)
+
+    def learned(self, topic: str) -> TopicList | None:
+        """The topic's members in the whole index (None: no paper holds its words), learned once per state
+        of the catalog: a radar visit or a repeated list question filters them instead of learning again."""
+        catalog = self.retriever.catalog
+        key = (topic, catalog.count(), catalog.newest_ingested())
+        with self._lock:
+            if key in self._learned:
+                self._learned.move_to_end(key)
+                return self._learned[key]
+        result = self._learn(topic)
+        with self._lock:
+            self._learned[key] = result
+            while len(self._learned) > LEARNED_TOPICS:
+                self._learned.popitem(last=False)
+        return result
+
+    def _learn(self, topic: str) -> TopicList | None:
         catalog = self.retriever.catalog
         terms = TopicTerms.of(topic)
         head = self._head(terms)
         # What the topic is (acronyms, the head word's sense, the centroid) is learned from every paper
-        # holding its words; the filter then keeps its members: a date window never changes who is in.
+        # holding its words; a filter then keeps its members: a date window never changes who is in.
         everyone = PaperFilter()
         ids = self._holders(terms.fts_variants + ([fts_terms(head)] if head else []), everyone)
-        result = TopicList(topic, terms)
         if not ids:
-            result.members = self._by_meaning(topic, flt)
-            result.by_meaning_only = bool(result.members)
-            return result
+            return None
+        result = TopicList(topic, terms)
         papers = catalog.get_papers(sorted(ids))
         if terms.phrases:  # the acronyms this index's papers define for the phrase ("3DGS")
             learned = TopicTerms.of(topic, (p.abstract for p in papers.values()))
@@ -304,16 +356,27 @@ class ListFinder:
                 continue
             relevance = float(np.clip(vector @ query, 0.0, 1.0))
             members.append(Hit(paper, closeness + 0.5 * relevance + 0.05 * level, relevance))
-        if flt.active:
-            within = replace(flt, only_ids=frozenset(papers) & (flt.only_ids or frozenset(papers)))
-            allowed = set(catalog.filter_ids(within))
-            members = [h for h in members if h.paper.id in allowed]
-            result.other_sense = [p for p in result.other_sense if p.id in allowed]
-        if condition is not None:
-            members = [h for h in members if condition.names_topic(f"{h.paper.title}. {h.paper.abstract}")]
         members.sort(key=lambda h: -h.score)
         result.members = merge_same_work(members)
         return result
+
+    def _within_context(
+        self, topic: str, split: tuple[str, str], flt: PaperFilter, condition: TopicTerms | None
+    ) -> TopicList | None:
+        """The members of "X in Y": the members of X that name Y ("machine unlearning" papers that name
+        LLMs), or None when no paper on X names Y at all (the context is then no term papers write, "in
+        recent work": the whole phrase is judged as one topic instead)."""
+        core, context = split
+        found = self.find(core, flt)
+        if found.by_meaning_only:
+            return None
+        context_terms = TopicTerms.of(context)
+        names = [h for h in found.members if context_terms.names_topic(_text(h.paper))]
+        if not names:
+            return None
+        if condition is not None:
+            names = [h for h in names if condition.names_topic(_text(h.paper))]
+        return replace(found, topic=topic, members=names)
 
     def _head(self, terms: TopicTerms) -> str:
         """The phrase's head ("diffusion" of "diffusion models"): its span of rare words, when that is
@@ -346,6 +409,10 @@ class ListFinder:
         minimum = self.retriever.settings.fusion.min_relevance
         hits = self.retriever.search(topic, MEANING_ONLY_MAX, flt)
         return [h for h in hits if h.relevance >= minimum]
+
+
+def _text(paper: Paper) -> str:
+    return f"{paper.title}. {paper.abstract}"
 
 
 def _evidence(terms: TopicTerms, paper: Paper, in_title: bool, in_abstract: bool) -> int:

@@ -204,6 +204,35 @@ def learn_acronyms(phrase: str, texts: Iterable[str], min_papers: int = 2) -> li
     return [a for a, n in counts.most_common() if n >= min_papers and is_acronym(a)]
 
 
+# Words that add nothing to a term an acronym stands for ("VLA models", "RAG systems", "LLM methods").
+GENERIC_HEADS = frozenset(
+    f"{word}{ending}"
+    for word in ("model", "method", "system", "framework", "technique", "network", "pipeline", "agent")
+    for ending in ("", "s")
+) | {"approach", "approaches", "policy", "policies"}
+
+
+_CONTEXT_RE = re.compile(
+    r"^(?P<core>\S.*?)\s+(?:in|for|on|with|within|across|under)\s+(?P<context>\S.*)$", re.IGNORECASE
+)
+
+
+def split_context(topic: str) -> tuple[str, str] | None:
+    """A topic of the form "X in/for/on/with Y" as (X, Y): "machine unlearning in large language models" is
+    about machine unlearning, in the context of LLMs (a paper must be about both, not name them side by
+    side). None when the topic has no such glue, or one side would hold no content word, or the whole is a
+    term of its own ("mixture of experts" never splits: "of" is not a context glue)."""
+    match = _CONTEXT_RE.match(topic.strip())
+    if match is None:
+        return None
+    core, context = match.group("core").strip(), match.group("context").strip()
+    if not topic_words(core) or not topic_words(context):
+        return None
+    if any(phrase_regex(expansion).fullmatch(topic) for expansion in ACRONYMS.values()):
+        return None
+    return core, context
+
+
 def trim_to_content(words: Sequence[str]) -> list[str]:
     """The words from the first to the last content word ("mixture of experts" keeps its "of")."""
     content = [i for i, w in enumerate(words) if w.lower() not in FUNCTION_WORDS]
@@ -244,8 +273,15 @@ class TopicTerms:
                 phrases.append(phrase.replace(word, expansion) if len(words) > 1 else expansion)
         if phrase and not acronyms:
             for acronym, expansion in ACRONYMS.items():
-                if phrase_regex(expansion).fullmatch(phrase) or phrase_regex(expansion).search(phrase):
-                    acronyms.append(acronym)
+                pattern = phrase_regex(expansion)
+                rest = pattern.sub(" ", phrase).split() if pattern.search(phrase) else None
+                if rest is not None and all(w.lower() in GENERIC_HEADS for w in rest):
+                    acronyms.append(acronym)  # "vision-language-action models": VLA is the topic
+                elif rest is not None:
+                    # Part of the topic ("large language models" of "machine unlearning in large language
+                    # models"): the acronym names that part only, so it is a way of writing the phrase
+                    # ("machine unlearning in LLMs"), never the topic on its own (every LLM paper).
+                    phrases.append(pattern.sub(acronym, phrase, count=1))
             acronyms += learn_acronyms(phrase, texts)
         return cls(topic, tuple(dict.fromkeys(phrases)), tuple(dict.fromkeys(acronyms)))
 
