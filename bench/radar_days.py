@@ -38,8 +38,9 @@ from rich.table import Table
 
 from assistant.core.settings import Settings
 from assistant.engine import build_radar, build_retriever
-from assistant.radar.rules import short_topic_words, title_names_topic
+from assistant.radar.rules import short_topic_words
 from assistant.radar.service import Radar, Topic
+from assistant.search.lists import ListFinder
 from assistant.search.retrieval import Retriever, make_filter
 from assistant.store.embedding import Embedder, get_embedder
 from bench.report import emit_json
@@ -171,22 +172,22 @@ def check_topic_day(
 
 def day_matches(retriever: Retriever, settings: Settings, topic: Topic, new_ids: set[str]) -> set[str]:
     """The day's new papers that match the topic by the radar's rule, applied to each paper directly (no
-    retrieval, so no cap of 200 results): in the topic's fields, with query-paper cosine at least
-    `settings.radar.min_relevance`, or (a short topic) named in the title."""
+    retrieval, so no cap of 200 results), in the topic's fields: a short topic's members as a list
+    question finds them (when papers write its words), else a query-paper cosine of at least
+    `settings.radar.min_relevance`."""
     in_fields = retriever.catalog.filter_ids(make_filter(topic.fields, only_ids=new_ids)) if new_ids else []
     if not in_fields:
         return set()
+    if short_topic_words(topic.query):
+        finder = ListFinder(retriever)
+        if finder.learned(topic.query) is not None:
+            found = finder.find(topic.query, make_filter(only_ids=set(in_fields)))
+            return {hit.paper.id for hit in found.members}
     query = retriever.embedder.encode_query(topic.query.strip())
     cosine = {
         pid: float(np.clip(v @ query, 0.0, 1.0)) for pid, v in retriever.paper_vectors(in_fields).items()
     }
-    words = short_topic_words(topic.query)
-    titles = {pid: p.title for pid, p in retriever.catalog.get_papers(in_fields).items()} if words else {}
-    return {
-        pid
-        for pid, value in cosine.items()
-        if value >= settings.radar.min_relevance or title_names_topic(titles.get(pid, ""), words)
-    }
+    return {pid for pid, value in cosine.items() if value >= settings.radar.min_relevance}
 
 
 def copy_base(base: Path, home: Path) -> float:

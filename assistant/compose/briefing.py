@@ -45,6 +45,7 @@ from assistant.compose.briefing_sections import (
     _names_field,
     bridges_markdown,
     coverage_note,
+    covering_fields,
     find_bridges,
     merge_checked,
     overview_text,
@@ -74,6 +75,7 @@ from assistant.compose.terms import (
 from assistant.compose.translation import briefing_language_rule, english_question
 from assistant.core.i18n import plural, reply_in, t
 from assistant.core.language import reply_language, ui_language
+from assistant.core.paper import Paper
 from assistant.search.hit import Hit
 from assistant.search.topic import (
     content_stems,
@@ -88,6 +90,10 @@ from assistant.store.filter import PaperFilter
 # A Chinese topic's English translation (a model made it) for this call: searched beside the topic, and what
 # the key-word tests read (they read Latin-script words). Set in `Briefer.brief` around one briefing.
 _ENGLISH_TOPIC: ContextVar[str | None] = ContextVar("academichub_english_topic", default=None)
+
+
+# Sections a briefing over given papers may use to hold them all (more fields than a topic search picks).
+COVER_FIELDS = MAX_AUTO_FIELDS + 2
 
 
 class Briefer(IndexComposer):
@@ -106,9 +112,12 @@ class Briefer(IndexComposer):
         on_token: Callable[[str], None] | None = None,
         on_sources: Callable[[list[Source]], None] | None = None,
         language: str | None = None,
+        cover_all: bool = False,
     ) -> Briefing:
         """A cited cross-field briefing, framed (headings, counts, notices) and, with a model, written in
         Chinese for a Chinese topic or a Chinese interface (`language`, e.g. "zh-CN"), else in English.
+        `cover_all`: every paper `paper_filter` admits is in it (the radar's new papers, already judged
+        on the topic), grouped by the fields that hold them, instead of the on-topic best per field.
         `on_token` receives LLM tokens as they stream (LLM mode only);
         the returned `markdown` is authoritative. `on_sources` receives the numbered sources (possibly
         none) once retrieval is done, before any text is written. Raises RetrievalError/BriefingError for
@@ -134,6 +143,7 @@ class Briefer(IndexComposer):
                     on_token,
                     on_sources,
                     notices,
+                    cover_all,
                 )
             finally:
                 _ENGLISH_TOPIC.reset(token)
@@ -150,6 +160,7 @@ class Briefer(IndexComposer):
         on_token: Callable[[str], None] | None,
         on_sources: Callable[[list[Source]], None] | None,
         notices: list[str],
+        cover_all: bool = False,
     ) -> Briefing:
         per_field = max(1, min(per_field, 12))
         base = replace(
@@ -157,13 +168,17 @@ class Briefer(IndexComposer):
         )
         base = replace(base, until=until or base.until)
         wanted = list(dict.fromkeys(f.strip() for f in (fields or ()) if f and f.strip()))
+        covered = self._covered(base) if cover_all else None
         if wanted:
             self.retriever.check_categories(tuple(wanted))
         else:
-            wanted = self.choose_fields(topic, base)
+            wanted = covering_fields(covered, COVER_FIELDS) if covered else self.choose_fields(topic, base)
             if wanted:
                 notices.append(t("notice.fields_chosen", fields=field_labels(wanted)))
-        sections, sources = self._retrieve(topic, wanted, base, per_field)
+        if covered is not None:
+            sections, sources = self._retrieve_all(topic, wanted, base, covered, notices)
+        else:
+            sections, sources = self._retrieve(topic, wanted, base, per_field)
         if on_sources is not None:
             on_sources(sources)
         mode: Mode = "extractive"
@@ -262,6 +277,45 @@ class Briefer(IndexComposer):
             numbered = [Source(len(sources) + i + 1, hit) for i, hit in enumerate(chosen[name])]
             sources.extend(numbered)
             sections.append(FieldSection(name, numbered, relevant=len(pools[name]), quota=per_field))
+        return sections, sources
+
+    def _covered(self, base: PaperFilter) -> list[Paper]:
+        """The papers a `cover_all` briefing covers: all that the filter admits (a radar visit's new
+        papers, by id), in id order."""
+        ids = self.retriever.catalog.filter_ids(base)
+        papers = self.retriever.catalog.get_papers(sorted(ids))
+        return [papers[pid] for pid in sorted(papers)]
+
+    def _retrieve_all(
+        self,
+        topic: str,
+        fields: Sequence[str],
+        base: PaperFilter,
+        covered: Sequence[Paper],
+        notices: list[str],
+    ) -> tuple[list[FieldSection], list[Source]]:
+        """Every covered paper in the section of one field that holds it (the fields' turns as in
+        `share_out`), ranked in each by the topic's search; a paper in none of `fields` is said to be left
+        out, by title and with its fields."""
+        pools: dict[str, list[Hit]] = {}
+        everyone = frozenset(p.id for p in covered)
+        for name in fields or [""]:
+            flt = replace(base, only_ids=everyone, categories=(name,) if name else ())
+            pools[name] = self._search(topic, len(everyone), flt)
+        every = [h.paper.id for hits in pools.values() for h in hits]
+        vectors = self.retriever.paper_vectors(every) if every else {}
+        chosen = share_out(pools, vectors, len(everyone))
+        sections: list[FieldSection] = []
+        sources: list[Source] = []
+        for name in pools:
+            numbered = [Source(len(sources) + i + 1, hit) for i, hit in enumerate(chosen[name])]
+            sources.extend(numbered)
+            sections.append(FieldSection(name, numbered, relevant=len(pools[name]), quota=len(numbered)))
+        placed = {s.paper.id for s in sources}
+        left = [p for p in covered if p.id not in placed]
+        if left:
+            listed = "; ".join(f"“{p.title}” ({', '.join(p.categories)})" for p in left)
+            notices.append(t("notice.brief_left_out", count=len(left), papers=listed))
         return sections, sources
 
     def _search(self, topic: str, k: int, flt: PaperFilter) -> list[Hit]:

@@ -57,6 +57,24 @@ def _names_field(heading: str, section: FieldSection) -> bool:
     )
 
 
+def covering_fields(papers: Sequence[Any], most: int) -> list[str]:
+    """Up to `most` fields that between them hold the most papers (`Paper`s), chosen greedily (the field
+    holding most of the papers not yet held first): archives (cs, q-bio, ...) when the papers span two or
+    more, else categories (cs.LG, cs.CV, ...)."""
+    by_archive = len({a for p in papers for a in p.archives}) >= 2
+    left = {p.id: set(p.archives if by_archive else p.categories) for p in papers}
+    chosen: list[str] = []
+    while any(left.values()) and len(chosen) < most:
+        counts: dict[str, int] = {}
+        for fields in left.values():
+            for name in fields:
+                counts[name] = counts.get(name, 0) + 1
+        best = min(counts, key=lambda name: (-counts[name], name))
+        chosen.append(best)
+        left = {pid: fields for pid, fields in left.items() if best not in fields}
+    return chosen
+
+
 def share_out(
     pools: dict[str, list[Hit]], vectors: dict[str, Any], per_field: int, lam: float = 0.7
 ) -> dict[str, list[Hit]]:

@@ -43,16 +43,7 @@ SHORT_TOPIC_WORDS = 2
 
 def short_topic_words(query: str) -> frozenset[str]:
     """The distinctive words of a short topic ("diffusion models" -> {"diffusion"}); empty for a longer
-    topic, whose matches the cosine threshold decides alone."""
+    topic, whose matches the cosine threshold decides alone (a short one's: the list answers' rule)."""
     words = [w.lower() for w in _TITLE_WORD_RE.findall(query)]
     distinctive = frozenset(w for w in words if w not in _GENERIC_TOPIC_WORDS)
     return distinctive if 0 < len(distinctive) <= SHORT_TOPIC_WORDS else frozenset()
-
-
-def title_names_topic(title: str, words: frozenset[str]) -> bool:
-    """Whether a paper's title holds every distinctive word of a short topic (a plural "s" ignored)."""
-    if not words:
-        return False
-    held = {w.lower() for w in _TITLE_WORD_RE.findall(title)}
-    held |= {w[:-1] for w in held if w.endswith("s")}
-    return all(w in held or w.rstrip("s") in held for w in words)

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -53,17 +53,25 @@ from assistant.core.lazy import Lazy
 from assistant.core.settings import Settings
 from assistant.core.text import fold
 from assistant.radar.ledger import DeliveryLedger
-from assistant.radar.library import LibraryError, LibraryTopic, library_matches, library_of, prepare_library
+from assistant.radar.library import (
+    SAVED_FROM_FEED,
+    LibraryError,
+    LibraryTopic,
+    library_matches,
+    library_of,
+    prepare_library,
+    saved_matches,
+)
 from assistant.radar.rules import (
     by_author,
     clean_authors,
     name_key,
     short_topic_words,
-    title_names_topic,
 )
-from assistant.radar.store import FeedEntry, RadarStore, StoredTopic, Topic, Window
+from assistant.radar.store import FeedEntry, LibraryPaper, RadarStore, StoredTopic, Topic, Window
 from assistant.radar.windows import catalog_moved, open_next_window, since_phrase, window_paper_ids
 from assistant.search.hit import Hit
+from assistant.search.lists import ListFinder
 from assistant.search.retrieval import RetrievalError, Retriever, hit_json, make_filter
 
 if TYPE_CHECKING:
@@ -148,6 +156,7 @@ class Radar:
         self.store = store
         self.deliveries = DeliveryLedger(self.store, retriever.catalog)  # what channels read and record
         self._briefer = briefer
+        self.lists = ListFinder(retriever)  # a short topic's members, as list answers find them
 
     def close(self) -> None:
         self.store.close()
@@ -211,8 +220,32 @@ class Radar:
         return LibraryTopic(topic, prepared.format, prepared.matches, prepared.skipped, prepared.terms)
 
     def library(self, name: str, *, owner: str = NO_LOGIN) -> list[dict[str, Any]]:
-        """A library topic's papers (title, indexed paper id, how it was matched), in file order."""
+        """A library topic's papers (title, indexed paper id, how it was matched), in file order, then the
+        papers saved to it from the feed."""
         return library_of(self.store, self.topic_id(name, owner=owner))
+
+    def save_to_library(self, name: str, paper_ids: Sequence[str], *, owner: str = NO_LOGIN) -> int:
+        """Add indexed papers (ones the feed showed) to the topic's library, each once; new papers close to
+        them join the topic's feed from now on, the unseen part of the current window too. Returns how many
+        were added (0: all were there already, or none is indexed)."""
+        stored = self._stored(name, owner)
+        rows = self.store.library(stored.id)
+        held = {row.paper_id for row in rows if row.paper_id}
+        wanted = [pid for pid in dict.fromkeys(paper_ids) if pid not in held]
+        papers = self.retriever.catalog.get_papers(wanted)
+        start = max((row.position for row in rows), default=-1) + 1
+        added = [
+            LibraryPaper(start + offset, papers[pid].title, pid, SAVED_FROM_FEED, None)
+            for offset, pid in enumerate(pid for pid in wanted if pid in papers)
+        ]
+        if not added:
+            return 0
+        self.store.add_library(stored.id, added)
+        with self.store.transaction():
+            stored = self.store.get_topic(stored.id)
+            if stored.window is not None:
+                self._fill_window(stored, stored.window)
+        return len(added)
 
     def list_topics(self, *, owner: str = NO_LOGIN) -> list[Topic]:
         """The owner's topics, oldest first."""
@@ -386,6 +419,7 @@ class Radar:
                 paper_filter=make_filter(only_ids=set(ids)),
                 use_llm=use_llm,
                 on_token=on_token,
+                cover_all=True,  # the new papers were judged on the topic by the feed: brief them all
             )
         except (BriefingError, RetrievalError) as err:
             raise RadarError(str(err)) from None
@@ -473,9 +507,11 @@ class Radar:
 
     def rank_papers(self, topic_id: int, topic: Topic, candidates: set[str]) -> list[tuple[Hit, str | None]]:
         """The topic's feed order over `candidates`, each with the followed author that put it there:
-        papers by followed authors first (asked for by name), then topic matches in retrieval order whose
-        query-paper cosine reaches `radar_min_relevance` (a library topic ranks by closeness to its
-        library, held to `radar_library_min_relevance`)."""
+        papers by followed authors first (asked for by name), then the topic's matches: a short topic's
+        members as list answers find them (`_topic_members`), a library topic's papers by closeness to its
+        library (at least `radar_library_min_relevance`), else papers in retrieval order whose query-paper
+        cosine reaches `radar_min_relevance`; after a written topic's matches, papers close to the ones saved
+        to its library from the feed (`_close_to_saved`)."""
         followed = self._followed_papers(topic, candidates)
         ranked: list[tuple[Hit, str | None]] = []
         if followed:
@@ -490,6 +526,10 @@ class Radar:
             library = library_matches(
                 self.retriever, self.store, self.settings.fusion.rrf_k, topic_id, topic, candidates
             )
+            members = self._topic_members(topic, candidates) if library is None else None
+            if members is not None:
+                ranked += [(hit, None) for hit in members if hit.paper.id not in followed]
+                return ranked + self._close_to_saved(topic_id, topic, candidates, ranked)
             matches = (
                 library
                 if library is not None
@@ -506,21 +546,41 @@ class Radar:
             if library is not None
             else self.settings.radar.min_relevance
         )
-        # A short written topic's embedding is vague: a paper whose title names it is a match whatever
-        # its cosine ("diffusion models" -> "... for Diffusion Inverse Problems").
-        title_words = short_topic_words(topic.query) if library is None else frozenset()
-        ranked += [
-            (hit, None)
-            for hit in matches
-            if (hit.relevance >= threshold or title_names_topic(hit.paper.title, title_words))
-            and hit.paper.id not in followed
-        ]
+        ranked += [(h, None) for h in matches if h.relevance >= threshold and h.paper.id not in followed]
         if library is None and len(matches) >= MAX_FEED:
             # The search keeps its best MAX_FEED by fused rank; a window of more papers (a week of
             # listings: 1,909 papers, 428 matches for one topic) holds matches beyond them.
             rest = candidates - followed.keys() - {hit.paper.id for hit in matches}
             ranked += [(hit, None) for hit in self._matches_beyond(topic, rest, threshold)]
-        return ranked
+        return ranked + self._close_to_saved(topic_id, topic, candidates, ranked)
+
+    def _close_to_saved(
+        self, topic_id: int, topic: Topic, candidates: set[str], ranked: list[tuple[Hit, str | None]]
+    ) -> list[tuple[Hit, str | None]]:
+        """A written topic's papers close to the ones saved to its library from its feed, after its own
+        matches: held to `radar_library_min_relevance`, as a library topic's (paper-to-paper cosines)."""
+        rest = candidates - {hit.paper.id for hit, _ in ranked}
+        try:
+            close = saved_matches(self.retriever, self.store, self.settings.fusion.rrf_k, topic_id, topic, rest)
+        except RetrievalError as err:
+            raise RadarError(str(err)) from None
+        threshold = self.settings.radar.library_min_relevance
+        return [(hit, None) for hit in close if hit.relevance >= threshold]
+
+    def _topic_members(self, topic: Topic, candidates: set[str]) -> list[Hit] | None:
+        """A short written topic's matches among `candidates` ("diffusion models", "EEG"): the papers a
+        list question on it lists (named in the title or abstract, in the sense the index's papers use
+        it, close to them in meaning), not a cosine to the topic's few words, which is vague (0.13 for
+        "...Video Diffusion Models"). Each hit's relevance is the closeness that rule judged, the match a
+        card shows. None: a library or longer topic, or no indexed paper writes its words (the query's
+        cosine then decides, at `radar_min_relevance`)."""
+        if not short_topic_words(topic.query):
+            return None
+        found = self.lists.find(topic.query, make_filter(categories=topic.fields, only_ids=candidates))
+        if found.by_meaning_only or self.lists.learned(topic.query) is None:
+            return None
+        closeness = {pid: value for pid, _, value in found.judged}
+        return [replace(h, relevance=round(closeness.get(h.paper.id, h.relevance), 4)) for h in found.members]
 
     def _matches_beyond(self, topic: Topic, rest: set[str], threshold: float) -> list[Hit]:
         """The topic matches among `rest` by query-paper cosine, best first, down to `threshold`: dense
