@@ -84,6 +84,17 @@ def write_jsonl(path: Path, records: list[dict], gz: bool = False) -> Path:
     return path
 
 
+def index_records(home: Path, embedder: Embedder, records: list[dict], name: str = "corpus") -> Settings:
+    """An index of `records` (sample records) at `home`, ingested through the real pipeline."""
+    settings = make_settings(home)
+    ingestor = open_ingestor(settings, embedder=embedder)
+    try:
+        ingestor.run(file_runs([write_jsonl(home.parent / f"{name}.jsonl", records)]))
+    finally:
+        ingestor.close()
+    return settings
+
+
 @pytest.fixture(scope="session")
 def diffusion_index(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> Path:
     """The bundled sample's papers that write "diffusion" (in every sense) and 25 others, indexed once for

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_settings, sample_records, write_jsonl
+from conftest import index_records, make_settings, sample_records, write_jsonl
 from openai_standin import (
     RECORDED,
     OpenAIStandin,
@@ -175,12 +175,7 @@ def test_which_of_these_use_transformers_finds_hypnos_among_the_eeg_papers(
         if r["id"].startswith(hypnos) or "eeg" in f"{r['title']} {r['summary']}".lower()
     ]
     assert any(r["id"].startswith(hypnos) for r in records) and len(records) < 40
-    settings = make_settings(tmp_path)
-    ingestor = open_ingestor(settings, embedder=embedder)
-    try:
-        ingestor.run(file_runs([write_jsonl(tmp_path / "eeg.jsonl", records)]))
-    finally:
-        ingestor.close()
+    settings = index_records(tmp_path / "home", embedder, records, "eeg")
     answerer = Answerer(settings, build_retriever(settings, embedder=embedder))
     first = answerer.answer("which papers use EEG foundation models?")
     assert first.found and hypnos not in {s.paper.id for s in first.sources}

@@ -10,7 +10,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-from conftest import make_settings, sample_records, write_jsonl
+from conftest import index_records, make_settings, sample_records
 from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
@@ -27,8 +27,6 @@ from assistant.store.embedding import Embedder
 from assistant.ui import list_view
 from assistant.ui.cli import app
 from ingest.normalize import from_json_record
-from ingest.pipeline import open_ingestor
-from ingest.runs import file_runs
 
 NEWEST = date(2026, 6, 30)
 DIFFUSION = "Which papers use diffusion models?"
@@ -182,15 +180,9 @@ def test_a_topic_in_a_context_lists_the_papers_about_both(tmp_path: Path, embedd
     records = [
         r
         for r in sample_records()
-        if "unlearn" in f"{r['title']} {r['summary']}".lower()
-        or re.search(r"\bLLMs?\b", r["title"])
+        if "unlearn" in f"{r['title']} {r['summary']}".lower() or re.search(r"\bLLMs?\b", r["title"])
     ]
-    settings = make_settings(tmp_path)
-    ingestor = open_ingestor(settings, embedder=embedder)
-    try:
-        ingestor.run(file_runs([write_jsonl(tmp_path / "unlearning.jsonl", records)]))
-    finally:
-        ingestor.close()
+    settings = index_records(tmp_path / "home", embedder, records, "unlearning")
     answerer = Answerer(settings, build_retriever(settings, embedder=embedder))
     answer = answerer.answer("which papers study machine unlearning in large language models?", use_llm=False)
     assert answer.matches is not None and answer.list_topic == "machine unlearning in large language models"
