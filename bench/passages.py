@@ -13,7 +13,11 @@ known-item questions (rule-made sets and the hand-written ones, `--split` half) 
 - `hybrid+passage`: the hybrid fusion with the dense list replaced by the `dense max` one;
 - `hybrid rrf+passage`: the hybrid ranking and the `passage` ranking fused by reciprocal rank (weight w);
 - `dense prf`, `hybrid prf`: pseudo-relevance feedback, the query vector moved halfway toward the mean of
-  the hybrid ranking's top 3 papers (Rocchio), alone and as the dense list of the hybrid fusion.
+  the hybrid ranking's top 3 papers (Rocchio), alone and as the dense list of the hybrid fusion;
+- with `--e5` (an index with multilingual vectors): a second, different encoder, multilingual-e5-small over
+  title + abstract (`e5`), fused with search three ways: its ranking and the hybrid one by reciprocal rank
+  (`hybrid rrf+e5`), the mean of its cosine and MiniLM's as the fusion's dense list (`hybrid+e5 mix`), and
+  as a third list beside dense and BM25 (`hybrid 3-way`).
 
     python -m bench.passages --home /tmp/june-copy --split dev
 
@@ -39,6 +43,8 @@ from assistant.engine import build_retriever
 from assistant.search.retrieval import Candidates, FusionParams, Retriever, top_ids
 from assistant.store.embedding import Embedder
 from assistant.store.filter import PaperFilter
+from assistant.store.multilingual import MultilingualEncoder, get_multilingual_encoder
+from assistant.store.multilingual_index import MultilingualIndex
 from bench.report import emit_json
 from bench.retrieval import DEFAULT_DAILY_DIR, ModeResult, known_item_sets
 
@@ -57,6 +63,7 @@ MODES = (
     "hybrid prf",
 )
 NO_PASSAGE_MODES = ("dense", "hybrid", "dense prf", "hybrid prf")
+E5_MODES = ("e5", "hybrid rrf+e5", "hybrid+e5 mix", "hybrid 3-way")
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,64 @@ def load_corpus(retriever: Retriever, chunk: int = 5_000) -> Corpus:
     return Corpus(kept, np.stack([stored[pid] for pid in kept]).astype(np.float32))
 
 
+@dataclass(frozen=True)
+class SecondEncoder:
+    """The multilingual-e5 vectors of the corpus (rows as `Corpus.ids`; zero rows where a paper has none)
+    and the encoder for the questions."""
+
+    whole: np.ndarray
+    encoder: MultilingualEncoder
+
+    def ranking(self, text: str, ids: list[str], depth: int) -> tuple[list[tuple[str, float]], np.ndarray]:
+        cosines = self.whole @ self.encoder.query(text).astype(np.float32)
+        return [(ids[i], float(cosines[i])) for i in np.argsort(-cosines)[:depth]], cosines
+
+
+def load_second_encoder(retriever: Retriever, corpus: Corpus, chunk: int = 5_000) -> SecondEncoder:
+    index = MultilingualIndex(retriever.settings)
+    stored: dict[str, np.ndarray] = {}
+    for start in range(0, len(corpus.ids), chunk):
+        stored.update(index.vectors_of(corpus.ids[start : start + chunk]))
+    if not stored:
+        raise SystemExit("--e5: this index has no multilingual vectors (ingest with them on)")
+    dim = len(next(iter(stored.values())))
+    whole = np.zeros((len(corpus.ids), dim), dtype=np.float32)
+    for pid, vector in stored.items():
+        whole[corpus.row_of[pid]] = vector
+    return SecondEncoder(whole, get_multilingual_encoder(retriever.settings.storage.cache_dir))
+
+
+def rrf(rankings: list[tuple[list[str], float]], depth: int) -> list[str]:
+    """Reciprocal-rank fusion of (ranking, weight) pairs, best first."""
+    fused: dict[str, float] = {}
+    for ranking, weight in rankings:
+        for rank, pid in enumerate(ranking[:depth], start=1):
+            fused[pid] = fused.get(pid, 0.0) + weight / (RRF_K + rank)
+    return top_ids(fused, depth)
+
+
+def e5_rankings(
+    retriever: Retriever, corpus: Corpus, second: SecondEncoder, text: str, found: Candidates, weight: float
+) -> dict[str, list[str]]:
+    """The second encoder alone and fused with search (see the module docstring)."""
+    params = FusionParams.from_settings(retriever.settings)
+    depth = len(found.dense) or 10
+    assert found.query_vector is not None
+    e5, e5_cosines = second.ranking(text, corpus.ids, depth)
+    hybrid = top_ids(retriever.rank(found, params), depth)
+    mixed = 0.5 * (corpus.whole @ found.query_vector.astype(np.float32) + e5_cosines)
+    mix = [(corpus.ids[i], float(mixed[i])) for i in np.argsort(-mixed)[:depth]]
+    dense = [pid for pid, _ in found.dense]
+    lexical = [pid for pid, _ in found.lexical]
+    e5_ids = [pid for pid, _ in e5]
+    return {
+        "e5": e5_ids[:10],
+        "hybrid rrf+e5": rrf([(hybrid, 1.0), (e5_ids, weight)], depth)[:10],
+        "hybrid+e5 mix": top_ids(retriever.rank(replace(found, dense=mix), params), 10),
+        "hybrid 3-way": rrf([(dense, 1.0), (lexical, 1.0), (e5_ids, weight)], depth)[:10],
+    }
+
+
 def rankings(
     retriever: Retriever,
     corpus: Corpus,
@@ -206,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--cache-dir", type=Path, help="where passage vectors are kept (default: the index's cache)"
     )
+    parser.add_argument("--e5", action="store_true", help="also fuse the multilingual-e5 vectors (see above)")
+    parser.add_argument("--e5-weight", type=float, default=1.0, help="the e5 ranking's weight in rrf")
     parser.add_argument("--output", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     console = Console(stderr=True, width=max(Console(stderr=True).width, 140))
@@ -225,18 +292,23 @@ def main(argv: list[str] | None = None) -> int:
             console,
         )
     )
+    second = load_second_encoder(retriever, corpus) if args.e5 else None
     indexed = set(corpus.ids)
     rule_made, written = known_item_sets(retriever, args.daily_dir, args.n, args.seed, args.split)
     sets = rule_made + written
     depth = settings.fusion.retrieval_depth
     rows = []
     for query_set in sets:
-        results = {mode: ModeResult() for mode in MODES if passages is not None or mode in NO_PASSAGE_MODES}
+        modes = [m for m in MODES if passages is not None or m in NO_PASSAGE_MODES]
+        results = {mode: ModeResult() for mode in modes + (list(E5_MODES) if second else [])}
         for qid, text in query_set.queries.items():
             found = retriever.candidates(text, depth, PaperFilter())
             if found is None:
                 continue
-            for mode, top in rankings(retriever, corpus, passages, found, depth, args.weight).items():
+            ranks = rankings(retriever, corpus, passages, found, depth, args.weight)
+            if second is not None:
+                ranks |= e5_rankings(retriever, corpus, second, text, found, args.e5_weight)
+            for mode, top in ranks.items():
                 results[mode].add(top, query_set.qrels[qid], 0.0)
         for mode, result in results.items():
             rows.append({"set": query_set.name, "mode": mode, "queries": len(query_set), **result.summary()})
