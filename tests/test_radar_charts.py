@@ -4,6 +4,8 @@ an exported Markdown briefing references."""
 
 from __future__ import annotations
 
+import dataclasses
+import html
 import json
 import re
 import shutil
@@ -87,6 +89,7 @@ def test_field_map_points_fields_and_bridges(radar: Radar) -> None:
         QUERY, fields=["cs.CL", "cs.AI", "cs.LG"], per_field=4
     )
     data = charts.field_map(briefing, radar.retriever)
+    assert data is not None
     assert sorted(p.number for p in data.points) == [s.number for s in briefing.sources]
     listed: dict[int, list[str]] = {}
     for section in briefing.sections:
@@ -100,8 +103,9 @@ def test_field_map_points_fields_and_bridges(radar: Radar) -> None:
     assert any(p.bridge for p in data.points), "cs.CL/cs.AI/cs.LG cross-lists should give a bridge paper"
     assert len({(round(p.x, 6), round(p.y, 6)) for p in data.points}) == len(data.points)
     figure = charts.field_map_figure(data)
-    assert sum(len(trace.x) for trace in figure.data) == len(data.points)
-    assert {trace.name for trace in figure.data} == {charts.label(f) for f in data.fields}
+    assert sum(len(trace.hovertext or ()) for trace in figure.data) == len(data.points)
+    named = {charts.label(f) for f in data.fields} | {charts.BRIDGE_KEY}
+    assert {trace.name.replace("<br>", " ") for trace in figure.data} == named  # long names wrap
     svg_text = charts.field_map_svg(data)
     svg = ET.fromstring(svg_text)
     shapes = [e for e in svg.iter() if (e.get("class") or "").startswith("point")]
@@ -137,19 +141,16 @@ def test_exported_briefings_reference_their_pictures(
     assert len([r for r in radar_chart.iter(f"{SVG}rect") if r.get("class") == "bar"]) == charts.CHART_DAYS
 
     out = tmp_path / "brief.md"
-    result = CliRunner().invoke(
-        app, ["brief", QUERY, "--field", "cs.CL", "--field", "cs.AI", "--out", str(out)]
-    )
+    two_fields = ["--field", "cs.CL", "--field", "cs.AI"]  # enough papers for a map (charts.MIN_MAP_PAPERS)
+    result = CliRunner().invoke(app, ["brief", QUERY, *two_fields, "--out", str(out)])
     assert result.exit_code == 0, result.stderr
     assert re.findall(r"!\[[^\]]*\]\(([^)]+)\)", out.read_text(encoding="utf-8")) == ["brief-map.svg"]
     assert (tmp_path / "brief-map.svg").stat().st_size > 1000
     # The same export again replaces its own pictures; a file of that name that is not ours stops it.
-    assert CliRunner().invoke(app, ["brief", QUERY, "--field", "cs.CL", "--out", str(out)]).exit_code == 0
+    assert CliRunner().invoke(app, ["brief", QUERY, *two_fields, "--out", str(out)]).exit_code == 0
     mine = tmp_path / "notes-map.svg"
     mine.write_text("<svg>my own drawing</svg>", encoding="utf-8")
-    result = CliRunner().invoke(
-        app, ["brief", QUERY, "--field", "cs.CL", "--out", str(tmp_path / "notes.md")]
-    )
+    result = CliRunner().invoke(app, ["brief", QUERY, *two_fields, "--out", str(tmp_path / "notes.md")])
     # (whitespace removed: the message wraps at 80 columns, inside a long temporary path too)
     assert result.exit_code == 2 and "notes-map.svgexists" in "".join(result.stderr.split())
     assert mine.read_text(encoding="utf-8") == "<svg>my own drawing</svg>"
@@ -186,14 +187,101 @@ def test_control_characters_do_not_break_the_svg_pictures() -> None:
         assert any("Agents [31mred" in (t.text or "") for t in root.iter(f"{SVG}text"))
 
 
-def test_app_charts_carry_no_plotly_logo_link() -> None:
-    """The Plotly mode bar's logo is a link to plotly.com: the app's chart JSON asks plotly.js to hide it."""
+def test_app_charts_have_no_mode_bar_and_no_plotly_logo_link() -> None:
+    """The mode bar covered the newest bars and its logo links to plotly.com: the app's chart JSON asks
+    plotly.js to draw neither."""
     import plotly.io as pio
 
-    from assistant.ui.plots import without_logo
+    from assistant.ui.plots import with_plot_config
 
     days = [date(2026, 6, d) for d in (1, 2, 3)]
     figure = charts.radar_figure(charts.DailyCounts(topic="t", days=days, counts=[1, 0, 2]))
-    content = json.loads(without_logo(pio.to_json(figure)))
+    content = json.loads(with_plot_config(pio.to_json(figure)))
+    assert content["config"]["displayModeBar"] is False
     assert content["config"]["displaylogo"] is False
     assert list(content["data"][0]["y"]) == [1, 0, 2]  # the figure itself is intact
+
+
+def mapped(fields: list[str], bridges: list[bool]) -> charts.FieldMap:
+    """A field map with one point per entry of `bridges`, spread over `fields` in turn."""
+    points = [
+        charts.MapPoint(i + 1, f"2606.{i:05d}", f"Paper {i + 1}", fields[i % len(fields)], bridge, i, i % 3)
+        for i, bridge in enumerate(bridges)
+    ]
+    return charts.FieldMap("agents", fields, points)
+
+
+def transparent(colour: str) -> bool:
+    return colour.replace(" ", "") in {"rgba(0,0,0,0)", "transparent"}
+
+
+def test_app_charts_sit_on_the_page_background_with_whole_titles() -> None:
+    long_topic = "retrieval augmented generation for scientific question answering over arXiv abstracts"
+    radar = charts.radar_figure(charts.DailyCounts(long_topic, [date(2026, 6, 1)], [4]))
+    field_map = charts.field_map_figure(mapped(["cs.CL", "cs.AI"], [False] * 5))
+    for figure in (radar, field_map):
+        layout = figure.layout
+        assert transparent(layout.paper_bgcolor) and transparent(layout.plot_bgcolor)
+        # Plotly clips a title it cannot fit: each line is short, and the top margin has room for them all.
+        assert not layout.title.text  # plotly.js sets a multi-line `title` on the chart's top edge
+        [title] = [note for note in layout.annotations if note.name == "title"]
+        assert title.yref == "paper" and title.y == 1 and title.yanchor == "bottom"  # above the plot
+        lines = title.text.split("<br>")
+        for line in lines:
+            width = charts.CAPTION_CHARS if line.startswith("<span") else charts.TITLE_CHARS
+            assert len(html.unescape(re.sub(r"<[^>]+>", "", line))) <= width, lines
+        assert layout.margin.t >= charts.TITLE_LINE_PX * len(lines)
+    # The long topic wraps over several lines and none of it is lost.
+    lines = radar.layout.annotations[0].text.split("<br>")
+    heading = [line for line in lines if not line.startswith("<span")]
+    assert len(heading) > 1 and " ".join(heading) == f"Radar · {long_topic}"
+
+
+def test_field_map_speaks_plainly_and_its_legend_matches_its_marks() -> None:
+    # Field cs.CL's first point is a bridge: a legend drawn from the points would show cs.CL as a diamond.
+    data = mapped(["cs.CL", "cs.CV"], [True, False, False, True, False, False])
+    figure = charts.field_map_figure(data)
+    for axis in (figure.layout.xaxis, figure.layout.yaxis):
+        title = (axis.title.text or "") if axis.visible is not False else ""
+        assert "principal" not in title and "component" not in title and title != "second"
+    assert "closer" in figure.layout.annotations[0].text  # the caption says what closeness means
+
+    keys = [trace for trace in figure.data if trace.showlegend is not False]
+    plotted = [trace for trace in figure.data if trace.showlegend is False]
+    assert all(isinstance(key.marker.symbol, str) for key in keys)  # one mark per legend entry
+    # "Computer Vision and Pattern Recognition (cs.CV)" wraps: Plotly would clip it on a phone.
+    assert all(len(line) <= charts.LEGEND_CHARS for key in keys for line in key.name.split("<br>"))
+    symbol_of = {key.name.replace("<br>", " "): key.marker.symbol for key in keys}
+    colour_of = {key.legendgroup: key.marker.color for key in keys}
+    assert symbol_of == {
+        charts.label("cs.CL"): charts.FIELD_SYMBOL,
+        charts.label("cs.CV"): charts.FIELD_SYMBOL,
+        charts.BRIDGE_KEY: charts.BRIDGE_SYMBOL,  # the diamond, explained once
+    }
+    by_number = {p.number: p for p in data.points}
+    for trace in plotted:
+        assert trace.marker.color == colour_of[trace.legendgroup]  # a field's points wear its key's colour
+        assert trace.marker.opacity == 1  # unfaded, like the key (plotly.js fades varying-size markers)
+        for number, symbol in zip(trace.customdata, trace.marker.symbol, strict=True):
+            point = by_number[number]
+            assert trace.legendgroup == point.field
+            assert symbol == (charts.BRIDGE_SYMBOL if point.bridge else charts.FIELD_SYMBOL)
+    # Without a bridge paper there is no diamond to explain.
+    plain = charts.field_map_figure(mapped(["cs.CL"], [False] * 5))
+    assert charts.BRIDGE_KEY not in {trace.name for trace in plain.data}
+
+
+def test_no_field_map_under_five_papers(radar: Radar, tmp_path: Path) -> None:
+    briefing = Briefer(radar.settings, radar.retriever).brief(
+        QUERY, fields=["cs.CL", "cs.AI", "cs.LG"], per_field=4
+    )
+    assert len(briefing.sources) > charts.MIN_MAP_PAPERS == 5
+    four = dataclasses.replace(briefing, sources=briefing.sources[:4])
+    five = dataclasses.replace(briefing, sources=briefing.sources[:5])
+    assert charts.field_map(four, radar.retriever) is None
+    drawn = charts.field_map(five, radar.retriever)
+    assert drawn is not None and len(drawn.points) == 5
+    # The Markdown export follows the app: no map picture for four papers.
+    assert charts.export_pictures(tmp_path / "four.md", four, radar.retriever) == ""
+    assert not (tmp_path / "four-map.svg").exists()
+    assert "five-map.svg" in charts.export_pictures(tmp_path / "five.md", five, radar.retriever)

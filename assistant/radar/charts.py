@@ -6,12 +6,15 @@ and as a self-contained SVG written beside an exported Markdown briefing (no bro
 titles only ever appear as escaped text (SVG <title> tooltips, Plotly hover text); no picture links anywhere.
 
 The field map is a plain projection: the papers' stored MiniLM vectors, centred, onto their first two
-principal components (numpy SVD), so papers on the same question sit together whatever their field.
+principal components (numpy SVD), so papers on the same question sit together whatever their field. The
+app's figures follow the page theme: transparent backgrounds, greys that read on light and dark, and the
+page's own text colour from public/academichub.css.
 """
 
 from __future__ import annotations
 
 import html
+import textwrap
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -30,8 +33,19 @@ if TYPE_CHECKING:
 
 CHART_DAYS = 28
 # Okabe-Ito: distinguishable with the common colour-vision deficiencies.
-PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999933", "#000000"]
-BRIDGE_SYMBOL = "diamond"
+# The last is a mid grey, not Okabe-Ito's black: black points vanish on the dark theme.
+PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#999933", "#8C8C8C"]
+FIELD_SYMBOL, BRIDGE_SYMBOL = "circle", "diamond"
+BRIDGE_KEY = "listed in several fields"  # the legend's one entry for the diamond
+MIN_MAP_PAPERS = 5  # fewer points show no grouping worth a picture: no map at all
+# Plotly figures sit on the page's own background (light or dark theme); text and lines are greys that read
+# on both, and the page's CSS sets the text to the theme's colour.
+TRANSPARENT = "rgba(0,0,0,0)"
+TEXT_GREY, LINE_GREY = "#5f6368", "rgba(128,128,128,0.3)"
+# Lines that fit a phone-wide chart (about 320 px; 15 px heading, 12 px caption and legend): longer ones
+# wrap, as Plotly clips what does not fit.
+TITLE_CHARS, CAPTION_CHARS, LEGEND_CHARS = 40, 50, 34
+TITLE_LINE_PX, TITLE_GAP_PX = 20, 8  # a 15 px line at Plotly's 1.3 line spacing; room around the title
 
 
 # --- the radar chart -------------------------------------------------------------------------------------
@@ -64,6 +78,48 @@ def daily_counts(radar: Radar, name: str, days: int = CHART_DAYS, *, owner: str 
     return DailyCounts(topic.name, span, counts)
 
 
+def _title_lines(heading: str, caption: str) -> list[str]:
+    """The heading, then the caption in smaller type, wrapped (and escaped after wrapping, so no entity is
+    cut): Plotly never wraps a title, it clips it."""
+    lines = [html.escape(line) for line in textwrap.wrap(heading, TITLE_CHARS) or [""]]
+    small = textwrap.wrap(caption, CAPTION_CHARS)
+    return lines + [f'<span style="font-size:12px">{html.escape(line)}</span>' for line in small]
+
+
+def _themed_layout(heading: str, caption: str, height: int, margin: dict[str, int]) -> dict[str, Any]:
+    """Layout shared by the app's figures: on the page's background, titled in the top margin.
+
+    The title is an annotation, not Plotly's `title`: plotly.js drops a multi-line title's offset below its
+    anchor, so its first line sat on the chart's top edge, cut off. An annotation is placed by its whole box:
+    anchored by its bottom just above the plot, in a top margin sized for its lines."""
+    lines = _title_lines(heading, caption)
+    title = {
+        "text": "<br>".join(lines),
+        "name": "title",
+        "showarrow": False,
+        "xref": "paper",
+        "x": 0,
+        "xshift": TITLE_GAP_PX - margin["l"],  # from the chart's left edge: the whole width for the lines
+        "xanchor": "left",
+        "align": "left",
+        "yref": "paper",
+        "y": 1,
+        "yanchor": "bottom",
+        "yshift": TITLE_GAP_PX,
+        "font": {"size": 15},
+    }
+    top = 2 * TITLE_GAP_PX + TITLE_LINE_PX * len(lines)
+    return {
+        "annotations": [title],
+        "height": height + top,
+        "margin": {**margin, "t": top},
+        "template": "plotly_white",
+        "paper_bgcolor": TRANSPARENT,
+        "plot_bgcolor": TRANSPARENT,
+        "font": {"color": TEXT_GREY},
+    }
+
+
 def radar_figure(data: DailyCounts) -> Any:
     import plotly.graph_objects as go
 
@@ -71,18 +127,20 @@ def radar_figure(data: DailyCounts) -> Any:
         go.Bar(
             x=[d.isoformat() for d in data.days],
             y=data.counts,
-            marker_color=PALETTE[0],
+            marker={"color": PALETTE[0], "line": {"width": 0}},
             hovertemplate="%{x}: %{y} matching papers<extra></extra>",
             name="matching papers",
         )
     )
     figure.update_layout(
-        title=f"Radar · {html.escape(data.topic)}: matching papers per listing day",
-        xaxis_title="listing day",
-        yaxis_title="papers",
-        height=320,
-        margin={"l": 50, "r": 20, "t": 50, "b": 50},
-        template="plotly_white",
+        _themed_layout(
+            f"Radar · {data.topic}",
+            "matching papers per listing day",
+            height=280,
+            margin={"l": 50, "r": 20, "b": 50},
+        ),
+        xaxis={"title": "listing day", "gridcolor": LINE_GREY, "linecolor": LINE_GREY},
+        yaxis={"title": "papers", "gridcolor": LINE_GREY, "zerolinecolor": LINE_GREY, "rangemode": "tozero"},
     )
     return figure
 
@@ -159,8 +217,9 @@ def project(vectors: np.ndarray) -> np.ndarray:
     return xy if xy.shape[1] == 2 else np.hstack([xy, np.zeros((n, 1))])
 
 
-def field_map(briefing: Briefing, retriever: Retriever) -> FieldMap:
-    """The briefing's cited papers as points: coloured by the field they are listed under, bridges marked."""
+def field_map(briefing: Briefing, retriever: Retriever) -> FieldMap | None:
+    """The briefing's cited papers as points: coloured by the field they are listed under, bridges marked.
+    None (no map anywhere, app or export) when fewer than `MIN_MAP_PAPERS` of them have a vector."""
     field_of: dict[int, str] = {}
     listed: dict[int, int] = {}
     for section in briefing.sections:
@@ -186,6 +245,8 @@ def field_map(briefing: Briefing, retriever: Retriever) -> FieldMap:
         )
         for i, s in enumerate(kept)
     ]
+    if len(points) < MIN_MAP_PAPERS:
+        return None
     fields = list(dict.fromkeys([*briefing.fields, *(p.field for p in points)]))
     return FieldMap(briefing.topic, [f for f in fields if any(p.field == f for p in points)], points)
 
@@ -195,18 +256,25 @@ def _colour(fields: list[str], field: str) -> str:
 
 
 def field_map_figure(data: FieldMap) -> Any:
-    """One trace per field (legend = fields); bridge papers are diamonds; hover: [n] and the title."""
+    """Per field, its points (colour = field, a diamond = a bridge paper, hover: [n] and the title) under one
+    legend entry drawn as a plain circle of the field's colour; one more entry explains the diamond. The axes
+    carry no scale: the caption says what distance means."""
     import plotly.graph_objects as go
 
     figure = go.Figure()
     for field in data.fields:
         points = [p for p in data.points if p.field == field]
+        colour = _colour(data.fields, field)
+        # The legend draws a trace's first marker, which may be a diamond: it gets a key of its own instead.
+        figure.add_trace(_legend_key(_legend_name(label(field)), FIELD_SYMBOL, colour, group=field))
         figure.add_trace(
             go.Scatter(
                 x=[p.x for p in points],
                 y=[p.y for p in points],
                 mode="markers+text",
-                name=html.escape(label(field)),
+                name=_legend_name(label(field)),
+                legendgroup=field,  # a click on the field's key hides or shows these points
+                showlegend=False,
                 text=[f"[{p.number}]" for p in points],
                 textposition="top center",
                 hovertext=[
@@ -215,34 +283,56 @@ def field_map_figure(data: FieldMap) -> Any:
                 hoverinfo="text",
                 customdata=[p.number for p in points],
                 marker={
-                    "color": _colour(data.fields, field),
+                    "color": colour,
+                    "opacity": 1,  # as in the legend: plotly.js fades markers of varying size to 0.7
                     "size": [16 if p.bridge else 11 for p in points],
-                    "symbol": [BRIDGE_SYMBOL if p.bridge else "circle" for p in points],
-                    "line": {"width": [2 if p.bridge else 0 for p in points], "color": "#222"},
+                    "symbol": [BRIDGE_SYMBOL if p.bridge else FIELD_SYMBOL for p in points],
+                    "line": {"width": [2 if p.bridge else 0 for p in points], "color": TEXT_GREY},
                 },
             )
         )
+    if any(p.bridge for p in data.points):
+        figure.add_trace(_legend_key(BRIDGE_KEY, BRIDGE_SYMBOL, TRANSPARENT, group="bridge", outline=True))
     figure.update_layout(
-        title=f"Field map · {html.escape(data.topic)} (◆ = bridge paper, in several fields)",
-        height=460,
-        margin={"l": 30, "r": 20, "t": 60, "b": 30},
-        template="plotly_white",
+        _themed_layout(
+            f"Field map · {data.topic}",
+            "the closer two points, the more alike their abstracts",
+            height=440,
+            margin={"l": 20, "r": 20, "b": 20},
+        ),
         showlegend=True,  # even with one field: the legend says what the colour means
-        xaxis={
-            "showticklabels": False,
-            "zeroline": False,
-            "title": "first principal component",
-            "range": _padded([p.x for p in data.points]),
-        },
-        yaxis={
-            "showticklabels": False,
-            "zeroline": False,
-            "title": "second",
-            "range": _padded([p.y for p in data.points]),
-        },
-        legend={"title": {"text": "field"}, "orientation": "h", "y": -0.08},
+        # Projection axes have no unit a reader could use: no ticks, grid or titles.
+        xaxis={"visible": False, "range": _padded([p.x for p in data.points])},
+        yaxis={"visible": False, "range": _padded([p.y for p in data.points])},
+        legend={"title": {"text": "field", "side": "top"}, "orientation": "h", "y": -0.02, "yanchor": "top"},
     )
     return figure
+
+
+def _legend_name(name: str) -> str:
+    """A legend entry's text, escaped and wrapped: Plotly clips a long field name on a narrow chart."""
+    return "<br>".join(html.escape(line) for line in textwrap.wrap(name, LEGEND_CHARS))
+
+
+def _legend_key(name: str, symbol: str, colour: str, *, group: str, outline: bool = False) -> Any:
+    """A legend entry with no point of its own (its one point is empty), drawn with exactly `symbol`."""
+    import plotly.graph_objects as go
+
+    return go.Scatter(
+        x=[None],
+        y=[None],
+        mode="markers",
+        name=name,
+        legendgroup=group,
+        showlegend=True,
+        hoverinfo="skip",
+        marker={
+            "color": colour,
+            "size": 12,
+            "symbol": symbol,
+            "line": {"width": 2 if outline else 0, "color": TEXT_GREY},
+        },
+    )
 
 
 def _padded(values: list[float], share: float = 0.12) -> list[float]:
@@ -266,7 +356,7 @@ def field_map_svg(data: FieldMap, width: int = 820, height: int = 460) -> str:
 
     parts = [
         _svg_open(width, height),
-        _svg_text(left, 24, f"Field map · {data.topic} (◆ = bridge paper)", 15),
+        _svg_text(left, 24, f"Field map · {data.topic} (◆ = {BRIDGE_KEY})", 15),
         f'<rect x="{left}" y="{top}" width="{plot_w}" height="{plot_h}" fill="none" stroke="#ddd"/>',
     ]
     for p in data.points:
@@ -350,9 +440,9 @@ def export_pictures(
     A picture file of that name that we did not write for this same export is never overwritten: the export
     stops with an `ExportError` before writing anything."""
     chart = counts is not None and bool(counts.days)
-    drawn = briefing is not None and bool(briefing.sources)
+    data = field_map(briefing, retriever) if briefing is not None and briefing.sources else None
     radar_path, map_path = out.with_name(f"{out.stem}-radar.svg"), out.with_name(f"{out.stem}-map.svg")
-    for path in ([radar_path] if chart else []) + ([map_path] if drawn else []):
+    for path in ([radar_path] if chart else []) + ([map_path] if data is not None else []):
         _claim(out, path)
     mark = _export_mark(out) + "\n"
     sections = []
@@ -361,14 +451,13 @@ def export_pictures(
         sections.append(
             f"## Radar\n\n![Matching papers per listing day for {_alt(counts.topic)}]({radar_path.name})\n"
         )
-    if briefing is not None and drawn:
-        data = field_map(briefing, retriever)
+    if data is not None:
         map_path.write_text(mark + field_map_svg(data), encoding="utf-8")
         sections.append(
             "## Field map\n\n"
             f"![The briefing's papers by field; diamonds are bridge papers]({map_path.name})\n\n"
-            "Papers as points from their abstract vectors (first two principal components), coloured by "
-            "field; hover a point for its citation number and title.\n"
+            "Each point is a cited paper, coloured by field: the closer two points, the more alike the "
+            "papers' abstracts. Hover a point for its citation number and title.\n"
         )
     return "\n".join(sections)
 

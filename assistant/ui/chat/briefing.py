@@ -66,6 +66,7 @@ async def show_briefing(
     text = view.without_references(briefing.markdown)  # the Sources list below replaces it
     # A briefing's sources were picked per field (quotas, diversity): all stay listed, cited ones first.
     cited, also = shown_sources(text, briefing.sources, drop_weak=False)
+    # No field map, in the app or the export, under charts.MIN_MAP_PAPERS papers: it would say nothing.
     points = await in_thread(charts.field_map, briefing, engine().retriever) if briefing.sources else None
     result = Result(
         kind=kind,
@@ -76,7 +77,7 @@ async def show_briefing(
         numbered=numbered(cited + also),
         shown_ids=set(exclude or ()) | {s.paper.id for s in briefing.sources},
         bibtex=briefing.to_bibtex(),
-        map_svg=charts.field_map_svg(points) if points and points.points else None,
+        map_svg=charts.field_map_svg(points) if points is not None else None,
     )
     remember(result)
     msg.content = rendered(
@@ -89,7 +90,7 @@ async def show_briefing(
         briefing.uncited_sentences,
     )
     elements = message_elements(result, cited + also)
-    if points and points.points:  # the field map, next to the briefing
+    if points is not None:  # the field map, next to the briefing
         figure = charts.field_map_figure(points)
         elements.append(plotly_element(t("export.field_map"), figure))
     msg.elements = elements
