@@ -2,18 +2,20 @@
 Debian Chromium through Playwright (one server for the module). In Ask, a user asks a question, sees the
 retrieval step above the streamed cited answer, opens a source, finds its arXiv link, exports the answer,
 and a paper whose title carries a <script> tag shows as text. In Radar, a user tracks a topic, pages
-through its new papers as cards, follows an author and gets the day's cited briefing. Screenshots are
-saved in each test's temp folder."""
+through its new papers as one sortable list, exports them, follows an author, gets the day's cited
+briefing and sees the week again. Screenshots are saved in each test's temp folder."""
 
 from __future__ import annotations
 
 import contextlib
 import html
+import io
 import re
 import subprocess
 import sys
 import time
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +23,7 @@ import pytest
 from conftest import free_port, make_settings, sample_records, write_jsonl
 from helpers import action_calls, child_env, click_action
 
+from assistant.compose.lists import group_of
 from assistant.store.embedding import Embedder
 from ingest.normalize import from_json_record
 from ingest.pipeline import open_ingestor
@@ -126,6 +129,21 @@ def third_party_requests(page: object, server: str) -> list[str]:
     return seen
 
 
+def mode_switch_shows(page: object, mode: str) -> None:
+    """The header's mode switch is on screen with its three modes, `mode` the pressed one, in place of
+    Chainlit's profile dropdown and clear of the header's buttons on the right."""
+    from playwright.sync_api import expect
+
+    switch = page.locator("#academichub-mode-switch")  # type: ignore[attr-defined]
+    expect(switch.get_by_role("button")).to_have_text(["Ask", "Briefing", "Radar"])
+    expect(switch).to_be_in_viewport(ratio=1)
+    expect(switch.locator("[aria-pressed=true]")).to_have_text(mode)
+    dropdown = page.locator("#header div:has(> #chat-profiles)").bounding_box()  # type: ignore[attr-defined]
+    assert dropdown is not None and dropdown["width"] <= 1 and dropdown["height"] <= 1, dropdown
+    box, readme = switch.bounding_box(), page.locator("#readme-button").bounding_box()  # type: ignore[attr-defined]
+    assert box is not None and readme is not None and box["x"] + box["width"] < readme["x"], (box, readme)
+
+
 def side_panel_closes(page: object) -> None:
     from playwright.sync_api import expect
 
@@ -159,6 +177,10 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             expect(page.get_by_text("ACADEMICHUB_MODEL").first).to_be_visible()
             expect(page.locator("#chat-input")).to_have_attribute("placeholder", re.compile("^Ask about"))
             expect(page.get_by_text("LLMs can make mistakes")).to_have_count(0)
+            # The name in the header, beside the mode picker.
+            expect(page.locator("#header #academichub-brand")).to_have_text("AcademicHub")
+            expect(page.locator("#header #academichub-brand")).to_be_visible()
+            expect(page.locator("#academichub-welcome-brand")).to_be_hidden()
             for path in ("/favicon", "/logo?theme=light", "/logo?theme=dark", "/avatars/AcademicHub"):
                 with urllib.request.urlopen(server + path, timeout=10) as response:
                     assert b"AcademicHub" in response.read() or path.startswith(("/favicon", "/avatars"))
@@ -187,6 +209,9 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             expect(answer).to_contain_text("Sources")
             assert answer.locator("a.element-link").count() >= 2  # markers in text and sources list
             expect(answer).to_contain_text("From the retrieved abstracts")
+            # The first page's mode tabs are gone with its starters; the header's mode switch stays.
+            expect(page.locator("#academichub-tabs")).to_have_count(0)
+            mode_switch_shows(page, "Ask")
             # Nothing opens by itself: the side panel waits for a click on a citation.
             page.wait_for_timeout(1500)
             expect(page.locator("#side-view-content")).to_have_count(0)
@@ -281,15 +306,87 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             ).to_be_visible(timeout=90_000)
 
             page.screenshot(path=str(tmp_path / "academichub-ask.png"), full_page=True)
+
+            # Another mode from the header's switch: Chainlit confirms (a mode holds for a whole chat),
+            # then a new chat in that mode starts.
+            page.locator("#academichub-mode-switch").get_by_role("button", name="Briefing").click()
+            new_chat = page.locator("#new-chat-dialog")
+            expect(new_chat).to_be_visible(timeout=10_000)
+            new_chat.locator("#confirm").click()
+            expect(page.locator("#chat-profiles")).to_contain_text("Briefing", timeout=15_000)
+            expect(page.locator("#starters")).to_contain_text("Brief me", timeout=30_000)
+            mode_switch_shows(page, "Briefing")
+            expect(page.locator("#chat-input")).to_have_attribute("placeholder", re.compile("^Type a topic"))
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(tmp_path / "academichub-mode-switched.png"))
             assert not outside, f"requests to third parties: {outside}"
         finally:
             browser.close()
     assert (tmp_path / "academichub-ask.png").stat().st_size > 10_000
 
 
+# The placeholder's width on one line (a hidden span in the input's font) and the input's room for it.
+PLACEHOLDER_WIDTH = """input => {
+    const style = getComputedStyle(input);
+    const probe = document.createElement("span");
+    probe.style.cssText = "position: absolute; visibility: hidden; white-space: pre";
+    for (const name of ["fontFamily", "fontSize", "fontWeight", "fontStyle", "letterSpacing"]) {
+        probe.style[name] = style[name];
+    }
+    probe.textContent = input.placeholder;
+    document.body.appendChild(probe);
+    const width = probe.getBoundingClientRect().width;
+    probe.remove();
+    const room = input.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    return { placeholder: input.placeholder, width, room };
+}"""
+
+# Every citation chip followed by punctuation ("... images [1]."), at each width of the message's text
+# from 200 px to its own: the chips whose punctuation lands on a later line than the chip itself.
+PUNCTUATION_LEFT_ALONE = """answer => {
+    const text = answer.querySelector(".message-content");
+    const chips = [...text.querySelectorAll("a.element-link")].filter(chip => {
+        const next = chip.nextSibling;
+        return next && next.nodeType === Node.TEXT_NODE && /^[.,;:]/.test(next.textContent);
+    });
+    const full = text.getBoundingClientRect().width;
+    const alone = [];
+    for (let width = 200; width <= full; width += 2) {
+        text.style.width = `${width}px`;
+        for (const chip of chips) {
+            const stop = document.createRange();
+            stop.setStart(chip.nextSibling, 0);
+            stop.setEnd(chip.nextSibling, 1);
+            if (stop.getBoundingClientRect().top >= chip.getBoundingClientRect().bottom - 2) {
+                alone.push(`${chip.textContent} at ${width} px`);
+            }
+        }
+    }
+    text.style.width = "";
+    return { chips: chips.length, alone };
+}"""
+
+
+# How many rows of a list a person sees: those whose middle is not covered or cut off (by the list's or
+# the dialog's scroll box, or the screen's edge).
+ROWS_IN_SIGHT = """list => [...list.querySelectorAll("[cmdk-item]")].filter(row => {
+    const box = row.getBoundingClientRect();
+    const hit = document.elementFromPoint(box.left + box.width / 2, box.top + box.height / 2);
+    return box.height > 0 && hit !== null && row.contains(hit);
+}).length"""
+
+
+def placeholder_fits(page: object) -> None:
+    measured = page.locator("#chat-input").evaluate(PLACEHOLDER_WIDTH)  # type: ignore[attr-defined]
+    assert measured["placeholder"] and measured["width"] <= measured["room"], measured
+
+
 def test_phone_viewport_citation_panel_is_under_control(server: str, tmp_path: Path) -> None:
-    """On a 390x844 phone the source panel opens only on a tap, leaves the answer visible above it, and
-    closes with Escape."""
+    """On a 390x844 phone: the name on the first page, placeholders that fit the input, the active filters
+    as chips in the input's box, a refused date replaced in the form by the one in force; after an answer
+    its action buttons in view, the mode switch in the header, no lone full stop after a citation chip;
+    the source panel opens only on a tap, leaves the answer visible above it, has a close button of at
+    least 24x24 px and closes with Escape."""
     from playwright.sync_api import expect, sync_playwright
 
     with sync_playwright() as pw:
@@ -299,7 +396,57 @@ def test_phone_viewport_citation_panel_is_under_control(server: str, tmp_path: P
             page.goto(server)
             expect(page.locator("#academichub-tabs button")).to_have_count(3, timeout=60_000)
             page.wait_for_timeout(800)  # the welcome screen fades in
+            # The header has no room for the name beside the mode picker: it heads the mode tabs instead.
+            expect(page.locator("#academichub-welcome-brand")).to_have_text("AcademicHub")
+            expect(page.locator("#academichub-welcome-brand")).to_be_in_viewport(ratio=1)
+            expect(page.locator("#academichub-brand")).to_be_hidden()
+            expect(page.locator("#chat-input")).to_have_attribute("placeholder", re.compile("^Ask about"))
+            placeholder_fits(page)
             page.screenshot(path=str(tmp_path / "academichub-phone-first-page.png"))
+            page.locator("#academichub-tabs button", has_text="Radar").click()
+            expect(page.locator("#chat-profiles")).to_contain_text("Radar")
+            expect(page.locator("#chat-input")).to_have_attribute("placeholder", re.compile("track: <topic>"))
+            placeholder_fits(page)
+            expect(page.locator("#academichub-welcome-brand")).to_be_in_viewport(ratio=1)
+            page.screenshot(path=str(tmp_path / "academichub-phone-radar-first-page.png"))
+            page.locator("#academichub-tabs button", has_text="Ask").click()
+            expect(page.locator("#chat-profiles")).to_contain_text("Ask")
+            expect(page.locator("#chat-input")).to_have_attribute("placeholder", re.compile("^Ask about"))
+
+            # A date filter shows as a chip in the input's box, beside the settings button.
+            chips = page.locator("#academichub-filters")
+            expect(chips).to_have_count(0)
+            page.locator("#chat-settings-open-modal").click()
+            expect(page.locator("#since")).to_be_visible(timeout=15_000)
+            page.locator("#since").fill("2026-06-01")  # the index's one day: the answer still finds papers
+            page.locator("#confirm").click()
+            expect(chips).to_have_text(re.compile(r"^Filters:\s*since 2026-06-01$"), timeout=30_000)
+            expect(chips).to_be_in_viewport(ratio=1)
+            chips_box, composer = chips.bounding_box(), page.locator("#message-composer").bounding_box()
+            assert chips_box is not None and composer is not None
+            assert (
+                composer["x"] <= chips_box["x"]
+                and chips_box["x"] + chips_box["width"] <= composer["x"] + composer["width"]
+            )
+            assert (
+                composer["y"] <= chips_box["y"]
+                and chips_box["y"] + chips_box["height"] <= composer["y"] + composer["height"]
+            )
+            # A date the app refuses: the message names the date still used, and the form shows it again
+            # in place of the refused text.
+            page.locator("#chat-settings-open-modal").click()
+            page.locator("#since").fill("June 1st")
+            page.locator("#confirm").click()
+            refusal = page.get_by_text("Settings not applied").first
+            expect(refusal).to_contain_text("'June 1st' is not a date", timeout=30_000)
+            expect(refusal).to_contain_text("Still in force: all fields; dates: 2026-06-01 to …")
+            page.locator("#chat-settings-open-modal").click()
+            expect(page.locator("#since")).to_have_value("2026-06-01", timeout=15_000)
+            page.screenshot(path=str(tmp_path / "academichub-phone-refused-date.png"))
+            page.keyboard.press("Escape")
+            expect(page.locator("#chat-settings")).to_have_count(0, timeout=10_000)
+            expect(chips).to_have_text(re.compile(r"^Filters:\s*since 2026-06-01$"))
+
             page.locator("#chat-input").fill("Which papers use diffusion models?")
             submit = page.locator("#chat-submit")
             expect(submit).to_be_enabled(timeout=30_000)
@@ -307,22 +454,44 @@ def test_phone_viewport_citation_panel_is_under_control(server: str, tmp_path: P
             answer = page.locator('[data-step-type="assistant_message"]').filter(has_text="Sources").first
             marker = answer.locator("a.element-link", has_text="[1]").first
             expect(marker).to_be_visible(timeout=90_000)
+            # The chat scrolls on to the answer's action buttons, added below it once it is written.
+            last_action = answer.get_by_role("button").last
+            expect(last_action).to_have_text(re.compile("Track .* as a topic"), timeout=30_000)
+            expect(last_action).to_be_in_viewport(ratio=1, timeout=15_000)
+            expect(page.get_by_text("AcademicHub cites the indexed papers in every answer")).to_be_visible()
+            expect(chips).to_contain_text("since 2026-06-01")  # still in force, still shown
+            mode_switch_shows(page, "Ask")
+            page.screenshot(path=str(tmp_path / "academichub-phone-answer-end.png"))
             page.wait_for_timeout(1500)
             expect(page.locator("#side-view-content")).to_have_count(0)
             box = marker.bounding_box()
             assert box is not None and box["width"] >= 24 and box["height"] >= 24, box
+            # A chip never leaves the sentence's full stop alone at the start of the next line.
+            punctuation = answer.evaluate(PUNCTUATION_LEFT_ALONE)
+            assert punctuation["chips"] >= 2 and punctuation["alone"] == [], punctuation
             marker.tap()
             panel = page.locator("#side-view-content")
             expect(panel).to_be_visible(timeout=15_000)
             expect(page.locator("#side-view-title")).to_have_text("[1]")
             page.wait_for_timeout(600)  # the sheet slides in
-            sheet = page.get_by_role("dialog").filter(has=panel).bounding_box()
-            assert sheet is not None and sheet["y"] > 844 * 0.25, sheet  # the upper part stays the chat
+            sheet = page.get_by_role("dialog").filter(has=panel)
+            sheet_box = sheet.bounding_box()
+            assert sheet_box is not None and sheet_box["y"] > 844 * 0.25, sheet_box  # the chat stays above
+            close = sheet.get_by_role("button", name="Close")
+            close_box = close.bounding_box()
+            assert close_box is not None and close_box["width"] >= 24 and close_box["height"] >= 24, close_box
             page.screenshot(path=str(tmp_path / "academichub-phone-panel.png"))
             side_panel_closes(page)
             page.screenshot(path=str(tmp_path / "academichub-phone-answer.png"))
         finally:
             browser.close()
+
+
+def listed_matches(locator: object) -> list[tuple[int, float]]:
+    """(number, match) of each paper of a radar list inside a Playwright locator, in the order shown."""
+    text = locator.inner_text()  # type: ignore[attr-defined]
+    found = re.findall(r"^(\d+)\. .*? · match (\d\.\d\d) · ", text, re.MULTILINE)
+    return [(int(number), float(match)) for number, match in found]
 
 
 def arxiv_ids(locator: object) -> list[str]:
@@ -348,6 +517,52 @@ PLOT_TRACES = """plots => plots.map(p => p.data.map(t => ({
 def plot_traces(page: object) -> list[list[dict]]:
     """The data of every Plotly chart on the page, as plotly.js holds it (one list of traces per chart)."""
     return page.locator(".js-plotly-plot").evaluate_all(PLOT_TRACES)  # type: ignore[attr-defined,no-any-return]
+
+
+def use_theme(page: object, theme: str) -> None:
+    """Switch Chainlit to its "light" or "dark" theme as a person does, with the header's theme menu."""
+    from playwright.sync_api import expect
+
+    page.locator("#theme-toggle").click()  # type: ignore[attr-defined]
+    page.get_by_role("menuitem", name=f"{theme.title()} Theme").click()  # type: ignore[attr-defined]
+    expect(page.locator("html")).to_have_class(re.compile(rf"\b{theme}\b"))  # type: ignore[attr-defined]
+    # The page's colours fade over.
+    page.wait_for_timeout(500)  # type: ignore[attr-defined]
+
+
+def dominant_colour(png: bytes) -> tuple[int, int, int]:
+    """The colour covering most pixels of a screenshot: what a person sees as its background."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    _, colour = max(image.getcolors(maxcolors=image.width * image.height) or [])
+    return colour
+
+
+def lightness(rgb: tuple[int, int, int]) -> float:
+    """0 for black, 1 for white (Rec. 709 luma of the 0-255 channels)."""
+    red, green, blue = rgb
+    return (0.2126 * red + 0.7152 * green + 0.0722 * blue) / 255
+
+
+def assert_chart_follows_theme(page: object, chart: object, theme: str, screenshot: Path) -> None:
+    """The chart shows the page's own background (no white card in the dark theme) and readable text."""
+    use_theme(page, theme)
+    page.screenshot(path=str(screenshot))  # type: ignore[attr-defined]
+    background = dominant_colour(chart.screenshot())  # type: ignore[attr-defined]
+    page_background = dominant_colour(page.screenshot())  # type: ignore[attr-defined]
+    assert max(abs(a - b) for a, b in zip(background, page_background, strict=True)) <= 8, (
+        background,
+        page_background,
+    )
+    title = chart.locator(".annotation-text").first  # type: ignore[attr-defined]
+    fill = title.evaluate("text => getComputedStyle(text).fill")
+    red, green, blue = (int(n) for n in re.findall(r"\d+", fill)[:3])
+    text = lightness((red, green, blue))
+    if theme == "dark":
+        assert lightness(background) < 0.3 and text > 0.7, (background, fill)
+    else:
+        assert lightness(background) > 0.8 and text < 0.3, (background, fill)
 
 
 def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_path: Path) -> None:
@@ -397,16 +612,42 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
                 except AssertionError:
                     if attempt == 2:
                         raise
-            expect(page.get_by_text("Still in force: no filters").first).to_be_visible()
+            expect(page.get_by_text("Still in force: all fields; any date").first).to_be_visible()
             expect(page.locator("#starters")).to_be_visible()
+            # The form shows what is in force again, not the refused text.
             page.locator("#chat-settings-open-modal").click()
-            page.locator("#since").fill("")
-            page.locator("#chat-settings").get_by_role("combobox").click()
+            expect(since).to_have_value("", timeout=15_000)
+            settings_form = page.locator("#chat-settings")
+            settings_form.get_by_role("combobox").click()
             expect(
                 page.get_by_text(re.compile(r"Computer Science \(cs\): all, \d+ papers")).first
             ).to_be_visible(timeout=15_000)
+            # The Fields list shows many rows at once (Chainlit's cut it to about three), and is searchable.
+            fields_list = settings_form.locator("[cmdk-list]")
+            every_field = settings_form.get_by_role("option").count()
+            assert every_field >= 12, every_field
+            page.wait_for_timeout(300)  # the list scrolls into view
+            assert fields_list.evaluate(ROWS_IN_SIGHT) >= 10
             page.screenshot(path=str(tmp_path / "academichub-settings-fields.png"))
-            page.locator("#chat-settings").get_by_text("Settings panel").click()  # closes the list
+            page.keyboard.type("Statistics")
+            statistics = settings_form.get_by_role("option").first
+            expect(statistics).to_have_text(re.compile(r"^Statistics \(stat\): all, \d+ papers?$"))
+            assert settings_form.get_by_role("option").count() < every_field
+            statistics.click()
+            picked = settings_form.get_by_text(re.compile(r"^Statistics \(stat\): all"))
+            expect(picked).to_be_visible()
+            # Escape closes the open list only: the dialog stays, with the field just picked.
+            page.keyboard.press("Escape")
+            expect(fields_list).to_have_count(0)
+            expect(settings_form).to_be_visible()
+            expect(picked).to_be_visible()
+            page.screenshot(path=str(tmp_path / "academichub-settings-escape.png"))
+            # A second Escape closes the dialog as Cancel does: the pick was not confirmed.
+            page.keyboard.press("Escape")
+            expect(settings_form).to_have_count(0, timeout=10_000)
+            page.locator("#chat-settings-open-modal").click()
+            expect(since).to_be_visible(timeout=15_000)
+            expect(picked).to_have_count(0)
             slider = page.get_by_role("slider").first
             expect(slider).to_be_visible(timeout=15_000)
             slider.focus()
@@ -433,7 +674,9 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             )
             answer = replies.filter(has_text="Sources").first
             expect(answer).to_be_visible(timeout=90_000)
-            expect(answer.get_by_role("button", name=re.compile("Track “"))).to_be_visible()
+            # Track proposes the question's topic, not its wording (issue 26 item 10).
+            expect(answer.get_by_role("button", name="Track “diffusion models” as a topic")).to_be_visible()
+            expect(answer.get_by_role("button", name=re.compile("Track “what"))).to_have_count(0)
             send("show my topics")
             expect(replies.filter(has_text="no saved topics yet").first).to_be_visible(timeout=60_000)
 
@@ -446,8 +689,8 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             expect(replies.filter(has_text="Saved the topic").first).to_contain_text(
                 RADAR_TOPIC, timeout=90_000
             )
-            summaries = replies.filter(has_text="papers shown.")
-            expect(summaries).to_have_count(1, timeout=90_000)
+            lists = replies.filter(has_text=f"New on “{RADAR_TOPIC}”")
+            expect(lists).to_have_count(1, timeout=90_000)
             head = replies.filter(has_text="latest listing day: 1 June 2026").first
             expect(head).to_contain_text(f"papers 1–{RADAR_BATCH} of ")
             # The radar chart above the cards: one bar per day of the last four weeks.
@@ -457,10 +700,16 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             assert bars["type"] == "bar" and len(bars["x"]) == len(bars["y"]) == 28
             assert bars["x"][-1] == "2026-06-01"  # the newest listing day closes the chart
             plots.first.scroll_into_view_if_needed()
-            plots.first.hover()  # the mode bar shows on hover; its Plotly logo would link off the app
-            expect(plots.first.locator(".modebar")).to_have_count(1, timeout=15_000)
+            # Hovering the chart brings up no mode bar over the newest bars, and no Plotly logo link.
+            plots.first.hover()
+            page.wait_for_timeout(500)
+            expect(plots.first.locator(".modebar")).to_have_count(0)
             expect(page.locator('a[href*="plotly"]')).to_have_count(0)
-            page.screenshot(path=str(tmp_path / "academichub-radar-chart.png"))
+            # The chart sits on the page's background with the page's text colour, in both themes (dark,
+            # Chainlit's default here, last).
+            for theme in ("light", "dark"):
+                shot = tmp_path / f"academichub-radar-chart-{theme}.png"
+                assert_chart_follows_theme(page, plots.first, theme, shot)
             # The topic's Atom feed link (a per-topic secret path on this server) serves valid Atom.
             feed_link = head.get_by_role("link", name="Atom feed")
             href = feed_link.get_attribute("href") or ""
@@ -473,52 +722,71 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             feed = feedparser.parse(atom)
             assert not feed.bozo and len(feed.entries) == 5  # the topic's five matches of the listing day
 
-            # The batch as cards: title, gist, authors, date, fields, arXiv link; sorted by match; our avatar.
-            cards = replies.filter(has_text="fields:")
-            expect(cards).to_have_count(RADAR_BATCH)
-            first_batch = arxiv_ids(cards)
-            assert len(first_batch) == RADAR_BATCH
-            for index, paper_id in enumerate(first_batch):
-                card, paper = cards.nth(index), by_id[paper_id]
-                expect(card).to_contain_text(f"{index + 1}. {paper.title}")
-                expect(card).to_contain_text(paper.abstract[:40])
-                expect(card).to_contain_text(paper.authors[0])
-                expect(card).to_contain_text("2026-06-01")
-                expect(card).to_contain_text(f"fields: {', '.join(paper.archives)}")
-            matches = [float(re.findall(r"match (\d\.\d\d)", cards.nth(i).inner_text())[0]) for i in range(3)]
-            assert matches == sorted(matches, reverse=True), matches
-            avatar = cards.first.locator("img").first
+            week_ids = {entry.link.rsplit("/", 1)[-1] for entry in feed.entries}
+
+            # The batch in one message, a compact list: number, title, authors, date, fields, match, arXiv
+            # link, and a one-line gist under each; best match first; our avatar. No message per card.
+            batch_list = lists.first
+            expect(batch_list).to_contain_text("best match first")
+            first_batch = arxiv_ids(batch_list)
+            assert len(first_batch) == RADAR_BATCH and set(first_batch) <= week_ids
+            for paper_id in first_batch:
+                paper = by_id[paper_id]
+                expect(batch_list).to_contain_text(paper.title)
+                expect(batch_list).to_contain_text(paper.abstract[:40])
+                expect(batch_list).to_contain_text(paper.authors[0])
+                expect(batch_list).to_contain_text(f"2026-06-01, {paper.categories[0]}")
+            assert [m for _, m in listed_matches(batch_list)] == sorted(
+                (m for _, m in listed_matches(batch_list)), reverse=True
+            )
+            expect(replies.filter(has_text="fields:")).to_have_count(0)
+            avatar = batch_list.locator("img").first
             assert "avatars" in (avatar.get_attribute("src") or "")
             assert avatar.evaluate("img => img.naturalWidth") > 0
-            expect(summaries.first).to_contain_text(f"{RADAR_BATCH} papers shown.")
-            cards.first.scroll_into_view_if_needed()
-            page.screenshot(path=str(tmp_path / "academichub-radar-cards.png"))
+            # "Export all": every paper of the week (five), not only the three shown, as Markdown and BibTeX.
+            with page.expect_download(timeout=30_000) as md_download:
+                batch_list.get_by_role("button", name="Export all (Markdown)").click()
+            exported = Path(md_download.value.path()).read_text(encoding="utf-8")
+            assert md_download.value.suggested_filename == "radar-diffusion-models-for-image-generation.md"
+            assert exported.count("https://arxiv.org/abs/") == len(week_ids) == 5
+            assert all(f"https://arxiv.org/abs/{pid})" in exported for pid in week_ids)
+            with page.expect_download(timeout=30_000) as bib_download:
+                batch_list.get_by_role("button", name="Export all (BibTeX)").click()
+            bibtex = Path(bib_download.value.path()).read_text(encoding="utf-8")
+            assert bibtex.count("@misc{") == 5 and all(f"eprint = {{{pid}}}" in bibtex for pid in week_ids)
+            batch_list.scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / "academichub-radar-list.png"))
 
             # Another batch: the remaining matches, none repeated, numbered on from the first batch.
-            next_button = summaries.first.get_by_role("button", name="Show another batch")
+            next_button = batch_list.get_by_role("button", name="Show another batch")
             click_action(next_button, actions)
             second_head = replies.filter(has_text=f"papers {RADAR_BATCH + 1}–").first
             try:
                 expect(second_head).to_be_visible(timeout=90_000)
             except AssertionError as err:
                 raise AssertionError(f"no second batch; the page's action calls: {actions}") from err
-            expect(cards.nth(RADAR_BATCH)).to_contain_text(f"{RADAR_BATCH + 1}. ", timeout=30_000)
-            second_batch = [i for i in arxiv_ids(cards) if i not in first_batch]
-            assert second_batch, "the second batch is empty"
-            assert arxiv_ids(cards) == first_batch + second_batch  # each card shown once
-            expect(cards).to_have_count(len(first_batch) + len(second_batch))
+            expect(lists).to_have_count(2, timeout=30_000)
+            last_list = lists.last
+            second_batch = arxiv_ids(last_list)
+            assert second_batch and not set(second_batch) & set(first_batch)
+            assert set(first_batch + second_batch) == week_ids  # each paper of the week shown once
+            numbers = [n for n, _ in listed_matches(batch_list)] + [n for n, _ in listed_matches(last_list)]
+            assert sorted(numbers) == list(range(1, 6))  # numbered on across batches
             expect(replies.filter(has_text="that is everything new").first).to_be_visible()
-            last_summary = replies.filter(has_text=re.compile(r"papers? shown\.")).last
-            expect(last_summary.get_by_role("button", name="Show another batch")).to_have_count(0)
+            expect(last_list.get_by_role("button", name="Show another batch")).to_have_count(0)
 
-            # Follow the first card's first author: a confirmation names the author and the topic.
+            # Follow the first paper's first author: the list offers its authors, a confirmation names the
+            # author and the topic.
             author = by_id[first_batch[0]].authors[0]
-            click_action(cards.first.get_by_role("button", name=f"Follow {author}"), actions)
+            click_action(batch_list.get_by_role("button", name="Follow an author…"), actions)
+            offered = replies.filter(has_text="Follow which author in").last
+            expect(offered).to_be_visible(timeout=30_000)
+            click_action(offered.get_by_role("button", name=f"Follow {author}"), actions)
             confirmation = replies.filter(has_text=f"Following {author}")
             expect(confirmation).to_contain_text(RADAR_TOPIC, timeout=30_000)
 
             # The briefing over the topic's new papers, with citation markers and a sources list.
-            click_action(last_summary.get_by_role("button", name="Brief me on these new papers"), actions)
+            click_action(last_list.get_by_role("button", name="Brief me on these new papers"), actions)
             briefing = replies.filter(has_text="Sources").filter(has_text="Briefing: ").last
             expect(briefing.locator("a.element-link", has_text="[1]").first).to_be_visible(timeout=90_000)
             cited = set(arxiv_ids(briefing))
@@ -547,11 +815,75 @@ def test_radar_track_page_follow_and_brief_in_a_real_browser(server: str, tmp_pa
             expect(plots.last.locator(".scatterlayer .point")).to_have_count(len(cited))
             plots.last.scroll_into_view_if_needed()
             page.wait_for_timeout(500)
-            page.screenshot(path=str(tmp_path / "academichub-field-map.png"))
+            for theme in ("light", "dark"):
+                shot = tmp_path / f"academichub-field-map-{theme}.png"
+                assert_chart_follows_theme(page, plots.last, theme, shot)
             assert off_machine == []
             page.wait_for_timeout(500)  # the side panel of sources slides in
 
             page.screenshot(path=str(tmp_path / "academichub-radar.png"))
+
+            # Re-opening the topic with nothing new (issue 26 item 9): the week's papers again on offer, and
+            # no briefing offered beside nothing to show.
+            send(f"track: {RADAR_TOPIC}")
+            expect(replies.filter(has_text="You already track").last).to_be_visible(timeout=60_000)
+            reopened = replies.filter(has_text="you have seen everything new").last
+            again = reopened.get_by_role("button", name="Show this week again (5 papers)")
+            expect(again).to_be_visible(timeout=60_000)
+            expect(reopened.get_by_role("button", name="Brief me on these new papers")).to_have_count(0)
+            expect(page.get_by_text("Nothing more to show now")).to_have_count(0)
+            reopened.screenshot(path=str(tmp_path / "academichub-radar-reopened.png"))
+            click_action(again, actions)
+            week = replies.filter(has_text=f"This week on “{RADAR_TOPIC}” again: 5 papers").last
+            expect(week).to_contain_text("best match first", timeout=60_000)
+            assert set(arxiv_ids(week)) == week_ids
+            expect(week.get_by_role("button", name="Brief me on these new papers")).to_be_visible()
+            shown = listed_matches(week)
+            assert [m for _, m in shown] == sorted((m for _, m in shown), reverse=True)
+            assert sorted(n for n, _ in shown) == sorted(numbers)  # the numbers the batches showed
+            # The week's papers to the topic's library: its future matching uses them.
+            click_action(week.get_by_role("button", name="Add 5 papers to the library"), actions)
+            added = replies.filter(has_text="Added 5 papers to the library of").last
+            expect(added).to_contain_text(RADAR_TOPIC, timeout=60_000)
+            expect(week.get_by_role("button", name="Add 5 papers to the library")).to_have_count(0)
+            week.scroll_into_view_if_needed()
+            page.screenshot(path=str(tmp_path / "academichub-radar-week.png"))
+
+            # Sorting re-renders the list's message in the order asked, each paper keeping its number: a
+            # topic whose batch spans two fields (cs.CV, then two cs.CL papers by match), then untracked.
+            send("track: benchmarks")
+            click_action(
+                replies.filter(has_text="as a radar topic?").last.get_by_role("button", name="Save topic"),
+                actions,
+            )
+            spans = replies.filter(has_text="New on “benchmarks”").last
+            expect(spans).to_contain_text("best match first", timeout=90_000)
+            by_match, shown = arxiv_ids(spans), listed_matches(spans)
+            assert [m for _, m in shown] == sorted((m for _, m in shown), reverse=True)
+            place = dict(zip(by_match, shown, strict=True))
+            fields = Counter(group_of(by_id[pid]) for pid in by_match)
+            by_field = sorted(
+                by_match,
+                key=lambda pid: (-fields[group_of(by_id[pid])], group_of(by_id[pid]), -place[pid][1]),
+            )
+            assert len(fields) == 2 and by_field != by_match, (by_match, fields)
+            click_action(spans.get_by_role("button", name="Sort by field"), actions)
+            expect(spans).to_contain_text("by field", timeout=30_000)
+            assert arxiv_ids(spans) == by_field
+            assert listed_matches(spans) == [place[pid] for pid in by_field]
+            expect(replies.filter(has_text="New on “benchmarks”")).to_have_count(1)  # the same message
+            spans.screenshot(path=str(tmp_path / "academichub-radar-list-by-field.png"))
+            click_action(spans.get_by_role("button", name="Sort by date"), actions)
+            expect(spans).to_contain_text("newest first", timeout=30_000)
+            assert arxiv_ids(spans) == by_match  # one listing day: best match first among equals
+            click_action(spans.get_by_role("button", name="Sort by match"), actions)
+            expect(spans).to_contain_text("best match first", timeout=30_000)
+            assert listed_matches(spans) == shown
+            send("untrack: benchmarks")
+            ask_remove = replies.filter(has_text="Remove the topic benchmarks").last
+            click_action(ask_remove.get_by_role("button", name="Remove"), actions)
+            removed = replies.filter(has_text="Removed the topic benchmarks").first
+            expect(removed).to_be_visible(timeout=30_000)
 
             # The topics list: rename, unfollow, remove (confirmed) in the app.
             send("show my topics")

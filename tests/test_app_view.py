@@ -6,16 +6,24 @@ Chat history is exercised through Chainlit's real SQLAlchemy data layer over a r
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
+import json
 import re
 from datetime import date
 from pathlib import Path
 
 import pytest
+from markdown_it import MarkdownIt
 from typer.testing import CliRunner
 
+from assistant.compose.lists import ListedPaper
 from assistant.compose.model import Turn
+from assistant.core.i18n import reply_in, t
 from assistant.core.paper import Paper
+from assistant.search.hit import Hit
 from assistant.ui import chat_view as view
+from assistant.ui import list_view
 from assistant.ui.auth import AuthConfigError, check_password, hash_password, parse_auth_users
 from assistant.ui.chat_history import conninfo, ensure_tables
 from assistant.ui.cli import app
@@ -101,6 +109,110 @@ def test_radar_head_says_the_listing_day_and_continues_the_numbering() -> None:
     assert len(view.paper_gist(long)) <= view.GIST_CHARS + 2 and view.paper_gist(long).endswith(" …")
 
 
+def radar_week() -> list[ListedPaper]:
+    """Four papers of a radar week, numbered in feed order: matches, days and fields all differ in order."""
+    gist = "We study sparse attention. It scales to long documents."
+    papers = [
+        make_paper(id="2606.00001", title="Beta", published=date(2026, 6, 2), categories=["cs.LG"]),
+        make_paper(id="2606.00002", title=EVIL_TITLE, published=date(2026, 6, 5), categories=["cs.CV"]),
+        make_paper(id="2606.00003", title="Gamma", published=date(2026, 6, 1), categories=["cs.LG"]),
+        make_paper(id="2606.00004", title="Delta", published=date(2026, 6, 3), categories=["cs.CL"]),
+    ]
+    papers = [paper.model_copy(update={"abstract": gist}) for paper in papers]
+    hits = [Hit(paper, 0.0, match) for paper, match in zip(papers, (0.41, 0.77, 0.58, 0.35), strict=True)]
+    ranks = {paper.id: rank for rank, paper in enumerate(papers, start=1)}
+    return list_view.radar_listed(hits, ranks, {"2606.00004": "Ada Lovelace"})
+
+
+def shown_ranks(markdown: str) -> list[int]:
+    return [int(n) for n in re.findall(r"^- (\d+)\\\. ", markdown, re.MULTILINE)]
+
+
+def test_a_radar_list_is_one_message_sorted_by_match_date_or_field() -> None:
+    week = radar_week()
+    by_match = list_view.radar_list_markdown("New on “x”: 4 papers", week, "match")
+    assert by_match.startswith("**New on “x”: 4 papers** · best match first\n\n")
+    assert shown_ranks(by_match) == [2, 3, 1, 4]  # 0.77, 0.58, 0.41, 0.35: each keeps its feed number
+    by_date = list_view.radar_list_markdown("h", week, "date")
+    assert shown_ranks(by_date) == [2, 4, 1, 3] and by_date.startswith("**h** · newest first")
+    by_field = list_view.radar_list_markdown("h", week, "field")
+    # The largest field first (cs.LG: two papers, best first), then the others by name (cs.CL, cs.CV).
+    assert shown_ranks(by_field) == [3, 1, 4, 2]
+    # Anything else a client sends is by match.
+    assert list_view.radar_list_markdown("h", week, "title; drop") == list_view.radar_list_markdown(
+        "h", week, "match"
+    )
+    assert [list_view.sort_name(v) for v in ("date", "field", "x", None, 3)] == [
+        "date",
+        "field",
+        "match",
+        "match",
+        "match",
+    ]
+
+
+def test_a_radar_list_line_has_title_gist_match_date_field_and_only_our_own_link() -> None:
+    week = radar_week()
+    lines = list_view.radar_list_markdown("h", week, "match").split("\n")
+    evil = next(i for i, line in enumerate(lines) if line.startswith("- 2\\. "))
+    line, gist = lines[evil], lines[evil + 1]
+    assert "<script>" not in line and "[1](" not in line  # the title is literal text, never a link
+    assert "2026-06-05, cs.CV · match 0.77 · [arXiv 2606.00002](https://arxiv.org/abs/2606.00002)" in line
+    assert line.endswith("  ") and gist == "  We study sparse attention."  # the gist: a line of its own
+    assert re.findall(r"https?://[^>)\s]+", "\n".join(lines)) == [
+        f"https://arxiv.org/abs/2606.0000{n}" for n in (2, 3, 1, 4)
+    ]
+    followed = next(line for line in lines if line.startswith("- 4\\. "))
+    assert "*by followed author Ada Lovelace*" in followed
+    html = MarkdownIt("commonmark").render(list_view.radar_list_markdown("h", week, "match"))
+    assert html.count("<li>") == 4 and "<br />\nWe study sparse attention." in html and "<script>" not in html
+
+
+def test_a_long_radar_week_pages_and_groups_by_field_only_when_sorted_by_field() -> None:
+    papers = [
+        make_paper(id=f"2606.{n:05d}", title=f"Paper {n}", categories=["cs.LG" if n % 2 else "cs.CV"])
+        for n in range(30)
+    ]
+    hits = [Hit(paper, 0.0, 0.9 - n / 100) for n, paper in enumerate(papers)]
+    week = list_view.radar_listed(hits, {p.id: n for n, p in enumerate(papers, start=1)})
+    second = list_view.radar_list_markdown("h", week, "match", page=1)
+    assert second.startswith("**h: 26–30 (page 2 of 2)** · best match first")
+    assert shown_ranks(second) == [26, 27, 28, 29, 30] and "###" not in second
+    assert "###" not in list_view.radar_list_markdown("h", week, "date")
+    grouped = list_view.radar_list_markdown("h", week, "field")
+    assert "### Computer Vision and Pattern Recognition (cs.CV) (15)" in grouped
+
+
+def test_export_all_holds_every_paper_of_the_week_with_match_and_gist() -> None:
+    week = radar_week()
+    files = {f.mime: f for f in list_view.week_export_files("image diffusion", week)}
+    assert [f.name for f in files.values()] == [
+        "radar-image-diffusion.md",
+        "radar-image-diffusion.bib",
+        "radar-image-diffusion.csv",
+    ]
+    markdown = files["text/markdown"].content
+    assert markdown.startswith("# Radar: image diffusion: 4 papers\n")
+    assert all(f"(https://arxiv.org/abs/2606.0000{n})" in markdown for n in range(1, 5))
+    assert files["application/x-bibtex"].content.count("@misc{") == 4
+    rows = list(csv.reader(io.StringIO(files["text/csv"].content)))
+    assert rows[0][-2:] == ["match", "gist"] and len(rows) == 5
+    assert [row[0] for row in rows[1:]] == ["2", "3", "1", "4"] and rows[1][-2] == "0.7700"
+    assert rows[1][-1] == "We study sparse attention."
+    with reply_in("zh-CN"):
+        labels = [t(list_view.WEEK_EXPORT_LABELS[mime]) for mime in files]
+    assert labels == ["全部导出（Markdown）", "全部导出（BibTeX）", "全部导出（CSV）"]
+
+
+def test_track_under_a_radar_question_proposes_its_topic_not_its_wording() -> None:
+    assert view.track_topic("what's new on diffusion models?") == "diffusion models"
+    assert view.track_topic("Which papers since June 3 use diffusion models?") == "diffusion models"
+    assert view.track_topic("tell me about graph neural networks for molecules") == (
+        "graph neural networks for molecules"
+    )
+    assert view.track_topic("diffusion models") == "diffusion models"
+
+
 def test_notices_become_a_quote_above_the_text() -> None:
     assert view.notices_markdown(["LLM unreachable: fell back to extractive mode."]).startswith("> ")
     assert view.notices_markdown(["", "  "]) == ""
@@ -166,6 +278,34 @@ def test_active_filters_show_as_chips_with_readable_names() -> None:
     radar = view.ChatPrefs(k=3).describe("count.per_batch")
     assert radar.endswith("3 papers per batch") and "sources" not in radar
     assert view.ChatPrefs(k=1).describe().endswith("1 source")
+
+
+def test_a_refused_settings_change_names_the_fields_and_dates_still_in_force() -> None:
+    assert view.settings_in_force(view.ChatPrefs()) == "all fields; any date"
+    kept = view.settings_in_force(view.ChatPrefs(fields=("cs.LG",), since=date(2026, 6, 1)))
+    assert kept == "fields: Machine Learning (cs.LG); dates: 2026-06-01 to …"
+    with reply_in("zh-CN"):
+        assert "；" in view.settings_in_force(view.ChatPrefs(until=date(2026, 6, 30)))
+
+
+def test_active_filters_go_to_the_page_as_a_window_message_for_the_chips_beside_the_input() -> None:
+    assert view.filters_window_message(view.ChatPrefs(k=5)) == {
+        "type": "academichub:filters",
+        "label": "Filters:",
+        "chips": [],  # no filters: the page shows no chip row
+    }
+    both = view.ChatPrefs(fields=("cs.LG", "math"), since=date(2026, 6, 1), until=date(2026, 6, 30))
+    message = view.filters_window_message(both)
+    assert message["chips"] == [
+        "Machine Learning (cs.LG)",
+        "Mathematics (math)",
+        "since 2026-06-01",
+        "until 2026-06-30",
+    ]
+    assert json.loads(json.dumps(message)) == message  # Chainlit sends it over the websocket as JSON
+    with reply_in("zh-CN"):
+        chinese = view.filters_window_message(view.ChatPrefs(since=date(2026, 6, 1)))
+    assert chinese["label"] == "筛选：" and chinese["chips"] == ["2026-06-01 起"]
 
 
 # --- exports ---------------------------------------------------------------------------------------

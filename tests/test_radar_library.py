@@ -292,3 +292,41 @@ def test_huge_library_fields_and_entry_counts_are_refused_before_parsing(tmp_pat
     long.write_text("@article{a,\n  title = {Sparse attention},\n  abstract = {" + "word " * 4_000 + "}\n}\n")
     _, [entry], _ = read_library(long)
     assert len(entry.abstract) == 10_000 and entry.title == "Sparse attention"
+
+
+def test_papers_saved_from_a_written_topics_feed_bring_the_papers_close_to_them_to_its_feed(
+    home: Path, embedder: Embedder
+) -> None:
+    """Issue 26 item 9, "add to library": the papers a written topic's feed showed, saved to its library,
+    keep the topic's own matches and add the window's papers close to them (as a library topic's are)."""
+    import numpy as np
+
+    settings = make_settings(home)
+    radar = build_radar(settings, build_retriever(settings, embedder=embedder))
+    radar.add_topic("agents", "LLM agents that plan and use tools")
+    saved = [hit.paper.id for hit in radar.feed("agents", batch=2).items]
+    assert len(saved) == 2
+    before = {hit.paper.id for hit, _ in radar.window_items("agents")[1]}
+    assert radar.save_to_library("agents", [*saved, saved[0], "2606.99999"]) == 2  # each once, indexed only
+    assert radar.save_to_library("agents", saved) == 0
+    assert [(e["paper_id"], e["matched_by"]) for e in radar.library("agents")] == [
+        (pid, "saved from the radar") for pid in saved
+    ]
+    after = {hit.paper.id for hit, _ in radar.window_items("agents")[1]}
+    # Independently: the window's papers whose cosine to a saved paper reaches the library threshold.
+    from assistant.radar.windows import window_paper_ids
+
+    window = radar.store.get_topic(radar.topic_id("agents")).window
+    assert window is not None
+    papers = sorted(window_paper_ids(radar.retriever.catalog, window))
+    vectors = radar.retriever.vectors.vectors_of(papers)
+    unit = {pid: v / np.linalg.norm(v) for pid, v in vectors.items()}
+    anchors = np.vstack([unit[pid] for pid in saved])
+    threshold = settings.radar.library_min_relevance
+    close = {pid for pid in papers if pid not in saved and float((anchors @ unit[pid]).max()) >= threshold}
+    assert before <= after and after - before == close - before
+    assert after - before, "no paper of the day is close to the saved ones: the test shows nothing"
+    # Saved papers are not news, and the newly joined ones wait unseen for the next batch.
+    following = radar.feed("agents", batch=100, next_batch=True)
+    assert (after - before) <= {hit.paper.id for hit in following.items}
+    assert not set(saved) & {hit.paper.id for hit in following.items}

@@ -77,11 +77,16 @@ def other_sense_text(found: TopicList, flt: PaperFilter, shown: int = 3) -> str:
 
 @dataclass(frozen=True)
 class ListedPaper:
-    """One line of the full list: its place, the paper, and its citation number when the text cites it."""
+    """One line of the full list: its place, the paper, and its citation number when the text cites it. A
+    radar list adds the paper's match, a one-line gist (plain text) and the followed author that put it on
+    the feed."""
 
     rank: int
     paper: Paper
     number: int | None = None
+    match: float | None = None
+    gist: str = ""
+    followed_author: str | None = None
 
 
 def listed(matches: Sequence[Hit], numbers: dict[str, int]) -> list[ListedPaper]:
@@ -109,23 +114,32 @@ def grouped(items: Sequence[ListedPaper]) -> list[tuple[str, list[ListedPaper]]]
 
 
 def line_markdown(item: ListedPaper) -> str:
-    """One paper of the list: title (escaped, never a link from paper text), authors, date, arXiv link. A
-    bullet with its rank as text ("- 9\\. "): a Markdown ordered list would renumber a field's group 1, 2, 3
+    """One paper of the list: title (escaped, never a link from paper text), authors, date, fields, the
+    match and followed author of a radar list, the paper's link (built from the id, read as "arXiv
+    2606.01234", not a bare URL), then a radar list's one-line gist. A bullet with its rank as text
+    ("- 9\\. "): a Markdown ordered list would renumber a field's group (or a list sorted by date) 1, 2, 3
     from its first rank and show the wrong places."""
     paper = item.paper
     when = paper.published.isoformat() if paper.published else t("list.undated")
     cited = f" [{item.number}]" if item.number else ""
-    return (
+    match = f" · {t('card.match', match=f'{item.match:.2f}')}" if item.match is not None else ""
+    followed = item.followed_author
+    by_followed = f" · *{t('radar.by_followed', author=escape_markdown(followed))}*" if followed else ""
+    line = (
         f"- {item.rank}\\. **{escape_markdown(paper.title)}**{cited} — "
-        f"{escape_markdown(paper.short_authors())}, {when}, {', '.join(paper.categories[:3])} "
-        f"· <{paper.abs_url}>"
+        f"{escape_markdown(paper.short_authors())}, {when}, {', '.join(paper.categories[:3])}{match}"
+        f"{by_followed} · [{paper.source_label} {paper.id}]({paper.abs_url})"
     )
+    if item.gist:  # on a line of its own inside the item (a hard break), one line of plain text
+        line += f"  \n  {escape_markdown(' '.join(item.gist.split()))}"
+    return line
 
 
-def list_markdown(items: Sequence[ListedPaper], heading: str = "") -> str:
-    """The full list as Markdown, grouped by field when that helps."""
+def list_markdown(items: Sequence[ListedPaper], heading: str = "", by_field: bool = True) -> str:
+    """The full list as Markdown, grouped by field when that helps (`by_field` False: in the given order,
+    e.g. a list the user sorted by date)."""
     parts = [f"## {heading}"] if heading else []
-    for name, members in grouped(items):
+    for name, members in grouped(items) if by_field else [("", list(items))]:
         if name:
             parts.append(f"### {escape_markdown(name)} ({len(members)})")
         parts.append("\n".join(line_markdown(item) for item in members))
@@ -133,23 +147,27 @@ def list_markdown(items: Sequence[ListedPaper], heading: str = "") -> str:
 
 
 def list_csv(items: Sequence[ListedPaper]) -> str:
-    """The full list as CSV: rank, id, title, authors, published, categories, abs URL."""
+    """The full list as CSV: rank, id, title, authors, published, categories, abs URL; a radar list adds
+    each paper's match and gist."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["rank", "id", "title", "authors", "published", "categories", "abs_url"])
+    radar = any(item.match is not None or item.gist for item in items)
+    extra = ["match", "gist"] if radar else []
+    writer.writerow(["rank", "id", "title", "authors", "published", "categories", "abs_url", *extra])
     for item in items:
         paper = item.paper
-        writer.writerow(
-            [
-                item.rank,
-                paper.id,
-                _cell(paper.title),
-                _cell("; ".join(paper.authors)),
-                paper.published.isoformat() if paper.published else "",
-                " ".join(paper.categories),
-                paper.abs_url,
-            ]
-        )
+        row: list[object] = [
+            item.rank,
+            paper.id,
+            _cell(paper.title),
+            _cell("; ".join(paper.authors)),
+            paper.published.isoformat() if paper.published else "",
+            " ".join(paper.categories),
+            paper.abs_url,
+        ]
+        if radar:
+            row += [f"{item.match:.4f}" if item.match is not None else "", _cell(item.gist)]
+        writer.writerow(row)
     return out.getvalue()
 
 

@@ -13,6 +13,10 @@ A library topic's feed ranks each new paper by its closeness to the library: the
 the paper and any library paper (its `relevance`, held to `radar_library_min_relevance`: abstract-to-abstract
 cosines run higher than the query-to-abstract ones `radar_min_relevance` is set for), fused with the lexical
 rank of the distinctive terms. The library's own papers never show as new.
+
+Papers saved to a topic's library from its feed (`Radar.save_to_library`, the app's "Add to library") join
+it: a library topic's library grows; a written topic keeps its own matches, and new papers close to its
+saved ones (held to the same `radar_library_min_relevance`) join its feed after them.
 """
 
 from __future__ import annotations
@@ -398,13 +402,41 @@ def prepare_library(retriever: Retriever, path: Path, query: str | None = None) 
 # --- ranking new papers by closeness to the library ------------------------------------------------------
 
 
+SAVED_FROM_FEED = "saved from the radar"  # `matched_by` of a paper added to a topic's library from its feed
+
+
+def is_library_topic(rows: list[LibraryPaper]) -> bool:
+    """A topic made from a library file (its papers are what it is about). A written topic whose library
+    holds only papers saved from its feed is still about its query: `saved_matches` adds to its matches."""
+    return any(row.matched_by != SAVED_FROM_FEED for row in rows)
+
+
 def library_matches(
     retriever: Retriever, store: RadarStore, rrf_k: int, topic_id: int, topic: Topic, candidates: set[str]
 ) -> list[Hit] | None:
     """New papers ranked by closeness to the topic's library (None: not a library topic)."""
     rows = store.library(topic_id)
-    if not rows:
+    if not is_library_topic(rows):
         return None
+    return by_closeness(retriever, rows, rrf_k, topic, candidates)
+
+
+def saved_matches(
+    retriever: Retriever, store: RadarStore, rrf_k: int, topic_id: int, topic: Topic, candidates: set[str]
+) -> list[Hit]:
+    """A written topic's new papers ranked by closeness to the papers saved to its library from its feed
+    ([] when none was saved; a library topic's saved papers are part of its library)."""
+    rows = store.library(topic_id)
+    if not rows or is_library_topic(rows):
+        return []
+    return by_closeness(retriever, rows, rrf_k, topic, candidates)
+
+
+def by_closeness(
+    retriever: Retriever, rows: list[LibraryPaper], rrf_k: int, topic: Topic, candidates: set[str]
+) -> list[Hit]:
+    """`candidates` (within the topic's fields, never a library paper) by closeness to the library `rows`:
+    the highest cosine to any of them, fused with the lexical rank of the topic's query."""
     own = {r.paper_id for r in rows if r.paper_id}
     pool = set(candidates) - own
     if topic.fields:

@@ -561,7 +561,9 @@ class Radar:
         matches: held to `radar_library_min_relevance`, as a library topic's (paper-to-paper cosines)."""
         rest = candidates - {hit.paper.id for hit, _ in ranked}
         try:
-            close = saved_matches(self.retriever, self.store, self.settings.fusion.rrf_k, topic_id, topic, rest)
+            close = saved_matches(
+                self.retriever, self.store, self.settings.fusion.rrf_k, topic_id, topic, rest
+            )
         except RetrievalError as err:
             raise RadarError(str(err)) from None
         threshold = self.settings.radar.library_min_relevance

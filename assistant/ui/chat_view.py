@@ -26,7 +26,9 @@ from assistant.core.i18n import plural as i18n_plural
 from assistant.core.paper import Paper
 from assistant.core.settings import get_settings
 from assistant.core.text import DayError, parse_day
+from assistant.search.lists import list_question
 from assistant.search.retrieval import make_filter
+from assistant.search.topic import topic_words
 from assistant.store.faults import storage_problem
 from assistant.store.filter import PaperFilter
 
@@ -153,13 +155,19 @@ def sources_list_markdown(
 GIST_CHARS = 220
 
 
-def paper_gist(paper: Paper, limit: int = GIST_CHARS) -> str:
-    """A one-line gist of a paper: the first sentence of its abstract (escaped), cut at a word boundary."""
+def gist_text(paper: Paper, limit: int = GIST_CHARS) -> str:
+    """A one-line gist of a paper as plain text: the first sentence of its abstract, cut at a word boundary
+    (escape it where it is shown: `paper_gist`)."""
     sentences = split_sentences(paper.abstract or "")
     text = " ".join((sentences[0] if sentences else "").split())
     if len(text) > limit:
         text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + " …"
-    return escape_md(text)
+    return text
+
+
+def paper_gist(paper: Paper, limit: int = GIST_CHARS) -> str:
+    """A one-line gist of a paper, escaped for Markdown."""
+    return escape_md(gist_text(paper, limit))
 
 
 def paper_card_markdown(
@@ -182,6 +190,16 @@ def paper_card_markdown(
         f"{paper.source_label} {escape_md(paper.id)} · {paper_links(paper, also)}",
     ]
     return "\n".join(lines)
+
+
+def track_topic(question: str) -> str:
+    """What the Track button under a Radar question offers to save: the topic the question is about
+    ("what's new on diffusion models?" -> "diffusion models"), as a list question names it, else its
+    topic words; the question as typed only when no topic word is left."""
+    asked = list_question(question)
+    if asked is not None:
+        return asked.topic
+    return " ".join(topic_words(question)) or " ".join(question.split())
 
 
 def day_text(day: date) -> str:
@@ -355,17 +373,47 @@ def field_choices(category_counts: Mapping[str, int], archive_counts: Mapping[st
     return items
 
 
-def filter_chips(prefs: ChatPrefs) -> str:
-    """The active filters as chips (inline code) on one line, or "" when none is set: fields by their
-    readable names, then the dates."""
+def filter_chip_labels(prefs: ChatPrefs) -> list[str]:
+    """The active filters, one label each: fields by their readable names, then the dates."""
     chips = [field_label(code) for code in prefs.fields]
     if prefs.since:
         chips.append(t("filters.since", day=prefs.since.isoformat()))
     if prefs.until:
         chips.append(t("filters.until", day=prefs.until.isoformat()))
+    return chips
+
+
+def filter_chips(prefs: ChatPrefs) -> str:
+    """The active filters as chips (inline code) on one line, or "" when none is set."""
+    chips = filter_chip_labels(prefs)
     if not chips:
         return ""
     return t("filters.label") + " ".join(f"`{chip.replace('`', '')}`" for chip in chips)
+
+
+def settings_in_force(prefs: ChatPrefs) -> str:
+    """The fields and dates that stay in force after a refused settings change, both always named: the
+    reader learns which dates are used in place of the refused one (the form shows them again too)."""
+    names = ", ".join(field_label(code) for code in prefs.fields)
+    fields = t("filters.fields", fields=names) if names else t("filters.all_fields")
+    if prefs.since or prefs.until:
+        dates = t("filters.dates", since=prefs.since or "…", until=prefs.until or "…")
+    else:
+        dates = t("filters.any_date")
+    return t("word.semicolon").join([fields, dates])
+
+
+FILTERS_WINDOW_MESSAGE = "academichub:filters"  # the `type` public/academichub.js listens for
+
+
+def filters_window_message(prefs: ChatPrefs) -> dict[str, object]:
+    """What the page shows beside the input: the active filters as chips (none: no chip row). Sent with
+    Chainlit's send_window_message; the page's script renders it as text."""
+    return {
+        "type": FILTERS_WINDOW_MESSAGE,
+        "label": t("filters.label").strip(),
+        "chips": filter_chip_labels(prefs),
+    }
 
 
 # --- exports ---------------------------------------------------------------------------------------

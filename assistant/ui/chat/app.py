@@ -31,9 +31,13 @@ from assistant.ui.chat.radar import (
     confirm_remove,
     confirm_track,
     me,
+    offer_follows,
     radar_feed,
     radar_message,
     radar_scope_note,
+    save_to_library,
+    show_week,
+    sort_list,
 )
 from assistant.ui.chat.session import (
     ASK,
@@ -46,6 +50,7 @@ from assistant.ui.chat.session import (
     profile,
     recalled,
     send_settings,
+    show_filters,
     starters_for,
     tell,
 )
@@ -126,11 +131,14 @@ async def on_settings_update(values: dict[str, Any]) -> None:
     try:
         new = view.prefs_from_settings(values, known, settings.fusion.default_k, settings.llm.configured)
     except view.SettingsError as err:
-        # Nothing of the change is applied; say so, and what is still in force.
-        kept = view.filter_chips(current) or t("settings.no_filters")
+        # Nothing of the change is applied; say so, and what is still in force. The page's form keeps
+        # what was typed ("June 1st") as if it applied: sent again, it shows the values in force.
+        kept = view.settings_in_force(current)
         await tell(t("settings.not_applied", error=err, kept=kept, k=plural_k(current)), error=True)
+        await send_settings(profile())
         return
     cl.user_session.set("prefs", new)
+    await show_filters()
     chips = view.filter_chips(new) or t("settings.no_filters_all")
     await tell(t("settings.applied", chips=chips, k=plural_k(new)))
 
@@ -290,6 +298,37 @@ async def on_radar_brief(action: cl.Action) -> None:
     await show_briefing(
         msg, None, briefing, t("radar.new_papers_topic", name=name), None, kind="radar_briefing"
     )
+
+
+@cl.action_callback("radar_week")
+@reports_errors
+async def on_radar_week(action: cl.Action) -> None:
+    """The topic's week again (every paper of the visit, seen or not), or its next page."""
+    name = await acting_topic(action.payload)
+    page, sort = (
+        list_view.page_number(action.payload.get("page")),
+        list_view.sort_name(action.payload.get("sort")),
+    )
+    await show_week(name, page, sort)
+
+
+@cl.action_callback("radar_sort")
+@reports_errors
+async def on_radar_sort(action: cl.Action) -> None:
+    await sort_list(action.payload)
+
+
+@cl.action_callback("radar_library")
+@reports_errors
+async def on_radar_library(action: cl.Action) -> None:
+    if await save_to_library(action.payload):
+        await action.remove()  # saved once: the button has done its work
+
+
+@cl.action_callback("radar_authors")
+@reports_errors
+async def on_radar_authors(action: cl.Action) -> None:
+    await offer_follows(action.payload)
 
 
 # --- start-up, login, history ----------------------------------------------------------------------

@@ -1,18 +1,22 @@
 """The Radar profile: topics owned per user, the text commands typed in Radar, feeds in batches, and the
 confirmations before a topic is saved, removed or renamed."""
 
-from dataclasses import replace
+import uuid
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
 import chainlit as cl
 
+from assistant.compose.lists import ListedPaper
 from assistant.core.i18n import plural, t
 from assistant.core.settings import get_settings
+from assistant.core.text import fold
 from assistant.engine import engine
 from assistant.radar import charts, delivery
 from assistant.radar.service import FeedBatch, RadarError
 from assistant.ui import chat_view as view
+from assistant.ui import list_view
 from assistant.ui.auth import owner_of
 from assistant.ui.chat.ask import ask, topic_name, track_action
 from assistant.ui.chat.session import prefs
@@ -247,10 +251,15 @@ async def recent_search(question: str) -> None:
             content=t("radar.searching_since", day=view.day_text(since)),
             author="AcademicHub",
         ).send()
-    await ask(question, standalone=True, current=current, extra_actions=[track_action(question)])
+    # The button offers the question's topic ("diffusion models"), not its wording ("what's new on ...").
+    track = track_action(view.track_topic(question))
+    await ask(question, standalone=True, current=current, extra_actions=[track])
 
 
 async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) -> None:
+    """A batch of the topic's new papers: a head (where in the visit, the chart once a visit, the Atom feed),
+    then one message with the batch as a sortable list. With nothing left to show, the head offers the
+    week's papers again (and nothing to brief on: the briefing is offered beside a list of papers)."""
     batch: FeedBatch = await in_thread(
         engine().radar.feed, name, batch=prefs().k, next_batch=next_batch, author=author, owner=me()
     )
@@ -264,15 +273,6 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
     if batch.message:
         head += f"\n\n{view.escape_md(batch.message)}"
     payload = topic_payload(name, author=author or "")
-    actions = []
-    if not batch.exhausted:
-        actions.append(
-            cl.Action(name="radar_next", payload=payload, label=t("action.another_batch"), icon="refresh-cw")
-        )
-    if batch.window_total:
-        actions.append(
-            cl.Action(name="radar_brief", payload=payload, label=t("action.brief_new"), icon="newspaper")
-        )
     chart: list[Any] = []
     if not next_batch:  # how many matching papers each day brought, once per visit
         # The topic's Atom feed for a feed reader: the only link here, built from the topic's secret token.
@@ -282,33 +282,237 @@ async def radar_feed(name: str, *, next_batch: bool, author: str | None = None) 
         if counts.days:
             figure = charts.radar_figure(counts)
             chart = [plotly_element(t("radar.chart"), figure)]
+    if not shown:  # everything new was shown (or nothing came): the week again, never an empty message
+        week = await week_papers(name) if batch.window_total else []
+        again = [show_week_action(name, len(week))] if week else []
+        await cl.Message(content=head, elements=chart, actions=again, author="AcademicHub").send()
+        return
     await cl.Message(content=head, elements=chart, author="AcademicHub").send()
-    # Within a batch: papers by followed authors first (asked for by name), then by match.
-    ordered = sorted(batch.items, key=lambda hit: (hit.paper.id not in batch.followed, -hit.relevance))
-    for position, hit in enumerate(ordered, start=first):
-        card = view.paper_card_markdown(hit.paper, position, hit.relevance, hit.also)
-        followed = batch.followed.get(hit.paper.id)
-        if followed:
-            card += f"\n\n*{t('radar.by_followed', author=view.escape_md(followed))}*"
-        card_actions = [
+    week = await week_papers(name)
+    ranks = {item.paper.id: item.rank for item in week}
+    listed = RadarList(
+        topic_id=int(payload["topic_id"]),
+        heading=t(
+            "radar.list_new", topic=view.escape_md(batch.topic.name), papers=plural(shown, "count.paper")
+        ),
+        items=list_view.radar_listed(batch.items, ranks, batch.followed),
+    )
+    actions = []
+    if not batch.exhausted:
+        actions.append(
+            cl.Action(name="radar_next", payload=payload, label=t("action.another_batch"), icon="refresh-cw")
+        )
+    actions.append(
+        cl.Action(name="radar_brief", payload=payload, label=t("action.brief_new"), icon="newspaper")
+    )
+    await send_radar_list(listed, batch.topic.name, week, actions)
+
+
+# --- a radar list: one message, sortable, exported, saved to the library ------------------------------
+
+
+@dataclass
+class RadarList:
+    """A radar list shown in this session (a batch, or the week's papers again): what its buttons act on."""
+
+    topic_id: int
+    heading: str  # our own Markdown (the topic name escaped)
+    items: list[ListedPaper]  # every paper the list holds, numbered by their place in the week's feed
+    sort: str = "match"
+    page: int = 0
+    message: cl.Message | None = None
+    id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def shown(self) -> list[ListedPaper]:
+        """The papers on the message: its page of the list in its order."""
+        return list_view.page_of(list_view.sorted_papers(self.items, self.sort), self.page)[0]
+
+    def markdown(self) -> str:
+        return list_view.radar_list_markdown(self.heading, self.items, self.sort, self.page)
+
+
+def remember_list(listed: RadarList) -> None:
+    lists: dict[str, RadarList] = cl.user_session.get("radar_lists") or {}
+    lists[listed.id] = listed
+    cl.user_session.set("radar_lists", lists)
+
+
+async def recalled_list(payload: dict[str, Any]) -> RadarList | None:
+    """The radar list an action names (by its id in this session), or None after saying it is gone."""
+    lists: dict[str, RadarList] = cl.user_session.get("radar_lists") or {}
+    listed = lists.get(str(payload.get("list", "")))
+    if listed is None:
+        await cl.Message(content=t("app.result_gone")).send()
+    return listed
+
+
+async def week_papers(name: str) -> list[ListedPaper]:
+    """The topic's week: every paper of its current visit's feed, seen or not, numbered in feed order."""
+    _, entries, _ = await in_thread(engine().radar.window_items, name, owner=me())
+    ranks = {hit.paper.id: rank for rank, (hit, _) in enumerate(entries, start=1)}
+    followed = {hit.paper.id: author for hit, author in entries if author}
+    return list_view.radar_listed([hit for hit, _ in entries], ranks, followed)
+
+
+def show_week_action(name: str, total: int) -> cl.Action:
+    return cl.Action(
+        name="radar_week",
+        payload=topic_payload(name),
+        label=t("action.show_week_again", papers=plural(total, "count.paper")),
+        icon="list",
+    )
+
+
+def week_export_element(topic: str, week: list[ListedPaper]) -> cl.CustomElement:
+    """The "Export all" downloads: the week's papers as Markdown, BibTeX and CSV, one click each
+    (public/elements/AcademicHubExport.jsx)."""
+    files = [
+        {
+            "name": f.name,
+            "mime": f.mime,
+            "content": f.content,
+            "label": t(list_view.WEEK_EXPORT_LABELS[f.mime]),
+        }
+        for f in list_view.week_export_files(topic, week)
+    ]
+    return cl.CustomElement(name="AcademicHubExport", display="inline", props={"files": files})
+
+
+def list_actions(listed: RadarList) -> list[cl.Action]:
+    """A radar list's own buttons: the three sorts, its papers to the topic's library, follow an author."""
+    payload = {"list": listed.id}
+    actions = [
+        cl.Action(
+            name="radar_sort",
+            payload={**payload, "sort": sort},
+            label=t(f"action.sort.{sort}"),
+            icon="arrow-down-wide-narrow",
+        )
+        for sort in list_view.SORTS
+    ]
+    actions.append(
+        cl.Action(
+            name="radar_library",
+            payload=payload,
+            label=t("action.add_to_library", papers=plural(len(listed.shown()), "count.paper")),
+            icon="library",
+        )
+    )
+    actions.append(
+        cl.Action(name="radar_authors", payload=payload, label=t("action.follow_authors"), icon="user-plus")
+    )
+    return actions
+
+
+async def send_radar_list(
+    listed: RadarList, topic: str, week: list[ListedPaper], extra: list[cl.Action]
+) -> None:
+    """Send a radar list as one message, with its buttons, `extra` ones (another batch, the briefing, the
+    next page) and the week's downloads."""
+    listed.message = cl.Message(
+        content=listed.markdown(),
+        actions=list_actions(listed) + extra,
+        elements=[week_export_element(topic, week)],
+        author="Radar",
+    )
+    remember_list(listed)
+    await listed.message.send()
+
+
+async def show_week(name: str, page: int = 0, sort: str = "match") -> None:
+    """The topic's week again (what "Show this week again" lists): a page of every paper of the visit."""
+    week = await week_papers(name)
+    payload = topic_payload(name)
+    page = min(page, list_view.page_count(len(week)) - 1)  # the page a client sent, kept within the week
+    listed = RadarList(
+        topic_id=int(payload["topic_id"]),
+        heading=t("radar.list_week", topic=view.escape_md(name), papers=plural(len(week), "count.paper")),
+        items=week,
+        sort=sort,
+        page=page,
+    )
+    extra = []
+    if page + 1 < list_view.page_count(len(week)):
+        extra.append(
+            cl.Action(
+                name="radar_week",
+                payload={**payload, "page": page + 1, "sort": sort},
+                label=list_view.next_label(len(week), page),
+                icon="chevron-right",
+            )
+        )
+    if week and page == 0:
+        extra.append(
+            cl.Action(name="radar_brief", payload=payload, label=t("action.brief_new"), icon="newspaper")
+        )
+    await send_radar_list(listed, name, week, extra)
+
+
+async def sort_list(payload: dict[str, Any]) -> None:
+    """Re-render a radar list in place in the order asked (its buttons stay)."""
+    listed = await recalled_list(payload)
+    if listed is None or listed.message is None:
+        return
+    listed.sort = list_view.sort_name(payload.get("sort"))
+    listed.message.content = listed.markdown()
+    await listed.message.update()
+
+
+async def topic_of(listed: RadarList) -> str:
+    """The name of the list's topic now (renamed since, still the same topic); RadarError once removed."""
+    return await acting_topic({"topic_id": listed.topic_id})
+
+
+async def save_to_library(payload: dict[str, Any]) -> bool:
+    """Add the list's shown papers to its topic's library; False when the list is gone."""
+    listed = await recalled_list(payload)
+    if listed is None:
+        return False
+    name = await topic_of(listed)
+    ids = [item.paper.id for item in listed.shown()]
+    added = await in_thread(engine().radar.save_to_library, name, ids, owner=me())
+    text = (
+        t("radar.library_added", papers=plural(added, "count.paper"), name=view.escape_md(name))
+        if added
+        else t("radar.library_had", name=view.escape_md(name))
+    )
+    await cl.Message(content=text, author="AcademicHub").send()
+    return True
+
+
+MAX_FOLLOW_BUTTONS = 12
+
+
+async def offer_follows(payload: dict[str, Any]) -> None:
+    """Who to follow among the list's shown papers: the first two authors of each, once, not yet followed."""
+    listed = await recalled_list(payload)
+    if listed is None:
+        return
+    name = await topic_of(listed)
+    topic = await in_thread(engine().radar.get_topic, name, owner=me())
+    followed = {fold(author) for author in topic.authors}  # as the radar compares authors
+    authors = list(
+        dict.fromkeys(a for item in listed.shown() for a in item.paper.authors[:2] if fold(a) not in followed)
+    )[:MAX_FOLLOW_BUTTONS]
+    if not authors:
+        await cl.Message(
+            content=t("radar.follow_none", name=view.escape_md(name)), author="AcademicHub"
+        ).send()
+        return
+    follow = topic_payload(name)
+    await cl.Message(
+        content=t("radar.follow_which", name=view.escape_md(name)),
+        actions=[
             cl.Action(
                 name="radar_follow",
-                payload={**payload, "author": a},
+                payload={**follow, "author": a},
                 label=t("action.follow", author=a),
                 icon="user-plus",
             )
-            for a in hit.paper.authors[:2]
-            if a not in batch.topic.authors
-        ]
-        await cl.Message(content=card, actions=card_actions, author="Radar").send()
-    if shown:
-        await cl.Message(
-            content=t("radar.shown", papers=plural(shown, "count.paper")),
-            actions=actions,
-            author="AcademicHub",
-        ).send()
-    elif actions:
-        await cl.Message(content=t("radar.nothing_more"), actions=actions, author="AcademicHub").send()
+            for a in authors
+        ],
+        author="AcademicHub",
+    ).send()
 
 
 async def rename(stored: str, new_name: str) -> None:

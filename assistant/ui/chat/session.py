@@ -149,11 +149,18 @@ def settings_widgets(profile: str, status: IndexStatus, current: view.ChatPrefs)
 
 
 async def send_settings(profile: str) -> IndexStatus:
+    """The settings panel, and its filters as chips beside the input (a new chat clears the old ones)."""
     status = await in_thread(engine().status)
     known = view.field_choices(status.categories, status.archives).values()
     cl.user_session.set("known_fields", list(known))
     await cl.ChatSettings(settings_widgets(profile, status, prefs())).send()
+    await show_filters()
     return status
+
+
+async def show_filters() -> None:
+    """The session's active filters as chips beside the input (public/academichub.js draws them)."""
+    await cl.send_window_message(view.filters_window_message(prefs()))
 
 
 async def tell(text: str, *, error: bool = False) -> None:
