@@ -215,6 +215,11 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             # Nothing opens by itself: the side panel waits for a click on a citation.
             page.wait_for_timeout(1500)
             expect(page.locator("#side-view-content")).to_have_count(0)
+            # Sources are numbered in reading order: the first citation met is [1], then [2], ... (issue 26
+            # item 3; the sources list under the text runs on in the same order).
+            markers = answer.locator("a.element-link").evaluate_all("links => links.map(a => a.textContent)")
+            met = list(dict.fromkeys(int(m.strip("[]")) for m in markers if re.fullmatch(r"\[\d+\]", m)))
+            assert met == list(range(1, len(met) + 1)), markers
             # Citation chips are tap targets of at least 24x24 CSS px.
             box = first_marker.bounding_box()
             assert box is not None and box["width"] >= 24 and box["height"] >= 24, box
@@ -304,6 +309,19 @@ def test_ask_read_sources_and_export_in_a_real_browser(
             expect(
                 page.get_by_text("None of the previous answer's papers mention “quokkas”").first
             ).to_be_visible(timeout=90_000)
+            # A second follow-up keeps to the conversation's topic (the first question's), never to the
+            # last one's condition (issue 26 item 4: chained follow-ups drifted).
+            steps = page.locator('[data-step-type="retrieval"]')
+            searched = steps.count()
+            page.locator("#chat-input").fill("and what about benchmarks?")
+            expect(page.locator("#chat-submit")).to_be_enabled(timeout=30_000)
+            page.locator("#chat-submit").click()
+            expect(steps).to_have_count(searched + 1, timeout=90_000)
+            last_step = steps.last
+            expect(last_step.get_by_text("Used Retrieval")).to_be_visible(timeout=90_000)
+            last_step.get_by_text("Used Retrieval").click()
+            expect(last_step).to_contain_text("benchmarks", timeout=30_000)
+            expect(last_step).not_to_contain_text("quokkas")
 
             page.screenshot(path=str(tmp_path / "academichub-ask.png"), full_page=True)
 
