@@ -243,15 +243,12 @@ def rankings(
     by_passage = [passages.ids[i] for i in np.argsort(-best)[:depth]]
     dense_max = [(passages.ids[i], float(combined[i])) for i in np.argsort(-combined)[:depth]]
     with_max = retriever.rank(replace(found, dense=dense_max), params)
-    fused = {pid: 1.0 / (RRF_K + rank) for rank, pid in enumerate(top_ids(hybrid, depth), start=1)}
-    for rank, pid in enumerate(by_passage, start=1):
-        fused[pid] = fused.get(pid, 0.0) + weight / (RRF_K + rank)
     return {
         **ranks,
         "passage": by_passage[:10],
         "dense max": [pid for pid, _ in dense_max[:10]],
         "hybrid+passage": top_ids(with_max, 10),
-        "hybrid rrf+passage": top_ids(fused, 10),
+        "hybrid rrf+passage": rrf([(top_ids(hybrid, depth), 1.0), (by_passage, weight)], depth)[:10],
     }
 
 

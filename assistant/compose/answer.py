@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import replace
+from typing import Any
 
 from assistant.compose import notices as notes
 from assistant.compose.budget import answer_tokens
@@ -21,6 +22,7 @@ from assistant.compose.citations import (
 )
 from assistant.compose.extractive import (
     Focus,
+    Quote,
     SentenceBank,
     compose_answer,
     rank_quotes,
@@ -522,24 +524,26 @@ class Answerer(IndexComposer):
     ) -> dict[int, str]:
         """Per source number, the sentence of its abstract that best says what the question asks (the
         one an extractive answer would quote first): what the model's prompt puts first."""
-        query = self.retriever.embedder.encode_query(question)
-        numbered = [(s.number, s.paper, s.hit.relevance) for s in sources]
-        quotes = rank_quotes(
-            query, question, numbered, self.bank, limit=len(sources), per_paper=1, min_score=-1.0, focus=focus
-        )
+        quotes = self.quotes(question, sources, focus, limit=len(sources), per_paper=1, min_score=-1.0)
         return {q.number: q.sentence for q in quotes}
 
     def extractive_text(
         self, question: str, sources: Sequence[Source], limit: int = 6, focus: Focus | None = None
     ) -> str:
         """Quoted sentences, cited; with `focus`, the sentences that say what was asked come first."""
-        query = self.retriever.embedder.encode_query(question)
-        numbered = [(s.number, s.paper, s.hit.relevance) for s in sources]
-        quotes = rank_quotes(query, question, numbered, self.bank, limit=limit, per_paper=2, focus=focus)
+        quotes = self.quotes(question, sources, focus, limit=limit, per_paper=2)
         if not quotes:
             return t("answer.not_found")
         titles = {s.number: escape_markdown(s.paper.title) for s in sources}
         return compose_answer(quotes, titles)
+
+    def quotes(
+        self, question: str, sources: Sequence[Source], focus: Focus | None, **ranking: Any
+    ) -> list[Quote]:
+        """The sources' best sentences for the question (`rank_quotes`; `ranking`: its limits)."""
+        query = self.retriever.embedder.encode_query(question)
+        numbered = [(s.number, s.paper, s.hit.relevance) for s in sources]
+        return rank_quotes(query, question, numbered, self.bank, focus=focus, **ranking)
 
 
 def answer_focus(listing: Listing | None, narrowing: FilterFollowUp | None) -> Focus | None:
