@@ -14,7 +14,7 @@ endif
 PYTHON ?= python3
 UV_VERSION := 0.13.9
 
-.PHONY: setup install python-version test lint typecheck unit browser-deps lock bench clean
+.PHONY: setup install python-version test lint typecheck unit browser-deps postgres-deps lock bench clean
 
 setup: install
 	$(BIN)/academichub ingest
@@ -36,7 +36,7 @@ $(VENV)/.installed: requirements.lock pyproject.toml | python-version
 	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python $(UV_SOURCES) -r requirements.lock -e .
 	touch $@
 
-test: install browser-deps lint typecheck unit
+test: install browser-deps postgres-deps lint typecheck unit
 
 lint: install
 	$(BIN)/ruff check .
@@ -57,6 +57,13 @@ browser-deps:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
+
+# The PostgreSQL tests (ACADEMICHUB_DATABASE_URL) start their own throwaway server from Debian's binaries
+# (tests/postgres_server.py), never the package's own cluster; CI fails them without it.
+postgres-deps:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq postgresql >/dev/null; }
 
 # pyproject.toml is the one list of dependencies; the lock pins it and the dev extra (the versions already in
 # requirements.lock are kept unless pyproject asks for others: `make lock` after editing pyproject.toml).

@@ -23,7 +23,8 @@ for _var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "OPENAI_API_BASE", "ACADEMICHU
     os.environ.pop(_var, None)
 
 from helpers import chroma_server as start_chroma_server  # noqa: E402
-from helpers import free_port  # noqa: E402,F401 (tests import it from here)
+from helpers import free_port  # noqa: E402 (tests import it from here)
+from postgres_server import PostgresServer, start_server  # noqa: E402
 
 from assistant.core.settings import Settings, get_settings  # noqa: E402
 from assistant.store.embedding import Embedder, get_embedder  # noqa: E402
@@ -45,8 +46,9 @@ def make_settings(home: Path, **groups: Mapping[str, Any]) -> Settings:
     ~2.5x MiniLM's time per paper, which the English-side tests do not need
     (tests/test_multilingual_search.py checks English results are the same with it on)."""
     embedding = {"multilingual_index": False, **groups.pop("embedding", {})}
+    storage = {"home": home, **groups.pop("storage", {})}
     return Settings(_env_file=None).replace(  # type: ignore[call-arg]
-        storage={"home": home}, embedding=embedding, **groups
+        storage=storage, embedding=embedding, **groups
     )
 
 
@@ -139,6 +141,27 @@ def chroma_server(tmp_path: Path) -> Iterator[int]:
     and stops it."""
     with start_chroma_server(tmp_path / "server-data") as port:
         yield port
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for this test worker (tests/postgres_server.py), stopped at the end. Without
+    the binaries the tests that need it are skipped, except in CI, where that is a failure."""
+    found = start_server(free_port())
+    if isinstance(found, str):
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL for these tests: {found}")
+        pytest.skip(found)
+    try:
+        yield found
+    finally:
+        found.remove()
+
+
+@pytest.fixture
+def pg_url(postgres: PostgresServer) -> str:
+    """A new empty database on the session's server: its URL (ACADEMICHUB_DATABASE_URL's form)."""
+    return postgres.create_database()
 
 
 @pytest.fixture(scope="session")

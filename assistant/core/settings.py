@@ -13,11 +13,21 @@ from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, ClassVar, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from pydantic_settings.sources import EnvSettingsSource
+
+
+def redacted_url(url: str) -> str:
+    """A URL without its password (for messages and logs)."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
 def _default_home() -> Path:
@@ -47,6 +57,27 @@ class StorageSettings(SettingsGroup):
         None, description="Chroma server host; unset = embedded PersistentClient."
     )
     chroma_port: int = 8000
+    database_url: str | None = Field(
+        None,
+        description="postgresql://user:password@host:port/database: the catalog, radar state and chat "
+        "history in PostgreSQL (several machines); unset = SQLite files in the data directory. Never "
+        "DATABASE_URL, which Chainlit reads for its own data layer.",
+    )
+    database_pool_size: int = Field(
+        8, ge=1, le=100, description="PostgreSQL connections each process keeps at most."
+    )
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_only(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("ACADEMICHUB_DATABASE_URL must be a postgresql:// URL")
+        return value
 
     @field_validator("home", mode="before")
     @classmethod
@@ -54,6 +85,11 @@ class StorageSettings(SettingsGroup):
         if isinstance(value, str) and value:
             return Path(value).expanduser()
         return value
+
+    @property
+    def location(self) -> str:
+        """Where the index's stores are, for messages: the database (no password) or the data directory."""
+        return redacted_url(self.database_url) if self.database_url else str(self.home)
 
     @property
     def catalog_path(self) -> Path:
