@@ -39,7 +39,7 @@ from assistant.core.paper import Paper
 from assistant.core.settings import get_settings
 from assistant.engine import build_retriever
 from assistant.search.retrieval import Retriever
-from assistant.store.catalog import Catalog
+from assistant.store.catalog_store import CatalogStore
 from assistant.store.filter import PaperFilter
 from bench.report import emit_json
 
@@ -166,13 +166,13 @@ class OnTopic:
         return result
 
 
-def field_on_topic(catalog: Catalog, judge: OnTopic, field: str) -> int:
+def field_on_topic(catalog: CatalogStore, judge: OnTopic, field: str) -> int:
     ids = catalog.filter_ids(PaperFilter(categories=(field,)))
     papers = list(catalog.get_papers(ids).values())
     return sum(judge.test(papers).values())
 
 
-def generic_reason(term: str, catalog: Catalog, total: int) -> str | None:
+def generic_reason(term: str, catalog: CatalogStore, total: int) -> str | None:
     """Why a bridge term is generic, or None: only general words, a general word at either end, or a
     phrase found in more than 3% of all papers (it names no particular method)."""
     words = [w.lower() for w in re.findall(r"[A-Za-z0-9][A-Za-z0-9\-]*", term)]

@@ -39,7 +39,7 @@ from assistant.core.settings import Settings, get_settings
 from assistant.core.text import fold
 from assistant.engine import build_retriever
 from assistant.search.retrieval import Mode, RetrievalError, Retriever, make_filter
-from assistant.store.catalog import Catalog
+from assistant.store.catalog_store import CatalogStore
 from assistant.store.embedding import Embedder, get_embedder
 from bench.datasets import (
     WRITTEN_SETS,
@@ -219,7 +219,7 @@ def violation(
 # --- datasets into indexes ------------------------------------------------------------------------------
 
 
-def daily_papers(daily_dir: Path, indexed: set[str], catalog: Catalog) -> list[Paper]:
+def daily_papers(daily_dir: Path, indexed: set[str], catalog: CatalogStore) -> list[Paper]:
     """The papers listed in `daily_dir` that are in the index, as the index stores them."""
     listed: set[str] = set()
     for path in sorted(daily_dir.glob("*.jsonl*")):

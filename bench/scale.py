@@ -56,6 +56,7 @@ from assistant.core.settings import get_settings
 from assistant.engine import build_retriever
 from assistant.search.retrieval import Candidates, FusionParams, Retriever
 from assistant.store.catalog import Catalog
+from assistant.store.catalog_store import CatalogStore
 from assistant.store.embedding import get_embedder
 from assistant.store.filter import PaperFilter
 from bench.query import status_kb
@@ -378,7 +379,7 @@ def stage_timings(retriever: Retriever, questions: list[str]) -> dict[str, float
     return {f"{name}_p50_ms": _median(values) for name, values in steps.items()}
 
 
-def busiest_author(catalog: Catalog) -> str:
+def busiest_author(catalog: CatalogStore) -> str:
     """An author with a handful of papers in the index (a one-author filter admits few papers)."""
     counts = catalog.author_counts(first=3000)
     return max(counts, key=lambda name: counts[name])

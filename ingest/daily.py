@@ -13,7 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from assistant.core.errors import UserFacingError
 from assistant.core.subjects import rxiv_server
-from assistant.store.catalog import Catalog
+from assistant.store.catalog_store import CatalogStore
 from ingest.rxiv_api import RxivRequest
 from ingest.sources import ArxivRequest, daily_arxiv_request
 
@@ -23,7 +23,7 @@ class NoDailyFields(UserFacingError, ValueError):
 
 
 def daily_requests(
-    catalog: Catalog,
+    catalog: CatalogStore,
     topic_fields: Sequence[str],
     topic_names: Sequence[str],
     extra_categories: Sequence[str] = (),

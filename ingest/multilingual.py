@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.store.catalog import Catalog
+from assistant.store.catalog_store import CatalogStore
 from assistant.store.multilingual import MultilingualEncoder, get_multilingual_encoder
 from assistant.store.multilingual_index import MultilingualIndex, stale_ids
 
@@ -47,7 +47,7 @@ class MultilingualSide:
 
     def catch_up(
         self,
-        catalog: Catalog,
+        catalog: CatalogStore,
         progress: Progress,
         limit: int | None = None,
         notice: Callable[[str], None] = lambda message: None,

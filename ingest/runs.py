@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from assistant.core.settings import Settings
-from assistant.store.catalog import Catalog
+from assistant.store.catalog_store import CatalogStore
 from ingest.rxiv_api import RxivRequest, RxivSource
 from ingest.sources import (
     ArxivRequest,
@@ -114,7 +114,12 @@ class ResumableSource(Protocol):
 
 
 def resumable_run(
-    source: ResumableSource, key: str, label: str, unit: str, catalog: Catalog, expected: int | None = None
+    source: ResumableSource,
+    key: str,
+    label: str,
+    unit: str,
+    catalog: CatalogStore,
+    expected: int | None = None,
 ) -> SourceRun:
     """A resumable API source: its position is saved under `key` after each stored batch, cleared when done.
 
@@ -140,7 +145,7 @@ def resumable_run(
     )
 
 
-def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> SourceRun:
+def arxiv_run(request: ArxivRequest, settings: Settings, catalog: CatalogStore) -> SourceRun:
     """A resumable arXiv API source (its offset saved after each stored batch, cleared when done)."""
     source = ArxivSource(
         request,
@@ -155,7 +160,7 @@ def arxiv_run(request: ArxivRequest, settings: Settings, catalog: Catalog) -> So
     return resumable_run(source, request.cursor_key(), label, "result", catalog, expected=request.max_results)
 
 
-def rxiv_run(request: RxivRequest, settings: Settings, catalog: Catalog) -> SourceRun:
+def rxiv_run(request: RxivRequest, settings: Settings, catalog: CatalogStore) -> SourceRun:
     """A resumable bioRxiv/medRxiv API source (cursor saved after each stored batch, cleared when done)."""
     source = RxivSource(
         request,

@@ -2,7 +2,7 @@
 is described to the user ("in the latest listing (2026-06-04)", "since your last visit (...)").
 
 The rules in full are in `assistant.radar.service`'s docstring. Windows are pure values (`Window`, stored by
-`RadarStore`); the catalog answers which papers fall in one.
+`RadarStateStore`); the catalog answers which papers fall in one.
 """
 
 from __future__ import annotations
@@ -11,13 +11,13 @@ from datetime import date, datetime, timedelta
 
 from assistant.core.i18n import t
 from assistant.radar.store import Window
-from assistant.store.catalog import Catalog
+from assistant.store.catalog_store import CatalogStore
 
 # Papers published this many days before the newest listing day a window saw are a backfill, not news.
 BACKFILL_SLACK_DAYS = 7
 
 
-def catalog_moved(catalog: Catalog, window: Window | None) -> bool:
+def catalog_moved(catalog: CatalogStore, window: Window | None) -> bool:
     """True when a visit should open: never visited, or papers entered the catalog (with their vectors:
     `Catalog.searchable_until`) after the window."""
     return window is None or catalog.searchable_until() > window.until
@@ -68,7 +68,7 @@ def next_window(
 
 
 def open_next_window(
-    catalog: Catalog,
+    catalog: CatalogStore,
     previous: Window | None,
     created_at: float,
     last_visit: float | None,
@@ -87,7 +87,7 @@ def open_next_window(
     )
 
 
-def window_paper_ids(catalog: Catalog, window: Window) -> set[str]:
+def window_paper_ids(catalog: CatalogStore, window: Window) -> set[str]:
     """The catalog papers a window covers (before topic matching and before removing seen papers)."""
     if window.after is None:
         return catalog.ids_of_listing(window.first_day, window.until, or_ingested_after=window.created_at)

@@ -23,13 +23,13 @@ from assistant.search.hit import Hit
 from assistant.search.multilingual import is_foreign, latin_words, multilingual_candidates
 from assistant.search.same_work import also_fields, merge_same_work
 from assistant.search.topic import fts_terms
-from assistant.store.catalog import Catalog
+from assistant.store.catalog_store import CatalogStore
 from assistant.store.embedding import Embedder
 from assistant.store.faults import CatalogError
 from assistant.store.filter import PaperFilter
 from assistant.store.multilingual import get_multilingual_encoder
 from assistant.store.multilingual_index import MultilingualIndex
-from assistant.store.pool import CatalogPool
+from assistant.store.pool import CatalogSource
 from assistant.store.terms import QueryTerms, TermMatch
 from assistant.store.vectors import VectorIndex, consistency_problem
 
@@ -135,7 +135,11 @@ class Retriever:
     """
 
     def __init__(
-        self, settings: Settings, catalogs: CatalogPool, vectors: Lazy[VectorIndex], embedder: Lazy[Embedder]
+        self,
+        settings: Settings,
+        catalogs: CatalogSource,
+        vectors: Lazy[VectorIndex],
+        embedder: Lazy[Embedder],
     ) -> None:
         self.settings = settings
         self._catalogs = catalogs
@@ -148,7 +152,7 @@ class Retriever:
     # --- resources (lazy: a CLI error message should not wait for the model) --------------------------
 
     @property
-    def catalog(self) -> Catalog:
+    def catalog(self) -> CatalogStore:
         """This thread's catalog (Chainlit calls us from a thread pool), the new file once one replaced it."""
         return self._catalogs.get()
 

@@ -43,15 +43,24 @@ def same_work(a: Paper, b: Paper) -> bool:
 
 def merge_same_work(hits: list[Hit]) -> list[Hit]:
     """Hits in rank order with later copies of a work folded into the first one's `also` (its other
-    sources' papers, whose links are shown beside its own)."""
+    sources' papers, whose links are shown beside its own). Only kept hits sharing a DOI or a title key with
+    a hit are compared with it (a list's thousands of members: linear, not quadratic)."""
     kept: list[Hit] = []
+    by_doi: dict[str, list[int]] = {}
+    by_title: dict[str, list[int]] = {}
     for hit in hits:
-        twin = next((i for i, k in enumerate(kept) if same_work(k.paper, hit.paper)), None)
+        paper = hit.paper
+        own_dois, key = dois(paper), title_key(paper.title)
+        near = {i for doi in own_dois for i in by_doi.get(doi, ())} | set(by_title.get(key, ()))
+        twin = next((i for i in sorted(near) if same_work(kept[i].paper, paper)), None)
         if twin is None:
+            for doi in own_dois:
+                by_doi.setdefault(doi, []).append(len(kept))
+            by_title.setdefault(key, []).append(len(kept))
             kept.append(hit)
         else:
             first = kept[twin]
-            kept[twin] = replace(first, also=(*first.also, hit.paper, *hit.also))
+            kept[twin] = replace(first, also=(*first.also, paper, *hit.also))
     return kept
 
 

@@ -33,7 +33,7 @@ from assistant.search.words import (
 
 if TYPE_CHECKING:
     from assistant.core.paper import Paper
-    from assistant.store.catalog import Catalog
+    from assistant.store.catalog_store import CatalogStore
 
 KEY_WORD_FACTOR = 4  # a query word held by at most 4x as many papers as its rarest word is a key word
 _TOKEN_RE = re.compile(r"[\w][\w\-']*", re.UNICODE)
@@ -115,7 +115,7 @@ class KeyWordMatch:
     keys: int
 
 
-def key_words(catalog: Catalog, query: str) -> dict[str, float]:
+def key_words(catalog: CatalogStore, query: str) -> dict[str, float]:
     """The query's key words (FTS5 terms) with their BM25 IDF: the rarest word the index holds and those
     nearly as rare (held by at most KEY_WORD_FACTOR times as many papers). "unlearning" in "machine
     unlearning" (20 papers against 306 for "machine" in June); "medical" and "segmentation" but not
@@ -134,7 +134,7 @@ def key_words(catalog: Catalog, query: str) -> dict[str, float]:
     }
 
 
-def topic_coverage(catalog: Catalog, query: str, ids: Sequence[str]) -> dict[str, KeyWordMatch]:
+def topic_coverage(catalog: CatalogStore, query: str, ids: Sequence[str]) -> dict[str, KeyWordMatch]:
     """For each paper: how it holds the query's key words (`key_words`)."""
     weights = key_words(catalog, query) if ids else {}
     if not weights:

@@ -9,43 +9,31 @@ store. They differ exactly when a paper still needs (re-)embedding, e.g. after a
 from __future__ import annotations
 
 import json
-import math
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 from assistant.core.paper import Paper, archive_of
 from assistant.core.text import fold
+from assistant.store.catalog_store import CatalogStore, StoredState, TextRow, chunks
 from assistant.store.faults import CatalogError, disk_full, file_identity, storage_problem, writable
 from assistant.store.filter import PaperFilter
 from assistant.store.migrations import migrate
 from assistant.store.schema import (
     CATALOG_MIGRATIONS,
-    FTS_COLUMNS,
     PENDING,
     date_to_int,
     int_to_date,
     record_hash,
     row_to_paper,
 )
-from assistant.store.terms import FTS_COUNT, WORD_RE, QueryTerms, TermMatch, passage_gap
+from assistant.store.terms import FTS_COUNT
 
 
-@dataclass(frozen=True)
-class StoredState:
-    version: int | None
-    record_hash: str
-    content_hash: str
-    embedded_hash: str | None
-    published: int | None
-    updated: int | None
-
-
-class Catalog:
+class Catalog(CatalogStore):
     """SQLite catalog of papers. One connection per object; open one per thread. Every question about papers
     is a method here: the connection is private, so no SQL on the catalog's tables lives anywhere else.
 
@@ -53,6 +41,7 @@ class Catalog:
     full disk, the catalog opens read-only: every read works, a write raises CatalogError saying why not."""
 
     def __init__(self, path: Path) -> None:
+        super().__init__()
         self.path = path
         self.read_only = not writable(path)
         self.full = False  # opened read-only because the disk is full
@@ -63,7 +52,6 @@ class Catalog:
             raise CatalogError(
                 storage_problem(err, path.parent) or f"cannot open the catalog {path}: {err}"
             ) from None
-        self._scratch: sqlite3.Connection | None = None  # in-memory FTS5 for term_matches, made on first use
         self._file = file_identity(path)
 
     def replaced(self) -> bool:
@@ -125,8 +113,7 @@ class Catalog:
 
     def close(self) -> None:
         self._conn.close()
-        if self._scratch is not None:
-            self._scratch.close()
+        super().close()
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
@@ -137,7 +124,7 @@ class Catalog:
 
     def states(self, ids: Sequence[str]) -> dict[str, StoredState]:
         found: dict[str, StoredState] = {}
-        for chunk in _chunks(list(ids), 500):
+        for chunk in chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
                 "SELECT id, version, record_hash, content_hash, embedded_hash, published, updated "
@@ -261,7 +248,7 @@ class Catalog:
     def run_tally(self, ids: Sequence[str]) -> dict[str, str]:
         """How this run already counted these papers (ids it has not seen are left out)."""
         found: dict[str, str] = {}
-        for chunk in _chunks(list(ids), 500):
+        for chunk in chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
             for row in self._conn.execute(f"SELECT id, status FROM run_tally WHERE id IN ({marks})", chunk):
                 found[row[0]] = row[1]
@@ -294,10 +281,6 @@ class Catalog:
     def count(self) -> int:
         return int(self._conn.execute("SELECT count(*) FROM papers").fetchone()[0])
 
-    def count_embedded(self) -> int:
-        """Papers whose current text has its vector: every paper not pending (one rule, `PENDING`)."""
-        return self.count() - self.count_pending()
-
     @staticmethod
     def progress(path: Path) -> tuple[int, int]:
         """(papers, papers embedded) of the catalog at `path` as another process sees it mid-ingest: a
@@ -324,14 +307,11 @@ class Catalog:
 
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
-        for chunk in _chunks(list(ids), 500):
+        for chunk in chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
             for row in self._conn.execute(f"SELECT * FROM papers WHERE id IN ({marks})", chunk):
                 found[row["id"]] = row_to_paper(row)
         return found
-
-    def get_paper(self, paper_id: str) -> Paper | None:
-        return self.get_papers([paper_id]).get(paper_id)
 
     def filter_ids(self, paper_filter: PaperFilter) -> list[str]:
         where, params = paper_filter.where_sql()
@@ -350,7 +330,7 @@ class Catalog:
         reads: the first can use a narrow covering index (the author filter's), the second is by key."""
         admitted = self.filter_ids(paper_filter)
         with_vector: list[str] = []
-        for chunk in _chunks(admitted, 500):
+        for chunk in chunks(admitted, 500):
             marks = ",".join("?" * len(chunk))
             sql = f"SELECT id FROM papers WHERE id IN ({marks}) AND embedded_hash IS NOT NULL"
             with_vector += [row[0] for row in self._conn.execute(sql, chunk)]
@@ -388,81 +368,21 @@ class Catalog:
         # FTS5's bm25() is lower-is-better and negative; flip it so higher is better.
         return [(row[0], -float(row[1])) for row in rows]
 
-    def query_terms(self, terms: list[str]) -> QueryTerms:
-        """The query's `terms` (FTS5 expressions, one quoted word each) with their document frequencies."""
-        unique = tuple(dict.fromkeys(terms))
-        frequencies = tuple(int(self._conn.execute(FTS_COUNT, (term,)).fetchone()[0]) for term in unique)
-        return QueryTerms(unique, frequencies, self.count())
+    def count_matching(self, match: str) -> int:
+        return int(self._conn.execute(FTS_COUNT, (match,)).fetchone()[0])
 
-    def phrase_frequencies(self, phrases: Sequence[str], *, adjacent: bool = True) -> dict[str, int]:
-        """How many papers hold each phrase in their title or abstract, stemmed like the index: its words
-        adjacent and in order, or (`adjacent=False`) anywhere. The term statistics that tell "gradient
-        ascent" from "remarkable success". A phrase with no indexable word counts 0."""
-        counts: dict[str, int] = {}
-        for phrase in dict.fromkeys(phrases):
-            words = WORD_RE.findall(phrase)
-            if not words:
-                counts[phrase] = 0
-                continue
-            inner = '"' + " ".join(words) + '"' if adjacent else " AND ".join(f'"{w}"' for w in words)
-            match = "{title abstract} : (" + inner + ")"
-            counts[phrase] = int(self._conn.execute(FTS_COUNT, (match,)).fetchone()[0])
-        return counts
-
-    def term_matches(self, query: QueryTerms, paper_ids: Sequence[str]) -> dict[str, TermMatch]:
-        """How each of `paper_ids` holds the query's terms.
-
-        Which paper holds which term is answered by a scratch in-memory FTS5 table of just these papers,
-        tokenised exactly like the index (a per-term lookup on the index reads every row of a common word:
-        25 ms for "model")."""
-        terms, total = list(query.terms), query.total
-        wanted = list(dict.fromkeys(paper_ids))
-        if not terms or total == 0 or not wanted:
-            return {pid: TermMatch(0.0, 0.0) for pid in wanted}
-        holders = self._scratch_holders(terms, wanted)
-        together = self._scratch_ids(f"NEAR({' '.join(terms)}, {passage_gap(terms)})")
-        weights = [math.log((total - n + 0.5) / (n + 0.5) + 1.0) for n in query.frequencies]  # BM25's IDF
-        weight_sum = sum(weights)
-        found = {}
-        for pid in wanted:
-            held = [i for i, term in enumerate(terms) if pid in holders[term]]
-            coverage = sum(weights[i] for i in held) / weight_sum if weight_sum else 0.0
-            log_chance = math.log(total) + sum(math.log(max(query.frequencies[i], 1) / total) for i in held)
-            found[pid] = TermMatch(coverage, log_chance, pid in together)
-        return found
-
-    def term_holders_many(self, terms: Sequence[str], paper_ids: Sequence[str]) -> dict[str, set[str]]:
-        """For each FTS5 term (a quoted word): which of `paper_ids` hold it, tokenised like the index."""
-        wanted = list(dict.fromkeys(paper_ids))
-        if not wanted or not terms:
-            return {term: set() for term in terms}
-        return self._scratch_holders(list(dict.fromkeys(terms)), wanted)
-
-    def _scratch_holders(self, terms: list[str], paper_ids: list[str]) -> dict[str, set[str]]:
-        if self._scratch is None:
-            self._scratch = sqlite3.connect(":memory:")
-            self._scratch.execute(f"CREATE VIRTUAL TABLE scratch_fts USING fts5({FTS_COLUMNS})")
-        scratch = self._scratch
-        scratch.execute("DELETE FROM scratch_fts")
-        for chunk in _chunks(paper_ids, 500):
+    def text_rows(self, ids: Sequence[str]) -> list[TextRow]:
+        found = []
+        for chunk in chunks(list(ids), 500):
             marks = ",".join("?" * len(chunk))
             rows = self._conn.execute(
                 f"SELECT id, title, abstract, authors, comment FROM papers WHERE id IN ({marks})", chunk
-            ).fetchall()
-            scratch.executemany(
-                "INSERT INTO scratch_fts (id, title, abstract, authors, comment) VALUES (?,?,?,?,?)",
-                [
-                    (pid, title, abstract, " ".join(json.loads(authors)), comment or "")
-                    for pid, title, abstract, authors, comment in rows
-                ],
             )
-        return {term: self._scratch_ids(term) for term in terms}
-
-    def _scratch_ids(self, match: str) -> set[str]:
-        """Ids of the scratch table's papers that match an FTS5 expression."""
-        assert self._scratch is not None
-        rows = self._scratch.execute("SELECT id FROM scratch_fts WHERE scratch_fts MATCH ?", (match,))
-        return {row[0] for row in rows}
+            found += [
+                (pid, title, abstract, " ".join(json.loads(authors)), comment or "")
+                for pid, title, abstract, authors, comment in rows
+            ]
+        return found
 
     def has_category(self, name: str) -> bool:
         """Whether some paper lists this category, or a category of this archive (two index lookups)."""
@@ -568,8 +488,3 @@ class Catalog:
 
     def all_ids(self) -> list[str]:
         return [row[0] for row in self._conn.execute("SELECT id FROM papers ORDER BY rowid")]
-
-
-def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]

@@ -40,7 +40,16 @@ class PaperFilter:
             or self.only_ids is not None
         )
 
-    def where_sql(self, alias: str = "p") -> tuple[str, list[object]]:
+    def where_sql(self, alias: str = "p", *, postgres: bool = False) -> tuple[str, list[object]]:
+        """The filter as a WHERE clause over the `papers` table (as `alias`) and its parameters, in SQLite's
+        dialect or (`postgres`) PostgreSQL's: the only place the two differ in it."""
+        clause, params = self._where(alias)
+        if not postgres:
+            return clause, params
+        clause = clause.replace("?", "%s").replace("instr(", "strpos(")
+        return ("TRUE" if clause == "1" else clause), params
+
+    def _where(self, alias: str) -> tuple[str, list[object]]:
         clauses: list[str] = []
         params: list[object] = []
         if self.categories:
@@ -76,6 +85,6 @@ class PaperFilter:
             params += sorted(self.exclude_ids)
         if self.only_ids is not None:
             marks = ",".join("?" * len(self.only_ids))
-            clauses.append(f"{alias}.id IN ({marks})" if self.only_ids else "0")
+            clauses.append(f"{alias}.id IN ({marks})" if self.only_ids else "1 = 0")
             params += sorted(self.only_ids)
         return (" AND ".join(clauses) or "1"), params

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Mapping
 from datetime import date
+from typing import Any
 
 from assistant.core.paper import Paper
 from assistant.core.text import strip_control_chars
@@ -149,7 +151,7 @@ def record_hash(paper: Paper) -> str:
     return hashlib.sha1(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
 
-def row_to_paper(row: sqlite3.Row) -> Paper:
+def row_to_paper(row: Mapping[str, Any]) -> Paper:
     # Ingest keeps control characters out; an index built before that still holds them, and a terminal
     # escape sequence in a title must not reach the screen.
     return Paper(
