@@ -20,11 +20,11 @@ from assistant.compose.llm import LLMClient, get_llm
 from assistant.core.lazy import Lazy
 from assistant.core.settings import Settings, get_settings
 from assistant.radar.service import Radar
-from assistant.radar.store import RadarStore
+from assistant.radar.store import open_radar_store
 from assistant.search.retrieval import Retriever
 from assistant.search.topics import frequent_topics
+from assistant.store.backend import catalog_source
 from assistant.store.embedding import Embedder, get_embedder
-from assistant.store.pool import CatalogPool
 from assistant.store.vectors import VectorIndex
 
 STARTER_TITLES = 5000  # the newest papers whose titles give the starters' topics
@@ -36,7 +36,7 @@ def build_retriever(settings: Settings, embedder: Embedder | None = None) -> Ret
     model), else the process-wide model for these settings."""
     return Retriever(
         settings,
-        CatalogPool(settings.storage.catalog_path),
+        catalog_source(settings),
         Lazy(lambda: VectorIndex(settings, reading=True)),
         Lazy.of(embedder) if embedder is not None else Lazy(lambda: get_embedder(settings)),
     )
@@ -52,7 +52,7 @@ def build_radar(
         if briefer is not None
         else Lazy(lambda: Briefer(settings, retriever, get_llm(settings) if use_llm else None))
     )
-    return Radar(settings, retriever, RadarStore(settings.storage.state_path), made)
+    return Radar(settings, retriever, open_radar_store(settings), made)
 
 
 @dataclass

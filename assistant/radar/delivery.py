@@ -2,7 +2,7 @@
 chooses the papers and drives the channels (`channels.py`, one interface; formats in `render.py`); it reads
 and records through the radar's public methods and its `DeliveryLedger` (`radar.deliveries`).
 
-Delivery state (tables of `RadarStore` in state.sqlite3):
+Delivery state (tables of the radar state store, `assistant.radar.store`):
 * `radar_feed_tokens`: the per-topic secret that makes a topic's feed URL (`/radar/feeds/TOKEN.atom`).
 * `radar_deliveries`: which papers went to which channel (`mailto:` recipients, `webhook:` hash of the URL).
 * `radar_delivery_cursors`: per channel, the ingest time by which every match has gone there.

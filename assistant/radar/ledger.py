@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from assistant.radar.store import RadarStore, Window
+from assistant.radar.store import RadarStateStore, Window
 from assistant.radar.windows import BACKFILL_SLACK_DAYS, window_paper_ids
 from assistant.search.retrieval import make_filter
-from assistant.store.catalog import Catalog
+from assistant.store.catalog_store import CatalogStore
 
 Cursor = tuple[float, date | None]  # (ingest time by which every match went to the channel, newest day then)
 
@@ -35,7 +35,7 @@ class DeliveryLedger:
     """The radar store's delivery tables and the catalog reads that choose the papers of a digest, a feed
     or a topic's daily chart."""
 
-    def __init__(self, store: RadarStore, catalog: Catalog) -> None:
+    def __init__(self, store: RadarStateStore, catalog: CatalogStore) -> None:
         self._store = store
         self._catalog = catalog
 

@@ -38,7 +38,7 @@ from bibtexparser.middlewares import LatexDecodingMiddleware
 from assistant.core.errors import UserFacingError
 from assistant.core.paper import InvalidDoi, parse_rxiv_doi
 from assistant.core.text import fold, strip_control_chars
-from assistant.radar.store import LibraryPaper, RadarStore, Topic
+from assistant.radar.store import LibraryPaper, RadarStateStore, Topic
 from assistant.search.hit import Hit
 from assistant.search.retrieval import Retriever, fts_terms, make_filter
 
@@ -412,7 +412,12 @@ def is_library_topic(rows: list[LibraryPaper]) -> bool:
 
 
 def library_matches(
-    retriever: Retriever, store: RadarStore, rrf_k: int, topic_id: int, topic: Topic, candidates: set[str]
+    retriever: Retriever,
+    store: RadarStateStore,
+    rrf_k: int,
+    topic_id: int,
+    topic: Topic,
+    candidates: set[str],
 ) -> list[Hit] | None:
     """New papers ranked by closeness to the topic's library (None: not a library topic)."""
     rows = store.library(topic_id)
@@ -422,7 +427,12 @@ def library_matches(
 
 
 def saved_matches(
-    retriever: Retriever, store: RadarStore, rrf_k: int, topic_id: int, topic: Topic, candidates: set[str]
+    retriever: Retriever,
+    store: RadarStateStore,
+    rrf_k: int,
+    topic_id: int,
+    topic: Topic,
+    candidates: set[str],
 ) -> list[Hit]:
     """A written topic's new papers ranked by closeness to the papers saved to its library from its feed
     ([] when none was saved; a library topic's saved papers are part of its library)."""
@@ -480,7 +490,7 @@ def by_closeness(
     ]
 
 
-def library_of(store: RadarStore, topic_id: int) -> list[dict[str, Any]]:
+def library_of(store: RadarStateStore, topic_id: int) -> list[dict[str, Any]]:
     """The topic's library papers (title, indexed paper id and how it was matched), in file order."""
     rows = store.library(topic_id)
     return [{"title": r.title, "paper_id": r.paper_id, "matched_by": r.matched_by} for r in rows]

@@ -32,7 +32,7 @@ A topic's feed is built over a *window* of catalog papers, opened by a *visit*:
 
 With the June corpus ingested one daily file at a time and a visit after each, each visit's window is
 exactly that day's newly ingested papers, so the feed shows only that day's new matching papers.
-Where things are: the radar's tables and all of its SQL are in `assistant.radar.store` (`RadarStore`);
+Where things are: the radar's tables and all of its SQL are in `assistant.radar.store` (`RadarStateStore`);
 what a window covers in `assistant.radar.windows`; this module holds the topic rules, the ranking of a
 window's papers (followed authors, relevance) and the batching; `ingest.daily` says what
 `academichub ingest --daily` fetches.
@@ -68,7 +68,7 @@ from assistant.radar.rules import (
     name_key,
     short_topic_words,
 )
-from assistant.radar.store import FeedEntry, LibraryPaper, RadarStore, StoredTopic, Topic, Window
+from assistant.radar.store import FeedEntry, LibraryPaper, RadarStateStore, StoredTopic, Topic, Window
 from assistant.radar.windows import catalog_moved, open_next_window, since_phrase, window_paper_ids
 from assistant.search.hit import Hit
 from assistant.search.lists import ListFinder
@@ -147,7 +147,7 @@ class Radar:
     answered exactly as a name or id that no topic has. Two owners may each have a topic of the same name."""
 
     def __init__(
-        self, settings: Settings, retriever: Retriever, store: RadarStore, briefer: Lazy[Briefer]
+        self, settings: Settings, retriever: Retriever, store: RadarStateStore, briefer: Lazy[Briefer]
     ) -> None:
         """Given its parts (`assistant.engine.build_radar` makes them): the briefer is made on first use,
         so listing topics never sets up the language model."""

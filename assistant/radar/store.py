@@ -1,13 +1,17 @@
-"""The radar's own SQLite tables (`state.sqlite3` in the data directory): saved topics with their owner
-(names are unique per owner), followed authors and current window, the papers each window put on a topic's
-feed with the batch that showed them, library topics' reference papers, feed tokens and what each delivery
-channel was sent. All of the radar's
-SQL is here; the rules (what a window covers, what ranks where, what is delivered) are in the radar's
+"""The radar's state: saved topics with their owner (names are unique per owner), followed authors and current
+window, the papers each window put on a topic's feed with the batch that showed them, library topics'
+reference papers, feed tokens and what each delivery channel was sent.
+
+`RadarStateStore` is what the radar sees of it; two stores hold it: `RadarStore` here, SQLite tables in
+`state.sqlite3` in the data directory (the default), and `PostgresRadarStore` (`assistant.radar.pg_store`)
+when ACADEMICHUB_DATABASE_URL is set; `open_radar_store` picks one. All of the radar's SQL is in these two
+modules; the rules (what a window covers, what ranks where, what is delivered) are in the radar's
 `windows`, `service`, `library` and `delivery` modules.
 
-One connection per thread (Chainlit calls from a thread pool). Several steps that must not interleave with
-another session's (opening a visit, showing a batch) run inside `RadarStore.transaction()`: every method
-called on the same thread inside it is part of that one immediate transaction.
+One SQLite connection per thread (Chainlit calls from a thread pool). Several steps that must not
+interleave with another session's (opening a visit, showing a batch) run inside
+`RadarStateStore.transaction()`: every method called on the same thread inside it is part of that one
+transaction.
 """
 
 from __future__ import annotations
@@ -16,18 +20,22 @@ import json
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from assistant.radar.rules import name_key
 from assistant.store.migrations import Migration, columns, migrate, run_script, script_step
 from assistant.store.schema import date_to_int, int_to_date
+
+if TYPE_CHECKING:
+    from assistant.core.settings import Settings
 
 # The radar state's schema steps, oldest first (the releases that added them); a new one goes at the end under
 # a new name, never edited.
@@ -248,6 +256,168 @@ class LibraryPaper:
     vector: np.ndarray | None  # its title + abstract embedded, when it is not in the index
 
 
+class RadarStateStore(ABC):
+    """What the radar keeps between visits, whichever database holds it (`open_radar_store`): callers see
+    topics, windows and feed rows, never SQL. Safe to share between threads.
+
+    Steps that must not interleave with another session's (opening a visit, showing a batch) run inside
+    `transaction()`: every method called on the same thread inside it is part of that one transaction, and
+    a topic read there holds the topic until the transaction ends, so two sessions opening the same visit
+    cannot both open it."""
+
+    @abstractmethod
+    def transaction(self) -> AbstractContextManager[None]:
+        """One transaction for the methods this thread calls inside it (committed on success)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Let go of this thread's connection (the store opens another when used again)."""
+
+    # --- topics ---------------------------------------------------------------------------------------
+
+    @abstractmethod
+    def add_topic(self, topic: Topic, name_key: str, owner: str) -> bool:
+        """Save a new topic of `owner`; False when the owner has one of that (folded) name."""
+
+    @abstractmethod
+    def topics(self, owner: str) -> list[StoredTopic]:
+        """The owner's topics, oldest first."""
+
+    @abstractmethod
+    def find_topic(self, owner: str, name_key: str) -> StoredTopic | None:
+        """The owner's topic of that (folded) name; None when the owner has none (whoever else does)."""
+
+    @abstractmethod
+    def find_topic_by_id(self, topic_id: int, owner: str) -> StoredTopic | None:
+        """The topic with this id when it is the owner's; None otherwise (missing or someone else's)."""
+
+    @abstractmethod
+    def get_topic(self, topic_id: int) -> StoredTopic:
+        """The topic with this id (which exists: the caller found it first)."""
+
+    @abstractmethod
+    def remove_topic(self, topic_id: int) -> None:
+        """Delete the topic with its feed, library, feed token and deliveries."""
+
+    @abstractmethod
+    def rename_topic(self, topic_id: int, name: str, name_key: str) -> bool:
+        """Give a topic another name; False when its owner has a topic of that (folded) name."""
+
+    @abstractmethod
+    def set_authors(self, topic_id: int, authors: Sequence[str]) -> None:
+        """Replace the topic's followed authors."""
+
+    @abstractmethod
+    def open_window(self, topic_id: int, window: Window, visit_at: float) -> None:
+        """Make `window` the topic's current one. Unshown papers of the old window are not carried over:
+        the new visit shows only what is new now."""
+
+    @abstractmethod
+    def saved_fields(self) -> list[str]:
+        """Fields (categories/archives) of every owner's topics, in the order they were saved; [] if none
+        (what `academichub ingest --daily` fetches)."""
+
+    @abstractmethod
+    def saved_topic_names(self) -> list[str]:
+        """Every owner's topic names, in the order they were saved (what `ingest --daily` reports)."""
+
+    # --- the feed's papers ----------------------------------------------------------------------------
+
+    @abstractmethod
+    def seen_ids(self, topic_id: int) -> set[str]:
+        """Papers shown for the topic in any window."""
+
+    @abstractmethod
+    def clear_unseen(self, topic_id: int, window: int) -> None:
+        """Drop the window's unshown papers (before ranking them again)."""
+
+    @abstractmethod
+    def last_rank(self, topic_id: int, window: int) -> int:
+        """The highest rank on the window's feed; 0 when it is empty."""
+
+    @abstractmethod
+    def add_entries(self, topic_id: int, window: int, entries: Sequence[FeedEntry]) -> None:
+        """Put papers on the window's feed (a paper already on it keeps its place)."""
+
+    @abstractmethod
+    def entries(self, topic_id: int, window: int) -> list[FeedEntry]:
+        """The window's feed in the order a user meets it: shown batches in order, then unseen by rank."""
+
+    @abstractmethod
+    def window_paper_ids(self, topic_id: int, window: int) -> list[str]:
+        """The window's feed papers (seen or not) by rank."""
+
+    @abstractmethod
+    def next_batch_number(self, topic_id: int, window: int) -> int:
+        """The number the window's next shown batch gets (1 for the first)."""
+
+    @abstractmethod
+    def mark_shown(
+        self, topic_id: int, window: int, batch: int, paper_ids: Sequence[str], when: float
+    ) -> int:
+        """Record unseen papers of the window as shown in `batch`; returns how many were unseen."""
+
+    # --- library topics (assistant.radar.library) -----------------------------------------------------
+
+    @abstractmethod
+    def add_library(self, topic_id: int, papers: Sequence[LibraryPaper]) -> None:
+        """Add papers to the topic's library (positions not taken yet)."""
+
+    @abstractmethod
+    def library(self, topic_id: int) -> list[LibraryPaper]:
+        """The topic's library in file order; [] for a topic not made from a library."""
+
+    # --- delivery (assistant.radar.delivery) -------------------------------------------------------------
+
+    @abstractmethod
+    def feed_token(self, topic_id: int, new_token: str) -> str:
+        """The topic's feed token; `new_token` becomes it when the topic has none yet."""
+
+    @abstractmethod
+    def topic_for_token(self, token: str) -> tuple[str, str] | None:
+        """(owner, name) of the topic a feed token belongs to, or None."""
+
+    @abstractmethod
+    def delivered(self, topic_id: int, channel: str) -> set[str]:
+        """Papers of the topic already sent on this channel."""
+
+    @abstractmethod
+    def delivered_ids(self, topic_id: int) -> set[str]:
+        """Papers of the topic sent on any channel (a delivered digest counts as shown)."""
+
+    @abstractmethod
+    def delivery_cursor(self, topic_id: int, channel: str) -> tuple[float, date | None] | None:
+        """(until, newest listing day) of the channel: all matches ingested by `until` went there; None
+        before its first complete delivery."""
+
+    @abstractmethod
+    def record_delivery(
+        self,
+        topic_id: int,
+        channel: str,
+        paper_ids: Sequence[str],
+        when: float,
+        cursor: tuple[float, date | None] | None = None,
+    ) -> None:
+        """Record papers sent on a channel; `cursor` (until, newest day) when the channel now has every
+        match ingested by `until` (a capped digest leaves the cursor where it was, so the rest go next)."""
+
+
+def open_radar_store(settings: Settings) -> RadarStateStore:
+    """The radar state of these settings: in PostgreSQL when a database URL is set (its radar schema must
+    exist: `academichub migrate` creates it, a reader never does), else in the data directory's SQLite
+    file."""
+    url = settings.storage.database_url
+    if url is None:
+        return RadarStore(settings.storage.state_path)
+    from assistant.radar.pg_store import RADAR_STEPS, PostgresRadarStore  # psycopg only when used
+    from assistant.store.postgres.database import database
+
+    db = database(url, settings.storage.database_pool_size)
+    db.require_schema(RADAR_STEPS, "radar state")
+    return PostgresRadarStore(db)
+
+
 def open_state(path: Path) -> sqlite3.Connection:
     path.parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=30.0, check_same_thread=False, isolation_level=None)
@@ -258,8 +428,9 @@ def open_state(path: Path) -> sqlite3.Connection:
     return conn
 
 
-class RadarStore:
-    """The radar's tables. Safe to share between threads: each thread gets its own connection."""
+class RadarStore(RadarStateStore):
+    """The radar's tables in a SQLite file. Each thread gets its own connection; `transaction()` is an
+    immediate one (the whole file is held until it ends)."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -291,10 +462,13 @@ class RadarStore:
             conn.close()
             self._local.conn = None
 
+    def _exists(self) -> bool:
+        """Whether there is any state yet (reading saved topics must not create the file)."""
+        return self.path.exists()
+
     # --- topics ---------------------------------------------------------------------------------------
 
     def add_topic(self, topic: Topic, name_key: str, owner: str) -> bool:
-        """Save a new topic of `owner`; False when the owner has one of that (folded) name."""
         try:
             with self.transaction():
                 self.db.execute(
@@ -315,28 +489,25 @@ class RadarStore:
         return True
 
     def topics(self, owner: str) -> list[StoredTopic]:
-        """The owner's topics, oldest first."""
         rows = self.db.execute(
             "SELECT * FROM radar_topics WHERE owner = ? ORDER BY created_at, id", (owner,)
         ).fetchall()
-        return [_stored_topic(row) for row in rows]
+        return [stored_topic_from_row(row) for row in rows]
 
     def find_topic(self, owner: str, name_key: str) -> StoredTopic | None:
-        """The owner's topic of that (folded) name; None when the owner has none (whoever else does)."""
         row = self.db.execute(
             "SELECT * FROM radar_topics WHERE owner = ? AND name_key = ?", (owner, name_key)
         ).fetchone()
-        return _stored_topic(row) if row is not None else None
+        return stored_topic_from_row(row) if row is not None else None
 
     def find_topic_by_id(self, topic_id: int, owner: str) -> StoredTopic | None:
-        """The topic with this id when it is the owner's; None otherwise (missing or someone else's)."""
         row = self.db.execute(
             "SELECT * FROM radar_topics WHERE id = ? AND owner = ?", (topic_id, owner)
         ).fetchone()
-        return _stored_topic(row) if row is not None else None
+        return stored_topic_from_row(row) if row is not None else None
 
     def get_topic(self, topic_id: int) -> StoredTopic:
-        return _stored_topic(
+        return stored_topic_from_row(
             self.db.execute("SELECT * FROM radar_topics WHERE id = ?", (topic_id,)).fetchone()
         )
 
@@ -346,7 +517,6 @@ class RadarStore:
             self.db.execute("DELETE FROM radar_topics WHERE id = ?", (topic_id,))
 
     def rename_topic(self, topic_id: int, name: str, name_key: str) -> bool:
-        """Give a topic another name; False when its owner has a topic of that (folded) name."""
         try:
             with self.transaction():
                 self.db.execute(
@@ -362,8 +532,6 @@ class RadarStore:
         )
 
     def open_window(self, topic_id: int, window: Window, visit_at: float) -> None:
-        """Make `window` the topic's current one. Unshown papers of the old window are not carried over:
-        the new visit shows only what is new now."""
         self.db.execute("DELETE FROM radar_items WHERE topic_id = ? AND batch IS NULL", (topic_id,))
         self.db.execute(
             """UPDATE radar_topics SET last_visit = ?, window_number = ?, window_since = ?,
@@ -382,10 +550,20 @@ class RadarStore:
             ),
         )
 
+    def saved_fields(self) -> list[str]:
+        if not self._exists():
+            return []
+        rows = self.db.execute("SELECT fields FROM radar_topics ORDER BY id").fetchall()
+        return unique_fields(json.loads(row[0]) for row in rows)
+
+    def saved_topic_names(self) -> list[str]:
+        if not self._exists():
+            return []
+        return [row[0] for row in self.db.execute("SELECT name FROM radar_topics ORDER BY id")]
+
     # --- the feed's papers ----------------------------------------------------------------------------
 
     def seen_ids(self, topic_id: int) -> set[str]:
-        """Papers shown for the topic in any window."""
         rows = self.db.execute(
             "SELECT paper_id FROM radar_items WHERE topic_id = ? AND batch IS NOT NULL", (topic_id,)
         )
@@ -404,7 +582,6 @@ class RadarStore:
         return int(value)
 
     def add_entries(self, topic_id: int, window: int, entries: Sequence[FeedEntry]) -> None:
-        """Put papers on the window's feed (a paper already on it keeps its place)."""
         self.db.executemany(
             "INSERT OR IGNORE INTO radar_items (topic_id, window, paper_id, rank, score, relevance, "
             "dense_rank, lexical_rank, followed_author) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -425,27 +602,13 @@ class RadarStore:
         )
 
     def entries(self, topic_id: int, window: int) -> list[FeedEntry]:
-        """The window's feed in the order a user meets it: shown batches in order, then unseen by rank."""
         rows = self.db.execute(
             "SELECT * FROM radar_items WHERE topic_id = ? AND window = ? ORDER BY batch IS NULL, batch, rank",
             (topic_id, window),
         ).fetchall()
-        return [
-            FeedEntry(
-                paper_id=r["paper_id"],
-                rank=int(r["rank"]),
-                score=float(r["score"]),
-                relevance=float(r["relevance"]),
-                dense_rank=r["dense_rank"],
-                lexical_rank=r["lexical_rank"],
-                followed_author=r["followed_author"],
-                batch=r["batch"],
-            )
-            for r in rows
-        ]
+        return [feed_entry_from_row(row) for row in rows]
 
     def window_paper_ids(self, topic_id: int, window: int) -> list[str]:
-        """The window's feed papers (seen or not) by rank."""
         rows = self.db.execute(
             "SELECT paper_id FROM radar_items WHERE topic_id = ? AND window = ? ORDER BY rank",
             (topic_id, window),
@@ -462,7 +625,6 @@ class RadarStore:
     def mark_shown(
         self, topic_id: int, window: int, batch: int, paper_ids: Sequence[str], when: float
     ) -> int:
-        """Record unseen papers of the window as shown in `batch`; returns how many were unseen."""
         return self.db.executemany(
             "UPDATE radar_items SET batch = ?, shown_at = ? "
             "WHERE topic_id = ? AND window = ? AND paper_id = ? AND batch IS NULL",
@@ -483,34 +645,23 @@ class RadarStore:
                         p.title,
                         p.paper_id,
                         p.matched_by,
-                        np.asarray(p.vector, dtype=np.float32).tobytes() if p.vector is not None else None,
+                        vector_bytes(p.vector),
                     )
                     for p in papers
                 ],
             )
 
     def library(self, topic_id: int) -> list[LibraryPaper]:
-        """The topic's library in file order; [] for a topic not made from a library."""
         rows = self.db.execute(
             "SELECT position, title, paper_id, matched_by, vector FROM radar_library WHERE topic_id = ? "
             "ORDER BY position",
             (topic_id,),
         )
-        return [
-            LibraryPaper(
-                position=int(r["position"]),
-                title=r["title"],
-                paper_id=r["paper_id"],
-                matched_by=r["matched_by"],
-                vector=np.frombuffer(r["vector"], dtype=np.float32) if r["vector"] is not None else None,
-            )
-            for r in rows
-        ]
+        return [library_paper_from_row(row) for row in rows]
 
     # --- delivery (assistant.radar.delivery) -------------------------------------------------------------
 
     def feed_token(self, topic_id: int, new_token: str) -> str:
-        """The topic's feed token; `new_token` becomes it when the topic has none yet."""
         row = self.db.execute(
             "SELECT token FROM radar_feed_tokens WHERE topic_id = ?", (topic_id,)
         ).fetchone()
@@ -525,7 +676,6 @@ class RadarStore:
         return str(row[0])
 
     def topic_for_token(self, token: str) -> tuple[str, str] | None:
-        """(owner, name) of the topic a feed token belongs to, or None."""
         row = self.db.execute(
             "SELECT t.owner, t.name FROM radar_feed_tokens f JOIN radar_topics t ON t.id = f.topic_id "
             "WHERE f.token = ?",
@@ -534,22 +684,18 @@ class RadarStore:
         return (str(row[0]), str(row[1])) if row else None
 
     def delivered(self, topic_id: int, channel: str) -> set[str]:
-        """Papers of the topic already sent on this channel."""
         rows = self.db.execute(
             "SELECT paper_id FROM radar_deliveries WHERE topic_id = ? AND channel = ?", (topic_id, channel)
         )
         return {r[0] for r in rows}
 
     def delivered_ids(self, topic_id: int) -> set[str]:
-        """Papers of the topic sent on any channel (a delivered digest counts as shown)."""
         rows = self.db.execute(
             "SELECT DISTINCT paper_id FROM radar_deliveries WHERE topic_id = ?", (topic_id,)
         )
         return {r[0] for r in rows}
 
     def delivery_cursor(self, topic_id: int, channel: str) -> tuple[float, date | None] | None:
-        """(until, newest listing day) of the channel: all matches ingested by `until` went there; None
-        before its first complete delivery."""
         row = self.db.execute(
             "SELECT until, newest_day FROM radar_delivery_cursors WHERE topic_id = ? AND channel = ?",
             (topic_id, channel),
@@ -564,8 +710,6 @@ class RadarStore:
         when: float,
         cursor: tuple[float, date | None] | None = None,
     ) -> None:
-        """Record papers sent on a channel; `cursor` (until, newest day) when the channel now has every
-        match ingested by `until` (a capped digest leaves the cursor where it was, so the rest go next)."""
         with self.transaction():
             self.db.executemany(
                 "INSERT OR IGNORE INTO radar_deliveries (topic_id, channel, paper_id, sent_at) "
@@ -581,48 +725,65 @@ class RadarStore:
                 )
 
 
-# --- reading saved topics without a Radar (for `academichub ingest --daily`) ---------------------------
+# --- rows (both stores': read by column name, from sqlite3.Row or psycopg's dict_row) -------------------
 
 
-def saved_fields(state_path: Path) -> list[str]:
-    """Fields (categories/archives) of all saved topics, in the order they were saved; [] if none."""
-    if not state_path.exists():
-        return []
-    conn = open_state(state_path)
-    try:
-        rows = conn.execute("SELECT fields FROM radar_topics ORDER BY id").fetchall()
-    finally:
-        conn.close()
-    return list(dict.fromkeys(f for row in rows for f in json.loads(row[0])))
+class Row(Protocol):
+    def __getitem__(self, key: str) -> Any: ...
 
 
-def saved_topic_names(state_path: Path) -> list[str]:
-    """Every owner's topic names, in the order they were saved (what `ingest --daily` reports)."""
-    if not state_path.exists():
-        return []
-    conn = open_state(state_path)
-    try:
-        return [row[0] for row in conn.execute("SELECT name FROM radar_topics ORDER BY id")]
-    finally:
-        conn.close()
-
-
-# --- rows -----------------------------------------------------------------------------------------------
-
-
-def _stored_topic(row: sqlite3.Row) -> StoredTopic:
+def stored_topic_from_row(row: Row) -> StoredTopic:
     topic = Topic(
         name=row["name"],
         query=row["query"],
-        fields=json.loads(row["fields"]),
-        authors=json.loads(row["authors"]),
+        fields=_json_list(row["fields"]),
+        authors=_json_list(row["authors"]),
         created_at=float(row["created_at"]),
         last_visit=float(row["last_visit"]) if row["last_visit"] is not None else None,
     )
     return StoredTopic(id=int(row["id"]), topic=topic, window=_window(row), owner=str(row["owner"]))
 
 
-def _window(row: sqlite3.Row) -> Window | None:
+def feed_entry_from_row(row: Row) -> FeedEntry:
+    return FeedEntry(
+        paper_id=row["paper_id"],
+        rank=int(row["rank"]),
+        score=float(row["score"]),
+        relevance=float(row["relevance"]),
+        dense_rank=row["dense_rank"],
+        lexical_rank=row["lexical_rank"],
+        followed_author=row["followed_author"],
+        batch=row["batch"],
+    )
+
+
+def library_paper_from_row(row: Row) -> LibraryPaper:
+    vector = row["vector"]
+    return LibraryPaper(
+        position=int(row["position"]),
+        title=row["title"],
+        paper_id=row["paper_id"],
+        matched_by=row["matched_by"],
+        vector=np.frombuffer(vector, dtype=np.float32) if vector is not None else None,
+    )
+
+
+def vector_bytes(vector: np.ndarray | None) -> bytes | None:
+    """A library paper's vector as stored: float32 bytes."""
+    return np.asarray(vector, dtype=np.float32).tobytes() if vector is not None else None
+
+
+def unique_fields(per_topic: Iterable[list[str]]) -> list[str]:
+    """Each field once, in the order topics name them."""
+    return list(dict.fromkeys(field for fields in per_topic for field in fields))
+
+
+def _json_list(value: str | list[str]) -> list[str]:
+    """A JSON list column: text in SQLite, already decoded from PostgreSQL's jsonb."""
+    return value if isinstance(value, list) else list(json.loads(value))
+
+
+def _window(row: Row) -> Window | None:
     if row["window_until"] is None:
         return None
     return Window(

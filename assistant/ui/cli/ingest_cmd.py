@@ -236,7 +236,7 @@ def _daily_runs(
     cfg: Settings, ingestor: Ingestor, category: list[str], max_results: int | None, conflicting: object
 ) -> list[SourceRun]:
     """`--daily`: the radar's topics decide the categories (read from the radar state, not from ingest)."""
-    from assistant.radar.store import saved_fields, saved_topic_names
+    from assistant.radar.store import open_radar_store
     from ingest.daily import daily_requests
 
     if conflicting:
@@ -244,13 +244,12 @@ def _daily_runs(
             "--daily fetches yesterday and today by itself: drop --arxiv/--biorxiv/--medrxiv/--since/--until/"
             "--query"
         )
-    arxiv, rxiv = daily_requests(
-        ingestor.catalog,
-        saved_fields(cfg.storage.state_path),
-        saved_topic_names(cfg.storage.state_path),
-        category,
-        max_results,
-    )
+    store = open_radar_store(cfg)
+    try:
+        fields, names = store.saved_fields(), store.saved_topic_names()
+    finally:
+        store.close()
+    arxiv, rxiv = daily_requests(ingestor.catalog, fields, names, category, max_results)
     runs = [arxiv_run(arxiv, cfg, ingestor.catalog)] if arxiv else []
     return runs + [rxiv_run(request, cfg, ingestor.catalog) for request in rxiv]
 
@@ -318,7 +317,7 @@ def embed(
     rate = f" ({summary.embedded / summary.embed_seconds:.1f} papers/s)" if summary.embed_seconds else ""
     console.print(
         f"embedded [bold]{summary.embedded}[/] papers in {summary.seconds:.1f} s{rate}; "
-        f"{summary.vectors_total} vectors for {summary.papers_total} papers in {cfg.storage.home}",
+        f"{summary.vectors_total} vectors for {summary.papers_total} papers in {cfg.storage.location}",
         highlight=False,
     )
     if summary.multilingual_embedded:
@@ -368,11 +367,11 @@ def stats(as_json: bool = typer.Option(False, "--json", help="Print as JSON.")) 
         print_json(payload)
         return
     if not papers:
-        console.print(f"The index at {cfg.storage.home} is empty: run [bold]academichub ingest[/].")
+        console.print(f"The index at {cfg.storage.location} is empty: run [bold]academichub ingest[/].")
         return
     console.print(
         f"[bold]{papers}[/] papers ({vectors} vectors, {pending} waiting to be embedded) "
-        f"in {cfg.storage.home}, "
+        f"in {cfg.storage.location}, "
         f"listed {payload['first_date']} to {payload['last_date']}"
     )
     if pending:
