@@ -7,7 +7,7 @@ writes are delete-then-add by arXiv id, so nothing is ever duplicated.
 A catalog-only run (`embed=False`, `academichub ingest --no-embed`) stops after the catalog rows: its papers
 stay pending (searchable by their words) until `embed_pending` (`academichub embed`) gives them vectors.
 Nothing held per run grows with the input: files are streamed, and which papers a run has counted is kept
-in the catalog's TEMP table (`Catalog.run_tally`), not in memory.
+in the catalog (`CatalogStore.run_tally`: a TEMP table on SQLite), not in memory.
 """
 
 from __future__ import annotations
@@ -19,13 +19,14 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from assistant.core.errors import UserFacingError
 from assistant.core.lazy import Lazy
 from assistant.core.paper import Paper
 from assistant.core.settings import Settings
-from assistant.store.catalog import Catalog, StoredState
+from assistant.store.backend import open_catalog
+from assistant.store.catalog_store import CatalogStore, StoredState
 from assistant.store.embedding import Embedder, get_embedder
 from assistant.store.faults import CatalogError, storage_problem
 from assistant.store.multilingual_index import collection_name, drop_multilingual
@@ -34,6 +35,9 @@ from assistant.store.vectors import VectorIndex
 from ingest.multilingual import MultilingualSide
 from ingest.runs import SourceRun
 from ingest.sources import Skipped, SourceError, Trimmed
+
+if TYPE_CHECKING:
+    from assistant.store.postgres.lock import PostgresIngestLock
 
 MAX_SKIP_EXAMPLES = 8  # listed in the printed summary; the JSON summary lists up to MAX_SKIPS_KEPT
 MAX_SKIPS_KEPT = 10_000
@@ -80,6 +84,24 @@ class IngestLock:
             fcntl.flock(self._handle.fileno(), fcntl.LOCK_UN)
             self._handle.close()
             self._handle = None
+
+
+class HeldLock(Protocol):
+    """An ingest lock once taken (the file lock, or PostgreSQL's advisory lock): released by `__exit__`."""
+
+    def __exit__(self, *exc: object) -> None: ...
+
+
+def ingest_lock(settings: Settings) -> IngestLock | PostgresIngestLock:
+    """The lock one ingest at a time holds: PostgreSQL's advisory lock when the index lives there
+    (ACADEMICHUB_DATABASE_URL: ingests on every machine see it), else the data directory's file lock."""
+    url = settings.storage.database_url
+    if url:
+        from assistant.store.postgres.database import database
+        from assistant.store.postgres.lock import PostgresIngestLock
+
+        return PostgresIngestLock(database(url, settings.storage.database_pool_size))
+    return IngestLock(settings.storage.lock_path)
 
 
 @dataclass
@@ -197,8 +219,8 @@ class Ingestor:
     def __init__(
         self,
         settings: Settings,
-        lock: IngestLock,
-        catalog: Catalog,
+        lock: HeldLock,
+        catalog: CatalogStore,
         vectors: VectorIndex,
         embedder: Lazy[Embedder],
         *,
@@ -432,10 +454,10 @@ def open_ingestor(
     Chroma and the model load), then with `rebuild` set the current catalog and vectors aside (renamed, not
     deleted) for a damaged or inconsistent index, then open the catalog (writable) and the vectors. The
     model: `embedder` if given (a benchmark's, the tests'), else the process-wide one on first need."""
-    lock = IngestLock(settings.storage.lock_path).__enter__()
+    lock = ingest_lock(settings).__enter__()
     try:
         set_aside = set_index_aside(settings) if rebuild else []
-        catalog = Catalog(settings.storage.catalog_path)
+        catalog = open_catalog(settings, creating=True)
         try:
             catalog.require_writable()
             vectors = VectorIndex(settings)
@@ -473,6 +495,13 @@ def pending_notice(pending: int) -> str:
 def set_index_aside(settings: Settings) -> list[str]:
     """Rename the catalog (and an embedded vector store) to `*.set-aside-<time>`, or drop a Chroma server's
     collection, so that an ingest builds the index afresh. Returns what was set aside."""
+    if settings.storage.database_url:
+        # Setting aside is renaming files; a database is rebuilt by its operator, never dropped by us.
+        raise CatalogError(
+            "`ingest --rebuild` sets a SQLite catalog aside; the catalog is in PostgreSQL "
+            "(ACADEMICHUB_DATABASE_URL). Restore it from a backup, or create an empty database, run "
+            "`academichub migrate` and ingest into it (docs/deployment.md)"
+        )
     stamp = time.strftime("%Y%m%d-%H%M%S")
     moved: list[str] = []
     targets = [

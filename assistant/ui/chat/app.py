@@ -55,7 +55,7 @@ from assistant.ui.chat.session import (
     tell,
 )
 from assistant.ui.chat.streaming import in_thread, log, reports_errors, send_error, streamed, ui_lang
-from assistant.ui.chat_history import conninfo, ensure_tables, history_path
+from assistant.ui.chat_history import prepare_history
 from assistant.ui.feed_routes import add_feed_routes
 from assistant.ui.offline_page import serve_offline_page
 
@@ -367,11 +367,13 @@ if _users:
 if _settings.app.chat_history:
     from chainlit.data.sql_alchemy import SQLAlchemyDataLayer
 
-    _history_file = ensure_tables(history_path(_settings))
+    # SQLite in the data directory, or PostgreSQL (ACADEMICHUB_DATABASE_URL) shared by every app worker;
+    # a PostgreSQL database without the history tables stops the start-up here, saying to migrate.
+    _history_conninfo = prepare_history(_settings)
 
     @cl.data_layer
     def chat_history_layer() -> SQLAlchemyDataLayer:
-        return SQLAlchemyDataLayer(conninfo=conninfo(_history_file))
+        return SQLAlchemyDataLayer(conninfo=_history_conninfo)
 
     @cl.on_chat_resume
     async def on_chat_resume(thread: ThreadDict) -> None:

@@ -226,7 +226,7 @@ def run_server(host: str, port: int) -> None:
     login = f"password login for {users} user(s)" if users else "no login"
     history = "chat history on" if cfg.app.chat_history else "chat history off"
     console.print(
-        f"AcademicHub on [bold]http://{host}:{port}[/] · data {cfg.storage.home} · {mode} · {login} · "
+        f"AcademicHub on [bold]http://{host}:{port}[/] · data {cfg.storage.location} · {mode} · {login} · "
         f"{history}",
         highlight=False,
     )
