@@ -9,6 +9,7 @@ from assistant.ui.cli import (
     answer_cmd,  # noqa: F401  (registers commands)
     bench_cmd,  # noqa: F401  (registers commands)
     ingest_cmd,  # noqa: F401  (registers commands)
+    migrate_cmd,  # noqa: F401  (registers commands)
     radar_cmd,  # noqa: F401  (registers commands)
     search_cmd,  # noqa: F401  (registers commands)
     serve_cmd,  # noqa: F401  (registers commands)
