@@ -310,3 +310,44 @@ def test_scale_bench_builds_a_months_and_days_index_with_exact_counts_then_reuse
     again = tmp_path / "again.json"
     assert bench_scale.main([*argv, "--stages", "build", "--output", str(again)]) == 0
     assert json.loads(again.read_text())["build"]["reused"] is True
+
+
+@pytest.mark.slow  # ~25 s on two cores: two load workers load the model
+def test_postgres_bench_compares_both_backends_on_a_copy_it_drops(small_index, embedder, pg_url: str) -> None:  # type: ignore[no-untyped-def,unused-ignore]
+    """bench.postgres on the small index, the PostgreSQL side copied (copy_to_postgres) into a bench_*
+    database on the tests' server: both sides search the same papers, every stage has figures for both, and
+    the databases it made are gone afterwards; the load stage's workers (one per backend) answer without
+    errors."""
+    import psycopg
+
+    from bench import postgres as bench_postgres
+
+    home = str(small_index.storage.home)
+    argv = ["--home", home, "--server-url", pg_url, "--questions", "3", "--ingest", "30"]
+    argv += ["--users", "2", "--workers", "1", "--load-rounds", "1"]
+    args = bench_postgres.parse_args(argv)
+    console, out = _console()
+    result = bench_postgres.run(args, console, embedder=embedder)
+    bench_postgres.print_table(result, console)
+
+    assert result["papers"] == {"sqlite": SMALL_CORPUS, "postgres": SMALL_CORPUS}
+    assert result["copy"]["copied"]["catalog"]["papers"] == SMALL_CORPUS
+    for mode in ("hybrid", "lexical"):
+        assert result["search"][mode]["top_k_agreement"] == 1.0  # the same index on both sides
+        assert all(result["search"][mode][side]["n"] == 3 for side in ("sqlite", "postgres"))
+    assert all(result["ask"][side]["p50_ms"] > 0 for side in ("sqlite", "postgres"))
+    radar = result["radar"]
+    assert radar["sqlite"]["window_papers"] == radar["postgres"]["window_papers"]
+    assert radar["postgres"]["first_feed"]["n"] == len(bench_postgres.RADAR_TOPICS) - 1
+    ingest = result["ingest"]
+    assert ingest["sqlite"]["stored"] == ingest["postgres"]["stored"] == 30
+    load = result["load"]
+    assert load["order"] == "sqlite postgres" and load["threads_per_worker"] == 2
+    for side in ("sqlite", "postgres"):
+        assert load[side]["n"] == 2 and load[side]["errors"] == 0 and load[side]["answers_per_second"] > 0
+    assert load["postgres"]["pool_size_per_worker"] == [args.pool_size]
+    printed = out.getvalue()
+    assert "SQLite vs PostgreSQL" in printed and "radar first feed" in printed
+    with psycopg.connect(pg_url) as conn:
+        left = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'bench_%'").fetchall()
+    assert left == []

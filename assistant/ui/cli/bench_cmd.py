@@ -1,4 +1,4 @@
-"""`academichub bench ingest|query|retrieval|snapshot|scale|briefing|lists|all`: the `bench` modules
+"""`academichub bench ingest|query|retrieval|snapshot|scale|briefing|lists|postgres|all`: the `bench` modules
 (same options).
 
 Figures go to stderr as tables and to stdout as JSON; `--help` after a subcommand lists its options.
@@ -81,6 +81,13 @@ def bench_answers(ctx: typer.Context) -> None:
 def bench_lists(ctx: typer.Context) -> None:
     """List questions ("which papers use diffusion models?"): recall and precision, hand-judged sets."""
     _run("bench.lists", ctx)
+
+
+@bench_app.command("postgres", context_settings=_PASS_THROUGH)
+def bench_postgres(ctx: typer.Context) -> None:
+    """SQLite vs PostgreSQL on one index: search, extractive ask, radar feed, catalog ingest, concurrent
+    users on two worker processes."""
+    _run("bench.postgres", ctx)
 
 
 @bench_app.command("all", context_settings=_PASS_THROUGH)
