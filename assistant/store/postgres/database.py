@@ -27,7 +27,7 @@ MIGRATIONS_TABLE = "schema_migrations"
 # pg_advisory_xact_lock key held while schema steps run (two processes migrating at once: one waits).
 MIGRATION_LOCK = 0x4143_4844_4D49  # "ACHDMI"
 CONNECT_TIMEOUT_SECONDS = 5
-POOL_WAIT_SECONDS = 15.0  # how long a request waits for a connection (the server down: then an error)
+POOL_WAIT_SECONDS = 5.0  # how long a request waits for a connection (the server down: then an error)
 # How long the pool keeps retrying a failed connection in the background (psycopg_pool doubles the delay
 # between tries, 1 s, 2 s, 4 s ...). Its default, 5 minutes, let the next try after an outage come a minute or
 # more after the server was back, every request meanwhile timing out; given up this early, the next request
