@@ -295,20 +295,7 @@ class PostgresRadarStore(RadarStateStore):
                 'INSERT INTO radar_items (topic_id, "window", paper_id, rank, score, relevance, dense_rank, '
                 "lexical_rank, followed_author) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
                 "ON CONFLICT DO NOTHING",
-                [
-                    (
-                        topic_id,
-                        window,
-                        e.paper_id,
-                        e.rank,
-                        e.score,
-                        e.relevance,
-                        e.dense_rank,
-                        e.lexical_rank,
-                        e.followed_author,
-                    )
-                    for e in entries
-                ],
+                [e.stored(topic_id, window) for e in entries],
             )
 
     def entries(self, topic_id: int, window: int) -> list[FeedEntry]:

@@ -244,6 +244,20 @@ class FeedEntry:
     followed_author: str | None  # the followed author it is on the feed for, if any
     batch: int | None  # the batch that showed it; None while unseen
 
+    def stored(self, topic_id: int, window: int) -> tuple[Any, ...]:
+        """Its row in `radar_items`, as `add_entries` writes it on either backend (batch: not yet)."""
+        return (
+            topic_id,
+            window,
+            self.paper_id,
+            self.rank,
+            self.score,
+            self.relevance,
+            self.dense_rank,
+            self.lexical_rank,
+            self.followed_author,
+        )
+
 
 @dataclass(frozen=True)
 class LibraryPaper:
@@ -585,20 +599,7 @@ class RadarStore(RadarStateStore):
         self.db.executemany(
             "INSERT OR IGNORE INTO radar_items (topic_id, window, paper_id, rank, score, relevance, "
             "dense_rank, lexical_rank, followed_author) VALUES (?,?,?,?,?,?,?,?,?)",
-            [
-                (
-                    topic_id,
-                    window,
-                    e.paper_id,
-                    e.rank,
-                    e.score,
-                    e.relevance,
-                    e.dense_rank,
-                    e.lexical_rank,
-                    e.followed_author,
-                )
-                for e in entries
-            ],
+            [e.stored(topic_id, window) for e in entries],
         )
 
     def entries(self, topic_id: int, window: int) -> list[FeedEntry]:

@@ -17,18 +17,18 @@ from datetime import date
 from pathlib import Path
 
 from assistant.core.paper import Paper, archive_of
-from assistant.core.text import fold
 from assistant.store.catalog_store import CatalogStore, StoredState, TextRow, chunks
 from assistant.store.faults import CatalogError, disk_full, file_identity, storage_problem, writable
 from assistant.store.filter import PaperFilter
 from assistant.store.migrations import migrate
 from assistant.store.schema import (
     CATALOG_MIGRATIONS,
+    PAPER_COLUMNS,
     PENDING,
     date_to_int,
     int_to_date,
-    record_hash,
     row_to_paper,
+    stored_values,
 )
 from assistant.store.terms import FTS_COUNT
 
@@ -147,14 +147,10 @@ class Catalog(CatalogStore):
         now = time.time()
         with self._transaction() as conn:
             for paper in papers:
-                authors_json = json.dumps(paper.authors, ensure_ascii=False)
                 conn.execute(
-                    """
-                    INSERT INTO papers (id, source, version, title, abstract, title_original,
-                        abstract_original, authors, authors_folded, categories, primary_category, published,
-                        updated, comment, doi, journal_ref, published_doi, record_hash, content_hash,
-                        embedded_hash, ingested_at, changed_at)
-                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,NULL,?,?)
+                    f"""
+                    INSERT INTO papers ({PAPER_COLUMNS})
+                    VALUES ({",".join("?" * 19)},NULL,?,?)
                     ON CONFLICT(id) DO UPDATE SET
                         source=excluded.source, version=excluded.version, title=excluded.title,
                         abstract=excluded.abstract,
@@ -166,29 +162,7 @@ class Catalog(CatalogStore):
                         published_doi=excluded.published_doi, record_hash=excluded.record_hash,
                         content_hash=excluded.content_hash, changed_at=excluded.changed_at
                     """,
-                    (
-                        paper.id,
-                        paper.source,
-                        paper.version,
-                        paper.title,
-                        paper.abstract,
-                        paper.title_original,
-                        paper.abstract_original,
-                        authors_json,
-                        "\n".join(fold(a) for a in paper.authors),
-                        json.dumps(paper.categories),
-                        paper.primary_category,
-                        date_to_int(paper.published),
-                        date_to_int(paper.updated),
-                        paper.comment,
-                        paper.doi,
-                        paper.journal_ref,
-                        paper.published_doi,
-                        record_hash(paper),
-                        paper.content_hash,
-                        now,
-                        now,
-                    ),
+                    (*stored_values(paper), now, now),
                 )
                 conn.execute("DELETE FROM paper_categories WHERE id = ?", (paper.id,))
                 conn.executemany(

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from assistant.core.paper import Paper
-from assistant.core.text import strip_control_chars
+from assistant.core.text import fold, strip_control_chars
 from assistant.store.migrations import Migration, columns, script_step
 
 # The lexical index's columns and tokenizer (also used for scratch tables that must tokenise the same way).
@@ -126,6 +126,40 @@ CATALOG_MIGRATIONS = (
         lambda conn: int(conn.execute("PRAGMA user_version").fetchone()[0]) >= FTS_KEYED_BY_ROWID,
     ),
 )
+
+
+# A paper's stored columns, in the order `stored_values` gives them (then the embedding state and times).
+STORED_COLUMNS = (
+    "id, source, version, title, abstract, title_original, abstract_original, authors, authors_folded, "
+    "categories, primary_category, published, updated, comment, doi, journal_ref, published_doi, "
+    "record_hash, content_hash"
+)
+PAPER_COLUMNS = f"{STORED_COLUMNS}, embedded_hash, ingested_at, changed_at"  # every column of a paper row
+
+
+def stored_values(paper: Paper) -> tuple[Any, ...]:
+    """A paper as its row stores it, column by column as `STORED_COLUMNS` (both catalog backends)."""
+    return (
+        paper.id,
+        paper.source,
+        paper.version,
+        paper.title,
+        paper.abstract,
+        paper.title_original,
+        paper.abstract_original,
+        json.dumps(paper.authors, ensure_ascii=False),
+        "\n".join(fold(a) for a in paper.authors),
+        json.dumps(paper.categories),
+        paper.primary_category,
+        date_to_int(paper.published),
+        date_to_int(paper.updated),
+        paper.comment,
+        paper.doi,
+        paper.journal_ref,
+        paper.published_doi,
+        record_hash(paper),
+        paper.content_hash,
+    )
 
 
 def date_to_int(day: date | None) -> int | None:

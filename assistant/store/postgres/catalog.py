@@ -30,13 +30,12 @@ from typing import Any
 from psycopg.rows import dict_row
 
 from assistant.core.paper import Paper, archive_of
-from assistant.core.text import fold
 from assistant.store.catalog_store import CatalogStore, StoredState, TextRow, chunks
 from assistant.store.faults import CatalogError
 from assistant.store.filter import PaperFilter
 from assistant.store.postgres.database import Database, SchemaStep
 from assistant.store.postgres.lexemes import COLUMNS, Document, Match, Tokenizer
-from assistant.store.schema import date_to_int, int_to_date, record_hash, row_to_paper
+from assistant.store.schema import PAPER_COLUMNS, date_to_int, int_to_date, row_to_paper, stored_values
 from assistant.store.terms import QueryTerms
 
 K1, B = 1.2, 0.75  # FTS5's bm25() constants
@@ -119,12 +118,6 @@ CATALOG_STEPS = (
     ),
 )
 
-_COLUMNS = (
-    "id, source, version, title, abstract, title_original, abstract_original, authors, authors_folded, "
-    "categories, primary_category, published, updated, comment, doi, journal_ref, published_doi, "
-    "record_hash, content_hash, embedded_hash, ingested_at, changed_at"
-)
-
 
 class PostgresCatalog(CatalogStore):
     """The catalog in a PostgreSQL database. Thread-safe: every call takes a pooled connection."""
@@ -177,7 +170,7 @@ class PostgresCatalog(CatalogStore):
             with conn.cursor() as cur:
                 cur.executemany(
                     f"""
-                    INSERT INTO papers ({_COLUMNS}, stems, token_count)
+                    INSERT INTO papers ({PAPER_COLUMNS}, stems, token_count)
                     VALUES ({", ".join(["%s"] * 19)}, NULL, %s, %s, %s, %s)
                     ON CONFLICT (id) DO UPDATE SET
                         source=excluded.source, version=excluded.version, title=excluded.title,
@@ -191,7 +184,7 @@ class PostgresCatalog(CatalogStore):
                         changed_at=excluded.changed_at, stems=excluded.stems,
                         token_count=excluded.token_count
                     """,
-                    [(*_values(p), now, now, *_words(documents[p.id])) for p in batch],
+                    [(*stored_values(p), now, now, *_words(documents[p.id])) for p in batch],
                 )
                 cur.execute("DELETE FROM paper_categories WHERE id = ANY(%s)", (ids,))
                 cur.executemany(
@@ -272,7 +265,7 @@ class PostgresCatalog(CatalogStore):
     def get_papers(self, ids: Sequence[str]) -> dict[str, Paper]:
         found: dict[str, Paper] = {}
         for chunk in chunks(list(ids), 1000):
-            sql = f"SELECT {_COLUMNS} FROM papers WHERE id = ANY(%s)"
+            sql = f"SELECT {PAPER_COLUMNS} FROM papers WHERE id = ANY(%s)"
             for row in self.db.fetch(sql, (chunk,), row_factory=dict_row):
                 found[row["id"]] = row_to_paper(row)
         return found
@@ -437,7 +430,7 @@ class PostgresCatalog(CatalogStore):
         database only; returns how many were new. Safe to repeat."""
         if not rows:
             return 0
-        names = _COLUMNS.split(", ")
+        names = PAPER_COLUMNS.split(", ")
         with self.db.connection() as conn:
             have = {
                 row[0]
@@ -450,7 +443,7 @@ class PostgresCatalog(CatalogStore):
             documents = self._documents(papers)
             with conn.cursor() as cur:
                 cur.executemany(
-                    f"INSERT INTO papers ({_COLUMNS}, stems, token_count) "
+                    f"INSERT INTO papers ({PAPER_COLUMNS}, stems, token_count) "
                     f"VALUES ({', '.join(['%s'] * len(names))}, %s, %s)",
                     [(*(row[n] for n in names), *_words(documents[row["id"]])) for row in fresh],
                 )
@@ -471,7 +464,7 @@ def copy_catalog_from_sqlite(path: Path, db: Database, batch: int = 1000) -> dic
     copied = {"papers": 0, "cursors": 0}
     with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as source:
         source.row_factory = sqlite3.Row
-        rows = source.execute(f"SELECT {_COLUMNS} FROM papers ORDER BY rowid")
+        rows = source.execute(f"SELECT {PAPER_COLUMNS} FROM papers ORDER BY rowid")
         while chunk := rows.fetchmany(batch):
             copied["papers"] += catalog.copy_rows([dict(row) for row in chunk])
         cursors = source.execute("SELECT key, position, updated_at FROM cursors").fetchall()
@@ -538,31 +531,6 @@ def _replace_words(conn: Any, old: dict[str, _StoredWords], documents: dict[str,
 def _words(document: Document) -> tuple[list[str], int]:
     """A paper's stems and token count as stored in its row."""
     return list(document.postings), document.token_count
-
-
-def _values(paper: Paper) -> tuple[Any, ...]:
-    """The first 19 stored columns of a paper (up to content_hash; embedded_hash is NULL on insert)."""
-    return (
-        paper.id,
-        paper.source,
-        paper.version,
-        paper.title,
-        paper.abstract,
-        paper.title_original,
-        paper.abstract_original,
-        json.dumps(paper.authors, ensure_ascii=False),
-        "\n".join(fold(a) for a in paper.authors),
-        json.dumps(paper.categories),
-        paper.primary_category,
-        date_to_int(paper.published),
-        date_to_int(paper.updated),
-        paper.comment,
-        paper.doi,
-        paper.journal_ref,
-        paper.published_doi,
-        record_hash(paper),
-        paper.content_hash,
-    )
 
 
 def _idf(papers: int, holding: int) -> float:

@@ -9,6 +9,7 @@ names itself in `application_name`, which a refused ingest reads back from pg_st
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 from typing import Any
@@ -58,12 +59,9 @@ class PostgresIngestLock:
         conn, self._conn = self._conn, None
         if conn is None:
             return
-        try:
+        # An error here means the connection is gone, and the lock went with it.
+        with contextlib.closing(conn), contextlib.suppress(psycopg.Error):
             conn.execute("SELECT pg_advisory_unlock(%s)", (self.key,))
-        except psycopg.Error:
-            pass  # the connection is gone, and the lock with it
-        finally:
-            conn.close()
 
     def holder(self, conn: psycopg.Connection[Any]) -> str | None:
         """The application_name of the session holding the lock (None: not visible, or just released)."""
