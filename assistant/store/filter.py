@@ -42,49 +42,45 @@ class PaperFilter:
 
     def where_sql(self, alias: str = "p", *, postgres: bool = False) -> tuple[str, list[object]]:
         """The filter as a WHERE clause over the `papers` table (as `alias`) and its parameters, in SQLite's
-        dialect or (`postgres`) PostgreSQL's: the only place the two differ in it."""
-        clause, params = self._where(alias)
-        if not postgres:
-            return clause, params
-        clause = clause.replace("?", "%s").replace("instr(", "strpos(")
-        return ("TRUE" if clause == "1" else clause), params
+        dialect or (`postgres`) PostgreSQL's: placeholders, the substring test and TRUE differ."""
+        mark, contains, true = ("%s", "strpos", "TRUE") if postgres else ("?", "instr", "1")
 
-    def _where(self, alias: str) -> tuple[str, list[object]]:
+        def marks(count: int) -> str:
+            return ",".join([mark] * count)
+
         clauses: list[str] = []
         params: list[object] = []
         if self.categories:
-            marks = ",".join("?" * len(self.categories))
+            held = marks(len(self.categories))
             if self.only_ids is not None:
                 # A few candidate papers: look each one's categories up, rather than list every paper of a
                 # large field first (cs.CV: 38k of 74k papers, ~20 ms).
                 clauses.append(
                     f"EXISTS (SELECT 1 FROM paper_categories c WHERE c.id = {alias}.id "
-                    f"AND (c.category IN ({marks}) OR c.archive IN ({marks})))"
+                    f"AND (c.category IN ({held}) OR c.archive IN ({held})))"
                 )
             else:
                 clauses.append(
-                    f"{alias}.id IN (SELECT id FROM paper_categories WHERE category IN ({marks}) "
-                    f"OR archive IN ({marks}))"
+                    f"{alias}.id IN (SELECT id FROM paper_categories WHERE category IN ({held}) "
+                    f"OR archive IN ({held}))"
                 )
             params += list(self.categories) * 2
         if self.sources:
-            clauses.append(f"{alias}.source IN ({','.join('?' * len(self.sources))})")
+            clauses.append(f"{alias}.source IN ({marks(len(self.sources))})")
             params += list(self.sources)
         if self.since:
-            clauses.append(f"{alias}.published >= ?")
+            clauses.append(f"{alias}.published >= {mark}")
             params.append(date_to_int(self.since))
         if self.until:
-            clauses.append(f"{alias}.published <= ?")
+            clauses.append(f"{alias}.published <= {mark}")
             params.append(date_to_int(self.until))
         if self.author and self.author.strip():
-            clauses.append(f"instr({alias}.authors_folded, ?) > 0")
+            clauses.append(f"{contains}({alias}.authors_folded, {mark}) > 0")
             params.append(fold(author_as_stored(self.author)))
         if self.exclude_ids:
-            marks = ",".join("?" * len(self.exclude_ids))
-            clauses.append(f"{alias}.id NOT IN ({marks})")
+            clauses.append(f"{alias}.id NOT IN ({marks(len(self.exclude_ids))})")
             params += sorted(self.exclude_ids)
         if self.only_ids is not None:
-            marks = ",".join("?" * len(self.only_ids))
-            clauses.append(f"{alias}.id IN ({marks})" if self.only_ids else "1 = 0")
+            clauses.append(f"{alias}.id IN ({marks(len(self.only_ids))})" if self.only_ids else "1 = 0")
             params += sorted(self.only_ids)
-        return (" AND ".join(clauses) or "1"), params
+        return (" AND ".join(clauses) or true), params
