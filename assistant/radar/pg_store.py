@@ -246,17 +246,7 @@ class PostgresRadarStore(RadarStateStore):
                 """UPDATE radar_topics SET last_visit = %s, window_number = %s, window_since = %s,
                    window_after = %s, window_until = %s, window_first_day = %s, window_floor = %s,
                    window_newest_day = %s WHERE id = %s""",
-                (
-                    visit_at,
-                    window.number,
-                    window.previous_visit,
-                    window.after,
-                    window.until,
-                    date_to_int(window.first_day),
-                    date_to_int(window.floor),
-                    date_to_int(window.newest_day),
-                    topic_id,
-                ),
+                (*window.stored(visit_at), topic_id),
             )
 
     def saved_fields(self) -> list[str]:

@@ -210,6 +210,21 @@ class Window:
     newest_day: date | None  # the catalog's newest listing day when the window opened
     created_at: float
 
+    def stored(self, visit_at: float) -> tuple[Any, ...]:
+        """The topic row's visit columns as `open_window` writes them on either backend: last_visit,
+        window_number, window_since, window_after, window_until, window_first_day, window_floor,
+        window_newest_day."""
+        return (
+            visit_at,
+            self.number,
+            self.previous_visit,
+            self.after,
+            self.until,
+            date_to_int(self.first_day),
+            date_to_int(self.floor),
+            date_to_int(self.newest_day),
+        )
+
     @property
     def since(self) -> datetime | None:
         """What "new since ..." refers to: the previous visit, or the latest listing day on a first visit."""
@@ -551,17 +566,7 @@ class RadarStore(RadarStateStore):
             """UPDATE radar_topics SET last_visit = ?, window_number = ?, window_since = ?,
                window_after = ?, window_until = ?, window_first_day = ?, window_floor = ?,
                window_newest_day = ? WHERE id = ?""",
-            (
-                visit_at,
-                window.number,
-                window.previous_visit,
-                window.after,
-                window.until,
-                date_to_int(window.first_day),
-                date_to_int(window.floor),
-                date_to_int(window.newest_day),
-                topic_id,
-            ),
+            (*window.stored(visit_at), topic_id),
         )
 
     def saved_fields(self) -> list[str]:
