@@ -39,6 +39,15 @@ Replaying what a real small local server (llama.cpp `llama-server`, Ollama) does
 Translation requests (prompts/translate-question.md: a Chinese question to English) are answered before
 the queue, deterministically: `translations[question]` when the test gave one, else `untranslated` (an
 English stand-in sentence), so a test's queued replies still go to the answer itself.
+
+The model-assisted search's requests (assistant/compose/model_search.py) are answered before the queue
+too, the same way:
+
+- hypothetical abstracts (prompts/hypothetical-abstract.md): `hypotheticals[question]` when the test gave
+  one (a text, or a `Reply`: `Reply(status=500)` fails the call), else `unhypothetical`;
+- reranks (prompts/rerank.md): `rerank(question, titles)` when the test gave a callable (`titles`: the
+  candidates' titles as the prompt numbers them, [1] first; it returns the reply's text or a `Reply`), else
+  the numbers in the prompt's order ("1 > 2 > ... > n": the search's order kept).
 """
 
 from __future__ import annotations
@@ -125,7 +134,10 @@ class RecordedRequest:
 
 
 TRANSLATE_MARK = "Translate this search question about research papers into English."
+HYPOTHETICAL_MARK = "Write the abstract of a research paper that would answer the question below"
+RERANK_MARK = "Rank the papers between the markers by how well each one answers the question, best first."
 _QUESTION_RE = re.compile(r"^Question: (.*)$", re.MULTILINE)
+_CANDIDATE_RE = re.compile(r"^\[(\d{1,3})\] (.*)$", re.MULTILINE)
 
 
 def translation_request(request: RecordedRequest) -> str | None:
@@ -135,6 +147,26 @@ def translation_request(request: RecordedRequest) -> str | None:
         return None
     found = _QUESTION_RE.search(text)
     return found.group(1).strip() if found else ""
+
+
+def hypothetical_request(request: RecordedRequest) -> str | None:
+    """The question a hypothetical-abstract request writes an abstract for, or None for any other request."""
+    text = request.text()
+    if HYPOTHETICAL_MARK not in text:
+        return None
+    found = _QUESTION_RE.search(text)
+    return found.group(1).strip() if found else ""
+
+
+def rerank_request(request: RecordedRequest) -> tuple[str, list[str]] | None:
+    """(question, the candidates' titles in the prompt's order) of a rerank request, or None for any other
+    request."""
+    text = request.text()
+    if RERANK_MARK not in text:
+        return None
+    found = _QUESTION_RE.search(text)
+    fence = text[text.find("<<<PAPERS") : text.find("PAPERS>>>")]
+    return (found.group(1).strip() if found else ""), [title for _, title in _CANDIDATE_RE.findall(fence)]
 
 
 def tokens_of(text: str, chunk_chars: int = 0) -> list[str]:
@@ -155,6 +187,14 @@ class OpenAIStandin:
     requests: list[RecordedRequest] = field(default_factory=list)
     translations: dict[str, str] = field(default_factory=dict)  # question -> its English translation
     untranslated: str = "Which papers are about this question?"
+    # question -> the hypothetical abstract (or a Reply) the model writes for it
+    hypotheticals: dict[str, str | Reply] = field(default_factory=dict)
+    unhypothetical: str = (
+        "We study the question with a new method and evaluate it on standard benchmarks, where it improves "
+        "on strong baselines; we release code and data."
+    )
+    # (question, candidate titles in prompt order) -> the rerank reply; None: the prompt's order
+    rerank: Callable[[str, list[str]], str | Reply] | None = None
 
     def __post_init__(self) -> None:
         self._queue: deque[Reply] = deque()
@@ -173,6 +213,13 @@ class OpenAIStandin:
             question = translation_request(request)
             if question is not None:
                 return Reply(self.translations.get(question, self.untranslated))
+            asked = hypothetical_request(request)
+            if asked is not None:
+                return _reply(self.hypotheticals.get(asked, self.unhypothetical))
+            ranking = rerank_request(request)
+            if ranking is not None:
+                numbers = " > ".join(str(n) for n in range(1, len(ranking[1]) + 1))
+                return _reply(self.rerank(*ranking) if self.rerank is not None else numbers)
             if self._queue:
                 return self._queue.popleft()
         if self.responder is not None:
@@ -309,6 +356,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _write_chunk(self, data: bytes) -> None:
         self.wfile.write(f"{len(data):x}\r\n".encode("ascii") + data + b"\r\n")
         self.wfile.flush()
+
+
+def _reply(answer: str | Reply) -> Reply:
+    return answer if isinstance(answer, Reply) else Reply(answer)
 
 
 def _chunk(model: str, created: int, delta: dict[str, Any], finish: str | None) -> dict[str, Any]:

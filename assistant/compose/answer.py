@@ -48,7 +48,8 @@ from assistant.compose.model import (
     reading_order,
     renumber_sources,
 )
-from assistant.compose.prompts import load_prompt, render_prompt
+from assistant.compose.model_search import hypothetical_abstract, rerank, timed
+from assistant.compose.prompts import fence_safe, load_prompt, render_prompt
 from assistant.compose.support import NOT_FOUND_MARK, SupportJudge, SupportReport, says_not_found
 from assistant.compose.translation import answer_language_rule, english_question
 from assistant.core.i18n import reply_in, t
@@ -59,7 +60,7 @@ from assistant.search.hit import Hit
 from assistant.search.lists import list_question
 from assistant.search.retrieval import Retriever
 from assistant.search.topic import topic_coverage
-from assistant.search.translated import search_with_translation
+from assistant.search.translated import ExtraQuery, search_fused
 from assistant.store.filter import PaperFilter
 
 
@@ -109,10 +110,6 @@ def answer_prompt(
         language=answer_language_rule(question),
         not_found=t("answer.not_found"),
     )
-
-
-def fence_safe(text: str) -> str:
-    return re.sub(r"<{3,}|>{3,}", lambda m: " ".join(m.group(0)), text)
 
 
 _NOT_FOUND_MARK = NOT_FOUND_MARK
@@ -188,6 +185,7 @@ class Answerer(IndexComposer):
         on_sources: Callable[[list[Source]], None] | None,
     ) -> Answer:
         notices: list[str] = []
+        timings: dict[str, float] = {}  # the model-assisted search's calls, in seconds
         llm = self._llm_for(use_llm, notices)
         flt = merge_exclusions(paper_filter, exclude_ids)
         standalone, flt, narrowing, thread = self.condense(question, history, flt, llm, notices)
@@ -207,10 +205,9 @@ class Answerer(IndexComposer):
                 standalone, k or self.settings.fusion.default_k, flt, narrowing, notices
             )
         else:
-            hits = search_with_translation(
-                self.retriever, standalone, english, k or self.settings.fusion.default_k, flt
+            relevant = self._search(
+                llm, standalone, english, k or self.settings.fusion.default_k, flt, notices, timings
             )
-            relevant = [h for h in hits if h.relevance >= self.settings.fusion.min_relevance]
         # Chinese runs are not words of the index (a sentence without spaces): only Latin-script terms count.
         unknown = [w for w in self.retriever.unknown_terms(standalone) if detect(w) == "en"]
         if unknown:  # say which part of the question the index has nothing on
@@ -234,6 +231,7 @@ class Answerer(IndexComposer):
                 False,
                 notices,
                 thread=thread,
+                timings=timings,
                 **(listing.fields() if listing else {}),
             )
         if listing is not None:  # the count first: it streams before the summary
@@ -290,6 +288,7 @@ class Answerer(IndexComposer):
             checked.incomplete,
             report,
             thread=thread,
+            timings=timings,
             **(listing.fields() if listing else {}),
         )
 
@@ -300,6 +299,42 @@ class Answerer(IndexComposer):
         return self._lists
 
     # --- steps ------------------------------------------------------------------------------------------
+
+    def _search(
+        self,
+        llm: LLMClient | None,
+        question: str,
+        english: str | None,
+        k: int,
+        flt: PaperFilter,
+        notices: list[str],
+        timings: dict[str, float],
+    ) -> list[Hit]:
+        """An ordinary question's relevant papers, best first: its search (fused with its English
+        translation's) and, with a model and the settings on, the search of an abstract the model writes
+        for it fused in (`ACADEMICHUB_LLM_HYPOTHETICAL_ABSTRACT`) and the best `rerank_depth` papers in the
+        model's order (`ACADEMICHUB_LLM_RERANK`): that order picks the `k` sources. `timings` gets the
+        seconds of each model call."""
+        options = self.settings.llm
+        extras = [ExtraQuery(english)] if english else []
+        if llm is not None and (options.hypothetical_abstract or options.rerank):
+            llm.prepare()  # the client library's import is no extra cost of these calls: not timed
+        if llm is not None and options.hypothetical_abstract:
+            with timed(timings, "hypothetical_abstract"):
+                abstract = hypothetical_abstract(llm, question, options.max_tokens_rewrite, notices)
+            if abstract:
+                extras.append(ExtraQuery(abstract, relevance=False))
+        reranking = llm is not None and options.rerank
+        depth = max(k, options.rerank_depth) if reranking else k
+        hits = search_fused(self.retriever, question, extras, depth, flt)
+        relevant = [h for h in hits if h.relevance >= self.settings.fusion.min_relevance]
+        if llm is not None and reranking and len(relevant) > 1:
+            candidates = relevant[: options.rerank_depth]
+            with timed(timings, "rerank"):
+                relevant = rerank(
+                    llm, question, candidates, options.max_tokens_rewrite, notices, options.context_window
+                )
+        return relevant[:k]
 
     def _llm_for(self, use_llm: bool | None, notices: list[str]) -> LLMClient | None:
         if use_llm is False:

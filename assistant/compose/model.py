@@ -74,6 +74,9 @@ class Answer:
     matches: list[Hit] | None = None
     list_topic: str | None = None
     thread: str = ""  # the question that set the conversation's topic, when this answer is a follow-up
+    # Seconds each model-assisted search step took ("hypothetical_abstract", "rerank"; empty: none ran),
+    # the latency they add before the answer starts.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def match_count(self) -> int | None:
@@ -133,6 +136,7 @@ class Answer:
                 if self.matches is not None
                 else {}
             ),
+            **({"timings": dict(self.timings)} if self.timings else {}),
         }
 
 

@@ -36,6 +36,11 @@ def prompt_variables(name: str) -> set[str]:
     return set(_VARIABLE_RE.findall(load_prompt(name)))
 
 
+def fence_safe(text: str) -> str:
+    """Text to put between a prompt's `<<<NAME` and `NAME>>>` markers as data: it cannot close them."""
+    return re.sub(r"<{3,}|>{3,}", lambda m: " ".join(m.group(0)), text)
+
+
 def render_prompt(name: str, **values: object) -> str:
     """Fill `{{variable}}` placeholders; every placeholder must be supplied."""
     template = load_prompt(name)

@@ -271,6 +271,21 @@ class LLMSettings(SettingsGroup):
         None, ge=16, description="Longest briefing prose (tokens); unset: 30 % of the context, at most 1500."
     )
     max_tokens_rewrite: int = Field(80, ge=8, description="Longest follow-up rewrite (tokens).")
+    # Model-assisted search (compose/model_search.py): each costs one more model call per question, before
+    # the answer starts, which is why both are off by default.
+    hypothetical_abstract: bool = Field(
+        False,
+        description="Also search with an abstract the model writes for the question (one extra model call "
+        "per question, fused with the question's own ranking).",
+    )
+    rerank: bool = Field(
+        False,
+        description="Let the model reorder the top `rerank_depth` papers before the answer's sources are "
+        "chosen (one extra model call per question, its prompt holding that many clipped abstracts).",
+    )
+    rerank_depth: int = Field(
+        20, ge=2, le=50, description="How many of the best search results the model reranks."
+    )
 
     @property
     def configured(self) -> bool:
