@@ -17,7 +17,11 @@ known-item questions (rule-made sets and the hand-written ones, `--split` half) 
 - with `--e5` (an index with multilingual vectors): a second, different encoder, multilingual-e5-small over
   title + abstract (`e5`), fused with search three ways: its ranking and the hybrid one by reciprocal rank
   (`hybrid rrf+e5`), the mean of its cosine and MiniLM's as the fusion's dense list (`hybrid+e5 mix`), and
-  as a third list beside dense and BM25 (`hybrid 3-way`).
+  as a third list beside dense and BM25 (`hybrid 3-way`);
+- with `--tuned-model DIR` (a folder from `academichub tune-encoder`): every paper embedded again with the
+  tuned encoder (cached), ranked by it alone (`tuned`), as the fusion's dense list (`hybrid tuned`: what an
+  index built with the tuned encoder would serve) and as the mean of its cosine and the index's
+  (`hybrid+tuned mix`).
 
     python -m bench.passages --home /tmp/june-copy --split dev
 
@@ -41,7 +45,7 @@ from assistant.compose.extractive import split_sentences
 from assistant.core.settings import get_settings
 from assistant.engine import build_retriever
 from assistant.search.retrieval import Candidates, FusionParams, Retriever, top_ids
-from assistant.store.embedding import Embedder
+from assistant.store.embedding import Embedder, get_embedder
 from assistant.store.filter import PaperFilter
 from assistant.store.multilingual import MultilingualEncoder, get_multilingual_encoder
 from assistant.store.multilingual_index import MultilingualIndex
@@ -64,6 +68,7 @@ MODES = (
 )
 NO_PASSAGE_MODES = ("dense", "hybrid", "dense prf", "hybrid prf")
 E5_MODES = ("e5", "hybrid rrf+e5", "hybrid+e5 mix", "hybrid 3-way")
+TUNED_MODES = ("tuned", "hybrid tuned", "hybrid+tuned mix")
 
 
 @dataclass(frozen=True)
@@ -183,6 +188,57 @@ def load_second_encoder(retriever: Retriever, corpus: Corpus, chunk: int = 5_000
     return SecondEncoder(whole, get_multilingual_encoder(retriever.settings.storage.cache_dir))
 
 
+@dataclass(frozen=True)
+class TunedEncoder:
+    """The corpus embedded by a tuned encoder (rows as `Corpus.ids`) and that encoder for the questions."""
+
+    whole: np.ndarray
+    embedder: Embedder
+
+    def cosines(self, text: str) -> np.ndarray:
+        return self.whole @ self.embedder.encode_query(text).astype(np.float32)
+
+
+def load_tuned_encoder(
+    retriever: Retriever, corpus: Corpus, folder: Path, cache: Path, console: Console
+) -> TunedEncoder:
+    """Embed every corpus paper's title and abstract with the tuned encoder in `folder` (its int8 ONNX export,
+    as a 74k index would be built), or read the vectors from `cache`."""
+    settings = retriever.settings.replace(embedding={"model": str(folder.resolve()), "backend": "onnx"})
+    embedder = get_embedder(settings)
+    papers = retriever.catalog.get_papers(corpus.ids)
+    texts = [papers[pid].embedding_text for pid in corpus.ids]
+    stamp = (folder / "academichub-tuning.json").read_text(encoding="utf-8")
+    key = hashlib.sha256("\x1f".join([stamp, *corpus.ids, *texts]).encode("utf-8")).hexdigest()[:16]
+    path = cache / f"tuned-{key}.npy"
+    if path.is_file():
+        console.print(f"{len(texts):,} tuned vectors read from {path}")
+        return TunedEncoder(np.load(path), embedder)
+    console.print(f"embedding {len(texts):,} papers with the tuned encoder ...")
+    whole = embedder.encode(texts, batch_size=64).astype(np.float32)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(path, whole)
+    return TunedEncoder(whole, embedder)
+
+
+def tuned_rankings(
+    retriever: Retriever, corpus: Corpus, tuned: TunedEncoder, text: str, found: Candidates
+) -> dict[str, list[str]]:
+    """The tuned encoder alone, in place of the index's dense list, and mixed with it."""
+    params = FusionParams.from_settings(retriever.settings)
+    depth = len(found.dense) or 10
+    assert found.query_vector is not None
+    cosines = tuned.cosines(text)
+    alone = [(corpus.ids[i], float(cosines[i])) for i in np.argsort(-cosines)[:depth]]
+    mixed = 0.5 * (corpus.whole @ found.query_vector.astype(np.float32) + cosines)
+    mix = [(corpus.ids[i], float(mixed[i])) for i in np.argsort(-mixed)[:depth]]
+    return {
+        "tuned": [pid for pid, _ in alone[:10]],
+        "hybrid tuned": top_ids(retriever.rank(replace(found, dense=alone), params), 10),
+        "hybrid+tuned mix": top_ids(retriever.rank(replace(found, dense=mix), params), 10),
+    }
+
+
 def rrf(rankings: list[tuple[list[str], float]], depth: int) -> list[str]:
     """Reciprocal-rank fusion of (ranking, weight) pairs, best first."""
     fused: dict[str, float] = {}
@@ -270,6 +326,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--e5", action="store_true", help="also fuse the multilingual-e5 vectors (see above)")
     parser.add_argument("--e5-weight", type=float, default=1.0, help="the e5 ranking's weight in rrf")
+    parser.add_argument(
+        "--tuned-model", type=Path, help="a tuned encoder's folder (academichub tune-encoder): see above"
+    )
     parser.add_argument("--output", type=Path, help="also write the JSON here")
     args = parser.parse_args(argv)
     console = Console(stderr=True, width=max(Console(stderr=True).width, 140))
@@ -278,18 +337,16 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings.replace(storage={"home": args.home})
     retriever = build_retriever(settings)
     corpus = load_corpus(retriever)
+    cache = args.cache_dir or settings.storage.cache_dir / "bench-passages"
     passages = (
         None
         if args.no_passages
-        else build_passages(
-            retriever,
-            corpus.ids,
-            retriever.embedder,
-            args.cache_dir or settings.storage.cache_dir / "bench-passages",
-            console,
-        )
+        else build_passages(retriever, corpus.ids, retriever.embedder, cache, console)
     )
     second = load_second_encoder(retriever, corpus) if args.e5 else None
+    tuned = (
+        load_tuned_encoder(retriever, corpus, args.tuned_model, cache, console) if args.tuned_model else None
+    )
     indexed = set(corpus.ids)
     rule_made, written = known_item_sets(retriever, args.daily_dir, args.n, args.seed, args.split)
     sets = rule_made + written
@@ -297,7 +354,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for query_set in sets:
         modes = [m for m in MODES if passages is not None or m in NO_PASSAGE_MODES]
-        results = {mode: ModeResult() for mode in modes + (list(E5_MODES) if second else [])}
+        extra = (list(E5_MODES) if second else []) + (list(TUNED_MODES) if tuned else [])
+        results = {mode: ModeResult() for mode in modes + extra}
         for qid, text in query_set.queries.items():
             found = retriever.candidates(text, depth, PaperFilter())
             if found is None:
@@ -305,6 +363,8 @@ def main(argv: list[str] | None = None) -> int:
             ranks = rankings(retriever, corpus, passages, found, depth, args.weight)
             if second is not None:
                 ranks |= e5_rankings(retriever, corpus, second, text, found, args.e5_weight)
+            if tuned is not None:
+                ranks |= tuned_rankings(retriever, corpus, tuned, text, found)
             for mode, top in ranks.items():
                 results[mode].add(top, query_set.qrels[qid], 0.0)
         for mode, result in results.items():

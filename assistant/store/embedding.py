@@ -128,12 +128,16 @@ class Embedder:
         return np.asarray(vectors, dtype=np.float32)
 
 
-def _load(name: str, backend: str, batch_size: int, allow_download: bool, cache_dir: str) -> Embedder:
+def hub_access(allow_download: bool) -> None:
+    """Never reach a model hub at run time unless the user asked for it (set before the model loads)."""
     if not allow_download:
-        # Never reach a model hub at run time unless the user asked for it.
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def _load(name: str, backend: str, batch_size: int, allow_download: bool, cache_dir: str) -> Embedder:
+    hub_access(allow_download)
     from sentence_transformers import SentenceTransformer
 
     from assistant.store.onnx_backend import OnnxExportError, onnx_model_kwargs
