@@ -17,6 +17,11 @@ failed or gave an unusable reply (the search's own ranking stood for them).
         python -m bench.model_search --home DIR --split test [--limit 20]
 
 `--base-url` / `--model` override the environment; nothing runs without an endpoint.
+
+With `--zh FILE` (zh-queries' dev.jsonl.gz) it measures the Chinese questions instead (issue 24: a model
+translating the question): `hybrid` is the question searched as it is (its multilingual path), `+translation`
+the model's English translation searched too and fused with it (`assistant.compose.translation`,
+`assistant.search.translated`), as the answer path does for a Chinese question.
 """
 
 from __future__ import annotations
@@ -31,18 +36,20 @@ from rich.table import Table
 
 from assistant.compose.llm import LLMClient
 from assistant.compose.model_search import hypothetical_abstract, rerank, timed
+from assistant.compose.translation import english_question
 from assistant.core.errors import UserFacingError
 from assistant.core.settings import Settings, get_settings
 from assistant.engine import build_retriever
 from assistant.search.hit import Hit
 from assistant.search.retrieval import Retriever
-from assistant.search.translated import ExtraQuery, search_fused
+from assistant.search.translated import ExtraQuery, search_fused, search_with_translation
 from assistant.store.embedding import Embedder
-from bench.datasets import QuerySet
+from bench.datasets import ZH_KINDS, QuerySet, load_chinese, restrict_split
 from bench.report import BenchError, emit_json
 from bench.retrieval import DEFAULT_DAILY_DIR, ModeResult, known_item_sets, percentile
 
 MODES = ("hybrid", "+hypothetical", "+rerank", "both")
+ZH_MODES = ("hybrid", "+translation")
 CUTOFF = 10  # rankings are scored to MRR@10
 
 
@@ -90,6 +97,25 @@ def rankings(
     return results
 
 
+def zh_rankings(
+    retriever: Retriever, llm: LLMClient, question: str, max_tokens: int, samples: list[dict[str, str]]
+) -> dict[str, tuple[list[str], float, int]]:
+    """A Chinese question searched as it is and with the model's English translation fused in; the first
+    translations are kept in `samples` (what the model wrote)."""
+    timings: dict[str, float] = {}
+    notices: list[str] = []
+    with timed(timings, "translation"):
+        english = english_question(llm, question, max_tokens, notices)
+    failed = 0 if english else 1
+    if english and len(samples) < 5:
+        samples.append({"question": question, "english": english})
+    translated = search_with_translation(retriever, question, english, CUTOFF)
+    return {
+        "hybrid": (_ids(retriever.search(question, CUTOFF)), 0.0, 0),
+        "+translation": (_ids(translated), timings["translation"], failed),
+    }
+
+
 def _ids(hits: list[Hit]) -> list[str]:
     return [h.paper.id for h in hits[:CUTOFF]]
 
@@ -105,23 +131,25 @@ def run(args: argparse.Namespace, console: Console, embedder: Embedder | None = 
     if retriever.catalog.count() == 0:
         raise BenchError(f"the index at {settings.storage.home} is empty: ingest something or pass --home")
     llm = LLMClient(settings)
-    rule_made, written = known_item_sets(retriever, args.daily_dir, args.n, args.seed, args.split)
-    sets = [_limited(s, args.limit) for s in rule_made + written if s.queries]
-    if not sets:
-        raise BenchError(f"no known-item question of {args.daily_dir} targets a paper of the index")
+    sets = _question_sets(args, retriever)
     retriever.warm_up()
     llm.prepare()  # so the first question's timings are the model's, not the client library's import
+    modes = ZH_MODES if args.zh else MODES
     rows: list[dict[str, Any]] = []
-    overall = {mode: ModeResult() for mode in MODES}
-    extra = {mode: Extra() for mode in MODES}
+    overall = {mode: ModeResult() for mode in modes}
+    extra = {mode: Extra() for mode in modes}
+    samples: list[dict[str, str]] = []
     max_tokens, context = settings.llm.max_tokens_rewrite, settings.llm.context_window
     for query_set in sets:
         console.print(f"  {query_set.name}: {len(query_set)} questions")
-        results = {mode: ModeResult() for mode in MODES}
+        results = {mode: ModeResult() for mode in modes}
         for qid, text in query_set.queries.items():
-            for mode, (ranked, seconds, failed) in rankings(
-                retriever, llm, text, args.depth, max_tokens, args.hypothetical_weight, context
-            ).items():
+            ranked_modes = (
+                zh_rankings(retriever, llm, text, max_tokens, samples)
+                if args.zh
+                else rankings(retriever, llm, text, args.depth, max_tokens, args.hypothetical_weight, context)
+            )
+            for mode, (ranked, seconds, failed) in ranked_modes.items():
                 results[mode].add(ranked, query_set.qrels[qid], seconds)
                 extra[mode].seconds.append(seconds)
                 extra[mode].failed += failed
@@ -138,8 +166,24 @@ def run(args: argparse.Namespace, console: Console, embedder: Embedder | None = 
         "hypothetical_weight": args.hypothetical_weight,
         "limit": args.limit,
         "results": rows,
-        "modes": [{"mode": mode, **_scores(overall[mode]), **extra[mode].summary()} for mode in MODES],
+        "modes": [{"mode": mode, **_scores(overall[mode]), **extra[mode].summary()} for mode in modes],
+        **({"translations": samples} if args.zh else {}),
     }
+
+
+def _question_sets(args: argparse.Namespace, retriever: Retriever) -> list[QuerySet]:
+    """The known-item sets, or with `--zh` the Chinese ones, whose target papers are indexed."""
+    if args.zh:
+        indexed = set(retriever.catalog.all_ids())
+        sets = [restrict_split(load_chinese(args.zh, indexed, kind), args.split) for kind in ZH_KINDS]
+    else:
+        rule_made, written = known_item_sets(retriever, args.daily_dir, args.n, args.seed, args.split)
+        sets = rule_made + written
+    kept = [_limited(s, args.limit) for s in sets if s.queries]
+    if not kept:
+        source = args.zh or args.daily_dir
+        raise BenchError(f"no question of {source} targets a paper of the index")
+    return kept
 
 
 def print_table(result: dict[str, Any], console: Console) -> None:
@@ -147,13 +191,14 @@ def print_table(result: dict[str, Any], console: Console) -> None:
         f"Model-assisted search, {result['split']} half, {result['papers']:,} papers, {result['model']}, "
         f"rerank depth {result['depth']} (R@5 / MRR@10)"
     )
-    table = Table("set", "n", *MODES, title=title, title_justify="left")
+    names = [row["mode"] for row in result["modes"]]
+    table = Table("set", "n", *names, title=title, title_justify="left")
     by_set: dict[str, dict[str, dict[str, Any]]] = {}
     for row in result["results"]:
         by_set.setdefault(row["set"], {})[row["mode"]] = row
     for name, modes in by_set.items():
-        cells = [f"{modes[m]['recall@5']:.3f} / {modes[m]['mrr@10']:.3f}" for m in MODES]
-        table.add_row(name, str(modes[MODES[0]]["queries"]), *cells)
+        cells = [f"{modes[m]['recall@5']:.3f} / {modes[m]['mrr@10']:.3f}" for m in names]
+        table.add_row(name, str(modes[names[0]]["queries"]), *cells)
     console.print(table)
     totals = Table(
         "mode", "n", "R@5", "MRR@10", "extra p50 s", "extra p95 s", "failed calls", title="All sets"
@@ -217,6 +262,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=1.0,
         help="the hypothetical abstract's ranking's weight in the fusion (the question's is 1; the answer "
         "path uses 1)",
+    )
+    parser.add_argument(
+        "--zh",
+        type=Path,
+        help="Chinese questions (zh-queries dev.jsonl.gz): measure the model's translation (see above)",
     )
     parser.add_argument("--base-url", help="OpenAI-compatible endpoint (default: OPENAI_BASE_URL)")
     parser.add_argument("--model", help="model name at the endpoint (default: ACADEMICHUB_MODEL)")

@@ -353,3 +353,36 @@ def test_the_model_search_bench_needs_an_endpoint(
     for name in ("OPENAI_BASE_URL", "OPENAI_API_BASE", "OPENAI_API_KEY"):
         monkeypatch.delenv(name, raising=False)
     assert bench_model_search.main(["--home", str(small_index.storage.home)]) == 2
+
+
+def test_the_bench_measures_a_models_translation_of_chinese_questions(
+    small_index: Settings, embedder: Embedder, tmp_path: Path
+) -> None:
+    """`--zh`: each Chinese question searched as it is and with the model's English fused in. The stand-in
+    translates each question into its paper's title, so the translation finds papers the question cannot (the
+    question's own ranking, the same for every question here, still counts in the fusion)."""
+    retriever = build_retriever(small_index, embedder=embedder)
+    ids = sorted(retriever.catalog.all_ids())[:12]
+    papers = retriever.catalog.get_papers(ids)
+    questions = {pid: f"这篇论文研究了什么问题？编号{n}" for n, pid in enumerate(ids)}
+    path = tmp_path / "zh.jsonl.gz"
+    with gzip.open(path, "wt", encoding="utf-8") as handle:
+        for pid in ids:
+            for kind in ("tldr", "motivation"):
+                row = {"q": questions[pid], "kind": kind, "ids": [pid], "title": papers[pid].title}
+                handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with OpenAIStandin() as server:
+        server.translations = {questions[pid]: papers[pid].title for pid in ids}
+        args = bench_model_search.parse_args(
+            [
+                *("--home", str(small_index.storage.home), "--zh", str(path), "--split", "all"),
+                *("--base-url", server.base_url, "--model", "standin"),
+            ]
+        )
+        result = bench_model_search.run(args, Console(file=io.StringIO()), embedder=embedder)
+        asked = len(server.requests)
+    modes = {row["mode"]: row for row in result["modes"]}
+    assert list(modes) == ["hybrid", "+translation"] and asked == modes["hybrid"]["queries"] == 24
+    assert modes["+translation"]["recall@5"] >= 0.5 + modes["hybrid"]["recall@5"]
+    assert modes["+translation"]["extra_p50_s"] > 0 and modes["+translation"]["failed_calls"] == 0
+    assert result["translations"][0]["english"] in {p.title for p in papers.values()}
